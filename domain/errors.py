@@ -1,0 +1,104 @@
+"""Typed domain errors, each with a stable code that the API and the portal show to people."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    INVALID_INPUT = "INVALID_INPUT"
+    NOT_FOUND = "NOT_FOUND"
+    PRODUCT_NOT_FOUND = "PRODUCT_NOT_FOUND"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    BACKORDER_NOT_FOUND = "BACKORDER_NOT_FOUND"
+    PURCHASE_ORDER_NOT_FOUND = "PURCHASE_ORDER_NOT_FOUND"
+    SUPPLIER_NOT_FOUND = "SUPPLIER_NOT_FOUND"
+    BACKORDER_NOT_ALLOWED = "BACKORDER_NOT_ALLOWED"
+    BACKORDER_LIMIT_EXCEEDED = "BACKORDER_LIMIT_EXCEEDED"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    INVALID_STATE = "INVALID_STATE"
+    NOT_A_SUBSTITUTE = "NOT_A_SUBSTITUTE"
+    SUBSTITUTE_UNAVAILABLE = "SUBSTITUTE_UNAVAILABLE"
+    OVER_RECEIPT = "OVER_RECEIPT"
+    NOTHING_TO_SHIP = "NOTHING_TO_SHIP"
+    SHIP_COMPLETE_PENDING = "SHIP_COMPLETE_PENDING"
+    NOT_RELEASED = "NOT_RELEASED"
+    DUPLICATE = "DUPLICATE"
+    CONFLICT = "CONFLICT"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+
+
+class DomainError(Exception):
+    """A business rule said no. Nothing was changed."""
+
+    code: ErrorCode = ErrorCode.INVALID_INPUT
+
+    def __init__(self, message: str, *, field: str | None = None, code: ErrorCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code.value}: {self.message})"
+
+
+class InvalidInput(DomainError):
+    code = ErrorCode.INVALID_INPUT
+
+
+class InvalidQuantity(DomainError):
+    code = ErrorCode.INVALID_QUANTITY
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND
+
+
+class BackorderNotAllowed(DomainError):
+    code = ErrorCode.BACKORDER_NOT_ALLOWED
+
+
+class BackorderLimitExceeded(DomainError):
+    code = ErrorCode.BACKORDER_LIMIT_EXCEEDED
+
+
+class InsufficientStock(DomainError):
+    code = ErrorCode.INSUFFICIENT_STOCK
+
+
+class InvalidState(DomainError):
+    code = ErrorCode.INVALID_STATE
+
+
+class SubstituteError(DomainError):
+    code = ErrorCode.NOT_A_SUBSTITUTE
+
+
+class OverReceipt(DomainError):
+    code = ErrorCode.OVER_RECEIPT
+
+
+class NothingToShip(DomainError):
+    code = ErrorCode.NOTHING_TO_SHIP
+
+
+class Conflict(DomainError):
+    code = ErrorCode.CONFLICT
+
+
+class PermissionDenied(DomainError):
+    code = ErrorCode.PERMISSION_DENIED
+
+
+def not_found(kind: str, key: str, *, field: str = "id") -> NotFound:
+    codes = {
+        "Product": ErrorCode.PRODUCT_NOT_FOUND,
+        "Order": ErrorCode.ORDER_NOT_FOUND,
+        "Backorder": ErrorCode.BACKORDER_NOT_FOUND,
+        "PurchaseOrder": ErrorCode.PURCHASE_ORDER_NOT_FOUND,
+        "Supplier": ErrorCode.SUPPLIER_NOT_FOUND,
+    }
+    return NotFound(f"{kind} {key!r} does not exist", field=field, code=codes.get(kind, ErrorCode.NOT_FOUND))

@@ -1,0 +1,105 @@
+"""ETA projection: walk the queue in priority order against the supply that will come.
+
+Stock available now is consumed first, then open purchase orders in expected-date order; each
+backorder gets the date of the supply that covers its last unit. Beyond all purchase orders the date
+is today + the supplier's lead time (never earlier than the last covering PO, so ETAs never decrease
+down the queue). Confidence: HIGH when a PO covers it, MEDIUM from lead time, LOW when the supplier has
+been late or the PO is already overdue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import Enum
+
+
+class Confidence(str, Enum):
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+
+class EtaSource(str, Enum):
+    ALLOCATED = "ALLOCATED"  # units are set aside: ready to ship
+    ON_HAND = "ON_HAND"
+    PURCHASE_ORDER = "PURCHASE_ORDER"
+    LEAD_TIME = "LEAD_TIME"
+    RELEASE_DATE = "RELEASE_DATE"
+
+
+@dataclass(frozen=True)
+class Eta:
+    date: date
+    confidence: Confidence
+    source: EtaSource
+    reference: str | None = None  # the purchase order number that covers it, when there is one
+
+
+@dataclass(frozen=True)
+class InboundSupply:
+    reference: str
+    expected_date: date
+    quantity: int
+    supplier_late: bool = False
+
+
+@dataclass(frozen=True)
+class Need:
+    backorder_id: str
+    waiting_quantity: int
+
+
+def project(
+    queue: Sequence[Need],
+    *,
+    available_now: int,
+    inbound: Sequence[InboundSupply],
+    today: date,
+    lead_time_days: int,
+    supplier_late: bool = False,
+    release_date: date | None = None,
+) -> dict[str, Eta]:
+    """ETA for every backorder in `queue` (already in priority order)."""
+    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.expected_date, s.reference))
+    etas: dict[str, Eta] = {}
+    on_hand_left = max(0, available_now)
+    po_index = 0
+    po_left = supplies[0].quantity if supplies else 0
+    last_date = today
+    for need in queue:
+        if need.waiting_quantity <= 0:
+            eta = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)
+        else:
+            remaining = need.waiting_quantity
+            from_on_hand = min(on_hand_left, remaining)
+            on_hand_left -= from_on_hand
+            remaining -= from_on_hand
+            eta = Eta(today, Confidence.HIGH, EtaSource.ON_HAND)
+            while remaining > 0 and po_index < len(supplies):
+                take = min(po_left, remaining)
+                remaining -= take
+                po_left -= take
+                supply = supplies[po_index]
+                overdue = supply.expected_date < today
+                eta = Eta(
+                    max(supply.expected_date, today),
+                    Confidence.LOW if (supply.supplier_late or overdue) else Confidence.HIGH,
+                    EtaSource.PURCHASE_ORDER,
+                    supply.reference,
+                )
+                if po_left == 0:
+                    po_index += 1
+                    po_left = supplies[po_index].quantity if po_index < len(supplies) else 0
+            if remaining > 0:
+                eta = Eta(
+                    max(today + timedelta(days=lead_time_days), last_date),
+                    Confidence.LOW if supplier_late else Confidence.MEDIUM,
+                    EtaSource.LEAD_TIME,
+                )
+            last_date = max(last_date, eta.date)
+        if release_date is not None and release_date > eta.date:
+            eta = Eta(release_date, eta.confidence, EtaSource.RELEASE_DATE, eta.reference)
+        etas[need.backorder_id] = eta
+    return etas

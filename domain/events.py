@@ -1,0 +1,213 @@
+"""Domain events: the only way effects (subscriptions, notifications) leave the domain.
+
+Each event is a frozen dataclass; `kind` is its stable name on the wire and in the event log.
+Events about a backorder carry the order, SKU and customer so consumers can filter without a lookup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    kind: ClassVar[str] = "Event"
+    occurred_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (datetime, date)):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Event:
+        data = dict(data)
+        cls = EVENT_TYPES[data.pop("kind")]
+        kwargs: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if value is not None and f.name == "occurred_at":
+                value = datetime.fromisoformat(value)
+            elif value is not None and f.name.endswith("_date"):
+                value = date.fromisoformat(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackorderEvent(Event):
+    """Something happened to one backorder."""
+
+    backorder_id: str
+    order_id: str
+    sku: str
+    customer_email: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackorderCreated(BackorderEvent):
+    kind: ClassVar[str] = "BackorderCreated"
+    quantity: int
+    queue_position: int | None
+    eta_date: date | None
+    eta_confidence: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackorderAllocated(BackorderEvent):
+    kind: ClassVar[str] = "BackorderAllocated"
+    quantity: int
+    allocated_quantity: int
+    backordered_quantity: int
+    reason: str
+    cause: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackorderStatusChanged(BackorderEvent):
+    kind: ClassVar[str] = "BackorderStatusChanged"
+    old_status: str
+    new_status: str
+    cause: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EtaChanged(BackorderEvent):
+    kind: ClassVar[str] = "EtaChanged"
+    old_date: date | None
+    new_date: date | None
+    confidence: str
+    source: str
+    cause: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackorderCancelled(BackorderEvent):
+    kind: ClassVar[str] = "BackorderCancelled"
+    quantity: int
+    released_quantity: int
+    remaining_quantity: int
+    cancelled_by: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackorderSubstituted(BackorderEvent):
+    kind: ClassVar[str] = "BackorderSubstituted"
+    substitute_sku: str
+    quantity: int
+    new_order_line_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackorderShipped(BackorderEvent):
+    kind: ClassVar[str] = "BackorderShipped"
+    quantity: int
+    shipped_quantity: int
+    shipment_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackorderReprioritized(BackorderEvent):
+    kind: ClassVar[str] = "BackorderReprioritized"
+    priority: int
+    reason: str
+    agent: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubstituteOffered(BackorderEvent):
+    kind: ClassVar[str] = "SubstituteOffered"
+    substitute_sku: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderPlaced(Event):
+    kind: ClassVar[str] = "OrderPlaced"
+    order_id: str
+    order_number: str
+    customer_email: str
+    channel: str
+    skus: tuple[str, ...] = field(default_factory=tuple)
+    backordered_units: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderShipped(Event):
+    kind: ClassVar[str] = "OrderShipped"
+    order_id: str
+    shipment_id: str
+    customer_email: str
+    units: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StockReceived(Event):
+    kind: ClassVar[str] = "StockReceived"
+    sku: str
+    location: str
+    quantity: int
+    on_hand: int
+    cause: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StockAdjusted(Event):
+    kind: ClassVar[str] = "StockAdjusted"
+    sku: str
+    location: str
+    delta: int
+    on_hand: int
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductChanged(Event):
+    kind: ClassVar[str] = "ProductChanged"
+    sku: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PurchaseOrderChanged(Event):
+    kind: ClassVar[str] = "PurchaseOrderChanged"
+    purchase_order_id: str
+    number: str
+    status: str
+    expected_date: date | None
+    skus: tuple[str, ...] = field(default_factory=tuple)
+    change: str = "updated"
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        BackorderCreated,
+        BackorderAllocated,
+        BackorderStatusChanged,
+        EtaChanged,
+        BackorderCancelled,
+        BackorderSubstituted,
+        BackorderShipped,
+        BackorderReprioritized,
+        SubstituteOffered,
+        OrderPlaced,
+        OrderShipped,
+        StockReceived,
+        StockAdjusted,
+        ProductChanged,
+        PurchaseOrderChanged,
+    )
+}

@@ -1,0 +1,875 @@
+"""The business objects: products, stock per location, suppliers and purchase orders, orders with
+lines, and backorders with their state machine; `SkuInventory` is the aggregate that owns one SKU's
+stock and waiting queue, so every rule about who gets a unit is applied in one place.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+
+from domain import events as ev
+from domain.allocation import Claim, PriorityPolicy, allocate, rank
+from domain.errors import (
+    BackorderLimitExceeded,
+    BackorderNotAllowed,
+    ErrorCode,
+    InsufficientStock,
+    InvalidInput,
+    InvalidQuantity,
+    InvalidState,
+    NothingToShip,
+    OverReceipt,
+    SubstituteError,
+)
+from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
+
+DEFAULT_LOCATION = "MAIN"
+MAX_QUANTITY = 1_000_000
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$")
+
+
+def new_id() -> str:
+    """A time-ordered opaque identifier (microseconds + randomness)."""
+    return f"{time.time_ns() // 1000:014x}{secrets.token_hex(5)}"
+
+
+class BackorderPolicy(str, Enum):
+    ALLOW = "ALLOW"
+    DENY = "DENY"
+    PREORDER = "PREORDER"
+
+
+class Channel(str, Enum):
+    ONLINE = "ONLINE"
+    STORE = "STORE"
+    PHONE = "PHONE"
+    MOBILE = "MOBILE"
+    MARKETPLACE = "MARKETPLACE"
+
+
+class CustomerTier(str, Enum):
+    STANDARD = "STANDARD"
+    VIP = "VIP"
+
+
+class BackorderStatus(str, Enum):
+    WAITING = "WAITING"
+    PARTIALLY_ALLOCATED = "PARTIALLY_ALLOCATED"
+    ALLOCATED = "ALLOCATED"
+    SHIPPED = "SHIPPED"
+    CANCELLED = "CANCELLED"
+    SUBSTITUTED = "SUBSTITUTED"
+
+
+ACTIVE_STATUSES = frozenset(
+    {BackorderStatus.WAITING, BackorderStatus.PARTIALLY_ALLOCATED, BackorderStatus.ALLOCATED}
+)
+
+
+class PurchaseOrderStatus(str, Enum):
+    OPEN = "OPEN"
+    PARTIALLY_RECEIVED = "PARTIALLY_RECEIVED"
+    RECEIVED = "RECEIVED"
+    CANCELLED = "CANCELLED"
+
+
+def check_quantity(value: int, field_name: str = "quantity", *, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidQuantity(f"{field_name} must be a whole number", field=field_name)
+    if value < 0 or (value == 0 and not allow_zero):
+        least = "zero or more" if allow_zero else "at least 1"
+        raise InvalidQuantity(f"{field_name} must be {least}", field=field_name)
+    if value > MAX_QUANTITY:
+        raise InvalidQuantity(f"{field_name} must be at most {MAX_QUANTITY}", field=field_name)
+    return value
+
+
+def check_sku(sku: str, field_name: str = "sku") -> str:
+    sku = (sku or "").strip()
+    if not _SKU.match(sku):
+        raise InvalidInput(f"{sku!r} is not a valid SKU (letters, digits, . _ - /; up to 64)", field=field_name)
+    return sku
+
+
+def check_email(email: str, field_name: str = "email") -> str:
+    email = (email or "").strip().lower()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise InvalidInput(f"{email!r} is not a valid email address", field=field_name)
+    return email
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    @staticmethod
+    def of(amount: Decimal | str | int, currency: str, field_name: str = "price") -> Money:
+        try:
+            value = Decimal(str(amount))
+        except InvalidOperation as exc:
+            raise InvalidInput(f"{amount!r} is not an amount of money", field=field_name) from exc
+        if not value.is_finite() or value < 0:
+            raise InvalidInput("an amount of money must be zero or more", field=field_name)
+        currency = (currency or "").upper()
+        if not re.fullmatch(r"[A-Z]{3}", currency):
+            raise InvalidInput(f"{currency!r} is not an ISO 4217 currency code", field=f"{field_name}.currency")
+        return Money(value.quantize(Decimal("0.01")), currency)
+
+    def __sub__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise InvalidInput("cannot subtract amounts in different currencies")
+        return Money(self.amount - other.amount, self.currency)
+
+
+@dataclass
+class Product:
+    sku: str
+    name: str
+    price: Money
+    backorder_policy: BackorderPolicy = BackorderPolicy.ALLOW
+    backorder_limit: int | None = None
+    release_date: date | None = None
+    substitutes: list[str] = field(default_factory=list)
+    supplier_id: str | None = None
+    lead_time_days: int | None = None
+    version: int = 0
+
+    def validate(self) -> None:
+        check_sku(self.sku)
+        if not self.name.strip():
+            raise InvalidInput("a product needs a name", field="name")
+        if self.backorder_limit is not None:
+            check_quantity(self.backorder_limit, "backorderLimit", allow_zero=True)
+        if self.lead_time_days is not None and not 0 <= self.lead_time_days <= 3650:
+            raise InvalidInput("lead time must be between 0 and 3650 days", field="leadTimeDays")
+        if self.backorder_policy is BackorderPolicy.PREORDER and self.release_date is None:
+            raise InvalidInput("a preorder product needs a release date", field="releaseDate")
+        if self.sku in self.substitutes:
+            raise InvalidInput("a product cannot substitute itself", field="substitutes")
+        if len(set(self.substitutes)) != len(self.substitutes):
+            raise InvalidInput("substitutes are listed once each", field="substitutes")
+        for s in self.substitutes:
+            check_sku(s, "substitutes")
+
+    def is_preorder(self, today: date) -> bool:
+        return (
+            self.backorder_policy is BackorderPolicy.PREORDER
+            and self.release_date is not None
+            and self.release_date > today
+        )
+
+
+@dataclass
+class StockLevel:
+    sku: str
+    location: str
+    on_hand: int = 0
+    allocated: int = 0
+    safety_stock: int = 0
+
+    @property
+    def available_to_promise(self) -> int:
+        return max(0, self.on_hand - self.allocated - self.safety_stock)
+
+
+@dataclass
+class Supplier:
+    id: str
+    name: str
+    lead_time_days: int = 14
+    deliveries_on_time: int = 0
+    deliveries_late: int = 0
+
+    @property
+    def has_been_late(self) -> bool:
+        """Late on at least one delivery in five: its dates deserve less trust."""
+        total = self.deliveries_on_time + self.deliveries_late
+        return total > 0 and self.deliveries_late * 5 >= total
+
+    def record_delivery(self, expected: date, received: date) -> None:
+        if received > expected:
+            self.deliveries_late += 1
+        else:
+            self.deliveries_on_time += 1
+
+
+@dataclass
+class PurchaseOrderLine:
+    sku: str
+    quantity: int
+    received_quantity: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        return max(0, self.quantity - self.received_quantity)
+
+
+@dataclass
+class PurchaseOrder:
+    id: str
+    number: str
+    supplier_id: str
+    expected_date: date
+    lines: list[PurchaseOrderLine]
+    status: PurchaseOrderStatus = PurchaseOrderStatus.OPEN
+    location: str = DEFAULT_LOCATION
+    created_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (PurchaseOrderStatus.OPEN, PurchaseOrderStatus.PARTIALLY_RECEIVED)
+
+    def line(self, sku: str) -> PurchaseOrderLine | None:
+        return next((line for line in self.lines if line.sku == sku), None)
+
+    def validate(self) -> None:
+        if not self.lines:
+            raise InvalidInput("a purchase order needs at least one line", field="lines")
+        seen: set[str] = set()
+        for line in self.lines:
+            check_sku(line.sku, "lines.sku")
+            check_quantity(line.quantity, "lines.quantity")
+            if line.sku in seen:
+                raise InvalidInput(f"SKU {line.sku} is listed twice", field="lines")
+            seen.add(line.sku)
+
+    def require_open(self) -> None:
+        if not self.is_open:
+            raise InvalidState(f"purchase order {self.number} is {self.status.value.lower()}", field="id")
+
+    def receive(self, quantities: dict[str, int]) -> dict[str, int]:
+        """Record a (partial) receipt; returns what was received per SKU."""
+        self.require_open()
+        received: dict[str, int] = {}
+        for sku, qty in quantities.items():
+            line = self.line(sku)
+            if line is None:
+                raise InvalidInput(f"purchase order {self.number} has no line for {sku}", field="lines.sku")
+            check_quantity(qty, "lines.quantity", allow_zero=True)
+            if qty > line.outstanding:
+                raise OverReceipt(
+                    f"{sku}: receiving {qty} but only {line.outstanding} outstanding on {self.number}",
+                    field="lines.quantity",
+                )
+            if qty:
+                line.received_quantity += qty
+                received[sku] = qty
+        if not received:
+            raise InvalidQuantity("nothing to receive", field="lines")
+        self.status = (
+            PurchaseOrderStatus.RECEIVED
+            if all(line.outstanding == 0 for line in self.lines)
+            else PurchaseOrderStatus.PARTIALLY_RECEIVED
+        )
+        return received
+
+    def receive_all(self) -> dict[str, int]:
+        return self.receive({line.sku: line.outstanding for line in self.lines if line.outstanding})
+
+
+@dataclass
+class Customer:
+    email: str
+    name: str = ""
+    phone: str | None = None
+    tier: CustomerTier = CustomerTier.STANDARD
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    kind: str  # STATUS | ETA | PRIORITY | QUANTITY
+    old_value: str | None
+    new_value: str | None
+    cause: str
+
+
+@dataclass
+class OrderLine:
+    id: str
+    order_id: str
+    sku: str
+    quantity: int
+    unit_price: Money
+    allocated_quantity: int = 0  # allocated from stock at placement (or substitution)
+    shipped_quantity: int = 0
+    reserved: dict[str, int] = field(default_factory=dict)
+    backorder_id: str | None = None
+    substitute_for: str | None = None  # the backorder this line replaced
+
+    @property
+    def held(self) -> int:
+        return self.allocated_quantity - self.shipped_quantity
+
+
+@dataclass
+class Order:
+    id: str
+    number: str
+    channel: Channel
+    customer: Customer
+    placed_at: datetime
+    lines: list[OrderLine] = field(default_factory=list)
+    ship_complete: bool = False
+    version: int = 0
+
+    @staticmethod
+    def new_number(now: datetime) -> str:
+        return f"BD-{now:%y%m%d}-{secrets.token_hex(3).upper()}"
+
+    def line(self, line_id: str) -> OrderLine:
+        for line in self.lines:
+            if line.id == line_id:
+                return line
+        raise InvalidInput(f"order {self.number} has no line {line_id}", field="lineId")
+
+
+@dataclass
+class Backorder:
+    id: str
+    order_id: str
+    order_line_id: str
+    sku: str
+    customer_email: str
+    customer_tier: CustomerTier
+    channel: Channel
+    ordered_at: datetime
+    quantity: int  # units this backorder still owes the customer (cancelled/substituted units leave it)
+    original_quantity: int
+    allocated_quantity: int = 0  # of `quantity`, units set aside (shipped ones included)
+    shipped_quantity: int = 0
+    cancelled_quantity: int = 0
+    substituted_quantity: int = 0
+    reserved: dict[str, int] = field(default_factory=dict)  # allocated, not shipped, per location
+    status: BackorderStatus = BackorderStatus.WAITING
+    eta: Eta | None = None
+    promised_date: date | None = None
+    priority_override: int = 0
+    priority_reason: str | None = None
+    order_quantity: int = 1
+    allocation_reason: str | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    new_history: list[HistoryEntry] = field(default_factory=list, repr=False)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def waiting_quantity(self) -> int:
+        return self.quantity - self.allocated_quantity
+
+    @property
+    def held_quantity(self) -> int:
+        return self.allocated_quantity - self.shipped_quantity
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def claim(self) -> Claim:
+        return Claim(
+            backorder_id=self.id,
+            ordered_at=self.ordered_at,
+            waiting_quantity=self.waiting_quantity,
+            tier=self.customer_tier.value,
+            promised_date=self.promised_date,
+            priority_override=self.priority_override,
+            order_quantity=self.order_quantity,
+        )
+
+    def _record(self, at: datetime, kind: str, old: str | None, new: str | None, cause: str) -> None:
+        entry = HistoryEntry(at, kind, old, new, cause)
+        self.history.append(entry)
+        self.new_history.append(entry)
+        self.updated_at = at
+
+    def _derive_status(self) -> BackorderStatus:
+        if self.quantity == 0:
+            return BackorderStatus.SUBSTITUTED if self.substituted_quantity else BackorderStatus.CANCELLED
+        if self.shipped_quantity >= self.quantity:
+            return BackorderStatus.SHIPPED
+        if self.allocated_quantity >= self.quantity:
+            return BackorderStatus.ALLOCATED
+        if self.allocated_quantity > 0:
+            return BackorderStatus.PARTIALLY_ALLOCATED
+        return BackorderStatus.WAITING
+
+    def _refresh_status(self, now: datetime, cause: str) -> ev.BackorderStatusChanged | None:
+        new = self._derive_status()
+        if new is self.status:
+            return None
+        old, self.status = self.status, new
+        self._record(now, "STATUS", old.value, new.value, cause)
+        return ev.BackorderStatusChanged(
+            occurred_at=now, **self._ids(), old_status=old.value, new_status=new.value, cause=cause
+        )
+
+    def _ids(self) -> dict[str, str]:
+        return {
+            "backorder_id": self.id,
+            "order_id": self.order_id,
+            "sku": self.sku,
+            "customer_email": self.customer_email,
+        }
+
+    def require_active(self) -> None:
+        if not self.is_active:
+            raise InvalidState(f"backorder is {self.status.value.lower()}", field="id")
+
+
+def _add(into: dict[str, int], more: dict[str, int]) -> None:
+    for location, qty in more.items():
+        into[location] = into.get(location, 0) + qty
+
+
+def _take_from(reserved: dict[str, int], qty: int) -> dict[str, int]:
+    """Remove `qty` units from a per-location reservation, largest holdings first."""
+    taken: dict[str, int] = {}
+    for location in sorted(reserved, key=lambda loc: (-reserved[loc], loc)):
+        if qty == 0:
+            break
+        part = min(qty, reserved[location])
+        reserved[location] -= part
+        taken[location] = part
+        qty -= part
+    for location in [loc for loc, q in reserved.items() if q == 0]:
+        del reserved[location]
+    if qty:
+        raise AssertionError("reservation smaller than the units it should hold")
+    return taken
+
+
+class SkuInventory:
+    """One SKU's stock across locations, its waiting queue and its inbound supply.
+
+    Loaded and locked as a unit, so allocation never sees a half-updated queue. Operations record
+    events in `events` and the backorders they touched in `touched`; the unit of work saves both.
+    """
+
+    def __init__(
+        self,
+        product: Product,
+        stock: Sequence[StockLevel],
+        queue: Iterable[Backorder],
+        *,
+        inbound: Sequence[InboundSupply] = (),
+        supplier: Supplier | None = None,
+        policy: PriorityPolicy | None = None,
+        default_lead_time_days: int = 14,
+    ) -> None:
+        self.product = product
+        self.stock: dict[str, StockLevel] = {s.location: s for s in stock}
+        self.queue: dict[str, Backorder] = {b.id: b for b in queue if b.is_active}
+        self.inbound = list(inbound)
+        self.supplier = supplier
+        self.policy = policy or PriorityPolicy()
+        self.default_lead_time_days = default_lead_time_days
+        self.events: list[ev.Event] = []
+        self.touched: dict[str, Backorder] = {}
+        self.created: dict[str, Backorder] = {}
+        self.stock_changed = False
+
+    @property
+    def sku(self) -> str:
+        return self.product.sku
+
+    # -- stock -------------------------------------------------------------------------------
+    @property
+    def available_to_promise(self) -> int:
+        return sum(level.available_to_promise for level in self.stock.values())
+
+    @property
+    def on_hand(self) -> int:
+        return sum(level.on_hand for level in self.stock.values())
+
+    @property
+    def allocated(self) -> int:
+        return sum(level.allocated for level in self.stock.values())
+
+    def level(self, location: str) -> StockLevel:
+        location = (location or "").strip().upper()
+        if not re.fullmatch(r"[A-Z0-9][A-Z0-9_\-]{0,31}", location):
+            raise InvalidInput(f"{location!r} is not a valid location code", field="location")
+        if location not in self.stock:
+            self.stock[location] = StockLevel(self.sku, location)
+        return self.stock[location]
+
+    def _reserve(self, qty: int, prefer: str | None = None) -> dict[str, int]:
+        """Set aside `qty` available units, from the preferred location first."""
+        if qty > self.available_to_promise:
+            raise InsufficientStock(f"{self.sku}: {qty} wanted, {self.available_to_promise} available")
+        taken: dict[str, int] = {}
+        order = sorted(self.stock.values(), key=lambda s: (s.location != prefer, -s.available_to_promise, s.location))
+        for level in order:
+            if qty == 0:
+                break
+            part = min(qty, level.available_to_promise)
+            if part:
+                level.allocated += part
+                taken[level.location] = part
+                qty -= part
+        self.stock_changed = True
+        return taken
+
+    def _release(self, reserved: dict[str, int]) -> None:
+        for location, qty in reserved.items():
+            level = self.level(location)
+            level.allocated -= qty
+            if level.allocated < 0:
+                raise AssertionError(f"{self.sku}@{location}: released more than was allocated")
+        self.stock_changed = True
+
+    def _consume(self, reserved: dict[str, int]) -> None:
+        for location, qty in reserved.items():
+            level = self.level(location)
+            level.allocated -= qty
+            level.on_hand -= qty
+            if level.allocated < 0 or level.on_hand < 0:
+                raise AssertionError(f"{self.sku}@{location}: shipped more than was held")
+        self.stock_changed = True
+
+    def receive(self, location: str, quantity: int, now: datetime, cause: str) -> None:
+        check_quantity(quantity)
+        level = self.level(location)
+        level.on_hand += quantity
+        self.stock_changed = True
+        self.events.append(
+            ev.StockReceived(occurred_at=now, sku=self.sku, location=level.location, quantity=quantity,
+                             on_hand=level.on_hand, cause=cause)
+        )
+
+    def adjust(self, location: str, delta: int, now: datetime, reason: str) -> None:
+        """A stock count correction (damage, shrinkage, found units). Never below what is promised."""
+        if isinstance(delta, bool) or not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_QUANTITY:
+            raise InvalidQuantity("an adjustment is a non-zero whole number of units", field="delta")
+        if not reason.strip():
+            raise InvalidInput("an adjustment needs a reason", field="reason")
+        level = self.level(location)
+        if level.on_hand + delta < level.allocated:
+            raise InsufficientStock(
+                f"{self.sku}@{level.location}: {level.allocated} units are allocated to orders; on hand "
+                f"cannot drop to {level.on_hand + delta}",
+                field="delta",
+            )
+        level.on_hand += delta
+        self.stock_changed = True
+        self.events.append(
+            ev.StockAdjusted(occurred_at=now, sku=self.sku, location=level.location, delta=delta,
+                             on_hand=level.on_hand, reason=reason)
+        )
+
+    def set_safety_stock(self, location: str, safety_stock: int) -> None:
+        check_quantity(safety_stock, "safetyStock", allow_zero=True)
+        self.level(location).safety_stock = safety_stock
+        self.stock_changed = True
+
+    # -- orders and backorders ----------------------------------------------------------------
+    def waiting_units(self) -> int:
+        return sum(b.waiting_quantity for b in self.queue.values())
+
+    def place_line(self, order: Order, line: OrderLine, now: datetime, location: str | None = None) -> Backorder | None:
+        """Allocate what is available now; backorder the rest when the product's policy allows."""
+        product = self.product
+        preorder = product.is_preorder(now.date())
+        allocate_now = 0 if preorder else min(line.quantity, self.available_to_promise)
+        shortfall = line.quantity - allocate_now
+        if shortfall and product.backorder_policy is BackorderPolicy.DENY:
+            raise BackorderNotAllowed(
+                f"{product.sku} ({product.name}): {line.quantity} ordered, {allocate_now} available, and this "
+                "product cannot be backordered",
+                field="lines.quantity",
+            )
+        if shortfall and product.backorder_limit is not None:
+            if self.waiting_units() + shortfall > product.backorder_limit:
+                raise BackorderLimitExceeded(
+                    f"{product.sku}: at most {product.backorder_limit} units may wait on backorder; "
+                    f"{self.waiting_units()} already do",
+                    field="lines.quantity",
+                )
+        if allocate_now:
+            line.reserved = self._reserve(allocate_now, location)
+            line.allocated_quantity = allocate_now
+        if not shortfall:
+            return None
+        backorder = Backorder(
+            id=new_id(),
+            order_id=order.id,
+            order_line_id=line.id,
+            sku=product.sku,
+            customer_email=order.customer.email,
+            customer_tier=order.customer.tier,
+            channel=order.channel,
+            ordered_at=order.placed_at,
+            quantity=shortfall,
+            original_quantity=shortfall,
+            order_quantity=line.quantity,
+            created_at=now,
+            updated_at=now,
+        )
+        backorder._record(now, "STATUS", None, BackorderStatus.WAITING.value,
+                          f"order {order.number} placed: {shortfall} of {line.quantity} backordered")
+        line.backorder_id = backorder.id
+        self.queue[backorder.id] = backorder
+        self.created[backorder.id] = backorder
+        self.touched[backorder.id] = backorder
+        return backorder
+
+    def ranked_queue(self, today: date) -> list[Backorder]:
+        claims = rank((b.claim() for b in self.queue.values() if b.waiting_quantity > 0), self.policy, today)
+        return [self.queue[c.backorder_id] for c in claims]
+
+    def queue_positions(self, today: date) -> dict[str, int]:
+        return {b.id: i for i, b in enumerate(self.ranked_queue(today), start=1)}
+
+    def allocate_waiting(self, now: datetime, cause: str) -> int:
+        """Hand what is available to the queue in priority order. Returns units allocated."""
+        supply = self.available_to_promise
+        if supply == 0 or not self.queue:
+            return 0
+        given = 0
+        for allocation in allocate(supply, [b.claim() for b in self.queue.values()], self.policy, now.date()):
+            backorder = self.queue[allocation.backorder_id]
+            taken = self._reserve(allocation.quantity)
+            _add(backorder.reserved, taken)
+            backorder.allocated_quantity += allocation.quantity
+            backorder.allocation_reason = allocation.reason
+            given += allocation.quantity
+            self.touched[backorder.id] = backorder
+            self.events.append(
+                ev.BackorderAllocated(
+                    occurred_at=now, **backorder._ids(), quantity=allocation.quantity,
+                    allocated_quantity=backorder.allocated_quantity,
+                    backordered_quantity=backorder.quantity, reason=allocation.reason, cause=cause,
+                )
+            )
+            changed = backorder._refresh_status(now, cause)
+            if changed:
+                self.events.append(changed)
+        return given
+
+    def cancel(self, backorder: Backorder, quantity: int | None, now: datetime, *, by: str, reason: str) -> int:
+        """Cancel all (quantity None) or part of a backorder; held units go back to stock at once.
+
+        Waiting units are cancelled first, then held ones. Returns the units released to stock.
+        """
+        backorder.require_active()
+        cancellable = backorder.quantity - backorder.shipped_quantity
+        qty = cancellable if quantity is None else check_quantity(quantity)
+        if qty > cancellable:
+            raise InvalidQuantity(f"only {cancellable} units of this backorder can be cancelled", field="quantity")
+        from_waiting = min(qty, backorder.waiting_quantity)
+        from_held = qty - from_waiting
+        released = _take_from(backorder.reserved, from_held) if from_held else {}
+        self._release(released)
+        backorder.quantity -= qty
+        backorder.allocated_quantity -= from_held
+        backorder.cancelled_quantity += qty
+        cause = f"{qty} cancelled by {by}" + (f": {reason}" if reason else "")
+        backorder._record(now, "QUANTITY", str(backorder.quantity + qty), str(backorder.quantity), cause)
+        self.touched[backorder.id] = backorder
+        self.events.append(
+            ev.BackorderCancelled(
+                occurred_at=now, **backorder._ids(), quantity=qty, released_quantity=from_held,
+                remaining_quantity=backorder.quantity, cancelled_by=by, reason=reason,
+            )
+        )
+        changed = backorder._refresh_status(now, cause)
+        if changed:
+            self.events.append(changed)
+        if not backorder.is_active:
+            self.queue.pop(backorder.id, None)
+        return from_held
+
+    def substitute_out(self, backorder: Backorder, now: datetime, substitute_sku: str, new_line_id: str) -> int:
+        """The customer took a substitute for the waiting units: they leave this queue."""
+        backorder.require_active()
+        qty = backorder.waiting_quantity
+        if qty == 0:
+            raise InvalidState("nothing is waiting on this backorder: it is fully allocated", field="backorderId")
+        backorder.quantity -= qty
+        backorder.substituted_quantity += qty
+        cause = f"{qty} replaced by substitute {substitute_sku}"
+        backorder._record(now, "QUANTITY", str(backorder.quantity + qty), str(backorder.quantity), cause)
+        self.touched[backorder.id] = backorder
+        self.events.append(
+            ev.BackorderSubstituted(occurred_at=now, **backorder._ids(), substitute_sku=substitute_sku,
+                                    quantity=qty, new_order_line_id=new_line_id)
+        )
+        changed = backorder._refresh_status(now, cause)
+        if changed:
+            self.events.append(changed)
+        if not backorder.is_active:
+            self.queue.pop(backorder.id, None)
+        return qty
+
+    def reserve_for_substitute(self, line: OrderLine) -> None:
+        if self.available_to_promise < line.quantity:
+            raise SubstituteError(
+                f"{self.sku}: only {self.available_to_promise} available, {line.quantity} needed",
+                field="substituteSku", code=ErrorCode.SUBSTITUTE_UNAVAILABLE,
+            )
+        line.reserved = self._reserve(line.quantity)
+        line.allocated_quantity = line.quantity
+
+    def ship_line(self, line: OrderLine) -> int:
+        units = line.held
+        if units:
+            self._consume(line.reserved)
+            line.reserved = {}
+            line.shipped_quantity += units
+        return units
+
+    def ship_backorder(self, backorder: Backorder, now: datetime, shipment_id: str) -> int:
+        units = backorder.held_quantity
+        if not units:
+            return 0
+        self._consume(backorder.reserved)
+        backorder.reserved = {}
+        backorder.shipped_quantity += units
+        self.touched[backorder.id] = backorder
+        cause = f"shipment {shipment_id}"
+        self.events.append(
+            ev.BackorderShipped(occurred_at=now, **backorder._ids(), quantity=units,
+                                shipped_quantity=backorder.shipped_quantity, shipment_id=shipment_id)
+        )
+        changed = backorder._refresh_status(now, cause)
+        if changed:
+            self.events.append(changed)
+        if not backorder.is_active:
+            self.queue.pop(backorder.id, None)
+        return units
+
+    def reprioritize(self, backorder: Backorder, priority: int, reason: str, agent: str, now: datetime) -> None:
+        backorder.require_active()
+        if isinstance(priority, bool) or not isinstance(priority, int) or not -1000 <= priority <= 1000:
+            raise InvalidInput("priority is a whole number between -1000 and 1000", field="priority")
+        if not reason.strip():
+            raise InvalidInput("say why this backorder is reprioritised", field="reason")
+        old = backorder.priority_override
+        backorder.priority_override = priority
+        backorder.priority_reason = reason.strip()
+        backorder._record(now, "PRIORITY", str(old), str(priority), f"{agent}: {reason.strip()}")
+        self.touched[backorder.id] = backorder
+        self.events.append(
+            ev.BackorderReprioritized(occurred_at=now, **backorder._ids(), priority=priority,
+                                      reason=reason.strip(), agent=agent)
+        )
+
+    # -- projection ---------------------------------------------------------------------------
+    @property
+    def lead_time_days(self) -> int:
+        if self.product.lead_time_days is not None:
+            return self.product.lead_time_days
+        if self.supplier is not None:
+            return self.supplier.lead_time_days
+        return self.default_lead_time_days
+
+    def project(self, today: date) -> dict[str, Eta]:
+        """ETAs for every active backorder: allocated ones first, then the waiting queue in order."""
+        ready = [b for b in self.queue.values() if b.waiting_quantity == 0]
+        ordered = ready + self.ranked_queue(today)
+        release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
+        return project(
+            [Need(b.id, b.waiting_quantity) for b in ordered],
+            available_now=self.available_to_promise,
+            inbound=self.inbound,
+            today=today,
+            lead_time_days=self.lead_time_days,
+            supplier_late=bool(self.supplier and self.supplier.has_been_late),
+            release_date=release,
+        )
+
+    def reproject(self, now: datetime, cause: str) -> None:
+        """Re-project every ETA; emit EtaChanged only where the date moved."""
+        for backorder_id, eta in self.project(now.date()).items():
+            backorder = self.queue[backorder_id]
+            old = backorder.eta
+            if old == eta:
+                continue
+            backorder.eta = eta
+            self.touched[backorder.id] = backorder
+            if backorder.id in self.created:
+                backorder.promised_date = backorder.promised_date or eta.date
+                continue
+            if old is None or old.date != eta.date:
+                backorder._record(now, "ETA", old.date.isoformat() if old else None, eta.date.isoformat(), cause)
+                self.events.append(
+                    ev.EtaChanged(
+                        occurred_at=now, **backorder._ids(), old_date=old.date if old else None,
+                        new_date=eta.date, confidence=eta.confidence.value, source=eta.source.value, cause=cause,
+                    )
+                )
+
+    def settle(self, now: datetime, cause: str) -> None:
+        """After any change: give available stock to the queue, re-project, announce new backorders."""
+        self.allocate_waiting(now, cause)
+        self.reproject(now, cause)
+        if self.created:
+            positions = self.queue_positions(now.date())
+            for backorder in self.created.values():
+                eta = backorder.eta
+                self.events.insert(
+                    0,
+                    ev.BackorderCreated(
+                        occurred_at=now, **backorder._ids(), quantity=backorder.original_quantity,
+                        queue_position=positions.get(backorder.id),
+                        eta_date=eta.date if eta else None,
+                        eta_confidence=eta.confidence.value if eta else None,
+                    ),
+                )
+            self.created = {}
+
+    def check_invariants(self) -> None:
+        """Never oversold: what the ledger says must add up. Raises AssertionError if not."""
+        for level in self.stock.values():
+            assert level.on_hand >= 0, f"{self.sku}@{level.location}: negative stock"
+            assert 0 <= level.allocated <= level.on_hand, f"{self.sku}@{level.location}: over-allocated"
+        for b in self.queue.values():
+            assert 0 <= b.shipped_quantity <= b.allocated_quantity <= b.quantity, f"backorder {b.id} out of bounds"
+            assert sum(b.reserved.values()) == b.held_quantity, f"backorder {b.id} reservation mismatch"
+
+
+def due_date_for_lead_time(today: date, days: int) -> date:
+    return today + timedelta(days=days)
+
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "Backorder",
+    "BackorderPolicy",
+    "BackorderStatus",
+    "Channel",
+    "Confidence",
+    "Customer",
+    "CustomerTier",
+    "DEFAULT_LOCATION",
+    "Eta",
+    "EtaSource",
+    "HistoryEntry",
+    "InboundSupply",
+    "Money",
+    "NothingToShip",
+    "Order",
+    "OrderLine",
+    "Product",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "PurchaseOrderStatus",
+    "SkuInventory",
+    "StockLevel",
+    "Supplier",
+    "check_email",
+    "check_quantity",
+    "check_sku",
+    "new_id",
+]

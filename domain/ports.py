@@ -1,0 +1,78 @@
+"""What the use cases need from the outside world, as protocols the store and the bus implement.
+
+`domain.services` is written against these; `domain.store` implements them with tortoise-orm, and
+tests may implement them in memory. Nothing here knows about SQL, GraphQL, email or SMS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol
+
+from domain.events import Event
+from domain.model import Backorder, Customer, Order, Product, PurchaseOrder, SkuInventory, Supplier
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without `commit()` rolls everything back."""
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    async def lock_skus(self, skus: Sequence[str]) -> None:
+        """Serialise writers: after this, no other transaction changes these SKUs until we end.
+
+        Locks are always taken in sorted order so two writers cannot deadlock.
+        """
+
+    async def inventory(self, sku: str) -> SkuInventory:
+        """The SKU's aggregate: product, stock per location, active queue, open inbound supply.
+
+        Call `lock_skus` first. Raises NotFound for an unknown SKU."""
+
+    async def save_inventory(self, inventory: SkuInventory) -> None:
+        """Persist stock levels and every backorder the aggregate touched or created."""
+
+    async def get_product(self, sku: str) -> Product | None: ...
+
+    async def save_product(self, product: Product) -> None: ...
+
+    async def get_supplier(self, supplier_id: str) -> Supplier | None: ...
+
+    async def save_supplier(self, supplier: Supplier) -> None: ...
+
+    async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None: ...
+
+    async def save_purchase_order(self, purchase_order: PurchaseOrder) -> None: ...
+
+    async def get_order(self, order_id: str) -> Order | None: ...
+
+    async def get_order_by_key(self, idempotency_key: str) -> Order | None:
+        """The order placed earlier with this client-supplied idempotency key, if any."""
+
+    async def save_order(self, order: Order, idempotency_key: str | None = None) -> None: ...
+
+    async def get_backorder(self, backorder_id: str) -> Backorder | None: ...
+
+    async def get_customer(self, email: str) -> Customer | None: ...
+
+    async def save_customer(self, customer: Customer) -> None: ...
+
+    def add_events(self, events: Sequence[Event]) -> None:
+        """Queue events: written to the event log in this transaction, published after commit."""
+
+    async def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class EventPublisher(Protocol):
+    """Fan-out of committed events to whoever listens (subscriptions, notifications)."""
+
+    async def publish(self, events: Sequence[Event]) -> None: ...

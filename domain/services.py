@@ -1,0 +1,538 @@
+"""The use cases: each one a single transaction over a unit of work, ending with `settle()` of every
+SKU it touched (allocate what is available to the queue, re-project ETAs, announce what changed).
+
+Callers (the GraphQL API, the CLI, importers) pass plain values; bad input raises a typed
+`DomainError` before anything is written, and any error rolls the whole use case back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from domain import events as ev
+from domain.clock import Clock
+from domain.errors import (
+    ErrorCode,
+    InvalidInput,
+    InvalidState,
+    NothingToShip,
+    SubstituteError,
+    not_found,
+)
+from domain.model import (
+    DEFAULT_LOCATION,
+    Backorder,
+    BackorderPolicy,
+    Channel,
+    Customer,
+    CustomerTier,
+    Money,
+    Order,
+    OrderLine,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    SkuInventory,
+    Supplier,
+    check_email,
+    check_quantity,
+    check_sku,
+    new_id,
+)
+from domain.ports import UnitOfWork, UnitOfWorkFactory
+
+MAX_ORDER_LINES = 200
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    email: str
+    name: str = ""
+    phone: str | None = None
+    tier: CustomerTier | None = None
+
+
+@dataclass(frozen=True)
+class ProductInput:
+    sku: str
+    name: str
+    price: Decimal
+    currency: str = "EUR"
+    backorder_policy: BackorderPolicy = BackorderPolicy.ALLOW
+    backorder_limit: int | None = None
+    release_date: date | None = None
+    substitutes: Sequence[str] = ()
+    supplier_id: str | None = None
+    lead_time_days: int | None = None
+
+
+@dataclass
+class Shipment:
+    id: str
+    order_id: str
+    units: int
+    lines: dict[str, int] = field(default_factory=dict)  # order line id -> units
+
+
+class BackorderDesk:
+    """The application service: every write the product offers."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock | None = None) -> None:
+        self._uow = uow
+        self.clock = clock or Clock()
+
+    # -- catalogue ----------------------------------------------------------------------------
+    async def upsert_product(self, data: ProductInput) -> Product:
+        now = self.clock.now()
+        sku = check_sku(data.sku)
+        substitutes = [check_sku(s, "substitutes") for s in data.substitutes]
+        async with self._uow() as uow:
+            await uow.lock_skus([sku])
+            existing = await uow.get_product(sku)
+            if data.supplier_id is not None and await uow.get_supplier(data.supplier_id) is None:
+                raise not_found("supplier", data.supplier_id, field="supplierId")
+            for s in substitutes:
+                if s != sku and await uow.get_product(s) is None:
+                    raise not_found("product", s, field="substitutes")
+            product = Product(
+                sku=sku,
+                name=data.name.strip(),
+                price=Money.of(data.price, data.currency),
+                backorder_policy=data.backorder_policy,
+                backorder_limit=data.backorder_limit,
+                release_date=data.release_date,
+                substitutes=substitutes,
+                supplier_id=data.supplier_id,
+                lead_time_days=data.lead_time_days,
+                version=existing.version if existing else 0,
+            )
+            product.validate()
+            await uow.save_product(product)
+            uow.add_events([ev.ProductChanged(occurred_at=now, sku=sku)])
+            if existing is not None:
+                inventory = await uow.inventory(sku)
+                inventory.settle(now, f"product {sku} changed")
+                await self._save(uow, inventory)
+            await uow.commit()
+            return product
+
+    async def upsert_supplier(self, supplier_id: str | None, name: str, lead_time_days: int) -> Supplier:
+        if not name.strip():
+            raise InvalidInput("a supplier needs a name", field="name")
+        if isinstance(lead_time_days, bool) or not 0 <= lead_time_days <= 3650:
+            raise InvalidInput("lead time must be between 0 and 3650 days", field="leadTimeDays")
+        async with self._uow() as uow:
+            supplier = await uow.get_supplier(supplier_id) if supplier_id else None
+            if supplier_id and supplier is None:
+                raise not_found("supplier", supplier_id)
+            if supplier is None:
+                supplier = Supplier(id=new_id(), name=name.strip(), lead_time_days=lead_time_days)
+            else:
+                supplier.name, supplier.lead_time_days = name.strip(), lead_time_days
+            await uow.save_supplier(supplier)
+            await uow.commit()
+            return supplier
+
+    # -- stock --------------------------------------------------------------------------------
+    async def receive_stock(self, sku: str, quantity: int, location: str = DEFAULT_LOCATION,
+                            cause: str = "stock received") -> SkuInventory:
+        now = self.clock.now()
+        sku = check_sku(sku)
+        check_quantity(quantity)
+        async with self._uow() as uow:
+            await uow.lock_skus([sku])
+            inventory = await uow.inventory(sku)
+            inventory.receive(location, quantity, now, cause)
+            inventory.settle(now, f"{quantity} received at {location.upper()}")
+            await self._save(uow, inventory)
+            await uow.commit()
+            return inventory
+
+    async def adjust_stock(self, sku: str, delta: int, reason: str, location: str = DEFAULT_LOCATION,
+                           safety_stock: int | None = None) -> SkuInventory:
+        now = self.clock.now()
+        sku = check_sku(sku)
+        async with self._uow() as uow:
+            await uow.lock_skus([sku])
+            inventory = await uow.inventory(sku)
+            if delta:
+                inventory.adjust(location, delta, now, reason)
+            if safety_stock is not None:
+                inventory.set_safety_stock(location, safety_stock)
+            if not delta and safety_stock is None:
+                raise InvalidInput("nothing to adjust: give a delta or a safety stock", field="delta")
+            inventory.settle(now, f"stock adjusted: {reason}")
+            await self._save(uow, inventory)
+            await uow.commit()
+            return inventory
+
+    # -- purchase orders ----------------------------------------------------------------------
+    async def create_purchase_order(
+        self,
+        supplier_id: str,
+        expected_date: date,
+        lines: Sequence[LineRequest],
+        number: str | None = None,
+        location: str = DEFAULT_LOCATION,
+    ) -> PurchaseOrder:
+        now = self.clock.now()
+        po = PurchaseOrder(
+            id=new_id(),
+            number=(number or f"PO-{now:%y%m%d}-{new_id()[-6:].upper()}").strip(),
+            supplier_id=supplier_id,
+            expected_date=expected_date,
+            lines=[PurchaseOrderLine(check_sku(line.sku, "lines.sku"), line.quantity) for line in lines],
+            location=location.strip().upper() or DEFAULT_LOCATION,
+            created_at=now,
+        )
+        po.validate()
+        if expected_date < now.date():
+            raise InvalidInput("the expected date is in the past", field="expectedDate")
+        skus = sorted(line.sku for line in po.lines)
+        async with self._uow() as uow:
+            if await uow.get_supplier(supplier_id) is None:
+                raise not_found("supplier", supplier_id, field="supplierId")
+            await uow.lock_skus(skus)
+            for sku in skus:
+                if await uow.get_product(sku) is None:
+                    raise not_found("product", sku, field="lines.sku")
+            await uow.save_purchase_order(po)
+            uow.add_events([self._po_event(po, now, "created")])
+            await self._settle(uow, skus, f"purchase order {po.number} expected {expected_date.isoformat()}")
+            await uow.commit()
+            return po
+
+    async def update_purchase_order(
+        self,
+        purchase_order_id: str,
+        expected_date: date | None = None,
+        quantities: Sequence[LineRequest] = (),
+        cancel: bool = False,
+    ) -> PurchaseOrder:
+        now = self.clock.now()
+        async with self._uow() as uow:
+            po = await uow.get_purchase_order(purchase_order_id)
+            if po is None:
+                raise not_found("purchase order", purchase_order_id)
+            po.require_open()
+            skus = sorted({line.sku for line in po.lines} | {check_sku(q.sku, "lines.sku") for q in quantities})
+            await uow.lock_skus(skus)
+            po = await uow.get_purchase_order(purchase_order_id)  # re-read under the lock
+            assert po is not None
+            po.require_open()
+            changes: list[str] = []
+            if expected_date is not None and expected_date != po.expected_date:
+                if expected_date < now.date():
+                    raise InvalidInput("the expected date is in the past", field="expectedDate")
+                changes.append(f"date {po.expected_date.isoformat()} -> {expected_date.isoformat()}")
+                po.expected_date = expected_date
+            for q in quantities:
+                line = po.line(q.sku)
+                check_quantity(q.quantity, "lines.quantity", allow_zero=True)
+                if line is None:
+                    if await uow.get_product(q.sku) is None:
+                        raise not_found("product", q.sku, field="lines.sku")
+                    if q.quantity:
+                        po.lines.append(PurchaseOrderLine(q.sku, q.quantity))
+                        changes.append(f"{q.sku} added ({q.quantity})")
+                    continue
+                if q.quantity < line.received_quantity:
+                    raise InvalidInput(
+                        f"{q.sku}: {line.received_quantity} already received; the quantity cannot be lower",
+                        field="lines.quantity",
+                    )
+                if q.quantity != line.quantity:
+                    changes.append(f"{q.sku} {line.quantity} -> {q.quantity}")
+                    line.quantity = q.quantity
+            if cancel:
+                po.status = PurchaseOrderStatus.CANCELLED
+                changes.append("cancelled")
+            elif po.lines and all(line.outstanding == 0 for line in po.lines) and any(
+                line.received_quantity for line in po.lines
+            ):
+                po.status = PurchaseOrderStatus.RECEIVED
+            if not changes:
+                raise InvalidInput("nothing to change", field="input")
+            await uow.save_purchase_order(po)
+            uow.add_events([self._po_event(po, now, "; ".join(changes))])
+            await self._settle(uow, skus, f"purchase order {po.number}: {'; '.join(changes)}")
+            await uow.commit()
+            return po
+
+    async def receive_purchase_order(
+        self, purchase_order_id: str, quantities: Sequence[LineRequest] | None = None
+    ) -> PurchaseOrder:
+        now = self.clock.now()
+        async with self._uow() as uow:
+            po = await uow.get_purchase_order(purchase_order_id)
+            if po is None:
+                raise not_found("purchase order", purchase_order_id)
+            skus = sorted(line.sku for line in po.lines)
+            await uow.lock_skus(skus)
+            po = await uow.get_purchase_order(purchase_order_id)
+            assert po is not None
+            if quantities is None:
+                po.require_open()
+                received = po.receive_all()
+            else:
+                wanted: dict[str, int] = {}
+                for q in quantities:
+                    if q.sku in wanted:
+                        raise InvalidInput(f"{q.sku} is listed twice", field="lines")
+                    wanted[q.sku] = q.quantity
+                received = po.receive(wanted)
+            if po.status is PurchaseOrderStatus.RECEIVED:
+                supplier = await uow.get_supplier(po.supplier_id)
+                if supplier is not None:
+                    supplier.record_delivery(po.expected_date, now.date())
+                    await uow.save_supplier(supplier)
+            await uow.save_purchase_order(po)
+            uow.add_events([self._po_event(po, now, "received")])
+            for sku in skus:
+                inventory = await uow.inventory(sku)
+                if sku in received:
+                    inventory.receive(po.location, received[sku], now, f"purchase order {po.number}")
+                inventory.settle(now, f"purchase order {po.number} received")
+                await self._save(uow, inventory)
+            await uow.commit()
+            return po
+
+    # -- orders -------------------------------------------------------------------------------
+    async def place_order(
+        self,
+        customer: CustomerDetails,
+        channel: Channel,
+        lines: Sequence[LineRequest],
+        *,
+        ship_complete: bool = False,
+        location: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Order:
+        now = self.clock.now()
+        email = check_email(customer.email, "customer.email")
+        if not lines:
+            raise InvalidInput("an order needs at least one line", field="lines")
+        if len(lines) > MAX_ORDER_LINES:
+            raise InvalidInput(f"an order has at most {MAX_ORDER_LINES} lines", field="lines")
+        merged: dict[str, int] = {}
+        for line in lines:
+            sku = check_sku(line.sku, "lines.sku")
+            check_quantity(line.quantity, "lines.quantity")
+            merged[sku] = merged.get(sku, 0) + line.quantity
+            check_quantity(merged[sku], "lines.quantity")
+        if customer.phone is not None and customer.phone.strip() and not _valid_phone(customer.phone):
+            raise InvalidInput("a phone number is written in international form, e.g. +447700900123",
+                               field="customer.phone")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
+            raise InvalidInput("an idempotency key has 1 to 128 characters", field="idempotencyKey")
+        skus = sorted(merged)
+        async with self._uow() as uow:
+            if idempotency_key:
+                earlier = await uow.get_order_by_key(idempotency_key)
+                if earlier is not None:
+                    return earlier
+            await uow.lock_skus(skus)
+            if idempotency_key:  # a concurrent twin may have committed while we waited for the lock
+                earlier = await uow.get_order_by_key(idempotency_key)
+                if earlier is not None:
+                    return earlier
+            known = await uow.get_customer(email)
+            person = Customer(
+                email=email,
+                name=(customer.name or (known.name if known else "")).strip(),
+                phone=(customer.phone or None) or (known.phone if known else None),
+                tier=customer.tier or (known.tier if known else CustomerTier.STANDARD),
+            )
+            await uow.save_customer(person)
+            order = Order(
+                id=new_id(), number=Order.new_number(now), channel=channel, customer=person,
+                placed_at=now, ship_complete=ship_complete,
+            )
+            inventories: list[SkuInventory] = []
+            for sku in [line.sku for line in lines if line.sku in merged]:
+                qty = merged.pop(sku)
+                inventory = await uow.inventory(sku)
+                order_line = OrderLine(id=new_id(), order_id=order.id, sku=sku, quantity=qty,
+                                       unit_price=inventory.product.price)
+                order.lines.append(order_line)
+                inventory.place_line(order, order_line, now, location)
+                inventories.append(inventory)
+            await uow.save_order(order, idempotency_key)
+            backordered = sum(b.quantity for inv in inventories for b in inv.created.values())
+            uow.add_events([
+                ev.OrderPlaced(occurred_at=now, order_id=order.id, order_number=order.number,
+                               customer_email=email, channel=channel.value,
+                               skus=tuple(line.sku for line in order.lines), backordered_units=backordered)
+            ])
+            for inventory in inventories:
+                inventory.settle(now, f"order {order.number} placed")
+                await self._save(uow, inventory)
+            await uow.commit()
+            return order
+
+    async def set_shipping_preference(self, order_id: str, ship_complete: bool) -> Order:
+        async with self._uow() as uow:
+            order = await uow.get_order(order_id)
+            if order is None:
+                raise not_found("order", order_id)
+            order.ship_complete = ship_complete
+            await uow.save_order(order)
+            await uow.commit()
+            return order
+
+    async def cancel_backorder(self, backorder_id: str, quantity: int | None = None, *, by: str = "customer",
+                               reason: str = "") -> Backorder:
+        now = self.clock.now()
+        if len(reason) > 500:
+            raise InvalidInput("a reason has at most 500 characters", field="reason")
+        async with self._uow() as uow:
+            backorder = await self._backorder(uow, backorder_id)
+            await uow.lock_skus([backorder.sku])
+            inventory = await uow.inventory(backorder.sku)
+            backorder = self._in_queue(inventory, backorder_id)
+            inventory.cancel(backorder, quantity, now, by=by, reason=reason.strip())
+            inventory.settle(now, f"a backorder ahead was cancelled ({backorder.sku})")
+            await self._save(uow, inventory)
+            await uow.commit()
+            return backorder
+
+    async def accept_substitute(self, backorder_id: str, substitute_sku: str) -> tuple[Backorder, OrderLine]:
+        now = self.clock.now()
+        substitute_sku = check_sku(substitute_sku, "substituteSku")
+        async with self._uow() as uow:
+            backorder = await self._backorder(uow, backorder_id)
+            product = await uow.get_product(backorder.sku)
+            if product is None or substitute_sku not in product.substitutes:
+                raise SubstituteError(f"{substitute_sku} is not a substitute for {backorder.sku}",
+                                      field="substituteSku", code=ErrorCode.NOT_A_SUBSTITUTE)
+            await uow.lock_skus(sorted({backorder.sku, substitute_sku}))
+            original = await uow.inventory(backorder.sku)
+            backorder = self._in_queue(original, backorder_id)
+            if backorder.waiting_quantity == 0:
+                raise InvalidState("nothing is waiting on this backorder: it is fully allocated",
+                                   field="backorderId")
+            replacement = await uow.inventory(substitute_sku)
+            order = await uow.get_order(backorder.order_id)
+            assert order is not None
+            line = OrderLine(id=new_id(), order_id=order.id, sku=substitute_sku,
+                             quantity=backorder.waiting_quantity, unit_price=replacement.product.price,
+                             substitute_for=backorder.id)
+            replacement.reserve_for_substitute(line)
+            original.substitute_out(backorder, now, substitute_sku, line.id)
+            order.lines.append(line)
+            await uow.save_order(order)
+            original.settle(now, f"a backorder ahead took substitute {substitute_sku}")
+            replacement.settle(now, f"substitute for {backorder.sku}")
+            await self._save(uow, original)
+            await self._save(uow, replacement)
+            await uow.commit()
+            return backorder, line
+
+    async def reprioritize_backorder(self, backorder_id: str, priority: int, reason: str, agent: str) -> Backorder:
+        now = self.clock.now()
+        async with self._uow() as uow:
+            backorder = await self._backorder(uow, backorder_id)
+            await uow.lock_skus([backorder.sku])
+            inventory = await uow.inventory(backorder.sku)
+            backorder = self._in_queue(inventory, backorder_id)
+            inventory.reprioritize(backorder, priority, reason, agent, now)
+            inventory.settle(now, f"queue reprioritised by {agent}")
+            await self._save(uow, inventory)
+            await uow.commit()
+            return backorder
+
+    async def ship_allocated(self, order_id: str) -> Shipment:
+        """Ship every unit of the order that is set aside; honours the order's ship-complete choice."""
+        now = self.clock.now()
+        async with self._uow() as uow:
+            order = await uow.get_order(order_id)
+            if order is None:
+                raise not_found("order", order_id)
+            skus = sorted({line.sku for line in order.lines})
+            await uow.lock_skus(skus)
+            order = await uow.get_order(order_id)
+            assert order is not None
+            inventories = {sku: await uow.inventory(sku) for sku in skus}
+            backorders: dict[str, Backorder] = {}
+            for line in order.lines:
+                if line.backorder_id:
+                    b = inventories[line.sku].queue.get(line.backorder_id)
+                    if b is not None:
+                        backorders[line.id] = b
+            if order.ship_complete and any(b.waiting_quantity for b in backorders.values()):
+                raise NothingToShip(
+                    f"order {order.number} ships complete and units are still on backorder",
+                    field="orderId", code=ErrorCode.SHIP_COMPLETE_PENDING,
+                )
+            shipment = Shipment(id=new_id(), order_id=order.id, units=0)
+            for line in order.lines:
+                inventory = inventories[line.sku]
+                units = inventory.ship_line(line)
+                b = backorders.get(line.id)
+                if b is not None:
+                    units += inventory.ship_backorder(b, now, shipment.id)
+                if units:
+                    shipment.lines[line.id] = units
+                    shipment.units += units
+            if not shipment.units:
+                raise NothingToShip(f"order {order.number} has nothing allocated to ship", field="orderId")
+            await uow.save_order(order)
+            uow.add_events([ev.OrderShipped(occurred_at=now, order_id=order.id, shipment_id=shipment.id,
+                                            customer_email=order.customer.email, units=shipment.units)])
+            for inventory in inventories.values():
+                inventory.settle(now, f"order {order.number} shipped")
+                await self._save(uow, inventory)
+            await uow.commit()
+            return shipment
+
+    # -- helpers ------------------------------------------------------------------------------
+    async def _backorder(self, uow: UnitOfWork, backorder_id: str) -> Backorder:
+        backorder = await uow.get_backorder(backorder_id)
+        if backorder is None:
+            raise not_found("backorder", backorder_id)
+        return backorder
+
+    @staticmethod
+    def _in_queue(inventory: SkuInventory, backorder_id: str) -> Backorder:
+        """The locked, current copy of a backorder; it must still be active."""
+        backorder = inventory.queue.get(backorder_id)
+        if backorder is None:
+            raise InvalidState("this backorder is no longer open", field="id")
+        return backorder
+
+    async def _settle(self, uow: UnitOfWork, skus: Sequence[str], cause: str) -> None:
+        now = self.clock.now()
+        for sku in skus:
+            inventory = await uow.inventory(sku)
+            inventory.settle(now, cause)
+            await self._save(uow, inventory)
+
+    @staticmethod
+    async def _save(uow: UnitOfWork, inventory: SkuInventory) -> None:
+        inventory.check_invariants()
+        await uow.save_inventory(inventory)
+        uow.add_events(inventory.events)
+        inventory.events = []
+
+    @staticmethod
+    def _po_event(po: PurchaseOrder, now: datetime, change: str) -> ev.PurchaseOrderChanged:
+        return ev.PurchaseOrderChanged(
+            occurred_at=now,
+            purchase_order_id=po.id, number=po.number, status=po.status.value,
+            expected_date=po.expected_date, skus=tuple(line.sku for line in po.lines), change=change,
+        )
+
+
+def _valid_phone(phone: str) -> bool:
+    digits = phone.strip()
+    return digits.startswith("+") and digits[1:].isdigit() and 8 <= len(digits) <= 16
