@@ -358,6 +358,7 @@ class Backorder:
     priority_reason: str | None = None
     order_quantity: int = 1
     allocation_reason: str | None = None
+    queue_position: int | None = None  # 1-based place among those still waiting for units of the SKU
     history: list[HistoryEntry] = field(default_factory=list)
     new_history: list[HistoryEntry] = field(default_factory=list, repr=False)
     created_at: datetime | None = None
@@ -814,8 +815,16 @@ class SkuInventory:
         """After any change: give available stock to the queue, re-project, announce new backorders."""
         self.allocate_waiting(now, cause)
         self.reproject(now, cause)
+        positions = self.queue_positions(now.date())
+        for backorder in self.queue.values():
+            position = positions.get(backorder.id)
+            if backorder.queue_position != position:
+                backorder.queue_position = position
+                self.touched[backorder.id] = backorder
+        for backorder in self.touched.values():
+            if not backorder.is_active:
+                backorder.queue_position = None
         if self.created:
-            positions = self.queue_positions(now.date())
             for backorder in self.created.values():
                 eta = backorder.eta
                 self.events.insert(

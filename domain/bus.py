@@ -1,0 +1,78 @@
+"""In-process fan-out of committed domain events (the embedded profile).
+
+Each subscriber gets its own bounded queue; a subscriber that stops reading loses its oldest events
+rather than slowing the writers down, and is told so (`EventStream.dropped`). The Redis variant for
+several processes implements the same `publish` / `subscribe` shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from domain.events import Event
+
+EventFilter = Callable[[Event], bool]
+
+
+class EventStream:
+    def __init__(self, bus: InProcessBus, accept: EventFilter | None, maxsize: int) -> None:
+        self._bus = bus
+        self._accept = accept
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
+        self.dropped = 0
+
+    def offer(self, event: Event) -> None:
+        if self._accept is not None and not self._accept(event):
+            return
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(event)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        while True:
+            yield await self.queue.get()
+
+    def close(self) -> None:
+        self._bus._streams.discard(self)
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InProcessBus:
+    def __init__(self, maxsize: int = 1000) -> None:
+        self._streams: set[EventStream] = set()
+        self._maxsize = maxsize
+        self.published = 0
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        self.deliver(events)
+
+    def deliver(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.published += 1
+            for stream in list(self._streams):
+                stream.offer(event)
+
+    def subscribe(self, accept: EventFilter | None = None) -> EventStream:
+        stream = EventStream(self, accept, self._maxsize)
+        self._streams.add(stream)
+        return stream
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._streams)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self._streams.clear()

@@ -1,0 +1,59 @@
+"""Connecting to the database and keeping its schema current with tortoise's migration tool."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from tortoise.context import TortoiseContext
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+DEFAULT_DATABASE_URL = "sqlite://./backorder.db"
+APP = "backorder"
+MODELS = "domain.store.models"
+MIGRATIONS = "domain.store.migrations"
+
+
+def database_url() -> str:
+    return os.environ.get("BACKORDER_DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def tortoise_config(url: str | None = None) -> dict[str, Any]:
+    url = url or database_url()
+    if url.startswith("sqlite://") and "journal_mode" not in url and ":memory:" not in url:
+        # WAL lets readers go on while a writer commits; a busy writer is waited for, not failed.
+        url += ("&" if "?" in url else "?") + "journal_mode=WAL&busy_timeout=5000"
+    return {
+        "connections": {"default": url},
+        "apps": {APP: {"models": [MODELS], "migrations": MIGRATIONS, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For tortoise's own command line: `python -m tortoise -c domain.store.db.TORTOISE_ORM makemigrations`
+TORTOISE_ORM = tortoise_config()
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgres://", "postgresql://", "asyncpg://", "psycopg://"))
+
+
+async def migrate(url: str | None = None) -> None:
+    """Apply every migration not yet applied (idempotent)."""
+    async with TortoiseContext():
+        await tortoise_migrate(config=tortoise_config(url))
+
+
+@asynccontextmanager
+async def open_database(url: str | None = None, *, apply_migrations: bool = True,
+                        global_fallback: bool = False) -> AsyncIterator[TortoiseContext]:
+    """Migrate (optionally), connect, and make this database current for the calling task."""
+    url = url or database_url()
+    if apply_migrations:
+        await migrate(url)
+    async with TortoiseContext() as ctx:
+        await ctx.init(config=tortoise_config(url), _enable_global_fallback=global_fallback)
+        yield ctx

@@ -1,0 +1,200 @@
+"""Tables (tortoise-orm). Rows only: the rules live in `domain.model`; `domain.store.uow` maps between.
+
+Changing a model means a new migration: `backorder makemigrations` (tortoise's own autodetector),
+and the test `test_migrations_match_models` fails until one is written.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Supplier(Model):
+    id = fields.CharField(pk=True, max_length=32)
+    name = fields.CharField(max_length=200)
+    lead_time_days = fields.IntField(default=14)
+    deliveries_on_time = fields.IntField(default=0)
+    deliveries_late = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "suppliers"
+
+
+class Product(Model):
+    sku = fields.CharField(pk=True, max_length=64)
+    name = fields.CharField(max_length=300)
+    price = fields.DecimalField(max_digits=12, decimal_places=2)
+    currency = fields.CharField(max_length=3)
+    backorder_policy = fields.CharField(max_length=16, default="ALLOW")
+    backorder_limit = fields.IntField(null=True)
+    release_date = fields.DateField(null=True)
+    substitutes = fields.JSONField(default=list)
+    supplier_id = fields.CharField(max_length=32, null=True, db_index=True)
+    lead_time_days = fields.IntField(null=True)
+    version = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "products"
+
+
+class StockLevel(Model):
+    id = fields.IntField(pk=True)
+    sku = fields.CharField(max_length=64)
+    location = fields.CharField(max_length=32)
+    on_hand = fields.IntField(default=0)
+    allocated = fields.IntField(default=0)
+    safety_stock = fields.IntField(default=0)
+
+    class Meta:
+        table = "stock_levels"
+        unique_together = (("sku", "location"),)
+
+
+class PurchaseOrder(Model):
+    id = fields.CharField(pk=True, max_length=32)
+    number = fields.CharField(max_length=64, unique=True)
+    supplier_id = fields.CharField(max_length=32, db_index=True)
+    expected_date = fields.DateField()
+    status = fields.CharField(max_length=24, db_index=True)
+    location = fields.CharField(max_length=32)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "purchase_orders"
+
+
+class PurchaseOrderLine(Model):
+    id = fields.IntField(pk=True)
+    purchase_order_id = fields.CharField(max_length=32, db_index=True)
+    sku = fields.CharField(max_length=64, db_index=True)
+    quantity = fields.IntField()
+    received_quantity = fields.IntField(default=0)
+
+    class Meta:
+        table = "purchase_order_lines"
+        unique_together = (("purchase_order_id", "sku"),)
+
+
+class Customer(Model):
+    email = fields.CharField(pk=True, max_length=254)
+    name = fields.CharField(max_length=200, default="")
+    phone = fields.CharField(max_length=20, null=True)
+    tier = fields.CharField(max_length=16, default="STANDARD")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "customers"
+
+
+class Order(Model):
+    id = fields.CharField(pk=True, max_length=32)
+    number = fields.CharField(max_length=32, unique=True)
+    channel = fields.CharField(max_length=16, db_index=True)
+    customer_email = fields.CharField(max_length=254, db_index=True)
+    placed_at = fields.DatetimeField(db_index=True)
+    ship_complete = fields.BooleanField(default=False)
+    idempotency_key = fields.CharField(max_length=128, null=True, unique=True)
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "orders"
+
+
+class OrderLine(Model):
+    id = fields.CharField(pk=True, max_length=32)
+    order_id = fields.CharField(max_length=32, db_index=True)
+    position = fields.IntField()
+    sku = fields.CharField(max_length=64, db_index=True)
+    quantity = fields.IntField()
+    unit_price = fields.DecimalField(max_digits=12, decimal_places=2)
+    currency = fields.CharField(max_length=3)
+    allocated_quantity = fields.IntField(default=0)
+    shipped_quantity = fields.IntField(default=0)
+    reserved = fields.JSONField(default=dict)
+    backorder_id = fields.CharField(max_length=32, null=True)
+    substitute_for = fields.CharField(max_length=32, null=True)
+
+    class Meta:
+        table = "order_lines"
+
+
+class Backorder(Model):
+    id = fields.CharField(pk=True, max_length=32)
+    order_id = fields.CharField(max_length=32, db_index=True)
+    order_line_id = fields.CharField(max_length=32)
+    sku = fields.CharField(max_length=64)
+    customer_email = fields.CharField(max_length=254, db_index=True)
+    customer_tier = fields.CharField(max_length=16)
+    channel = fields.CharField(max_length=16)
+    ordered_at = fields.DatetimeField()
+    quantity = fields.IntField()
+    original_quantity = fields.IntField()
+    allocated_quantity = fields.IntField(default=0)
+    shipped_quantity = fields.IntField(default=0)
+    cancelled_quantity = fields.IntField(default=0)
+    substituted_quantity = fields.IntField(default=0)
+    reserved = fields.JSONField(default=dict)
+    status = fields.CharField(max_length=24)
+    eta_date = fields.DateField(null=True)
+    eta_confidence = fields.CharField(max_length=8, null=True)
+    eta_source = fields.CharField(max_length=16, null=True)
+    eta_reference = fields.CharField(max_length=64, null=True)
+    promised_date = fields.DateField(null=True)
+    priority_override = fields.IntField(default=0)
+    priority_reason = fields.CharField(max_length=500, null=True)
+    order_quantity = fields.IntField(default=1)
+    allocation_reason = fields.TextField(null=True)
+    queue_position = fields.IntField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    version = fields.IntField(default=0)
+
+    class Meta:
+        table = "backorders"
+        indexes = (("sku", "status"),)
+
+
+class BackorderHistory(Model):
+    id = fields.IntField(pk=True)
+    backorder_id = fields.CharField(max_length=32, db_index=True)
+    at = fields.DatetimeField()
+    kind = fields.CharField(max_length=16)
+    old_value = fields.CharField(max_length=64, null=True)
+    new_value = fields.CharField(max_length=64, null=True)
+    cause = fields.TextField()
+
+    class Meta:
+        table = "backorder_history"
+
+
+class EventLog(Model):
+    """Every domain event, in commit order: the audit trail and the source for live feeds."""
+
+    id = fields.BigIntField(pk=True)
+    kind = fields.CharField(max_length=40)
+    occurred_at = fields.DatetimeField()
+    backorder_id = fields.CharField(max_length=32, null=True, db_index=True)
+    order_id = fields.CharField(max_length=32, null=True, db_index=True)
+    sku = fields.CharField(max_length=64, null=True)
+    payload = fields.JSONField()
+
+    class Meta:
+        table = "event_log"
+
+
+class ApiToken(Model):
+    id = fields.CharField(pk=True, max_length=32)
+    name = fields.CharField(max_length=100)
+    role = fields.CharField(max_length=16)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_tokens"

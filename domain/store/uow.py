@@ -1,0 +1,386 @@
+"""The tortoise unit of work: one database transaction per use case, rows mapped to domain objects.
+
+Writers to a SKU are serialised: on PostgreSQL with `SELECT ... FOR UPDATE` on the product rows (in
+sorted order, so no deadlock); on SQLite the single-writer transaction lock does it. Events queued by
+the use case are written to `event_log` inside the transaction, handed to `before_commit` hooks (the
+notifications outbox), and published to the bus only after the commit succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from domain import model as m
+from domain.errors import Conflict, ErrorCode, not_found
+from domain.eta import Confidence, Eta, EtaSource, InboundSupply
+from domain.events import BackorderEvent, Event
+from domain.ports import EventPublisher
+from domain.store import models as t
+
+BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
+ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
+OPEN_PO = [m.PurchaseOrderStatus.OPEN.value, m.PurchaseOrderStatus.PARTIALLY_RECEIVED.value]
+
+
+class NullPublisher:
+    async def publish(self, events: Sequence[Event]) -> None:
+        return None
+
+
+class TortoiseUnitOfWork:
+    def __init__(
+        self,
+        publisher: EventPublisher | None = None,
+        *,
+        policy: m.PriorityPolicy | None = None,
+        default_lead_time_days: int = 14,
+        before_commit: Sequence[BeforeCommitHook] = (),
+    ) -> None:
+        self._publisher = publisher or NullPublisher()
+        self._policy = policy
+        self._default_lead_time = default_lead_time_days
+        self._before_commit = list(before_commit)
+        self._events: list[Event] = []
+        self._inventories: dict[str, m.SkuInventory] = {}
+        self._loaded: dict[str, dict[str, Any]] = {}  # backorder id -> row values as loaded
+        self._stock_ids: dict[tuple[str, str], int] = {}
+        self._committed = False
+        self._tx: Any = None
+        self.conn: TransactionalDBClient | None = None
+
+    # -- transaction --------------------------------------------------------------------------
+    async def __aenter__(self) -> TortoiseUnitOfWork:
+        self._tx = in_transaction()
+        self.conn = await self._tx.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self.conn is not None
+        try:
+            if exc_type is None and not self._committed:
+                await self.conn.rollback()
+            await self._tx.__aexit__(exc_type, exc, tb)
+        except IntegrityError as error:
+            raise Conflict(f"conflicting change: {error}", code=ErrorCode.CONFLICT) from error
+        if exc_type is None and self._committed and self._events:
+            await self._publisher.publish(self._events)
+
+    async def commit(self) -> None:
+        assert self.conn is not None
+        if self._events:
+            await t.EventLog.bulk_create([
+                t.EventLog(
+                    kind=e.kind,
+                    occurred_at=e.occurred_at,
+                    backorder_id=getattr(e, "backorder_id", None),
+                    order_id=getattr(e, "order_id", None),
+                    sku=getattr(e, "sku", None),
+                    payload=e.to_dict(),
+                )
+                for e in self._events
+            ], batch_size=1000)
+            for hook in self._before_commit:
+                await hook(self.conn, self._events)
+        self._committed = True
+
+    def add_events(self, events: Sequence[Event]) -> None:
+        self._events.extend(events)
+
+    @property
+    def is_postgres(self) -> bool:
+        assert self.conn is not None
+        return bool(self.conn.capabilities.dialect == "postgres")
+
+    async def lock_skus(self, skus: Sequence[str]) -> None:
+        if self.is_postgres and skus:
+            await t.Product.filter(sku__in=sorted(set(skus))).order_by("sku").select_for_update().values_list(
+                "sku", flat=True
+            )
+
+    # -- the SKU aggregate --------------------------------------------------------------------
+    async def inventory(self, sku: str) -> m.SkuInventory:
+        cached = self._inventories.get(sku)
+        if cached is not None:
+            return cached
+        product = await self.get_product(sku)
+        if product is None:
+            raise not_found("product", sku, field="sku")
+        stock = []
+        for row in await t.StockLevel.filter(sku=sku).values():
+            self._stock_ids[(sku, row["location"])] = row["id"]
+            stock.append(m.StockLevel(sku, row["location"], row["on_hand"], row["allocated"], row["safety_stock"]))
+        rows = await t.Backorder.filter(sku=sku, status__in=ACTIVE).values()
+        queue = []
+        for row in rows:
+            self._loaded[row["id"]] = row
+            queue.append(_backorder(row, []))
+        inbound = await self._inbound(sku)
+        supplier = await self.get_supplier(product.supplier_id) if product.supplier_id else None
+        inventory = m.SkuInventory(
+            product, stock, queue, inbound=inbound, supplier=supplier, policy=self._policy,
+            default_lead_time_days=self._default_lead_time,
+        )
+        self._inventories[sku] = inventory
+        return inventory
+
+    async def _inbound(self, sku: str) -> list[InboundSupply]:
+        lines = await t.PurchaseOrderLine.filter(sku=sku).values("purchase_order_id", "quantity", "received_quantity")
+        if not lines:
+            return []
+        pos = {
+            row["id"]: row
+            for row in await t.PurchaseOrder.filter(
+                id__in=[line["purchase_order_id"] for line in lines], status__in=OPEN_PO
+            ).values("id", "number", "expected_date", "supplier_id")
+        }
+        late = {
+            row["id"]: m.Supplier(row["id"], row["name"], row["lead_time_days"], row["deliveries_on_time"],
+                                  row["deliveries_late"]).has_been_late
+            for row in await t.Supplier.filter(id__in={p["supplier_id"] for p in pos.values()}).values()
+        }
+        supply = []
+        for line in lines:
+            po = pos.get(line["purchase_order_id"])
+            outstanding = line["quantity"] - line["received_quantity"]
+            if po is not None and outstanding > 0:
+                supply.append(InboundSupply(po["number"], po["expected_date"], outstanding,
+                                            late.get(po["supplier_id"], False)))
+        return supply
+
+    async def save_inventory(self, inventory: m.SkuInventory) -> None:
+        sku = inventory.sku
+        if inventory.stock_changed:
+            for level in inventory.stock.values():
+                key = (sku, level.location)
+                values = {"on_hand": level.on_hand, "allocated": level.allocated, "safety_stock": level.safety_stock}
+                if key in self._stock_ids:
+                    await t.StockLevel.filter(id=self._stock_ids[key]).update(**values)
+                else:
+                    row = await t.StockLevel.create(sku=sku, location=level.location, **values)
+                    self._stock_ids[key] = row.id
+            inventory.stock_changed = False
+        new_rows: list[t.Backorder] = []
+        history: list[t.BackorderHistory] = []
+        for backorder in inventory.touched.values():
+            values = _backorder_values(backorder)
+            loaded = self._loaded.get(backorder.id)
+            if loaded is None:
+                new_rows.append(t.Backorder(id=backorder.id, **values))
+            else:
+                changed = {k: v for k, v in values.items() if loaded.get(k) != v}
+                if changed:
+                    changed["version"] = backorder.version = backorder.version + 1
+                    await t.Backorder.filter(id=backorder.id).update(**changed)
+                    loaded.update(changed)
+            history.extend(
+                t.BackorderHistory(backorder_id=backorder.id, at=h.at, kind=h.kind, old_value=h.old_value,
+                                   new_value=h.new_value, cause=h.cause[:2000])
+                for h in backorder.new_history
+            )
+            backorder.new_history = []
+        if new_rows:
+            await t.Backorder.bulk_create(new_rows, batch_size=500)
+            for row in new_rows:
+                self._loaded[row.id] = _backorder_values_from_row(row)
+        if history:
+            await t.BackorderHistory.bulk_create(history, batch_size=1000)
+        inventory.touched = {}
+
+    # -- single objects -----------------------------------------------------------------------
+    async def get_product(self, sku: str) -> m.Product | None:
+        row = await t.Product.get_or_none(sku=sku)
+        return _product(row) if row else None
+
+    async def save_product(self, product: m.Product) -> None:
+        values = {
+            "name": product.name,
+            "price": product.price.amount,
+            "currency": product.price.currency,
+            "backorder_policy": product.backorder_policy.value,
+            "backorder_limit": product.backorder_limit,
+            "release_date": product.release_date,
+            "substitutes": list(product.substitutes),
+            "supplier_id": product.supplier_id,
+            "lead_time_days": product.lead_time_days,
+        }
+        updated = await t.Product.filter(sku=product.sku).update(**values, version=product.version + 1)
+        if not updated:
+            await t.Product.create(sku=product.sku, **values, version=1)
+        product.version += 1
+        self._inventories.pop(product.sku, None)
+
+    async def get_supplier(self, supplier_id: str) -> m.Supplier | None:
+        row = await t.Supplier.get_or_none(id=supplier_id)
+        if row is None:
+            return None
+        return m.Supplier(row.id, row.name, row.lead_time_days, row.deliveries_on_time, row.deliveries_late)
+
+    async def save_supplier(self, supplier: m.Supplier) -> None:
+        await t.Supplier.update_or_create(
+            id=supplier.id,
+            defaults={"name": supplier.name, "lead_time_days": supplier.lead_time_days,
+                      "deliveries_on_time": supplier.deliveries_on_time, "deliveries_late": supplier.deliveries_late},
+        )
+
+    async def get_purchase_order(self, purchase_order_id: str) -> m.PurchaseOrder | None:
+        row = await t.PurchaseOrder.get_or_none(id=purchase_order_id)
+        if row is None:
+            return None
+        lines = await t.PurchaseOrderLine.filter(purchase_order_id=row.id).order_by("id")
+        return m.PurchaseOrder(
+            id=row.id, number=row.number, supplier_id=row.supplier_id, expected_date=row.expected_date,
+            lines=[m.PurchaseOrderLine(line.sku, line.quantity, line.received_quantity) for line in lines],
+            status=m.PurchaseOrderStatus(row.status), location=row.location, created_at=row.created_at,
+        )
+
+    async def save_purchase_order(self, po: m.PurchaseOrder) -> None:
+        if await t.PurchaseOrder.filter(number=po.number).exclude(id=po.id).exists():
+            raise Conflict(f"purchase order number {po.number} is taken", field="number",
+                           code=ErrorCode.DUPLICATE)
+        await t.PurchaseOrder.update_or_create(
+            id=po.id,
+            defaults={"number": po.number, "supplier_id": po.supplier_id, "expected_date": po.expected_date,
+                      "status": po.status.value, "location": po.location, "created_at": po.created_at},
+        )
+        for line in po.lines:
+            await t.PurchaseOrderLine.update_or_create(
+                purchase_order_id=po.id, sku=line.sku,
+                defaults={"quantity": line.quantity, "received_quantity": line.received_quantity},
+            )
+        for sku in {line.sku for line in po.lines}:
+            self._inventories.pop(sku, None)
+
+    async def get_customer(self, email: str) -> m.Customer | None:
+        row = await t.Customer.get_or_none(email=email)
+        return m.Customer(row.email, row.name, row.phone, m.CustomerTier(row.tier)) if row else None
+
+    async def save_customer(self, customer: m.Customer) -> None:
+        await t.Customer.update_or_create(
+            email=customer.email,
+            defaults={"name": customer.name, "phone": customer.phone, "tier": customer.tier.value},
+        )
+
+    async def get_order(self, order_id: str) -> m.Order | None:
+        row = await t.Order.get_or_none(id=order_id)
+        return await self._order(row) if row else None
+
+    async def get_order_by_key(self, idempotency_key: str) -> m.Order | None:
+        row = await t.Order.get_or_none(idempotency_key=idempotency_key)
+        return await self._order(row) if row else None
+
+    async def _order(self, row: t.Order) -> m.Order:
+        customer = await self.get_customer(row.customer_email) or m.Customer(row.customer_email)
+        lines = await t.OrderLine.filter(order_id=row.id).order_by("position")
+        return m.Order(
+            id=row.id, number=row.number, channel=m.Channel(row.channel), customer=customer,
+            placed_at=row.placed_at, ship_complete=row.ship_complete, version=row.version,
+            lines=[
+                m.OrderLine(
+                    id=line.id, order_id=row.id, sku=line.sku, quantity=line.quantity,
+                    unit_price=m.Money(line.unit_price, line.currency), allocated_quantity=line.allocated_quantity,
+                    shipped_quantity=line.shipped_quantity, reserved=dict(line.reserved or {}),
+                    backorder_id=line.backorder_id, substitute_for=line.substitute_for,
+                )
+                for line in lines
+            ],
+        )
+
+    async def save_order(self, order: m.Order, idempotency_key: str | None = None) -> None:
+        defaults: dict[str, Any] = {
+            "number": order.number, "channel": order.channel.value, "customer_email": order.customer.email,
+            "placed_at": order.placed_at, "ship_complete": order.ship_complete, "version": order.version + 1,
+        }
+        if idempotency_key:
+            defaults["idempotency_key"] = idempotency_key
+        await t.Order.update_or_create(id=order.id, defaults=defaults)
+        order.version += 1
+        existing = set(await t.OrderLine.filter(order_id=order.id).values_list("id", flat=True))
+        for position, line in enumerate(order.lines):
+            values = {
+                "order_id": order.id, "position": position, "sku": line.sku, "quantity": line.quantity,
+                "unit_price": line.unit_price.amount, "currency": line.unit_price.currency,
+                "allocated_quantity": line.allocated_quantity, "shipped_quantity": line.shipped_quantity,
+                "reserved": line.reserved, "backorder_id": line.backorder_id, "substitute_for": line.substitute_for,
+            }
+            if line.id in existing:
+                await t.OrderLine.filter(id=line.id).update(**values)
+            else:
+                await t.OrderLine.create(id=line.id, **values)
+
+    async def get_backorder(self, backorder_id: str) -> m.Backorder | None:
+        row = await t.Backorder.filter(id=backorder_id).values()
+        if not row:
+            return None
+        history = await t.BackorderHistory.filter(backorder_id=backorder_id).order_by("id")
+        return _backorder(row[0], [m.HistoryEntry(h.at, h.kind, h.old_value, h.new_value, h.cause) for h in history])
+
+
+def _product(row: t.Product) -> m.Product:
+    return m.Product(
+        sku=row.sku, name=row.name, price=m.Money(row.price, row.currency),
+        backorder_policy=m.BackorderPolicy(row.backorder_policy), backorder_limit=row.backorder_limit,
+        release_date=row.release_date, substitutes=list(row.substitutes or []), supplier_id=row.supplier_id,
+        lead_time_days=row.lead_time_days, version=row.version,
+    )
+
+
+def _eta(row: dict[str, Any]) -> Eta | None:
+    if row.get("eta_date") is None:
+        return None
+    return Eta(row["eta_date"], Confidence(row["eta_confidence"]), EtaSource(row["eta_source"]), row["eta_reference"])
+
+
+def _backorder(row: dict[str, Any], history: list[m.HistoryEntry]) -> m.Backorder:
+    return m.Backorder(
+        id=row["id"], order_id=row["order_id"], order_line_id=row["order_line_id"], sku=row["sku"],
+        customer_email=row["customer_email"], customer_tier=m.CustomerTier(row["customer_tier"]),
+        channel=m.Channel(row["channel"]), ordered_at=row["ordered_at"], quantity=row["quantity"],
+        original_quantity=row["original_quantity"], allocated_quantity=row["allocated_quantity"],
+        shipped_quantity=row["shipped_quantity"], cancelled_quantity=row["cancelled_quantity"],
+        substituted_quantity=row["substituted_quantity"], reserved=dict(row["reserved"] or {}),
+        status=m.BackorderStatus(row["status"]), eta=_eta(row), promised_date=row["promised_date"],
+        priority_override=row["priority_override"], priority_reason=row["priority_reason"],
+        order_quantity=row["order_quantity"], allocation_reason=row["allocation_reason"],
+        queue_position=row["queue_position"], history=history, created_at=row["created_at"],
+        updated_at=row["updated_at"], version=row["version"],
+    )
+
+
+def _backorder_values(b: m.Backorder) -> dict[str, Any]:
+    return {
+        "order_id": b.order_id, "order_line_id": b.order_line_id, "sku": b.sku, "customer_email": b.customer_email,
+        "customer_tier": b.customer_tier.value, "channel": b.channel.value, "ordered_at": b.ordered_at,
+        "quantity": b.quantity, "original_quantity": b.original_quantity, "allocated_quantity": b.allocated_quantity,
+        "shipped_quantity": b.shipped_quantity, "cancelled_quantity": b.cancelled_quantity,
+        "substituted_quantity": b.substituted_quantity, "reserved": b.reserved, "status": b.status.value,
+        "eta_date": b.eta.date if b.eta else None,
+        "eta_confidence": b.eta.confidence.value if b.eta else None,
+        "eta_source": b.eta.source.value if b.eta else None,
+        "eta_reference": b.eta.reference if b.eta else None,
+        "promised_date": b.promised_date, "priority_override": b.priority_override,
+        "priority_reason": b.priority_reason, "order_quantity": b.order_quantity,
+        "allocation_reason": b.allocation_reason, "queue_position": b.queue_position,
+        "created_at": b.created_at, "updated_at": b.updated_at,
+    }
+
+
+def _backorder_values_from_row(row: t.Backorder) -> dict[str, Any]:
+    return {k: getattr(row, k) for k in ("version", *_BACKORDER_FIELDS)}
+
+
+_BACKORDER_FIELDS = tuple(_backorder_values(m.Backorder(
+    id="x", order_id="x", order_line_id="x", sku="x", customer_email="x", customer_tier=m.CustomerTier.STANDARD,
+    channel=m.Channel.ONLINE, ordered_at=None, quantity=1, original_quantity=1,  # type: ignore[arg-type]
+)).keys())
+
+
+def is_backorder_event(event: Event) -> bool:
+    return isinstance(event, BackorderEvent)
