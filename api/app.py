@@ -1,0 +1,116 @@
+"""The Starlette application: GraphQL over HTTP and websockets at /graphql, /healthz, and the portal.
+
+`create_app()` reads settings once; the lifespan applies migrations, connects tortoise (as the
+process-wide context, so websocket tasks see it too) and starts the event bus.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+
+from api.context import Context, Principal
+from api.schema import build_schema
+from api.settings import Settings
+from domain.bus import InProcessBus
+from domain.services import BackorderDesk
+from domain.store.db import open_database
+from domain.store.tokens import verify_token
+from domain.store.uow import TortoiseUnitOfWork
+
+log = logging.getLogger("backorder")
+FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+
+
+class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
+    def __init__(self, app_state: dict[str, Any], settings: Settings) -> None:
+        super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.development else None,
+                         allow_queries_via_get=False, keep_alive=True, keep_alive_interval=15)
+        self.state = app_state
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        principal = await authenticate(request.headers.get("authorization", ""))
+        return Context(desk=self.state["desk"], settings=self.settings, bus=self.state["bus"],
+                       principal=principal, request=request, response=response)
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
+        """Websockets: refuse foreign origins; browsers cannot set headers, so the token may come in the
+        graphql-transport-ws connection_init payload as {"authorization": "Bearer ..."}."""
+        request = context.request
+        origin = request.headers.get("origin") if request is not None else None
+        if origin and not _same_origin(origin, request, self.settings):
+            raise ConnectionRejectionError({"reason": "foreign origin"})
+        params = context.connection_params or {}
+        if context.principal is None and isinstance(params.get("authorization"), str):
+            context.principal = await authenticate(params["authorization"])
+        return None
+
+
+def _same_origin(origin: str, request: Any, settings: Settings) -> bool:
+    if origin in settings.allowed_origins:
+        return True
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+async def authenticate(header: str) -> Principal | None:
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if not token:
+        return None
+    info = await verify_token(token)
+    return Principal(role=info.role, name=info.name) if info else None
+
+
+def create_app(settings: Settings | None = None, *, desk: BackorderDesk | None = None,
+               bus: InProcessBus | None = None, manage_database: bool = True) -> Starlette:
+    settings = settings or Settings.from_env()
+    state: dict[str, Any] = {}
+    event_bus = bus or InProcessBus()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state["bus"] = event_bus
+        state["desk"] = desk or BackorderDesk(lambda: TortoiseUnitOfWork(
+            event_bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days))
+        await event_bus.start()
+        if manage_database:
+            async with open_database(settings.database_url, global_fallback=True):
+                log.info("backorder desk ready on %s", _redact(settings.database_url))
+                yield
+        else:
+            yield
+        await event_bus.stop()
+
+    graphql = BackorderGraphQL(state, settings)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    routes: list[Any] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+    ]
+    if FRONTEND.is_dir():
+        routes.append(Mount("/", StaticFiles(directory=FRONTEND, html=True), name="portal"))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

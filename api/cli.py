@@ -1,0 +1,254 @@
+"""`backorder` command line: serve, migrate, tokens, schema export, CSV imports."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import gzip
+import io
+import logging
+import os
+import sys
+from collections import OrderedDict
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TextIO
+
+from api.settings import Settings
+from domain.errors import DomainError
+from domain.model import BackorderPolicy, Channel
+from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+from domain.store.db import migrate, open_database
+from domain.store.uow import TortoiseUnitOfWork
+
+log = logging.getLogger("backorder")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="backorder", description="Backorder Desk")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the service (applies migrations first)")
+    serve.add_argument("--host", default=os.environ.get("BACKORDER_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("BACKORDER_PORT", "8000")))
+    serve.add_argument("--demo", action="store_true",
+                       help="load demo data into an empty database, print an agent token, enable GraphiQL")
+
+    sub.add_parser("migrate", help="apply database migrations")
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token; the secret is printed once")
+    create.add_argument("--role", choices=["agent", "admin"], required=True)
+    create.add_argument("--name", required=True)
+    token_sub.add_parser("list", help="list active tokens")
+    revoke = token_sub.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("id")
+
+    export = sub.add_parser("export-schema", help="print the GraphQL SDL (or write it with --output)")
+    export.add_argument("--output", "-o")
+
+    imp = sub.add_parser("import", help="import CSV data (gzip is fine)")
+    imp.add_argument("kind", choices=["orders", "products", "stock"])
+    imp.add_argument("file")
+    imp.add_argument("--limit", type=int, default=None, help="orders: stop after this many orders")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    try:
+        if args.command == "serve":
+            return serve_command(settings, args.host, args.port, args.demo)
+        if args.command == "migrate":
+            asyncio.run(migrate(settings.database_url))
+            print("migrations applied")
+            return 0
+        if args.command == "token":
+            return asyncio.run(token_command(settings, args))
+        if args.command == "export-schema":
+            from api.schema import build_schema
+
+            sdl = str(build_schema()) + "\n"
+            if args.output:
+                Path(args.output).write_text(sdl)
+            else:
+                sys.stdout.write(sdl)
+            return 0
+        if args.command == "import":
+            return asyncio.run(import_command(settings, args.kind, args.file, args.limit))
+    except DomainError as error:
+        print(f"error: {error.message}" + (f" ({error.field})" if error.field else ""), file=sys.stderr)
+        return 2
+    return 1
+
+
+def serve_command(settings: Settings, host: str, port: int, demo: bool) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    asyncio.run(migrate(settings.database_url))
+    if demo:
+        settings = Settings(**{**settings.__dict__, "development": True})
+        print(asyncio.run(prepare_demo(settings)), flush=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio")
+    return 0
+
+
+async def prepare_demo(settings: Settings) -> str:
+    from api.demo import DEMO_CUSTOMERS, TOUR_SKU, is_empty, load_demo
+    from domain.store.tokens import create_token
+
+    async with open_database(settings.database_url, apply_migrations=False):
+        if await is_empty():
+            await load_demo(_desk(settings))
+        _, secret = await create_token("demo agent", "agent")
+    return (
+        "\n  Demo data loaded. GraphiQL: http://HOST:PORT/graphql\n"
+        f"  Agent token (add as header  Authorization: Bearer {secret} )\n"
+        f"  Tour product: {TOUR_SKU}; demo customers: {', '.join(DEMO_CUSTOMERS)}\n"
+    )
+
+
+def _desk(settings: Settings) -> BackorderDesk:
+    return BackorderDesk(lambda: TortoiseUnitOfWork(policy=settings.policy,
+                                                    default_lead_time_days=settings.default_lead_time_days))
+
+
+async def token_command(settings: Settings, args: argparse.Namespace) -> int:
+    from domain.store.tokens import create_token, list_tokens, revoke_token
+
+    async with open_database(settings.database_url):
+        if args.token_command == "create":
+            info, secret = await create_token(args.name, args.role)
+            print(f"token {info.id} ({info.role}, {info.name}) created. Shown once; keep it safe:")
+            print(secret)
+            return 0
+        if args.token_command == "list":
+            for info in await list_tokens():
+                print(f"{info.id}\t{info.role}\t{info.name}")
+            return 0
+        if await revoke_token(args.id):
+            print(f"token {args.id} revoked")
+            return 0
+        print(f"no active token {args.id}", file=sys.stderr)
+        return 1
+
+
+# -- imports ----------------------------------------------------------------------------------
+def _open_text(path: str) -> TextIO:
+    if path.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+class Progress:
+    """A plain progress bar on stderr (no dependency); quiet when stderr is not a terminal."""
+
+    def __init__(self, total: int, label: str, stream: TextIO = sys.stderr) -> None:
+        self.total, self.label, self.stream, self.done = max(1, total), label, stream, 0
+        self.tty = stream.isatty()
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if self.tty and (self.done % 25 == 0 or self.done >= self.total):
+            width = 30
+            filled = int(width * self.done / self.total)
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def _rows(path: str) -> list[dict[str, str]]:
+    with _open_text(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def _decimal(value: str, line: int) -> Decimal:
+    try:
+        return Decimal(value.strip())
+    except InvalidOperation as exc:
+        raise SystemExit(f"line {line}: {value!r} is not a price") from exc
+
+
+def group_invoices(rows: list[dict[str, str]]) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """Online-retail rows (InvoiceNo, StockCode, ...) grouped into orders; returns and fees dropped."""
+    invoices: OrderedDict[str, list[dict[str, str]]] = OrderedDict()
+    for row in rows:
+        invoice = row.get("InvoiceNo", "")
+        if invoice.startswith("C") or int(row.get("Quantity") or 0) <= 0:
+            continue  # cancellations and returns are not orders
+        if row.get("StockCode", "").upper() in ("POST", "DOT", "M", "BANK CHARGES", "AMAZONFEE", "D", "CRUK"):
+            continue
+        invoices.setdefault(invoice, []).append(row)
+    yield from invoices.items()
+
+
+async def import_command(settings: Settings, kind: str, path: str, limit: int | None) -> int:
+    rows = _rows(path)
+    async with open_database(settings.database_url):
+        desk = _desk(settings)
+        if kind == "products":
+            progress = Progress(len(rows), "products")
+            for n, row in enumerate(rows, start=2):
+                await desk.upsert_product(ProductInput(
+                    sku=row["sku"], name=row["name"], price=_decimal(row["price"], n),
+                    currency=row.get("currency") or "EUR",
+                    backorder_policy=BackorderPolicy((row.get("backorder_policy") or "ALLOW").upper()),
+                    lead_time_days=int(row["lead_time_days"]) if row.get("lead_time_days") else None))
+                progress.advance()
+            progress.finish()
+            print(f"{len(rows)} products imported")
+        elif kind == "stock":
+            progress = Progress(len(rows), "stock")
+            for row in rows:
+                await desk.receive_stock(row["sku"], int(row["quantity"]), row.get("location") or "MAIN",
+                                         cause=f"imported from {Path(path).name}")
+                progress.advance()
+            progress.finish()
+            print(f"{len(rows)} stock receipts imported")
+        else:
+            return await _import_orders(desk, rows, limit, path)
+    return 0
+
+
+async def _import_orders(desk: BackorderDesk, rows: list[dict[str, str]], limit: int | None, path: str) -> int:
+    """Orders in the online-retail format; unknown SKUs become products (ALLOW) on the way."""
+    from domain.store import queries as q
+
+    invoices = list(group_invoices(rows))[: limit or None]
+    known = set((await q.products_by_sku(list({r["StockCode"] for _, lines in invoices for r in lines}))).keys())
+    progress = Progress(len(invoices), "orders")
+    placed = backordered = 0
+    for invoice, lines in invoices:
+        for row in lines:
+            sku = row["StockCode"].strip().upper()
+            if sku not in known:
+                await desk.upsert_product(ProductInput(
+                    sku=sku, name=(row.get("Description") or sku).strip().capitalize() or sku,
+                    price=abs(_decimal(row.get("UnitPrice") or "0", 0)), currency="GBP"))
+                known.add(sku)
+        customer = (row.get("CustomerID") or "").strip().split(".")[0] or f"guest-{invoice}"
+        try:
+            order = await desk.place_order(
+                CustomerDetails(f"customer-{customer}@example.com".lower()), Channel.ONLINE,
+                [LineRequest(r["StockCode"].strip().upper(), int(r["Quantity"])) for r in lines],
+                idempotency_key=f"import:{Path(path).name}:{invoice}")
+        except DomainError as error:
+            print(f"\ninvoice {invoice} skipped: {error.message}", file=sys.stderr)
+            continue
+        placed += 1
+        backordered += sum(1 for li in order.lines if li.backorder_id)
+        progress.advance()
+    progress.finish()
+    print(f"{placed} orders imported, {backordered} lines backordered")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,96 @@
+"""Per-request context: who is asking (the principal), the use cases, and fresh DataLoaders.
+
+Loaders are built per request (never module-level) so one request's cache never leaks into another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from api.settings import Settings
+from domain import model as m
+from domain.bus import InProcessBus
+from domain.errors import PermissionDenied
+from domain.eta import InboundSupply
+from domain.services import BackorderDesk
+from domain.store import queries as q
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling. Staff roles see everything; a customer (the portal) only their own data."""
+
+    role: str  # "agent" | "admin" | "customer"
+    name: str
+    customer_email: str | None = None
+    order_id: str | None = None  # set when a customer got in with order number + email: that order only
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("agent", "admin")
+
+    def can_see_customer(self, email: str) -> bool:
+        return self.is_staff or (self.customer_email is not None and self.customer_email == email)
+
+    def can_see_order(self, order_id: str, customer_email: str) -> bool:
+        if self.is_staff:
+            return True
+        if self.order_id is not None and self.order_id != order_id:
+            return False
+        return self.can_see_customer(customer_email)
+
+
+def _mapped(fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]], default: Any = None) -> DataLoader[K, V]:
+    async def load(keys: list[K]) -> list[V]:
+        found = await fetch(list(dict.fromkeys(keys)))
+        return [found.get(k, default() if callable(default) else default) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass
+class Loaders:
+    product_by_sku: DataLoader[str, m.Product | None] = field(default_factory=lambda: _mapped(q.products_by_sku))
+    stock_by_sku: DataLoader[str, list[m.StockLevel]] = field(
+        default_factory=lambda: _mapped(q.stock_by_sku, list))
+    waiting_by_sku: DataLoader[str, int] = field(default_factory=lambda: _mapped(q.waiting_by_sku, lambda: 0))
+    inbound_by_sku: DataLoader[str, list[InboundSupply]] = field(
+        default_factory=lambda: _mapped(q.inbound_by_sku, list))
+    order_by_id: DataLoader[str, m.Order | None] = field(default_factory=lambda: _mapped(q.orders_by_id))
+    backorder_by_id: DataLoader[str, m.Backorder | None] = field(
+        default_factory=lambda: _mapped(q.backorders_by_id))
+    history_by_backorder: DataLoader[str, list[m.HistoryEntry]] = field(
+        default_factory=lambda: _mapped(q.history_by_backorder, list))
+    purchase_order_by_id: DataLoader[str, m.PurchaseOrder | None] = field(
+        default_factory=lambda: _mapped(q.purchase_orders_by_id))
+    supplier_by_id: DataLoader[str, m.Supplier | None] = field(default_factory=lambda: _mapped(q.suppliers_by_id))
+
+
+@dataclass
+class Context:
+    desk: BackorderDesk
+    settings: Settings
+    bus: InProcessBus
+    principal: Principal | None
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(default_factory=Loaders)
+
+    def require_principal(self) -> Principal:
+        if self.principal is None:
+            raise PermissionDenied("sign in: send an API token as 'Authorization: Bearer ...'")
+        return self.principal
+
+    def require_staff(self) -> Principal:
+        principal = self.require_principal()
+        if not principal.is_staff:
+            raise PermissionDenied("this needs an agent or admin token")
+        return principal

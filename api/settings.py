@@ -1,0 +1,53 @@
+"""Settings, read once from the environment (BACKORDER_*)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from domain.allocation import PriorityPolicy
+from domain.store.db import DEFAULT_DATABASE_URL
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw not in (None, "") else default
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, not {raw!r}") from exc
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    try:
+        return int(raw) if raw not in (None, "") else default
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    development: bool = False
+    default_lead_time_days: int = 14
+    policy: PriorityPolicy = field(default_factory=PriorityPolicy)
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    page_size_limit: int = 200
+    allowed_origins: tuple[str, ...] = ()
+
+    @staticmethod
+    def from_env() -> Settings:
+        env = os.environ
+        return Settings(
+            database_url=env.get("BACKORDER_DATABASE_URL", DEFAULT_DATABASE_URL),
+            development=env.get("BACKORDER_ENV", "production").lower() in ("dev", "development"),
+            default_lead_time_days=_int("BACKORDER_DEFAULT_LEAD_TIME_DAYS", 14),
+            policy=PriorityPolicy(
+                tier_weight=_float("BACKORDER_PRIORITY_TIER_WEIGHT", 0.0),
+                urgency_weight=_float("BACKORDER_PRIORITY_URGENCY_WEIGHT", 0.0),
+                size_weight=_float("BACKORDER_PRIORITY_SIZE_WEIGHT", 0.0),
+            ),
+            allowed_origins=tuple(o.strip() for o in env.get("BACKORDER_ALLOWED_ORIGINS", "").split(",") if o.strip()),
+        )

@@ -1,0 +1,260 @@
+"""Read side: batch lookups (for DataLoaders) and filtered, keyset-paginated lists.
+
+Every function runs a fixed number of statements whatever the number of keys, and returns domain
+objects, never ORM rows, so the API never sees the tables.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from domain import model as m
+from domain.eta import InboundSupply
+from domain.store import models as t
+from domain.store.uow import ACTIVE, OPEN_PO, _backorder, _product
+
+
+@dataclass(frozen=True)
+class Page:
+    ids: list[str]
+    has_next: bool
+    total: int
+
+
+async def products_by_sku(skus: Sequence[str]) -> dict[str, m.Product]:
+    return {row.sku: _product(row) for row in await t.Product.filter(sku__in=list(skus))}
+
+
+async def stock_by_sku(skus: Sequence[str]) -> dict[str, list[m.StockLevel]]:
+    out: dict[str, list[m.StockLevel]] = defaultdict(list)
+    for row in await t.StockLevel.filter(sku__in=list(skus)).order_by("location").values():
+        out[row["sku"]].append(m.StockLevel(row["sku"], row["location"], row["on_hand"], row["allocated"],
+                                            row["safety_stock"]))
+    return out
+
+
+async def waiting_by_sku(skus: Sequence[str]) -> dict[str, int]:
+    rows = await t.Backorder.filter(sku__in=list(skus), status__in=ACTIVE).values(
+        "sku", "quantity", "allocated_quantity")
+    out: dict[str, int] = defaultdict(int)
+    for row in rows:
+        out[row["sku"]] += row["quantity"] - row["allocated_quantity"]
+    return out
+
+
+async def inbound_by_sku(skus: Sequence[str]) -> dict[str, list[InboundSupply]]:
+    lines = await t.PurchaseOrderLine.filter(sku__in=list(skus)).values(
+        "purchase_order_id", "sku", "quantity", "received_quantity")
+    pos = {
+        row["id"]: row
+        for row in await t.PurchaseOrder.filter(
+            id__in=list({line["purchase_order_id"] for line in lines}), status__in=OPEN_PO
+        ).values("id", "number", "expected_date")
+    } if lines else {}
+    out: dict[str, list[InboundSupply]] = defaultdict(list)
+    for line in lines:
+        po = pos.get(line["purchase_order_id"])
+        if po and line["quantity"] > line["received_quantity"]:
+            out[line["sku"]].append(
+                InboundSupply(po["number"], po["expected_date"], line["quantity"] - line["received_quantity"]))
+    for supplies in out.values():
+        supplies.sort(key=lambda s: (s.expected_date, s.reference))
+    return out
+
+
+async def customers_by_email(emails: Sequence[str]) -> dict[str, m.Customer]:
+    return {
+        row.email: m.Customer(row.email, row.name, row.phone, m.CustomerTier(row.tier))
+        for row in await t.Customer.filter(email__in=list(emails))
+    }
+
+
+async def orders_by_id(ids: Sequence[str]) -> dict[str, m.Order]:
+    """Orders with their lines and customers: three statements for any number of orders."""
+    rows = await t.Order.filter(id__in=list(ids))
+    if not rows:
+        return {}
+    lines: dict[str, list[m.OrderLine]] = defaultdict(list)
+    for line in await t.OrderLine.filter(order_id__in=[r.id for r in rows]).order_by("order_id", "position"):
+        lines[line.order_id].append(
+            m.OrderLine(
+                id=line.id, order_id=line.order_id, sku=line.sku, quantity=line.quantity,
+                unit_price=m.Money(line.unit_price, line.currency), allocated_quantity=line.allocated_quantity,
+                shipped_quantity=line.shipped_quantity, reserved=dict(line.reserved or {}),
+                backorder_id=line.backorder_id, substitute_for=line.substitute_for,
+            )
+        )
+    customers = await customers_by_email(list({r.customer_email for r in rows}))
+    return {
+        r.id: m.Order(
+            id=r.id, number=r.number, channel=m.Channel(r.channel),
+            customer=customers.get(r.customer_email) or m.Customer(r.customer_email),
+            placed_at=r.placed_at, lines=lines[r.id], ship_complete=r.ship_complete, version=r.version,
+        )
+        for r in rows
+    }
+
+
+async def order_id_by_number(number: str) -> str | None:
+    row = await t.Order.filter(number=number.strip().upper()).values_list("id", flat=True)
+    return row[0] if row else None
+
+
+async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:
+    return {row["id"]: _backorder(row, []) for row in await t.Backorder.filter(id__in=list(ids)).values()}
+
+
+async def history_by_backorder(ids: Sequence[str]) -> dict[str, list[m.HistoryEntry]]:
+    out: dict[str, list[m.HistoryEntry]] = defaultdict(list)
+    for h in await t.BackorderHistory.filter(backorder_id__in=list(ids)).order_by("id"):
+        out[h.backorder_id].append(m.HistoryEntry(h.at, h.kind, h.old_value, h.new_value, h.cause))
+    return out
+
+
+async def purchase_orders_by_id(ids: Sequence[str]) -> dict[str, m.PurchaseOrder]:
+    rows = await t.PurchaseOrder.filter(id__in=list(ids))
+    lines: dict[str, list[m.PurchaseOrderLine]] = defaultdict(list)
+    for line in await t.PurchaseOrderLine.filter(purchase_order_id__in=[r.id for r in rows]).order_by("id"):
+        lines[line.purchase_order_id].append(m.PurchaseOrderLine(line.sku, line.quantity, line.received_quantity))
+    return {
+        r.id: m.PurchaseOrder(
+            id=r.id, number=r.number, supplier_id=r.supplier_id, expected_date=r.expected_date,
+            lines=lines[r.id], status=m.PurchaseOrderStatus(r.status), location=r.location,
+            created_at=r.created_at,
+        )
+        for r in rows
+    }
+
+
+async def suppliers_by_id(ids: Sequence[str]) -> dict[str, m.Supplier]:
+    return {
+        r.id: m.Supplier(r.id, r.name, r.lead_time_days, r.deliveries_on_time, r.deliveries_late)
+        for r in await t.Supplier.filter(id__in=list(ids))
+    }
+
+
+# -- lists ------------------------------------------------------------------------------------
+async def _page(query: Any, key: str, first: int, after: str | None, order: Sequence[str]) -> Page:
+    total = await query.count()
+    if after is not None:
+        query = query.filter(**{f"{key}__gt": after}) if order[0] == key else query.filter(**{f"{key}__lt": after})
+    ids = list(await query.order_by(*order).limit(first + 1).values_list(key, flat=True))
+    return Page(ids=[str(i) for i in ids[:first]], has_next=len(ids) > first, total=total)
+
+
+@dataclass(frozen=True)
+class BackorderFilter:
+    sku: str | None = None
+    statuses: Sequence[str] = ()
+    customer_email: str | None = None
+    channel: str | None = None
+    order_id: str | None = None
+    overdue: bool | None = None
+    today: date | None = None
+
+
+async def list_backorders(f: BackorderFilter, first: int, after: str | None) -> Page:
+    """Oldest first (ids are time-ordered), so a page is stable while new backorders arrive."""
+    query = t.Backorder.all()
+    if f.sku:
+        query = query.filter(sku=f.sku)
+    if f.statuses:
+        query = query.filter(status__in=list(f.statuses))
+    if f.customer_email:
+        query = query.filter(customer_email=f.customer_email.strip().lower())
+    if f.channel:
+        query = query.filter(channel=f.channel)
+    if f.order_id:
+        query = query.filter(order_id=f.order_id)
+    if f.overdue is not None and f.today is not None:
+        # overdue: still open and its promised date has passed
+        overdue_q = {"status__in": ACTIVE, "promised_date__lt": f.today}
+        query = query.filter(**overdue_q) if f.overdue else query.exclude(**overdue_q)
+    return await _page(query, "id", first, after, ["id"])
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    customer_email: str | None = None
+    channel: str | None = None
+    number: str | None = None
+    placed_after: datetime | None = None
+    placed_before: datetime | None = None
+    has_backorders: bool | None = None
+
+
+async def list_orders(f: OrderFilter, first: int, after: str | None) -> Page:
+    """Newest first."""
+    query = t.Order.all()
+    if f.customer_email:
+        query = query.filter(customer_email=f.customer_email.strip().lower())
+    if f.channel:
+        query = query.filter(channel=f.channel)
+    if f.number:
+        query = query.filter(number=f.number.strip().upper())
+    if f.placed_after:
+        query = query.filter(placed_at__gte=f.placed_after)
+    if f.placed_before:
+        query = query.filter(placed_at__lt=f.placed_before)
+    if f.has_backorders is not None:
+        with_backorders = t.Backorder.all().values_list("order_id", flat=True)
+        ids = list(set(await with_backorders))
+        query = query.filter(id__in=ids) if f.has_backorders else query.exclude(id__in=ids)
+    return await _page(query, "id", first, after, ["-id"])
+
+
+async def list_products(search: str | None, first: int, after: str | None) -> Page:
+    query = t.Product.all()
+    if search:
+        query = query.filter(name__icontains=search.strip()) | query.filter(sku__icontains=search.strip())
+    return await _page(query, "sku", first, after, ["sku"])
+
+
+async def list_purchase_orders(statuses: Sequence[str], sku: str | None, first: int, after: str | None) -> Page:
+    query = t.PurchaseOrder.all()
+    if statuses:
+        query = query.filter(status__in=list(statuses))
+    if sku:
+        ids = await t.PurchaseOrderLine.filter(sku=sku).values_list("purchase_order_id", flat=True)
+        query = query.filter(id__in=list(ids))
+    return await _page(query, "id", first, after, ["id"])
+
+
+@dataclass(frozen=True)
+class Kpis:
+    open_backorders: int
+    units_waiting: int
+    units_allocated_not_shipped: int
+    overdue_backorders: int
+    skus_with_backorders: int
+    orders: int
+    orders_with_backorders: int
+    fill_rate: float  # share of ordered units allocated at placement
+    mean_wait_days: float | None  # over backorders fully allocated or shipped
+
+
+async def kpis(today: date) -> Kpis:
+    active = await t.Backorder.filter(status__in=ACTIVE).values(
+        "sku", "quantity", "allocated_quantity", "shipped_quantity", "promised_date")
+    lines = await t.OrderLine.all().values("quantity", "allocated_quantity", "substitute_for")
+    orders = await t.Order.all().count()
+    with_backorders = len(set(await t.Backorder.all().values_list("order_id", flat=True)))
+    ordered = sum(line["quantity"] for line in lines if not line["substitute_for"])
+    filled = sum(line["allocated_quantity"] for line in lines if not line["substitute_for"])
+    done = await t.Backorder.filter(status__in=["ALLOCATED", "SHIPPED"]).values("created_at", "updated_at")
+    waits = [(d["updated_at"] - d["created_at"]).total_seconds() / 86400 for d in done]
+    return Kpis(
+        open_backorders=len(active),
+        units_waiting=sum(b["quantity"] - b["allocated_quantity"] for b in active),
+        units_allocated_not_shipped=sum(b["allocated_quantity"] - b["shipped_quantity"] for b in active),
+        overdue_backorders=sum(1 for b in active if b["promised_date"] and b["promised_date"] < today),
+        skus_with_backorders=len({b["sku"] for b in active}),
+        orders=orders,
+        orders_with_backorders=with_backorders,
+        fill_rate=round(filled / ordered, 4) if ordered else 1.0,
+        mean_wait_days=round(sum(waits) / len(waits), 2) if waits else None,
+    )

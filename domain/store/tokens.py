@@ -1,0 +1,54 @@
+"""API tokens: only a SHA-256 of the secret is stored; the secret is shown once, at creation."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from domain.errors import InvalidInput
+from domain.model import new_id
+from domain.store import models as t
+
+ROLES = ("agent", "admin")
+PREFIX = "bd_"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    name: str
+    role: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_token(name: str, role: str) -> tuple[TokenInfo, str]:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("a token needs a name of 1 to 100 characters", field="name")
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    secret = PREFIX + secrets.token_urlsafe(32)
+    row = await t.ApiToken.create(id=new_id(), name=name, role=role, token_hash=_hash(secret))
+    return TokenInfo(row.id, row.name, row.role), secret
+
+
+async def verify_token(secret: str) -> TokenInfo | None:
+    if not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    row = await t.ApiToken.get_or_none(token_hash=_hash(secret), revoked_at=None)
+    if row is None:
+        return None
+    return TokenInfo(row.id, row.name, row.role)
+
+
+async def revoke_token(token_id: str) -> bool:
+    return bool(await t.ApiToken.filter(id=token_id, revoked_at=None).update(revoked_at=datetime.now(UTC)))
+
+
+async def list_tokens() -> list[TokenInfo]:
+    return [TokenInfo(r.id, r.name, r.role) for r in await t.ApiToken.filter(revoked_at=None).order_by("id")]
