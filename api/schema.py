@@ -673,11 +673,11 @@ def _should_mask(error: GraphQLError) -> bool:
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
-    extensions: list[Any] = [
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        MaxTokensLimiter(max_token_count=settings.max_tokens),
+    extensions: list[Any] = [  # factories: a fresh extension per request
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
     ]
     if not settings.development:
-        extensions.append(MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."))
+        extensions.append(lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."))
     return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
