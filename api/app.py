@@ -22,6 +22,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from api.context import Context, Principal
+from api.portal import COOKIE, customer_from_cookie, log_link
 from api.schema import build_schema
 from api.settings import Settings
 from domain.bus import InProcessBus
@@ -43,8 +44,20 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         principal = await authenticate(request.headers.get("authorization", ""))
+        if principal is None:
+            cookie = request.cookies.get(COOKIE)
+            if cookie and self._cookie_allowed(request):
+                principal = await customer_from_cookie(cookie, self.state["desk"].clock.now())
         return Context(desk=self.state["desk"], settings=self.settings, bus=self.state["bus"],
-                       principal=principal, request=request, response=response)
+                       principal=principal, request=request, response=response, extras=self.state["extras"])
+
+    def _cookie_allowed(self, request: Request | WebSocket) -> bool:
+        """CSRF: a session cookie only counts on requests from our own pages (same origin)."""
+        origin = request.headers.get("origin")
+        if origin is None:
+            # no Origin: not a cross-site browser request (browsers send Origin on POST and websockets)
+            return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
+        return _same_origin(origin, request, self.settings)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
         """Websockets: refuse foreign origins; browsers cannot set headers, so the token may come in the
@@ -77,7 +90,7 @@ async def authenticate(header: str) -> Principal | None:
 def create_app(settings: Settings | None = None, *, desk: BackorderDesk | None = None,
                bus: InProcessBus | None = None, manage_database: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"extras": {"send_portal_link": log_link}}
     event_bus = bus or InProcessBus()
 
     @asynccontextmanager

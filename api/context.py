@@ -82,6 +82,7 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # pluggable services (e.g. the link sender)
     loaders: Loaders = field(default_factory=Loaders)
 
     def require_principal(self) -> Principal:

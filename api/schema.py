@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api import types as gt
@@ -34,22 +33,7 @@ Ctx = Info[Context, None]
 P = TypeVar("P")
 
 
-# -- permissions ------------------------------------------------------------------------------
-class IsAuthenticated(BasePermission):
-    message = "Sign in: send an API token as 'Authorization: Bearer ...'."
-    error_extensions = {"code": "UNAUTHENTICATED"}
-
-    def has_permission(self, source: Any, info: Ctx, **kwargs: Any) -> bool:
-        return info.context.principal is not None
-
-
-class IsStaff(BasePermission):
-    message = "This needs an agent or admin token."
-    error_extensions = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Ctx, **kwargs: Any) -> bool:
-        principal = info.context.principal
-        return principal is not None and principal.is_staff
+from api.permissions import IsAuthenticated, IsStaff  # noqa: E402
 
 
 def _page_size(first: int | None, settings: Settings) -> int:
@@ -680,4 +664,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.development:
         extensions.append(lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."))
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    from strawberry.tools import merge_types
+
+    from api.portal import PortalMutation, PortalQuery
+
+    query = merge_types("Query", (Query, PortalQuery))
+    mutation = merge_types("Mutation", (Mutation, PortalMutation))
+    return strawberry.Schema(query=query, mutation=mutation, subscription=Subscription, extensions=extensions)

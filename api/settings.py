@@ -36,6 +36,9 @@ class Settings:
     max_tokens: int = 4000
     page_size_limit: int = 200
     allowed_origins: tuple[str, ...] = ()
+    public_url: str = "http://127.0.0.1:8000"
+    link_minutes: int = 30
+    session_hours: int = 12
 
     @staticmethod
     def from_env() -> Settings:
@@ -49,5 +52,8 @@ class Settings:
                 urgency_weight=_float("BACKORDER_PRIORITY_URGENCY_WEIGHT", 0.0),
                 size_weight=_float("BACKORDER_PRIORITY_SIZE_WEIGHT", 0.0),
             ),
+            public_url=env.get("BACKORDER_PUBLIC_URL", "http://127.0.0.1:8000"),
+            link_minutes=_int("BACKORDER_LINK_MINUTES", 30),
+            session_hours=_int("BACKORDER_SESSION_HOURS", 12),
             allowed_origins=tuple(o.strip() for o in env.get("BACKORDER_ALLOWED_ORIGINS", "").split(",") if o.strip()),
         )

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from api.context import Context
 from api.ids import encode_cursor, encode_id
+from api.permissions import IsStaff
 from domain import model as m
 from domain.errors import DomainError
 from domain.errors import ErrorCode as DomainErrorCode
@@ -137,7 +138,7 @@ class Product:
     def lead_time_days(self) -> int | None:
         return self._p.lead_time_days
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[IsStaff])
     async def supplier(self, info: Ctx) -> Supplier | None:
         if not self._p.supplier_id:
             return None
@@ -149,23 +150,23 @@ class Product:
         found = await info.context.loaders.product_by_sku.load_many(self._p.substitutes)
         return [Product(_p=p) for p in found if p is not None]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[IsStaff])
     async def stock(self, info: Ctx) -> list[StockLevel]:
         return [StockLevel.of(s) for s in await info.context.loaders.stock_by_sku.load(self._p.sku)]
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[IsStaff])
     async def on_hand(self, info: Ctx) -> int:
         return sum(s.on_hand for s in await info.context.loaders.stock_by_sku.load(self._p.sku))
 
-    @strawberry.field(description="On hand - allocated - safety stock, over all locations.")
+    @strawberry.field(permission_classes=[IsStaff], description="On hand - allocated - safety stock, all locations.")
     async def available_to_promise(self, info: Ctx) -> int:
         return sum(s.available_to_promise for s in await info.context.loaders.stock_by_sku.load(self._p.sku))
 
-    @strawberry.field(description="Units ordered and still waiting for stock.")
+    @strawberry.field(permission_classes=[IsStaff], description="Units ordered and still waiting for stock.")
     async def units_backordered(self, info: Ctx) -> int:
         return await info.context.loaders.waiting_by_sku.load(self._p.sku)
 
-    @strawberry.field(description="Open purchase orders, earliest first.")
+    @strawberry.field(permission_classes=[IsStaff], description="Open purchase orders, earliest first.")
     async def inbound(self, info: Ctx) -> list[InboundSupply]:
         return [
             InboundSupply(purchase_order_number=s.reference, expected_date=s.expected_date, quantity=s.quantity)
@@ -428,15 +429,15 @@ class Backorder:
     def promised_date(self) -> date | None:
         return self._b.promised_date
 
-    @strawberry.field(description="Agent override: higher is served first.")
+    @strawberry.field(permission_classes=[IsStaff], description="Agent override: higher is served first.")
     def priority(self) -> int:
         return self._b.priority_override
 
-    @strawberry.field
+    @strawberry.field(permission_classes=[IsStaff])
     def priority_reason(self) -> str | None:
         return self._b.priority_reason
 
-    @strawberry.field(description="Why it got the units it got at the last allocation.")
+    @strawberry.field(permission_classes=[IsStaff], description="Why it got the units it got at the last allocation.")
     def allocation_reason(self) -> str | None:
         return self._b.allocation_reason
 

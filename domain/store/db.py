@@ -12,7 +12,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 
 DEFAULT_DATABASE_URL = "sqlite://./backorder.db"
 APP = "backorder"
-MODELS = "domain.store.models"
+MODELS = ["domain.store.models", "domain.store.portal"]
 MIGRATIONS = "domain.store.migrations"
 
 
@@ -27,7 +27,7 @@ def tortoise_config(url: str | None = None) -> dict[str, Any]:
         url += ("&" if "?" in url else "?") + "journal_mode=WAL&busy_timeout=5000"
     return {
         "connections": {"default": url},
-        "apps": {APP: {"models": [MODELS], "migrations": MIGRATIONS, "default_connection": "default"}},
+        "apps": {APP: {"models": MODELS, "migrations": MIGRATIONS, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",
     }

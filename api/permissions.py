@@ -1,0 +1,28 @@
+"""Who may read or do what. Staff (agent, admin) see everything; a customer principal (the portal)
+sees only their own orders and backorders, and none of the shop's internals (stock, suppliers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from api.context import Context
+
+
+class IsAuthenticated(BasePermission):
+    message = "Sign in: send an API token as 'Authorization: Bearer ...'."
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
+        return info.context.principal is not None
+
+
+class IsStaff(BasePermission):
+    message = "This needs an agent or admin token."
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and principal.is_staff

@@ -1,0 +1,151 @@
+"""Customer access and preferences: sign-in links (single use), portal sessions, notification
+preferences, and the service's signing key. Secrets are stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, time, timedelta
+
+from tortoise import fields
+from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+
+from domain.customers import NotificationPreferences
+from domain.model import new_id
+
+
+class CustomerPreferences(Model):
+    email = fields.CharField(pk=True, max_length=254)
+    by_email = fields.BooleanField(default=True)
+    by_sms = fields.BooleanField(default=False)
+    phone = fields.CharField(max_length=20, null=True)
+    quiet_hours_start = fields.TimeField(null=True)
+    quiet_hours_end = fields.TimeField(null=True)
+    timezone = fields.CharField(max_length=64, default="UTC")
+    language = fields.CharField(max_length=8, default="en")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "customer_preferences"
+
+
+class PortalLink(Model):
+    id = fields.CharField(pk=True, max_length=32)
+    email = fields.CharField(max_length=254, db_index=True)
+    order_id = fields.CharField(max_length=32, null=True)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_by = fields.CharField(max_length=100)
+
+    class Meta:
+        table = "portal_links"
+
+
+class PortalSession(Model):
+    id = fields.CharField(pk=True, max_length=32)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    email = fields.CharField(max_length=254, db_index=True)
+    order_id = fields.CharField(max_length=32, null=True)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "portal_sessions"
+
+
+class AppSecret(Model):
+    name = fields.CharField(pk=True, max_length=32)
+    value = fields.CharField(max_length=128)
+
+    class Meta:
+        table = "app_secrets"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def signing_key(name: str = "signing") -> bytes:
+    """The shared signing key: made once, kept in the database so every process uses the same."""
+    row = await AppSecret.get_or_none(name=name)
+    if row is None:
+        try:
+            row = await AppSecret.create(name=name, value=secrets.token_hex(32))
+        except IntegrityError:
+            row = await AppSecret.get(name=name)
+    return bytes.fromhex(row.value)
+
+
+# -- preferences ------------------------------------------------------------------------------
+async def get_preferences(email: str) -> NotificationPreferences:
+    row = await CustomerPreferences.get_or_none(email=email)
+    if row is None:
+        return NotificationPreferences(email=email)
+    return NotificationPreferences(
+        email=row.email, by_email=row.by_email, by_sms=row.by_sms, phone=row.phone,
+        quiet_hours_start=_time(row.quiet_hours_start), quiet_hours_end=_time(row.quiet_hours_end),
+        timezone=row.timezone, language=row.language,
+    )
+
+
+def _time(value: object) -> time | None:
+    if value is None:
+        return None
+    if isinstance(value, time):
+        return value.replace(tzinfo=None)
+    if isinstance(value, timedelta):  # some drivers return TIME as an interval
+        seconds = int(value.total_seconds())
+        return time(seconds // 3600, seconds % 3600 // 60)
+    return time.fromisoformat(str(value))
+
+
+async def save_preferences(prefs: NotificationPreferences) -> None:
+    await CustomerPreferences.update_or_create(
+        email=prefs.email,
+        defaults={"by_email": prefs.by_email, "by_sms": prefs.by_sms, "phone": prefs.phone,
+                  "quiet_hours_start": prefs.quiet_hours_start, "quiet_hours_end": prefs.quiet_hours_end,
+                  "timezone": prefs.timezone, "language": prefs.language},
+    )
+
+
+# -- links and sessions -----------------------------------------------------------------------
+async def create_link(email: str, order_id: str | None, now: datetime, ttl: timedelta, created_by: str) -> PortalLink:
+    return await PortalLink.create(id=new_id(), email=email, order_id=order_id, created_at=now,
+                                   expires_at=now + ttl, created_by=created_by[:100])
+
+
+async def recent_links(email: str, since: datetime) -> int:
+    return await PortalLink.filter(email=email, created_at__gte=since).count()
+
+
+async def use_link(link_id: str, now: datetime) -> tuple[str, PortalLink | None]:
+    """Mark the link used, once. Returns ("ok" | "unknown" | "expired" | "used", link)."""
+    link = await PortalLink.get_or_none(id=link_id)
+    if link is None:
+        return "unknown", None
+    if link.used_at is not None:
+        return "used", link
+    if link.expires_at <= now:
+        return "expired", link
+    claimed = await PortalLink.filter(id=link_id, used_at=None).update(used_at=now)
+    return ("ok", link) if claimed else ("used", link)
+
+
+async def start_session(email: str, order_id: str | None, now: datetime, ttl: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    await PortalSession.create(id=new_id(), token_hash=_hash(token), email=email, order_id=order_id, created_at=now,
+                               expires_at=now + ttl)
+    return token
+
+
+async def find_session(token: str, now: datetime) -> PortalSession | None:
+    if not token or len(token) > 100:
+        return None
+    return await PortalSession.get_or_none(token_hash=_hash(token), ended_at=None, expires_at__gt=now)
+
+
+async def end_session(token: str, now: datetime) -> None:
+    await PortalSession.filter(token_hash=_hash(token), ended_at=None).update(ended_at=now)

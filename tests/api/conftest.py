@@ -1,0 +1,97 @@
+"""A real server per test: uvicorn serving the app on a free loopback port, on a fresh database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+
+from api.app import create_app
+from api.settings import Settings
+from domain.bus import InProcessBus
+from domain.clock import FixedClock
+from domain.services import BackorderDesk
+from domain.store.tokens import create_token
+from domain.store.uow import TortoiseUnitOfWork
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Api:
+    base: str
+    client: httpx.AsyncClient
+    token: str
+    desk: BackorderDesk
+    bus: InProcessBus
+    clock: FixedClock
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = "agent",
+                  expect_errors: bool = False) -> dict[str, Any]:
+        headers = {}
+        secret = self.tokens.get(token or "", token) if token else None
+        if secret:
+            headers["Authorization"] = f"Bearer {secret}"
+        response = await self.client.post(f"{self.base}/graphql", json={"query": query, "variables": variables or {}},
+                                          headers=headers)
+        body = response.json()
+        if not expect_errors:
+            assert "errors" not in body, body
+        return body
+
+    def ws(self, token: str | None = "agent", origin: str | None = None) -> Any:
+        headers = {}
+        if origin:
+            headers["Origin"] = origin
+        return websockets.connect(f"{self.base.replace('http', 'ws')}/graphql",
+                                  subprotocols=["graphql-transport-ws"], additional_headers=headers)
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None,
+                        token: str = "agent") -> Any:
+        ws = await self.ws().__aenter__()
+        await ws.send(json.dumps({"type": "connection_init",
+                                  "payload": {"authorization": f"Bearer {self.tokens[token]}"}}))
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert ack["type"] == "connection_ack", ack
+        await ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                  "payload": {"query": query, "variables": variables or {}}}))
+        return ws
+
+
+@pytest.fixture
+async def api(db_url: str) -> AsyncIterator[Api]:
+    port = free_port()
+    bus = InProcessBus()
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    settings = Settings(database_url=db_url, development=False, public_url=f"http://127.0.0.1:{port}")
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
+    app = create_app(settings, desk=desk, bus=bus)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           ws="websockets-sansio", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    assert server.started, "server did not start"
+    _, agent = await create_token("test agent", "agent")
+    _, admin = await create_token("test admin", "admin")
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield Api(base=f"http://127.0.0.1:{port}", client=client, token=agent, desk=desk, bus=bus, clock=clock,
+                  tokens={"agent": agent, "admin": admin})
+    server.should_exit = True
+    await asyncio.wait_for(task, 10)

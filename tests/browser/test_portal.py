@@ -1,0 +1,154 @@
+"""The customer portal in a real browser: sign-in links, live ETA, cancel, substitutes, isolation."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from playwright.async_api import expect
+
+from domain.model import Channel
+from domain.services import CustomerDetails, LineRequest, ProductInput
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+LINK = """mutation($email: String!) { customerPortalLink(input: {email: $email}) { url expiresAt
+  userErrors { message code } } }"""
+
+
+async def shop(api) -> dict[str, str]:
+    """Given a lamp with 2 in stock, a PO of 5 due 10 March, a substitute in stock, and two customers."""
+    desk = api.desk
+    supplier = await desk.upsert_supplier(None, "Lumen Ltd", 20)
+    await desk.upsert_product(ProductInput(sku="LAMP-ALT", name="Brass desk lamp", price=Decimal("34.00"),
+                                           currency="GBP"))
+    await desk.upsert_product(ProductInput(sku="LAMP", name="Anglepoise lamp", price=Decimal("29.50"),
+                                           currency="GBP", substitutes=("LAMP-ALT",), supplier_id=supplier.id))
+    await desk.receive_stock("LAMP", 2)
+    await desk.receive_stock("LAMP-ALT", 10)
+    po = await desk.create_purchase_order(supplier.id, date(2026, 3, 10), [LineRequest("LAMP", 5)], number="PO-77")
+    other = await desk.place_order(CustomerDetails("olga@example.com", "Olga"), Channel.STORE, [LineRequest("LAMP", 3)])
+    mine = await desk.place_order(CustomerDetails("ann@example.com", "Ann"), Channel.ONLINE, [LineRequest("LAMP", 4)])
+    return {"po": po.id, "other_order": other.id, "mine": mine.number, "other_number": other.number}
+
+
+async def link_for(api, email: str) -> str:
+    data = await api.gql(LINK, {"email": email})
+    assert data["data"]["customerPortalLink"]["userErrors"] == []
+    return data["data"]["customerPortalLink"]["url"]
+
+
+async def test_sign_in_with_link_shows_position_and_eta(api, page):
+    await shop(api)
+    url = await link_for(api, "ann@example.com")
+    await page.goto(url)
+    order = page.get_by_test_id("order")
+    await expect(order).to_have_count(1)
+    backorder = page.get_by_test_id("backorder")
+    await expect(backorder.get_by_test_id("status")).to_have_text("Waiting for stock")
+    # Olga (3, ordered first) is ahead: 2 from stock went to her, 1 of hers still waits
+    await expect(backorder.get_by_test_id("waiting")).to_have_text(
+        "4 items are on backorder. 1 customer ahead of you.")
+    await expect(backorder.get_by_test_id("eta")).to_have_text(
+        re.compile(r"Expected 10 March 2026, confirmed by the supplier"))
+    assert "token=" not in page.url  # the single-use link leaves the address bar
+    DOCS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(DOCS / "portal-desktop.png"), full_page=True)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.screenshot(path=str(DOCS / "portal-phone.png"), full_page=True)
+    assert page.console_errors == []
+
+
+async def test_expired_and_reused_links_are_refused(api, page, browser):
+    await shop(api)
+    url = await link_for(api, "ann@example.com")
+    await page.goto(url)
+    await expect(page.get_by_test_id("order")).to_have_count(1)
+    other = await browser.new_context()
+    second = await other.new_page()
+    await second.goto(url)  # the same link again, in a fresh browser
+    await expect(second.locator("#link-result")).to_have_text(re.compile("already been used"))
+    await expect(second.get_by_test_id("order")).to_have_count(0)
+    stale = await link_for(api, "ann@example.com")
+    api.clock.advance(timedelta(minutes=31))
+    third = await (await browser.new_context()).new_page()
+    await third.goto(stale)
+    await expect(third.locator("#link-result")).to_have_text(re.compile("expired"))
+    await other.close()
+
+
+async def test_eta_changes_live_after_an_agent_moves_the_po(api, page):
+    ids = await shop(api)
+    await page.goto(await link_for(api, "ann@example.com"))
+    eta = page.get_by_test_id("eta")
+    await expect(eta).to_have_text(re.compile("10 March 2026"))
+    await expect(page.locator("body")).to_have_attribute("data-live", "on")
+    moved = await api.gql("""mutation($id: ID!) { updatePurchaseOrder(input: {id: $id, expectedDate: "2026-03-20"}) {
+        userErrors { message } } }""", {"id": _gid("PurchaseOrder", ids["po"])})
+    assert moved["data"]["updatePurchaseOrder"]["userErrors"] == []
+    await expect(eta).to_have_text(re.compile("20 March 2026"))  # no reload
+    await expect(page.get_by_test_id("change-note")).to_have_text(
+        "Expected date changed from 10 March 2026 to 20 March 2026.")
+    await expect(page.locator("#live")).to_contain_text("20 March 2026")
+
+
+async def test_cancel_part_of_a_backorder(api, page):
+    await shop(api)
+    await page.goto(await link_for(api, "ann@example.com"))
+    await page.get_by_role("button", name="Cancel backordered items…").click()
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_label("How many to cancel").fill("1")
+    await dialog.get_by_role("button", name="Cancel these items").click()
+    await expect(page.get_by_test_id("waiting")).to_have_text(re.compile("^3 items are on backorder"))
+    await expect(page.locator("#live")).to_contain_text("1 cancelled.")
+    await expect(page.locator("#live")).to_contain_text("£29.50 will be refunded or not charged")
+
+
+async def test_accept_a_substitute(api, page):
+    await shop(api)
+    await page.goto(await link_for(api, "ann@example.com"))
+    await page.get_by_role("button", name="Take 4 of these instead").click()
+    await expect(page.get_by_test_id("status").first).to_have_text("Replaced by an alternative")
+    await expect(page.get_by_text("4 × Brass desk lamp")).to_be_visible()
+    await expect(page.get_by_text("Alternative you chose for a backordered item.")).to_be_visible()
+
+
+async def test_another_customers_order_is_unreachable(api, page):
+    ids = await shop(api)
+    await page.goto(await link_for(api, "ann@example.com"))
+    await expect(page.get_by_test_id("order")).to_have_count(1)
+    await expect(page.get_by_text(ids["other_number"])).to_have_count(0)
+    other = _gid("Order", ids["other_order"])
+    result = await page.evaluate("""async (id) => {
+        const r = await fetch('/graphql', {method: 'POST', headers: {'content-type': 'application/json'},
+          body: JSON.stringify({query: `query($id: ID!) { order(id: $id) { number } }`, variables: {id}})});
+        return await r.json(); }""", other)
+    assert result == {"data": {"order": None}}
+    cancel = await page.evaluate("""async (id) => {
+        const r = await fetch('/graphql', {method: 'POST', headers: {'content-type': 'application/json'},
+          body: JSON.stringify({query: `mutation($id: ID!) { setShippingPreference(input: {orderId: $id,
+            shipComplete: true}) { order { id } userErrors { code } } }`, variables: {id}})});
+        return await r.json(); }""", other)
+    assert cancel["data"]["setShippingPreference"] == {"order": None, "userErrors": [{"code": "NOT_FOUND"}]}
+
+
+async def test_sign_in_with_order_number_opens_only_that_order(api, page):
+    ids = await shop(api)
+    await page.goto(api.base + "/")
+    await page.get_by_text("Or use your order number").click()
+    await page.get_by_label("Order number").fill(ids["mine"])
+    await page.get_by_label("Email address on the order").fill("ann@example.com")
+    await page.get_by_role("button", name="Open this order").click()
+    await expect(page.get_by_test_id("order")).to_have_count(1)
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.locator("#sign-in")).to_be_visible()
+    await page.reload()
+    await expect(page.locator("#sign-in")).to_be_visible()  # the session really ended
+
+
+def _gid(kind: str, key: str) -> str:
+    from api.ids import encode_id
+
+    return encode_id(kind, key)
