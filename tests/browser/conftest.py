@@ -11,6 +11,7 @@ import pytest
 from tests.api.conftest import Api, api  # noqa: F401  (the server fixture)
 
 CHROMIUM = Path(os.environ.get("BACKORDER_CHROMIUM", "/usr/bin/chromium"))
+HAVE_CHROMIUM = CHROMIUM.exists()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -21,7 +22,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture
 async def browser() -> AsyncIterator[object]:
-    if not CHROMIUM.exists():
+    if not HAVE_CHROMIUM:
         pytest.skip(f"{CHROMIUM} is missing: scripts/install-browser.sh installs Debian's chromium")
     from playwright.async_api import async_playwright
 
