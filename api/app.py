@@ -6,6 +6,9 @@ process-wide context, so websocket tasks see it too) and starts the event bus.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,14 +25,16 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from api.context import Context, Principal
-from api.portal import COOKIE, customer_from_cookie, log_link
+from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
 from domain.bus import InProcessBus
+from domain.clock import Clock
 from domain.services import BackorderDesk
 from domain.store.db import open_database
 from domain.store.tokens import verify_token
 from domain.store.uow import TortoiseUnitOfWork
+from notifications.service import Notifications
 
 log = logging.getLogger("backorder")
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
@@ -87,24 +92,40 @@ async def authenticate(header: str) -> Principal | None:
     return Principal(role=info.role, name=info.name) if info else None
 
 
-def create_app(settings: Settings | None = None, *, desk: BackorderDesk | None = None,
-               bus: InProcessBus | None = None, manage_database: bool = True) -> Starlette:
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, bus: InProcessBus | None = None,
+               notifications: Notifications | None = None, manage_database: bool = True) -> Starlette:
+    """The app. Its parts are on `app.state` (desk, bus, notifications) for the CLI and the tests."""
     settings = settings or Settings.from_env()
-    state: dict[str, Any] = {"extras": {"send_portal_link": log_link}}
+    clock = clock or Clock()
     event_bus = bus or InProcessBus()
+    notify = notifications or Notifications(
+        dataclasses.replace(settings.notifications, public_url=settings.public_url), clock)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(
+        event_bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
+        before_commit=[notify.recorder]), clock)
+    state: dict[str, Any] = {"extras": {"send_portal_link": notify.send_portal_link, "notifications": notify},
+                             "bus": event_bus,
+                             "desk": desk, "notifications": notify}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state["bus"] = event_bus
-        state["desk"] = desk or BackorderDesk(lambda: TortoiseUnitOfWork(
-            event_bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days))
         await event_bus.start()
-        if manage_database:
-            async with open_database(settings.database_url, global_fallback=True):
-                log.info("backorder desk ready on %s", _redact(settings.database_url))
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task[None]] = []
+        async with contextlib.AsyncExitStack() as stack:
+            if manage_database:
+                await stack.enter_async_context(open_database(settings.database_url, global_fallback=True))
+            if settings.inprocess_worker:
+                tasks.append(asyncio.create_task(notify.dispatcher.run_forever(stop), name="dispatcher"))
+                tasks.append(asyncio.create_task(_wake_on_events(event_bus, notify), name="dispatcher-wake"))
+            log.info("backorder desk ready on %s", _redact(settings.database_url))
+            try:
                 yield
-        else:
-            yield
+            finally:
+                stop.set()
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
         await event_bus.stop()
 
     graphql = BackorderGraphQL(state, settings)
@@ -116,10 +137,20 @@ def create_app(settings: Settings | None = None, *, desk: BackorderDesk | None =
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
+        *notify.routes(),
     ]
     if FRONTEND.is_dir():
         routes.append(Mount("/", StaticFiles(directory=FRONTEND, html=True), name="portal"))
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.desk, app.state.bus, app.state.notifications = desk, event_bus, notify
+    return app
+
+
+async def _wake_on_events(bus: InProcessBus, notify: Notifications) -> None:
+    """Committed events mean there may be something to send: wake the dispatcher at once."""
+    with bus.subscribe() as stream:
+        async for _ in stream:
+            notify.dispatcher.wake()
 
 
 def _redact(url: str) -> str:

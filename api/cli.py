@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="load demo data into an empty database, print an agent token, enable GraphiQL")
 
     sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("worker", help="run a notification dispatcher (any number may run)")
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve_command(settings, args.host, args.port, args.demo)
+        if args.command == "worker":
+            return asyncio.run(worker_command(settings))
         if args.command == "migrate":
             asyncio.run(migrate(settings.database_url))
             print("migrations applied")
@@ -94,6 +97,23 @@ def serve_command(settings: Settings, host: str, port: int, demo: bool) -> int:
         settings = Settings(**{**settings.__dict__, "development": True})
         print(asyncio.run(prepare_demo(settings)), flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio")
+    return 0
+
+
+async def worker_command(settings: Settings) -> int:
+    import dataclasses
+    import signal
+
+    from notifications.service import Notifications
+
+    notify = Notifications(dataclasses.replace(settings.notifications, public_url=settings.public_url))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_database(settings.database_url):
+        log.info("notification worker started")
+        await notify.dispatcher.run_forever(stop)
     return 0
 
 

@@ -666,8 +666,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         extensions.append(lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."))
     from strawberry.tools import merge_types
 
+    from api.notify_api import NotificationsMutation, NotificationsQuery
     from api.portal import PortalMutation, PortalQuery
 
-    query = merge_types("Query", (Query, PortalQuery))
-    mutation = merge_types("Mutation", (Mutation, PortalMutation))
+    query = merge_types("Query", (Query, PortalQuery, NotificationsQuery))
+    mutation = merge_types("Mutation", (Mutation, PortalMutation, NotificationsMutation))
     return strawberry.Schema(query=query, mutation=mutation, subscription=Subscription, extensions=extensions)

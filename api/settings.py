@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from domain.allocation import PriorityPolicy
 from domain.store.db import DEFAULT_DATABASE_URL
+from notifications.settings import NotificationSettings
 
 
 def _float(name: str, default: float) -> float:
@@ -39,6 +40,8 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     link_minutes: int = 30
     session_hours: int = 12
+    inprocess_worker: bool = True
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @staticmethod
     def from_env() -> Settings:
@@ -55,5 +58,7 @@ class Settings:
             public_url=env.get("BACKORDER_PUBLIC_URL", "http://127.0.0.1:8000"),
             link_minutes=_int("BACKORDER_LINK_MINUTES", 30),
             session_hours=_int("BACKORDER_SESSION_HOURS", 12),
+            inprocess_worker=env.get("BACKORDER_INPROCESS_WORKER", "1") not in ("0", "false", "no"),
+            notifications=NotificationSettings.from_env(),
             allowed_origins=tuple(o.strip() for o in env.get("BACKORDER_ALLOWED_ORIGINS", "").split(",") if o.strip()),
         )

@@ -46,6 +46,12 @@ class EventStream:
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
+    def __enter__(self) -> EventStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 class InProcessBus:
     def __init__(self, maxsize: int = 1000) -> None:

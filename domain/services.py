@@ -451,6 +451,26 @@ class BackorderDesk:
             await uow.commit()
             return backorder
 
+    async def offer_substitute(self, backorder_id: str, substitute_sku: str, agent: str) -> Backorder:
+        """An agent suggests an alternative to a waiting customer; the customer decides (accept_substitute)."""
+        now = self.clock.now()
+        substitute_sku = check_sku(substitute_sku, "substituteSku")
+        async with self._uow() as uow:
+            backorder = await self._backorder(uow, backorder_id)
+            backorder.require_active()
+            if backorder.waiting_quantity == 0:
+                raise InvalidState("nothing is waiting on this backorder: it is fully allocated", field="id")
+            product = await uow.get_product(backorder.sku)
+            if product is None or substitute_sku not in product.substitutes:
+                raise SubstituteError(f"{substitute_sku} is not listed as a substitute for {backorder.sku}",
+                                      field="substituteSku", code=ErrorCode.NOT_A_SUBSTITUTE)
+            uow.add_events([ev.SubstituteOffered(occurred_at=now, backorder_id=backorder.id,
+                                                 order_id=backorder.order_id, sku=backorder.sku,
+                                                 customer_email=backorder.customer_email,
+                                                 substitute_sku=substitute_sku)])
+            await uow.commit()
+            return backorder
+
     async def ship_allocated(self, order_id: str) -> Shipment:
         """Ship every unit of the order that is set aside; honours the order's ship-complete choice."""
         now = self.clock.now()

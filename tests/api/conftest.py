@@ -21,7 +21,6 @@ from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.services import BackorderDesk
 from domain.store.tokens import create_token
-from domain.store.uow import TortoiseUnitOfWork
 
 
 def free_port() -> int:
@@ -78,8 +77,8 @@ async def api(db_url: str) -> AsyncIterator[Api]:
     bus = InProcessBus()
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     settings = Settings(database_url=db_url, development=False, public_url=f"http://127.0.0.1:{port}")
-    desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
-    app = create_app(settings, desk=desk, bus=bus)
+    app = create_app(settings, clock=clock, bus=bus)
+    desk = app.state.desk
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            ws="websockets-sansio", lifespan="on"))
     task = asyncio.create_task(server.serve())

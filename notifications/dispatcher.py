@@ -1,0 +1,213 @@
+"""The dispatcher: closes coalescing windows into messages, then claims due messages, sends them and
+records the outcome, with retries (exponential backoff with jitter), dead letters and quiet hours.
+
+Runs as `backorder worker` (any number of them: claims use SKIP LOCKED on PostgreSQL) and, on the
+embedded profile, as a task inside `serve`. A crash between sending and marking sends a message at
+most once more; it carries the same idempotency key (Message-ID for email) so it can be recognised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import date, datetime, timedelta
+from urllib.parse import quote
+
+from tortoise.transactions import in_transaction
+
+from domain.clock import Clock
+from domain.customers import NotificationPreferences
+from domain.store import notify as store
+from domain.store import queries as q
+from domain.store.portal import get_preferences, signing_key
+from notifications.channels import Channel, LogChannel, Outgoing, PermanentError, TransientError
+from notifications.compose import Change, Rules, net_news
+from notifications.outbox import _list_unsubscribe, unsubscribe_token
+from notifications.render import ItemView, render_digest
+from notifications.settings import NotificationSettings
+
+log = logging.getLogger("backorder.notifications")
+
+
+class Dispatcher:
+    def __init__(self, settings: NotificationSettings, clock: Clock | None = None, *,
+                 email: Channel | None = None, sms: Channel | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.channels: dict[str, Channel] = {"EMAIL": email or LogChannel("email"), "SMS": sms or LogChannel("sms")}
+        self._wake = asyncio.Event()
+        self.rules = Rules(eta_threshold_days=settings.eta_threshold_days, long_delay_days=settings.long_delay_days,
+                           goodwill_code=settings.goodwill_code, goodwill_text=settings.goodwill_text)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = await self.run_once()
+            except Exception:  # a bad message must not stop the dispatcher
+                log.exception("dispatcher round failed")
+                busy = 0
+            if busy:
+                continue
+            self._wake.clear()
+            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+            await asyncio.wait(waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for w in waiters:
+                w.cancel()
+
+    async def run_once(self) -> int:
+        composed = await self.compose_due()
+        sent = await self.send_due()
+        return composed + sent
+
+    # -- coalescing windows into messages ------------------------------------------------------
+    async def compose_due(self) -> int:
+        now = self.clock.now()
+        done = 0
+        async with in_transaction() as conn:
+            for digest in await store.due_digests(now, self.settings.batch_size, conn):
+                events = await store.take_events(digest.email, digest.id, conn)
+                digest.messages = await self._compose(digest.id, digest.email, events, now, conn)
+                digest.status = "DONE"
+                await digest.save(using_db=conn, update_fields=["status", "messages"])
+                done += 1
+        return done
+
+    async def _compose(self, digest_id: str, email: str, events: list[store.NotificationEvent], now: datetime,
+                       conn: object) -> int:
+        changes = [Change(e.kind, e.backorder_id, e.order_id, e.sku, e.occurred_at, dict(e.data)) for e in events]
+        ids = list({c.backorder_id for c in changes})
+        backorders = await q.backorders_by_id(ids)
+        promised: dict[str, date | None] = {i: b.promised_date for i, b in backorders.items()}
+        news = net_news(changes, self.rules, promised)
+        if not news:
+            return 0
+        orders = await q.orders_by_id(list({n.order_id for n in news}))
+        skus = {n.sku for n in news} | {s for n in news for s in n.offered_substitutes}
+        products = await q.products_by_sku(list(skus))
+        for n in news:
+            product = products.get(n.sku)
+            if product is not None and n.long_delay:
+                for s in product.substitutes:
+                    if s not in n.offered_substitutes:
+                        n.offered_substitutes.append(s)
+        products.update(await q.products_by_sku([s for n in news for s in n.offered_substitutes
+                                                 if s not in products]))
+        views = []
+        for n in news:
+            b = backorders.get(n.backorder_id)
+            order = orders.get(n.order_id)
+            views.append(ItemView(
+                news=n, product=products[n.sku].name if n.sku in products else n.sku,
+                order_number=order.number if order else "",
+                quantity=b.quantity if b and b.quantity else (b.original_quantity if b else 0),
+                position=b.queue_position if b and b.is_active else None,
+                eta=b.eta.date if b and b.eta and b.is_active else n.new_eta,
+                confidence=b.eta.confidence.value if b and b.eta else None,
+                substitutes=tuple(products[s].name for s in n.offered_substitutes if s in products)))
+        prefs = await get_preferences(email)
+        customer = (await q.customers_by_email([email])).get(email)
+        name = customer.name.split(" ")[0] if customer and customer.name else ""
+        base = self.settings.public_url.rstrip("/")
+        key = await signing_key()
+        token = quote(unsubscribe_token(key, email, "EMAIL"))
+        rendered = render_digest(
+            views, name=name, language=prefs.language, shop_name=self.settings.shop_name, portal_url=f"{base}/",
+            short_url=f"{base}/", unsubscribe_url=f"{base}/unsubscribe?token={token}",
+            goodwill_text=self.rules.goodwill_text, goodwill_code=self.rules.goodwill_code)
+        count = 0
+        if prefs.by_email and not await store.is_email_suppressed(email):
+            count += await store.enqueue(
+                key=f"digest:{digest_id}:EMAIL", kind="DIGEST", channel="EMAIL", recipient=email,
+                customer_email=email, subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
+                headers=_list_unsubscribe(base, token), now=now, conn=conn)  # type: ignore[arg-type]
+        phone = prefs.phone or (customer.phone if customer else None)
+        if prefs.by_sms and phone and rendered.sms and not await store.sms_opted_out(phone):
+            count += await store.enqueue(
+                key=f"digest:{digest_id}:SMS", kind="DIGEST", channel="SMS", recipient=phone, customer_email=email,
+                body_text=rendered.sms, now=now, send_after=prefs.quiet_hours_over(now), conn=conn)  # type: ignore[arg-type]
+        return count
+
+    # -- sending -------------------------------------------------------------------------------
+    async def send_due(self) -> int:
+        now = self.clock.now()
+        lease = timedelta(minutes=5)
+        async with in_transaction() as conn:
+            claimed = await store.claim_messages(now, self.settings.batch_size, lease, conn)
+        if not claimed:
+            return 0
+        prefs_cache: dict[str, NotificationPreferences] = {}
+        by_channel: dict[str, list[store.OutboxMessage]] = {}
+        for row in claimed:
+            by_channel.setdefault(row.channel, []).append(row)
+        for channel_name, rows in by_channel.items():
+            channel = self.channels[channel_name]
+            opened = False
+            try:
+                for row in rows:
+                    if row.channel == "SMS" and row.customer_email:
+                        prefs = prefs_cache.get(row.customer_email) or await get_preferences(row.customer_email)
+                        prefs_cache[row.customer_email] = prefs
+                        later = prefs.quiet_hours_over(self.clock.now())
+                        if later > self.clock.now():  # quiet hours began while it waited: not at 3 a.m.
+                            await store.mark(row.id, status=store.QUEUED, next_attempt_at=later,
+                                             attempts=row.attempts - 1, claimed_until=None)
+                            continue
+                    if await self._suppressed(row):
+                        await store.mark(row.id, status=store.SUPPRESSED, claimed_until=None,
+                                         last_error="recipient opted out")
+                        continue
+                    if not opened:
+                        await channel.open()
+                        opened = True
+                    await self._send_one(channel, row)
+            finally:
+                if opened:
+                    await channel.close()
+        return len(claimed)
+
+    async def _suppressed(self, row: store.OutboxMessage) -> bool:
+        if row.channel == "EMAIL":
+            return await store.is_email_suppressed(row.recipient)
+        return await store.sms_opted_out(row.recipient)
+
+    async def _send_one(self, channel: Channel, row: store.OutboxMessage) -> None:
+        message = Outgoing(id=row.id, idempotency_key=row.idempotency_key, channel=row.channel,
+                           recipient=row.recipient, body_text=row.body_text, subject=row.subject,
+                           body_html=row.body_html, headers=dict(row.headers or {}))
+        now = self.clock.now()
+        try:
+            provider_id = await channel.send(message)
+        except PermanentError as error:
+            log.warning("permanent failure sending %s to %s: %s", row.id, row.recipient, error)
+            await store.mark(row.id, status=store.FAILED, last_error=str(error)[:2000], claimed_until=None)
+            await self._record_permanent(row, str(error), now)
+        except TransientError as error:
+            await self._retry(row, str(error), now, error.retry_after)
+        except Exception as error:  # unknown failures are retried, then dead-lettered
+            log.exception("unexpected failure sending %s", row.id)
+            await self._retry(row, f"{type(error).__name__}: {error}", now, None)
+        else:
+            status = store.SENT if channel.sends else store.LOGGED
+            await store.mark(row.id, status=status, provider_id=provider_id, sent_at=now, claimed_until=None,
+                             last_error=None if channel.sends else "not sent: no provider configured")
+
+    async def _retry(self, row: store.OutboxMessage, error: str, now: datetime, retry_after: float | None) -> None:
+        if row.attempts >= self.settings.max_attempts:
+            log.error("giving up on %s after %d attempts: %s", row.id, row.attempts, error)
+            await store.mark(row.id, status=store.DEAD, last_error=error[:2000], claimed_until=None)
+            return
+        backoff = min(self.settings.retry_max_seconds, self.settings.retry_base_seconds * 2 ** (row.attempts - 1))
+        delay = max(retry_after or 0.0, backoff * random.uniform(0.5, 1.5))
+        await store.mark(row.id, status=store.QUEUED, last_error=error[:2000], claimed_until=None,
+                         next_attempt_at=now + timedelta(seconds=delay))
+
+    async def _record_permanent(self, row: store.OutboxMessage, error: str, now: datetime) -> None:
+        """Recorded on the customer, so we stop trying that address or number."""
+        if row.channel == "EMAIL":
+            await store.suppress_email(row.recipient, f"permanent failure: {error}", now)
+        else:
+            await store.set_sms_consent(row.recipient, True, now, "permanent failure")

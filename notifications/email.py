@@ -1,0 +1,104 @@
+"""Email through aiosmtplib: multipart text + HTML, RFC 8058 unsubscribe headers, one connection
+reused for a whole batch, and SMTP replies classified into retry-later and give-up."""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+
+from notifications.channels import Outgoing, PermanentError, TransientError
+from notifications.settings import SmtpSettings
+
+
+def message_id(idempotency_key: str) -> str:
+    """The same outbox message always has the same Message-ID, so a resend is recognisable."""
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@backorder-desk>"
+
+
+def build_email(message: Outgoing, sender: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.recipient
+    email["Subject"] = message.subject or ""
+    email["Date"] = formatdate(localtime=False, usegmt=True)
+    email["Message-ID"] = message_id(message.idempotency_key) if message.idempotency_key else make_msgid()
+    email["Auto-Submitted"] = "auto-generated"
+    for name, value in message.headers.items():
+        email[name] = value
+    email.set_content(message.body_text)
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html")
+    return email
+
+
+class EmailChannel:
+    name = "email"
+    sends = True
+
+    def __init__(self, settings: SmtpSettings, sender: str, timeout: float = 20.0) -> None:
+        self.settings = settings
+        self.sender = sender
+        self.timeout = timeout
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.host, port=s.port, username=s.username, password=s.password, use_tls=s.implicit_tls,
+            start_tls=s.starttls, timeout=self.timeout, tls_context=ssl.create_default_context())
+
+    async def open(self) -> None:
+        """Connect lazily: the first send opens the connection the rest of the batch reuses."""
+        self._smtp = None
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        smtp = self._client()
+        try:
+            await smtp.connect()
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, OSError) as error:
+            raise TransientError(f"SMTP server unreachable: {error}") from error
+        except aiosmtplib.SMTPAuthenticationError as error:
+            raise TransientError(f"SMTP login refused: {error}") from error
+        except aiosmtplib.SMTPException as error:
+            raise TransientError(f"SMTP connection failed: {error}") from error
+        self._smtp = smtp
+        return smtp
+
+    async def send(self, message: Outgoing) -> str:
+        smtp = await self._connected()
+        email = build_email(message, self.sender)
+        try:
+            await smtp.send_message(email)
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            codes = [r.code for r in error.recipients]
+            detail = "; ".join(f"{r.code} {r.message}" for r in error.recipients)
+            if codes and all(500 <= c < 600 for c in codes):
+                raise PermanentError(f"recipient refused: {detail}") from error
+            raise TransientError(f"recipient deferred: {detail}") from error
+        except aiosmtplib.SMTPResponseException as error:
+            if 500 <= error.code < 600 and error.code not in (530, 535):
+                raise PermanentError(f"{error.code} {error.message}") from error
+            self._smtp = None
+            raise TransientError(f"{error.code} {error.message}") from error
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:
+            self._smtp = None
+            raise TransientError(f"SMTP connection lost: {error}") from error
+        except aiosmtplib.SMTPException as error:
+            self._smtp = None
+            raise TransientError(f"SMTP error: {error}") from error
+        return str(email["Message-ID"])
+
+    async def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None and smtp.is_connected:
+            try:
+                await smtp.quit()
+            except aiosmtplib.SMTPException:
+                smtp.close()

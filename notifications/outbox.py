@@ -1,0 +1,99 @@
+"""The transactional outbox hook: runs inside the domain transaction, just before commit.
+
+Customer-facing backorder events become `notification_events` and open (or extend) the customer's
+coalescing window; stock that becomes available to order wakes back-in-stock subscribers, the
+earliest first and at most one per available unit. If the domain change rolls back, so does this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from tortoise.backends.base.client import TransactionalDBClient
+
+from domain import events as ev
+from domain.clock import Clock
+from domain.store import models as t
+from domain.store import notify as store
+from domain.store.portal import signing_key
+from notifications.compose import CUSTOMER_EVENTS
+from notifications.render import render_back_in_stock
+from notifications.settings import NotificationSettings
+
+# events after which a SKU may have become available to order again
+_STOCK_EVENTS = (ev.StockReceived, ev.StockAdjusted, ev.BackorderCancelled, ev.BackorderSubstituted)
+
+
+def unsubscribe_token(key: bytes, address: str, channel: str = "EMAIL") -> str:
+    payload = f"{channel}:{address.lower()}"
+    sig = hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{payload}:{sig}"
+
+
+def read_unsubscribe_token(key: bytes, token: str) -> tuple[str, str] | None:
+    channel, _, rest = token.partition(":")
+    address, _, sig = rest.rpartition(":")
+    if not channel or not address or not sig:
+        return None
+    expected = unsubscribe_token(key, address, channel).rsplit(":", 1)[1]
+    return (channel, address) if hmac.compare_digest(expected, sig) else None
+
+
+class OutboxRecorder:
+    def __init__(self, settings: NotificationSettings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+
+    async def __call__(self, conn: TransactionalDBClient, events: Sequence[ev.Event]) -> None:
+        now = self.clock.now()
+        rows: list[dict[str, Any]] = []
+        for event in events:
+            if isinstance(event, ev.BackorderEvent) and event.kind in CUSTOMER_EVENTS:
+                data = event.to_dict()
+                for k in ("kind", "occurred_at", "backorder_id", "order_id", "sku", "customer_email"):
+                    data.pop(k, None)
+                rows.append({"email": event.customer_email, "backorder_id": event.backorder_id,
+                             "order_id": event.order_id, "sku": event.sku, "kind": event.kind, "data": data,
+                             "occurred_at": event.occurred_at})
+        await store.record_events(rows, now, timedelta(seconds=self.settings.coalesce_seconds), conn)
+        skus = sorted({e.sku for e in events if isinstance(e, _STOCK_EVENTS)})
+        for sku in skus:
+            await self._back_in_stock(sku, conn)
+
+    async def _back_in_stock(self, sku: str, conn: TransactionalDBClient) -> None:
+        levels = await t.StockLevel.filter(sku=sku).using_db(conn).values("on_hand", "allocated", "safety_stock")
+        available = sum(max(0, lv["on_hand"] - lv["allocated"] - lv["safety_stock"]) for lv in levels)
+        if available <= 0:
+            return
+        subscribers = await store.ProductSubscription.filter(sku=sku, status="ACTIVE").order_by(
+            "created_at", "id").limit(available).using_db(conn)
+        if not subscribers:
+            return
+        product = await t.Product.get(sku=sku).using_db(conn)
+        key = await signing_key()
+        now = self.clock.now()
+        base = self.settings.public_url.rstrip("/")
+        for sub in subscribers:
+            address = sub.email or sub.phone or ""
+            channel = "EMAIL" if sub.email else "SMS"
+            token = quote(unsubscribe_token(key, address, channel))
+            rendered = render_back_in_stock(
+                product=product.name, language="en", shop_name=self.settings.shop_name, shop_url=f"{base}/",
+                unsubscribe_url=f"{base}/unsubscribe?token={token}")
+            await store.enqueue(
+                key=f"back-in-stock:{sub.id}", kind="BACK_IN_STOCK", channel=channel, recipient=address,
+                subject=rendered.subject, body_text=rendered.text if channel == "EMAIL" else (rendered.sms or ""),
+                body_html=rendered.html if channel == "EMAIL" else None, now=now, conn=conn,
+                headers=_list_unsubscribe(base, token) if channel == "EMAIL" else {})
+            await store.ProductSubscription.filter(id=sub.id).using_db(conn).update(status="NOTIFIED", notified_at=now)
+
+
+def _list_unsubscribe(base: str, token: str) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe headers."""
+    return {"List-Unsubscribe": f"<{base}/unsubscribe?token={token}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}

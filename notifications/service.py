@@ -1,0 +1,85 @@
+"""Notifications assembled from settings: the outbox hook for the unit of work, the dispatcher with
+its channels, the provider endpoints, and the two things the API asks of it directly (send a portal
+link, subscribe someone to a product)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from starlette.routing import Route
+
+from domain.clock import Clock
+from domain.customers import check_phone
+from domain.errors import InvalidInput, not_found
+from domain.model import check_email, check_sku, new_id
+from domain.store import models as t
+from domain.store import notify as store
+from domain.store.portal import get_preferences, signing_key
+from notifications import web
+from notifications.dispatcher import Dispatcher
+from notifications.email import EmailChannel
+from notifications.outbox import OutboxRecorder, unsubscribe_token
+from notifications.render import render_portal_link, render_sms_opt_in
+from notifications.settings import NotificationSettings
+from notifications.sms import SmsChannel
+
+
+class Notifications:
+    def __init__(self, settings: NotificationSettings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.recorder = OutboxRecorder(settings, self.clock)
+        base = settings.public_url.rstrip("/")
+        email = EmailChannel(settings.smtp, settings.email_from) if settings.smtp else None
+        sms = SmsChannel(settings.twilio, status_callback=f"{base}/webhooks/twilio/status") if settings.twilio else None
+        self.dispatcher = Dispatcher(settings, self.clock, email=email, sms=sms)
+
+    def routes(self) -> list[Route]:
+        return web.routes(self.settings, self.clock.now, self.dispatcher.wake)
+
+    async def send_portal_link(self, email: str, url: str, expires_at: datetime) -> None:
+        prefs = await get_preferences(email)
+        customer = await t.Customer.get_or_none(email=email)
+        rendered = render_portal_link(name=customer.name.split(" ")[0] if customer and customer.name else "",
+                                      link=url, expires_at=expires_at, timezone=prefs.timezone,
+                                      language=prefs.language, shop_name=self.settings.shop_name)
+        # a sign-in link is asked for, so it goes even to someone who stopped update emails
+        await store.enqueue(key=f"portal-link:{new_id()}", kind="PORTAL_LINK", channel="EMAIL", recipient=email,
+                            customer_email=email, subject=rendered.subject, body_text=rendered.text,
+                            body_html=rendered.html, now=self.clock.now())
+        self.dispatcher.wake()
+
+    async def subscribe_to_product(self, sku: str, email: str | None, phone: str | None) -> str:
+        """Returns the subscription's status: ACTIVE (email) or PENDING (SMS, until the reply YES)."""
+        sku = check_sku(sku)
+        if bool(email) == bool(phone):
+            raise InvalidInput("give an email address or a mobile number (one of them)", field="email")
+        product = await t.Product.get_or_none(sku=sku)
+        if product is None:
+            raise not_found("product", sku, field="sku")
+        now = self.clock.now()
+        address_filter = {"email": check_email(email)} if email else {"phone": check_phone(phone or "")}
+        existing = await store.ProductSubscription.filter(sku=sku, status__in=["PENDING", "ACTIVE"],
+                                                          **address_filter).first()
+        if existing is not None:
+            return existing.status
+        if email:
+            await store.ProductSubscription.create(id=new_id(), sku=sku, email=address_filter["email"],
+                                                   status="ACTIVE", created_at=now)
+            return "ACTIVE"
+        number = address_filter["phone"]
+        recent = await store.ProductSubscription.filter(phone=number, created_at__gte=now - timedelta(hours=1)).count()
+        if recent >= 5:
+            raise InvalidInput("too many subscriptions for this number; try again later", field="phone")
+        await store.ProductSubscription.create(id=new_id(), sku=sku, phone=number, status="PENDING", created_at=now)
+        if not await store.sms_opted_out(number):
+            body = render_sms_opt_in(product=product.name, language="en", shop_name=self.settings.shop_name)
+            await store.enqueue(key=f"sms-opt-in:{sku}:{number}:{now:%Y%m%d%H}", kind="SMS_OPT_IN", channel="SMS",
+                                recipient=number, body_text=body, now=now)
+            self.dispatcher.wake()
+        return "PENDING"
+
+    async def unsubscribe_url(self, address: str, channel: str = "EMAIL") -> str:
+        token = quote(unsubscribe_token(await signing_key(), address, channel))
+        return f"{self.settings.public_url.rstrip('/')}/unsubscribe?token={token}"

@@ -1,0 +1,93 @@
+"""Notification settings, read once from the environment (BACKORDER_*)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(raw) if raw.strip() else default
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False  # smtps://
+    starttls: bool | None = None  # None: use it when the server offers it
+
+    @staticmethod
+    def parse(url: str) -> SmtpSettings:
+        """smtp://user:pass@host:port (STARTTLS when offered), smtp+starttls:// (required), smtps:// (TLS)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls", "smtp+plain") or not parts.hostname:
+            raise SystemExit(f"BACKORDER_SMTP_URL: {url!r} is not smtp[s]://[user:pass@]host[:port]")
+        implicit = parts.scheme == "smtps"
+        starttls = {"smtp+starttls": True, "smtp+plain": False}.get(parts.scheme)
+        return SmtpSettings(
+            host=parts.hostname, port=parts.port or (465 if implicit else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            implicit_tls=implicit, starttls=False if implicit else starttls)
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str
+    auth_token: str
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    api_url: str | None = None  # point the client elsewhere (the tests' stand-in)
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    shop_name: str = "Backorder Desk"
+    public_url: str = "http://127.0.0.1:8000"
+    email_from: str = "Backorder Desk <orders@backorder-desk.invalid>"
+    smtp: SmtpSettings | None = None
+    twilio: TwilioSettings | None = None
+    coalesce_seconds: int = 600
+    eta_threshold_days: int = 1
+    long_delay_days: int = 14
+    goodwill_text: str | None = None
+    goodwill_code: str | None = None
+    max_attempts: int = 8
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 3600.0
+    poll_seconds: float = 2.0
+    batch_size: int = 100
+
+    @staticmethod
+    def from_env() -> NotificationSettings:
+        env = os.environ
+        smtp = SmtpSettings.parse(env["BACKORDER_SMTP_URL"]) if env.get("BACKORDER_SMTP_URL") else None
+        twilio = None
+        if env.get("BACKORDER_TWILIO_ACCOUNT_SID") and env.get("BACKORDER_TWILIO_AUTH_TOKEN"):
+            twilio = TwilioSettings(
+                account_sid=env["BACKORDER_TWILIO_ACCOUNT_SID"], auth_token=env["BACKORDER_TWILIO_AUTH_TOKEN"],
+                from_number=env.get("BACKORDER_TWILIO_FROM") or None,
+                messaging_service_sid=env.get("BACKORDER_TWILIO_MESSAGING_SERVICE_SID") or None,
+                api_url=env.get("BACKORDER_TWILIO_API_URL") or None)
+            if not (twilio.from_number or twilio.messaging_service_sid):
+                raise SystemExit("Twilio needs BACKORDER_TWILIO_FROM or BACKORDER_TWILIO_MESSAGING_SERVICE_SID")
+        return NotificationSettings(
+            shop_name=env.get("BACKORDER_SHOP_NAME", "Backorder Desk"),
+            public_url=env.get("BACKORDER_PUBLIC_URL", "http://127.0.0.1:8000"),
+            email_from=env.get("BACKORDER_EMAIL_FROM", "Backorder Desk <orders@backorder-desk.invalid>"),
+            smtp=smtp, twilio=twilio,
+            coalesce_seconds=_int("BACKORDER_COALESCE_SECONDS", 600),
+            eta_threshold_days=_int("BACKORDER_ETA_THRESHOLD_DAYS", 1),
+            long_delay_days=_int("BACKORDER_LONG_DELAY_DAYS", 14),
+            goodwill_text=env.get("BACKORDER_GOODWILL_TEXT") or None,
+            goodwill_code=env.get("BACKORDER_GOODWILL_CODE") or None,
+            max_attempts=_int("BACKORDER_NOTIFY_MAX_ATTEMPTS", 8),
+        )
