@@ -28,7 +28,7 @@ MONTHS = {"en": ["January", "February", "March", "April", "May", "June", "July",
 
 PHRASES: dict[str, dict[str, str]] = {
     "en": {
-        "created": "We did not have enough in stock, so {quantity} {units} are on backorder.",
+        "created": "We did not have enough in stock, so {quantity} {units} on backorder.",
         "eta_later": "The expected date has moved from {old} to {new}.",
         "eta_earlier": "Good news: it is now expected earlier, on {new} (was {old}).",
         "partially_allocated": "Part of it has arrived and is set aside for you.",
@@ -133,11 +133,11 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
     if head == "cancelled":
         key = "cancelled_customer" if (n.cancelled_by or "") == "customer" else "cancelled_shop"
     values = {"quantity": n.cancelled_quantity if head == "partly_cancelled" else view.quantity,
-              "units": "item is" if view.quantity == 1 else "items", "old": old, "new": new,
+              "units": "item is" if view.quantity == 1 else "items are", "old": old, "new": new,
               "names": ", ".join(view.substitutes)}
     if head == "created":
-        values["units"] = "item is" if view.quantity == 1 else "items are"
         values["quantity"] = int((n.created or {}).get("quantity", view.quantity))
+        values["units"] = "item is" if values["quantity"] == 1 else "items are"
     sentence = p.get(key, p["update"]).format(**values)
     if n.long_delay and head != "long_delay":
         sentence += " " + p["long_delay"].format(**values)

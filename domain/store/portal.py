@@ -20,8 +20,8 @@ class CustomerPreferences(Model):
     by_email = fields.BooleanField(default=True)
     by_sms = fields.BooleanField(default=False)
     phone = fields.CharField(max_length=20, null=True)
-    quiet_hours_start = fields.TimeField(null=True)
-    quiet_hours_end = fields.TimeField(null=True)
+    quiet_hours_start = fields.CharField(max_length=5, null=True)  # "HH:MM", local to `timezone`
+    quiet_hours_end = fields.CharField(max_length=5, null=True)
     timezone = fields.CharField(max_length=64, default="UTC")
     language = fields.CharField(max_length=8, default="en")
     updated_at = fields.DatetimeField(auto_now=True)
@@ -102,11 +102,15 @@ def _time(value: object) -> time | None:
     return time.fromisoformat(str(value))
 
 
+def _hhmm(value: time | None) -> str | None:
+    return value.strftime("%H:%M") if value is not None else None
+
+
 async def save_preferences(prefs: NotificationPreferences) -> None:
     await CustomerPreferences.update_or_create(
         email=prefs.email,
         defaults={"by_email": prefs.by_email, "by_sms": prefs.by_sms, "phone": prefs.phone,
-                  "quiet_hours_start": prefs.quiet_hours_start, "quiet_hours_end": prefs.quiet_hours_end,
+                  "quiet_hours_start": _hhmm(prefs.quiet_hours_start), "quiet_hours_end": _hhmm(prefs.quiet_hours_end),
                   "timezone": prefs.timezone, "language": prefs.language},
     )
 
