@@ -42,8 +42,10 @@ FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
 class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
     def __init__(self, app_state: dict[str, Any], settings: Settings) -> None:
+        # strawberry refuses cross-origin websocket handshakes itself (HTTP 403) unless told which to allow
         super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.development else None,
-                         allow_queries_via_get=False, keep_alive=True, keep_alive_interval=15)
+                         allow_queries_via_get=False, keep_alive=True, keep_alive_interval=15,
+                         allowed_origins=settings.allowed_origins)
         self.state = app_state
         self.settings = settings
 

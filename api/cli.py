@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import dataclasses
 import gzip
 import io
 import logging
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("worker", help="run a notification dispatcher (any number may run)")
+    link = sub.add_parser("portal-link", help="print a single-use portal sign-in link for a customer")
+    link.add_argument("email")
+    link.add_argument("--base-url", help="where the portal is served (default BACKORDER_PUBLIC_URL, "
+                      "else http://127.0.0.1:8000)")
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)
@@ -62,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve_command(settings, args.host, args.port, args.demo)
+        if args.command == "portal-link":
+            if args.base_url:
+                settings = dataclasses.replace(settings, public_url=args.base_url)
+            return asyncio.run(portal_link_command(settings, args.email))
         if args.command == "worker":
             return asyncio.run(worker_command(settings))
         if args.command == "migrate":
@@ -93,8 +102,15 @@ def serve_command(settings: Settings, host: str, port: int, demo: bool) -> int:
     from api.app import create_app
 
     asyncio.run(migrate(settings.database_url))
+    if "BACKORDER_PUBLIC_URL" not in os.environ:  # links in messages point at where we listen
+        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        settings = dataclasses.replace(settings, public_url=url,
+                                       notifications=dataclasses.replace(settings.notifications, public_url=url))
     if demo:
-        settings = Settings(**{**settings.__dict__, "development": True})
+        notify = settings.notifications
+        if "BACKORDER_COALESCE_SECONDS" not in os.environ:  # a demo shows messages within seconds
+            notify = dataclasses.replace(notify, coalesce_seconds=10)
+        settings = dataclasses.replace(settings, development=True, notifications=notify)
         print(asyncio.run(prepare_demo(settings)), flush=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio")
     return 0
@@ -117,6 +133,23 @@ async def worker_command(settings: Settings) -> int:
     return 0
 
 
+async def portal_link_command(settings: Settings, email: str) -> int:
+    from datetime import UTC, datetime
+
+    from api.portal import create_portal_link
+    from domain.model import check_email
+    from domain.store import queries as q
+
+    email = check_email(email)
+    async with open_database(settings.database_url):
+        if email not in await q.customers_by_email([email]):
+            print(f"no customer with email {email}", file=sys.stderr)
+            return 1
+        url, expires_at = await create_portal_link(settings, email, None, "command line", datetime.now(UTC))
+    print(f"{url}\n(works once, until {expires_at:%Y-%m-%d %H:%M} UTC)")
+    return 0
+
+
 async def prepare_demo(settings: Settings) -> str:
     from api.demo import DEMO_CUSTOMERS, TOUR_SKU, is_empty, load_demo
     from domain.store.tokens import create_token
@@ -126,9 +159,10 @@ async def prepare_demo(settings: Settings) -> str:
             await load_demo(_desk(settings))
         _, secret = await create_token("demo agent", "agent")
     return (
-        "\n  Demo data loaded. GraphiQL: http://HOST:PORT/graphql\n"
+        f"\n  Demo data loaded. GraphiQL: {settings.public_url}/graphql\n"
         f"  Agent token (add as header  Authorization: Bearer {secret} )\n"
         f"  Tour product: {TOUR_SKU}; demo customers: {', '.join(DEMO_CUSTOMERS)}\n"
+        f"  Portal: {settings.public_url}/  (sign-in link: backorder portal-link {DEMO_CUSTOMERS[0]})\n"
     )
 
 

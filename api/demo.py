@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
+from domain.customers import NotificationPreferences
 from domain.model import BackorderPolicy, Channel, CustomerTier, Product
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
+from domain.store.portal import save_preferences
 
 TOUR_SKU = "85123A"  # 3 in stock and a purchase order due: the README's five-minute tour uses it
 DEMO_CUSTOMERS = ("ann.baker@example.com", "raj.patel@example.com", "li.wong@example.com")
@@ -82,6 +84,9 @@ async def load_demo(desk: BackorderDesk) -> dict[str, str]:
     ]
     for customer, channel, lines in orders:
         await desk.place_order(customer, channel, [LineRequest(sku, qty) for sku, qty in lines])
+    await save_preferences(NotificationPreferences(
+        email=ann, by_email=True, by_sms=True, phone="+447700900123", timezone="Europe/London"))
+    await save_preferences(NotificationPreferences(email=li, timezone="Asia/Singapore"))
     return {"tour_sku": TOUR_SKU, "customer": ann}
 
 

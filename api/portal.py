@@ -20,6 +20,7 @@ from api import types as gt
 from api.context import Context, Principal
 from api.permissions import IsAuthenticated, IsStaff
 from api.schema import _own_order, _payload
+from api.settings import Settings
 from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
 from domain.errors import DomainError, ErrorCode, InvalidInput, PermissionDenied
 from domain.model import check_email
@@ -83,8 +84,13 @@ ORDER_SIGN_IN_LIMIT = RateLimiter(10, 15 * 60)
 
 
 async def issue_link(info: Ctx, email: str, order_id: str | None, created_by: str) -> tuple[str, datetime]:
-    settings = info.context.settings
-    now = info.context.desk.clock.now()
+    return await create_portal_link(info.context.settings, email, order_id, created_by,
+                                    info.context.desk.clock.now())
+
+
+async def create_portal_link(settings: Settings, email: str, order_id: str | None, created_by: str,
+                             now: datetime) -> tuple[str, datetime]:
+    """A signed, single-use sign-in link and when it expires."""
     link = await store.create_link(email, order_id, now, timedelta(minutes=settings.link_minutes), created_by)
     key = await store.signing_key()
     url = f"{settings.public_url.rstrip('/')}/?token={make_token(key, link.id, link.expires_at)}"

@@ -407,11 +407,18 @@ class Query:
         f = filter or OrderFilter()
         principal = info.context.require_principal()
         email = f.customer_email if principal.is_staff else principal.customer_email
+        size, cursor, number = _page_size(first, info.context.settings), _cursor(after), f.number
+        if principal.order_id is not None:
+            # signed in with one order's number: list only that order, so totalCount and pages add up
+            own = await info.context.loaders.order_by_id.load(principal.order_id)
+            if own is None or (number is not None and number.strip().upper() != own.number):
+                return gt.Connection.of([], False, 0)
+            number = own.number
         page = await q.list_orders(
-            q.OrderFilter(customer_email=email, channel=f.channel.value if f.channel else None, number=f.number,
+            q.OrderFilter(customer_email=email, channel=f.channel.value if f.channel else None, number=number,
                           placed_after=f.placed_after, placed_before=f.placed_before,
                           has_backorders=f.has_backorders),
-            _page_size(first, info.context.settings), _cursor(after))
+            size, cursor)
         found = await info.context.loaders.order_by_id.load_many(page.ids)
         visible = [o for o in found if o and principal.can_see_order(o.id, o.customer.email)]
         return gt.Connection.of([(o.id, gt.Order(_o=o)) for o in visible], page.has_next, page.total)

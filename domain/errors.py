@@ -99,10 +99,11 @@ class PermissionDenied(DomainError):
 
 def not_found(kind: str, key: str, *, field: str = "id") -> NotFound:
     codes = {
-        "Product": ErrorCode.PRODUCT_NOT_FOUND,
-        "Order": ErrorCode.ORDER_NOT_FOUND,
-        "Backorder": ErrorCode.BACKORDER_NOT_FOUND,
-        "PurchaseOrder": ErrorCode.PURCHASE_ORDER_NOT_FOUND,
-        "Supplier": ErrorCode.SUPPLIER_NOT_FOUND,
+        "product": ErrorCode.PRODUCT_NOT_FOUND,
+        "order": ErrorCode.ORDER_NOT_FOUND,
+        "backorder": ErrorCode.BACKORDER_NOT_FOUND,
+        "purchaseorder": ErrorCode.PURCHASE_ORDER_NOT_FOUND,
+        "supplier": ErrorCode.SUPPLIER_NOT_FOUND,
     }
-    return NotFound(f"{kind} {key!r} does not exist", field=field, code=codes.get(kind, ErrorCode.NOT_FOUND))
+    code = codes.get(kind.lower().replace(" ", "").replace("_", ""), ErrorCode.NOT_FOUND)
+    return NotFound(f"{kind} {key!r} does not exist", field=field, code=code)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from tortoise.expressions import Q
+
 from domain import model as m
 from domain.eta import InboundSupply
 from domain.store import models as t
@@ -172,8 +174,8 @@ async def list_backorders(f: BackorderFilter, first: int, after: str | None) -> 
         query = query.filter(order_id=f.order_id)
     if f.overdue is not None and f.today is not None:
         # overdue: still open and its promised date has passed
-        overdue_q = {"status__in": ACTIVE, "promised_date__lt": f.today}
-        query = query.filter(**overdue_q) if f.overdue else query.exclude(**overdue_q)
+        overdue_q = Q(status__in=ACTIVE) & Q(promised_date__lt=f.today)
+        query = query.filter(overdue_q if f.overdue else ~overdue_q)
     return await _page(query, "id", first, after, ["id"])
 
 
@@ -210,7 +212,7 @@ async def list_orders(f: OrderFilter, first: int, after: str | None) -> Page:
 async def list_products(search: str | None, first: int, after: str | None) -> Page:
     query = t.Product.all()
     if search:
-        query = query.filter(name__icontains=search.strip()) | query.filter(sku__icontains=search.strip())
+        query = query.filter(Q(name__icontains=search.strip()) | Q(sku__icontains=search.strip()))
     return await _page(query, "sku", first, after, ["sku"])
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +22,9 @@ from api.settings import Settings
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.services import BackorderDesk
+from domain.store.db import migrate
 from domain.store.tokens import create_token
+from tests.conftest import POSTGRES_URL, _drop, _postgres_database
 
 
 def free_port() -> int:
@@ -72,11 +76,38 @@ class Api:
 
 
 @pytest.fixture
-async def api(db_url: str) -> AsyncIterator[Api]:
+async def db_url(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """As the shared fixture, but on SQLite a copy of a database migrated once per session: migrating
+    takes longer than most API tests, and there are many of them."""
+    if POSTGRES_URL:
+        url = await _postgres_database()
+        try:
+            yield url
+        finally:
+            await _drop(url)
+        return
+    template = tmp_path_factory.getbasetemp() / "api-template.db"
+    if not template.exists():  # migrated under another name first: a failed migration leaves no template
+        partial = template.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        await migrate(f"sqlite://{partial}")
+        partial.rename(template)
+    shutil.copyfile(template, tmp_path / "backorder.db")
+    yield f"sqlite://{tmp_path / 'backorder.db'}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "api_settings(**fields): Settings fields for the `api` fixture's app")
+
+
+@pytest.fixture
+async def api(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Api]:
     port = free_port()
     bus = InProcessBus()
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    settings = Settings(database_url=db_url, development=False, public_url=f"http://127.0.0.1:{port}")
+    marker = request.node.get_closest_marker("api_settings")
+    settings = Settings(**{"database_url": db_url, "development": False, "public_url": f"http://127.0.0.1:{port}",
+                           **(marker.kwargs if marker else {})})
     app = create_app(settings, clock=clock, bus=bus)
     desk = app.state.desk
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

@@ -134,7 +134,7 @@ async def test_another_customers_order_is_unreachable(api, page):
           body: JSON.stringify({query: `mutation($id: ID!) { setShippingPreference(input: {orderId: $id,
             shipComplete: true}) { order { id } userErrors { code } } }`, variables: {id}})});
         return await r.json(); }""", other)
-    assert cancel["data"]["setShippingPreference"] == {"order": None, "userErrors": [{"code": "NOT_FOUND"}]}
+    assert cancel["data"]["setShippingPreference"] == {"order": None, "userErrors": [{"code": "ORDER_NOT_FOUND"}]}
 
 
 async def test_sign_in_with_order_number_opens_only_that_order(api, page):

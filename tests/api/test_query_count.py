@@ -1,0 +1,99 @@
+"""No N+1: a page of orders with everything hanging off them costs a fixed number of SQL statements,
+whatever the page size, because related objects come through the request's DataLoaders."""
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+
+from domain.services import LineRequest
+from tests.api import support as s
+
+ORDERS = """query($first: Int!) { orders(first: $first) { totalCount nodes {
+  id number customer { email tier } placedAt
+  lines { sku quantity allocatedQuantity unitPrice { amount currency }
+    product { sku name availableToPromise }
+    backorder { id status backorderedQuantity queuePosition promisedDate
+      eta { date confidence source purchaseOrderNumber }
+      history { at kind oldValue newValue cause }
+      product { sku onHand unitsBackordered inbound { purchaseOrderNumber expectedDate quantity } }
+      substitutes { product { sku name } availableQuantity available priceDifference { amount } } } }
+  backorders { id sku } } } }"""
+
+
+class StatementLog(logging.Handler):
+    """tortoise logs every statement it sends at DEBUG on "tortoise.db_client" (the server runs in this
+    process). The notification dispatcher polls on its own task: its statements are not the request's."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        task = asyncio.current_task()
+        message = record.getMessage()
+        if task is not None and task.get_name().startswith("dispatcher"):
+            return
+        if message.startswith(("Created connection", "Closed connection")):
+            return
+        self.statements.append(message)
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    logger = logging.getLogger("tortoise.db_client")
+    handler, level = StatementLog(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler.statements
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+async def _fifty_orders(api) -> None:
+    """50 orders of 2 or 3 lines: MUG runs out after 20 orders, TEE and LAMP are always backordered,
+    LAMP has a purchase order on the way, TEE and MUG have substitutes."""
+    desk = api.desk
+    await s.product(desk, "CUP", stock=30, price="12.00")
+    await s.product(desk, "PEN", stock=100, price="2.00")
+    await s.product(desk, "MUG", stock=20, substitutes=["CUP"])
+    await s.product(desk, "TEE", substitutes=["CUP", "PEN"])
+    await s.product(desk, "LAMP")
+    supplier = await desk.upsert_supplier(None, "Acme", 20)
+    await desk.create_purchase_order(supplier.id, date(2026, 3, 20), [LineRequest("LAMP", 40)])
+    for i in range(50):
+        lines = [("MUG", 1), ("TEE", 1)] + ([("LAMP", 2)] if i % 3 == 0 else [("PEN", 1)] if i % 3 == 1 else [])
+        await s.order(desk, f"customer{i}@example.com", *lines)
+
+
+async def _count(api, first: int) -> tuple[int, list[str], dict]:
+    with statements() as sent:
+        body = await api.gql(ORDERS, {"first": first})
+    return len(sent), sent, body["data"]["orders"]
+
+
+async def test_a_page_of_orders_costs_the_same_statements_for_10_as_for_50(api):
+    # given: 50 orders with 2-3 lines each, many lines backordered, with ETAs, history and substitutes
+    await _fifty_orders(api)
+
+    # when: one query reads 10 of them with everything hanging off them, and then all 50
+    ten, _, small = await _count(api, 10)
+    fifty, sent, large = await _count(api, 50)
+
+    # then: the pages are what was asked for, and full of related data
+    assert len(small["nodes"]) == 10 and len(large["nodes"]) == 50 and large["totalCount"] == 50
+    backorders = [line["backorder"] for o in large["nodes"] for line in o["lines"] if line["backorder"]]
+    assert len(backorders) == 30 + 50 + 17  # MUG after the 20th order, every TEE, every third order's LAMP
+    assert all(b["history"] and b["product"] and b["eta"] and b["queuePosition"] for b in backorders)
+    assert {sub["product"]["sku"] for b in backorders for sub in b["substitutes"]} == {"CUP", "PEN"}
+    assert any(b["eta"]["purchaseOrderNumber"] for b in backorders)
+    # then: the handler really saw the statements, one per table the loaders read
+    tables = ["api_tokens", "orders", "order_lines", "customers", "products", "backorders",
+              "backorder_history", "stock_levels", "purchase_order_lines", "purchase_orders"]
+    assert all(any(f'"{table}"' in sql for sql in sent) for table in tables), sent
+    # then: a small, fixed number of statements, whatever the page size
+    assert fifty == ten, (ten, fifty, sent)
+    assert fifty <= 15, sent
