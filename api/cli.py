@@ -158,11 +158,12 @@ async def prepare_demo(settings: Settings) -> str:
         if await is_empty():
             await load_demo(_desk(settings))
         _, secret = await create_token("demo agent", "agent")
+    base = "" if settings.public_url == Settings.public_url else f" --base-url {settings.public_url}"
     return (
         f"\n  Demo data loaded. GraphiQL: {settings.public_url}/graphql\n"
         f"  Agent token (add as header  Authorization: Bearer {secret} )\n"
         f"  Tour product: {TOUR_SKU}; demo customers: {', '.join(DEMO_CUSTOMERS)}\n"
-        f"  Portal: {settings.public_url}/  (sign-in link: backorder portal-link {DEMO_CUSTOMERS[0]})\n"
+        f"  Portal: {settings.public_url}/  (sign-in link: backorder portal-link {DEMO_CUSTOMERS[0]}{base})\n"
     )
 
 

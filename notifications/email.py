@@ -3,10 +3,11 @@ reused for a whole batch, and SMTP replies classified into retry-later and give-
 
 from __future__ import annotations
 
+import email.policy
 import hashlib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 
 import aiosmtplib
 
@@ -18,6 +19,9 @@ def message_id(idempotency_key: str) -> str:
     """The same outbox message always has the same Message-ID, so a resend is recognisable."""
     digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
     return f"<{digest}@backorder-desk>"
+
+
+WIRE = email.policy.SMTP.clone(max_line_length=998)  # RFC 5322's hard limit: long headers stay whole
 
 
 def build_email(message: Outgoing, sender: str) -> EmailMessage:
@@ -43,6 +47,7 @@ class EmailChannel:
     def __init__(self, settings: SmtpSettings, sender: str, timeout: float = 20.0) -> None:
         self.settings = settings
         self.sender = sender
+        self.sender_address = parseaddr(sender)[1] or sender
         self.timeout = timeout
         self._smtp: aiosmtplib.SMTP | None = None
 
@@ -75,7 +80,9 @@ class EmailChannel:
         smtp = await self._connected()
         email = build_email(message, self.sender)
         try:
-            await smtp.send_message(email)
+            # flattened by us: aiosmtplib's 78-column policy turns the long List-Unsubscribe URL into
+            # RFC 2047 encoded-words, which mail clients do not read as a link (RFC 2369 wants <URL>)
+            await smtp.sendmail(self.sender_address, [message.recipient], email.as_bytes(policy=WIRE))
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [r.code for r in error.recipients]
             detail = "; ".join(f"{r.code} {r.message}" for r in error.recipients)

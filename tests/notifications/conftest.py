@@ -39,6 +39,7 @@ def free_port() -> int:
 class MailHandler:
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.raw: list[bytes] = []  # as received: what a mail client parses
         self.refuse: set[str] = set()  # recipients answered with 550
         self.defer: set[str] = set()  # recipients answered with 451
 
@@ -51,6 +52,7 @@ class MailHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.raw.append(envelope.content)
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
         return "250 Message accepted"
 

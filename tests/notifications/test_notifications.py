@@ -72,6 +72,8 @@ async def test_backorder_created_email_says_what_when_and_how_to_stop(db, smtp):
     assert "<strong>10 March 2026</strong>" in html
     unsubscribe = mail["List-Unsubscribe"]
     assert unsubscribe.startswith("<http://shop.test/unsubscribe?token=")
+    # RFC 2369/8058: the URL as is on one header line; an encoded-word is not a link to a mail client
+    assert f"List-Unsubscribe: {unsubscribe}\r\n".encode() in smtp.handler.raw[0]
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert mail["Message-ID"].endswith("@backorder-desk>")
     assert await statuses() == [("EMAIL", "ann@example.com", "SENT")]
