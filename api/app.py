@@ -28,7 +28,7 @@ from api.context import Context, Principal
 from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
-from domain.bus import InProcessBus
+from domain.bus import EventBus, InProcessBus
 from domain.clock import Clock
 from domain.services import BackorderDesk
 from domain.store.db import open_database
@@ -94,12 +94,12 @@ async def authenticate(header: str) -> Principal | None:
     return Principal(role=info.role, name=info.name) if info else None
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None, bus: InProcessBus | None = None,
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None, bus: EventBus | None = None,
                notifications: Notifications | None = None, manage_database: bool = True) -> Starlette:
     """The app. Its parts are on `app.state` (desk, bus, notifications) for the CLI and the tests."""
     settings = settings or Settings.from_env()
     clock = clock or Clock()
-    event_bus = bus or InProcessBus()
+    event_bus = bus or make_bus(settings.redis_url, settings.redis_channel)
     notify = notifications or Notifications(
         dataclasses.replace(settings.notifications, public_url=settings.public_url), clock)
     desk = BackorderDesk(lambda: TortoiseUnitOfWork(
@@ -148,7 +148,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     return app
 
 
-async def _wake_on_events(bus: InProcessBus, notify: Notifications) -> None:
+def app_from_env() -> Starlette:
+    """For `serve --workers N`: each server process builds its app from the environment."""
+    return create_app(Settings.from_env())
+
+
+def make_bus(redis_url: str | None, channel: str = "backorder:events") -> EventBus:
+    """In-process fan-out on one machine; Redis pub/sub when several processes serve the same database."""
+    if not redis_url:
+        return InProcessBus()
+    from domain.store.redis_bus import RedisBus
+
+    return RedisBus(redis_url, channel=channel)
+
+
+async def _wake_on_events(bus: EventBus, notify: Notifications) -> None:
     """Committed events mean there may be something to send: wake the dispatcher at once."""
     with bus.subscribe() as stream:
         async for _ in stream:

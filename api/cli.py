@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=int(os.environ.get("BACKORDER_PORT", "8000")))
     serve.add_argument("--demo", action="store_true",
                        help="load demo data into an empty database, print an agent token, enable GraphiQL")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("BACKORDER_WORKERS", "1")),
+                       help="server processes (more than one needs PostgreSQL and Redis)")
 
     sub.add_parser("migrate", help="apply database migrations")
     sub.add_parser("worker", help="run a notification dispatcher (any number may run)")
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         if args.command == "serve":
-            return serve_command(settings, args.host, args.port, args.demo)
+            return serve_command(settings, args.host, args.port, args.demo, args.workers)
         if args.command == "portal-link":
             if args.base_url:
                 settings = dataclasses.replace(settings, public_url=args.base_url)
@@ -96,23 +98,33 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def serve_command(settings: Settings, host: str, port: int, demo: bool) -> int:
+def serve_command(settings: Settings, host: str, port: int, demo: bool, workers: int = 1) -> int:
     import uvicorn
 
     from api.app import create_app
 
+    if workers < 1:
+        raise SystemExit("--workers must be at least 1")
+    if workers > 1 and not (settings.redis_url and settings.database_url.startswith(("postgres", "psql"))):
+        raise SystemExit("--workers > 1 needs the scale-out profile: BACKORDER_DATABASE_URL=postgres://... (row "
+                         "locks across processes) and BACKORDER_REDIS_URL=redis://... (events across processes)")
     asyncio.run(migrate(settings.database_url))
+    overrides: dict[str, str] = {}
     if "BACKORDER_PUBLIC_URL" not in os.environ:  # links in messages point at where we listen
-        url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-        settings = dataclasses.replace(settings, public_url=url,
-                                       notifications=dataclasses.replace(settings.notifications, public_url=url))
+        overrides["BACKORDER_PUBLIC_URL"] = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     if demo:
-        notify = settings.notifications
+        overrides["BACKORDER_ENV"] = "development"
         if "BACKORDER_COALESCE_SECONDS" not in os.environ:  # a demo shows messages within seconds
-            notify = dataclasses.replace(notify, coalesce_seconds=10)
-        settings = dataclasses.replace(settings, development=True, notifications=notify)
+            overrides["BACKORDER_COALESCE_SECONDS"] = "10"
+    os.environ.update(overrides)  # worker processes build their settings from the environment
+    settings = Settings.from_env()
+    if demo:
         print(asyncio.run(prepare_demo(settings)), flush=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio")
+    if workers > 1:
+        uvicorn.run("api.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level="info",
+                    ws="websockets-sansio")
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio")
     return 0
 
 
@@ -120,16 +132,30 @@ async def worker_command(settings: Settings) -> int:
     import dataclasses
     import signal
 
+    from api.app import make_bus
     from notifications.service import Notifications
 
     notify = Notifications(dataclasses.replace(settings.notifications, public_url=settings.public_url))
+    bus = make_bus(settings.redis_url, settings.redis_channel)  # with Redis, events wake this worker at once
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    async def wake() -> None:
+        with bus.subscribe() as stream:
+            async for _ in stream:
+                notify.dispatcher.wake()
+
     async with open_database(settings.database_url):
-        log.info("notification worker started")
-        await notify.dispatcher.run_forever(stop)
+        await bus.start()
+        waker = asyncio.create_task(wake())
+        log.info("notification worker started%s", " (woken through Redis)" if settings.redis_url else "")
+        try:
+            await notify.dispatcher.run_forever(stop)
+        finally:
+            waker.cancel()
+            await bus.stop()
     return 0
 
 

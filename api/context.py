@@ -13,7 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from api.settings import Settings
 from domain import model as m
-from domain.bus import InProcessBus
+from domain.bus import EventBus
 from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
 from domain.services import BackorderDesk
@@ -77,7 +77,7 @@ class Loaders:
 class Context:
     desk: BackorderDesk
     settings: Settings
-    bus: InProcessBus
+    bus: EventBus
     principal: Principal | None
     request: Any = None
     response: Any = None

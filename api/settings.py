@@ -38,6 +38,8 @@ class Settings:
     page_size_limit: int = 200
     allowed_origins: tuple[str, ...] = ()
     public_url: str = "http://127.0.0.1:8000"
+    redis_url: str | None = None  # set: events fan out across processes through Redis pub/sub
+    redis_channel: str = "backorder:events"  # one per deployment sharing a Redis
     link_minutes: int = 30
     session_hours: int = 12
     inprocess_worker: bool = True
@@ -56,6 +58,8 @@ class Settings:
                 size_weight=_float("BACKORDER_PRIORITY_SIZE_WEIGHT", 0.0),
             ),
             public_url=env.get("BACKORDER_PUBLIC_URL", "http://127.0.0.1:8000"),
+            redis_url=env.get("BACKORDER_REDIS_URL") or None,
+            redis_channel=env.get("BACKORDER_REDIS_CHANNEL") or "backorder:events",
             link_minutes=_int("BACKORDER_LINK_MINUTES", 30),
             session_hours=_int("BACKORDER_SESSION_HOURS", 12),
             inprocess_worker=env.get("BACKORDER_INPROCESS_WORKER", "1") not in ("0", "false", "no"),

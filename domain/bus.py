@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol
 
 from domain.events import Event
 
@@ -82,3 +83,18 @@ class InProcessBus:
 
     async def stop(self) -> None:
         self._streams.clear()
+
+
+class EventBus(Protocol):
+    """What the API and the dispatcher need of a bus: InProcessBus here, RedisBus across processes."""
+
+    async def publish(self, events: Sequence[Event]) -> None: ...
+
+    def subscribe(self, accept: EventFilter | None = None) -> EventStream: ...
+
+    @property
+    def subscribers(self) -> int: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...

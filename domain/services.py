@@ -346,6 +346,9 @@ class BackorderDesk:
                 earlier = await uow.get_order_by_key(idempotency_key)
                 if earlier is not None:
                     return earlier
+            # the order's time is when it holds the SKU locks: concurrent orders queue in the order they
+            # really took their place, so a later order can never be served ahead of an earlier one
+            now = self.clock.now()
             known = await uow.get_customer(email)
             person = Customer(
                 email=email,

@@ -101,9 +101,11 @@ class TortoiseUnitOfWork:
 
     async def lock_skus(self, skus: Sequence[str]) -> None:
         if self.is_postgres and skus:
-            await t.Product.filter(sku__in=sorted(set(skus))).order_by("sku").select_for_update().values_list(
-                "sku", flat=True
-            )
+            # plain SQL: tortoise drops FOR UPDATE from values()/values_list() queries without a word
+            assert self.conn is not None
+            await self.conn.execute_query(
+                'SELECT "sku" FROM "products" WHERE "sku" = ANY($1::text[]) ORDER BY "sku" FOR UPDATE',
+                [sorted(set(skus))])
 
     # -- the SKU aggregate --------------------------------------------------------------------
     async def inventory(self, sku: str) -> m.SkuInventory:
