@@ -68,27 +68,29 @@ def project(
     po_index = 0
     po_left = supplies[0].quantity if supplies else 0
     last_date = today
+    # Etas are values: one per source, shared by every backorder it covers (10k backorders, 20 POs)
+    allocated = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)
+    on_hand = Eta(today, Confidence.HIGH, EtaSource.ON_HAND)
+    by_po = [
+        Eta(max(s.expected_date, today),
+            Confidence.LOW if (s.supplier_late or s.expected_date < today) else Confidence.HIGH,
+            EtaSource.PURCHASE_ORDER, s.reference)
+        for s in supplies
+    ]
     for need in queue:
         if need.waiting_quantity <= 0:
-            eta = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)
+            eta = allocated
         else:
             remaining = need.waiting_quantity
             from_on_hand = min(on_hand_left, remaining)
             on_hand_left -= from_on_hand
             remaining -= from_on_hand
-            eta = Eta(today, Confidence.HIGH, EtaSource.ON_HAND)
+            eta = on_hand
             while remaining > 0 and po_index < len(supplies):
                 take = min(po_left, remaining)
                 remaining -= take
                 po_left -= take
-                supply = supplies[po_index]
-                overdue = supply.expected_date < today
-                eta = Eta(
-                    max(supply.expected_date, today),
-                    Confidence.LOW if (supply.supplier_late or overdue) else Confidence.HIGH,
-                    EtaSource.PURCHASE_ORDER,
-                    supply.reference,
-                )
+                eta = by_po[po_index]
                 if po_left == 0:
                     po_index += 1
                     po_left = supplies[po_index].quantity if po_index < len(supplies) else 0

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
@@ -18,14 +20,18 @@ class Event:
     occurred_at: datetime
 
     def to_dict(self) -> dict[str, Any]:
+        # on the hot path: a receipt for a long queue writes an event log row per event
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))
         out: dict[str, Any] = {"kind": self.kind}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
+        for name in names:
+            value = getattr(self, name)
             if isinstance(value, (datetime, date)):
                 value = value.isoformat()
             elif isinstance(value, tuple):
                 value = list(value)
-            out[f.name] = value
+            out[name] = value
         return out
 
     @staticmethod

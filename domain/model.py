@@ -626,6 +626,9 @@ class SkuInventory:
         return backorder
 
     def ranked_queue(self, today: date) -> list[Backorder]:
+        if self.policy.is_fifo:  # allocation.rank's order, without a Claim per backorder (long queues)
+            return sorted((b for b in self.queue.values() if b.waiting_quantity > 0),
+                          key=lambda b: (-b.priority_override, b.ordered_at, b.id))
         claims = rank((b.claim() for b in self.queue.values() if b.waiting_quantity > 0), self.policy, today)
         return [self.queue[c.backorder_id] for c in claims]
 

@@ -8,7 +8,9 @@ notifications outbox), and published to the bus only after the commit succeeded.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
@@ -76,17 +78,11 @@ class TortoiseUnitOfWork:
     async def commit(self) -> None:
         assert self.conn is not None
         if self._events:
-            await t.EventLog.bulk_create([
-                t.EventLog(
-                    kind=e.kind,
-                    occurred_at=e.occurred_at,
-                    backorder_id=getattr(e, "backorder_id", None),
-                    order_id=getattr(e, "order_id", None),
-                    sku=getattr(e, "sku", None),
-                    payload=e.to_dict(),
-                )
-                for e in self._events
-            ], batch_size=1000)
+            await self._bulk_insert(
+                "event_log", ("kind", "occurred_at", "backorder_id", "order_id", "sku", "payload"),
+                ("text", "timestamptz", "text", "text", "text", "jsonb"),
+                [(e.kind, e.occurred_at, getattr(e, "backorder_id", None), getattr(e, "order_id", None),
+                  getattr(e, "sku", None), json.dumps(e.to_dict())) for e in self._events])
             for hook in self._before_commit:
                 await hook(self.conn, self._events)
         self._committed = True
@@ -119,9 +115,15 @@ class TortoiseUnitOfWork:
         for row in await t.StockLevel.filter(sku=sku).values():
             self._stock_ids[(sku, row["location"])] = row["id"]
             stock.append(m.StockLevel(sku, row["location"], row["on_hand"], row["allocated"], row["safety_stock"]))
-        rows = await t.Backorder.filter(sku=sku, status__in=ACTIVE).values()
+        # plain SQL: tortoise's per-field conversion of 100k rows costs more than the allocation itself
+        assert self.conn is not None
+        marks = ["$1", *[f"${n}" for n in range(2, len(ACTIVE) + 2)]] if self.is_postgres else ["?"] * (len(ACTIVE) + 1)
+        rows = await self.conn.execute_query_dict(
+            f'SELECT * FROM "backorders" WHERE "sku" = {marks[0]} AND "status" IN ({", ".join(marks[1:])})',
+            [sku, *ACTIVE])
         queue = []
-        for row in rows:
+        for raw in rows:
+            row = _backorder_row(raw)
             self._loaded[row["id"]] = row
             queue.append(_backorder(row, []))
         inbound = await self._inbound(sku)
@@ -170,7 +172,8 @@ class TortoiseUnitOfWork:
                     self._stock_ids[key] = row.id
             inventory.stock_changed = False
         new_rows: list[t.Backorder] = []
-        history: list[t.BackorderHistory] = []
+        history: list[tuple[Any, ...]] = []
+        updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}  # changed columns -> rows of values
         for backorder in inventory.touched.values():
             values = _backorder_values(backorder)
             loaded = self._loaded.get(backorder.id)
@@ -180,21 +183,58 @@ class TortoiseUnitOfWork:
                 changed = {k: v for k, v in values.items() if loaded.get(k) != v}
                 if changed:
                     changed["version"] = backorder.version = backorder.version + 1
-                    await t.Backorder.filter(id=backorder.id).update(**changed)
                     loaded.update(changed)
-            history.extend(
-                t.BackorderHistory(backorder_id=backorder.id, at=h.at, kind=h.kind, old_value=h.old_value,
-                                   new_value=h.new_value, cause=h.cause[:2000])
-                for h in backorder.new_history
-            )
+                    updates.setdefault(tuple(changed), []).append((*changed.values(), backorder.id))
+            history.extend((backorder.id, h.at, h.kind, h.old_value, h.new_value, h.cause[:2000])
+                           for h in backorder.new_history)
             backorder.new_history = []
+        # in bulk: allocating to a long queue touches every row in it, and a statement per row is what
+        # made the first version slower than a naive ORM loop (bench/allocation.py)
+        for columns, rows in updates.items():
+            await self._bulk_update_backorders(columns, rows)
         if new_rows:
             await t.Backorder.bulk_create(new_rows, batch_size=500)
             for row in new_rows:
                 self._loaded[row.id] = _backorder_values_from_row(row)
         if history:
-            await t.BackorderHistory.bulk_create(history, batch_size=1000)
+            await self._bulk_insert(
+                "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause"),
+                ("text", "timestamptz", "text", "text", "text", "text"), history)
         inventory.touched = {}
+
+    # -- bulk writes: one statement for any number of rows on PostgreSQL (arrays through unnest), one
+    # executemany on SQLite (a C loop in-process); a statement per row is what made the first version
+    # slower than a naive ORM loop (bench/allocation.py)
+    async def _bulk_insert(self, table: str, columns: Sequence[str], pg_types: Sequence[str],
+                           rows: list[tuple[Any, ...]]) -> None:
+        assert self.conn is not None
+        names = ", ".join(f'"{c}"' for c in columns)
+        if self.is_postgres:
+            if len(rows) >= COPY_THRESHOLD:  # COPY: the fastest way into PostgreSQL, worth it for long lists
+                async with self.conn.acquire_connection() as connection:
+                    await connection.copy_records_to_table(table, records=rows, columns=list(columns))
+                return
+            await self.conn.execute_query(
+                f'INSERT INTO "{table}" ({names}) SELECT {_pg_select(columns, pg_types)} '
+                f"FROM {_pg_unnest(columns, pg_types)}", _pg_arrays(rows, len(columns)))
+        else:
+            await self.conn.execute_many(
+                f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})', rows)
+
+    async def _bulk_update_backorders(self, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """`rows` hold the new values of `columns`, then the id."""
+        assert self.conn is not None
+        rows = [tuple(_db(v) for v in row) for row in rows]
+        if self.is_postgres:
+            types = [_BACKORDER_PG_TYPES.get(c, "text") for c in columns]
+            sets = ", ".join(f'"{c}" = v."{c}"' + ("::jsonb" if t_ == "jsonb" else "")
+                             for c, t_ in zip(columns, types, strict=True))
+            await self.conn.execute_query(
+                f'UPDATE "backorders" AS b SET {sets} FROM {_pg_unnest((*columns, "id"), (*types, "text"))} '
+                'WHERE b."id" = v."id"', _pg_arrays(rows, len(columns) + 1))
+        else:
+            await self.conn.execute_many(
+                'UPDATE "backorders" SET ' + ", ".join(f'"{c}" = ?' for c in columns) + ' WHERE "id" = ?', rows)
 
     # -- single objects -----------------------------------------------------------------------
     async def get_product(self, sku: str) -> m.Product | None:
@@ -372,6 +412,54 @@ def _backorder_values(b: m.Backorder) -> dict[str, Any]:
         "allocation_reason": b.allocation_reason, "queue_position": b.queue_position,
         "created_at": b.created_at, "updated_at": b.updated_at,
     }
+
+
+COPY_THRESHOLD = 500
+_DATETIME_COLUMNS = ("ordered_at", "created_at", "updated_at")
+_DATE_COLUMNS = ("eta_date", "promised_date")
+
+
+def _backorder_row(raw: Any) -> dict[str, Any]:
+    """A `backorders` row from a raw query, typed as tortoise would give it (SQLite returns text)."""
+    row = dict(raw)
+    for column in _DATETIME_COLUMNS:
+        if isinstance(row[column], str):
+            row[column] = datetime.fromisoformat(row[column])
+    for column in _DATE_COLUMNS:
+        if isinstance(row[column], str):
+            row[column] = date.fromisoformat(row[column])
+    if isinstance(row["reserved"], str):
+        row["reserved"] = json.loads(row["reserved"])
+    return row
+
+
+_BACKORDER_PG_TYPES = {
+    **dict.fromkeys(("quantity", "original_quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity",
+                     "substituted_quantity", "priority_override", "order_quantity", "queue_position", "version"),
+                    "int"),
+    **dict.fromkeys(_DATETIME_COLUMNS, "timestamptz"),
+    **dict.fromkeys(_DATE_COLUMNS, "date"),
+    "reserved": "jsonb",
+}
+
+
+def _pg_unnest(columns: Sequence[str], pg_types: Sequence[str]) -> str:
+    """unnest($1::text[], $2::int[], ...) AS v("a", "b", ...); JSON travels as text."""
+    arrays = ", ".join(f"${n}::{'text' if t_ == 'jsonb' else t_}[]" for n, t_ in enumerate(pg_types, 1))
+    return f"unnest({arrays}) AS v({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)})"
+
+
+def _pg_select(columns: Sequence[str], pg_types: Sequence[str]) -> str:
+    return ", ".join(f'v."{c}"' + ("::jsonb" if t_ == "jsonb" else "") for c, t_ in zip(columns, pg_types, strict=True))
+
+
+def _pg_arrays(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _db(value: Any) -> Any:
+    """A value as the database driver takes it in a raw statement (JSON columns as text)."""
+    return json.dumps(value) if isinstance(value, (dict, list)) else value
 
 
 def _backorder_values_from_row(row: t.Backorder) -> dict[str, Any]:
