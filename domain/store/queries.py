@@ -240,23 +240,36 @@ class Kpis:
 
 
 async def kpis(today: date) -> Kpis:
-    active = await t.Backorder.filter(status__in=ACTIVE).values(
-        "sku", "quantity", "allocated_quantity", "shipped_quantity", "promised_date")
-    lines = await t.OrderLine.all().values("quantity", "allocated_quantity", "substitute_for")
-    orders = await t.Order.all().count()
-    with_backorders = len(set(await t.Backorder.all().values_list("order_id", flat=True)))
-    ordered = sum(line["quantity"] for line in lines if not line["substitute_for"])
-    filled = sum(line["allocated_quantity"] for line in lines if not line["substitute_for"])
-    done = await t.Backorder.filter(status__in=["ALLOCATED", "SHIPPED"]).values("created_at", "updated_at")
-    waits = [(d["updated_at"] - d["created_at"]).total_seconds() / 86400 for d in done]
+    """Aggregated in the database: a shop with a million order lines reads one row per figure."""
+    db = t.Backorder._meta.db
+    pg = db.capabilities.dialect == "postgres"
+    mark = (lambda n: f"${n}") if pg else (lambda n: "?")
+    overdue_mark = mark(1)  # parameters in the order they appear: SQLite's are positional
+    active = ", ".join(mark(n) for n in range(2, len(ACTIVE) + 2))
+    [b] = await db.execute_query_dict(
+        "SELECT COUNT(*) AS open, COALESCE(SUM(quantity - allocated_quantity), 0) AS waiting, "
+        "COALESCE(SUM(allocated_quantity - shipped_quantity), 0) AS held, "
+        f"COALESCE(SUM(CASE WHEN promised_date < {overdue_mark} THEN 1 ELSE 0 END), 0) AS overdue, "
+        f'COUNT(DISTINCT sku) AS skus FROM "backorders" WHERE status IN ({active})', [today, *ACTIVE])
+    [o] = await db.execute_query_dict(
+        'SELECT (SELECT COUNT(*) FROM "orders") AS orders, '
+        '(SELECT COUNT(DISTINCT order_id) FROM "backorders") AS with_backorders, '
+        "COALESCE(SUM(quantity), 0) AS ordered, COALESCE(SUM(allocated_quantity), 0) AS filled "
+        'FROM "order_lines" WHERE substitute_for IS NULL')
+    days = ("EXTRACT(EPOCH FROM (updated_at - created_at)) / 86400.0" if pg
+            else "julianday(updated_at) - julianday(created_at)")
+    [w] = await db.execute_query_dict(
+        f"SELECT AVG({days}) AS wait FROM \"backorders\" WHERE status IN ({mark(1)}, {mark(2)})",
+        ["ALLOCATED", "SHIPPED"])
+    ordered, filled = int(o["ordered"]), int(o["filled"])
     return Kpis(
-        open_backorders=len(active),
-        units_waiting=sum(b["quantity"] - b["allocated_quantity"] for b in active),
-        units_allocated_not_shipped=sum(b["allocated_quantity"] - b["shipped_quantity"] for b in active),
-        overdue_backorders=sum(1 for b in active if b["promised_date"] and b["promised_date"] < today),
-        skus_with_backorders=len({b["sku"] for b in active}),
-        orders=orders,
-        orders_with_backorders=with_backorders,
+        open_backorders=int(b["open"]),
+        units_waiting=int(b["waiting"]),
+        units_allocated_not_shipped=int(b["held"]),
+        overdue_backorders=int(b["overdue"]),
+        skus_with_backorders=int(b["skus"]),
+        orders=int(o["orders"]),
+        orders_with_backorders=int(o["with_backorders"]),
         fill_rate=round(filled / ordered, 4) if ordered else 1.0,
-        mean_wait_days=round(sum(waits) / len(waits), 2) if waits else None,
+        mean_wait_days=round(float(w["wait"]), 2) if w["wait"] is not None else None,
     )
