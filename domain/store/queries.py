@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 
 from domain import model as m
 from domain.eta import InboundSupply
@@ -203,9 +203,8 @@ async def list_orders(f: OrderFilter, first: int, after: str | None) -> Page:
     if f.placed_before:
         query = query.filter(placed_at__lt=f.placed_before)
     if f.has_backorders is not None:
-        with_backorders = t.Backorder.all().values_list("order_id", flat=True)
-        ids = list(set(await with_backorders))
-        query = query.filter(id__in=ids) if f.has_backorders else query.exclude(id__in=ids)
+        with_backorders = Subquery(t.Backorder.all().values("order_id"))  # in the database, not a list of ids
+        query = query.filter(id__in=with_backorders) if f.has_backorders else query.exclude(id__in=with_backorders)
     return await _page(query, "id", first, after, ["-id"])
 
 
