@@ -31,7 +31,7 @@ from api.settings import Settings
 from domain.bus import EventBus, InProcessBus
 from domain.clock import Clock
 from domain.services import BackorderDesk
-from domain.store.db import open_database
+from domain.store.db import open_database, ping_database
 from domain.store.tokens import verify_token
 from domain.store.uow import TortoiseUnitOfWork
 from notifications.service import Notifications
@@ -133,7 +133,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     graphql = BackorderGraphQL(state, settings)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        """For load balancers: 200 when the database answers (and Redis, in the scale-out profile)."""
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.wait_for(ping_database(), 5)
+            checks["database"] = "ok"
+        except Exception as error:  # any failure means: do not send traffic here
+            checks["database"] = f"down: {type(error).__name__}"
+        connected = getattr(event_bus, "connected", None)
+        if connected is not None:
+            checks["events"] = "ok" if connected else "down: Redis subscription not established"
+        healthy = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if healthy else "unavailable", **checks},
+                            status_code=200 if healthy else 503)
 
     routes: list[Any] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),

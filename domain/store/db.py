@@ -57,3 +57,10 @@ async def open_database(url: str | None = None, *, apply_migrations: bool = True
     async with TortoiseContext() as ctx:
         await ctx.init(config=tortoise_config(url), _enable_global_fallback=global_fallback)
         yield ctx
+
+
+async def ping_database() -> None:
+    """Raises unless the database answers a trivial query (health checks)."""
+    from domain.store import models as t
+
+    await t.Product._meta.db.execute_query("SELECT 1")

@@ -40,6 +40,7 @@ class RedisBus:
         self._redis: aioredis.Redis = aioredis.from_url(url, health_check_interval=30)
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._connected = False
         self.origin = f"{os.getpid()}:{id(self):x}"  # lets a process tell its own messages apart (stats)
         self.published = 0
         self.received = 0
@@ -59,6 +60,11 @@ class RedisBus:
 
     def subscribe(self, accept: EventFilter | None = None) -> EventStream:
         return self._local.subscribe(accept)
+
+    @property
+    def connected(self) -> bool:
+        """Whether this process is subscribed to the channel right now (for health checks)."""
+        return self._connected
 
     @property
     def subscribers(self) -> int:
@@ -89,6 +95,7 @@ class RedisBus:
             try:
                 await pubsub.subscribe(self.channel)
                 self._ready.set()
+                self._connected = True
                 delay = 0.1
                 while True:
                     message = await pubsub.get_message(timeout=30.0)
@@ -97,6 +104,7 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
+                self._connected = False
                 log.warning("Redis subscription lost (%s); reconnecting in %.1fs", error, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

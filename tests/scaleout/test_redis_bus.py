@@ -86,3 +86,16 @@ async def test_redis_unreachable_does_not_fail_the_use_case_that_already_committ
     await bus.publish([_eta("b1")])  # logged, counted, not raised
     assert (bus.published, bus.publish_failures) == (0, 1)
     await bus.stop()
+
+
+async def test_health_says_whether_the_bus_is_subscribed():
+    channel = f"test:{secrets.token_hex(4)}"
+    bus = RedisBus(REDIS_URL, channel=channel)
+    assert not bus.connected
+    await bus.start()
+    try:
+        assert bus.connected
+    finally:
+        await bus.stop()
+    down = RedisBus("redis://127.0.0.1:1/0", channel=channel)
+    assert not down.connected
