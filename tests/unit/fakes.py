@@ -1,0 +1,141 @@
+"""An in-memory unit of work (the `domain.ports` protocol), so use cases can be driven without a database.
+
+Each unit of work works on a deep copy of the store and only `commit()` makes it the store's state, so a
+use case that raises leaves the store exactly as it was, as a rolled-back transaction would.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from domain.errors import not_found
+from domain.eta import InboundSupply
+from domain.events import Event
+from domain.model import (
+    Backorder,
+    Customer,
+    Order,
+    Product,
+    PurchaseOrder,
+    SkuInventory,
+    StockLevel,
+    Supplier,
+)
+
+
+@dataclass
+class StoreState:
+    products: dict[str, Product] = field(default_factory=dict)
+    suppliers: dict[str, Supplier] = field(default_factory=dict)
+    purchase_orders: dict[str, PurchaseOrder] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    order_keys: dict[str, str] = field(default_factory=dict)
+    backorders: dict[str, Backorder] = field(default_factory=dict)
+    customers: dict[str, Customer] = field(default_factory=dict)
+    stock: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+
+class InMemoryStore:
+    def __init__(self) -> None:
+        self.state = StoreState()
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self)
+
+
+class InMemoryUnitOfWork:
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._work = copy.deepcopy(store.state)
+        self._inventories: dict[str, SkuInventory] = {}
+        self._events: list[Event] = []
+
+    async def __aenter__(self) -> InMemoryUnitOfWork:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None  # without commit() the working copy is simply dropped
+
+    async def lock_skus(self, skus: Sequence[str]) -> None:
+        return None
+
+    async def inventory(self, sku: str) -> SkuInventory:
+        if sku in self._inventories:
+            return self._inventories[sku]
+        product = self._work.products.get(sku)
+        if product is None:
+            raise not_found("product", sku, field="sku")
+        stock = [level for (s, _), level in self._work.stock.items() if s == sku]
+        queue = [b for b in self._work.backorders.values() if b.sku == sku and b.is_active]
+        inbound = []
+        for po in self._work.purchase_orders.values():
+            line = po.line(sku)
+            if po.is_open and line is not None and line.outstanding:
+                supplier = self._work.suppliers.get(po.supplier_id)
+                inbound.append(InboundSupply(po.number, po.expected_date, line.outstanding,
+                                             bool(supplier and supplier.has_been_late)))
+        supplier = self._work.suppliers.get(product.supplier_id) if product.supplier_id else None
+        made = SkuInventory(product, stock, queue, inbound=inbound, supplier=supplier)
+        self._inventories[sku] = made
+        return made
+
+    async def save_inventory(self, inventory: SkuInventory) -> None:
+        for level in inventory.stock.values():
+            self._work.stock[(inventory.sku, level.location)] = level
+        for backorder in (*inventory.created.values(), *inventory.touched.values()):
+            self._work.backorders[backorder.id] = backorder
+
+    async def get_product(self, sku: str) -> Product | None:
+        return self._work.products.get(sku)
+
+    async def save_product(self, product: Product) -> None:
+        self._work.products[product.sku] = product
+
+    async def get_supplier(self, supplier_id: str) -> Supplier | None:
+        return self._work.suppliers.get(supplier_id)
+
+    async def save_supplier(self, supplier: Supplier) -> None:
+        self._work.suppliers[supplier.id] = supplier
+
+    async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None:
+        return self._work.purchase_orders.get(purchase_order_id)
+
+    async def save_purchase_order(self, purchase_order: PurchaseOrder) -> None:
+        self._work.purchase_orders[purchase_order.id] = purchase_order
+
+    async def get_order(self, order_id: str) -> Order | None:
+        return self._work.orders.get(order_id)
+
+    async def get_order_by_key(self, idempotency_key: str) -> Order | None:
+        order_id = self._work.order_keys.get(idempotency_key)
+        return self._work.orders.get(order_id) if order_id else None
+
+    async def save_order(self, order: Order, idempotency_key: str | None = None) -> None:
+        self._work.orders[order.id] = order
+        if idempotency_key:
+            self._work.order_keys[idempotency_key] = order.id
+
+    async def get_backorder(self, backorder_id: str) -> Backorder | None:
+        return self._work.backorders.get(backorder_id)
+
+    async def get_customer(self, email: str) -> Customer | None:
+        return self._work.customers.get(email)
+
+    async def save_customer(self, customer: Customer) -> None:
+        self._work.customers[customer.email] = customer
+
+    def add_events(self, events: Sequence[Event]) -> None:
+        self._events.extend(events)
+
+    async def commit(self) -> None:
+        self._work.events.extend(self._events)
+        self._events = []
+        self._store.state = self._work
+        self._work = copy.deepcopy(self._work)
+        self._inventories = {}
