@@ -95,8 +95,8 @@ def project(
                     po_index += 1
                     po_left = supplies[po_index].quantity if po_index < len(supplies) else 0
             if remaining > 0:
-                eta = Eta(
-                    max(today + timedelta(days=lead_time_days), last_date),
+                eta = Eta(  # never before a PO that supplies part of it, nor before those ahead
+                    max(today + timedelta(days=lead_time_days), last_date, eta.date),
                     Confidence.LOW if supplier_late else Confidence.MEDIUM,
                     EtaSource.LEAD_TIME,
                 )

@@ -251,7 +251,7 @@ class PurchaseOrder:
         """Record a (partial) receipt; returns what was received per SKU."""
         self.require_open()
         received: dict[str, int] = {}
-        for sku, qty in quantities.items():
+        for sku, qty in quantities.items():  # check every line before changing any: all or nothing
             line = self.line(sku)
             if line is None:
                 raise InvalidInput(f"purchase order {self.number} has no line for {sku}", field="lines.sku")
@@ -262,10 +262,13 @@ class PurchaseOrder:
                     field="lines.quantity",
                 )
             if qty:
-                line.received_quantity += qty
                 received[sku] = qty
         if not received:
             raise InvalidQuantity("nothing to receive", field="lines")
+        for sku, qty in received.items():
+            line = self.line(sku)
+            assert line is not None
+            line.received_quantity += qty
         self.status = (
             PurchaseOrderStatus.RECEIVED
             if all(line.outstanding == 0 for line in self.lines)
@@ -580,6 +583,11 @@ class SkuInventory:
 
     def place_line(self, order: Order, line: OrderLine, now: datetime, location: str | None = None) -> Backorder | None:
         """Allocate what is available now; backorder the rest when the product's policy allows."""
+        check_quantity(line.quantity, "lines.quantity")
+        if location is not None:  # read as every location code is; an unknown one simply has nothing
+            location = location.strip().upper() or None
+            if location is not None and not re.fullmatch(r"[A-Z0-9][A-Z0-9_\-]{0,31}", location):
+                raise InvalidInput(f"{location!r} is not a valid location code", field="location")
         product = self.product
         preorder = product.is_preorder(now.date())
         allocate_now = 0 if preorder else min(line.quantity, self.available_to_promise)

@@ -498,8 +498,12 @@ class BackorderDesk:
                     field="orderId", code=ErrorCode.SHIP_COMPLETE_PENDING,
                 )
             shipment = Shipment(id=new_id(), order_id=order.id, units=0)
+            unreleased: list[Product] = []
             for line in order.lines:
                 inventory = inventories[line.sku]
+                if inventory.product.is_preorder(now.date()):  # held for the customer, not sent before release
+                    unreleased.append(inventory.product)
+                    continue
                 units = inventory.ship_line(line)
                 b = backorders.get(line.id)
                 if b is not None:
@@ -507,6 +511,12 @@ class BackorderDesk:
                 if units:
                     shipment.lines[line.id] = units
                     shipment.units += units
+            if not shipment.units and unreleased:
+                first = min(unreleased, key=lambda p: p.release_date or now.date())
+                raise NothingToShip(
+                    f"{first.sku} ({first.name}) is released on {first.release_date}; preorders ship from then",
+                    field="orderId", code=ErrorCode.NOT_RELEASED,
+                )
             if not shipment.units:
                 raise NothingToShip(f"order {order.number} has nothing allocated to ship", field="orderId")
             await uow.save_order(order)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import pytest
-
 from domain import events as ev
 from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
 from domain.model import BackorderPolicy, Supplier
@@ -82,12 +80,6 @@ def test_lead_time_dates_are_never_earlier_than_the_last_covering_purchase_order
     assert etas["b"] == Eta(APR_30, Confidence.MEDIUM, EtaSource.LEAD_TIME)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "eta.project: when a backorder takes some units from a purchase order and the rest from the lead time, the "
-    "lead-time date is max(today + lead time, last_date) but last_date does not yet include the PO that covered "
-    "part of this very backorder, so a backorder needing 2 units of a PO due 2026-04-30 plus 3 more gets "
-    "2026-03-16 (today + 14), before the PO that supplies part of it, and the next backorder's ETA is not pulled "
-    "up either"))
 def test_a_backorder_partly_covered_by_a_po_and_partly_by_lead_time_is_not_expected_before_that_po():
     etas = walk(("a", 5), ("b", 1), inbound=[InboundSupply("PO-FAR", APR_30, 2)])
 
