@@ -18,6 +18,7 @@ from domain.errors import (
     ErrorCode,
     InvalidInput,
     InvalidState,
+    NotFound,
     NothingToShip,
     SubstituteError,
     not_found,
@@ -364,7 +365,10 @@ class BackorderDesk:
             inventories: list[SkuInventory] = []
             for sku in [line.sku for line in lines if line.sku in merged]:
                 qty = merged.pop(sku)
-                inventory = await uow.inventory(sku)
+                try:
+                    inventory = await uow.inventory(sku)
+                except NotFound as error:  # point at the line, as every other line error does
+                    raise not_found("product", sku, field="lines.sku") from error
                 order_line = OrderLine(id=new_id(), order_id=order.id, sku=sku, quantity=qty,
                                        unit_price=inventory.product.price)
                 order.lines.append(order_line)

@@ -209,3 +209,13 @@ async def test_concurrent_orders_receipts_and_cancellations_never_oversell(desk:
         assert all(b.allocated_quantity == 0 for b in queue[short[0] + 1:])
         assert stock.on_hand - stock.allocated == 0
     assert await t.Order.all().count() == 30
+
+
+async def test_an_unknown_sku_on_an_order_points_at_the_line(desk: BackorderDesk):
+    await _shop(desk)
+    before = await _rows()
+    with pytest.raises(DomainError) as refused:
+        await desk.place_order(CustomerDetails("zoe@example.com"), Channel.ONLINE,
+                               [LineRequest(SKU, 1), LineRequest("NOPE-1", 1)])
+    assert (refused.value.code, refused.value.field) == (ErrorCode.PRODUCT_NOT_FOUND, "lines.sku")
+    assert await _rows() == before
