@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 def serve_command(settings: Settings, host: str, port: int, demo: bool, workers: int = 1) -> int:
     import uvicorn
 
-    from api.app import create_app
+    from api.app import create_app, tune_gc
 
     if workers < 1:
         raise SystemExit("--workers must be at least 1")
@@ -124,6 +124,7 @@ def serve_command(settings: Settings, host: str, port: int, demo: bool, workers:
         uvicorn.run("api.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level="info",
                     ws="websockets-sansio")
     else:
+        tune_gc()
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio")
     return 0
 

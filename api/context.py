@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -55,22 +56,45 @@ def _mapped(fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]], default: Any 
     return DataLoader(load_fn=load)
 
 
-@dataclass
 class Loaders:
-    product_by_sku: DataLoader[str, m.Product | None] = field(default_factory=lambda: _mapped(q.products_by_sku))
-    stock_by_sku: DataLoader[str, list[m.StockLevel]] = field(
-        default_factory=lambda: _mapped(q.stock_by_sku, list))
-    waiting_by_sku: DataLoader[str, int] = field(default_factory=lambda: _mapped(q.waiting_by_sku, lambda: 0))
-    inbound_by_sku: DataLoader[str, list[InboundSupply]] = field(
-        default_factory=lambda: _mapped(q.inbound_by_sku, list))
-    order_by_id: DataLoader[str, m.Order | None] = field(default_factory=lambda: _mapped(q.orders_by_id))
-    backorder_by_id: DataLoader[str, m.Backorder | None] = field(
-        default_factory=lambda: _mapped(q.backorders_by_id))
-    history_by_backorder: DataLoader[str, list[m.HistoryEntry]] = field(
-        default_factory=lambda: _mapped(q.history_by_backorder, list))
-    purchase_order_by_id: DataLoader[str, m.PurchaseOrder | None] = field(
-        default_factory=lambda: _mapped(q.purchase_orders_by_id))
-    supplier_by_id: DataLoader[str, m.Supplier | None] = field(default_factory=lambda: _mapped(q.suppliers_by_id))
+    """One set per request (per event for a subscription); each DataLoader is built on first use, so a
+    subscription with thousands of listeners does not build nine loaders per listener per event."""
+
+    @cached_property
+    def product_by_sku(self) -> DataLoader[str, m.Product | None]:
+        return _mapped(q.products_by_sku)
+
+    @cached_property
+    def stock_by_sku(self) -> DataLoader[str, list[m.StockLevel]]:
+        return _mapped(q.stock_by_sku, list)
+
+    @cached_property
+    def waiting_by_sku(self) -> DataLoader[str, int]:
+        return _mapped(q.waiting_by_sku, lambda: 0)
+
+    @cached_property
+    def inbound_by_sku(self) -> DataLoader[str, list[InboundSupply]]:
+        return _mapped(q.inbound_by_sku, list)
+
+    @cached_property
+    def order_by_id(self) -> DataLoader[str, m.Order | None]:
+        return _mapped(q.orders_by_id)
+
+    @cached_property
+    def backorder_by_id(self) -> DataLoader[str, m.Backorder | None]:
+        return _mapped(q.backorders_by_id)
+
+    @cached_property
+    def history_by_backorder(self) -> DataLoader[str, list[m.HistoryEntry]]:
+        return _mapped(q.history_by_backorder, list)
+
+    @cached_property
+    def purchase_order_by_id(self) -> DataLoader[str, m.PurchaseOrder | None]:
+        return _mapped(q.purchase_orders_by_id)
+
+    @cached_property
+    def supplier_by_id(self) -> DataLoader[str, m.Supplier | None]:
+        return _mapped(q.suppliers_by_id)
 
 
 @dataclass

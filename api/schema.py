@@ -8,6 +8,7 @@ Domain errors become `userErrors` in exactly one place (`_payload`).
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,7 +17,14 @@ from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.types import Info
 
 from api import types as gt
@@ -619,6 +627,24 @@ def _missing(kind: str, value: str, field: str) -> DomainError:
 
 
 # -- subscriptions ----------------------------------------------------------------------------
+_SNAPSHOTS: OrderedDict[int, tuple[ev.BackorderEvent, asyncio.Future[m.Backorder | None]]] = OrderedDict()
+
+
+async def _snapshot(event: ev.BackorderEvent) -> m.Backorder | None:
+    """The backorder as it is after `event`, read once for every subscriber the event reaches (the bus hands
+    all of them the same event object): one query per change, not one per listener."""
+    entry = _SNAPSHOTS.get(id(event))
+    if entry is None or entry[0] is not event:
+        async def read() -> m.Backorder | None:
+            return (await q.backorders_by_id([event.backorder_id])).get(event.backorder_id)
+
+        entry = (event, asyncio.ensure_future(read()))
+        _SNAPSHOTS[id(event)] = entry
+        while len(_SNAPSHOTS) > 256:  # recent events only; the entry keeps the event alive, so ids stay unique
+            _SNAPSHOTS.popitem(last=False)
+    return await asyncio.shield(entry[1])
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(permission_classes=[IsAuthenticated],
@@ -645,8 +671,7 @@ class Subscription:
                 assert isinstance(event, ev.BackorderEvent)
                 update = to_update(event)
                 info.context.loaders = Loaders()  # the connection lives on; its reads must not go stale
-                found = await q.backorders_by_id([event.backorder_id])
-                b = found.get(event.backorder_id)
+                b = await _snapshot(event)
                 update.backorder = gt.Backorder(_b=b) if b else None
                 yield update
         except asyncio.CancelledError:
@@ -665,6 +690,10 @@ def _should_mask(error: GraphQLError) -> bool:
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     extensions: list[Any] = [  # factories: a fresh extension per request
+        # parsed and validated documents cached across requests: 5,000 browsers subscribing with the same
+        # document after a restart cost one validation, not 5,000 (bench/subscriptions.py)
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
