@@ -1,7 +1,7 @@
 """Notifications: 10k emails into a local SMTP server through the project's real sender.
 
 `EmailChannel` (notifications/email.py: one aiosmtplib connection reused for a whole batch, each message
-built by `build_email` and flattened with the wire policy) sends 10k digest-sized emails, one after another
+built by `email_bytes`) sends 10k digest-sized emails, one after another
 as the dispatcher does, to an aiosmtpd server on loopback whose handler only counts. The baseline is what
 a first version would do: `aiosmtplib.send`, a fresh connection (connect, EHLO, MAIL, RCPT, DATA, QUIT)
 per message, on the same messages; it is timed on 1k and reported as a rate.
@@ -36,7 +36,7 @@ import aiosmtplib
 
 from bench.common import QUICK, Figure, Timer, report, scratch_database
 from notifications.channels import Outgoing
-from notifications.email import WIRE, EmailChannel, build_email
+from notifications.email import EmailChannel, email_bytes
 from notifications.outbox import _list_unsubscribe
 from notifications.settings import NotificationSettings, SmtpSettings
 
@@ -136,7 +136,7 @@ async def fresh_connection_rate(sink: SmtpSink, count: int) -> float:
     before = sink.received
     with Timer() as timer:
         for message in messages:
-            data = build_email(message, SENDER).as_bytes(policy=WIRE)
+            data = email_bytes(message, SENDER)
             await aiosmtplib.send(data, sender=sender, recipients=[message.recipient], hostname="127.0.0.1",
                                   port=sink.port, start_tls=False, timeout=20)
     assert sink.received - before == count, (sink.received - before, count)
@@ -177,7 +177,7 @@ async def run(in_thread: bool) -> None:
         await channel_rate(sink, 200)  # warm-up: imports, first connection
         fresh = await fresh_connection_rate(sink, FRESH)
         reused = await channel_rate(sink, SENDS)
-        size = len(build_email(outgoing(0), SENDER).as_bytes(policy=WIRE))
+        size = len(email_bytes(outgoing(0), SENDER))
         report(Figure("notifications", f"{SENDS // 1000}k emails, EmailChannel (1 connection)", reused, "emails/s",
                       baseline=fresh, baseline_name="conn/message", target=">= 500/s", met=reused >= TARGET,
                       note=f"{size:,} B emails; baseline aiosmtplib.send on {FRESH:,}; SMTP: {where}"))
