@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -689,14 +690,17 @@ def _should_mask(error: GraphQLError) -> bool:
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    # the limits' validation rules are built once: a rule class made per request would make every request
+    # a miss in the validation cache, and validation is a tenth of a request's CPU (bench/portal_query.py)
+    rules = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+             *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules]
     extensions: list[Any] = [  # factories: a fresh extension per request
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: AddValidationRules(rules),
         # parsed and validated documents cached across requests: 5,000 browsers subscribing with the same
         # document after a restart cost one validation, not 5,000 (bench/subscriptions.py)
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
     ]
     if not settings.development:
         extensions.append(lambda: MaskErrors(should_mask_error=_should_mask, error_message="Unexpected error."))
