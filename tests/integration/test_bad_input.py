@@ -1,0 +1,295 @@
+"""Every use case, given input it must refuse, raises a typed DomainError with a stable code (and names the
+field at fault), writes nothing and announces nothing: checked against a picture of every table.
+
+One shop with something in every state a use case can be refused for; each test runs the bad inputs of a
+group of use cases against it, one after another, and the picture must not change at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from domain.bus import InProcessBus
+from domain.errors import DomainError, ErrorCode
+from domain.model import BackorderPolicy, Channel
+from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+from tests.integration.support import ALT, LAMP, PO_DATE, lamp_shop, order, snapshot
+
+E = ErrorCode
+
+
+@dataclass
+class World:
+    desk: BackorderDesk
+    supplier_id: str
+    po_id: str  # PO-1: 4 lamps due 11 March, nothing received
+    partly_received_po: str  # PO-2: 5 mugs, 2 received
+    cancelled_po: str
+    waiting: str  # ann's backorder: 2 lamps waiting (her order: 3 allocated from stock)
+    ann_order: str
+    cancelled: str  # cat's backorder, cancelled
+    allocated: str  # eve's backorder of mugs: every unit set aside, nothing waits
+    ship_complete_order: str  # bob: 1 substitute lamp set aside, 1 lamp waiting, ships complete
+    idle_order: str  # dan: his one lamp waits, nothing set aside
+    preorder_order: str  # fay: a book set aside, released 1 April
+
+
+async def _world(desk: BackorderDesk) -> World:
+    shop = await lamp_shop(desk, alt_on_hand=2)
+    for sku, policy, extra in (("PLUG", BackorderPolicy.DENY, {}),
+                               ("CAP", BackorderPolicy.ALLOW, {"backorder_limit": 1}),
+                               ("MUG", BackorderPolicy.ALLOW, {"substitutes": (ALT,)}),
+                               ("BOOK", BackorderPolicy.PREORDER, {"release_date": date(2026, 4, 1)})):
+        await desk.upsert_product(ProductInput(sku=sku, name=sku.title(), price=Decimal("4.00"),
+                                               backorder_policy=policy, **extra))
+    await desk.receive_stock("PLUG", 1)
+    ann = await order(desk, "ann@example.com", 5)
+    bob = await desk.place_order(CustomerDetails("bob@example.com"), Channel.PHONE,
+                                 [LineRequest(ALT, 1), LineRequest(LAMP, 1)], ship_complete=True)
+    cat = await order(desk, "cat@example.com", 1)
+    await desk.cancel_backorder(_bo(cat))
+    dan = await order(desk, "dan@example.com", 1)
+    eve = await order(desk, "eve@example.com", 2, "MUG")
+    await desk.receive_stock("MUG", 2)
+    fay = await order(desk, "fay@example.com", 1, "BOOK")
+    await desk.receive_stock("BOOK", 3)
+    await order(desk, "gus@example.com", 1, "CAP")  # the cap's backorder limit is reached
+    partly = await desk.create_purchase_order(shop.supplier_id, PO_DATE, [LineRequest("MUG", 5)], number="PO-2")
+    await desk.receive_purchase_order(partly.id, [LineRequest("MUG", 2)])
+    dropped = await desk.create_purchase_order(shop.supplier_id, PO_DATE, [LineRequest(LAMP, 1)], number="PO-3")
+    await desk.update_purchase_order(dropped.id, cancel=True)
+    return World(desk, shop.supplier_id, shop.po_id, partly.id, dropped.id, _bo(ann), ann.id, _bo(cat), _bo(eve),
+                 bob.id, dan.id, fay.id)
+
+
+def _bo(placed: Any, line: int = 0) -> str:
+    backorder_id = placed.lines[line].backorder_id
+    assert backorder_id is not None
+    return str(backorder_id)
+
+
+Case = tuple[str, Callable[[World], Awaitable[Any]], ErrorCode, str | None]  # what, call, code, field
+
+
+def _product(**changes: Any) -> ProductInput:
+    return ProductInput(**{"sku": "NEW-1", "name": "New", "price": Decimal("1.00"), **changes})
+
+
+def _place(lines: list[LineRequest], email: str = "new@example.com", **options: Any) -> Callable[[World], Any]:
+    return lambda w: w.desk.place_order(CustomerDetails(email, options.pop("name", ""), options.pop("phone", None)),
+                                        Channel.ONLINE, lines, **options)
+
+
+CASES: dict[str, list[Case]] = {
+    "upsert_product": [
+        ("negative price", lambda w: w.desk.upsert_product(_product(price=Decimal("-1"))), E.INVALID_INPUT, "price"),
+        ("no currency code", lambda w: w.desk.upsert_product(_product(currency="EURO")), E.INVALID_INPUT,
+         "price.currency"),
+        ("unknown supplier", lambda w: w.desk.upsert_product(_product(supplier_id="nope")), E.SUPPLIER_NOT_FOUND,
+         "supplierId"),
+        ("unknown substitute", lambda w: w.desk.upsert_product(_product(substitutes=("NOPE",))),
+         E.PRODUCT_NOT_FOUND, "substitutes"),
+        ("itself as substitute", lambda w: w.desk.upsert_product(_product(sku=LAMP, substitutes=(LAMP,))),
+         E.INVALID_INPUT, "substitutes"),
+        ("blank name of a product that exists", lambda w: w.desk.upsert_product(_product(sku=LAMP, name="  ")),
+         E.INVALID_INPUT, "name"),
+        ("preorder without a release date",
+         lambda w: w.desk.upsert_product(_product(backorder_policy=BackorderPolicy.PREORDER)), E.INVALID_INPUT,
+         "releaseDate"),
+        ("invalid SKU", lambda w: w.desk.upsert_product(_product(sku="two words")), E.INVALID_INPUT, "sku"),
+        ("negative lead time", lambda w: w.desk.upsert_product(_product(lead_time_days=-1)), E.INVALID_INPUT,
+         "leadTimeDays"),
+        ("negative backorder limit", lambda w: w.desk.upsert_product(_product(backorder_limit=-1)),
+         E.INVALID_QUANTITY, "backorderLimit"),
+    ],
+    "upsert_supplier": [
+        ("blank name", lambda w: w.desk.upsert_supplier(None, " ", 10), E.INVALID_INPUT, "name"),
+        ("lead time of eleven years", lambda w: w.desk.upsert_supplier(None, "Slow", 4000), E.INVALID_INPUT,
+         "leadTimeDays"),
+        ("unknown supplier", lambda w: w.desk.upsert_supplier("nope", "Acme", 10), E.SUPPLIER_NOT_FOUND, "id"),
+    ],
+    "receive_stock": [
+        ("zero units", lambda w: w.desk.receive_stock(LAMP, 0), E.INVALID_QUANTITY, "quantity"),
+        ("negative units", lambda w: w.desk.receive_stock(LAMP, -3), E.INVALID_QUANTITY, "quantity"),
+        ("a bool for units", lambda w: w.desk.receive_stock(LAMP, True), E.INVALID_QUANTITY, "quantity"),
+        ("over a million units", lambda w: w.desk.receive_stock(LAMP, 1_000_001), E.INVALID_QUANTITY, "quantity"),
+        ("unknown product", lambda w: w.desk.receive_stock("NOPE", 1), E.PRODUCT_NOT_FOUND, "sku"),
+        ("empty SKU", lambda w: w.desk.receive_stock("", 1), E.INVALID_INPUT, "sku"),
+        ("invalid location", lambda w: w.desk.receive_stock(LAMP, 1, "back room"), E.INVALID_INPUT, "location"),
+    ],
+    "adjust_stock": [
+        ("below what is allocated", lambda w: w.desk.adjust_stock(LAMP, -1, "broken"), E.INSUFFICIENT_STOCK,
+         "delta"),
+        ("no reason", lambda w: w.desk.adjust_stock(ALT, 1, " "), E.INVALID_INPUT, "reason"),
+        ("nothing to adjust", lambda w: w.desk.adjust_stock(ALT, 0, "count"), E.INVALID_INPUT, "delta"),
+        ("negative safety stock", lambda w: w.desk.adjust_stock(ALT, 0, "count", safety_stock=-1),
+         E.INVALID_QUANTITY, "safetyStock"),
+        ("unknown product", lambda w: w.desk.adjust_stock("NOPE", 1, "count"), E.PRODUCT_NOT_FOUND, "sku"),
+    ],
+    "create_purchase_order": [
+        ("expected yesterday", lambda w: w.desk.create_purchase_order(w.supplier_id, date(2026, 3, 1),
+                                                                      [LineRequest(LAMP, 1)]),
+         E.INVALID_INPUT, "expectedDate"),
+        ("unknown supplier", lambda w: w.desk.create_purchase_order("nope", PO_DATE, [LineRequest(LAMP, 1)]),
+         E.SUPPLIER_NOT_FOUND, "supplierId"),
+        ("unknown product", lambda w: w.desk.create_purchase_order(w.supplier_id, PO_DATE,
+                                                                   [LineRequest(LAMP, 1), LineRequest("NOPE", 1)]),
+         E.PRODUCT_NOT_FOUND, "lines.sku"),
+        ("no lines", lambda w: w.desk.create_purchase_order(w.supplier_id, PO_DATE, []), E.INVALID_INPUT, "lines"),
+        ("a SKU twice", lambda w: w.desk.create_purchase_order(w.supplier_id, PO_DATE,
+                                                               [LineRequest(LAMP, 1), LineRequest(LAMP, 2)]),
+         E.INVALID_INPUT, "lines"),
+        ("zero units", lambda w: w.desk.create_purchase_order(w.supplier_id, PO_DATE, [LineRequest(LAMP, 0)]),
+         E.INVALID_QUANTITY, "lines.quantity"),
+        ("a number that is taken", lambda w: w.desk.create_purchase_order(w.supplier_id, PO_DATE,
+                                                                          [LineRequest(LAMP, 1)], number="PO-1"),
+         E.DUPLICATE, "number"),
+    ],
+    "update_purchase_order": [
+        ("unknown purchase order", lambda w: w.desk.update_purchase_order("nope", date(2026, 3, 20)),
+         E.PURCHASE_ORDER_NOT_FOUND, "id"),
+        ("expected yesterday", lambda w: w.desk.update_purchase_order(w.po_id, date(2026, 3, 1)), E.INVALID_INPUT,
+         "expectedDate"),
+        ("nothing to change", lambda w: w.desk.update_purchase_order(w.po_id, PO_DATE), E.INVALID_INPUT, "input"),
+        ("negative units", lambda w: w.desk.update_purchase_order(w.po_id, quantities=[LineRequest(LAMP, -1)]),
+         E.INVALID_QUANTITY, "lines.quantity"),
+        ("fewer than already received",
+         lambda w: w.desk.update_purchase_order(w.partly_received_po, quantities=[LineRequest("MUG", 1)]),
+         E.INVALID_INPUT, "lines.quantity"),
+        ("a line for an unknown product",
+         lambda w: w.desk.update_purchase_order(w.po_id, quantities=[LineRequest("NOPE", 1)]),
+         E.PRODUCT_NOT_FOUND, "lines.sku"),
+        ("a cancelled purchase order", lambda w: w.desk.update_purchase_order(w.cancelled_po, date(2026, 3, 20)),
+         E.INVALID_STATE, "id"),
+        ("a new date in the past with a valid quantity change",
+         lambda w: w.desk.update_purchase_order(w.po_id, date(2026, 2, 1), [LineRequest(LAMP, 9)]),
+         E.INVALID_INPUT, "expectedDate"),
+    ],
+    "receive_purchase_order": [
+        ("unknown purchase order", lambda w: w.desk.receive_purchase_order("nope"), E.PURCHASE_ORDER_NOT_FOUND,
+         "id"),
+        ("more than outstanding", lambda w: w.desk.receive_purchase_order(w.po_id, [LineRequest(LAMP, 5)]),
+         E.OVER_RECEIPT, "lines.quantity"),
+        ("a SKU not on the order", lambda w: w.desk.receive_purchase_order(w.po_id, [LineRequest(ALT, 1)]),
+         E.INVALID_INPUT, "lines.sku"),
+        ("a SKU twice", lambda w: w.desk.receive_purchase_order(w.po_id, [LineRequest(LAMP, 1),
+                                                                          LineRequest(LAMP, 1)]),
+         E.INVALID_INPUT, "lines"),
+        ("nothing", lambda w: w.desk.receive_purchase_order(w.po_id, [LineRequest(LAMP, 0)]), E.INVALID_QUANTITY,
+         "lines"),
+        ("negative units", lambda w: w.desk.receive_purchase_order(w.po_id, [LineRequest(LAMP, -1)]),
+         E.INVALID_QUANTITY, "lines.quantity"),
+        ("a cancelled purchase order", lambda w: w.desk.receive_purchase_order(w.cancelled_po), E.INVALID_STATE,
+         "id"),
+    ],
+    "place_order": [
+        ("not an email", _place([LineRequest(LAMP, 1)], "ann-at-example.com"), E.INVALID_INPUT, "customer.email"),
+        ("no lines", _place([]), E.INVALID_INPUT, "lines"),
+        ("201 lines", _place([LineRequest(f"S{n}", 1) for n in range(201)]), E.INVALID_INPUT, "lines"),
+        ("zero units", _place([LineRequest(LAMP, 0)]), E.INVALID_QUANTITY, "lines.quantity"),
+        ("over a million units in two lines", _place([LineRequest(LAMP, 600_000), LineRequest(LAMP, 600_000)]),
+         E.INVALID_QUANTITY, "lines.quantity"),
+        ("invalid SKU", _place([LineRequest("two words", 1)]), E.INVALID_INPUT, "lines.sku"),
+        ("a phone number not in international form", _place([LineRequest(LAMP, 1)], phone="07700 900123"),
+         E.INVALID_INPUT, "customer.phone"),
+        ("an idempotency key of 129 characters", _place([LineRequest(LAMP, 1)], idempotency_key="k" * 129),
+         E.INVALID_INPUT, "idempotencyKey"),
+        ("an unknown product after a good line", _place([LineRequest(ALT, 1), LineRequest("NOPE", 1)]),
+         E.PRODUCT_NOT_FOUND, "lines.sku"),
+        ("a deny product beyond its stock", _place([LineRequest(ALT, 1), LineRequest("PLUG", 2)]),
+         E.BACKORDER_NOT_ALLOWED, "lines.quantity"),
+        ("past the backorder limit", _place([LineRequest("CAP", 1)]), E.BACKORDER_LIMIT_EXCEEDED, "lines.quantity"),
+        ("invalid location", _place([LineRequest(ALT, 1)], location="back room"), E.INVALID_INPUT, "location"),
+    ],
+    "set_shipping_preference": [
+        ("unknown order", lambda w: w.desk.set_shipping_preference("nope", True), E.ORDER_NOT_FOUND, "id"),
+    ],
+    "cancel_backorder": [
+        ("unknown backorder", lambda w: w.desk.cancel_backorder("nope"), E.BACKORDER_NOT_FOUND, "id"),
+        ("more than it holds", lambda w: w.desk.cancel_backorder(w.waiting, 3), E.INVALID_QUANTITY, "quantity"),
+        ("zero units", lambda w: w.desk.cancel_backorder(w.waiting, 0), E.INVALID_QUANTITY, "quantity"),
+        ("a reason of 501 characters", lambda w: w.desk.cancel_backorder(w.waiting, reason="x" * 501),
+         E.INVALID_INPUT, "reason"),
+        ("already cancelled", lambda w: w.desk.cancel_backorder(w.cancelled), E.INVALID_STATE, "id"),
+    ],
+    "accept_substitute": [
+        ("not a substitute", lambda w: w.desk.accept_substitute(w.waiting, "PLUG"), E.NOT_A_SUBSTITUTE,
+         "substituteSku"),
+        ("not enough of the substitute", lambda w: w.desk.accept_substitute(w.waiting, ALT),
+         E.SUBSTITUTE_UNAVAILABLE, "substituteSku"),
+        ("unknown backorder", lambda w: w.desk.accept_substitute("nope", ALT), E.BACKORDER_NOT_FOUND, "id"),
+        ("invalid SKU", lambda w: w.desk.accept_substitute(w.waiting, "two words"), E.INVALID_INPUT,
+         "substituteSku"),
+        ("nothing waiting", lambda w: w.desk.accept_substitute(w.allocated, ALT), E.INVALID_STATE, "backorderId"),
+        ("a cancelled backorder", lambda w: w.desk.accept_substitute(w.cancelled, ALT), E.INVALID_STATE, "id"),
+    ],
+    "offer_substitute": [
+        ("not a substitute", lambda w: w.desk.offer_substitute(w.waiting, "PLUG", "kim"), E.NOT_A_SUBSTITUTE,
+         "substituteSku"),
+        ("unknown backorder", lambda w: w.desk.offer_substitute("nope", ALT, "kim"), E.BACKORDER_NOT_FOUND, "id"),
+        ("nothing waiting", lambda w: w.desk.offer_substitute(w.allocated, ALT, "kim"), E.INVALID_STATE, "id"),
+        ("a cancelled backorder", lambda w: w.desk.offer_substitute(w.cancelled, ALT, "kim"), E.INVALID_STATE, "id"),
+    ],
+    "reprioritize_backorder": [
+        ("priority out of range", lambda w: w.desk.reprioritize_backorder(w.waiting, 1001, "why", "kim"),
+         E.INVALID_INPUT, "priority"),
+        ("a bool for priority", lambda w: w.desk.reprioritize_backorder(w.waiting, True, "why", "kim"),
+         E.INVALID_INPUT, "priority"),
+        ("no reason", lambda w: w.desk.reprioritize_backorder(w.waiting, 5, "  ", "kim"), E.INVALID_INPUT, "reason"),
+        ("unknown backorder", lambda w: w.desk.reprioritize_backorder("nope", 5, "why", "kim"),
+         E.BACKORDER_NOT_FOUND, "id"),
+        ("a cancelled backorder", lambda w: w.desk.reprioritize_backorder(w.cancelled, 5, "why", "kim"),
+         E.INVALID_STATE, "id"),
+    ],
+    "ship_allocated": [
+        ("unknown order", lambda w: w.desk.ship_allocated("nope"), E.ORDER_NOT_FOUND, "id"),
+        ("nothing set aside", lambda w: w.desk.ship_allocated(w.idle_order), E.NOTHING_TO_SHIP, "orderId"),
+        ("ships complete, a unit still waits", lambda w: w.desk.ship_allocated(w.ship_complete_order),
+         E.SHIP_COMPLETE_PENDING, "orderId"),
+        ("a preorder before its release", lambda w: w.desk.ship_allocated(w.preorder_order), E.NOT_RELEASED,
+         "orderId"),
+    ],
+}
+
+
+def test_every_use_case_has_bad_input_cases():
+    writes = {name for name in vars(BackorderDesk) if not name.startswith("_") and name != "clock"}
+    assert writes == set(CASES)
+
+
+# a shop costs a database and some twenty use cases to make: one per group of use cases, not per use case
+GROUPS = {
+    "catalogue": ["upsert_product", "upsert_supplier"],
+    "stock": ["receive_stock", "adjust_stock"],
+    "purchase orders": ["create_purchase_order", "update_purchase_order", "receive_purchase_order"],
+    "orders": ["place_order", "set_shipping_preference", "ship_allocated"],
+    "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "reprioritize_backorder"],
+}
+
+
+def test_every_use_case_is_in_a_group():
+    assert sorted(use_case for group in GROUPS.values() for use_case in group) == sorted(CASES)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+async def test_bad_input_is_refused_with_a_typed_error_and_writes_nothing(desk: BackorderDesk, bus: InProcessBus,
+                                                                          group: str):
+    world = await _world(desk)
+    before = await snapshot()
+    published = bus.published
+    for use_case in GROUPS[group]:
+        for what, call, code, field in CASES[use_case]:
+            try:
+                await call(world)
+            except DomainError as error:
+                assert (error.code, error.field) == (code, field), f"{use_case}: {what}: {error!r}"
+            else:
+                pytest.fail(f"{use_case}: {what}: accepted")
+            assert await snapshot() == before, f"{use_case}: {what} wrote to the database"
+            assert bus.published == published, f"{use_case}: {what} announced events"
