@@ -15,6 +15,7 @@ from decimal import Decimal
 from domain import events as ev
 from domain.clock import Clock
 from domain.errors import (
+    Conflict,
     ErrorCode,
     InvalidInput,
     InvalidState,
@@ -221,12 +222,13 @@ class BackorderDesk:
         cancel: bool = False,
     ) -> PurchaseOrder:
         now = self.clock.now()
+        quantities = [LineRequest(check_sku(q.sku, "lines.sku"), q.quantity) for q in quantities]
         async with self._uow() as uow:
             po = await uow.get_purchase_order(purchase_order_id)
             if po is None:
                 raise not_found("purchase order", purchase_order_id)
             po.require_open()
-            skus = sorted({line.sku for line in po.lines} | {check_sku(q.sku, "lines.sku") for q in quantities})
+            skus = sorted({line.sku for line in po.lines} | {q.sku for q in quantities})
             await uow.lock_skus(skus)
             po = await uow.get_purchase_order(purchase_order_id)  # re-read under the lock
             assert po is not None
@@ -288,9 +290,10 @@ class BackorderDesk:
             else:
                 wanted: dict[str, int] = {}
                 for q in quantities:
-                    if q.sku in wanted:
-                        raise InvalidInput(f"{q.sku} is listed twice", field="lines")
-                    wanted[q.sku] = q.quantity
+                    sku = check_sku(q.sku, "lines.sku")
+                    if sku in wanted:
+                        raise InvalidInput(f"{sku} is listed twice", field="lines")
+                    wanted[sku] = q.quantity
                 received = po.receive(wanted)
             if po.status is PurchaseOrderStatus.RECEIVED:
                 supplier = await uow.get_supplier(po.supplier_id)
@@ -319,7 +322,6 @@ class BackorderDesk:
         location: str | None = None,
         idempotency_key: str | None = None,
     ) -> Order:
-        now = self.clock.now()
         email = check_email(customer.email, "customer.email")
         if not lines:
             raise InvalidInput("an order needs at least one line", field="lines")
@@ -336,6 +338,21 @@ class BackorderDesk:
                                field="customer.phone")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
             raise InvalidInput("an idempotency key has 1 to 128 characters", field="idempotencyKey")
+        try:
+            return await self._place_order(customer, channel, email, merged, ship_complete, location,
+                                           idempotency_key)
+        except Conflict:
+            if not idempotency_key:
+                raise
+            # a twin with the same key but other SKUs (so other locks) committed first: that is the order
+            async with self._uow() as uow:
+                earlier = await uow.get_order_by_key(idempotency_key)
+            if earlier is None:
+                raise
+            return earlier
+
+    async def _place_order(self, customer: CustomerDetails, channel: Channel, email: str, merged: dict[str, int],
+                           ship_complete: bool, location: str | None, idempotency_key: str | None) -> Order:
         skus = sorted(merged)
         async with self._uow() as uow:
             if idempotency_key:
@@ -363,8 +380,8 @@ class BackorderDesk:
                 placed_at=now, ship_complete=ship_complete,
             )
             inventories: list[SkuInventory] = []
-            for sku in [line.sku for line in lines if line.sku in merged]:
-                qty = merged.pop(sku)
+            for sku in list(merged):  # one line per SKU, in the order first named, with the summed quantity
+                qty = merged[sku]
                 try:
                     inventory = await uow.inventory(sku)
                 except NotFound as error:  # point at the line, as every other line error does
@@ -389,9 +406,7 @@ class BackorderDesk:
 
     async def set_shipping_preference(self, order_id: str, ship_complete: bool) -> Order:
         async with self._uow() as uow:
-            order = await uow.get_order(order_id)
-            if order is None:
-                raise not_found("order", order_id)
+            order = await self._locked_order(uow, order_id)
             order.ship_complete = ship_complete
             await uow.save_order(order)
             await uow.commit()
@@ -482,13 +497,8 @@ class BackorderDesk:
         """Ship every unit of the order that is set aside; honours the order's ship-complete choice."""
         now = self.clock.now()
         async with self._uow() as uow:
-            order = await uow.get_order(order_id)
-            if order is None:
-                raise not_found("order", order_id)
+            order = await self._locked_order(uow, order_id)
             skus = sorted({line.sku for line in order.lines})
-            await uow.lock_skus(skus)
-            order = await uow.get_order(order_id)
-            assert order is not None
             inventories = {sku: await uow.inventory(sku) for sku in skus}
             backorders: dict[str, Backorder] = {}
             for line in order.lines:
@@ -560,6 +570,21 @@ class BackorderDesk:
         await uow.save_inventory(inventory)
         uow.add_events(inventory.events)
         inventory.events = []
+
+    @staticmethod
+    async def _locked_order(uow: UnitOfWork, order_id: str) -> Order:
+        """The order, read under the locks of all its SKUs: every writer of its lines holds one of them. A line
+        added while we waited (an accepted substitute) brings a new SKU: lock that too and read again."""
+        locked: set[str] = set()
+        while True:
+            order = await uow.get_order(order_id)
+            if order is None:
+                raise not_found("order", order_id)
+            skus = {line.sku for line in order.lines}
+            if skus <= locked:
+                return order
+            locked |= skus
+            await uow.lock_skus(sorted(locked))
 
     @staticmethod
     def _po_event(po: PurchaseOrder, now: datetime, change: str) -> ev.PurchaseOrderChanged:

@@ -342,7 +342,11 @@ class TortoiseUnitOfWork:
         }
         if idempotency_key:
             defaults["idempotency_key"] = idempotency_key
-        await t.Order.update_or_create(id=order.id, defaults=defaults)
+        try:
+            await t.Order.update_or_create(id=order.id, defaults=defaults)
+        except IntegrityError as error:  # the idempotency key's unique index: a twin committed first
+            raise Conflict(f"an order with idempotency key {idempotency_key!r} was placed meanwhile",
+                           field="idempotencyKey", code=ErrorCode.CONFLICT) from error
         order.version += 1
         existing = set(await t.OrderLine.filter(order_id=order.id).values_list("id", flat=True))
         for position, line in enumerate(order.lines):

@@ -23,7 +23,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tortoise.exceptions import IntegrityError
 
 from domain.bus import InProcessBus
 from domain.errors import DomainError, ErrorCode
@@ -243,11 +242,6 @@ async def _waiting_on_locks(sql: asyncpg.Connection, count: int) -> None:
     raise AssertionError(f"{count} transactions never queued on the lock")
 
 
-@pytest.mark.xfail(strict=True, raises=IntegrityError, reason=(
-    "place_order looks the idempotency key up before and after taking the SKU locks, but two requests with one "
-    "key and different SKUs take different locks, both miss the key, and the second INSERT hits the unique "
-    "index inside the use case: tortoise's IntegrityError escapes raw (TortoiseUnitOfWork.__aexit__ only turns "
-    "one raised by the commit into Conflict), where the caller should get the first order back or a CONFLICT"))
 async def test_one_idempotency_key_on_different_skus_at_once_gives_one_order_or_a_typed_conflict(
         pooled: BackorderDesk, sql: asyncpg.Connection):
     await _hot_shop(pooled, Ledger())
@@ -266,11 +260,6 @@ async def test_one_idempotency_key_on_different_skus_at_once_gives_one_order_or_
     assert await sql.fetchval("SELECT count(*) FROM orders") == 1
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-    "ship_allocated computes the SKUs to lock from the order read *before* taking the locks, then re-reads the "
-    "order under them; a substitute line added meanwhile by accept_substitute (which committed while "
-    "ship_allocated waited for the lock) has a SKU that was neither locked nor loaded, and "
-    "`inventories[line.sku]` raises KeyError instead of shipping it or answering with a typed error"))
 async def test_shipping_while_a_substitute_is_accepted_ships_both_lines(pooled: BackorderDesk,
                                                                        sql: asyncpg.Connection):
     await _hot_shop(pooled, Ledger())
@@ -288,10 +277,6 @@ async def test_shipping_while_a_substitute_is_accepted_ships_both_lines(pooled: 
     assert shipment.units == 6 and shipment.lines == {ann.lines[0].id: 4, line.id: 2}
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "lost update: set_shipping_preference neither locks the order nor checks its version, and save_order "
-    "writes back every line as it was read; a shipment committed in between is undone on the order lines "
-    "(shipped 0, 4 reserved again) although the stock rows say the 4 units left: the books no longer balance"))
 async def test_changing_the_shipping_preference_during_a_shipment_keeps_the_shipment(pooled: BackorderDesk,
                                                                                     sql: asyncpg.Connection):
     await _hot_shop(pooled, Ledger())

@@ -407,11 +407,6 @@ async def test_a_po_date_change_announces_only_the_etas_that_moved(desk: Backord
 
 # -- bugs found, pinned until fixed ------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-    "place_order merges lines of the same SKU into `merged` (and checks the summed quantity), but then walks "
-    "`[line.sku for line in lines if line.sku in merged]`, a list made before the loop pops from `merged`: the "
-    "second line of the SKU pops it again and raises KeyError, not a DomainError (the CLI import of an invoice "
-    "listing a stock code twice dies on it)"))
 async def test_two_lines_of_the_same_sku_are_one_line_of_their_sum(desk: BackorderDesk):
     await lamp_shop(desk)
     placed = await desk.place_order(CustomerDetails("ann@example.com"), Channel.ONLINE,
@@ -419,10 +414,6 @@ async def test_two_lines_of_the_same_sku_are_one_line_of_their_sum(desk: Backord
     assert [(line.sku, line.quantity, line.allocated_quantity) for line in placed.lines] == [(LAMP, 5, 3)]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "place_order keys `merged` by the stripped SKU (check_sku strips it) but looks lines up by the raw "
-    "`line.sku`: a line whose SKU has surrounding spaces is silently dropped, and an order with no lines is "
-    "committed (customer saved, OrderPlaced announced) although the caller asked for 2 lamps"))
 async def test_a_sku_with_surrounding_spaces_is_read_as_the_sku(desk: BackorderDesk):
     await lamp_shop(desk)
     placed = await desk.place_order(CustomerDetails("ann@example.com"), Channel.ONLINE, [LineRequest(f" {LAMP} ", 2)])
@@ -430,10 +421,6 @@ async def test_a_sku_with_surrounding_spaces_is_read_as_the_sku(desk: BackorderD
     assert await stock() == (3, 2)
 
 
-@pytest.mark.xfail(strict=True, raises=DomainError, reason=(
-    "receive_stock and create_purchase_order read a SKU with surrounding spaces as the SKU (check_sku strips "
-    "it), but update_purchase_order and receive_purchase_order look the PO line up by the raw SKU: the first "
-    "answers PRODUCT_NOT_FOUND for a product that exists, the second 'has no line for  LAMP-1 '"))
 @pytest.mark.parametrize("use_case", ["update_purchase_order", "receive_purchase_order"])
 async def test_a_po_line_sku_with_surrounding_spaces_is_read_as_the_sku(desk: BackorderDesk, use_case: str):
     shop = await lamp_shop(desk)
