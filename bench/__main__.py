@@ -36,7 +36,7 @@ def main() -> int:
     results.unlink()
     print("| benchmark | figure | value | baseline | ratio | target | met |\n|---|---|---|---|---|---|---|")
     for f in figures:
-        ratio = f"{f['ratio']:,.1f}x" if f["ratio"] is not None else ""
+        ratio = f"{f['ratio']:,.3g}x" if f["ratio"] is not None else ""
         baseline = f"{f['baseline']:,.3f} {f['unit']} ({f['baseline_name']})" if f["baseline"] is not None else ""
         met = "" if f["met"] is None else ("yes" if f["met"] else "**no**")
         print(f"| {f['bench']} | {f['name']} | {f['value']:,.3f} {f['unit']} | {baseline} | {ratio} | "

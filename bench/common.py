@@ -49,7 +49,7 @@ def report(figure: Figure) -> Figure:
     ratio = figure.ratio
     parts = [f"{figure.bench:<14} {figure.name:<46} {figure.value:>12,.3f} {figure.unit}"]
     if ratio is not None:
-        parts.append(f"  {ratio:,.1f}x {figure.baseline_name} ({figure.baseline:,.3f} {figure.unit})")
+        parts.append(f"  {ratio:,.3g}x {figure.baseline_name} ({figure.baseline:,.3f} {figure.unit})")
     if figure.target:
         parts.append(f"  target {figure.target}: {'MET' if figure.met else 'NOT MET'}")
     if figure.note:

@@ -84,7 +84,8 @@ async def run(kind: str) -> None:
         with Timer() as naive:
             await naive_reproject("ETA")
 
-        report(Figure("eta", f"re-projection, domain only ({QUEUE // 1000}k, {POS} POs)", projection * 1000, "ms",
+        report(Figure("eta", f"re-projection, domain only ({QUEUE // 1000}k, {POS} POs, {kind})",
+                      projection * 1000, "ms",
                       baseline=naive.seconds * 1000, baseline_name="naive ORM re-projection",
                       target="< 50 ms", met=projection < 0.05, note=f"{changed} ETAs moved"))
         report(Figure("eta", f"PO date change, whole use case ({kind})", whole.seconds * 1000, "ms",
