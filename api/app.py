@@ -74,8 +74,10 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
         if origin and not _same_origin(origin, request, self.settings):
             raise ConnectionRejectionError({"reason": "foreign origin"})
         params = context.connection_params or {}
-        if context.principal is None and isinstance(params.get("authorization"), str):
-            context.principal = await authenticate(params["authorization"])
+        # GraphiQL forwards its Headers tab as the payload, so the key may be spelt "Authorization"
+        header = next((v for k, v in params.items() if k.lower() == "authorization" and isinstance(v, str)), None)
+        if context.principal is None and header is not None:
+            context.principal = await authenticate(header)
         return None
 
 

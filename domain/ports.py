@@ -45,6 +45,9 @@ class UnitOfWork(Protocol):
 
     async def save_supplier(self, supplier: Supplier) -> None: ...
 
+    async def skus_supplied_by(self, supplier_id: str) -> list[str]:
+        """SKUs whose ETAs depend on this supplier: its products, and SKUs on its open purchase orders."""
+
     async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None: ...
 
     async def save_purchase_order(self, purchase_order: PurchaseOrder) -> None: ...

@@ -139,9 +139,16 @@ class BackorderDesk:
                 raise not_found("supplier", supplier_id)
             if supplier is None:
                 supplier = Supplier(id=new_id(), name=name.strip(), lead_time_days=lead_time_days)
+                await uow.save_supplier(supplier)
             else:
+                # a new lead time moves the ETAs that come from it: lock, then read again under the locks
+                skus = await uow.skus_supplied_by(supplier.id)
+                await uow.lock_skus(skus)
+                supplier = await uow.get_supplier(supplier.id)
+                assert supplier is not None
                 supplier.name, supplier.lead_time_days = name.strip(), lead_time_days
-            await uow.save_supplier(supplier)
+                await uow.save_supplier(supplier)
+                await self._settle(uow, skus, f"supplier {supplier.name}: lead time {lead_time_days} days")
             await uow.commit()
             return supplier
 
@@ -224,14 +231,8 @@ class BackorderDesk:
         now = self.clock.now()
         quantities = [LineRequest(check_sku(q.sku, "lines.sku"), q.quantity) for q in quantities]
         async with self._uow() as uow:
-            po = await uow.get_purchase_order(purchase_order_id)
-            if po is None:
-                raise not_found("purchase order", purchase_order_id)
-            po.require_open()
+            po = await self._locked_purchase_order(uow, purchase_order_id, [q.sku for q in quantities])
             skus = sorted({line.sku for line in po.lines} | {q.sku for q in quantities})
-            await uow.lock_skus(skus)
-            po = await uow.get_purchase_order(purchase_order_id)  # re-read under the lock
-            assert po is not None
             po.require_open()
             changes: list[str] = []
             if expected_date is not None and expected_date != po.expected_date:
@@ -277,13 +278,8 @@ class BackorderDesk:
     ) -> PurchaseOrder:
         now = self.clock.now()
         async with self._uow() as uow:
-            po = await uow.get_purchase_order(purchase_order_id)
-            if po is None:
-                raise not_found("purchase order", purchase_order_id)
+            po = await self._locked_purchase_order(uow, purchase_order_id)
             skus = sorted(line.sku for line in po.lines)
-            await uow.lock_skus(skus)
-            po = await uow.get_purchase_order(purchase_order_id)
-            assert po is not None
             if quantities is None:
                 po.require_open()
                 received = po.receive_all()
@@ -583,6 +579,22 @@ class BackorderDesk:
             skus = {line.sku for line in order.lines}
             if skus <= locked:
                 return order
+            locked |= skus
+            await uow.lock_skus(sorted(locked))
+
+    @staticmethod
+    async def _locked_purchase_order(uow: UnitOfWork, purchase_order_id: str,
+                                     extra_skus: Sequence[str] = ()) -> PurchaseOrder:
+        """The purchase order, read under the locks of all its SKUs (and `extra_skus`): a line added by a
+        concurrent update while we waited brings a new SKU, so lock that too and read again."""
+        locked: set[str] = set()
+        while True:
+            po = await uow.get_purchase_order(purchase_order_id)
+            if po is None:
+                raise not_found("purchase order", purchase_order_id)
+            skus = {line.sku for line in po.lines} | set(extra_skus)
+            if skus <= locked:
+                return po
             locked |= skus
             await uow.lock_skus(sorted(locked))
 

@@ -272,6 +272,15 @@ class TortoiseUnitOfWork:
                       "deliveries_on_time": supplier.deliveries_on_time, "deliveries_late": supplier.deliveries_late},
         )
 
+    async def skus_supplied_by(self, supplier_id: str) -> list[str]:
+        skus = set(await t.Product.filter(supplier_id=supplier_id).values_list("sku", flat=True))
+        open_pos = await t.PurchaseOrder.filter(supplier_id=supplier_id, status__in=["OPEN", "PARTIALLY_RECEIVED"]
+                                                ).values_list("id", flat=True)
+        if open_pos:
+            skus |= set(await t.PurchaseOrderLine.filter(purchase_order_id__in=list(open_pos))
+                        .values_list("sku", flat=True))
+        return sorted(skus)
+
     async def get_purchase_order(self, purchase_order_id: str) -> m.PurchaseOrder | None:
         row = await t.PurchaseOrder.get_or_none(id=purchase_order_id)
         if row is None:
@@ -342,11 +351,18 @@ class TortoiseUnitOfWork:
         }
         if idempotency_key:
             defaults["idempotency_key"] = idempotency_key
+        if order.version == 0:
+            while await t.Order.filter(number=order.number).exists():  # the rare clash of random numbers
+                order.number = m.Order.new_number(order.placed_at)
+                defaults["number"] = order.number
         try:
             await t.Order.update_or_create(id=order.id, defaults=defaults)
-        except IntegrityError as error:  # the idempotency key's unique index: a twin committed first
-            raise Conflict(f"an order with idempotency key {idempotency_key!r} was placed meanwhile",
-                           field="idempotencyKey", code=ErrorCode.CONFLICT) from error
+        except IntegrityError as error:
+            if idempotency_key:  # the idempotency key's unique index: a twin committed first
+                raise Conflict(f"an order with idempotency key {idempotency_key!r} was placed meanwhile",
+                               field="idempotencyKey", code=ErrorCode.CONFLICT) from error
+            raise Conflict("another order was placed with the same number at the same moment; please retry",
+                           field=None, code=ErrorCode.CONFLICT) from error
         order.version += 1
         existing = set(await t.OrderLine.filter(order_id=order.id).values_list("id", flat=True))
         for position, line in enumerate(order.lines):

@@ -208,3 +208,16 @@ async def test_allowed_origins_may_connect(api):
         async with api.ws(origin="https://evil.example") as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
             await asyncio.wait_for(ws.recv(), 5)
+
+
+async def test_graphiql_headers_tab_spelling_authenticates_the_websocket(api):
+    # GraphiQL sends its Headers tab as the connection_init payload, with the header's own capitals
+    await s.product(api.desk, "MUG")
+    async with api.ws(origin=api.base) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {api.token}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
+        await asyncio.sleep(0.2)
+        await s.order(api.desk, "ann@example.com", ("MUG", 2))
+        event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert event["type"] == "next", event

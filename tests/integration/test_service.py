@@ -219,3 +219,29 @@ async def test_an_unknown_sku_on_an_order_points_at_the_line(desk: BackorderDesk
                                [LineRequest(SKU, 1), LineRequest("NOPE-1", 1)])
     assert (refused.value.code, refused.value.field) == (ErrorCode.PRODUCT_NOT_FOUND, "lines.sku")
     assert await _rows() == before
+
+
+async def test_a_new_supplier_lead_time_moves_the_etas_that_come_from_it(desk: BackorderDesk, bus: InProcessBus):
+    # given a PO covering the first customer and a second one beyond it, dated by the supplier's lead time
+    po_id = await _shop(desk, on_hand=0, po_units=2)
+    covered = await _order(desk, "ann@example.com", 2)
+    beyond = await _order(desk, "bob@example.com", 2)
+    supplier_id = (await t.PurchaseOrder.get(id=po_id)).supplier_id
+    # when the supplier now quotes 21 days
+    with bus.subscribe() as stream:
+        await desk.upsert_supplier(supplier_id, "Acme", 21)
+        events = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
+    # then only the lead-time ETA moved, and it was announced
+    moved = [(e.backorder_id, e.new_date) for e in events if e.kind == "EtaChanged"]
+    assert moved == [(beyond.lines[0].backorder_id, date(2026, 3, 23))]
+    assert (await _backorder(covered)).eta_date == date(2026, 3, 11)
+
+
+async def test_order_numbers_are_readable_and_distinct(desk: BackorderDesk):
+    await _shop(desk, on_hand=50, po_units=0)
+    numbers = {(await _order(desk, f"c{n}@example.com", 1)).number for n in range(20)}
+    assert len(numbers) == 20
+    for number in numbers:
+        prefix, day, code = number.split("-")
+        assert (prefix, day, len(code)) == ("BD", "260302", 8)
+        assert not set(code) & set("ILOU")

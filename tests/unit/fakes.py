@@ -103,6 +103,12 @@ class InMemoryUnitOfWork:
     async def save_supplier(self, supplier: Supplier) -> None:
         self._work.suppliers[supplier.id] = supplier
 
+    async def skus_supplied_by(self, supplier_id: str) -> list[str]:
+        skus = {p.sku for p in self._work.products.values() if p.supplier_id == supplier_id}
+        skus |= {line.sku for po in self._work.purchase_orders.values() if po.is_open and po.supplier_id == supplier_id
+                 for line in po.lines}
+        return sorted(skus)
+
     async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None:
         return self._work.purchase_orders.get(purchase_order_id)
 
