@@ -12,14 +12,14 @@ import logging
 import os
 import sys
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
 from api.settings import Settings
 from domain.errors import DomainError
-from domain.model import BackorderPolicy, Channel
+from domain.model import BackorderPolicy, Channel, Product
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store.db import migrate, open_database
 from domain.store.uow import TortoiseUnitOfWork
@@ -246,57 +246,121 @@ class Progress:
             self.stream.write("\n")
 
 
-def _rows(path: str) -> list[dict[str, str]]:
-    with _open_text(path) as handle:
-        return list(csv.DictReader(handle))
+class BadImportFile(SystemExit):
+    """A file that cannot be imported: said with its line number before anything is written."""
 
 
-def _decimal(value: str, line: int) -> Decimal:
+def _rows(path: str, required: Sequence[str]) -> list[dict[str, str]]:
+    try:
+        with _open_text(path) as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise BadImportFile(f"{path}: missing column(s) {', '.join(missing)} (found: "
+                                   f"{', '.join(reader.fieldnames or []) or 'none'})")
+            return list(reader)
+    except (OSError, UnicodeDecodeError, gzip.BadGzipFile, csv.Error) as exc:
+        raise BadImportFile(f"{path}: cannot read: {exc}") from exc
+
+
+def _decimal(value: str, line: int, column: str = "price") -> Decimal:
     try:
         return Decimal(value.strip())
     except InvalidOperation as exc:
-        raise SystemExit(f"line {line}: {value!r} is not a price") from exc
+        raise BadImportFile(f"line {line}: {column} {value!r} is not a number") from exc
+
+
+def _int(value: str | None, line: int, column: str) -> int:
+    try:
+        return int((value or "").strip())
+    except ValueError as exc:
+        raise BadImportFile(f"line {line}: {column} {value!r} is not a whole number") from exc
 
 
 def group_invoices(rows: list[dict[str, str]]) -> Iterator[tuple[str, list[dict[str, str]]]]:
     """Online-retail rows (InvoiceNo, StockCode, ...) grouped into orders; returns and fees dropped."""
     invoices: OrderedDict[str, list[dict[str, str]]] = OrderedDict()
-    for row in rows:
-        invoice = row.get("InvoiceNo", "")
-        if invoice.startswith("C") or int(row.get("Quantity") or 0) <= 0:
+    for n, row in enumerate(rows, start=2):
+        invoice = (row.get("InvoiceNo") or "").strip()
+        if not invoice or invoice.startswith("C") or _int(row.get("Quantity") or "0", n, "Quantity") <= 0:
             continue  # cancellations and returns are not orders
-        if row.get("StockCode", "").upper() in ("POST", "DOT", "M", "BANK CHARGES", "AMAZONFEE", "D", "CRUK"):
+        if (row.get("StockCode") or "").strip().upper() in ("POST", "DOT", "M", "BANK CHARGES", "AMAZONFEE", "D",
+                                                             "CRUK", ""):
             continue
         invoices.setdefault(invoice, []).append(row)
     yield from invoices.items()
 
 
+def _product_inputs(rows: list[dict[str, str]], existing: dict[str, Product]) -> list[ProductInput]:
+    """Every row checked before anything is written. Columns a file leaves out keep what the product has
+    (an import of names and prices must not wipe its substitutes, supplier, cap or release date)."""
+    inputs = []
+    for n, row in enumerate(rows, start=2):
+        sku = (row.get("sku") or "").strip().upper()
+        if not sku:
+            raise BadImportFile(f"line {n}: no sku")
+        before = existing.get(sku)
+        policy_text = (row.get("backorder_policy") or "").strip().upper()
+        try:
+            policy = BackorderPolicy(policy_text) if policy_text else (
+                before.backorder_policy if before else BackorderPolicy.ALLOW)
+        except ValueError as exc:
+            raise BadImportFile(f"line {n}: backorder_policy {policy_text!r} is not one of "
+                               f"{', '.join(p.value for p in BackorderPolicy)}") from exc
+        lead = row.get("lead_time_days")
+        inputs.append(ProductInput(
+            sku=sku, name=(row.get("name") or "").strip() or (before.name if before else ""),
+            price=_decimal(row["price"], n),
+            currency=(row.get("currency") or "").strip().upper() or (before.price.currency if before else "EUR"),
+            backorder_policy=policy,
+            backorder_limit=before.backorder_limit if before else None,
+            release_date=before.release_date if before else None,
+            substitutes=tuple(before.substitutes) if before else (),
+            supplier_id=before.supplier_id if before else None,
+            lead_time_days=_int(lead, n, "lead_time_days") if (lead or "").strip() else (
+                before.lead_time_days if before else None)))
+    return inputs
+
+
 async def import_command(settings: Settings, kind: str, path: str, limit: int | None) -> int:
-    rows = _rows(path)
+    from domain.store import queries as q
+
+    required = {"products": ("sku", "name", "price"), "stock": ("sku", "quantity"),
+                "orders": ("InvoiceNo", "StockCode", "Quantity")}[kind]
+    rows = _rows(path, required)
     async with open_database(settings.database_url):
         desk = _desk(settings)
         if kind == "products":
-            progress = Progress(len(rows), "products")
-            for n, row in enumerate(rows, start=2):
-                await desk.upsert_product(ProductInput(
-                    sku=row["sku"], name=row["name"], price=_decimal(row["price"], n),
-                    currency=row.get("currency") or "EUR",
-                    backorder_policy=BackorderPolicy((row.get("backorder_policy") or "ALLOW").upper()),
-                    lead_time_days=int(row["lead_time_days"]) if row.get("lead_time_days") else None))
+            existing = await q.products_by_sku([(r.get("sku") or "").strip().upper() for r in rows])
+            inputs = _product_inputs(rows, existing)
+            progress = Progress(len(inputs), "products")
+            failed = 0
+            for n, product in enumerate(inputs, start=2):
+                try:
+                    await desk.upsert_product(product)
+                except DomainError as error:
+                    failed += 1
+                    print(f"line {n}: {product.sku} not imported: {error.message}", file=sys.stderr)
                 progress.advance()
             progress.finish()
-            print(f"{len(rows)} products imported")
-        elif kind == "stock":
-            progress = Progress(len(rows), "stock")
-            for row in rows:
-                await desk.receive_stock(row["sku"], int(row["quantity"]), row.get("location") or "MAIN",
-                                         cause=f"imported from {Path(path).name}")
+            print(f"{len(inputs) - failed} products imported" + (f", {failed} refused" if failed else ""))
+            return 1 if failed else 0
+        if kind == "stock":
+            receipts = [((r.get("sku") or "").strip().upper(), _int(r.get("quantity"), n, "quantity"),
+                         (r.get("location") or "").strip() or "MAIN") for n, r in enumerate(rows, start=2)]
+            progress = Progress(len(receipts), "stock")
+            failed = 0
+            for n, (sku, quantity, location) in enumerate(receipts, start=2):
+                try:
+                    await desk.receive_stock(sku, quantity, location, cause=f"imported from {Path(path).name}")
+                except DomainError as error:
+                    failed += 1
+                    print(f"line {n}: {sku} not received: {error.message}", file=sys.stderr)
                 progress.advance()
             progress.finish()
-            print(f"{len(rows)} stock receipts imported")
-        else:
-            return await _import_orders(desk, rows, limit, path)
-    return 0
+            print(f"{len(receipts) - failed} stock receipts imported" + (f", {failed} refused" if failed else ""))
+            return 1 if failed else 0
+        return await _import_orders(desk, rows, limit, path)
 
 
 async def _import_orders(desk: BackorderDesk, rows: list[dict[str, str]], limit: int | None, path: str) -> int:
@@ -304,31 +368,34 @@ async def _import_orders(desk: BackorderDesk, rows: list[dict[str, str]], limit:
     from domain.store import queries as q
 
     invoices = list(group_invoices(rows))[: limit or None]
-    known = set((await q.products_by_sku(list({r["StockCode"] for _, lines in invoices for r in lines}))).keys())
+    wanted = {r["StockCode"].strip().upper() for _, lines in invoices for r in lines}
+    known = set((await q.products_by_sku(list(wanted))).keys())
     progress = Progress(len(invoices), "orders")
-    placed = backordered = 0
+    placed = backordered = skipped = 0
     for invoice, lines in invoices:
         for row in lines:
             sku = row["StockCode"].strip().upper()
             if sku not in known:
                 await desk.upsert_product(ProductInput(
                     sku=sku, name=(row.get("Description") or sku).strip().capitalize() or sku,
-                    price=abs(_decimal(row.get("UnitPrice") or "0", 0)), currency="GBP"))
+                    price=abs(_decimal(row.get("UnitPrice") or "0", 0, "UnitPrice")), currency="GBP"))
                 known.add(sku)
-        customer = (row.get("CustomerID") or "").strip().split(".")[0] or f"guest-{invoice}"
+        customer = (lines[0].get("CustomerID") or "").strip().split(".")[0] or f"guest-{invoice}"
         try:
             order = await desk.place_order(
                 CustomerDetails(f"customer-{customer}@example.com".lower()), Channel.ONLINE,
                 [LineRequest(r["StockCode"].strip().upper(), int(r["Quantity"])) for r in lines],
                 idempotency_key=f"import:{Path(path).name}:{invoice}")
         except DomainError as error:
+            skipped += 1
             print(f"\ninvoice {invoice} skipped: {error.message}", file=sys.stderr)
+            progress.advance()
             continue
         placed += 1
         backordered += sum(1 for li in order.lines if li.backorder_id)
         progress.advance()
     progress.finish()
-    print(f"{placed} orders imported, {backordered} lines backordered")
+    print(f"{placed} orders imported, {backordered} lines backordered" + (f", {skipped} skipped" if skipped else ""))
     return 0
 
 

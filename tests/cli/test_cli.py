@@ -98,3 +98,36 @@ async def test_import_real_order_sample(db_url):
     result = run(db_url, "import", "orders", str(SAMPLE), "--limit", "40")
     assert result.returncode == 0, result.stderr
     assert "40 orders imported" in result.stdout
+
+
+async def test_a_bad_file_is_refused_with_its_line_and_nothing_is_written(db_url, tmp_path):
+    bad_price = tmp_path / "bad-price.csv"
+    bad_price.write_text("sku,name,price\nA-1,Alpha,2.50\nB-2,Beta,three\n")
+    missing = tmp_path / "missing.csv"
+    missing.write_text("sku,title\nA-1,Alpha\n")
+    bad_qty = tmp_path / "bad-qty.csv"
+    bad_qty.write_text("sku,quantity\nA-1,5\nA-1,lots\n")
+    for kind, path, says in [("products", bad_price, "line 3: price 'three' is not a number"),
+                             ("products", missing, "missing column(s) name, price"),
+                             ("stock", bad_qty, "line 3: quantity 'lots' is not a whole number")]:
+        result = run(db_url, "import", kind, str(path))
+        assert result.returncode != 0 and says in result.stderr, (kind, result.stderr)
+        assert "Traceback" not in result.stderr
+    async with open_database(db_url, apply_migrations=False):
+        assert await t.Product.all().count() == 0
+        assert await t.StockLevel.all().count() == 0
+
+
+async def test_reimporting_names_and_prices_keeps_what_the_file_does_not_say(db_url, tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("sku,name,price,backorder_policy,lead_time_days\nA-1,Alpha,2.50,DENY,9\nB-2,Beta,3.00,,\n")
+    assert run(db_url, "import", "products", str(first)).returncode == 0
+    async with open_database(db_url, apply_migrations=False):
+        await t.Product.filter(sku="A-1").update(substitutes=["B-2"], backorder_limit=4)
+    second = tmp_path / "second.csv"
+    second.write_text("sku,name,price\na-1,Alpha lamp,2.75\n")  # a lower-case SKU is the same product
+    assert run(db_url, "import", "products", str(second)).returncode == 0
+    async with open_database(db_url, apply_migrations=False):
+        a1 = await t.Product.get(sku="A-1")
+        assert (a1.name, str(a1.price), a1.backorder_policy, a1.lead_time_days, a1.substitutes, a1.backorder_limit) \
+            == ("Alpha lamp", "2.75", "DENY", 9, ["B-2"], 4)
