@@ -122,6 +122,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
             if settings.inprocess_worker:
                 tasks.append(asyncio.create_task(notify.dispatcher.run_forever(stop), name="dispatcher"))
                 tasks.append(asyncio.create_task(_wake_on_events(event_bus, notify), name="dispatcher-wake"))
+                tasks.append(asyncio.create_task(refresh_etas_forever(desk, stop, settings.eta_refresh_seconds),
+                                                 name="eta-refresh"))
             log.info("backorder desk ready on %s", _redact(settings.database_url))
             try:
                 yield
@@ -186,6 +188,20 @@ def make_bus(redis_url: str | None, channel: str = "backorder:events") -> EventB
     from domain.store.redis_bus import RedisBus
 
     return RedisBus(redis_url, channel=channel)
+
+
+async def refresh_etas_forever(desk: BackorderDesk, stop: asyncio.Event, every_seconds: float) -> None:
+    """Re-project the ETAs that time has overtaken (a PO date passed without delivery), now and then
+    every `every_seconds`, until `stop` is set. A failed round is logged and tried again next time."""
+    while not stop.is_set():
+        try:
+            refreshed = await desk.refresh_stale_etas()
+            if refreshed:
+                log.info("ETAs re-projected for %d SKU(s) whose expected date passed", len(refreshed))
+        except Exception:  # a database hiccup must not end the loop
+            log.exception("ETA refresh failed; trying again in %s s", every_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_seconds)
 
 
 async def _wake_on_events(bus: EventBus, notify: Notifications) -> None:

@@ -133,11 +133,14 @@ async def worker_command(settings: Settings) -> int:
     import dataclasses
     import signal
 
-    from api.app import make_bus
+    from api.app import make_bus, refresh_etas_forever
     from notifications.service import Notifications
 
     notify = Notifications(dataclasses.replace(settings.notifications, public_url=settings.public_url))
     bus = make_bus(settings.redis_url, settings.redis_channel)  # with Redis, events wake this worker at once
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(  # for the ETA refresh: its changes are told like any other
+        bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
+        before_commit=[notify.recorder]))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -151,11 +154,14 @@ async def worker_command(settings: Settings) -> int:
     async with open_database(settings.database_url):
         await bus.start()
         waker = asyncio.create_task(wake())
+        refresher = asyncio.create_task(refresh_etas_forever(desk, stop, settings.eta_refresh_seconds))
         log.info("notification worker started%s", " (woken through Redis)" if settings.redis_url else "")
         try:
             await notify.dispatcher.run_forever(stop)
         finally:
             waker.cancel()
+            stop.set()
+            await asyncio.gather(refresher, return_exceptions=True)
             await bus.stop()
     return 0
 

@@ -43,6 +43,7 @@ class Settings:
     link_minutes: int = 30
     session_hours: int = 12
     inprocess_worker: bool = True
+    eta_refresh_seconds: int = 3600  # how often workers re-project ETAs that time has overtaken
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @staticmethod
@@ -62,6 +63,7 @@ class Settings:
             redis_channel=env.get("BACKORDER_REDIS_CHANNEL") or "backorder:events",
             link_minutes=_int("BACKORDER_LINK_MINUTES", 30),
             session_hours=_int("BACKORDER_SESSION_HOURS", 12),
+            eta_refresh_seconds=_int("BACKORDER_ETA_REFRESH_SECONDS", 3600),
             inprocess_worker=env.get("BACKORDER_INPROCESS_WORKER", "1") not in ("0", "false", "no"),
             notifications=NotificationSettings.from_env(),
             allowed_origins=tuple(o.strip() for o in env.get("BACKORDER_ALLOWED_ORIGINS", "").split(",") if o.strip()),

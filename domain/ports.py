@@ -7,6 +7,7 @@ tests may implement them in memory. Nothing here knows about SQL, GraphQL, email
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from types import TracebackType
 from typing import Protocol
 
@@ -47,6 +48,10 @@ class UnitOfWork(Protocol):
 
     async def skus_supplied_by(self, supplier_id: str) -> list[str]:
         """SKUs whose ETAs depend on this supplier: its products, and SKUs on its open purchase orders."""
+
+    async def skus_with_stale_etas(self, today: date) -> list[str]:
+        """SKUs with a waiting backorder whose ETA is already in the past (a purchase order that did not
+        come on its date): time alone has made their projection wrong."""
 
     async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None: ...
 

@@ -167,6 +167,21 @@ class BackorderDesk:
             await uow.commit()
             return inventory
 
+    async def refresh_stale_etas(self) -> list[str]:
+        """Time alone moves ETAs: when a purchase order's date passes without delivery, the backorders it
+        covered would show a date in the past. Re-project those SKUs (now LOW confidence, not before today)
+        and announce what moved. One short transaction per SKU; safe to run from any number of workers.
+        Returns the SKUs refreshed."""
+        today = self.clock.now().date()
+        async with self._uow() as uow:
+            skus = await uow.skus_with_stale_etas(today)
+        for sku in skus:
+            async with self._uow() as uow:
+                await uow.lock_skus([sku])
+                await self._settle(uow, [sku], "the expected delivery date passed")
+                await uow.commit()
+        return skus
+
     async def adjust_stock(self, sku: str, delta: int, reason: str, location: str = DEFAULT_LOCATION,
                            safety_stock: int | None = None) -> SkuInventory:
         now = self.clock.now()

@@ -281,6 +281,10 @@ class TortoiseUnitOfWork:
                         .values_list("sku", flat=True))
         return sorted(skus)
 
+    async def skus_with_stale_etas(self, today: date) -> list[str]:
+        rows = await t.Backorder.filter(status__in=ACTIVE, eta_date__lt=today).distinct().values_list("sku", flat=True)
+        return sorted(set(rows))
+
     async def get_purchase_order(self, purchase_order_id: str) -> m.PurchaseOrder | None:
         row = await t.PurchaseOrder.get_or_none(id=purchase_order_id)
         if row is None:

@@ -245,3 +245,24 @@ async def test_order_numbers_are_readable_and_distinct(desk: BackorderDesk):
         prefix, day, code = number.split("-")
         assert (prefix, day, len(code)) == ("BD", "260302", 8)
         assert not set(code) & set("ILOU")
+
+
+async def test_a_po_date_that_passes_without_delivery_is_re_projected_by_the_refresh(desk: BackorderDesk,
+                                                                                      bus: InProcessBus):
+    # given a backorder covered by a PO due 11 March
+    from datetime import timedelta
+
+    await _shop(desk, on_hand=0, po_units=2)
+    covered = await _order(desk, "ann@example.com", 2)
+    assert await desk.refresh_stale_etas() == []  # nothing is stale yet
+    # when 13 March comes and the PO has not arrived
+    desk.clock.advance(timedelta(days=11))
+    with bus.subscribe() as stream:
+        refreshed = await desk.refresh_stale_etas()
+        events = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
+    # then its ETA is today at the earliest, with low confidence, and the move is announced once
+    assert refreshed == [SKU]
+    row = await _backorder(covered)
+    assert (row.eta_date, row.eta_confidence) == (date(2026, 3, 13), "LOW")
+    assert [(e.kind, e.new_date) for e in events if e.kind == "EtaChanged"] == [("EtaChanged", date(2026, 3, 13))]
+    assert await desk.refresh_stale_etas() == []  # and a second run finds nothing to do

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from types import TracebackType
 
 from domain.errors import not_found
@@ -108,6 +109,10 @@ class InMemoryUnitOfWork:
         skus |= {line.sku for po in self._work.purchase_orders.values() if po.is_open and po.supplier_id == supplier_id
                  for line in po.lines}
         return sorted(skus)
+
+    async def skus_with_stale_etas(self, today: date) -> list[str]:
+        return sorted({b.sku for b in self._work.backorders.values()
+                       if b.is_active and b.waiting_quantity and b.eta is not None and b.eta.date < today})
 
     async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None:
         return self._work.purchase_orders.get(purchase_order_id)
