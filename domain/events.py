@@ -161,6 +161,14 @@ class OrderShipped(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ShippingPreferenceChanged(Event):
+    kind: ClassVar[str] = "ShippingPreferenceChanged"
+    order_id: str
+    customer_email: str
+    ship_complete: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class StockReceived(Event):
     kind: ClassVar[str] = "StockReceived"
     sku: str
@@ -184,6 +192,14 @@ class StockAdjusted(Event):
 class ProductChanged(Event):
     kind: ClassVar[str] = "ProductChanged"
     sku: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupplierChanged(Event):
+    kind: ClassVar[str] = "SupplierChanged"
+    supplier_id: str
+    name: str
+    lead_time_days: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,9 +227,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SubstituteOffered,
         OrderPlaced,
         OrderShipped,
+        ShippingPreferenceChanged,
         StockReceived,
         StockAdjusted,
         ProductChanged,
+        SupplierChanged,
         PurchaseOrderChanged,
     )
 }

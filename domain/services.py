@@ -149,6 +149,8 @@ class BackorderDesk:
                 supplier.name, supplier.lead_time_days = name.strip(), lead_time_days
                 await uow.save_supplier(supplier)
                 await self._settle(uow, skus, f"supplier {supplier.name}: lead time {lead_time_days} days")
+            uow.add_events([ev.SupplierChanged(occurred_at=self.clock.now(), supplier_id=supplier.id,
+                                               name=supplier.name, lead_time_days=supplier.lead_time_days)])
             await uow.commit()
             return supplier
 
@@ -418,8 +420,12 @@ class BackorderDesk:
     async def set_shipping_preference(self, order_id: str, ship_complete: bool) -> Order:
         async with self._uow() as uow:
             order = await self._locked_order(uow, order_id)
-            order.ship_complete = ship_complete
-            await uow.save_order(order)
+            if order.ship_complete != ship_complete:
+                order.ship_complete = ship_complete
+                await uow.save_order(order)
+                uow.add_events([ev.ShippingPreferenceChanged(
+                    occurred_at=self.clock.now(), order_id=order.id, customer_email=order.customer.email,
+                    ship_complete=ship_complete)])
             await uow.commit()
             return order
 

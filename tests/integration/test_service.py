@@ -266,3 +266,14 @@ async def test_a_po_date_that_passes_without_delivery_is_re_projected_by_the_ref
     assert (row.eta_date, row.eta_confidence) == (date(2026, 3, 13), "LOW")
     assert [(e.kind, e.new_date) for e in events if e.kind == "EtaChanged"] == [("EtaChanged", date(2026, 3, 13))]
     assert await desk.refresh_stale_etas() == []  # and a second run finds nothing to do
+
+
+async def test_a_shipping_preference_change_is_an_event_and_a_repeat_is_not(desk: BackorderDesk, bus: InProcessBus):
+    await _shop(desk)
+    placed = await _order(desk, "ann@example.com", 5)
+    with bus.subscribe() as stream:
+        await desk.set_shipping_preference(placed.id, True)
+        await desk.set_shipping_preference(placed.id, True)  # no change, nothing to tell
+        events = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
+    assert [(e.kind, e.order_id, e.ship_complete) for e in events] == [
+        ("ShippingPreferenceChanged", placed.id, True)]
