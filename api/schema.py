@@ -708,7 +708,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
     from api.notify_api import NotificationsMutation, NotificationsQuery
     from api.portal import PortalMutation, PortalQuery
+    from api.tokens_api import TokensMutation, TokensQuery
 
-    query = merge_types("Query", (Query, PortalQuery, NotificationsQuery))
-    mutation = merge_types("Mutation", (Mutation, PortalMutation, NotificationsMutation))
+    query = merge_types("Query", (Query, PortalQuery, NotificationsQuery, TokensQuery))
+    mutation = merge_types("Mutation", (Mutation, PortalMutation, NotificationsMutation, TokensMutation))
     return strawberry.Schema(query=query, mutation=mutation, subscription=Subscription, extensions=extensions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from domain.errors import InvalidInput
 from domain.model import new_id
@@ -20,6 +20,15 @@ class TokenInfo:
     id: str
     name: str
     role: str
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+def _info(row: t.ApiToken) -> TokenInfo:
+    return TokenInfo(row.id, row.name, row.role, row.created_at, row.last_used_at)
+
+
+USE_RECORDED_EVERY = timedelta(minutes=5)  # "last used" to the minute is enough, and spares a write per request
 
 
 def _hash(secret: str) -> str:
@@ -34,7 +43,7 @@ async def create_token(name: str, role: str) -> tuple[TokenInfo, str]:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
     secret = PREFIX + secrets.token_urlsafe(32)
     row = await t.ApiToken.create(id=new_id(), name=name, role=role, token_hash=_hash(secret))
-    return TokenInfo(row.id, row.name, row.role), secret
+    return _info(row), secret
 
 
 async def verify_token(secret: str) -> TokenInfo | None:
@@ -43,7 +52,11 @@ async def verify_token(secret: str) -> TokenInfo | None:
     row = await t.ApiToken.get_or_none(token_hash=_hash(secret), revoked_at=None)
     if row is None:
         return None
-    return TokenInfo(row.id, row.name, row.role)
+    now = datetime.now(UTC)
+    if row.last_used_at is None or now - row.last_used_at > USE_RECORDED_EVERY:
+        await t.ApiToken.filter(id=row.id).update(last_used_at=now)
+        row.last_used_at = now
+    return _info(row)
 
 
 async def revoke_token(token_id: str) -> bool:
@@ -51,4 +64,4 @@ async def revoke_token(token_id: str) -> bool:
 
 
 async def list_tokens() -> list[TokenInfo]:
-    return [TokenInfo(r.id, r.name, r.role) for r in await t.ApiToken.filter(revoked_at=None).order_by("id")]
+    return [_info(r) for r in await t.ApiToken.filter(revoked_at=None).order_by("id")]

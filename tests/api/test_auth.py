@@ -35,6 +35,7 @@ QUERIES = {
     "customerPreferences": '{ customerPreferences(email: "ann@example.com") { language } }',
     "notifications": "{ notifications { totalCount } }",
     "notification": "query($notification: ID!) { notification(id: $notification) { id } }",
+    "apiTokens": "{ apiTokens { name } }",
 }
 
 MUTATIONS = {
@@ -68,6 +69,8 @@ MUTATIONS = {
                          "{ notification { id } } }",
     "offerSubstitute": "mutation($backorder: ID!) { offerSubstitute(input: {backorderId: $backorder, "
                        'substituteSku: "CUP"}) { backorder { id } } }',
+    "createApiToken": 'mutation { createApiToken(input: {name: "evil", role: ADMIN}) { secret } }',
+    "revokeApiToken": "mutation($token: ID!) { revokeApiToken(input: {id: $token}) { revokedId } }",
 }
 
 REFUSED = {"UNAUTHENTICATED", "FORBIDDEN"}  # staff-only fields say FORBIDDEN to anyone not staff
@@ -82,7 +85,7 @@ async def _world(api):
     po = await s.purchase_order(api.desk, date(2026, 3, 20), ("MUG", 10))
     return {"order": s.order_id(placed), "number": placed.number, "backorder": s.backorder_ids(placed)[0],
             "po": encode_id("PurchaseOrder", po.id), "supplier": encode_id("Supplier", po.supplier_id),
-            "notification": encode_id("Notification", "0")}
+            "notification": encode_id("Notification", "0"), "token": encode_id("ApiToken", "0")}
 
 
 def test_every_query_and_mutation_is_in_the_table_or_public():
@@ -221,3 +224,30 @@ async def test_graphiql_headers_tab_spelling_authenticates_the_websocket(api):
         await s.order(api.desk, "ann@example.com", ("MUG", 2))
         event = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert event["type"] == "next", event
+
+
+async def test_only_an_admin_manages_api_tokens(api):
+    # an agent may not list, create or revoke tokens
+    for document in ["{ apiTokens { name } }", MUTATIONS["createApiToken"]]:
+        body = await api.gql(document, token="agent", expect_errors=True)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"], body
+    # an admin creates one, whose secret works once shown, lists it, and revokes it
+    made = (await api.gql('mutation { createApiToken(input: {name: "Warehouse scanner", role: AGENT}) '
+                          "{ apiToken { id name role lastUsedAt } secret userErrors { code } } }",
+                          token="admin"))["data"]["createApiToken"]
+    assert made["userErrors"] == [] and made["apiToken"]["role"] == "AGENT" and made["apiToken"]["lastUsedAt"] is None
+    secret = made["secret"]
+    assert (await api.gql("{ viewer { name role } }", token=secret))["data"]["viewer"] == {
+        "name": "Warehouse scanner", "role": "agent"}
+    listed = (await api.gql("{ apiTokens { id name lastUsedAt } }", token="admin"))["data"]["apiTokens"]
+    [scanner] = [t for t in listed if t["id"] == made["apiToken"]["id"]]
+    assert scanner["lastUsedAt"] is not None  # it was just used
+    revoke = "mutation($id: ID!) { revokeApiToken(input: {id: $id}) { revokedId userErrors { code field } } }"
+    done = (await api.gql(revoke, {"id": made["apiToken"]["id"]}, token="admin"))["data"]["revokeApiToken"]
+    assert done == {"revokedId": made["apiToken"]["id"], "userErrors": []}
+    assert (await api.gql("{ viewer { name } }", token=secret, expect_errors=True))["data"] is None
+    again = (await api.gql(revoke, {"id": made["apiToken"]["id"]}, token="admin"))["data"]["revokeApiToken"]
+    assert again == {"revokedId": None, "userErrors": [{"code": "NOT_FOUND", "field": "id"}]}
+    bad = (await api.gql('mutation { createApiToken(input: {name: "  "}) { secret userErrors { code field } } }',
+                         token="admin"))["data"]["createApiToken"]
+    assert bad == {"secret": None, "userErrors": [{"code": "INVALID_INPUT", "field": "name"}]}

@@ -1,0 +1,112 @@
+"""GraphQL for API tokens, the admin role's own business: admins list, create and revoke the tokens that
+agents and integrations use. Only a hash is stored; a new token's secret is in the payload once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from api import types as gt
+from api.context import Context
+from api.ids import decode_id, encode_id
+from api.schema import _payload
+from domain.errors import NotFound
+from domain.store import tokens as store
+
+Ctx = Info[Context, None]
+
+
+class IsAdmin(BasePermission):
+    message = "This needs an admin token."
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and principal.role == "admin"
+
+
+@strawberry.enum
+class ApiRole(Enum):
+    AGENT = "agent"
+    ADMIN = "admin"
+
+
+@strawberry.type(description="A token an agent or integration signs in with. Its secret is never shown again.")
+class ApiToken:
+    _t: strawberry.Private[store.TokenInfo]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("ApiToken", self._t.id))
+
+    @strawberry.field
+    def name(self) -> str:
+        return self._t.name
+
+    @strawberry.field
+    def role(self) -> ApiRole:
+        return ApiRole(self._t.role)
+
+    @strawberry.field
+    def created_at(self) -> datetime | None:
+        return self._t.created_at
+
+    @strawberry.field(description="To within five minutes.")
+    def last_used_at(self) -> datetime | None:
+        return self._t.last_used_at
+
+
+@strawberry.input
+class CreateApiTokenInput:
+    name: str
+    role: ApiRole = ApiRole.AGENT
+
+
+@strawberry.input
+class RevokeApiTokenInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class CreateApiTokenPayload:
+    api_token: ApiToken | None = None
+    secret: str | None = strawberry.field(default=None, description="Shown once: keep it safe.")
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RevokeApiTokenPayload:
+    revoked_id: strawberry.ID | None = None
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class TokensQuery:
+    @strawberry.field(permission_classes=[IsAdmin], description="Tokens in use (not revoked), oldest first.")
+    async def api_tokens(self, info: Ctx) -> list[ApiToken]:
+        return [ApiToken(_t=t) for t in await store.list_tokens()]
+
+
+@strawberry.type
+class TokensMutation:
+    @strawberry.mutation(permission_classes=[IsAdmin])
+    async def create_api_token(self, info: Ctx, input: CreateApiTokenInput) -> CreateApiTokenPayload:
+        async def run() -> CreateApiTokenPayload:
+            token, secret = await store.create_token(input.name, input.role.value)
+            return CreateApiTokenPayload(api_token=ApiToken(_t=token), secret=secret)
+        return await _payload(CreateApiTokenPayload, run)
+
+    @strawberry.mutation(permission_classes=[IsAdmin],
+                         description="Requests with the token are refused from now on.")
+    async def revoke_api_token(self, info: Ctx, input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+        async def run() -> RevokeApiTokenPayload:
+            key = decode_id("ApiToken", input.id)
+            if not await store.revoke_token(key):
+                raise NotFound("no token in use has this id", field="id")
+            return RevokeApiTokenPayload(revoked_id=input.id)
+        return await _payload(RevokeApiTokenPayload, run)
