@@ -5,8 +5,13 @@ Loaders are built per request (never module-level) so one request's cache never 
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time as systime
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -15,6 +20,7 @@ from strawberry.dataloader import DataLoader
 from api.settings import Settings
 from domain import model as m
 from domain.bus import EventBus
+from domain.clock import Clock
 from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
 from domain.services import BackorderDesk
@@ -22,23 +28,114 @@ from domain.store import queries as q
 
 K = TypeVar("K")
 V = TypeVar("V")
+log = logging.getLogger("backorder.session")
+
+
+class PortalSession:
+    """Whether the portal session behind a customer principal still holds, answered without I/O.
+
+    A websocket keeps the principal it connected with for hours, so every event asks this: past the expiry
+    (by the desk's clock) or signed out in this process, the answer is no at once; a sign-out in another
+    process is seen by re-reading the session in the background once the last look is RECHECK_SECONDS old,
+    and only while the customer's own events flow. One object per session token, shared by its connections.
+    """
+
+    RECHECK_SECONDS = 30.0
+    _live: weakref.WeakValueDictionary[str, PortalSession] = weakref.WeakValueDictionary()
+
+    def __init__(self, token: str, expires_at: datetime,
+                 still_open: Callable[[str, datetime], Awaitable[bool]]) -> None:
+        self._token = token
+        self.expires_at = expires_at
+        self._still_open = still_open
+        self.clock: Clock | None = None  # the desk's, bound by the Context (tests move it)
+        self.ended = False
+        self._checked = systime.monotonic()
+        self._recheck: asyncio.Task[None] | None = None
+
+    @classmethod
+    def track(cls, token: str, expires_at: datetime,
+              still_open: Callable[[str, datetime], Awaitable[bool]]) -> PortalSession:
+        """The session's object, just read from the database and found open."""
+        session = cls._live.get(token)
+        if session is None or session.ended:
+            session = cls(token, expires_at, still_open)
+            cls._live[token] = session
+        session._checked = systime.monotonic()
+        return session
+
+    @classmethod
+    def end(cls, token: str) -> None:
+        """Signed out here: connections made with this token get nothing more, starting now."""
+        session = cls._live.pop(token, None)
+        if session is not None:
+            session.ended = True
+
+    def has_ended(self, now: datetime | None = None) -> bool:
+        """Known to be over: signed out here, found ended by a re-check, or expired. Never starts a re-check."""
+        if not self.ended and (now or self._now()) >= self.expires_at:
+            self.ended = True
+        return self.ended
+
+    def is_live(self) -> bool:
+        """Not known to be over; re-reads the session in the background when the last look is old."""
+        now = self._now()
+        if self.has_ended(now):
+            return False
+        if self._recheck is None and systime.monotonic() - self._checked >= self.RECHECK_SECONDS:
+            try:
+                self._recheck = asyncio.get_running_loop().create_task(self._reread(now))
+            except RuntimeError:  # no loop (a plain function call): the next event will ask again
+                pass
+        return True
+
+    def _now(self) -> datetime:
+        return (self.clock or Clock()).now()
+
+    async def _reread(self, now: datetime) -> None:
+        try:
+            if not await self._still_open(self._token, now):
+                self.ended = True
+                type(self)._live.pop(self._token, None)
+        except Exception:  # the database is away: keep the last answer, ask again later
+            log.warning("could not re-check a portal session", exc_info=True)
+        finally:
+            self._checked = systime.monotonic()
+            self._recheck = None
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling. Staff roles see everything; a customer (the portal) only their own data."""
+    """Who is calling. Staff roles see everything; a customer (the portal) only their own data, and a
+    customer who signed in with an order number only that order (no account: no preferences)."""
 
     role: str  # "agent" | "admin" | "customer"
     name: str
     customer_email: str | None = None
     order_id: str | None = None  # set when a customer got in with order number + email: that order only
+    session: PortalSession | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_staff(self) -> bool:
         return self.role in ("agent", "admin")
 
+    @property
+    def has_account(self) -> bool:
+        """May see and change account-wide things (preferences, every order): not a one-order sign-in."""
+        return self.is_staff or (self.customer_email is not None and self.order_id is None)
+
+    def is_live(self) -> bool:
+        """False once the portal session it came from was signed out or expired."""
+        return self.session is None or self.session.is_live()
+
+    def session_ended(self) -> bool:
+        """The portal session it came from is known to be over (cheap: for a check on every event)."""
+        return self.session is not None and self.session.has_ended()
+
     def can_see_customer(self, email: str) -> bool:
-        return self.is_staff or (self.customer_email is not None and self.customer_email == email)
+        if self.is_staff:
+            return True
+        return self.customer_email is not None and self.customer_email == email and self.is_live()
 
     def can_see_order(self, order_id: str, customer_email: str) -> bool:
         if self.is_staff:
@@ -108,6 +205,11 @@ class Context:
     connection_params: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # pluggable services (e.g. the link sender)
     loaders: Loaders = field(default_factory=Loaders)
+
+    def __post_init__(self) -> None:
+        # a portal session expires by the desk's clock, the one tests move
+        if self.principal is not None and self.principal.session is not None:
+            self.principal.session.clock = self.desk.clock
 
     def require_principal(self) -> Principal:
         if self.principal is None:

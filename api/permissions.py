@@ -1,5 +1,6 @@
 """Who may read or do what. Staff (agent, admin) see everything; a customer principal (the portal)
-sees only their own orders and backorders, and none of the shop's internals (stock, suppliers)."""
+sees only their own orders and backorders, and none of the shop's internals (stock, suppliers); a
+customer signed in with an order number sees that order and nothing account-wide."""
 
 from __future__ import annotations
 
@@ -26,3 +27,14 @@ class IsStaff(BasePermission):
     def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
         principal = info.context.principal
         return principal is not None and principal.is_staff
+
+
+class HasAccount(BasePermission):
+    """Account-wide data (preferences, the account itself): not for a one-order sign-in."""
+
+    message = "Signed in for one order: use a sign-in link to see or change your account."
+    error_extensions = {"code": "ACCOUNT_SIGN_IN_REQUIRED"}
+
+    def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and principal.has_account

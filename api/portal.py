@@ -4,21 +4,23 @@ own account and notification preferences."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import logging
 import time as systime
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from api import types as gt
-from api.context import Context, Principal
-from api.permissions import IsAuthenticated, IsStaff
+from api.context import Context, PortalSession, Principal
+from api.permissions import HasAccount, IsAuthenticated, IsStaff
 from api.schema import _own_order, _payload
 from api.settings import Settings
 from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
@@ -30,8 +32,15 @@ from domain.store import queries as q
 log = logging.getLogger("backorder.portal")
 Ctx = Info[Context, None]
 COOKIE = "bd_session"
-SAME_ANSWER = "If we know this address, we have sent it a sign-in link. It works once, for 30 minutes."
+SAME_ANSWER = "If we know this address, we have sent it a sign-in link. It works once."
 LinkSender = Callable[[str, str, datetime], Awaitable[None]]
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def same_answer(link_minutes: int) -> str:
+    """What anyone asking for a link is told, whether or not we know the address."""
+    lifetime = f"{link_minutes} minute{'' if link_minutes == 1 else 's'}"
+    return f"If we know this address, we have sent it a sign-in link. It works once, for {lifetime}."
 
 
 async def log_link(email: str, url: str, expires_at: datetime) -> None:
@@ -107,19 +116,49 @@ def _set_session_cookie(info: Ctx, token: str, max_age: int) -> None:
 async def _start_session(info: Ctx, email: str, order_id: str | None) -> gt.Viewer:
     settings = info.context.settings
     now = info.context.desk.clock.now()
-    token = await store.start_session(email, order_id, now, timedelta(hours=settings.session_hours))
+    ttl = timedelta(hours=settings.session_hours)
+    token = await store.start_session(email, order_id, now, ttl)
     _set_session_cookie(info, token, settings.session_hours * 3600)
-    info.context.principal = Principal(role="customer", name=email, customer_email=email, order_id=order_id)
+    session = PortalSession.track(token, now + ttl, _session_open)
+    session.clock = info.context.desk.clock
+    info.context.principal = Principal(role="customer", name=email, customer_email=email, order_id=order_id,
+                                       session=session)
     return gt.Viewer(name=email, role="customer", customer_email=email)
 
 
+async def _session_open(token: str, now: datetime) -> bool:
+    return await store.find_session(token, now) is not None
+
+
 async def customer_from_cookie(cookie: str | None, now: datetime) -> Principal | None:
+    """The customer whose session the cookie names. The principal re-checks the session before each live
+    update, so a websocket opened with it stops receiving them once the customer signs out or it expires."""
     if not cookie:
         return None
     session = await store.find_session(cookie, now)
     if session is None:
         return None
-    return Principal(role="customer", name=session.email, customer_email=session.email, order_id=session.order_id)
+    return Principal(role="customer", name=session.email, customer_email=session.email, order_id=session.order_id,
+                     session=PortalSession.track(cookie, session.expires_at, _session_open))
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(work)
+    _BACKGROUND.add(task)  # held until done: the loop keeps only weak references to tasks
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+async def _send_link_if_known(settings: Settings, send: LinkSender, email: str, now: datetime) -> None:
+    """Run after the answer: whether the address is known must not show in how long the answer took."""
+    try:
+        known = (await q.customers_by_email([email])).get(email)
+        # at most 3 links per address per 15 minutes: a mailbox cannot be flooded through us
+        if known is None or await store.recent_links(email, now - timedelta(minutes=15)) >= 3:
+            return
+        url, expires_at = await create_portal_link(settings, email, None, "customer request", now)
+        await send(email, url, expires_at)
+    except Exception:
+        log.exception("could not send a requested portal link")
 
 
 # -- GraphQL ----------------------------------------------------------------------------------
@@ -212,7 +251,9 @@ class PreferencesPayload:
 
 @strawberry.type
 class PortalQuery:
-    @strawberry.field(permission_classes=[IsAuthenticated], description="The signed-in customer's account.")
+    @strawberry.field(permission_classes=[IsAuthenticated, HasAccount],
+                      description="The signed-in customer's account; not for a sign-in with an order number "
+                                  "(error ACCOUNT_SIGN_IN_REQUIRED). Null for staff.")
     async def my_account(self, info: Ctx) -> Account | None:
         principal = info.context.require_principal()
         if principal.customer_email is None:
@@ -238,14 +279,10 @@ class PortalMutation:
     async def request_portal_link(self, info: Ctx, input: RequestPortalLinkInput) -> RequestPortalLinkPayload:
         async def run() -> RequestPortalLinkPayload:
             email = check_email(input.email)
-            now = info.context.desk.clock.now()
-            known = (await q.customers_by_email([email])).get(email)
-            # at most 3 links per address per 15 minutes: a mailbox cannot be flooded through us
-            if known is not None and await store.recent_links(email, now - timedelta(minutes=15)) < 3:
-                url, expires_at = await issue_link(info, email, None, "customer request")
-                sender: LinkSender = info.context.extras.get("send_portal_link", log_link)
-                await sender(email, url, expires_at)
-            return RequestPortalLinkPayload()
+            context = info.context
+            send: LinkSender = context.extras.get("send_portal_link", log_link)
+            _in_background(_send_link_if_known(context.settings, send, email, context.desk.clock.now()))
+            return RequestPortalLinkPayload(message=same_answer(info.context.settings.link_minutes))
         return await _payload(RequestPortalLinkPayload, run)
 
     @strawberry.mutation(permission_classes=[IsStaff],
@@ -304,12 +341,14 @@ class PortalMutation:
         cookie = request.cookies.get(COOKIE) if request is not None else None
         if cookie:
             await store.end_session(cookie, info.context.desk.clock.now())
+            PortalSession.end(cookie)  # live updates on this process stop now; on others within a recheck
         response.delete_cookie(COOKIE, path="/")
         info.context.principal = None
         return SignOutPayload(ok=True)
 
-    @strawberry.mutation(permission_classes=[IsAuthenticated],
-                         description="How the customer is told: channels, quiet hours, time zone, language.")
+    @strawberry.mutation(permission_classes=[IsAuthenticated, HasAccount],
+                         description="How the customer is told: channels, quiet hours, time zone, language. "
+                                     "Not for a sign-in with an order number (error ACCOUNT_SIGN_IN_REQUIRED).")
     async def update_notification_preferences(self, info: Ctx,
                                               input: UpdateNotificationPreferencesInput) -> PreferencesPayload:
         async def run() -> PreferencesPayload:
