@@ -1,8 +1,12 @@
 """GraphQL object types. Each wraps a domain object (never an ORM row); related objects come
-through the request's DataLoaders, so a list of N things costs a fixed number of statements."""
+through the request's DataLoaders, so a list of N things costs a fixed number of statements.
+
+Customers read the same types as staff, less the shop's internals (exact stock, purchase order numbers,
+tiers, priorities) and with history written for them: see "what customers read" below."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -14,6 +18,7 @@ from strawberry.types import Info
 from api.context import Context
 from api.ids import encode_cursor, encode_id
 from api.permissions import IsStaff
+from domain import events as ev
 from domain import model as m
 from domain.errors import DomainError
 from domain.errors import ErrorCode as DomainErrorCode
@@ -33,6 +38,83 @@ EtaConfidence = strawberry.enum(
 EtaSourceEnum = strawberry.enum(EtaSource, name="EtaSource")
 
 Ctx = Info[Context, None]
+
+
+def _staff(info: Ctx) -> bool:
+    principal = info.context.principal
+    return principal is not None and principal.is_staff
+
+
+# -- what customers read ----------------------------------------------------------------------
+# Causes are written for agents: they name agents and their reasons, purchase orders, other customers'
+# orders, stock counts, suppliers. A customer reads a whitelisted wording of each instead; a cause nobody
+# has worded for customers yet reads as a neutral phrase, so a new cause cannot leak anything.
+CUSTOMER_CAUSES: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern, re.S), words) for pattern, words in [
+    (r"order \S+ placed: (?P<n>\d+) of (?P<of>\d+) backordered", "order placed: {n} of {of} on backorder"),
+    (r"(?P<n>\d+) cancelled by customer(: .*)?", "{n} cancelled at your request"),
+    (r"(?P<n>\d+) cancelled by .+", "{n} cancelled by the shop"),
+    (r"(?P<n>\d+) replaced by substitute \S+", "{n} replaced by an alternative"),
+    (r"shipment \S+", "shipped"),
+    (r"\d+ received at \S+", "stock arrived"),
+    (r"purchase order .+ received", "a delivery from the supplier arrived"),
+    (r"purchase order .+ expected \d{4}-\d{2}-\d{2}", "a delivery from the supplier was scheduled"),
+    (r"purchase order .+: (.+; )?cancelled", "a delivery from the supplier was cancelled"),
+    (r"purchase order .+: (.+; )?date \d{4}-\d{2}-\d{2} -> \d{4}-\d{2}-\d{2}(; .+)?", "supplier date changed"),
+    (r"purchase order .+", "a delivery from the supplier changed"),
+    (r"supplier .+: lead time \d+ days", "the supplier's delivery time changed"),
+    (r"stock adjusted: .*", "stock count corrected"),
+    (r"product \S+ changed", "product details changed"),
+    (r"a backorder ahead was cancelled \(.*\)", "the queue moved after a cancellation"),
+    (r"a backorder ahead took substitute .+", "the queue moved after a customer chose an alternative"),
+    (r"substitute for .+", "stock went to another order"),
+    (r"queue reprioritised by .+", "the queue order changed"),
+    (r"order \S+ placed", "the queue changed"),
+    (r"order \S+ shipped", "an order was shipped"),
+]]
+NEUTRAL_CAUSES = {"STATUS": "status updated", "ETA": "expected date updated", "QUANTITY": "quantity changed"}
+CUSTOMER_HISTORY_KINDS = frozenset(NEUTRAL_CAUSES)  # not PRIORITY: the queue's overrides are the shop's business
+
+
+def customer_cause(kind: str, cause: str) -> str:
+    """The cause of a history entry in words a customer may read: only digits are carried over."""
+    for pattern, words in CUSTOMER_CAUSES:
+        found = pattern.fullmatch(cause.strip())
+        if found:
+            return words.format(**found.groupdict())
+    return NEUTRAL_CAUSES.get(kind, "updated")
+
+
+def visible_to_customer(event: ev.BackorderEvent) -> bool:
+    """Reprioritisations are agents' decisions about the queue, with their reasons: never sent to customers."""
+    return not isinstance(event, ev.BackorderReprioritized)
+
+
+def customer_message(event: ev.BackorderEvent) -> str:
+    """A live update's sentence for its customer: as the staff's, less agents, reasons and PO numbers."""
+    match event:
+        case ev.BackorderCreated():
+            where = f" (queue position {event.queue_position})" if event.queue_position else ""
+            eta = f", expected {event.eta_date.isoformat()}" if event.eta_date else ""
+            return f"{event.quantity} × {event.sku} backordered{where}{eta}"
+        case ev.BackorderAllocated():
+            return f"{event.quantity} × {event.sku} set aside for you ({event.allocated_quantity} of " \
+                   f"{event.backordered_quantity})"
+        case ev.BackorderStatusChanged():
+            return f"status {event.old_status} → {event.new_status}: {customer_cause('STATUS', event.cause)}"
+        case ev.EtaChanged():
+            old = event.old_date.isoformat() if event.old_date else "none"
+            new = event.new_date.isoformat() if event.new_date else "none"
+            return f"expected date {old} → {new}: {customer_cause('ETA', event.cause)}"
+        case ev.BackorderCancelled():
+            who = "at your request" if event.cancelled_by == "customer" else "by the shop"
+            return f"{event.quantity} × {event.sku} cancelled {who}"
+        case ev.BackorderSubstituted():
+            return f"{event.quantity} × {event.sku} replaced by {event.substitute_sku}"
+        case ev.BackorderShipped():
+            return f"{event.quantity} × {event.sku} shipped"
+        case ev.SubstituteOffered():
+            return f"an alternative to {event.sku} is offered: {event.substitute_sku}"
+    return "your backorder was updated"
 
 
 @strawberry.type(description="A problem with the input; nothing was changed.")
@@ -228,22 +310,42 @@ class PurchaseOrder:
 
 @strawberry.type
 class Customer:
-    email: str
-    name: str
-    phone: str | None
-    tier: CustomerTier  # type: ignore[valid-type]
+    _c: strawberry.Private[m.Customer]
+
+    @strawberry.field
+    def email(self) -> str:
+        return self._c.email
+
+    @strawberry.field
+    def name(self) -> str:
+        return self._c.name
+
+    @strawberry.field(description="Null to a sign-in with an order number: it opens the order, not the account.")
+    def phone(self, info: Ctx) -> str | None:
+        principal = info.context.principal
+        return self._c.phone if principal is not None and principal.has_account else None
+
+    @strawberry.field(description="Staff only: null for customers.")
+    def tier(self, info: Ctx) -> CustomerTier | None:  # type: ignore[valid-type]
+        return self._c.tier if _staff(info) else None
 
     @staticmethod
     def of(c: m.Customer) -> Customer:
-        return Customer(email=c.email, name=c.name, phone=c.phone, tier=c.tier)
+        return Customer(_c=c)
 
 
 @strawberry.type(description="When the waiting units are expected, how sure that is, and why.")
 class Eta:
     date: date
     confidence: EtaConfidence  # type: ignore[valid-type]
-    source: EtaSourceEnum  # type: ignore[valid-type]
-    purchase_order_number: str | None
+    source: EtaSourceEnum = strawberry.field(  # type: ignore[valid-type]
+        description="Why this date: PURCHASE_ORDER, a delivery the supplier confirmed; LEAD_TIME, estimated "
+                    "from the usual lead time; ON_HAND or ALLOCATED, from stock; RELEASE_DATE, a preorder's release.")
+    _purchase_order_number: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="The purchase order the date comes from. Staff only: null for customers.")
+    def purchase_order_number(self, info: Ctx) -> str | None:
+        return self._purchase_order_number if _staff(info) else None
 
 
 @strawberry.enum
@@ -266,9 +368,13 @@ class HistoryEntry:
 @strawberry.type(description="An in-stock alternative a customer may take instead of waiting.")
 class SubstituteOption:
     product: Product
-    available_quantity: int
+    _available_to_promise: strawberry.Private[int]
     available: bool = strawberry.field(description="Enough is in stock for all the waiting units.")
     price_difference: Money = strawberry.field(description="Substitute unit price minus the original's.")
+
+    @strawberry.field(description="Units available to promise now. Staff only: null for customers (see `available`).")
+    def available_quantity(self, info: Ctx) -> int | None:
+        return self._available_to_promise if _staff(info) else None
 
 
 @strawberry.type
@@ -423,7 +529,7 @@ class Backorder:
         e = self._b.eta
         if e is None or not self._b.is_active:
             return None
-        return Eta(date=e.date, confidence=e.confidence, source=e.source, purchase_order_number=e.reference)
+        return Eta(date=e.date, confidence=e.confidence, source=e.source, _purchase_order_number=e.reference)
 
     @strawberry.field(description="The first ETA the customer was given.")
     def promised_date(self) -> date | None:
@@ -445,11 +551,16 @@ class Backorder:
     def updated_at(self) -> datetime | None:
         return self._b.updated_at
 
-    @strawberry.field
+    @strawberry.field(description="What changed and why. Customers read each cause in plain words, and no "
+                                  "PRIORITY entries.")
     async def history(self, info: Ctx) -> list[HistoryEntry]:
         entries = await info.context.loaders.history_by_backorder.load(self._b.id)
+        if _staff(info):
+            return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
+                                 cause=h.cause) for h in entries]
         return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
-                             cause=h.cause) for h in entries]
+                             cause=customer_cause(h.kind, h.cause))
+                for h in entries if h.kind in CUSTOMER_HISTORY_KINDS]
 
     @strawberry.field
     async def order(self, info: Ctx) -> Order | None:
@@ -477,7 +588,7 @@ class Backorder:
             same_currency = candidate.price.currency == product.price.currency
             diff = (candidate.price - product.price) if same_currency else candidate.price
             options.append(SubstituteOption(
-                product=Product(_p=candidate), available_quantity=atp,
+                product=Product(_p=candidate), _available_to_promise=atp,
                 available=self._b.is_active and atp >= max(1, self._b.waiting_quantity),
                 price_difference=Money.of(diff),
             ))
@@ -535,3 +646,9 @@ class Viewer:
     name: str
     role: str
     customer_email: str | None
+
+    @strawberry.field(description="Signed in with an order number and email: this session opens that one order "
+                                  "and nothing account-wide (no preferences); a sign-in link opens the account.")
+    def order_only(self, info: Ctx) -> bool:
+        principal = info.context.principal
+        return principal is not None and not principal.has_account
