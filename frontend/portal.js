@@ -7,12 +7,13 @@ const BACKORDER_FIELDS = `
   substitutedQuantity queuePosition
   eta { date confidence source }
   history { at kind oldValue newValue cause }
-  substitutes { product { sku name price { amount currency } } availableQuantity available
-                priceDifference { amount currency } }`;
+  substitutes { product { sku name price { amount currency } } available priceDifference { amount currency } }`;
 
-const ORDERS_QUERY = `query Orders {
-  viewer { role name customerEmail }
-  myAccount { email name preferences { byEmail bySms phone quietHoursStart quietHoursEnd timezone language } }
+// $account is false for a sign-in with an order number: that session opens one order and no account
+const ORDERS_QUERY = `query Orders($account: Boolean! = true) {
+  viewer { role name customerEmail orderOnly }
+  myAccount @include(if: $account) {
+    email name preferences { byEmail bySms phone quietHoursStart quietHoursEnd timezone language } }
   orders(first: 100) { nodes { id number placedAt channel shipComplete
     lines { id sku quantity allocatedQuantity shippedQuantity unitPrice { amount currency }
             product { name } substituteFor { id }
@@ -24,7 +25,7 @@ const UPDATES = `subscription Updates { backorderUpdates { kind message backorde
   oldEtaDate newEtaDate backorder { ${BACKORDER_FIELDS} } } }`;
 
 const $ = (id) => document.getElementById(id);
-const state = { orders: [], account: null, socket: null, languages: ["en"], retry: 0, live: false };
+const state = { orders: [], account: null, orderOnly: false, socket: null, languages: ["en"], retry: 0, live: false };
 
 // -- GraphQL over HTTP -------------------------------------------------------------------------
 async function gql(query, variables = {}) {
@@ -144,11 +145,21 @@ function showError(message) {
   $("retry").focus();
 }
 
+async function fetchOrders() {
+  try {
+    return await gql(ORDERS_QUERY, { account: !state.orderOnly });
+  } catch (err) {
+    if (err.code !== "ACCOUNT_SIGN_IN_REQUIRED" || state.orderOnly) throw err;
+    state.orderOnly = true;  // a reload of a sign-in with an order number: ask again without the account
+    return gql(ORDERS_QUERY, { account: false });
+  }
+}
+
 async function load() {
   show("loading");
   let data;
   try {
-    data = await gql(ORDERS_QUERY);
+    data = await fetchOrders();
   } catch (err) {
     if (err.code === "UNAUTHENTICATED" || err.code === "FORBIDDEN") {
       show("sign-in");
@@ -161,10 +172,14 @@ async function load() {
     show("sign-in");
     return;
   }
-  state.account = data.myAccount;
+  state.orderOnly = data.viewer.orderOnly;
+  state.account = data.myAccount || null;
   state.orders = data.orders.nodes;
   state.languages = data.supportedLanguages;
-  $("who").textContent = data.viewer.customerEmail;
+  state.email = data.viewer.customerEmail;
+  $("who").textContent = state.email;
+  $("show-preferences").hidden = state.orderOnly;
+  $("order-only").hidden = !state.orderOnly;
   renderOrders();
   show("orders");
   connectLive();
@@ -232,7 +247,7 @@ function renderBackorder(order, line, b) {
       el("ul", { class: "subs" }, offers.map((s) => el("li", {},
         el("span", {}, `${s.product.name} · ${money(s.product.price)} `,
           el("span", { class: "note" }, priceDifference(s.priceDifference))),
-        el("button", { type: "button", onclick: (ev) => acceptSubstitute(b, s, ev.target) },
+        el("button", { type: "button", onclick: (ev) => askSubstitute(line, b, s, ev.target) },
           `Take ${b.backorderedQuantity} of these instead`))))));
   }
   if (b.history.length) {
@@ -251,6 +266,7 @@ function priceDifference(diff) {
 }
 
 function historyWords(h) {
+  // causes arrive worded for customers (no agents, reasons or purchase orders)
   if (h.kind === "ETA") return `expected date ${h.oldValue ? formatDate(h.oldValue) + " → " : ""}${formatDate(h.newValue)}`;
   if (h.kind === "STATUS") return (STATUS_WORDS[h.newValue] || [h.newValue])[0];
   if (h.kind === "QUANTITY") return `${h.oldValue} → ${h.newValue} items: ${h.cause}`;
@@ -278,8 +294,10 @@ function askCancel(line, b) {
         { input: { id: b.id, quantity, reason: "cancelled in the customer portal" } });
       const result = data.cancelBackorder;
       if (result.userErrors.length) return announce(result.userErrors[0].message, true);
-      const refund = Number(line.unitPrice.amount) * quantity;
-      announce(`${quantity} cancelled. ${money({ amount: String(refund), currency: line.unitPrice.currency })} ` +
+      // what the server cancelled, not what was asked for (the backorder may have moved meanwhile)
+      const cancelled = result.backorder.cancelledQuantity - b.cancelledQuantity;
+      const refund = Number(line.unitPrice.amount) * cancelled;
+      announce(`${cancelled} cancelled. ${money({ amount: String(refund), currency: line.unitPrice.currency })} ` +
         `will be refunded or not charged.`);
       replaceBackorder(result.backorder);
     } catch (err) {
@@ -288,6 +306,22 @@ function askCancel(line, b) {
   };
   dialog.showModal();
   input.focus();
+}
+
+function askSubstitute(line, b, option, button) {
+  if (!(Number(option.priceDifference.amount) > 0)) return acceptSubstitute(b, option, button);
+  // it costs more: say how much, and take it only when the customer says yes
+  const dialog = $("substitute-dialog");
+  const units = b.backorderedQuantity;
+  const each = option.priceDifference;
+  const total = { amount: String(Number(each.amount) * units), currency: each.currency };
+  $("substitute-what").textContent = `${units} × ${option.product.name} instead of ` +
+    `${units} × ${(line.product && line.product.name) || line.sku}.`;
+  $("substitute-price").textContent = `It costs ${money(each)} more each: ${money(total)} more in total.`;
+  dialog.returnValue = "";
+  dialog.onclose = () => { if (dialog.returnValue === "confirm") acceptSubstitute(b, option, button); };
+  dialog.showModal();
+  $("substitute-confirm").focus();
 }
 
 async function acceptSubstitute(b, option, button) {
@@ -325,9 +359,9 @@ async function setShipping(order, shipComplete) {
 
 async function refresh() {
   try {
-    const data = await gql(ORDERS_QUERY);
+    const data = await fetchOrders();
     state.orders = data.orders.nodes;
-    state.account = data.myAccount;
+    state.account = data.myAccount || null;
     renderOrders();
   } catch (err) {
     announce(err.message, true);
@@ -374,6 +408,12 @@ function connectLive() {
       socket.send(JSON.stringify({ type: "pong" }));
     } else if (message.type === "next" && message.payload.data) {
       onUpdate(message.payload.data.backorderUpdates);
+    } else if (message.type === "complete" || message.type === "error") {
+      // the server ended the updates (the session is over, say): drop the socket, see where we stand
+      socket.onclose = null;
+      socket.close();
+      state.socket = null;
+      load();
     }
   };
   socket.onclose = () => {
@@ -431,6 +471,7 @@ function findBackorder(id) {
 
 // -- preferences -------------------------------------------------------------------------------
 function showPreferences() {
+  if (!state.account) return;  // signed in for one order: there is no account to show
   const p = state.account.preferences;
   const form = $("preferences-form");
   form.byEmail.checked = p.byEmail;
@@ -445,7 +486,7 @@ function showPreferences() {
     new Intl.DisplayNames([code], { type: "language" }).of(code) || code)));
   $("preferences-result").textContent = "";
   show("preferences");
-  $("preferences-title").focus?.();
+  $("preferences-title").focus();
 }
 
 async function savePreferences(event) {
@@ -480,8 +521,10 @@ async function savePreferences(event) {
 // -- signing in and out ------------------------------------------------------------------------
 async function requestLink(event) {
   event.preventDefault();
-  const email = event.target.email.value.trim();
-  const out = $("link-result");
+  await sendLink(event.target.email.value.trim(), $("link-result"));
+}
+
+async function sendLink(email, out) {
   if (!email) { out.textContent = "Please enter your email address."; return; }
   try {
     const data = await gql(`mutation($input: RequestPortalLinkInput!) { requestPortalLink(input: $input) {
@@ -500,10 +543,11 @@ async function signInWithOrder(event) {
   out.textContent = "";
   try {
     const data = await gql(`mutation($input: SignInWithOrderInput!) { signInWithOrder(input: $input) {
-      viewer { role } userErrors { message } } }`,
+      viewer { role orderOnly } userErrors { message } } }`,
       { input: { orderNumber: form.orderNumber.value.trim(), email: form.email.value.trim() } });
     const payload = data.signInWithOrder;
     if (payload.userErrors.length) { out.textContent = payload.userErrors[0].message; return; }
+    state.orderOnly = payload.viewer.orderOnly;
     await load();
   } catch (err) {
     out.textContent = err.message;
@@ -514,8 +558,9 @@ async function redeem(token) {
   history.replaceState(null, "", location.pathname);  // the link works once: do not keep it in the URL bar
   try {
     const data = await gql(`mutation($input: RedeemPortalLinkInput!) { redeemPortalLink(input: $input) {
-      viewer { role } userErrors { message code } } }`, { input: { token } });
+      viewer { role orderOnly } userErrors { message code } } }`, { input: { token } });
     const payload = data.redeemPortalLink;
+    if (!payload.userErrors.length) state.orderOnly = payload.viewer.orderOnly;
     if (payload.userErrors.length) {
       show("sign-in");
       $("link-result").textContent = payload.userErrors[0].message;
@@ -532,6 +577,8 @@ async function signOut() {
   try { await gql(`mutation { signOut { ok } }`); } catch (err) { /* signed out locally anyway */ }
   if (state.socket) { state.socket.onclose = null; state.socket.close(); state.socket = null; }
   state.orders = [];
+  state.account = null;
+  state.orderOnly = false;
   show("sign-in");
   $("link-result").textContent = "You are signed out.";
 }
@@ -542,7 +589,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("order-form").addEventListener("submit", signInWithOrder);
   $("preferences-form").addEventListener("submit", savePreferences);
   $("sign-out").addEventListener("click", signOut);
-  $("show-orders").addEventListener("click", () => { show("orders"); $("orders-title").focus?.(); });
+  $("show-orders").addEventListener("click", () => { show("orders"); $("orders-title").focus(); });
+  $("send-account-link").addEventListener("click", () => sendLink(state.email, $("account-link-result")));
   $("show-preferences").addEventListener("click", showPreferences);
   $("retry").addEventListener("click", load);
   window.addEventListener("online", () => { if (state.offline) connectLive(); });

@@ -1,4 +1,5 @@
-"""The customer portal in a real browser: sign-in links, live ETA, cancel, substitutes, isolation."""
+"""The customer portal in a real browser: sign-in links, live ETA, cancel, substitutes, isolation, a
+sign-in for one order, history without the shop's internals, focus."""
 
 from __future__ import annotations
 
@@ -112,9 +113,18 @@ async def test_cancel_part_of_a_backorder(api, page):
 async def test_accept_a_substitute(api, page):
     await shop(api)
     await page.goto(await link_for(api, "ann@example.com"))
+    # it costs more (£34.00 against £29.50): the portal says how much and waits for a yes
     await page.get_by_role("button", name="Take 4 of these instead").click()
+    dialog = page.get_by_role("dialog", name="Take the alternative?")
+    await expect(dialog).to_contain_text("4 × Brass desk lamp instead of 4 × Anglepoise lamp.")
+    await expect(dialog).to_contain_text("It costs £4.50 more each: £18.00 more in total.")
+    await dialog.get_by_role("button", name="Keep waiting").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.get_by_test_id("status").first).to_have_text("Waiting for stock")
+    await page.get_by_role("button", name="Take 4 of these instead").click()
+    await dialog.get_by_role("button", name="Yes, take the alternative").click()
     await expect(page.get_by_test_id("status").first).to_have_text("Replaced by an alternative")
-    await expect(page.get_by_text("4 × Brass desk lamp")).to_be_visible()
+    await expect(page.get_by_test_id("order").get_by_text("4 × Brass desk lamp")).to_be_visible()
     await expect(page.get_by_text("Alternative you chose for a backordered item.")).to_be_visible()
 
 
@@ -145,10 +155,49 @@ async def test_sign_in_with_order_number_opens_only_that_order(api, page):
     await page.get_by_label("Email address on the order").fill("ann@example.com")
     await page.get_by_role("button", name="Open this order").click()
     await expect(page.get_by_test_id("order")).to_have_count(1)
+    # one order, no account: no preferences, and the way to the account said plainly
+    await expect(page.get_by_role("button", name="Notifications")).to_be_hidden()
+    await expect(page.get_by_test_id("order-only")).to_contain_text(
+        "You are signed in for one order. To see all your orders and choose how we tell you about them, "
+        "use a sign-in link.")
+    await page.reload()  # the page finds out again from the server
+    await expect(page.get_by_test_id("order")).to_have_count(1)
+    await expect(page.get_by_role("button", name="Notifications")).to_be_hidden()
+    await page.get_by_test_id("order-only").get_by_role("button", name="Email me a sign-in link").click()
+    await expect(page.locator("#account-link-result")).to_have_text(
+        "If we know this address, we have sent it a sign-in link. It works once, for 30 minutes.")
+    assert page.console_errors == []
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.locator("#sign-in")).to_be_visible()
     await page.reload()
     await expect(page.locator("#sign-in")).to_be_visible()  # the session really ended
+
+
+async def test_history_is_in_plain_words_without_agents_or_priorities(api, page):
+    await shop(api)
+    [mine] = [b for b in (await api.gql("""{ backorders(filter: {customerEmail: "ann@example.com"}) {
+        nodes { id } } }"""))["data"]["backorders"]["nodes"]]
+    for change in ["""mutation($id: ID!) { reprioritizeBackorder(input: {id: $id, priority: 9,
+                        reason: "angry phone call"}) { userErrors { code } } }""",
+                   """mutation($id: ID!) { cancelBackorder(input: {id: $id, quantity: 1, reason: "duplicate"}) {
+                        userErrors { code } } }"""]:
+        assert (await api.gql(change, {"id": mine["id"]}))["data"]
+    await page.goto(await link_for(api, "ann@example.com"))
+    backorder = page.get_by_test_id("backorder")
+    await backorder.get_by_text("History").click()
+    history = backorder.locator(".history")
+    await expect(history).to_contain_text("4 → 3 items: 1 cancelled by the shop")
+    text = await history.inner_text()
+    assert not [word for word in ["test agent", "angry", "duplicate", "priority", "PO-77"] if word in text], text
+
+
+async def test_headings_take_the_focus_when_the_screen_changes(api, page):
+    await shop(api)
+    await page.goto(await link_for(api, "ann@example.com"))
+    await page.get_by_role("button", name="Notifications").click()
+    await expect(page.locator("#preferences-title")).to_be_focused()
+    await page.get_by_role("button", name="Orders").click()
+    await expect(page.locator("#orders-title")).to_be_focused()
 
 
 def _gid(kind: str, key: str) -> str:
