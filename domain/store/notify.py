@@ -4,10 +4,17 @@
 outbox); a pending `digests` row per customer says when their coalescing window closes; composing a
 digest turns the events into `outbox_messages`, one per channel, which dispatchers claim (`FOR UPDATE
 SKIP LOCKED` on PostgreSQL), send and mark. Back-in-stock subscriptions and SMS consent live here too.
+
+Concurrency on PostgreSQL: recording events locks the customer (a transaction-scoped advisory lock, so
+two first events make one digest) and then their pending digest (`FOR UPDATE`, so a dispatcher cannot
+close that digest before the new events are committed: it waits, or the recorder waits and opens a new
+one). A digest claims its events with one `UPDATE ... WHERE digest_id IS NULL`, so no event is ever in
+two digests. On SQLite the single writer serialises all of this.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +25,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
 from domain.model import new_id
+from domain.store.portal import CustomerPreferences
 
 QUEUED, SENDING, SENT, LOGGED, FAILED, DEAD, SUPPRESSED = (
     "QUEUED", "SENDING", "SENT", "LOGGED", "FAILED", "DEAD", "SUPPRESSED")
@@ -98,8 +106,14 @@ class SmsConsent(Model):
         table = "sms_consent"
 
 
+UNSUBSCRIBED = "unsubscribed"  # EmailSuppression.reason of an opt-out; anything else is a bad address
+# SmsConsent.source of an opt-out because the number cannot take texts ("permanent failure": older rows)
+UNDELIVERABLE = ("undeliverable", "permanent failure")
+
+
 class EmailSuppression(Model):
-    """Addresses we must not email: unsubscribed, or a permanent failure (mailbox does not exist)."""
+    """Addresses we must not email: unsubscribed (no updates, but a sign-in link asked for still goes), or
+    a permanent failure (mailbox does not exist: nothing goes)."""
 
     email = fields.CharField(pk=True, max_length=254)
     reason = fields.CharField(max_length=200)
@@ -115,10 +129,22 @@ async def record_events(rows: Sequence[dict[str, Any]], now: datetime, window: t
     if not rows:
         return
     await NotificationEvent.bulk_create([NotificationEvent(**row) for row in rows], using_db=conn)
-    for email in sorted({row["email"] for row in rows}):
-        pending = await Digest.filter(email=email, status="PENDING").using_db(conn).exists()
+    for email in sorted({row["email"] for row in rows}):  # sorted: two recorders lock in the same order
+        db = conn or Digest._meta.db
+        postgres = db.capabilities.dialect == "postgres"
+        if postgres:
+            await db.execute_query("SELECT pg_advisory_xact_lock($1)", [_lock_key("digest", email)])
+        query = Digest.filter(email=email, status="PENDING").order_by("due_at").limit(1).using_db(conn)
+        # FOR UPDATE: a dispatcher closing this digest right now is waited for, and then it is no longer
+        # PENDING (PostgreSQL re-reads the row), so a new one opens for these events
+        pending = await (query.select_for_update() if postgres else query)
         if not pending:
             await Digest.create(id=new_id(), email=email, due_at=now + window, created_at=now, using_db=conn)
+
+
+def _lock_key(scope: str, value: str) -> int:
+    """A signed 64-bit key for pg_advisory_xact_lock."""
+    return int.from_bytes(hashlib.sha256(f"{scope}:{value}".encode()).digest()[:8], "big", signed=True)
 
 
 async def enqueue(*, key: str, kind: str, channel: str, recipient: str, body_text: str, now: datetime,
@@ -151,10 +177,10 @@ async def due_digests(now: datetime, limit: int, conn: BaseDBAsyncClient) -> lis
 
 
 async def take_events(email: str, digest_id: str, conn: BaseDBAsyncClient) -> list[NotificationEvent]:
-    events = list(await NotificationEvent.filter(email=email, digest_id=None).order_by("id").using_db(conn))
-    if events:
-        await NotificationEvent.filter(id__in=[e.id for e in events]).using_db(conn).update(digest_id=digest_id)
-    return events
+    """The customer's events not yet in a digest, now in this one. Claimed in one UPDATE that re-checks
+    `digest_id IS NULL` (on PostgreSQL after waiting for a concurrent claimer), so none is taken twice."""
+    await NotificationEvent.filter(email=email, digest_id=None).using_db(conn).update(digest_id=digest_id)
+    return list(await NotificationEvent.filter(digest_id=digest_id).order_by("id").using_db(conn))
 
 
 async def claim_messages(now: datetime, limit: int, lease: timedelta, conn: BaseDBAsyncClient) -> list[OutboxMessage]:
@@ -170,20 +196,45 @@ async def claim_messages(now: datetime, limit: int, lease: timedelta, conn: Base
         updated = await OutboxMessage.filter(id=row.id, status=row.status, attempts=row.attempts).using_db(
             conn).update(status=SENDING, claimed_until=now + lease, attempts=row.attempts + 1)
         if updated:
-            row.status, row.attempts = SENDING, row.attempts + 1
+            row.status, row.attempts, row.claimed_until = SENDING, row.attempts + 1, now + lease
             claimed.append(row)
     return claimed
+
+
+async def renew_lease(message: OutboxMessage, until: datetime) -> bool:
+    """Extend this dispatcher's claim; False if the claim was lost (the lease ran out and another
+    dispatcher took the message over), in which case this one must not send it."""
+    updated = await OutboxMessage.filter(id=message.id, status=SENDING, attempts=message.attempts).update(
+        claimed_until=until)
+    if updated:
+        message.claimed_until = until
+    return bool(updated)
+
+
+async def settle(message: OutboxMessage, **values: Any) -> bool:
+    """Record what became of a claimed message, unless the claim was lost meanwhile (taken over by another
+    dispatcher, or a delivery report got there first)."""
+    return bool(await OutboxMessage.filter(id=message.id, status=SENDING, attempts=message.attempts).update(
+        **values))
 
 
 async def mark(message_id: str, conn: BaseDBAsyncClient | None = None, **values: Any) -> None:
     await OutboxMessage.filter(id=message_id).using_db(conn).update(**values)
 
 
-async def is_email_suppressed(email: str) -> bool:
-    return await EmailSuppression.exists(email=email.lower())
+async def is_email_suppressed(email: str, *, transactional: bool = False) -> bool:
+    """Whether to email this address. A transactional message the customer asked for (a sign-in link)
+    still goes after an unsubscribe; nothing goes to an address that does not exist."""
+    query = EmailSuppression.filter(email=email.lower())
+    if transactional:
+        query = query.exclude(reason=UNSUBSCRIBED)
+    return await query.exists()
 
 
 async def suppress_email(email: str, reason: str, now: datetime) -> None:
+    existing = await EmailSuppression.get_or_none(email=email.lower())
+    if existing is not None and existing.reason != UNSUBSCRIBED and reason == UNSUBSCRIBED:
+        return  # a bad address stays recorded as one: an unsubscribe must not let sign-in links bounce
     await EmailSuppression.update_or_create(email=email.lower(), defaults={"reason": reason[:200], "created_at": now})
 
 
@@ -193,4 +244,45 @@ async def sms_opted_out(phone: str) -> bool:
 
 async def set_sms_consent(phone: str, opted_out: bool, now: datetime, source: str) -> None:
     await SmsConsent.update_or_create(phone=phone, defaults={"opted_out": opted_out, "updated_at": now,
-                                                             "source": source})
+                                                             "source": source[:32]})
+
+
+async def record_sms_opt_out(phone: str, now: datetime, source: str) -> None:
+    """The customer asked for no more texts (STOP, the unsubscribe link): the number is opted out and the
+    preference the portal shows (by SMS) is off too, for every customer with this number."""
+    await set_sms_consent(phone, True, now, source)
+    await CustomerPreferences.filter(phone=phone, by_sms=True).update(by_sms=False)
+
+
+async def record_sms_opt_in(phone: str, now: datetime, source: str) -> None:
+    """START undoes STOP: when the number had been opted out at its owner's request, texts are turned
+    back on for the customers with this number (lifting an opt-out for a bad number keeps preferences)."""
+    consent = await SmsConsent.get_or_none(phone=phone)
+    await set_sms_consent(phone, False, now, source)
+    if consent is not None and consent.opted_out and not consent.source.startswith(UNDELIVERABLE):
+        await CustomerPreferences.filter(phone=phone, by_sms=False).update(by_sms=True)
+
+
+DELIVERY_FINAL = frozenset({"delivered", "undelivered", "failed", "read", "canceled"})
+DELIVERY_FAILED = frozenset({"undelivered", "failed"})
+
+
+async def record_delivery_report(provider_id: str, message_id: str | None, state: str, error: str | None,
+                                 now: datetime) -> OutboxMessage | None:
+    """A provider's report on a message it accepted. Found by the provider's id or, when the report beats
+    our own record of the send, by the outbox id it carries. A failed delivery fails the message, so agents
+    see it among the FAILED ones (and can retry it); a late intermediate state does not undo a final one."""
+    row = await OutboxMessage.get_or_none(provider_id=provider_id) if provider_id else None
+    if row is None and message_id:
+        row = await OutboxMessage.get_or_none(id=message_id, provider_id=None)
+    if row is None:
+        return None
+    if state not in DELIVERY_FINAL and row.delivery_status in DELIVERY_FINAL:
+        return row
+    values: dict[str, Any] = {"delivery_status": state[:24], "provider_id": provider_id or row.provider_id}
+    if state in DELIVERY_FAILED:
+        values.update(status=FAILED, last_error=error, claimed_until=None)
+    await OutboxMessage.filter(id=row.id).update(**values)
+    if state not in DELIVERY_FAILED and row.status == QUEUED:  # sent after all (our send timed out): no resend
+        await OutboxMessage.filter(id=row.id, status=QUEUED).update(status=SENT, sent_at=now)
+    return await OutboxMessage.get(id=row.id)
