@@ -6,8 +6,11 @@ language means adding both and listing it in `domain.customers.SUPPORTED_LANGUAG
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -120,8 +123,17 @@ class Rendered:
     sms: str | None
 
 
-def _short(name: str, limit: int = 28) -> str:
-    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+PRODUCT_IN_SMS = 28  # characters of a product name in a text, before anything needs cutting
+SMS_MAX_SEGMENTS = 2
+
+
+def _short(name: str, limit: int = PRODUCT_IN_SMS) -> str:
+    """Cut to `limit` characters with "..." (not "…", which is not GSM-7 and would make a text UCS-2)."""
+    if len(name) <= limit:
+        return name
+    if limit <= 3:
+        return name[:limit].rstrip()
+    return name[: limit - 3].rstrip(" -,;:") + "..."
 
 
 def _item(view: ItemView, language: str) -> dict[str, object]:
@@ -177,7 +189,13 @@ def render_digest(views: list[ItemView], *, name: str, language: str, shop_name:
                "goodwill_code": goodwill_code if any(v.news.long_delay for v in views) else None}
     text = _env.get_template(f"{language}/digest.txt.j2").render(context)
     html = _env.get_template(f"{language}/digest.html.j2").render(context)
-    sms = " ".join(_env.get_template(f"{language}/digest.sms.j2").render(context).split())
+
+    def sms_context(product_limit: int, shop_limit: int) -> dict[str, Any]:
+        return {**context, "shop_name": _short(gsm_text(shop_name.strip()), shop_limit),
+                "items": [{**item, "product_short": _short(gsm_text(str(item["product"])), product_limit)}
+                          for item in items]}
+
+    sms = _fit_sms(f"{language}/digest.sms.j2", sms_context, shop_name)
     return Rendered(subject=subject, text=_tidy(text), html=html, sms=sms)
 
 
@@ -200,12 +218,38 @@ def render_back_in_stock(*, product: str, language: str, shop_name: str, shop_ur
     return Rendered(subject=subject,
                     text=_tidy(_env.get_template(f"{language}/back_in_stock.txt.j2").render(context)),
                     html=_env.get_template(f"{language}/back_in_stock.html.j2").render(context),
-                    sms=" ".join(_env.get_template(f"{language}/back_in_stock.sms.j2").render(context).split()))
+                    sms=_fit_sms(f"{language}/back_in_stock.sms.j2", _named(context, product, shop_name), shop_name,
+                                 product))
 
 
 def render_sms_opt_in(*, product: str, language: str, shop_name: str) -> str:
-    context = {"product_short": _short(product), "shop_name": shop_name}
-    return " ".join(_env.get_template(f"{language}/sms_opt_in.sms.j2").render(context).split())
+    context = {"shop_name": shop_name}
+    return _fit_sms(f"{language}/sms_opt_in.sms.j2", _named(context, product, shop_name), shop_name, product)
+
+
+def _named(context: dict[str, Any], product: str, shop_name: str) -> Callable[[int, int], dict[str, Any]]:
+    def fill(product_limit: int, shop_limit: int) -> dict[str, Any]:
+        return {**context, "product_short": _short(gsm_text(product), product_limit),
+                "shop_name": _short(gsm_text(shop_name.strip()), shop_limit)}
+    return fill
+
+
+def _fit_sms(template: str, fill: Callable[[int, int], dict[str, Any]], shop_name: str, product: str = "") -> str:
+    """The text from `template` in at most SMS_MAX_SEGMENTS segments, GSM-7 where the words allow.
+
+    Only the variable parts are cut: first the product's name (down to 12 characters), then the shop's,
+    then both to nothing; the template's own words, the link and "Reply STOP to opt out" never are."""
+    product_len = min(len(product), PRODUCT_IN_SMS) if product else PRODUCT_IN_SMS
+    shop_len = len(shop_name)
+    budgets = [(n, shop_len) for n in range(product_len, 11, -1)]
+    budgets += [(min(product_len, 12), n) for n in range(shop_len, 11, -1)]
+    budgets += [(n, n) for n in range(min(product_len, 12), -1, -1)]
+    body = ""
+    for product_limit, shop_limit in budgets or [(product_len, shop_len)]:
+        body = gsm_text(" ".join(_env.get_template(template).render(fill(product_limit, shop_limit)).split()))
+        if sms_segments(body) <= SMS_MAX_SEGMENTS:
+            return body
+    return body  # only a link longer than two segments gets here
 
 
 def _tidy(text: str) -> str:
@@ -218,8 +262,45 @@ def _tidy(text: str) -> str:
     return "\n".join(out).strip() + "\n"
 
 
+# GSM 03.38: the default alphabet (one septet each) and its extension table (two septets: escape + char)
+GSM7_BASIC = frozenset("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+                       "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
+_GSM_LOOKALIKES = {
+    "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'", "´": "'", "“": '"', "”": '"', "„": '"',
+    "‟": '"', "″": '"', "«": '"', "»": '"', "‹": "'", "›": "'", "–": "-", "—": "-", "‒": "-", "―": "-",
+    "−": "-", "‐": "-", "‑": "-", "…": "...", "•": "-", "·": "-", "\u00a0": " ", "\u2007": " ",
+    "\u2009": " ", "\u202f": " ", "\u200b": "", "\t": " ", "×": "x", "©": "(c)", "®": "(R)", "™": "TM",
+    "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Œ": "OE", "œ": "oe", "ı": "i", "ç": "c", "Þ": "Th", "þ": "th",
+}
+
+
+def gsm_text(text: str) -> str:
+    """The text in the GSM-7 alphabet where a character has a plain look-alike (’ -> ', – -> -,
+    á -> a; letters GSM-7 has, like é or ü, stay); anything else is kept, and makes the text UCS-2."""
+    if all(ch in GSM7_BASIC for ch in text):
+        return text
+    out = []
+    for ch in text:
+        if ch in GSM7_BASIC or ch in GSM7_EXTENDED:
+            out.append(ch)
+        elif ch in _GSM_LOOKALIKES:
+            out.append(_GSM_LOOKALIKES[ch])
+        else:
+            base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+            out.append(base if base and all(c in GSM7_BASIC for c in base) else ch)
+    return "".join(out)
+
+
+def is_gsm7(body: str) -> bool:
+    return all(ch in GSM7_BASIC or ch in GSM7_EXTENDED for ch in body)
+
+
 def sms_segments(body: str) -> int:
-    """How many SMS segments a body takes (GSM-7 160/153, otherwise UCS-2 70/67)."""
-    gsm = all(ord(ch) < 128 and ch not in "`" for ch in body)
-    single, multi = (160, 153) if gsm else (70, 67)
-    return 1 if len(body) <= single else -(-len(body) // multi)
+    """How many SMS segments a body takes: GSM-7 160 septets, or 153 a part when split (an extension
+    character takes two); otherwise UCS-2, 70 UTF-16 units, or 67 a part."""
+    if is_gsm7(body):
+        length, single, multi = sum(2 if ch in GSM7_EXTENDED else 1 for ch in body), 160, 153
+    else:
+        length, single, multi = len(body.encode("utf-16-le")) // 2, 70, 67
+    return 1 if length <= single else -(-length // multi)
