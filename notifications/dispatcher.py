@@ -2,8 +2,15 @@
 records the outcome, with retries (exponential backoff with jitter), dead letters and quiet hours.
 
 Runs as `backorder worker` (any number of them: claims use SKIP LOCKED on PostgreSQL) and, on the
-embedded profile, as a task inside `serve`. A crash between sending and marking sends a message at
-most once more; it carries the same idempotency key (Message-ID for email) so it can be recognised.
+embedded profile, as a task inside `serve`. A claimed message is leased: every send is cut off after
+`send_timeout_seconds` and the lease is renewed before a send that could outlive it, so two dispatchers
+never send the same message at once. A crash between sending and marking sends a message at most once
+more, when its lease has run out; it carries the same idempotency key (the same Message-ID for email,
+the same outbox id in the SMS status callback) so it can be recognised.
+
+Failures: a channel marks a PermanentError `recipient_at_fault` when the address or number itself is bad;
+only then is the customer recorded as unreachable. Any other permanent failure fails just the message.
+A channel that asks us to wait (Retry-After) is paused: its other messages wait too, without losing a try.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ class Dispatcher:
         self.clock = clock or Clock()
         self.channels: dict[str, Channel] = {"EMAIL": email or LogChannel("email"), "SMS": sms or LogChannel("sms")}
         self._wake = asyncio.Event()
+        self._paused_until: dict[str, datetime] = {}  # channel -> when its provider lets us send again
         self.rules = Rules(eta_threshold_days=settings.eta_threshold_days, long_delay_days=settings.long_delay_days,
                            goodwill_code=settings.goodwill_code, goodwill_text=settings.goodwill_text)
 
@@ -65,15 +73,21 @@ class Dispatcher:
 
     # -- coalescing windows into messages ------------------------------------------------------
     async def compose_due(self) -> int:
+        """Each digest in its own short transaction: its row stays locked while it is composed, and a
+        domain change recording events for that customer waits for it (domain.store.notify)."""
         now = self.clock.now()
         done = 0
-        async with in_transaction() as conn:
-            for digest in await store.due_digests(now, self.settings.batch_size, conn):
+        while done < self.settings.batch_size:
+            async with in_transaction() as conn:
+                due = await store.due_digests(now, 1, conn)
+                if not due:
+                    break
+                digest = due[0]
                 events = await store.take_events(digest.email, digest.id, conn)
                 digest.messages = await self._compose(digest.id, digest.email, events, now, conn)
                 digest.status = "DONE"
                 await digest.save(using_db=conn, update_fields=["status", "messages"])
-                done += 1
+            done += 1
         return done
 
     async def _compose(self, digest_id: str, email: str, events: list[store.NotificationEvent], now: datetime,
@@ -134,7 +148,7 @@ class Dispatcher:
     # -- sending -------------------------------------------------------------------------------
     async def send_due(self) -> int:
         now = self.clock.now()
-        lease = timedelta(minutes=5)
+        lease = timedelta(seconds=self.settings.lease_seconds)
         async with in_transaction() as conn:
             claimed = await store.claim_messages(now, self.settings.batch_size, lease, conn)
         if not claimed:
@@ -148,17 +162,25 @@ class Dispatcher:
             opened = False
             try:
                 for row in rows:
+                    paused = self._paused_until.get(channel_name)
+                    if paused is not None and paused > self.clock.now():  # the provider asked us to wait
+                        await store.settle(row, status=store.QUEUED, next_attempt_at=paused,
+                                           attempts=row.attempts - 1, claimed_until=None)
+                        continue
                     if row.channel == "SMS" and row.customer_email:
                         prefs = prefs_cache.get(row.customer_email) or await get_preferences(row.customer_email)
                         prefs_cache[row.customer_email] = prefs
                         later = prefs.quiet_hours_over(self.clock.now())
                         if later > self.clock.now():  # quiet hours began while it waited: not at 3 a.m.
-                            await store.mark(row.id, status=store.QUEUED, next_attempt_at=later,
-                                             attempts=row.attempts - 1, claimed_until=None)
+                            await store.settle(row, status=store.QUEUED, next_attempt_at=later,
+                                               attempts=row.attempts - 1, claimed_until=None)
                             continue
                     if await self._suppressed(row):
-                        await store.mark(row.id, status=store.SUPPRESSED, claimed_until=None,
-                                         last_error="recipient opted out")
+                        await store.settle(row, status=store.SUPPRESSED, claimed_until=None,
+                                           last_error="recipient opted out")
+                        continue
+                    if not await self._hold_lease(row):
+                        log.warning("lease on %s lost to another dispatcher; not sending it", row.id)
                         continue
                     if not opened:
                         await channel.open()
@@ -169,9 +191,18 @@ class Dispatcher:
                     await channel.close()
         return len(claimed)
 
+    async def _hold_lease(self, row: store.OutboxMessage) -> bool:
+        """True if this dispatcher still holds the message for at least two send timeouts."""
+        now = self.clock.now()
+        needed = timedelta(seconds=2 * self.settings.send_timeout_seconds)
+        if row.claimed_until is not None and row.claimed_until - now >= needed:
+            return True
+        return await store.renew_lease(row, now + timedelta(seconds=self.settings.lease_seconds))
+
     async def _suppressed(self, row: store.OutboxMessage) -> bool:
         if row.channel == "EMAIL":
-            return await store.is_email_suppressed(row.recipient)
+            # a sign-in link was asked for: it goes after an unsubscribe, not to an address that bounced
+            return await store.is_email_suppressed(row.recipient, transactional=row.kind == "PORTAL_LINK")
         return await store.sms_opted_out(row.recipient)
 
     async def _send_one(self, channel: Channel, row: store.OutboxMessage) -> None:
@@ -180,34 +211,43 @@ class Dispatcher:
                            body_html=row.body_html, headers=dict(row.headers or {}))
         now = self.clock.now()
         try:
-            provider_id = await channel.send(message)
+            async with asyncio.timeout(self.settings.send_timeout_seconds):
+                provider_id = await channel.send(message)
         except PermanentError as error:
             log.warning("permanent failure sending %s to %s: %s", row.id, row.recipient, error)
-            await store.mark(row.id, status=store.FAILED, last_error=str(error)[:2000], claimed_until=None)
-            await self._record_permanent(row, str(error), now)
+            await store.settle(row, status=store.FAILED, last_error=str(error)[:2000], claimed_until=None)
+            if getattr(error, "recipient_at_fault", False):
+                await self._record_unreachable(row, str(error), now)
         except TransientError as error:
+            if error.retry_after:
+                self._paused_until[row.channel] = now + timedelta(seconds=error.retry_after)
             await self._retry(row, str(error), now, error.retry_after)
+        except TimeoutError:
+            await self._retry(row, f"no answer within {self.settings.send_timeout_seconds:g} s", now, None)
         except Exception as error:  # unknown failures are retried, then dead-lettered
             log.exception("unexpected failure sending %s", row.id)
             await self._retry(row, f"{type(error).__name__}: {error}", now, None)
         else:
             status = store.SENT if channel.sends else store.LOGGED
-            await store.mark(row.id, status=status, provider_id=provider_id, sent_at=now, claimed_until=None,
-                             last_error=None if channel.sends else "not sent: no provider configured")
+            settled = await store.settle(row, status=status, provider_id=provider_id, sent_at=now,
+                                         claimed_until=None,
+                                         last_error=None if channel.sends else "not sent: no provider configured")
+            if not settled:  # a delivery report got there first (and said how it went): keep its status
+                await store.OutboxMessage.filter(id=row.id, sent_at=None).update(sent_at=now)
 
     async def _retry(self, row: store.OutboxMessage, error: str, now: datetime, retry_after: float | None) -> None:
         if row.attempts >= self.settings.max_attempts:
             log.error("giving up on %s after %d attempts: %s", row.id, row.attempts, error)
-            await store.mark(row.id, status=store.DEAD, last_error=error[:2000], claimed_until=None)
+            await store.settle(row, status=store.DEAD, last_error=error[:2000], claimed_until=None)
             return
         backoff = min(self.settings.retry_max_seconds, self.settings.retry_base_seconds * 2 ** (row.attempts - 1))
         delay = max(retry_after or 0.0, backoff * random.uniform(0.5, 1.5))
-        await store.mark(row.id, status=store.QUEUED, last_error=error[:2000], claimed_until=None,
-                         next_attempt_at=now + timedelta(seconds=delay))
+        await store.settle(row, status=store.QUEUED, last_error=error[:2000], claimed_until=None,
+                           next_attempt_at=now + timedelta(seconds=delay))
 
-    async def _record_permanent(self, row: store.OutboxMessage, error: str, now: datetime) -> None:
-        """Recorded on the customer, so we stop trying that address or number."""
+    async def _record_unreachable(self, row: store.OutboxMessage, error: str, now: datetime) -> None:
+        """The address or number itself is bad: recorded on the customer, so we stop trying it."""
         if row.channel == "EMAIL":
-            await store.suppress_email(row.recipient, f"permanent failure: {error}", now)
+            await store.suppress_email(row.recipient, f"undeliverable: {error}", now)
         else:
-            await store.set_sms_consent(row.recipient, True, now, "permanent failure")
+            await store.set_sms_consent(row.recipient, True, now, "undeliverable (send)")

@@ -22,19 +22,39 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = None
     implicit_tls: bool = False  # smtps://
-    starttls: bool | None = None  # None: use it when the server offers it
+    starttls: bool | None = None  # None: use it when the server offers it (only without credentials)
+
+    def __post_init__(self) -> None:
+        if self.username and not self.implicit_tls and self.starttls is False:
+            raise ValueError("SMTP credentials need TLS: use STARTTLS (required) or implicit TLS (smtps://)")
+
+    @property
+    def requires_starttls(self) -> bool | None:
+        """Whether STARTTLS is required (True), refused (False) or used when offered (None).
+
+        A login always requires TLS: with STARTTLS merely "when offered", a man in the middle who strips
+        the offer from EHLO would be sent the password in the clear."""
+        if self.implicit_tls:
+            return False
+        return True if self.username else self.starttls
 
     @staticmethod
     def parse(url: str) -> SmtpSettings:
-        """smtp://user:pass@host:port (STARTTLS when offered), smtp+starttls:// (required), smtps:// (TLS)."""
+        """smtp://host:port (STARTTLS when offered), smtp://user:pass@host:port and smtp+starttls:// (STARTTLS
+        required), smtps:// (implicit TLS), smtp+plain:// (no TLS, so no credentials)."""
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps", "smtp+starttls", "smtp+plain") or not parts.hostname:
             raise SystemExit(f"BACKORDER_SMTP_URL: {url!r} is not smtp[s]://[user:pass@]host[:port]")
         implicit = parts.scheme == "smtps"
+        username = unquote(parts.username) if parts.username else None
+        if username and parts.scheme == "smtp+plain":
+            raise SystemExit("BACKORDER_SMTP_URL: smtp+plain:// would send the password unencrypted; "
+                             "use smtp:// (STARTTLS required with a login) or smtps://")
         starttls = {"smtp+starttls": True, "smtp+plain": False}.get(parts.scheme)
+        if username and not implicit:
+            starttls = True
         return SmtpSettings(
-            host=parts.hostname, port=parts.port or (465 if implicit else 25),
-            username=unquote(parts.username) if parts.username else None,
+            host=parts.hostname, port=parts.port or (465 if implicit else 25), username=username,
             password=unquote(parts.password) if parts.password else None,
             implicit_tls=implicit, starttls=False if implicit else starttls)
 
@@ -65,6 +85,14 @@ class NotificationSettings:
     retry_max_seconds: float = 3600.0
     poll_seconds: float = 2.0
     batch_size: int = 100
+    # A claimed message is leased to one dispatcher; a send is cut off after `send_timeout_seconds`, and a
+    # lease with less than twice that left is renewed before sending, so no send outlives its lease.
+    lease_seconds: float = 300.0
+    send_timeout_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.lease_seconds < 3 * self.send_timeout_seconds:
+            raise ValueError("lease_seconds must be at least three times send_timeout_seconds")
 
     @staticmethod
     def from_env() -> NotificationSettings:

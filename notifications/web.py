@@ -20,7 +20,7 @@ from domain.store import notify as store
 from domain.store.portal import get_preferences, save_preferences, signing_key
 from notifications.outbox import read_unsubscribe_token
 from notifications.settings import NotificationSettings
-from notifications.sms import PERMANENT_CODES
+from notifications.sms import RECIPIENT_DELIVERY_CODES
 
 log = logging.getLogger("backorder.notifications")
 
@@ -56,13 +56,13 @@ def routes(settings: NotificationSettings, now: Callable[[], datetime], wake: Ca
         word = " ".join(str(form.get("Body", "")).strip().upper().split())
         when = now()
         if word in STOP_WORDS:
-            await store.set_sms_consent(phone, True, when, "STOP")
+            await store.record_sms_opt_out(phone, when, "STOP")
             await store.ProductSubscription.filter(phone=phone, status__in=["PENDING", "ACTIVE"]).update(
                 status="CANCELLED")
             log.info("SMS opt-out recorded for %s", phone)
             return _twiml(f"{settings.shop_name}: you will get no more texts from us. Reply START to undo.")
         if word in START_WORDS:
-            await store.set_sms_consent(phone, False, when, word)
+            await store.record_sms_opt_in(phone, when, word)
             confirmed = await store.ProductSubscription.filter(phone=phone, status="PENDING").update(status="ACTIVE")
             if confirmed:
                 wake()
@@ -80,14 +80,11 @@ def routes(settings: NotificationSettings, now: Callable[[], datetime], wake: Ca
         sid = str(form.get("MessageSid", ""))
         state = str(form.get("MessageStatus", "")).lower()
         code = int(form["ErrorCode"]) if str(form.get("ErrorCode", "")).isdigit() else None
-        values: dict[str, Any] = {"delivery_status": state[:24]}
-        if state in ("failed", "undelivered"):
-            values["last_error"] = f"Twilio delivery {state}" + (f" (error {code})" if code else "")
-        await store.OutboxMessage.filter(provider_id=sid).update(**values)
-        if state in ("failed", "undelivered") and code in PERMANENT_CODES:
-            row = await store.OutboxMessage.get_or_none(provider_id=sid)
-            if row is not None:
-                await store.set_sms_consent(row.recipient, True, now(), f"undeliverable ({code})")
+        error = f"Twilio delivery {state}" + (f" (error {code})" if code else "")
+        row = await store.record_delivery_report(sid, request.query_params.get("message"), state, error, now())
+        if row is not None and state in store.DELIVERY_FAILED and code in RECIPIENT_DELIVERY_CODES:
+            await store.set_sms_consent(row.recipient, True, now(), f"undeliverable ({code})")
+            log.info("SMS to %s undeliverable (%s): number no longer texted", row.recipient, code)
         return PlainTextResponse("ok")
 
     async def unsubscribe(request: Request) -> Response:
@@ -106,7 +103,7 @@ def routes(settings: NotificationSettings, now: Callable[[], datetime], wake: Ca
                      '<button type="submit">Stop them</button></form>'))
         when = now()
         if channel == "EMAIL":
-            await store.suppress_email(address, "unsubscribed", when)
+            await store.suppress_email(address, store.UNSUBSCRIBED, when)
             prefs = await get_preferences(address)
             if prefs.by_email:
                 prefs.by_email = False
@@ -114,7 +111,7 @@ def routes(settings: NotificationSettings, now: Callable[[], datetime], wake: Ca
             await store.ProductSubscription.filter(email=address, status__in=["PENDING", "ACTIVE"]).update(
                 status="CANCELLED")
         else:
-            await store.set_sms_consent(address, True, when, "unsubscribe link")
+            await store.record_sms_opt_out(address, when, "unsubscribe link")
         log.info("unsubscribed %s from %s", address, channel)
         return HTMLResponse(_page("You are unsubscribed",
                                   f"{html.escape(address)} will get no more of these messages."))

@@ -42,8 +42,20 @@ class MailHandler:
         self.raw: list[bytes] = []  # as received: what a mail client parses
         self.refuse: set[str] = set()  # recipients answered with 550
         self.defer: set[str] = set()  # recipients answered with 451
+        self.rcpt_replies: dict[str, str] = {}  # recipient -> the reply to its RCPT TO
+        self.mail_reply: str | None = None  # the reply to every MAIL FROM, instead of 250
+        self.data_reply: str | None = None  # the reply to every DATA, instead of 250
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
         if address in self.refuse:
             return "550 5.1.1 No such mailbox"
         if address in self.defer:
@@ -52,6 +64,8 @@ class MailHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_reply:
+            return self.data_reply
         self.raw.append(envelope.content)
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
         return "250 Message accepted"
@@ -99,12 +113,15 @@ class TwilioStandIn:
 
     base: str = ""
     requests: list[dict[str, str]] = field(default_factory=list)
-    script: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # responses to give first
+    script: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)  # answers to give first
     lock: threading.Lock = field(default_factory=threading.Lock)
+    refused: int = 0  # requests answered from the script
 
-    def fail_next(self, status: int, code: int, message: str, times: int = 1) -> None:
+    def fail_next(self, status: int, code: int, message: str, times: int = 1,
+                  headers: dict[str, str] | None = None) -> None:
         for _ in range(times):
-            self.script.append((status, {"code": code, "message": message, "more_info": "", "status": status}))
+            self.script.append((status, {"code": code, "message": message, "more_info": "", "status": status},
+                                headers or {}))
 
     @property
     def bodies(self) -> list[str]:
@@ -120,8 +137,9 @@ async def twilio() -> AsyncIterator[TwilioStandIn]:
         sid = request.path_params["sid"]
         with stand_in.lock:
             if stand_in.script:
-                status, body = stand_in.script.pop(0)
-                return JSONResponse(body, status_code=status)
+                status, body, headers = stand_in.script.pop(0)
+                stand_in.refused += 1
+                return JSONResponse(body, status_code=status, headers=headers)
             stand_in.requests.append({**form, "_auth": request.headers.get("authorization", "")})
             n = len(stand_in.requests)
         return JSONResponse({"sid": f"SM{n:032d}", "account_sid": sid, "to": form.get("To"), "from": form.get("From"),

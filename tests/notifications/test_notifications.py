@@ -186,7 +186,9 @@ async def test_sms_waits_for_the_end_of_quiet_hours(db, smtp, twilio):
     assert sms["Body"].startswith("Lamp & Co: Anglepoise lamp: backordered, expected 10 Mar")
     assert sms["Body"].endswith("Reply STOP to opt out")
     assert len(sms["Body"]) <= 160
-    assert sms["StatusCallback"] == "http://shop.test/webhooks/twilio/status"
+    [row] = await store.OutboxMessage.filter(channel="SMS")
+    # the outbox id rides along, so a delivery report that beats our record of the send still finds it
+    assert sms["StatusCallback"] == f"http://shop.test/webhooks/twilio/status?message={row.id}"
     assert sms["_auth"].startswith("Basic ")
 
 
