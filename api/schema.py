@@ -658,7 +658,11 @@ class Subscription:
         sku = f.sku.strip() if f.sku else None
 
         def accept(event: ev.Event) -> bool:
+            if principal.session_ended():
+                return True  # wake the loop below: it ends the subscription
             if not isinstance(event, ev.BackorderEvent):
+                return False
+            if not principal.is_staff and not gt.visible_to_customer(event):
                 return False
             if order_id is not None and event.order_id != order_id:
                 return False
@@ -669,8 +673,13 @@ class Subscription:
         stream = info.context.bus.subscribe(accept)
         try:
             async for event in stream:
+                if principal.session_ended():  # signed out or expired since the socket connected
+                    raise GraphQLError("Your session has ended: sign in again.",
+                                       extensions={"code": "UNAUTHENTICATED"})
                 assert isinstance(event, ev.BackorderEvent)
                 update = to_update(event)
+                if not principal.is_staff:
+                    update.message = gt.customer_message(event)
                 info.context.loaders = Loaders()  # the connection lives on; its reads must not go stale
                 b = await _snapshot(event)
                 update.backorder = gt.Backorder(_b=b) if b else None

@@ -66,7 +66,7 @@ async def run(kind: str) -> None:
         uow = TortoiseUnitOfWork(InProcessBus())
         async with uow:
             inventory = await uow.inventory("ETA")
-        inventory.inbound = sorted(inventory.inbound, key=lambda s: s.reference)
+        inventory.inbound = sorted(inventory.inbound, key=lambda s: (s.expected_date, s.reference))  # 6th by date
         moved = inventory.inbound[5]
         inventory.inbound[5] = type(moved)(moved.reference, moved.expected_date + timedelta(days=30), moved.quantity,
                                            moved.supplier_late)

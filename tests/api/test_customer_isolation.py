@@ -350,9 +350,6 @@ async def test_a_live_update_carries_the_customers_history_not_the_agents(api, c
     assert [secret for secret in AGENT_SECRETS if secret in histories] == []
 
 
-@pytest.mark.xfail(strict=True, reason="BackorderUpdate.message and the REPRIORITIZED kind reach customers as "
-                                       "written for agents: api/schema.py must use gt.customer_message / "
-                                       "gt.visible_to_customer for customer principals")
 async def test_a_live_update_message_names_no_agent_and_no_reason(api, customers):
     shop = await _shop(api)
     ann = customers()
