@@ -168,7 +168,8 @@ class NotificationsQuery:
         if cursor:
             query = query.filter(id__lt=cursor)
         rows = list(await query.order_by("-id").limit(size + 1))
-        return gt.Connection.of([(r.id, Notification(_row=r)) for r in rows[:size]], len(rows) > size, total)
+        return gt.Connection.of([(r.id, Notification(_row=r)) for r in rows[:size]],
+                                 len(rows) > size, total, after=after)
 
     @strawberry.field(permission_classes=[IsStaff])
     async def notification(self, info: Ctx, id: strawberry.ID) -> Notification | None:

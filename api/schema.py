@@ -398,7 +398,8 @@ class Query:
                        after: str | None = None) -> gt.Connection[gt.Product]:
         page = await q.list_products(search, _page_size(first, info.context.settings), _cursor(after))
         found = await info.context.loaders.product_by_sku.load_many(page.ids)
-        return gt.Connection.of([(p.sku, gt.Product(_p=p)) for p in found if p], page.has_next, page.total)
+        return gt.Connection.of([(p.sku, gt.Product(_p=p)) for p in found if p],
+                                 page.has_next, page.total, after=after)
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def order(self, info: Ctx, id: strawberry.ID) -> gt.Order | None:
@@ -430,7 +431,8 @@ class Query:
             size, cursor)
         found = await info.context.loaders.order_by_id.load_many(page.ids)
         visible = [o for o in found if o and principal.can_see_order(o.id, o.customer.email)]
-        return gt.Connection.of([(o.id, gt.Order(_o=o)) for o in visible], page.has_next, page.total)
+        return gt.Connection.of([(o.id, gt.Order(_o=o)) for o in visible],
+                                 page.has_next, page.total, after=after)
 
     @strawberry.field(permission_classes=[IsAuthenticated])
     async def backorder(self, info: Ctx, id: strawberry.ID) -> gt.Backorder | None:
@@ -453,7 +455,8 @@ class Query:
                               overdue=f.overdue, today=info.context.desk.clock.today()),
             _page_size(first, info.context.settings), _cursor(after))
         found = await info.context.loaders.backorder_by_id.load_many(page.ids)
-        return gt.Connection.of([(b.id, gt.Backorder(_b=b)) for b in found if b], page.has_next, page.total)
+        return gt.Connection.of([(b.id, gt.Backorder(_b=b)) for b in found if b],
+                                 page.has_next, page.total, after=after)
 
     @strawberry.field(permission_classes=[IsStaff])
     async def purchase_order(self, info: Ctx, id: strawberry.ID) -> gt.PurchaseOrder | None:
@@ -468,7 +471,8 @@ class Query:
         page = await q.list_purchase_orders([s.value for s in f.status or []], f.sku,
                                             _page_size(first, info.context.settings), _cursor(after))
         found = await info.context.loaders.purchase_order_by_id.load_many(page.ids)
-        return gt.Connection.of([(p.id, gt.PurchaseOrder(_po=p)) for p in found if p], page.has_next, page.total)
+        return gt.Connection.of([(p.id, gt.PurchaseOrder(_po=p)) for p in found if p],
+                                 page.has_next, page.total, after=after)
 
     @strawberry.field(permission_classes=[IsStaff])
     async def kpis(self, info: Ctx) -> gt.Kpis:

@@ -599,6 +599,9 @@ class Backorder:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = strawberry.field(
+        default=False, description="Forward paging only: true when the page starts after a cursor.")
+    start_cursor: str | None = None
 
 
 T = TypeVar("T")
@@ -621,11 +624,12 @@ class Connection(Generic[T]):
         return [e.node for e in self.edges]
 
     @staticmethod
-    def of(pairs: list[tuple[str, T]], has_next: bool, total: int) -> Connection[T]:
+    def of(pairs: list[tuple[str, T]], has_next: bool, total: int, *, after: str | None = None) -> Connection[T]:
         edges = [Edge(cursor=encode_cursor(key), node=node) for key, node in pairs]
-        return Connection(edges=edges, page_info=PageInfo(has_next_page=has_next,
-                                                          end_cursor=edges[-1].cursor if edges else None),
-                          total_count=total)
+        return Connection(edges=edges, page_info=PageInfo(
+            has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None,
+            has_previous_page=after is not None, start_cursor=edges[0].cursor if edges else None),
+            total_count=total)
 
 
 @strawberry.type(description="Key figures of the backorder book.")

@@ -9,7 +9,7 @@ from tests.api import support as s
 
 LIST = """query($filter: {filter_type}, $first: Int, $after: String) {{
   {field}(filter: $filter, first: $first, after: $after) {{
-    totalCount pageInfo {{ hasNextPage endCursor }} edges {{ cursor node {{ {node} }} }} }} }}"""
+    totalCount pageInfo {{ hasNextPage endCursor hasPreviousPage startCursor }} edges {{ cursor node {{ {node} }} }} }} }}"""
 FILTERS = {"backorders": "BackorderFilter", "orders": "OrderFilter", "purchaseOrders": "PurchaseOrderFilter"}
 
 
@@ -29,6 +29,8 @@ async def _walk(api, field, filter=None, first=3, node="id"):
         edges = connection["edges"]
         assert len(edges) <= first
         assert connection["pageInfo"]["endCursor"] == (edges[-1]["cursor"] if edges else None)
+        assert connection["pageInfo"]["startCursor"] == (edges[0]["cursor"] if edges else None)
+        assert connection["pageInfo"]["hasPreviousPage"] == (after is not None)
         totals.add(connection["totalCount"])
         pages.append([e["node"] for e in edges])
         if not connection["pageInfo"]["hasNextPage"]:
