@@ -9,7 +9,8 @@ from tests.api import support as s
 
 LIST = """query($filter: {filter_type}, $first: Int, $after: String) {{
   {field}(filter: $filter, first: $first, after: $after) {{
-    totalCount pageInfo {{ hasNextPage endCursor hasPreviousPage startCursor }} edges {{ cursor node {{ {node} }} }} }} }}"""
+    totalCount pageInfo {{ hasNextPage endCursor hasPreviousPage startCursor }}
+    edges {{ cursor node {{ {node} }} }} }} }}"""
 FILTERS = {"backorders": "BackorderFilter", "orders": "OrderFilter", "purchaseOrders": "PurchaseOrderFilter"}
 
 
