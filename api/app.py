@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from api.context import Context, Principal
+from api.context import Context, PortalSession, Principal
 from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
@@ -33,7 +34,7 @@ from domain.bus import EventBus, InProcessBus
 from domain.clock import Clock
 from domain.services import BackorderDesk
 from domain.store.db import open_database, ping_database
-from domain.store.tokens import verify_token
+from domain.store.tokens import token_is_active, verify_token
 from domain.store.uow import TortoiseUnitOfWork
 from notifications.service import Notifications
 
@@ -94,7 +95,19 @@ async def authenticate(header: str) -> Principal | None:
     if not token:
         return None
     info = await verify_token(token)
-    return Principal(role=info.role, name=info.name) if info else None
+    if info is None:
+        return None
+    # a websocket keeps its principal for hours: the token's revocation must still end its subscriptions
+    session = PortalSession.track(token_session_key(info.id), NEVER,
+                                  lambda key, now: token_is_active(key.split(":", 1)[1]))
+    return Principal(role=info.role, name=info.name, session=session)
+
+
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def token_session_key(token_id: str) -> str:
+    return f"api-token:{token_id}"
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, bus: EventBus | None = None,

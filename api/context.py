@@ -129,8 +129,13 @@ class Principal:
         return self.session is None or self.session.is_live()
 
     def session_ended(self) -> bool:
-        """The portal session it came from is known to be over (cheap: for a check on every event)."""
-        return self.session is not None and self.session.has_ended()
+        """The portal session (or API token) it came from is known to be over (cheap: for a check on every
+        event). A token's revocation elsewhere is seen by a background re-read at most every 30 s."""
+        if self.session is None:
+            return False
+        if self.is_staff:
+            return not self.session.is_live()
+        return self.session.has_ended()
 
     def can_see_customer(self, email: str) -> bool:
         if self.is_staff:

@@ -12,7 +12,7 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api import types as gt
-from api.context import Context
+from api.context import Context, PortalSession
 from api.ids import decode_id, encode_id
 from api.schema import _payload
 from domain.errors import NotFound
@@ -108,5 +108,8 @@ class TokensMutation:
             key = decode_id("ApiToken", input.id)
             if not await store.revoke_token(key):
                 raise NotFound("no token in use has this id", field="id")
+            from api.app import token_session_key
+
+            PortalSession.end(token_session_key(key))  # its open websockets here get nothing more, at once
             return RevokeApiTokenPayload(revoked_id=input.id)
         return await _payload(RevokeApiTokenPayload, run)

@@ -65,3 +65,7 @@ async def revoke_token(token_id: str) -> bool:
 
 async def list_tokens() -> list[TokenInfo]:
     return [_info(r) for r in await t.ApiToken.filter(revoked_at=None).order_by("id")]
+
+
+async def token_is_active(token_id: str) -> bool:
+    return await t.ApiToken.filter(id=token_id, revoked_at=None).exists()

@@ -251,3 +251,25 @@ async def test_only_an_admin_manages_api_tokens(api):
     bad = (await api.gql('mutation { createApiToken(input: {name: "  "}) { secret userErrors { code field } } }',
                          token="admin"))["data"]["createApiToken"]
     assert bad == {"secret": None, "userErrors": [{"code": "INVALID_INPUT", "field": "name"}]}
+
+
+async def test_revoking_a_token_ends_its_open_subscriptions(api):
+    # given an integration's token with a subscription open
+    await s.product(api.desk, "MUG")
+    made = (await api.gql('mutation { createApiToken(input: {name: "Feed"}) { apiToken { id } secret } }',
+                          token="admin"))["data"]["createApiToken"]
+    async with api.ws(origin=api.base) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {made['secret']}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
+        await asyncio.sleep(0.2)
+        await s.order(api.desk, "ann@example.com", ("MUG", 1))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "next"
+        # when an admin revokes it
+        await api.gql("mutation($id: ID!) { revokeApiToken(input: {id: $id}) { revokedId } }",
+                      {"id": made["apiToken"]["id"]}, token="admin")
+        await s.order(api.desk, "bob@example.com", ("MUG", 1))
+        # then the subscription ends with an error instead of streaming the next customer's order
+        ended = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert ended["payload"]["data"] is None, ended
+        assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["UNAUTHENTICATED"], ended
