@@ -122,10 +122,12 @@ class UserError:
     field: str | None
     message: str
     code: ErrorCode  # type: ignore[valid-type]
+    line: int | None = strawberry.field(
+        default=None, description="Which line of the input's `lines` (0-based) it is about, when it is about one.")
 
     @staticmethod
     def of(error: DomainError) -> UserError:
-        return UserError(field=error.field, message=error.message, code=error.code)
+        return UserError(field=error.field, message=error.message, code=error.code, line=error.line)
 
 
 @strawberry.type

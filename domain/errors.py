@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 
 
@@ -37,6 +39,8 @@ class DomainError(Exception):
     """A business rule said no. Nothing was changed."""
 
     code: ErrorCode = ErrorCode.INVALID_INPUT
+
+    line: int | None = None  # which line of the input (0-based) it is about, when it is about one
 
     def __init__(self, message: str, *, field: str | None = None, code: ErrorCode | None = None) -> None:
         super().__init__(message)
@@ -107,3 +111,14 @@ def not_found(kind: str, key: str, *, field: str = "id") -> NotFound:
     }
     code = codes.get(kind.lower().replace(" ", "").replace("_", ""), ErrorCode.NOT_FOUND)
     return NotFound(f"{kind} {key!r} does not exist", field=field, code=code)
+
+
+@contextmanager
+def on_line(index: int | None) -> Iterator[None]:
+    """A domain error raised inside is about input line `index` (unless it already names one)."""
+    try:
+        yield
+    except DomainError as error:
+        if error.line is None:
+            error.line = index
+        raise

@@ -27,6 +27,7 @@ from domain.errors import (
     NothingToShip,
     OverReceipt,
     SubstituteError,
+    on_line,
 )
 from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
 
@@ -236,11 +237,12 @@ class PurchaseOrder:
         if not self.lines:
             raise InvalidInput("a purchase order needs at least one line", field="lines")
         seen: set[str] = set()
-        for line in self.lines:
-            check_sku(line.sku, "lines.sku")
-            check_quantity(line.quantity, "lines.quantity")
-            if line.sku in seen:
-                raise InvalidInput(f"SKU {line.sku} is listed twice", field="lines")
+        for index, line in enumerate(self.lines):
+            with on_line(index):
+                check_sku(line.sku, "lines.sku")
+                check_quantity(line.quantity, "lines.quantity")
+                if line.sku in seen:
+                    raise InvalidInput(f"SKU {line.sku} is listed twice", field="lines")
             seen.add(line.sku)
 
     def require_open(self) -> None:

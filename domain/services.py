@@ -23,6 +23,7 @@ from domain.errors import (
     NothingToShip,
     SubstituteError,
     not_found,
+    on_line,
 )
 from domain.model import (
     DEFAULT_LOCATION,
@@ -217,7 +218,7 @@ class BackorderDesk:
             number=(number or f"PO-{now:%y%m%d}-{new_id()[-6:].upper()}").strip(),
             supplier_id=supplier_id,
             expected_date=expected_date,
-            lines=[PurchaseOrderLine(check_sku(line.sku, "lines.sku"), line.quantity) for line in lines],
+            lines=[_po_line(index, line) for index, line in enumerate(lines)],
             location=location.strip().upper() or DEFAULT_LOCATION,
             created_at=now,
         )
@@ -229,9 +230,10 @@ class BackorderDesk:
             if await uow.get_supplier(supplier_id) is None:
                 raise not_found("supplier", supplier_id, field="supplierId")
             await uow.lock_skus(skus)
-            for sku in skus:
-                if await uow.get_product(sku) is None:
-                    raise not_found("product", sku, field="lines.sku")
+            for index, line in enumerate(po.lines):
+                if await uow.get_product(line.sku) is None:
+                    with on_line(index):
+                        raise not_found("product", line.sku, field="lines.sku")
             await uow.save_purchase_order(po)
             uow.add_events([self._po_event(po, now, "created")])
             await self._settle(uow, skus, f"purchase order {po.number} expected {expected_date.isoformat()}")
@@ -246,7 +248,7 @@ class BackorderDesk:
         cancel: bool = False,
     ) -> PurchaseOrder:
         now = self.clock.now()
-        quantities = [LineRequest(check_sku(q.sku, "lines.sku"), q.quantity) for q in quantities]
+        quantities = [_checked_line(index, q) for index, q in enumerate(quantities)]
         async with self._uow() as uow:
             po = await self._locked_purchase_order(uow, purchase_order_id, [q.sku for q in quantities])
             skus = sorted({line.sku for line in po.lines} | {q.sku for q in quantities})
@@ -257,24 +259,25 @@ class BackorderDesk:
                     raise InvalidInput("the expected date is in the past", field="expectedDate")
                 changes.append(f"date {po.expected_date.isoformat()} -> {expected_date.isoformat()}")
                 po.expected_date = expected_date
-            for q in quantities:
-                line = po.line(q.sku)
-                check_quantity(q.quantity, "lines.quantity", allow_zero=True)
-                if line is None:
-                    if await uow.get_product(q.sku) is None:
-                        raise not_found("product", q.sku, field="lines.sku")
-                    if q.quantity:
-                        po.lines.append(PurchaseOrderLine(q.sku, q.quantity))
-                        changes.append(f"{q.sku} added ({q.quantity})")
-                    continue
-                if q.quantity < line.received_quantity:
-                    raise InvalidInput(
-                        f"{q.sku}: {line.received_quantity} already received; the quantity cannot be lower",
-                        field="lines.quantity",
-                    )
-                if q.quantity != line.quantity:
-                    changes.append(f"{q.sku} {line.quantity} -> {q.quantity}")
-                    line.quantity = q.quantity
+            for index, q in enumerate(quantities):
+                with on_line(index):
+                    line = po.line(q.sku)
+                    check_quantity(q.quantity, "lines.quantity", allow_zero=True)
+                    if line is None:
+                        if await uow.get_product(q.sku) is None:
+                            raise not_found("product", q.sku, field="lines.sku")
+                        if q.quantity:
+                            po.lines.append(PurchaseOrderLine(q.sku, q.quantity))
+                            changes.append(f"{q.sku} added ({q.quantity})")
+                        continue
+                    if q.quantity < line.received_quantity:
+                        raise InvalidInput(
+                            f"{q.sku}: {line.received_quantity} already received; the quantity cannot be lower",
+                            field="lines.quantity",
+                        )
+                    if q.quantity != line.quantity:
+                        changes.append(f"{q.sku} {line.quantity} -> {q.quantity}")
+                        line.quantity = q.quantity
             if cancel:
                 po.status = PurchaseOrderStatus.CANCELLED
                 changes.append("cancelled")
@@ -302,10 +305,11 @@ class BackorderDesk:
                 received = po.receive_all()
             else:
                 wanted: dict[str, int] = {}
-                for q in quantities:
-                    sku = check_sku(q.sku, "lines.sku")
-                    if sku in wanted:
-                        raise InvalidInput(f"{sku} is listed twice", field="lines")
+                for index, q in enumerate(quantities):
+                    with on_line(index):
+                        sku = check_sku(q.sku, "lines.sku")
+                        if sku in wanted:
+                            raise InvalidInput(f"{sku} is listed twice", field="lines")
                     wanted[sku] = q.quantity
                 received = po.receive(wanted)
             if po.status is PurchaseOrderStatus.RECEIVED:
@@ -341,18 +345,21 @@ class BackorderDesk:
         if len(lines) > MAX_ORDER_LINES:
             raise InvalidInput(f"an order has at most {MAX_ORDER_LINES} lines", field="lines")
         merged: dict[str, int] = {}
-        for line in lines:
-            sku = check_sku(line.sku, "lines.sku")
-            check_quantity(line.quantity, "lines.quantity")
-            merged[sku] = merged.get(sku, 0) + line.quantity
-            check_quantity(merged[sku], "lines.quantity")
+        first_line: dict[str, int] = {}  # where each SKU is first named: errors about it point there
+        for index, line in enumerate(lines):
+            with on_line(index):
+                sku = check_sku(line.sku, "lines.sku")
+                check_quantity(line.quantity, "lines.quantity")
+                merged[sku] = merged.get(sku, 0) + line.quantity
+                check_quantity(merged[sku], "lines.quantity")
+            first_line.setdefault(sku, index)
         if customer.phone is not None and customer.phone.strip() and not _valid_phone(customer.phone):
             raise InvalidInput("a phone number is written in international form, e.g. +447700900123",
                                field="customer.phone")
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
             raise InvalidInput("an idempotency key has 1 to 128 characters", field="idempotencyKey")
         try:
-            return await self._place_order(customer, channel, email, merged, ship_complete, location,
+            return await self._place_order(customer, channel, email, merged, first_line, ship_complete, location,
                                            idempotency_key)
         except Conflict:
             if not idempotency_key:
@@ -365,7 +372,8 @@ class BackorderDesk:
             return earlier
 
     async def _place_order(self, customer: CustomerDetails, channel: Channel, email: str, merged: dict[str, int],
-                           ship_complete: bool, location: str | None, idempotency_key: str | None) -> Order:
+                           first_line: dict[str, int], ship_complete: bool, location: str | None,
+                           idempotency_key: str | None) -> Order:
         skus = sorted(merged)
         async with self._uow() as uow:
             if idempotency_key:
@@ -395,14 +403,15 @@ class BackorderDesk:
             inventories: list[SkuInventory] = []
             for sku in list(merged):  # one line per SKU, in the order first named, with the summed quantity
                 qty = merged[sku]
-                try:
-                    inventory = await uow.inventory(sku)
-                except NotFound as error:  # point at the line, as every other line error does
-                    raise not_found("product", sku, field="lines.sku") from error
-                order_line = OrderLine(id=new_id(), order_id=order.id, sku=sku, quantity=qty,
-                                       unit_price=inventory.product.price)
-                order.lines.append(order_line)
-                inventory.place_line(order, order_line, now, location)
+                with on_line(first_line[sku]):
+                    try:
+                        inventory = await uow.inventory(sku)
+                    except NotFound as error:  # point at the line, as every other line error does
+                        raise not_found("product", sku, field="lines.sku") from error
+                    order_line = OrderLine(id=new_id(), order_id=order.id, sku=sku, quantity=qty,
+                                           unit_price=inventory.product.price)
+                    order.lines.append(order_line)
+                    inventory.place_line(order, order_line, now, location)
                 inventories.append(inventory)
             await uow.save_order(order, idempotency_key)
             backordered = sum(b.quantity for inv in inventories for b in inv.created.values())
@@ -626,6 +635,16 @@ class BackorderDesk:
             purchase_order_id=po.id, number=po.number, status=po.status.value,
             expected_date=po.expected_date, skus=tuple(line.sku for line in po.lines), change=change,
         )
+
+
+def _checked_line(index: int, line: LineRequest) -> LineRequest:
+    with on_line(index):
+        return LineRequest(check_sku(line.sku, "lines.sku"), line.quantity)
+
+
+def _po_line(index: int, line: LineRequest) -> PurchaseOrderLine:
+    with on_line(index):
+        return PurchaseOrderLine(check_sku(line.sku, "lines.sku"), line.quantity)
 
 
 def _valid_phone(phone: str) -> bool:

@@ -218,3 +218,31 @@ async def test_lookups_by_ids_of_the_wrong_type_or_malformed_find_nothing(api):
       right: backorder(id: $backorder) { id } }""", ids)
     assert found["data"] == {"orderAsBackorder": None, "backorderAsOrder": None, "poAsOrder": None,
                              "garbage": None, "empty": None, "right": {"id": ids["backorder"]}}
+
+
+async def test_an_error_about_one_line_says_which_line(api):
+    # given MUG that may be backordered and LAMP that may not (1 in stock)
+    world = await _world(api)
+    lines_doc = ("mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } "
+                 "userErrors { field code line } } }")
+    cases = [
+        # the third line asks 3 LAMP: it is that line that cannot be backordered
+        ([("MUG", 1), ("CUP", 1), ("LAMP", 3)], ("lines", "BACKORDER_NOT_ALLOWED", 2)),
+        ([("MUG", 1), ("CUP", 0)], ("lines.quantity", "INVALID_QUANTITY", 1)),
+        ([("MUG", 1), ("NOPE", 1)], ("lines.sku", "PRODUCT_NOT_FOUND", 1)),
+    ]
+    for lines, (field, code, line) in cases:
+        payload = (await api.gql(lines_doc, {"input": _order(*lines)}))["data"]["placeOrder"]
+        assert payload["order"] is None
+        [error] = payload["userErrors"]
+        assert (error["code"], error["line"]) == (code, line), (lines, error)
+    po_doc = ("mutation($input: CreatePurchaseOrderInput!) { createPurchaseOrder(input: $input) { "
+              "purchaseOrder { id } userErrors { field code line } } }")
+    payload = (await api.gql(po_doc, {"input": {"supplierId": world["supplier"], "expectedDate": "2026-04-01",
+                                                "lines": [{"sku": "MUG", "quantity": 2},
+                                                          {"sku": "GHOST", "quantity": 1}]}}))
+    assert payload["data"]["createPurchaseOrder"]["userErrors"] == [
+        {"field": "lines.sku", "code": "PRODUCT_NOT_FOUND", "line": 1}]
+    # an error about the whole order names no line
+    whole = (await api.gql(lines_doc, {"input": {**_order(("MUG", 1)), "customer": {"email": "nope"}}}))
+    assert whole["data"]["placeOrder"]["userErrors"][0]["line"] is None
