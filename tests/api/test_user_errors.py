@@ -227,7 +227,7 @@ async def test_an_error_about_one_line_says_which_line(api):
                  "userErrors { field code line } } }")
     cases = [
         # the third line asks 3 LAMP: it is that line that cannot be backordered
-        ([("MUG", 1), ("CUP", 1), ("LAMP", 3)], ("lines", "BACKORDER_NOT_ALLOWED", 2)),
+        ([("MUG", 1), ("CUP", 1), ("LAMP", 3)], ("lines.quantity", "BACKORDER_NOT_ALLOWED", 2)),
         ([("MUG", 1), ("CUP", 0)], ("lines.quantity", "INVALID_QUANTITY", 1)),
         ([("MUG", 1), ("NOPE", 1)], ("lines.sku", "PRODUCT_NOT_FOUND", 1)),
     ]
@@ -235,7 +235,7 @@ async def test_an_error_about_one_line_says_which_line(api):
         payload = (await api.gql(lines_doc, {"input": _order(*lines)}))["data"]["placeOrder"]
         assert payload["order"] is None
         [error] = payload["userErrors"]
-        assert (error["code"], error["line"]) == (code, line), (lines, error)
+        assert (error["field"], error["code"], error["line"]) == (field, code, line), (lines, error)
     po_doc = ("mutation($input: CreatePurchaseOrderInput!) { createPurchaseOrder(input: $input) { "
               "purchaseOrder { id } userErrors { field code line } } }")
     payload = (await api.gql(po_doc, {"input": {"supplierId": world["supplier"], "expectedDate": "2026-04-01",
