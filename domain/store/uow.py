@@ -8,6 +8,7 @@ notifications outbox), and published to the bus only after the commit succeeded.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
@@ -82,7 +83,7 @@ class TortoiseUnitOfWork:
                 "event_log", ("kind", "occurred_at", "backorder_id", "order_id", "sku", "payload"),
                 ("text", "timestamptz", "text", "text", "text", "jsonb"),
                 [(e.kind, e.occurred_at, getattr(e, "backorder_id", None), getattr(e, "order_id", None),
-                  getattr(e, "sku", None), json.dumps(e.to_dict())) for e in self._events])
+                  getattr(e, "sku", None), _json(e.to_dict())) for e in self._events])
             for hook in self._before_commit:
                 await hook(self.conn, self._events)
         self._committed = True
@@ -175,12 +176,11 @@ class TortoiseUnitOfWork:
         history: list[tuple[Any, ...]] = []
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}  # changed columns -> rows of values
         for backorder in inventory.touched.values():
-            values = _backorder_values(backorder)
             loaded = self._loaded.get(backorder.id)
             if loaded is None:
-                new_rows.append(t.Backorder(id=backorder.id, **values))
+                new_rows.append(t.Backorder(id=backorder.id, **_backorder_values(backorder)))
             else:
-                changed = {k: v for k, v in values.items() if loaded.get(k) != v}
+                changed = {k: v for k, v in _changing_values(backorder).items() if loaded.get(k) != v}
                 if changed:
                     changed["version"] = backorder.version = backorder.version + 1
                     loaded.update(changed)
@@ -398,21 +398,29 @@ def _product(row: t.Product) -> m.Product:
     )
 
 
+# enum members by value, looked up directly: loading a 100k queue calls these 100k times each
+_STATUS = {s.value: s for s in m.BackorderStatus}
+_TIER = {t_.value: t_ for t_ in m.CustomerTier}
+_CHANNEL = {c.value: c for c in m.Channel}
+_CONFIDENCE = {c.value: c for c in Confidence}
+_SOURCE = {s.value: s for s in EtaSource}
+
+
 def _eta(row: dict[str, Any]) -> Eta | None:
     if row.get("eta_date") is None:
         return None
-    return Eta(row["eta_date"], Confidence(row["eta_confidence"]), EtaSource(row["eta_source"]), row["eta_reference"])
+    return Eta(row["eta_date"], _CONFIDENCE[row["eta_confidence"]], _SOURCE[row["eta_source"]], row["eta_reference"])
 
 
 def _backorder(row: dict[str, Any], history: list[m.HistoryEntry]) -> m.Backorder:
     return m.Backorder(
         id=row["id"], order_id=row["order_id"], order_line_id=row["order_line_id"], sku=row["sku"],
-        customer_email=row["customer_email"], customer_tier=m.CustomerTier(row["customer_tier"]),
-        channel=m.Channel(row["channel"]), ordered_at=row["ordered_at"], quantity=row["quantity"],
+        customer_email=row["customer_email"], customer_tier=_TIER[row["customer_tier"]],
+        channel=_CHANNEL[row["channel"]], ordered_at=row["ordered_at"], quantity=row["quantity"],
         original_quantity=row["original_quantity"], allocated_quantity=row["allocated_quantity"],
         shipped_quantity=row["shipped_quantity"], cancelled_quantity=row["cancelled_quantity"],
         substituted_quantity=row["substituted_quantity"], reserved=dict(row["reserved"] or {}),
-        status=m.BackorderStatus(row["status"]), eta=_eta(row), promised_date=row["promised_date"],
+        status=_STATUS[row["status"]], eta=_eta(row), promised_date=row["promised_date"],
         priority_override=row["priority_override"], priority_reason=row["priority_reason"],
         order_quantity=row["order_quantity"], allocation_reason=row["allocation_reason"],
         queue_position=row["queue_position"], history=history, created_at=row["created_at"],
@@ -438,6 +446,21 @@ def _backorder_values(b: m.Backorder) -> dict[str, Any]:
     }
 
 
+def _changing_values(b: m.Backorder) -> dict[str, Any]:
+    """The columns that change after a backorder is created (who, what and when it was ordered do not)."""
+    eta = b.eta
+    return {
+        "quantity": b.quantity, "allocated_quantity": b.allocated_quantity, "shipped_quantity": b.shipped_quantity,
+        "cancelled_quantity": b.cancelled_quantity, "substituted_quantity": b.substituted_quantity,
+        "reserved": b.reserved, "status": b.status.value,
+        "eta_date": eta.date if eta else None, "eta_confidence": eta.confidence.value if eta else None,
+        "eta_source": eta.source.value if eta else None, "eta_reference": eta.reference if eta else None,
+        "promised_date": b.promised_date, "priority_override": b.priority_override,
+        "priority_reason": b.priority_reason, "allocation_reason": b.allocation_reason,
+        "queue_position": b.queue_position, "updated_at": b.updated_at,
+    }
+
+
 COPY_THRESHOLD = 500
 _DATETIME_COLUMNS = ("ordered_at", "created_at", "updated_at")
 _DATE_COLUMNS = ("eta_date", "promised_date")
@@ -453,8 +476,18 @@ def _backorder_row(raw: Any) -> dict[str, Any]:
         if isinstance(row[column], str):
             row[column] = date.fromisoformat(row[column])
     if isinstance(row["reserved"], str):
-        row["reserved"] = json.loads(row["reserved"])
+        row["reserved"] = _reserved(row["reserved"])
     return row
+
+
+@functools.lru_cache(maxsize=4096)
+def _reserved_map(text: str) -> tuple[tuple[str, int], ...]:
+    return tuple(json.loads(text).items())
+
+
+def _reserved(text: str) -> dict[str, int]:
+    """A `reserved` column's JSON (a few shapes repeat across a queue: {}, {"MAIN": 1}, ...), parsed once each."""
+    return dict(_reserved_map(text))
 
 
 _BACKORDER_PG_TYPES = {
@@ -481,9 +514,13 @@ def _pg_arrays(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
+# compact, and without the circular-reference bookkeeping: event payloads and `reserved` maps are plain trees
+_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+
+
 def _db(value: Any) -> Any:
     """A value as the database driver takes it in a raw statement (JSON columns as text)."""
-    return json.dumps(value) if isinstance(value, (dict, list)) else value
+    return _json(value) if isinstance(value, (dict, list)) else value
 
 
 def _backorder_values_from_row(row: t.Backorder) -> dict[str, Any]:
