@@ -6,6 +6,7 @@ Loaders are built per request (never module-level) so one request's cache never 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time as systime
 import weakref
@@ -156,6 +157,34 @@ def _mapped(fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]], default: Any 
         return [found.get(k, default() if callable(default) else default) for k in keys]
 
     return DataLoader(load_fn=load)
+
+
+R = TypeVar("R")
+
+
+def load_now(loader: DataLoader[K, V], key: K, then: Callable[[V], R]) -> Any:
+    """`then(value)` at once when the loader already holds the value (a prefetch loaded it), else an awaitable
+    of it. graphql-core completes a plain value in place; every awaitable costs it a task and a gather, and the
+    portal's query has a few hundred related objects (bench/portal_query.py)."""
+    future = loader.load(key)
+    if future.done():  # type: ignore[attr-defined]  # DataLoader.load returns its cached Future
+        return then(future.result())  # type: ignore[attr-defined]
+    return _later(future, then)
+
+
+def load_many_now(loader: DataLoader[K, V], keys: Sequence[K], then: Callable[[list[V]], R]) -> Any:
+    """As `load_now`, for several keys."""
+    futures = [loader.load(key) for key in keys]
+    if all(f.done() for f in futures):  # type: ignore[attr-defined]
+        return then([f.result() for f in futures])  # type: ignore[attr-defined]
+    return _later(asyncio.gather(*futures), then)
+
+
+async def _later(pending: Awaitable[Any], then: Callable[[Any], Any]) -> Any:
+    result = then(await pending)
+    while inspect.isawaitable(result):  # `then` may itself load what is not there yet
+        result = await result
+    return result
 
 
 class Loaders:

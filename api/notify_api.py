@@ -211,5 +211,5 @@ class NotificationsMutation:
         async def run() -> OfferSubstitutePayload:
             b = await info.context.desk.offer_substitute(decode_id("Backorder", input.backorder_id, "backorderId"),
                                                          input.substitute_sku, info.context.require_principal().name)
-            return OfferSubstitutePayload(backorder=gt.Backorder(_b=b))
+            return OfferSubstitutePayload(backorder=gt.Backorder.of(b))
         return await _payload(OfferSubstitutePayload, run)

@@ -16,7 +16,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, Undefined, is_leaf_type, is_non_null_type
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -26,6 +26,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
 from api import types as gt
@@ -370,7 +371,7 @@ async def _visible_order(info: Ctx, order_id: str) -> gt.Order | None:
     principal = info.context.require_principal()
     if order is None or not principal.can_see_order(order.id, order.customer.email):
         return None
-    return gt.Order(_o=order)
+    return gt.Order.of(order)
 
 
 async def _visible_backorder(info: Ctx, backorder_id: str) -> gt.Backorder | None:
@@ -378,7 +379,7 @@ async def _visible_backorder(info: Ctx, backorder_id: str) -> gt.Backorder | Non
     principal = info.context.require_principal()
     if backorder is None or not principal.can_see_order(backorder.order_id, backorder.customer_email):
         return None
-    return gt.Backorder(_b=backorder)
+    return gt.Backorder.of(backorder)
 
 
 @strawberry.type
@@ -391,14 +392,14 @@ class Query:
     @strawberry.field(permission_classes=[IsStaff])
     async def product(self, info: Ctx, sku: str) -> gt.Product | None:
         p = await info.context.loaders.product_by_sku.load(sku.strip())
-        return gt.Product(_p=p) if p else None
+        return gt.Product.of(p) if p else None
 
     @strawberry.field(permission_classes=[IsStaff])
     async def products(self, info: Ctx, search: str | None = None, first: int | None = 50,
                        after: str | None = None) -> gt.Connection[gt.Product]:
         page = await q.list_products(search, _page_size(first, info.context.settings), _cursor(after))
         found = await info.context.loaders.product_by_sku.load_many(page.ids)
-        return gt.Connection.of([(p.sku, gt.Product(_p=p)) for p in found if p],
+        return gt.Connection.of([(p.sku, gt.Product.of(p)) for p in found if p],
                                  page.has_next, page.total, after=after)
 
     @strawberry.field(permission_classes=[IsAuthenticated])
@@ -431,7 +432,8 @@ class Query:
             size, cursor)
         found = await info.context.loaders.order_by_id.load_many(page.ids)
         visible = [o for o in found if o and principal.can_see_order(o.id, o.customer.email)]
-        return gt.Connection.of([(o.id, gt.Order(_o=o)) for o in visible],
+        await gt.prefetch(info, orders=visible)
+        return gt.Connection.of([(o.id, gt.Order.of(o)) for o in visible],
                                  page.has_next, page.total, after=after)
 
     @strawberry.field(permission_classes=[IsAuthenticated])
@@ -454,8 +456,9 @@ class Query:
                               channel=f.channel.value if f.channel else None, order_id=order_id,
                               overdue=f.overdue, today=info.context.desk.clock.today()),
             _page_size(first, info.context.settings), _cursor(after))
-        found = await info.context.loaders.backorder_by_id.load_many(page.ids)
-        return gt.Connection.of([(b.id, gt.Backorder(_b=b)) for b in found if b],
+        found = [b for b in await info.context.loaders.backorder_by_id.load_many(page.ids) if b]
+        await gt.prefetch(info, backorders=found)
+        return gt.Connection.of([(b.id, gt.Backorder.of(b)) for b in found],
                                  page.has_next, page.total, after=after)
 
     @strawberry.field(permission_classes=[IsStaff])
@@ -492,7 +495,7 @@ class Mutation:
                 backorder_policy=m.BackorderPolicy(input.backorder_policy.value),
                 backorder_limit=input.backorder_limit, release_date=input.release_date,
                 substitutes=input.substitutes, supplier_id=supplier, lead_time_days=input.lead_time_days))
-            return ProductPayload(product=gt.Product(_p=p))
+            return ProductPayload(product=gt.Product.of(p))
         return await _payload(ProductPayload, run)
 
     @strawberry.mutation(permission_classes=[IsStaff])
@@ -508,7 +511,7 @@ class Mutation:
         async def run() -> ProductPayload:
             cause = (input.note or "").strip()[:200] or f"stock received by {_staff_name(info)}"
             inventory = await info.context.desk.receive_stock(input.sku, input.quantity, input.location, cause)
-            return ProductPayload(product=gt.Product(_p=inventory.product))
+            return ProductPayload(product=gt.Product.of(inventory.product))
         return await _payload(ProductPayload, run)
 
     @strawberry.mutation(permission_classes=[IsStaff], description="Correct a count or set safety stock.")
@@ -516,7 +519,7 @@ class Mutation:
         async def run() -> ProductPayload:
             inventory = await info.context.desk.adjust_stock(input.sku, input.delta, input.reason, input.location,
                                                              input.safety_stock)
-            return ProductPayload(product=gt.Product(_p=inventory.product))
+            return ProductPayload(product=gt.Product.of(inventory.product))
         return await _payload(ProductPayload, run)
 
     @strawberry.mutation(permission_classes=[IsStaff])
@@ -556,8 +559,8 @@ class Mutation:
                 ship_complete=input.ship_complete, location=input.location, idempotency_key=input.idempotency_key)
             ids = [li.backorder_id for li in order.lines if li.backorder_id]
             found = await q.backorders_by_id(ids)
-            return PlaceOrderPayload(order=gt.Order(_o=order),
-                                     backorders=[gt.Backorder(_b=found[i]) for i in ids if i in found])
+            return PlaceOrderPayload(order=gt.Order.of(order),
+                                     backorders=[gt.Backorder.of(found[i]) for i in ids if i in found])
         return await _payload(PlaceOrderPayload, run)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated],
@@ -568,7 +571,7 @@ class Mutation:
             principal = info.context.require_principal()
             by = principal.name if principal.is_staff else "customer"
             b = await info.context.desk.cancel_backorder(key, input.quantity, by=by, reason=input.reason)
-            return BackorderPayload(backorder=gt.Backorder(_b=b))
+            return BackorderPayload(backorder=gt.Backorder.of(b))
         return await _payload(BackorderPayload, run)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated])
@@ -577,8 +580,8 @@ class Mutation:
             key = await _own_backorder(info, input.backorder_id, "backorderId")
             b, line = await info.context.desk.accept_substitute(key, input.substitute_sku)
             order = (await q.orders_by_id([b.order_id])).get(b.order_id)
-            return AcceptSubstitutePayload(backorder=gt.Backorder(_b=b), order_line=gt.OrderLine(_l=line),
-                                           order=gt.Order(_o=order) if order else None)
+            return AcceptSubstitutePayload(backorder=gt.Backorder.of(b), order_line=gt.OrderLine.of(line),
+                                           order=gt.Order.of(order) if order else None)
         return await _payload(AcceptSubstitutePayload, run)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated],
@@ -587,7 +590,7 @@ class Mutation:
         async def run() -> OrderPayload:
             key = await _own_order(info, input.order_id)
             order = await info.context.desk.set_shipping_preference(key, input.ship_complete)
-            return OrderPayload(order=gt.Order(_o=order))
+            return OrderPayload(order=gt.Order.of(order))
         return await _payload(OrderPayload, run)
 
     @strawberry.mutation(permission_classes=[IsStaff], description="Record a shipment of every allocated unit.")
@@ -598,7 +601,7 @@ class Mutation:
             order = (await q.orders_by_id([key])).get(key)
             return ShipAllocatedPayload(
                 shipment=Shipment(id=strawberry.ID(gt.encode_id("Shipment", shipment.id)), units=shipment.units),
-                order=gt.Order(_o=order) if order else None)
+                order=gt.Order.of(order) if order else None)
         return await _payload(ShipAllocatedPayload, run)
 
     @strawberry.mutation(permission_classes=[IsStaff], description="Agent override of the queue, with a reason.")
@@ -606,7 +609,7 @@ class Mutation:
         async def run() -> BackorderPayload:
             b = await info.context.desk.reprioritize_backorder(
                 decode_id("Backorder", input.id), input.priority, input.reason, _staff_name(info))
-            return BackorderPayload(backorder=gt.Backorder(_b=b))
+            return BackorderPayload(backorder=gt.Backorder.of(b))
         return await _payload(BackorderPayload, run)
 
 
@@ -686,12 +689,55 @@ class Subscription:
                     update.message = gt.customer_message(event)
                 info.context.loaders = Loaders()  # the connection lives on; its reads must not go stale
                 b = await _snapshot(event)
-                update.backorder = gt.Backorder(_b=b) if b else None
+                update.backorder = gt.Backorder.of(b) if b else None
                 yield update
         except asyncio.CancelledError:
             raise
         finally:
             stream.close()
+
+
+class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor with a short way for the commonest field: a plain attribute (no resolver, no
+    permission) holding a scalar or enum. graphql-core builds a resolve info, a node list and a resolver call
+    for every field; the portal's query has 1,240 fields, about 1,000 of them such leaves, and that was the
+    largest part of its CPU (bench/portal_query.py). Anything else, and any value that is not a clean leaf
+    (null where not allowed, a failing coercion), takes graphql-core's own way, errors and all."""
+
+    _plain: dict[tuple[str, str], tuple[str, Any, bool] | None] = {}  # the schema is built once per process
+
+    def execute_field(self, parent_type: Any, source: Any, field_details_list: Any, path: Any,
+                      position_context: Any) -> Any:
+        key = (parent_type.name, field_details_list[0].node.name.value)
+        try:
+            plain = self._plain[key]
+        except KeyError:
+            plain = self._plain[key] = self._plain_leaf(parent_type, key[1])
+        if plain is not None and not getattr(self.middleware_manager, "middlewares", None):  # no resolve hooks
+            name, leaf, nullable = plain
+            value = getattr(source, name, Undefined)
+            if value is None and nullable:
+                return None
+            if value is not None and value is not Undefined:
+                try:
+                    coerced = leaf.coerce_output_value(value)
+                except Exception:  # noqa: BLE001 - graphql-core's way below reports it where it happened
+                    coerced = None
+                if coerced is not None and coerced is not Undefined:
+                    return coerced
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _plain_leaf(self, parent_type: Any, field_name: str) -> tuple[str, Any, bool] | None:
+        field_def = self.schema.get_field(parent_type, field_name)
+        definition = field_def.extensions.get("strawberry-definition") if field_def else None
+        resolve = getattr(field_def, "resolve", None)
+        if (definition is None or field_def.args or not getattr(resolve, "_is_default", False)
+                or getattr(resolve, "__name__", "") != "_get_basic_result"):
+            return None  # a resolver, a permission, an exception handler, arguments: the full way
+        inner = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
+        if not is_leaf_type(inner):
+            return None
+        return definition.python_name, inner, not is_non_null_type(field_def.type)
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -725,4 +771,5 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
     query = merge_types("Query", (Query, PortalQuery, NotificationsQuery, TokensQuery))
     mutation = merge_types("Mutation", (Mutation, PortalMutation, NotificationsMutation, TokensMutation))
-    return strawberry.Schema(query=query, mutation=mutation, subscription=Subscription, extensions=extensions)
+    return strawberry.Schema(query=query, mutation=mutation, subscription=Subscription, extensions=extensions,
+                             execution_context_class=PlainFieldsExecutionContext)

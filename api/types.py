@@ -6,16 +6,19 @@ tiers, priorities) and with history written for them: see "what customers read" 
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField
 
-from api.context import Context
+from api.context import Context, Loaders, load_many_now, load_now
 from api.ids import encode_cursor, encode_id
 from api.permissions import IsStaff
 from domain import events as ev
@@ -189,38 +192,25 @@ class Supplier:
 @strawberry.type
 class Product:
     _p: strawberry.Private[m.Product]
+    id: strawberry.ID
+    sku: str
+    name: str
+    price: Money
+    backorder_policy: BackorderPolicy  # type: ignore[valid-type]
+    backorder_limit: int | None = strawberry.field(description="At most this many units may wait on backorder; "
+                                                               "null: no cap.")
+    release_date: date | None
+    lead_time_days: int | None
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Product", self._p.sku))
+    @staticmethod
+    def of(p: m.Product) -> Product:
+        return Product(_p=p, id=strawberry.ID(encode_id("Product", p.sku)), sku=p.sku, name=p.name,
+                       price=Money.of(p.price), backorder_policy=p.backorder_policy, backorder_limit=p.backorder_limit,
+                       release_date=p.release_date, lead_time_days=p.lead_time_days)
 
-    @strawberry.field
-    def sku(self) -> str:
-        return self._p.sku
-
-    @strawberry.field
-    def name(self) -> str:
-        return self._p.name
-
-    @strawberry.field
-    def price(self) -> Money:
-        return Money.of(self._p.price)
-
-    @strawberry.field
-    def backorder_policy(self) -> BackorderPolicy:  # type: ignore[valid-type]
-        return self._p.backorder_policy
-
-    @strawberry.field(description="At most this many units may wait on backorder; null: no cap.")
-    def backorder_limit(self) -> int | None:
-        return self._p.backorder_limit
-
-    @strawberry.field
-    def release_date(self) -> date | None:
-        return self._p.release_date
-
-    @strawberry.field
-    def lead_time_days(self) -> int | None:
-        return self._p.lead_time_days
+    @staticmethod
+    def maybe(p: m.Product | None) -> Product | None:
+        return Product.of(p) if p is not None else None
 
     @strawberry.field(permission_classes=[IsStaff])
     async def supplier(self, info: Ctx) -> Supplier | None:
@@ -230,9 +220,9 @@ class Product:
         return Supplier(_s=s) if s else None
 
     @strawberry.field(description="Ranked substitutes.")
-    async def substitutes(self, info: Ctx) -> list[Product]:
-        found = await info.context.loaders.product_by_sku.load_many(self._p.substitutes)
-        return [Product(_p=p) for p in found if p is not None]
+    def substitutes(self, info: Ctx) -> list[Product]:  # now when loaded already, else an awaitable
+        return load_many_now(info.context.loaders.product_by_sku, self._p.substitutes,
+                             lambda found: [Product.of(p) for p in found if p is not None])
 
     @strawberry.field(permission_classes=[IsStaff])
     async def stock(self, info: Ctx) -> list[StockLevel]:
@@ -312,15 +302,9 @@ class PurchaseOrder:
 
 @strawberry.type
 class Customer:
+    email: str
+    name: str
     _c: strawberry.Private[m.Customer]
-
-    @strawberry.field
-    def email(self) -> str:
-        return self._c.email
-
-    @strawberry.field
-    def name(self) -> str:
-        return self._c.name
 
     @strawberry.field(description="Null to a sign-in with an order number: it opens the order, not the account.")
     def phone(self, info: Ctx) -> str | None:
@@ -333,7 +317,7 @@ class Customer:
 
     @staticmethod
     def of(c: m.Customer) -> Customer:
-        return Customer(_c=c)
+        return Customer(email=c.email, name=c.name, _c=c)
 
 
 @strawberry.type(description="When the waiting units are expected, how sure that is, and why.")
@@ -379,210 +363,147 @@ class SubstituteOption:
         return self._available_to_promise if _staff(info) else None
 
 
+# Plain fields (filled once from the domain object) cost graphql-core a getattr; related objects come from
+# the request's loaders, returned at once when a prefetch (below) has loaded them, else awaited.
 @strawberry.type
 class OrderLine:
     _l: strawberry.Private[m.OrderLine]
+    id: strawberry.ID
+    sku: str
+    quantity: int
+    unit_price: Money
+    allocated_quantity: int = strawberry.field(description="Units set aside from stock when the line was placed.")
+    shipped_quantity: int
+
+    @staticmethod
+    def of(line: m.OrderLine) -> OrderLine:
+        return OrderLine(_l=line, id=strawberry.ID(encode_id("OrderLine", line.id)), sku=line.sku,
+                         quantity=line.quantity, unit_price=Money.of(line.unit_price),
+                         allocated_quantity=line.allocated_quantity, shipped_quantity=line.shipped_quantity)
 
     @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("OrderLine", self._l.id))
+    def product(self, info: Ctx) -> Product | None:
+        return load_now(info.context.loaders.product_by_sku, self._l.sku, Product.maybe)
 
     @strawberry.field
-    def sku(self) -> str:
-        return self._l.sku
-
-    @strawberry.field
-    def quantity(self) -> int:
-        return self._l.quantity
-
-    @strawberry.field
-    def unit_price(self) -> Money:
-        return Money.of(self._l.unit_price)
-
-    @strawberry.field(description="Units set aside from stock when the line was placed.")
-    def allocated_quantity(self) -> int:
-        return self._l.allocated_quantity
-
-    @strawberry.field
-    def shipped_quantity(self) -> int:
-        return self._l.shipped_quantity
-
-    @strawberry.field
-    async def product(self, info: Ctx) -> Product | None:
-        p = await info.context.loaders.product_by_sku.load(self._l.sku)
-        return Product(_p=p) if p else None
-
-    @strawberry.field
-    async def backorder(self, info: Ctx) -> Backorder | None:
+    def backorder(self, info: Ctx) -> Backorder | None:
         if not self._l.backorder_id:
             return None
-        b = await info.context.loaders.backorder_by_id.load(self._l.backorder_id)
-        return Backorder(_b=b) if b else None
+        return load_now(info.context.loaders.backorder_by_id, self._l.backorder_id, Backorder.maybe)
 
     @strawberry.field(description="The backorder this line replaced, when it is a substitute.")
-    async def substitute_for(self, info: Ctx) -> Backorder | None:
+    def substitute_for(self, info: Ctx) -> Backorder | None:
         if not self._l.substitute_for:
             return None
-        b = await info.context.loaders.backorder_by_id.load(self._l.substitute_for)
-        return Backorder(_b=b) if b else None
+        return load_now(info.context.loaders.backorder_by_id, self._l.substitute_for, Backorder.maybe)
 
 
 @strawberry.type
 class Order:
     _o: strawberry.Private[m.Order]
+    id: strawberry.ID
+    number: str
+    channel: Channel  # type: ignore[valid-type]
+    customer: Customer
+    placed_at: datetime
+    ship_complete: bool = strawberry.field(
+        description="Wait and ship everything together rather than ship what is available now.")
+    lines: list[OrderLine]
+
+    @staticmethod
+    def of(o: m.Order) -> Order:
+        return Order(_o=o, id=strawberry.ID(encode_id("Order", o.id)), number=o.number, channel=o.channel,
+                     customer=Customer.of(o.customer), placed_at=o.placed_at, ship_complete=o.ship_complete,
+                     lines=[OrderLine.of(line) for line in o.lines])
+
+    @staticmethod
+    def maybe(o: m.Order | None) -> Order | None:
+        return Order.of(o) if o is not None else None
 
     @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Order", self._o.id))
-
-    @strawberry.field
-    def number(self) -> str:
-        return self._o.number
-
-    @strawberry.field
-    def channel(self) -> Channel:  # type: ignore[valid-type]
-        return self._o.channel
-
-    @strawberry.field
-    def customer(self) -> Customer:
-        return Customer.of(self._o.customer)
-
-    @strawberry.field
-    def placed_at(self) -> datetime:
-        return self._o.placed_at
-
-    @strawberry.field(description="Wait and ship everything together rather than ship what is available now.")
-    def ship_complete(self) -> bool:
-        return self._o.ship_complete
-
-    @strawberry.field
-    def lines(self) -> list[OrderLine]:
-        return [OrderLine(_l=line) for line in self._o.lines]
-
-    @strawberry.field
-    async def backorders(self, info: Ctx) -> list[Backorder]:
+    def backorders(self, info: Ctx) -> list[Backorder]:
         ids = [li.backorder_id for li in self._o.lines if li.backorder_id]
-        found = await info.context.loaders.backorder_by_id.load_many(ids)
-        return [Backorder(_b=b) for b in found if b is not None]
+        return load_many_now(info.context.loaders.backorder_by_id, ids,
+                             lambda found: [Backorder.of(b) for b in found if b is not None])
 
 
 @strawberry.type
 class Backorder:
     _b: strawberry.Private[m.Backorder]
+    id: strawberry.ID
+    sku: str
+    status: BackorderStatus  # type: ignore[valid-type]
+    customer_email: str
+    channel: Channel  # type: ignore[valid-type]
+    ordered_at: datetime
+    original_quantity: int = strawberry.field(description="Units first backordered.")
+    quantity: int = strawberry.field(
+        description="Units this backorder still owes (cancelled and substituted units leave it).")
+    allocated_quantity: int = strawberry.field(description="Units set aside for it so far (shipped ones included).")
+    backordered_quantity: int = strawberry.field(description="Units still waiting for stock.")
+    shipped_quantity: int
+    cancelled_quantity: int
+    substituted_quantity: int
+    queue_position: int | None = strawberry.field(description="1 = next to be served; null once nothing waits.")
+    eta: Eta | None
+    promised_date: date | None = strawberry.field(description="The first ETA the customer was given.")
+    priority: int = strawberry.field(permission_classes=[IsStaff],
+                                     description="Agent override: higher is served first.")
+    priority_reason: str | None = strawberry.field(permission_classes=[IsStaff])
+    allocation_reason: str | None = strawberry.field(
+        permission_classes=[IsStaff], description="Why it got the units it got at the last allocation.")
+    updated_at: datetime | None
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Backorder", self._b.id))
+    @staticmethod
+    def of(b: m.Backorder) -> Backorder:
+        active, e = b.is_active, b.eta
+        return Backorder(
+            _b=b, id=strawberry.ID(encode_id("Backorder", b.id)), sku=b.sku, status=b.status,
+            customer_email=b.customer_email, channel=b.channel, ordered_at=b.ordered_at,
+            original_quantity=b.original_quantity, quantity=b.quantity, allocated_quantity=b.allocated_quantity,
+            backordered_quantity=b.waiting_quantity, shipped_quantity=b.shipped_quantity,
+            cancelled_quantity=b.cancelled_quantity, substituted_quantity=b.substituted_quantity,
+            queue_position=b.queue_position if active else None,
+            eta=Eta(date=e.date, confidence=e.confidence, source=e.source, _purchase_order_number=e.reference)
+            if e is not None and active else None,
+            promised_date=b.promised_date, priority=b.priority_override, priority_reason=b.priority_reason,
+            allocation_reason=b.allocation_reason, updated_at=b.updated_at)
 
-    @strawberry.field
-    def sku(self) -> str:
-        return self._b.sku
+    @staticmethod
+    def maybe(b: m.Backorder | None) -> Backorder | None:
+        return Backorder.of(b) if b is not None else None
 
-    @strawberry.field
-    def status(self) -> BackorderStatus:  # type: ignore[valid-type]
-        return self._b.status
-
-    @strawberry.field
-    def customer_email(self) -> str:
-        return self._b.customer_email
-
-    @strawberry.field
-    def channel(self) -> Channel:  # type: ignore[valid-type]
-        return self._b.channel
-
-    @strawberry.field
-    def ordered_at(self) -> datetime:
-        return self._b.ordered_at
-
-    @strawberry.field(description="Units first backordered.")
-    def original_quantity(self) -> int:
-        return self._b.original_quantity
-
-    @strawberry.field(description="Units this backorder still owes (cancelled and substituted units leave it).")
-    def quantity(self) -> int:
-        return self._b.quantity
-
-    @strawberry.field(description="Units set aside for it so far (shipped ones included).")
-    def allocated_quantity(self) -> int:
-        return self._b.allocated_quantity
-
-    @strawberry.field(description="Units still waiting for stock.")
-    def backordered_quantity(self) -> int:
-        return self._b.waiting_quantity
-
-    @strawberry.field
-    def shipped_quantity(self) -> int:
-        return self._b.shipped_quantity
-
-    @strawberry.field
-    def cancelled_quantity(self) -> int:
-        return self._b.cancelled_quantity
-
-    @strawberry.field
-    def substituted_quantity(self) -> int:
-        return self._b.substituted_quantity
-
-    @strawberry.field(description="1 = next to be served; null once nothing waits.")
-    def queue_position(self) -> int | None:
-        return self._b.queue_position if self._b.is_active else None
-
-    @strawberry.field
-    def eta(self) -> Eta | None:
-        e = self._b.eta
-        if e is None or not self._b.is_active:
-            return None
-        return Eta(date=e.date, confidence=e.confidence, source=e.source, _purchase_order_number=e.reference)
-
-    @strawberry.field(description="The first ETA the customer was given.")
-    def promised_date(self) -> date | None:
-        return self._b.promised_date
-
-    @strawberry.field(permission_classes=[IsStaff], description="Agent override: higher is served first.")
-    def priority(self) -> int:
-        return self._b.priority_override
-
-    @strawberry.field(permission_classes=[IsStaff])
-    def priority_reason(self) -> str | None:
-        return self._b.priority_reason
-
-    @strawberry.field(permission_classes=[IsStaff], description="Why it got the units it got at the last allocation.")
-    def allocation_reason(self) -> str | None:
-        return self._b.allocation_reason
-
-    @strawberry.field
-    def updated_at(self) -> datetime | None:
-        return self._b.updated_at
 
     @strawberry.field(description="What changed and why. Customers read each cause in plain words, and no "
                                   "PRIORITY entries.")
-    async def history(self, info: Ctx) -> list[HistoryEntry]:
-        entries = await info.context.loaders.history_by_backorder.load(self._b.id)
-        if _staff(info):
-            return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
-                                 cause=h.cause) for h in entries]
-        return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
-                             cause=customer_cause(h.kind, h.cause))
-                for h in entries if h.kind in CUSTOMER_HISTORY_KINDS]
+    def history(self, info: Ctx) -> list[HistoryEntry]:
+        staff = _staff(info)
+        return load_now(info.context.loaders.history_by_backorder, self._b.id,
+                        lambda entries: history_entries(entries, staff))
 
     @strawberry.field
-    async def order(self, info: Ctx) -> Order | None:
-        o = await info.context.loaders.order_by_id.load(self._b.order_id)
-        return Order(_o=o) if o else None
+    def order(self, info: Ctx) -> Order | None:
+        return load_now(info.context.loaders.order_by_id, self._b.order_id, Order.maybe)
 
     @strawberry.field
-    async def product(self, info: Ctx) -> Product | None:
-        p = await info.context.loaders.product_by_sku.load(self._b.sku)
-        return Product(_p=p) if p else None
+    def product(self, info: Ctx) -> Product | None:
+        return load_now(info.context.loaders.product_by_sku, self._b.sku, Product.maybe)
 
     @strawberry.field(description="The product's substitutes with what is in stock now; best first.")
-    async def substitutes(self, info: Ctx) -> list[SubstituteOption]:
+    def substitutes(self, info: Ctx) -> list[SubstituteOption]:
         loaders = info.context.loaders
-        product = await loaders.product_by_sku.load(self._b.sku)
+        return load_now(loaders.product_by_sku, self._b.sku, lambda product: self._options(loaders, product))
+
+    def _options(self, loaders: Loaders, product: m.Product | None) -> Any:
         if product is None or not product.substitutes:
             return []
-        candidates = await loaders.product_by_sku.load_many(product.substitutes)
-        stock = await loaders.stock_by_sku.load_many(product.substitutes)
-        options = []
+        skus = product.substitutes
+        return load_many_now(loaders.product_by_sku, skus, lambda candidates: load_many_now(
+            loaders.stock_by_sku, skus, lambda stock: self._ranked(product, candidates, stock)))
+
+    def _ranked(self, product: m.Product, candidates: list[m.Product | None],
+                stock: list[list[m.StockLevel]]) -> list[SubstituteOption]:
+        b, options = self._b, []
         for candidate, levels in zip(candidates, stock, strict=True):
             if candidate is None:
                 continue
@@ -590,11 +511,21 @@ class Backorder:
             same_currency = candidate.price.currency == product.price.currency
             diff = (candidate.price - product.price) if same_currency else candidate.price
             options.append(SubstituteOption(
-                product=Product(_p=candidate), _available_to_promise=atp,
-                available=self._b.is_active and atp >= max(1, self._b.waiting_quantity),
+                product=Product.of(candidate), _available_to_promise=atp,
+                available=b.is_active and atp >= max(1, b.waiting_quantity),
                 price_difference=Money.of(diff),
             ))
         return sorted(options, key=lambda o: not o.available)
+
+
+def history_entries(entries: list[m.HistoryEntry], staff: bool) -> list[HistoryEntry]:
+    """A backorder's history as its reader may see it: all of it for staff, worded for customers."""
+    if staff:
+        return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
+                             cause=h.cause) for h in entries]
+    return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
+                         cause=customer_cause(h.kind, h.cause))
+            for h in entries if h.kind in CUSTOMER_HISTORY_KINDS]
 
 
 @strawberry.type
@@ -620,10 +551,7 @@ class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
     total_count: int
-
-    @strawberry.field
-    def nodes(self) -> list[T]:
-        return [e.node for e in self.edges]
+    nodes: list[T]
 
     @staticmethod
     def of(pairs: list[tuple[str, T]], has_next: bool, total: int, *, after: str | None = None) -> Connection[T]:
@@ -631,7 +559,7 @@ class Connection(Generic[T]):
         return Connection(edges=edges, page_info=PageInfo(
             has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None,
             has_previous_page=after is not None, start_cursor=edges[0].cursor if edges else None),
-            total_count=total)
+            total_count=total, nodes=[node for _, node in pairs])
 
 
 @strawberry.type(description="Key figures of the backorder book.")
@@ -658,3 +586,73 @@ class Viewer:
     def order_only(self, info: Ctx) -> bool:
         principal = info.context.principal
         return principal is not None and not principal.has_account
+
+
+# -- prefetch ---------------------------------------------------------------------------------
+# A list resolver loads, in a few batches, the related objects its query will ask for, before returning: the
+# fields below it then find them in the loaders and complete without an await (see `load_now`). The batches
+# are the ones the fields would have made themselves, so this adds no statement, it only saves the awaits.
+Path = tuple[str, ...]
+
+
+def selected_paths(info: Ctx) -> set[Path]:
+    """Every path of fields the query selects under the current field, by GraphQL name, fragments flattened and
+    a connection's `nodes` / `edges { node }` dropped, e.g. ("lines", "backorder", "history")."""
+    out: set[Path] = set()
+
+    def walk(selections: list[Any], prefix: Path) -> None:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                path = prefix + (selection.name,)
+                if path in (("nodes",), ("edges",), ("edges", "node")):
+                    walk(selection.selections, ())
+                    continue
+                out.add(path)
+                walk(selection.selections, path)
+            else:  # a fragment: its fields are the parent's
+                walk(selection.selections, prefix)
+
+    for field in info.selected_fields:
+        walk(field.selections, ())
+    return out
+
+
+async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequence[m.Backorder] = ()) -> None:
+    """Load what the query selects below these orders (or backorders): line products, backorders, their
+    history, products and substitutes (with the substitutes' stock)."""
+    wants = selected_paths(info)
+    loaders = info.context.loaders
+    lines = [line for o in orders for line in o.lines]
+    roots: list[Path] = [()] if backorders else []  # where backorders sit in the selection
+    ids: list[str] = []
+    if ("lines", "backorder") in wants:
+        roots.append(("lines", "backorder"))
+        ids += [line.backorder_id for line in lines if line.backorder_id]
+    if ("lines", "substituteFor") in wants:
+        roots.append(("lines", "substituteFor"))
+        ids += [line.substitute_for for line in lines if line.substitute_for]
+    if ("backorders",) in wants and orders:
+        roots.append(("backorders",))
+        ids += [line.backorder_id for line in lines if line.backorder_id]
+    if not roots and ("lines", "product") not in wants:
+        return
+    ids = list(dict.fromkeys(ids))
+    wanted = {field for root in roots for field in ("history", "product", "substitutes") if root + (field,) in wants}
+    first: list[Awaitable[Any]] = []
+    of_backorders = bool(wanted & {"product", "substitutes"})  # a line's backorder is of the line's SKU
+    skus = {line.sku for line in lines} if ("lines", "product") in wants or of_backorders else set()
+    skus |= {b.sku for b in backorders} if of_backorders else set()
+    if skus:
+        first.append(loaders.product_by_sku.load_many(list(skus)))
+    if ids:
+        first.append(loaders.backorder_by_id.load_many(ids))
+    if "history" in wanted:
+        first.append(loaders.history_by_backorder.load_many(ids + [b.id for b in backorders]))
+    await asyncio.gather(*first)
+    if "substitutes" not in wanted:
+        return
+    found = [b for b in await loaders.backorder_by_id.load_many(ids) if b is not None] + list(backorders)
+    products = await loaders.product_by_sku.load_many(list({b.sku for b in found}))
+    substitutes = list({sku: None for p in products if p is not None for sku in p.substitutes})
+    if substitutes:
+        await asyncio.gather(loaders.product_by_sku.load_many(substitutes), loaders.stock_by_sku.load_many(substitutes))

@@ -6,10 +6,12 @@ objects, never ORM rows, so the API never sees the tables.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from tortoise.expressions import Q, Subquery
@@ -17,7 +19,7 @@ from tortoise.expressions import Q, Subquery
 from domain import model as m
 from domain.eta import InboundSupply
 from domain.store import models as t
-from domain.store.uow import ACTIVE, OPEN_PO, _backorder, _product
+from domain.store.uow import ACTIVE, OPEN_PO, _backorder, _backorder_row
 
 
 @dataclass(frozen=True)
@@ -27,13 +29,65 @@ class Page:
     total: int
 
 
+# The loaders' lookups read plain rows with hand-written SQL: a request of the portal makes a dozen of them,
+# and tortoise's query building and model instances (with their datetime parsing) cost more than the SQL
+# (bench/portal_query.py). SQLite hands back text for decimals, dates, datetimes and JSON; PostgreSQL typed
+# values: the helpers below accept both.
+async def _select(sql: str, keys: Sequence[Any], *params: Any) -> list[dict[str, Any]]:
+    """`sql` with `{keys}` replaced by one placeholder per key (after `params`, which come first)."""
+    db = t.Order._meta.db
+    if db.capabilities.dialect == "postgres":
+        marks = ", ".join(f"${n}" for n in range(len(params) + 1, len(params) + len(keys) + 1))
+    else:
+        marks = ", ".join("?" * len(keys))
+    return list(await db.execute_query_dict(sql.format(keys=marks), [*params, *keys]))
+
+
+def _datetime(value: Any) -> Any:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _date(value: Any) -> Any:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+_CENTS = Decimal("0.01")
+
+
+def _money(amount: Any, currency: str) -> m.Money:
+    """Amounts to the cent, as the DECIMAL(12, 2) columns hold them (SQLite keeps the text it was given)."""
+    return m.Money(Decimal(amount).quantize(_CENTS), currency)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+_POLICY = {p.value: p for p in m.BackorderPolicy}
+
+
 async def products_by_sku(skus: Sequence[str]) -> dict[str, m.Product]:
-    return {row.sku: _product(row) for row in await t.Product.filter(sku__in=list(skus))}
+    if not skus:
+        return {}
+    rows = await _select(
+        'SELECT sku, name, price, currency, backorder_policy, backorder_limit, release_date, substitutes, '
+        'supplier_id, lead_time_days, version FROM "products" WHERE sku IN ({keys})', list(skus))
+    return {
+        r["sku"]: m.Product(
+            sku=r["sku"], name=r["name"], price=_money(r["price"], r["currency"]),
+            backorder_policy=_POLICY[r["backorder_policy"]], backorder_limit=r["backorder_limit"],
+            release_date=_date(r["release_date"]), substitutes=list(_json(r["substitutes"]) or []),
+            supplier_id=r["supplier_id"], lead_time_days=r["lead_time_days"], version=r["version"])
+        for r in rows
+    }
 
 
 async def stock_by_sku(skus: Sequence[str]) -> dict[str, list[m.StockLevel]]:
     out: dict[str, list[m.StockLevel]] = defaultdict(list)
-    for row in await t.StockLevel.filter(sku__in=list(skus)).order_by("location").values():
+    if not skus:
+        return out
+    for row in await _select('SELECT sku, location, on_hand, allocated, safety_stock FROM "stock_levels" '
+                             "WHERE sku IN ({keys}) ORDER BY location", list(skus)):
         out[row["sku"]].append(m.StockLevel(row["sku"], row["location"], row["on_hand"], row["allocated"],
                                             row["safety_stock"]))
     return out
@@ -68,34 +122,44 @@ async def inbound_by_sku(skus: Sequence[str]) -> dict[str, list[InboundSupply]]:
     return out
 
 
+_TIERS = {tier.value: tier for tier in m.CustomerTier}
+_CHANNELS = {c.value: c for c in m.Channel}
+
+
 async def customers_by_email(emails: Sequence[str]) -> dict[str, m.Customer]:
-    return {
-        row.email: m.Customer(row.email, row.name, row.phone, m.CustomerTier(row.tier))
-        for row in await t.Customer.filter(email__in=list(emails))
-    }
+    if not emails:
+        return {}
+    rows = await _select('SELECT email, name, phone, tier FROM "customers" WHERE email IN ({keys})', list(emails))
+    return {r["email"]: m.Customer(r["email"], r["name"], r["phone"], _TIERS[r["tier"]]) for r in rows}
 
 
 async def orders_by_id(ids: Sequence[str]) -> dict[str, m.Order]:
     """Orders with their lines and customers: three statements for any number of orders."""
-    rows = await t.Order.filter(id__in=list(ids))
+    rows = await _select('SELECT id, number, channel, customer_email, placed_at, ship_complete, version '
+                         'FROM "orders" WHERE id IN ({keys})', list(ids)) if ids else []
     if not rows:
         return {}
     lines: dict[str, list[m.OrderLine]] = defaultdict(list)
-    for line in await t.OrderLine.filter(order_id__in=[r.id for r in rows]).order_by("order_id", "position"):
-        lines[line.order_id].append(
+    for line in await _select(
+            'SELECT id, order_id, sku, quantity, unit_price, currency, allocated_quantity, shipped_quantity, '
+            'reserved, backorder_id, substitute_for FROM "order_lines" WHERE order_id IN ({keys}) '
+            "ORDER BY order_id, position", [r["id"] for r in rows]):
+        lines[line["order_id"]].append(
             m.OrderLine(
-                id=line.id, order_id=line.order_id, sku=line.sku, quantity=line.quantity,
-                unit_price=m.Money(line.unit_price, line.currency), allocated_quantity=line.allocated_quantity,
-                shipped_quantity=line.shipped_quantity, reserved=dict(line.reserved or {}),
-                backorder_id=line.backorder_id, substitute_for=line.substitute_for,
+                id=line["id"], order_id=line["order_id"], sku=line["sku"], quantity=line["quantity"],
+                unit_price=_money(line["unit_price"], line["currency"]),
+                allocated_quantity=line["allocated_quantity"], shipped_quantity=line["shipped_quantity"],
+                reserved=dict(_json(line["reserved"]) or {}), backorder_id=line["backorder_id"],
+                substitute_for=line["substitute_for"],
             )
         )
-    customers = await customers_by_email(list({r.customer_email for r in rows}))
+    customers = await customers_by_email(list({r["customer_email"] for r in rows}))
     return {
-        r.id: m.Order(
-            id=r.id, number=r.number, channel=m.Channel(r.channel),
-            customer=customers.get(r.customer_email) or m.Customer(r.customer_email),
-            placed_at=r.placed_at, lines=lines[r.id], ship_complete=r.ship_complete, version=r.version,
+        r["id"]: m.Order(
+            id=r["id"], number=r["number"], channel=_CHANNELS[r["channel"]],
+            customer=customers.get(r["customer_email"]) or m.Customer(r["customer_email"]),
+            placed_at=_datetime(r["placed_at"]), lines=lines[r["id"]], ship_complete=bool(r["ship_complete"]),
+            version=r["version"],
         )
         for r in rows
     }
@@ -107,13 +171,20 @@ async def order_id_by_number(number: str) -> str | None:
 
 
 async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:
-    return {row["id"]: _backorder(row, []) for row in await t.Backorder.filter(id__in=list(ids)).values()}
+    if not ids:
+        return {}
+    rows = await _select('SELECT * FROM "backorders" WHERE id IN ({keys})', list(ids))
+    return {row["id"]: _backorder(_backorder_row(row), []) for row in rows}
 
 
 async def history_by_backorder(ids: Sequence[str]) -> dict[str, list[m.HistoryEntry]]:
     out: dict[str, list[m.HistoryEntry]] = defaultdict(list)
-    for h in await t.BackorderHistory.filter(backorder_id__in=list(ids)).order_by("id"):
-        out[h.backorder_id].append(m.HistoryEntry(h.at, h.kind, h.old_value, h.new_value, h.cause))
+    if not ids:
+        return out
+    for h in await _select('SELECT backorder_id, at, kind, old_value, new_value, cause FROM "backorder_history" '
+                           "WHERE backorder_id IN ({keys}) ORDER BY id", list(ids)):
+        out[h["backorder_id"]].append(
+            m.HistoryEntry(_datetime(h["at"]), h["kind"], h["old_value"], h["new_value"], h["cause"]))
     return out
 
 
