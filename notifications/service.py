@@ -4,6 +4,7 @@ link, subscribe someone to a product)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -11,7 +12,7 @@ from starlette.routing import Route
 
 from domain.clock import Clock
 from domain.customers import check_phone
-from domain.errors import InvalidInput, not_found
+from domain.errors import ErrorCode, InvalidInput, not_found
 from domain.model import check_email, check_sku, new_id
 from domain.store import models as t
 from domain.store import notify as store
@@ -23,6 +24,8 @@ from notifications.outbox import OutboxRecorder, unsubscribe_token
 from notifications.render import render_portal_link, render_sms_opt_in
 from notifications.settings import NotificationSettings
 from notifications.sms import SmsChannel
+
+log = logging.getLogger("backorder.notifications")
 
 
 class Notifications:
@@ -69,9 +72,16 @@ class Notifications:
                                                    status="ACTIVE", created_at=now)
             return "ACTIVE"
         number = address_filter["phone"]
-        recent = await store.ProductSubscription.filter(phone=number, created_at__gte=now - timedelta(hours=1)).count()
+        hour_ago = now - timedelta(hours=1)
+        recent = await store.ProductSubscription.filter(phone=number, created_at__gte=hour_ago).count()
         if recent >= 5:
-            raise InvalidInput("too many subscriptions for this number; try again later", field="phone")
+            raise InvalidInput("too many subscriptions for this number; try again later", field="phone",
+                               code=ErrorCode.RATE_LIMITED)
+        texted = await store.ProductSubscription.filter(phone__isnull=False, created_at__gte=hour_ago).count()
+        if texted >= self.settings.opt_in_sms_per_hour:
+            log.warning("SMS opt-in ceiling reached (%d in the last hour): refusing more", texted)
+            raise InvalidInput("we cannot take text subscriptions right now; try email, or again later",
+                               field="phone", code=ErrorCode.RATE_LIMITED)
         await store.ProductSubscription.create(id=new_id(), sku=sku, phone=number, status="PENDING", created_at=now)
         if not await store.sms_opted_out(number):
             body = render_sms_opt_in(product=product.name, language="en", shop_name=self.settings.shop_name)

@@ -81,6 +81,9 @@ class NotificationSettings:
     goodwill_text: str | None = None
     goodwill_code: str | None = None
     max_attempts: int = 8
+    # an opt-in text costs the shop money and goes to a number nobody has proved is theirs: a ceiling on
+    # how many a public form may cause per hour, whoever asks (SMS pumping)
+    opt_in_sms_per_hour: int = 200
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 3600.0
     poll_seconds: float = 2.0
@@ -118,4 +121,5 @@ class NotificationSettings:
             goodwill_text=env.get("BACKORDER_GOODWILL_TEXT") or None,
             goodwill_code=env.get("BACKORDER_GOODWILL_CODE") or None,
             max_attempts=_int("BACKORDER_NOTIFY_MAX_ATTEMPTS", 8),
+            opt_in_sms_per_hour=_int("BACKORDER_OPT_IN_SMS_PER_HOUR", 200),
         )

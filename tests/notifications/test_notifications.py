@@ -8,10 +8,12 @@ from decimal import Decimal
 from urllib.parse import unquote
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 from twilio.request_validator import RequestValidator
 
 from domain.customers import NotificationPreferences
+from domain.errors import DomainError, ErrorCode
 from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest, ProductInput
 from domain.store import notify as store
@@ -409,3 +411,23 @@ async def test_without_providers_messages_are_logged_not_sent(db, caplog):
     [row] = await store.OutboxMessage.all()
     assert row.status == "LOGGED" and row.last_error == "not sent: no provider configured"
     assert "NOT SENT (no email provider configured) to ann@example.com" in caplog.text
+
+
+async def test_a_public_form_cannot_make_the_shop_text_without_limit(db, twilio):
+    # given a shop that allows 3 opt-in texts an hour in all
+    shop = make_shop(make_settings(None, twilio, coalesce_seconds=0, opt_in_sms_per_hour=3))
+    await catalogue(shop, stock=0)
+    await shop.desk.upsert_product(ProductInput(sku="RARE", name="Rare lamp", price=Decimal("99"), currency="GBP"))
+    for n in range(3):
+        assert await shop.notifications.subscribe_to_product("RARE", None, f"+44770090060{n}") == "PENDING"
+    # when a fourth number asks, it is refused as rate limited, and nothing more is texted
+    with pytest.raises(DomainError) as refused:
+        await shop.notifications.subscribe_to_product("RARE", None, "+447700900609")
+    assert (refused.value.code, refused.value.field) == (ErrorCode.RATE_LIMITED, "phone")
+    await shop.deliver()
+    assert len(twilio.requests) == 3
+    # email subscriptions are not texts: they still work
+    assert await shop.notifications.subscribe_to_product("RARE", "zoe@example.com", None) == "ACTIVE"
+    # and an hour later texting opens again
+    shop.clock.advance(timedelta(hours=1, seconds=1))
+    assert await shop.notifications.subscribe_to_product("RARE", None, "+447700900609") == "PENDING"
