@@ -733,7 +733,12 @@ class SkuInventory:
             self.queue.pop(backorder.id, None)
         return qty
 
-    def reserve_for_substitute(self, line: OrderLine) -> None:
+    def reserve_for_substitute(self, line: OrderLine, today: date) -> None:
+        if self.product.is_preorder(today):  # a substitute is taken to ship now, not on a release day
+            raise SubstituteError(
+                f"{self.sku} is not released until {self.product.release_date}", field="substituteSku",
+                code=ErrorCode.SUBSTITUTE_UNAVAILABLE,
+            )
         if self.available_to_promise < line.quantity:
             raise SubstituteError(
                 f"{self.sku}: only {self.available_to_promise} available, {line.quantity} needed",

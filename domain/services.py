@@ -475,7 +475,7 @@ class BackorderDesk:
             line = OrderLine(id=new_id(), order_id=order.id, sku=substitute_sku,
                              quantity=backorder.waiting_quantity, unit_price=replacement.product.price,
                              substitute_for=backorder.id)
-            replacement.reserve_for_substitute(line)
+            replacement.reserve_for_substitute(line, now.date())
             original.substitute_out(backorder, now, substitute_sku, line.id)
             order.lines.append(line)
             await uow.save_order(order)

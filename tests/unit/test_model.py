@@ -733,9 +733,20 @@ def test_reprioritize_refuses_bad_input_and_changes_nothing(priority, reason):
 def test_reserving_more_than_is_available_for_a_substitute_is_refused_and_changes_nothing():
     inv = inventory(2)
     line = OrderLine("line-sub", "order-x", SKU, 3, inv.product.price)
-    error = refused(inv, lambda: inv.reserve_for_substitute(line), DomainError, ErrorCode.SUBSTITUTE_UNAVAILABLE)
+    error = refused(inv, lambda: inv.reserve_for_substitute(line, TODAY), DomainError,
+                    ErrorCode.SUBSTITUTE_UNAVAILABLE)
     assert "only 2 available, 3 needed" in error.message
     assert line.allocated_quantity == 0
+
+
+def test_an_unreleased_preorder_is_no_substitute_even_with_stock():
+    inv = inventory(10, product_=product(policy=BackorderPolicy.PREORDER, release_date=TODAY + timedelta(days=7)))
+    line = OrderLine("line-sub", "order-x", SKU, 3, inv.product.price)
+    error = refused(inv, lambda: inv.reserve_for_substitute(line, TODAY), DomainError,
+                    ErrorCode.SUBSTITUTE_UNAVAILABLE)
+    assert "not released until" in error.message and line.allocated_quantity == 0
+    inv.reserve_for_substitute(line, TODAY + timedelta(days=7))  # from release day it may stand in
+    assert line.allocated_quantity == 3
 
 
 @pytest.mark.parametrize("quantity", [0, -3])
