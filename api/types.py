@@ -491,18 +491,18 @@ class Backorder:
 
     @strawberry.field(description="The product's substitutes with what is in stock now; best first.")
     def substitutes(self, info: Ctx) -> list[SubstituteOption]:
-        loaders = info.context.loaders
-        return load_now(loaders.product_by_sku, self._b.sku, lambda product: self._options(loaders, product))
+        loaders, today = info.context.loaders, info.context.desk.clock.today()
+        return load_now(loaders.product_by_sku, self._b.sku, lambda product: self._options(loaders, product, today))
 
-    def _options(self, loaders: Loaders, product: m.Product | None) -> Any:
+    def _options(self, loaders: Loaders, product: m.Product | None, today: date) -> Any:
         if product is None or not product.substitutes:
             return []
         skus = product.substitutes
         return load_many_now(loaders.product_by_sku, skus, lambda candidates: load_many_now(
-            loaders.stock_by_sku, skus, lambda stock: self._ranked(product, candidates, stock)))
+            loaders.stock_by_sku, skus, lambda stock: self._ranked(product, candidates, stock, today)))
 
     def _ranked(self, product: m.Product, candidates: list[m.Product | None],
-                stock: list[list[m.StockLevel]]) -> list[SubstituteOption]:
+                stock: list[list[m.StockLevel]], today: date) -> list[SubstituteOption]:
         b, options = self._b, []
         for candidate, levels in zip(candidates, stock, strict=True):
             if candidate is None:
@@ -512,7 +512,7 @@ class Backorder:
             diff = (candidate.price - product.price) if same_currency else candidate.price
             options.append(SubstituteOption(
                 product=Product.of(candidate), _available_to_promise=atp,
-                available=b.is_active and atp >= max(1, b.waiting_quantity),
+                available=b.is_active and atp >= max(1, b.waiting_quantity) and not candidate.is_preorder(today),
                 price_difference=Money.of(diff),
             ))
         return sorted(options, key=lambda o: not o.available)
