@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.common import machine
 
-BENCHES = ["allocation", "eta", "portal_query", "subscriptions", "notifications", "order_stream"]
+BENCHES = ["allocation", "eta", "purchase_order", "portal_query", "subscriptions", "notifications", "order_stream"]
 
 
 def main() -> int:

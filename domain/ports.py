@@ -35,6 +35,11 @@ class UnitOfWork(Protocol):
 
         Call `lock_skus` first. Raises NotFound for an unknown SKU."""
 
+    async def load_inventories(self, skus: Sequence[str]) -> None:
+        """Load many SKUs' aggregates at once (after `lock_skus`), so that `inventory` finds them: for a
+        1,000-line purchase order, a few statements instead of several per SKU. Unknown SKUs are skipped
+        (`inventory` raises for them)."""
+
     async def save_inventory(self, inventory: SkuInventory) -> None:
         """Persist stock levels and every backorder the aggregate touched or created."""
 

@@ -319,6 +319,7 @@ class BackorderDesk:
                     await uow.save_supplier(supplier)
             await uow.save_purchase_order(po)
             uow.add_events([self._po_event(po, now, "received")])
+            await uow.load_inventories(skus)
             for sku in skus:
                 inventory = await uow.inventory(sku)
                 if sku in received:
@@ -401,6 +402,7 @@ class BackorderDesk:
                 placed_at=now, ship_complete=ship_complete,
             )
             inventories: list[SkuInventory] = []
+            await uow.load_inventories(skus)
             for sku in list(merged):  # one line per SKU, in the order first named, with the summed quantity
                 qty = merged[sku]
                 with on_line(first_line[sku]):
@@ -585,6 +587,7 @@ class BackorderDesk:
 
     async def _settle(self, uow: UnitOfWork, skus: Sequence[str], cause: str) -> None:
         now = self.clock.now()
+        await uow.load_inventories(skus)
         for sku in skus:
             inventory = await uow.inventory(sku)
             inventory.settle(now, cause)

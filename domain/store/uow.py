@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from types import TracebackType
@@ -107,58 +108,76 @@ class TortoiseUnitOfWork:
     # -- the SKU aggregate --------------------------------------------------------------------
     async def inventory(self, sku: str) -> m.SkuInventory:
         cached = self._inventories.get(sku)
-        if cached is not None:
-            return cached
-        product = await self.get_product(sku)
-        if product is None:
-            raise not_found("product", sku, field="sku")
-        stock = []
-        for row in await t.StockLevel.filter(sku=sku).values():
-            self._stock_ids[(sku, row["location"])] = row["id"]
-            stock.append(m.StockLevel(sku, row["location"], row["on_hand"], row["allocated"], row["safety_stock"]))
+        if cached is None:
+            await self._load_inventories([sku])
+            cached = self._inventories.get(sku)
+            if cached is None:
+                raise not_found("product", sku, field="sku")
+        return cached
+
+    async def load_inventories(self, skus: Sequence[str]) -> None:
+        wanted = [sku for sku in dict.fromkeys(skus) if sku not in self._inventories]
+        for start in range(0, len(wanted), 500):  # SQLite allows so many parameters in one statement
+            await self._load_inventories(wanted[start:start + 500])
+
+    async def _load_inventories(self, skus: list[str]) -> None:
+        """The aggregates of `skus` in six queries in all, whatever their number: a 1,000-line purchase
+        order received, or a long queue re-projected, costs the same few statements as one SKU."""
+        if not skus:
+            return
+        products = {row.sku: _product(row) for row in await t.Product.filter(sku__in=skus)}
+        if not products:
+            return
+        found = list(products)
+        stock: dict[str, list[m.StockLevel]] = defaultdict(list)
+        for row in await t.StockLevel.filter(sku__in=found).values():
+            self._stock_ids[(row["sku"], row["location"])] = row["id"]
+            stock[row["sku"]].append(m.StockLevel(row["sku"], row["location"], row["on_hand"], row["allocated"],
+                                                  row["safety_stock"]))
         # plain SQL: tortoise's per-field conversion of 100k rows costs more than the allocation itself
         assert self.conn is not None
-        marks = ["$1", *[f"${n}" for n in range(2, len(ACTIVE) + 2)]] if self.is_postgres else ["?"] * (len(ACTIVE) + 1)
+        n = len(found)
+        if self.is_postgres:
+            marks = [f"${i}" for i in range(1, n + len(ACTIVE) + 1)]
+        else:
+            marks = ["?"] * (n + len(ACTIVE))
         rows = await self.conn.execute_query_dict(
-            f'SELECT * FROM "backorders" WHERE "sku" = {marks[0]} AND "status" IN ({", ".join(marks[1:])})',
-            [sku, *ACTIVE])
-        queue = []
+            f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:n])}) '
+            f'AND "status" IN ({", ".join(marks[n:])})', [*found, *ACTIVE])
+        queues: dict[str, list[m.Backorder]] = defaultdict(list)
         for raw in rows:
             row = _backorder_row(raw)
             self._loaded[row["id"]] = row
-            queue.append(_backorder(row, []))
-        inbound = await self._inbound(sku)
-        supplier = await self.get_supplier(product.supplier_id) if product.supplier_id else None
-        inventory = m.SkuInventory(
-            product, stock, queue, inbound=inbound, supplier=supplier, policy=self._policy,
-            default_lead_time_days=self._default_lead_time,
-        )
-        self._inventories[sku] = inventory
-        return inventory
-
-    async def _inbound(self, sku: str) -> list[InboundSupply]:
-        lines = await t.PurchaseOrderLine.filter(sku=sku).values("purchase_order_id", "quantity", "received_quantity")
-        if not lines:
-            return []
+            queues[row["sku"]].append(_backorder(row, []))
+        lines = await t.PurchaseOrderLine.filter(sku__in=found).values(
+            "purchase_order_id", "sku", "quantity", "received_quantity")
         pos = {
             row["id"]: row
             for row in await t.PurchaseOrder.filter(
-                id__in=[line["purchase_order_id"] for line in lines], status__in=OPEN_PO
+                id__in=list({line["purchase_order_id"] for line in lines}), status__in=OPEN_PO
             ).values("id", "number", "expected_date", "supplier_id")
-        }
-        late = {
+        } if lines else {}
+        supplier_ids = {p["supplier_id"] for p in pos.values()} | {
+            p.supplier_id for p in products.values() if p.supplier_id}
+        suppliers = {
             row["id"]: m.Supplier(row["id"], row["name"], row["lead_time_days"], row["deliveries_on_time"],
-                                  row["deliveries_late"]).has_been_late
-            for row in await t.Supplier.filter(id__in={p["supplier_id"] for p in pos.values()}).values()
-        }
-        supply = []
+                                  row["deliveries_late"])
+            for row in await t.Supplier.filter(id__in=list(supplier_ids)).values()
+        } if supplier_ids else {}
+        inbound: dict[str, list[InboundSupply]] = defaultdict(list)
         for line in lines:
             po = pos.get(line["purchase_order_id"])
             outstanding = line["quantity"] - line["received_quantity"]
             if po is not None and outstanding > 0:
-                supply.append(InboundSupply(po["number"], po["expected_date"], outstanding,
-                                            late.get(po["supplier_id"], False)))
-        return supply
+                supplier = suppliers.get(po["supplier_id"])
+                inbound[line["sku"]].append(InboundSupply(po["number"], po["expected_date"], outstanding,
+                                                          bool(supplier and supplier.has_been_late)))
+        for sku, product in products.items():
+            self._inventories[sku] = m.SkuInventory(
+                product, stock.get(sku, []), queues.get(sku, []), inbound=inbound.get(sku, []),
+                supplier=suppliers.get(product.supplier_id) if product.supplier_id else None,
+                policy=self._policy, default_lead_time_days=self._default_lead_time,
+            )
 
     async def save_inventory(self, inventory: m.SkuInventory) -> None:
         sku = inventory.sku
@@ -305,11 +324,28 @@ class TortoiseUnitOfWork:
             defaults={"number": po.number, "supplier_id": po.supplier_id, "expected_date": po.expected_date,
                       "status": po.status.value, "location": po.location, "created_at": po.created_at},
         )
-        for line in po.lines:
-            await t.PurchaseOrderLine.update_or_create(
-                purchase_order_id=po.id, sku=line.sku,
-                defaults={"quantity": line.quantity, "received_quantity": line.received_quantity},
-            )
+        # in bulk: a container's purchase order has a thousand lines, and a statement per line cost seconds
+        existing = {row["sku"]: (row["quantity"], row["received_quantity"]) for row in
+                    await t.PurchaseOrderLine.filter(purchase_order_id=po.id).values(
+                        "sku", "quantity", "received_quantity")}
+        changed = [(line.quantity, line.received_quantity, po.id, line.sku) for line in po.lines
+                   if line.sku in existing and existing[line.sku] != (line.quantity, line.received_quantity)]
+        if changed:
+            assert self.conn is not None
+            if self.is_postgres:
+                await self.conn.execute_query(
+                    'UPDATE "purchase_order_lines" AS l SET "quantity" = v.q, "received_quantity" = v.r '
+                    'FROM unnest($1::int[], $2::int[], $3::text[], $4::text[]) AS v(q, r, po, sku) '
+                    'WHERE l."purchase_order_id" = v.po AND l."sku" = v.sku', _pg_arrays(changed, 4))
+            else:
+                await self.conn.execute_many(
+                    'UPDATE "purchase_order_lines" SET "quantity" = ?, "received_quantity" = ? '
+                    'WHERE "purchase_order_id" = ? AND "sku" = ?', changed)
+        added = [t.PurchaseOrderLine(purchase_order_id=po.id, sku=line.sku, quantity=line.quantity,
+                                     received_quantity=line.received_quantity)
+                 for line in po.lines if line.sku not in existing]
+        if added:
+            await t.PurchaseOrderLine.bulk_create(added, batch_size=500)
         for sku in {line.sku for line in po.lines}:
             self._inventories.pop(sku, None)
 

@@ -86,6 +86,9 @@ class InMemoryUnitOfWork:
         self._inventories[sku] = made
         return made
 
+    async def load_inventories(self, skus: Sequence[str]) -> None:
+        return None  # in memory, `inventory` is as cheap for many SKUs as for one
+
     async def save_inventory(self, inventory: SkuInventory) -> None:
         for level in inventory.stock.values():
             self._work.stock[(inventory.sku, level.location)] = level
