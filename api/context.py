@@ -90,6 +90,20 @@ class PortalSession:
                 pass
         return True
 
+    async def confirm(self) -> bool:
+        """Still open, asking the database first when the last look is RECHECK_SECONDS old: before an
+        event is sent after a quiet spell, not on the answer from before it. One read per session per
+        RECHECK_SECONDS, shared by all its connections."""
+        now = self._now()
+        if self.has_ended(now):
+            return False
+        if systime.monotonic() - self._checked >= self.RECHECK_SECONDS:
+            recheck = self._recheck
+            if recheck is None:
+                recheck = self._recheck = asyncio.ensure_future(self._reread(now))
+            await asyncio.shield(recheck)
+        return not self.ended
+
     def _now(self) -> datetime:
         return (self.clock or Clock()).now()
 
@@ -137,6 +151,11 @@ class Principal:
         if self.is_staff:
             return not self.session.is_live()
         return self.session.has_ended()
+
+    async def confirm_live(self) -> bool:
+        """The session (or API token) still holds, re-read first if the last look is old: asked before
+        each live update is sent."""
+        return self.session is None or await self.session.confirm()
 
     def can_see_customer(self, email: str) -> bool:
         if self.is_staff:

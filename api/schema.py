@@ -654,16 +654,18 @@ async def _snapshot(event: ev.BackorderEvent) -> m.Backorder | None:
     return await asyncio.shield(entry[1])
 
 
-_UPDATES: OrderedDict[tuple[int, bool, bool], tuple[ev.BackorderEvent, asyncio.Future[BackorderUpdate]]] = \
+_UPDATES: OrderedDict[tuple[int, str, bool], tuple[ev.BackorderEvent, asyncio.Future[BackorderUpdate]]] = \
     OrderedDict()
 
 
-async def _shared_update(event: ev.BackorderEvent, staff: bool, account: bool) -> BackorderUpdate:
+async def _shared_update(event: ev.BackorderEvent, role: str, account: bool) -> BackorderUpdate:
     """The update for an event as one kind of reader sees it (staff, or a customer with or without an account),
     one object for all its subscribers: what a field shows depends on nothing else (each subscriber's filter
     and visibility are decided before), so PlainFieldsExecutionContext executes a document once per object
     and every such subscriber is sent that result."""
-    key = (id(event), staff, account)
+    # the role itself, not just staff or not: a field for admins only must never reach an agent from the cache
+    key = (id(event), role, account)
+    staff = role in ("agent", "admin")
     entry = _UPDATES.get(key)
     if entry is None or entry[0] is not event:
         async def build() -> BackorderUpdate:
@@ -711,12 +713,12 @@ class Subscription:
         stream = info.context.bus.subscribe(accept)
         try:
             async for event in stream:
-                if principal.session_ended():  # signed out or expired since the socket connected
+                if not await principal.confirm_live():  # signed out, revoked or expired since it connected
                     raise GraphQLError("Your session has ended: sign in again.",
                                        extensions={"code": "UNAUTHENTICATED"})
                 assert isinstance(event, ev.BackorderEvent)
                 info.context.loaders = Loaders()  # the connection lives on; its reads must not go stale
-                yield await _shared_update(event, principal.is_staff, principal.has_account)
+                yield await _shared_update(event, principal.role, principal.has_account)
         except asyncio.CancelledError:
             raise
         finally:

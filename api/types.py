@@ -257,8 +257,7 @@ class PurchaseOrderLine:
 
     @strawberry.field
     async def product(self, info: Ctx) -> Product | None:
-        p = await info.context.loaders.product_by_sku.load(self.sku)
-        return Product(_p=p) if p else None
+        return Product.maybe(await info.context.loaders.product_by_sku.load(self.sku))
 
 
 @strawberry.type

@@ -92,10 +92,13 @@ def plan(limit: int) -> Plan:
     first, last = stream[0].at.date(), stream[-1].at.date()
     count = max(1, (last - first).days // EVERY_DAYS)
     restocks = []
+    total = {sku: round(d * RESTOCK_SHARE) for sku, d in demand.items()}
     for n in range(1, count + 1):
-        share = RESTOCK_SHARE / count
-        lines = {sku: max(1, round(d * share)) for sku, d in demand.items() if d * share >= 0.5}
-        restocks.append((first + timedelta(days=EVERY_DAYS * n), lines))
+        # every SKU's restock spread over the POs without rounding any of it away: the n-th PO brings what
+        # takes the running total from the (n-1)-th share to the n-th (a SKU that sells little restocks
+        # rarely, but it restocks)
+        lines = {sku: r * n // count - r * (n - 1) // count for sku, r in total.items()}
+        restocks.append((first + timedelta(days=EVERY_DAYS * n), {sku: q for sku, q in lines.items() if q > 0}))
     return Plan(stream, products, start, restocks)
 
 

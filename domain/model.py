@@ -334,8 +334,8 @@ class Order:
     @staticmethod
     def new_number(now: datetime) -> str:
         """A number a person can read out on the phone: the day, then 8 characters of Crockford's base32
-        (no I, L, O, U), 40 random bits, so that even 100k orders a day rarely meet (the store re-draws
-        the rare clash)."""
+        (no I, L, O, U), 40 random bits, so that even 100k orders a day rarely meet (placing an order draws
+        again on the rare clash)."""
         code = "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(8))
         return f"BD-{now:%y%m%d}-{code}"
 

@@ -64,6 +64,8 @@ class UnitOfWork(Protocol):
 
     async def get_order(self, order_id: str) -> Order | None: ...
 
+    async def order_number_taken(self, number: str) -> bool: ...
+
     async def get_order_by_key(self, idempotency_key: str) -> Order | None:
         """The order placed earlier with this client-supplied idempotency key, if any."""
 

@@ -397,8 +397,11 @@ class BackorderDesk:
                 tier=customer.tier or (known.tier if known else CustomerTier.STANDARD),
             )
             await uow.save_customer(person)
+            number = Order.new_number(now)
+            while await uow.order_number_taken(number):  # the rare clash of random numbers: draw again
+                number = Order.new_number(now)
             order = Order(
-                id=new_id(), number=Order.new_number(now), channel=channel, customer=person,
+                id=new_id(), number=number, channel=channel, customer=person,
                 placed_at=now, ship_complete=ship_complete,
             )
             inventories: list[SkuInventory] = []

@@ -18,6 +18,7 @@ from typing import Any
 
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import model as m
@@ -137,27 +138,25 @@ class TortoiseUnitOfWork:
         # plain SQL: tortoise's per-field conversion of 100k rows costs more than the allocation itself
         assert self.conn is not None
         n = len(found)
-        if self.is_postgres:
-            marks = [f"${i}" for i in range(1, n + len(ACTIVE) + 1)]
-        else:
-            marks = ["?"] * (n + len(ACTIVE))
+        width = n + max(len(ACTIVE), len(OPEN_PO))
+        marks = [f"${i}" for i in range(1, width + 1)] if self.is_postgres else ["?"] * width
         rows = await self.conn.execute_query_dict(
             f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:n])}) '
-            f'AND "status" IN ({", ".join(marks[n:])})', [*found, *ACTIVE])
+            f'AND "status" IN ({", ".join(marks[n:n + len(ACTIVE)])})', [*found, *ACTIVE])
         queues: dict[str, list[m.Backorder]] = defaultdict(list)
         for raw in rows:
             row = _backorder_row(raw)
             self._loaded[row["id"]] = row
             queues[row["sku"]].append(_backorder(row, []))
-        lines = await t.PurchaseOrderLine.filter(sku__in=found).values(
-            "purchase_order_id", "sku", "quantity", "received_quantity")
-        pos = {
-            row["id"]: row
-            for row in await t.PurchaseOrder.filter(
-                id__in=list({line["purchase_order_id"] for line in lines}), status__in=OPEN_PO
-            ).values("id", "number", "expected_date", "supplier_id")
-        } if lines else {}
-        supplier_ids = {p["supplier_id"] for p in pos.values()} | {
+        # what is still to come on open purchase orders, in one join: received and cancelled lines of the
+        # shop's whole history stay in the database, not in this read
+        po_marks = marks[:n + len(OPEN_PO)]
+        lines = await self.conn.execute_query_dict(
+            'SELECT l."sku", l."quantity" - l."received_quantity" AS "outstanding", p."number", p."expected_date", '
+            'p."supplier_id" FROM "purchase_order_lines" AS l JOIN "purchase_orders" AS p ON p."id" = '
+            f'l."purchase_order_id" WHERE l."sku" IN ({", ".join(po_marks[:n])}) AND p."status" IN '
+            f'({", ".join(po_marks[n:])}) AND l."quantity" > l."received_quantity"', [*found, *OPEN_PO])
+        supplier_ids = {line["supplier_id"] for line in lines} | {
             p.supplier_id for p in products.values() if p.supplier_id}
         suppliers = {
             row["id"]: m.Supplier(row["id"], row["name"], row["lead_time_days"], row["deliveries_on_time"],
@@ -166,12 +165,12 @@ class TortoiseUnitOfWork:
         } if supplier_ids else {}
         inbound: dict[str, list[InboundSupply]] = defaultdict(list)
         for line in lines:
-            po = pos.get(line["purchase_order_id"])
-            outstanding = line["quantity"] - line["received_quantity"]
-            if po is not None and outstanding > 0:
-                supplier = suppliers.get(po["supplier_id"])
-                inbound[line["sku"]].append(InboundSupply(po["number"], po["expected_date"], outstanding,
-                                                          bool(supplier and supplier.has_been_late)))
+            supplier = suppliers.get(line["supplier_id"])
+            expected = line["expected_date"]
+            if isinstance(expected, str):  # SQLite hands dates back as text
+                expected = date.fromisoformat(expected)
+            inbound[line["sku"]].append(InboundSupply(line["number"], expected, line["outstanding"],
+                                                      bool(supplier and supplier.has_been_late)))
         for sku, product in products.items():
             self._inventories[sku] = m.SkuInventory(
                 product, stock.get(sku, []), queues.get(sku, []), inbound=inbound.get(sku, []),
@@ -301,7 +300,9 @@ class TortoiseUnitOfWork:
         return sorted(skus)
 
     async def skus_with_stale_etas(self, today: date) -> list[str]:
-        rows = await t.Backorder.filter(status__in=ACTIVE, eta_date__lt=today).distinct().values_list("sku", flat=True)
+        # only units still waiting: an allocated backorder's ETA is the day its units were set aside
+        rows = await t.Backorder.filter(status__in=ACTIVE, eta_date__lt=today,
+                                        quantity__gt=F("allocated_quantity")).distinct().values_list("sku", flat=True)
         return sorted(set(rows))
 
     async def get_purchase_order(self, purchase_order_id: str) -> m.PurchaseOrder | None:
@@ -363,6 +364,9 @@ class TortoiseUnitOfWork:
         row = await t.Order.get_or_none(id=order_id)
         return await self._order(row) if row else None
 
+    async def order_number_taken(self, number: str) -> bool:
+        return await t.Order.filter(number=number).exists()
+
     async def get_order_by_key(self, idempotency_key: str) -> m.Order | None:
         row = await t.Order.get_or_none(idempotency_key=idempotency_key)
         return await self._order(row) if row else None
@@ -391,10 +395,6 @@ class TortoiseUnitOfWork:
         }
         if idempotency_key:
             defaults["idempotency_key"] = idempotency_key
-        if order.version == 0:
-            while await t.Order.filter(number=order.number).exists():  # the rare clash of random numbers
-                order.number = m.Order.new_number(order.placed_at)
-                defaults["number"] = order.number
         try:
             await t.Order.update_or_create(id=order.id, defaults=defaults)
         except IntegrityError as error:

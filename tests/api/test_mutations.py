@@ -168,8 +168,10 @@ async def test_update_purchase_order_moves_changes_and_cancels(api):
     assert (cancelled["purchaseOrder"]["status"], cancelled["userErrors"]) == ("CANCELLED", [])
     assert (await _backorder(api, backorder))["eta"] == {"date": "2026-03-16", "source": "LEAD_TIME"}
     assert (await _product(api, "MUG"))["inbound"] == []
-    listed = await api.gql("{ purchaseOrders(filter: {status: [CANCELLED]}) { nodes { id } } }")
-    assert listed["data"]["purchaseOrders"]["nodes"] == [{"id": po_id}]
+    listed = await api.gql("{ purchaseOrders(filter: {status: [CANCELLED]}) { nodes { id "
+                           "lines { product { sku } } } } }")
+    assert listed["data"]["purchaseOrders"]["nodes"] == [
+        {"id": po_id, "lines": [{"product": {"sku": "MUG"}}, {"product": {"sku": "CUP"}}]}]
 
     again = (await api.gql(update, {"input": {"id": po_id, "expectedDate": "2026-04-01"}}))
     assert [(e["field"], e["code"]) for e in again["data"]["updatePurchaseOrder"]["userErrors"]] == [

@@ -277,3 +277,19 @@ async def test_a_shipping_preference_change_is_an_event_and_a_repeat_is_not(desk
         events = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
     assert [(e.kind, e.order_id, e.ship_complete) for e in events] == [
         ("ShippingPreferenceChanged", placed.id, True)]
+
+
+async def test_the_refresh_leaves_allocated_backorders_alone(desk: BackorderDesk, bus: InProcessBus):
+    # given a backorder whose units arrived (its ETA: the day they were set aside) on a ship-complete order
+    from datetime import timedelta
+
+    po_id = await _shop(desk, on_hand=0, po_units=2)
+    placed = await _order(desk, "ann@example.com", 2)
+    await desk.set_shipping_preference(placed.id, True)
+    await desk.receive_purchase_order(po_id)
+    assert (await _backorder(placed)).status == "ALLOCATED"
+    # when days pass before it ships, the refresh finds nothing to re-project and says nothing
+    desk.clock.advance(timedelta(days=3))
+    with bus.subscribe() as stream:
+        assert await desk.refresh_stale_etas() == []
+        assert stream.queue.qsize() == 0

@@ -126,6 +126,9 @@ class InMemoryUnitOfWork:
     async def get_order(self, order_id: str) -> Order | None:
         return self._work.orders.get(order_id)
 
+    async def order_number_taken(self, number: str) -> bool:
+        return any(o.number == number for o in self._work.orders.values())
+
     async def get_order_by_key(self, idempotency_key: str) -> Order | None:
         order_id = self._work.order_keys.get(idempotency_key)
         return self._work.orders.get(order_id) if order_id else None
