@@ -26,6 +26,7 @@ from api.settings import Settings
 from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
 from domain.errors import DomainError, ErrorCode, InvalidInput, PermissionDenied
 from domain.model import check_email
+from domain.store import notify as notify_store
 from domain.store import portal as store
 from domain.store import queries as q
 
@@ -171,6 +172,11 @@ class Preferences:
     quiet_hours_end: time | None = strawberry.field(description="...until then.")
     timezone: str = strawberry.field(description="IANA zone, e.g. Europe/London; dates are shown in it.")
     language: str
+
+    @strawberry.field(description="The number replied STOP: no texts go to it until it replies START, whatever "
+                                  "bySms says (a tick in a form is not consent to texts the phone refused).")
+    async def sms_stopped(self) -> bool:
+        return bool(self.phone) and await notify_store.sms_opted_out(self.phone or "")
 
     @staticmethod
     def of(p: NotificationPreferences) -> Preferences:

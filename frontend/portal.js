@@ -13,7 +13,7 @@ const BACKORDER_FIELDS = `
 const ORDERS_QUERY = `query Orders($account: Boolean! = true) {
   viewer { role name customerEmail orderOnly }
   myAccount @include(if: $account) {
-    email name preferences { byEmail bySms phone quietHoursStart quietHoursEnd timezone language } }
+    email name preferences { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language } }
   orders(first: 100) { nodes { id number placedAt channel shipComplete
     lines { id sku quantity allocatedQuantity shippedQuantity unitPrice { amount currency }
             product { name } substituteFor { id }
@@ -476,6 +476,7 @@ function showPreferences() {
   const form = $("preferences-form");
   form.byEmail.checked = p.byEmail;
   form.bySms.checked = p.bySms;
+  showSmsStopped(p);
   form.phone.value = p.phone || "";
   form.quietHoursStart.value = p.quietHoursStart ? p.quietHoursStart.slice(0, 5) : "";
   form.quietHoursEnd.value = p.quietHoursEnd ? p.quietHoursEnd.slice(0, 5) : "";
@@ -487,6 +488,15 @@ function showPreferences() {
   $("preferences-result").textContent = "";
   show("preferences");
   $("preferences-title").focus();
+}
+
+function showSmsStopped(p) {
+  // the phone said STOP: only a START from it turns texts back on, not this form
+  const note = $("sms-stopped");
+  note.hidden = !p.smsStopped;
+  note.textContent = p.smsStopped
+    ? "Texts to this number are stopped because it replied STOP. Reply START to any of our texts to turn them back on."
+    : "";
 }
 
 async function savePreferences(event) {
@@ -501,7 +511,7 @@ async function savePreferences(event) {
   try {
     const data = await gql(`mutation($input: UpdateNotificationPreferencesInput!) {
       updateNotificationPreferences(input: $input) {
-        preferences { byEmail bySms phone quietHoursStart quietHoursEnd timezone language }
+        preferences { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language }
         userErrors { field message code } } }`, { input });
     const payload = data.updateNotificationPreferences;
     if (payload.userErrors.length) {
@@ -510,6 +520,7 @@ async function savePreferences(event) {
       return;
     }
     state.account.preferences = payload.preferences;
+    showSmsStopped(payload.preferences);
     result.className = "note";
     result.textContent = "Saved.";
   } catch (err) {

@@ -208,3 +208,21 @@ async def test_kpis(api):
     after = await kpis()
     assert (after["openBackorders"], after["unitsAllocatedNotShipped"], after["skusWithBackorders"]) == (1, 0, 1)
     assert (after["fillRate"], after["orders"], after["ordersWithBackorders"]) == (0.3333, 3, 2)
+
+
+async def test_preferences_say_when_the_phone_replied_stop(api):
+    # given Ann asks for texts to her number
+    set_prefs = """mutation { updateNotificationPreferences(input: {customerEmail: "ann@example.com", bySms: true,
+      phone: "+447700900123"}) { preferences { bySms smsStopped } userErrors { code } } }"""
+    prefs = (await api.gql(set_prefs))["data"]["updateNotificationPreferences"]
+    assert prefs == {"preferences": {"bySms": True, "smsStopped": False}, "userErrors": []}
+    # when her phone replies STOP, and she ticks SMS again in a form
+    from domain.store.notify import set_sms_consent
+
+    await set_sms_consent("+447700900123", True, api.clock.now(), "inbound STOP")
+    again = (await api.gql(set_prefs))["data"]["updateNotificationPreferences"]
+    # then the preferences say texts are stopped until the phone says START
+    assert again["preferences"] == {"bySms": True, "smsStopped": True}
+    await set_sms_consent("+447700900123", False, api.clock.now(), "inbound START")
+    read = await api.gql('{ customerPreferences(email: "ann@example.com") { smsStopped } }')
+    assert read["data"]["customerPreferences"] == {"smsStopped": False}

@@ -200,6 +200,21 @@ async def test_headings_take_the_focus_when_the_screen_changes(api, page):
     await expect(page.locator("#orders-title")).to_be_focused()
 
 
+async def test_preferences_say_texts_are_stopped_after_a_stop_reply(api, page):
+    from domain.customers import NotificationPreferences
+    from domain.store.notify import set_sms_consent
+    from domain.store.portal import save_preferences
+
+    await shop(api)
+    await save_preferences(NotificationPreferences(email="ann@example.com", by_sms=True, phone="+447700900123"))
+    await set_sms_consent("+447700900123", True, api.clock.now(), "inbound STOP")
+    await page.goto(await link_for(api, "ann@example.com"))
+    await page.get_by_role("button", name="Notifications").click()
+    await expect(page.get_by_test_id("sms-stopped")).to_contain_text("replied STOP")
+    await expect(page.get_by_role("checkbox", name="Text message (SMS)")).to_be_checked()
+    assert page.console_errors == []
+
+
 def _gid(kind: str, key: str) -> str:
     from api.ids import encode_id
 
