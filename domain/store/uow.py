@@ -75,6 +75,9 @@ class TortoiseUnitOfWork:
             await self._tx.__aexit__(exc_type, exc, tb)
         except IntegrityError as error:
             raise Conflict(f"conflicting change: {error}", code=ErrorCode.CONFLICT) from error
+        if exc is not None and _is_deadlock(exc):  # PostgreSQL chose this transaction to undo: nothing was written
+            raise Conflict("another change to the same items got in the way; please try again",
+                           code=ErrorCode.CONFLICT) from exc
         if exc_type is None and self._committed and self._events:
             await self._publisher.publish(self._events)
 
@@ -480,6 +483,16 @@ def _backorder_values(b: m.Backorder) -> dict[str, Any]:
         "allocation_reason": b.allocation_reason, "queue_position": b.queue_position,
         "created_at": b.created_at, "updated_at": b.updated_at,
     }
+
+
+def _is_deadlock(error: BaseException) -> bool:
+    """PostgreSQL's deadlock (SQLSTATE 40P01) or serialisation failure (40001), however tortoise wrapped it."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) in ("40P01", "40001") or "deadlock detected" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _changing_values(b: m.Backorder) -> dict[str, Any]:

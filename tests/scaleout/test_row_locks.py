@@ -34,3 +34,31 @@ async def test_lock_skus_holds_the_product_rows_until_the_transaction_ends(db_ur
             await other.execute("SELECT sku FROM products WHERE sku = 'A1' FOR UPDATE NOWAIT")  # released
     finally:
         await other.close()
+
+
+async def test_a_deadlock_chosen_by_postgresql_is_a_conflict_to_retry(db_url: str):
+    # given two transactions that take the same two rows in opposite orders (the use cases never do; a
+    # growing lock set, or another tool on the database, might)
+    import asyncio
+
+    from domain.errors import Conflict
+
+    async with open_database(db_url):
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()))
+        for sku in ("A1", "B1"):
+            await desk.upsert_product(ProductInput(sku=sku, name=sku, price=Decimal("1.00")))
+        both_hold_one = asyncio.Barrier(2)
+
+        async def take(first: str, then: str) -> None:
+            uow = TortoiseUnitOfWork(InProcessBus())
+            async with uow:
+                await uow.lock_skus([first])
+                await both_hold_one.wait()
+                await uow.lock_skus([then])
+                await uow.commit()
+
+        outcomes = await asyncio.gather(take("A1", "B1"), take("B1", "A1"), return_exceptions=True)
+    # then PostgreSQL undoes one of them, and that one is a typed conflict, not an unexpected error
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(failed) == 1 and isinstance(failed[0], Conflict), outcomes
+    assert "try again" in failed[0].message
