@@ -34,8 +34,13 @@ class Notifications:
         self.clock = clock or Clock()
         self.recorder = OutboxRecorder(settings, self.clock)
         base = settings.public_url.rstrip("/")
-        email = EmailChannel(settings.smtp, settings.email_from) if settings.smtp else None
-        sms = SmsChannel(settings.twilio, status_callback=f"{base}/webhooks/twilio/status") if settings.twilio else None
+        # each channel gives up well inside the dispatcher's cut-off: a send abandoned at the cut-off must not
+        # still complete afterwards (the SMS call runs in a thread that cancelling does not stop), or the
+        # message could go twice; email: 4 commands' time in all, SMS: connect + read
+        cutoff = settings.send_timeout_seconds
+        email = EmailChannel(settings.smtp, settings.email_from, timeout=cutoff / 5) if settings.smtp else None
+        sms = SmsChannel(settings.twilio, status_callback=f"{base}/webhooks/twilio/status",
+                         timeout=cutoff / 4) if settings.twilio else None
         self.dispatcher = Dispatcher(settings, self.clock, email=email, sms=sms)
 
     def routes(self) -> list[Route]:
