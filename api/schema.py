@@ -319,38 +319,10 @@ class BackorderUpdate:
     backorder: gt.Backorder | None = None
 
 
-def describe(event: ev.BackorderEvent) -> str:
-    """A short sentence a person can read in a live feed."""
-    match event:
-        case ev.BackorderCreated():
-            where = f" (queue position {event.queue_position})" if event.queue_position else ""
-            eta = f", expected {event.eta_date.isoformat()}" if event.eta_date else ""
-            return f"{event.quantity} × {event.sku} backordered{where}{eta}"
-        case ev.BackorderAllocated():
-            return f"{event.quantity} × {event.sku} allocated ({event.allocated_quantity} of " \
-                   f"{event.backordered_quantity})"
-        case ev.BackorderStatusChanged():
-            return f"status {event.old_status} → {event.new_status}: {event.cause}"
-        case ev.EtaChanged():
-            old = event.old_date.isoformat() if event.old_date else "none"
-            new = event.new_date.isoformat() if event.new_date else "none"
-            return f"expected date {old} → {new}: {event.cause}"
-        case ev.BackorderCancelled():
-            return f"{event.quantity} × {event.sku} cancelled by {event.cancelled_by}"
-        case ev.BackorderSubstituted():
-            return f"{event.quantity} × {event.sku} replaced by {event.substitute_sku}"
-        case ev.BackorderShipped():
-            return f"{event.quantity} × {event.sku} shipped"
-        case ev.BackorderReprioritized():
-            return f"priority set to {event.priority} by {event.agent}: {event.reason}"
-        case ev.SubstituteOffered():
-            return f"substitute {event.substitute_sku} offered for {event.sku}"
-    return event.kind
-
-
 def to_update(event: ev.BackorderEvent) -> BackorderUpdate:
     update = BackorderUpdate(
-        kind=BackorderUpdateKind(event.kind), occurred_at=event.occurred_at, message=describe(event),
+        kind=BackorderUpdateKind(event.kind), occurred_at=event.occurred_at,
+        message=gt.update_message(event, staff=True),
         backorder_id=strawberry.ID(gt.encode_id("Backorder", event.backorder_id)),
     )
     if isinstance(event, ev.BackorderStatusChanged):
@@ -671,7 +643,7 @@ async def _shared_update(event: ev.BackorderEvent, role: str, account: bool) -> 
         async def build() -> BackorderUpdate:
             update = to_update(event)
             if not staff:
-                update.message = gt.customer_message(event)
+                update.message = gt.update_message(event, staff=False)
             b = await _snapshot(event)
             update.backorder = gt.Backorder.of(b) if b else None
             return update

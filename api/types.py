@@ -92,32 +92,43 @@ def visible_to_customer(event: ev.BackorderEvent) -> bool:
     return not isinstance(event, ev.BackorderReprioritized)
 
 
-def customer_message(event: ev.BackorderEvent) -> str:
-    """A live update's sentence for its customer: as the staff's, less agents, reasons and PO numbers."""
+def update_message(event: ev.BackorderEvent, *, staff: bool) -> str:
+    """A live update's sentence: for staff with the causes as recorded; for its customer the same less
+    agents, reasons and PO numbers (causes worded by `customer_cause`)."""
+    def cause(kind: str, text: str) -> str:
+        return text if staff else customer_cause(kind, text)
+
     match event:
         case ev.BackorderCreated():
             where = f" (queue position {event.queue_position})" if event.queue_position else ""
             eta = f", expected {event.eta_date.isoformat()}" if event.eta_date else ""
             return f"{event.quantity} × {event.sku} backordered{where}{eta}"
         case ev.BackorderAllocated():
-            return f"{event.quantity} × {event.sku} set aside for you ({event.allocated_quantity} of " \
+            verb = "allocated" if staff else "set aside for you"
+            return f"{event.quantity} × {event.sku} {verb} ({event.allocated_quantity} of " \
                    f"{event.backordered_quantity})"
         case ev.BackorderStatusChanged():
-            return f"status {event.old_status} → {event.new_status}: {customer_cause('STATUS', event.cause)}"
+            return f"status {event.old_status} → {event.new_status}: {cause('STATUS', event.cause)}"
         case ev.EtaChanged():
             old = event.old_date.isoformat() if event.old_date else "none"
             new = event.new_date.isoformat() if event.new_date else "none"
-            return f"expected date {old} → {new}: {customer_cause('ETA', event.cause)}"
+            return f"expected date {old} → {new}: {cause('ETA', event.cause)}"
         case ev.BackorderCancelled():
+            if staff:
+                return f"{event.quantity} × {event.sku} cancelled by {event.cancelled_by}"
             who = "at your request" if event.cancelled_by == "customer" else "by the shop"
             return f"{event.quantity} × {event.sku} cancelled {who}"
         case ev.BackorderSubstituted():
             return f"{event.quantity} × {event.sku} replaced by {event.substitute_sku}"
         case ev.BackorderShipped():
             return f"{event.quantity} × {event.sku} shipped"
+        case ev.BackorderReprioritized() if staff:
+            return f"priority set to {event.priority} by {event.agent}: {event.reason}"
         case ev.SubstituteOffered():
+            if staff:
+                return f"substitute {event.substitute_sku} offered for {event.sku}"
             return f"an alternative to {event.sku} is offered: {event.substitute_sku}"
-    return "your backorder was updated"
+    return event.kind if staff else "your backorder was updated"
 
 
 @strawberry.type(description="A problem with the input; nothing was changed.")
