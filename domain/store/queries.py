@@ -326,11 +326,15 @@ async def kpis(today: date) -> Kpis:
         '(SELECT COUNT(DISTINCT order_id) FROM "backorders") AS with_backorders, '
         "COALESCE(SUM(quantity), 0) AS ordered, COALESCE(SUM(allocated_quantity), 0) AS filled "
         'FROM "order_lines" WHERE substitute_for IS NULL')
-    days = ("EXTRACT(EPOCH FROM (updated_at - created_at)) / 86400.0" if pg
-            else "julianday(updated_at) - julianday(created_at)")
+    # from the backorder to the moment it was first fully allocated (its history says when), not to its
+    # last change: a shipment days later is not waiting for stock
+    days = ("EXTRACT(EPOCH FROM (MIN(h.at) - b.created_at)) / 86400.0" if pg
+            else "julianday(MIN(h.at)) - julianday(b.created_at)")
     [w] = await db.execute_query_dict(
-        f"SELECT AVG({days}) AS wait FROM \"backorders\" WHERE status IN ({mark(1)}, {mark(2)})",
-        ["ALLOCATED", "SHIPPED"])
+        f'SELECT AVG(wait) AS wait FROM (SELECT {days} AS wait FROM "backorders" AS b '
+        'JOIN "backorder_history" AS h ON h.backorder_id = b.id '
+        f"AND h.kind = {mark(1)} AND h.new_value = {mark(2)} GROUP BY b.id, b.created_at) AS served",
+        ["STATUS", "ALLOCATED"])
     ordered, filled = int(o["ordered"]), int(o["filled"])
     return Kpis(
         open_backorders=int(b["open"]),

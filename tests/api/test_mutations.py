@@ -204,10 +204,12 @@ async def test_kpis(api):
     await api.desk.receive_stock("CUP", 4)
     after = await kpis()
     assert (after["unitsWaiting"], after["unitsAllocatedNotShipped"], after["meanWaitDays"]) == (2, 4, 20.0)
+    api.clock.advance(timedelta(days=5))  # shipped five days after the stock came: the wait was still 20 days
     await api.desk.ship_allocated(cy.id)
     after = await kpis()
     assert (after["openBackorders"], after["unitsAllocatedNotShipped"], after["skusWithBackorders"]) == (1, 0, 1)
     assert (after["fillRate"], after["orders"], after["ordersWithBackorders"]) == (0.3333, 3, 2)
+    assert after["meanWaitDays"] == 20.0
 
 
 async def test_preferences_say_when_the_phone_replied_stop(api):
