@@ -12,7 +12,6 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from domain.bus import EventBus, InProcessBus
 from domain.clock import Clock
 from domain.services import BackorderDesk
 from domain.store.db import open_database, ping_database
-from domain.store.tokens import token_is_active, verify_token
+from domain.store.tokens import verify_token
 from domain.store.uow import TortoiseUnitOfWork
 from notifications.service import Notifications
 
@@ -97,17 +96,7 @@ async def authenticate(header: str) -> Principal | None:
     info = await verify_token(token)
     if info is None:
         return None
-    # a websocket keeps its principal for hours: the token's revocation must still end its subscriptions
-    session = PortalSession.track(token_session_key(info.id), NEVER,
-                                  lambda key, now: token_is_active(key.split(":", 1)[1]))
-    return Principal(role=info.role, name=info.name, session=session)
-
-
-NEVER = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-def token_session_key(token_id: str) -> str:
-    return f"api-token:{token_id}"
+    return Principal(role=info.role, name=info.name, session=PortalSession.for_api_token(info.id))
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, bus: EventBus | None = None,
@@ -118,9 +107,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     event_bus = bus or make_bus(settings.redis_url, settings.redis_channel)
     notify = notifications or Notifications(
         dataclasses.replace(settings.notifications, public_url=settings.public_url), clock)
-    desk = BackorderDesk(lambda: TortoiseUnitOfWork(
-        event_bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
-        before_commit=[notify.recorder]), clock)
+    desk = make_desk(settings, event_bus, notify, clock)
     state: dict[str, Any] = {"extras": {"send_portal_link": notify.send_portal_link, "notifications": notify},
                              "bus": event_bus,
                              "desk": desk, "notifications": notify}
@@ -191,6 +178,14 @@ class PortalFiles(StaticFiles):
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"  # a sign-in link's token must not leak onwards
         return response
+
+
+def make_desk(settings: Settings, bus: EventBus, notify: Notifications, clock: Clock | None = None) -> BackorderDesk:
+    """The use cases as the service runs them: events published on `bus`, messages to the outbox in the
+    same transaction (serve and every worker build it here, so their changes are told alike)."""
+    return BackorderDesk(lambda: TortoiseUnitOfWork(
+        bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
+        before_commit=[notify.recorder]), clock)
 
 
 def app_from_env() -> Starlette:

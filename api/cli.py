@@ -133,14 +133,12 @@ async def worker_command(settings: Settings) -> int:
     import dataclasses
     import signal
 
-    from api.app import make_bus, refresh_etas_forever
+    from api.app import make_bus, make_desk, refresh_etas_forever
     from notifications.service import Notifications
 
     notify = Notifications(dataclasses.replace(settings.notifications, public_url=settings.public_url))
     bus = make_bus(settings.redis_url, settings.redis_channel)  # with Redis, events wake this worker at once
-    desk = BackorderDesk(lambda: TortoiseUnitOfWork(  # for the ETA refresh: its changes are told like any other
-        bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
-        before_commit=[notify.recorder]))
+    desk = make_desk(settings, bus, notify)  # for the ETA refresh: its changes are told like any other
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

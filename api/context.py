@@ -12,7 +12,7 @@ import time as systime
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -26,10 +26,14 @@ from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
 from domain.services import BackorderDesk
 from domain.store import queries as q
+from domain.store.tokens import token_is_active
 
 K = TypeVar("K")
 V = TypeVar("V")
 log = logging.getLogger("backorder.session")
+
+
+_NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class PortalSession:
@@ -64,6 +68,16 @@ class PortalSession:
             cls._live[token] = session
         session._checked = systime.monotonic()
         return session
+
+    @classmethod
+    def for_api_token(cls, token_id: str) -> PortalSession:
+        """An API token seen as a session that never expires but may be revoked: a websocket keeps its
+        principal for hours, and the token's revocation must still end its subscriptions."""
+        return cls.track(f"api-token:{token_id}", _NEVER, lambda key, now: token_is_active(token_id))
+
+    @classmethod
+    def end_api_token(cls, token_id: str) -> None:
+        cls.end(f"api-token:{token_id}")
 
     @classmethod
     def end(cls, token: str) -> None:

@@ -29,6 +29,15 @@ class IsStaff(BasePermission):
         return principal is not None and principal.is_staff
 
 
+class IsAdmin(BasePermission):
+    message = "This needs an admin token."
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
+        principal = info.context.principal
+        return principal is not None and principal.role == "admin"
+
+
 class HasAccount(BasePermission):
     """Account-wide data (preferences, the account itself): not for a one-order sign-in."""
 

@@ -5,29 +5,19 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
-from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from api import types as gt
 from api.context import Context, PortalSession
 from api.ids import decode_id, encode_id
+from api.permissions import IsAdmin
 from api.schema import _payload
 from domain.errors import NotFound
 from domain.store import tokens as store
 
 Ctx = Info[Context, None]
-
-
-class IsAdmin(BasePermission):
-    message = "This needs an admin token."
-    error_extensions = {"code": "FORBIDDEN"}
-
-    def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
-        principal = info.context.principal
-        return principal is not None and principal.role == "admin"
 
 
 @strawberry.enum
@@ -108,8 +98,6 @@ class TokensMutation:
             key = decode_id("ApiToken", input.id)
             if not await store.revoke_token(key):
                 raise NotFound("no token in use has this id", field="id")
-            from api.app import token_session_key
-
-            PortalSession.end(token_session_key(key))  # its open websockets here get nothing more, at once
+            PortalSession.end_api_token(key)  # its open websockets here get nothing more, at once
             return RevokeApiTokenPayload(revoked_id=input.id)
         return await _payload(RevokeApiTokenPayload, run)

@@ -7,10 +7,11 @@ Callers (the GraphQL API, the CLI, importers) pass plain values; bad input raise
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Protocol, TypeVar
 
 from domain import events as ev
 from domain.clock import Clock
@@ -605,34 +606,15 @@ class BackorderDesk:
 
     @staticmethod
     async def _locked_order(uow: UnitOfWork, order_id: str) -> Order:
-        """The order, read under the locks of all its SKUs: every writer of its lines holds one of them. A line
-        added while we waited (an accepted substitute) brings a new SKU: lock that too and read again."""
-        locked: set[str] = set()
-        while True:
-            order = await uow.get_order(order_id)
-            if order is None:
-                raise not_found("order", order_id)
-            skus = {line.sku for line in order.lines}
-            if skus <= locked:
-                return order
-            locked |= skus
-            await uow.lock_skus(sorted(locked))
+        """The order, read under the locks of all its SKUs: every writer of its lines holds one of them."""
+        return await _read_under_locks(uow, uow.get_order, "order", order_id)
 
     @staticmethod
     async def _locked_purchase_order(uow: UnitOfWork, purchase_order_id: str,
                                      extra_skus: Sequence[str] = ()) -> PurchaseOrder:
-        """The purchase order, read under the locks of all its SKUs (and `extra_skus`): a line added by a
-        concurrent update while we waited brings a new SKU, so lock that too and read again."""
-        locked: set[str] = set()
-        while True:
-            po = await uow.get_purchase_order(purchase_order_id)
-            if po is None:
-                raise not_found("purchase order", purchase_order_id)
-            skus = {line.sku for line in po.lines} | set(extra_skus)
-            if skus <= locked:
-                return po
-            locked |= skus
-            await uow.lock_skus(sorted(locked))
+        """The purchase order, read under the locks of all its SKUs (and `extra_skus`)."""
+        return await _read_under_locks(uow, uow.get_purchase_order, "purchase order", purchase_order_id,
+                                       extra_skus)
 
     @staticmethod
     def _po_event(po: PurchaseOrder, now: datetime, change: str) -> ev.PurchaseOrderChanged:
@@ -643,14 +625,43 @@ class BackorderDesk:
         )
 
 
+class _Line(Protocol):
+    @property
+    def sku(self) -> str: ...
+
+
+class _WithLines(Protocol):
+    @property
+    def lines(self) -> Sequence[_Line]: ...
+
+
+W = TypeVar("W", bound=_WithLines)
+
+
+async def _read_under_locks(uow: UnitOfWork, read: Callable[[str], Awaitable[W | None]], kind: str, key: str,
+                            extra_skus: Sequence[str] = ()) -> W:
+    """An order or purchase order read under the locks of all its SKUs. A line added while we waited for
+    them (an accepted substitute, a PO update) brings a new SKU: lock that too and read again."""
+    locked: set[str] = set()
+    while True:
+        found = await read(key)
+        if found is None:
+            raise not_found(kind, key)
+        skus = {line.sku for line in found.lines} | set(extra_skus)
+        if skus <= locked:
+            return found
+        locked |= skus
+        await uow.lock_skus(sorted(locked))
+
+
 def _checked_line(index: int, line: LineRequest) -> LineRequest:
     with on_line(index):
         return LineRequest(check_sku(line.sku, "lines.sku"), line.quantity)
 
 
 def _po_line(index: int, line: LineRequest) -> PurchaseOrderLine:
-    with on_line(index):
-        return PurchaseOrderLine(check_sku(line.sku, "lines.sku"), line.quantity)
+    checked = _checked_line(index, line)
+    return PurchaseOrderLine(checked.sku, checked.quantity)
 
 
 def _valid_phone(phone: str) -> bool:

@@ -334,16 +334,21 @@ async def test_customers_never_read_priorities_agents_their_reasons_or_stock_fig
     assert {b["order"]["customer"]["tier"] for b in staff_seen} == {"VIP"}
 
 
-async def test_a_live_update_carries_the_customers_history_not_the_agents(api, customers):
+async def _anns_updates_while_an_agent_acts(api, customers) -> list[dict[str, Any]]:
+    """Ann watches her live updates while an agent reprioritises, cancels with a reason, adds a PO..."""
     shop = await _shop(api)
     ann = customers()
     await ann.sign_in_with_link(ANN)
     ws = await ann.subscribe()
     try:
         await _agent_acts_on(api, shop["ann_backorder"])
-        updates = await s.received(ws)
+        return await s.received(ws)
     finally:
         await ws.close()
+
+
+async def test_a_live_update_carries_the_customers_history_not_the_agents(api, customers):
+    updates = await _anns_updates_while_an_agent_acts(api, customers)
     assert updates, "Ann's backorder changed: she hears of it"
     histories = json.dumps([u["backorder"]["history"] for u in updates])
     assert "PRIORITY" not in histories
@@ -351,15 +356,7 @@ async def test_a_live_update_carries_the_customers_history_not_the_agents(api, c
 
 
 async def test_a_live_update_message_names_no_agent_and_no_reason(api, customers):
-    shop = await _shop(api)
-    ann = customers()
-    await ann.sign_in_with_link(ANN)
-    ws = await ann.subscribe()
-    try:
-        await _agent_acts_on(api, shop["ann_backorder"])
-        updates = await s.received(ws)
-    finally:
-        await ws.close()
+    updates = await _anns_updates_while_an_agent_acts(api, customers)
     assert "REPRIORITIZED" not in {u["kind"] for u in updates}
     messages = json.dumps([u["message"] for u in updates])
     assert [secret for secret in AGENT_SECRETS if secret in messages] == []
