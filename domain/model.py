@@ -317,7 +317,14 @@ class OrderLine:
         return self.allocated_quantity - self.shipped_quantity
 
 
-ORDER_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ORDER_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
+
+
+def readable_number(prefix: str, now: datetime) -> str:
+    """A number a person can read out on the phone: the day, then 8 characters of Crockford's base32, 40
+    random bits, so that even 100k a day rarely meet (the use cases draw again on the rare clash)."""
+    code = "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(8))
+    return f"{prefix}-{now:%y%m%d}-{code}"
 
 
 @dataclass
@@ -333,11 +340,7 @@ class Order:
 
     @staticmethod
     def new_number(now: datetime) -> str:
-        """A number a person can read out on the phone: the day, then 8 characters of Crockford's base32
-        (no I, L, O, U), 40 random bits, so that even 100k orders a day rarely meet (placing an order draws
-        again on the rare clash)."""
-        code = "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(8))
-        return f"BD-{now:%y%m%d}-{code}"
+        return readable_number("BD", now)
 
     def line(self, line_id: str) -> OrderLine:
         for line in self.lines:

@@ -46,6 +46,7 @@ from domain.model import (
     check_quantity,
     check_sku,
     new_id,
+    readable_number,
 )
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 
@@ -216,7 +217,7 @@ class BackorderDesk:
         now = self.clock.now()
         po = PurchaseOrder(
             id=new_id(),
-            number=(number or f"PO-{now:%y%m%d}-{new_id()[-6:].upper()}").strip(),
+            number=(number or readable_number("PO", now)).strip(),
             supplier_id=supplier_id,
             expected_date=expected_date,
             lines=[_po_line(index, line) for index, line in enumerate(lines)],
@@ -230,6 +231,8 @@ class BackorderDesk:
         async with self._uow() as uow:
             if await uow.get_supplier(supplier_id) is None:
                 raise not_found("supplier", supplier_id, field="supplierId")
+            while not number and await uow.purchase_order_number_taken(po.number):
+                po.number = readable_number("PO", now)  # a drawn number met another: draw again
             await uow.lock_skus(skus)
             for index, line in enumerate(po.lines):
                 if await uow.get_product(line.sku) is None:

@@ -319,6 +319,9 @@ class TortoiseUnitOfWork:
             status=m.PurchaseOrderStatus(row.status), location=row.location, created_at=row.created_at,
         )
 
+    async def purchase_order_number_taken(self, number: str) -> bool:
+        return await t.PurchaseOrder.filter(number=number).exists()
+
     async def save_purchase_order(self, po: m.PurchaseOrder) -> None:
         if await t.PurchaseOrder.filter(number=po.number).exclude(id=po.id).exists():
             raise Conflict(f"purchase order number {po.number} is taken", field="number",

@@ -293,3 +293,23 @@ async def test_the_refresh_leaves_allocated_backorders_alone(desk: BackorderDesk
     with bus.subscribe() as stream:
         assert await desk.refresh_stale_etas() == []
         assert stream.queue.qsize() == 0
+
+
+async def test_a_drawn_number_that_meets_another_is_drawn_again(desk: BackorderDesk, monkeypatch):
+    # given the random draw returns the same code twice before a new one, for POs and for orders
+    import domain.model
+    import domain.services
+
+    def draws(prefix):
+        codes = iter(["AAAAAAAA", "AAAAAAAA", "BBBBBBBB"])
+        return lambda _prefix, now: f"{prefix}-{now:%y%m%d}-{next(codes)}"
+
+    await _shop(desk, on_hand=10, po_units=0)
+    supplier_id = (await t.Supplier.first()).id
+    monkeypatch.setattr(domain.services, "readable_number", draws("PO"))
+    first = await desk.create_purchase_order(supplier_id, date(2026, 3, 11), [LineRequest(SKU, 1)])
+    second = await desk.create_purchase_order(supplier_id, date(2026, 3, 12), [LineRequest(SKU, 1)])
+    assert (first.number, second.number) == ("PO-260302-AAAAAAAA", "PO-260302-BBBBBBBB")
+    monkeypatch.setattr(domain.model, "readable_number", draws("BD"))
+    orders = [await _order(desk, "ann@example.com", 1), await _order(desk, "bob@example.com", 1)]
+    assert [o.number for o in orders] == ["BD-260302-AAAAAAAA", "BD-260302-BBBBBBBB"]

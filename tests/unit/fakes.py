@@ -120,6 +120,9 @@ class InMemoryUnitOfWork:
     async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None:
         return self._work.purchase_orders.get(purchase_order_id)
 
+    async def purchase_order_number_taken(self, number: str) -> bool:
+        return any(po.number == number for po in self._work.purchase_orders.values())
+
     async def save_purchase_order(self, purchase_order: PurchaseOrder) -> None:
         self._work.purchase_orders[purchase_order.id] = purchase_order
 
