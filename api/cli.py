@@ -100,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve_command(settings: Settings, host: str, port: int, demo: bool, workers: int = 1) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from api.app import create_app, tune_gc
+    from api.http_limits import server_config
 
     if workers < 1:
         raise SystemExit("--workers must be at least 1")
@@ -121,11 +123,12 @@ def serve_command(settings: Settings, host: str, port: int, demo: bool, workers:
     if demo:
         print(asyncio.run(prepare_demo(settings)), flush=True)
     if workers > 1:
-        uvicorn.run("api.app:app_from_env", factory=True, workers=workers, host=host, port=port, log_level="info",
-                    ws="websockets-sansio")
+        config = server_config("api.app:app_from_env", settings, factory=True, workers=workers, host=host,
+                               port=port, log_level="info")
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         tune_gc()
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", ws="websockets-sansio")
+        uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
     return 0
 
 
