@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -26,6 +29,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from api.context import Context, PortalSession, Principal
+from api.http_limits import BodyLimit
 from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
@@ -50,6 +54,19 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
                          allowed_origins=settings.allowed_origins)
         self.state = app_state
         self.settings = settings
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A request body is a JSON object (or a batch list) of bounded nesting, else 400: `null`, bytes that
+        are not UTF-8 JSON, and variables nested 100,000 deep were each an HTTP 500 (RecursionError)."""
+        try:
+            decoded = json.loads(data)
+        except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        if _nesting(decoded) > MAX_JSON_NESTING:
+            raise HTTPException(400, f"The request body is nested more than {MAX_JSON_NESTING} levels deep")
+        return decoded
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         principal = await authenticate(request.headers.get("authorization", ""))
@@ -81,6 +98,24 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
         if context.principal is None and header is not None:
             context.principal = await authenticate(header)
         return None
+
+
+MAX_JSON_NESTING = 32
+
+
+def _nesting(value: object) -> int:
+    """How deeply lists and objects nest in a decoded JSON value (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_NESTING:
+                return depth
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 def _same_origin(origin: str, request: Any, settings: Settings) -> bool:
@@ -162,7 +197,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     ]
     if FRONTEND.is_dir():
         routes.append(Mount("/", PortalFiles(directory=FRONTEND, html=True), name="portal"))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
     app.state.desk, app.state.bus, app.state.notifications = desk, event_bus, notify
     return app
 

@@ -44,6 +44,10 @@ class Settings:
     session_hours: int = 12
     inprocess_worker: bool = True
     eta_refresh_seconds: int = 3600  # how often workers re-project ETAs that time has overtaken
+    max_body_bytes: int = 1024 * 1024  # a longer request body (or websocket message) is refused with 413
+    header_timeout_seconds: float = 10.0  # a client that has not sent its headers by then is disconnected
+    body_timeout_seconds: float = 30.0  # ... and its body within this long after its headers
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For / -Proto is believed
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @staticmethod
@@ -64,6 +68,10 @@ class Settings:
             link_minutes=_int("BACKORDER_LINK_MINUTES", 30),
             session_hours=_int("BACKORDER_SESSION_HOURS", 12),
             eta_refresh_seconds=_int("BACKORDER_ETA_REFRESH_SECONDS", 3600),
+            max_body_bytes=_int("BACKORDER_MAX_BODY_BYTES", 1024 * 1024),
+            header_timeout_seconds=_float("BACKORDER_HEADER_TIMEOUT_SECONDS", 10.0),
+            body_timeout_seconds=_float("BACKORDER_BODY_TIMEOUT_SECONDS", 30.0),
+            trusted_proxies=tuple(p.strip() for p in env.get("BACKORDER_TRUSTED_PROXIES", "").split(",") if p.strip()),
             inprocess_worker=env.get("BACKORDER_INPROCESS_WORKER", "1") not in ("0", "false", "no"),
             notifications=NotificationSettings.from_env(),
             allowed_origins=tuple(o.strip() for o in env.get("BACKORDER_ALLOWED_ORIGINS", "").split(",") if o.strip()),

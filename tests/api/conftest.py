@@ -18,6 +18,7 @@ import uvicorn
 import websockets
 
 from api.app import create_app
+from api.http_limits import server_config
 from api.settings import Settings
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
@@ -110,8 +111,8 @@ async def api(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Api]
                            **(marker.kwargs if marker else {})})
     app = create_app(settings, clock=clock, bus=bus)
     desk = app.state.desk
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           ws="websockets-sansio", lifespan="on"))
+    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level="warning",
+                                          lifespan="on"))
     task = asyncio.create_task(server.serve())
     for _ in range(200):
         if server.started:

@@ -7,8 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import expect
 
 from tests.api.conftest import Api, api  # noqa: F401  (the server fixture)
+
+# A loaded CI machine (2 cores, the PostgreSQL run beside other work) can take more than Playwright's 5 s
+# default for a live update to reach the page; a real failure still fails, only later.
+expect.set_options(timeout=15_000)
 
 CHROMIUM = Path(os.environ.get("BACKORDER_CHROMIUM", "/usr/bin/chromium"))
 HAVE_CHROMIUM = CHROMIUM.exists()
