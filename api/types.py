@@ -7,7 +7,6 @@ tiers, priorities) and with history written for them: see "what customers read" 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,11 +20,11 @@ from strawberry.types.nodes import SelectedField
 from api.context import Context, Loaders, load_many_now, load_now
 from api.ids import encode_cursor, encode_id
 from api.permissions import IsStaff
-from domain import events as ev
 from domain import model as m
 from domain.errors import DomainError
 from domain.errors import ErrorCode as DomainErrorCode
 from domain.eta import Confidence, EtaSource
+from notifications import wording
 
 ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode", description="Stable codes of user errors.")
 BackorderStatus = strawberry.enum(m.BackorderStatus, name="BackorderStatus")
@@ -49,86 +48,10 @@ def _staff(info: Ctx) -> bool:
 
 
 # -- what customers read ----------------------------------------------------------------------
-# Causes are written for agents: they name agents and their reasons, purchase orders, other customers'
-# orders, stock counts, suppliers. A customer reads a whitelisted wording of each instead; a cause nobody
-# has worded for customers yet reads as a neutral phrase, so a new cause cannot leak anything.
-CUSTOMER_CAUSES: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern, re.S), words) for pattern, words in [
-    (r"order \S+ placed: (?P<n>\d+) of (?P<of>\d+) backordered", "order placed: {n} of {of} on backorder"),
-    (r"(?P<n>\d+) cancelled by customer(: .*)?", "{n} cancelled at your request"),
-    (r"(?P<n>\d+) cancelled by .+", "{n} cancelled by the shop"),
-    (r"(?P<n>\d+) replaced by substitute \S+", "{n} replaced by an alternative"),
-    (r"shipment \S+", "shipped"),
-    (r"\d+ received at \S+", "stock arrived"),
-    (r"purchase order .+ received", "a delivery from the supplier arrived"),
-    (r"purchase order .+ expected \d{4}-\d{2}-\d{2}", "a delivery from the supplier was scheduled"),
-    (r"purchase order .+: (.+; )?cancelled", "a delivery from the supplier was cancelled"),
-    (r"purchase order .+: (.+; )?date \d{4}-\d{2}-\d{2} -> \d{4}-\d{2}-\d{2}(; .+)?", "supplier date changed"),
-    (r"purchase order .+", "a delivery from the supplier changed"),
-    (r"supplier .+: lead time \d+ days", "the supplier's delivery time changed"),
-    (r"stock adjusted: .*", "stock count corrected"),
-    (r"product \S+ changed", "product details changed"),
-    (r"a backorder ahead was cancelled \(.*\)", "the queue moved after a cancellation"),
-    (r"a backorder ahead took substitute .+", "the queue moved after a customer chose an alternative"),
-    (r"substitute for .+", "stock went to another order"),
-    (r"queue reprioritised by .+", "the queue order changed"),
-    (r"order \S+ placed", "the queue changed"),
-    (r"order \S+ shipped", "an order was shipped"),
-]]
-NEUTRAL_CAUSES = {"STATUS": "status updated", "ETA": "expected date updated", "QUANTITY": "quantity changed"}
-CUSTOMER_HISTORY_KINDS = frozenset(NEUTRAL_CAUSES)  # not PRIORITY: the queue's overrides are the shop's business
-
-
-def customer_cause(kind: str, cause: str) -> str:
-    """The cause of a history entry in words a customer may read: only digits are carried over."""
-    for pattern, words in CUSTOMER_CAUSES:
-        found = pattern.fullmatch(cause.strip())
-        if found:
-            return words.format(**found.groupdict())
-    return NEUTRAL_CAUSES.get(kind, "updated")
-
-
-def visible_to_customer(event: ev.BackorderEvent) -> bool:
-    """Reprioritisations are agents' decisions about the queue, with their reasons: never sent to customers."""
-    return not isinstance(event, ev.BackorderReprioritized)
-
-
-def update_message(event: ev.BackorderEvent, *, staff: bool) -> str:
-    """A live update's sentence: for staff with the causes as recorded; for its customer the same less
-    agents, reasons and PO numbers (causes worded by `customer_cause`)."""
-    def cause(kind: str, text: str) -> str:
-        return text if staff else customer_cause(kind, text)
-
-    match event:
-        case ev.BackorderCreated():
-            where = f" (queue position {event.queue_position})" if event.queue_position else ""
-            eta = f", expected {event.eta_date.isoformat()}" if event.eta_date else ""
-            return f"{event.quantity} × {event.sku} backordered{where}{eta}"
-        case ev.BackorderAllocated():
-            verb = "allocated" if staff else "set aside for you"
-            return f"{event.quantity} × {event.sku} {verb} ({event.allocated_quantity} of " \
-                   f"{event.backordered_quantity})"
-        case ev.BackorderStatusChanged():
-            return f"status {event.old_status} → {event.new_status}: {cause('STATUS', event.cause)}"
-        case ev.EtaChanged():
-            old = event.old_date.isoformat() if event.old_date else "none"
-            new = event.new_date.isoformat() if event.new_date else "none"
-            return f"expected date {old} → {new}: {cause('ETA', event.cause)}"
-        case ev.BackorderCancelled():
-            if staff:
-                return f"{event.quantity} × {event.sku} cancelled by {event.cancelled_by}"
-            who = "at your request" if event.cancelled_by == "customer" else "by the shop"
-            return f"{event.quantity} × {event.sku} cancelled {who}"
-        case ev.BackorderSubstituted():
-            return f"{event.quantity} × {event.sku} replaced by {event.substitute_sku}"
-        case ev.BackorderShipped():
-            return f"{event.quantity} × {event.sku} shipped"
-        case ev.BackorderReprioritized() if staff:
-            return f"priority set to {event.priority} by {event.agent}: {event.reason}"
-        case ev.SubstituteOffered():
-            if staff:
-                return f"substitute {event.substitute_sku} offered for {event.sku}"
-            return f"an alternative to {event.sku} is offered: {event.substitute_sku}"
-    return event.kind if staff else "your backorder was updated"
+# Causes are data (domain.causes); staff and customers read them worded by notifications.wording, the one
+# place where every audience's words live (history here, live updates, emails and texts alike).
+update_message = wording.update_message
+visible_to_customer = wording.visible_to_customer
 
 
 @strawberry.type(description="A problem with the input; nothing was changed.")
@@ -528,14 +451,14 @@ class Backorder:
         return sorted(options, key=lambda o: not o.available)
 
 
-def history_entries(entries: list[m.HistoryEntry], staff: bool) -> list[HistoryEntry]:
+def history_entries(entries: list[m.HistoryEntry], staff: bool, language: str = "en") -> list[HistoryEntry]:
     """A backorder's history as its reader may see it: all of it for staff, worded for customers."""
     if staff:
         return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
-                             cause=h.cause) for h in entries]
+                             cause=wording.staff_cause(h.cause)) for h in entries]
     return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
-                         cause=customer_cause(h.kind, h.cause))
-            for h in entries if h.kind in CUSTOMER_HISTORY_KINDS]
+                         cause=wording.customer_cause(h.kind, h.cause, language))
+            for h in entries if h.kind in wording.CUSTOMER_HISTORY_KINDS]
 
 
 @strawberry.type
@@ -574,8 +497,10 @@ class Connection(Generic[T]):
 
 @strawberry.type(description="Key figures of the backorder book.")
 class Kpis:
-    open_backorders: int
-    units_waiting: int
+    open_backorders: int = strawberry.field(description=(
+        "Backorders not yet shipped, cancelled or substituted: those waiting for stock (WAITING, "
+        "PARTIALLY_ALLOCATED) and those whose units are held for shipping (ALLOCATED)."))
+    units_waiting: int = strawberry.field(description="Units of open backorders not yet allocated.")
     units_allocated_not_shipped: int
     overdue_backorders: int
     skus_with_backorders: int

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
 
+from domain.causes import Cause
+
 _SERIALISERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
 
@@ -25,7 +27,9 @@ def _serialiser(cls: type) -> Callable[[Any], dict[str, Any]]:
     items = [f'"kind": {cls.kind!r}']  # type: ignore[attr-defined]
     for f in dataclasses.fields(cls):
         annotation = str(f.type)
-        if "date" in annotation:  # date, datetime, date | None
+        if annotation == "Cause":
+            items.append(f'"{f.name}": e.{f.name}.to_dict()')
+        elif "date" in annotation:  # date, datetime, date | None
             items.append(f'"{f.name}": _iso(e.{f.name})')
         elif annotation.startswith("tuple"):
             items.append(f'"{f.name}": list(e.{f.name})')
@@ -58,7 +62,9 @@ class Event:
             if f.name not in data:
                 continue
             value = data[f.name]
-            if value is not None and f.name == "occurred_at":
+            if f.name == "cause":  # a dict; a string from before causes were data reads as LEGACY
+                value = Cause.from_dict(value)
+            elif value is not None and f.name == "occurred_at":
                 value = datetime.fromisoformat(value)
             elif value is not None and f.name.endswith("_date"):
                 value = date.fromisoformat(value)
@@ -94,7 +100,7 @@ class BackorderAllocated(BackorderEvent):
     allocated_quantity: int
     backordered_quantity: int
     reason: str
-    cause: str
+    cause: Cause
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +108,7 @@ class BackorderStatusChanged(BackorderEvent):
     kind: ClassVar[str] = "BackorderStatusChanged"
     old_status: str
     new_status: str
-    cause: str
+    cause: Cause
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +118,7 @@ class EtaChanged(BackorderEvent):
     new_date: date | None
     confidence: str
     source: str
-    cause: str
+    cause: Cause
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +129,7 @@ class BackorderCancelled(BackorderEvent):
     remaining_quantity: int
     cancelled_by: str
     reason: str
+    requested_by: str | None = None  # "customer" (their wish, whoever did it) | "shop" | None (not said)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,7 +197,7 @@ class StockReceived(Event):
     location: str
     quantity: int
     on_hand: int
-    cause: str
+    cause: Cause
 
 
 @dataclass(frozen=True, kw_only=True)

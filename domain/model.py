@@ -16,6 +16,7 @@ from enum import Enum
 
 from domain import events as ev
 from domain.allocation import Claim, PriorityPolicy, allocate, rank
+from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.errors import (
     BackorderLimitExceeded,
     BackorderNotAllowed,
@@ -304,7 +305,7 @@ class HistoryEntry:
     kind: str  # STATUS | ETA | PRIORITY | QUANTITY
     old_value: str | None
     new_value: str | None
-    cause: str
+    cause: Cause
 
 
 @dataclass
@@ -411,7 +412,7 @@ class Backorder:
             order_quantity=self.order_quantity,
         )
 
-    def _record(self, at: datetime, kind: str, old: str | None, new: str | None, cause: str) -> None:
+    def _record(self, at: datetime, kind: str, old: str | None, new: str | None, cause: Cause) -> None:
         entry = HistoryEntry(at, kind, old, new, cause)
         self.history.append(entry)
         self.new_history.append(entry)
@@ -428,7 +429,7 @@ class Backorder:
             return BackorderStatus.PARTIALLY_ALLOCATED
         return BackorderStatus.WAITING
 
-    def _refresh_status(self, now: datetime, cause: str) -> ev.BackorderStatusChanged | None:
+    def _refresh_status(self, now: datetime, cause: Cause) -> ev.BackorderStatusChanged | None:
         new = self._derive_status()
         if new is self.status:
             return None
@@ -560,7 +561,7 @@ class SkuInventory:
                 raise AssertionError(f"{self.sku}@{location}: shipped more than was held")
         self.stock_changed = True
 
-    def receive(self, location: str, quantity: int, now: datetime, cause: str) -> None:
+    def receive(self, location: str, quantity: int, now: datetime, cause: Cause) -> None:
         check_quantity(quantity)
         level = self.level(location)
         check_units(level.on_hand + quantity, "quantity", f"stock of {self.sku} at {level.location}")
@@ -647,7 +648,7 @@ class SkuInventory:
             updated_at=now,
         )
         backorder._record(now, "STATUS", None, BackorderStatus.WAITING.value,
-                          f"order {order.number} placed: {shortfall} of {line.quantity} backordered")
+                          Cause.order_placed(order.number, shortfall, line.quantity))
         line.backorder_id = backorder.id
         self.queue[backorder.id] = backorder
         self.created[backorder.id] = backorder
@@ -664,7 +665,7 @@ class SkuInventory:
     def queue_positions(self, today: date) -> dict[str, int]:
         return {b.id: i for i, b in enumerate(self.ranked_queue(today), start=1)}
 
-    def allocate_waiting(self, now: datetime, cause: str) -> int:
+    def allocate_waiting(self, now: datetime, cause: Cause) -> int:
         """Hand what is available to the queue in priority order. Returns units allocated."""
         supply = self.available_to_promise
         if supply == 0 or not self.queue:
@@ -690,7 +691,8 @@ class SkuInventory:
                 self.events.append(changed)
         return given
 
-    def cancel(self, backorder: Backorder, quantity: int | None, now: datetime, *, by: str, reason: str) -> int:
+    def cancel(self, backorder: Backorder, quantity: int | None, now: datetime, *, by: str, reason: str,
+               requested_by: RequestedBy | None = None) -> int:
         """Cancel all (quantity None) or part of a backorder; held units go back to stock at once.
 
         Waiting units are cancelled first, then held ones. Returns the units released to stock.
@@ -707,13 +709,14 @@ class SkuInventory:
         backorder.quantity -= qty
         backorder.allocated_quantity -= from_held
         backorder.cancelled_quantity += qty
-        cause = f"{qty} cancelled by {by}" + (f": {reason}" if reason else "")
+        cause = Cause.cancelled(qty, by, reason, requested_by)
         backorder._record(now, "QUANTITY", str(backorder.quantity + qty), str(backorder.quantity), cause)
         self.touched[backorder.id] = backorder
         self.events.append(
             ev.BackorderCancelled(
                 occurred_at=now, **backorder._ids(), quantity=qty, released_quantity=from_held,
                 remaining_quantity=backorder.quantity, cancelled_by=by, reason=reason,
+                requested_by=cause.requested_by.value if cause.requested_by else None,
             )
         )
         changed = backorder._refresh_status(now, cause)
@@ -723,7 +726,8 @@ class SkuInventory:
             self.queue.pop(backorder.id, None)
         return from_held
 
-    def substitute_out(self, backorder: Backorder, now: datetime, substitute_sku: str, new_line_id: str) -> int:
+    def substitute_out(self, backorder: Backorder, now: datetime, substitute_sku: str, new_line_id: str,
+                       actor: Actor = Actor.CUSTOMER) -> int:
         """The customer took a substitute for the waiting units: they leave this queue."""
         backorder.require_active()
         qty = backorder.waiting_quantity
@@ -731,7 +735,7 @@ class SkuInventory:
             raise InvalidState("nothing is waiting on this backorder: it is fully allocated", field="backorderId")
         backorder.quantity -= qty
         backorder.substituted_quantity += qty
-        cause = f"{qty} replaced by substitute {substitute_sku}"
+        cause = Cause(kind=CauseKind.SUBSTITUTED, actor=actor, quantity=qty, reference=substitute_sku)
         backorder._record(now, "QUANTITY", str(backorder.quantity + qty), str(backorder.quantity), cause)
         self.touched[backorder.id] = backorder
         self.events.append(
@@ -775,7 +779,7 @@ class SkuInventory:
         backorder.reserved = {}
         backorder.shipped_quantity += units
         self.touched[backorder.id] = backorder
-        cause = f"shipment {shipment_id}"
+        cause = Cause(kind=CauseKind.SHIPPED, actor=Actor.AGENT, quantity=units, reference=shipment_id)
         self.events.append(
             ev.BackorderShipped(occurred_at=now, **backorder._ids(), quantity=units,
                                 shipped_quantity=backorder.shipped_quantity, shipment_id=shipment_id)
@@ -797,7 +801,8 @@ class SkuInventory:
         old = backorder.priority_override
         backorder.priority_override = priority
         backorder.priority_reason = reason.strip()
-        backorder._record(now, "PRIORITY", str(old), str(priority), f"{agent}: {reason.strip()}")
+        backorder._record(now, "PRIORITY", str(old), str(priority),
+                          Cause(kind=CauseKind.REPRIORITIZED, actor=Actor.AGENT, agent=agent, reason=reason.strip()))
         self.touched[backorder.id] = backorder
         self.events.append(
             ev.BackorderReprioritized(occurred_at=now, **backorder._ids(), priority=priority,
@@ -828,7 +833,7 @@ class SkuInventory:
             release_date=release,
         )
 
-    def reproject(self, now: datetime, cause: str) -> None:
+    def reproject(self, now: datetime, cause: Cause) -> None:
         """Re-project every ETA; emit EtaChanged only where the date moved."""
         for backorder_id, eta in self.project(now.date()).items():
             backorder = self.queue[backorder_id]
@@ -849,7 +854,7 @@ class SkuInventory:
                     )
                 )
 
-    def settle(self, now: datetime, cause: str) -> None:
+    def settle(self, now: datetime, cause: Cause) -> None:
         """After any change: give available stock to the queue, re-project, announce new backorders."""
         self.allocate_waiting(now, cause)
         self.reproject(now, cause)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from domain import events as ev
+from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.clock import Clock
 from domain.errors import (
     Conflict,
@@ -127,7 +128,7 @@ class BackorderDesk:
             uow.add_events([ev.ProductChanged(occurred_at=now, sku=sku)])
             if existing is not None:
                 inventory = await uow.inventory(sku)
-                inventory.settle(now, f"product {sku} changed")
+                inventory.settle(now, Cause(kind=CauseKind.PRODUCT_CHANGED, actor=Actor.AGENT, reference=sku))
                 await self._save(uow, inventory)
             await uow.commit()
             return product
@@ -151,7 +152,8 @@ class BackorderDesk:
                 assert supplier is not None
                 supplier.name, supplier.lead_time_days = name.strip(), lead_time_days
                 await uow.save_supplier(supplier)
-                await self._settle(uow, skus, f"supplier {supplier.name}: lead time {lead_time_days} days")
+                await self._settle(uow, skus, Cause(kind=CauseKind.SUPPLIER_LEAD_TIME, actor=Actor.AGENT,
+                                                     reference=supplier.name, quantity=lead_time_days))
             uow.add_events([ev.SupplierChanged(occurred_at=self.clock.now(), supplier_id=supplier.id,
                                                name=supplier.name, lead_time_days=supplier.lead_time_days)])
             await uow.commit()
@@ -168,8 +170,10 @@ class BackorderDesk:
         async with self._uow() as uow:
             await uow.lock_skus([sku])
             inventory = await uow.inventory(sku)
-            inventory.receive(location, quantity, now, cause)
-            inventory.settle(now, f"{quantity} received at {location.upper()}")
+            received = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=quantity,
+                             reference=location.strip().upper(), reason=cause)
+            inventory.receive(location, quantity, now, received)
+            inventory.settle(now, received)
             await self._save(uow, inventory)
             await uow.commit()
             return inventory
@@ -185,7 +189,7 @@ class BackorderDesk:
         for sku in skus:
             async with self._uow() as uow:
                 await uow.lock_skus([sku])
-                await self._settle(uow, [sku], "the expected delivery date passed")
+                await self._settle(uow, [sku], Cause(kind=CauseKind.ETA_OVERDUE))
                 await uow.commit()
         return skus
 
@@ -202,7 +206,7 @@ class BackorderDesk:
                 inventory.set_safety_stock(location, safety_stock)
             if not delta and safety_stock is None:
                 raise InvalidInput("nothing to adjust: give a delta or a safety stock", field="delta")
-            inventory.settle(now, f"stock adjusted: {reason}")
+            inventory.settle(now, Cause(kind=CauseKind.STOCK_ADJUSTED, actor=Actor.AGENT, reason=reason))
             await self._save(uow, inventory)
             await uow.commit()
             return inventory
@@ -243,7 +247,8 @@ class BackorderDesk:
                         raise not_found("product", line.sku, field="lines.sku")
             await uow.save_purchase_order(po)
             uow.add_events([self._po_event(po, now, "created")])
-            await self._settle(uow, skus, f"purchase order {po.number} expected {expected_date.isoformat()}")
+            await self._settle(uow, skus, Cause(kind=CauseKind.PO_CREATED, actor=Actor.AGENT, reference=po.number,
+                                                 new=expected_date.isoformat()))
             await uow.commit()
             return po
 
@@ -261,10 +266,12 @@ class BackorderDesk:
             skus = sorted({line.sku for line in po.lines} | {q.sku for q in quantities})
             po.require_open()
             changes: list[str] = []
+            old_date = po.expected_date
+            line_changes: list[tuple[str, int | None, int]] = []
             if expected_date is not None and expected_date != po.expected_date:
                 if expected_date < now.date():
                     raise InvalidInput("the expected date is in the past", field="expectedDate")
-                changes.append(f"date {po.expected_date.isoformat()} -> {expected_date.isoformat()}")
+                changes.append(f"date {po.expected_date.isoformat()} → {expected_date.isoformat()}")
                 po.expected_date = expected_date
             for index, q in enumerate(quantities):
                 with on_line(index):
@@ -276,6 +283,7 @@ class BackorderDesk:
                         if q.quantity:
                             po.lines.append(PurchaseOrderLine(q.sku, q.quantity))
                             changes.append(f"{q.sku} added ({q.quantity})")
+                            line_changes.append((q.sku, None, q.quantity))
                         continue
                     if q.quantity < line.received_quantity:
                         raise InvalidInput(
@@ -283,7 +291,8 @@ class BackorderDesk:
                             field="lines.quantity",
                         )
                     if q.quantity != line.quantity:
-                        changes.append(f"{q.sku} {line.quantity} -> {q.quantity}")
+                        changes.append(f"{q.sku} {line.quantity} → {q.quantity}")
+                        line_changes.append((q.sku, line.quantity, q.quantity))
                         line.quantity = q.quantity
             if cancel:
                 po.status = PurchaseOrderStatus.CANCELLED
@@ -296,7 +305,14 @@ class BackorderDesk:
                 raise InvalidInput("nothing to change", field="input")
             await uow.save_purchase_order(po)
             uow.add_events([self._po_event(po, now, "; ".join(changes))])
-            await self._settle(uow, skus, f"purchase order {po.number}: {'; '.join(changes)}")
+            if cancel:
+                po_cause = Cause(kind=CauseKind.PO_CANCELLED, actor=Actor.AGENT, reference=po.number)
+            else:
+                moved = po.expected_date != old_date
+                po_cause = Cause(kind=CauseKind.PO_CHANGED, actor=Actor.AGENT, reference=po.number,
+                                 old=old_date.isoformat() if moved else None,
+                                 new=po.expected_date.isoformat() if moved else None, lines=tuple(line_changes))
+            await self._settle(uow, skus, po_cause)
             await uow.commit()
             return po
 
@@ -327,11 +343,12 @@ class BackorderDesk:
             await uow.save_purchase_order(po)
             uow.add_events([self._po_event(po, now, "received")])
             await uow.load_inventories(skus)
+            po_received = Cause(kind=CauseKind.PO_RECEIVED, actor=Actor.AGENT, reference=po.number)
             for sku in skus:
                 inventory = await uow.inventory(sku)
                 if sku in received:
-                    inventory.receive(po.location, received[sku], now, f"purchase order {po.number}")
-                inventory.settle(now, f"purchase order {po.number} received")
+                    inventory.receive(po.location, received[sku], now, po_received)
+                inventory.settle(now, po_received)
                 await self._save(uow, inventory)
             await uow.commit()
             return po
@@ -438,7 +455,7 @@ class BackorderDesk:
                                skus=tuple(line.sku for line in order.lines), backordered_units=backordered)
             ])
             for inventory in inventories:
-                inventory.settle(now, f"order {order.number} placed")
+                inventory.settle(now, Cause(kind=CauseKind.QUEUE_ORDER_PLACED, reference=order.number))
                 await self._save(uow, inventory)
             await uow.commit()
             return order
@@ -456,7 +473,9 @@ class BackorderDesk:
             return order
 
     async def cancel_backorder(self, backorder_id: str, quantity: int | None = None, *, by: str = "customer",
-                               reason: str = "") -> Backorder:
+                               reason: str = "", requested_by: RequestedBy | None = None) -> Backorder:
+        """`by`: "customer" (their own cancel) or the agent's name; an agent says whether the customer asked
+        (`requested_by`), so the customer is told "as you asked" or "we had to", never a guess."""
         now = self.clock.now()
         reason = check_text(reason, "reason", max_length=MAX_TEXT_LENGTH, multiline=True, what="a reason")
         async with self._uow() as uow:
@@ -464,8 +483,8 @@ class BackorderDesk:
             await uow.lock_skus([backorder.sku])
             inventory = await uow.inventory(backorder.sku)
             backorder = self._in_queue(inventory, backorder_id)
-            inventory.cancel(backorder, quantity, now, by=by, reason=reason.strip())
-            inventory.settle(now, f"a backorder ahead was cancelled ({backorder.sku})")
+            inventory.cancel(backorder, quantity, now, by=by, reason=reason.strip(), requested_by=requested_by)
+            inventory.settle(now, Cause(kind=CauseKind.QUEUE_CANCELLATION, reference=backorder.sku))
             await self._save(uow, inventory)
             await uow.commit()
             return backorder
@@ -495,8 +514,8 @@ class BackorderDesk:
             original.substitute_out(backorder, now, substitute_sku, line.id)
             order.lines.append(line)
             await uow.save_order(order)
-            original.settle(now, f"a backorder ahead took substitute {substitute_sku}")
-            replacement.settle(now, f"substitute for {backorder.sku}")
+            original.settle(now, Cause(kind=CauseKind.QUEUE_SUBSTITUTE, reference=substitute_sku))
+            replacement.settle(now, Cause(kind=CauseKind.SUBSTITUTE_TAKEN, reference=backorder.sku))
             await self._save(uow, original)
             await self._save(uow, replacement)
             await uow.commit()
@@ -510,7 +529,7 @@ class BackorderDesk:
             inventory = await uow.inventory(backorder.sku)
             backorder = self._in_queue(inventory, backorder_id)
             inventory.reprioritize(backorder, priority, reason, agent, now)
-            inventory.settle(now, f"queue reprioritised by {agent}")
+            inventory.settle(now, Cause(kind=CauseKind.QUEUE_REPRIORITIZED, actor=Actor.AGENT, agent=agent))
             await self._save(uow, inventory)
             await uow.commit()
             return backorder
@@ -579,7 +598,7 @@ class BackorderDesk:
             uow.add_events([ev.OrderShipped(occurred_at=now, order_id=order.id, shipment_id=shipment.id,
                                             customer_email=order.customer.email, units=shipment.units)])
             for inventory in inventories.values():
-                inventory.settle(now, f"order {order.number} shipped")
+                inventory.settle(now, Cause(kind=CauseKind.ORDER_SHIPPED, actor=Actor.AGENT, reference=order.number))
                 await self._save(uow, inventory)
             await uow.commit()
             return shipment
@@ -599,7 +618,7 @@ class BackorderDesk:
             raise InvalidState("this backorder is no longer open", field="id")
         return backorder
 
-    async def _settle(self, uow: UnitOfWork, skus: Sequence[str], cause: str) -> None:
+    async def _settle(self, uow: UnitOfWork, skus: Sequence[str], cause: Cause) -> None:
         now = self.clock.now()
         await uow.load_inventories(skus)
         for sku in skus:

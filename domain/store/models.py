@@ -166,7 +166,8 @@ class BackorderHistory(Model):
     kind = fields.CharField(max_length=16)
     old_value = fields.CharField(max_length=64, null=True)
     new_value = fields.CharField(max_length=64, null=True)
-    cause = fields.TextField()
+    cause = fields.TextField()  # the cause's kind; before causes were data (cause_data null), the staff's text
+    cause_data = fields.TextField(null=True)  # domain.causes.Cause as JSON
 
     class Meta:
         table = "backorder_history"

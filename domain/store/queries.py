@@ -19,7 +19,7 @@ from tortoise.expressions import Q, Subquery
 from domain import model as m
 from domain.eta import InboundSupply
 from domain.store import models as t
-from domain.store.uow import ACTIVE, OPEN_PO, _backorder, _backorder_row
+from domain.store.uow import ACTIVE, OPEN_PO, _backorder, _backorder_row, history_cause
 
 
 @dataclass(frozen=True)
@@ -181,10 +181,10 @@ async def history_by_backorder(ids: Sequence[str]) -> dict[str, list[m.HistoryEn
     out: dict[str, list[m.HistoryEntry]] = defaultdict(list)
     if not ids:
         return out
-    for h in await _select('SELECT backorder_id, at, kind, old_value, new_value, cause FROM "backorder_history" '
-                           "WHERE backorder_id IN ({keys}) ORDER BY id", list(ids)):
-        out[h["backorder_id"]].append(
-            m.HistoryEntry(_datetime(h["at"]), h["kind"], h["old_value"], h["new_value"], h["cause"]))
+    for h in await _select('SELECT backorder_id, at, kind, old_value, new_value, cause, cause_data '
+                           'FROM "backorder_history" WHERE backorder_id IN ({keys}) ORDER BY id', list(ids)):
+        out[h["backorder_id"]].append(m.HistoryEntry(_datetime(h["at"]), h["kind"], h["old_value"], h["new_value"],
+                                                     history_cause(h["cause"], h["cause_data"])))
     return out
 
 

@@ -22,6 +22,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import model as m
+from domain.causes import Cause
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import Confidence, Eta, EtaSource, InboundSupply
 from domain.events import BackorderEvent, Event
@@ -206,8 +207,8 @@ class TortoiseUnitOfWork:
                     changed["version"] = backorder.version = backorder.version + 1
                     loaded.update(changed)
                     updates.setdefault(tuple(changed), []).append((*changed.values(), backorder.id))
-            history.extend((backorder.id, h.at, h.kind, h.old_value, h.new_value, h.cause[:2000])
-                           for h in backorder.new_history)
+            history.extend((backorder.id, h.at, h.kind, h.old_value, h.new_value, h.cause.kind.value,
+                            _json(h.cause.to_dict())) for h in backorder.new_history)
             backorder.new_history = []
         # in bulk: allocating to a long queue touches every row in it, and a statement per row is what
         # made the first version slower than a naive ORM loop (bench/allocation.py)
@@ -219,8 +220,8 @@ class TortoiseUnitOfWork:
                 self._loaded[row.id] = _backorder_values_from_row(row)
         if history:
             await self._bulk_insert(
-                "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause"),
-                ("text", "timestamptz", "text", "text", "text", "text"), history)
+                "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data"),
+                ("text", "timestamptz", "text", "text", "text", "text", "text"), history)
         inventory.touched = {}
 
     # -- bulk writes: one statement for any number of rows on PostgreSQL (arrays through unnest), one
@@ -428,7 +429,13 @@ class TortoiseUnitOfWork:
         if not row:
             return None
         history = await t.BackorderHistory.filter(backorder_id=backorder_id).order_by("id")
-        return _backorder(row[0], [m.HistoryEntry(h.at, h.kind, h.old_value, h.new_value, h.cause) for h in history])
+        return _backorder(row[0], [m.HistoryEntry(h.at, h.kind, h.old_value, h.new_value,
+                                                  history_cause(h.cause, h.cause_data)) for h in history])
+
+
+def history_cause(cause: str, cause_data: str | None) -> Cause:
+    """A history row's cause: the structured one, or (rows from before causes were data) the text of the time."""
+    return Cause.from_dict(json.loads(cause_data)) if cause_data else Cause.legacy(cause)
 
 
 def _product(row: t.Product) -> m.Product:

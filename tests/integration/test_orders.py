@@ -18,6 +18,8 @@ from domain.errors import DomainError, ErrorCode
 from domain.model import BackorderPolicy, BackorderStatus, Channel, Order
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
+from domain.store.uow import history_cause
+from notifications.wording import staff_cause
 from tests.integration.support import (
     ALT,
     LAMP,
@@ -178,7 +180,7 @@ async def test_cancelling_part_then_all_of_a_backorder_hands_the_units_on_at_onc
     assert (c.allocated_quantity, c.status, c.queue_position) == (1, "ALLOCATED", None)
     assert await stock() == (7, 5)  # 3 + 1 for ann, 1 for cat; bob's other 2 are free again
     history = await t.BackorderHistory.filter(backorder_id=b.id, kind="QUANTITY")
-    assert [(h.old_value, h.new_value, h.cause) for h in history] == [
+    assert [(h.old_value, h.new_value, staff_cause(history_cause(h.cause, h.cause_data))) for h in history] == [
         ("3", "0", "3 cancelled by agent-kim: customer called")]
 
     with pytest.raises(DomainError) as refused:
@@ -358,7 +360,7 @@ async def test_reprioritising_a_backorder_moves_it_ahead_for_etas_and_stock(desk
     assert (a.eta_date, b.eta_date) == (PO_DATE, LEAD_TIME_DATE)
     assert _about(events) == [("BackorderReprioritized", c.id), ("EtaChanged", c.id)]
     history = await t.BackorderHistory.filter(backorder_id=c.id, kind="PRIORITY")
-    assert [(h.old_value, h.new_value, h.cause) for h in history] == [
+    assert [(h.old_value, h.new_value, staff_cause(history_cause(h.cause, h.cause_data))) for h in history] == [
         ("0", "10", "agent-kim: broken lamp replacement")]
 
     await desk.receive_purchase_order(shop.po_id)  # 4 units: cat's 1 first, then ann's 2, then 1 of bob's

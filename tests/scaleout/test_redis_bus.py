@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import redis.asyncio as aioredis
 
+from domain.causes import Cause
 from domain.events import BackorderCreated, EtaChanged, Event
 from domain.store.redis_bus import RedisBus
 from tests.scaleout.conftest import REDIS_URL, needs_redis
@@ -20,7 +21,7 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 def _eta(backorder: str, sku: str = "MUG", order: str = "o1") -> EtaChanged:
     return EtaChanged(occurred_at=NOW, backorder_id=backorder, order_id=order, sku=sku, customer_email="a@x.com",
                       old_date=date(2026, 3, 10), new_date=date(2026, 3, 20), confidence="HIGH", source="PO-1",
-                      cause="purchase order date changed")
+                      cause=Cause.po_date("PO-1", date(2026, 3, 10), date(2026, 3, 20)))
 
 
 async def _next(stream: object) -> Event:

@@ -8,6 +8,7 @@ from itertools import count
 
 from domain import events as ev
 from domain.allocation import PriorityPolicy
+from domain.causes import Actor, Cause, CauseKind
 from domain.eta import InboundSupply
 from domain.model import (
     DEFAULT_LOCATION,
@@ -88,9 +89,19 @@ def place(
     placed.lines.append(line)
     backorder = inv.place_line(placed, line, placed.placed_at)
     if settle:
-        inv.settle(placed.placed_at, f"order {placed.number} placed")
+        inv.settle(placed.placed_at, Cause(kind=CauseKind.QUEUE_ORDER_PLACED, reference=placed.number))
     return placed, line, backorder
 
 
 def events_of(inv: SkuInventory, kind: type[ev.Event]) -> list[ev.Event]:
     return [e for e in inv.events if isinstance(e, kind)]
+
+
+def received(quantity: int, location: str = "MAIN") -> Cause:
+    """The cause `receive_stock` records."""
+    return Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=quantity, reference=location)
+
+
+def note(text: str) -> Cause:
+    """A cause these tests do not look into."""
+    return Cause.legacy(text)

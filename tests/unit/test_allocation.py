@@ -11,7 +11,7 @@ from domain import events as ev
 from domain.allocation import FIRST_COME_FIRST_SERVED, Allocation, Claim, PriorityPolicy, allocate, explain, rank
 from domain.errors import ErrorCode, InvalidState
 from domain.model import CustomerTier
-from tests.unit.support import NOW, TODAY, events_of, inventory, place
+from tests.unit.support import NOW, TODAY, events_of, inventory, note, place, received
 
 
 def claim(backorder_id: str, minutes: int, waiting: int = 1, **more) -> Claim:
@@ -216,8 +216,8 @@ def test_the_aggregate_hands_arriving_stock_to_the_queue_in_order_time():
     _, _, first = place(inv, 2, minutes=1)  # placed later in the test, ordered earlier
     _, _, third = place(inv, 2, minutes=9)
 
-    inv.receive("MAIN", 3, NOW, "delivery")
-    inv.settle(NOW, "3 received")
+    inv.receive("MAIN", 3, NOW, received(3))
+    inv.settle(NOW, received(3))
 
     assert [(b.allocated_quantity, b.queue_position) for b in (first, second, third)] == [(2, None), (1, 1), (0, 2)]
 
@@ -228,8 +228,8 @@ def test_the_aggregate_applies_its_policy_so_a_vip_is_served_first():
     _, _, vip = place(inv, 2, minutes=5, email="vip@example.com", tier=CustomerTier.VIP)
     assert inv.queue_positions(TODAY) == {vip.id: 1, standard.id: 2}
 
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
 
     assert (vip.allocated_quantity, standard.allocated_quantity) == (2, 0)
     assert vip.allocation_reason == "queue position 1 of 2; score 1.00 (tier 1.00); ordered 2026-03-02 09:05:00 UTC"
@@ -254,7 +254,7 @@ def test_an_agent_moves_a_backorder_to_the_front_and_it_is_served_first():
     inv.events.clear()
 
     inv.reprioritize(third, 10, "customer is a hospital", "agent@desk", NOW)
-    inv.settle(NOW, "queue reprioritised by agent@desk")
+    inv.settle(NOW, note("queue reprioritised by agent@desk"))
 
     assert (third.queue_position, first.queue_position, second.queue_position) == (1, 2, 3)
     assert (third.priority_override, third.priority_reason) == (10, "customer is a hospital")
@@ -262,8 +262,8 @@ def test_an_agent_moves_a_backorder_to_the_front_and_it_is_served_first():
     assert (event.backorder_id, event.priority, event.reason, event.agent) == (third.id, 10, "customer is a hospital",
                                                                                "agent@desk")
 
-    inv.receive("MAIN", 3, NOW, "delivery")
-    inv.settle(NOW, "3 received")
+    inv.receive("MAIN", 3, NOW, received(3))
+    inv.settle(NOW, received(3))
 
     assert (third.allocated_quantity, first.allocated_quantity, second.allocated_quantity) == (2, 1, 0)
     assert third.allocation_reason == "queue position 1 of 3; agent priority +10; ordered 2026-03-02 09:02:00 UTC"
@@ -278,8 +278,8 @@ def test_a_negative_override_sends_a_backorder_to_the_back():
     _, _, second = place(inv, 1, minutes=1)
 
     inv.reprioritize(first, -1, "payment on hold", "agent@desk", NOW)
-    inv.receive("MAIN", 1, NOW, "delivery")
-    inv.settle(NOW, "1 received")
+    inv.receive("MAIN", 1, NOW, received(1))
+    inv.settle(NOW, received(1))
 
     assert (second.allocated_quantity, first.allocated_quantity) == (1, 0)
     assert first.queue_position == 1  # the only one still waiting
@@ -289,11 +289,11 @@ def test_an_override_does_not_take_units_already_held_by_others():
     inv = inventory(0)
     _, _, first = place(inv, 2)
     _, _, second = place(inv, 2, minutes=1)
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
 
     inv.reprioritize(second, 50, "escalated", "agent@desk", NOW)
-    inv.settle(NOW, "queue reprioritised")
+    inv.settle(NOW, note("queue reprioritised"))
 
     assert (first.allocated_quantity, second.allocated_quantity) == (2, 0)
 
@@ -301,8 +301,8 @@ def test_an_override_does_not_take_units_already_held_by_others():
 def test_a_shipped_backorder_cannot_be_reprioritised():
     inv = inventory(0)
     _, _, backorder = place(inv, 1)
-    inv.receive("MAIN", 1, NOW, "delivery")
-    inv.settle(NOW, "1 received")
+    inv.receive("MAIN", 1, NOW, received(1))
+    inv.settle(NOW, received(1))
     inv.ship_backorder(backorder, NOW, "SHIP-1")
 
     with pytest.raises(InvalidState) as raised:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from domain import events as ev
+from domain.causes import Actor, Cause, CauseKind
 from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
 from domain.model import BackorderPolicy, Supplier
-from tests.unit.support import NOW, TODAY, events_of, inventory, place, product
+from tests.unit.support import NOW, TODAY, events_of, inventory, note, place, product, received
 
 LEAD = TODAY + timedelta(days=14)
 MAR_10 = date(2026, 3, 10)
@@ -137,13 +138,14 @@ def test_eta_changed_only_for_the_backorders_whose_date_moved():
     inv.events.clear()
 
     inv.inbound = [InboundSupply("PO-1", MAR_10, 3)]
-    inv.settle(NOW, "purchase order PO-1 expected 2026-03-10")
+    scheduled = Cause(kind=CauseKind.PO_CREATED, actor=Actor.AGENT, reference="PO-1", new="2026-03-10")
+    inv.settle(NOW, scheduled)
 
     changed = events_of(inv, ev.EtaChanged)
     assert [(e.backorder_id, e.old_date, e.new_date, e.confidence, e.source) for e in changed] == [
         (first.id, LEAD, MAR_10, "HIGH", "PURCHASE_ORDER"),
     ]
-    assert changed[0].cause == "purchase order PO-1 expected 2026-03-10"
+    assert changed[0].cause == scheduled
     assert first.eta == Eta(MAR_10, Confidence.HIGH, EtaSource.PURCHASE_ORDER, "PO-1")
     assert second.eta == Eta(LEAD, Confidence.MEDIUM, EtaSource.LEAD_TIME)
     assert [h.kind for h in second.history] == ["STATUS"]
@@ -159,7 +161,7 @@ def test_a_change_of_confidence_alone_updates_the_eta_but_announces_nothing():
     inv.events.clear()
 
     supplier.deliveries_late = 1
-    inv.settle(NOW, "supplier was late")
+    inv.settle(NOW, note("supplier was late"))
 
     assert backorder.eta == Eta(LEAD, Confidence.LOW, EtaSource.LEAD_TIME)
     assert events_of(inv, ev.EtaChanged) == []
@@ -172,7 +174,7 @@ def test_settling_again_without_any_change_announces_nothing():
     place(inv, 2, minutes=1)
     inv.events.clear()
 
-    inv.settle(NOW, "nothing happened")
+    inv.settle(NOW, note("nothing happened"))
 
     assert inv.events == []
 
@@ -184,8 +186,8 @@ def test_stock_arriving_for_the_front_of_the_queue_makes_it_ready_and_hands_its_
     assert (first.eta.date, second.eta.date) == (MAR_10, LEAD)
     inv.events.clear()
 
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received at MAIN")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
 
     changed = events_of(inv, ev.EtaChanged)
     assert [(e.backorder_id, e.old_date, e.new_date, e.source) for e in changed] == [
@@ -202,7 +204,7 @@ def test_cancelling_ahead_in_the_queue_brings_later_etas_forward():
     inv.events.clear()
 
     inv.cancel(first, None, NOW, by="customer", reason="")
-    inv.settle(NOW, "a backorder ahead was cancelled")
+    inv.settle(NOW, note("a backorder ahead was cancelled"))
 
     [changed] = events_of(inv, ev.EtaChanged)
     assert (changed.backorder_id, changed.old_date, changed.new_date) == (second.id, LEAD, MAR_10)
@@ -228,7 +230,7 @@ def test_a_preorder_is_expected_on_its_release_date_and_its_eta_does_not_move_be
     inv.events.clear()
 
     inv.inbound = [InboundSupply("PO-1", MAR_10, 5)]
-    inv.settle(NOW, "purchase order PO-1")
+    inv.settle(NOW, note("purchase order PO-1"))
 
     assert backorder.eta == Eta(release, Confidence.HIGH, EtaSource.RELEASE_DATE, "PO-1")
     assert events_of(inv, ev.EtaChanged) == []

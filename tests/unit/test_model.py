@@ -42,8 +42,9 @@ from domain.model import (
     check_sku,
 )
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+from notifications.wording import staff_cause
 from tests.unit.fakes import InMemoryStore
-from tests.unit.support import NOW, SKU, TODAY, events_of, inventory, order, place, product
+from tests.unit.support import NOW, SKU, TODAY, events_of, inventory, note, order, place, product, received
 
 
 def snapshot(inv: SkuInventory) -> object:
@@ -259,8 +260,8 @@ def test_backorder_limit_of_zero_refuses_any_backorder_but_sells_stock():
 def test_units_already_allocated_from_the_queue_no_longer_count_against_the_cap():
     inv = inventory(0, product_=product(limit=3))
     place(inv, 3)
-    inv.receive("MAIN", 3, NOW, "delivery")
-    inv.settle(NOW, "3 received")
+    inv.receive("MAIN", 3, NOW, received(3))
+    inv.settle(NOW, received(3))
     assert inv.waiting_units() == 0
 
     _, _, backorder = place(inv, 3, minutes=1)
@@ -277,13 +278,13 @@ def test_backorder_moves_waiting_partially_allocated_allocated_shipped_with_a_ca
     assert backorder is not None
     assert backorder.status is BackorderStatus.WAITING
 
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received at MAIN")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
     assert backorder.status is BackorderStatus.PARTIALLY_ALLOCATED
     assert (backorder.allocated_quantity, backorder.waiting_quantity, backorder.reserved) == (2, 3, {"MAIN": 2})
 
-    inv.receive("MAIN", 4, NOW, "delivery")
-    inv.settle(NOW, "4 received at MAIN")
+    inv.receive("MAIN", 4, NOW, received(4))
+    inv.settle(NOW, received(4))
     assert backorder.status is BackorderStatus.ALLOCATED
     assert (backorder.allocated_quantity, backorder.waiting_quantity) == (5, 0)
     assert inv.available_to_promise == 1  # the sixth unit is not taken by a backorder that asked for 5
@@ -300,14 +301,14 @@ def test_backorder_moves_waiting_partially_allocated_allocated_shipped_with_a_ca
         ("PARTIALLY_ALLOCATED", "ALLOCATED"),
         ("ALLOCATED", "SHIPPED"),
     ]
-    causes = [h.cause for h in backorder.history if h.kind == "STATUS"]
+    causes = [staff_cause(h.cause) for h in backorder.history if h.kind == "STATUS"]
     assert causes == [
         f"order {placed.number} placed: 5 of 5 backordered",
         "2 received at MAIN",
         "4 received at MAIN",
         "shipment SHIP-1",
     ]
-    changes = [(e.old_status, e.new_status, e.cause) for e in events_of(inv, ev.BackorderStatusChanged)]
+    changes = [(e.old_status, e.new_status, staff_cause(e.cause)) for e in events_of(inv, ev.BackorderStatusChanged)]
     assert changes == [
         ("WAITING", "PARTIALLY_ALLOCATED", "2 received at MAIN"),
         ("PARTIALLY_ALLOCATED", "ALLOCATED", "4 received at MAIN"),
@@ -320,14 +321,14 @@ def test_allocation_event_says_how_many_units_and_why():
     _, _, backorder = place(inv, 5)
     inv.events.clear()
 
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received at MAIN")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
 
     [allocated] = events_of(inv, ev.BackorderAllocated)
     assert (allocated.backorder_id, allocated.quantity, allocated.allocated_quantity,
             allocated.backordered_quantity) == (backorder.id, 2, 2, 5)
     assert allocated.reason == "queue position 1 of 1; first come, first served; ordered 2026-03-02 09:00:00 UTC"
-    assert allocated.cause == "2 received at MAIN"
+    assert allocated.cause == received(2)
     assert backorder.allocation_reason == allocated.reason
 
 
@@ -347,7 +348,7 @@ def test_cancelling_a_waiting_backorder_makes_it_cancelled_and_leaves_the_queue(
     assert (cancelled.quantity, cancelled.released_quantity, cancelled.remaining_quantity) == (4, 0, 0)
     assert (cancelled.cancelled_by, cancelled.reason) == ("customer", "found it elsewhere")
     assert statuses(backorder)[-1] == ("WAITING", "CANCELLED")
-    assert backorder.history[-1].cause == "4 cancelled by customer: found it elsewhere"
+    assert staff_cause(backorder.history[-1].cause) == "4 cancelled by customer: found it elsewhere"
 
 
 def test_taking_a_substitute_for_every_waiting_unit_makes_the_backorder_substituted():
@@ -364,15 +365,15 @@ def test_taking_a_substitute_for_every_waiting_unit_makes_the_backorder_substitu
     [substituted] = events_of(inv, ev.BackorderSubstituted)
     assert (substituted.substitute_sku, substituted.quantity, substituted.new_order_line_id) == ("CUP-01", 3,
                                                                                                  "line-cup")
-    assert backorder.history[-1].cause == "3 replaced by substitute CUP-01"
+    assert staff_cause(backorder.history[-1].cause) == "3 replaced by substitute CUP-01"
     assert statuses(backorder)[-1] == ("WAITING", "SUBSTITUTED")
 
 
 def test_a_substitute_for_the_waiting_part_keeps_the_allocated_part_of_the_backorder():
     inv = inventory(0)
     _, _, backorder = place(inv, 5)
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
 
     moved = inv.substitute_out(backorder, NOW, "CUP-01", "line-cup")
 
@@ -386,8 +387,8 @@ def test_a_substitute_for_the_waiting_part_keeps_the_allocated_part_of_the_backo
 def test_a_fully_allocated_backorder_cannot_take_a_substitute():
     inv = inventory(0)
     _, _, backorder = place(inv, 2)
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
 
     refused(inv, lambda: inv.substitute_out(backorder, NOW, "CUP-01", "line-cup"), InvalidState,
             ErrorCode.INVALID_STATE)
@@ -402,8 +403,8 @@ def test_a_finished_backorder_refuses_further_changes(ending):
     elif ending == "substituted":
         inv.substitute_out(backorder, NOW, "CUP-01", "line-cup")
     else:
-        inv.receive("MAIN", 2, NOW, "delivery")
-        inv.settle(NOW, "2 received")
+        inv.receive("MAIN", 2, NOW, received(2))
+        inv.settle(NOW, received(2))
         inv.ship_backorder(backorder, NOW, "SHIP-1")
     assert backorder.status.value == ending.upper()
 
@@ -428,16 +429,16 @@ def test_shipping_a_backorder_with_nothing_held_ships_nothing_and_records_nothin
 def test_shipping_a_partly_allocated_backorder_ships_the_held_units_and_keeps_waiting_for_the_rest():
     inv = inventory(0)
     _, _, backorder = place(inv, 5)
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
 
     assert inv.ship_backorder(backorder, NOW, "SHIP-1") == 2
 
     assert (backorder.shipped_quantity, backorder.allocated_quantity, backorder.waiting_quantity) == (2, 2, 3)
     assert backorder.reserved == {}
     assert backorder.is_active and backorder.id in inv.queue
-    inv.receive("MAIN", 3, NOW, "delivery")
-    inv.settle(NOW, "3 received")
+    inv.receive("MAIN", 3, NOW, received(3))
+    inv.settle(NOW, received(3))
     assert backorder.status is BackorderStatus.ALLOCATED
     assert inv.ship_backorder(backorder, NOW, "SHIP-2") == 3
     assert backorder.status is BackorderStatus.SHIPPED
@@ -454,10 +455,10 @@ def test_history_records_creation_quantity_priority_and_eta_changes_with_their_c
 
     inv.cancel(backorder, 1, NOW, by="agent@desk", reason="customer phoned")
     inv.reprioritize(backorder, 10, "  VIP complaint ", "agent@desk", NOW)
-    inv.receive("MAIN", 4, NOW, "delivery")
-    inv.settle(NOW, "4 received at MAIN")
+    inv.receive("MAIN", 4, NOW, received(4))
+    inv.settle(NOW, received(4))
 
-    kinds = [(h.kind, h.old_value, h.new_value, h.cause) for h in backorder.history]
+    kinds = [(h.kind, h.old_value, h.new_value, staff_cause(h.cause)) for h in backorder.history]
     assert kinds == [
         ("STATUS", None, "WAITING", f"order {placed.number} placed: 5 of 5 backordered"),
         ("QUANTITY", "5", "4", "1 cancelled by agent@desk: customer phoned"),
@@ -476,13 +477,13 @@ def test_held_units_stay_reserved_for_their_backorder_while_others_wait_and_stoc
     inv = inventory(0)
     _, _, first = place(inv, 3)
     _, _, second = place(inv, 3, minutes=1)
-    inv.receive("MAIN", 4, NOW, "delivery")
-    inv.settle(NOW, "4 received")
+    inv.receive("MAIN", 4, NOW, received(4))
+    inv.settle(NOW, received(4))
     assert (first.held_quantity, second.held_quantity) == (3, 1)
 
     inv.cancel(second, 1, NOW, by="customer", reason="")  # a waiting unit, not the held one
     inv.receive("STORE", 5, NOW, "delivery")
-    inv.settle(NOW, "5 received")
+    inv.settle(NOW, received(5))
 
     assert first.reserved == {"MAIN": 3}
     assert second.held_quantity == 2
@@ -565,8 +566,8 @@ async def test_a_preorder_is_not_shipped_before_its_release_date(desk, store):
 def test_cancelling_waiting_units_releases_nothing():
     inv = inventory(0)
     _, _, backorder = place(inv, 5)
-    inv.receive("MAIN", 3, NOW, "delivery")
-    inv.settle(NOW, "3 received")
+    inv.receive("MAIN", 3, NOW, received(3))
+    inv.settle(NOW, received(3))
 
     released = inv.cancel(backorder, 2, NOW, by="customer", reason="")
 
@@ -579,8 +580,8 @@ def test_cancelling_waiting_units_releases_nothing():
 def test_cancelling_past_the_waiting_units_releases_exactly_the_held_units_taken():
     inv = inventory(0)
     _, _, backorder = place(inv, 5)
-    inv.receive("MAIN", 3, NOW, "delivery")
-    inv.settle(NOW, "3 received")
+    inv.receive("MAIN", 3, NOW, received(3))
+    inv.settle(NOW, received(3))
     inv.events.clear()
 
     released = inv.cancel(backorder, 4, NOW, by="customer", reason="")  # 2 waiting + 2 held
@@ -598,12 +599,12 @@ def test_released_units_go_to_the_next_in_the_queue():
     inv = inventory(0)
     _, _, first = place(inv, 3)
     _, _, second = place(inv, 2, minutes=1)
-    inv.receive("MAIN", 3, NOW, "delivery")
-    inv.settle(NOW, "3 received")
+    inv.receive("MAIN", 3, NOW, received(3))
+    inv.settle(NOW, received(3))
     assert (first.allocated_quantity, second.allocated_quantity) == (3, 0)
 
     inv.cancel(first, None, NOW, by="customer", reason="")
-    inv.settle(NOW, "a backorder ahead was cancelled")
+    inv.settle(NOW, note("a backorder ahead was cancelled"))
 
     assert first.status is BackorderStatus.CANCELLED
     assert (second.allocated_quantity, second.status) == (2, BackorderStatus.ALLOCATED)
@@ -614,10 +615,10 @@ def test_released_units_go_to_the_next_in_the_queue():
 def test_cancelling_held_units_spread_over_locations_releases_them_where_they_were_held():
     inv = SkuInventory(product(), [StockLevel(SKU, "MAIN", 0), StockLevel(SKU, "STORE", 0)], [])
     _, _, backorder = place(inv, 5)
-    inv.receive("MAIN", 3, NOW, "delivery")
-    inv.settle(NOW, "3 received")
+    inv.receive("MAIN", 3, NOW, received(3))
+    inv.settle(NOW, received(3))
     inv.receive("STORE", 1, NOW, "delivery")
-    inv.settle(NOW, "1 received")
+    inv.settle(NOW, received(1))
     assert backorder.reserved == {"MAIN": 3, "STORE": 1}
 
     released = inv.cancel(backorder, 3, NOW, by="customer", reason="")  # 1 waiting + 2 held
@@ -630,8 +631,8 @@ def test_cancelling_held_units_spread_over_locations_releases_them_where_they_we
 def test_cancelling_all_of_a_partly_shipped_backorder_leaves_it_shipped():
     inv = inventory(0)
     _, _, backorder = place(inv, 5)
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
     inv.ship_backorder(backorder, NOW, "SHIP-1")
 
     released = inv.cancel(backorder, None, NOW, by="customer", reason="")
@@ -661,8 +662,8 @@ def test_check_quantity_accepts_zero_only_when_asked_and_the_maximum():
 def test_cancel_refuses_a_bad_quantity_and_changes_nothing(quantity):
     inv = inventory(0)
     _, _, backorder = place(inv, 5)
-    inv.receive("MAIN", 2, NOW, "delivery")
-    inv.settle(NOW, "2 received")
+    inv.receive("MAIN", 2, NOW, received(2))
+    inv.settle(NOW, received(2))
 
     error = refused(inv, lambda: inv.cancel(backorder, quantity, NOW, by="customer", reason=""), InvalidQuantity,
                     ErrorCode.INVALID_QUANTITY)

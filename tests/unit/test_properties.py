@@ -23,7 +23,7 @@ from domain.model import (
     SkuInventory,
     StockLevel,
 )
-from tests.unit.support import NOW, SKU, TODAY, inventory, order, place, product
+from tests.unit.support import NOW, SKU, TODAY, inventory, note, order, place, product
 
 POLICIES = [
     FIRST_COME_FIRST_SERVED,
@@ -134,7 +134,7 @@ def test_cancelling_returns_exactly_the_held_units_it_takes(queue, arrived, pick
     backorders = [place(inv, quantity, minutes=i)[2] for i, quantity in enumerate(queue)]
     if arrived:
         inv.receive("MAIN", arrived, NOW, "delivery")
-        inv.settle(NOW, "received")
+        inv.settle(NOW, note("received"))
     backorder = backorders[pick % len(backorders)]
     cancellable = backorder.quantity - backorder.shipped_quantity
     quantity = data.draw(st.none() | st.integers(1, cancellable), label="quantity")

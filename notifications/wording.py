@@ -1,0 +1,229 @@
+"""Every sentence a person reads about a backorder, for every audience and language, in one place.
+
+The domain records causes and events as data (domain.causes, domain.events); this module words them:
+for staff (English, everything recorded: agents, reasons, order and PO numbers) and for the customer
+(their language, nothing of the shop's internals: no agent, reason, PO number, other customer's order or
+stock figure). History (api), live updates (api, subscription `message`), emails and texts
+(notifications.render) all read their words here, so a cause reworded is reworded everywhere, and a new
+kind of cause that nobody words for customers yet reads as a neutral phrase, never as the staff's text.
+
+Customer phrases are English msgids translated by the gettext catalogues (notifications.i18n).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from domain import events as ev
+from domain.causes import Actor, Cause, CauseKind, RequestedBy
+from notifications.i18n import format_day, translations
+
+ARROW = "→"  # the one arrow of every "before → after"
+
+CUSTOMER_HISTORY_KINDS = frozenset({"STATUS", "ETA", "QUANTITY"})  # not PRIORITY: the queue is the shop's business
+
+
+def _(message: str) -> str:
+    """Marks a phrase for the catalogues where it is defined; it is translated where it is used."""
+    return message
+
+
+# -- causes ------------------------------------------------------------------------------------
+# What a customer reads for each kind of cause: only quantities are carried over.
+CUSTOMER_CAUSES: dict[CauseKind, str] = {
+    CauseKind.ORDER_PLACED: _("order placed: {quantity} of {of_quantity} on backorder"),
+    CauseKind.SUBSTITUTED: _("{quantity} replaced by an alternative"),
+    CauseKind.SHIPPED: _("shipped"),
+    CauseKind.STOCK_RECEIVED: _("stock arrived"),
+    CauseKind.STOCK_ADJUSTED: _("stock count corrected"),
+    CauseKind.PO_CREATED: _("a delivery from the supplier was scheduled"),
+    CauseKind.PO_CANCELLED: _("a delivery from the supplier was cancelled"),
+    CauseKind.PO_RECEIVED: _("a delivery from the supplier arrived"),
+    CauseKind.SUPPLIER_LEAD_TIME: _("the supplier's delivery time changed"),
+    CauseKind.PRODUCT_CHANGED: _("product details changed"),
+    CauseKind.QUEUE_CANCELLATION: _("the queue moved after a cancellation"),
+    CauseKind.QUEUE_SUBSTITUTE: _("the queue moved after a customer chose an alternative"),
+    CauseKind.SUBSTITUTE_TAKEN: _("stock went to another order"),
+    CauseKind.QUEUE_REPRIORITIZED: _("the queue order changed"),
+    CauseKind.QUEUE_ORDER_PLACED: _("the queue changed"),
+    CauseKind.ORDER_SHIPPED: _("an order was shipped"),
+    CauseKind.ETA_OVERDUE: _("the expected delivery date passed"),
+}
+CUSTOMER_CANCELS: dict[RequestedBy | None, str] = {
+    RequestedBy.CUSTOMER: _("{quantity} cancelled at your request"),
+    RequestedBy.SHOP: _("{quantity} cancelled by the shop"),
+    None: _("{quantity} cancelled"),
+}
+PO_DATE_CHANGED = _("supplier date changed")
+PO_CHANGED = _("a delivery from the supplier changed")
+NEUTRAL_CAUSES: dict[str, str] = {  # by history kind, for what has no customer wording (LEGACY rows)
+    "STATUS": _("status updated"), "ETA": _("expected date updated"), "QUANTITY": _("quantity changed"),
+}
+UPDATED = _("updated")
+
+
+def customer_cause(kind: str, cause: Cause, language: str = "en") -> str:
+    """A history entry's cause in words its customer may read, in their language."""
+    t = translations(language).gettext
+    if cause.kind is CauseKind.CANCELLED:
+        words = CUSTOMER_CANCELS[cause.requested_by]
+    elif cause.kind is CauseKind.PO_CHANGED:
+        words = PO_DATE_CHANGED if cause.new else PO_CHANGED
+    else:
+        words = CUSTOMER_CAUSES.get(cause.kind) or NEUTRAL_CAUSES.get(kind, UPDATED)
+    return t(words).format(quantity=cause.quantity or 0, of_quantity=cause.of_quantity or 0)
+
+
+def staff_cause(cause: Cause) -> str:
+    """A cause as the shop reads it (English): everything recorded, agents and reasons included."""
+    c, ref = cause, cause.reference or ""
+    reason = f": {c.reason}" if c.reason else ""
+    match c.kind:
+        case CauseKind.ORDER_PLACED:
+            return f"order {ref} placed: {c.quantity} of {c.of_quantity} backordered"
+        case CauseKind.CANCELLED:
+            if c.actor is Actor.CUSTOMER:
+                return f"{c.quantity} cancelled by customer{reason}"
+            wish = {RequestedBy.CUSTOMER: " at the customer's request", RequestedBy.SHOP: " (the shop's decision)",
+                    None: ""}[c.requested_by]
+            return f"{c.quantity} cancelled by {c.agent}{wish}{reason}"
+        case CauseKind.SUBSTITUTED:
+            return f"{c.quantity} replaced by substitute {ref}"
+        case CauseKind.SHIPPED:
+            return f"shipment {ref}"
+        case CauseKind.STOCK_RECEIVED:
+            return f"{c.quantity} received at {ref}" + (f" ({c.reason})" if c.reason else "")
+        case CauseKind.STOCK_ADJUSTED:
+            return f"stock adjusted{reason}"
+        case CauseKind.PO_CREATED:
+            return f"purchase order {ref} expected {c.new}"
+        case CauseKind.PO_CANCELLED:
+            return f"purchase order {ref}: cancelled"
+        case CauseKind.PO_CHANGED:
+            changes = [f"date {c.old} {ARROW} {c.new}"] if c.new else []
+            changes += [f"{sku} added ({new})" if old is None else f"{sku} {old} {ARROW} {new}"
+                        for sku, old, new in c.lines]
+            return f"purchase order {ref}: {'; '.join(changes) or 'updated'}"
+        case CauseKind.PO_RECEIVED:
+            return f"purchase order {ref} received"
+        case CauseKind.SUPPLIER_LEAD_TIME:
+            return f"supplier {ref}: lead time {c.quantity} days"
+        case CauseKind.PRODUCT_CHANGED:
+            return f"product {ref} changed"
+        case CauseKind.QUEUE_CANCELLATION:
+            return f"a backorder ahead was cancelled ({ref})"
+        case CauseKind.QUEUE_SUBSTITUTE:
+            return f"a backorder ahead took substitute {ref}"
+        case CauseKind.SUBSTITUTE_TAKEN:
+            return f"substitute for {ref}"
+        case CauseKind.QUEUE_REPRIORITIZED:
+            return f"queue reprioritised by {c.agent}"
+        case CauseKind.REPRIORITIZED:
+            return f"{c.agent}{reason}"
+        case CauseKind.QUEUE_ORDER_PLACED:
+            return f"order {ref} placed"
+        case CauseKind.ORDER_SHIPPED:
+            return f"order {ref} shipped"
+        case CauseKind.ETA_OVERDUE:
+            return "the expected delivery date passed"
+    return c.text or c.kind.value
+
+
+# -- statuses ----------------------------------------------------------------------------------
+CUSTOMER_STATUSES: dict[str, str] = {
+    "WAITING": _("waiting for stock"),
+    "PARTIALLY_ALLOCATED": _("partly set aside for you"),
+    "ALLOCATED": _("set aside for you, ready to ship"),
+    "SHIPPED": _("shipped"),
+    "CANCELLED": _("cancelled"),
+    "SUBSTITUTED": _("replaced by an alternative"),
+}
+
+
+def customer_status(status: str, language: str = "en") -> str:
+    return translations(language).gettext(CUSTOMER_STATUSES.get(status, UPDATED))
+
+
+# -- live updates ------------------------------------------------------------------------------
+def visible_to_customer(event: ev.BackorderEvent) -> bool:
+    """Reprioritisations are agents' decisions about the queue, with their reasons: never sent to customers."""
+    return not isinstance(event, ev.BackorderReprioritized)
+
+
+def update_message(event: ev.BackorderEvent, *, staff: bool, language: str = "en") -> str:
+    """A live update's sentence: for staff with everything recorded (English, ISO dates); for its customer
+    in their language, less agents, reasons, PO numbers and other customers' orders."""
+    if staff:
+        return _staff_update(event)
+    t = translations(language)
+    g: Callable[[str], str] = t.gettext
+
+    def day(value: date | None) -> str:
+        return format_day(value, language) if value else g(_("none"))
+
+    match event:
+        case ev.BackorderCreated():
+            if event.eta_date:
+                return g(_("{quantity} × {sku} on backorder, expected {date}")).format(
+                    quantity=event.quantity, sku=event.sku, date=day(event.eta_date))
+            return g(_("{quantity} × {sku} on backorder")).format(quantity=event.quantity, sku=event.sku)
+        case ev.BackorderAllocated():
+            return g(_("{quantity} × {sku} set aside for you ({allocated} of {of})")).format(
+                quantity=event.quantity, sku=event.sku, allocated=event.allocated_quantity,
+                of=event.backordered_quantity)
+        case ev.BackorderStatusChanged():
+            return g(_("status {old} {arrow} {new}: {cause}")).format(
+                old=customer_status(event.old_status, language), new=customer_status(event.new_status, language),
+                arrow=ARROW, cause=customer_cause("STATUS", event.cause, language))
+        case ev.EtaChanged():
+            return g(_("expected date {old} {arrow} {new}: {cause}")).format(
+                old=day(event.old_date), new=day(event.new_date), arrow=ARROW,
+                cause=customer_cause("ETA", event.cause, language))
+        case ev.BackorderCancelled():
+            requested = RequestedBy(event.requested_by) if event.requested_by else None
+            if event.cancelled_by == Actor.CUSTOMER.value:
+                requested = RequestedBy.CUSTOMER
+            words = {RequestedBy.CUSTOMER: _("{quantity} × {sku} cancelled at your request"),
+                     RequestedBy.SHOP: _("{quantity} × {sku} cancelled by the shop"),
+                     None: _("{quantity} × {sku} cancelled")}[requested]
+            return g(words).format(quantity=event.quantity, sku=event.sku)
+        case ev.BackorderSubstituted():
+            return g(_("{quantity} × {sku} replaced by {substitute}")).format(
+                quantity=event.quantity, sku=event.sku, substitute=event.substitute_sku)
+        case ev.BackorderShipped():
+            return g(_("{quantity} × {sku} shipped")).format(quantity=event.quantity, sku=event.sku)
+        case ev.SubstituteOffered():
+            return g(_("an alternative to {sku} is offered: {substitute}")).format(
+                sku=event.sku, substitute=event.substitute_sku)
+    return g(_("your backorder was updated"))
+
+
+def _staff_update(event: ev.BackorderEvent) -> str:
+    match event:
+        case ev.BackorderCreated():
+            where = f" (queue position {event.queue_position})" if event.queue_position else ""
+            eta = f", expected {event.eta_date.isoformat()}" if event.eta_date else ""
+            return f"{event.quantity} × {event.sku} backordered{where}{eta}"
+        case ev.BackorderAllocated():
+            return f"{event.quantity} × {event.sku} allocated ({event.allocated_quantity} of " \
+                   f"{event.backordered_quantity})"
+        case ev.BackorderStatusChanged():
+            return f"status {event.old_status} {ARROW} {event.new_status}: {staff_cause(event.cause)}"
+        case ev.EtaChanged():
+            old = event.old_date.isoformat() if event.old_date else "none"
+            new = event.new_date.isoformat() if event.new_date else "none"
+            return f"expected date {old} {ARROW} {new}: {staff_cause(event.cause)}"
+        case ev.BackorderCancelled():
+            wish = {"customer": " at the customer's request", "shop": " (the shop's decision)"}.get(
+                event.requested_by or "", "") if event.cancelled_by != Actor.CUSTOMER.value else ""
+            return f"{event.quantity} × {event.sku} cancelled by {event.cancelled_by}{wish}"
+        case ev.BackorderSubstituted():
+            return f"{event.quantity} × {event.sku} replaced by {event.substitute_sku}"
+        case ev.BackorderShipped():
+            return f"{event.quantity} × {event.sku} shipped"
+        case ev.BackorderReprioritized():
+            return f"priority set to {event.priority} by {event.agent}: {event.reason}"
+        case ev.SubstituteOffered():
+            return f"substitute {event.substitute_sku} offered for {event.sku}"
+    return event.kind
