@@ -16,7 +16,6 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from api.access_log import log_config
 from api.settings import Settings
 
 log = logging.getLogger("backorder")
@@ -161,7 +160,6 @@ def server_config(app: Any, settings: Settings, **kwargs: Any) -> ServerConfig:
     body, and X-Forwarded-For believed only from the proxies named in BACKORDER_TRUSTED_PROXIES (uvicorn
     alone believes any loopback peer, so every spoofed address got a fresh rate-limit bucket)."""
     proxies = list(settings.trusted_proxies)
-    kwargs.setdefault("log_config", log_config())  # the access log without link tokens (api.access_log)
     return ServerConfig(app, header_timeout=settings.header_timeout_seconds, body_timeout=settings.body_timeout_seconds,
                         ws_max_size=settings.max_body_bytes, ws="websockets-sansio",
                         proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [], **kwargs)

