@@ -1,4 +1,4 @@
-"""The Starlette application: GraphQL over HTTP and websockets at /graphql, /healthz, and the portal.
+"""The Starlette application: GraphQL over HTTP and websockets at /graphql, /healthz, /readyz, and the portal.
 
 `create_app()` reads settings once; the lifespan applies migrations, connects tortoise (as the
 process-wide context, so websocket tasks see it too) and starts the event bus.
@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -30,6 +30,7 @@ from strawberry.exceptions import ConnectionRejectionError
 
 from api.context import Context, PortalSession, Principal
 from api.http_limits import BodyLimit
+from api.logs import RequestIdMiddleware
 from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
@@ -48,7 +49,8 @@ FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
     def __init__(self, app_state: dict[str, Any], settings: Settings) -> None:
         # strawberry refuses cross-origin websocket handshakes itself (HTTP 403) unless told which to allow
-        super().__init__(build_schema(settings), graphql_ide="graphiql" if settings.development else None,
+        # GraphiQL is served by `page()` from frontend/ with vendored assets, never strawberry's CDN template
+        super().__init__(build_schema(settings), graphql_ide=None,
                          allow_queries_via_get=False, keep_alive=True, keep_alive_interval=15,
                          allowed_origins=settings.allowed_origins)
         self.state = app_state
@@ -173,7 +175,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     graphql = BackorderGraphQL(state, settings)
 
     async def healthz(request: Request) -> Response:
-        """For load balancers: 200 when the database answers (and Redis, in the scale-out profile)."""
+        """Liveness: the process answers (a restart would not help when only the database is down)."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        """Readiness, for load balancers: 200 when the database answers (and Redis, when configured)."""
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(ping_database(), 5)
@@ -188,15 +194,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                             status_code=200 if healthy else 503)
 
     routes: list[Any] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", page("graphiql.html", GRAPHIQL_CSP), methods=["GET"]),
+        Route("/graphql", graphql, methods=["POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
         *notify.routes(),
     ]
     if FRONTEND.is_dir():
         routes.append(Mount("/", PortalFiles(directory=FRONTEND, html=True), name="portal"))
     app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
+                    middleware=[Middleware(RequestIdMiddleware),
+                                Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
     app.state.desk, app.state.bus, app.state.notifications = desk, event_bus, notify
     return app
 
@@ -205,15 +214,32 @@ PORTAL_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 
               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 
+# GraphiQL's stylesheet carries its fonts as data: URLs; nothing else differs from the portal's policy
+GRAPHIQL_CSP = PORTAL_CSP.replace("img-src", "font-src 'self' data:; img-src")
+
+
+def _secure(response: Response, csp: str = PORTAL_CSP) -> Response:
+    response.headers["Content-Security-Policy"] = csp
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"  # a sign-in link's token must not leak onwards
+    return response
+
+
 class PortalFiles(StaticFiles):
     """The portal's files, which no other site may frame (frame-ancestors works only as a header)."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        response.headers["Content-Security-Policy"] = PORTAL_CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"  # a sign-in link's token must not leak onwards
-        return response
+        return _secure(await super().get_response(path, scope))
+
+
+def page(name: str, csp: str = PORTAL_CSP) -> Callable[[Request], Awaitable[Response]]:
+    """A page of frontend/ at its own address (GraphiQL at GET /graphql, the console at /agent), with the
+    portal's security headers. In every mode: the page is public, its data needs a token or session."""
+
+    async def serve(request: Request) -> Response:
+        return _secure(FileResponse(FRONTEND / name, media_type="text/html"), csp)
+
+    return serve
 
 
 def make_desk(settings: Settings, bus: EventBus, notify: Notifications, clock: Clock | None = None) -> BackorderDesk:

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
+from api import logs
 from api.settings import Settings
 from domain.errors import DomainError
 from domain.model import BackorderPolicy, Channel, Product
@@ -64,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--limit", type=int, default=None, help="orders: stop after this many orders")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    logs.configure(settings.log_format)
     try:
         if args.command == "serve":
             return serve_command(settings, args.host, args.port, args.demo, args.workers)
@@ -124,11 +125,12 @@ def serve_command(settings: Settings, host: str, port: int, demo: bool, workers:
         print(asyncio.run(prepare_demo(settings)), flush=True)
     if workers > 1:
         config = server_config("api.app:app_from_env", settings, factory=True, workers=workers, host=host,
-                               port=port, log_level="info")
+                               port=port, log_level="info", log_config=logs.logging_config(settings.log_format))
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         tune_gc()
-        uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
+        uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port, log_level="info",
+                                     log_config=logs.logging_config(settings.log_format))).run()
     return 0
 
 
@@ -185,20 +187,83 @@ async def portal_link_command(settings: Settings, email: str) -> int:
 
 
 async def prepare_demo(settings: Settings) -> str:
+    """Load the demo into an empty database, or keep what a previous run left; either way say which, and
+    show the demo agent token. The token is minted once and kept (mode 0600) in a file beside the database:
+    a restarted demo shows the same token, so GraphiQL tabs and scripts that hold it keep working."""
     from api.demo import DEMO_CUSTOMERS, TOUR_SKU, is_empty, load_demo
-    from domain.store.tokens import create_token
+    from domain.store.tokens import create_token, verify_token
 
+    token_file = demo_token_file(settings.database_url)
     async with open_database(settings.database_url, apply_migrations=False):
-        if await is_empty():
+        loaded = await is_empty()
+        if loaded:
             await load_demo(_desk(settings))
-        _, secret = await create_token("demo agent", "agent")
+        secret = _read_secret(token_file)
+        kept_token = secret is not None and await verify_token(secret) is not None
+        if not kept_token:  # first run, a fresh database, or the token was revoked
+            _, secret = await create_token("demo agent", "agent")
+            _write_secret(token_file, secret)
     base = "" if settings.public_url == Settings.public_url else f" --base-url {settings.public_url}"
+    where = _database_name(settings.database_url)
+    data = (f"Demo data loaded into {where}." if loaded else
+            f"Kept the data already in {where} (nothing loaded; delete it for a fresh demo).")
+    token_note = "kept from the last run" if kept_token else "new"
     return (
-        f"\n  Demo data loaded. GraphiQL: {settings.public_url}/graphql\n"
-        f"  Agent token (add as header  Authorization: Bearer {secret} )\n"
+        f"\n  {data} GraphiQL: {settings.public_url}/graphql\n"
+        f"  Agent token ({token_note}; stored in {token_file}):\n"
+        f"    add the header  Authorization: Bearer {secret}\n"
         f"  Tour product: {TOUR_SKU}; demo customers: {', '.join(DEMO_CUSTOMERS)}\n"
-        f"  Portal: {settings.public_url}/  (sign-in link: backorder portal-link {DEMO_CUSTOMERS[0]}{base})\n"
+        f"  Portal: {settings.public_url}/  (sign-in link: {backorder_command()} portal-link "
+        f"{DEMO_CUSTOMERS[0]}{base})\n"
     )
+
+
+def demo_token_file(database_url: str) -> Path:
+    """Beside a SQLite file (deleting the demo's files together starts afresh); in the working directory
+    for a server database."""
+    if database_url.startswith("sqlite://") and database_url != "sqlite://:memory:":
+        return Path(database_url.removeprefix("sqlite://") + ".demo-token")
+    return Path(".backorder-demo-token")
+
+
+def _database_name(database_url: str) -> str:
+    if database_url.startswith("sqlite://"):
+        return database_url.removeprefix("sqlite://")
+    from api.app import _redact
+
+    return _redact(database_url)
+
+
+def _read_secret(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _write_secret(path: Path, secret: str) -> None:
+    """Only the owner may read it: the file holds a working agent token."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+
+
+def backorder_command() -> str:
+    """How the user runs this command from where they are: `backorder` when it is on PATH, else its path
+    (scripts/demo.sh runs .venv/bin/backorder, which a fresh shell does not find)."""
+    import shutil
+
+    program = Path(sys.argv[0])
+    if program.name != "backorder":
+        return "backorder" if shutil.which("backorder") else ".venv/bin/backorder"
+    found = shutil.which("backorder")
+    if found and Path(found).resolve() == program.resolve():
+        return "backorder"
+    try:
+        return str(program.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(program.resolve())
 
 
 def _desk(settings: Settings) -> BackorderDesk:

@@ -1,6 +1,6 @@
-"""Customer access to the portal, through the public GraphQL API: signed, expiring, single-use links
-that become an HttpOnly session cookie; order number + email for one order; sign-out; the customer's
-own account and notification preferences."""
+"""Customer access to the portal: signed, expiring, single-use links that become an HttpOnly session cookie;
+sessions started, found and ended; the sign-in rate limit. Its GraphQL (sign-in, sign-out, the customer's own
+account and notification preferences) is in `api.schema.portal`."""
 
 from __future__ import annotations
 
@@ -12,21 +12,15 @@ import logging
 import time as systime
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import strawberry
 from strawberry.types import Info
 
 from api import types as gt
 from api.context import Context, PortalSession, Principal
-from api.permissions import HasAccount, IsAuthenticated, IsStaff
-from api.schema import _own_order, _payload
 from api.settings import Settings
-from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
-from domain.errors import DomainError, ErrorCode, InvalidInput, PermissionDenied
-from domain.model import check_email
-from domain.store import notify as notify_store
+from domain.errors import ErrorCode, InvalidInput
 from domain.store import portal as store
 from domain.store import queries as q
 
@@ -114,7 +108,7 @@ def _set_session_cookie(info: Ctx, token: str, max_age: int) -> None:
     response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, secure=secure, samesite="lax", path="/")
 
 
-async def _start_session(info: Ctx, email: str, order_id: str | None) -> gt.Viewer:
+async def start_session(info: Ctx, email: str, order_id: str | None) -> gt.Viewer:
     settings = info.context.settings
     now = info.context.desk.clock.now()
     ttl = timedelta(hours=settings.session_hours)
@@ -125,6 +119,17 @@ async def _start_session(info: Ctx, email: str, order_id: str | None) -> gt.View
     info.context.principal = Principal(role="customer", name=email, customer_email=email, order_id=order_id,
                                        session=session)
     return gt.Viewer(name=email, role="customer", customer_email=email)
+
+
+async def end_session(info: Ctx) -> None:
+    """Sign out: the session ends in the database, its live updates here stop now, the cookie goes."""
+    request, response = info.context.request, info.context.response
+    cookie = request.cookies.get(COOKIE) if request is not None else None
+    if cookie:
+        await store.end_session(cookie, info.context.desk.clock.now())
+        PortalSession.end(cookie)  # live updates on this process stop now; on others within a recheck
+    response.delete_cookie(COOKIE, path="/")
+    info.context.principal = None
 
 
 async def _session_open(token: str, now: datetime) -> bool:
@@ -141,6 +146,11 @@ async def customer_from_cookie(cookie: str | None, now: datetime) -> Principal |
         return None
     return Principal(role="customer", name=session.email, customer_email=session.email, order_id=session.order_id,
                      session=PortalSession.track(cookie, session.expires_at, _session_open))
+
+
+def send_link_later(settings: Settings, send: LinkSender, email: str, now: datetime) -> None:
+    """Send a requested link after the answer has gone (see `_send_link_if_known`)."""
+    _in_background(_send_link_if_known(settings, send, email, now))
 
 
 def _in_background(work: Coroutine[Any, Any, None]) -> None:
@@ -160,227 +170,3 @@ async def _send_link_if_known(settings: Settings, send: LinkSender, email: str, 
         await send(email, url, expires_at)
     except Exception:
         log.exception("could not send a requested portal link")
-
-
-# -- GraphQL ----------------------------------------------------------------------------------
-@strawberry.type
-class Preferences:
-    by_email: bool
-    by_sms: bool
-    phone: str | None
-    quiet_hours_start: time | None = strawberry.field(description="Local time; no SMS from then...")
-    quiet_hours_end: time | None = strawberry.field(description="...until then.")
-    timezone: str = strawberry.field(description="IANA zone, e.g. Europe/London; dates are shown in it.")
-    language: str
-
-    @strawberry.field(description="The number replied STOP: no texts go to it until it replies START, whatever "
-                                  "bySms says (a tick in a form is not consent to texts the phone refused).")
-    async def sms_stopped(self) -> bool:
-        return bool(self.phone) and await notify_store.sms_opted_out(self.phone or "")
-
-    @staticmethod
-    def of(p: NotificationPreferences) -> Preferences:
-        return Preferences(by_email=p.by_email, by_sms=p.by_sms, phone=p.phone, quiet_hours_start=p.quiet_hours_start,
-                           quiet_hours_end=p.quiet_hours_end, timezone=p.timezone, language=p.language)
-
-
-@strawberry.type
-class Account:
-    email: str
-    name: str
-    preferences: Preferences
-
-
-@strawberry.input
-class RequestPortalLinkInput:
-    email: str
-
-
-@strawberry.input
-class CustomerPortalLinkInput:
-    email: str
-    order_id: strawberry.ID | None = strawberry.field(default=None, description="Limit the link to one order.")
-
-
-@strawberry.input
-class RedeemPortalLinkInput:
-    token: str
-
-
-@strawberry.input
-class SignInWithOrderInput:
-    order_number: str
-    email: str
-
-
-@strawberry.input(description="Only the fields given change; null clears phone or quiet hours.")
-class UpdateNotificationPreferencesInput:
-    by_email: bool | None = strawberry.UNSET
-    by_sms: bool | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
-    quiet_hours_start: time | None = strawberry.UNSET
-    quiet_hours_end: time | None = strawberry.UNSET
-    timezone: str | None = strawberry.UNSET
-    language: str | None = strawberry.UNSET
-    customer_email: str | None = strawberry.field(default=None, description="Agents: whose preferences.")
-
-
-@strawberry.type
-class RequestPortalLinkPayload:
-    message: str = SAME_ANSWER
-    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class CustomerPortalLinkPayload:
-    url: str | None = None
-    expires_at: datetime | None = None
-    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class SignInPayload:
-    viewer: gt.Viewer | None = None
-    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class SignOutPayload:
-    ok: bool
-
-
-@strawberry.type
-class PreferencesPayload:
-    preferences: Preferences | None = None
-    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class PortalQuery:
-    @strawberry.field(permission_classes=[IsAuthenticated, HasAccount],
-                      description="The signed-in customer's account; not for a sign-in with an order number "
-                                  "(error ACCOUNT_SIGN_IN_REQUIRED). Null for staff.")
-    async def my_account(self, info: Ctx) -> Account | None:
-        principal = info.context.require_principal()
-        if principal.customer_email is None:
-            return None
-        customers = await q.customers_by_email([principal.customer_email])
-        customer = customers.get(principal.customer_email)
-        prefs = await store.get_preferences(principal.customer_email)
-        return Account(email=principal.customer_email, name=customer.name if customer else "",
-                       preferences=Preferences.of(prefs))
-
-    @strawberry.field(permission_classes=[IsStaff])
-    async def customer_preferences(self, info: Ctx, email: str) -> Preferences:
-        return Preferences.of(await store.get_preferences(email.strip().lower()))
-
-    @strawberry.field(description="Languages messages and the portal can use.")
-    def supported_languages(self) -> list[str]:
-        return list(SUPPORTED_LANGUAGES)
-
-
-@strawberry.type
-class PortalMutation:
-    @strawberry.mutation(description="Email a sign-in link. The answer is the same whether or not we know the address.")
-    async def request_portal_link(self, info: Ctx, input: RequestPortalLinkInput) -> RequestPortalLinkPayload:
-        async def run() -> RequestPortalLinkPayload:
-            email = check_email(input.email)
-            context = info.context
-            send: LinkSender = context.extras.get("send_portal_link", log_link)
-            _in_background(_send_link_if_known(context.settings, send, email, context.desk.clock.now()))
-            return RequestPortalLinkPayload(message=same_answer(info.context.settings.link_minutes))
-        return await _payload(RequestPortalLinkPayload, run)
-
-    @strawberry.mutation(permission_classes=[IsStaff],
-                         description="A sign-in link for a customer, to read out or send (agents).")
-    async def customer_portal_link(self, info: Ctx, input: CustomerPortalLinkInput) -> CustomerPortalLinkPayload:
-        async def run() -> CustomerPortalLinkPayload:
-            email = check_email(input.email)
-            if email not in await q.customers_by_email([email]):
-                raise InvalidInput(f"no customer with email {email}", field="email", code=ErrorCode.NOT_FOUND)
-            order_id = None
-            if input.order_id:
-                order_id = await _own_order(info, input.order_id)
-                order = (await q.orders_by_id([order_id]))[order_id]
-                if order.customer.email != email:
-                    raise InvalidInput("that order belongs to someone else", field="orderId")
-            url, expires_at = await issue_link(info, email, order_id, info.context.require_principal().name)
-            return CustomerPortalLinkPayload(url=url, expires_at=expires_at)
-        return await _payload(CustomerPortalLinkPayload, run)
-
-    @strawberry.mutation(description="Exchange a sign-in link for a session (cookie). Each link works once.")
-    async def redeem_portal_link(self, info: Ctx, input: RedeemPortalLinkInput) -> SignInPayload:
-        async def run() -> SignInPayload:
-            link_id = read_token(await store.signing_key(), input.token)
-            outcome, link = await store.use_link(link_id, info.context.desk.clock.now())
-            if outcome == "expired":
-                raise InvalidInput("this sign-in link has expired: ask for a new one", field="token",
-                                   code=ErrorCode.LINK_EXPIRED)
-            if outcome == "used":
-                raise InvalidInput("this sign-in link has already been used: ask for a new one", field="token",
-                                   code=ErrorCode.LINK_USED)
-            if outcome != "ok" or link is None:
-                raise InvalidInput("this sign-in link is not valid", field="token", code=ErrorCode.LINK_INVALID)
-            return SignInPayload(viewer=await _start_session(info, link.email, link.order_id))
-        return await _payload(SignInPayload, run)
-
-    @strawberry.mutation(description="Open one order with its number and the email on it.")
-    async def sign_in_with_order(self, info: Ctx, input: SignInWithOrderInput) -> SignInPayload:
-        async def run() -> SignInPayload:
-            request = info.context.request
-            client = request.client.host if request is not None and request.client else "-"
-            if not ORDER_SIGN_IN_LIMIT.allow(client):
-                raise PermissionDenied("too many attempts: wait a few minutes", field="orderNumber",
-                                       code=ErrorCode.RATE_LIMITED)
-            email = check_email(input.email)
-            order_id = await q.order_id_by_number(input.order_number)
-            order = (await q.orders_by_id([order_id])).get(order_id) if order_id else None
-            if order is None or not hmac.compare_digest(order.customer.email, email):
-                raise InvalidInput("we could not find an order with that number and email", field="orderNumber",
-                                   code=ErrorCode.NOT_FOUND)
-            return SignInPayload(viewer=await _start_session(info, email, order.id))
-        return await _payload(SignInPayload, run)
-
-    @strawberry.mutation(description="End the portal session.")
-    async def sign_out(self, info: Ctx) -> SignOutPayload:
-        request, response = info.context.request, info.context.response
-        cookie = request.cookies.get(COOKIE) if request is not None else None
-        if cookie:
-            await store.end_session(cookie, info.context.desk.clock.now())
-            PortalSession.end(cookie)  # live updates on this process stop now; on others within a recheck
-        response.delete_cookie(COOKIE, path="/")
-        info.context.principal = None
-        return SignOutPayload(ok=True)
-
-    @strawberry.mutation(permission_classes=[IsAuthenticated, HasAccount],
-                         description="How the customer is told: channels, quiet hours, time zone, language. "
-                                     "Not for a sign-in with an order number (error ACCOUNT_SIGN_IN_REQUIRED).")
-    async def update_notification_preferences(self, info: Ctx,
-                                              input: UpdateNotificationPreferencesInput) -> PreferencesPayload:
-        async def run() -> PreferencesPayload:
-            principal = info.context.require_principal()
-            if principal.is_staff:
-                if not input.customer_email:
-                    raise InvalidInput("say whose preferences", field="customerEmail")
-                email = check_email(input.customer_email, "customerEmail")
-            else:
-                assert principal.customer_email is not None
-                email = principal.customer_email
-            prefs = await store.get_preferences(email)
-            for name in ("by_email", "by_sms", "phone", "quiet_hours_start", "quiet_hours_end", "timezone",
-                         "language"):
-                value = getattr(input, name)
-                if value is strawberry.UNSET:
-                    continue
-                if value is None and name in ("by_email", "by_sms", "timezone", "language"):
-                    raise InvalidInput(f"{name} cannot be null", field=name)
-                if isinstance(value, str):
-                    value = value.strip() or None
-                setattr(prefs, name, value)
-            prefs.validate()
-            await store.save_preferences(prefs)
-            return PreferencesPayload(preferences=Preferences.of(prefs))
-        return await _payload(PreferencesPayload, run)
-
-
-__all__ = ["COOKIE", "PortalMutation", "PortalQuery", "customer_from_cookie", "DomainError"]

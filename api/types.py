@@ -497,8 +497,10 @@ class Connection(Generic[T]):
 
 @strawberry.type(description="Key figures of the backorder book.")
 class Kpis:
-    open_backorders: int
-    units_waiting: int
+    open_backorders: int = strawberry.field(description=(
+        "Backorders not yet shipped, cancelled or substituted: those waiting for stock (WAITING, "
+        "PARTIALLY_ALLOCATED) and those whose units are held for shipping (ALLOCATED)."))
+    units_waiting: int = strawberry.field(description="Units of open backorders not yet allocated.")
     units_allocated_not_shipped: int
     overdue_backorders: int
     skus_with_backorders: int

@@ -1,6 +1,7 @@
 // The customer portal: talks only to the public GraphQL API at /graphql (HTTP for queries and
 // mutations, graphql-transport-ws for live updates). The session is an HttpOnly cookie set by the
-// redeemPortalLink / signInWithOrder mutations; the page never sees a token.
+// redeemPortalLink / signInWithOrder mutations; the page never sees a token. Its words come from the
+// catalogues in /i18n/ (one JSON file per language); dates, times, numbers and money from Intl.
 
 const BACKORDER_FIELDS = `
   id status quantity backorderedQuantity allocatedQuantity shippedQuantity cancelledQuantity
@@ -24,8 +25,71 @@ const ORDERS_QUERY = `query Orders($account: Boolean! = true) {
 const UPDATES = `subscription Updates { backorderUpdates { kind message backorderId
   oldEtaDate newEtaDate backorder { ${BACKORDER_FIELDS} } } }`;
 
+// the languages the page has catalogues for (frontend/i18n/<code>.json); English is the fallback
+const PAGE_LANGUAGES = ["en", "de", "fr", "es"];
+
 const $ = (id) => document.getElementById(id);
-const state = { orders: [], account: null, orderOnly: false, socket: null, languages: ["en"], retry: 0, live: false };
+const state = {
+  orders: [], account: null, orderOnly: false, socket: null, languages: PAGE_LANGUAGES, retry: 0, live: false,
+  language: "en", messages: {},
+};
+const catalogues = {};
+
+// -- words -------------------------------------------------------------------------------------
+async function loadCatalogue(code) {
+  if (!catalogues[code]) {
+    const response = await fetch(`/i18n/${code}.json`, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`no catalogue for ${code}`);
+    catalogues[code] = await response.json();
+  }
+  return catalogues[code];
+}
+
+function chosenLanguage() {
+  // the customer's preference when signed in with an account, else the browser's first language we speak
+  const chosen = state.account && state.account.preferences.language;
+  if (chosen && PAGE_LANGUAGES.includes(chosen)) return chosen;
+  for (const tag of navigator.languages || [navigator.language || "en"]) {
+    const base = String(tag).split("-")[0].toLowerCase();
+    if (PAGE_LANGUAGES.includes(base)) return base;
+  }
+  return "en";
+}
+
+async function applyLanguage(code = chosenLanguage()) {
+  try {
+    await loadCatalogue("en");
+    state.messages = await loadCatalogue(code);
+    state.language = code;
+  } catch (err) {
+    state.messages = catalogues.en || {};
+    state.language = "en";
+  }
+  document.documentElement.lang = state.language;
+  document.title = t("title");
+  for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const node of document.querySelectorAll("[data-i18n-aria-label]")) {
+    node.setAttribute("aria-label", t(node.dataset.i18nAriaLabel));
+  }
+}
+
+function t(key, params = {}) {
+  let text = state.messages[key] ?? (catalogues.en && catalogues.en[key]) ?? key;
+  if (typeof text === "object") {
+    const category = new Intl.PluralRules(locale()).select(Number(params.count));
+    text = text[category] ?? text.other;
+  }
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+}
+
+function has(key) {
+  return key in state.messages || Boolean(catalogues.en && key in catalogues.en);
+}
+
+function errorWords(code, message) {
+  // a known code in the customer's language; otherwise the server's own words
+  return code && has(`error.${code}`) ? t(`error.${code}`) : message;
+}
 
 // -- GraphQL over HTTP -------------------------------------------------------------------------
 async function gql(query, variables = {}) {
@@ -38,12 +102,12 @@ async function gql(query, variables = {}) {
       body: JSON.stringify({ query, variables }),
     });
   } catch (err) {
-    throw new PortalError("We cannot reach the shop right now. Check your connection and try again.", "OFFLINE");
+    throw new PortalError(t("error.OFFLINE"), "OFFLINE");
   }
   const body = await response.json().catch(() => ({}));
   if (body.errors && body.errors.length) {
-    const code = body.errors[0].extensions && body.errors[0].extensions.code;
-    throw new PortalError(body.errors[0].message, code || "ERROR");
+    const code = (body.errors[0].extensions && body.errors[0].extensions.code) || "ERROR";
+    throw new PortalError(errorWords(code, body.errors[0].message), code);
   }
   return body.data;
 }
@@ -54,65 +118,64 @@ class PortalError extends Error {
 
 // -- formatting --------------------------------------------------------------------------------
 function tz() { return (state.account && state.account.preferences.timezone) || undefined; }
-function lang() {
-  // the chosen language, in the browser's regional form when it matches (en + en-GB -> en-GB)
-  const chosen = (state.account && state.account.preferences.language) || "en";
-  const browser = navigator.language || chosen;
-  return browser.split("-")[0] === chosen ? browser : chosen;
+function locale() {
+  // the page's language, in the browser's regional form when it matches (en + en-GB -> en-GB)
+  const browser = navigator.language || state.language;
+  return browser.split("-")[0] === state.language ? browser : state.language;
 }
 
 function formatDate(isoDate) {
   const [y, m, d] = isoDate.split("-").map(Number);
-  return new Intl.DateTimeFormat(lang(), { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" })
+  return new Intl.DateTimeFormat(locale(), { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" })
     .format(new Date(Date.UTC(y, m - 1, d)));
 }
 
 function formatDateTime(iso) {
+  // with the zone named: a customer abroad must not guess whose 09:00 it is
+  const options = { day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit",
+    timeZoneName: "short" };
   try {
-    return new Intl.DateTimeFormat(lang(), { dateStyle: "medium", timeStyle: "short", timeZone: tz() })
-      .format(new Date(iso));
-  } catch (err) {
-    return new Date(iso).toLocaleString();
+    return new Intl.DateTimeFormat(locale(), { ...options, timeZone: tz() }).format(new Date(iso));
+  } catch (err) {  // a zone the browser does not know: the browser's own
+    return new Intl.DateTimeFormat(locale(), options).format(new Date(iso));
   }
 }
 
 function money(m) {
   try {
-    return new Intl.NumberFormat(lang(), { style: "currency", currency: m.currency }).format(Number(m.amount));
+    return new Intl.NumberFormat(locale(), { style: "currency", currency: m.currency }).format(Number(m.amount));
   } catch (err) {
     return `${m.amount} ${m.currency}`;
   }
 }
 
-const STATUS_WORDS = {
-  WAITING: ["Waiting for stock", "wait"],
-  PARTIALLY_ALLOCATED: ["Partly set aside for you", "wait"],
-  ALLOCATED: ["Set aside for you, ready to ship", "ok"],
-  SHIPPED: ["Shipped", "ok"],
-  CANCELLED: ["Cancelled", "off"],
-  SUBSTITUTED: ["Replaced by an alternative", "off"],
-};
+function times(m, count) {
+  // an amount of money times a count, in cents so that 3 × 0.10 is 0.30
+  return { amount: String(Math.round(Number(m.amount) * 100) * count / 100), currency: m.currency };
+}
+
+const TONES = { WAITING: "wait", PARTIALLY_ALLOCATED: "wait", ALLOCATED: "ok", SHIPPED: "ok", IN_STOCK: "ok",
+  CANCELLED: "off", SUBSTITUTED: "off" };
+
+function statusWords(status) { return has(`status.${status}`) ? t(`status.${status}`) : status; }
 
 function etaWords(eta) {
   const when = formatDate(eta.date);
   switch (eta.source) {
-    case "ALLOCATED": return `Ready to ship`;
-    case "ON_HAND": return `Expected ${when}, from stock`;
+    case "ALLOCATED": return t("eta.ready");
+    case "ON_HAND": return t("eta.onHand", { date: when });
     case "PURCHASE_ORDER":
-      return eta.confidence === "HIGH" ? `Expected ${when}, confirmed by the supplier`
-        : `Expected ${when}, but the delivery is running late`;
-    case "RELEASE_DATE": return `Expected ${when}, on release`;
+      return eta.confidence === "HIGH" ? t("eta.confirmed", { date: when }) : t("eta.late", { date: when });
+    case "RELEASE_DATE": return t("eta.release", { date: when });
     default:
-      return eta.confidence === "LOW" ? `Estimated ${when}; the supplier has been late before`
-        : `Estimated ${when}`;
+      return eta.confidence === "LOW" ? t("eta.estimatedLate", { date: when }) : t("eta.estimated", { date: when });
   }
 }
 
 function aheadWords(position) {
   if (!position) return "";
-  if (position === 1) return "You are next in line.";
-  const ahead = position - 1;
-  return `${ahead} ${ahead === 1 ? "customer" : "customers"} ahead of you.`;
+  if (position === 1) return t("queue.next");
+  return t("queue.ahead", { count: position - 1 });
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -136,7 +199,9 @@ function show(id) {
   for (const section of ["loading", "sign-in", "orders", "preferences", "error"]) {
     $(section).hidden = section !== id;
   }
-  $("account-nav").hidden = !(id === "orders" || id === "preferences");
+  const signedIn = id === "orders" || id === "preferences";
+  $("account-nav").hidden = !signedIn;
+  if (!signedIn) $("who").textContent = "";  // nobody's address stays on the page after they leave
 }
 
 function showError(message) {
@@ -175,8 +240,9 @@ async function load() {
   state.orderOnly = data.viewer.orderOnly;
   state.account = data.myAccount || null;
   state.orders = data.orders.nodes;
-  state.languages = data.supportedLanguages;
+  state.languages = data.supportedLanguages.filter((code) => PAGE_LANGUAGES.includes(code));
   state.email = data.viewer.customerEmail;
+  await applyLanguage();
   $("who").textContent = state.email;
   $("show-preferences").hidden = state.orderOnly;
   $("order-only").hidden = !state.orderOnly;
@@ -191,6 +257,8 @@ function renderOrders() {
   $("orders-empty").hidden = state.orders.length > 0;
 }
 
+function productName(line) { return (line.product && line.product.name) || line.sku; }
+
 function renderOrder(order) {
   const hasWaiting = order.lines.some((l) => l.backorder && l.backorder.backorderedQuantity > 0);
   const name = `ship-${order.id}`;
@@ -199,60 +267,85 @@ function renderOrder(order) {
       onchange: () => setShipping(order, value === "complete") }), label);
   return el("article", { class: "order", "data-testid": "order", "data-order": order.number },
     el("header", {},
-      el("h3", {}, `Order ${order.number}`),
-      el("span", { class: "meta" }, `Placed ${formatDateTime(order.placedAt)}`)),
+      el("h3", {}, t("order.title", { number: order.number })),
+      el("span", { class: "meta" }, t("order.placed", { when: formatDateTime(order.placedAt) }))),
     el("ul", { class: "lines" }, order.lines.map((line) => renderLine(order, line))),
     hasWaiting ? el("fieldset", { class: "pref-ship" },
-      el("legend", {}, "When some items are waiting"),
-      choice("partial", "Send what is ready now"),
-      choice("complete", "Wait and send everything together")) : null);
+      el("legend", {}, t("order.whenWaiting")),
+      choice("partial", t("order.shipPartial")),
+      choice("complete", t("order.shipComplete"))) : null);
+}
+
+function lineStatus(line) {
+  // every line says where it stands: a backordered line its backorder's status, the others from stock
+  if (line.backorder) return line.backorder.status;
+  return line.shippedQuantity >= line.quantity ? "SHIPPED" : "IN_STOCK";
 }
 
 function renderLine(order, line) {
-  const name = (line.product && line.product.name) || line.sku;
-  const parts = [el("p", { class: "what" }, `${line.quantity} × ${name}`)];
-  if (line.substituteFor) parts.push(el("p", { class: "note" }, "Alternative you chose for a backordered item."));
-  if (line.allocatedQuantity > 0 && line.backorder) {
-    parts.push(el("p", {}, `${line.allocatedQuantity} in stock and set aside for you.`));
+  const name = productName(line);
+  const status = lineStatus(line);
+  const replaced = line.backorder && line.backorder.status === "SUBSTITUTED";
+  const parts = [
+    el("p", { class: replaced ? "what replaced" : "what" }, `${line.quantity} × ${name}`),
+    el("p", { class: "price", "data-testid": "line-price" },
+      t("line.price", { price: money(line.unitPrice), total: money(times(line.unitPrice, line.quantity)) })),
+  ];
+  if (line.substituteFor) parts.push(el("p", { class: "note" }, t("line.alternative")));
+  if (!line.backorder) {
+    parts.push(el("p", {}, el("span", { class: `status ${TONES[status]}`, "data-testid": "status" },
+      statusWords(status))));
+  }
+  if (line.allocatedQuantity > 0 && line.backorder && line.backorder.status !== "SHIPPED") {
+    parts.push(el("p", {}, t("line.setAside", { count: line.allocatedQuantity })));
   }
   if (line.backorder) parts.push(renderBackorder(order, line, line.backorder));
-  return el("li", { class: "line" }, parts);
+  return el("li", { class: "line", "data-testid": "line", "data-sku": line.sku }, parts);
+}
+
+function replacementOf(order, b) {
+  return order.lines.find((l) => l.substituteFor && l.substituteFor.id === b.id) || null;
 }
 
 function renderBackorder(order, line, b) {
-  const [words, tone] = STATUS_WORDS[b.status] || [b.status, "off"];
   const box = el("div", { class: "backorder", id: `bo-${b.id}`, "data-testid": "backorder" },
-    el("p", {}, el("span", { class: `status ${tone}`, "data-testid": "status" }, words)));
+    el("p", {}, el("span", { class: `status ${TONES[b.status] || "off"}`, "data-testid": "status" },
+      statusWords(b.status))));
+  if (b.substitutedQuantity > 0) {
+    const other = replacementOf(order, b);
+    box.append(el("p", { "data-testid": "replaced" }, other
+      ? t("line.replacedBy", { count: b.substitutedQuantity, name: productName(other) })
+      : t("line.replaced", { count: b.substitutedQuantity })));
+  }
   if (b.backorderedQuantity > 0) {
     box.append(el("p", { "data-testid": "waiting" },
-      `${b.backorderedQuantity} ${b.backorderedQuantity === 1 ? "item is" : "items are"} on backorder. `,
-      aheadWords(b.queuePosition)));
+      t("backorder.waiting", { count: b.backorderedQuantity }), " ", aheadWords(b.queuePosition)));
   }
   if (b.eta && ["WAITING", "PARTIALLY_ALLOCATED"].includes(b.status)) {
     box.append(el("p", { class: "eta", "data-testid": "eta" }, etaWords(b.eta)));
   }
-  if (b.cancelledQuantity > 0) box.append(el("p", { class: "note" }, `${b.cancelledQuantity} cancelled.`));
+  if (b.cancelledQuantity > 0) box.append(el("p", { class: "note" }, t("backorder.cancelled", { count: b.cancelledQuantity })));
   const note = state.changes && state.changes[b.id];
-  if (note) box.append(el("p", { class: "change-note", "data-testid": "change-note" }, note));
+  if (note) box.append(el("p", { class: "change-note", "data-testid": "change-note" }, note(b)));
   const active = ["WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED"].includes(b.status);
   const cancellable = b.quantity - b.shippedQuantity;
   if (active && cancellable > 0) {
     box.append(el("button", { type: "button", class: "secondary", onclick: () => askCancel(line, b) },
-      "Cancel backordered items…"));
+      t("cancel.open")));
   }
   const offers = b.backorderedQuantity > 0 ? b.substitutes.filter((s) => s.available) : [];
   if (offers.length) {
     box.append(el("details", { open: true },
-      el("summary", {}, "In stock now instead"),
+      el("summary", {}, t("substitute.offers")),
       el("ul", { class: "subs" }, offers.map((s) => el("li", {},
         el("span", {}, `${s.product.name} · ${money(s.product.price)} `,
           el("span", { class: "note" }, priceDifference(s.priceDifference))),
         el("button", { type: "button", onclick: (ev) => askSubstitute(line, b, s, ev.target) },
-          `Take ${b.backorderedQuantity} of these instead`))))));
+          t("substitute.take", { count: b.backorderedQuantity })))))));
   }
   if (b.history.length) {
     box.append(el("details", {},
-      el("summary", {}, "History"),
+      el("summary", {}, t("history.title")),
       el("ul", { class: "history" }, b.history.map((h) => el("li", {},
         `${formatDateTime(h.at)}: ${historyWords(h)}`)))));
   }
@@ -261,29 +354,65 @@ function renderBackorder(order, line, b) {
 
 function priceDifference(diff) {
   const amount = Number(diff.amount);
-  if (amount === 0) return "(same price)";
-  return amount > 0 ? `(${money(diff)} more each)` : `(${money({ ...diff, amount: String(-amount) })} less each)`;
+  if (amount === 0) return t("price.same");
+  return amount > 0 ? t("price.moreEach", { each: money(diff) })
+    : t("price.lessEach", { each: money({ ...diff, amount: String(-amount) }) });
 }
 
 function historyWords(h) {
   // causes arrive worded for customers (no agents, reasons or purchase orders)
-  if (h.kind === "ETA") return `expected date ${h.oldValue ? formatDate(h.oldValue) + " → " : ""}${formatDate(h.newValue)}`;
-  if (h.kind === "STATUS") return (STATUS_WORDS[h.newValue] || [h.newValue])[0];
-  if (h.kind === "QUANTITY") return `${h.oldValue} → ${h.newValue} items: ${h.cause}`;
+  if (h.kind === "ETA") {
+    return h.oldValue ? t("history.etaMoved", { from: formatDate(h.oldValue), to: formatDate(h.newValue) })
+      : t("history.eta", { date: formatDate(h.newValue) });
+  }
+  if (h.kind === "STATUS") return statusWords(h.newValue);
+  if (h.kind === "QUANTITY") return t("history.quantity", { from: h.oldValue, to: h.newValue, cause: h.cause });
   return h.cause;
+}
+
+// -- form errors: said aloud (role=alert) and tied to their field (aria-invalid, aria-describedby) --
+function fieldError(input, out, message) {
+  out.textContent = message;
+  if (input) {
+    input.setAttribute("aria-invalid", "true");
+    const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    if (!described.includes(out.id)) input.setAttribute("aria-describedby", [...described, out.id].join(" "));
+  }
+}
+
+function clearErrors(form, out) {
+  out.textContent = "";
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+}
+
+function fieldOf(form, field) {
+  // userErrors name fields as the API does (camelCase) or as the domain does (snake_case)
+  if (!field) return null;
+  const name = field.replace(/_([a-z])/g, (_, c) => c.toUpperCase()).split(".")[0];
+  const input = form.elements[name];
+  return input instanceof Element ? input : null;
 }
 
 // -- actions -----------------------------------------------------------------------------------
 function askCancel(line, b) {
   const dialog = $("cancel-dialog");
+  const form = $("cancel-form");
   const max = b.quantity - b.shippedQuantity;
   const input = $("cancel-quantity");
   input.max = String(max);
   input.value = String(Math.max(1, b.backorderedQuantity || max));
-  $("cancel-what").textContent = `${max} of ${(line.product && line.product.name) || line.sku} can be cancelled.`;
-  $("cancel-refund").textContent =
-    `You will not be charged for cancelled items; anything already paid for them is refunded ` +
-    `to your original payment method (${money(line.unitPrice)} each).`;
+  clearErrors(form, $("cancel-error"));
+  $("cancel-what").textContent = t("cancel.what", { count: max, name: productName(line) });
+  $("cancel-refund").textContent = t("cancel.refund", { each: money(line.unitPrice) });
+  form.onsubmit = (event) => {
+    if (!event.submitter || event.submitter.value !== "confirm") return;
+    const quantity = Number(input.value);
+    if (!Number.isInteger(quantity) || quantity < 1 || quantity > max) {
+      event.preventDefault();  // the dialog stays open, the field says what is wrong
+      fieldError(input, $("cancel-error"), t("cancel.invalid", { count: max }));
+      input.focus();
+    }
+  };
   dialog.returnValue = "";
   dialog.onclose = async () => {
     if (dialog.returnValue !== "confirm") return;
@@ -293,12 +422,13 @@ function askCancel(line, b) {
         backorder { ${BACKORDER_FIELDS} } userErrors { field message code } } }`,
         { input: { id: b.id, quantity, reason: "cancelled in the customer portal" } });
       const result = data.cancelBackorder;
-      if (result.userErrors.length) return announce(result.userErrors[0].message, true);
+      if (result.userErrors.length) {
+        const e = result.userErrors[0];
+        return announce(errorWords(e.code, e.message), true);
+      }
       // what the server cancelled, not what was asked for (the backorder may have moved meanwhile)
       const cancelled = result.backorder.cancelledQuantity - b.cancelledQuantity;
-      const refund = Number(line.unitPrice.amount) * cancelled;
-      announce(`${cancelled} cancelled. ${money({ amount: String(refund), currency: line.unitPrice.currency })} ` +
-        `will be refunded or not charged.`);
+      announce(t("cancel.done", { count: cancelled, refund: money(times(line.unitPrice, cancelled)) }));
       replaceBackorder(result.backorder);
     } catch (err) {
       announce(err.message, true);
@@ -309,19 +439,22 @@ function askCancel(line, b) {
 }
 
 function askSubstitute(line, b, option, button) {
-  if (!(Number(option.priceDifference.amount) > 0)) return acceptSubstitute(b, option, button);
-  // it costs more: say how much, and take it only when the customer says yes
+  // always asked: the customer sees what changes (product, quantity, price) and takes it only with a yes
   const dialog = $("substitute-dialog");
   const units = b.backorderedQuantity;
   const each = option.priceDifference;
-  const total = { amount: String(Number(each.amount) * units), currency: each.currency };
-  $("substitute-what").textContent = `${units} × ${option.product.name} instead of ` +
-    `${units} × ${(line.product && line.product.name) || line.sku}.`;
-  $("substitute-price").textContent = `It costs ${money(each)} more each: ${money(total)} more in total.`;
+  const amount = Number(each.amount);
+  $("substitute-what").textContent = t("substitute.what",
+    { count: units, alternative: option.product.name, original: productName(line) });
+  $("substitute-price").textContent = amount === 0 ? t("substitute.samePrice", { price: money(option.product.price) })
+    : amount > 0 ? t("substitute.costsMore", { each: money(each), total: money(times(each, units)) })
+      : t("substitute.costsLess", { each: money({ ...each, amount: String(-amount) }),
+        total: money(times({ ...each, amount: String(-amount) }, units)) });
+  $("substitute-then").textContent = t("substitute.then", { original: productName(line) });
   dialog.returnValue = "";
   dialog.onclose = () => { if (dialog.returnValue === "confirm") acceptSubstitute(b, option, button); };
   dialog.showModal();
-  $("substitute-confirm").focus();
+  dialog.querySelector("button[value=keep]").focus();  // the safe choice has the focus
 }
 
 async function acceptSubstitute(b, option, button) {
@@ -333,9 +466,10 @@ async function acceptSubstitute(b, option, button) {
     const result = data.acceptSubstitute;
     if (result.userErrors.length) {
       button.disabled = false;
-      return announce(result.userErrors[0].message, true);
+      const e = result.userErrors[0];
+      return announce(errorWords(e.code, e.message), true);
     }
-    announce(`Done: ${option.product.name} is set aside for you instead.`);
+    announce(t("substitute.done", { name: option.product.name }));
     await refresh();
   } catch (err) {
     button.disabled = false;
@@ -346,12 +480,14 @@ async function acceptSubstitute(b, option, button) {
 async function setShipping(order, shipComplete) {
   try {
     const data = await gql(`mutation($input: SetShippingPreferenceInput!) { setShippingPreference(input: $input) {
-      order { id shipComplete } userErrors { message } } }`, { input: { orderId: order.id, shipComplete } });
+      order { id shipComplete } userErrors { message code } } }`, { input: { orderId: order.id, shipComplete } });
     const result = data.setShippingPreference;
-    if (result.userErrors.length) return announce(result.userErrors[0].message, true);
+    if (result.userErrors.length) {
+      const e = result.userErrors[0];
+      return announce(errorWords(e.code, e.message), true);
+    }
     order.shipComplete = result.order.shipComplete;
-    announce(shipComplete ? `Order ${order.number} will be sent complete.`
-      : `Order ${order.number}: items will be sent as they become available.`);
+    announce(t(shipComplete ? "order.willShipComplete" : "order.willShipPartial", { number: order.number }));
   } catch (err) {
     announce(err.message, true);
   }
@@ -380,7 +516,8 @@ function replaceBackorder(b) {
 }
 
 function announce(message, isError = false) {
-  const live = $("live");
+  // errors interrupt (role=alert); news waits its turn (aria-live=polite)
+  const live = $(isError ? "live-alert" : "live");
   live.textContent = "";
   live.append(el("p", {}, message));
   const banner = $("connection");
@@ -430,7 +567,7 @@ function setOffline(offline) {
   state.offline = offline;
   const banner = $("connection");
   if (offline) {
-    banner.textContent = "Live updates paused: reconnecting…";
+    banner.textContent = t("live.paused");
     banner.hidden = false;
   } else if (wasOffline) {
     banner.hidden = true;
@@ -443,20 +580,22 @@ function onUpdate(update) {
   if (!update.backorder) return;
   const before = findBackorder(update.backorder.id);
   state.changes = state.changes || {};
+  // a note is kept as a function: it is worded again if the customer switches language
   let note = null;
   if (update.kind === "ETA_CHANGED" && update.newEtaDate) {
-    note = update.oldEtaDate
-      ? `Expected date changed from ${formatDate(update.oldEtaDate)} to ${formatDate(update.newEtaDate)}.`
-      : `Expected ${formatDate(update.newEtaDate)}.`;
+    const { oldEtaDate, newEtaDate } = update;
+    note = oldEtaDate
+      ? () => t("live.etaMoved", { from: formatDate(oldEtaDate), to: formatDate(newEtaDate) })
+      : () => t("live.eta", { date: formatDate(newEtaDate) });
   } else if (update.kind === "STATUS_CHANGED") {
-    note = `Now: ${(STATUS_WORDS[update.backorder.status] || [update.backorder.status])[0].toLowerCase()}.`;
+    note = (b) => t("live.status", { status: statusWords(b.status) });
   } else if (update.kind === "ALLOCATED") {
-    note = `${update.backorder.allocatedQuantity} of ${update.backorder.quantity} set aside for you.`;
+    note = (b) => t("live.allocated", { count: b.allocatedQuantity, quantity: b.quantity });
   }
   if (note) state.changes[update.backorder.id] = note;
   if (before) {
     replaceBackorder(update.backorder);
-    if (note) announce(note);
+    if (note) announce(note(update.backorder));
   } else {
     refresh();
   }
@@ -470,10 +609,21 @@ function findBackorder(id) {
 }
 
 // -- preferences -------------------------------------------------------------------------------
+function languageName(code) {
+  // each language named in itself, so a customer who cannot read this page still finds their own
+  try {
+    const name = new Intl.DisplayNames([code], { type: "language" }).of(code) || code;
+    return name.charAt(0).toLocaleUpperCase(code) + name.slice(1);
+  } catch (err) {
+    return code;
+  }
+}
+
 function showPreferences() {
   if (!state.account) return;  // signed in for one order: there is no account to show
   const p = state.account.preferences;
   const form = $("preferences-form");
+  clearErrors(form, $("preferences-error"));
   form.byEmail.checked = p.byEmail;
   form.bySms.checked = p.bySms;
   showSmsStopped(p);
@@ -483,8 +633,8 @@ function showPreferences() {
   form.timezone.value = p.timezone;
   const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
   $("timezones").replaceChildren(...zones.map((z) => el("option", { value: z })));
-  form.language.replaceChildren(...state.languages.map((code) => el("option", { value: code, selected: code === p.language },
-    new Intl.DisplayNames([code], { type: "language" }).of(code) || code)));
+  form.language.replaceChildren(...state.languages.map((code) => el("option",
+    { value: code, lang: code, selected: code === p.language }, languageName(code))));
   $("preferences-result").textContent = "";
   show("preferences");
   $("preferences-title").focus();
@@ -494,9 +644,7 @@ function showSmsStopped(p) {
   // the phone said STOP: only a START from it turns texts back on, not this form
   const note = $("sms-stopped");
   note.hidden = !p.smsStopped;
-  note.textContent = p.smsStopped
-    ? "Texts to this number are stopped because it replied STOP. Reply START to any of our texts to turn them back on."
-    : "";
+  note.textContent = p.smsStopped ? t("prefs.smsStopped") : "";
 }
 
 async function savePreferences(event) {
@@ -508,6 +656,9 @@ async function savePreferences(event) {
     timezone: form.timezone.value.trim(), language: form.language.value,
   };
   const result = $("preferences-result");
+  const errors = $("preferences-error");
+  clearErrors(form, errors);
+  result.textContent = "";
   try {
     const data = await gql(`mutation($input: UpdateNotificationPreferencesInput!) {
       updateNotificationPreferences(input: $input) {
@@ -515,49 +666,84 @@ async function savePreferences(event) {
         userErrors { field message code } } }`, { input });
     const payload = data.updateNotificationPreferences;
     if (payload.userErrors.length) {
-      result.className = "error";
-      result.textContent = payload.userErrors.map((e) => e.message).join(" ");
+      errors.textContent = payload.userErrors.map((e) => e.message).join(" ");
+      for (const e of payload.userErrors) fieldError(fieldOf(form, e.field), errors, errors.textContent);
+      const first = form.querySelector("[aria-invalid=true]");
+      if (first) first.focus();
       return;
     }
+    const languageChanged = payload.preferences.language !== state.account.preferences.language;
     state.account.preferences = payload.preferences;
+    if (languageChanged) {
+      await applyLanguage();
+      renderOrders();
+    }
     showSmsStopped(payload.preferences);
-    result.className = "note";
-    result.textContent = "Saved.";
+    result.textContent = t("prefs.saved");
   } catch (err) {
-    result.className = "error";
-    result.textContent = err.message;
+    errors.textContent = err.message;
   }
 }
 
 // -- signing in and out ------------------------------------------------------------------------
 async function requestLink(event) {
   event.preventDefault();
-  await sendLink(event.target.email.value.trim(), $("link-result"));
+  const form = event.target;
+  clearErrors(form, $("link-email-error"));
+  $("link-result").textContent = "";
+  const email = form.email.value.trim();
+  if (!email) {
+    fieldError(form.email, $("link-email-error"), t("signIn.emailMissing"));
+    form.email.focus();
+    return;
+  }
+  await sendLink(email, $("link-result"), (message) => fieldError(form.email, $("link-email-error"), message));
 }
 
-async function sendLink(email, out) {
-  if (!email) { out.textContent = "Please enter your email address."; return; }
+async function sendLink(email, out, onError = (message) => { out.textContent = message; }) {
   try {
     const data = await gql(`mutation($input: RequestPortalLinkInput!) { requestPortalLink(input: $input) {
-      message userErrors { message } } }`, { input: { email } });
+      message userErrors { field message code } } }`, { input: { email } });
     const payload = data.requestPortalLink;
-    out.textContent = payload.userErrors.length ? payload.userErrors[0].message : payload.message;
+    if (payload.userErrors.length) {
+      const e = payload.userErrors[0];
+      onError(errorWords(e.code, e.message));
+      return;
+    }
+    out.textContent = linkSentWords(payload.message);
   } catch (err) {
-    out.textContent = err.message;
+    onError(err.message);
   }
+}
+
+function linkSentWords(message) {
+  const minutes = /(\d+) minute/.exec(message);
+  return minutes ? t("signIn.linkSent", { count: Number(minutes[1]) }) : message;
 }
 
 async function signInWithOrder(event) {
   event.preventDefault();
   const form = event.target;
   const out = $("order-result");
-  out.textContent = "";
+  clearErrors(form, out);
+  for (const [input, key] of [[form.orderNumber, "signIn.orderNumberMissing"], [form.email, "signIn.emailMissing"]]) {
+    if (!input.value.trim()) {
+      fieldError(input, out, t(key));
+      input.focus();
+      return;
+    }
+  }
   try {
     const data = await gql(`mutation($input: SignInWithOrderInput!) { signInWithOrder(input: $input) {
-      viewer { role orderOnly } userErrors { message } } }`,
+      viewer { role orderOnly } userErrors { field message code } } }`,
       { input: { orderNumber: form.orderNumber.value.trim(), email: form.email.value.trim() } });
     const payload = data.signInWithOrder;
-    if (payload.userErrors.length) { out.textContent = payload.userErrors[0].message; return; }
+    if (payload.userErrors.length) {
+      const e = payload.userErrors[0];
+      const words = e.code === "NOT_FOUND" ? t("signIn.notFound") : errorWords(e.code, e.message);
+      fieldError(fieldOf(form, e.field) || form.orderNumber, out, words);
+      return;
+    }
     state.orderOnly = payload.viewer.orderOnly;
     await load();
   } catch (err) {
@@ -571,12 +757,13 @@ async function redeem(token) {
     const data = await gql(`mutation($input: RedeemPortalLinkInput!) { redeemPortalLink(input: $input) {
       viewer { role orderOnly } userErrors { message code } } }`, { input: { token } });
     const payload = data.redeemPortalLink;
-    if (!payload.userErrors.length) state.orderOnly = payload.viewer.orderOnly;
     if (payload.userErrors.length) {
+      const e = payload.userErrors[0];
       show("sign-in");
-      $("link-result").textContent = payload.userErrors[0].message;
+      $("link-result").textContent = errorWords(e.code, e.message);
       return;
     }
+    state.orderOnly = payload.viewer.orderOnly;
   } catch (err) {
     showError(err.message);
     return;
@@ -590,12 +777,21 @@ async function signOut() {
   state.orders = [];
   state.account = null;
   state.orderOnly = false;
+  state.email = null;
+  $("order-list").replaceChildren();
   show("sign-in");
-  $("link-result").textContent = "You are signed out.";
+  $("link-result").textContent = t("signIn.signedOut");
+}
+
+function linkToken() {
+  // sign-in links carry the token after '#', which browsers never send: it stays out of every server's
+  // logs; '?token=' is still read for links sent before
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
+  return fromHash || new URLSearchParams(location.search).get("token");
 }
 
 // -- start -------------------------------------------------------------------------------------
-document.addEventListener("DOMContentLoaded", () => {
+document.addEventListener("DOMContentLoaded", async () => {
   $("link-form").addEventListener("submit", requestLink);
   $("order-form").addEventListener("submit", signInWithOrder);
   $("preferences-form").addEventListener("submit", savePreferences);
@@ -605,6 +801,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("show-preferences").addEventListener("click", showPreferences);
   $("retry").addEventListener("click", load);
   window.addEventListener("online", () => { if (state.offline) connectLive(); });
-  const token = new URLSearchParams(location.search).get("token");
+  await applyLanguage();
+  const token = linkToken();
   if (token) redeem(token); else load();
 });

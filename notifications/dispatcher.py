@@ -28,6 +28,7 @@ from domain.customers import NotificationPreferences
 from domain.model import Backorder, BackorderPolicy, Product
 from domain.store import notify as store
 from domain.store import queries as q
+from domain.store import request_ids
 from domain.store.portal import get_preferences, signing_key
 from notifications.channels import Channel, LogChannel, Outgoing, PermanentError, TransientError
 from notifications.compose import Change, Now, Rules, compose
@@ -97,7 +98,11 @@ class Dispatcher:
                     break
                 digest = due[0]
                 events = await store.take_events(digest.email, digest.id, conn)
-                digest.messages = await self._compose(digest.id, digest.email, events, now, conn)
+                bound = request_ids.bind(store.request_ids_of(events))  # its messages name the requests
+                try:
+                    digest.messages = await self._compose(digest.id, digest.email, events, now, conn)
+                finally:
+                    request_ids.unbind(bound)
                 digest.status = "DONE"
                 await digest.save(using_db=conn, update_fields=["status", "messages"])
             done += 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, types, layer contracts, schema drift, then pytest on SQLite; and again the
 # database tests on PostgreSQL when BACKORDER_TEST_POSTGRES_URL is set (CI sets it); the scale-out tests
-# also need BACKORDER_TEST_REDIS_URL (CI sets it) and are skipped, saying so, without it.
+# also need BACKORDER_TEST_REDIS_URL (CI sets it) and are skipped without it; -rs lists every skip with its reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh test
@@ -11,8 +11,8 @@ echo "== ruff";          ruff check .
 echo "== mypy (domain)"; mypy
 echo "== import contracts"; lint-imports
 echo "== pytest (SQLite)"
-env -u BACKORDER_TEST_POSTGRES_URL pytest -q -p no:cacheprovider "$@"
+env -u BACKORDER_TEST_POSTGRES_URL pytest -q -rs -p no:cacheprovider "$@"
 if [ -n "${BACKORDER_TEST_POSTGRES_URL:-}" ]; then
   echo "== pytest (PostgreSQL: database tests)"
-  pytest -q -p no:cacheprovider -m db "$@"
+  pytest -q -rs -p no:cacheprovider -m db "$@"
 fi

@@ -7,17 +7,14 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
-from strawberry.types import Info
 
 from api import types as gt
-from api.context import Context, PortalSession
+from api.context import PortalSession
 from api.ids import decode_id, encode_id
 from api.permissions import IsAdmin
-from api.schema import _payload
+from api.schema.common import Ctx, user_errors
 from domain.errors import NotFound
 from domain.store import tokens as store
-
-Ctx = Info[Context, None]
 
 
 @strawberry.enum
@@ -75,29 +72,26 @@ class RevokeApiTokenPayload:
     user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
-class TokensQuery:
-    @strawberry.field(permission_classes=[IsAdmin], description="Tokens in use (not revoked), oldest first.")
-    async def api_tokens(self, info: Ctx) -> list[ApiToken]:
-        return [ApiToken(_t=t) for t in await store.list_tokens()]
 
 
-@strawberry.type
-class TokensMutation:
-    @strawberry.mutation(permission_classes=[IsAdmin])
-    async def create_api_token(self, info: Ctx, input: CreateApiTokenInput) -> CreateApiTokenPayload:
-        async def run() -> CreateApiTokenPayload:
-            token, secret = await store.create_token(input.name, input.role.value)
-            return CreateApiTokenPayload(api_token=ApiToken(_t=token), secret=secret)
-        return await _payload(CreateApiTokenPayload, run)
+@strawberry.field(permission_classes=[IsAdmin], description="Tokens in use (not revoked), oldest first.")
+async def api_tokens(info: Ctx) -> list[ApiToken]:
+    return [ApiToken(_t=t) for t in await store.list_tokens()]
 
-    @strawberry.mutation(permission_classes=[IsAdmin],
-                         description="Requests with the token are refused from now on.")
-    async def revoke_api_token(self, info: Ctx, input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
-        async def run() -> RevokeApiTokenPayload:
-            key = decode_id("ApiToken", input.id)
-            if not await store.revoke_token(key):
-                raise NotFound("no token in use has this id", field="id")
-            PortalSession.end_api_token(key)  # its open websockets here get nothing more, at once
-            return RevokeApiTokenPayload(revoked_id=input.id)
-        return await _payload(RevokeApiTokenPayload, run)
+
+@strawberry.mutation(permission_classes=[IsAdmin])
+@user_errors(CreateApiTokenPayload)
+async def create_api_token(info: Ctx, input: CreateApiTokenInput) -> CreateApiTokenPayload:
+    token, secret = await store.create_token(input.name, input.role.value)
+    return CreateApiTokenPayload(api_token=ApiToken(_t=token), secret=secret)
+
+
+@strawberry.mutation(permission_classes=[IsAdmin],
+                     description="Requests with the token are refused from now on.")
+@user_errors(RevokeApiTokenPayload)
+async def revoke_api_token(info: Ctx, input: RevokeApiTokenInput) -> RevokeApiTokenPayload:
+    key = decode_id("ApiToken", input.id)
+    if not await store.revoke_token(key):
+        raise NotFound("no token in use has this id", field="id")
+    PortalSession.end_api_token(key)  # its open websockets here get nothing more, at once
+    return RevokeApiTokenPayload(revoked_id=input.id)

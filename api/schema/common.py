@@ -1,0 +1,99 @@
+"""What the schema's feature modules share: the resolver's `Info`, the one place where a domain error becomes
+`userErrors` (`user_errors`), paging arguments, and who may see or change an order or a backorder.
+
+Feature modules import this module, never `api.schema` itself (an import-linter contract checks it).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from api import types as gt
+from api.context import Context
+from api.ids import decode_cursor, decode_id
+from api.settings import Settings
+from domain.errors import DomainError, not_found
+
+Ctx = Info[Context, None]
+P = TypeVar("P")
+
+
+def user_errors(make: Callable[..., P]) -> Callable[[Callable[..., Awaitable[P]]], Callable[..., Awaitable[P]]]:
+    """The one place where a domain error becomes `userErrors` (and nothing was written): the resolver it wraps
+    returns `make(user_errors=[...])` instead of raising. Put it under `@strawberry.mutation`."""
+
+    def wrap(resolve: Callable[..., Awaitable[P]]) -> Callable[..., Awaitable[P]]:
+        @functools.wraps(resolve)  # strawberry reads the arguments and return type through __wrapped__
+        async def resolver(*args: Any, **kwargs: Any) -> P:
+            try:
+                return await resolve(*args, **kwargs)
+            except DomainError as error:
+                return make(user_errors=[gt.UserError.of(error)])
+
+        return resolver
+
+    return wrap
+
+
+def page_size(first: int | None, settings: Settings) -> int:
+    size = 50 if first is None else first
+    if size < 0 or size > settings.page_size_limit:
+        raise GraphQLError(f"first must be between 0 and {settings.page_size_limit}",
+                           extensions={"code": "INVALID_INPUT"})
+    return size
+
+
+def cursor(after: str | None) -> str | None:
+    try:
+        return decode_cursor(after)
+    except DomainError as error:
+        raise GraphQLError(error.message, extensions={"code": error.code.value}) from error
+
+
+def staff_name(info: Ctx) -> str:
+    principal = info.context.require_principal()
+    return principal.name
+
+
+@strawberry.input
+class LineInput:
+    sku: str
+    quantity: int
+
+
+# -- ownership --------------------------------------------------------------------------------
+async def visible_order(info: Ctx, order_id: str) -> gt.Order | None:
+    order = await info.context.loaders.order_by_id.load(order_id)
+    principal = info.context.require_principal()
+    if order is None or not principal.can_see_order(order.id, order.customer.email):
+        return None
+    return gt.Order.of(order)
+
+
+async def visible_backorder(info: Ctx, backorder_id: str) -> gt.Backorder | None:
+    backorder = await info.context.loaders.backorder_by_id.load(backorder_id)
+    principal = info.context.require_principal()
+    if backorder is None or not principal.can_see_order(backorder.order_id, backorder.customer_email):
+        return None
+    return gt.Backorder.of(backorder)
+
+
+async def own_backorder(info: Ctx, value: str, field: str = "id") -> str:
+    """The backorder's key, if the caller may change it; otherwise 'not found' (no existence leak)."""
+    key = decode_id("Backorder", value, field)
+    if await visible_backorder(info, key) is None:
+        raise not_found("backorder", value, field=field)
+    return key
+
+
+async def own_order(info: Ctx, value: str, field: str = "orderId") -> str:
+    key = decode_id("Order", value, field)
+    if await visible_order(info, key) is None:
+        raise not_found("order", value, field=field)
+    return key

@@ -1,0 +1,136 @@
+"""How the schema executes: graphql-core's executor with a short way for plain leaf fields and one execution per
+shared subscription update, the request limits and caches, and which errors are masked outside development."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any
+
+from graphql import GraphQLError, Undefined, is_leaf_type, is_non_null_type
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.utils.await_maybe import await_maybe
+
+from api.schema.subscriptions import BackorderUpdate
+from api.settings import Settings
+from domain.errors import DomainError, PermissionDenied
+
+_RESULTS: OrderedDict[tuple[int, int, str], tuple[BackorderUpdate, Any, Any]] = OrderedDict()
+
+
+class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor with a short way for the commonest field: a plain attribute (no resolver, no
+    permission) holding a scalar or enum. graphql-core builds a resolve info, a node list and a resolver call
+    for every field; the portal's query has 1,240 fields, about 1,000 of them such leaves, and that was the
+    largest part of its CPU (bench/portal_query.py). Anything else, and any value that is not a clean leaf
+    (null where not allowed, a failing coercion), takes graphql-core's own way, errors and all."""
+
+    _plain: dict[tuple[str, str], tuple[str, Any, bool] | None] = {}  # the schema is built once per process
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """A subscription event shared by many subscribers (see `subscriptions._shared_update`) is executed once
+        per document and variables; a result with errors is not shared (each subscriber's own execution reports
+        them)."""
+        update = self.root_value
+        if not isinstance(update, BackorderUpdate):
+            return super().execute_operation(serially)
+        key = (id(update), id(self.operation), repr(sorted(self.variable_values.coerced.items())))
+        entry = _RESULTS.get(key)
+        if entry is not None and entry[0] is update and entry[1] is self.operation:
+            return self._shared(entry[2], serially)
+        result = super().execute_operation(serially)
+        if self.is_awaitable(result):
+            result = asyncio.ensure_future(result)
+        _RESULTS[key] = (update, self.operation, result)  # both kept alive: their ids stay unique
+        while len(_RESULTS) > 256:
+            _RESULTS.popitem(last=False)
+        return self._shared(result, serially) if isinstance(result, asyncio.Future) else result
+
+    def _shared(self, result: Any, serially: bool | None) -> Any:
+        if not isinstance(result, asyncio.Future):
+            return result if not result.errors else super().execute_operation(serially)
+
+        async def later() -> Any:
+            done = await asyncio.shield(result)
+            if done.errors:
+                return await await_maybe(super(PlainFieldsExecutionContext, self).execute_operation(serially))
+            return done
+
+        return later()
+
+    def execute_field(self, parent_type: Any, source: Any, field_details_list: Any, path: Any,
+                      position_context: Any) -> Any:
+        key = (parent_type.name, field_details_list[0].node.name.value)
+        try:
+            plain = self._plain[key]
+        except KeyError:
+            plain = self._plain[key] = self._plain_leaf(parent_type, key[1])
+        if plain is not None and not getattr(self.middleware_manager, "middlewares", None):  # no resolve hooks
+            name, leaf, nullable = plain
+            value = getattr(source, name, Undefined)
+            if value is None and nullable:
+                return None
+            if value is not None and value is not Undefined:
+                try:
+                    coerced = leaf.coerce_output_value(value)
+                except Exception:  # noqa: BLE001 - graphql-core's way below reports it where it happened
+                    coerced = None
+                if coerced is not None and coerced is not Undefined:
+                    return coerced
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
+    def _plain_leaf(self, parent_type: Any, field_name: str) -> tuple[str, Any, bool] | None:
+        field_def = self.schema.get_field(parent_type, field_name)
+        definition = field_def.extensions.get("strawberry-definition") if field_def else None
+        resolve = getattr(field_def, "resolve", None)
+        if (definition is None or field_def.args or not getattr(resolve, "_is_default", False)
+                or getattr(resolve, "__name__", "") != "_get_basic_result"):
+            return None  # a resolver, a permission, an exception handler, arguments: the full way
+        inner = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
+        if not is_leaf_type(inner):
+            return None
+        return definition.python_name, inner, not is_non_null_type(field_def.type)
+
+
+class QuietMaskErrors(MaskErrors):
+    """MaskErrors, less its check of every result against a runtime Protocol (typing's isinstance walks the
+    protocol's members: 4% of the CPU fanning one event out to 5,000 subscribers, bench/subscriptions.py)."""
+
+    def _process_result(self, result: object) -> None:
+        if getattr(result, "errors", None):
+            super()._process_result(result)
+
+
+def should_mask(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None:
+        return False  # validation and syntax errors speak about the query, not the server
+    return not isinstance(original, (DomainError, PermissionDenied, GraphQLError))
+
+
+def extensions(settings: Settings) -> list[Any]:
+    """The schema's extensions, as factories: a fresh extension per request."""
+    # the limits' validation rules are built once: a rule class made per request would make every request
+    # a miss in the validation cache, and validation is a tenth of a request's CPU (bench/portal_query.py)
+    rules = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+             *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules]
+    made: list[Any] = [
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+        lambda: AddValidationRules(rules),
+        # parsed and validated documents cached across requests: 5,000 browsers subscribing with the same
+        # document after a restart cost one validation, not 5,000 (bench/subscriptions.py)
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+    ]
+    if not settings.development:
+        made.append(lambda: QuietMaskErrors(should_mask_error=should_mask, error_message="Unexpected error."))
+    return made

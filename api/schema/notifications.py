@@ -1,0 +1,209 @@
+"""GraphQL for notifications: agents see the outbox (and retry dead letters), offer substitutes;
+anyone may ask to be told when a product is back in stock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from api import types as gt
+from api.ids import decode_id, encode_id, try_decode_id
+from api.permissions import IsStaff
+from api.schema.common import Ctx, cursor, page_size, user_errors
+from domain.errors import InvalidState, not_found
+from domain.store import notify as store
+
+
+@strawberry.enum
+class NotificationStatus(Enum):
+    QUEUED = "QUEUED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    LOGGED = "LOGGED"
+    FAILED = "FAILED"
+    DEAD = "DEAD"
+    SUPPRESSED = "SUPPRESSED"
+
+
+@strawberry.enum
+class NotificationChannel(Enum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+
+
+@strawberry.type(description="A message in the outbox: queued, sent, or given up on.")
+class Notification:
+    _row: strawberry.Private[store.OutboxMessage]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Notification", self._row.id))
+
+    @strawberry.field
+    def kind(self) -> str:
+        return self._row.kind
+
+    @strawberry.field
+    def channel(self) -> NotificationChannel:
+        return NotificationChannel(self._row.channel)
+
+    @strawberry.field
+    def recipient(self) -> str:
+        return self._row.recipient
+
+    @strawberry.field
+    def customer_email(self) -> str | None:
+        return self._row.customer_email
+
+    @strawberry.field
+    def subject(self) -> str | None:
+        return self._row.subject
+
+    @strawberry.field
+    def body(self) -> str:
+        return self._row.body_text
+
+    @strawberry.field
+    def status(self) -> NotificationStatus:
+        return NotificationStatus(self._row.status)
+
+    @strawberry.field(description="Provider-reported delivery: delivered, undelivered, failed...")
+    def delivery_status(self) -> str | None:
+        return self._row.delivery_status
+
+    @strawberry.field
+    def attempts(self) -> int:
+        return self._row.attempts
+
+    @strawberry.field
+    def last_error(self) -> str | None:
+        return self._row.last_error
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self._row.created_at
+
+    @strawberry.field
+    def next_attempt_at(self) -> datetime | None:
+        return self._row.next_attempt_at if self._row.status == store.QUEUED else None
+
+    @strawberry.field
+    def sent_at(self) -> datetime | None:
+        return self._row.sent_at
+
+
+@strawberry.input
+class NotificationFilter:
+    status: list[NotificationStatus] | None = None
+    channel: NotificationChannel | None = None
+    customer_email: str | None = None
+
+
+@strawberry.input
+class RetryNotificationInput:
+    id: strawberry.ID
+
+
+@strawberry.input
+class SubscribeToProductInput:
+    sku: str
+    email: str | None = None
+    phone: str | None = strawberry.field(default=None, description="SMS needs a reply YES to confirm.")
+
+
+@strawberry.input
+class OfferSubstituteInput:
+    backorder_id: strawberry.ID
+    substitute_sku: str
+
+
+@strawberry.type
+class NotificationPayload:
+    notification: Notification | None = None
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.enum
+class SubscriptionStatus(Enum):
+    ACTIVE = "ACTIVE"
+    PENDING = "PENDING"
+
+
+@strawberry.type
+class SubscribeToProductPayload:
+    status: SubscriptionStatus | None = None
+    message: str | None = None
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OfferSubstitutePayload:
+    backorder: gt.Backorder | None = None
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+
+
+@strawberry.field(permission_classes=[IsStaff], description="The outbox, newest first.")
+async def notifications(info: Ctx, filter: NotificationFilter | None = None, first: int | None = 50,
+                        after: str | None = None) -> gt.Connection[Notification]:
+    f = filter or NotificationFilter()
+    query: Any = store.OutboxMessage.all()
+    if f.status:
+        query = query.filter(status__in=[s.value for s in f.status])
+    if f.channel:
+        query = query.filter(channel=f.channel.value)
+    if f.customer_email:
+        query = query.filter(customer_email=f.customer_email.strip().lower())
+    size = page_size(first, info.context.settings)
+    total = await query.count()
+    before = cursor(after)
+    if before:
+        query = query.filter(id__lt=before)
+    rows = list(await query.order_by("-id").limit(size + 1))
+    return gt.Connection.of([(r.id, Notification(_row=r)) for r in rows[:size]],
+                             len(rows) > size, total, after=after)
+
+
+@strawberry.field(permission_classes=[IsStaff])
+async def notification(info: Ctx, id: strawberry.ID) -> Notification | None:
+    key = try_decode_id("Notification", id)
+    row = await store.OutboxMessage.get_or_none(id=key) if key else None
+    return Notification(_row=row) if row else None
+
+
+@strawberry.mutation(permission_classes=[IsStaff], description="Send a failed or dead message again.")
+@user_errors(NotificationPayload)
+async def retry_notification(info: Ctx, input: RetryNotificationInput) -> NotificationPayload:
+    key = decode_id("Notification", input.id)
+    row = await store.OutboxMessage.get_or_none(id=key)
+    if row is None:
+        raise not_found("notification", input.id)
+    if row.status not in (store.DEAD, store.FAILED):
+        raise InvalidState(f"only failed or dead messages can be retried; this one is {row.status}")
+    await store.mark(key, status=store.QUEUED, attempts=0, next_attempt_at=info.context.desk.clock.now(),
+                     last_error=None)
+    info.context.extras["notifications"].dispatcher.wake()
+    row = await store.OutboxMessage.get(id=key)
+    return NotificationPayload(notification=Notification(_row=row))
+
+
+@strawberry.mutation(description="Be told once when a product can be ordered again (no account needed).")
+@user_errors(SubscribeToProductPayload)
+async def subscribe_to_product(info: Ctx, input: SubscribeToProductInput) -> SubscribeToProductPayload:
+    status = await info.context.extras["notifications"].subscribe_to_product(input.sku, input.email,
+                                                                            input.phone)
+    message = ("We will email you once when it is back in stock." if status == "ACTIVE" else
+               "We have texted you: reply YES to confirm.")
+    return SubscribeToProductPayload(status=SubscriptionStatus(status), message=message)
+
+
+@strawberry.mutation(permission_classes=[IsStaff], description="Suggest a listed substitute to the customer.")
+@user_errors(OfferSubstitutePayload)
+async def offer_substitute(info: Ctx, input: OfferSubstituteInput) -> OfferSubstitutePayload:
+    b = await info.context.desk.offer_substitute(decode_id("Backorder", input.backorder_id, "backorderId"),
+                                                 input.substitute_sku, info.context.require_principal().name)
+    return OfferSubstitutePayload(backorder=gt.Backorder.of(b))

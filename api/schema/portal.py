@@ -1,0 +1,248 @@
+"""GraphQL for the customer portal: asking for and redeeming sign-in links, signing in with an order number,
+signing out, and the customer's own account and notification preferences. How links and sessions work is in
+`api.portal`."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, time
+
+import strawberry
+
+from api import types as gt
+from api.permissions import HasAccount, IsAuthenticated, IsStaff
+from api.portal import (
+    ORDER_SIGN_IN_LIMIT,
+    SAME_ANSWER,
+    LinkSender,
+    end_session,
+    issue_link,
+    log_link,
+    read_token,
+    same_answer,
+    send_link_later,
+    start_session,
+)
+from api.schema.common import Ctx, own_order, user_errors
+from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
+from domain.errors import ErrorCode, InvalidInput, PermissionDenied
+from domain.model import check_email
+from domain.store import notify as notify_store
+from domain.store import portal as store
+from domain.store import queries as q
+
+
+@strawberry.type
+class Preferences:
+    by_email: bool
+    by_sms: bool
+    phone: str | None
+    quiet_hours_start: time | None = strawberry.field(description="Local time; no SMS from then...")
+    quiet_hours_end: time | None = strawberry.field(description="...until then.")
+    timezone: str = strawberry.field(description="IANA zone, e.g. Europe/London; dates are shown in it.")
+    language: str
+
+    @strawberry.field(description="The number replied STOP: no texts go to it until it replies START, whatever "
+                                  "bySms says (a tick in a form is not consent to texts the phone refused).")
+    async def sms_stopped(self) -> bool:
+        return bool(self.phone) and await notify_store.sms_opted_out(self.phone or "")
+
+    @staticmethod
+    def of(p: NotificationPreferences) -> Preferences:
+        return Preferences(by_email=p.by_email, by_sms=p.by_sms, phone=p.phone, quiet_hours_start=p.quiet_hours_start,
+                           quiet_hours_end=p.quiet_hours_end, timezone=p.timezone, language=p.language)
+
+
+@strawberry.type
+class Account:
+    email: str
+    name: str
+    preferences: Preferences
+
+
+@strawberry.input
+class RequestPortalLinkInput:
+    email: str
+
+
+@strawberry.input
+class CustomerPortalLinkInput:
+    email: str
+    order_id: strawberry.ID | None = strawberry.field(default=None, description="Limit the link to one order.")
+
+
+@strawberry.input
+class RedeemPortalLinkInput:
+    token: str
+
+
+@strawberry.input
+class SignInWithOrderInput:
+    order_number: str
+    email: str
+
+
+@strawberry.input(description="Only the fields given change; null clears phone or quiet hours.")
+class UpdateNotificationPreferencesInput:
+    by_email: bool | None = strawberry.UNSET
+    by_sms: bool | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    quiet_hours_start: time | None = strawberry.UNSET
+    quiet_hours_end: time | None = strawberry.UNSET
+    timezone: str | None = strawberry.UNSET
+    language: str | None = strawberry.UNSET
+    customer_email: str | None = strawberry.field(default=None, description="Agents: whose preferences.")
+
+
+@strawberry.type
+class RequestPortalLinkPayload:
+    message: str = SAME_ANSWER
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CustomerPortalLinkPayload:
+    url: str | None = None
+    expires_at: datetime | None = None
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SignInPayload:
+    viewer: gt.Viewer | None = None
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SignOutPayload:
+    ok: bool
+
+
+@strawberry.type
+class PreferencesPayload:
+    preferences: Preferences | None = None
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+
+
+# -- queries ----------------------------------------------------------------------------------
+@strawberry.field(permission_classes=[IsAuthenticated, HasAccount],
+                  description="The signed-in customer's account; not for a sign-in with an order number "
+                              "(error ACCOUNT_SIGN_IN_REQUIRED). Null for staff.")
+async def my_account(info: Ctx) -> Account | None:
+    principal = info.context.require_principal()
+    if principal.customer_email is None:
+        return None
+    customers = await q.customers_by_email([principal.customer_email])
+    customer = customers.get(principal.customer_email)
+    prefs = await store.get_preferences(principal.customer_email)
+    return Account(email=principal.customer_email, name=customer.name if customer else "",
+                   preferences=Preferences.of(prefs))
+
+
+@strawberry.field(permission_classes=[IsStaff])
+async def customer_preferences(info: Ctx, email: str) -> Preferences:
+    return Preferences.of(await store.get_preferences(email.strip().lower()))
+
+
+@strawberry.field(description="Languages messages and the portal can use.")
+def supported_languages() -> list[str]:
+    return list(SUPPORTED_LANGUAGES)
+
+
+# -- mutations --------------------------------------------------------------------------------
+@strawberry.mutation(description="Email a sign-in link. The answer is the same whether or not we know the address.")
+@user_errors(RequestPortalLinkPayload)
+async def request_portal_link(info: Ctx, input: RequestPortalLinkInput) -> RequestPortalLinkPayload:
+    email = check_email(input.email)
+    context = info.context
+    send: LinkSender = context.extras.get("send_portal_link", log_link)
+    send_link_later(context.settings, send, email, context.desk.clock.now())
+    return RequestPortalLinkPayload(message=same_answer(info.context.settings.link_minutes))
+
+
+@strawberry.mutation(permission_classes=[IsStaff],
+                     description="A sign-in link for a customer, to read out or send (agents).")
+@user_errors(CustomerPortalLinkPayload)
+async def customer_portal_link(info: Ctx, input: CustomerPortalLinkInput) -> CustomerPortalLinkPayload:
+    email = check_email(input.email)
+    if email not in await q.customers_by_email([email]):
+        raise InvalidInput(f"no customer with email {email}", field="email", code=ErrorCode.NOT_FOUND)
+    order_id = None
+    if input.order_id:
+        order_id = await own_order(info, input.order_id)
+        order = (await q.orders_by_id([order_id]))[order_id]
+        if order.customer.email != email:
+            raise InvalidInput("that order belongs to someone else", field="orderId")
+    url, expires_at = await issue_link(info, email, order_id, info.context.require_principal().name)
+    return CustomerPortalLinkPayload(url=url, expires_at=expires_at)
+
+
+@strawberry.mutation(description="Exchange a sign-in link for a session (cookie). Each link works once.")
+@user_errors(SignInPayload)
+async def redeem_portal_link(info: Ctx, input: RedeemPortalLinkInput) -> SignInPayload:
+    link_id = read_token(await store.signing_key(), input.token)
+    outcome, link = await store.use_link(link_id, info.context.desk.clock.now())
+    if outcome == "expired":
+        raise InvalidInput("this sign-in link has expired: ask for a new one", field="token",
+                           code=ErrorCode.LINK_EXPIRED)
+    if outcome == "used":
+        raise InvalidInput("this sign-in link has already been used: ask for a new one", field="token",
+                           code=ErrorCode.LINK_USED)
+    if outcome != "ok" or link is None:
+        raise InvalidInput("this sign-in link is not valid", field="token", code=ErrorCode.LINK_INVALID)
+    return SignInPayload(viewer=await start_session(info, link.email, link.order_id))
+
+
+@strawberry.mutation(description="Open one order with its number and the email on it.")
+@user_errors(SignInPayload)
+async def sign_in_with_order(info: Ctx, input: SignInWithOrderInput) -> SignInPayload:
+    request = info.context.request
+    client = request.client.host if request is not None and request.client else "-"
+    if not ORDER_SIGN_IN_LIMIT.allow(client):
+        raise PermissionDenied("too many attempts: wait a few minutes", field="orderNumber",
+                               code=ErrorCode.RATE_LIMITED)
+    email = check_email(input.email)
+    order_id = await q.order_id_by_number(input.order_number)
+    order = (await q.orders_by_id([order_id])).get(order_id) if order_id else None
+    if order is None or not hmac.compare_digest(order.customer.email, email):
+        raise InvalidInput("we could not find an order with that number and email", field="orderNumber",
+                           code=ErrorCode.NOT_FOUND)
+    return SignInPayload(viewer=await start_session(info, email, order.id))
+
+
+@strawberry.mutation(description="End the portal session.")
+async def sign_out(info: Ctx) -> SignOutPayload:
+    await end_session(info)
+    return SignOutPayload(ok=True)
+
+
+@strawberry.mutation(permission_classes=[IsAuthenticated, HasAccount],
+                     description="How the customer is told: channels, quiet hours, time zone, language. "
+                                 "Not for a sign-in with an order number (error ACCOUNT_SIGN_IN_REQUIRED).")
+@user_errors(PreferencesPayload)
+async def update_notification_preferences(info: Ctx,
+                                          input: UpdateNotificationPreferencesInput) -> PreferencesPayload:
+    principal = info.context.require_principal()
+    if principal.is_staff:
+        if not input.customer_email:
+            raise InvalidInput("say whose preferences", field="customerEmail")
+        email = check_email(input.customer_email, "customerEmail")
+    else:
+        assert principal.customer_email is not None
+        email = principal.customer_email
+    prefs = await store.get_preferences(email)
+    for name in ("by_email", "by_sms", "phone", "quiet_hours_start", "quiet_hours_end", "timezone",
+                 "language"):
+        value = getattr(input, name)
+        if value is strawberry.UNSET:
+            continue
+        if value is None and name in ("by_email", "by_sms", "timezone", "language"):
+            raise InvalidInput(f"{name} cannot be null", field=name)
+        if isinstance(value, str):
+            value = value.strip() or None
+        setattr(prefs, name, value)
+    prefs.validate()
+    await store.save_preferences(prefs)
+    return PreferencesPayload(preferences=Preferences.of(prefs))
