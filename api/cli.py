@@ -124,6 +124,10 @@ def serve_command(settings: Settings, host: str, port: int, demo: bool, workers:
     if demo:
         print(asyncio.run(prepare_demo(settings)), flush=True)
     if workers > 1:
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics adds up every server process's values
+            import tempfile
+
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="backorder-metrics-")
         config = server_config("api.app:app_from_env", settings, factory=True, workers=workers, host=host,
                                port=port, log_level="info", log_config=logs.logging_config(settings.log_format))
         Multiprocess(config, sockets=[config.bind_socket()]).run()
