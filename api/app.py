@@ -1,4 +1,4 @@
-"""The Starlette application: GraphQL over HTTP and websockets at /graphql, /healthz, and the portal.
+"""The Starlette application: GraphQL over HTTP and websockets at /graphql, /healthz, /readyz, and the portal.
 
 `create_app()` reads settings once; the lifespan applies migrations, connects tortoise (as the
 process-wide context, so websocket tasks see it too) and starts the event bus.
@@ -30,6 +30,8 @@ from strawberry.exceptions import ConnectionRejectionError
 
 from api.context import Context, PortalSession, Principal
 from api.http_limits import BodyLimit
+from api.logs import RequestIdMiddleware
+from api.metrics import ReceiptMetrics, WebsocketMetrics, metrics_endpoint, process_exited
 from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
@@ -174,11 +176,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         await event_bus.stop()
+        process_exited()
 
     graphql = BackorderGraphQL(state, settings)
 
     async def healthz(request: Request) -> Response:
-        """For load balancers: 200 when the database answers (and Redis, in the scale-out profile)."""
+        """Liveness: the process answers (a restart would not help when only the database is down)."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        """Readiness, for load balancers: 200 when the database answers (and Redis, when configured)."""
         checks: dict[str, str] = {}
         try:
             await asyncio.wait_for(ping_database(), 5)
@@ -199,12 +206,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         Route("/admin", page("agent.html"), methods=["GET"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint(settings.metrics_token, clock)),
         *notify.routes(),
     ]
     if FRONTEND.is_dir():
         routes.append(Mount("/", PortalFiles(directory=FRONTEND, html=True), name="portal"))
     app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
+                    middleware=[Middleware(RequestIdMiddleware), Middleware(WebsocketMetrics),
+                                Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
     app.state.desk, app.state.bus, app.state.notifications = desk, event_bus, notify
     return app
 
@@ -246,7 +256,7 @@ def make_desk(settings: Settings, bus: EventBus, notify: Notifications, clock: C
     same transaction (serve and every worker build it here, so their changes are told alike)."""
     return BackorderDesk(lambda: TortoiseUnitOfWork(
         bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
-        before_commit=[notify.recorder]), clock)
+        before_commit=[notify.recorder, ReceiptMetrics()]), clock)
 
 
 def app_from_env() -> Starlette:

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
+from api import logs
 from api.settings import Settings
 from domain.errors import DomainError
 from domain.model import BackorderPolicy, Channel, Product
@@ -64,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("--limit", type=int, default=None, help="orders: stop after this many orders")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    logs.configure(settings.log_format)
     try:
         if args.command == "serve":
             return serve_command(settings, args.host, args.port, args.demo, args.workers)
@@ -123,12 +124,17 @@ def serve_command(settings: Settings, host: str, port: int, demo: bool, workers:
     if demo:
         print(asyncio.run(prepare_demo(settings)), flush=True)
     if workers > 1:
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics adds up every server process's values
+            import tempfile
+
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="backorder-metrics-")
         config = server_config("api.app:app_from_env", settings, factory=True, workers=workers, host=host,
-                               port=port, log_level="info")
+                               port=port, log_level="info", log_config=logs.logging_config(settings.log_format))
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         tune_gc()
-        uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port, log_level="info")).run()
+        uvicorn.Server(server_config(create_app(settings), settings, host=host, port=port, log_level="info",
+                                     log_config=logs.logging_config(settings.log_format))).run()
     return 0
 
 

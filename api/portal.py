@@ -97,7 +97,8 @@ async def create_portal_link(settings: Settings, email: str, order_id: str | Non
     """A signed, single-use sign-in link and when it expires."""
     link = await store.create_link(email, order_id, now, timedelta(minutes=settings.link_minutes), created_by)
     key = await store.signing_key()
-    url = f"{settings.public_url.rstrip('/')}/?token={make_token(key, link.id, link.expires_at)}"
+    # the token rides after '#': browsers never send that part, so no access log or proxy ever records it
+    url = f"{settings.public_url.rstrip('/')}/#token={make_token(key, link.id, link.expires_at)}"
     return url, link.expires_at
 
 

@@ -26,6 +26,13 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from exc
 
 
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower() or "text"
+    if value not in ("text", "json"):
+        raise SystemExit(f"BACKORDER_LOG_FORMAT must be text or json, not {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -48,6 +55,9 @@ class Settings:
     header_timeout_seconds: float = 10.0  # a client that has not sent its headers by then is disconnected
     body_timeout_seconds: float = 30.0  # ... and its body within this long after its headers
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For / -Proto is believed
+    # operations (issue 17): log format, who may scrape /metrics
+    log_format: str = "text"  # "json": one JSON object a line
+    metrics_token: str | None = None  # a bearer token for Prometheus, besides staff API tokens
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @staticmethod
@@ -73,6 +83,8 @@ class Settings:
             body_timeout_seconds=_float("BACKORDER_BODY_TIMEOUT_SECONDS", 30.0),
             trusted_proxies=tuple(p.strip() for p in env.get("BACKORDER_TRUSTED_PROXIES", "").split(",") if p.strip()),
             inprocess_worker=env.get("BACKORDER_INPROCESS_WORKER", "1") not in ("0", "false", "no"),
+            log_format=_log_format(env.get("BACKORDER_LOG_FORMAT", "text")),
+            metrics_token=env.get("BACKORDER_METRICS_TOKEN") or None,
             notifications=NotificationSettings.from_env(),
             allowed_origins=tuple(o.strip() for o in env.get("BACKORDER_ALLOWED_ORIGINS", "").split(",") if o.strip()),
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from domain.errors import InvalidInput
+from domain.limits import check_timezone
 
 SUPPORTED_LANGUAGES = ("en",)  # a language is supported once the notification templates speak it
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
@@ -38,11 +39,8 @@ class NotificationPreferences:
             raise InvalidInput("text messages need a mobile number", field="phone")
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
             raise InvalidInput("quiet hours need both a start and an end", field="quietHoursEnd")
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise InvalidInput(f"{self.timezone!r} is not a time zone (e.g. Europe/London)", field="timezone") from exc
-        if self.language not in SUPPORTED_LANGUAGES:
+        self.timezone = check_timezone(self.timezone)
+        if not isinstance(self.language, str) or self.language not in SUPPORTED_LANGUAGES:
             raise InvalidInput(f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}", field="language")
         return self
 

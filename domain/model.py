@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 
 from domain import events as ev
@@ -31,6 +31,16 @@ from domain.errors import (
     on_line,
 )
 from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
+from domain.limits import (
+    MAX_PRODUCT_NAME_LENGTH,
+    MAX_TEXT_LENGTH,
+    check_amount,
+    check_code,
+    check_location,
+    check_text,
+    check_units,
+    shown,
+)
 
 DEFAULT_LOCATION = "MAIN"
 MAX_QUANTITY = 1_000_000
@@ -96,15 +106,15 @@ def check_quantity(value: int, field_name: str = "quantity", *, allow_zero: bool
 
 def check_sku(sku: str, field_name: str = "sku") -> str:
     sku = (sku or "").strip()
-    if not _SKU.match(sku):
-        raise InvalidInput(f"{sku!r} is not a valid SKU (letters, digits, . _ - /; up to 64)", field=field_name)
+    if not _SKU.fullmatch(sku):
+        raise InvalidInput(f"{shown(sku)} is not a valid SKU (letters, digits, . _ - /; up to 64)", field=field_name)
     return sku
 
 
 def check_email(email: str, field_name: str = "email") -> str:
-    email = (email or "").strip().lower()
-    if not _EMAIL.match(email) or len(email) > 254:
-        raise InvalidInput(f"{email!r} is not a valid email address", field=field_name)
+    email = check_text(email, field_name, max_length=254, what="an email address").lower()
+    if not _EMAIL.match(email):
+        raise InvalidInput(f"{shown(email)} is not a valid email address", field=field_name)
     return email
 
 
@@ -115,16 +125,11 @@ class Money:
 
     @staticmethod
     def of(amount: Decimal | str | int, currency: str, field_name: str = "price") -> Money:
-        try:
-            value = Decimal(str(amount))
-        except InvalidOperation as exc:
-            raise InvalidInput(f"{amount!r} is not an amount of money", field=field_name) from exc
-        if not value.is_finite() or value < 0:
-            raise InvalidInput("an amount of money must be zero or more", field=field_name)
+        value = check_amount(amount, field_name)
         currency = (currency or "").upper()
         if not re.fullmatch(r"[A-Z]{3}", currency):
-            raise InvalidInput(f"{currency!r} is not an ISO 4217 currency code", field=f"{field_name}.currency")
-        return Money(value.quantize(Decimal("0.01")), currency)
+            raise InvalidInput(f"{shown(currency)} is not an ISO 4217 currency code", field=f"{field_name}.currency")
+        return Money(value, currency)
 
     def __sub__(self, other: Money) -> Money:
         if other.currency != self.currency:
@@ -149,6 +154,7 @@ class Product:
         check_sku(self.sku)
         if not self.name.strip():
             raise InvalidInput("a product needs a name", field="name")
+        check_text(self.name, "name", max_length=MAX_PRODUCT_NAME_LENGTH, what="a product's name")
         if self.backorder_limit is not None:
             check_quantity(self.backorder_limit, "backorderLimit", allow_zero=True)
         if self.lead_time_days is not None and not 0 <= self.lead_time_days <= 3650:
@@ -235,6 +241,8 @@ class PurchaseOrder:
         return next((line for line in self.lines if line.sku == sku), None)
 
     def validate(self) -> None:
+        check_code(self.number, "number", "purchase order number")
+        check_location(self.location)
         if not self.lines:
             raise InvalidInput("a purchase order needs at least one line", field="lines")
         seen: set[str] = set()
@@ -514,9 +522,7 @@ class SkuInventory:
         return sum(level.allocated for level in self.stock.values())
 
     def level(self, location: str) -> StockLevel:
-        location = (location or "").strip().upper()
-        if not re.fullmatch(r"[A-Z0-9][A-Z0-9_\-]{0,31}", location):
-            raise InvalidInput(f"{location!r} is not a valid location code", field="location")
+        location = check_location(location)
         if location not in self.stock:
             self.stock[location] = StockLevel(self.sku, location)
         return self.stock[location]
@@ -558,6 +564,7 @@ class SkuInventory:
     def receive(self, location: str, quantity: int, now: datetime, cause: Cause) -> None:
         check_quantity(quantity)
         level = self.level(location)
+        check_units(level.on_hand + quantity, "quantity", f"stock of {self.sku} at {level.location}")
         level.on_hand += quantity
         self.stock_changed = True
         self.events.append(
@@ -571,7 +578,9 @@ class SkuInventory:
             raise InvalidQuantity("an adjustment is a non-zero whole number of units", field="delta")
         if not reason.strip():
             raise InvalidInput("an adjustment needs a reason", field="reason")
+        check_text(reason, "reason", max_length=MAX_TEXT_LENGTH, multiline=True, what="a reason")
         level = self.level(location)
+        check_units(level.on_hand + delta, "delta", f"stock of {self.sku} at {level.location}")
         if level.on_hand + delta < level.allocated:
             raise InsufficientStock(
                 f"{self.sku}@{level.location}: {level.allocated} units are allocated to orders; on hand "
@@ -788,6 +797,7 @@ class SkuInventory:
             raise InvalidInput("priority is a whole number between -1000 and 1000", field="priority")
         if not reason.strip():
             raise InvalidInput("say why this backorder is reprioritised", field="reason")
+        check_text(reason, "reason", max_length=MAX_TEXT_LENGTH, multiline=True, what="a reason")
         old = backorder.priority_override
         backorder.priority_override = priority
         backorder.priority_reason = reason.strip()

@@ -27,6 +27,7 @@ from domain.errors import (
     not_found,
     on_line,
 )
+from domain.limits import MAX_KEY_LENGTH, MAX_TEXT_LENGTH, check_code, check_location, check_text
 from domain.model import (
     DEFAULT_LOCATION,
     Backorder,
@@ -133,8 +134,7 @@ class BackorderDesk:
             return product
 
     async def upsert_supplier(self, supplier_id: str | None, name: str, lead_time_days: int) -> Supplier:
-        if not name.strip():
-            raise InvalidInput("a supplier needs a name", field="name")
+        name = check_text(name, "name", required=True, what="a supplier's name")
         if isinstance(lead_time_days, bool) or not 0 <= lead_time_days <= 3650:
             raise InvalidInput("lead time must be between 0 and 3650 days", field="leadTimeDays")
         async with self._uow() as uow:
@@ -165,6 +165,8 @@ class BackorderDesk:
         now = self.clock.now()
         sku = check_sku(sku)
         check_quantity(quantity)
+        location = check_location(location)
+        cause = check_text(cause, "note", max_length=MAX_TEXT_LENGTH, multiline=True, what="a note") or "stock received"
         async with self._uow() as uow:
             await uow.lock_skus([sku])
             inventory = await uow.inventory(sku)
@@ -221,11 +223,12 @@ class BackorderDesk:
         now = self.clock.now()
         po = PurchaseOrder(
             id=new_id(),
-            number=(number or readable_number("PO", now)).strip(),
+            number=readable_number("PO", now) if number is None else check_code(number, "number",
+                                                                                "purchase order number"),
             supplier_id=supplier_id,
             expected_date=expected_date,
             lines=[_po_line(index, line) for index, line in enumerate(lines)],
-            location=location.strip().upper() or DEFAULT_LOCATION,
+            location=check_location(location),
             created_at=now,
         )
         po.validate()
@@ -378,8 +381,13 @@ class BackorderDesk:
         if customer.phone is not None and customer.phone.strip() and not _valid_phone(customer.phone):
             raise InvalidInput("a phone number is written in international form, e.g. +447700900123",
                                field="customer.phone")
-        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
-            raise InvalidInput("an idempotency key has 1 to 128 characters", field="idempotencyKey")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
+            raise InvalidInput(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters", field="idempotencyKey")
+        if idempotency_key is not None:
+            check_text(idempotency_key, "idempotencyKey", max_length=MAX_KEY_LENGTH, what="an idempotency key")
+        check_text(customer.name, "customer.name", what="a name")
+        if location is not None and location.strip():
+            location = check_location(location)
         try:
             return await self._place_order(customer, channel, email, merged, first_line, ship_complete, location,
                                            idempotency_key)
@@ -469,8 +477,7 @@ class BackorderDesk:
         """`by`: "customer" (their own cancel) or the agent's name; an agent says whether the customer asked
         (`requested_by`), so the customer is told "as you asked" or "we had to", never a guess."""
         now = self.clock.now()
-        if len(reason) > 500:
-            raise InvalidInput("a reason has at most 500 characters", field="reason")
+        reason = check_text(reason, "reason", max_length=MAX_TEXT_LENGTH, multiline=True, what="a reason")
         async with self._uow() as uow:
             backorder = await self._backorder(uow, backorder_id)
             await uow.lock_skus([backorder.sku])

@@ -801,6 +801,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("show-preferences").addEventListener("click", showPreferences);
   $("retry").addEventListener("click", load);
   window.addEventListener("online", () => { if (state.offline) connectLive(); });
+  // a link opened on the page already showing is only a change of '#': no new page load to read it
+  window.addEventListener("hashchange", () => { const token = linkToken(); if (token) redeem(token); });
   await applyLanguage();
   const token = linkToken();
   if (token) redeem(token); else load();

@@ -27,9 +27,11 @@ from domain.clock import Clock
 from domain.customers import NotificationPreferences
 from domain.store import notify as store
 from domain.store import queries as q
+from domain.store import request_ids
 from domain.store.portal import get_preferences, signing_key
 from notifications.channels import Channel, LogChannel, Outgoing, PermanentError, TransientError
 from notifications.compose import Change, Rules, net_news
+from notifications.metrics import count_send
 from notifications.outbox import _list_unsubscribe, unsubscribe_token
 from notifications.render import ItemView, render_digest
 from notifications.settings import NotificationSettings
@@ -84,7 +86,11 @@ class Dispatcher:
                     break
                 digest = due[0]
                 events = await store.take_events(digest.email, digest.id, conn)
-                digest.messages = await self._compose(digest.id, digest.email, events, now, conn)
+                bound = request_ids.bind(store.request_ids_of(events))  # its messages name the requests
+                try:
+                    digest.messages = await self._compose(digest.id, digest.email, events, now, conn)
+                finally:
+                    request_ids.unbind(bound)
                 digest.status = "DONE"
                 await digest.save(using_db=conn, update_fields=["status", "messages"])
             done += 1
@@ -215,6 +221,7 @@ class Dispatcher:
                 provider_id = await channel.send(message)
         except PermanentError as error:
             log.warning("permanent failure sending %s to %s: %s", row.id, row.recipient, error)
+            count_send(row.channel, "failed")
             await store.settle(row, status=store.FAILED, last_error=str(error)[:2000], claimed_until=None)
             if getattr(error, "recipient_at_fault", False):
                 await self._record_unreachable(row, str(error), now)
@@ -229,6 +236,7 @@ class Dispatcher:
             await self._retry(row, f"{type(error).__name__}: {error}", now, None)
         else:
             status = store.SENT if channel.sends else store.LOGGED
+            count_send(row.channel, status.lower())
             settled = await store.settle(row, status=status, provider_id=provider_id, sent_at=now,
                                          claimed_until=None,
                                          last_error=None if channel.sends else "not sent: no provider configured")
@@ -236,6 +244,7 @@ class Dispatcher:
                 await store.OutboxMessage.filter(id=row.id, sent_at=None).update(sent_at=now)
 
     async def _retry(self, row: store.OutboxMessage, error: str, now: datetime, retry_after: float | None) -> None:
+        count_send(row.channel, "dead" if row.attempts >= self.settings.max_attempts else "retry")
         if row.attempts >= self.settings.max_attempts:
             log.error("giving up on %s after %d attempts: %s", row.id, row.attempts, error)
             await store.settle(row, status=store.DEAD, last_error=error[:2000], claimed_until=None)

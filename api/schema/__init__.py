@@ -79,7 +79,7 @@ class Mutation:
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription,
+    return execution.Schema(query=Query, mutation=Mutation, subscription=Subscription,
                              extensions=execution.extensions(settings or Settings()),
                              execution_context_class=execution.PlainFieldsExecutionContext)
 

@@ -1,12 +1,15 @@
 """How the schema executes: graphql-core's executor with a short way for plain leaf fields and one execution per
-shared subscription update, the request limits and caches, and which errors are masked outside development."""
+shared subscription update, the request limits and caches, which errors are masked outside development, and which
+are logged as errors."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from typing import Any
 
+import strawberry
 from graphql import GraphQLError, Undefined, is_leaf_type, is_non_null_type
 from strawberry.extensions import (
     AddValidationRules,
@@ -18,12 +21,16 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import ExecutionContext
 from strawberry.utils.await_maybe import await_maybe
+from strawberry.utils.logging import StrawberryLogger
 
+from api.metrics import GraphQLMetrics
 from api.schema.subscriptions import BackorderUpdate
 from api.settings import Settings
 from domain.errors import DomainError, PermissionDenied
 
+log = logging.getLogger("backorder.graphql")
 _RESULTS: OrderedDict[tuple[int, int, str], tuple[BackorderUpdate, Any, Any]] = OrderedDict()
 
 
@@ -117,6 +124,20 @@ def should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, (DomainError, PermissionDenied, GraphQLError))
 
 
+class Schema(strawberry.Schema):
+    """strawberry's schema, logging as errors only the errors of the server. strawberry logs every error of every
+    answer with its traceback at ERROR: a visitor not yet signed in (the portal asks who is there), a business
+    rule's no, a query that does not validate, each filled the log with tracebacks that hid real faults. The
+    answer is the same either way; only what masking would hide (an unexpected exception) is a fault."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            if should_mask(error):
+                StrawberryLogger.error(error, execution_context)
+            else:
+                log.debug("answered with an error: %s", error.message)
+
+
 def extensions(settings: Settings) -> list[Any]:
     """The schema's extensions, as factories: a fresh extension per request."""
     # the limits' validation rules are built once: a rule class made per request would make every request
@@ -133,4 +154,5 @@ def extensions(settings: Settings) -> list[Any]:
     ]
     if not settings.development:
         made.append(lambda: QuietMaskErrors(should_mask_error=should_mask, error_message="Unexpected error."))
+    made.append(GraphQLMetrics)  # innermost: it counts errors by code before they are masked
     return made

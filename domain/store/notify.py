@@ -25,6 +25,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
 from domain.model import new_id
+from domain.store import request_ids
 from domain.store.portal import CustomerPreferences
 
 QUEUED, SENDING, SENT, LOGGED, FAILED, DEAD, SUPPRESSED = (
@@ -41,6 +42,7 @@ class NotificationEvent(Model):
     data = fields.JSONField()
     occurred_at = fields.DatetimeField()
     digest_id = fields.CharField(max_length=32, null=True, db_index=True)
+    request_id = fields.CharField(max_length=64, null=True)  # the request whose change this is
 
     class Meta:
         table = "notification_events"
@@ -78,6 +80,7 @@ class OutboxMessage(Model):
     delivery_status = fields.CharField(max_length=24, null=True)
     created_at = fields.DatetimeField()
     sent_at = fields.DatetimeField(null=True)
+    request_id = fields.CharField(max_length=255, null=True)  # the request(s) that caused it, space-separated
 
     class Meta:
         table = "outbox_messages"
@@ -128,7 +131,9 @@ async def record_events(rows: Sequence[dict[str, Any]], now: datetime, window: t
                         conn: BaseDBAsyncClient | None = None) -> None:
     if not rows:
         return
-    await NotificationEvent.bulk_create([NotificationEvent(**row) for row in rows], using_db=conn)
+    request_id = request_ids.request_id()
+    await NotificationEvent.bulk_create([NotificationEvent(**{"request_id": request_id, **row}) for row in rows],
+                                        using_db=conn)
     for email in sorted({row["email"] for row in rows}):  # sorted: two recorders lock in the same order
         db = conn or Digest._meta.db
         postgres = db.capabilities.dialect == "postgres"
@@ -158,7 +163,8 @@ async def enqueue(*, key: str, kind: str, channel: str, recipient: str, body_tex
         await OutboxMessage.create(
             id=new_id(), idempotency_key=key, kind=kind, channel=channel, recipient=recipient,
             customer_email=customer_email, subject=subject, body_text=body_text, body_html=body_html,
-            headers=headers or {}, next_attempt_at=send_after or now, created_at=now, using_db=conn)
+            headers=headers or {}, next_attempt_at=send_after or now, created_at=now,
+            request_id=request_ids.request_id(), using_db=conn)
     except IntegrityError:
         return False
     return True
@@ -174,6 +180,12 @@ def _skip_locked(query: Any, conn: BaseDBAsyncClient) -> Any:
 async def due_digests(now: datetime, limit: int, conn: BaseDBAsyncClient) -> list[Digest]:
     query = Digest.filter(status="PENDING", due_at__lte=now).order_by("due_at").limit(limit).using_db(conn)
     return list(await _skip_locked(query, conn))
+
+
+def request_ids_of(events: Sequence[NotificationEvent]) -> str | None:
+    """The requests a digest's events came from, for its messages' `request_id`."""
+    found = sorted({e.request_id for e in events if e.request_id})
+    return " ".join(found)[:255] or None
 
 
 async def take_events(email: str, digest_id: str, conn: BaseDBAsyncClient) -> list[NotificationEvent]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from domain.errors import InvalidInput
+from domain.limits import check_text
 from domain.model import new_id
 from domain.store import models as t
 
@@ -36,8 +37,8 @@ def _hash(secret: str) -> str:
 
 
 async def create_token(name: str, role: str) -> tuple[TokenInfo, str]:
-    name = name.strip()
-    if not name or len(name) > 100:
+    name = check_text(name, "name", max_length=100, what="a token's name")
+    if not name:
         raise InvalidInput("a token needs a name of 1 to 100 characters", field="name")
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")

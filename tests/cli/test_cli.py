@@ -131,3 +131,21 @@ async def test_reimporting_names_and_prices_keeps_what_the_file_does_not_say(db_
         a1 = await t.Product.get(sku="A-1")
         assert (a1.name, str(a1.price), a1.backorder_policy, a1.lead_time_days, a1.substitutes, a1.backorder_limit) \
             == ("Alpha lamp", "2.75", "DENY", 9, ["B-2"], 4)
+
+
+async def test_the_import_refuses_what_the_api_refuses_with_the_same_words(db_url, tmp_path):
+    """Field limits live in the domain: a price past NUMERIC(12, 2) or a path for a location is refused by the
+    import as by GraphQL (tests/api/test_field_limits.py), and nothing of the refused line is written."""
+    products = tmp_path / "products.csv"
+    products.write_text("sku,name,price\nA-1,Alpha,2.50\nB-2,Beta,1e30\n")
+    stock = tmp_path / "stock.csv"
+    stock.write_text("sku,quantity,location\nA-1,5,MAIN\nA-1,7,../../etc/passwd\n")
+    result = run(db_url, "import", "products", str(products))
+    assert result.returncode == 1
+    assert "line 3: B-2 not imported: an amount of money must be at most 9,999,999,999.99" in result.stderr
+    result = run(db_url, "import", "stock", str(stock))
+    assert result.returncode == 1
+    assert "line 3: A-1 not received: '../../etc/passwd' is not a valid location code" in result.stderr
+    async with open_database(db_url, apply_migrations=False):
+        assert await t.Product.filter(sku="B-2").count() == 0
+        assert [(s.location, s.on_hand) for s in await t.StockLevel.all()] == [("MAIN", 5)]

@@ -17,8 +17,10 @@ import pytest
 
 from domain.bus import InProcessBus
 from domain.errors import DomainError, ErrorCode
+from domain.limits import MAX_UNITS
 from domain.model import BackorderPolicy, Channel
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+from domain.store import models as t
 from tests.integration.support import ALT, LAMP, PO_DATE, lamp_shop, order, snapshot
 
 E = ErrorCode
@@ -107,9 +109,21 @@ CASES: dict[str, list[Case]] = {
          "leadTimeDays"),
         ("negative backorder limit", lambda w: w.desk.upsert_product(_product(backorder_limit=-1)),
          E.INVALID_QUANTITY, "backorderLimit"),
+        ("a name of a million characters", lambda w: w.desk.upsert_product(_product(name="x" * 1_000_000)),
+         E.INVALID_INPUT, "name"),
+        ("a lone surrogate in the name", lambda w: w.desk.upsert_product(_product(name="Lamp \ud800")),
+         E.INVALID_INPUT, "name"),
+        ("a NUL in the name", lambda w: w.desk.upsert_product(_product(name="Lamp\x00")), E.INVALID_INPUT, "name"),
+        *[(f"a price of {price}", lambda w, price=price: w.desk.upsert_product(_product(price=Decimal(price))),
+           E.INVALID_INPUT, "price") for price in ("1e30", "1e308", "1e15", "1234567890123.45", "NaN", "Infinity")],
     ],
     "upsert_supplier": [
         ("blank name", lambda w: w.desk.upsert_supplier(None, " ", 10), E.INVALID_INPUT, "name"),
+        ("a name of a million characters", lambda w: w.desk.upsert_supplier(None, "x" * 1_000_000, 10),
+         E.INVALID_INPUT, "name"),
+        ("a lone surrogate in the name", lambda w: w.desk.upsert_supplier(None, "\udfff", 10), E.INVALID_INPUT,
+         "name"),
+        ("a NUL in the name", lambda w: w.desk.upsert_supplier(None, "Acme\x00", 10), E.INVALID_INPUT, "name"),
         ("lead time of eleven years", lambda w: w.desk.upsert_supplier(None, "Slow", 4000), E.INVALID_INPUT,
          "leadTimeDays"),
         ("unknown supplier", lambda w: w.desk.upsert_supplier("nope", "Acme", 10), E.SUPPLIER_NOT_FOUND, "id"),
@@ -122,11 +136,19 @@ CASES: dict[str, list[Case]] = {
         ("unknown product", lambda w: w.desk.receive_stock("NOPE", 1), E.PRODUCT_NOT_FOUND, "sku"),
         ("empty SKU", lambda w: w.desk.receive_stock("", 1), E.INVALID_INPUT, "sku"),
         ("invalid location", lambda w: w.desk.receive_stock(LAMP, 1, "back room"), E.INVALID_INPUT, "location"),
+        ("a path for a location", lambda w: w.desk.receive_stock(LAMP, 1, "../../etc/passwd"), E.INVALID_INPUT,
+         "location"),
+        ("a location of a million characters", lambda w: w.desk.receive_stock(LAMP, 1, "A" * 1_000_000),
+         E.INVALID_INPUT, "location"),
+        ("a NUL in the note", lambda w: w.desk.receive_stock(LAMP, 1, cause="box\x00"), E.INVALID_INPUT, "note"),
     ],
     "adjust_stock": [
         ("below what is allocated", lambda w: w.desk.adjust_stock(LAMP, -1, "broken"), E.INSUFFICIENT_STOCK,
          "delta"),
         ("no reason", lambda w: w.desk.adjust_stock(ALT, 1, " "), E.INVALID_INPUT, "reason"),
+        ("a NUL in the reason", lambda w: w.desk.adjust_stock(ALT, 1, "count\x00"), E.INVALID_INPUT, "reason"),
+        ("a lone surrogate in the reason", lambda w: w.desk.adjust_stock(ALT, 1, "\ud800"), E.INVALID_INPUT,
+         "reason"),
         ("nothing to adjust", lambda w: w.desk.adjust_stock(ALT, 0, "count"), E.INVALID_INPUT, "delta"),
         ("negative safety stock", lambda w: w.desk.adjust_stock(ALT, 0, "count", safety_stock=-1),
          E.INVALID_QUANTITY, "safetyStock"),
@@ -150,6 +172,13 @@ CASES: dict[str, list[Case]] = {
         ("a number that is taken", lambda w: w.desk.create_purchase_order(w.supplier_id, PO_DATE,
                                                                           [LineRequest(LAMP, 1)], number="PO-1"),
          E.DUPLICATE, "number"),
+        *[(f"location {location!r}", lambda w, location=location: w.desk.create_purchase_order(
+            w.supplier_id, PO_DATE, [LineRequest(LAMP, 1)], location=location), E.INVALID_INPUT, "location")
+          for location in ("../../etc/passwd", "\U0001f4e6", "\u202eNIAM", "\u05de\u05d7\u05e1\u05df", "", " ",
+                           "A" * 1_000_000, "MAIN\x00", "\ud800")],
+        *[(f"number {number!r}", lambda w, number=number: w.desk.create_purchase_order(
+            w.supplier_id, PO_DATE, [LineRequest(LAMP, 1)], number=number), E.INVALID_INPUT, "number")
+          for number in (" ", "", "PO 7", "../PO-1", "P" * 1_000_000, "PO-\x00", "PO-\udc00", "\U0001f4e6")],
     ],
     "update_purchase_order": [
         ("unknown purchase order", lambda w: w.desk.update_purchase_order("nope", date(2026, 3, 20)),
@@ -206,6 +235,18 @@ CASES: dict[str, list[Case]] = {
          E.BACKORDER_NOT_ALLOWED, "lines.quantity"),
         ("past the backorder limit", _place([LineRequest("CAP", 1)]), E.BACKORDER_LIMIT_EXCEEDED, "lines.quantity"),
         ("invalid location", _place([LineRequest(ALT, 1)], location="back room"), E.INVALID_INPUT, "location"),
+        ("a lone surrogate in the name", _place([LineRequest(ALT, 1)], name="Ann \ud800"), E.INVALID_INPUT,
+         "customer.name"),
+        ("a name of a million characters", _place([LineRequest(ALT, 1)], name="x" * 1_000_000), E.INVALID_INPUT,
+         "customer.name"),
+        ("a NUL in the email", _place([LineRequest(ALT, 1)], "ann\x00@example.com"), E.INVALID_INPUT,
+         "customer.email"),
+        ("a lone surrogate in the email", _place([LineRequest(ALT, 1)], "\ud800@example.com"), E.INVALID_INPUT,
+         "customer.email"),
+        ("a lone surrogate in the idempotency key", _place([LineRequest(ALT, 1)], idempotency_key="k\ud800"),
+         E.INVALID_INPUT, "idempotencyKey"),
+        ("a NUL in the idempotency key", _place([LineRequest(ALT, 1)], idempotency_key="k\x00"), E.INVALID_INPUT,
+         "idempotencyKey"),
     ],
     "set_shipping_preference": [
         ("unknown order", lambda w: w.desk.set_shipping_preference("nope", True), E.ORDER_NOT_FOUND, "id"),
@@ -216,6 +257,8 @@ CASES: dict[str, list[Case]] = {
         ("zero units", lambda w: w.desk.cancel_backorder(w.waiting, 0), E.INVALID_QUANTITY, "quantity"),
         ("a reason of 501 characters", lambda w: w.desk.cancel_backorder(w.waiting, reason="x" * 501),
          E.INVALID_INPUT, "reason"),
+        ("a NUL in the reason", lambda w: w.desk.cancel_backorder(w.waiting, reason="no\x00"), E.INVALID_INPUT,
+         "reason"),
         ("already cancelled", lambda w: w.desk.cancel_backorder(w.cancelled), E.INVALID_STATE, "id"),
     ],
     "accept_substitute": [
@@ -242,6 +285,8 @@ CASES: dict[str, list[Case]] = {
         ("a bool for priority", lambda w: w.desk.reprioritize_backorder(w.waiting, True, "why", "kim"),
          E.INVALID_INPUT, "priority"),
         ("no reason", lambda w: w.desk.reprioritize_backorder(w.waiting, 5, "  ", "kim"), E.INVALID_INPUT, "reason"),
+        ("a lone surrogate in the reason", lambda w: w.desk.reprioritize_backorder(w.waiting, 5, "\ud800", "kim"),
+         E.INVALID_INPUT, "reason"),
         ("unknown backorder", lambda w: w.desk.reprioritize_backorder("nope", 5, "why", "kim"),
          E.BACKORDER_NOT_FOUND, "id"),
         ("a cancelled backorder", lambda w: w.desk.reprioritize_backorder(w.cancelled, 5, "why", "kim"),
@@ -294,3 +339,26 @@ async def test_bad_input_is_refused_with_a_typed_error_and_writes_nothing(desk: 
                 pytest.fail(f"{use_case}: {what}: accepted")
             assert await snapshot() == before, f"{use_case}: {what} wrote to the database"
             assert bus.published == published, f"{use_case}: {what} announced events"
+
+
+@pytest.mark.parametrize("call", ["receive_stock", "adjust_stock", "receive_purchase_order"])
+async def test_stock_past_32_bits_is_refused_before_anything_is_written(desk: BackorderDesk, bus: InProcessBus,
+                                                                        call: str):
+    """2,200 receipts of a million units each once saved 2.2 billion on hand on SQLite (then `products`
+    could not be read: GraphQL's Int is 32-bit) and failed as an unexpected error on PostgreSQL."""
+    world = await _world(desk)
+    await t.StockLevel.filter(sku=LAMP).update(on_hand=MAX_UNITS - 500_000)  # as if after 2,147 receipts
+    big = await desk.create_purchase_order(world.supplier_id, PO_DATE, [LineRequest(LAMP, 1_000_000)])
+    before = await snapshot()
+    published = bus.published
+    with pytest.raises(DomainError) as refused:
+        if call == "receive_stock":
+            await desk.receive_stock(LAMP, 1_000_000)
+        elif call == "adjust_stock":
+            await desk.adjust_stock(LAMP, 1_000_000, "found a pallet")
+        else:
+            await desk.receive_purchase_order(big.id)
+    assert refused.value.code is E.INVALID_QUANTITY
+    assert await snapshot() == before
+    assert bus.published == published
+    await desk.receive_stock(LAMP, 400_000)  # up to the limit is fine

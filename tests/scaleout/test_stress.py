@@ -96,7 +96,7 @@ async def cluster(db_url: str, smtp: SmtpServer, tmp_path: Path) -> AsyncIterato
                     await asyncio.sleep(0.05)
                 else:
                     raise AssertionError(f"{base} never came up\n{cluster.tail()}")
-                health = (await client.get(f"{base}/healthz")).json()
+                health = (await client.get(f"{base}/readyz")).json()
                 assert health == {"status": "ok", "database": "ok", "events": "ok"}, health
         yield cluster
     finally:
