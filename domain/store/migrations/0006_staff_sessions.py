@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('backorder', '0004_structured_causes')]
+    dependencies = [('backorder', '0005_request_ids')]
 
     initial = False
 
