@@ -226,7 +226,7 @@ async def test_customer_view_sends_a_portal_link_ships_and_retries_a_failed_mess
     await confirm(page, "Create and send")
     await expect(page.get_by_test_id("portal-link")).to_contain_text("Sent to ann@example.com")
     link = await page.get_by_role("textbox", name="Portal link").input_value()
-    assert link.startswith(f"{api.base}/?token=")
+    assert re.match(re.escape(api.base) + r"/[?#]token=", link), link
     # the mail server is down: the message dies after its one try, and the customer view says so
     messages = page.get_by_test_id("message-row")
     for _ in range(50):
