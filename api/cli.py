@@ -28,7 +28,7 @@ from domain.store.uow import TortoiseUnitOfWork
 log = logging.getLogger("backorder")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backorder", description="Backorder Desk")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -64,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("file")
     imp.add_argument("--limit", type=int, default=None, help="orders: stop after this many orders")
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     logs.configure(settings.log_format)
     try:
