@@ -70,13 +70,14 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
         return decoded
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        cookie = request.cookies.get(COOKIE)
+        session_cookie = cookie if cookie and self._cookie_allowed(request) else None
         principal = await authenticate(request.headers.get("authorization", ""))
-        if principal is None:
-            cookie = request.cookies.get(COOKIE)
-            if cookie and self._cookie_allowed(request):
-                principal = await customer_from_cookie(cookie, self.state["desk"].clock.now())
+        if principal is None and session_cookie:
+            principal = await customer_from_cookie(session_cookie, self.state["desk"].clock.now())
         return Context(desk=self.state["desk"], settings=self.settings, bus=self.state["bus"],
-                       principal=principal, request=request, response=response, extras=self.state["extras"])
+                       principal=principal, request=request, response=response, extras=self.state["extras"],
+                       session_cookie=session_cookie)
 
     def _cookie_allowed(self, request: Request | WebSocket) -> bool:
         """CSRF: a session cookie only counts on requests from our own pages (same origin)."""

@@ -214,8 +214,7 @@ async def sign_in_with_order(info: Ctx, input: SignInWithOrderInput) -> SignInPa
 
 @strawberry.mutation(description="End the portal session.")
 async def sign_out(info: Ctx) -> SignOutPayload:
-    await end_session(info)
-    return SignOutPayload(ok=True)
+    return SignOutPayload(ok=await end_session(info))
 
 
 @strawberry.mutation(permission_classes=[IsAuthenticated, HasAccount],
