@@ -31,6 +31,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from api.context import Context, PortalSession, Principal
 from api.http_limits import BodyLimit
 from api.logs import RequestIdMiddleware
+from api.metrics import ReceiptMetrics, WebsocketMetrics, metrics_endpoint, process_exited
 from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         await event_bus.stop()
+        process_exited()
 
     graphql = BackorderGraphQL(state, settings)
 
@@ -200,12 +202,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint(settings.metrics_token, clock)),
         *notify.routes(),
     ]
     if FRONTEND.is_dir():
         routes.append(Mount("/", PortalFiles(directory=FRONTEND, html=True), name="portal"))
     app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(RequestIdMiddleware),
+                    middleware=[Middleware(RequestIdMiddleware), Middleware(WebsocketMetrics),
                                 Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
     app.state.desk, app.state.bus, app.state.notifications = desk, event_bus, notify
     return app
@@ -248,7 +251,7 @@ def make_desk(settings: Settings, bus: EventBus, notify: Notifications, clock: C
     same transaction (serve and every worker build it here, so their changes are told alike)."""
     return BackorderDesk(lambda: TortoiseUnitOfWork(
         bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
-        before_commit=[notify.recorder]), clock)
+        before_commit=[notify.recorder, ReceiptMetrics()]), clock)
 
 
 def app_from_env() -> Starlette:

@@ -28,7 +28,7 @@ from domain.store.uow import TortoiseUnitOfWork
 log = logging.getLogger("backorder")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="backorder", description="Backorder Desk")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -64,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("file")
     imp.add_argument("--limit", type=int, default=None, help="orders: stop after this many orders")
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     logs.configure(settings.log_format)
     try:
@@ -124,6 +128,10 @@ def serve_command(settings: Settings, host: str, port: int, demo: bool, workers:
     if demo:
         print(asyncio.run(prepare_demo(settings)), flush=True)
     if workers > 1:
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics adds up every server process's values
+            import tempfile
+
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="backorder-metrics-")
         config = server_config("api.app:app_from_env", settings, factory=True, workers=workers, host=host,
                                port=port, log_level="info", log_config=logs.logging_config(settings.log_format))
         Multiprocess(config, sockets=[config.bind_socket()]).run()

@@ -330,6 +330,27 @@ class OrderLine:
             return None
         return load_now(info.context.loaders.backorder_by_id, self._l.substitute_for, Backorder.maybe)
 
+    @strawberry.field(description="What the line costs: unitPrice × the units still ordered (cancelled and "
+                                  "substituted units leave the line; a substitute is a line of its own).")
+    def line_total(self, info: Ctx) -> Money:
+        line = self._l
+        if not line.backorder_id:
+            return _line_total(line, None)
+        return load_now(info.context.loaders.backorder_by_id, line.backorder_id, lambda b: _line_total(line, b))
+
+
+def _line_total(line: m.OrderLine, backorder: m.Backorder | None) -> Money:
+    left = backorder.cancelled_quantity + backorder.substituted_quantity if backorder is not None else 0
+    return Money(amount=(line.unit_price.amount * (line.quantity - left)).quantize(Decimal("0.01")),
+                 currency=line.unit_price.currency)
+
+
+def _order_total(lines: Sequence[m.OrderLine], backorders: dict[str, m.Backorder]) -> Money | None:
+    totals = [_line_total(line, backorders.get(line.backorder_id or "")) for line in lines]
+    if len({t.currency for t in totals}) != 1:
+        return None
+    return Money(amount=sum((t.amount for t in totals), Decimal("0.00")), currency=totals[0].currency)
+
 
 @strawberry.type
 class Order:
@@ -352,6 +373,14 @@ class Order:
     @staticmethod
     def maybe(o: m.Order | None) -> Order | None:
         return Order.of(o) if o is not None else None
+
+    @strawberry.field(description="The sum of the lines' lineTotal; null when its lines are priced in different "
+                                  "currencies.")
+    def total(self, info: Ctx) -> Money | None:
+        lines = self._o.lines
+        ids = [li.backorder_id for li in lines if li.backorder_id]
+        return load_many_now(info.context.loaders.backorder_by_id, ids,
+                             lambda found: _order_total(lines, {b.id: b for b in found if b is not None}))
 
     @strawberry.field
     def backorders(self, info: Ctx) -> list[Backorder]:

@@ -16,7 +16,8 @@ const ORDERS_QUERY = `query Orders($account: Boolean! = true) {
   myAccount @include(if: $account) {
     email name preferences { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language } }
   orders(first: 100) { nodes { id number placedAt channel shipComplete
-    lines { id sku quantity allocatedQuantity shippedQuantity unitPrice { amount currency }
+    total { amount currency }
+    lines { id sku quantity allocatedQuantity shippedQuantity unitPrice { amount currency } lineTotal { amount currency }
             product { name } substituteFor { id }
             backorder { ${BACKORDER_FIELDS} } } } }
   supportedLanguages
@@ -270,6 +271,8 @@ function renderOrder(order) {
       el("h3", {}, t("order.title", { number: order.number })),
       el("span", { class: "meta" }, t("order.placed", { when: formatDateTime(order.placedAt) }))),
     el("ul", { class: "lines" }, order.lines.map((line) => renderLine(order, line))),
+    order.total ? el("p", { class: "total", "data-testid": "order-total" }, t("order.total", { total: money(order.total) }))
+      : null,
     hasWaiting ? el("fieldset", { class: "pref-ship" },
       el("legend", {}, t("order.whenWaiting")),
       choice("partial", t("order.shipPartial")),
@@ -289,7 +292,7 @@ function renderLine(order, line) {
   const parts = [
     el("p", { class: replaced ? "what replaced" : "what" }, `${line.quantity} × ${name}`),
     el("p", { class: "price", "data-testid": "line-price" },
-      t("line.price", { price: money(line.unitPrice), total: money(times(line.unitPrice, line.quantity)) })),
+      t("line.price", { price: money(line.unitPrice), total: money(line.lineTotal) })),
   ];
   if (line.substituteFor) parts.push(el("p", { class: "note" }, t("line.alternative")));
   if (!line.backorder) {
@@ -430,6 +433,7 @@ function askCancel(line, b) {
       const cancelled = result.backorder.cancelledQuantity - b.cancelledQuantity;
       announce(t("cancel.done", { count: cancelled, refund: money(times(line.unitPrice, cancelled)) }));
       replaceBackorder(result.backorder);
+      await refresh();  // the line's and the order's totals, as the server counts them
     } catch (err) {
       announce(err.message, true);
     }
@@ -596,6 +600,10 @@ function onUpdate(update) {
   if (before) {
     replaceBackorder(update.backorder);
     if (note) announce(note(update.backorder));
+    const after = update.backorder;
+    if (after.cancelledQuantity !== before.cancelledQuantity || after.substitutedQuantity !== before.substitutedQuantity) {
+      refresh();  // units left the order: its totals changed
+    }
   } else {
     refresh();
   }

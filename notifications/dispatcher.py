@@ -18,24 +18,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from tortoise.transactions import in_transaction
 
 from domain.clock import Clock
 from domain.customers import NotificationPreferences
+from domain.model import Backorder, BackorderPolicy, Product
 from domain.store import notify as store
 from domain.store import queries as q
 from domain.store import request_ids
 from domain.store.portal import get_preferences, signing_key
 from notifications.channels import Channel, LogChannel, Outgoing, PermanentError, TransientError
-from notifications.compose import Change, Rules, net_news
+from notifications.compose import Change, Now, Rules, compose
+from notifications.metrics import count_send
 from notifications.outbox import _list_unsubscribe, unsubscribe_token
 from notifications.render import ItemView, render_digest
 from notifications.settings import NotificationSettings
 
 log = logging.getLogger("backorder.notifications")
+
+
+def _now(b: Backorder, product: Product | None) -> Now:
+    """A backorder as the message will state it."""
+    return Now(status=b.status.value, original_quantity=b.original_quantity, allocated_quantity=b.allocated_quantity,
+               shipped_quantity=b.shipped_quantity, cancelled_quantity=b.cancelled_quantity,
+               substituted_quantity=b.substituted_quantity, waiting_quantity=b.waiting_quantity,
+               queue_position=b.queue_position if b.is_active else None,
+               eta=b.eta.date if b.eta and b.is_active else None,
+               eta_confidence=b.eta.confidence.value if b.eta and b.is_active else None,
+               promised_date=b.promised_date,
+               preorder=product is not None and product.backorder_policy is BackorderPolicy.PREORDER)
 
 
 class Dispatcher:
@@ -98,35 +112,30 @@ class Dispatcher:
     async def _compose(self, digest_id: str, email: str, events: list[store.NotificationEvent], now: datetime,
                        conn: object) -> int:
         changes = [Change(e.kind, e.backorder_id, e.order_id, e.sku, e.occurred_at, dict(e.data)) for e in events]
-        ids = list({c.backorder_id for c in changes})
-        backorders = await q.backorders_by_id(ids)
-        promised: dict[str, date | None] = {i: b.promised_date for i, b in backorders.items()}
-        news = net_news(changes, self.rules, promised)
-        if not news:
+        backorders = await q.backorders_by_id(list({c.backorder_id for c in changes}))
+        products = await q.products_by_sku(list({b.sku for b in backorders.values()}))
+        # what the message says is read now, when it is composed: the window's events only say what changed
+        now_state = {i: _now(b, products.get(b.sku)) for i, b in backorders.items()}
+        items = compose(changes, now_state, self.rules)
+        if not items:
             return 0
-        orders = await q.orders_by_id(list({n.order_id for n in news}))
-        skus = {n.sku for n in news} | {s for n in news for s in n.offered_substitutes}
-        products = await q.products_by_sku(list(skus))
-        for n in news:
-            product = products.get(n.sku)
-            if product is not None and n.long_delay:
-                for s in product.substitutes:
-                    if s not in n.offered_substitutes:
-                        n.offered_substitutes.append(s)
-        products.update(await q.products_by_sku([s for n in news for s in n.offered_substitutes
-                                                 if s not in products]))
+        orders = await q.orders_by_id(list({i.news.order_id for i in items}))
+        names = {sku: p.name for sku, p in products.items()}
+        extra = {s for i in items for s in [*i.news.offered_substitutes, i.news.substitute_sku] if s}
+        for i in items:
+            if i.long_delay and i.news.sku in products:
+                extra |= set(products[i.news.sku].substitutes)
+        names.update({sku: p.name for sku, p in (await q.products_by_sku(list(extra - set(names)))).items()})
         views = []
-        for n in news:
-            b = backorders.get(n.backorder_id)
-            order = orders.get(n.order_id)
+        for i in items:
+            offered = list(i.news.offered_substitutes)
+            if i.long_delay and i.news.sku in products:
+                offered += [s for s in products[i.news.sku].substitutes if s not in offered]
+            order = orders.get(i.news.order_id)
             views.append(ItemView(
-                news=n, product=products[n.sku].name if n.sku in products else n.sku,
-                order_number=order.number if order else "",
-                quantity=b.quantity if b and b.quantity else (b.original_quantity if b else 0),
-                position=b.queue_position if b and b.is_active else None,
-                eta=b.eta.date if b and b.eta and b.is_active else n.new_eta,
-                confidence=b.eta.confidence.value if b and b.eta else None,
-                substitutes=tuple(products[s].name for s in n.offered_substitutes if s in products)))
+                item=i, product=names.get(i.news.sku, i.news.sku), order_number=order.number if order else "",
+                substitute=names.get(i.news.substitute_sku or "", i.news.substitute_sku),
+                substitutes=tuple(names[s] for s in offered if s in names)))
         prefs = await get_preferences(email)
         customer = (await q.customers_by_email([email])).get(email)
         name = customer.name.split(" ")[0] if customer and customer.name else ""
@@ -220,6 +229,7 @@ class Dispatcher:
                 provider_id = await channel.send(message)
         except PermanentError as error:
             log.warning("permanent failure sending %s to %s: %s", row.id, row.recipient, error)
+            count_send(row.channel, "failed")
             await store.settle(row, status=store.FAILED, last_error=str(error)[:2000], claimed_until=None)
             if getattr(error, "recipient_at_fault", False):
                 await self._record_unreachable(row, str(error), now)
@@ -234,6 +244,7 @@ class Dispatcher:
             await self._retry(row, f"{type(error).__name__}: {error}", now, None)
         else:
             status = store.SENT if channel.sends else store.LOGGED
+            count_send(row.channel, status.lower())
             settled = await store.settle(row, status=status, provider_id=provider_id, sent_at=now,
                                          claimed_until=None,
                                          last_error=None if channel.sends else "not sent: no provider configured")
@@ -241,6 +252,7 @@ class Dispatcher:
                 await store.OutboxMessage.filter(id=row.id, sent_at=None).update(sent_at=now)
 
     async def _retry(self, row: store.OutboxMessage, error: str, now: datetime, retry_after: float | None) -> None:
+        count_send(row.channel, "dead" if row.attempts >= self.settings.max_attempts else "retry")
         if row.attempts >= self.settings.max_attempts:
             log.error("giving up on %s after %d attempts: %s", row.id, row.attempts, error)
             await store.settle(row, status=store.DEAD, last_error=error[:2000], claimed_until=None)

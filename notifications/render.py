@@ -1,7 +1,8 @@
 """Messages a person would write: subject, plain text, HTML and SMS from Jinja2 templates.
 
-One template folder and one phrase book per language (`templates/<lang>/`, `PHRASES[lang]`); adding a
-language means adding both and listing it in `domain.customers.SUPPORTED_LANGUAGES`.
+One set of templates for every language: their phrases go through the language's gettext catalogue, and
+the sentences about backorders come from notifications.wording (notifications.i18n: catalogues, and
+Babel's formats for dates, times, numbers and money).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from notifications.compose import BackorderNews
+from notifications import wording
+from notifications.compose import Item, cancel_wish
+from notifications.i18n import format_day, format_moment, format_short_day, language_of, translations
 
 _env = Environment(
     loader=PackageLoader("notifications", "templates"),
@@ -26,93 +28,34 @@ _env = Environment(
     keep_trailing_newline=True,
 )
 
-MONTHS = {"en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-                 "October", "November", "December"]}
-
-PHRASES: dict[str, dict[str, str]] = {
-    "en": {
-        "created": "We did not have enough in stock, so {quantity} {units} on backorder.",
-        "eta_later": "The expected date has moved from {old} to {new}.",
-        "eta_earlier": "Good news: it is now expected earlier, on {new} (was {old}).",
-        "partially_allocated": "Part of it has arrived and is set aside for you.",
-        "allocated": "It has arrived and is set aside for you: ready to ship.",
-        "shipped": "It is on its way.",
-        "cancelled_customer": "Cancelled, as you asked. You will not be charged for cancelled items.",
-        "cancelled_shop": "We are sorry: we had to cancel it. You will not be charged for it.",
-        "partly_cancelled": "{quantity} cancelled. You will not be charged for them.",
-        "substituted": "Replaced by the alternative you chose.",
-        "substitute_offered": "An alternative is in stock now: {names}.",
-        "long_delay": "It is taking longer than we first said: now expected {new}.",
-        "update": "There is an update.",
-        "sms_created": "backordered, expected {new}",
-        "sms_eta_later": "now expected {new} (was {old})",
-        "sms_eta_earlier": "now expected earlier, {new}",
-        "sms_partially_allocated": "part has arrived",
-        "sms_allocated": "arrived, ready to ship",
-        "sms_shipped": "shipped",
-        "sms_cancelled": "cancelled",
-        "sms_partly_cancelled": "{quantity} cancelled",
-        "sms_substituted": "replaced by your alternative",
-        "sms_substitute_offered": "an alternative is in stock",
-        "sms_long_delay": "delayed to {new}; see options",
-        "sms_update": "updated",
-        "conf_HIGH": "confirmed by the supplier",
-        "conf_MEDIUM": "our estimate",
-        "conf_LOW": "uncertain: the supplier has been late",
-        "subject_one": "{product}: {what}",
-        "subject_many": "Updates on {count} items you ordered",
-        "what_created": "on backorder",
-        "what_eta_later": "new expected date",
-        "what_eta_earlier": "arriving earlier",
-        "what_partially_allocated": "part has arrived",
-        "what_allocated": "ready to ship",
-        "what_shipped": "on its way",
-        "what_cancelled": "cancelled",
-        "what_partly_cancelled": "partly cancelled",
-        "what_substituted": "alternative confirmed",
-        "what_substitute_offered": "an alternative is in stock",
-        "what_long_delay": "delayed: your options",
-        "what_update": "update",
-        "portal_subject": "Your link to see your orders",
-        "back_in_stock_subject": "{product} is back in stock",
-    }
-}
-
-
 def phrases(language: str) -> dict[str, str]:
-    return PHRASES.get(language, PHRASES["en"])
+    """Subjects of the one-off messages, in the customer's language."""
+    t = translations(language).gettext
+    return {"portal_subject": t("Your link to see your orders"),
+            "back_in_stock_subject": t("{product} is back in stock")}
 
 
 def format_date(value: date | None, language: str) -> str:
-    if value is None:
-        return ""
-    months = MONTHS.get(language, MONTHS["en"])
-    return f"{value.day} {months[value.month - 1]} {value.year}"
+    return format_day(value, language) if value is not None else ""
 
 
 def format_short_date(value: date | None, language: str) -> str:
-    if value is None:
-        return ""
-    return f"{value.day} {MONTHS.get(language, MONTHS['en'])[value.month - 1][:3]}"
+    return format_short_day(value, language) if value is not None else ""
 
 
 def format_datetime(value: datetime, timezone: str, language: str) -> str:
-    local = value.astimezone(ZoneInfo(timezone))
-    return f"{format_date(local.date(), language)}, {local:%H:%M} ({timezone})"
+    return format_moment(value, timezone, language)
 
 
 @dataclass(frozen=True)
 class ItemView:
-    """What the templates need about one backorder (current state plus its news)."""
+    """What the templates need about one backorder: its item (news and state now) and the names to show."""
 
-    news: BackorderNews
+    item: Item
     product: str
     order_number: str
-    quantity: int
-    position: int | None
-    eta: date | None
-    confidence: str | None
-    substitutes: tuple[str, ...] = ()
+    substitute: str | None = None  # the alternative the customer took, by name
+    substitutes: tuple[str, ...] = ()  # alternatives in stock to offer, by name
 
 
 @dataclass(frozen=True)
@@ -137,94 +80,94 @@ def _short(name: str, limit: int = PRODUCT_IN_SMS) -> str:
 
 
 def _item(view: ItemView, language: str) -> dict[str, object]:
-    p = phrases(language)
-    n = view.news
-    head = n.headline
-    old, new = format_date(n.old_eta, language), format_date(n.new_eta or view.eta, language)
-    key = head
-    if head == "cancelled":
-        key = "cancelled_customer" if (n.cancelled_by or "") == "customer" else "cancelled_shop"
-    values = {"quantity": n.cancelled_quantity if head == "partly_cancelled" else view.quantity,
-              "units": "item is" if view.quantity == 1 else "items are", "old": old, "new": new,
-              "names": ", ".join(view.substitutes)}
-    if head == "created":
-        values["quantity"] = int((n.created or {}).get("quantity", view.quantity))
-        values["units"] = "item is" if values["quantity"] == 1 else "items are"
-    sentence = p.get(key, p["update"]).format(**values)
-    if n.long_delay and head != "long_delay":
-        sentence += " " + p["long_delay"].format(**values)
-    sms_values = {**values, "old": format_short_date(n.old_eta, language),
-                  "new": format_short_date(n.new_eta or view.eta, language)}
-    sms_key = "sms_" + ("cancelled" if head == "cancelled" else head)
-    waiting = head in ("created", "eta_later", "eta_earlier", "long_delay", "update", "substitute_offered",
-                       "partially_allocated", "partly_cancelled")
+    item, now, news = view.item, view.item.now, view.item.news
+    wish = cancel_wish(news)
+    eta = format_date(now.eta, language)
+    sentence = wording.headline_sentence(item.headline, wish, language, old=format_date(news.eta_before, language),
+                                         new=eta, names=", ".join(view.substitutes))
+    if item.long_delay and item.headline != "long_delay":
+        sentence += " " + wording.headline_sentence("long_delay", None, language, new=eta)
+    waiting = now.waiting_quantity if now.active else 0
+    numbers = {"shipped": now.shipped_quantity, "held": now.held if now.active else 0, "waiting": waiting,
+               "substituted": now.substituted_quantity, "cancelled": now.cancelled_quantity}
     return {
         "product": view.product,
         "product_short": _short(view.product),
         "order_number": view.order_number,
-        "quantity": view.quantity,
         "sentence": sentence,
-        "sms_sentence": p.get(sms_key, p["sms_update"]).format(**sms_values),
-        "position": view.position if waiting else None,
-        "eta": format_date(view.eta, language) if waiting and view.eta else None,
-        "confidence_words": p.get(f"conf_{view.confidence}", "") if waiting and view.confidence else "",
-        "long_delay": n.long_delay,
+        "facts": wording.facts(**numbers, substitute=view.substitute, language=language),
+        "sms_sentence": "; ".join([wording.sms_headline(item.headline, wish, language),
+                                   *wording.sms_facts(**numbers, eta=format_short_date(now.eta, language) if waiting
+                                                      else "", language=language)]),
+        "position": now.queue_position if waiting else None,
+        "eta": eta if waiting and now.eta else None,
+        "confidence_words": wording.confidence_words(now.eta_confidence, language) if waiting else "",
+        "long_delay": item.long_delay,
         "substitutes": list(view.substitutes),
     }
+
+
+def _template_context(language: str) -> dict[str, Any]:
+    t = translations(language)
+    return {"_": t.gettext, "gettext": t.gettext, "ngettext": t.ngettext, "language": language}
 
 
 def render_digest(views: list[ItemView], *, name: str, language: str, shop_name: str, portal_url: str,
                   short_url: str, unsubscribe_url: str, goodwill_text: str | None = None,
                   goodwill_code: str | None = None) -> Rendered:
-    p = phrases(language)
+    language = language_of(language)
+    t = translations(language).gettext
     items = [_item(v, language) for v in views]
     if len(views) == 1:
-        head = views[0].news.headline
-        subject = p["subject_one"].format(product=views[0].product, what=p.get(f"what_{head}", p["what_update"]))
+        subject = t("{product}: {what}").format(product=views[0].product,
+                                                what=wording.subject_words(views[0].item.headline, language))
     else:
-        subject = p["subject_many"].format(count=len(views))
-    context = {"items": items, "name": name, "language": language, "shop_name": shop_name, "portal_url": portal_url,
-               "short_url": short_url, "unsubscribe_url": unsubscribe_url, "subject": subject,
-               "goodwill_text": goodwill_text if any(v.news.long_delay for v in views) else None,
-               "goodwill_code": goodwill_code if any(v.news.long_delay for v in views) else None}
-    text = _env.get_template(f"{language}/digest.txt.j2").render(context)
-    html = _env.get_template(f"{language}/digest.html.j2").render(context)
+        subject = translations(language).ngettext("Updates on {count} item you ordered",
+                                                  "Updates on {count} items you ordered", len(views)).format(
+            count=len(views))
+    delayed = any(v.item.long_delay for v in views)
+    context = {**_template_context(language), "items": items, "name": name, "shop_name": shop_name,
+               "portal_url": portal_url, "short_url": short_url, "unsubscribe_url": unsubscribe_url,
+               "subject": subject, "goodwill_text": goodwill_text if delayed else None,
+               "goodwill_code": goodwill_code if delayed else None}
+    text = _env.get_template("digest.txt.j2").render(context)
+    html = _env.get_template("digest.html.j2").render(context)
 
     def sms_context(product_limit: int, shop_limit: int) -> dict[str, Any]:
         return {**context, "shop_name": _short(gsm_text(shop_name.strip()), shop_limit),
                 "items": [{**item, "product_short": _short(gsm_text(str(item["product"])), product_limit)}
                           for item in items]}
 
-    sms = _fit_sms(f"{language}/digest.sms.j2", sms_context, shop_name)
+    sms = _fit_sms("digest.sms.j2", sms_context, shop_name)
     return Rendered(subject=subject, text=_tidy(text), html=html, sms=sms)
 
 
 def render_portal_link(*, name: str, link: str, expires_at: datetime, timezone: str, language: str,
                        shop_name: str) -> Rendered:
+    language = language_of(language)
     p = phrases(language)
-    context = {"name": name, "link": link, "expires": format_datetime(expires_at, timezone, language),
-               "shop_name": shop_name, "language": language, "subject": p["portal_subject"]}
+    context = {**_template_context(language), "name": name, "link": link, "shop_name": shop_name,
+               "expires": format_datetime(expires_at, timezone, language), "subject": p["portal_subject"]}
     return Rendered(subject=p["portal_subject"],
-                    text=_tidy(_env.get_template(f"{language}/portal_link.txt.j2").render(context)),
-                    html=_env.get_template(f"{language}/portal_link.html.j2").render(context), sms=None)
+                    text=_tidy(_env.get_template("portal_link.txt.j2").render(context)),
+                    html=_env.get_template("portal_link.html.j2").render(context), sms=None)
 
 
 def render_back_in_stock(*, product: str, language: str, shop_name: str, shop_url: str,
                          unsubscribe_url: str) -> Rendered:
-    p = phrases(language)
-    subject = p["back_in_stock_subject"].format(product=product)
-    context = {"product": product, "product_short": _short(product), "shop_name": shop_name, "shop_url": shop_url,
-               "unsubscribe_url": unsubscribe_url, "language": language, "subject": subject}
+    language = language_of(language)
+    subject = phrases(language)["back_in_stock_subject"].format(product=product)
+    context = {**_template_context(language), "product": product, "product_short": _short(product),
+               "shop_name": shop_name, "shop_url": shop_url, "unsubscribe_url": unsubscribe_url, "subject": subject}
     return Rendered(subject=subject,
-                    text=_tidy(_env.get_template(f"{language}/back_in_stock.txt.j2").render(context)),
-                    html=_env.get_template(f"{language}/back_in_stock.html.j2").render(context),
-                    sms=_fit_sms(f"{language}/back_in_stock.sms.j2", _named(context, product, shop_name), shop_name,
-                                 product))
+                    text=_tidy(_env.get_template("back_in_stock.txt.j2").render(context)),
+                    html=_env.get_template("back_in_stock.html.j2").render(context),
+                    sms=_fit_sms("back_in_stock.sms.j2", _named(context, product, shop_name), shop_name, product))
 
 
 def render_sms_opt_in(*, product: str, language: str, shop_name: str) -> str:
-    context = {"shop_name": shop_name}
-    return _fit_sms(f"{language}/sms_opt_in.sms.j2", _named(context, product, shop_name), shop_name, product)
+    context = {**_template_context(language_of(language)), "shop_name": shop_name}
+    return _fit_sms("sms_opt_in.sms.j2", _named(context, product, shop_name), shop_name, product)
 
 
 def _named(context: dict[str, Any], product: str, shop_name: str) -> Callable[[int, int], dict[str, Any]]:

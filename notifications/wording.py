@@ -227,3 +227,122 @@ def _staff_update(event: ev.BackorderEvent) -> str:
         case ev.SubstituteOffered():
             return f"substitute {event.substitute_sku} offered for {event.sku}"
     return event.kind
+
+
+# -- emails and texts about backorders ---------------------------------------------------------
+# The headline says what changed (notifications.compose.headline); the facts say how things stand now, each
+# number read from the backorder when the message is composed.
+HEADLINES: dict[str, str] = {
+    "created": _("We did not have enough in stock, so we will send what is missing as soon as it arrives."),
+    "allocated": _("Good news: it has arrived and is set aside for you, ready to ship."),
+    "released": _("Your preorder has been released and is set aside for you, ready to ship."),
+    "partially_allocated": _("Part of it has arrived and is set aside for you."),
+    "shipped": _("It is on its way."),
+    "partly_shipped": _("Part of it is on its way."),
+    "cancelled_customer": _("Cancelled, as you asked. You will not be charged for cancelled items."),
+    "cancelled_shop": _("We are sorry: we had to cancel it. You will not be charged for cancelled items."),
+    "cancelled": _("It has been cancelled. You will not be charged for cancelled items."),
+    "partly_cancelled_customer": _("Part of it is cancelled, as you asked. You will not be charged for cancelled "
+                                   "items."),
+    "partly_cancelled_shop": _("We are sorry: we had to cancel part of it. You will not be charged for cancelled "
+                               "items."),
+    "partly_cancelled": _("Part of it has been cancelled. You will not be charged for cancelled items."),
+    "substituted": _("The alternative you chose takes its place."),
+    "partly_substituted": _("The alternative you chose takes the place of part of it."),
+    "eta_later": _("The expected date has moved from {old} to {new}."),
+    "eta_earlier": _("Good news: it is now expected earlier, on {new} (was {old})."),
+    "long_delay": _("It is taking longer than we first said: now expected {new}."),
+    "substitute_offered": _("An alternative is in stock now: {names}."),
+}
+SUBJECTS: dict[str, str] = {
+    "created": _("on backorder"), "allocated": _("ready to ship"), "released": _("preorder ready to ship"),
+    "partially_allocated": _("part has arrived"), "shipped": _("on its way"), "partly_shipped": _("part is on its way"),
+    "cancelled": _("cancelled"), "partly_cancelled": _("partly cancelled"), "substituted": _("alternative confirmed"),
+    "partly_substituted": _("alternative confirmed"), "eta_later": _("new expected date"),
+    "eta_earlier": _("arriving earlier"), "long_delay": _("delayed: your options"),
+    "substitute_offered": _("an alternative is in stock"),
+}
+SMS_HEADLINES: dict[str, str] = {
+    "created": _("on backorder"), "allocated": _("ready to ship"), "released": _("preorder ready to ship"),
+    "partially_allocated": _("part has arrived"), "shipped": _("shipped"), "partly_shipped": _("part shipped"),
+    "cancelled_customer": _("cancelled as you asked"), "cancelled_shop": _("cancelled by us, sorry"),
+    "cancelled": _("cancelled"), "partly_cancelled": _("partly cancelled"),
+    "substituted": _("replaced by your alternative"), "partly_substituted": _("partly replaced by your alternative"),
+    "eta_later": _("new date"), "eta_earlier": _("arriving earlier"), "long_delay": _("delayed; see your options"),
+    "substitute_offered": _("an alternative is in stock"),
+}
+CONFIDENCE: dict[str, str] = {
+    "HIGH": _("confirmed by the supplier"), "MEDIUM": _("our estimate"),
+    "LOW": _("uncertain: the supplier has been late"),
+}
+
+
+def headline_key(head: str, wish: str | None) -> str:
+    """A cancel's headline follows whose wish it was."""
+    if head in ("cancelled", "partly_cancelled") and wish in ("customer", "shop"):
+        return f"{head}_{wish}"
+    return head
+
+
+def headline_sentence(head: str, wish: str | None, language: str, *, old: str = "", new: str = "",
+                      names: str = "") -> str:
+    t = translations(language).gettext
+    return t(HEADLINES[headline_key(head, wish)]).format(old=old, new=new, names=names)
+
+
+def subject_words(head: str, language: str) -> str:
+    return translations(language).gettext(SUBJECTS[head])
+
+
+def sms_headline(head: str, wish: str | None, language: str) -> str:
+    key = headline_key(head, wish)
+    return translations(language).gettext(SMS_HEADLINES[key if key in SMS_HEADLINES else head])
+
+
+def confidence_words(confidence: str | None, language: str) -> str:
+    return translations(language).gettext(CONFIDENCE[confidence]) if confidence in CONFIDENCE else ""
+
+
+def facts(*, shipped: int, held: int, waiting: int, substituted: int, cancelled: int, substitute: str | None,
+          language: str) -> list[str]:
+    """Where every unit of the backorder stands now, one phrase per state that has any."""
+    t = translations(language)
+    out = []
+    if shipped:
+        out.append(t.ngettext("{n} shipped", "{n} shipped", shipped).format(n=shipped))
+    if held:
+        out.append(t.ngettext("{n} set aside for you", "{n} set aside for you", held).format(n=held))
+    if waiting:
+        out.append(t.ngettext("{n} still on backorder", "{n} still on backorder", waiting).format(n=waiting))
+    if substituted:
+        if substitute:
+            out.append(t.ngettext("{n} replaced by {name}", "{n} replaced by {name}", substituted).format(
+                n=substituted, name=substitute))
+        else:
+            out.append(t.ngettext("{n} replaced by an alternative", "{n} replaced by an alternative",
+                                  substituted).format(n=substituted))
+    if cancelled:
+        out.append(t.ngettext("{n} cancelled", "{n} cancelled", cancelled).format(n=cancelled))
+    return out
+
+
+def sms_facts(*, shipped: int, held: int, waiting: int, substituted: int, cancelled: int, eta: str,
+              language: str) -> list[str]:
+    """The same in few characters, for a text."""
+    t = translations(language)
+    out = []
+    if shipped:
+        out.append(t.ngettext("{n} shipped", "{n} shipped", shipped).format(n=shipped))
+    if held:
+        out.append(t.ngettext("{n} ready", "{n} ready", held).format(n=held))
+    if waiting:
+        if eta:
+            out.append(t.ngettext("{n} waiting, exp. {date}", "{n} waiting, exp. {date}", waiting).format(
+                n=waiting, date=eta))
+        else:
+            out.append(t.ngettext("{n} waiting", "{n} waiting", waiting).format(n=waiting))
+    if substituted:
+        out.append(t.ngettext("{n} replaced", "{n} replaced", substituted).format(n=substituted))
+    if cancelled:
+        out.append(t.ngettext("{n} cancelled", "{n} cancelled", cancelled).format(n=cancelled))
+    return out

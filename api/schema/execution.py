@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 from strawberry.utils.await_maybe import await_maybe
 from strawberry.utils.logging import StrawberryLogger
 
+from api.metrics import GraphQLMetrics
 from api.query_limits import LimitedValidation
 from api.schema.subscriptions import BackorderUpdate
 from api.settings import Settings
@@ -145,4 +146,5 @@ def extensions(settings: Settings) -> list[Any]:
     ]
     if not settings.development:
         made.append(lambda: QuietMaskErrors(should_mask_error=should_mask, error_message="Unexpected error."))
+    made.append(GraphQLMetrics)  # innermost: it counts errors by code before they are masked
     return made

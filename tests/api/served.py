@@ -17,6 +17,8 @@ import httpx
 from tests.api.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+PRODUCT = ('mutation { upsertProduct(input: {sku: "MUG", name: "Mug", price: {amount: "9.50"}}) '
+           '{ userErrors { code } } }')
 
 
 def cli(db_url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -13,10 +13,8 @@ from hypothesis import strategies as st
 from api.logs import redact
 from domain.store import notify as store
 from domain.store.db import open_database
-from tests.api.served import agent_token, served
+from tests.api.served import PRODUCT, agent_token, served
 
-PRODUCT = ('mutation { upsertProduct(input: {sku: "MUG", name: "Mug", price: {amount: "9.50"}}) '
-           '{ userErrors { code } } }')
 ORDER = ('mutation { placeOrder(input: {customer: {email: "ann@example.com", name: "Ann"}, channel: ONLINE, '
          'lines: [{sku: "MUG", quantity: 2}]}) { backorders { id } userErrors { code } } }')
 LINK = 'mutation { customerPortalLink(input: {email: "ann@example.com"}) { url } }'

@@ -110,6 +110,9 @@ async def test_cancel_part_of_a_backorder(api, page):
     await expect(page.get_by_test_id("waiting")).to_have_text(re.compile("^3 items are on backorder"))
     await expect(page.locator("#live")).to_contain_text("1 cancelled.")
     await expect(page.locator("#live")).to_contain_text("£29.50 will be refunded or not charged")
+    # the cancelled unit leaves the line's and the order's totals
+    await expect(page.get_by_test_id("line-price")).to_have_text("£29.50 each · £88.50")
+    await expect(page.get_by_test_id("order-total")).to_have_text("Order total: £88.50")
 
 
 async def test_accept_a_substitute(api, page):
@@ -273,6 +276,7 @@ async def test_every_line_shows_its_status_price_and_total_and_times_name_their_
     waiting = order.locator("[data-sku=LAMP]")
     await expect(waiting.get_by_test_id("status")).to_have_text("Waiting for stock")
     await expect(waiting.get_by_test_id("line-price")).to_have_text("£29.50 each · £29.50")
+    await expect(order.get_by_test_id("order-total")).to_have_text("Order total: £97.50")
     # the customer's zone is UTC (no preference yet): the time says so
     await expect(order.locator(".meta")).to_have_text(re.compile(r"^Placed 2 Mar 2026, 09:00 UTC$"))
 
@@ -424,6 +428,7 @@ async def test_the_page_in_german_for_a_customer_who_chose_german(api, page):
     await expect(backorder.get_by_test_id("eta")).to_have_text(
         "Erwartet am 10. März 2026, vom Lieferanten bestätigt")
     await expect(page.get_by_test_id("line-price")).to_have_text("29,50 £ pro Stück · 118,00 £")
+    await expect(page.get_by_test_id("order-total")).to_have_text("Gesamtsumme: 118,00 £")
     await expect(page.locator(".order .meta")).to_have_text("Bestellt am 2. März 2026, 10:00 MEZ")
     await expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
     # no English left on the page: no English catalogue entry that German words differently shows

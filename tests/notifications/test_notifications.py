@@ -12,6 +12,7 @@ import pytest
 from starlette.applications import Starlette
 from twilio.request_validator import RequestValidator
 
+from domain.causes import RequestedBy
 from domain.customers import NotificationPreferences
 from domain.errors import DomainError, ErrorCode
 from domain.model import Channel
@@ -66,8 +67,9 @@ async def test_backorder_created_email_says_what_when_and_how_to_stop(db, smtp):
     assert mail["Subject"] == "Anglepoise lamp: on backorder"
     text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "Hello Ann," in text
-    assert "We did not have enough in stock, so 2 items are on backorder." in text
-    assert "You are number 1 in the queue for it." in text
+    assert "We did not have enough in stock, so we will send what is missing as soon as it arrives." in text
+    assert "Now: 2 still on backorder." in text
+    assert "You are number 1 in the queue for what is still on backorder." in text
     assert "Expected: 10 March 2026 (confirmed by the supplier)." in text
     assert "http://shop.test/" in text
     html = mail.get_body(("html",)).get_content()
@@ -135,8 +137,8 @@ async def test_allocation_shipment_and_cancellation_messages(db, smtp):
     await shop.desk.receive_purchase_order(ids["po"])
     await shop.deliver()
     assert smtp.messages[-1]["Subject"] == "Anglepoise lamp: ready to ship"
-    assert "It has arrived and is set aside for you: ready to ship." in smtp.messages[-1].get_body(
-        ("plain",)).get_content()
+    assert "Good news: it has arrived and is set aside for you, ready to ship." in plain(smtp.messages[-1])
+    assert "Now: 2 set aside for you." in plain(smtp.messages[-1])
     await shop.desk.ship_allocated(placed.id)
     await shop.deliver()
     assert smtp.messages[-1]["Subject"] == "Anglepoise lamp: on its way"
@@ -145,8 +147,9 @@ async def test_allocation_shipment_and_cancellation_messages(db, smtp):
     backorder_id = other.lines[0].backorder_id
     await shop.desk.cancel_backorder(backorder_id, 2, by="customer", reason="changed my mind")
     await shop.deliver()
-    assert "2 cancelled. You will not be charged for them." in plain(smtp.messages[-1])
-    await shop.desk.cancel_backorder(backorder_id, by="agent Sam", reason="discontinued")
+    assert ("Part of it is cancelled, as you asked. You will not be charged for cancelled items.\n"
+            "  Now: 5 still on backorder; 2 cancelled.")  # 3 of his 10 were in stock in plain(smtp.messages[-1])
+    await shop.desk.cancel_backorder(backorder_id, by="agent Sam", reason="discontinued", requested_by=RequestedBy.SHOP)
     await shop.deliver()
     assert "we had to cancel it" in smtp.messages[-1].get_body(("plain",)).get_content().replace("\r\n", "\n")
 
@@ -185,7 +188,7 @@ async def test_sms_waits_for_the_end_of_quiet_hours(db, smtp, twilio):
     await shop.deliver()
     [sms] = twilio.requests
     assert sms["To"] == "+447700900123" and sms["From"] == "+15005550006"
-    assert sms["Body"].startswith("Lamp & Co: Anglepoise lamp: backordered, expected 10 Mar")
+    assert sms["Body"].startswith("Lamp & Co: Anglepoise lamp: on backorder; 2 waiting, exp. 10 Mar.")
     assert sms["Body"].endswith("Reply STOP to opt out")
     assert len(sms["Body"]) <= 160
     [row] = await store.OutboxMessage.filter(channel="SMS")

@@ -3,11 +3,12 @@ product's and shop's names: names are cut, never the link or "Reply STOP to opt 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from notifications.compose import BackorderNews
+from notifications.compose import Item, Now, WindowNews
 from notifications.render import (
     ItemView,
     gsm_text,
@@ -17,6 +18,7 @@ from notifications.render import (
     render_sms_opt_in,
     sms_segments,
 )
+from notifications.wording import SMS_HEADLINES
 
 URL = "https://orders.lamp-and-co.example.com/"
 STOP = "Reply STOP to opt out"
@@ -28,26 +30,24 @@ NAMES = {
 SHOPS = {"short": "Lamp & Co", "long": "The Very Long Named Lighting Emporium & Sons of Greater Manchester Ltd " * 2}
 
 
-def news_of_every_kind() -> list[BackorderNews]:
-    def news(**values) -> BackorderNews:
-        return BackorderNews(backorder_id="b1", order_id="o1", sku="LAMP", **values)
-
-    old, new = date(2026, 3, 10), date(2026, 4, 15)
-    return [
-        news(created={"quantity": 2}, new_eta=old),
-        news(eta_moved=True, old_eta=old, new_eta=new),
-        news(eta_moved=True, old_eta=new, new_eta=old),
-        news(new_status="PARTIALLY_ALLOCATED"), news(new_status="ALLOCATED"), news(new_status="SHIPPED"),
-        news(new_status="CANCELLED", cancelled_by="customer"), news(new_status="CANCELLED", cancelled_by="shop"),
-        news(new_status="SUBSTITUTED"), news(cancelled_quantity=2),
-        news(long_delay=True, eta_moved=True, old_eta=old, new_eta=new),
-        news(offered_substitutes=["LAMP-ALT"]), news(),
-    ]
+def news_of_every_kind() -> list[Item]:
+    """An item for every headline (and whose wish a cancel was), with units in every state."""
+    news = WindowNews(backorder_id="b1", order_id="o1", sku="LAMP", eta_before=date(2026, 3, 10), eta_changed=True,
+                      offered_substitutes=["LAMP-ALT"])
+    now = Now(status="PARTIALLY_ALLOCATED", original_quantity=9, allocated_quantity=3, shipped_quantity=1,
+              cancelled_quantity=2, substituted_quantity=1, waiting_quantity=3, queue_position=3,
+              eta=date(2026, 4, 15), eta_confidence="LOW", promised_date=date(2026, 3, 10))
+    items = []
+    for head in SMS_HEADLINES:
+        for wish in ("customer", "shop", None):
+            items.append(Item(news=replace(news, cancel_wishes={wish}), now=now, headline=head.split("_customer")[0]
+                              .split("_shop")[0], long_delay=head == "long_delay"))
+    return items
 
 
-def view(n: BackorderNews, product: str) -> ItemView:
-    return ItemView(news=n, product=product, order_number="BO-1234", quantity=2, position=3,
-                    eta=date(2026, 4, 15), confidence="LOW", substitutes=("Brass desk lamp " * 5,))
+def view(n: Item, product: str) -> ItemView:
+    return ItemView(item=n, product=product, order_number="BO-1234", substitute="Brass desk lamp " * 5,
+                    substitutes=("Brass desk lamp " * 5,))
 
 
 def every_text(product: str, shop: str) -> list[str]:
@@ -77,8 +77,14 @@ def test_every_text_fits_two_segments_and_keeps_the_link_and_the_opt_out(product
 
 
 def test_a_short_name_is_shown_whole_in_one_segment():
-    [text] = every_text("Anglepoise lamp", "Lamp & Co")[:1]
-    assert text == f"Lamp & Co: Anglepoise lamp: backordered, expected 10 Mar {URL} {STOP}"
+    created = Item(news=WindowNews(backorder_id="b1", order_id="o1", sku="LAMP", created=True),
+                   now=Now(status="WAITING", original_quantity=2, allocated_quantity=0, shipped_quantity=0,
+                           cancelled_quantity=0, substituted_quantity=0, waiting_quantity=2, queue_position=1,
+                           eta=date(2026, 3, 10), eta_confidence="HIGH", promised_date=date(2026, 3, 10)),
+                   headline="created")
+    text = render_digest([view(created, "Anglepoise lamp")], name="Ann", language="en", shop_name="Lamp & Co",
+                         portal_url=URL, short_url=URL, unsubscribe_url=URL + "unsubscribe").sms
+    assert text == f"Lamp & Co: Anglepoise lamp: on backorder; 2 waiting, exp. 10 Mar. {URL} {STOP}"
     assert sms_segments(text) == 1
 
 

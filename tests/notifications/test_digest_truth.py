@@ -1,0 +1,323 @@
+"""A digest says what is true when it is sent: every number and status in the email and the text is the
+backorder's state at that moment; the window's events only decide what changed.
+
+A property test drives random sequences of the desk's operations on a few backorders inside one window and
+checks every rendered email and text against the backorders as they are when the digest is composed; then
+the cases a new user met (issue 11), over the real SMTP server and the Twilio stand-in.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain.causes import RequestedBy
+from domain.customers import NotificationPreferences
+from domain.errors import DomainError
+from domain.model import Backorder, Channel
+from domain.services import CustomerDetails, LineRequest, ProductInput
+from domain.store import notify as store
+from domain.store import queries as q
+from domain.store.portal import save_preferences
+from notifications import wording
+from notifications.i18n import format_day, format_short_day
+from tests.notifications.conftest import make_settings, make_shop
+
+WINDOW = timedelta(seconds=601)
+ACTIVE = ("WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED")
+_examples = itertools.count()
+
+# -- the property ---------------------------------------------------------------------------------
+customers = st.integers(0, 1)
+operations = st.lists(st.one_of(
+    st.tuples(st.just("order"), customers, st.integers(1, 4)),
+    st.tuples(st.just("receive"), st.integers(1, 5)),
+    st.tuples(st.just("cancel"), st.integers(0, 5), st.none() | st.integers(1, 3),
+              st.sampled_from(["customer", "asked", "shop", "unsaid"])),
+    st.tuples(st.just("substitute"), st.integers(0, 5)),
+    st.tuples(st.just("po_date"), st.integers(1, 40)),
+    st.tuples(st.just("ship"), st.integers(0, 5)),
+    st.tuples(st.just("wait"), st.integers(1, 200)),
+), min_size=1, max_size=10)
+
+
+@dataclass
+class World:
+    shop: Any
+    n: int
+    po: str
+    orders: list[Any] = field(default_factory=list)
+
+    @property
+    def sku(self) -> str:
+        return f"P{self.n}"
+
+    def email(self, who: int) -> str:
+        return f"c{self.n}-{who}@example.com"
+
+    async def backorders(self) -> list[Backorder]:
+        ids = [line.backorder_id for o in self.orders for line in o.lines if line.backorder_id]
+        found = await q.backorders_by_id(ids)
+        return [found[i] for i in ids if i in found]
+
+
+async def _world(shop: Any) -> World:
+    n = next(_examples)
+    desk = shop.desk
+    supplier = await desk.upsert_supplier(None, f"Supplier {n}", 20)
+    await desk.upsert_product(ProductInput(sku=f"S{n}", name=f"Brass lamp {n}", price=Decimal("34"), currency="GBP"))
+    await desk.upsert_product(ProductInput(sku=f"P{n}", name=f"Anglepoise lamp {n}", price=Decimal("29.50"),
+                                           currency="GBP", substitutes=(f"S{n}",), supplier_id=supplier.id))
+    await desk.receive_stock(f"S{n}", 50)
+    po = await desk.create_purchase_order(supplier.id, shop.clock.today() + timedelta(days=8),
+                                          [LineRequest(f"P{n}", 3)], number=f"PO-P{n}")
+    for who in (0, 1):
+        await save_preferences(NotificationPreferences(
+            email=f"c{n}-{who}@example.com", by_email=True, by_sms=True, phone=f"+4477009{n % 10000:04d}{who}",
+            quiet_hours_start=None, quiet_hours_end=None, timezone="Europe/London"))
+    return World(shop=shop, n=n, po=po.id)
+
+
+async def _run(world: World, ops: list[tuple[Any, ...]]) -> None:
+    desk, clock = world.shop.desk, world.shop.clock
+    for op in ops:
+        backorders = await world.backorders()
+        try:
+            match op:
+                case ("order", who, quantity):
+                    world.orders.append(await desk.place_order(
+                        CustomerDetails(world.email(who), "Ann"), Channel.ONLINE, [LineRequest(world.sku, quantity)]))
+                case ("receive", quantity):
+                    await desk.receive_stock(world.sku, quantity)
+                case ("cancel", index, quantity, wish) if backorders:
+                    b = backorders[index % len(backorders)]
+                    by = "customer" if wish == "customer" else "agent-kim"
+                    requested = {"asked": RequestedBy.CUSTOMER, "shop": RequestedBy.SHOP}.get(wish)
+                    await desk.cancel_backorder(b.id, quantity, by=by, reason="", requested_by=requested)
+                case ("substitute", index) if backorders:
+                    await desk.accept_substitute(backorders[index % len(backorders)].id, f"S{world.n}")
+                case ("po_date", days):
+                    await desk.update_purchase_order(world.po, expected_date=clock.today() + timedelta(days=days))
+                case ("ship", index) if world.orders:
+                    await desk.ship_allocated(world.orders[index % len(world.orders)].id)
+                case ("wait", seconds):
+                    clock.advance(timedelta(seconds=seconds))
+        except DomainError:
+            pass  # refused (nothing to cancel, nothing allocated to ship...): changes nothing
+
+
+async def _send(world: World) -> list[store.OutboxMessage]:
+    """Close the window and compose; the messages it wrote for this example's customers."""
+    before = {m.id for m in await store.OutboxMessage.all().only("id")}
+    world.shop.clock.advance(WINDOW)
+    await world.shop.dispatcher.compose_due()
+    emails = {world.email(0), world.email(1)}
+    return [m for m in await store.OutboxMessage.all() if m.id not in before and m.customer_email in emails]
+
+
+FACT = re.compile(r"^(\d+) (shipped|set aside for you|still on backorder|replaced by .+|cancelled)$")
+SMS_FACT = re.compile(r"^(\d+) (shipped|ready|waiting(?:, exp\. (.+))?|replaced|cancelled)$")
+
+
+def _expected(b: Backorder) -> dict[str, int]:
+    active = b.status.value in ACTIVE
+    numbers = {"shipped": b.shipped_quantity, "set aside for you": b.held_quantity if active else 0,
+               "still on backorder": b.waiting_quantity if active else 0, "replaced": b.substituted_quantity,
+               "cancelled": b.cancelled_quantity}
+    return {k: v for k, v in numbers.items() if v}
+
+
+def _check_email(text: str, by_order: dict[str, Backorder], before: dict[str, str]) -> list[str]:
+    """Every item of the email against its backorder now; returns the order numbers it spoke of."""
+    seen = []
+    for block in text.split("\n* ")[1:]:
+        lines = [line.strip() for line in block.split("\n\n")[0].splitlines()]
+        number = re.fullmatch(r".+ \(order (\S+)\)", lines[0]).group(1)  # type: ignore[union-attr]
+        b = by_order[number]
+        seen.append(number)
+        status, waiting = b.status.value, (b.waiting_quantity if b.status.value in ACTIVE else 0)
+        facts: dict[str, int] = {}
+        position = eta = None
+        for line in lines[2:]:
+            if line.startswith("Now: "):
+                for fact in line.removeprefix("Now: ").removesuffix(".").split("; "):
+                    count, what = FACT.fullmatch(fact).groups()  # type: ignore[union-attr]
+                    facts["replaced" if what.startswith("replaced") else what] = int(count)
+            elif found := re.fullmatch(r"You are number (\d+) in the queue for what is still on backorder\.", line):
+                position = int(found.group(1))
+            elif found := re.fullmatch(r"Expected: (.+?)( \(.+\))?\.", line):
+                eta = found.group(1)
+        assert facts == _expected(b), (number, status, lines)
+        assert position == (b.queue_position if waiting else None), (number, lines)
+        assert eta == (format_day(b.eta.date, "en") if waiting and b.eta else None), (number, lines)
+        sentence = lines[1]
+        said = {k for k, v in wording.HEADLINES.items() if sentence.startswith(v.split("{")[0])}
+        assert said, sentence
+        if status != before.get(b.id) and status in ("CANCELLED", "SHIPPED", "SUBSTITUTED", "ALLOCATED"):
+            assert said & {"CANCELLED": {"cancelled", "cancelled_customer", "cancelled_shop"},
+                           "SHIPPED": {"shipped"}, "SUBSTITUTED": {"substituted"},
+                           "ALLOCATED": {"allocated", "released"}}[status], (status, sentence)
+        if "created" in said or "eta_later" in said or "eta_earlier" in said:
+            assert waiting, (status, sentence)  # never "on backorder" or a new date when nothing waits
+        if said <= {"allocated", "released"}:
+            assert status == "ALLOCATED", (status, sentence)
+        if said <= {"shipped"}:
+            assert status == "SHIPPED", (status, sentence)
+    return seen
+
+
+def _check_sms(body: str, items: list[str], by_order: dict[str, Backorder]) -> None:
+    if len(items) != 1:
+        assert f"{len(items)} updates on your orders." in body, body
+        return
+    b = by_order[items[0]]
+    parts = body.split(": ", 2)[2].rsplit(". http", 1)[0].split("; ")[1:]
+    facts: dict[str, int] = {}
+    for part in parts:
+        count, what, exp = SMS_FACT.fullmatch(part).groups()  # type: ignore[union-attr]
+        key = {"ready": "set aside for you", "replaced": "replaced"}.get(what, what)
+        if what.startswith("waiting"):
+            key = "still on backorder"
+            assert exp == (format_short_day(b.eta.date, "en") if b.eta else None), body
+        facts[key] = int(count)
+    assert facts == _expected(b), body
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(before_window=operations, in_window=operations)
+async def test_every_number_and_status_in_a_digest_is_the_state_when_it_is_sent(db, before_window, in_window):
+    shop = make_shop(make_settings(None, None))
+    world = await _world(shop)
+    await _run(world, before_window)
+    await _send(world)
+    before = {b.id: b.status.value for b in await world.backorders()}
+
+    await _run(world, in_window)
+    messages = await _send(world)
+
+    backorders = await world.backorders()
+    by_order = {o.number: b for o in world.orders for b in backorders if b.order_id == o.id}
+    emails = {m.recipient: m for m in messages if m.channel == "EMAIL"}
+    for message in messages:
+        if message.channel == "EMAIL":
+            _check_email(message.body_text, by_order, before)
+    for message in messages:
+        if message.channel == "SMS":
+            email = emails[message.customer_email]  # the text says what the email says
+            _check_sms(message.body_text, _check_email(email.body_text, by_order, before), by_order)
+
+
+# -- what a new user met (issue 11), over the real SMTP server and the Twilio stand-in --------------
+def plain(mail: Any) -> str:
+    return str(mail.get_body(("plain",)).get_content()).replace("\r\n", "\n")
+
+
+async def _lamp_shop(smtp: Any, twilio: Any, stock: int = 0) -> tuple[Any, str]:
+    shop = make_shop(make_settings(smtp, twilio))
+    desk = shop.desk
+    supplier = await desk.upsert_supplier(None, "Lumen Ltd", 20)
+    await desk.upsert_product(ProductInput(sku="LAMP-ALT", name="Brass desk lamp", price=Decimal("34"), currency="GBP"))
+    await desk.upsert_product(ProductInput(sku="LAMP", name="Anglepoise lamp", price=Decimal("29.50"), currency="GBP",
+                                           substitutes=("LAMP-ALT",), supplier_id=supplier.id))
+    await desk.receive_stock("LAMP-ALT", 10)
+    if stock:
+        await desk.receive_stock("LAMP", stock)
+    po = await desk.create_purchase_order(supplier.id, date(2026, 3, 10), [LineRequest("LAMP", 5)], number="PO-9")
+    for email, phone in (("ann@example.com", "+447700900123"), ("bob@example.com", "+447700900456")):
+        await save_preferences(NotificationPreferences(email=email, by_email=True, by_sms=True, phone=phone,
+                                                       quiet_hours_start=None, quiet_hours_end=None,
+                                                       timezone="Europe/London"))
+    return shop, po.id
+
+
+async def _order(shop: Any, email: str, quantity: int) -> Any:
+    return await shop.desk.place_order(CustomerDetails(email, email.split("@")[0].title()), Channel.ONLINE,
+                                       [LineRequest("LAMP", quantity)])
+
+
+async def _window(shop: Any) -> None:
+    shop.clock.advance(WINDOW)
+    await shop.deliver()
+
+
+async def test_a_backorder_filled_inside_the_window_is_told_it_is_ready_not_on_backorder(db, smtp, twilio):
+    shop, _ = await _lamp_shop(smtp, twilio)
+    await _order(shop, "ann@example.com", 2)  # 03:09:12: on backorder
+    shop.clock.advance(timedelta(seconds=3))
+    await shop.desk.receive_stock("LAMP", 2)  # 03:09:15: filled
+    await _window(shop)
+
+    [mail] = smtp.messages
+    assert mail["Subject"] == "Anglepoise lamp: ready to ship"
+    text = plain(mail)
+    assert "Good news: it has arrived and is set aside for you, ready to ship." in text
+    assert "Now: 2 set aside for you." in text
+    assert "on backorder" not in text and "Expected" not in text and "queue" not in text
+    [sms] = twilio.bodies
+    assert sms.startswith("Lamp & Co: Anglepoise lamp: ready to ship; 2 ready.")
+
+
+async def test_a_cancel_at_the_customers_request_says_so(db, smtp, twilio):
+    shop, _ = await _lamp_shop(smtp, twilio)
+    placed = await _order(shop, "ann@example.com", 2)
+    await _window(shop)
+    await shop.desk.cancel_backorder(placed.lines[0].backorder_id, by="agent Sam", reason="customer found one locally",
+                                     requested_by=RequestedBy.CUSTOMER)
+    await _window(shop)
+
+    text = plain(smtp.messages[-1])
+    assert "Cancelled, as you asked. You will not be charged for cancelled items." in text
+    assert "we had to cancel" not in text and "found one locally" not in text and "Sam" not in text
+    assert twilio.bodies[-1].startswith("Lamp & Co: Anglepoise lamp: cancelled as you asked; 2 cancelled.")
+
+
+async def test_a_customers_own_cancel_inside_the_window_sends_nothing(db, smtp, twilio):
+    shop, _ = await _lamp_shop(smtp, twilio)
+    placed = await _order(shop, "ann@example.com", 2)
+    await shop.desk.cancel_backorder(placed.lines[0].backorder_id, by="customer", reason="ordered by mistake")
+    await _window(shop)
+    assert smtp.messages == [] and twilio.bodies == []
+
+
+async def test_a_second_order_is_told_its_place_and_units_as_they_are_when_the_message_goes(db, smtp, twilio):
+    shop, _ = await _lamp_shop(smtp, twilio)
+    await _order(shop, "ann@example.com", 3)  # queue position 1
+    await _order(shop, "bob@example.com", 4)  # queue position 2, 4 waiting
+    await shop.desk.receive_stock("LAMP", 5)  # ann's 3, then 2 of bob's: bob is now first for his other 2
+    await _window(shop)
+
+    bobs = next(m for m in smtp.messages if m["To"] == "bob@example.com")
+    text = plain(bobs)
+    assert "Part of it has arrived and is set aside for you." in text
+    assert "Now: 2 set aside for you; 2 still on backorder." in text
+    assert "You are number 1 in the queue for what is still on backorder." in text
+    assert "4 items" not in text and "number 2" not in text
+    assert [body for body in twilio.bodies if "part has arrived" in body] == [
+        "Lamp & Co: Anglepoise lamp: part has arrived; 2 ready; 2 waiting, exp. 10 Mar. http://shop.test/ "
+        "Reply STOP to opt out"]
+
+
+async def test_one_unit_cancelled_and_one_substituted_are_each_told_as_one(db, smtp, twilio):
+    shop, _ = await _lamp_shop(smtp, twilio)
+    placed = await _order(shop, "ann@example.com", 2)
+    await _window(shop)
+    backorder_id = placed.lines[0].backorder_id
+    await shop.desk.cancel_backorder(backorder_id, 1, by="customer")
+    await shop.desk.accept_substitute(backorder_id, "LAMP-ALT")
+    await _window(shop)
+
+    text = plain(smtp.messages[-1])
+    assert smtp.messages[-1]["Subject"] == "Anglepoise lamp: alternative confirmed"
+    assert "The alternative you chose takes its place." in text
+    assert "Now: 1 replaced by Brass desk lamp; 1 cancelled." in text
+    assert "2 ×" not in text
+    assert twilio.bodies[-1].startswith("Lamp & Co: Anglepoise lamp: replaced by your alternative; 1 replaced; "
+                                        "1 cancelled.")
