@@ -245,6 +245,10 @@ class Loaders:
         return _mapped(q.orders_by_id)
 
     @cached_property
+    def queue_by_sku(self) -> DataLoader[str, list[str]]:
+        return _mapped(q.queues_by_sku, list)
+
+    @cached_property
     def backorder_by_id(self) -> DataLoader[str, m.Backorder | None]:
         return _mapped(q.backorders_by_id)
 
@@ -275,6 +279,7 @@ class Context:
     # the portal's session cookie, only when the request came from our own pages: read it here, never from
     # the request (signOut read it there and so let any site end a customer's session)
     session_cookie: str | None = None
+    cookies_allowed: bool = True  # the request passed that same-origin check (signOut needs it too)
 
     def __post_init__(self) -> None:
         # a portal session expires by the desk's clock, the one tests move

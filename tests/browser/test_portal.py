@@ -45,7 +45,7 @@ async def link_for(api, email: str) -> str:
     return data["data"]["customerPortalLink"]["url"]
 
 
-async def test_sign_in_with_link_shows_position_and_eta(api, page, tmp_path):
+async def test_sign_in_with_link_shows_position_and_eta(api, page):
     await shop(api)
     url = await link_for(api, "ann@example.com")
     await page.goto(url)
@@ -60,10 +60,28 @@ async def test_sign_in_with_link_shows_position_and_eta(api, page, tmp_path):
         re.compile(r"Expected 10 March 2026, confirmed by the supplier"))
     assert "token=" not in page.url  # the single-use link leaves the address bar
     await assert_hidden_is_hidden(page)
+    assert page.console_errors == []
+
+
+async def test_screenshots_of_the_demo_in_english_on_a_desktop_and_in_german_on_a_phone(api, page, tmp_path):
+    """docs/portal-desktop.png and docs/portal-phone.png, from the demo's catalogue and customers."""
+    from api.demo import load_demo
+    from domain.store.portal import get_preferences, save_preferences
+
+    await load_demo(api.desk)
     shots = DOCS if UPDATE_SCREENSHOTS else tmp_path
+    await page.goto(await link_for(api, "ann.baker@example.com"))
+    await expect(page.get_by_text("Regency cakestand 3 tier").first).to_be_visible()
+    await expect(page.get_by_test_id("order-total")).to_have_text("Order total: £21.95")
     await page.screenshot(path=str(shots / "portal-desktop.png"), full_page=True)
-    await page.set_viewport_size({"width": 390, "height": 844})
-    await page.screenshot(path=str(shots / "portal-phone.png"), full_page=True)
+    prefs = await get_preferences("ann.baker@example.com")
+    prefs.language = "de"
+    await save_preferences(prefs)
+    phone = await (await page.context.browser.new_context(viewport={"width": 390, "height": 844},
+                                                          locale="de-DE")).new_page()
+    await phone.goto(await link_for(api, "ann.baker@example.com"))
+    await expect(phone.get_by_test_id("order-total")).to_have_text("Gesamtsumme: 21,95 £")
+    await phone.screenshot(path=str(shots / "portal-phone.png"), full_page=True)
     assert page.console_errors == []
 
 
