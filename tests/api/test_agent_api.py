@@ -3,9 +3,12 @@ by email, name or phone, a SKU's queue in order, the KPIs by age; every one staf
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import timedelta
 
 import pytest
+import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +16,7 @@ from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest
 from domain.store.tokens import create_token, revoke_token
 from tests.api import support as s
-from tests.api.test_customer_isolation import Customer
+from tests.api.test_customer_isolation import Customer, _quiet
 from tests.api.test_query_count import statements
 
 SIGN_IN = """mutation($token: String!) { signInWithApiToken(input: {token: $token}) {
@@ -76,6 +79,8 @@ async def test_customers_are_found_by_email_name_or_the_phone_as_a_caller_says_i
         assert [c["email"] for c in found] == ["ann@example.com"], search
     assert (await api.gql(query, {"q": "7700 900"}))["data"]["customers"] == []  # too short to be a number's end
     assert len((await api.gql(query, {"q": "example.com"}))["data"]["customers"]) == 2
+    for wildcard in ["%", "_", "a%b", "\\"]:  # typed, not patterns
+        assert (await api.gql(query, {"q": wildcard}))["data"]["customers"] == [], wildcard
     # a phone kept only in the notification preferences finds its customer too
     await api.gql("""mutation { updateNotificationPreferences(input: {customerEmail: "raj@example.com",
         phone: "+15005550006"}) { userErrors { message } } }""")
@@ -169,3 +174,36 @@ async def test_customers_reach_none_of_the_consoles_reads(api):
         assert "customerEmail" not in str(body["data"])
     finally:
         await ann.close()
+
+
+async def _console_socket(api, browser: Customer, sku: str):
+    """The console's live queue as the page opens it: the session cookie, our own origin, no token."""
+    before = api.bus.subscribers
+    ws = await websockets.connect(
+        f"{api.base.replace('http', 'ws')}/graphql", subprotocols=["graphql-transport-ws"],
+        additional_headers={"Cookie": f"bd_staff={browser.http.cookies['bd_staff']}", "Origin": api.base})
+    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+        "query": "subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind } }",
+        "variables": {"sku": sku}}}))
+    for _ in range(250):
+        if api.bus.subscribers > before:
+            return ws
+        await asyncio.sleep(0.02)
+    raise AssertionError("the subscription never reached the event bus")
+
+
+async def test_the_consoles_live_queue_stops_at_sign_out(api):
+    await s.product(api.desk, "MUG")
+    browser = await console(api, api.tokens["agent"])
+    ws = await _console_socket(api, browser, "MUG")
+    try:
+        await s.order(api.desk, "a@example.com", ("MUG", 1))
+        assert [u["kind"] for u in await s.received(ws)] == ["CREATED"]
+        await browser.gql("mutation { signOut { ok } }")
+        await s.order(api.desk, "b@example.com", ("MUG", 1))
+        assert await _quiet(ws)
+    finally:
+        await ws.close()
+        await browser.close()
