@@ -26,6 +26,7 @@ from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
 from domain.services import BackorderDesk
 from domain.store import queries as q
+from domain.store.portal import languages_by_email
 from domain.store.tokens import token_is_active
 
 K = TypeVar("K")
@@ -255,6 +256,10 @@ class Loaders:
     @cached_property
     def history_by_backorder(self) -> DataLoader[str, list[m.HistoryEntry]]:
         return _mapped(q.history_by_backorder, list)
+
+    @cached_property
+    def language_by_email(self) -> DataLoader[str, str]:
+        return _mapped(languages_by_email, "en")
 
     @cached_property
     def purchase_order_by_id(self) -> DataLoader[str, m.PurchaseOrder | None]:
