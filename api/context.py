@@ -281,6 +281,10 @@ class Context:
     connection_params: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # pluggable services (e.g. the link sender)
     loaders: Loaders = field(default_factory=Loaders)
+    # the portal's session cookie, only when the request came from our own pages: read it here, never from
+    # the request (signOut read it there and so let any site end a customer's session)
+    session_cookie: str | None = None
+    cookies_allowed: bool = True  # the request passed that same-origin check (signOut needs it too)
 
     def __post_init__(self) -> None:
         # a portal session expires by the desk's clock, the one tests move
