@@ -112,3 +112,11 @@ async def received(ws: Any, field: str = "backorderUpdates", idle: float = 0.5) 
         assert message["type"] == "next", message
         assert "errors" not in message["payload"], message
         out.append(message["payload"]["data"][field])
+
+
+async def ended(ws: Any) -> None:
+    """The socket's next message ends the subscription (its session is over): no update came before it. It
+    waits for that message rather than for a silence, which a merely slow server would also give."""
+    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert message["type"] == "next" and message["payload"]["data"] is None, message
+    assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["UNAUTHENTICATED"], message

@@ -365,14 +365,6 @@ async def test_a_live_update_message_names_no_agent_and_no_reason(api, customers
 
 
 # -- live updates end with the session -------------------------------------------------------------
-async def _ended(ws: Any) -> None:
-    """The socket's next message ends the subscription (its session is over): no update came before it. It
-    waits for that message rather than for a silence, which a merely slow server would also give."""
-    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert message["type"] == "next" and message["payload"]["data"] is None, message
-    assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["UNAUTHENTICATED"], message
-
-
 async def test_live_updates_stop_after_sign_out_and_after_expiry(api, customers):
     shop = await _shop(api)
     ann = customers()
@@ -388,13 +380,13 @@ async def test_live_updates_stop_after_sign_out_and_after_expiry(api, customers)
         # when Ann signs out (the socket stays open): nothing more reaches it
         assert (await ann.gql("mutation { signOut { ok } }"))["data"] == {"signOut": {"ok": True}}
         await api.desk.cancel_backorder(_key(shop["ann_backorder"]), 1)
-        await _ended(ws)
+        await s.ended(ws)
         assert await s.received(later)  # her other session still holds
 
         # when the other session's 12 hours are up: nothing more reaches that one either
         api.clock.advance(timedelta(hours=12, minutes=1))
         await api.desk.cancel_backorder(_key(shop["ann_backorder"]), 1)
-        await _ended(later)
+        await s.ended(later)
     finally:
         await ws.close()
         await later.close()
@@ -411,7 +403,7 @@ async def test_a_session_ended_elsewhere_stops_live_updates_at_the_next_recheck(
         await portal_store.end_session(ann.http.cookies["bd_session"], api.clock.now())
         # the next event is not sent on the old answer: the session is re-read first, and nothing goes out
         await api.desk.cancel_backorder(_key(shop["ann_backorder"]), 1)
-        await _ended(ws)
+        await s.ended(ws)
     finally:
         await ws.close()
 
