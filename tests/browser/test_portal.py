@@ -477,3 +477,22 @@ def _english_left(text: str) -> list[str]:
             if len(fixed) > 3 and fixed != german[key] and fixed not in str(german[key]) and fixed in text:
                 shown.append(f"{key}: {fixed}")
     return shown
+
+
+async def test_before_sign_in_the_browser_language_picks_the_page_language(api, browser):
+    await shop(api)
+    page = await (await browser.new_context(locale="de-DE")).new_page()
+    await page.goto(api.base + "/")
+    await expect(page.get_by_role("heading", name="Ihre Bestellungen ansehen")).to_be_visible()
+    await page.get_by_label("E-Mail-Adresse", exact=True).fill("ann@example.com")
+    await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+    await expect(page.locator("#link-result")).to_have_text(
+        "Wenn wir diese Adresse kennen, haben wir ihr einen Anmeldelink gesendet. Er funktioniert einmal, "
+        "30 Minuten lang.")
+    await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+    await page.get_by_label("E-Mail-Adresse", exact=True).fill("")
+    await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+    await expect(page.get_by_label("E-Mail-Adresse", exact=True)).to_have_accessible_description(
+        "Bitte geben Sie Ihre E-Mail-Adresse ein.")
+    text = await page.locator("body").inner_text()
+    assert not _english_left(text), _english_left(text)
