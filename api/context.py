@@ -245,6 +245,10 @@ class Loaders:
         return _mapped(q.orders_by_id)
 
     @cached_property
+    def queue_by_sku(self) -> DataLoader[str, list[str]]:
+        return _mapped(q.queues_by_sku, list)
+
+    @cached_property
     def backorder_by_id(self) -> DataLoader[str, m.Backorder | None]:
         return _mapped(q.backorders_by_id)
 

@@ -174,6 +174,14 @@ class Product:
     async def units_backordered(self, info: Ctx) -> int:
         return await info.context.loaders.waiting_by_sku.load(self._p.sku)
 
+    @strawberry.field(permission_classes=[IsStaff],
+                      description="Every backorder waiting for it, in queue order (position 1 first).")
+    async def queue(self, info: Ctx) -> list[Backorder]:
+        loaders = info.context.loaders
+        ids = await loaders.queue_by_sku.load(self._p.sku)
+        found = [b for b in await loaders.backorder_by_id.load_many(ids) if b is not None]
+        return [Backorder.of(b) for b in found]
+
     @strawberry.field(permission_classes=[IsStaff], description="Open purchase orders, earliest first.")
     async def inbound(self, info: Ctx) -> list[InboundSupply]:
         return [
@@ -537,6 +545,17 @@ class Kpis:
     orders_with_backorders: int
     fill_rate: float = strawberry.field(description="Share of ordered units allocated at placement, 0..1.")
     mean_wait_days: float | None = strawberry.field(description="Mean days from backorder to fully allocated.")
+    age_buckets: list[AgeBucket] = strawberry.field(description=(
+        "openBackorders and unitsWaiting by days since the backorder was made (the buckets add up to them)."))
+
+
+@strawberry.type(description="Open backorders of one age range.")
+class AgeBucket:
+    label: str
+    min_days: int
+    max_days: int | None = strawberry.field(description="Null: no upper bound.")
+    backorders: int
+    units: int = strawberry.field(description="Units still waiting for stock.")
 
 
 @strawberry.type

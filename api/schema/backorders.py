@@ -3,6 +3,8 @@ an agent's reprioritisation, and the desk's KPIs."""
 
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 
 from api import types as gt
@@ -87,8 +89,9 @@ async def backorders(info: Ctx, filter: BackorderFilter | None = None, first: in
 
 @strawberry.field(permission_classes=[IsStaff])
 async def kpis(info: Ctx) -> gt.Kpis:
-    k = await q.kpis(info.context.desk.clock.today())
-    return gt.Kpis(**k.__dict__)
+    today = info.context.desk.clock.today()
+    k, ages = await asyncio.gather(q.kpis(today), q.open_backorders_by_age(today))
+    return gt.Kpis(**k.__dict__, age_buckets=[gt.AgeBucket(**a.__dict__) for a in ages])
 
 
 # -- mutations --------------------------------------------------------------------------------

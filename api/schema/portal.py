@@ -24,6 +24,7 @@ from api.portal import (
     start_session,
 )
 from api.schema.common import Ctx, own_order, user_errors
+from api.staff import end_staff_session
 from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
 from domain.errors import ErrorCode, InvalidInput, PermissionDenied
 from domain.model import check_email
@@ -69,6 +70,7 @@ class RequestPortalLinkInput:
 class CustomerPortalLinkInput:
     email: str
     order_id: strawberry.ID | None = strawberry.field(default=None, description="Limit the link to one order.")
+    send: bool = strawberry.field(default=False, description="Also email it to the customer (from the outbox).")
 
 
 @strawberry.input
@@ -179,6 +181,9 @@ async def customer_portal_link(info: Ctx, input: CustomerPortalLinkInput) -> Cus
         if order.customer.email != email:
             raise InvalidInput("that order belongs to someone else", field="orderId")
     url, expires_at = await issue_link(info, email, order_id, info.context.require_principal().name)
+    if input.send:
+        send: LinkSender = info.context.extras.get("send_portal_link", log_link)
+        await send(email, url, expires_at)
     return CustomerPortalLinkPayload(url=url, expires_at=expires_at)
 
 
@@ -215,8 +220,9 @@ async def sign_in_with_order(info: Ctx, input: SignInWithOrderInput) -> SignInPa
     return SignInPayload(viewer=await start_session(info, email, order.id))
 
 
-@strawberry.mutation(description="End the portal session.")
+@strawberry.mutation(description="End the portal session (or the agent console's).")
 async def sign_out(info: Ctx) -> SignOutPayload:
+    await end_staff_session(info.context.request, info.context.response, info.context.desk.clock.now())
     await end_session(info)
     return SignOutPayload(ok=True)
 
