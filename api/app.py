@@ -72,16 +72,18 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
         return decoded
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        cookies_allowed = self._cookie_allowed(request)
+        session_cookie = request.cookies.get(COOKIE) if cookies_allowed else None
         principal = await authenticate(request.headers.get("authorization", ""))
-        if principal is None and (request.cookies.get(STAFF_COOKIE) or request.cookies.get(COOKIE)) \
-                and self._cookie_allowed(request):
+        if principal is None and cookies_allowed and (request.cookies.get(STAFF_COOKIE) or session_cookie):
             # an agent's console session first: an agent who opens a customer's portal link in the same
             # browser stays an agent on the console (the portal page then asks to sign in)
             now = self.state["desk"].clock.now()
             principal = await staff_from_cookie(request.cookies.get(STAFF_COOKIE), now) \
-                or await customer_from_cookie(request.cookies.get(COOKIE), now)
+                or await customer_from_cookie(session_cookie, now)
         return Context(desk=self.state["desk"], settings=self.settings, bus=self.state["bus"],
-                       principal=principal, request=request, response=response, extras=self.state["extras"])
+                       principal=principal, request=request, response=response, extras=self.state["extras"],
+                       session_cookie=session_cookie, cookies_allowed=cookies_allowed)
 
     def _cookie_allowed(self, request: Request | WebSocket) -> bool:
         """CSRF: a session cookie only counts on requests from our own pages (same origin)."""

@@ -26,6 +26,7 @@ from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
 from domain.services import BackorderDesk
 from domain.store import queries as q
+from domain.store.portal import languages_by_email
 from domain.store.tokens import token_is_active
 
 K = TypeVar("K")
@@ -257,6 +258,10 @@ class Loaders:
         return _mapped(q.history_by_backorder, list)
 
     @cached_property
+    def language_by_email(self) -> DataLoader[str, str]:
+        return _mapped(languages_by_email, "en")
+
+    @cached_property
     def purchase_order_by_id(self) -> DataLoader[str, m.PurchaseOrder | None]:
         return _mapped(q.purchase_orders_by_id)
 
@@ -276,6 +281,10 @@ class Context:
     connection_params: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # pluggable services (e.g. the link sender)
     loaders: Loaders = field(default_factory=Loaders)
+    # the portal's session cookie, only when the request came from our own pages: read it here, never from
+    # the request (signOut read it there and so let any site end a customer's session)
+    session_cookie: str | None = None
+    cookies_allowed: bool = True  # the request passed that same-origin check (signOut needs it too)
 
     def __post_init__(self) -> None:
         # a portal session expires by the desk's clock, the one tests move

@@ -447,9 +447,13 @@ class Backorder:
     @strawberry.field(description="What changed and why. Customers read each cause in plain words, and no "
                                   "PRIORITY entries.")
     def history(self, info: Ctx) -> list[HistoryEntry]:
-        staff = _staff(info)
-        return load_now(info.context.loaders.history_by_backorder, self._b.id,
-                        lambda entries: history_entries(entries, staff))
+        loaders = info.context.loaders
+        if _staff(info):
+            return load_now(loaders.history_by_backorder, self._b.id, lambda entries: history_entries(entries, True))
+        # a customer reads only their own backorders: worded in their language
+        return load_now(loaders.history_by_backorder, self._b.id, lambda entries: load_now(
+            loaders.language_by_email, self._b.customer_email,
+            lambda language: history_entries(entries, False, language)))
 
     @strawberry.field
     def order(self, info: Ctx) -> Order | None:
@@ -631,6 +635,10 @@ async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequen
         first.append(loaders.backorder_by_id.load_many(ids))
     if "history" in wanted:
         first.append(loaders.history_by_backorder.load_many(ids + [b.id for b in backorders]))
+        if not _staff(info):  # worded in the customer's language (a customer reads only their own)
+            email = info.context.principal.customer_email if info.context.principal else None
+            if email:
+                first.append(loaders.language_by_email.load(email))
     await asyncio.gather(*first)
     if "substitutes" not in wanted:
         return

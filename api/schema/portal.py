@@ -222,6 +222,8 @@ async def sign_in_with_order(info: Ctx, input: SignInWithOrderInput) -> SignInPa
 
 @strawberry.mutation(description="End the portal session (or the agent console's).")
 async def sign_out(info: Ctx) -> SignOutPayload:
+    if not info.context.cookies_allowed:  # another site's request: no session of ours is ended by it
+        return SignOutPayload(ok=False)
     await end_staff_session(info.context.request, info.context.response, info.context.desk.clock.now())
     await end_session(info)
     return SignOutPayload(ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from tortoise import fields
@@ -105,6 +106,12 @@ async def get_preferences(email: str) -> NotificationPreferences:
         quiet_hours_start=_time(row.quiet_hours_start), quiet_hours_end=_time(row.quiet_hours_end),
         timezone=row.timezone, language=row.language,
     )
+
+
+async def languages_by_email(emails: Sequence[str]) -> dict[str, str]:
+    """Each customer's language (those who never chose one are absent: English)."""
+    rows = await CustomerPreferences.filter(email__in=list(emails)).values_list("email", "language")
+    return {email: language for email, language in rows}
 
 
 def _time(value: object) -> time | None:
