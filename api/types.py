@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 
@@ -175,10 +176,14 @@ class Product:
         return await info.context.loaders.waiting_by_sku.load(self._p.sku)
 
     @strawberry.field(permission_classes=[IsStaff],
-                      description="Every backorder waiting for it, in queue order (position 1 first).")
-    async def queue(self, info: Ctx) -> list[Backorder]:
+                      description="The backorders waiting for it, in queue order (position 1 first): the first "
+                                  "`first` of them (at most the page size limit); unitsBackordered counts them all.")
+    async def queue(self, info: Ctx, first: int = 200) -> list[Backorder]:
+        if first < 0 or first > info.context.settings.page_size_limit:
+            raise GraphQLError(f"first must be between 0 and {info.context.settings.page_size_limit}",
+                               extensions={"code": "INVALID_INPUT"})
         loaders = info.context.loaders
-        ids = await loaders.queue_by_sku.load(self._p.sku)
+        ids = (await loaders.queue_by_sku.load(self._p.sku))[:first]
         found = [b for b in await loaders.backorder_by_id.load_many(ids) if b is not None]
         return [Backorder.of(b) for b in found]
 

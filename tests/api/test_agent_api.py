@@ -97,6 +97,11 @@ async def test_a_skus_queue_is_in_queue_order_with_an_override_first(api):
     queue = (await api.gql('{ product(sku: "MUG") { queue { customerEmail queuePosition } } }'))["data"]
     assert [(b["customerEmail"], b["queuePosition"]) for b in queue["product"]["queue"]] == [
         ("c3@example.com", 1), ("c0@example.com", 2), ("c1@example.com", 3), ("c2@example.com", 4)]
+    head = (await api.gql('{ product(sku: "MUG") { unitsBackordered queue(first: 2) { customerEmail } } }'))["data"]
+    assert head["product"] == {"unitsBackordered": 4, "queue": [{"customerEmail": "c3@example.com"},
+                                                                {"customerEmail": "c0@example.com"}]}
+    refused = await api.gql('{ product(sku: "MUG") { queue(first: 100000) { id } } }', expect_errors=True)
+    assert refused["errors"][0]["extensions"]["code"] == "INVALID_INPUT"
 
 
 async def test_queues_of_many_skus_cost_the_same_statements_as_one(api):
