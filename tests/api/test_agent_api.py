@@ -56,6 +56,16 @@ async def test_a_token_becomes_an_httponly_session_that_sign_out_and_revocation_
         await browser.close()
 
 
+async def test_another_sites_page_cannot_open_a_console_session(api):
+    browser = Customer(api)
+    response = await browser.http.post("/graphql", json={"query": SIGN_IN, "variables": {"token": api.token}},
+                                       headers={"Origin": "https://evil.example"})
+    payload = response.json()["data"]["signInWithApiToken"]
+    assert payload["viewer"] is None and payload["userErrors"][0]["code"] == "PERMISSION_DENIED"
+    assert "set-cookie" not in response.headers
+    await browser.close()
+
+
 @pytest.mark.parametrize("token", ["", "bd_not-a-real-token", "no prefix at all", "bd_" + "x" * 300])
 async def test_a_bad_token_gets_a_user_error_on_its_field_and_no_cookie(api, token):
     browser = Customer(api)
