@@ -35,6 +35,7 @@ from api.metrics import ReceiptMetrics, WebsocketMetrics, metrics_endpoint, proc
 from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
+from api.staff import STAFF_COOKIE, staff_from_cookie
 from domain.bus import EventBus, InProcessBus
 from domain.clock import Clock
 from domain.services import BackorderDesk
@@ -72,13 +73,18 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
         return decoded
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        cookies_allowed = self._cookie_allowed(request)
+        session_cookie = request.cookies.get(COOKIE) if cookies_allowed else None
         principal = await authenticate(request.headers.get("authorization", ""))
-        if principal is None:
-            cookie = request.cookies.get(COOKIE)
-            if cookie and self._cookie_allowed(request):
-                principal = await customer_from_cookie(cookie, self.state["desk"].clock.now())
+        if principal is None and cookies_allowed and (request.cookies.get(STAFF_COOKIE) or session_cookie):
+            # an agent's console session first: an agent who opens a customer's portal link in the same
+            # browser stays an agent on the console (the portal page then asks to sign in)
+            now = self.state["desk"].clock.now()
+            principal = await staff_from_cookie(request.cookies.get(STAFF_COOKIE), now) \
+                or await customer_from_cookie(session_cookie, now)
         return Context(desk=self.state["desk"], settings=self.settings, bus=self.state["bus"],
-                       principal=principal, request=request, response=response, extras=self.state["extras"])
+                       principal=principal, request=request, response=response, extras=self.state["extras"],
+                       session_cookie=session_cookie, cookies_allowed=cookies_allowed)
 
     def _cookie_allowed(self, request: Request | WebSocket) -> bool:
         """CSRF: a session cookie only counts on requests from our own pages (same origin)."""
@@ -208,6 +214,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     routes: list[Any] = [
         Route("/graphql", page("graphiql.html", GRAPHIQL_CSP), methods=["GET"]),
         Route("/graphql", graphql, methods=["POST"]),
+        Route("/agent", page("agent.html"), methods=["GET"]),
+        Route("/admin", page("agent.html"), methods=["GET"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

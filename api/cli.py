@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("BACKORDER_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("BACKORDER_PORT", "8000")))
     serve.add_argument("--demo", action="store_true",
-                       help="load demo data into an empty database, print an agent token, enable GraphiQL")
+                       help="load demo data into an empty database and print an agent token")
     serve.add_argument("--workers", type=int, default=int(os.environ.get("BACKORDER_WORKERS", "1")),
                        help="server processes (more than one needs PostgreSQL and Redis)")
 
@@ -224,6 +224,7 @@ async def prepare_demo(settings: Settings) -> str:
         f"\n  {data} GraphiQL: {settings.public_url}/graphql\n"
         f"  Agent token ({token_note}; stored in {token_file}):\n"
         f"    add the header  Authorization: Bearer {secret}\n"
+        f"  Agent console: {settings.public_url}/agent  (sign in with the token)\n"
         f"  Tour product: {TOUR_SKU}; demo customers: {', '.join(DEMO_CUSTOMERS)}\n"
         f"  Portal: {settings.public_url}/  (sign-in link: {backorder_command()} portal-link "
         f"{DEMO_CUSTOMERS[0]}{base})\n"

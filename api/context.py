@@ -26,6 +26,7 @@ from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
 from domain.services import BackorderDesk
 from domain.store import queries as q
+from domain.store.portal import languages_by_email
 from domain.store.tokens import token_is_active
 
 K = TypeVar("K")
@@ -245,12 +246,20 @@ class Loaders:
         return _mapped(q.orders_by_id)
 
     @cached_property
+    def queue_by_sku(self) -> DataLoader[str, list[str]]:
+        return _mapped(q.queues_by_sku, list)
+
+    @cached_property
     def backorder_by_id(self) -> DataLoader[str, m.Backorder | None]:
         return _mapped(q.backorders_by_id)
 
     @cached_property
     def history_by_backorder(self) -> DataLoader[str, list[m.HistoryEntry]]:
         return _mapped(q.history_by_backorder, list)
+
+    @cached_property
+    def language_by_email(self) -> DataLoader[str, str]:
+        return _mapped(languages_by_email, "en")
 
     @cached_property
     def purchase_order_by_id(self) -> DataLoader[str, m.PurchaseOrder | None]:
@@ -272,6 +281,10 @@ class Context:
     connection_params: dict[str, Any] | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # pluggable services (e.g. the link sender)
     loaders: Loaders = field(default_factory=Loaders)
+    # the portal's session cookie, only when the request came from our own pages: read it here, never from
+    # the request (signOut read it there and so let any site end a customer's session)
+    session_cookie: str | None = None
+    cookies_allowed: bool = True  # the request passed that same-origin check (signOut needs it too)
 
     def __post_init__(self) -> None:
         # a portal session expires by the desk's clock, the one tests move

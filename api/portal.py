@@ -123,9 +123,10 @@ async def start_session(info: Ctx, email: str, order_id: str | None) -> gt.Viewe
 
 
 async def end_session(info: Ctx) -> None:
-    """Sign out: the session ends in the database, its live updates here stop now, the cookie goes."""
-    request, response = info.context.request, info.context.response
-    cookie = request.cookies.get(COOKIE) if request is not None else None
+    """Sign out: the session ends in the database, its live updates here stop now, the cookie goes. The cookie
+    is the context's: present only on requests from our own pages (signOut's caller checks them first)."""
+    response = info.context.response
+    cookie = info.context.session_cookie
     if cookie:
         await store.end_session(cookie, info.context.desk.clock.now())
         PortalSession.end(cookie)  # live updates on this process stop now; on others within a recheck

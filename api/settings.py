@@ -34,6 +34,13 @@ def _log_format(raw: str) -> str:
     return value
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise SystemExit(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -43,6 +50,8 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
+    max_document_fields: int = 5000  # fields of a document once its fragments are written out
+    introspection: str = "staff"  # who may ask for the schema: staff, everyone or nobody
     page_size_limit: int = 200
     allowed_origins: tuple[str, ...] = ()
     public_url: str = "http://127.0.0.1:8000"
@@ -84,6 +93,7 @@ class Settings:
             header_timeout_seconds=_float("BACKORDER_HEADER_TIMEOUT_SECONDS", 10.0),
             body_timeout_seconds=_float("BACKORDER_BODY_TIMEOUT_SECONDS", 30.0),
             trusted_proxies=tuple(p.strip() for p in env.get("BACKORDER_TRUSTED_PROXIES", "").split(",") if p.strip()),
+            introspection=_choice("BACKORDER_INTROSPECTION", "staff", ("staff", "everyone", "nobody")),
             inprocess_worker=env.get("BACKORDER_INPROCESS_WORKER", "1") not in ("0", "false", "no"),
             log_format=_log_format(env.get("BACKORDER_LOG_FORMAT", "text")),
             metrics_token=env.get("BACKORDER_METRICS_TOKEN") or None,

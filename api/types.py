@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 
@@ -173,6 +174,18 @@ class Product:
     @strawberry.field(permission_classes=[IsStaff], description="Units ordered and still waiting for stock.")
     async def units_backordered(self, info: Ctx) -> int:
         return await info.context.loaders.waiting_by_sku.load(self._p.sku)
+
+    @strawberry.field(permission_classes=[IsStaff],
+                      description="The backorders waiting for it, in queue order (position 1 first): the first "
+                                  "`first` of them (at most the page size limit); unitsBackordered counts them all.")
+    async def queue(self, info: Ctx, first: int = 200) -> list[Backorder]:
+        if first < 0 or first > info.context.settings.page_size_limit:
+            raise GraphQLError(f"first must be between 0 and {info.context.settings.page_size_limit}",
+                               extensions={"code": "INVALID_INPUT"})
+        loaders = info.context.loaders
+        ids = (await loaders.queue_by_sku.load(self._p.sku))[:first]
+        found = [b for b in await loaders.backorder_by_id.load_many(ids) if b is not None]
+        return [Backorder.of(b) for b in found]
 
     @strawberry.field(permission_classes=[IsStaff], description="Open purchase orders, earliest first.")
     async def inbound(self, info: Ctx) -> list[InboundSupply]:
@@ -439,9 +452,13 @@ class Backorder:
     @strawberry.field(description="What changed and why. Customers read each cause in plain words, and no "
                                   "PRIORITY entries.")
     def history(self, info: Ctx) -> list[HistoryEntry]:
-        staff = _staff(info)
-        return load_now(info.context.loaders.history_by_backorder, self._b.id,
-                        lambda entries: history_entries(entries, staff))
+        loaders = info.context.loaders
+        if _staff(info):
+            return load_now(loaders.history_by_backorder, self._b.id, lambda entries: history_entries(entries, True))
+        # a customer reads only their own backorders: worded in their language
+        return load_now(loaders.history_by_backorder, self._b.id, lambda entries: load_now(
+            loaders.language_by_email, self._b.customer_email,
+            lambda language: history_entries(entries, False, language)))
 
     @strawberry.field
     def order(self, info: Ctx) -> Order | None:
@@ -537,6 +554,17 @@ class Kpis:
     orders_with_backorders: int
     fill_rate: float = strawberry.field(description="Share of ordered units allocated at placement, 0..1.")
     mean_wait_days: float | None = strawberry.field(description="Mean days from backorder to fully allocated.")
+    age_buckets: list[AgeBucket] = strawberry.field(description=(
+        "openBackorders and unitsWaiting by days since the backorder was made (the buckets add up to them)."))
+
+
+@strawberry.type(description="Open backorders of one age range.")
+class AgeBucket:
+    label: str
+    min_days: int
+    max_days: int | None = strawberry.field(description="Null: no upper bound.")
+    backorders: int
+    units: int = strawberry.field(description="Units still waiting for stock.")
 
 
 @strawberry.type
@@ -612,6 +640,10 @@ async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequen
         first.append(loaders.backorder_by_id.load_many(ids))
     if "history" in wanted:
         first.append(loaders.history_by_backorder.load_many(ids + [b.id for b in backorders]))
+        if not _staff(info):  # worded in the customer's language (a customer reads only their own)
+            email = info.context.principal.customer_email if info.context.principal else None
+            if email:
+                first.append(loaders.language_by_email.load(email))
     await asyncio.gather(*first)
     if "substitutes" not in wanted:
         return

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from domain.errors import InvalidInput
 from domain.limits import check_timezone
 
-SUPPORTED_LANGUAGES = ("en",)  # a language is supported once the notification templates speak it
+SUPPORTED_LANGUAGES = ("en", "de", "fr", "es")  # each has a catalogue in notifications/locale (English: the source)
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
 
 

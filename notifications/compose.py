@@ -80,6 +80,8 @@ class Now:
     eta_confidence: str | None
     promised_date: date | None
     preorder: bool = False  # the product is sold as a preorder (its stock comes on a release day)
+    release_date: date | None = None  # a preorder's release day
+    today: date | None = None  # the customer's day when the message is composed
 
     @property
     def held(self) -> int:
@@ -162,6 +164,8 @@ def headline(news: WindowNews, now: Now, rules: Rules) -> str | None:
         if now.status == "SHIPPED":
             return "shipped"
         if now.status == "ALLOCATED":
+            if now.preorder and now.release_date and now.today and now.release_date > now.today:
+                return "preorder_reserved"  # set aside, but nothing ships before the release day
             return "released" if now.preorder else "allocated"
         if now.status == "PARTIALLY_ALLOCATED":
             return "partially_allocated"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
 from tortoise.transactions import in_transaction
@@ -40,7 +40,7 @@ from notifications.settings import NotificationSettings
 log = logging.getLogger("backorder.notifications")
 
 
-def _now(b: Backorder, product: Product | None) -> Now:
+def _now(b: Backorder, product: Product | None, today: date) -> Now:
     """A backorder as the message will state it."""
     return Now(status=b.status.value, original_quantity=b.original_quantity, allocated_quantity=b.allocated_quantity,
                shipped_quantity=b.shipped_quantity, cancelled_quantity=b.cancelled_quantity,
@@ -49,7 +49,8 @@ def _now(b: Backorder, product: Product | None) -> Now:
                eta=b.eta.date if b.eta and b.is_active else None,
                eta_confidence=b.eta.confidence.value if b.eta and b.is_active else None,
                promised_date=b.promised_date,
-               preorder=product is not None and product.backorder_policy is BackorderPolicy.PREORDER)
+               preorder=product is not None and product.backorder_policy is BackorderPolicy.PREORDER,
+               release_date=product.release_date if product else None, today=today)
 
 
 class Dispatcher:
@@ -115,7 +116,7 @@ class Dispatcher:
         backorders = await q.backorders_by_id(list({c.backorder_id for c in changes}))
         products = await q.products_by_sku(list({b.sku for b in backorders.values()}))
         # what the message says is read now, when it is composed: the window's events only say what changed
-        now_state = {i: _now(b, products.get(b.sku)) for i, b in backorders.items()}
+        now_state = {i: _now(b, products.get(b.sku), now.date()) for i, b in backorders.items()}
         items = compose(changes, now_state, self.rules)
         if not items:
             return 0

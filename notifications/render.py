@@ -30,9 +30,9 @@ _env = Environment(
 
 def phrases(language: str) -> dict[str, str]:
     """Subjects of the one-off messages, in the customer's language."""
-    t = translations(language).gettext
-    return {"portal_subject": t("Your link to see your orders"),
-            "back_in_stock_subject": t("{product} is back in stock")}
+    gettext = translations(language).gettext
+    return {"portal_subject": gettext("Your link to see your orders"),
+            "back_in_stock_subject": gettext("{product} is back in stock")}
 
 
 def format_date(value: date | None, language: str) -> str:
@@ -68,6 +68,7 @@ class Rendered:
 
 PRODUCT_IN_SMS = 28  # characters of a product name in a text, before anything needs cutting
 SMS_MAX_SEGMENTS = 2
+SMS_MAX_SEGMENTS_UCS2 = 3  # 201 characters: what a French or Spanish text needs when its words leave GSM-7
 
 
 def _short(name: str, limit: int = PRODUCT_IN_SMS) -> str:
@@ -84,7 +85,8 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
     wish = cancel_wish(news)
     eta = format_date(now.eta, language)
     sentence = wording.headline_sentence(item.headline, wish, language, old=format_date(news.eta_before, language),
-                                         new=eta, names=", ".join(view.substitutes))
+                                         new=eta, names=", ".join(view.substitutes),
+                                         release=format_date(now.release_date, language))
     if item.long_delay and item.headline != "long_delay":
         sentence += " " + wording.headline_sentence("long_delay", None, language, new=eta)
     waiting = now.waiting_quantity if now.active else 0
@@ -116,10 +118,10 @@ def render_digest(views: list[ItemView], *, name: str, language: str, shop_name:
                   short_url: str, unsubscribe_url: str, goodwill_text: str | None = None,
                   goodwill_code: str | None = None) -> Rendered:
     language = language_of(language)
-    t = translations(language).gettext
+    gettext = translations(language).gettext
     items = [_item(v, language) for v in views]
     if len(views) == 1:
-        subject = t("{product}: {what}").format(product=views[0].product,
+        subject = gettext("{product}: {what}").format(product=views[0].product,
                                                 what=wording.subject_words(views[0].item.headline, language))
     else:
         subject = translations(language).ngettext("Updates on {count} item you ordered",
@@ -178,7 +180,8 @@ def _named(context: dict[str, Any], product: str, shop_name: str) -> Callable[[i
 
 
 def _fit_sms(template: str, fill: Callable[[int, int], dict[str, Any]], shop_name: str, product: str = "") -> str:
-    """The text from `template` in at most SMS_MAX_SEGMENTS segments, GSM-7 where the words allow.
+    """The text from `template` in at most SMS_MAX_SEGMENTS segments (3 when the language's words need UCS-2),
+    GSM-7 where the words allow.
 
     Only the variable parts are cut: first the product's name (down to 12 characters), then the shop's,
     then both to nothing; the template's own words, the link and "Reply STOP to opt out" never are."""
@@ -187,12 +190,17 @@ def _fit_sms(template: str, fill: Callable[[int, int], dict[str, Any]], shop_nam
     budgets = [(n, shop_len) for n in range(product_len, 11, -1)]
     budgets += [(min(product_len, 12), n) for n in range(shop_len, 11, -1)]
     budgets += [(n, n) for n in range(min(product_len, 12), -1, -1)]
-    body = ""
+    # names (typed by people) were brought to GSM-7 look-alikes in `fill`; our own words keep their letters: a
+    # text whose words need more than GSM-7 (French "août") goes as UCS-2, counted so, and when even names cut
+    # to nothing leave it over two segments, it may take a third rather than lose its words
+    bodies: list[str] = []
     for product_limit, shop_limit in budgets or [(product_len, shop_len)]:
-        body = gsm_text(" ".join(_env.get_template(template).render(fill(product_limit, shop_limit)).split()))
+        body = gsm_punctuation(" ".join(_env.get_template(template).render(fill(product_limit, shop_limit)).split()))
         if sms_segments(body) <= SMS_MAX_SEGMENTS:
             return body
-    return body  # only a link longer than two segments gets here
+        bodies.append(body)
+    return next((b for b in bodies if not is_gsm7(b) and sms_segments(b) <= SMS_MAX_SEGMENTS_UCS2),
+                bodies[-1])  # only a link longer than two segments gets to the last
 
 
 def _tidy(text: str) -> str:
@@ -233,6 +241,15 @@ def gsm_text(text: str) -> str:
             base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
             out.append(base if base and all(c in GSM7_BASIC for c in base) else ch)
     return "".join(out)
+
+
+_GSM_PUNCTUATION = {ch: plain for ch, plain in _GSM_LOOKALIKES.items() if not ch.isalpha()}
+
+
+def gsm_punctuation(text: str) -> str:
+    """Typographic punctuation and spaces in their GSM-7 look-alikes (’ -> ', – -> -, … -> ...); letters
+    stay as the language writes them."""
+    return "".join(_GSM_PUNCTUATION.get(ch, ch) for ch in text)
 
 
 def is_gsm7(body: str) -> bool:

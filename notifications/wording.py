@@ -236,6 +236,7 @@ HEADLINES: dict[str, str] = {
     "created": _("We did not have enough in stock, so we will send what is missing as soon as it arrives."),
     "allocated": _("Good news: it has arrived and is set aside for you, ready to ship."),
     "released": _("Your preorder has been released and is set aside for you, ready to ship."),
+    "preorder_reserved": _("Your preorder is set aside for you and ships from its release day, {release}."),
     "partially_allocated": _("Part of it has arrived and is set aside for you."),
     "shipped": _("It is on its way."),
     "partly_shipped": _("Part of it is on its way."),
@@ -256,7 +257,8 @@ HEADLINES: dict[str, str] = {
 }
 SUBJECTS: dict[str, str] = {
     "created": _("on backorder"), "allocated": _("ready to ship"), "released": _("preorder ready to ship"),
-    "partially_allocated": _("part has arrived"), "shipped": _("on its way"), "partly_shipped": _("part is on its way"),
+    "preorder_reserved": _("preorder set aside"), "partially_allocated": _("part has arrived"),
+    "shipped": _("on its way"), "partly_shipped": _("part is on its way"),
     "cancelled": _("cancelled"), "partly_cancelled": _("partly cancelled"), "substituted": _("alternative confirmed"),
     "partly_substituted": _("alternative confirmed"), "eta_later": _("new expected date"),
     "eta_earlier": _("arriving earlier"), "long_delay": _("delayed: your options"),
@@ -264,7 +266,8 @@ SUBJECTS: dict[str, str] = {
 }
 SMS_HEADLINES: dict[str, str] = {
     "created": _("on backorder"), "allocated": _("ready to ship"), "released": _("preorder ready to ship"),
-    "partially_allocated": _("part has arrived"), "shipped": _("shipped"), "partly_shipped": _("part shipped"),
+    "preorder_reserved": _("preorder set aside"), "partially_allocated": _("part has arrived"),
+    "shipped": _("shipped"), "partly_shipped": _("part shipped"),
     "cancelled_customer": _("cancelled as you asked"), "cancelled_shop": _("cancelled by us, sorry"),
     "cancelled": _("cancelled"), "partly_cancelled": _("partly cancelled"),
     "substituted": _("replaced by your alternative"), "partly_substituted": _("partly replaced by your alternative"),
@@ -285,9 +288,9 @@ def headline_key(head: str, wish: str | None) -> str:
 
 
 def headline_sentence(head: str, wish: str | None, language: str, *, old: str = "", new: str = "",
-                      names: str = "") -> str:
+                      names: str = "", release: str = "") -> str:
     t = translations(language).gettext
-    return t(HEADLINES[headline_key(head, wish)]).format(old=old, new=new, names=names)
+    return t(HEADLINES[headline_key(head, wish)]).format(old=old, new=new, names=names, release=release)
 
 
 def subject_words(head: str, language: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -73,13 +74,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.db)
 
 
+async def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per session: migrating takes longer than most tests (about a second),
+    copying the file a millisecond."""
+    template = tmp_path_factory.getbasetemp() / "template.db"
+    if not template.exists():  # migrated under another name first: a failed migration leaves no template
+        partial = template.with_suffix(".partial")
+        partial.unlink(missing_ok=True)
+        await migrate(f"sqlite://{partial}")
+        partial.rename(template)
+    return template
+
+
 @pytest.fixture
-async def db_url(tmp_path: Path) -> AsyncIterator[str]:
-    """A migrated, empty database URL (not yet connected)."""
+async def db_url(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A migrated, empty database URL (not yet connected): a copy of the session's migrated template (SQLite)
+    or a database cloned from one (PostgreSQL)."""
     if not POSTGRES_URL:
-        url = f"sqlite://{tmp_path / 'backorder.db'}"
-        await migrate(url)
-        yield url
+        shutil.copyfile(await _sqlite_template(tmp_path_factory), tmp_path / "backorder.db")
+        yield f"sqlite://{tmp_path / 'backorder.db'}"
         return
     url = await _postgres_database()
     try:

@@ -36,6 +36,7 @@ class Query:
     products = catalogue_fields.products
     order = order_fields.order
     order_by_number = order_fields.order_by_number
+    customers = order_fields.customers
     orders = order_fields.orders
     backorder = backorder_fields.backorder
     backorders = backorder_fields.backorders
@@ -78,6 +79,7 @@ class Mutation:
     offer_substitute = notification_fields.offer_substitute
     create_api_token = token_fields.create_api_token
     revoke_api_token = token_fields.revoke_api_token
+    sign_in_with_api_token = token_fields.sign_in_with_api_token
     create_webhook_endpoint = webhook_fields.create_webhook_endpoint
     update_webhook_endpoint = webhook_fields.update_webhook_endpoint
     delete_webhook_endpoint = webhook_fields.delete_webhook_endpoint

@@ -3,13 +3,21 @@ an agent's reprioritisation, and the desk's KPIs."""
 
 from __future__ import annotations
 
+import asyncio
+
 import strawberry
 
 from api import types as gt
 from api.ids import decode_id, try_decode_id
 from api.permissions import IsAuthenticated, IsStaff
 from api.schema.common import Ctx, cursor, own_backorder, page_size, staff_name, user_errors, visible_backorder
+from domain.causes import RequestedBy
 from domain.store import queries as q
+
+CancelRequestedBy = strawberry.enum(
+    RequestedBy, name="CancelRequestedBy",
+    description="Whose wish a cancel is: CUSTOMER (they asked: they are told 'cancelled at your request'), "
+                "SHOP (the shop's decision: 'cancelled by the shop').")
 
 
 @strawberry.input
@@ -17,6 +25,9 @@ class CancelBackorderInput:
     id: strawberry.ID
     quantity: int | None = strawberry.field(default=None, description="Units to cancel; omit to cancel all.")
     reason: str = ""
+    requested_by: CancelRequestedBy | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Agents: whose wish this cancel is, so the customer is told the truth; unsaid, "
+                                  "they read a neutral 'cancelled'. A customer's own cancel is always CUSTOMER.")
 
 
 @strawberry.input
@@ -87,8 +98,9 @@ async def backorders(info: Ctx, filter: BackorderFilter | None = None, first: in
 
 @strawberry.field(permission_classes=[IsStaff])
 async def kpis(info: Ctx) -> gt.Kpis:
-    k = await q.kpis(info.context.desk.clock.today())
-    return gt.Kpis(**k.__dict__)
+    today = info.context.desk.clock.today()
+    k, ages = await asyncio.gather(q.kpis(today), q.open_backorders_by_age(today))
+    return gt.Kpis(**k.__dict__, age_buckets=[gt.AgeBucket(**a.__dict__) for a in ages])
 
 
 # -- mutations --------------------------------------------------------------------------------
@@ -99,7 +111,8 @@ async def cancel_backorder(info: Ctx, input: CancelBackorderInput) -> BackorderP
     key = await own_backorder(info, input.id)
     principal = info.context.require_principal()
     by = principal.name if principal.is_staff else "customer"
-    b = await info.context.desk.cancel_backorder(key, input.quantity, by=by, reason=input.reason)
+    b = await info.context.desk.cancel_backorder(key, input.quantity, by=by, reason=input.reason,
+                                                 requested_by=input.requested_by)
     return BackorderPayload(backorder=gt.Backorder.of(b))
 
 

@@ -11,21 +11,14 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, Undefined, is_leaf_type, is_non_null_type
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 from strawberry.utils.await_maybe import await_maybe
 from strawberry.utils.logging import StrawberryLogger
 
 from api.metrics import GraphQLMetrics
+from api.query_limits import LimitedValidation
 from api.schema.subscriptions import BackorderUpdate
 from api.settings import Settings
 from domain.errors import DomainError, PermissionDenied
@@ -140,17 +133,16 @@ class Schema(strawberry.Schema):
 
 def extensions(settings: Settings) -> list[Any]:
     """The schema's extensions, as factories: a fresh extension per request."""
-    # the limits' validation rules are built once: a rule class made per request would make every request
-    # a miss in the validation cache, and validation is a tenth of a request's CPU (bench/portal_query.py)
-    rules = [*QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-             *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules]
     made: list[Any] = [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules(rules),
         # parsed and validated documents cached across requests: 5,000 browsers subscribing with the same
         # document after a restart cost one validation, not 5,000 (bench/subscriptions.py)
         lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        # depth, aliases and size in linear time, before graphql-core's rules (strawberry's limiters expanded
+        # fragments exponentially: a fragment bomb froze the server); introspection for staff
+        lambda: LimitedValidation(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
+                                  max_fields=settings.max_document_fields,
+                                  introspection_for=settings.introspection, maxsize=256),
     ]
     if not settings.development:
         made.append(lambda: QuietMaskErrors(should_mask_error=should_mask, error_message="Unexpected error."))

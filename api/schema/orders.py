@@ -95,6 +95,14 @@ async def order_by_number(info: Ctx, number: str) -> gt.Order | None:
     return await visible_order(info, key) if key else None
 
 
+@strawberry.field(permission_classes=[IsStaff],
+                  description="Customers whose email or name contains `search`, or whose phone ends in its digits "
+                              "(\"07700 900123\" finds +447700900123), by email.")
+async def customers(info: Ctx, search: str, first: int | None = 20) -> list[gt.Customer]:
+    found = await q.search_customers(search, page_size(first, info.context.settings))
+    return [gt.Customer.of(c) for c in found]
+
+
 @strawberry.field(permission_classes=[IsAuthenticated])
 async def orders(info: Ctx, filter: OrderFilter | None = None, first: int | None = 50,
                  after: str | None = None) -> gt.Connection[gt.Order]:

@@ -24,6 +24,7 @@ from api.portal import (
     start_session,
 )
 from api.schema.common import Ctx, own_order, user_errors
+from api.staff import end_staff_session
 from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
 from domain.errors import ErrorCode, InvalidInput, PermissionDenied
 from domain.model import check_email
@@ -69,6 +70,7 @@ class RequestPortalLinkInput:
 class CustomerPortalLinkInput:
     email: str
     order_id: strawberry.ID | None = strawberry.field(default=None, description="Limit the link to one order.")
+    send: bool = strawberry.field(default=False, description="Also email it to the customer (from the outbox).")
 
 
 @strawberry.input
@@ -97,6 +99,8 @@ class UpdateNotificationPreferencesInput:
 @strawberry.type
 class RequestPortalLinkPayload:
     message: str = SAME_ANSWER
+    link_minutes: int | None = strawberry.field(
+        default=None, description="How long a link works, for a page that words `message` in its own language.")
     user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
 
 
@@ -159,7 +163,8 @@ async def request_portal_link(info: Ctx, input: RequestPortalLinkInput) -> Reque
     context = info.context
     send: LinkSender = context.extras.get("send_portal_link", log_link)
     send_link_later(context.settings, send, email, context.desk.clock.now())
-    return RequestPortalLinkPayload(message=same_answer(info.context.settings.link_minutes))
+    minutes = info.context.settings.link_minutes
+    return RequestPortalLinkPayload(message=same_answer(minutes), link_minutes=minutes)
 
 
 @strawberry.mutation(permission_classes=[IsStaff],
@@ -176,6 +181,9 @@ async def customer_portal_link(info: Ctx, input: CustomerPortalLinkInput) -> Cus
         if order.customer.email != email:
             raise InvalidInput("that order belongs to someone else", field="orderId")
     url, expires_at = await issue_link(info, email, order_id, info.context.require_principal().name)
+    if input.send:
+        send: LinkSender = info.context.extras.get("send_portal_link", log_link)
+        await send(email, url, expires_at)
     return CustomerPortalLinkPayload(url=url, expires_at=expires_at)
 
 
@@ -212,8 +220,11 @@ async def sign_in_with_order(info: Ctx, input: SignInWithOrderInput) -> SignInPa
     return SignInPayload(viewer=await start_session(info, email, order.id))
 
 
-@strawberry.mutation(description="End the portal session.")
+@strawberry.mutation(description="End the portal session (or the agent console's).")
 async def sign_out(info: Ctx) -> SignOutPayload:
+    if not info.context.cookies_allowed:  # another site's request: no session of ours is ended by it
+        return SignOutPayload(ok=False)
+    await end_staff_session(info.context.request, info.context.response, info.context.desk.clock.now())
     await end_session(info)
     return SignOutPayload(ok=True)
 

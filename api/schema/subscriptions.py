@@ -20,6 +20,7 @@ from api.schema.common import Ctx
 from domain import events as ev
 from domain import model as m
 from domain.store import queries as q
+from domain.store.portal import languages_by_email
 
 
 @strawberry.input
@@ -108,8 +109,9 @@ async def _shared_update(event: ev.BackorderEvent, role: str, account: bool) -> 
     if entry is None or entry[0] is not event:
         async def build() -> BackorderUpdate:
             update = to_update(event)
-            if not staff:
-                update.message = gt.update_message(event, staff=False)
+            if not staff:  # worded for the backorder's customer (the only customer who receives it), in their language
+                language = (await languages_by_email([event.customer_email])).get(event.customer_email, "en")
+                update.message = gt.update_message(event, staff=False, language=language)
             b = await _snapshot(event)
             update.backorder = gt.Backorder.of(b) if b else None
             return update

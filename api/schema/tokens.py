@@ -13,7 +13,8 @@ from api.context import PortalSession
 from api.ids import decode_id, encode_id
 from api.permissions import IsAdmin
 from api.schema.common import Ctx, user_errors
-from domain.errors import NotFound
+from api.staff import start_staff_session
+from domain.errors import NotFound, PermissionDenied
 from domain.store import tokens as store
 
 
@@ -74,6 +75,17 @@ class RevokeApiTokenPayload:
 
 
 
+@strawberry.input
+class SignInWithApiTokenInput:
+    token: str
+
+
+@strawberry.type
+class StaffSignInPayload:
+    viewer: gt.Viewer | None = None
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.field(permission_classes=[IsAdmin], description="Tokens in use (not revoked), oldest first.")
 async def api_tokens(info: Ctx) -> list[ApiToken]:
     return [ApiToken(_t=t) for t in await store.list_tokens()]
@@ -95,3 +107,17 @@ async def revoke_api_token(info: Ctx, input: RevokeApiTokenInput) -> RevokeApiTo
         raise NotFound("no token in use has this id", field="id")
     PortalSession.end_api_token(key)  # its open websockets here get nothing more, at once
     return RevokeApiTokenPayload(revoked_id=input.id)
+
+
+@strawberry.mutation(description="Agents and admins (the console): exchange an API token for an HttpOnly session "
+                                 "cookie, so the page never keeps the token. signOut ends it; so does revoking "
+                                 "the token.")
+@user_errors(StaffSignInPayload)
+async def sign_in_with_api_token(info: Ctx, input: SignInWithApiTokenInput) -> StaffSignInPayload:
+    token = await store.verify_token(input.token.strip())
+    if token is None:
+        raise PermissionDenied("this token is not valid, or it was revoked", field="token")
+    context = info.context
+    context.principal = await start_staff_session(token, context.settings, context.desk.clock.now(),
+                                                  context.request, context.response)
+    return StaffSignInPayload(viewer=gt.Viewer(name=token.name, role=token.role, customer_email=None))

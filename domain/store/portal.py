@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from tortoise import fields
@@ -13,6 +14,7 @@ from tortoise.models import Model
 
 from domain.customers import NotificationPreferences
 from domain.model import new_id
+from domain.store import tokens
 
 
 class CustomerPreferences(Model):
@@ -56,6 +58,21 @@ class PortalSession(Model):
         table = "portal_sessions"
 
 
+class StaffSession(Model):
+    """An agent's or admin's console session: a cookie in place of the API token it was opened with. It ends
+    at sign-out, at expiry, or when that token is revoked."""
+
+    id = fields.CharField(pk=True, max_length=32)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    api_token_id = fields.CharField(max_length=32, db_index=True)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "staff_sessions"
+
+
 class AppSecret(Model):
     name = fields.CharField(pk=True, max_length=32)
     value = fields.CharField(max_length=128)
@@ -89,6 +106,12 @@ async def get_preferences(email: str) -> NotificationPreferences:
         quiet_hours_start=_time(row.quiet_hours_start), quiet_hours_end=_time(row.quiet_hours_end),
         timezone=row.timezone, language=row.language,
     )
+
+
+async def languages_by_email(emails: Sequence[str]) -> dict[str, str]:
+    """Each customer's language (those who never chose one are absent: English)."""
+    rows = await CustomerPreferences.filter(email__in=list(emails)).values_list("email", "language")
+    return {email: language for email, language in rows}
 
 
 def _time(value: object) -> time | None:
@@ -153,3 +176,26 @@ async def find_session(token: str, now: datetime) -> PortalSession | None:
 
 async def end_session(token: str, now: datetime) -> None:
     await PortalSession.filter(token_hash=_hash(token), ended_at=None).update(ended_at=now)
+
+
+# -- staff (console) sessions -------------------------------------------------------------------
+async def start_staff_session(api_token_id: str, now: datetime, ttl: timedelta) -> str:
+    token = secrets.token_urlsafe(32)
+    await StaffSession.create(id=new_id(), token_hash=_hash(token), api_token_id=api_token_id, created_at=now,
+                              expires_at=now + ttl)
+    return token
+
+
+async def find_staff_session(token: str, now: datetime) -> StaffSession | None:
+    """The open session the cookie names, if its API token is still in use (revoking a token ends its
+    console sessions too)."""
+    if not token or len(token) > 100:
+        return None
+    session = await StaffSession.get_or_none(token_hash=_hash(token), ended_at=None, expires_at__gt=now)
+    if session is None or not await tokens.token_is_active(session.api_token_id):
+        return None
+    return session
+
+
+async def end_staff_session(token: str, now: datetime) -> None:
+    await StaffSession.filter(token_hash=_hash(token), ended_at=None).update(ended_at=now)

@@ -10,7 +10,8 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from tortoise.expressions import Q, Subquery
 from domain import model as m
 from domain.eta import InboundSupply
 from domain.store import models as t
+from domain.store.portal import CustomerPreferences
 from domain.store.uow import ACTIVE, OPEN_PO, _backorder, _backorder_row, history_cause
 
 
@@ -347,3 +349,65 @@ async def kpis(today: date) -> Kpis:
         fill_rate=round(filled / ordered, 4) if ordered else 1.0,
         mean_wait_days=round(float(w["wait"]), 2) if w["wait"] is not None else None,
     )
+
+
+# -- the agent console's reads ------------------------------------------------------------------
+async def search_customers(text: str, limit: int) -> list[m.Customer]:
+    """Customers whose email or name contains `text`, or whose phone (on the customer or in their
+    notification preferences) ends in its digits: "07700 900123" finds +447700900123. One statement."""
+    text = text.strip().lower()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not text:
+        return []
+    matches = Q(email__icontains=text) | Q(name__icontains=text)
+    if len(digits) >= 6:
+        tail = digits[-9:]  # the national part: leading 0 or country code left aside
+        by_preferences = Subquery(CustomerPreferences.filter(phone__endswith=tail).values("email"))
+        matches = matches | Q(phone__endswith=tail) | Q(email__in=by_preferences)
+    rows = await t.Customer.filter(matches).order_by("email").limit(limit).values("email", "name", "phone", "tier")
+    return [m.Customer(r["email"], r["name"], r["phone"], _TIERS[r["tier"]]) for r in rows]
+
+
+async def queues_by_sku(skus: Sequence[str]) -> dict[str, list[str]]:
+    """The ids of each SKU's waiting backorders in queue order (position 1 first): one statement."""
+    if not skus:
+        return {}
+    rows = await t.Backorder.filter(sku__in=list(skus), status__in=ACTIVE, queue_position__isnull=False) \
+        .order_by("sku", "queue_position").values_list("sku", "id")
+    queues: dict[str, list[str]] = defaultdict(list)
+    for sku, backorder_id in rows:
+        queues[sku].append(str(backorder_id))
+    return dict(queues)
+
+
+@dataclass(frozen=True)
+class AgeBucket:
+    label: str
+    min_days: int
+    max_days: int | None  # None: no upper bound
+    backorders: int
+    units: int
+
+
+AGE_BUCKETS = ((0, 7), (8, 14), (15, 30), (31, 60), (61, None))
+
+
+async def open_backorders_by_age(today: date) -> list[AgeBucket]:
+    """Open backorders and their units still waiting, by days since they were backordered, counted in the
+    database (one statement, one row per bucket)."""
+    db = t.Backorder._meta.db
+    pg = db.capabilities.dialect == "postgres"
+    mark = (lambda n: f"${n}") if pg else (lambda n: "?")
+    # oldest bucket first: created before the start of the day `low - 1` days ago means `low` days old or more
+    bounds = [(i, datetime.combine(today - timedelta(days=low - 1), dt_time(0), tzinfo=UTC))
+              for i, (low, _) in reversed(list(enumerate(AGE_BUCKETS))) if low > 0]
+    params: list[Any] = [b if pg else b.isoformat(sep=" ") for _, b in bounds]  # SQLite: tortoise's text form
+    cases = " ".join(f"WHEN created_at < {mark(n)} THEN {i}" for n, (i, _) in enumerate(bounds, start=1))
+    active = ", ".join(mark(n) for n in range(len(bounds) + 1, len(bounds) + 1 + len(ACTIVE)))
+    rows = await db.execute_query_dict(
+        f"SELECT bucket, COUNT(*) AS n, COALESCE(SUM(quantity - allocated_quantity), 0) AS units FROM "
+        f'(SELECT CASE {cases} ELSE 0 END AS bucket, quantity, allocated_quantity FROM "backorders" '
+        f"WHERE status IN ({active})) AS aged GROUP BY bucket", [*params, *ACTIVE])
+    found = {int(r["bucket"]): (int(r["n"]), int(r["units"])) for r in rows}
+    return [AgeBucket(f"{low}+" if high is None else f"{low}–{high}", low, high, *found.get(i, (0, 0)))
+            for i, (low, high) in enumerate(AGE_BUCKETS)]

@@ -68,5 +68,11 @@ async def list_tokens() -> list[TokenInfo]:
     return [_info(r) for r in await t.ApiToken.filter(revoked_at=None).order_by("id")]
 
 
+async def token_info(token_id: str) -> TokenInfo | None:
+    """The token in use with this id (None once revoked)."""
+    row = await t.ApiToken.get_or_none(id=token_id, revoked_at=None)
+    return _info(row) if row is not None else None
+
+
 async def token_is_active(token_id: str) -> bool:
     return await t.ApiToken.filter(id=token_id, revoked_at=None).exists()

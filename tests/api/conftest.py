@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,9 +21,7 @@ from api.settings import Settings
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.services import BackorderDesk
-from domain.store.db import migrate
 from domain.store.tokens import create_token
-from tests.conftest import POSTGRES_URL, _drop, _postgres_database
 
 
 def free_port() -> int:
@@ -74,27 +70,6 @@ class Api:
         await ws.send(json.dumps({"id": "1", "type": "subscribe",
                                   "payload": {"query": query, "variables": variables or {}}}))
         return ws
-
-
-@pytest.fixture
-async def db_url(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    """As the shared fixture, but on SQLite a copy of a database migrated once per session: migrating
-    takes longer than most API tests, and there are many of them."""
-    if POSTGRES_URL:
-        url = await _postgres_database()
-        try:
-            yield url
-        finally:
-            await _drop(url)
-        return
-    template = tmp_path_factory.getbasetemp() / "api-template.db"
-    if not template.exists():  # migrated under another name first: a failed migration leaves no template
-        partial = template.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        await migrate(f"sqlite://{partial}")
-        partial.rename(template)
-    shutil.copyfile(template, tmp_path / "backorder.db")
-    yield f"sqlite://{tmp_path / 'backorder.db'}"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -52,7 +52,7 @@ def served(db_url: str, tmp_path: Path, *args: str, env: dict[str, str] | None =
                                    cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
+        for _ in range(1200):  # 60 s: a loaded 2-core CI machine starts a server in 5-15 s
             try:
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break

@@ -17,7 +17,7 @@ from tests.api import support as s
 
 # Designed to be used without a token: the portal's sign-in, the back-in-stock subscription, a constant.
 PUBLIC = {"supportedLanguages", "requestPortalLink", "redeemPortalLink", "signInWithOrder", "signOut",
-          "subscribeToProduct"}
+          "subscribeToProduct", "signInWithApiToken"}
 
 QUERIES = {
     "viewer": "{ viewer { name } }",
@@ -25,6 +25,7 @@ QUERIES = {
     "products": "{ products { totalCount } }",
     "order": "query($order: ID!) { order(id: $order) { id } }",
     "orderByNumber": "query($number: String!) { orderByNumber(number: $number) { id } }",
+    "customers": '{ customers(search: "ann") { email phone } }',
     "orders": "{ orders { totalCount } }",
     "backorder": "query($backorder: ID!) { backorder(id: $backorder) { id } }",
     "backorders": "{ backorders { totalCount } }",

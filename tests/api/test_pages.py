@@ -12,7 +12,7 @@ import pytest
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 VENDOR = FRONTEND / "vendor"
-PAGES = {"/graphql": "graphiql.html", "/": "index.html"}
+PAGES = {"/graphql": "graphiql.html", "/agent": "agent.html", "/admin": "agent.html", "/": "index.html"}
 
 
 @pytest.mark.parametrize("path", sorted(PAGES))

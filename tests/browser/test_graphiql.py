@@ -74,3 +74,16 @@ async def test_graphiql_queries_and_subscribes_with_no_request_to_another_host(a
     assert any("/vendor/graphiql/" in url for url in seen), seen
     only_this_host(seen, api.base)
     assert page.console_errors == []
+
+
+async def test_signed_in_at_the_console_graphiql_needs_no_headers(api, page):
+    await page.goto(f"{api.base}/agent")
+    await page.get_by_label("API token", exact=True).fill(api.tokens["agent"])
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_test_id("who")).to_contain_text("(agent)")
+    await page.goto(f"{api.base}/graphql")
+    await expect(page.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
+    await set_editor(page, QUERY, "{ viewer { name role } }")
+    await page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+    await result_contains(page, '"role": "agent"')
+    assert page.console_errors == []

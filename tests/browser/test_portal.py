@@ -45,7 +45,7 @@ async def link_for(api, email: str) -> str:
     return data["data"]["customerPortalLink"]["url"]
 
 
-async def test_sign_in_with_link_shows_position_and_eta(api, page, tmp_path):
+async def test_sign_in_with_link_shows_position_and_eta(api, page):
     await shop(api)
     url = await link_for(api, "ann@example.com")
     await page.goto(url)
@@ -60,10 +60,28 @@ async def test_sign_in_with_link_shows_position_and_eta(api, page, tmp_path):
         re.compile(r"Expected 10 March 2026, confirmed by the supplier"))
     assert "token=" not in page.url  # the single-use link leaves the address bar
     await assert_hidden_is_hidden(page)
+    assert page.console_errors == []
+
+
+async def test_screenshots_of_the_demo_in_english_on_a_desktop_and_in_german_on_a_phone(api, page, tmp_path):
+    """docs/portal-desktop.png and docs/portal-phone.png, from the demo's catalogue and customers."""
+    from api.demo import load_demo
+    from domain.store.portal import get_preferences, save_preferences
+
+    await load_demo(api.desk)
     shots = DOCS if UPDATE_SCREENSHOTS else tmp_path
+    await page.goto(await link_for(api, "ann.baker@example.com"))
+    await expect(page.get_by_text("Regency cakestand 3 tier").first).to_be_visible()
+    await expect(page.get_by_test_id("order-total")).to_have_text("Order total: £21.95")
     await page.screenshot(path=str(shots / "portal-desktop.png"), full_page=True)
-    await page.set_viewport_size({"width": 390, "height": 844})
-    await page.screenshot(path=str(shots / "portal-phone.png"), full_page=True)
+    prefs = await get_preferences("ann.baker@example.com")
+    prefs.language = "de"
+    await save_preferences(prefs)
+    phone = await (await page.context.browser.new_context(viewport={"width": 390, "height": 844},
+                                                          locale="de-DE")).new_page()
+    await phone.goto(await link_for(api, "ann.baker@example.com"))
+    await expect(phone.get_by_test_id("order-total")).to_have_text("Gesamtsumme: 21,95 £")
+    await phone.screenshot(path=str(shots / "portal-phone.png"), full_page=True)
     assert page.console_errors == []
 
 
@@ -459,3 +477,22 @@ def _english_left(text: str) -> list[str]:
             if len(fixed) > 3 and fixed != german[key] and fixed not in str(german[key]) and fixed in text:
                 shown.append(f"{key}: {fixed}")
     return shown
+
+
+async def test_before_sign_in_the_browser_language_picks_the_page_language(api, browser):
+    await shop(api)
+    page = await (await browser.new_context(locale="de-DE")).new_page()
+    await page.goto(api.base + "/")
+    await expect(page.get_by_role("heading", name="Ihre Bestellungen ansehen")).to_be_visible()
+    await page.get_by_label("E-Mail-Adresse", exact=True).fill("ann@example.com")
+    await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+    await expect(page.locator("#link-result")).to_have_text(
+        "Wenn wir diese Adresse kennen, haben wir ihr einen Anmeldelink gesendet. Er funktioniert einmal, "
+        "30 Minuten lang.")
+    await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+    await page.get_by_label("E-Mail-Adresse", exact=True).fill("")
+    await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+    await expect(page.get_by_label("E-Mail-Adresse", exact=True)).to_have_accessible_description(
+        "Bitte geben Sie Ihre E-Mail-Adresse ein.")
+    text = await page.locator("body").inner_text()
+    assert not _english_left(text), _english_left(text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from domain.causes import RequestedBy
 from domain.customers import NotificationPreferences
 from domain.errors import DomainError
-from domain.model import Backorder, Channel
+from domain.model import Backorder, BackorderPolicy, Channel
 from domain.services import CustomerDetails, LineRequest, ProductInput
 from domain.store import notify as store
 from domain.store import queries as q
@@ -321,3 +321,25 @@ async def test_one_unit_cancelled_and_one_substituted_are_each_told_as_one(db, s
     assert "2 ×" not in text
     assert twilio.bodies[-1].startswith("Lamp & Co: Anglepoise lamp: replaced by your alternative; 1 replaced; "
                                         "1 cancelled.")
+
+
+async def test_a_preorder_is_told_released_only_once_its_release_day_has_come(db, smtp, twilio):
+    shop, _ = await _lamp_shop(smtp, twilio)
+    desk = shop.desk  # the clock says 2 March; the lamp is released on 5 March
+    await desk.upsert_product(ProductInput(sku="NEW-LAMP", name="Lamp 2027", price=Decimal("49"), currency="GBP",
+                                           backorder_policy=BackorderPolicy.PREORDER, release_date=date(2026, 3, 5)))
+    for email in ("ann@example.com", "bob@example.com"):
+        await desk.place_order(CustomerDetails(email), Channel.ONLINE, [LineRequest("NEW-LAMP", 1)])
+    await _window(shop)
+    await desk.receive_stock("NEW-LAMP", 1)  # before the release: Ann's is set aside, but nothing ships yet
+    await _window(shop)
+    assert smtp.messages[-1]["Subject"] == "Lamp 2027: preorder set aside"
+    assert "Your preorder is set aside for you and ships from its release day, 5 March 2026." in plain(
+        smtp.messages[-1])
+
+    shop.clock.set(datetime(2026, 3, 5, 9, 0, tzinfo=UTC))
+    await desk.receive_stock("NEW-LAMP", 1)  # on the release day: Bob's
+    await _window(shop)
+    assert smtp.messages[-1]["To"] == "bob@example.com"
+    assert smtp.messages[-1]["Subject"] == "Lamp 2027: preorder ready to ship"
+    assert "Your preorder has been released and is set aside for you, ready to ship." in plain(smtp.messages[-1])

@@ -87,7 +87,7 @@ async def cluster(db_url: str, smtp: SmtpServer, tmp_path: Path) -> AsyncIterato
     try:
         async with httpx.AsyncClient() as client:
             for base in cluster.bases:
-                for _ in range(200):
+                for _ in range(1200):  # 60 s: three processes starting at once on a loaded 2-core machine
                     try:
                         if (await client.get(f"{base}/healthz")).status_code == 200:
                             break
