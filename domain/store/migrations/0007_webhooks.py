@@ -10,7 +10,7 @@ _json = {"encoder": functools.partial(dumps, separators=(",", ":")), "decoder": 
 
 
 class Migration(migrations.Migration):
-    dependencies = [("backorder", "0005_request_ids")]
+    dependencies = [("backorder", "0006_staff_sessions")]
 
     initial = False
 
