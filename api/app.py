@@ -32,6 +32,7 @@ from api.context import Context, PortalSession, Principal
 from api.http_limits import BodyLimit
 from api.logs import RequestIdMiddleware
 from api.metrics import ReceiptMetrics, WebsocketMetrics, metrics_endpoint, process_exited
+from api.origin import from_own_page, same_origin
 from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
@@ -88,18 +89,14 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
 
     def _cookie_allowed(self, request: Request | WebSocket) -> bool:
         """CSRF: a session cookie only counts on requests from our own pages (same origin)."""
-        origin = request.headers.get("origin")
-        if origin is None:
-            # no Origin: not a cross-site browser request (browsers send Origin on POST and websockets)
-            return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-        return _same_origin(origin, request, self.settings)
+        return from_own_page(request, self.settings)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
         """Websockets: refuse foreign origins; browsers cannot set headers, so the token may come in the
         graphql-transport-ws connection_init payload as {"authorization": "Bearer ..."}."""
         request = context.request
         origin = request.headers.get("origin") if request is not None else None
-        if origin and not _same_origin(origin, request, self.settings):
+        if origin and not same_origin(origin, request, self.settings):
             raise ConnectionRejectionError({"reason": "foreign origin"})
         params = context.connection_params or {}
         # GraphiQL forwards its Headers tab as the payload, so the key may be spelt "Authorization"
@@ -125,13 +122,6 @@ def _nesting(value: object) -> int:
                 return depth
             stack.extend((child, depth + 1) for child in item)
     return deepest
-
-
-def _same_origin(origin: str, request: Any, settings: Settings) -> bool:
-    if origin in settings.allowed_origins:
-        return True
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
 
 
 async def authenticate(header: str) -> Principal | None:
