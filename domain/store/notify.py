@@ -24,11 +24,11 @@ from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
-from tortoise.transactions import in_transaction
 
 from domain.errors import InvalidState, not_found
 from domain.model import new_id
 from domain.store import request_ids
+from domain.store.db import transaction  # noqa: F401 - the dispatcher's transactions
 from domain.store.portal import CustomerPreferences
 
 QUEUED, SENDING, SENT, LOGGED, FAILED, DEAD, SUPPRESSED = (
@@ -305,11 +305,6 @@ async def record_delivery_report(provider_id: str, message_id: str | None, state
 
 # -- what the dispatcher, the webhooks and the API write through (they import no tortoise) ----------------
 Connection = BaseDBAsyncClient  # the transaction a use case hands its before-commit hooks (the outbox recorder)
-
-
-def transaction() -> Any:
-    """One transaction on the default connection: `async with transaction() as conn:`."""
-    return in_transaction()
 
 
 async def close_digest(digest: Digest, messages: int, conn: BaseDBAsyncClient) -> None:
