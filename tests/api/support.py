@@ -58,6 +58,7 @@ STATE = """{
     cancelledQuantity substitutedQuantity queuePosition priority eta { date source } history { kind newValue } } }
   purchaseOrders(first: 200) { totalCount nodes { id status expectedDate lines { sku quantity receivedQuantity } } }
   kpis { openBackorders unitsWaiting unitsAllocatedNotShipped orders ordersWithBackorders fillRate }
+  webhookEndpoints { id url events description enabled }
 }"""
 
 

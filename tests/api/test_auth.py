@@ -37,6 +37,8 @@ QUERIES = {
     "notifications": "{ notifications { totalCount } }",
     "notification": "query($notification: ID!) { notification(id: $notification) { id } }",
     "apiTokens": "{ apiTokens { name } }",
+    "webhookEndpoints": "{ webhookEndpoints { id url } }",
+    "webhookDeliveries": "query($endpoint: ID!) { webhookDeliveries(endpointId: $endpoint) { totalCount } }",
 }
 
 MUTATIONS = {
@@ -72,6 +74,14 @@ MUTATIONS = {
                        'substituteSku: "CUP"}) { backorder { id } } }',
     "createApiToken": 'mutation { createApiToken(input: {name: "evil", role: ADMIN}) { secret } }',
     "revokeApiToken": "mutation($token: ID!) { revokeApiToken(input: {id: $token}) { revokedId } }",
+    "createWebhookEndpoint": 'mutation { createWebhookEndpoint(input: {url: "https://example.com/hook", '
+                             "events: [ORDER_PLACED]}) { secret } }",
+    "updateWebhookEndpoint": "mutation($endpoint: ID!) { updateWebhookEndpoint(input: {id: $endpoint, "
+                             "enabled: false}) { webhookEndpoint { id } } }",
+    "deleteWebhookEndpoint": "mutation($endpoint: ID!) { deleteWebhookEndpoint(input: {id: $endpoint}) "
+                             "{ deletedId } }",
+    "redeliverWebhook": "mutation($delivery: ID!) { redeliverWebhook(input: {deliveryId: $delivery}) "
+                        "{ delivery { id } } }",
 }
 
 REFUSED = {"UNAUTHENTICATED", "FORBIDDEN"}  # staff-only fields say FORBIDDEN to anyone not staff
@@ -86,7 +96,8 @@ async def _world(api):
     po = await s.purchase_order(api.desk, date(2026, 3, 20), ("MUG", 10))
     return {"order": s.order_id(placed), "number": placed.number, "backorder": s.backorder_ids(placed)[0],
             "po": encode_id("PurchaseOrder", po.id), "supplier": encode_id("Supplier", po.supplier_id),
-            "notification": encode_id("Notification", "0"), "token": encode_id("ApiToken", "0")}
+            "notification": encode_id("Notification", "0"), "token": encode_id("ApiToken", "0"),
+            "endpoint": encode_id("WebhookEndpoint", "0"), "delivery": encode_id("WebhookDelivery", "0")}
 
 
 def test_every_query_and_mutation_is_in_the_table_or_public():
