@@ -711,22 +711,17 @@ async function requestLink(event) {
 async function sendLink(email, out, onError = (message) => { out.textContent = message; }) {
   try {
     const data = await gql(`mutation($input: RequestPortalLinkInput!) { requestPortalLink(input: $input) {
-      message userErrors { field message code } } }`, { input: { email } });
+      message linkMinutes userErrors { field message code } } }`, { input: { email } });
     const payload = data.requestPortalLink;
     if (payload.userErrors.length) {
       const e = payload.userErrors[0];
       onError(errorWords(e.code, e.message));
       return;
     }
-    out.textContent = linkSentWords(payload.message);
+    out.textContent = payload.linkMinutes ? t("signIn.linkSent", { count: payload.linkMinutes }) : payload.message;
   } catch (err) {
     onError(err.message);
   }
-}
-
-function linkSentWords(message) {
-  const minutes = /(\d+) minute/.exec(message);
-  return minutes ? t("signIn.linkSent", { count: Number(minutes[1]) }) : message;
 }
 
 async function signInWithOrder(event) {

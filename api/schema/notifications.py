@@ -202,7 +202,7 @@ async def subscribe_to_product(info: Ctx, input: SubscribeToProductInput) -> Sub
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Suggest a listed substitute to the customer.")
-@user_errors(OfferSubstitutePayload)
+@user_errors(OfferSubstitutePayload, fields={"id": "backorderId"})
 async def offer_substitute(info: Ctx, input: OfferSubstituteInput) -> OfferSubstitutePayload:
     b = await info.context.desk.offer_substitute(decode_id("Backorder", input.backorder_id, "backorderId"),
                                                  input.substitute_sku, info.context.require_principal().name)

@@ -99,6 +99,8 @@ class UpdateNotificationPreferencesInput:
 @strawberry.type
 class RequestPortalLinkPayload:
     message: str = SAME_ANSWER
+    link_minutes: int | None = strawberry.field(
+        default=None, description="How long a link works, for a page that words `message` in its own language.")
     user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
 
 
@@ -161,7 +163,8 @@ async def request_portal_link(info: Ctx, input: RequestPortalLinkInput) -> Reque
     context = info.context
     send: LinkSender = context.extras.get("send_portal_link", log_link)
     send_link_later(context.settings, send, email, context.desk.clock.now())
-    return RequestPortalLinkPayload(message=same_answer(info.context.settings.link_minutes))
+    minutes = info.context.settings.link_minutes
+    return RequestPortalLinkPayload(message=same_answer(minutes), link_minutes=minutes)
 
 
 @strawberry.mutation(permission_classes=[IsStaff],

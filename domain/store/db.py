@@ -12,7 +12,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 
 DEFAULT_DATABASE_URL = "sqlite://./backorder.db"
 APP = "backorder"
-MODELS = ["domain.store.models", "domain.store.portal", "domain.store.notify"]
+MODELS = ["domain.store.models", "domain.store.portal", "domain.store.notify", "domain.store.webhooks"]
 MIGRATIONS = "domain.store.migrations"
 
 

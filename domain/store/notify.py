@@ -298,3 +298,20 @@ async def record_delivery_report(provider_id: str, message_id: str | None, state
     if state not in DELIVERY_FAILED and row.status == QUEUED:  # sent after all (our send timed out): no resend
         await OutboxMessage.filter(id=row.id, status=QUEUED).update(status=SENT, sent_at=now)
     return await OutboxMessage.get(id=row.id)
+
+
+async def lock_opt_in_ceiling(conn: BaseDBAsyncClient) -> None:
+    """Serialise the back-in-stock opt-in texts of every process until `conn`'s transaction ends, so that two
+    requests cannot both see room under the hourly ceiling: on PostgreSQL a lock on one row (made once); on
+    SQLite the transaction's own write lock does it (one process serves SQLite)."""
+    if conn.capabilities.dialect != "postgres":
+        return
+    await conn.execute_query('INSERT INTO "app_secrets" ("name", "value") VALUES ($1, $2) ON CONFLICT DO NOTHING',
+                             ["opt-in-ceiling", "lock"])
+    await conn.execute_query('SELECT "name" FROM "app_secrets" WHERE "name" = $1 FOR UPDATE', ["opt-in-ceiling"])
+
+
+async def opt_in_texts_since(since: datetime, conn: BaseDBAsyncClient) -> int:
+    """Opt-in texts queued or sent since `since`: the texts the ceiling is about (not subscriptions, which a
+    number that replied STOP also makes without a text)."""
+    return await OutboxMessage.filter(kind="SMS_OPT_IN", created_at__gte=since).using_db(conn).count()

@@ -385,6 +385,9 @@ async def test_every_focus_indicator_contrasts_at_least_3_to_1_with_its_surround
     rings += await _tab_through(page)
     await page.get_by_role("button", name="Cancel backordered items…").click()
     rings += await _tab_through(page, 8)
+    await page.keyboard.press("Escape")
+    await page.get_by_role("button", name="Notifications").click()
+    rings += await _tab_through(page)
     assert len(rings) >= 12, [r["what"] for r in rings]
     weak = [(r["what"], round(_contrast(r["ring"], r["around"]), 2)) for r in rings
             if r["style"] == "none" or r["width"] < 2 or _contrast(r["ring"], r["around"]) < 3]
@@ -437,25 +440,32 @@ async def test_the_page_in_german_for_a_customer_who_chose_german(api, page):
 
     await shop(api)
     await save_preferences(NotificationPreferences(email="ann@example.com", timezone="Europe/Berlin", language="de"))
+    [mine] = (await api.gql("""{ backorders(filter: {customerEmail: "ann@example.com"}) { nodes { id } } }"""
+                            ))["data"]["backorders"]["nodes"]
+    cancelled = await api.gql("""mutation($id: ID!) { cancelBackorder(input: {id: $id, quantity: 1,
+        requestedBy: CUSTOMER}) { userErrors { code } } }""", {"id": mine["id"]})
+    assert cancelled["data"]["cancelBackorder"]["userErrors"] == []
     await page.goto(await link_for(api, "ann@example.com"))  # the browser says en-GB: the preference wins
     await expect(page.locator("html")).to_have_attribute("lang", "de")
     await expect(page.get_by_role("heading", name="Ihre Bestellungen", exact=True).first).to_be_visible()
     backorder = page.get_by_test_id("backorder")
     await expect(backorder.get_by_test_id("status")).to_have_text("Wartet auf Ware")
-    await expect(backorder.get_by_test_id("waiting")).to_have_text("4 Artikel sind nachbestellt. 1 Kunde vor Ihnen.")
+    await expect(backorder.get_by_test_id("waiting")).to_have_text("3 Artikel sind nachbestellt. 1 Kunde vor Ihnen.")
     await expect(backorder.get_by_test_id("eta")).to_have_text(
         "Erwartet am 10. März 2026, vom Lieferanten bestätigt")
-    await expect(page.get_by_test_id("line-price")).to_have_text("29,50 £ pro Stück · 118,00 £")
-    await expect(page.get_by_test_id("order-total")).to_have_text("Gesamtsumme: 118,00 £")
+    await expect(page.get_by_test_id("line-price")).to_have_text("29,50 £ pro Stück · 88,50 £")
+    await expect(page.get_by_test_id("order-total")).to_have_text("Gesamtsumme: 88,50 £")
     await expect(page.locator(".order .meta")).to_have_text("Bestellt am 2. März 2026, 10:00 MEZ")
     await expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
+    await backorder.get_by_text("Verlauf").click()  # the history: the page's frame, the API's German cause
+    await expect(backorder.locator(".history")).to_contain_text("4 → 3 Artikel: 1 auf Ihren Wunsch storniert")
     # no English left on the page: no English catalogue entry that German words differently shows
     text = await page.locator("body").inner_text()
     assert not _english_left(text), _english_left(text)
-    await page.get_by_role("button", name="Stattdessen 4 davon nehmen").click()
+    await page.get_by_role("button", name="Stattdessen 3 davon nehmen").click()
     dialog = page.get_by_role("dialog", name="Die Alternative nehmen?")
     await expect(dialog.get_by_test_id("substitute-price")).to_have_text(
-        "Sie kostet 4,50 £ mehr pro Stück: insgesamt 18,00 £ mehr.")
+        "Sie kostet 4,50 £ mehr pro Stück: insgesamt 13,50 £ mehr.")
     await dialog.get_by_role("button", name="Weiter warten").click()
     await page.get_by_role("button", name="Benachrichtigungen").click()
     await expect(page.get_by_role("heading", name="Wie wir Sie über Ihre Bestellungen informieren")).to_be_focused()
@@ -477,3 +487,40 @@ def _english_left(text: str) -> list[str]:
             if len(fixed) > 3 and fixed != german[key] and fixed not in str(german[key]) and fixed in text:
                 shown.append(f"{key}: {fixed}")
     return shown
+
+
+async def test_before_sign_in_the_browser_language_picks_the_page_language(api, browser):
+    await shop(api)
+    page = await (await browser.new_context(locale="de-DE")).new_page()
+    await page.goto(api.base + "/")
+    await expect(page.get_by_role("heading", name="Ihre Bestellungen ansehen")).to_be_visible()
+    await page.get_by_label("E-Mail-Adresse", exact=True).fill("ann@example.com")
+    await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+    await expect(page.locator("#link-result")).to_have_text(
+        "Wenn wir diese Adresse kennen, haben wir ihr einen Anmeldelink gesendet. Er funktioniert einmal, "
+        "30 Minuten lang.")
+    await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+    await page.get_by_label("E-Mail-Adresse", exact=True).fill("")
+    await page.get_by_role("button", name="Anmeldelink per E-Mail senden").click()
+    await expect(page.get_by_label("E-Mail-Adresse", exact=True)).to_have_accessible_description(
+        "Bitte geben Sie Ihre E-Mail-Adresse ein.")
+    text = await page.locator("body").inner_text()
+    assert not _english_left(text), _english_left(text)
+
+
+async def test_the_preferences_offer_four_languages_and_choosing_one_changes_the_page(api, page):
+    await shop(api)
+    await page.goto(await link_for(api, "ann@example.com"))
+    await page.get_by_role("button", name="Notifications").click()
+    language = page.get_by_label("Language")
+    # each named in itself, so a customer who cannot read the page still finds their own
+    await expect(language.locator("option")).to_have_text(["English", "Deutsch", "Français", "Español"])
+    await language.select_option("fr")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#preferences-result")).to_have_text("Enregistré.")
+    await expect(page.get_by_role("heading", name="Comment nous vous informons de vos commandes")).to_be_visible()
+    await page.get_by_role("button", name="Commandes").click()
+    await expect(page.get_by_test_id("status")).to_have_text("En attente de stock")
+    await page.reload()  # the choice is the account's, not the tab's
+    await expect(page.get_by_test_id("waiting")).to_have_text(
+        "4 articles sont en réapprovisionnement. 1 client avant vous.")
