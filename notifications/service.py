@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from starlette.routing import Route
-from tortoise.transactions import in_transaction
 
 from domain.clock import Clock
 from domain.customers import check_phone
@@ -17,6 +16,7 @@ from domain.errors import ErrorCode, InvalidInput, not_found
 from domain.model import check_email, check_sku, new_id
 from domain.store import models as t
 from domain.store import notify as store
+from domain.store.db import transaction
 from domain.store.portal import get_preferences, signing_key
 from notifications import web
 from notifications.dispatcher import Dispatcher
@@ -84,7 +84,7 @@ class Notifications:
             raise InvalidInput("too many subscriptions for this number; try again later", field="phone",
                                code=ErrorCode.RATE_LIMITED)
         texting = not await store.sms_opted_out(number)
-        async with in_transaction() as conn:
+        async with transaction() as conn:
             # the ceiling counts texts, checked and taken under one lock: two requests at once cannot both fit
             await store.lock_opt_in_ceiling(conn)
             texted = await store.opt_in_texts_since(hour_ago, conn)
