@@ -18,6 +18,7 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 
 from domain import model as m
+from domain.allocation import AllocationPolicy
 from domain.eta import InboundSupply
 from domain.store import models as t
 from domain.store.portal import CustomerPreferences
@@ -73,13 +74,16 @@ async def products_by_sku(skus: Sequence[str]) -> dict[str, m.Product]:
         return {}
     rows = await _select(
         'SELECT sku, name, price, currency, backorder_policy, backorder_limit, release_date, substitutes, '
-        'supplier_id, lead_time_days, version FROM "products" WHERE sku IN ({keys})', list(skus))
+        'supplier_id, lead_time_days, allocation_policy, fair_share_minimum, customer_cap_per_receipt, version '
+        'FROM "products" WHERE sku IN ({keys})', list(skus))
     return {
         r["sku"]: m.Product(
             sku=r["sku"], name=r["name"], price=_money(r["price"], r["currency"]),
             backorder_policy=_POLICY[r["backorder_policy"]], backorder_limit=r["backorder_limit"],
             release_date=_date(r["release_date"]), substitutes=list(_json(r["substitutes"]) or []),
-            supplier_id=r["supplier_id"], lead_time_days=r["lead_time_days"], version=r["version"])
+            supplier_id=r["supplier_id"], lead_time_days=r["lead_time_days"],
+            allocation_policy=AllocationPolicy(r["allocation_policy"]), fair_share_minimum=r["fair_share_minimum"],
+            customer_cap_per_receipt=r["customer_cap_per_receipt"], version=r["version"])
         for r in rows
     }
 

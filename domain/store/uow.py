@@ -22,6 +22,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import model as m
+from domain.allocation import AllocationPolicy
 from domain.causes import Cause
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import Confidence, Eta, EtaSource, InboundSupply
@@ -274,6 +275,9 @@ class TortoiseUnitOfWork:
             "substitutes": list(product.substitutes),
             "supplier_id": product.supplier_id,
             "lead_time_days": product.lead_time_days,
+            "allocation_policy": product.allocation_policy.value,
+            "fair_share_minimum": product.fair_share_minimum,
+            "customer_cap_per_receipt": product.customer_cap_per_receipt,
         }
         updated = await t.Product.filter(sku=product.sku).update(**values, version=product.version + 1)
         if not updated:
@@ -443,7 +447,9 @@ def _product(row: t.Product) -> m.Product:
         sku=row.sku, name=row.name, price=m.Money(row.price, row.currency),
         backorder_policy=m.BackorderPolicy(row.backorder_policy), backorder_limit=row.backorder_limit,
         release_date=row.release_date, substitutes=list(row.substitutes or []), supplier_id=row.supplier_id,
-        lead_time_days=row.lead_time_days, version=row.version,
+        lead_time_days=row.lead_time_days, allocation_policy=AllocationPolicy(row.allocation_policy),
+        fair_share_minimum=row.fair_share_minimum, customer_cap_per_receipt=row.customer_cap_per_receipt,
+        version=row.version,
     )
 
 
