@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
-from tortoise.transactions import in_transaction
 
 from domain import events as ev
 from domain.clock import Clock
@@ -40,6 +39,7 @@ from domain.errors import InvalidInput
 from domain.model import new_id
 from domain.store import request_ids
 from domain.store import webhooks as store
+from domain.store.db import transaction
 from notifications.metrics import count_send
 from notifications.webhook_settings import WebhookSettings
 
@@ -249,7 +249,7 @@ class WebhookDispatcher:
     async def deliver_due(self) -> int:
         now = self.clock.now()
         lease = timedelta(seconds=2 * self.settings.timeout_seconds + 30)
-        async with in_transaction() as conn:
+        async with transaction() as conn:
             claimed = await store.claim_due(now, self.settings.batch_size, lease, conn)
         if claimed:
             await asyncio.gather(*(self._deliver(d, e, secret) for d, e, secret in claimed))

@@ -59,6 +59,14 @@ async def open_database(url: str | None = None, *, apply_migrations: bool = True
         yield ctx
 
 
+def transaction() -> Any:
+    """One transaction on the default connection, `async with transaction() as conn:`: for the modules outside
+    the store (the dispatchers), which use no tortoise themselves."""
+    from tortoise.transactions import in_transaction
+
+    return in_transaction()
+
+
 async def ping_database() -> None:
     """Raises unless the database answers a trivial query (health checks)."""
     from domain.store import models as t
