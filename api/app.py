@@ -173,9 +173,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 listening = [t for t in tasks if t.get_name() == "dispatcher-wake"]
                 for task in listening:
                     task.cancel()
-                _, late = await asyncio.wait([t for t in tasks if t not in listening] or listening, timeout=15)
-                for task in late:
-                    task.cancel()
+                finishing = [t for t in tasks if t not in listening]
+                if finishing:  # none when this process sends nothing (BACKORDER_INPROCESS_WORKER=0)
+                    _, late = await asyncio.wait(finishing, timeout=15)
+                    for task in late:
+                        task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         await event_bus.stop()
         process_exited()
