@@ -43,6 +43,7 @@ from domain.services import BackorderDesk
 from domain.store.db import open_database, ping_database
 from domain.store.tokens import verify_token
 from domain.store.uow import TortoiseUnitOfWork
+from notifications.outbound_webhooks import WebhookDispatcher, WebhookRecorder
 from notifications.service import Notifications
 
 log = logging.getLogger("backorder")
@@ -142,7 +143,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     notify = notifications or Notifications(
         dataclasses.replace(settings.notifications, public_url=settings.public_url), clock)
     desk = make_desk(settings, event_bus, notify, clock)
-    state: dict[str, Any] = {"extras": {"send_portal_link": notify.send_portal_link, "notifications": notify},
+    webhooks = WebhookDispatcher(settings.webhooks, clock)
+    state: dict[str, Any] = {"extras": {"send_portal_link": notify.send_portal_link, "notifications": notify,
+                                        "webhooks": webhooks},
                              "bus": event_bus,
                              "desk": desk, "notifications": notify}
 
@@ -156,7 +159,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 await stack.enter_async_context(open_database(settings.database_url, global_fallback=True))
             if settings.inprocess_worker:
                 tasks.append(asyncio.create_task(notify.dispatcher.run_forever(stop), name="dispatcher"))
-                tasks.append(asyncio.create_task(_wake_on_events(event_bus, notify), name="dispatcher-wake"))
+                tasks.append(asyncio.create_task(_wake_on_events(event_bus, notify, webhooks), name="dispatcher-wake"))
+                tasks.append(asyncio.create_task(webhooks.run_forever(stop), name="webhooks"))
                 tasks.append(asyncio.create_task(refresh_etas_forever(desk, stop, settings.eta_refresh_seconds),
                                                  name="eta-refresh"))
             log.info("backorder desk ready on %s", _redact(settings.database_url))
@@ -164,7 +168,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 yield
             finally:
                 stop.set()
-                for task in tasks:
+                # the loops watch `stop` and end after their round: cancelling one inside a transaction could
+                # leave its connection checked out, and closing the database would then wait for ever
+                listening = [t for t in tasks if t.get_name() == "dispatcher-wake"]
+                for task in listening:
+                    task.cancel()
+                _, late = await asyncio.wait([t for t in tasks if t not in listening] or listening, timeout=15)
+                for task in late:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         await event_bus.stop()
@@ -208,6 +218,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                     middleware=[Middleware(RequestIdMiddleware), Middleware(WebsocketMetrics),
                                 Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
     app.state.desk, app.state.bus, app.state.notifications = desk, event_bus, notify
+    app.state.webhooks = webhooks
     return app
 
 
@@ -248,7 +259,7 @@ def make_desk(settings: Settings, bus: EventBus, notify: Notifications, clock: C
     same transaction (serve and every worker build it here, so their changes are told alike)."""
     return BackorderDesk(lambda: TortoiseUnitOfWork(
         bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
-        before_commit=[notify.recorder, ReceiptMetrics()]), clock)
+        before_commit=[notify.recorder, WebhookRecorder(clock), ReceiptMetrics()]), clock)
 
 
 def app_from_env() -> Starlette:
@@ -291,11 +302,13 @@ async def refresh_etas_forever(desk: BackorderDesk, stop: asyncio.Event, every_s
             await asyncio.wait_for(stop.wait(), every_seconds)
 
 
-async def _wake_on_events(bus: EventBus, notify: Notifications) -> None:
+async def _wake_on_events(bus: EventBus, notify: Notifications, webhooks: WebhookDispatcher | None = None) -> None:
     """Committed events mean there may be something to send: wake the dispatcher at once."""
     with bus.subscribe() as stream:
         async for _ in stream:
             notify.dispatcher.wake()
+            if webhooks is not None:
+                webhooks.wake()
 
 
 def _redact(url: str) -> str:
