@@ -129,7 +129,8 @@ async def end_session(info: Ctx) -> None:
     cookie = info.context.session_cookie
     if cookie:
         await store.end_session(cookie, info.context.desk.clock.now())
-        PortalSession.end(cookie)  # live updates on this process stop now; on others within a recheck
+        # live updates stop now, on this process and (through the bus) on every other
+        await info.context.bus.publish([PortalSession.ended_event(cookie, info.context.desk.clock.now())])
     response.delete_cookie(COOKIE, path="/")
     info.context.principal = None
 
