@@ -50,14 +50,6 @@ def translations(language: str) -> NullTranslations:
     return Translations(buffer, domain="messages")
 
 
-def gettext(language: str, message: str) -> str:
-    return translations(language).gettext(message)
-
-
-def ngettext(language: str, singular: str, plural: str, n: int) -> str:
-    return translations(language).ngettext(singular, plural, n)
-
-
 # English is written as in the shop's home, the UK: "2 December 2026", 14:30 (Babel's "en" is American)
 _FORMAT_LOCALE = {"en": "en_GB"}
 _SHORT_DAY = {"de": "d. MMM"}  # a day in few characters, for texts; "d MMM" elsewhere

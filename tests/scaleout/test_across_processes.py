@@ -1,6 +1,8 @@
-"""Ending a sign-in on one process ends its live updates on every process within a second, through the Redis
-bus (a SessionEnded event): before, another process noticed only at its next re-read of the session, up to
-30 s later, and only if an event for it came along."""
+"""What must hold for all processes of a deployment at once, with Redis configured, checked against this test's
+server and a real `backorder serve` process: ending a sign-in on one ends its live updates on the other within
+a second (a SessionEnded event on the bus; before, the other noticed at its next re-read of the session, up to
+30 s later, and only if an event for it came along); rate limits are one count for both (before, each process
+counted its own, so two processes allowed 20 order-number guesses instead of 10)."""
 
 from __future__ import annotations
 
@@ -111,3 +113,14 @@ async def test_a_token_revoked_on_one_process_ends_its_subscriptions_on_another_
 
 def _token_id(key: str) -> str:
     return encode_id("ApiToken", key)
+
+
+async def test_the_order_number_sign_in_limit_is_one_count_for_every_process(two_servers):
+    sign_in = ('mutation { signInWithOrder(input: {email: "x@example.com", orderNumber: "nope"}) '
+               '{ userErrors { code } } }')
+    codes = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        for attempt in range(12):  # alternating between the two processes
+            response = await client.post(f"{two_servers[attempt % 2]}/graphql", json={"query": sign_in})
+            codes.append(response.json()["data"]["signInWithOrder"]["userErrors"][0]["code"])
+    assert codes == ["NOT_FOUND"] * 10 + ["RATE_LIMITED"] * 2
