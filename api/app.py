@@ -32,6 +32,7 @@ from api.context import Context, PortalSession, Principal
 from api.http_limits import BodyLimit
 from api.logs import RequestIdMiddleware
 from api.metrics import ReceiptMetrics, WebsocketMetrics, metrics_endpoint, process_exited
+from api.origin import from_own_page, same_origin
 from api.portal import COOKIE, customer_from_cookie
 from api.schema import build_schema
 from api.settings import Settings
@@ -42,6 +43,7 @@ from domain.services import BackorderDesk
 from domain.store.db import open_database, ping_database
 from domain.store.tokens import verify_token
 from domain.store.uow import TortoiseUnitOfWork
+from notifications.outbound_webhooks import WebhookDispatcher, WebhookRecorder
 from notifications.service import Notifications
 
 log = logging.getLogger("backorder")
@@ -87,18 +89,14 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
 
     def _cookie_allowed(self, request: Request | WebSocket) -> bool:
         """CSRF: a session cookie only counts on requests from our own pages (same origin)."""
-        origin = request.headers.get("origin")
-        if origin is None:
-            # no Origin: not a cross-site browser request (browsers send Origin on POST and websockets)
-            return request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none")
-        return _same_origin(origin, request, self.settings)
+        return from_own_page(request, self.settings)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
         """Websockets: refuse foreign origins; browsers cannot set headers, so the token may come in the
         graphql-transport-ws connection_init payload as {"authorization": "Bearer ..."}."""
         request = context.request
         origin = request.headers.get("origin") if request is not None else None
-        if origin and not _same_origin(origin, request, self.settings):
+        if origin and not same_origin(origin, request, self.settings):
             raise ConnectionRejectionError({"reason": "foreign origin"})
         params = context.connection_params or {}
         # GraphiQL forwards its Headers tab as the payload, so the key may be spelt "Authorization"
@@ -126,13 +124,6 @@ def _nesting(value: object) -> int:
     return deepest
 
 
-def _same_origin(origin: str, request: Any, settings: Settings) -> bool:
-    if origin in settings.allowed_origins:
-        return True
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
-
-
 async def authenticate(header: str) -> Principal | None:
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
     if not token:
@@ -152,7 +143,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     notify = notifications or Notifications(
         dataclasses.replace(settings.notifications, public_url=settings.public_url), clock)
     desk = make_desk(settings, event_bus, notify, clock)
-    state: dict[str, Any] = {"extras": {"send_portal_link": notify.send_portal_link, "notifications": notify},
+    webhooks = WebhookDispatcher(settings.webhooks, clock)
+    state: dict[str, Any] = {"extras": {"send_portal_link": notify.send_portal_link, "notifications": notify,
+                                        "webhooks": webhooks},
                              "bus": event_bus,
                              "desk": desk, "notifications": notify}
 
@@ -166,7 +159,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 await stack.enter_async_context(open_database(settings.database_url, global_fallback=True))
             if settings.inprocess_worker:
                 tasks.append(asyncio.create_task(notify.dispatcher.run_forever(stop), name="dispatcher"))
-                tasks.append(asyncio.create_task(_wake_on_events(event_bus, notify), name="dispatcher-wake"))
+                tasks.append(asyncio.create_task(_wake_on_events(event_bus, notify, webhooks), name="dispatcher-wake"))
+                tasks.append(asyncio.create_task(webhooks.run_forever(stop), name="webhooks"))
                 tasks.append(asyncio.create_task(refresh_etas_forever(desk, stop, settings.eta_refresh_seconds),
                                                  name="eta-refresh"))
             log.info("backorder desk ready on %s", _redact(settings.database_url))
@@ -174,7 +168,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 yield
             finally:
                 stop.set()
-                for task in tasks:
+                # the loops watch `stop` and end after their round: cancelling one inside a transaction could
+                # leave its connection checked out, and closing the database would then wait for ever
+                listening = [t for t in tasks if t.get_name() == "dispatcher-wake"]
+                for task in listening:
+                    task.cancel()
+                _, late = await asyncio.wait([t for t in tasks if t not in listening] or listening, timeout=15)
+                for task in late:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         await event_bus.stop()
@@ -218,6 +218,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                     middleware=[Middleware(RequestIdMiddleware), Middleware(WebsocketMetrics),
                                 Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
     app.state.desk, app.state.bus, app.state.notifications = desk, event_bus, notify
+    app.state.webhooks = webhooks
     return app
 
 
@@ -258,7 +259,7 @@ def make_desk(settings: Settings, bus: EventBus, notify: Notifications, clock: C
     same transaction (serve and every worker build it here, so their changes are told alike)."""
     return BackorderDesk(lambda: TortoiseUnitOfWork(
         bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
-        before_commit=[notify.recorder, ReceiptMetrics()]), clock)
+        before_commit=[notify.recorder, WebhookRecorder(clock), ReceiptMetrics()]), clock)
 
 
 def app_from_env() -> Starlette:
@@ -301,11 +302,13 @@ async def refresh_etas_forever(desk: BackorderDesk, stop: asyncio.Event, every_s
             await asyncio.wait_for(stop.wait(), every_seconds)
 
 
-async def _wake_on_events(bus: EventBus, notify: Notifications) -> None:
+async def _wake_on_events(bus: EventBus, notify: Notifications, webhooks: WebhookDispatcher | None = None) -> None:
     """Committed events mean there may be something to send: wake the dispatcher at once."""
     with bus.subscribe() as stream:
         async for _ in stream:
             notify.dispatcher.wake()
+            if webhooks is not None:
+                webhooks.wake()
 
 
 def _redact(url: str) -> str:

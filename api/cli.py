@@ -147,9 +147,11 @@ async def worker_command(settings: Settings) -> int:
     import signal
 
     from api.app import make_bus, make_desk, refresh_etas_forever
+    from notifications.outbound_webhooks import WebhookDispatcher
     from notifications.service import Notifications
 
     notify = Notifications(dataclasses.replace(settings.notifications, public_url=settings.public_url))
+    webhooks = WebhookDispatcher(settings.webhooks)
     bus = make_bus(settings.redis_url, settings.redis_channel)  # with Redis, events wake this worker at once
     desk = make_desk(settings, bus, notify)  # for the ETA refresh: its changes are told like any other
     stop = asyncio.Event()
@@ -161,18 +163,20 @@ async def worker_command(settings: Settings) -> int:
         with bus.subscribe() as stream:
             async for _ in stream:
                 notify.dispatcher.wake()
+                webhooks.wake()
 
     async with open_database(settings.database_url):
         await bus.start()
         waker = asyncio.create_task(wake())
         refresher = asyncio.create_task(refresh_etas_forever(desk, stop, settings.eta_refresh_seconds))
+        delivering = asyncio.create_task(webhooks.run_forever(stop))
         log.info("notification worker started%s", " (woken through Redis)" if settings.redis_url else "")
         try:
             await notify.dispatcher.run_forever(stop)
         finally:
             waker.cancel()
             stop.set()
-            await asyncio.gather(refresher, return_exceptions=True)
+            await asyncio.gather(refresher, delivering, return_exceptions=True)
             await bus.stop()
     return 0
 

@@ -155,6 +155,12 @@ def send_link_later(settings: Settings, send: LinkSender, email: str, now: datet
     _in_background(_send_link_if_known(settings, send, email, now))
 
 
+async def links_sent() -> None:
+    """Returns once every requested link is sent or given up on (what a test waits for, not a silence)."""
+    while _BACKGROUND:
+        await asyncio.gather(*_BACKGROUND, return_exceptions=True)
+
+
 def _in_background(work: Coroutine[Any, Any, None]) -> None:
     task = asyncio.get_running_loop().create_task(work)
     _BACKGROUND.add(task)  # held until done: the loop keeps only weak references to tasks

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from domain.allocation import PriorityPolicy
 from domain.store.db import DEFAULT_DATABASE_URL
 from notifications.settings import NotificationSettings
+from notifications.webhook_settings import WebhookSettings
 
 
 def _float(name: str, default: float) -> float:
@@ -67,6 +68,7 @@ class Settings:
     # operations (issue 17): log format, who may scrape /metrics
     log_format: str = "text"  # "json": one JSON object a line
     metrics_token: str | None = None  # a bearer token for Prometheus, besides staff API tokens
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
 
     @staticmethod
@@ -95,6 +97,7 @@ class Settings:
             inprocess_worker=env.get("BACKORDER_INPROCESS_WORKER", "1") not in ("0", "false", "no"),
             log_format=_log_format(env.get("BACKORDER_LOG_FORMAT", "text")),
             metrics_token=env.get("BACKORDER_METRICS_TOKEN") or None,
+            webhooks=WebhookSettings.from_env(),
             notifications=NotificationSettings.from_env(),
             allowed_origins=tuple(o.strip() for o in env.get("BACKORDER_ALLOWED_ORIGINS", "").split(",") if o.strip()),
         )

@@ -132,16 +132,21 @@ class Product:
     name: str
     price: Money
     backorder_policy: BackorderPolicy  # type: ignore[valid-type]
-    backorder_limit: int | None = strawberry.field(description="At most this many units may wait on backorder; "
-                                                               "null: no cap.")
     release_date: date | None
-    lead_time_days: int | None
+
+    @strawberry.field(description="At most this many units may wait on backorder; null: no cap (and null for "
+                                  "customers: the shop's own figure).")
+    def backorder_limit(self, info: Ctx) -> int | None:
+        return self._p.backorder_limit if _staff(info) else None
+
+    @strawberry.field(description="The product's own lead time in days (null for customers: the shop's own figure).")
+    def lead_time_days(self, info: Ctx) -> int | None:
+        return self._p.lead_time_days if _staff(info) else None
 
     @staticmethod
     def of(p: m.Product) -> Product:
         return Product(_p=p, id=strawberry.ID(encode_id("Product", p.sku)), sku=p.sku, name=p.name,
-                       price=Money.of(p.price), backorder_policy=p.backorder_policy, backorder_limit=p.backorder_limit,
-                       release_date=p.release_date, lead_time_days=p.lead_time_days)
+                       price=Money.of(p.price), backorder_policy=p.backorder_policy, release_date=p.release_date)
 
     @staticmethod
     def maybe(p: m.Product | None) -> Product | None:

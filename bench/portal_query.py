@@ -133,17 +133,23 @@ def floor_app(url: str) -> Any:
                         for s in json.loads(products[b["sku"]]["substitutes"] or "[]") if s in sub_products]}
 
         by_order: dict[str, list[dict[str, Any]]] = {}
+        totals: dict[str, Decimal] = {}
         for line in lines:
             b = backorders.get(line["backorder_id"]) if line["backorder_id"] else None
+            left = b["cancelled_quantity"] + b["substituted_quantity"] if b else 0
+            line_total = Decimal(str(line["unit_price"])) * (line["quantity"] - left)
+            totals[line["order_id"]] = totals.get(line["order_id"], Decimal(0)) + line_total
             by_order.setdefault(line["order_id"], []).append({
                 "id": line["id"], "sku": line["sku"], "quantity": line["quantity"],
                 "allocatedQuantity": line["allocated_quantity"], "shippedQuantity": line["shipped_quantity"],
                 "unitPrice": {"amount": str(line["unit_price"]), "currency": line["currency"]},
+                "lineTotal": {"amount": str(line_total), "currency": line["currency"]},
                 "product": {"name": products[line["sku"]]["name"]}, "substituteFor": None,
                 "backorder": backorder(b) if b else None})
         body = {"data": {"orders": {"nodes": [
             {"id": r["id"], "number": r["number"], "placedAt": r["placed_at"], "channel": r["channel"],
-             "shipComplete": bool(r["ship_complete"]), "lines": by_order.get(r["id"], [])} for r in rows]}}}
+             "shipComplete": bool(r["ship_complete"]), "lines": by_order.get(r["id"], []),
+             "total": {"amount": str(totals.get(r["id"], Decimal(0))), "currency": "GBP"}} for r in rows]}}}
         return Response(json.dumps(body, default=str), media_type="application/json")
 
     from contextlib import asynccontextmanager

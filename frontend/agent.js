@@ -315,23 +315,25 @@ async function find(event) {
     if (text.includes("@")) {
       filter.customerEmail = text.toLowerCase();
     } else if (/^\+?[\d\s().-]{6,}$/.test(text)) {
-      const data = await gql(`query($search: String!) { customers(search: $search, first: 20) { email name phone } }`,
-        { search: text });
-      const found = data.customers;
+      const found = await findCustomers(text);
       if (!found.length) { showErrors(form, [{ field: "text", message: `No customer has the phone number ${text}.` }]); return; }
-      $("find-orders").replaceChildren(...found.map((c) => el("p", { class: "card found", "data-testid": "found-customer" },
-        button(`${c.name || c.email} · ${c.email} · ${c.phone || ""}`, () => go("customer", c.email)))));
       if (found.length === 1) filter.customerEmail = found[0].email; else { $("find-results").hidden = true; return; }
     } else if (text) {
       const data = await gql(`query($number: String!) { orderByNumber(number: $number) { id number placedAt channel
         customer { email name } lines { sku quantity allocatedQuantity } } }`, { number: text });
       const order = data.orderByNumber;
-      if (!order) { showErrors(form, [{ field: "text", message: `No order has the number ${text}.` }]); return; }
-      $("find-orders").replaceChildren(el("div", { class: "card found", "data-testid": "found-order" },
-        el("strong", {}, order.number), ` · ${words(order.channel)} · ${formatDateTime(order.placedAt)} · `,
-        button(`${order.customer.name || order.customer.email} (${order.customer.email})`, () => go("customer", order.customer.email)),
-        el("ul", {}, order.lines.map((l) => el("li", {}, `${l.sku}: ${l.quantity} ordered, ${l.allocatedQuantity} from stock`)))));
-      filter.orderId = order.id;
+      if (!order) {
+        // not an order number: a customer's name, then
+        const found = await findCustomers(text);
+        if (!found.length) { showErrors(form, [{ field: "text", message: `No order number or customer matches ${text}.` }]); return; }
+        if (found.length === 1) filter.customerEmail = found[0].email; else { $("find-results").hidden = true; return; }
+      } else {
+        $("find-orders").replaceChildren(el("div", { class: "card found", "data-testid": "found-order" },
+          el("strong", {}, order.number), ` · ${words(order.channel)} · ${formatDateTime(order.placedAt)} · `,
+          button(`${order.customer.name || order.customer.email} (${order.customer.email})`, () => go("customer", order.customer.email)),
+          el("ul", {}, order.lines.map((l) => el("li", {}, `${l.sku}: ${l.quantity} ordered, ${l.allocatedQuantity} from stock`)))));
+        filter.orderId = order.id;
+      }
     }
   } catch (err) {
     showErrors(form, [{ field: "text", message: err.message }]);
@@ -340,6 +342,15 @@ async function find(event) {
   state.find = { filter, after: null };
   $("find-results").querySelector("tbody").replaceChildren();
   await findPage();
+}
+
+// customers by phone (its last digits) or name: each a button to their view
+async function findCustomers(text) {
+  const data = await gql(`query($search: String!) { customers(search: $search, first: 20) { email name phone } }`,
+    { search: text });
+  $("find-orders").replaceChildren(...data.customers.map((c) => el("p", { class: "card found", "data-testid": "found-customer" },
+    button(`${c.name || c.email} · ${c.email}${c.phone ? ` · ${c.phone}` : ""}`, () => go("customer", c.email)))));
+  return data.customers;
 }
 
 async function findPage() {
@@ -593,15 +604,18 @@ function onQueueUpdate(update) {
 }
 
 // -- customer ----------------------------------------------------------------------------------
+const MESSAGES = `totalCount pageInfo { hasNextPage endCursor } nodes { id kind channel recipient subject
+  status deliveryStatus attempts lastError createdAt sentAt nextAttemptAt }`;
 const CUSTOMER_QUERY = `query Customer($email: String!) {
   orders(filter: {customerEmail: $email}, first: 50) { totalCount nodes { id number placedAt channel shipComplete
     customer { email name phone tier }
     lines { id sku quantity allocatedQuantity shippedQuantity product { name substitutes { sku name availableToPromise } }
       backorder { ${BACKORDER_ROW} quantity priority } } } }
   customerPreferences(email: $email) { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language }
-  notifications(filter: {customerEmail: $email}, first: 50) { totalCount nodes { id kind channel recipient subject
-    status deliveryStatus attempts lastError createdAt sentAt nextAttemptAt } }
+  notifications(filter: {customerEmail: $email}, first: 25) { ${MESSAGES} }
 }`;
+const MESSAGES_QUERY = `query Messages($email: String!, $after: String) {
+  notifications(filter: {customerEmail: $email}, first: 25, after: $after) { ${MESSAGES} } }`;
 
 async function openCustomer(email) {
   email = email.trim().toLowerCase();
@@ -637,8 +651,15 @@ async function openCustomer(email) {
     el("div", { class: "row-actions" }, button("Send a portal link", () => portalLink(who.email, null))),
     el("p", { id: "portal-link-result", class: "note", role: "status", "data-testid": "portal-link" }));
   $("customer-orders").replaceChildren(...orders.map(renderCustomerOrder));
-  const messages = data.notifications.nodes;
-  $("customer-messages").querySelector("tbody").replaceChildren(...messages.map((n) => el("tr",
+  $("customer-messages").querySelector("tbody").replaceChildren();
+  showMessages(data.notifications);
+  $("customer-body").hidden = false;
+}
+
+// newest first, 25 at a time: "More messages" asks for the next page
+function showMessages(page) {
+  const body = $("customer-messages").querySelector("tbody");
+  body.append(...page.nodes.map((n) => el("tr",
     { "data-testid": "message-row", "data-id": n.id, "data-status": n.status },
     el("td", {}, formatDateTime(n.sentAt || n.createdAt)), el("td", {}, `${words(n.channel)} to ${n.recipient}`),
     el("td", {}, n.subject || words(n.kind)),
@@ -647,8 +668,19 @@ async function openCustomer(email) {
     el("td", {}, n.deliveryStatus || "—"), el("td", { class: "num" }, n.attempts),
     el("td", { class: "row-actions" }, n.status === "FAILED" || n.status === "DEAD"
       ? button("Retry", () => retryMessage(n), { "aria-label": `Retry the ${words(n.channel)} to ${n.recipient}` }) : null))));
-  $("customer-no-messages").hidden = messages.length > 0;
-  $("customer-body").hidden = false;
+  $("customer-no-messages").hidden = body.children.length > 0;
+  state.messagesAfter = page.pageInfo.endCursor;
+  $("more-messages").hidden = !page.pageInfo.hasNextPage;
+  $("messages-count").textContent = `${body.children.length} of ${page.totalCount} shown.`;
+}
+
+async function moreMessages() {
+  try {
+    const data = await gql(MESSAGES_QUERY, { email: state.customer, after: state.messagesAfter });
+    showMessages(data.notifications);
+  } catch (err) {
+    $("messages-count").textContent = err.message;
+  }
 }
 
 function renderCustomerOrder(order) {
@@ -883,6 +915,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("sign-out").addEventListener("click", signOut);
   $("find-form").addEventListener("submit", find);
   $("find-more").addEventListener("click", findPage);
+  $("more-messages").addEventListener("click", moreMessages);
   $("queue-form").addEventListener("submit", (e) => { e.preventDefault(); go("queue", e.target.sku.value.trim()); });
   $("customer-form").addEventListener("submit", (e) => { e.preventDefault(); go("customer", e.target.email.value.trim()); });
   $("order-form").addEventListener("submit", placeOrder);

@@ -21,8 +21,6 @@ import random
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
-from tortoise.transactions import in_transaction
-
 from domain.clock import Clock
 from domain.customers import NotificationPreferences
 from domain.model import Backorder, BackorderPolicy, Product
@@ -94,7 +92,7 @@ class Dispatcher:
         now = self.clock.now()
         done = 0
         while done < self.settings.batch_size:
-            async with in_transaction() as conn:
+            async with store.transaction() as conn:
                 due = await store.due_digests(now, 1, conn)
                 if not due:
                     break
@@ -102,11 +100,10 @@ class Dispatcher:
                 events = await store.take_events(digest.email, digest.id, conn)
                 bound = request_ids.bind(store.request_ids_of(events))  # its messages name the requests
                 try:
-                    digest.messages = await self._compose(digest.id, digest.email, events, now, conn)
+                    messages = await self._compose(digest.id, digest.email, events, now, conn)
                 finally:
                     request_ids.unbind(bound)
-                digest.status = "DONE"
-                await digest.save(using_db=conn, update_fields=["status", "messages"])
+                await store.close_digest(digest, messages, conn)
             done += 1
         return done
 
@@ -164,7 +161,7 @@ class Dispatcher:
     async def send_due(self) -> int:
         now = self.clock.now()
         lease = timedelta(seconds=self.settings.lease_seconds)
-        async with in_transaction() as conn:
+        async with store.transaction() as conn:
             claimed = await store.claim_messages(now, self.settings.batch_size, lease, conn)
         if not claimed:
             return 0
@@ -250,7 +247,7 @@ class Dispatcher:
                                          claimed_until=None,
                                          last_error=None if channel.sends else "not sent: no provider configured")
             if not settled:  # a delivery report got there first (and said how it went): keep its status
-                await store.OutboxMessage.filter(id=row.id, sent_at=None).update(sent_at=now)
+                await store.note_sent_at(row.id, now)
 
     async def _retry(self, row: store.OutboxMessage, error: str, now: datetime, retry_after: float | None) -> None:
         count_send(row.channel, "dead" if row.attempts >= self.settings.max_attempts else "retry")

@@ -14,8 +14,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-from tortoise.backends.base.client import TransactionalDBClient
-
 from domain import events as ev
 from domain.clock import Clock
 from domain.store import models as t
@@ -49,7 +47,7 @@ class OutboxRecorder:
         self.settings = settings
         self.clock = clock or Clock()
 
-    async def __call__(self, conn: TransactionalDBClient, events: Sequence[ev.Event]) -> None:
+    async def __call__(self, conn: store.Connection, events: Sequence[ev.Event]) -> None:
         now = self.clock.now()
         rows: list[dict[str, Any]] = []
         for event in events:
@@ -65,7 +63,7 @@ class OutboxRecorder:
         for sku in skus:
             await self._back_in_stock(sku, conn)
 
-    async def _back_in_stock(self, sku: str, conn: TransactionalDBClient) -> None:
+    async def _back_in_stock(self, sku: str, conn: store.Connection) -> None:
         levels = await t.StockLevel.filter(sku=sku).using_db(conn).values("on_hand", "allocated", "safety_stock")
         available = sum(max(0, lv["on_hand"] - lv["allocated"] - lv["safety_stock"]) for lv in levels)
         if available <= 0:

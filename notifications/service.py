@@ -16,6 +16,7 @@ from domain.errors import ErrorCode, InvalidInput, not_found
 from domain.model import check_email, check_sku, new_id
 from domain.store import models as t
 from domain.store import notify as store
+from domain.store.db import transaction
 from domain.store.portal import get_preferences, signing_key
 from notifications import web
 from notifications.dispatcher import Dispatcher
@@ -82,16 +83,22 @@ class Notifications:
         if recent >= 5:
             raise InvalidInput("too many subscriptions for this number; try again later", field="phone",
                                code=ErrorCode.RATE_LIMITED)
-        texted = await store.ProductSubscription.filter(phone__isnull=False, created_at__gte=hour_ago).count()
-        if texted >= self.settings.opt_in_sms_per_hour:
-            log.warning("SMS opt-in ceiling reached (%d in the last hour): refusing more", texted)
-            raise InvalidInput("we cannot take text subscriptions right now; try email, or again later",
-                               field="phone", code=ErrorCode.RATE_LIMITED)
-        await store.ProductSubscription.create(id=new_id(), sku=sku, phone=number, status="PENDING", created_at=now)
-        if not await store.sms_opted_out(number):
-            body = render_sms_opt_in(product=product.name, language="en", shop_name=self.settings.shop_name)
-            await store.enqueue(key=f"sms-opt-in:{sku}:{number}:{now:%Y%m%d%H}", kind="SMS_OPT_IN", channel="SMS",
-                                recipient=number, body_text=body, now=now)
+        texting = not await store.sms_opted_out(number)
+        async with transaction() as conn:
+            # the ceiling counts texts, checked and taken under one lock: two requests at once cannot both fit
+            await store.lock_opt_in_ceiling(conn)
+            texted = await store.opt_in_texts_since(hour_ago, conn)
+            if texting and texted >= self.settings.opt_in_sms_per_hour:
+                log.warning("SMS opt-in ceiling reached (%d texts in the last hour): refusing more", texted)
+                raise InvalidInput("we cannot take text subscriptions right now; try email, or again later",
+                                   field="phone", code=ErrorCode.RATE_LIMITED)
+            await store.ProductSubscription.create(id=new_id(), sku=sku, phone=number, status="PENDING",
+                                                   created_at=now, using_db=conn)
+            if texting:
+                body = render_sms_opt_in(product=product.name, language="en", shop_name=self.settings.shop_name)
+                await store.enqueue(key=f"sms-opt-in:{sku}:{number}:{now:%Y%m%d%H}", kind="SMS_OPT_IN",
+                                    channel="SMS", recipient=number, body_text=body, now=now, conn=conn)
+        if texting:
             self.dispatcher.wake()
         return "PENDING"
 

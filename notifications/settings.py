@@ -15,6 +15,14 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from exc
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    try:
+        return float(raw) if raw.strip() else default
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, not {raw!r}") from exc
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -89,9 +97,11 @@ class NotificationSettings:
     poll_seconds: float = 2.0
     batch_size: int = 100
     # A claimed message is leased to one dispatcher; a send is cut off after `send_timeout_seconds`, and a
-    # lease with less than twice that left is renewed before sending, so no send outlives its lease.
-    lease_seconds: float = 300.0
-    send_timeout_seconds: float = 60.0
+    # lease with less than twice that left is renewed before sending, so no send outlives its lease. The
+    # lease is also how long a crashed dispatcher's messages wait for another: 55 s + a 2 s poll, within a
+    # minute (it was 300 s). 18 s is ample for one SMTP conversation or one Twilio call.
+    lease_seconds: float = 55.0
+    send_timeout_seconds: float = 18.0
 
     def __post_init__(self) -> None:
         if self.lease_seconds < 3 * self.send_timeout_seconds:
@@ -122,4 +132,6 @@ class NotificationSettings:
             goodwill_code=env.get("BACKORDER_GOODWILL_CODE") or None,
             max_attempts=_int("BACKORDER_NOTIFY_MAX_ATTEMPTS", 8),
             opt_in_sms_per_hour=_int("BACKORDER_OPT_IN_SMS_PER_HOUR", 200),
+            lease_seconds=_float("BACKORDER_NOTIFY_LEASE_SECONDS", 55.0),
+            send_timeout_seconds=_float("BACKORDER_NOTIFY_SEND_TIMEOUT_SECONDS", 18.0),
         )

@@ -57,13 +57,12 @@ def routes(settings: NotificationSettings, now: Callable[[], datetime], wake: Ca
         when = now()
         if word in STOP_WORDS:
             await store.record_sms_opt_out(phone, when, "STOP")
-            await store.ProductSubscription.filter(phone=phone, status__in=["PENDING", "ACTIVE"]).update(
-                status="CANCELLED")
+            await store.cancel_product_subscriptions(phone=phone)
             log.info("SMS opt-out recorded for %s", phone)
             return _twiml(f"{settings.shop_name}: you will get no more texts from us. Reply START to undo.")
         if word in START_WORDS:
             await store.record_sms_opt_in(phone, when, word)
-            confirmed = await store.ProductSubscription.filter(phone=phone, status="PENDING").update(status="ACTIVE")
+            confirmed = await store.confirm_product_subscriptions(phone)
             if confirmed:
                 wake()
                 return _twiml(f"{settings.shop_name}: thanks, we will text you once when it is back in stock.")
@@ -108,8 +107,7 @@ def routes(settings: NotificationSettings, now: Callable[[], datetime], wake: Ca
             if prefs.by_email:
                 prefs.by_email = False
                 await save_preferences(prefs)
-            await store.ProductSubscription.filter(email=address, status__in=["PENDING", "ACTIVE"]).update(
-                status="CANCELLED")
+            await store.cancel_product_subscriptions(email=address)
         else:
             await store.record_sms_opt_out(address, when, "unsubscribe link")
         log.info("unsubscribed %s from %s", address, channel)

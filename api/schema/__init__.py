@@ -1,7 +1,8 @@
 """The GraphQL schema, composed: each root field is one line naming the feature module that implements it.
 
 One module per feature: `catalogue` (products, suppliers, stock), `purchasing` (purchase orders), `orders`,
-`backorders` (and the KPIs), `portal` (customer sign-in and preferences), `notifications`, `tokens`, `viewer`;
+`backorders` (and the KPIs), `portal` (customer sign-in and preferences), `notifications`, `tokens`, `viewer`,
+`webhooks` (outbound webhook endpoints and their deliveries);
 `subscriptions` (the live `backorderUpdates`); `execution` (the executor, request limits, error masking);
 `common` (the `user_errors` payload wrapper, paging, ownership). Feature modules import `common`, never this
 module (import-linter checks it).
@@ -23,6 +24,7 @@ from api.schema import portal as portal_fields
 from api.schema import purchasing as purchasing_fields
 from api.schema import tokens as token_fields
 from api.schema import viewer as viewer_fields
+from api.schema import webhooks as webhook_fields
 from api.schema.subscriptions import Subscription
 from api.settings import Settings
 
@@ -47,6 +49,8 @@ class Query:
     notifications = notification_fields.notifications
     notification = notification_fields.notification
     api_tokens = token_fields.api_tokens
+    webhook_endpoints = webhook_fields.webhook_endpoints
+    webhook_deliveries = webhook_fields.webhook_deliveries
 
 
 @strawberry.type
@@ -76,6 +80,10 @@ class Mutation:
     create_api_token = token_fields.create_api_token
     revoke_api_token = token_fields.revoke_api_token
     sign_in_with_api_token = token_fields.sign_in_with_api_token
+    create_webhook_endpoint = webhook_fields.create_webhook_endpoint
+    update_webhook_endpoint = webhook_fields.update_webhook_endpoint
+    delete_webhook_endpoint = webhook_fields.delete_webhook_endpoint
+    redeliver_webhook = webhook_fields.redeliver_webhook
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -117,7 +117,7 @@ async def cancel_backorder(info: Ctx, input: CancelBackorderInput) -> BackorderP
 
 
 @strawberry.mutation(permission_classes=[IsAuthenticated])
-@user_errors(AcceptSubstitutePayload)
+@user_errors(AcceptSubstitutePayload, fields={"id": "backorderId"})
 async def accept_substitute(info: Ctx, input: AcceptSubstituteInput) -> AcceptSubstitutePayload:
     key = await own_backorder(info, input.backorder_id, "backorderId")
     b, line = await info.context.desk.accept_substitute(key, input.substitute_sku)

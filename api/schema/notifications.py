@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 
@@ -13,7 +12,7 @@ from api import types as gt
 from api.ids import decode_id, encode_id, try_decode_id
 from api.permissions import IsStaff
 from api.schema.common import Ctx, cursor, page_size, user_errors
-from domain.errors import InvalidState, not_found
+from domain.errors import not_found
 from domain.store import notify as store
 
 
@@ -36,63 +35,63 @@ class NotificationChannel(Enum):
 
 @strawberry.type(description="A message in the outbox: queued, sent, or given up on.")
 class Notification:
-    _row: strawberry.Private[store.OutboxMessage]
+    _entry: strawberry.Private[store.OutboxEntry]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
-        return strawberry.ID(encode_id("Notification", self._row.id))
+        return strawberry.ID(encode_id("Notification", self._entry.id))
 
     @strawberry.field
     def kind(self) -> str:
-        return self._row.kind
+        return self._entry.kind
 
     @strawberry.field
     def channel(self) -> NotificationChannel:
-        return NotificationChannel(self._row.channel)
+        return NotificationChannel(self._entry.channel)
 
     @strawberry.field
     def recipient(self) -> str:
-        return self._row.recipient
+        return self._entry.recipient
 
     @strawberry.field
     def customer_email(self) -> str | None:
-        return self._row.customer_email
+        return self._entry.customer_email
 
     @strawberry.field
     def subject(self) -> str | None:
-        return self._row.subject
+        return self._entry.subject
 
     @strawberry.field
     def body(self) -> str:
-        return self._row.body_text
+        return self._entry.body_text
 
     @strawberry.field
     def status(self) -> NotificationStatus:
-        return NotificationStatus(self._row.status)
+        return NotificationStatus(self._entry.status)
 
     @strawberry.field(description="Provider-reported delivery: delivered, undelivered, failed...")
     def delivery_status(self) -> str | None:
-        return self._row.delivery_status
+        return self._entry.delivery_status
 
     @strawberry.field
     def attempts(self) -> int:
-        return self._row.attempts
+        return self._entry.attempts
 
     @strawberry.field
     def last_error(self) -> str | None:
-        return self._row.last_error
+        return self._entry.last_error
 
     @strawberry.field
     def created_at(self) -> datetime:
-        return self._row.created_at
+        return self._entry.created_at
 
     @strawberry.field
     def next_attempt_at(self) -> datetime | None:
-        return self._row.next_attempt_at if self._row.status == store.QUEUED else None
+        return self._entry.next_attempt_at if self._entry.status == store.QUEUED else None
 
     @strawberry.field
     def sent_at(self) -> datetime | None:
-        return self._row.sent_at
+        return self._entry.sent_at
 
 
 @strawberry.input
@@ -151,44 +150,29 @@ class OfferSubstitutePayload:
 async def notifications(info: Ctx, filter: NotificationFilter | None = None, first: int | None = 50,
                         after: str | None = None) -> gt.Connection[Notification]:
     f = filter or NotificationFilter()
-    query: Any = store.OutboxMessage.all()
-    if f.status:
-        query = query.filter(status__in=[s.value for s in f.status])
-    if f.channel:
-        query = query.filter(channel=f.channel.value)
-    if f.customer_email:
-        query = query.filter(customer_email=f.customer_email.strip().lower())
-    size = page_size(first, info.context.settings)
-    total = await query.count()
-    before = cursor(after)
-    if before:
-        query = query.filter(id__lt=before)
-    rows = list(await query.order_by("-id").limit(size + 1))
-    return gt.Connection.of([(r.id, Notification(_row=r)) for r in rows[:size]],
-                             len(rows) > size, total, after=after)
+    entries, has_next, total = await store.list_outbox(
+        statuses=[s.value for s in f.status or []], channel=f.channel.value if f.channel else None,
+        customer_email=f.customer_email.strip().lower() if f.customer_email else None,
+        first=page_size(first, info.context.settings), before=cursor(after))
+    return gt.Connection.of([(e.id, Notification(_entry=e)) for e in entries], has_next, total, after=after)
 
 
 @strawberry.field(permission_classes=[IsStaff])
 async def notification(info: Ctx, id: strawberry.ID) -> Notification | None:
     key = try_decode_id("Notification", id)
-    row = await store.OutboxMessage.get_or_none(id=key) if key else None
-    return Notification(_row=row) if row else None
+    entry = await store.outbox_entry(key) if key else None
+    return Notification(_entry=entry) if entry else None
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Send a failed or dead message again.")
 @user_errors(NotificationPayload)
 async def retry_notification(info: Ctx, input: RetryNotificationInput) -> NotificationPayload:
     key = decode_id("Notification", input.id)
-    row = await store.OutboxMessage.get_or_none(id=key)
-    if row is None:
+    if await store.outbox_entry(key) is None:
         raise not_found("notification", input.id)
-    if row.status not in (store.DEAD, store.FAILED):
-        raise InvalidState(f"only failed or dead messages can be retried; this one is {row.status}")
-    await store.mark(key, status=store.QUEUED, attempts=0, next_attempt_at=info.context.desk.clock.now(),
-                     last_error=None)
+    entry = await store.requeue(key, info.context.desk.clock.now())
     info.context.extras["notifications"].dispatcher.wake()
-    row = await store.OutboxMessage.get(id=key)
-    return NotificationPayload(notification=Notification(_row=row))
+    return NotificationPayload(notification=Notification(_entry=entry))
 
 
 @strawberry.mutation(description="Be told once when a product can be ordered again (no account needed).")
@@ -202,7 +186,7 @@ async def subscribe_to_product(info: Ctx, input: SubscribeToProductInput) -> Sub
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Suggest a listed substitute to the customer.")
-@user_errors(OfferSubstitutePayload)
+@user_errors(OfferSubstitutePayload, fields={"id": "backorderId"})
 async def offer_substitute(info: Ctx, input: OfferSubstituteInput) -> OfferSubstitutePayload:
     b = await info.context.desk.offer_substitute(decode_id("Backorder", input.backorder_id, "backorderId"),
                                                  input.substitute_sku, info.context.require_principal().name)

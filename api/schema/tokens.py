@@ -11,6 +11,7 @@ import strawberry
 from api import types as gt
 from api.context import PortalSession
 from api.ids import decode_id, encode_id
+from api.origin import from_own_page
 from api.permissions import IsAdmin
 from api.schema.common import Ctx, user_errors
 from api.staff import start_staff_session
@@ -114,10 +115,13 @@ async def revoke_api_token(info: Ctx, input: RevokeApiTokenInput) -> RevokeApiTo
                                  "the token.")
 @user_errors(StaffSignInPayload)
 async def sign_in_with_api_token(info: Ctx, input: SignInWithApiTokenInput) -> StaffSignInPayload:
+    context = info.context
+    if context.request is None or not from_own_page(context.request, context.settings):
+        # another site's page must not sign a browser in to a session of its choosing (login CSRF)
+        raise PermissionDenied("sign in from the console's own page", field="token")
     token = await store.verify_token(input.token.strip())
     if token is None:
         raise PermissionDenied("this token is not valid, or it was revoked", field="token")
-    context = info.context
     context.principal = await start_staff_session(token, context.settings, context.desk.clock.now(),
                                                   context.request, context.response)
     return StaffSignInPayload(viewer=gt.Viewer(name=token.name, role=token.role, customer_email=None))

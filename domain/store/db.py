@@ -12,7 +12,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 
 DEFAULT_DATABASE_URL = "sqlite://./backorder.db"
 APP = "backorder"
-MODELS = ["domain.store.models", "domain.store.portal", "domain.store.notify"]
+MODELS = ["domain.store.models", "domain.store.portal", "domain.store.notify", "domain.store.webhooks"]
 MIGRATIONS = "domain.store.migrations"
 
 
@@ -57,6 +57,14 @@ async def open_database(url: str | None = None, *, apply_migrations: bool = True
     async with TortoiseContext() as ctx:
         await ctx.init(config=tortoise_config(url), _enable_global_fallback=global_fallback)
         yield ctx
+
+
+def transaction() -> Any:
+    """One transaction on the default connection, `async with transaction() as conn:`: for the modules outside
+    the store (the dispatchers), which use no tortoise themselves."""
+    from tortoise.transactions import in_transaction
+
+    return in_transaction()
 
 
 async def ping_database() -> None:

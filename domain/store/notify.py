@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,8 +25,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
+from domain.errors import InvalidState, not_found
 from domain.model import new_id
 from domain.store import request_ids
+from domain.store.db import transaction  # noqa: F401 - the dispatcher's transactions
 from domain.store.portal import CustomerPreferences
 
 QUEUED, SENDING, SENT, LOGGED, FAILED, DEAD, SUPPRESSED = (
@@ -298,3 +301,107 @@ async def record_delivery_report(provider_id: str, message_id: str | None, state
     if state not in DELIVERY_FAILED and row.status == QUEUED:  # sent after all (our send timed out): no resend
         await OutboxMessage.filter(id=row.id, status=QUEUED).update(status=SENT, sent_at=now)
     return await OutboxMessage.get(id=row.id)
+
+
+# -- what the dispatcher, the webhooks and the API write through (they import no tortoise) ----------------
+Connection = BaseDBAsyncClient  # the transaction a use case hands its before-commit hooks (the outbox recorder)
+
+
+async def close_digest(digest: Digest, messages: int, conn: BaseDBAsyncClient) -> None:
+    digest.messages, digest.status = messages, "DONE"
+    await digest.save(using_db=conn, update_fields=["status", "messages"])
+
+
+async def note_sent_at(message_id: str, now: datetime) -> None:
+    """When it was sent, on a message whose delivery report arrived before the send was marked."""
+    await OutboxMessage.filter(id=message_id, sent_at=None).update(sent_at=now)
+
+
+async def cancel_product_subscriptions(*, phone: str | None = None, email: str | None = None) -> int:
+    """Back-in-stock subscriptions of a number that replied STOP, or of an address that unsubscribed."""
+    match = {"phone": phone} if phone is not None else {"email": email}
+    return await ProductSubscription.filter(**match, status__in=["PENDING", "ACTIVE"]).update(status="CANCELLED")
+
+
+async def confirm_product_subscriptions(phone: str) -> int:
+    """The number's pending subscriptions become active (it replied YES/START)."""
+    return await ProductSubscription.filter(phone=phone, status="PENDING").update(status="ACTIVE")
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A message in the outbox as agents see it (the API maps this, not the row)."""
+
+    id: str
+    kind: str
+    channel: str
+    recipient: str
+    customer_email: str | None
+    subject: str | None
+    body_text: str
+    status: str
+    delivery_status: str | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+
+    @staticmethod
+    def of(row: OutboxMessage) -> OutboxEntry:
+        return OutboxEntry(id=row.id, kind=row.kind, channel=row.channel, recipient=row.recipient,
+                           customer_email=row.customer_email, subject=row.subject, body_text=row.body_text,
+                           status=row.status, delivery_status=row.delivery_status, attempts=row.attempts,
+                           last_error=row.last_error, created_at=row.created_at,
+                           next_attempt_at=row.next_attempt_at, sent_at=row.sent_at)
+
+
+async def list_outbox(*, statuses: Sequence[str] = (), channel: str | None = None, customer_email: str | None = None,
+                      first: int, before: str | None = None) -> tuple[list[OutboxEntry], bool, int]:
+    """A page of the outbox, newest first: (entries, whether more follow, how many match in all)."""
+    query: Any = OutboxMessage.all()
+    if statuses:
+        query = query.filter(status__in=list(statuses))
+    if channel:
+        query = query.filter(channel=channel)
+    if customer_email:
+        query = query.filter(customer_email=customer_email)
+    total = await query.count()
+    if before:
+        query = query.filter(id__lt=before)
+    rows = list(await query.order_by("-id").limit(first + 1))
+    return [OutboxEntry.of(r) for r in rows[:first]], len(rows) > first, total
+
+
+async def outbox_entry(message_id: str) -> OutboxEntry | None:
+    row = await OutboxMessage.get_or_none(id=message_id)
+    return OutboxEntry.of(row) if row else None
+
+
+async def requeue(message_id: str, now: datetime) -> OutboxEntry:
+    """A failed or dead message queued again with its tries reset; NotFound or InvalidState otherwise."""
+    again = await OutboxMessage.filter(id=message_id, status__in=[DEAD, FAILED]).update(
+        status=QUEUED, attempts=0, next_attempt_at=now, last_error=None)
+    row = await OutboxMessage.get_or_none(id=message_id)
+    if row is None:
+        raise not_found("notification", message_id)
+    if not again:
+        raise InvalidState(f"only failed or dead messages can be retried; this one is {row.status}")
+    return OutboxEntry.of(row)
+
+
+async def lock_opt_in_ceiling(conn: BaseDBAsyncClient) -> None:
+    """Serialise the back-in-stock opt-in texts of every process until `conn`'s transaction ends, so that two
+    requests cannot both see room under the hourly ceiling: on PostgreSQL a lock on one row (made once); on
+    SQLite the transaction's own write lock does it (one process serves SQLite)."""
+    if conn.capabilities.dialect != "postgres":
+        return
+    await conn.execute_query('INSERT INTO "app_secrets" ("name", "value") VALUES ($1, $2) ON CONFLICT DO NOTHING',
+                             ["opt-in-ceiling", "lock"])
+    await conn.execute_query('SELECT "name" FROM "app_secrets" WHERE "name" = $1 FOR UPDATE', ["opt-in-ceiling"])
+
+
+async def opt_in_texts_since(since: datetime, conn: BaseDBAsyncClient) -> int:
+    """Opt-in texts queued or sent since `since`: the texts the ceiling is about (not subscriptions, which a
+    number that replied STOP also makes without a text)."""
+    return await OutboxMessage.filter(kind="SMS_OPT_IN", created_at__gte=since).using_db(conn).count()

@@ -35,20 +35,23 @@ async def backlog(now: datetime, top: int = 10) -> Backlog:
     depth: dict[tuple[str, str], int] = {}
     oldest: dict[str, float] = {}
     for outbox, table, channel in OUTBOXES:
+        by = f"{channel} AS channel, " if channel else ""
         counted = await db.execute_query_dict(
-            f'SELECT {channel} AS channel, COUNT(*) AS n, MIN(created_at) AS oldest FROM "{table}" '
-            f"WHERE status IN ({unsent}) GROUP BY {channel}", UNSENT)
+            f'SELECT {by}COUNT(*) AS n, MIN(created_at) AS oldest FROM "{table}" '
+            f"WHERE status IN ({unsent})" + (f" GROUP BY {channel}" if channel else ""), UNSENT)
         firsts = []
         for r in counted:
-            depth[(outbox, str(r["channel"]).lower())] = int(r["n"])
-            firsts.append(_aware(r["oldest"]))
+            if int(r["n"]):
+                depth[(outbox, str(r.get("channel") or "webhook").lower())] = int(r["n"])
+                firsts.append(_aware(r["oldest"]))
         oldest[outbox] = max(0.0, (now - min(firsts)).total_seconds()) if firsts else 0.0
     return Backlog(waiting_backorders=sum(r[1] for r in per_sku), waiting_units=sum(r[2] for r in per_sku),
                    top_skus=per_sku[:top], outbox_depth=depth, outbox_oldest_seconds=oldest)
 
 
-# (name, table, the expression naming its channel): webhook deliveries join when that outbox exists
-OUTBOXES: list[tuple[str, str, str]] = [("notifications", "outbox_messages", "channel")]
+# (name, table, its channel column: none for webhooks, whose one channel is "webhook")
+OUTBOXES: list[tuple[str, str, str | None]] = [("notifications", "outbox_messages", "channel"),
+                                               ("webhooks", "webhook_deliveries", None)]
 
 
 def _aware(value: object) -> datetime:

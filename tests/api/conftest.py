@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -76,8 +77,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "api_settings(**fields): Settings fields for the `api` fixture's app")
 
 
+class BrokenContract(logging.Handler):
+    """Records what `api.schema.common` logs when a userError names no field of its mutation's input."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @pytest.fixture
 async def api(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    broken = BrokenContract()
+    logging.getLogger("backorder.api.contract").addHandler(broken)
+    try:
+        async for served in _api(db_url, request):
+            yield served
+    finally:
+        logging.getLogger("backorder.api.contract").removeHandler(broken)
+    assert broken.messages == [], "every userError's field must name a path of its mutation's input"
+
+
+async def _api(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Api]:
     port = free_port()
     bus = InProcessBus()
     clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))

@@ -58,6 +58,7 @@ STATE = """{
     cancelledQuantity substitutedQuantity queuePosition priority eta { date source } history { kind newValue } } }
   purchaseOrders(first: 200) { totalCount nodes { id status expectedDate lines { sku quantity receivedQuantity } } }
   kpis { openBackorders unitsWaiting unitsAllocatedNotShipped orders ordersWithBackorders fillRate }
+  webhookEndpoints { id url events description enabled }
 }"""
 
 
@@ -70,12 +71,35 @@ async def subscribe(api: Api, query: str, variables: dict[str, Any] | None = Non
     """A subscription that is listening: the server has subscribed it to the bus before this returns."""
     before = api.bus.subscribers
     ws = await api.subscribe(query, variables, token)
-    for _ in range(250):
+    try:
+        await listening(api, before)
+    except AssertionError:
+        await ws.close()
+        raise
+    return ws
+
+
+async def listening(api: Api, before: int) -> None:
+    """Returns once the bus has more subscribers than `before` (a subscription sent since is listening), instead
+    of sleeping and hoping it is."""
+    for _ in range(500):
         if api.bus.subscribers > before:
-            return ws
-        await asyncio.sleep(0.02)
-    await ws.close()
+            return
+        await asyncio.sleep(0.01)
     raise AssertionError("the subscription never reached the event bus")
+
+
+async def updates_until(ws: Any, done: Any, field: str = "backorderUpdates") -> list[dict[str, Any]]:
+    """The updates sent until `done(updates)` holds: waits for what should arrive rather than for a silence
+    (which a slow server would fake). Fails if it does not hold within 10 seconds."""
+    out: list[dict[str, Any]] = []
+    async with asyncio.timeout(10):
+        while not done(out):
+            message = json.loads(await ws.recv())
+            assert message["type"] == "next", message
+            assert "errors" not in message["payload"], message
+            out.append(message["payload"]["data"][field])
+    return out
 
 
 async def received(ws: Any, field: str = "backorderUpdates", idle: float = 0.5) -> list[dict[str, Any]]:
@@ -89,3 +113,11 @@ async def received(ws: Any, field: str = "backorderUpdates", idle: float = 0.5) 
         assert message["type"] == "next", message
         assert "errors" not in message["payload"], message
         out.append(message["payload"]["data"][field])
+
+
+async def ended(ws: Any) -> None:
+    """The socket's next message ends the subscription (its session is over): no update came before it. It
+    waits for that message rather than for a silence, which a merely slow server would also give."""
+    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert message["type"] == "next" and message["payload"]["data"] is None, message
+    assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["UNAUTHENTICATED"], message

@@ -16,7 +16,7 @@ from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest
 from domain.store.tokens import create_token, revoke_token
 from tests.api import support as s
-from tests.api.test_customer_isolation import Customer, _quiet
+from tests.api.test_customer_isolation import Customer
 from tests.api.test_query_count import statements
 
 SIGN_IN = """mutation($token: String!) { signInWithApiToken(input: {token: $token}) {
@@ -54,6 +54,16 @@ async def test_a_token_becomes_an_httponly_session_that_sign_out_and_revocation_
         assert (await browser.gql("{ viewer { role } }"))["data"] is None
     finally:
         await browser.close()
+
+
+async def test_another_sites_page_cannot_open_a_console_session(api):
+    browser = Customer(api)
+    response = await browser.http.post("/graphql", json={"query": SIGN_IN, "variables": {"token": api.token}},
+                                       headers={"Origin": "https://evil.example"})
+    payload = response.json()["data"]["signInWithApiToken"]
+    assert payload["viewer"] is None and payload["userErrors"][0]["code"] == "PERMISSION_DENIED"
+    assert "set-cookie" not in response.headers
+    await browser.close()
 
 
 @pytest.mark.parametrize("token", ["", "bd_not-a-real-token", "no prefix at all", "bd_" + "x" * 300])
@@ -208,7 +218,7 @@ async def test_the_consoles_live_queue_stops_at_sign_out(api):
         assert [u["kind"] for u in await s.received(ws)] == ["CREATED"]
         await browser.gql("mutation { signOut { ok } }")
         await s.order(api.desk, "b@example.com", ("MUG", 1))
-        assert await _quiet(ws)
+        await s.ended(ws)  # the next message ends it: no update came first
     finally:
         await ws.close()
         await browser.close()

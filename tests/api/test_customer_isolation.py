@@ -17,6 +17,7 @@ import websockets
 
 from api.context import PortalSession
 from api.ids import decode_id, encode_id
+from api.portal import links_sent
 from domain.model import Channel, CustomerTier
 from domain.services import CustomerDetails, LineRequest
 from domain.store import portal as portal_store
@@ -364,16 +365,6 @@ async def test_a_live_update_message_names_no_agent_and_no_reason(api, customers
 
 
 # -- live updates end with the session -------------------------------------------------------------
-async def _quiet(ws: Any, seconds: float = 0.4) -> bool:
-    """No update reaches the socket (an error that ends the subscription may)."""
-    while True:
-        try:
-            message = json.loads(await asyncio.wait_for(ws.recv(), seconds))
-        except (TimeoutError, websockets.exceptions.ConnectionClosed):
-            return True
-        assert message["type"] in ("error", "complete") or not (message.get("payload") or {}).get("data"), message
-
-
 async def test_live_updates_stop_after_sign_out_and_after_expiry(api, customers):
     shop = await _shop(api)
     ann = customers()
@@ -389,13 +380,13 @@ async def test_live_updates_stop_after_sign_out_and_after_expiry(api, customers)
         # when Ann signs out (the socket stays open): nothing more reaches it
         assert (await ann.gql("mutation { signOut { ok } }"))["data"] == {"signOut": {"ok": True}}
         await api.desk.cancel_backorder(_key(shop["ann_backorder"]), 1)
-        assert await _quiet(ws)
+        await s.ended(ws)
         assert await s.received(later)  # her other session still holds
 
         # when the other session's 12 hours are up: nothing more reaches that one either
         api.clock.advance(timedelta(hours=12, minutes=1))
         await api.desk.cancel_backorder(_key(shop["ann_backorder"]), 1)
-        assert await _quiet(later)
+        await s.ended(later)
     finally:
         await ws.close()
         await later.close()
@@ -412,7 +403,7 @@ async def test_a_session_ended_elsewhere_stops_live_updates_at_the_next_recheck(
         await portal_store.end_session(ann.http.cookies["bd_session"], api.clock.now())
         # the next event is not sent on the old answer: the session is re-read first, and nothing goes out
         await api.desk.cancel_backorder(_key(shop["ann_backorder"]), 1)
-        assert await _quiet(ws)
+        await s.ended(ws)
     finally:
         await ws.close()
 
@@ -429,12 +420,7 @@ async def test_asking_for_a_link_answers_the_same_for_known_and_unknown_addresse
         "message": "If we know this address, we have sent it a sign-in link. It works once, for 20 minutes.",
         "userErrors": []}
     outbox = "{ notifications(filter: {channel: EMAIL}, first: 200) { nodes { kind recipient } } }"
-    for _ in range(100):  # sent after the answer, so that the answer takes as long either way
-        sent = [n for n in (await api.gql(outbox))["data"]["notifications"]["nodes"] if n["kind"] == "PORTAL_LINK"]
-        if sent:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.2)  # time enough for a second one, were the unknown address sent one too
+    await links_sent()  # sent after the answer, so that the answer takes as long either way
     sent = [n for n in (await api.gql(outbox))["data"]["notifications"]["nodes"] if n["kind"] == "PORTAL_LINK"]
     assert sent == [{"kind": "PORTAL_LINK", "recipient": ANN}]
 

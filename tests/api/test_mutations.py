@@ -48,7 +48,8 @@ async def test_accept_substitute(api):
     assert (await _product(api, "CUP"))["availableToPromise"] == 3
     assert (await _product(api, "MUG"))["unitsBackordered"] == 0
     again = (await api.gql(accept, {"id": backorder}))["data"]["acceptSubstitute"]
-    assert [(e["field"], e["code"]) for e in again["userErrors"]] == [("id", "INVALID_STATE")]
+    # the input names the backorder `backorderId`: a userError about it says so (it said `id`, no such field)
+    assert [(e["field"], e["code"]) for e in again["userErrors"]] == [("backorderId", "INVALID_STATE")]
     assert (await _product(api, "CUP"))["availableToPromise"] == 3
 
 

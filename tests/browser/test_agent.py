@@ -97,22 +97,22 @@ async def test_find_by_number_email_phone_sku_channel_and_overdue(api, page):
     form = page.locator("#find-form")
     rows = page.get_by_test_id("find-row")
     # by order number: the order, and its backorder
-    await form.get_by_label("Order number, email or phone").fill(ids["ann"])
+    await form.get_by_label("Order number, email, phone or name").fill(ids["ann"])
     await form.get_by_role("button", name="Search").click()
     await expect(page.get_by_test_id("found-order")).to_contain_text(ids["ann"])
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("ann@example.com")
     # by email, and by phone written the way a caller says it
-    await form.get_by_label("Order number, email or phone").fill("olga@example.com")
+    await form.get_by_label("Order number, email, phone or name").fill("olga@example.com")
     await form.get_by_role("button", name="Search").click()
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("olga@example.com")
-    await form.get_by_label("Order number, email or phone").fill("07700 900123")
+    await form.get_by_label("Order number, email, phone or name").fill("07700 900123")
     await form.get_by_role("button", name="Search").click()
     await expect(page.get_by_test_id("found-customer")).to_contain_text("ann@example.com")
     await expect(rows).to_have_count(1)
     # by SKU and channel
-    await form.get_by_label("Order number, email or phone").fill("")
+    await form.get_by_label("Order number, email, phone or name").fill("")
     await form.get_by_label("SKU").fill("LAMP")
     await form.get_by_role("button", name="Search").click()
     await expect(rows).to_have_count(2)
@@ -130,9 +130,15 @@ async def test_find_by_number_email_phone_sku_channel_and_overdue(api, page):
     await form.get_by_role("button", name="Search").click()
     await expect(rows).to_have_count(2)
     # an unknown number is said beside the search box
-    await form.get_by_label("Order number, email or phone").fill("BD-NOPE")
+    await form.get_by_label("Order number, email, phone or name").fill("BD-NOPE")
     await form.get_by_role("button", name="Search").click()
-    await expect(page.locator("#find-error")).to_have_text("No order has the number BD-NOPE.")
+    await expect(page.locator("#find-error")).to_have_text("No order number or customer matches BD-NOPE.")
+    # and a name: not an order number, so the customers it matches
+    await form.get_by_label("Overdue only").uncheck()
+    await form.get_by_label("Order number, email, phone or name").fill("baker")
+    await form.get_by_role("button", name="Search").click()
+    await expect(page.get_by_test_id("found-customer")).to_have_text(re.compile("Ann Baker · ann@example.com"))
+    await expect(rows).to_have_count(1)
 
 
 async def test_the_queue_updates_live_and_every_po_and_backorder_action_works(api, page, tmp_path):
@@ -349,7 +355,7 @@ async def test_the_console_works_from_the_keyboard_and_asks_only_this_host(api, 
     await page.keyboard.press("Enter")
     await expect(page.get_by_test_id("who")).to_contain_text("(agent)")
     await page.keyboard.press("/")
-    await expect(page.get_by_label("Order number, email or phone")).to_be_focused()
+    await expect(page.get_by_label("Order number, email, phone or name")).to_be_focused()
     await page.keyboard.type("ann@example.com")
     await page.keyboard.press("Enter")
     await expect(page.get_by_test_id("find-row")).to_have_count(1)
@@ -372,4 +378,22 @@ async def test_the_console_works_from_the_keyboard_and_asks_only_this_host(api, 
     await expect(page.get_by_test_id("chart-backorders")).to_be_visible()
     only_this_host(seen, api.base)
     assert any(url.startswith(api.base.replace("http", "ws")) for url in seen), "the queue did not go live"
+    assert page.console_errors == []
+
+
+async def test_a_customers_messages_come_25_at_a_time(api, page):
+    await shop(api)
+    for _ in range(27):
+        sent = await api.gql("""mutation { customerPortalLink(input: {email: "ann@example.com", send: true}) {
+            userErrors { message } } }""")
+        assert sent["data"]["customerPortalLink"]["userErrors"] == []
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#customer/ann@example.com")
+    messages = page.get_by_test_id("message-row")
+    await expect(messages).to_have_count(25)
+    await expect(page.locator("#messages-count")).to_have_text("25 of 27 shown.")
+    await page.get_by_role("button", name="More messages").click()
+    await expect(messages).to_have_count(27)
+    await expect(page.get_by_role("button", name="More messages")).to_be_hidden()
+    assert len({await row.get_attribute("data-id") for row in await messages.all()}) == 27
     assert page.console_errors == []

@@ -385,6 +385,9 @@ async def test_every_focus_indicator_contrasts_at_least_3_to_1_with_its_surround
     rings += await _tab_through(page)
     await page.get_by_role("button", name="Cancel backordered items…").click()
     rings += await _tab_through(page, 8)
+    await page.keyboard.press("Escape")
+    await page.get_by_role("button", name="Notifications").click()
+    rings += await _tab_through(page)
     assert len(rings) >= 12, [r["what"] for r in rings]
     weak = [(r["what"], round(_contrast(r["ring"], r["around"]), 2)) for r in rings
             if r["style"] == "none" or r["width"] < 2 or _contrast(r["ring"], r["around"]) < 3]

@@ -68,6 +68,21 @@ async def test_a_crash_between_sending_and_marking_resends_once_with_the_same_me
     assert row.status == "SENT" and row.attempts == 2
 
 
+async def test_a_crashed_dispatchers_message_is_sent_again_within_a_minute(db, smtp):
+    settings = make_settings(smtp, None, coalesce_seconds=0)  # the default lease and poll
+    shop = make_shop(settings)
+    await catalogue(shop)
+    await order(shop)
+    await shop.dispatcher.compose_due()
+    doomed = Dispatcher(settings, shop.clock, email=DiesAfterSending(EmailChannel(settings.smtp, settings.email_from)))
+    with pytest.raises(ProcessDied):
+        await doomed.send_due()
+    # the next dispatcher polls every poll_seconds: its last poll within the minute must find the message
+    shop.clock.advance(timedelta(seconds=60 - settings.poll_seconds))
+    await shop.deliver(rounds=1)
+    assert len(smtp.messages) == 2
+
+
 async def test_a_crashed_sms_is_resent_once_carrying_the_same_outbox_id(db, twilio):
     settings = make_settings(None, twilio, coalesce_seconds=0)
     shop = make_shop(settings)

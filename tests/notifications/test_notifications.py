@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from urllib.parse import unquote
@@ -434,3 +435,19 @@ async def test_a_public_form_cannot_make_the_shop_text_without_limit(db, twilio)
     # and an hour later texting opens again
     shop.clock.advance(timedelta(hours=1, seconds=1))
     assert await shop.notifications.subscribe_to_product("RARE", None, "+447700900609") == "PENDING"
+
+
+async def test_the_opt_in_ceiling_counts_texts_and_holds_under_concurrent_requests(db, twilio):
+    # given a ceiling of 3 texts an hour, and a number that replied STOP (subscribing it sends no text)
+    shop = make_shop(make_settings(None, twilio, coalesce_seconds=0, opt_in_sms_per_hour=3))
+    await catalogue(shop, stock=0)
+    await shop.desk.upsert_product(ProductInput(sku="RARE", name="Rare lamp", price=Decimal("99"), currency="GBP"))
+    await store.record_sms_opt_out("+447700900699", shop.clock.now(), "STOP")
+    assert await shop.notifications.subscribe_to_product("RARE", None, "+447700900699") == "PENDING"
+    # when ten numbers ask at once, exactly three are texted and the rest are refused as rate limited
+    outcomes = await asyncio.gather(*(shop.notifications.subscribe_to_product("RARE", None, f"+44770090061{n}")
+                                      for n in range(10)), return_exceptions=True)
+    assert outcomes.count("PENDING") == 3, outcomes
+    assert all(getattr(o, "code", None) is ErrorCode.RATE_LIMITED for o in outcomes if o != "PENDING"), outcomes
+    await shop.deliver()
+    assert len(twilio.requests) == 3
