@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('backorder', '0006_staff_sessions')]
+    dependencies = [('backorder', '0007_webhooks')]
 
     initial = False
 
