@@ -34,6 +34,7 @@ from api.logs import RequestIdMiddleware
 from api.metrics import ReceiptMetrics, WebsocketMetrics, metrics_endpoint, process_exited
 from api.origin import from_own_page, same_origin
 from api.portal import COOKIE, customer_from_cookie
+from api.rate_limits import order_sign_in_limit
 from api.schema import build_schema
 from api.settings import Settings
 from api.staff import STAFF_COOKIE, staff_from_cookie
@@ -145,7 +146,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     desk = make_desk(settings, event_bus, notify, clock)
     webhooks = WebhookDispatcher(settings.webhooks, clock)
     state: dict[str, Any] = {"extras": {"send_portal_link": notify.send_portal_link, "notifications": notify,
-                                        "webhooks": webhooks},
+                                        "webhooks": webhooks,
+                                        # one count for every process when Redis is configured
+                                        "order_sign_in_limit": order_sign_in_limit(settings.redis_url,
+                                                                                   settings.redis_channel)},
                              "bus": event_bus,
                              "desk": desk, "notifications": notify}
 
@@ -173,11 +177,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 listening = [t for t in tasks if t.get_name() == "dispatcher-wake"]
                 for task in listening:
                     task.cancel()
-                _, late = await asyncio.wait([t for t in tasks if t not in listening] or listening, timeout=15)
+                waiting = [t for t in tasks if t not in listening] or listening
+                # without an in-process worker there is no loop to wait for (asyncio.wait refuses an empty set)
+                _, late = await asyncio.wait(waiting, timeout=15) if waiting else (set(), set())
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
         await event_bus.stop()
+        close_limit = getattr(state["extras"]["order_sign_in_limit"], "close", None)
+        if close_limit is not None:
+            await close_limit()
         process_exited()
 
     graphql = BackorderGraphQL(state, settings)

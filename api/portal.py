@@ -9,8 +9,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import time as systime
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,27 +64,6 @@ def read_token(key: bytes, token: str) -> str:
     return parts[0]
 
 
-class RateLimiter:
-    """At most `limit` attempts per key in a sliding window (per process)."""
-
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit, self.window = limit, window_seconds
-        self._hits: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, key: str) -> bool:
-        now = systime.monotonic()
-        hits = self._hits[key]
-        while hits and hits[0] <= now - self.window:
-            hits.popleft()
-        if len(hits) >= self.limit:
-            return False
-        hits.append(now)
-        return True
-
-
-ORDER_SIGN_IN_LIMIT = RateLimiter(10, 15 * 60)
-
-
 async def issue_link(info: Ctx, email: str, order_id: str | None, created_by: str) -> tuple[str, datetime]:
     return await create_portal_link(info.context.settings, email, order_id, created_by,
                                     info.context.desk.clock.now())
@@ -129,7 +106,8 @@ async def end_session(info: Ctx) -> None:
     cookie = info.context.session_cookie
     if cookie:
         await store.end_session(cookie, info.context.desk.clock.now())
-        PortalSession.end(cookie)  # live updates on this process stop now; on others within a recheck
+        # live updates stop now, on this process and (through the bus) on every other
+        await info.context.bus.publish([PortalSession.ended_event(cookie, info.context.desk.clock.now())])
     response.delete_cookie(COOKIE, path="/")
     info.context.principal = None
 

@@ -7,24 +7,8 @@ from dataclasses import dataclass, field
 
 from domain.allocation import PriorityPolicy
 from domain.store.db import DEFAULT_DATABASE_URL
-from notifications.settings import NotificationSettings
+from notifications.settings import NotificationSettings, env_float, env_int
 from notifications.webhook_settings import WebhookSettings
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    try:
-        return float(raw) if raw not in (None, "") else default
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be a number, not {raw!r}") from exc
-
-
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    try:
-        return int(raw) if raw not in (None, "") else default
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from exc
 
 
 def _log_format(raw: str) -> str:
@@ -77,21 +61,21 @@ class Settings:
         return Settings(
             database_url=env.get("BACKORDER_DATABASE_URL", DEFAULT_DATABASE_URL),
             development=env.get("BACKORDER_ENV", "production").lower() in ("dev", "development"),
-            default_lead_time_days=_int("BACKORDER_DEFAULT_LEAD_TIME_DAYS", 14),
+            default_lead_time_days=env_int("BACKORDER_DEFAULT_LEAD_TIME_DAYS", 14),
             policy=PriorityPolicy(
-                tier_weight=_float("BACKORDER_PRIORITY_TIER_WEIGHT", 0.0),
-                urgency_weight=_float("BACKORDER_PRIORITY_URGENCY_WEIGHT", 0.0),
-                size_weight=_float("BACKORDER_PRIORITY_SIZE_WEIGHT", 0.0),
+                tier_weight=env_float("BACKORDER_PRIORITY_TIER_WEIGHT", 0.0),
+                urgency_weight=env_float("BACKORDER_PRIORITY_URGENCY_WEIGHT", 0.0),
+                size_weight=env_float("BACKORDER_PRIORITY_SIZE_WEIGHT", 0.0),
             ),
             public_url=env.get("BACKORDER_PUBLIC_URL", "http://127.0.0.1:8000"),
             redis_url=env.get("BACKORDER_REDIS_URL") or None,
             redis_channel=env.get("BACKORDER_REDIS_CHANNEL") or "backorder:events",
-            link_minutes=_int("BACKORDER_LINK_MINUTES", 30),
-            session_hours=_int("BACKORDER_SESSION_HOURS", 12),
-            eta_refresh_seconds=_int("BACKORDER_ETA_REFRESH_SECONDS", 3600),
-            max_body_bytes=_int("BACKORDER_MAX_BODY_BYTES", 1024 * 1024),
-            header_timeout_seconds=_float("BACKORDER_HEADER_TIMEOUT_SECONDS", 10.0),
-            body_timeout_seconds=_float("BACKORDER_BODY_TIMEOUT_SECONDS", 30.0),
+            link_minutes=env_int("BACKORDER_LINK_MINUTES", 30),
+            session_hours=env_int("BACKORDER_SESSION_HOURS", 12),
+            eta_refresh_seconds=env_int("BACKORDER_ETA_REFRESH_SECONDS", 3600),
+            max_body_bytes=env_int("BACKORDER_MAX_BODY_BYTES", 1024 * 1024),
+            header_timeout_seconds=env_float("BACKORDER_HEADER_TIMEOUT_SECONDS", 10.0),
+            body_timeout_seconds=env_float("BACKORDER_BODY_TIMEOUT_SECONDS", 30.0),
             trusted_proxies=tuple(p.strip() for p in env.get("BACKORDER_TRUSTED_PROXIES", "").split(",") if p.strip()),
             introspection=_choice("BACKORDER_INTROSPECTION", "staff", ("staff", "everyone", "nobody")),
             inprocess_worker=env.get("BACKORDER_INPROCESS_WORKER", "1") not in ("0", "false", "no"),

@@ -116,3 +116,30 @@ async def scratch_database(kind: str) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+def free_port() -> int:
+    """A free loopback port, for a server a benchmark starts (aiosmtpd's Controller cannot be given port 0: it
+    connects to its own port to check it started)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_up(url: str) -> None:
+    """Returns once `url` answers 200 (a server a benchmark started is up)."""
+    import asyncio
+
+    import httpx
+
+    async with httpx.AsyncClient() as http:
+        for _ in range(300):
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")

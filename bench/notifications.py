@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import socket
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,7 @@ from typing import Any
 
 import aiosmtplib
 
-from bench.common import QUICK, Figure, Timer, report, scratch_database
+from bench.common import QUICK, Figure, Timer, free_port, report, scratch_database
 from notifications.channels import Outgoing
 from notifications.email import EmailChannel, email_bytes
 from notifications.outbox import _list_unsubscribe
@@ -45,13 +44,6 @@ FRESH = 300 if QUICK else 1_000  # the baseline, one connection per message
 DISPATCHED = 1_000 if QUICK else 3_000
 SENDER = "Backorder Desk <orders@backorder-desk.invalid>"
 TARGET = 500.0
-
-
-def free_port() -> int:
-    """aiosmtpd's Controller cannot be given port 0 (it connects to its own port to check it started)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Counting:

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import ORDER_SAMPLE, QUICK, Figure, Timer, per_dialect, report, scratch_database
+from bench.common import ORDER_SAMPLE, QUICK, Figure, Timer, free_port, per_dialect, report, scratch_database, wait_up
 
 # the first 1,200 invoices by default (a few minutes for all benches); BENCH_INVOICES=0 replays all ~13k
 INVOICES = int(os.environ.get("BENCH_INVOICES") or (300 if QUICK else 1_200)) or 1_000_000
@@ -134,7 +134,7 @@ async def replay_http(url: str, p: Plan, pos: dict[date, str]) -> dict[str, Any]
 
     async with open_database(url):
         _, token = await create_token("replay", "agent")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "BACKORDER_DATABASE_URL": url, "BACKORDER_INPROCESS_WORKER": "0",
            "BACKORDER_ENV": "production"}
     server = subprocess.Popen([str(BIN), "serve", "--port", str(port)], env=env,  # noqa: ASYNC220
@@ -146,7 +146,7 @@ async def replay_http(url: str, p: Plan, pos: dict[date, str]) -> dict[str, Any]
     backorders = 0
     try:
         async with httpx.AsyncClient(timeout=60, headers=headers) as http:
-            await _wait_up(http, f"http://127.0.0.1:{port}/healthz")
+            await wait_up(f"http://127.0.0.1:{port}/healthz")
             due = sorted(pos)
             queue: asyncio.Queue[Invoice | None] = asyncio.Queue()
 
@@ -283,25 +283,6 @@ def _encode(kind: str, key: str) -> str:
     import base64
 
     return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_up(http: httpx.AsyncClient, url: str) -> None:
-    for _ in range(300):
-        try:
-            if (await http.get(url)).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the server did not come up")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import QUICK, Figure, report, scratch_database
+from bench.common import QUICK, Figure, free_port, report, scratch_database, wait_up
 
 CLIENTS = 32
 SECONDS = 3.0 if QUICK else 10.0
@@ -186,7 +186,7 @@ async def main() -> None:
         await set_up(url)
         async with open_database(url):
             _, token = await create_token("bench", "agent")
-        gql_port, floor_port = _free_port(), _free_port()
+        gql_port, floor_port = free_port(), free_port()
         env = {**os.environ, "BACKORDER_DATABASE_URL": url, "BACKORDER_INPROCESS_WORKER": "0",
                "BACKORDER_PUBLIC_URL": f"http://127.0.0.1:{gql_port}"}
         servers = [
@@ -199,8 +199,8 @@ async def main() -> None:
             base = f"http://127.0.0.1:{gql_port}"
             limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
             async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-                await _wait_up(http, f"{base}/healthz")
-                await _wait_up(http, f"http://127.0.0.1:{floor_port}/orders?email=x")
+                await wait_up(f"{base}/healthz")
+                await wait_up(f"http://127.0.0.1:{floor_port}/orders?email=x")
                 link = (await http.post(f"{base}/graphql", headers={"Authorization": f"Bearer {token}"}, json={
                     "query": "mutation($e: String!) { customerPortalLink(input: {email: $e}) { url } }",
                     "variables": {"e": CUSTOMER}})).json()["data"]["customerPortalLink"]["url"]
@@ -241,25 +241,6 @@ async def main() -> None:
                   met=ratio >= 0.4,
                   note=f"10 orders, 30 lines, {backordered} backorders with history and substitutes; "
                        f"{len(json.dumps(sample)):,} B; one process each, SQLite"))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_up(http: httpx.AsyncClient, url: str) -> None:
-    for _ in range(300):
-        try:
-            if (await http.get(url)).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.common import QUICK, REDIS_URL, Figure, Timer, report, scratch_database
+from bench.common import QUICK, REDIS_URL, Figure, Timer, free_port, report, scratch_database
 from domain.store.db import open_database
 from domain.store.tokens import create_token
 
@@ -51,14 +51,6 @@ TARGET_S = 1.0
 BACKORDER = Path(sys.executable).with_name("backorder")
 UPDATES = """subscription($filter: BackorderUpdatesFilter) { backorderUpdates(filter: $filter) {
   kind backorderId oldEtaDate newEtaDate message backorder { id sku status eta { date source } } } }"""
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

@@ -235,6 +235,15 @@ class PurchaseOrderChanged(Event):
     change: str = "updated"
 
 
+@dataclass(frozen=True, kw_only=True)
+class SessionEnded(Event):
+    """A sign-in ended (signed out, an API token revoked): every process ends the live updates it feeds it.
+    `session` is a digest of the session's key, never the key itself (a bearer secret)."""
+
+    kind: ClassVar[str] = "SessionEnded"
+    session: str
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -255,5 +264,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ProductChanged,
         SupplierChanged,
         PurchaseOrderChanged,
+        SessionEnded,
     )
 }

@@ -21,7 +21,7 @@ from babel.dates import format_time as _babel_time
 from babel.dates import get_timezone_name
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from domain.customers import SUPPORTED_LANGUAGES
@@ -48,14 +48,6 @@ def translations(language: str) -> NullTranslations:
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
     return Translations(buffer, domain="messages")
-
-
-def gettext(language: str, message: str) -> str:
-    return translations(language).gettext(message)
-
-
-def ngettext(language: str, singular: str, plural: str, n: int) -> str:
-    return translations(language).ngettext(singular, plural, n)
 
 
 # English is written as in the shop's home, the UK: "2 December 2026", 14:30 (Babel's "en" is American)
@@ -89,7 +81,3 @@ def format_moment(value: datetime, timezone: str, language: str) -> str:
 
 def format_number(value: int | Decimal, language: str) -> str:
     return format_decimal(value, locale=format_locale(language))
-
-
-def format_money(amount: Decimal, currency: str, language: str) -> str:
-    return format_currency(amount, currency, locale=format_locale(language))

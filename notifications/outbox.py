@@ -18,7 +18,7 @@ from domain import events as ev
 from domain.clock import Clock
 from domain.store import models as t
 from domain.store import notify as store
-from domain.store.portal import signing_key
+from domain.store.portal import languages_by_email, signing_key
 from notifications.compose import CUSTOMER_EVENTS
 from notifications.render import render_back_in_stock
 from notifications.settings import NotificationSettings
@@ -73,6 +73,8 @@ class OutboxRecorder:
         if not subscribers:
             return
         product = await t.Product.get(sku=sku).using_db(conn)
+        # a subscriber who is also a customer is told in their language; a number alone has none: English
+        languages = await languages_by_email([sub.email for sub in subscribers if sub.email], conn)
         key = await signing_key()
         now = self.clock.now()
         base = self.settings.public_url.rstrip("/")
@@ -81,7 +83,8 @@ class OutboxRecorder:
             channel = "EMAIL" if sub.email else "SMS"
             token = quote(unsubscribe_token(key, address, channel))
             rendered = render_back_in_stock(
-                product=product.name, language="en", shop_name=self.settings.shop_name, shop_url=f"{base}/",
+                product=product.name, language=languages.get(sub.email or "", "en"), shop_name=self.settings.shop_name,
+                shop_url=f"{base}/",
                 unsubscribe_url=f"{base}/unsubscribe?token={token}")
             await store.enqueue(
                 key=f"back-in-stock:{sub.id}", kind="BACK_IN_STOCK", channel=channel, recipient=address,

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 
-def _int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
+    """A whole number from the environment (unset or blank: the default); anything else stops start-up with a
+    sentence naming the variable. The one reader for every settings object (the API's imports it)."""
     raw = os.environ.get(name, "")
     try:
         return int(raw) if raw.strip() else default
@@ -15,7 +17,8 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from exc
 
 
-def _float(name: str, default: float) -> float:
+def env_float(name: str, default: float) -> float:
+    """As `env_int`, for a number that may have a fraction."""
     raw = os.environ.get(name, "")
     try:
         return float(raw) if raw.strip() else default
@@ -125,13 +128,13 @@ class NotificationSettings:
             public_url=env.get("BACKORDER_PUBLIC_URL", "http://127.0.0.1:8000"),
             email_from=env.get("BACKORDER_EMAIL_FROM", "Backorder Desk <orders@backorder-desk.invalid>"),
             smtp=smtp, twilio=twilio,
-            coalesce_seconds=_int("BACKORDER_COALESCE_SECONDS", 600),
-            eta_threshold_days=_int("BACKORDER_ETA_THRESHOLD_DAYS", 1),
-            long_delay_days=_int("BACKORDER_LONG_DELAY_DAYS", 14),
+            coalesce_seconds=env_int("BACKORDER_COALESCE_SECONDS", 600),
+            eta_threshold_days=env_int("BACKORDER_ETA_THRESHOLD_DAYS", 1),
+            long_delay_days=env_int("BACKORDER_LONG_DELAY_DAYS", 14),
             goodwill_text=env.get("BACKORDER_GOODWILL_TEXT") or None,
             goodwill_code=env.get("BACKORDER_GOODWILL_CODE") or None,
-            max_attempts=_int("BACKORDER_NOTIFY_MAX_ATTEMPTS", 8),
-            opt_in_sms_per_hour=_int("BACKORDER_OPT_IN_SMS_PER_HOUR", 200),
-            lease_seconds=_float("BACKORDER_NOTIFY_LEASE_SECONDS", 55.0),
-            send_timeout_seconds=_float("BACKORDER_NOTIFY_SEND_TIMEOUT_SECONDS", 18.0),
+            max_attempts=env_int("BACKORDER_NOTIFY_MAX_ATTEMPTS", 8),
+            opt_in_sms_per_hour=env_int("BACKORDER_OPT_IN_SMS_PER_HOUR", 200),
+            lease_seconds=env_float("BACKORDER_NOTIFY_LEASE_SECONDS", 55.0),
+            send_timeout_seconds=env_float("BACKORDER_NOTIFY_SEND_TIMEOUT_SECONDS", 18.0),
         )

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+from notifications.settings import env_float
+
 
 @dataclass(frozen=True)
 class WebhookSettings:
@@ -20,11 +22,7 @@ class WebhookSettings:
     @staticmethod
     def from_env() -> WebhookSettings:
         def number(name: str, default: float) -> float:
-            raw = os.environ.get(name, "")
-            try:
-                value = float(raw) if raw.strip() else default
-            except ValueError as exc:
-                raise SystemExit(f"{name} must be a number, not {raw!r}") from exc
+            value = env_float(name, default)
             if value <= 0:
                 raise SystemExit(f"{name} must be more than 0")
             return value

@@ -17,7 +17,7 @@ from datetime import date
 
 from domain import events as ev
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
-from notifications.i18n import format_day, translations
+from notifications.i18n import format_day, format_number, translations
 
 ARROW = "→"  # the one arrow of every "before → after"
 
@@ -271,7 +271,7 @@ SMS_HEADLINES: dict[str, str] = {
     "cancelled_customer": _("cancelled as you asked"), "cancelled_shop": _("cancelled by us, sorry"),
     "cancelled": _("cancelled"), "partly_cancelled": _("partly cancelled"),
     "substituted": _("replaced by your alternative"), "partly_substituted": _("partly replaced by your alternative"),
-    "eta_later": _("new date"), "eta_earlier": _("arriving earlier"), "long_delay": _("delayed; see your options"),
+    "eta_later": _("new date"), "eta_earlier": _("arriving earlier"), "long_delay": _("delayed, see your options"),
     "substitute_offered": _("an alternative is in stock"),
 }
 CONFIDENCE: dict[str, str] = {
@@ -306,46 +306,48 @@ def confidence_words(confidence: str | None, language: str) -> str:
     return translations(language).gettext(CONFIDENCE[confidence]) if confidence in CONFIDENCE else ""
 
 
+def _counted(language: str) -> Callable[..., str]:
+    """`ngettext(singular, plural, n)` with {n} written as the locale writes numbers (1,200 / 1.200 / 1 200)."""
+    t = translations(language)
+
+    def counted(singular: str, plural: str, n: int, **more: str) -> str:
+        return t.ngettext(singular, plural, n).format(n=format_number(n, language), **more)
+    return counted
+
+
 def facts(*, shipped: int, held: int, waiting: int, substituted: int, cancelled: int, substitute: str | None,
           language: str) -> list[str]:
     """Where every unit of the backorder stands now, one phrase per state that has any."""
-    t = translations(language)
-    out = []
+    ngettext, out = _counted(language), []
     if shipped:
-        out.append(t.ngettext("{n} shipped", "{n} shipped", shipped).format(n=shipped))
+        out.append(ngettext("{n} shipped", "{n} shipped", shipped))
     if held:
-        out.append(t.ngettext("{n} set aside for you", "{n} set aside for you", held).format(n=held))
+        out.append(ngettext("{n} set aside for you", "{n} set aside for you", held))
     if waiting:
-        out.append(t.ngettext("{n} still on backorder", "{n} still on backorder", waiting).format(n=waiting))
-    if substituted:
-        if substitute:
-            out.append(t.ngettext("{n} replaced by {name}", "{n} replaced by {name}", substituted).format(
-                n=substituted, name=substitute))
-        else:
-            out.append(t.ngettext("{n} replaced by an alternative", "{n} replaced by an alternative",
-                                  substituted).format(n=substituted))
+        out.append(ngettext("{n} still on backorder", "{n} still on backorder", waiting))
+    if substituted and substitute:
+        out.append(ngettext("{n} replaced by {name}", "{n} replaced by {name}", substituted, name=substitute))
+    elif substituted:
+        out.append(ngettext("{n} replaced by an alternative", "{n} replaced by an alternative", substituted))
     if cancelled:
-        out.append(t.ngettext("{n} cancelled", "{n} cancelled", cancelled).format(n=cancelled))
+        out.append(ngettext("{n} cancelled", "{n} cancelled", cancelled))
     return out
 
 
 def sms_facts(*, shipped: int, held: int, waiting: int, substituted: int, cancelled: int, eta: str,
               language: str) -> list[str]:
     """The same in few characters, for a text."""
-    t = translations(language)
-    out = []
+    ngettext, out = _counted(language), []
     if shipped:
-        out.append(t.ngettext("{n} shipped", "{n} shipped", shipped).format(n=shipped))
+        out.append(ngettext("{n} shipped", "{n} shipped", shipped))
     if held:
-        out.append(t.ngettext("{n} ready", "{n} ready", held).format(n=held))
-    if waiting:
-        if eta:
-            out.append(t.ngettext("{n} waiting, exp. {date}", "{n} waiting, exp. {date}", waiting).format(
-                n=waiting, date=eta))
-        else:
-            out.append(t.ngettext("{n} waiting", "{n} waiting", waiting).format(n=waiting))
+        out.append(ngettext("{n} ready", "{n} ready", held))
+    if waiting and eta:
+        out.append(ngettext("{n} waiting, exp. {date}", "{n} waiting, exp. {date}", waiting, date=eta))
+    elif waiting:
+        out.append(ngettext("{n} waiting", "{n} waiting", waiting))
     if substituted:
-        out.append(t.ngettext("{n} replaced", "{n} replaced", substituted).format(n=substituted))
+        out.append(ngettext("{n} replaced", "{n} replaced", substituted))
     if cancelled:
-        out.append(t.ngettext("{n} cancelled", "{n} cancelled", cancelled).format(n=cancelled))
+        out.append(ngettext("{n} cancelled", "{n} cancelled", cancelled))
     return out

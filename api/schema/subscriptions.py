@@ -13,7 +13,7 @@ import strawberry
 from graphql import GraphQLError
 
 from api import types as gt
-from api.context import Loaders
+from api.context import Loaders, PortalSession
 from api.ids import decode_id
 from api.permissions import IsAuthenticated
 from api.schema.common import Ctx
@@ -135,6 +135,10 @@ class Subscription:
         sku = f.sku.strip() if f.sku else None
 
         def accept(event: ev.Event) -> bool:
+            if isinstance(event, ev.SessionEnded) and principal.session is not None \
+                    and principal.session.is_named_by(event):
+                principal.session.ended = True  # ended on another process: so here, at once
+                PortalSession.end(principal.session.key)
             if principal.session_ended():
                 return True  # wake the loop below: it ends the subscription
             if not isinstance(event, ev.BackorderEvent):

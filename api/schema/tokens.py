@@ -106,7 +106,8 @@ async def revoke_api_token(info: Ctx, input: RevokeApiTokenInput) -> RevokeApiTo
     key = decode_id("ApiToken", input.id)
     if not await store.revoke_token(key):
         raise NotFound("no token in use has this id", field="id")
-    PortalSession.end_api_token(key)  # its open websockets here get nothing more, at once
+    # its open websockets here get nothing more, at once, and (through the bus) on every other process too
+    await info.context.bus.publish([PortalSession.end_api_token(key, info.context.desk.clock.now())])
     return RevokeApiTokenPayload(revoked_id=input.id)
 
 

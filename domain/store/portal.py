@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
@@ -108,9 +109,9 @@ async def get_preferences(email: str) -> NotificationPreferences:
     )
 
 
-async def languages_by_email(emails: Sequence[str]) -> dict[str, str]:
+async def languages_by_email(emails: Sequence[str], conn: BaseDBAsyncClient | None = None) -> dict[str, str]:
     """Each customer's language (those who never chose one are absent: English)."""
-    rows = await CustomerPreferences.filter(email__in=list(emails)).values_list("email", "language")
+    rows = await CustomerPreferences.filter(email__in=list(emails)).using_db(conn).values_list("email", "language")
     return {email: language for email, language in rows}
 
 

@@ -4,6 +4,7 @@ German (real HTTP and websockets, the customer's own session)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from domain.customers import NotificationPreferences
@@ -50,3 +51,21 @@ async def test_a_german_customer_reads_history_and_live_updates_in_german(api, c
     assert _causes(await ann.gql(BACKORDERS), shop["ann_backorder"]) == ["1 vom Shop storniert"]
     assert _causes(await ann.gql(BACKORDERS), shop["ann_backorder"], "STATUS")[0] == (
         "Bestellung aufgegeben: 3 von 3 werden nachgeliefert")
+
+
+async def test_a_moved_purchase_order_reads_with_one_arrow_for_staff_and_customer(api, customers):  # noqa: F811
+    shop = await _shop(api)
+    ann = customers()
+    await ann.sign_in_with_link(ANN)
+    hers = await ann.subscribe()
+    staff = await s.subscribe(api, "subscription { backorderUpdates { kind message } }")
+    try:
+        await api.desk.update_purchase_order(shop["po"].id, expected_date=shop["po"].expected_date + timedelta(days=4))
+        messages = [u["message"] for u in await s.received(staff)] + [u["message"] for u in await s.received(hers)]
+    finally:
+        await hers.close()
+        await staff.close()
+
+    moved = [m for m in messages if m.startswith("expected date")]
+    assert moved and all("→" in m and "->" not in m for m in moved), messages
+    assert any(m.endswith("supplier date changed") for m in moved), moved  # Ann's, without the PO's number

@@ -70,12 +70,12 @@ async def test_sign_in_exchanges_the_token_for_an_httponly_session_the_page_neve
     # the session works for the API (and for GraphiQL's page, which shares it) until sign-out
     session = cookies["bd_staff"]["value"]
     asked = await api.client.post(f"{api.base}/graphql", json={"query": "{ viewer { role } }"},
-                                  cookies={"bd_staff": session})
+                                  headers={"Cookie": f"bd_staff={session}"})
     assert asked.json()["data"]["viewer"]["role"] == "agent"
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     asked = await api.client.post(f"{api.base}/graphql", json={"query": "{ viewer { role } }"},
-                                  cookies={"bd_staff": session})
+                                  headers={"Cookie": f"bd_staff={session}"})
     assert asked.json()["data"] is None
     assert page.console_errors == []
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -28,12 +27,7 @@ from domain.services import BackorderDesk
 from domain.store.uow import TortoiseUnitOfWork
 from notifications.service import Notifications
 from notifications.settings import NotificationSettings, SmtpSettings, TwilioSettings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.api.conftest import free_port
 
 
 class MailHandler:

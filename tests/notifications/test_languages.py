@@ -156,3 +156,17 @@ async def test_a_german_customer_gets_german_email_and_texts(db, smtp, twilio):
     assert link["Subject"] == "Ihr Link zu Ihren Bestellungen"
     assert "läuft am 2. März 2026, 11:30 (Mitteleuropäische Normalzeit) ab" in link.get_body(
         ("plain",)).get_content().replace("\r\n", "\n")
+
+
+async def test_a_back_in_stock_subscriber_who_is_a_customer_is_told_in_their_language(db, smtp):
+    shop = make_shop(make_settings(smtp, None, coalesce_seconds=0))
+    await shop.desk.upsert_product(ProductInput(sku="LAMP", name="Schreibtischlampe", price=Decimal("29.50"),
+                                                currency="EUR"))
+    await save_preferences(NotificationPreferences(email="jonas@example.de", language="de"))
+    for who in ("jonas@example.de", "ann@example.com"):
+        assert await shop.notifications.subscribe_to_product("LAMP", who, None) == "ACTIVE"
+    await shop.desk.receive_stock("LAMP", 5)
+    await shop.deliver()
+    assert {m["To"]: m["Subject"] for m in smtp.messages} == {
+        "jonas@example.de": "Schreibtischlampe ist wieder vorrätig",
+        "ann@example.com": "Schreibtischlampe is back in stock"}

@@ -60,13 +60,13 @@ def legacy_cause(kind: str, text: str) -> dict[str, object]:
 
 async def structure_old_causes(apps: object, schema_editor: object) -> None:
     client = schema_editor.client  # type: ignore[attr-defined]
-    mark = "$" if client.capabilities.dialect == "postgres" else "?"
+    marks = ("$1", "$2") if client.capabilities.dialect == "postgres" else ("?", "?")
     rows = await client.execute_query_dict('SELECT id, kind, cause FROM "backorder_history" WHERE cause_data IS NULL')
-    for row in rows:
-        data = legacy_cause(row["kind"], row["cause"] or "")
-        sql = (f'UPDATE "backorder_history" SET cause_data = {mark}{"1" if mark == "$" else ""} '
-               f'WHERE id = {mark}{"2" if mark == "$" else ""}')
-        await client.execute_query(sql, [json.dumps(data, separators=(",", ":")), row["id"]])
+    updates = [[json.dumps(legacy_cause(row["kind"], row["cause"] or ""), separators=(",", ":")), row["id"]]
+               for row in rows]
+    for start in range(0, len(updates), 5000):  # one statement, many rows: a shop's history can be long
+        await client.execute_many(f'UPDATE "backorder_history" SET cause_data = {marks[0]} WHERE id = {marks[1]}',
+                                  updates[start:start + 5000])
 
 
 class Migration(migrations.Migration):

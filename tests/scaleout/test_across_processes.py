@@ -1,0 +1,126 @@
+"""What must hold for all processes of a deployment at once, with Redis configured, checked against this test's
+server and a real `backorder serve` process: ending a sign-in on one ends its live updates on the other within
+a second (a SessionEnded event on the bus; before, the other noticed at its next re-read of the session, up to
+30 s later, and only if an event for it came along); rate limits are one count for both (before, each process
+counted its own, so two processes allowed 20 order-number guesses instead of 10)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+
+from api.app import create_app
+from api.http_limits import server_config
+from api.ids import encode_id
+from api.settings import Settings
+from domain.clock import FixedClock
+from domain.store.redis_bus import RedisBus
+from domain.store.tokens import create_token
+from tests.api.conftest import free_port
+from tests.scaleout.conftest import REDIS_URL, needs_redis
+
+pytestmark = needs_redis
+
+UPDATES = "subscription { backorderUpdates { kind } }"
+BIN = Path(sys.executable).parent / "backorder"
+
+
+async def _serve(app, settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    port = int(settings.public_url.split(":")[-1])
+    server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level="warning",
+                                          lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(3000):
+        if server.started:
+            break
+        await asyncio.sleep(0.02)
+    assert server.started
+    return server, task
+
+
+@pytest.fixture
+async def two_servers(db_url: str, tmp_path: Path) -> AsyncIterator[list[str]]:
+    """This test's server and a `backorder serve` process, on one database and one Redis channel."""
+    channel = f"test:{secrets.token_hex(4)}"
+    port = free_port()
+    settings = Settings(database_url=db_url, public_url=f"http://127.0.0.1:{port}", redis_url=REDIS_URL,
+                        redis_channel=channel, inprocess_worker=False)
+    app = create_app(settings, clock=FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)),
+                     bus=RedisBus(REDIS_URL, channel=channel))
+    server, task = await _serve(app, settings)
+    other_port = free_port()
+    env = {**os.environ, "BACKORDER_DATABASE_URL": db_url, "BACKORDER_REDIS_URL": REDIS_URL,
+           "BACKORDER_REDIS_CHANNEL": channel, "BACKORDER_INPROCESS_WORKER": "0", "BACKORDER_ENV": "production"}
+    log = (tmp_path / "other.log").open("wb")
+    other = subprocess.Popen([str(BIN), "serve", "--port", str(other_port)], env=env, stdout=log,  # noqa: ASYNC220
+                             stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{other_port}"
+    try:
+        async with httpx.AsyncClient(timeout=2) as client:
+            for _ in range(1200):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"{base}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the other server never came up: " + (tmp_path / "other.log").read_text())
+        yield [settings.public_url, base]
+    finally:
+        other.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            other.wait(10)
+        if other.poll() is None:
+            other.kill()
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+
+
+async def test_a_token_revoked_on_one_process_ends_its_subscriptions_on_another_within_a_second(two_servers):
+    here, there = two_servers
+    token, secret = await create_token("doomed agent", "agent")
+    _, admin = await create_token("admin", "admin")
+    address = f"{there.replace('http', 'ws')}/graphql"
+    async with websockets.connect(address, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {secret}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": UPDATES}}))
+        await asyncio.sleep(0.5)  # subscribed on the bus of the other process
+        async with httpx.AsyncClient(timeout=10) as client:
+            revoked = await client.post(f"{here}/graphql", headers={"Authorization": f"Bearer {admin}"}, json={
+                "query": "mutation($id: ID!) { revokeApiToken(input: {id: $id}) { userErrors { code } } }",
+                "variables": {"id": _token_id(token.id)}})
+        assert revoked.json()["data"]["revokeApiToken"]["userErrors"] == [], revoked.text
+        started = time.monotonic()
+        message = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
+        assert time.monotonic() - started < 1.0
+        assert message["id"] == "1" and message["payload"]["data"] is None, message
+        assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["UNAUTHENTICATED"], message
+
+
+def _token_id(key: str) -> str:
+    return encode_id("ApiToken", key)
+
+
+async def test_the_order_number_sign_in_limit_is_one_count_for_every_process(two_servers):
+    sign_in = ('mutation { signInWithOrder(input: {email: "x@example.com", orderNumber: "nope"}) '
+               '{ userErrors { code } } }')
+    codes = []
+    async with httpx.AsyncClient(timeout=10) as client:
+        for attempt in range(12):  # alternating between the two processes
+            response = await client.post(f"{two_servers[attempt % 2]}/graphql", json={"query": sign_in})
+            codes.append(response.json()["data"]["signInWithOrder"]["userErrors"][0]["code"])
+    assert codes == ["NOT_FOUND"] * 10 + ["RATE_LIMITED"] * 2
