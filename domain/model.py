@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import Enum
 
 from domain import events as ev
-from domain.allocation import Claim, PriorityPolicy, allocate, rank
+from domain.allocation import AllocationPolicy, Claim, PriorityPolicy, ShareRule, allocate, rank
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.errors import (
     BackorderLimitExceeded,
@@ -148,7 +148,14 @@ class Product:
     substitutes: list[str] = field(default_factory=list)
     supplier_id: str | None = None
     lead_time_days: int | None = None
+    allocation_policy: AllocationPolicy = AllocationPolicy.PRIORITY
+    fair_share_minimum: int | None = None
+    customer_cap_per_receipt: int | None = None
     version: int = 0
+
+    @property
+    def share_rule(self) -> ShareRule:
+        return ShareRule(self.allocation_policy, self.fair_share_minimum, self.customer_cap_per_receipt)
 
     def validate(self) -> None:
         check_sku(self.sku)
@@ -167,6 +174,13 @@ class Product:
             raise InvalidInput("substitutes are listed once each", field="substitutes")
         for s in self.substitutes:
             check_sku(s, "substitutes")
+        for value, name in ((self.fair_share_minimum, "fairShareMinimum"),
+                            (self.customer_cap_per_receipt, "customerCapPerReceipt")):
+            if value is None:
+                continue
+            check_quantity(value, name)
+            if self.allocation_policy is not AllocationPolicy.FAIR_SHARE:
+                raise InvalidInput(f"{name} applies only to the FAIR_SHARE allocation policy", field=name)
 
     def is_preorder(self, today: date) -> bool:
         return (
@@ -410,6 +424,7 @@ class Backorder:
             promised_date=self.promised_date,
             priority_override=self.priority_override,
             order_quantity=self.order_quantity,
+            customer=self.customer_email,
         )
 
     def _record(self, at: datetime, kind: str, old: str | None, new: str | None, cause: Cause) -> None:
@@ -721,7 +736,8 @@ class SkuInventory:
         if self.ahead is not None and self.ahead.waiting_count:
             raise AssertionError(f"{self.sku}: stock to hand out to a queue that is not loaded")
         given = 0
-        for allocation in allocate(supply, [b.claim() for b in self.queue.values()], self.policy, now.date()):
+        for allocation in allocate(supply, [b.claim() for b in self.queue.values()], self.policy, now.date(),
+                                   self.product.share_rule):
             backorder = self.queue[allocation.backorder_id]
             taken = self._reserve(allocation.quantity)
             _add(backorder.reserved, taken)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from domain import events as ev
+from domain.allocation import AllocationPolicy
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.clock import Clock
 from domain.errors import (
@@ -81,6 +82,9 @@ class ProductInput:
     substitutes: Sequence[str] = ()
     supplier_id: str | None = None
     lead_time_days: int | None = None
+    allocation_policy: AllocationPolicy = AllocationPolicy.PRIORITY
+    fair_share_minimum: int | None = None
+    customer_cap_per_receipt: int | None = None
 
 
 @dataclass
@@ -121,6 +125,9 @@ class BackorderDesk:
                 substitutes=substitutes,
                 supplier_id=data.supplier_id,
                 lead_time_days=data.lead_time_days,
+                allocation_policy=data.allocation_policy,
+                fair_share_minimum=data.fair_share_minimum,
+                customer_cap_per_receipt=data.customer_cap_per_receipt,
                 version=existing.version if existing else 0,
             )
             product.validate()

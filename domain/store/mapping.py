@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain import model as m
+from domain.allocation import AllocationPolicy
 from domain.causes import Cause
 from domain.eta import Confidence, Eta, EtaSource
 
@@ -22,6 +23,7 @@ _STATUS = {s.value: s for s in m.BackorderStatus}
 _TIER = {t_.value: t_ for t_ in m.CustomerTier}
 _CHANNEL = {c.value: c for c in m.Channel}
 _POLICY = {p.value: p for p in m.BackorderPolicy}
+_ALLOCATION = {p.value: p for p in AllocationPolicy}
 _PO_STATUS = {s.value: s for s in m.PurchaseOrderStatus}
 _CONFIDENCE = {c.value: c for c in Confidence}
 _SOURCE = {s.value: s for s in EtaSource}
@@ -67,7 +69,9 @@ def product(r: Row) -> m.Product:
         sku=r["sku"], name=r["name"], price=money(r["price"], r["currency"]),
         backorder_policy=_POLICY[r["backorder_policy"]], backorder_limit=r["backorder_limit"],
         release_date=as_date(r["release_date"]), substitutes=list(as_json(r["substitutes"]) or []),
-        supplier_id=r["supplier_id"], lead_time_days=r["lead_time_days"], version=r["version"])
+        supplier_id=r["supplier_id"], lead_time_days=r["lead_time_days"],
+        allocation_policy=_ALLOCATION[r["allocation_policy"]], fair_share_minimum=r["fair_share_minimum"],
+        customer_cap_per_receipt=r["customer_cap_per_receipt"], version=r["version"])
 
 
 def supplier(r: Row) -> m.Supplier:

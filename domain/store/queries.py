@@ -49,7 +49,8 @@ async def products_by_sku(skus: Sequence[str]) -> dict[str, m.Product]:
         return {}
     rows = await _select(
         'SELECT sku, name, price, currency, backorder_policy, backorder_limit, release_date, substitutes, '
-        'supplier_id, lead_time_days, version FROM "products" WHERE sku IN ({keys})', list(skus))
+        'supplier_id, lead_time_days, allocation_policy, fair_share_minimum, customer_cap_per_receipt, version '
+        'FROM "products" WHERE sku IN ({keys})', list(skus))
     return {r["sku"]: mapping.product(r) for r in rows}
 
 

@@ -342,6 +342,9 @@ class TortoiseUnitOfWork:
             "substitutes": list(product.substitutes),
             "supplier_id": product.supplier_id,
             "lead_time_days": product.lead_time_days,
+            "allocation_policy": product.allocation_policy.value,
+            "fair_share_minimum": product.fair_share_minimum,
+            "customer_cap_per_receipt": product.customer_cap_per_receipt,
         }
         updated = await t.Product.filter(sku=product.sku).update(**values, version=product.version + 1)
         if not updated:
