@@ -441,7 +441,7 @@ class BackorderDesk:
                 placed_at=now, ship_complete=ship_complete,
             )
             inventories: list[SkuInventory] = []
-            await uow.load_inventories(skus)
+            await uow.load_inventories(skus, appending_at=now)
             for sku in list(merged):  # one line per SKU, in the order first named, with the summed quantity
                 qty = merged[sku]
                 with on_line(first_line[sku]):
