@@ -177,7 +177,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 listening = [t for t in tasks if t.get_name() == "dispatcher-wake"]
                 for task in listening:
                     task.cancel()
-                _, late = await asyncio.wait([t for t in tasks if t not in listening] or listening, timeout=15)
+                waiting = [t for t in tasks if t not in listening] or listening
+                # without an in-process worker there is no loop to wait for (asyncio.wait refuses an empty set)
+                _, late = await asyncio.wait(waiting, timeout=15) if waiting else (set(), set())
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)

@@ -674,7 +674,7 @@ async function savePreferences(event) {
         userErrors { field message code } } }`, { input });
     const payload = data.updateNotificationPreferences;
     if (payload.userErrors.length) {
-      errors.textContent = payload.userErrors.map((e) => e.message).join(" ");
+      errors.textContent = payload.userErrors.map((e) => preferenceErrorWords(form, e)).join(" ");
       for (const e of payload.userErrors) fieldError(fieldOf(form, e.field), errors, errors.textContent);
       const first = form.querySelector("[aria-invalid=true]");
       if (first) first.focus();
@@ -691,6 +691,15 @@ async function savePreferences(event) {
   } catch (err) {
     errors.textContent = err.message;
   }
+}
+
+function preferenceErrorWords(form, e) {
+  // the fields' own rules, in the customer's language; anything else as the server words it
+  const name = (fieldOf(form, e.field) || {}).name;
+  if (name === "phone") return t(form.phone.value.trim() ? "prefs.invalid.phone" : "prefs.invalid.phoneMissing");
+  if (name === "quietHoursStart" || name === "quietHoursEnd") return t("prefs.invalid.quietHours");
+  if (name === "timezone") return t("prefs.invalid.timezone");
+  return errorWords(e.code, e.message);
 }
 
 // -- signing in and out ------------------------------------------------------------------------

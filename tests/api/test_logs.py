@@ -82,3 +82,12 @@ async def test_healthz_is_liveness_and_readyz_asks_the_database(api):
                         "cookie bd_session={}; other=1", "token bd_{} created", "'token': 'bd_{}'"]))
 def test_redaction_removes_any_token_wherever_it_stands(secret, shape):
     assert secret not in redact(shape.format(secret))
+
+
+async def test_a_server_that_sends_nothing_itself_shuts_down_cleanly(db_url, tmp_path):
+    """BACKORDER_INPROCESS_WORKER=0 (workers send): no background loop to wait for at shut-down."""
+    with served(db_url, tmp_path, env={"BACKORDER_INPROCESS_WORKER": "0"}) as app:
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.get(f"{app.base}/readyz")).status_code == 200
+    output = "\n".join(app.lines())
+    assert "Application shutdown complete" in output and "Traceback" not in output, output

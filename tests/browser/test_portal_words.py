@@ -56,7 +56,7 @@ def test_every_key_the_page_asks_for_exists():
     asked |= set(re.findall(r'data-i18n(?:-aria-label)?="([\w.]+)"', page))
     # keys the script builds: a status per backorder status, and IN_STOCK for a line without a backorder
     asked |= {f"status.{s.value}" for s in BackorderStatus} | {"status.IN_STOCK"}
-    asked |= set(re.findall(r'"((?:order|signIn)\.\w+)"', script))
+    asked |= set(re.findall(r'"((?:order|signIn|prefs)\.[\w.]+)"', script))  # picked by a condition
     assert len(asked) > 60
     assert sorted(asked - set(english)) == []
 

@@ -67,5 +67,5 @@ async def test_a_portal_sign_in_leaves_no_token_in_the_server_log(browser, tmp_p
     for secret in (token, "old-form-secret-1", "unsubscribe-secret-2"):
         assert secret not in output
     # the anonymous visit asked who was there and was told to sign in: an answer, not an error
-    assert [line for line in output.splitlines() if "ERROR" in line or "Traceback" in line] == []
+    assert [line for line in output.splitlines() if "ERROR" in line or "Traceback" in line] == [], output
 
