@@ -669,9 +669,7 @@ class SkuInventory:
         """Allocate what is available now; backorder the rest when the product's policy allows."""
         check_quantity(line.quantity, "lines.quantity")
         if location is not None:  # read as every location code is; an unknown one simply has nothing
-            location = location.strip().upper() or None
-            if location is not None and not re.fullmatch(r"[A-Z0-9][A-Z0-9_\-]{0,31}", location):
-                raise InvalidInput(f"{location!r} is not a valid location code", field="location")
+            location = check_location(location) if location.strip() else None
         product = self.product
         preorder = product.is_preorder(now.date())
         allocate_now = 0 if preorder else min(line.quantity, self.available_to_promise)
