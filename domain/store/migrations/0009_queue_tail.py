@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('backorder', '0007_webhooks')]
+    dependencies = [('backorder', '0008_allocation_policy')]
 
     initial = False
 
