@@ -39,6 +39,11 @@ class Product(Model):
     version = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # the waiting queue in two numbers (backorders with units still to allocate, and those units), kept by
+    # every save of the SKU's aggregate: an order joins the tail of a long queue without reading it whole.
+    # Null until the aggregate is first saved (the next placement then loads the queue whole).
+    waiting_count = fields.IntField(null=True)
+    waiting_units = fields.IntField(null=True)
 
     class Meta:
         table = "products"
@@ -159,7 +164,8 @@ class Backorder(Model):
 
     class Meta:
         table = "backorders"
-        indexes = (("sku", "status"),)
+        # the queue's head and tail in priority order are index probes (`TortoiseUnitOfWork._queue_ends`)
+        indexes = (("sku", "status", "priority_override", "ordered_at", "id"),)
 
 
 class BackorderHistory(Model):

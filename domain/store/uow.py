@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
@@ -23,13 +23,14 @@ from tortoise.transactions import in_transaction
 from domain import model as m
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
-from domain.events import BackorderEvent, Event
+from domain.events import Event
 from domain.ports import EventPublisher
 from domain.store import mapping
 from domain.store import models as t
 
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
+WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]  # units still to allocate
 OPEN_PO = [m.PurchaseOrderStatus.OPEN.value, m.PurchaseOrderStatus.PARTIALLY_RECEIVED.value]
 
 
@@ -55,6 +56,8 @@ class TortoiseUnitOfWork:
         self._inventories: dict[str, m.SkuInventory] = {}
         self._loaded: dict[str, dict[str, Any]] = {}  # backorder id -> row values as loaded
         self._stock_ids: dict[tuple[str, str], int] = {}
+        self._queue_counts: dict[str, tuple[int | None, int | None]] = {}  # sku -> products.waiting_* as loaded
+        self._queue_counts_changed: dict[str, tuple[int, int]] = {}
         self._committed = False
         self._tx: Any = None
         self.conn: TransactionalDBClient | None = None
@@ -83,6 +86,8 @@ class TortoiseUnitOfWork:
 
     async def commit(self) -> None:
         assert self.conn is not None
+        if self._queue_counts_changed:
+            await self._save_queue_counts()
         if self._events:
             await self._bulk_insert(
                 "event_log", ("kind", "occurred_at", "backorder_id", "order_id", "sku", "payload"),
@@ -119,19 +124,66 @@ class TortoiseUnitOfWork:
                 raise not_found("product", sku, field="sku")
         return cached
 
-    async def load_inventories(self, skus: Sequence[str]) -> None:
+    async def load_inventories(self, skus: Sequence[str], *, appending_at: datetime | None = None) -> None:
         wanted = [sku for sku in dict.fromkeys(skus) if sku not in self._inventories]
+        if appending_at is not None:
+            wanted = await self._load_for_append(wanted, appending_at)
         for start in range(0, len(wanted), 500):  # SQLite allows so many parameters in one statement
             await self._load_inventories(wanted[start:start + 500])
 
-    async def _load_inventories(self, skus: list[str]) -> None:
+    async def _load_for_append(self, skus: list[str], now: datetime) -> list[str]:
+        """Load the SKUs whose queue a backorder placed `now` can join at its tail with the queue summarised
+        (`SkuInventory.can_append`): a few rows each, however long the queue. Returns the SKUs that need
+        their queue loaded whole."""
+        whole: list[str] = []
+        for start in range(0, len(skus), 500):
+            await self._load_inventories(skus[start:start + 500], whole_queue=False)
+        for sku in skus:
+            inventory = self._inventories.get(sku)
+            if inventory is None:
+                whole.append(sku)  # unknown: the whole load says so
+                continue
+            count, units = self._queue_counts.get(sku, (None, None))
+            if count is not None and units is not None:
+                head, tail = await self._queue_ends(sku)
+                inventory.ahead = m.QueueAhead(count, units, head, tail)
+                if inventory.can_append(now):
+                    continue
+            del self._inventories[sku]
+            whole.append(sku)
+        return whole
+
+    async def _queue_ends(self, sku: str) -> tuple[m.Backorder | None, m.Backorder | None]:
+        """The first and last waiting backorders of `sku` in priority order (agent priority first, then order
+        time, then id): index probes on (sku, status, priority_override, ordered_at, id), one per status."""
+        assert self.conn is not None
+        found: list[m.Backorder] = []
+        for status in WAITING:
+            for pick, order in (("MAX", "ASC"), ("MIN", "DESC")):
+                marks = ["$1", "$2", "$3", "$4"] if self.is_postgres else ["?"] * 4
+                rows = await self.conn.execute_query_dict(
+                    f'SELECT * FROM "backorders" WHERE "sku" = {marks[0]} AND "status" = {marks[1]} AND '
+                    f'"priority_override" = (SELECT {pick}("priority_override") FROM "backorders" WHERE '
+                    f'"sku" = {marks[2]} AND "status" = {marks[3]}) '
+                    f'ORDER BY "ordered_at" {order}, "id" {order} LIMIT 1',
+                    [sku, status, sku, status])
+                found.extend(mapping.backorder(mapping.backorder_row(row), []) for row in rows)
+        if not found:
+            return None, None
+        ranked = sorted(found, key=lambda b: (-b.priority_override, b.ordered_at, b.id))
+        return ranked[0], ranked[-1]
+
+    async def _load_inventories(self, skus: list[str], *, whole_queue: bool = True) -> None:
         """The aggregates of `skus` in six queries in all, whatever their number: a 1,000-line purchase
         order received, or a long queue re-projected, costs the same few statements as one SKU."""
         if not skus:
             return
-        products = {row["sku"]: mapping.product(row) for row in await t.Product.filter(sku__in=skus).values()}
+        product_rows = await t.Product.filter(sku__in=skus).values()
+        products = {row["sku"]: mapping.product(row) for row in product_rows}
         if not products:
             return
+        for product_row in product_rows:
+            self._queue_counts[product_row["sku"]] = (product_row["waiting_count"], product_row["waiting_units"])
         found = list(products)
         stock: dict[str, list[m.StockLevel]] = defaultdict(list)
         for row in await t.StockLevel.filter(sku__in=found).values():
@@ -144,7 +196,7 @@ class TortoiseUnitOfWork:
         marks = [f"${i}" for i in range(1, width + 1)] if self.is_postgres else ["?"] * width
         rows = await self.conn.execute_query_dict(
             f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:n])}) '
-            f'AND "status" IN ({", ".join(marks[n:n + len(ACTIVE)])})', [*found, *ACTIVE])
+            f'AND "status" IN ({", ".join(marks[n:n + len(ACTIVE)])})', [*found, *ACTIVE]) if whole_queue else []
         queues: dict[str, list[m.Backorder]] = defaultdict(list)
         for raw in rows:
             row = mapping.backorder_row(raw)
@@ -190,6 +242,12 @@ class TortoiseUnitOfWork:
                     row = await t.StockLevel.create(sku=sku, location=level.location, **values)
                     self._stock_ids[key] = row.id
             inventory.stock_changed = False
+        counts = (sum(1 for b in inventory.queue.values() if b.waiting_quantity > 0),
+                  sum(b.waiting_quantity for b in inventory.queue.values()))
+        if inventory.ahead is not None:
+            counts = (counts[0] + inventory.ahead.waiting_count, counts[1] + inventory.ahead.waiting_units)
+        if self._queue_counts.get(sku) != counts:
+            self._queue_counts[sku] = self._queue_counts_changed[sku] = counts
         new_rows: list[t.Backorder] = []
         history: list[tuple[Any, ...]] = []
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}  # changed columns -> rows of values
@@ -219,6 +277,20 @@ class TortoiseUnitOfWork:
                 "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data"),
                 ("text", "timestamptz", "text", "text", "text", "text", "text"), history)
         inventory.touched = {}
+
+    async def _save_queue_counts(self) -> None:
+        """Every SKU's new queue counts in one statement (a 1,000-line purchase order changes 1,000)."""
+        assert self.conn is not None
+        rows = [(count, units, sku) for sku, (count, units) in self._queue_counts_changed.items()]
+        self._queue_counts_changed = {}
+        if self.is_postgres:
+            await self.conn.execute_query(
+                'UPDATE "products" AS p SET "waiting_count" = v."c", "waiting_units" = v."u" FROM '
+                f'{_pg_unnest(("c", "u", "sku"), ("int", "int", "text"))} WHERE p."sku" = v."sku"',
+                _pg_arrays(rows, 3))
+        else:
+            await self.conn.execute_many(
+                'UPDATE "products" SET "waiting_count" = ?, "waiting_units" = ? WHERE "sku" = ?', rows)
 
     # -- bulk writes: one statement for any number of rows on PostgreSQL (arrays through unnest), one
     # executemany on SQLite (a C loop in-process); a statement per row is what made the first version
@@ -480,7 +552,3 @@ _BACKORDER_FIELDS = tuple(mapping.backorder_values(m.Backorder(
     id="x", order_id="x", order_line_id="x", sku="x", customer_email="x", customer_tier=m.CustomerTier.STANDARD,
     channel=m.Channel.ONLINE, ordered_at=None, quantity=1, original_quantity=1,  # type: ignore[arg-type]
 )).keys())
-
-
-def is_backorder_event(event: Event) -> bool:
-    return isinstance(event, BackorderEvent)
