@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 
@@ -961,10 +961,6 @@ class SkuInventory:
         for b in self.queue.values():
             assert 0 <= b.shipped_quantity <= b.allocated_quantity <= b.quantity, f"backorder {b.id} out of bounds"
             assert sum(b.reserved.values()) == b.held_quantity, f"backorder {b.id} reservation mismatch"
-
-
-def due_date_for_lead_time(today: date, days: int) -> date:
-    return today + timedelta(days=days)
 
 
 __all__ = [

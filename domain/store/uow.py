@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 from domain import model as m
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
-from domain.events import BackorderEvent, Event
+from domain.events import Event
 from domain.ports import EventPublisher
 from domain.store import mapping
 from domain.store import models as t
@@ -553,7 +553,3 @@ _BACKORDER_FIELDS = tuple(mapping.backorder_values(m.Backorder(
     id="x", order_id="x", order_line_id="x", sku="x", customer_email="x", customer_tier=m.CustomerTier.STANDARD,
     channel=m.Channel.ONLINE, ordered_at=None, quantity=1, original_quantity=1,  # type: ignore[arg-type]
 )).keys())
-
-
-def is_backorder_event(event: Event) -> bool:
-    return isinstance(event, BackorderEvent)
