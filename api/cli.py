@@ -378,7 +378,8 @@ def group_invoices(rows: list[dict[str, str]]) -> Iterator[tuple[str, list[dict[
 
 def _product_inputs(rows: list[dict[str, str]], existing: dict[str, Product]) -> list[ProductInput]:
     """Every row checked before anything is written. Columns a file leaves out keep what the product has
-    (an import of names and prices must not wipe its substitutes, supplier, cap or release date)."""
+    (an import of names and prices must not wipe its substitutes, supplier, cap, release date or allocation
+    policy)."""
     inputs = []
     for n, row in enumerate(rows, start=2):
         sku = (row.get("sku") or "").strip().upper()
@@ -403,7 +404,9 @@ def _product_inputs(rows: list[dict[str, str]], existing: dict[str, Product]) ->
             substitutes=tuple(before.substitutes) if before else (),
             supplier_id=before.supplier_id if before else None,
             lead_time_days=_int(lead, n, "lead_time_days") if (lead or "").strip() else (
-                before.lead_time_days if before else None)))
+                before.lead_time_days if before else None),
+            **({"allocation_policy": before.allocation_policy, "fair_share_minimum": before.fair_share_minimum,
+                "customer_cap_per_receipt": before.customer_cap_per_receipt} if before else {})))
     return inputs
 
 

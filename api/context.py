@@ -319,9 +319,3 @@ class Context:
         if self.principal is None:
             raise PermissionDenied("sign in: send an API token as 'Authorization: Bearer ...'")
         return self.principal
-
-    def require_staff(self) -> Principal:
-        principal = self.require_principal()
-        if not principal.is_staff:
-            raise PermissionDenied("this needs an agent or admin token")
-        return principal

@@ -9,6 +9,7 @@ for 10 s, at 40 levels for more than 300 s, before authentication. Here each fra
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -20,6 +21,7 @@ from graphql import (
     Node,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
 )
 from strawberry.extensions import ValidationCache
 
@@ -133,11 +135,65 @@ class LimitedValidation(ValidationCache):
             if self.introspection_for == "nobody" or not getattr(principal, "is_staff", False):
                 errors = [GraphQLError("introspection is for staff only: sign in with an API token",
                                        extensions={"code": "PERMISSION_DENIED"})]
+        if not errors and _reads(context):
+            errors = _unstorable_text(context.graphql_document, context.variables)
         if errors:
             context.pre_execution_errors = errors
             yield
             return
         yield from super().on_validate()
+
+
+def _reads(context: Any) -> bool:
+    """A query or subscription (a mutation's input is checked by the domain, field by field, as userErrors)."""
+    try:
+        return str(getattr(context.operation_type, "value", "")) != "mutation"  # strawberry's own enum
+    except Exception:  # noqa: BLE001 - no such operation: graphql-core's own validation says so
+        return False
+
+
+def _unstorable_text(document: DocumentNode, variables: dict[str, Any] | None) -> list[GraphQLError]:
+    """A string argument no database can compare (NUL: PostgreSQL refuses it; a lone surrogate is not UTF-8)
+    is refused before anything runs: the queries' filters hand their strings to SQL."""
+    strings: list[Any] = [node.value for node in _walk_values(document)]
+    stack: list[Any] = list((variables or {}).values())
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    if any(not_text(value) for value in strings):
+        return [GraphQLError("an argument contains a character that is not valid text (NUL or a lone surrogate)",
+                             extensions={"code": "INVALID_INPUT"})]
+    return []
+
+
+def not_text(value: str) -> bool:
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _walk_values(document: DocumentNode) -> Iterator[StringValueNode]:
+    stack: list[Any] = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, StringValueNode):
+            yield node
+        elif isinstance(node, Node):
+            for key in node.keys:
+                child = getattr(node, key, None)
+                if isinstance(child, Node):
+                    stack.append(child)
+                elif isinstance(child, tuple | list):
+                    stack.extend(c for c in child if isinstance(c, Node))
 
 
 __all__ = ["LimitedValidation", "limit_errors", "uses_introspection"]

@@ -21,6 +21,7 @@ from strawberry.types.nodes import SelectedField
 from api.context import Context, Loaders, load_many_now, load_now
 from api.ids import encode_cursor, encode_id
 from api.permissions import IsStaff
+from domain import allocation
 from domain import model as m
 from domain.errors import DomainError
 from domain.errors import ErrorCode as DomainErrorCode
@@ -33,6 +34,10 @@ Channel = strawberry.enum(m.Channel, name="Channel", description="Where an order
 BackorderPolicy = strawberry.enum(
     m.BackorderPolicy, name="BackorderPolicy",
     description="ALLOW: sell beyond stock; DENY: refuse lines that cannot be filled; PREORDER: sell before release.")
+AllocationPolicy = strawberry.enum(
+    allocation.AllocationPolicy, name="AllocationPolicy",
+    description="How arriving stock is shared: PRIORITY hands it out strictly in queue order; FAIR_SHARE first "
+                "gives each waiting backorder up to a minimum, then the rest in queue order.")
 CustomerTier = strawberry.enum(m.CustomerTier, name="CustomerTier")
 PurchaseOrderStatus = strawberry.enum(m.PurchaseOrderStatus, name="PurchaseOrderStatus")
 EtaConfidence = strawberry.enum(
@@ -132,7 +137,18 @@ class Product:
     name: str
     price: Money
     backorder_policy: BackorderPolicy  # type: ignore[valid-type]
+    allocation_policy: AllocationPolicy  # type: ignore[valid-type]
     release_date: date | None
+
+    @strawberry.field(description="FAIR_SHARE: units each waiting backorder gets first from a receipt; null: an "
+                                  "equal share of it (null for customers).")
+    def fair_share_minimum(self, info: Ctx) -> int | None:
+        return self._p.fair_share_minimum if _staff(info) else None
+
+    @strawberry.field(description="FAIR_SHARE: at most this many units of one receipt per customer while "
+                                  "another customer still waits; null: no cap (null for customers).")
+    def customer_cap_per_receipt(self, info: Ctx) -> int | None:
+        return self._p.customer_cap_per_receipt if _staff(info) else None
 
     @strawberry.field(description="At most this many units may wait on backorder; null: no cap (and null for "
                                   "customers: the shop's own figure).")
@@ -146,7 +162,8 @@ class Product:
     @staticmethod
     def of(p: m.Product) -> Product:
         return Product(_p=p, id=strawberry.ID(encode_id("Product", p.sku)), sku=p.sku, name=p.name,
-                       price=Money.of(p.price), backorder_policy=p.backorder_policy, release_date=p.release_date)
+                       price=Money.of(p.price), backorder_policy=p.backorder_policy,
+                       allocation_policy=p.allocation_policy, release_date=p.release_date)
 
     @staticmethod
     def maybe(p: m.Product | None) -> Product | None:

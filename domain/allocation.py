@@ -3,6 +3,10 @@
 The default policy is first come, first served by order time. A shop can weigh in customer tier,
 urgency (how close the promised date is) and order size, as retail allocation practice does; an
 agent's explicit priority override always comes first. Every allocation says why it was made.
+
+A product may instead share scarce stock fairly (FAIR_SHARE): each waiting backorder first gets up to a
+minimum, the rest goes in queue order, and no customer gets more than a cap from one receipt while another
+customer's backorder still waits for units.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import Enum
 
 DEFAULT_TIER_SCORES: Mapping[str, float] = {"STANDARD": 0.0, "VIP": 1.0}
 
@@ -25,6 +30,32 @@ class Claim:
     promised_date: date | None = None
     priority_override: int = 0
     order_quantity: int = 1
+    customer: str = ""  # who the backorder is for (the per-customer cap counts units by it)
+
+
+class AllocationPolicy(str, Enum):
+    """How one product's arriving stock is handed to its queue."""
+
+    PRIORITY = "PRIORITY"  # strictly in queue order: the first waits for nothing before the second gets a unit
+    FAIR_SHARE = "FAIR_SHARE"  # each waiting backorder first gets up to a minimum, the rest in queue order
+
+
+@dataclass(frozen=True)
+class ShareRule:
+    """A product's allocation policy with its settings.
+
+    `minimum`: under FAIR_SHARE, the units each waiting backorder gets before anyone gets more; None means an
+    equal share of what arrives (units // backorders waiting, at least 1).
+    `customer_cap`: under FAIR_SHARE, at most this many units of one receipt per customer, as long as
+    another customer's backorder still waits for units (never units left on the shelf while someone waits).
+    """
+
+    policy: AllocationPolicy = AllocationPolicy.PRIORITY
+    minimum: int | None = None
+    customer_cap: int | None = None
+
+
+BY_PRIORITY = ShareRule()
 
 
 @dataclass(frozen=True)
@@ -97,15 +128,18 @@ def explain(claim: Claim, position: int, size: int, policy: PriorityPolicy, toda
     return "; ".join(why)
 
 
-def allocate(supply: int, claims: Sequence[Claim], policy: PriorityPolicy, today: date) -> list[Allocation]:
-    """Hand `supply` units to the queue strictly in priority order.
+def allocate(supply: int, claims: Sequence[Claim], policy: PriorityPolicy, today: date,
+             share: ShareRule = BY_PRIORITY) -> list[Allocation]:
+    """Hand `supply` units to the queue: strictly in priority order, or shared fairly (`share`).
 
-    Each claim gets min(what it waits for, what is left); nobody later in the queue gets a unit while
-    someone earlier still waits. Never more than `supply` in total, never more than a claim asks.
+    PRIORITY: each claim gets min(what it waits for, what is left); nobody later in the queue gets a unit
+    while someone earlier still waits. Never more than `supply` in total, never more than a claim asks.
     """
     if supply < 0:
         raise ValueError("supply cannot be negative")
     ordered = rank((c for c in claims if c.waiting_quantity > 0), policy, today)
+    if share.policy is AllocationPolicy.FAIR_SHARE:
+        return _fair_share(supply, ordered, policy, today, share)
     result: list[Allocation] = []
     left = supply
     for position, claim in enumerate(ordered, start=1):
@@ -115,4 +149,54 @@ def allocate(supply: int, claims: Sequence[Claim], policy: PriorityPolicy, today
         left -= take
         why = explain(claim, position, len(ordered), policy, today)
         result.append(Allocation(claim.backorder_id, take, position, why))
+    return result
+
+
+def fair_shares(supply: int, ordered: Sequence[Claim], share: ShareRule) -> dict[str, int]:
+    """Units per backorder under FAIR_SHARE, for claims already in queue order.
+
+    Three passes in queue order: (1) each gets up to the minimum, (2) the rest up to what each waits for,
+    both within the per-customer cap; (3) only when every claim still waiting belongs to a customer at the
+    cap, what is left goes on in queue order (the cap spreads stock across customers; it never leaves units
+    on the shelf while someone waits).
+    """
+    if not ordered or supply <= 0:
+        return {}
+    minimum = share.minimum if share.minimum is not None else max(1, supply // len(ordered))
+    given = {c.backorder_id: 0 for c in ordered}
+    per_customer: dict[str, int] = {}
+    left = supply
+
+    def hand(claim: Claim, up_to: int, capped: bool) -> None:
+        nonlocal left
+        room = min(up_to - given[claim.backorder_id], claim.waiting_quantity - given[claim.backorder_id], left)
+        if capped and share.customer_cap is not None:
+            room = min(room, share.customer_cap - per_customer.get(claim.customer, 0))
+        if room > 0:
+            given[claim.backorder_id] += room
+            per_customer[claim.customer] = per_customer.get(claim.customer, 0) + room
+            left -= room
+
+    for claim in ordered:
+        hand(claim, minimum, capped=True)
+    for claim in ordered:
+        hand(claim, claim.waiting_quantity, capped=True)
+    for claim in ordered:
+        hand(claim, claim.waiting_quantity, capped=False)
+    return {key: units for key, units in given.items() if units}
+
+
+def _fair_share(supply: int, ordered: list[Claim], policy: PriorityPolicy, today: date,
+                share: ShareRule) -> list[Allocation]:
+    shares = fair_shares(supply, ordered, share)
+    minimum = share.minimum if share.minimum is not None else max(1, supply // max(1, len(ordered)))
+    rule = f"fair share: up to {minimum} each of {len(ordered)} waiting first, the rest in queue order"
+    if share.customer_cap is not None:
+        rule += f", at most {share.customer_cap} a customer while others wait"
+    result: list[Allocation] = []
+    for position, claim in enumerate(ordered, start=1):
+        units = shares.get(claim.backorder_id, 0)
+        if units:
+            why = explain(claim, position, len(ordered), policy, today)
+            result.append(Allocation(claim.backorder_id, units, position, f"{rule}; {why}"))
     return result

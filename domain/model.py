@@ -10,12 +10,12 @@ import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 
 from domain import events as ev
-from domain.allocation import Claim, PriorityPolicy, allocate, rank
+from domain.allocation import AllocationPolicy, Claim, PriorityPolicy, ShareRule, allocate, rank
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.errors import (
     BackorderLimitExceeded,
@@ -148,7 +148,14 @@ class Product:
     substitutes: list[str] = field(default_factory=list)
     supplier_id: str | None = None
     lead_time_days: int | None = None
+    allocation_policy: AllocationPolicy = AllocationPolicy.PRIORITY
+    fair_share_minimum: int | None = None
+    customer_cap_per_receipt: int | None = None
     version: int = 0
+
+    @property
+    def share_rule(self) -> ShareRule:
+        return ShareRule(self.allocation_policy, self.fair_share_minimum, self.customer_cap_per_receipt)
 
     def validate(self) -> None:
         check_sku(self.sku)
@@ -167,6 +174,13 @@ class Product:
             raise InvalidInput("substitutes are listed once each", field="substitutes")
         for s in self.substitutes:
             check_sku(s, "substitutes")
+        for value, name in ((self.fair_share_minimum, "fairShareMinimum"),
+                            (self.customer_cap_per_receipt, "customerCapPerReceipt")):
+            if value is None:
+                continue
+            check_quantity(value, name)
+            if self.allocation_policy is not AllocationPolicy.FAIR_SHARE:
+                raise InvalidInput(f"{name} applies only to the FAIR_SHARE allocation policy", field=name)
 
     def is_preorder(self, today: date) -> bool:
         return (
@@ -410,6 +424,7 @@ class Backorder:
             promised_date=self.promised_date,
             priority_override=self.priority_override,
             order_quantity=self.order_quantity,
+            customer=self.customer_email,
         )
 
     def _record(self, at: datetime, kind: str, old: str | None, new: str | None, cause: Cause) -> None:
@@ -474,6 +489,21 @@ def _take_from(reserved: dict[str, int], qty: int) -> dict[str, int]:
     return taken
 
 
+_AHEAD = "\x00queue-ahead"  # the stand-in Need for the waiting queue ahead, when it is summarised
+
+
+@dataclass(frozen=True)
+class QueueAhead:
+    """A SKU's waiting queue as a new backorder joining its tail needs it: how many wait, for how many
+    units, and the first and last of them in priority order. With it, placing an order reads a few rows
+    whatever the queue's length, where loading the queue whole read every row of it."""
+
+    waiting_count: int
+    waiting_units: int
+    head: Backorder | None = None
+    tail: Backorder | None = None
+
+
 class SkuInventory:
     """One SKU's stock across locations, its waiting queue and its inbound supply.
 
@@ -491,8 +521,12 @@ class SkuInventory:
         supplier: Supplier | None = None,
         policy: PriorityPolicy | None = None,
         default_lead_time_days: int = 14,
+        ahead: QueueAhead | None = None,
     ) -> None:
         self.product = product
+        # set when the waiting queue was not loaded, only summarised: `queue` then holds only the backorders
+        # this use case creates, all of them behind `ahead` (see `can_append`)
+        self.ahead = ahead
         self.stock: dict[str, StockLevel] = {s.location: s for s in stock}
         self.queue: dict[str, Backorder] = {b.id: b for b in queue if b.is_active}
         self.inbound = list(inbound)
@@ -601,15 +635,41 @@ class SkuInventory:
 
     # -- orders and backorders ----------------------------------------------------------------
     def waiting_units(self) -> int:
-        return sum(b.waiting_quantity for b in self.queue.values())
+        behind = sum(b.waiting_quantity for b in self.queue.values())
+        return behind + (self.ahead.waiting_units if self.ahead else 0)
+
+    def can_append(self, now: datetime) -> bool:
+        """Whether a backorder placed `now` may join the summarised queue (`ahead`) at its tail, with the same
+        outcome as loading the queue whole and settling it: everyone ahead keeps their place and ETA, so the
+        new backorder's place is the count ahead plus one and its ETA follows from the units waiting ahead.
+
+        That holds when the queue is first come, first served, nobody ahead sorts after `now`, no stock is
+        free to hand out (else the settle would serve the queue), and the stored projection is today's: the
+        head's ETA is not in the past and the tail's is what projecting the units ahead of it gives today
+        (ETAs never decrease down the queue, so these two bound every other). Otherwise: load it whole."""
+        ahead = self.ahead
+        if ahead is None or not self.policy.is_fifo:
+            return False
+        head, tail = ahead.head, ahead.tail
+        if head is None or tail is None:
+            return ahead.waiting_count == 0 and ahead.waiting_units == 0 and head is None and tail is None
+        if self.available_to_promise > 0 or tail.queue_position != ahead.waiting_count:
+            return False
+        if tail.priority_override < 0 or (tail.priority_override == 0 and tail.ordered_at >= now):
+            return False
+        today = now.date()
+        if head.eta is None or head.eta.date < today or tail.eta is None:
+            return False
+        tail_waiting = tail.waiting_quantity
+        expected = self._project_needs([Need(_AHEAD, ahead.waiting_units - tail_waiting), Need(tail.id, tail_waiting)],
+                                       today)
+        return expected.get(tail.id) == tail.eta
 
     def place_line(self, order: Order, line: OrderLine, now: datetime, location: str | None = None) -> Backorder | None:
         """Allocate what is available now; backorder the rest when the product's policy allows."""
         check_quantity(line.quantity, "lines.quantity")
         if location is not None:  # read as every location code is; an unknown one simply has nothing
-            location = location.strip().upper() or None
-            if location is not None and not re.fullmatch(r"[A-Z0-9][A-Z0-9_\-]{0,31}", location):
-                raise InvalidInput(f"{location!r} is not a valid location code", field="location")
+            location = check_location(location) if location.strip() else None
         product = self.product
         preorder = product.is_preorder(now.date())
         allocate_now = 0 if preorder else min(line.quantity, self.available_to_promise)
@@ -663,15 +723,19 @@ class SkuInventory:
         return [self.queue[c.backorder_id] for c in claims]
 
     def queue_positions(self, today: date) -> dict[str, int]:
-        return {b.id: i for i, b in enumerate(self.ranked_queue(today), start=1)}
+        first = 1 + (self.ahead.waiting_count if self.ahead else 0)
+        return {b.id: i for i, b in enumerate(self.ranked_queue(today), start=first)}
 
     def allocate_waiting(self, now: datetime, cause: Cause) -> int:
         """Hand what is available to the queue in priority order. Returns units allocated."""
         supply = self.available_to_promise
         if supply == 0 or not self.queue:
             return 0
+        if self.ahead is not None and self.ahead.waiting_count:
+            raise AssertionError(f"{self.sku}: stock to hand out to a queue that is not loaded")
         given = 0
-        for allocation in allocate(supply, [b.claim() for b in self.queue.values()], self.policy, now.date()):
+        for allocation in allocate(supply, [b.claim() for b in self.queue.values()], self.policy, now.date(),
+                                   self.product.share_rule):
             backorder = self.queue[allocation.backorder_id]
             taken = self._reserve(allocation.quantity)
             _add(backorder.reserved, taken)
@@ -822,9 +886,17 @@ class SkuInventory:
         """ETAs for every active backorder: allocated ones first, then the waiting queue in order."""
         ready = [b for b in self.queue.values() if b.waiting_quantity == 0]
         ordered = ready + self.ranked_queue(today)
+        needs = [Need(b.id, b.waiting_quantity) for b in ordered]
+        if self.ahead is not None and self.ahead.waiting_units:
+            needs.insert(len(ready), Need(_AHEAD, self.ahead.waiting_units))
+        etas = self._project_needs(needs, today)
+        etas.pop(_AHEAD, None)
+        return etas
+
+    def _project_needs(self, needs: list[Need], today: date) -> dict[str, Eta]:
         release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
         return project(
-            [Need(b.id, b.waiting_quantity) for b in ordered],
+            needs,
             available_now=self.available_to_promise,
             inbound=self.inbound,
             today=today,
@@ -838,8 +910,8 @@ class SkuInventory:
         for backorder_id, eta in self.project(now.date()).items():
             backorder = self.queue[backorder_id]
             old = backorder.eta
-            if old == eta:
-                continue
+            if old == eta or (old is not None and old.source is eta.source is EtaSource.ALLOCATED):
+                continue  # set-aside units are ready from the day they were set aside: time does not move that
             backorder.eta = eta
             self.touched[backorder.id] = backorder
             if backorder.id in self.created:
@@ -891,10 +963,6 @@ class SkuInventory:
             assert sum(b.reserved.values()) == b.held_quantity, f"backorder {b.id} reservation mismatch"
 
 
-def due_date_for_lead_time(today: date, days: int) -> date:
-    return today + timedelta(days=days)
-
-
 __all__ = [
     "ACTIVE_STATUSES",
     "Backorder",
@@ -917,6 +985,7 @@ __all__ = [
     "PurchaseOrder",
     "PurchaseOrderLine",
     "PurchaseOrderStatus",
+    "QueueAhead",
     "SkuInventory",
     "StockLevel",
     "Supplier",

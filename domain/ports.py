@@ -7,7 +7,7 @@ tests may implement them in memory. Nothing here knows about SQL, GraphQL, email
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
@@ -35,10 +35,14 @@ class UnitOfWork(Protocol):
 
         Call `lock_skus` first. Raises NotFound for an unknown SKU."""
 
-    async def load_inventories(self, skus: Sequence[str]) -> None:
+    async def load_inventories(self, skus: Sequence[str], *, appending_at: datetime | None = None) -> None:
         """Load many SKUs' aggregates at once (after `lock_skus`), so that `inventory` finds them: for a
         1,000-line purchase order, a few statements instead of several per SKU. Unknown SKUs are skipped
-        (`inventory` raises for them)."""
+        (`inventory` raises for them).
+
+        With `appending_at` (an order placed then), a SKU whose queue the new backorder can join at its
+        tail (`SkuInventory.can_append`) may come with its waiting queue summarised (`SkuInventory.ahead`)
+        instead of loaded: the cost of a placement then does not grow with the queue."""
 
     async def save_inventory(self, inventory: SkuInventory) -> None:
         """Persist stock levels and every backorder the aggregate touched or created."""

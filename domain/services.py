@@ -8,14 +8,16 @@ Callers (the GraphQL API, the CLI, importers) pass plain values; bad input raise
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from domain import events as ev
+from domain.allocation import AllocationPolicy
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.clock import Clock
+from domain.customers import check_phone
 from domain.errors import (
     Conflict,
     ErrorCode,
@@ -81,6 +83,9 @@ class ProductInput:
     substitutes: Sequence[str] = ()
     supplier_id: str | None = None
     lead_time_days: int | None = None
+    allocation_policy: AllocationPolicy = AllocationPolicy.PRIORITY
+    fair_share_minimum: int | None = None
+    customer_cap_per_receipt: int | None = None
 
 
 @dataclass
@@ -121,6 +126,9 @@ class BackorderDesk:
                 substitutes=substitutes,
                 supplier_id=data.supplier_id,
                 lead_time_days=data.lead_time_days,
+                allocation_policy=data.allocation_policy,
+                fair_share_minimum=data.fair_share_minimum,
+                customer_cap_per_receipt=data.customer_cap_per_receipt,
                 version=existing.version if existing else 0,
             )
             product.validate()
@@ -378,9 +386,8 @@ class BackorderDesk:
                 merged[sku] = merged.get(sku, 0) + line.quantity
                 check_quantity(merged[sku], "lines.quantity")
             first_line.setdefault(sku, index)
-        if customer.phone is not None and customer.phone.strip() and not _valid_phone(customer.phone):
-            raise InvalidInput("a phone number is written in international form, e.g. +447700900123",
-                               field="customer.phone")
+        if customer.phone is not None and customer.phone.strip():
+            customer = replace(customer, phone=check_phone(customer.phone, "customer.phone"))
         if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
             raise InvalidInput(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters", field="idempotencyKey")
         if idempotency_key is not None:
@@ -434,7 +441,7 @@ class BackorderDesk:
                 placed_at=now, ship_complete=ship_complete,
             )
             inventories: list[SkuInventory] = []
-            await uow.load_inventories(skus)
+            await uow.load_inventories(skus, appending_at=now)
             for sku in list(merged):  # one line per SKU, in the order first named, with the summed quantity
                 qty = merged[sku]
                 with on_line(first_line[sku]):
@@ -692,7 +699,3 @@ def _po_line(index: int, line: LineRequest) -> PurchaseOrderLine:
     checked = _checked_line(index, line)
     return PurchaseOrderLine(checked.sku, checked.quantity)
 
-
-def _valid_phone(phone: str) -> bool:
-    digits = phone.strip()
-    return digits.startswith("+") and digits[1:].isdigit() and 8 <= len(digits) <= 16

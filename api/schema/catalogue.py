@@ -12,6 +12,7 @@ from api import types as gt
 from api.ids import decode_id
 from api.permissions import IsStaff
 from api.schema.common import Ctx, cursor, page_size, staff_name, user_errors
+from domain import allocation
 from domain import model as m
 from domain.services import ProductInput
 from domain.store import queries as q
@@ -34,6 +35,12 @@ class UpsertProductInput:
     substitutes: list[str] = strawberry.field(default_factory=list, description="SKUs, best first.")
     supplier_id: strawberry.ID | None = None
     lead_time_days: int | None = None
+    allocation_policy: gt.AllocationPolicy = allocation.AllocationPolicy.PRIORITY  # type: ignore[valid-type]
+    fair_share_minimum: int | None = strawberry.field(
+        default=None, description="FAIR_SHARE only: units each waiting backorder gets first; null: an equal share.")
+    customer_cap_per_receipt: int | None = strawberry.field(
+        default=None, description="FAIR_SHARE only: at most this many units of one receipt per customer while "
+                                  "another customer still waits; null: no cap.")
 
 
 @strawberry.input
@@ -97,7 +104,9 @@ async def upsert_product(info: Ctx, input: UpsertProductInput) -> ProductPayload
         sku=input.sku, name=input.name, price=input.price.amount, currency=input.price.currency,
         backorder_policy=m.BackorderPolicy(input.backorder_policy.value),
         backorder_limit=input.backorder_limit, release_date=input.release_date,
-        substitutes=input.substitutes, supplier_id=supplier, lead_time_days=input.lead_time_days))
+        substitutes=input.substitutes, supplier_id=supplier, lead_time_days=input.lead_time_days,
+        allocation_policy=allocation.AllocationPolicy(input.allocation_policy.value),
+        fair_share_minimum=input.fair_share_minimum, customer_cap_per_receipt=input.customer_cap_per_receipt))
     return ProductPayload(product=gt.Product.of(p))
 
 

@@ -33,9 +33,17 @@ class Product(Model):
     substitutes = fields.JSONField(default=list)
     supplier_id = fields.CharField(max_length=32, null=True, db_index=True)
     lead_time_days = fields.IntField(null=True)
+    allocation_policy = fields.CharField(max_length=16, default="PRIORITY", db_default="PRIORITY")
+    fair_share_minimum = fields.IntField(null=True)
+    customer_cap_per_receipt = fields.IntField(null=True)
     version = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # the waiting queue in two numbers (backorders with units still to allocate, and those units), kept by
+    # every save of the SKU's aggregate: an order joins the tail of a long queue without reading it whole.
+    # Null until the aggregate is first saved (the next placement then loads the queue whole).
+    waiting_count = fields.IntField(null=True)
+    waiting_units = fields.IntField(null=True)
 
     class Meta:
         table = "products"
@@ -156,7 +164,8 @@ class Backorder(Model):
 
     class Meta:
         table = "backorders"
-        indexes = (("sku", "status"),)
+        # the queue's head and tail in priority order are index probes (`TortoiseUnitOfWork._queue_ends`)
+        indexes = (("sku", "status", "priority_override", "ordered_at", "id"),)
 
 
 class BackorderHistory(Model):

@@ -6,22 +6,21 @@ objects, never ORM rows, so the API never sees the tables.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
-from decimal import Decimal
 from typing import Any
 
 from tortoise.expressions import Q, Subquery
 
 from domain import model as m
 from domain.eta import InboundSupply
+from domain.store import mapping
 from domain.store import models as t
 from domain.store.portal import CustomerPreferences
-from domain.store.uow import ACTIVE, OPEN_PO, _backorder, _backorder_row, history_cause
+from domain.store.uow import ACTIVE, OPEN_PO
 
 
 @dataclass(frozen=True)
@@ -45,43 +44,14 @@ async def _select(sql: str, keys: Sequence[Any], *params: Any) -> list[dict[str,
     return list(await db.execute_query_dict(sql.format(keys=marks), [*params, *keys]))
 
 
-def _datetime(value: Any) -> Any:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _date(value: Any) -> Any:
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-_CENTS = Decimal("0.01")
-
-
-def _money(amount: Any, currency: str) -> m.Money:
-    """Amounts to the cent, as the DECIMAL(12, 2) columns hold them (SQLite keeps the text it was given)."""
-    return m.Money(Decimal(amount).quantize(_CENTS), currency)
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
-_POLICY = {p.value: p for p in m.BackorderPolicy}
-
-
 async def products_by_sku(skus: Sequence[str]) -> dict[str, m.Product]:
     if not skus:
         return {}
     rows = await _select(
         'SELECT sku, name, price, currency, backorder_policy, backorder_limit, release_date, substitutes, '
-        'supplier_id, lead_time_days, version FROM "products" WHERE sku IN ({keys})', list(skus))
-    return {
-        r["sku"]: m.Product(
-            sku=r["sku"], name=r["name"], price=_money(r["price"], r["currency"]),
-            backorder_policy=_POLICY[r["backorder_policy"]], backorder_limit=r["backorder_limit"],
-            release_date=_date(r["release_date"]), substitutes=list(_json(r["substitutes"]) or []),
-            supplier_id=r["supplier_id"], lead_time_days=r["lead_time_days"], version=r["version"])
-        for r in rows
-    }
+        'supplier_id, lead_time_days, allocation_policy, fair_share_minimum, customer_cap_per_receipt, version '
+        'FROM "products" WHERE sku IN ({keys})', list(skus))
+    return {r["sku"]: mapping.product(r) for r in rows}
 
 
 async def stock_by_sku(skus: Sequence[str]) -> dict[str, list[m.StockLevel]]:
@@ -90,8 +60,7 @@ async def stock_by_sku(skus: Sequence[str]) -> dict[str, list[m.StockLevel]]:
         return out
     for row in await _select('SELECT sku, location, on_hand, allocated, safety_stock FROM "stock_levels" '
                              "WHERE sku IN ({keys}) ORDER BY location", list(skus)):
-        out[row["sku"]].append(m.StockLevel(row["sku"], row["location"], row["on_hand"], row["allocated"],
-                                            row["safety_stock"]))
+        out[row["sku"]].append(mapping.stock_level(row))
     return out
 
 
@@ -124,15 +93,11 @@ async def inbound_by_sku(skus: Sequence[str]) -> dict[str, list[InboundSupply]]:
     return out
 
 
-_TIERS = {tier.value: tier for tier in m.CustomerTier}
-_CHANNELS = {c.value: c for c in m.Channel}
-
-
 async def customers_by_email(emails: Sequence[str]) -> dict[str, m.Customer]:
     if not emails:
         return {}
     rows = await _select('SELECT email, name, phone, tier FROM "customers" WHERE email IN ({keys})', list(emails))
-    return {r["email"]: m.Customer(r["email"], r["name"], r["phone"], _TIERS[r["tier"]]) for r in rows}
+    return {r["email"]: mapping.customer(r) for r in rows}
 
 
 async def orders_by_id(ids: Sequence[str]) -> dict[str, m.Order]:
@@ -146,25 +111,9 @@ async def orders_by_id(ids: Sequence[str]) -> dict[str, m.Order]:
             'SELECT id, order_id, sku, quantity, unit_price, currency, allocated_quantity, shipped_quantity, '
             'reserved, backorder_id, substitute_for FROM "order_lines" WHERE order_id IN ({keys}) '
             "ORDER BY order_id, position", [r["id"] for r in rows]):
-        lines[line["order_id"]].append(
-            m.OrderLine(
-                id=line["id"], order_id=line["order_id"], sku=line["sku"], quantity=line["quantity"],
-                unit_price=_money(line["unit_price"], line["currency"]),
-                allocated_quantity=line["allocated_quantity"], shipped_quantity=line["shipped_quantity"],
-                reserved=dict(_json(line["reserved"]) or {}), backorder_id=line["backorder_id"],
-                substitute_for=line["substitute_for"],
-            )
-        )
+        lines[line["order_id"]].append(mapping.order_line(line))
     customers = await customers_by_email(list({r["customer_email"] for r in rows}))
-    return {
-        r["id"]: m.Order(
-            id=r["id"], number=r["number"], channel=_CHANNELS[r["channel"]],
-            customer=customers.get(r["customer_email"]) or m.Customer(r["customer_email"]),
-            placed_at=_datetime(r["placed_at"]), lines=lines[r["id"]], ship_complete=bool(r["ship_complete"]),
-            version=r["version"],
-        )
-        for r in rows
-    }
+    return {r["id"]: mapping.order(r, lines[r["id"]], customers.get(r["customer_email"])) for r in rows}
 
 
 async def order_id_by_number(number: str) -> str | None:
@@ -176,7 +125,7 @@ async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:
     if not ids:
         return {}
     rows = await _select('SELECT * FROM "backorders" WHERE id IN ({keys})', list(ids))
-    return {row["id"]: _backorder(_backorder_row(row), []) for row in rows}
+    return {row["id"]: mapping.backorder(mapping.backorder_row(row), []) for row in rows}
 
 
 async def history_by_backorder(ids: Sequence[str]) -> dict[str, list[m.HistoryEntry]]:
@@ -185,31 +134,20 @@ async def history_by_backorder(ids: Sequence[str]) -> dict[str, list[m.HistoryEn
         return out
     for h in await _select('SELECT backorder_id, at, kind, old_value, new_value, cause, cause_data '
                            'FROM "backorder_history" WHERE backorder_id IN ({keys}) ORDER BY id', list(ids)):
-        out[h["backorder_id"]].append(m.HistoryEntry(_datetime(h["at"]), h["kind"], h["old_value"], h["new_value"],
-                                                     history_cause(h["cause"], h["cause_data"])))
+        out[h["backorder_id"]].append(mapping.history_entry(h))
     return out
 
 
 async def purchase_orders_by_id(ids: Sequence[str]) -> dict[str, m.PurchaseOrder]:
-    rows = await t.PurchaseOrder.filter(id__in=list(ids))
+    rows = await t.PurchaseOrder.filter(id__in=list(ids)).values()
     lines: dict[str, list[m.PurchaseOrderLine]] = defaultdict(list)
-    for line in await t.PurchaseOrderLine.filter(purchase_order_id__in=[r.id for r in rows]).order_by("id"):
-        lines[line.purchase_order_id].append(m.PurchaseOrderLine(line.sku, line.quantity, line.received_quantity))
-    return {
-        r.id: m.PurchaseOrder(
-            id=r.id, number=r.number, supplier_id=r.supplier_id, expected_date=r.expected_date,
-            lines=lines[r.id], status=m.PurchaseOrderStatus(r.status), location=r.location,
-            created_at=r.created_at,
-        )
-        for r in rows
-    }
+    for line in await t.PurchaseOrderLine.filter(purchase_order_id__in=[r["id"] for r in rows]).order_by("id").values():
+        lines[line["purchase_order_id"]].append(mapping.purchase_order_line(line))
+    return {r["id"]: mapping.purchase_order(r, lines[r["id"]]) for r in rows}
 
 
 async def suppliers_by_id(ids: Sequence[str]) -> dict[str, m.Supplier]:
-    return {
-        r.id: m.Supplier(r.id, r.name, r.lead_time_days, r.deliveries_on_time, r.deliveries_late)
-        for r in await t.Supplier.filter(id__in=list(ids))
-    }
+    return {r["id"]: mapping.supplier(r) for r in await t.Supplier.filter(id__in=list(ids)).values()}
 
 
 # -- lists ------------------------------------------------------------------------------------
@@ -365,7 +303,7 @@ async def search_customers(text: str, limit: int) -> list[m.Customer]:
         by_preferences = Subquery(CustomerPreferences.filter(phone__endswith=tail).values("email"))
         matches = matches | Q(phone__endswith=tail) | Q(email__in=by_preferences)
     rows = await t.Customer.filter(matches).order_by("email").limit(limit).values("email", "name", "phone", "tier")
-    return [m.Customer(r["email"], r["name"], r["phone"], _TIERS[r["tier"]]) for r in rows]
+    return [mapping.customer(r) for r in rows]
 
 
 async def queues_by_sku(skus: Sequence[str]) -> dict[str, list[str]]:

@@ -8,7 +8,6 @@ notifications outbox), and published to the bus only after the commit succeeded.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,15 +21,16 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import model as m
-from domain.causes import Cause
 from domain.errors import Conflict, ErrorCode, not_found
-from domain.eta import Confidence, Eta, EtaSource, InboundSupply
-from domain.events import BackorderEvent, Event
+from domain.eta import InboundSupply
+from domain.events import Event
 from domain.ports import EventPublisher
+from domain.store import mapping
 from domain.store import models as t
 
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
+WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]  # units still to allocate
 OPEN_PO = [m.PurchaseOrderStatus.OPEN.value, m.PurchaseOrderStatus.PARTIALLY_RECEIVED.value]
 
 
@@ -56,6 +56,8 @@ class TortoiseUnitOfWork:
         self._inventories: dict[str, m.SkuInventory] = {}
         self._loaded: dict[str, dict[str, Any]] = {}  # backorder id -> row values as loaded
         self._stock_ids: dict[tuple[str, str], int] = {}
+        self._queue_counts: dict[str, tuple[int | None, int | None]] = {}  # sku -> products.waiting_* as loaded
+        self._queue_counts_changed: dict[str, tuple[int, int]] = {}
         self._committed = False
         self._tx: Any = None
         self.conn: TransactionalDBClient | None = None
@@ -84,6 +86,8 @@ class TortoiseUnitOfWork:
 
     async def commit(self) -> None:
         assert self.conn is not None
+        if self._queue_counts_changed:
+            await self._save_queue_counts()
         if self._events:
             await self._bulk_insert(
                 "event_log", ("kind", "occurred_at", "backorder_id", "order_id", "sku", "payload"),
@@ -120,25 +124,71 @@ class TortoiseUnitOfWork:
                 raise not_found("product", sku, field="sku")
         return cached
 
-    async def load_inventories(self, skus: Sequence[str]) -> None:
+    async def load_inventories(self, skus: Sequence[str], *, appending_at: datetime | None = None) -> None:
         wanted = [sku for sku in dict.fromkeys(skus) if sku not in self._inventories]
+        if appending_at is not None:
+            wanted = await self._load_for_append(wanted, appending_at)
         for start in range(0, len(wanted), 500):  # SQLite allows so many parameters in one statement
             await self._load_inventories(wanted[start:start + 500])
 
-    async def _load_inventories(self, skus: list[str]) -> None:
+    async def _load_for_append(self, skus: list[str], now: datetime) -> list[str]:
+        """Load the SKUs whose queue a backorder placed `now` can join at its tail with the queue summarised
+        (`SkuInventory.can_append`): a few rows each, however long the queue. Returns the SKUs that need
+        their queue loaded whole."""
+        whole: list[str] = []
+        for start in range(0, len(skus), 500):
+            await self._load_inventories(skus[start:start + 500], whole_queue=False)
+        for sku in skus:
+            inventory = self._inventories.get(sku)
+            if inventory is None:
+                whole.append(sku)  # unknown: the whole load says so
+                continue
+            count, units = self._queue_counts.get(sku, (None, None))
+            if count is not None and units is not None:
+                head, tail = await self._queue_ends(sku)
+                inventory.ahead = m.QueueAhead(count, units, head, tail)
+                if inventory.can_append(now):
+                    continue
+            del self._inventories[sku]
+            whole.append(sku)
+        return whole
+
+    async def _queue_ends(self, sku: str) -> tuple[m.Backorder | None, m.Backorder | None]:
+        """The first and last waiting backorders of `sku` in priority order (agent priority first, then order
+        time, then id): index probes on (sku, status, priority_override, ordered_at, id), one per status."""
+        assert self.conn is not None
+        found: list[m.Backorder] = []
+        for status in WAITING:
+            for pick, order in (("MAX", "ASC"), ("MIN", "DESC")):
+                marks = ["$1", "$2", "$3", "$4"] if self.is_postgres else ["?"] * 4
+                rows = await self.conn.execute_query_dict(
+                    f'SELECT * FROM "backorders" WHERE "sku" = {marks[0]} AND "status" = {marks[1]} AND '
+                    f'"priority_override" = (SELECT {pick}("priority_override") FROM "backorders" WHERE '
+                    f'"sku" = {marks[2]} AND "status" = {marks[3]}) '
+                    f'ORDER BY "ordered_at" {order}, "id" {order} LIMIT 1',
+                    [sku, status, sku, status])
+                found.extend(mapping.backorder(mapping.backorder_row(row), []) for row in rows)
+        if not found:
+            return None, None
+        ranked = sorted(found, key=lambda b: (-b.priority_override, b.ordered_at, b.id))
+        return ranked[0], ranked[-1]
+
+    async def _load_inventories(self, skus: list[str], *, whole_queue: bool = True) -> None:
         """The aggregates of `skus` in six queries in all, whatever their number: a 1,000-line purchase
         order received, or a long queue re-projected, costs the same few statements as one SKU."""
         if not skus:
             return
-        products = {row.sku: _product(row) for row in await t.Product.filter(sku__in=skus)}
+        product_rows = await t.Product.filter(sku__in=skus).values()
+        products = {row["sku"]: mapping.product(row) for row in product_rows}
         if not products:
             return
+        for product_row in product_rows:
+            self._queue_counts[product_row["sku"]] = (product_row["waiting_count"], product_row["waiting_units"])
         found = list(products)
         stock: dict[str, list[m.StockLevel]] = defaultdict(list)
         for row in await t.StockLevel.filter(sku__in=found).values():
             self._stock_ids[(row["sku"], row["location"])] = row["id"]
-            stock[row["sku"]].append(m.StockLevel(row["sku"], row["location"], row["on_hand"], row["allocated"],
-                                                  row["safety_stock"]))
+            stock[row["sku"]].append(mapping.stock_level(row))
         # plain SQL: tortoise's per-field conversion of 100k rows costs more than the allocation itself
         assert self.conn is not None
         n = len(found)
@@ -146,12 +196,12 @@ class TortoiseUnitOfWork:
         marks = [f"${i}" for i in range(1, width + 1)] if self.is_postgres else ["?"] * width
         rows = await self.conn.execute_query_dict(
             f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:n])}) '
-            f'AND "status" IN ({", ".join(marks[n:n + len(ACTIVE)])})', [*found, *ACTIVE])
+            f'AND "status" IN ({", ".join(marks[n:n + len(ACTIVE)])})', [*found, *ACTIVE]) if whole_queue else []
         queues: dict[str, list[m.Backorder]] = defaultdict(list)
         for raw in rows:
-            row = _backorder_row(raw)
+            row = mapping.backorder_row(raw)
             self._loaded[row["id"]] = row
-            queues[row["sku"]].append(_backorder(row, []))
+            queues[row["sku"]].append(mapping.backorder(row, []))
         # what is still to come on open purchase orders, in one join: received and cancelled lines of the
         # shop's whole history stay in the database, not in this read
         po_marks = marks[:n + len(OPEN_PO)]
@@ -163,9 +213,7 @@ class TortoiseUnitOfWork:
         supplier_ids = {line["supplier_id"] for line in lines} | {
             p.supplier_id for p in products.values() if p.supplier_id}
         suppliers = {
-            row["id"]: m.Supplier(row["id"], row["name"], row["lead_time_days"], row["deliveries_on_time"],
-                                  row["deliveries_late"])
-            for row in await t.Supplier.filter(id__in=list(supplier_ids)).values()
+            row["id"]: mapping.supplier(row) for row in await t.Supplier.filter(id__in=list(supplier_ids)).values()
         } if supplier_ids else {}
         inbound: dict[str, list[InboundSupply]] = defaultdict(list)
         for line in lines:
@@ -194,13 +242,19 @@ class TortoiseUnitOfWork:
                     row = await t.StockLevel.create(sku=sku, location=level.location, **values)
                     self._stock_ids[key] = row.id
             inventory.stock_changed = False
+        counts = (sum(1 for b in inventory.queue.values() if b.waiting_quantity > 0),
+                  sum(b.waiting_quantity for b in inventory.queue.values()))
+        if inventory.ahead is not None:
+            counts = (counts[0] + inventory.ahead.waiting_count, counts[1] + inventory.ahead.waiting_units)
+        if self._queue_counts.get(sku) != counts:
+            self._queue_counts[sku] = self._queue_counts_changed[sku] = counts
         new_rows: list[t.Backorder] = []
         history: list[tuple[Any, ...]] = []
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}  # changed columns -> rows of values
         for backorder in inventory.touched.values():
             loaded = self._loaded.get(backorder.id)
             if loaded is None:
-                new_rows.append(t.Backorder(id=backorder.id, **_backorder_values(backorder)))
+                new_rows.append(t.Backorder(id=backorder.id, **mapping.backorder_values(backorder)))
             else:
                 changed = {k: v for k, v in _changing_values(backorder).items() if loaded.get(k) != v}
                 if changed:
@@ -223,6 +277,20 @@ class TortoiseUnitOfWork:
                 "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data"),
                 ("text", "timestamptz", "text", "text", "text", "text", "text"), history)
         inventory.touched = {}
+
+    async def _save_queue_counts(self) -> None:
+        """Every SKU's new queue counts in one statement (a 1,000-line purchase order changes 1,000)."""
+        assert self.conn is not None
+        rows = [(count, units, sku) for sku, (count, units) in self._queue_counts_changed.items()]
+        self._queue_counts_changed = {}
+        if self.is_postgres:
+            await self.conn.execute_query(
+                'UPDATE "products" AS p SET "waiting_count" = v."c", "waiting_units" = v."u" FROM '
+                f'{_pg_unnest(("c", "u", "sku"), ("int", "int", "text"))} WHERE p."sku" = v."sku"',
+                _pg_arrays(rows, 3))
+        else:
+            await self.conn.execute_many(
+                'UPDATE "products" SET "waiting_count" = ?, "waiting_units" = ? WHERE "sku" = ?', rows)
 
     # -- bulk writes: one statement for any number of rows on PostgreSQL (arrays through unnest), one
     # executemany on SQLite (a C loop in-process); a statement per row is what made the first version
@@ -260,8 +328,8 @@ class TortoiseUnitOfWork:
 
     # -- single objects -----------------------------------------------------------------------
     async def get_product(self, sku: str) -> m.Product | None:
-        row = await t.Product.get_or_none(sku=sku)
-        return _product(row) if row else None
+        rows = await t.Product.filter(sku=sku).values()
+        return mapping.product(rows[0]) if rows else None
 
     async def save_product(self, product: m.Product) -> None:
         values = {
@@ -274,6 +342,9 @@ class TortoiseUnitOfWork:
             "substitutes": list(product.substitutes),
             "supplier_id": product.supplier_id,
             "lead_time_days": product.lead_time_days,
+            "allocation_policy": product.allocation_policy.value,
+            "fair_share_minimum": product.fair_share_minimum,
+            "customer_cap_per_receipt": product.customer_cap_per_receipt,
         }
         updated = await t.Product.filter(sku=product.sku).update(**values, version=product.version + 1)
         if not updated:
@@ -282,10 +353,8 @@ class TortoiseUnitOfWork:
         self._inventories.pop(product.sku, None)
 
     async def get_supplier(self, supplier_id: str) -> m.Supplier | None:
-        row = await t.Supplier.get_or_none(id=supplier_id)
-        if row is None:
-            return None
-        return m.Supplier(row.id, row.name, row.lead_time_days, row.deliveries_on_time, row.deliveries_late)
+        rows = await t.Supplier.filter(id=supplier_id).values()
+        return mapping.supplier(rows[0]) if rows else None
 
     async def save_supplier(self, supplier: m.Supplier) -> None:
         await t.Supplier.update_or_create(
@@ -310,15 +379,11 @@ class TortoiseUnitOfWork:
         return sorted(set(rows))
 
     async def get_purchase_order(self, purchase_order_id: str) -> m.PurchaseOrder | None:
-        row = await t.PurchaseOrder.get_or_none(id=purchase_order_id)
-        if row is None:
+        rows = await t.PurchaseOrder.filter(id=purchase_order_id).values()
+        if not rows:
             return None
-        lines = await t.PurchaseOrderLine.filter(purchase_order_id=row.id).order_by("id")
-        return m.PurchaseOrder(
-            id=row.id, number=row.number, supplier_id=row.supplier_id, expected_date=row.expected_date,
-            lines=[m.PurchaseOrderLine(line.sku, line.quantity, line.received_quantity) for line in lines],
-            status=m.PurchaseOrderStatus(row.status), location=row.location, created_at=row.created_at,
-        )
+        lines = await t.PurchaseOrderLine.filter(purchase_order_id=purchase_order_id).order_by("id").values()
+        return mapping.purchase_order(rows[0], [mapping.purchase_order_line(line) for line in lines])
 
     async def purchase_order_number_taken(self, number: str) -> bool:
         return await t.PurchaseOrder.filter(number=number).exists()
@@ -358,8 +423,8 @@ class TortoiseUnitOfWork:
             self._inventories.pop(sku, None)
 
     async def get_customer(self, email: str) -> m.Customer | None:
-        row = await t.Customer.get_or_none(email=email)
-        return m.Customer(row.email, row.name, row.phone, m.CustomerTier(row.tier)) if row else None
+        rows = await t.Customer.filter(email=email).values()
+        return mapping.customer(rows[0]) if rows else None
 
     async def save_customer(self, customer: m.Customer) -> None:
         await t.Customer.update_or_create(
@@ -368,32 +433,20 @@ class TortoiseUnitOfWork:
         )
 
     async def get_order(self, order_id: str) -> m.Order | None:
-        row = await t.Order.get_or_none(id=order_id)
-        return await self._order(row) if row else None
+        rows = await t.Order.filter(id=order_id).values()
+        return await self._order(rows[0]) if rows else None
 
     async def order_number_taken(self, number: str) -> bool:
         return await t.Order.filter(number=number).exists()
 
     async def get_order_by_key(self, idempotency_key: str) -> m.Order | None:
-        row = await t.Order.get_or_none(idempotency_key=idempotency_key)
-        return await self._order(row) if row else None
+        rows = await t.Order.filter(idempotency_key=idempotency_key).values()
+        return await self._order(rows[0]) if rows else None
 
-    async def _order(self, row: t.Order) -> m.Order:
-        customer = await self.get_customer(row.customer_email) or m.Customer(row.customer_email)
-        lines = await t.OrderLine.filter(order_id=row.id).order_by("position")
-        return m.Order(
-            id=row.id, number=row.number, channel=m.Channel(row.channel), customer=customer,
-            placed_at=row.placed_at, ship_complete=row.ship_complete, version=row.version,
-            lines=[
-                m.OrderLine(
-                    id=line.id, order_id=row.id, sku=line.sku, quantity=line.quantity,
-                    unit_price=m.Money(line.unit_price, line.currency), allocated_quantity=line.allocated_quantity,
-                    shipped_quantity=line.shipped_quantity, reserved=dict(line.reserved or {}),
-                    backorder_id=line.backorder_id, substitute_for=line.substitute_for,
-                )
-                for line in lines
-            ],
-        )
+    async def _order(self, row: dict[str, Any]) -> m.Order:
+        lines = await t.OrderLine.filter(order_id=row["id"]).order_by("position").values()
+        return mapping.order(row, [mapping.order_line(line) for line in lines],
+                             await self.get_customer(row["customer_email"]))
 
     async def save_order(self, order: m.Order, idempotency_key: str | None = None) -> None:
         defaults: dict[str, Any] = {
@@ -428,71 +481,8 @@ class TortoiseUnitOfWork:
         row = await t.Backorder.filter(id=backorder_id).values()
         if not row:
             return None
-        history = await t.BackorderHistory.filter(backorder_id=backorder_id).order_by("id")
-        return _backorder(row[0], [m.HistoryEntry(h.at, h.kind, h.old_value, h.new_value,
-                                                  history_cause(h.cause, h.cause_data)) for h in history])
-
-
-def history_cause(cause: str, cause_data: str | None) -> Cause:
-    """A history row's cause: the structured one, or (rows from before causes were data) the text of the time."""
-    return Cause.from_dict(json.loads(cause_data)) if cause_data else Cause.legacy(cause)
-
-
-def _product(row: t.Product) -> m.Product:
-    return m.Product(
-        sku=row.sku, name=row.name, price=m.Money(row.price, row.currency),
-        backorder_policy=m.BackorderPolicy(row.backorder_policy), backorder_limit=row.backorder_limit,
-        release_date=row.release_date, substitutes=list(row.substitutes or []), supplier_id=row.supplier_id,
-        lead_time_days=row.lead_time_days, version=row.version,
-    )
-
-
-# enum members by value, looked up directly: loading a 100k queue calls these 100k times each
-_STATUS = {s.value: s for s in m.BackorderStatus}
-_TIER = {t_.value: t_ for t_ in m.CustomerTier}
-_CHANNEL = {c.value: c for c in m.Channel}
-_CONFIDENCE = {c.value: c for c in Confidence}
-_SOURCE = {s.value: s for s in EtaSource}
-
-
-def _eta(row: dict[str, Any]) -> Eta | None:
-    if row.get("eta_date") is None:
-        return None
-    return Eta(row["eta_date"], _CONFIDENCE[row["eta_confidence"]], _SOURCE[row["eta_source"]], row["eta_reference"])
-
-
-def _backorder(row: dict[str, Any], history: list[m.HistoryEntry]) -> m.Backorder:
-    return m.Backorder(
-        id=row["id"], order_id=row["order_id"], order_line_id=row["order_line_id"], sku=row["sku"],
-        customer_email=row["customer_email"], customer_tier=_TIER[row["customer_tier"]],
-        channel=_CHANNEL[row["channel"]], ordered_at=row["ordered_at"], quantity=row["quantity"],
-        original_quantity=row["original_quantity"], allocated_quantity=row["allocated_quantity"],
-        shipped_quantity=row["shipped_quantity"], cancelled_quantity=row["cancelled_quantity"],
-        substituted_quantity=row["substituted_quantity"], reserved=dict(row["reserved"] or {}),
-        status=_STATUS[row["status"]], eta=_eta(row), promised_date=row["promised_date"],
-        priority_override=row["priority_override"], priority_reason=row["priority_reason"],
-        order_quantity=row["order_quantity"], allocation_reason=row["allocation_reason"],
-        queue_position=row["queue_position"], history=history, created_at=row["created_at"],
-        updated_at=row["updated_at"], version=row["version"],
-    )
-
-
-def _backorder_values(b: m.Backorder) -> dict[str, Any]:
-    return {
-        "order_id": b.order_id, "order_line_id": b.order_line_id, "sku": b.sku, "customer_email": b.customer_email,
-        "customer_tier": b.customer_tier.value, "channel": b.channel.value, "ordered_at": b.ordered_at,
-        "quantity": b.quantity, "original_quantity": b.original_quantity, "allocated_quantity": b.allocated_quantity,
-        "shipped_quantity": b.shipped_quantity, "cancelled_quantity": b.cancelled_quantity,
-        "substituted_quantity": b.substituted_quantity, "reserved": b.reserved, "status": b.status.value,
-        "eta_date": b.eta.date if b.eta else None,
-        "eta_confidence": b.eta.confidence.value if b.eta else None,
-        "eta_source": b.eta.source.value if b.eta else None,
-        "eta_reference": b.eta.reference if b.eta else None,
-        "promised_date": b.promised_date, "priority_override": b.priority_override,
-        "priority_reason": b.priority_reason, "order_quantity": b.order_quantity,
-        "allocation_reason": b.allocation_reason, "queue_position": b.queue_position,
-        "created_at": b.created_at, "updated_at": b.updated_at,
-    }
+        history = await t.BackorderHistory.filter(backorder_id=backorder_id).order_by("id").values()
+        return mapping.backorder(row[0], [mapping.history_entry(h) for h in history])
 
 
 def _is_deadlock(error: BaseException) -> bool:
@@ -521,40 +511,12 @@ def _changing_values(b: m.Backorder) -> dict[str, Any]:
 
 
 COPY_THRESHOLD = 500
-_DATETIME_COLUMNS = ("ordered_at", "created_at", "updated_at")
-_DATE_COLUMNS = ("eta_date", "promised_date")
-
-
-def _backorder_row(raw: Any) -> dict[str, Any]:
-    """A `backorders` row from a raw query, typed as tortoise would give it (SQLite returns text)."""
-    row = dict(raw)
-    for column in _DATETIME_COLUMNS:
-        if isinstance(row[column], str):
-            row[column] = datetime.fromisoformat(row[column])
-    for column in _DATE_COLUMNS:
-        if isinstance(row[column], str):
-            row[column] = date.fromisoformat(row[column])
-    if isinstance(row["reserved"], str):
-        row["reserved"] = _reserved(row["reserved"])
-    return row
-
-
-@functools.lru_cache(maxsize=4096)
-def _reserved_map(text: str) -> tuple[tuple[str, int], ...]:
-    return tuple(json.loads(text).items())
-
-
-def _reserved(text: str) -> dict[str, int]:
-    """A `reserved` column's JSON (a few shapes repeat across a queue: {}, {"MAIN": 1}, ...), parsed once each."""
-    return dict(_reserved_map(text))
-
-
 _BACKORDER_PG_TYPES = {
     **dict.fromkeys(("quantity", "original_quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity",
                      "substituted_quantity", "priority_override", "order_quantity", "queue_position", "version"),
                     "int"),
-    **dict.fromkeys(_DATETIME_COLUMNS, "timestamptz"),
-    **dict.fromkeys(_DATE_COLUMNS, "date"),
+    **dict.fromkeys(("ordered_at", "created_at", "updated_at"), "timestamptz"),
+    **dict.fromkeys(("eta_date", "promised_date"), "date"),
     "reserved": "jsonb",
 }
 
@@ -586,11 +548,7 @@ def _backorder_values_from_row(row: t.Backorder) -> dict[str, Any]:
     return {k: getattr(row, k) for k in ("version", *_BACKORDER_FIELDS)}
 
 
-_BACKORDER_FIELDS = tuple(_backorder_values(m.Backorder(
+_BACKORDER_FIELDS = tuple(mapping.backorder_values(m.Backorder(
     id="x", order_id="x", order_line_id="x", sku="x", customer_email="x", customer_tier=m.CustomerTier.STANDARD,
     channel=m.Channel.ONLINE, ordered_at=None, quantity=1, original_quantity=1,  # type: ignore[arg-type]
 )).keys())
-
-
-def is_backorder_event(event: Event) -> bool:
-    return isinstance(event, BackorderEvent)

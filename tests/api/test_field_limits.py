@@ -72,3 +72,27 @@ async def test_bad_field_values_get_a_typed_error_and_change_nothing(api, what, 
     assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(field, "INVALID_INPUT")], str(payload)[:300]
     assert all(len(e.get("message", "")) < 200 for e in payload["userErrors"])  # the 1 MB does not come back
     assert await s.state(api) == before
+
+
+READS = [
+    ('query($v: String!) { backorders(filter: {sku: $v}) { totalCount } }', {"v": "A\x00"}),
+    ('query($v: String!) { product(sku: $v) { sku } }', {"v": "A\x00"}),
+    ('query($v: String!) { product(sku: $v) { sku } }', {"v": "\ud800"}),
+    ('query($v: String!) { orderByNumber(number: $v) { id } }', {"v": "A\x00"}),
+    ('query($v: String!) { orders(filter: {customerEmail: $v}) { totalCount } }', {"v": "a\x00@x.com"}),
+    ('query($v: String!) { customerPreferences(email: $v) { timezone } }', {"v": "a\x00@x.com"}),
+    ('query($v: String!) { purchaseOrders(filter: {sku: $v}) { totalCount } }', {"v": "A\x00"}),
+    ('{ product(sku: "A\\u0000") { sku } }', {}),
+]
+
+
+@pytest.mark.parametrize(("document", "variables"), READS, ids=[r[0][:40] for r in READS])
+async def test_a_query_argument_no_database_can_compare_is_an_invalid_input(api, document, variables):
+    """Queries hand their filters to SQL: PostgreSQL refused a NUL with an unexpected error."""
+    response = await api.client.post(f"{api.base}/graphql", content=json.dumps({"query": document,
+                                                                                "variables": variables}),
+                                      headers={"Authorization": f"Bearer {api.tokens['admin']}",
+                                               "Content-Type": "application/json"})
+    body = response.json()
+    assert response.status_code == 200 and body["data"] is None, response.text[:300]
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_INPUT"], body

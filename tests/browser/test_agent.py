@@ -19,6 +19,7 @@ from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest, ProductInput
 from notifications.settings import NotificationSettings, SmtpSettings
 from tests.browser.test_graphiql import only_this_host, record_requests
+from tests.browser.test_portal import assert_hidden_is_hidden
 from tests.notifications.conftest import SmtpServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -57,6 +58,8 @@ async def confirm(page, button: str = "Confirm") -> None:
 
 async def test_sign_in_exchanges_the_token_for_an_httponly_session_the_page_never_keeps(api, page):
     await page.goto(f"{api.base}/agent")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await assert_hidden_is_hidden(page)  # a fresh visit shows no console tabs (the nav is display:flex)
     await page.get_by_label("API token", exact=True).fill("bd_not-a-real-token")
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.locator("#sign-in-error")).to_have_text(re.compile("not valid"))
@@ -74,6 +77,7 @@ async def test_sign_in_exchanges_the_token_for_an_httponly_session_the_page_neve
     assert asked.json()["data"]["viewer"]["role"] == "agent"
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await assert_hidden_is_hidden(page)
     asked = await api.client.post(f"{api.base}/graphql", json={"query": "{ viewer { role } }"},
                                   headers={"Cookie": f"bd_staff={session}"})
     assert asked.json()["data"] is None

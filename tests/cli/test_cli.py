@@ -123,7 +123,8 @@ async def test_reimporting_names_and_prices_keeps_what_the_file_does_not_say(db_
     first.write_text("sku,name,price,backorder_policy,lead_time_days\nA-1,Alpha,2.50,DENY,9\nB-2,Beta,3.00,,\n")
     assert run(db_url, "import", "products", str(first)).returncode == 0
     async with open_database(db_url, apply_migrations=False):
-        await t.Product.filter(sku="A-1").update(substitutes=["B-2"], backorder_limit=4)
+        await t.Product.filter(sku="A-1").update(substitutes=["B-2"], backorder_limit=4,
+                                                 allocation_policy="FAIR_SHARE", customer_cap_per_receipt=2)
     second = tmp_path / "second.csv"
     second.write_text("sku,name,price\na-1,Alpha lamp,2.75\n")  # a lower-case SKU is the same product
     assert run(db_url, "import", "products", str(second)).returncode == 0
@@ -131,6 +132,7 @@ async def test_reimporting_names_and_prices_keeps_what_the_file_does_not_say(db_
         a1 = await t.Product.get(sku="A-1")
         assert (a1.name, str(a1.price), a1.backorder_policy, a1.lead_time_days, a1.substitutes, a1.backorder_limit) \
             == ("Alpha lamp", "2.75", "DENY", 9, ["B-2"], 4)
+        assert (a1.allocation_policy, a1.fair_share_minimum, a1.customer_cap_per_receipt) == ("FAIR_SHARE", None, 2)
 
 
 async def test_the_import_refuses_what_the_api_refuses_with_the_same_words(db_url, tmp_path):

@@ -18,7 +18,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.model import BackorderPolicy, BackorderStatus, Channel, Order
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
-from domain.store.uow import history_cause
+from domain.store.mapping import history_cause
 from notifications.wording import staff_cause
 from tests.integration.support import (
     ALT,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from types import TracebackType
 
 from domain.errors import not_found
@@ -86,8 +86,8 @@ class InMemoryUnitOfWork:
         self._inventories[sku] = made
         return made
 
-    async def load_inventories(self, skus: Sequence[str]) -> None:
-        return None  # in memory, `inventory` is as cheap for many SKUs as for one
+    async def load_inventories(self, skus: Sequence[str], *, appending_at: datetime | None = None) -> None:
+        return None  # in memory, `inventory` is as cheap for many SKUs as for one, with its queue whole
 
     async def save_inventory(self, inventory: SkuInventory) -> None:
         for level in inventory.stock.values():

@@ -1,0 +1,177 @@
+"""One mapping from database rows to domain objects, for the unit of work (the write side) and the read-side
+queries alike: a row is a mapping of column to value, as `.values()` or a raw query gives it, typed or (SQLite
+in raw queries) as text; each function here reads both, so the two sides cannot drift apart."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from domain import model as m
+from domain.allocation import AllocationPolicy
+from domain.causes import Cause
+from domain.eta import Confidence, Eta, EtaSource
+
+Row = Mapping[str, Any]
+
+# enum members by value, looked up directly: loading a 100k queue calls these 100k times each
+_STATUS = {s.value: s for s in m.BackorderStatus}
+_TIER = {t_.value: t_ for t_ in m.CustomerTier}
+_CHANNEL = {c.value: c for c in m.Channel}
+_POLICY = {p.value: p for p in m.BackorderPolicy}
+_ALLOCATION = {p.value: p for p in AllocationPolicy}
+_PO_STATUS = {s.value: s for s in m.PurchaseOrderStatus}
+_CONFIDENCE = {c.value: c for c in Confidence}
+_SOURCE = {s.value: s for s in EtaSource}
+_CENTS = Decimal("0.01")
+
+
+# -- column values ------------------------------------------------------------------------------
+def as_datetime(value: Any) -> Any:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def as_date(value: Any) -> Any:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def as_json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def money(amount: Any, currency: str) -> m.Money:
+    """Amounts to the cent, as the DECIMAL(12, 2) columns hold them (SQLite keeps the text it was given)."""
+    return m.Money(Decimal(amount).quantize(_CENTS), currency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reserved_map(text: str) -> tuple[tuple[str, int], ...]:
+    return tuple(json.loads(text).items())
+
+
+def reserved(value: Any) -> dict[str, int]:
+    """A `reserved` column (a few shapes repeat across a queue: {}, {"MAIN": 1}, ...), text parsed once each."""
+    return dict(_reserved_map(value)) if isinstance(value, str) else dict(value or {})
+
+
+def history_cause(cause: str, cause_data: str | None) -> Cause:
+    """A history row's cause: the structured one, or (rows from before causes were data) the text of the time."""
+    return Cause.from_dict(json.loads(cause_data)) if cause_data else Cause.legacy(cause)
+
+
+# -- rows ---------------------------------------------------------------------------------------
+def product(r: Row) -> m.Product:
+    return m.Product(
+        sku=r["sku"], name=r["name"], price=money(r["price"], r["currency"]),
+        backorder_policy=_POLICY[r["backorder_policy"]], backorder_limit=r["backorder_limit"],
+        release_date=as_date(r["release_date"]), substitutes=list(as_json(r["substitutes"]) or []),
+        supplier_id=r["supplier_id"], lead_time_days=r["lead_time_days"],
+        allocation_policy=_ALLOCATION[r["allocation_policy"]], fair_share_minimum=r["fair_share_minimum"],
+        customer_cap_per_receipt=r["customer_cap_per_receipt"], version=r["version"])
+
+
+def supplier(r: Row) -> m.Supplier:
+    return m.Supplier(r["id"], r["name"], r["lead_time_days"], r["deliveries_on_time"], r["deliveries_late"])
+
+
+def stock_level(r: Row) -> m.StockLevel:
+    return m.StockLevel(r["sku"], r["location"], r["on_hand"], r["allocated"], r["safety_stock"])
+
+
+def customer(r: Row) -> m.Customer:
+    return m.Customer(r["email"], r["name"], r["phone"], _TIER[r["tier"]])
+
+
+def order_line(r: Row) -> m.OrderLine:
+    return m.OrderLine(
+        id=r["id"], order_id=r["order_id"], sku=r["sku"], quantity=r["quantity"],
+        unit_price=money(r["unit_price"], r["currency"]), allocated_quantity=r["allocated_quantity"],
+        shipped_quantity=r["shipped_quantity"], reserved=dict(as_json(r["reserved"]) or {}),
+        backorder_id=r["backorder_id"], substitute_for=r["substitute_for"])
+
+
+def order(r: Row, lines: list[m.OrderLine], customer_: m.Customer | None) -> m.Order:
+    return m.Order(
+        id=r["id"], number=r["number"], channel=_CHANNEL[r["channel"]],
+        customer=customer_ or m.Customer(r["customer_email"]), placed_at=as_datetime(r["placed_at"]),
+        lines=lines, ship_complete=bool(r["ship_complete"]), version=r["version"])
+
+
+def purchase_order_line(r: Row) -> m.PurchaseOrderLine:
+    return m.PurchaseOrderLine(r["sku"], r["quantity"], r["received_quantity"])
+
+
+def purchase_order(r: Row, lines: list[m.PurchaseOrderLine]) -> m.PurchaseOrder:
+    return m.PurchaseOrder(
+        id=r["id"], number=r["number"], supplier_id=r["supplier_id"], expected_date=as_date(r["expected_date"]),
+        lines=lines, status=_PO_STATUS[r["status"]], location=r["location"], created_at=as_datetime(r["created_at"]))
+
+
+def history_entry(r: Row) -> m.HistoryEntry:
+    return m.HistoryEntry(as_datetime(r["at"]), r["kind"], r["old_value"], r["new_value"],
+                          history_cause(r["cause"], r["cause_data"]))
+
+
+_DATETIME_COLUMNS = ("ordered_at", "created_at", "updated_at")
+_DATE_COLUMNS = ("eta_date", "promised_date")
+
+
+def backorder_row(raw: Row) -> dict[str, Any]:
+    """A `backorders` row from a raw query, typed as tortoise would give it (SQLite returns text)."""
+    row = dict(raw)
+    for column in _DATETIME_COLUMNS:
+        if isinstance(row[column], str):
+            row[column] = datetime.fromisoformat(row[column])
+    for column in _DATE_COLUMNS:
+        if isinstance(row[column], str):
+            row[column] = date.fromisoformat(row[column])
+    if isinstance(row["reserved"], str):
+        row["reserved"] = reserved(row["reserved"])
+    return row
+
+
+def eta(row: Row) -> Eta | None:
+    if row.get("eta_date") is None:
+        return None
+    return Eta(row["eta_date"], _CONFIDENCE[row["eta_confidence"]], _SOURCE[row["eta_source"]], row["eta_reference"])
+
+
+def backorder(row: Row, history: list[m.HistoryEntry]) -> m.Backorder:
+    """From a row typed by `backorder_row` (or by tortoise)."""
+    return m.Backorder(
+        id=row["id"], order_id=row["order_id"], order_line_id=row["order_line_id"], sku=row["sku"],
+        customer_email=row["customer_email"], customer_tier=_TIER[row["customer_tier"]],
+        channel=_CHANNEL[row["channel"]], ordered_at=row["ordered_at"], quantity=row["quantity"],
+        original_quantity=row["original_quantity"], allocated_quantity=row["allocated_quantity"],
+        shipped_quantity=row["shipped_quantity"], cancelled_quantity=row["cancelled_quantity"],
+        substituted_quantity=row["substituted_quantity"], reserved=dict(row["reserved"] or {}),
+        status=_STATUS[row["status"]], eta=eta(row), promised_date=row["promised_date"],
+        priority_override=row["priority_override"], priority_reason=row["priority_reason"],
+        order_quantity=row["order_quantity"], allocation_reason=row["allocation_reason"],
+        queue_position=row["queue_position"], history=history, created_at=row["created_at"],
+        updated_at=row["updated_at"], version=row["version"],
+    )
+
+
+def backorder_values(b: m.Backorder) -> dict[str, Any]:
+    """The other way: a backorder's columns (all but id and version)."""
+    return {
+        "order_id": b.order_id, "order_line_id": b.order_line_id, "sku": b.sku, "customer_email": b.customer_email,
+        "customer_tier": b.customer_tier.value, "channel": b.channel.value, "ordered_at": b.ordered_at,
+        "quantity": b.quantity, "original_quantity": b.original_quantity, "allocated_quantity": b.allocated_quantity,
+        "shipped_quantity": b.shipped_quantity, "cancelled_quantity": b.cancelled_quantity,
+        "substituted_quantity": b.substituted_quantity, "reserved": b.reserved, "status": b.status.value,
+        "eta_date": b.eta.date if b.eta else None,
+        "eta_confidence": b.eta.confidence.value if b.eta else None,
+        "eta_source": b.eta.source.value if b.eta else None,
+        "eta_reference": b.eta.reference if b.eta else None,
+        "promised_date": b.promised_date, "priority_override": b.priority_override,
+        "priority_reason": b.priority_reason, "order_quantity": b.order_quantity,
+        "allocation_reason": b.allocation_reason, "queue_position": b.queue_position,
+        "created_at": b.created_at, "updated_at": b.updated_at,
+    }
+

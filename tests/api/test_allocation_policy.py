@@ -1,0 +1,58 @@
+"""A product's allocation policy over GraphQL: upsertProduct sets PRIORITY (the default) or FAIR_SHARE with
+its minimum and per-customer cap, the product reads them back (staff only), bad settings are typed
+userErrors that change nothing, and a receipt on a FAIR_SHARE product shares the units out."""
+
+from __future__ import annotations
+
+from tests.api import support as s
+
+UPSERT = """mutation($input: UpsertProductInput!) { upsertProduct(input: $input) {
+  product { sku allocationPolicy fairShareMinimum customerCapPerReceipt }
+  userErrors { field code } } }"""
+READ = "query($sku: String!) { product(sku: $sku) { allocationPolicy fairShareMinimum customerCapPerReceipt } }"
+RECEIVE = """mutation { receiveStock(input: {sku: "LAMP", quantity: 6}) { userErrors { code } } }"""
+QUEUE = """{ backorders(first: 10, filter: {sku: "LAMP"}) {
+  nodes { allocatedQuantity order { customer { email } } } } }"""
+
+
+def lamp(**more):
+    return {"sku": "LAMP", "name": "Lamp", "price": {"amount": "20.00"}, **more}
+
+
+async def test_a_new_product_allocates_by_priority_and_fair_share_is_stored_with_its_settings(api):
+    made = (await api.gql(UPSERT, {"input": lamp()}))["data"]["upsertProduct"]
+    assert made == {"product": {"sku": "LAMP", "allocationPolicy": "PRIORITY", "fairShareMinimum": None,
+                                "customerCapPerReceipt": None}, "userErrors": []}
+
+    changed = (await api.gql(UPSERT, {"input": lamp(allocationPolicy="FAIR_SHARE", fairShareMinimum=2,
+                                                    customerCapPerReceipt=3)}))["data"]["upsertProduct"]
+    assert changed["userErrors"] == []
+    read = (await api.gql(READ, {"sku": "LAMP"}))["data"]["product"]
+    assert read == {"allocationPolicy": "FAIR_SHARE", "fairShareMinimum": 2, "customerCapPerReceipt": 3}
+
+
+async def test_bad_fair_share_settings_are_typed_errors_and_change_nothing(api):
+    await api.gql(UPSERT, {"input": lamp(allocationPolicy="FAIR_SHARE", fairShareMinimum=2)})
+
+    for bad, field, code in [
+        (lamp(allocationPolicy="FAIR_SHARE", fairShareMinimum=0), "fairShareMinimum", "INVALID_QUANTITY"),
+        (lamp(allocationPolicy="FAIR_SHARE", customerCapPerReceipt=-4), "customerCapPerReceipt", "INVALID_QUANTITY"),
+        (lamp(customerCapPerReceipt=2), "customerCapPerReceipt", "INVALID_INPUT"),
+    ]:
+        refused = (await api.gql(UPSERT, {"input": bad}))["data"]["upsertProduct"]
+        assert refused == {"product": None, "userErrors": [{"field": field, "code": code}]}, bad
+
+    read = (await api.gql(READ, {"sku": "LAMP"}))["data"]["product"]
+    assert read == {"allocationPolicy": "FAIR_SHARE", "fairShareMinimum": 2, "customerCapPerReceipt": None}
+
+
+async def test_a_receipt_on_a_fair_share_product_gives_three_waiting_customers_two_each(api):
+    await api.gql(UPSERT, {"input": lamp(allocationPolicy="FAIR_SHARE")})
+    for name in ("ann", "bob", "cy"):
+        await s.order(api.desk, f"{name}@example.com", ("LAMP", 4))
+
+    assert (await api.gql(RECEIVE))["data"]["receiveStock"]["userErrors"] == []
+
+    nodes = (await api.gql(QUEUE))["data"]["backorders"]["nodes"]
+    assert sorted((n["order"]["customer"]["email"], n["allocatedQuantity"]) for n in nodes) == [
+        ("ann@example.com", 2), ("bob@example.com", 2), ("cy@example.com", 2)]
