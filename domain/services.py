@@ -29,11 +29,13 @@ from domain.errors import (
     not_found,
     on_line,
 )
+from domain.eta import Eta
 from domain.limits import MAX_KEY_LENGTH, MAX_TEXT_LENGTH, check_code, check_location, check_text
 from domain.model import (
     DEFAULT_LOCATION,
     Backorder,
     BackorderPolicy,
+    BackorderStatus,
     Channel,
     Customer,
     CustomerTier,
@@ -86,6 +88,18 @@ class ProductInput:
     allocation_policy: AllocationPolicy = AllocationPolicy.PRIORITY
     fair_share_minimum: int | None = None
     customer_cap_per_receipt: int | None = None
+
+
+@dataclass(frozen=True)
+class AllocationPreviewLine:
+    """What a receipt would do to one waiting backorder: the units it would give, and the status, queue position
+    and ETA the backorder would then have."""
+
+    backorder_id: str
+    allocated_quantity: int
+    status: BackorderStatus
+    queue_position: int | None
+    eta: Eta | None
 
 
 @dataclass
@@ -170,21 +184,21 @@ class BackorderDesk:
     # -- stock --------------------------------------------------------------------------------
     async def receive_stock(self, sku: str, quantity: int, location: str = DEFAULT_LOCATION,
                             cause: str = "stock received") -> SkuInventory:
-        now = self.clock.now()
-        sku = check_sku(sku)
-        check_quantity(quantity)
-        location = check_location(location)
-        cause = check_text(cause, "note", max_length=MAX_TEXT_LENGTH, multiline=True, what="a note") or "stock received"
         async with self._uow() as uow:
-            await uow.lock_skus([sku])
-            inventory = await uow.inventory(sku)
-            received = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=quantity,
-                             reference=location.strip().upper(), reason=cause)
-            inventory.receive(location, quantity, now, received)
-            inventory.settle(now, received)
+            inventory, _ = await self._receipt(uow, sku, quantity, location, cause)
             await self._save(uow, inventory)
             await uow.commit()
             return inventory
+
+    async def preview_receipt(self, sku: str, quantity: int,
+                              location: str = DEFAULT_LOCATION) -> list[AllocationPreviewLine]:
+        """What receive_stock would do, without writing anything: the same receipt on the same locked aggregate,
+        then the unit of work rolls back instead of committing. One line per backorder that was waiting, in the
+        order the queue was served."""
+        async with self._uow() as uow:
+            inventory, lines = await self._receipt(uow, sku, quantity, location, "stock received", preview=True)
+            inventory.check_invariants()
+            return lines  # no commit: nothing is saved and no event leaves
 
     async def refresh_stale_etas(self) -> list[str]:
         """Time alone moves ETAs: when a purchase order's date passes without delivery, the backorders it
@@ -611,6 +625,26 @@ class BackorderDesk:
             return shipment
 
     # -- helpers ------------------------------------------------------------------------------
+    async def _receipt(self, uow: UnitOfWork, sku: str, quantity: int, location: str, note: str,
+                       preview: bool = False) -> tuple[SkuInventory, list[AllocationPreviewLine]]:
+        """Units arrive and go to the queue: the one receipt both receive_stock and preview_receipt run."""
+        now = self.clock.now()
+        sku = check_sku(sku)
+        check_quantity(quantity)
+        location = check_location(location)
+        note = check_text(note, "note", max_length=MAX_TEXT_LENGTH, multiline=True, what="a note") or "stock received"
+        await uow.lock_skus([sku])
+        inventory = await uow.inventory(sku)
+        received = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=quantity,
+                         reference=location.strip().upper(), reason=note)
+        waiting = inventory.ranked_queue(now.date()) if preview else []
+        before = {b.id: b.allocated_quantity for b in waiting}
+        inventory.receive(location, quantity, now, received)
+        inventory.settle(now, received)
+        return inventory, [AllocationPreviewLine(b.id, b.allocated_quantity - before[b.id], b.status,
+                                                 b.queue_position if b.is_active else None,
+                                                 b.eta if b.is_active else None) for b in waiting]
+
     async def _backorder(self, uow: UnitOfWork, backorder_id: str) -> Backorder:
         backorder = await uow.get_backorder(backorder_id)
         if backorder is None:

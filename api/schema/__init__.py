@@ -2,7 +2,7 @@
 
 One module per feature: `catalogue` (products, suppliers, stock), `purchasing` (purchase orders), `orders`,
 `backorders` (and the KPIs), `portal` (customer sign-in and preferences), `notifications`, `tokens`, `viewer`,
-`webhooks` (outbound webhook endpoints and their deliveries);
+`webhooks` (outbound webhook endpoints and their deliveries), `planning` (what-if previews);
 `subscriptions` (the live `backorderUpdates`); `execution` (the executor, request limits, error masking);
 `common` (the `user_errors` payload wrapper, paging, ownership). Feature modules import `common`, never this
 module (import-linter checks it).
@@ -20,6 +20,7 @@ from api.schema import catalogue as catalogue_fields
 from api.schema import execution
 from api.schema import notifications as notification_fields
 from api.schema import orders as order_fields
+from api.schema import planning as planning_fields
 from api.schema import portal as portal_fields
 from api.schema import purchasing as purchasing_fields
 from api.schema import tokens as token_fields
@@ -43,6 +44,7 @@ class Query:
     purchase_order = purchasing_fields.purchase_order
     purchase_orders = purchasing_fields.purchase_orders
     kpis = backorder_fields.kpis
+    preview_allocation = planning_fields.preview_allocation
     my_account = portal_fields.my_account
     customer_preferences = portal_fields.customer_preferences
     supported_languages = portal_fields.supported_languages

@@ -56,3 +56,43 @@ async def test_a_receipt_on_a_fair_share_product_gives_three_waiting_customers_t
     nodes = (await api.gql(QUEUE))["data"]["backorders"]["nodes"]
     assert sorted((n["order"]["customer"]["email"], n["allocatedQuantity"]) for n in nodes) == [
         ("ann@example.com", 2), ("bob@example.com", 2), ("cy@example.com", 2)]
+
+
+PREVIEW = """query($sku: String!, $quantity: Int!, $location: String! = "MAIN") {
+  previewAllocation(sku: $sku, quantity: $quantity, location: $location) {
+    lines { backorder { id allocatedQuantity } allocatedQuantity status queuePosition eta { date } }
+    userErrors { field code } } }"""
+
+
+async def test_preview_allocation_shows_the_worked_example_and_changes_nothing(api):
+    await api.gql(UPSERT, {"input": lamp(allocationPolicy="FAIR_SHARE")})
+    placed = [await s.order(api.desk, f"{name}@example.com", ("LAMP", 4)) for name in ("ann", "bob", "cy")]
+    ids = [s.backorder_ids(o)[0] for o in placed]
+    before = await s.state(api)
+
+    preview = (await api.gql(PREVIEW, {"sku": "LAMP", "quantity": 6}))["data"]["previewAllocation"]
+
+    assert preview["userErrors"] == []
+    assert [(line["backorder"]["id"], line["backorder"]["allocatedQuantity"], line["allocatedQuantity"],
+             line["status"], line["queuePosition"]) for line in preview["lines"]] == [
+        (ids[0], 0, 2, "PARTIALLY_ALLOCATED", 1), (ids[1], 0, 2, "PARTIALLY_ALLOCATED", 2),
+        (ids[2], 0, 2, "PARTIALLY_ALLOCATED", 3)]
+    assert all(line["eta"]["date"] for line in preview["lines"])
+    assert await s.state(api) == before
+
+    await api.gql(UPSERT, {"input": lamp()})  # PRIORITY: the first is filled and leaves the queue
+    preview = (await api.gql(PREVIEW, {"sku": "LAMP", "quantity": 6}))["data"]["previewAllocation"]
+    assert [(line["allocatedQuantity"], line["status"], line["queuePosition"], line["eta"] is None)
+            for line in preview["lines"]] == [
+        (4, "ALLOCATED", None, False), (2, "PARTIALLY_ALLOCATED", 1, False), (0, "WAITING", 2, False)]
+
+
+async def test_preview_allocation_answers_bad_input_with_typed_errors(api):
+    await api.gql(UPSERT, {"input": lamp()})
+    for variables, field, code in [
+        ({"sku": "LAMP", "quantity": 0}, "quantity", "INVALID_QUANTITY"),
+        ({"sku": "NOPE", "quantity": 2}, "sku", "PRODUCT_NOT_FOUND"),
+        ({"sku": "LAMP", "quantity": 2, "location": "../etc"}, "location", "INVALID_INPUT"),
+    ]:
+        preview = (await api.gql(PREVIEW, variables))["data"]["previewAllocation"]
+        assert preview == {"lines": [], "userErrors": [{"field": field, "code": code}]}, variables

@@ -32,6 +32,7 @@ QUERIES = {
     "purchaseOrder": "query($po: ID!) { purchaseOrder(id: $po) { id } }",
     "purchaseOrders": "{ purchaseOrders { totalCount } }",
     "kpis": "{ kpis { orders } }",
+    "previewAllocation": '{ previewAllocation(sku: "MUG", quantity: 2) { lines { allocatedQuantity } } }',
     "myAccount": "{ myAccount { email } }",
     "customerPreferences": '{ customerPreferences(email: "ann@example.com") { language } }',
     "notifications": "{ notifications { totalCount } }",

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from api.ids import encode_id
 from domain.store import notify as store
+from tests.api import support as s
 
 FIELDS = ("id kind channel recipient customerEmail subject body status deliveryStatus attempts lastError "
           "createdAt nextAttemptAt sentAt")
@@ -69,3 +70,23 @@ async def test_retrying_an_unknown_message_is_not_found(api):
     gid = encode_id("Notification", "0" * 32)
     refused = (await api.gql(RETRY, {"id": gid}))["data"]["retryNotification"]
     assert [(e["field"], e["code"]) for e in refused["userErrors"]] == [("id", "NOT_FOUND")]
+
+
+async def test_an_agent_offers_a_listed_substitute(api):
+    # given Ann's mug backordered, with a cup listed as its substitute and in stock
+    await s.product(api.desk, "CUP", stock=5, price="12.00")
+    await s.product(api.desk, "MUG", price="10.00", substitutes=["CUP"])
+    [backorder] = s.backorder_ids(await s.order(api.desk, "ann@example.com", ("MUG", 2)))
+    offer = """mutation($id: ID!, $sku: String!) { offerSubstitute(input: {backorderId: $id, substituteSku: $sku}) {
+      backorder { id status backorderedQuantity } userErrors { field code } } }"""
+    # when an agent offers the cup
+    offered = (await api.gql(offer, {"id": backorder, "sku": "CUP"}))["data"]["offerSubstitute"]
+    # then the backorder waits as before, and Ann's next message will carry the offer (recorded for her)
+    assert offered["userErrors"] == []
+    assert (offered["backorder"]["id"], offered["backorder"]["status"],
+            offered["backorder"]["backorderedQuantity"]) == (backorder, "WAITING", 2)
+    recorded = await store.NotificationEvent.filter(kind="SubstituteOffered").values_list("email", "sku")
+    assert recorded == [("ann@example.com", "MUG")]
+    # an item that is not a listed substitute is not offered
+    refused = (await api.gql(offer, {"id": backorder, "sku": "MUG"}))["data"]["offerSubstitute"]
+    assert refused["userErrors"] == [{"field": "substituteSku", "code": "NOT_A_SUBSTITUTE"}]
