@@ -13,8 +13,8 @@ from pathlib import Path
 
 from bench.common import machine
 
-BENCHES = ["allocation", "eta", "purchase_order", "portal_query", "subscriptions", "notifications", "order_stream",
-           "fragment_bomb"]
+BENCHES = ["allocation", "place_order", "eta", "purchase_order", "portal_query", "subscriptions", "notifications",
+           "order_stream", "fragment_bomb"]
 
 
 def main() -> int:

@@ -159,12 +159,13 @@ class TortoiseUnitOfWork:
         assert self.conn is not None
         found: list[m.Backorder] = []
         for status in WAITING:
-            for pick, order in (("MAX", "ASC"), ("MIN", "DESC")):
+            for first, order in (("DESC", "ASC"), ("ASC", "DESC")):
                 marks = ["$1", "$2", "$3", "$4"] if self.is_postgres else ["?"] * 4
+                # the priority as ORDER BY ... LIMIT 1, not MIN/MAX: PostgreSQL reads every index entry for those
                 rows = await self.conn.execute_query_dict(
                     f'SELECT * FROM "backorders" WHERE "sku" = {marks[0]} AND "status" = {marks[1]} AND '
-                    f'"priority_override" = (SELECT {pick}("priority_override") FROM "backorders" WHERE '
-                    f'"sku" = {marks[2]} AND "status" = {marks[3]}) '
+                    f'"priority_override" = (SELECT "priority_override" FROM "backorders" WHERE "sku" = {marks[2]} '
+                    f'AND "status" = {marks[3]} ORDER BY "priority_override" {first} LIMIT 1) '
                     f'ORDER BY "ordered_at" {order}, "id" {order} LIMIT 1',
                     [sku, status, sku, status])
                 found.extend(mapping.backorder(mapping.backorder_row(row), []) for row in rows)

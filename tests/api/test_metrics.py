@@ -72,23 +72,26 @@ async def test_a_receipt_moves_the_metrics(api):
     assert value(after, "backorder_waiting_backorders") == 1 and value(after, "backorder_waiting_units") == 1
     assert value(after, "backorder_graphql_request_duration_seconds_count", operation="Receive", type="mutation") \
         == value(before, "backorder_graphql_request_duration_seconds_count", operation="Receive", type="mutation") + 2
-    assert value(after, "backorder_graphql_errors_total", code=code, kind="user") == 1
-    assert value(after, "backorder_graphql_errors_total", code="GRAPHQL_VALIDATION_FAILED", kind="graphql") >= 1
+    # counters live as long as the process (other tests in it count too): what moved is what counts
+    assert value(after, "backorder_graphql_errors_total", code=code, kind="user") == value(
+        before, "backorder_graphql_errors_total", code=code, kind="user") + 1
+    assert value(after, "backorder_graphql_errors_total", code="GRAPHQL_VALIDATION_FAILED", kind="graphql") == value(
+        before, "backorder_graphql_errors_total", code="GRAPHQL_VALIDATION_FAILED", kind="graphql") + 1
     # a digest waits in its coalescing window, not yet a message; the outbox is empty and said to be
     assert value(after, "backorder_outbox_oldest_unsent_age_seconds", outbox="notifications") == 0
 
 
 async def test_open_websockets_are_counted(api):
-    assert value(await scrape(api), "backorder_open_websockets") == 0
+    open_before = value(await scrape(api), "backorder_open_websockets")  # this process's other tests' sockets
     async with api.ws() as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {api.token}"}}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
-        assert value(await scrape(api), "backorder_open_websockets") == 1
+        assert value(await scrape(api), "backorder_open_websockets") == open_before + 1
     for _ in range(50):
-        if value(await scrape(api), "backorder_open_websockets") == 0:
+        if value(await scrape(api), "backorder_open_websockets") == open_before:
             break
         await asyncio.sleep(0.05)
-    assert value(await scrape(api), "backorder_open_websockets") == 0
+    assert value(await scrape(api), "backorder_open_websockets") == open_before
 
 
 async def test_several_processes_are_added_up(db_url, tmp_path):
