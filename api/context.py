@@ -278,6 +278,10 @@ class Loaders:
         return _mapped(q.backorders_by_id)
 
     @cached_property
+    def placed_before_by_backorder(self) -> DataLoader[str, int]:
+        return _mapped(q.placed_before_counts, lambda: 0)
+
+    @cached_property
     def history_by_backorder(self) -> DataLoader[str, list[m.HistoryEntry]]:
         return _mapped(q.history_by_backorder, list)
 

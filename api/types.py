@@ -482,6 +482,27 @@ class Backorder:
             loaders.language_by_email, self._b.customer_email,
             lambda language: history_entries(entries, False, language)))
 
+    @strawberry.field(description="Why it is where it is in the queue, in words its customer can read (their "
+                                  "language; English for staff, who also read allocationReason): \"You are 3rd in "
+                                  "line: 2 orders placed before yours are waiting.\" Null once nothing waits.")
+    def queue_explanation(self, info: Ctx) -> str | None:
+        b, loaders = self._b, info.context.loaders
+        if not b.is_active or b.queue_position is None:
+            return None
+        position = b.queue_position
+
+        def worded(placed_before: int, product: m.Product | None, language: str) -> str:
+            fair = product is not None and product.allocation_policy is allocation.AllocationPolicy.FAIR_SHARE
+            return wording.queue_explanation(position, placed_before, fair_share=fair, language=language)
+
+        def in_language(language: str) -> Any:
+            return load_now(loaders.placed_before_by_backorder, b.id, lambda placed_before: load_now(
+                loaders.product_by_sku, b.sku, lambda product: worded(placed_before, product, language)))
+
+        if _staff(info):
+            return in_language("en")
+        return load_now(loaders.language_by_email, b.customer_email, in_language)
+
     @strawberry.field
     def order(self, info: Ctx) -> Order | None:
         return load_now(info.context.loaders.order_by_id, self._b.order_id, Order.maybe)

@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from babel import Locale
+
 from domain import events as ev
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
-from notifications.i18n import format_day, format_number, translations
+from notifications.i18n import format_day, format_locale, format_number, language_of, translations
 
 ARROW = "→"  # the one arrow of every "before → after"
 
@@ -351,3 +353,42 @@ def sms_facts(*, shipped: int, held: int, waiting: int, substituted: int, cancel
     if cancelled:
         out.append(ngettext("{n} cancelled", "{n} cancelled", cancelled))
     return out
+
+
+# -- the queue, explained ----------------------------------------------------------------------
+# An ordinal as the language writes it after a number: Babel (CLDR) gives the ordinal's plural category, each
+# language's suffix for it is here (3rd, 3., 3e, 3.º).
+_ORDINAL_SUFFIXES: dict[str, dict[str, str]] = {
+    "en": {"one": "st", "two": "nd", "few": "rd", "other": "th"},
+    "de": {"other": "."},
+    "fr": {"one": "er", "other": "e"},
+    "es": {"other": ".º"},
+}
+
+
+def ordinal(n: int, language: str) -> str:
+    language = language_of(language)
+    suffixes = _ORDINAL_SUFFIXES.get(language, _ORDINAL_SUFFIXES["en"])
+    form = Locale.parse(format_locale(language)).ordinal_form(n)
+    return f"{format_number(n, language)}{suffixes.get(form, suffixes['other'])}"
+
+
+def queue_explanation(position: int, placed_before: int, *, fair_share: bool, language: str = "en") -> str:
+    """Why a waiting backorder is where it is, in words its customer can read: its place, and how many of the
+    orders ahead of it were placed before it (all of them in a first come, first served queue; when the
+    shop's rules moved some ahead, the sentence says only how many wait ahead, never why)."""
+    gettext, ngettext = translations(language).gettext, _counted(language)  # the names pybabel extracts
+    ahead = position - 1
+    if ahead == 0:
+        sentence = gettext("You are next in line: no order is waiting before yours.")
+    elif placed_before == ahead:
+        sentence = ngettext("You are {position} in line: {n} order placed before yours is waiting.",
+                            "You are {position} in line: {n} orders placed before yours are waiting.",
+                            ahead, position=ordinal(position, language))
+    else:
+        sentence = ngettext("You are {position} in line: {n} order is waiting ahead of yours.",
+                            "You are {position} in line: {n} orders are waiting ahead of yours.",
+                            ahead, position=ordinal(position, language))
+    if fair_share:
+        sentence += " " + gettext("Arriving stock is shared out: every waiting order gets a share first.")
+    return sentence

@@ -121,6 +121,18 @@ async def order_id_by_number(number: str) -> str | None:
     return row[0] if row else None
 
 
+async def placed_before_counts(ids: Sequence[str]) -> dict[str, int]:
+    """For each waiting backorder, how many of those ahead of it in its queue were ordered before it: one
+    statement for any number of backorders (those not waiting are left out)."""
+    if not ids:
+        return {}
+    rows = await _select(
+        'SELECT b.id AS id, COUNT(o.id) AS n FROM "backorders" b LEFT JOIN "backorders" o ON o.sku = b.sku '
+        'AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position AND o.ordered_at < b.ordered_at '
+        'WHERE b.queue_position IS NOT NULL AND b.id IN ({keys}) GROUP BY b.id', list(ids))
+    return {r["id"]: int(r["n"]) for r in rows}
+
+
 async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:
     if not ids:
         return {}
