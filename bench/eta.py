@@ -8,6 +8,8 @@ that recomputes every backorder's ETA with the ORM and saves every row. Target (
 
 from __future__ import annotations
 
+import os
+import statistics
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +26,7 @@ from domain.store.uow import ACTIVE, TortoiseUnitOfWork
 
 QUEUE = 2_000 if QUICK else 10_000
 POS = 20
+REPEATS = int(os.environ.get("BENCH_ROUNDS", "2" if QUICK else "4"))  # samples: twice this (a slip, then back)
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -68,31 +71,44 @@ async def run(kind: str) -> None:
             inventory = await uow.inventory("ETA")
         inventory.inbound = sorted(inventory.inbound, key=lambda s: (s.expected_date, s.reference))  # 6th by date
         moved = inventory.inbound[5]
-        inventory.inbound[5] = type(moved)(moved.reference, moved.expected_date + timedelta(days=30), moved.quantity,
-                                           moved.supplier_late)
-        started = time.perf_counter()
-        inventory.reproject(NOW, "bench")
-        projection = time.perf_counter() - started
-        changed = sum(1 for e in inventory.events if e.kind == "EtaChanged")
+        # each sample moves the 6th PO a month later, then back: the same slice of ETAs moves every time
+        projections: list[float] = []
+        changed = 0
+        for n in range(REPEATS * 2):
+            slip = timedelta(days=30 if n % 2 == 0 else 0)
+            inventory.inbound[5] = type(moved)(moved.reference, moved.expected_date + slip, moved.quantity,
+                                               moved.supplier_late)
+            inventory.events = []
+            started = time.perf_counter()
+            inventory.reproject(NOW, "bench")
+            projections.append((time.perf_counter() - started) * 1000)
+            changed = max(changed, sum(1 for e in inventory.events if e.kind == "EtaChanged"))
 
-        # the whole use case: the 6th PO (a slice in the middle of the queue) slips by a month
+        # the whole use case: the 6th PO (a slice in the middle of the queue) slips by a month, then back
         before = await t.BackorderHistory.filter(kind="ETA").count()
-        with Timer() as whole:
-            await desk.update_purchase_order(pos[5].id, pos[5].expected_date + timedelta(days=30))
-        moved_rows = await t.BackorderHistory.filter(kind="ETA").count() - before
+        wholes: list[float] = []
+        for n in range(REPEATS * 2):
+            slip = timedelta(days=30 if n % 2 == 0 else 0)
+            with Timer() as whole:
+                await desk.update_purchase_order(pos[5].id, pos[5].expected_date + slip)
+            wholes.append(whole.seconds * 1000)
+        moved_rows = (await t.BackorderHistory.filter(kind="ETA").count() - before) // (REPEATS * 2)
 
         with Timer() as naive:
             await naive_reproject("ETA")
 
+        projection, use_case = statistics.median(projections), statistics.median(wholes)
         report(Figure("eta", f"re-projection, domain only ({QUEUE // 1000}k, {POS} POs, {kind})",
-                      projection * 1000, "ms",
+                      projection, "ms",
                       baseline=naive.seconds * 1000, baseline_name="naive ORM re-projection",
-                      target="< 50 ms", met=projection < 0.05, note=f"{changed} ETAs moved"))
-        report(Figure("eta", f"PO date change, whole use case ({kind})", whole.seconds * 1000, "ms",
+                      target="< 50 ms", met=projection < 50,
+                      note=f"median of {len(projections)}, spread {min(projections):.1f}-{max(projections):.1f} ms; "
+                           f"{changed} ETAs moved each time; naive: one run"))
+        report(Figure("eta", f"PO date change, whole use case ({kind})", use_case, "ms",
                       baseline=naive.seconds * 1000, baseline_name="naive ORM re-projection",
-                      target="< 50 ms", met=whole.seconds < 0.05,
-                      note=f"load {QUEUE // 1000}k, project, write the {moved_rows} that moved, commit"))
-
+                      target="< 50 ms", met=use_case < 50,
+                      note=f"median of {len(wholes)}, spread {min(wholes):.1f}-{max(wholes):.1f} ms; load "
+                           f"{QUEUE // 1000}k, project, write the ~{moved_rows} that moved, commit"))
 
 if __name__ == "__main__":
     per_dialect(sys.argv[1:], run)
