@@ -7,6 +7,10 @@ each), on SQLite and PostgreSQL. The naive loop is timed on a 5k queue and its p
 to 100k: running it on 100k would take minutes and tell nothing more, it is linear.
 
 Targets (issue 5): 100k served in under 1 s on PostgreSQL, and at least 50x the naive loop.
+
+The receipt is measured as `serve` runs it (issue 15): the desk built by `api.app.make_desk` with the
+notification outbox, outbound-webhook and receipt-metrics hooks in the transaction, and the server's GC
+tuning (`api.app.tune_gc`). Without them the figure was about half of what the service really takes.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from decimal import Decimal
 from bench.common import QUICK, Figure, Timer, per_dialect, report, scratch_database
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
-from domain.services import BackorderDesk, ProductInput
+from domain.services import ProductInput
 from domain.store import models as t
 from domain.store.db import open_database
-from domain.store.uow import ACTIVE, TortoiseUnitOfWork
+from domain.store.uow import ACTIVE
 
 QUEUE = 10_000 if QUICK else 100_000
 NAIVE_QUEUE = 1_000 if QUICK else 5_000
@@ -64,8 +68,15 @@ async def naive(sku: str, units: int) -> None:
 
 
 async def run(kind: str) -> None:
+    from api.app import make_desk, tune_gc
+    from api.settings import Settings
+    from notifications.service import Notifications
+
     async with scratch_database(kind) as url, open_database(url):
-        desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), FixedClock(START + timedelta(days=1)))
+        clock = FixedClock(START + timedelta(days=1))
+        settings = Settings()
+        desk = make_desk(settings, InProcessBus(), Notifications(settings.notifications, clock), clock)
+        tune_gc()
         for sku in ("HOT", "NAIVE"):
             await desk.upsert_product(ProductInput(sku=sku, name=sku, price=Decimal("1.00")))
             await desk.receive_stock(sku, 1)  # a stock row exists, as in a live shop
@@ -88,7 +99,8 @@ async def run(kind: str) -> None:
                       baseline=naive_scaled, baseline_name="naive ORM loop",
                       target=(">= 50x naive" + (", < 1 s" if target_s else "")),
                       met=naive_scaled / ours.seconds >= 50 and (target_s is None or ours.seconds < target_s),
-                      note=f"naive measured on {NAIVE_QUEUE:,} ({naive_time.seconds:.2f} s), scaled linearly"))
+                      note=f"as serve runs it (outbox, webhook and metrics hooks, server GC tuning); naive "
+                           f"measured on {NAIVE_QUEUE:,} ({naive_time.seconds:.2f} s), scaled linearly"))
 
 
 if __name__ == "__main__":
