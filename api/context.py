@@ -61,6 +61,8 @@ class PortalSession:
         self._checked = systime.monotonic()
         self._recheck: asyncio.Task[None] | None = None
         self._digest: str | None = None
+        self.token_key: str | None = None  # a console session also ends when the API token it came from does
+        self._token_digest: str | None = None
 
     @classmethod
     def track(cls, token: str, expires_at: datetime,
@@ -77,11 +79,21 @@ class PortalSession:
     def for_api_token(cls, token_id: str) -> PortalSession:
         """An API token seen as a session that never expires but may be revoked: a websocket keeps its
         principal for hours, and the token's revocation must still end its subscriptions."""
-        return cls.track(f"api-token:{token_id}", _NEVER, lambda key, now: token_is_active(token_id))
+        return cls.track(cls.api_token_key(token_id), _NEVER, lambda key, now: token_is_active(token_id))
+
+    @staticmethod
+    def api_token_key(token_id: str) -> str:
+        return f"api-token:{token_id}"
 
     @classmethod
     def end_api_token(cls, token_id: str, now: datetime) -> ev.SessionEnded:
-        return cls.ended_event(f"api-token:{token_id}", now)
+        """The token's own connections and every console session opened with it end, here and (published on
+        the bus) on every process."""
+        key = cls.api_token_key(token_id)
+        for session in list(cls._live.values()):
+            if session.token_key == key:
+                cls.end(session.key)
+        return cls.ended_event(key, now)
 
     @classmethod
     def end(cls, token: str) -> None:
@@ -109,7 +121,9 @@ class PortalSession:
     def is_named_by(self, event: ev.SessionEnded) -> bool:
         if self._digest is None:
             self._digest = self.digest(self._token)
-        return event.session == self._digest
+        if self.token_key is not None and self._token_digest is None:
+            self._token_digest = self.digest(self.token_key)
+        return event.session in (self._digest, self._token_digest)
 
     def has_ended(self, now: datetime | None = None) -> bool:
         """Known to be over: signed out here, found ended by a re-check, or expired. Never starts a re-check."""

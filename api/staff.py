@@ -34,7 +34,9 @@ async def staff_from_cookie(cookie: str | None, now: datetime) -> Principal | No
 
 
 def _principal(info: TokenInfo, cookie: str, expires_at: datetime) -> Principal:
-    return Principal(role=info.role, name=info.name, session=PortalSession.track(cookie, expires_at, _session_open))
+    session = PortalSession.track(cookie, expires_at, _session_open)
+    session.token_key = PortalSession.api_token_key(info.id)  # revoking the token ends this session's updates
+    return Principal(role=info.role, name=info.name, session=session)
 
 
 async def start_staff_session(info: TokenInfo, settings: Settings, now: datetime, request: Any,

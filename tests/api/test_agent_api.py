@@ -12,6 +12,7 @@ import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.ids import encode_id
 from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest
 from domain.store.tokens import create_token, revoke_token
@@ -217,6 +218,26 @@ async def test_the_consoles_live_queue_stops_at_sign_out(api):
         await s.order(api.desk, "a@example.com", ("MUG", 1))
         assert [u["kind"] for u in await s.received(ws)] == ["CREATED"]
         await browser.gql("mutation { signOut { ok } }")
+        await s.order(api.desk, "b@example.com", ("MUG", 1))
+        await s.ended(ws)  # the next message ends it: no update came first
+    finally:
+        await ws.close()
+        await browser.close()
+
+
+async def test_revoking_its_token_ends_a_console_sessions_live_queue_at_once(api):
+    # the console's session was named by its cookie only: revoking the token it came from ended its live
+    # updates at the next 30 s re-read of the session, not at once (and never across processes sooner)
+    await s.product(api.desk, "MUG")
+    info, secret = await create_token("night shift", "agent")
+    browser = await console(api, secret)
+    ws = await _console_socket(api, browser, "MUG")
+    try:
+        await s.order(api.desk, "a@example.com", ("MUG", 1))
+        assert [u["kind"] for u in await s.received(ws)] == ["CREATED"]
+        revoked = await api.gql("mutation($id: ID!) { revokeApiToken(input: {id: $id}) { revokedId } }",
+                                {"id": encode_id("ApiToken", info.id)}, token="admin")
+        assert revoked["data"]["revokeApiToken"]["revokedId"] == encode_id("ApiToken", info.id)
         await s.order(api.desk, "b@example.com", ("MUG", 1))
         await s.ended(ws)  # the next message ends it: no update came first
     finally:
