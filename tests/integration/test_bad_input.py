@@ -128,6 +128,12 @@ CASES: dict[str, list[Case]] = {
          "leadTimeDays"),
         ("unknown supplier", lambda w: w.desk.upsert_supplier("nope", "Acme", 10), E.SUPPLIER_NOT_FOUND, "id"),
     ],
+    "preview_receipt": [
+        ("zero units", lambda w: w.desk.preview_receipt(LAMP, 0), E.INVALID_QUANTITY, "quantity"),
+        ("over a million units", lambda w: w.desk.preview_receipt(LAMP, 1_000_001), E.INVALID_QUANTITY, "quantity"),
+        ("unknown product", lambda w: w.desk.preview_receipt("NOPE", 1), E.PRODUCT_NOT_FOUND, "sku"),
+        ("invalid location", lambda w: w.desk.preview_receipt(LAMP, 1, "back room"), E.INVALID_INPUT, "location"),
+    ],
     "receive_stock": [
         ("zero units", lambda w: w.desk.receive_stock(LAMP, 0), E.INVALID_QUANTITY, "quantity"),
         ("negative units", lambda w: w.desk.receive_stock(LAMP, -3), E.INVALID_QUANTITY, "quantity"),
@@ -312,7 +318,7 @@ def test_every_use_case_has_bad_input_cases():
 # a shop costs a database and some twenty use cases to make: one per group of use cases, not per use case
 GROUPS = {
     "catalogue": ["upsert_product", "upsert_supplier"],
-    "stock": ["receive_stock", "adjust_stock"],
+    "stock": ["receive_stock", "preview_receipt", "adjust_stock"],
     "purchase orders": ["create_purchase_order", "update_purchase_order", "receive_purchase_order"],
     "orders": ["place_order", "set_shipping_preference", "ship_allocated"],
     "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "reprioritize_backorder"],
