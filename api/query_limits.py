@@ -135,6 +135,9 @@ class LimitedValidation(ValidationCache):
             if self.introspection_for == "nobody" or not getattr(principal, "is_staff", False):
                 errors = [GraphQLError("introspection is for staff only: sign in with an API token",
                                        extensions={"code": "PERMISSION_DENIED"})]
+        if not errors and _subscription_over_http(context):
+            errors = [GraphQLError("a subscription runs over the websocket at /graphql (graphql-transport-ws), "
+                                   "not an HTTP request", extensions={"code": "INVALID_INPUT"})]
         if not errors and _reads(context):
             errors = _unstorable_text(context.graphql_document, context.variables)
         if errors:
@@ -142,6 +145,15 @@ class LimitedValidation(ValidationCache):
             yield
             return
         yield from super().on_validate()
+
+
+def _subscription_over_http(context: Any) -> bool:
+    """A subscription sent as an HTTP request (GraphiQL falls back to POST while an edit is unregistered)
+    would run as a query and fail inside with a masked "Unexpected error."; it gets a plain answer."""
+    if str(getattr(context.operation_type, "value", "")) != "subscription":
+        return False
+    request = getattr(context.context, "request", None)
+    return getattr(request, "scope", {}).get("type") == "http"
 
 
 def _reads(context: Any) -> bool:

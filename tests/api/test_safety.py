@@ -117,3 +117,12 @@ async def test_expected_errors_keep_their_messages_in_production(api):
     assert [e["message"] for e in bad_id["errors"]] == ["'nope' is not a valid Order ID"]
     not_graphql = await api.gql("{ viewer { nosuchfield } }", expect_errors=True)
     assert "Cannot query field 'nosuchfield'" in not_graphql["errors"][0]["message"]
+
+
+async def test_a_subscription_sent_over_http_is_told_to_use_the_websocket(api):
+    # GraphiQL falls back to POST while an edit is unregistered; the subscription then ran as a query and the
+    # caller got a masked "Unexpected error." for a non-null field left null
+    body = await api.gql('subscription { backorderUpdates(filter: {sku: "MUG"}) { kind } }', expect_errors=True)
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert "websocket" in error["message"] and error["extensions"]["code"] == "INVALID_INPUT", error
