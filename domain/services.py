@@ -543,17 +543,20 @@ class BackorderDesk:
             return backorder, line
 
     async def reprioritize_backorder(self, backorder_id: str, priority: int, reason: str, agent: str) -> Backorder:
-        now = self.clock.now()
         async with self._uow() as uow:
-            backorder = await self._backorder(uow, backorder_id)
-            await uow.lock_skus([backorder.sku])
-            inventory = await uow.inventory(backorder.sku)
-            backorder = self._in_queue(inventory, backorder_id)
-            inventory.reprioritize(backorder, priority, reason, agent, now)
-            inventory.settle(now, Cause(kind=CauseKind.QUEUE_REPRIORITIZED, actor=Actor.AGENT, agent=agent))
+            inventory, backorder, _ = await self._reprioritization(uow, backorder_id, priority, reason, agent)
             await self._save(uow, inventory)
             await uow.commit()
             return backorder
+
+    async def preview_reprioritization(self, backorder_id: str, priority: int,
+                                       agent: str = "preview") -> list[AllocationPreviewLine]:
+        """What reprioritize_backorder would do, without writing anything (as preview_receipt)."""
+        async with self._uow() as uow:
+            inventory, _, lines = await self._reprioritization(uow, backorder_id, priority, "preview", agent,
+                                                               preview=True)
+            inventory.check_invariants()
+            return lines  # no commit: nothing is saved and no event leaves
 
     async def offer_substitute(self, backorder_id: str, substitute_sku: str, agent: str) -> Backorder:
         """An agent suggests an alternative to a waiting customer; the customer decides (accept_substitute)."""
@@ -637,13 +640,23 @@ class BackorderDesk:
         inventory = await uow.inventory(sku)
         received = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=quantity,
                          reference=location.strip().upper(), reason=note)
-        waiting = inventory.ranked_queue(now.date()) if preview else []
-        before = {b.id: b.allocated_quantity for b in waiting}
+        lines = _watch(inventory, now.date(), preview)
         inventory.receive(location, quantity, now, received)
         inventory.settle(now, received)
-        return inventory, [AllocationPreviewLine(b.id, b.allocated_quantity - before[b.id], b.status,
-                                                 b.queue_position if b.is_active else None,
-                                                 b.eta if b.is_active else None) for b in waiting]
+        return inventory, lines()
+
+    async def _reprioritization(self, uow: UnitOfWork, backorder_id: str, priority: int, reason: str, agent: str,
+                                preview: bool = False) -> tuple[SkuInventory, Backorder, list[AllocationPreviewLine]]:
+        """An agent's override of the queue: the one change both reprioritize_backorder and its preview run."""
+        now = self.clock.now()
+        backorder = await self._backorder(uow, backorder_id)
+        await uow.lock_skus([backorder.sku])
+        inventory = await uow.inventory(backorder.sku)
+        backorder = self._in_queue(inventory, backorder_id)
+        lines = _watch(inventory, now.date(), preview)
+        inventory.reprioritize(backorder, priority, reason, agent, now)
+        inventory.settle(now, Cause(kind=CauseKind.QUEUE_REPRIORITIZED, actor=Actor.AGENT, agent=agent))
+        return inventory, backorder, lines()
 
     async def _backorder(self, uow: UnitOfWork, backorder_id: str) -> Backorder:
         backorder = await uow.get_backorder(backorder_id)
@@ -693,6 +706,19 @@ class BackorderDesk:
             purchase_order_id=po.id, number=po.number, status=po.status.value,
             expected_date=po.expected_date, skus=tuple(line.sku for line in po.lines), change=change,
         )
+
+
+def _watch(inventory: SkuInventory, today: date, preview: bool) -> Callable[[], list[AllocationPreviewLine]]:
+    """Remember the backorders waiting now; the returned function says, after a change, what the change did to
+    each of them. Nothing to remember when no preview is wanted (a real change on a long queue)."""
+    waiting = inventory.ranked_queue(today) if preview else []
+    before = {b.id: b.allocated_quantity for b in waiting}
+
+    def lines() -> list[AllocationPreviewLine]:
+        return [AllocationPreviewLine(b.id, b.allocated_quantity - before[b.id], b.status,
+                                      b.queue_position if b.is_active else None, b.eta if b.is_active else None)
+                for b in waiting]
+    return lines
 
 
 class _Line(Protocol):

@@ -45,6 +45,7 @@ class Query:
     purchase_orders = purchasing_fields.purchase_orders
     kpis = backorder_fields.kpis
     preview_allocation = planning_fields.preview_allocation
+    preview_reprioritization = planning_fields.preview_reprioritization
     my_account = portal_fields.my_account
     customer_preferences = portal_fields.customer_preferences
     supported_languages = portal_fields.supported_languages

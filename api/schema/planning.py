@@ -1,12 +1,14 @@
-"""GraphQL for planning (staff only): what a receipt of stock would do, before anyone acts on it."""
+"""GraphQL for planning (staff only): what a receipt of stock or a reprioritisation would do, before anyone acts
+on it."""
 
 from __future__ import annotations
 
 import strawberry
 
 from api import types as gt
+from api.ids import decode_id
 from api.permissions import IsStaff
-from api.schema.common import Ctx
+from api.schema.common import Ctx, staff_name
 from domain import model as m
 from domain.errors import DomainError
 from domain.services import AllocationPreviewLine as PreviewLine
@@ -34,10 +36,10 @@ class AllocationPreviewLine:
             if e is not None else None)
 
 
-@strawberry.type(description="What receiving units would do, computed by the receipt's own code and not saved.")
+@strawberry.type(description="What a receipt or a reprioritisation would do, computed by its own code and not saved.")
 class AllocationPreview:
     lines: list[AllocationPreviewLine] = strawberry.field(
-        default_factory=list, description="Every backorder waiting before the receipt, in the order it is served.")
+        default_factory=list, description="Every backorder waiting before the change, in the order it was served.")
     user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
 
 
@@ -49,4 +51,18 @@ async def preview_allocation(info: Ctx, sku: str, quantity: int,
         lines = await info.context.desk.preview_receipt(sku, quantity, location)
     except DomainError as error:  # a query has no payload wrapper; its arguments are the fields errors name
         return AllocationPreview(user_errors=[gt.UserError.of(error)])
+    return AllocationPreview(lines=[AllocationPreviewLine.of(line) for line in lines])
+
+
+@strawberry.field(permission_classes=[IsStaff],
+                  description="What reprioritizeBackorder with this priority would do to the queue, without doing it.")
+async def preview_reprioritization(info: Ctx, backorder_id: strawberry.ID, priority: int) -> AllocationPreview:
+    try:
+        key = decode_id("Backorder", backorder_id, "backorderId")
+        lines = await info.context.desk.preview_reprioritization(key, priority, staff_name(info))
+    except DomainError as error:
+        user_error = gt.UserError.of(error)
+        if user_error.field == "id":  # the domain names the backorder `id`; this field's argument is backorderId
+            user_error.field = "backorderId"
+        return AllocationPreview(user_errors=[user_error])
     return AllocationPreview(lines=[AllocationPreviewLine.of(line) for line in lines])

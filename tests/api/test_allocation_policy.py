@@ -4,6 +4,8 @@ userErrors that change nothing, and a receipt on a FAIR_SHARE product shares the
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.api import support as s
 
 UPSERT = """mutation($input: UpsertProductInput!) { upsertProduct(input: $input) {
@@ -13,6 +15,15 @@ READ = "query($sku: String!) { product(sku: $sku) { allocationPolicy fairShareMi
 RECEIVE = """mutation { receiveStock(input: {sku: "LAMP", quantity: 6}) { userErrors { code } } }"""
 QUEUE = """{ backorders(first: 10, filter: {sku: "LAMP"}) {
   nodes { allocatedQuantity order { customer { email } } } } }"""
+
+
+async def _three_orders(api, quantity: int) -> list[str]:
+    """Ann, Bob and Cy order `quantity` lamps a minute apart; their backorders' IDs in that order."""
+    ids = []
+    for name in ("ann", "bob", "cy"):
+        ids += s.backorder_ids(await s.order(api.desk, f"{name}@example.com", ("LAMP", quantity)))
+        api.clock.advance(timedelta(minutes=1))
+    return ids
 
 
 def lamp(**more):
@@ -66,8 +77,7 @@ PREVIEW = """query($sku: String!, $quantity: Int!, $location: String! = "MAIN") 
 
 async def test_preview_allocation_shows_the_worked_example_and_changes_nothing(api):
     await api.gql(UPSERT, {"input": lamp(allocationPolicy="FAIR_SHARE")})
-    placed = [await s.order(api.desk, f"{name}@example.com", ("LAMP", 4)) for name in ("ann", "bob", "cy")]
-    ids = [s.backorder_ids(o)[0] for o in placed]
+    ids = await _three_orders(api, 4)
     before = await s.state(api)
 
     preview = (await api.gql(PREVIEW, {"sku": "LAMP", "quantity": 6}))["data"]["previewAllocation"]
@@ -96,3 +106,26 @@ async def test_preview_allocation_answers_bad_input_with_typed_errors(api):
     ]:
         preview = (await api.gql(PREVIEW, variables))["data"]["previewAllocation"]
         assert preview == {"lines": [], "userErrors": [{"field": field, "code": code}]}, variables
+
+
+PREVIEW_PRIORITY = """query($id: ID!, $priority: Int!) {
+  previewReprioritization(backorderId: $id, priority: $priority) {
+  lines { backorder { id } allocatedQuantity status queuePosition } userErrors { field code } } }"""
+
+
+async def test_preview_reprioritization_shows_the_new_queue_and_changes_nothing(api):
+    await api.gql(UPSERT, {"input": lamp()})
+    ann, bob, cy = await _three_orders(api, 1)
+    before = await s.state(api)
+
+    preview = (await api.gql(PREVIEW_PRIORITY, {"id": cy, "priority": 5}))["data"]["previewReprioritization"]
+
+    assert preview["userErrors"] == []
+    assert [(line["backorder"]["id"], line["queuePosition"]) for line in preview["lines"]] == [
+        (ann, 2), (bob, 3), (cy, 1)]
+    assert await s.state(api) == before
+
+    for variables, field, code in [({"id": cy, "priority": 5000}, "priority", "INVALID_INPUT"),
+                                   ({"id": "nonsense", "priority": 1}, "backorderId", "INVALID_INPUT")]:
+        refused = (await api.gql(PREVIEW_PRIORITY, variables))["data"]["previewReprioritization"]
+        assert refused == {"lines": [], "userErrors": [{"field": field, "code": code}]}, variables

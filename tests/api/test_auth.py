@@ -33,6 +33,8 @@ QUERIES = {
     "purchaseOrders": "{ purchaseOrders { totalCount } }",
     "kpis": "{ kpis { orders } }",
     "previewAllocation": '{ previewAllocation(sku: "MUG", quantity: 2) { lines { allocatedQuantity } } }',
+    "previewReprioritization": "query($backorder: ID!) { previewReprioritization(backorderId: $backorder, "
+                               "priority: 5) { lines { queuePosition } } }",
     "myAccount": "{ myAccount { email } }",
     "customerPreferences": '{ customerPreferences(email: "ann@example.com") { language } }',
     "notifications": "{ notifications { totalCount } }",

@@ -1,6 +1,7 @@
-"""previewAllocation runs the receipt's own code and writes nothing: for random queues (either allocation policy,
-agent priorities, stock already on hand, a purchase order on its way), what the preview says a receipt would do
-is what the receipt then does, on the real unit of work and database."""
+"""previewAllocation and previewReprioritization run the change's own code and write nothing: for random queues
+(either allocation policy, agent priorities, stock already on hand, a purchase order on its way), what the
+preview says a receipt or a reprioritisation would do is what it then does, on the real unit of work and
+database."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ shops = st.fixed_dictionaries({
     "priorities": st.lists(st.sampled_from([0, 0, 5, -3]), max_size=7),
     "po_units": st.integers(0, 8),
     "receipt": st.integers(1, 30),
+    "change": st.sampled_from(["receipt", "reprioritization"]),
+    "pick": st.integers(0, 6),
+    "new_priority": st.integers(-5, 8),
 })
 
 
@@ -54,15 +58,23 @@ async def _example(desk: BackorderDesk, shop: dict[str, Any]) -> None:
         supplier = await desk.upsert_supplier(None, "Acme", 10)
         await desk.create_purchase_order(supplier.id, date(2026, 3, 12), [LineRequest(sku, shop["po_units"])])
 
-    before = await snapshot()
-    preview = await desk.preview_receipt(sku, shop["receipt"])
-    assert await snapshot() == before, "the preview wrote to the database"
-
     current = await q.backorders_by_id(backorder_ids)
     waiting = {b.id for b in current.values() if b.is_active and b.waiting_quantity > 0}
+    target = backorder_ids[shop["pick"] % len(backorder_ids)] if backorder_ids else None
+    reprioritize = shop["change"] == "reprioritization" and target in waiting
+
+    before = await snapshot()
+    if reprioritize:
+        preview = await desk.preview_reprioritization(target, shop["new_priority"], "agent")
+    else:
+        preview = await desk.preview_receipt(sku, shop["receipt"])
+    assert await snapshot() == before, "the preview wrote to the database"
     assert {line.backorder_id for line in preview} == waiting
 
-    await desk.receive_stock(sku, shop["receipt"])
+    if reprioritize:
+        await desk.reprioritize_backorder(target, shop["new_priority"], "test", "agent")
+    else:
+        await desk.receive_stock(sku, shop["receipt"])
 
     after = await q.backorders_by_id(backorder_ids)
     for line in preview:
@@ -76,7 +88,7 @@ async def _example(desk: BackorderDesk, shop: dict[str, Any]) -> None:
 def _explore(desk: BackorderDesk, loop: asyncio.AbstractEventLoop) -> None:
     """Runs in a thread: hypothesis is synchronous; the database lives on the test's loop."""
 
-    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(shops)
     def check(shop: dict[str, Any]) -> None:
         asyncio.run_coroutine_threadsafe(_example(desk, shop), loop).result(120)
@@ -84,7 +96,7 @@ def _explore(desk: BackorderDesk, loop: asyncio.AbstractEventLoop) -> None:
     check()
 
 
-async def test_a_preview_is_what_the_receipt_then_does_and_writes_nothing(desk):
+async def test_a_preview_is_what_the_receipt_or_reprioritisation_then_does_and_writes_nothing(desk):
     await asyncio.to_thread(_explore, desk, asyncio.get_running_loop())
 
 
