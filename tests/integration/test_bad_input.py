@@ -298,6 +298,14 @@ CASES: dict[str, list[Case]] = {
         ("a cancelled backorder", lambda w: w.desk.reprioritize_backorder(w.cancelled, 5, "why", "kim"),
          E.INVALID_STATE, "id"),
     ],
+    "preview_reprioritization": [
+        ("priority out of range", lambda w: w.desk.preview_reprioritization(w.waiting, 1001), E.INVALID_INPUT,
+         "priority"),
+        ("a bool for priority", lambda w: w.desk.preview_reprioritization(w.waiting, True), E.INVALID_INPUT,
+         "priority"),
+        ("unknown backorder", lambda w: w.desk.preview_reprioritization("nope", 5), E.BACKORDER_NOT_FOUND, "id"),
+        ("a cancelled backorder", lambda w: w.desk.preview_reprioritization(w.cancelled, 5), E.INVALID_STATE, "id"),
+    ],
     "ship_allocated": [
         ("unknown order", lambda w: w.desk.ship_allocated("nope"), E.ORDER_NOT_FOUND, "id"),
         ("nothing set aside", lambda w: w.desk.ship_allocated(w.idle_order), E.NOTHING_TO_SHIP, "orderId"),
@@ -321,7 +329,8 @@ GROUPS = {
     "stock": ["receive_stock", "preview_receipt", "adjust_stock"],
     "purchase orders": ["create_purchase_order", "update_purchase_order", "receive_purchase_order"],
     "orders": ["place_order", "set_shipping_preference", "ship_allocated"],
-    "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "reprioritize_backorder"],
+    "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "reprioritize_backorder",
+                   "preview_reprioritization"],
 }
 
 
