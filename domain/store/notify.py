@@ -1,4 +1,5 @@
-"""Tables and queries of the notification outbox.
+"""Tables and queries of the notification outbox (over 400 lines on purpose: every statement on these tables
+is here, so the locking rules below are in one place).
 
 `notification_events` are written in the same transaction as the domain change (transactional
 outbox); a pending `digests` row per customer says when their coalescing window closes; composing a

@@ -1,4 +1,9 @@
-"""The tortoise unit of work: one database transaction per use case, rows mapped to domain objects.
+"""The tortoise unit of work: one database transaction per use case, rows mapped to domain objects by
+`domain.store.mapping`.
+
+Over 400 lines on purpose: it is the one implementation of the UnitOfWork port (domain/ports.py), and its
+bulk paths (plain SQL reading 100k-row queues, PostgreSQL unnest updates) stay beside the reads and writes
+they speed up.
 
 Writers to a SKU are serialised: on PostgreSQL with `SELECT ... FOR UPDATE` on the product rows (in
 sorted order, so no deadlock); on SQLite the single-writer transaction lock does it. Events queued by
