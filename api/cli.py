@@ -299,10 +299,28 @@ async def token_command(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{info.id}\t{info.role}\t{info.name}")
             return 0
         if await revoke_token(args.id):
+            await _announce_revocation(settings, args.id)
             print(f"token {args.id} revoked")
             return 0
         print(f"no active token {args.id}", file=sys.stderr)
         return 1
+
+
+async def _announce_revocation(settings: Settings, token_id: str) -> None:
+    """With Redis, every serving process ends the token's live updates (and its console sessions') at once, as
+    revokeApiToken does; without it each notices at its next re-read of the token (up to 30 s)."""
+    if not settings.redis_url:
+        return
+    from datetime import UTC, datetime
+
+    from api.context import PortalSession
+    from domain.store.redis_bus import RedisBus
+
+    bus = RedisBus(settings.redis_url, channel=settings.redis_channel)
+    try:
+        await bus.publish([PortalSession.end_api_token(token_id, datetime.now(UTC))])
+    finally:
+        await bus.stop()
 
 
 # -- imports ----------------------------------------------------------------------------------

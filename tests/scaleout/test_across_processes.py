@@ -52,6 +52,14 @@ async def _serve(app, settings: Settings) -> tuple[uvicorn.Server, asyncio.Task[
     return server, task
 
 
+class Servers(list[str]):
+    """The two servers' addresses, and the Redis channel they share."""
+
+    def __init__(self, bases: list[str], channel: str) -> None:
+        super().__init__(bases)
+        self.channel = channel
+
+
 @pytest.fixture
 async def two_servers(db_url: str, tmp_path: Path) -> AsyncIterator[list[str]]:
     """This test's server and a `backorder serve` process, on one database and one Redis channel."""
@@ -78,7 +86,7 @@ async def two_servers(db_url: str, tmp_path: Path) -> AsyncIterator[list[str]]:
                 await asyncio.sleep(0.05)
             else:
                 raise AssertionError("the other server never came up: " + (tmp_path / "other.log").read_text())
-        yield [settings.public_url, base]
+        yield Servers([settings.public_url, base], channel)
     finally:
         other.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -124,3 +132,25 @@ async def test_the_order_number_sign_in_limit_is_one_count_for_every_process(two
             response = await client.post(f"{two_servers[attempt % 2]}/graphql", json={"query": sign_in})
             codes.append(response.json()["data"]["signInWithOrder"]["userErrors"][0]["code"])
     assert codes == ["NOT_FOUND"] * 10 + ["RATE_LIMITED"] * 2
+
+
+async def test_a_token_revoked_from_the_command_line_ends_its_subscriptions_within_a_second(two_servers, db_url):
+    # `backorder token revoke` wrote the revocation only: each process kept streaming to the token until its
+    # next re-read of it, up to 30 s later
+    _, there = two_servers
+    token, secret = await create_token("doomed agent", "agent")
+    address = f"{there.replace('http', 'ws')}/graphql"
+    async with websockets.connect(address, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {secret}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": UPDATES}}))
+        await asyncio.sleep(0.5)  # subscribed on the bus of the other process
+        revoked = await asyncio.to_thread(subprocess.run, [str(BIN), "token", "revoke", token.id], env={
+            **os.environ, "BACKORDER_DATABASE_URL": db_url, "BACKORDER_REDIS_URL": REDIS_URL,
+            "BACKORDER_REDIS_CHANNEL": two_servers.channel}, capture_output=True, text=True, timeout=60)
+        assert revoked.returncode == 0, revoked.stderr
+        started = time.monotonic()
+        message = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
+        assert time.monotonic() - started < 1.0
+        assert message["id"] == "1" and message["payload"]["data"] is None, message
+        assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["UNAUTHENTICATED"], message
