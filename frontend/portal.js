@@ -5,7 +5,7 @@
 
 const BACKORDER_FIELDS = `
   id status quantity backorderedQuantity allocatedQuantity shippedQuantity cancelledQuantity
-  substitutedQuantity queuePosition
+  substitutedQuantity queuePosition queueExplanation
   eta { date confidence source }
   history { at kind oldValue newValue cause }
   substitutes { product { sku name price { amount currency } } available priceDifference { amount currency } }`;
@@ -322,7 +322,9 @@ function renderBackorder(order, line, b) {
   }
   if (b.backorderedQuantity > 0) {
     box.append(el("p", { "data-testid": "waiting" },
-      t("backorder.waiting", { count: b.backorderedQuantity }), " ", aheadWords(b.queuePosition)));
+      t("backorder.waiting", { count: b.backorderedQuantity }), " ",
+      // the server's sentence says why it sits there, in the customer's language; the page's own words otherwise
+      b.queueExplanation || aheadWords(b.queuePosition)));
   }
   if (b.eta && ["WAITING", "PARTIALLY_ALLOCATED"].includes(b.status)) {
     box.append(el("p", { class: "eta", "data-testid": "eta" }, etaWords(b.eta)));

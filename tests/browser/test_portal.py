@@ -55,7 +55,7 @@ async def test_sign_in_with_link_shows_position_and_eta(api, page):
     await expect(backorder.get_by_test_id("status")).to_have_text("Waiting for stock")
     # Olga (3, ordered first) is ahead: 2 from stock went to her, 1 of hers still waits
     await expect(backorder.get_by_test_id("waiting")).to_have_text(
-        "4 items are on backorder. 1 customer ahead of you.")
+        "4 items are on backorder. You are 2nd in line: 1 order is waiting ahead of yours.")
     await expect(backorder.get_by_test_id("eta")).to_have_text(
         re.compile(r"Expected 10 March 2026, confirmed by the supplier"))
     assert "token=" not in page.url  # the single-use link leaves the address bar
@@ -451,7 +451,8 @@ async def test_the_page_in_german_for_a_customer_who_chose_german(api, page):
     await expect(page.get_by_role("heading", name="Ihre Bestellungen", exact=True).first).to_be_visible()
     backorder = page.get_by_test_id("backorder")
     await expect(backorder.get_by_test_id("status")).to_have_text("Wartet auf Ware")
-    await expect(backorder.get_by_test_id("waiting")).to_have_text("3 Artikel sind nachbestellt. 1 Kunde vor Ihnen.")
+    await expect(backorder.get_by_test_id("waiting")).to_have_text(
+        "3 Artikel sind nachbestellt. Sie sind 2. in der Reihe: 1 Bestellung wartet vor Ihrer.")
     await expect(backorder.get_by_test_id("eta")).to_have_text(
         "Erwartet am 10. März 2026, vom Lieferanten bestätigt")
     await expect(page.get_by_test_id("line-price")).to_have_text("29,50 £ pro Stück · 88,50 £")
