@@ -2,6 +2,8 @@
 // graphql-transport-ws for the live queue). Signing in exchanges an API token for an HttpOnly session
 // cookie (signInWithApiToken); the token is sent once and never kept by the page.
 
+import { el } from "./dom.js";
+
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["find", "queue", "customer", "new-order", "numbers", "tokens"];
 const state = { viewer: null, view: null, find: null, queueSku: null, socket: null, retry: 0, customer: null };
@@ -33,22 +35,6 @@ async function gql(query, variables = {}) {
 }
 
 // -- small helpers -----------------------------------------------------------------------------
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
 const SVG = "http://www.w3.org/2000/svg";
 function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS(SVG, tag);

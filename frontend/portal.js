@@ -3,6 +3,8 @@
 // redeemPortalLink / signInWithOrder mutations; the page never sees a token. Its words come from the
 // catalogues in /i18n/ (one JSON file per language); dates, times, numbers and money from Intl.
 
+import { el } from "./dom.js";
+
 const BACKORDER_FIELDS = `
   id status quantity backorderedQuantity allocatedQuantity shippedQuantity cancelledQuantity
   substitutedQuantity queuePosition queueExplanation
@@ -177,22 +179,6 @@ function aheadWords(position) {
   if (!position) return "";
   if (position === 1) return t("queue.next");
   return t("queue.ahead", { count: position - 1 });
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "text") node.textContent = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
 }
 
 // -- screens -----------------------------------------------------------------------------------

@@ -525,4 +525,4 @@ async def test_the_preferences_offer_four_languages_and_choosing_one_changes_the
     await expect(page.get_by_test_id("status")).to_have_text("En attente de stock")
     await page.reload()  # the choice is the account's, not the tab's
     await expect(page.get_by_test_id("waiting")).to_have_text(
-        "4 articles sont en réapprovisionnement. 1 client avant vous.")
+        "4 articles sont en réapprovisionnement. Vous êtes 2e dans la file : 1 commande attend avant la vôtre.")
