@@ -33,6 +33,7 @@ from notifications.compose import Change, Now, Rules, compose
 from notifications.metrics import count_send
 from notifications.outbox import _list_unsubscribe, unsubscribe_token
 from notifications.render import ItemView, render_digest
+from notifications.rounds import run_rounds
 from notifications.settings import NotificationSettings
 
 log = logging.getLogger("backorder.notifications")
@@ -66,19 +67,8 @@ class Dispatcher:
         self._wake.set()
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                busy = await self.run_once()
-            except Exception:  # a bad message must not stop the dispatcher
-                log.exception("dispatcher round failed")
-                busy = 0
-            if busy:
-                continue
-            self._wake.clear()
-            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
-            await asyncio.wait(waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-            for w in waiters:
-                w.cancel()
+        await run_rounds(self.run_once, wake=self._wake, stop=stop, poll_seconds=self.settings.poll_seconds,
+                         log=log, what="dispatcher")
 
     async def run_once(self) -> int:
         composed = await self.compose_due()

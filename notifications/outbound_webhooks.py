@@ -41,6 +41,7 @@ from domain.store import request_ids
 from domain.store import webhooks as store
 from domain.store.db import transaction
 from notifications.metrics import count_send
+from notifications.rounds import run_rounds
 from notifications.webhook_settings import WebhookSettings
 
 log = logging.getLogger("backorder.webhooks")
@@ -228,19 +229,8 @@ class WebhookDispatcher:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         try:
-            while not stop.is_set():
-                try:
-                    busy = await self.deliver_due()
-                except Exception:  # a database hiccup must not end the loop
-                    log.exception("webhook dispatcher round failed")
-                    busy = 0
-                if busy:
-                    continue
-                self._wake.clear()
-                waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
-                await asyncio.wait(waiters, timeout=self.settings.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
+            await run_rounds(self.deliver_due, wake=self._wake, stop=stop, poll_seconds=self.settings.poll_seconds,
+                             log=log, what="webhook dispatcher")
         finally:
             if self._pool is not None:
                 await self._pool.aclose()
