@@ -12,8 +12,8 @@ from api import types as gt
 from api.ids import decode_id
 from api.permissions import IsStaff
 from api.schema.common import Ctx, staff_name
-from domain import model as m
 from domain import kpi_series as kpi
+from domain import model as m
 from domain import reorder
 from domain.errors import DomainError, InvalidInput
 from domain.services import AllocationPreviewLine as PreviewLine
