@@ -151,21 +151,21 @@ def by_supplier(suggestions: Sequence[ReorderSuggestion]) -> dict[str | None, li
 def purchase_lines(skus: Sequence[str], suggestions: Mapping[str, ReorderSuggestion], supplier_id: str,
                    already: Collection[str] = ()) -> list[tuple[str, int]]:
     """The lines a purchase order to `supplier_id` takes from the reorder suggestions of `skus`: each SKU with
-    its suggested quantity. Refused, naming `fromSuggestions`: a SKU listed twice or also among the order's own
+    its suggested quantity. Refused, naming `from_suggestions`: a SKU listed twice or also among the order's own
     lines (`already`), an unknown product, one supplied by another supplier, one with nothing to order."""
     lines: list[tuple[str, int]] = []
     seen = set(already)
     for sku in skus:
         if sku in seen:
-            raise InvalidInput(f"SKU {sku} is listed twice", field="fromSuggestions")
+            raise InvalidInput(f"SKU {sku} is listed twice", field="from_suggestions")
         seen.add(sku)
         found = suggestions.get(sku)
         if found is None:
-            raise not_found("product", sku, field="fromSuggestions")
+            raise not_found("product", sku, field="from_suggestions")
         if found.supplier_id != supplier_id:
-            raise InvalidInput(f"SKU {sku} is not bought from this supplier", field="fromSuggestions")
+            raise InvalidInput(f"SKU {sku} is not bought from this supplier", field="from_suggestions")
         if found.suggested_quantity <= 0:
             raise InvalidInput(f"nothing to order for SKU {sku}: it is not below its reorder point",
-                               field="fromSuggestions")
+                               field="from_suggestions")
         lines.append((sku, found.suggested_quantity))
     return lines

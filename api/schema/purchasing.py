@@ -93,8 +93,8 @@ async def create_purchase_order(info: Ctx, input: CreatePurchaseOrderInput) -> P
 
 async def _suggested_lines(info: Ctx, skus: list[str], supplier_id: str, already: list[str]) -> list[LineRequest]:
     if len(skus) > info.context.settings.page_size_limit:
-        raise InvalidInput(f"at most {info.context.settings.page_size_limit} SKUs", field="fromSuggestions")
-    skus = [m.check_sku(sku, "fromSuggestions") for sku in skus]
+        raise InvalidInput(f"at most {info.context.settings.page_size_limit} SKUs", field="from_suggestions")
+    skus = [m.check_sku(sku, "from_suggestions") for sku in skus]
     found = await planning.reorder_suggestions(info.context.desk.clock.today(), reorder.ReorderPolicy(), skus=skus)
     return [LineRequest(sku, quantity) for sku, quantity in
             reorder.purchase_lines(skus, {s.sku: s for s in found}, supplier_id, already)]

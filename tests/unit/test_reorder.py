@@ -139,4 +139,4 @@ def test_a_suggestion_that_cannot_become_a_line_is_refused_naming_from_suggestio
     with pytest.raises(DomainError) as refused:
         purchase_lines(skus, found, "S1", already)
 
-    assert refused.value.field == "fromSuggestions" and words in refused.value.message
+    assert refused.value.field == "from_suggestions" and words in refused.value.message
