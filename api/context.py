@@ -24,11 +24,11 @@ from domain import events as ev
 from domain import model as m
 from domain.bus import EventBus
 from domain.clock import Clock
+from domain.customers import NotificationPreferences
 from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
 from domain.services import BackorderDesk
 from domain.store import queries as q
-from domain.customers import NotificationPreferences
 from domain.store.portal import SignedIn, get_preferences, languages_by_email
 from domain.store.tokens import token_is_active
 

@@ -141,6 +141,39 @@ async def placed_before_counts(ids: Sequence[str]) -> dict[str, int]:
     return {r["id"]: int(r["n"]) for r in rows}
 
 
+async def products_with_substitutes(skus: Sequence[str]) -> dict[str, m.Product]:
+    """The products and the products they name as substitutes, in one statement (a page of backorders shows
+    both: bench/portal_query.py)."""
+    if not skus:
+        return {}
+    db = t.Order._meta.db
+    skus = list(skus)
+    if db.capabilities.dialect == "postgres":
+        marks = ", ".join(f"${n}" for n in range(1, len(skus) + 1))
+        named = f'SELECT jsonb_array_elements_text(s.substitutes::jsonb) FROM "products" s WHERE s.sku IN ({marks})'
+    else:  # numbered parameters: the keys are given once and named twice
+        marks = ", ".join(f"?{n}" for n in range(1, len(skus) + 1))
+        named = f'SELECT j.value FROM "products" s, json_each(s.substitutes) j WHERE s.sku IN ({marks})'
+    rows = await db.execute_query_dict(
+        'SELECT sku, name, price, currency, backorder_policy, backorder_limit, release_date, substitutes, '
+        'supplier_id, lead_time_days, allocation_policy, fair_share_minimum, customer_cap_per_receipt, version '
+        f'FROM "products" WHERE sku IN ({marks}) OR sku IN ({named})', skus)
+    return {r["sku"]: mapping.product(r) for r in rows}
+
+
+async def backorders_with_placed_before(ids: Sequence[str]) -> tuple[dict[str, m.Backorder], dict[str, int]]:
+    """`backorders_by_id` and `placed_before_counts` in one statement (a customer's page explains each
+    backorder's place in its queue)."""
+    if not ids:
+        return {}, {}
+    rows = await _select(
+        'SELECT b.*, (SELECT COUNT(*) FROM "backorders" o WHERE b.queue_position IS NOT NULL AND o.sku = b.sku '
+        "AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position AND o.ordered_at < b.ordered_at) "
+        'AS placed_before FROM "backorders" b WHERE b.id IN ({keys})', list(ids))
+    return ({row["id"]: mapping.backorder(mapping.backorder_row(row), []) for row in rows},
+            {row["id"]: int(row["placed_before"]) for row in rows if row["queue_position"] is not None})
+
+
 async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:
     if not ids:
         return {}
