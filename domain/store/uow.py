@@ -26,8 +26,8 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import model as m
-from domain.errors import Conflict, ErrorCode, not_found
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
+from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
 from domain.events import Event
 from domain.ports import EventPublisher

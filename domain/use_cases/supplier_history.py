@@ -12,11 +12,11 @@ from domain.causes import Actor, Cause, CauseKind
 from domain.clock import Clock
 from domain.delays import SupplierPerformance, delivery_records, supplier_performance
 from domain.errors import Conflict, ErrorCode, InvalidInput, not_found, on_line
+from domain.limits import check_code
 from domain.model import (
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderStatus,
-    check_code,
     check_quantity,
     check_sku,
     new_id,
