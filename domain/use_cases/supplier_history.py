@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from domain import events as ev
 from domain.causes import Actor, Cause, CauseKind
-from domain.clock import Clock
-from domain.delays import SupplierPerformance, delivery_records, supplier_performance
+from domain.delays import SupplierPerformance, delivery_records
+from domain.delays import supplier_performance as performance_of
 from domain.errors import Conflict, ErrorCode, InvalidInput, not_found, on_line
 from domain.limits import check_code
 from domain.model import (
@@ -21,7 +20,7 @@ from domain.model import (
     check_sku,
     new_id,
 )
-from domain.ports import UnitOfWorkFactory
+from domain.use_cases.shared import Deps, po_event, settle
 
 
 @dataclass(frozen=True)
@@ -43,17 +42,16 @@ class ImportedPurchaseOrders:
     lines_open: int
 
 
-async def import_purchase_orders(uow_factory: UnitOfWorkFactory, clock: Clock,
-                                 lines: Sequence[HistoricalLine]) -> ImportedPurchaseOrders:
+async def import_purchase_orders(deps: Deps, lines: Sequence[HistoricalLine]) -> ImportedPurchaseOrders:
     """Every line checked before anything is written (an error names its line, 0-based); then, in one
     transaction, the purchase orders are written as they stand (received lines received, without touching
     stock: the stock counted today already holds them), their deliveries recorded for the suppliers' delay
     record, and the ETAs of every SKU those suppliers supply re-projected with what was learned."""
-    now = clock.now()
+    now = deps.clock.now()
     today = now.date()
     if not lines:
         raise InvalidInput("no purchase order lines to import", field="lines")
-    async with uow_factory() as uow:
+    async with deps.uow() as uow:
         supplier_ids = await uow.supplier_ids_by_name(sorted({line.supplier_name.strip() for line in lines}))
         orders: dict[str, PurchaseOrder] = {}
         received_on: dict[str, dict[str, date]] = {}
@@ -116,26 +114,18 @@ async def import_purchase_orders(uow_factory: UnitOfWorkFactory, clock: Clock,
                     ordered_on=None)])
             done += len(receipts)
             open_lines += len(po.lines) - len(receipts)
-            uow.add_events([ev.PurchaseOrderChanged(
-                occurred_at=now, purchase_order_id=po.id, number=po.number, status=po.status.value,
-                expected_date=po.expected_date, skus=tuple(line.sku for line in po.lines), change="imported")])
-        cause = Cause(kind=CauseKind.PO_CREATED, actor=Actor.AGENT, reference="purchase order import")
-        await uow.load_inventories(sorted(skus))
-        for sku in sorted(skus):
-            inventory = await uow.inventory(sku)
-            inventory.settle(now, cause)
-            inventory.check_invariants()
-            await uow.save_inventory(inventory)
-            uow.add_events(inventory.events)
-            inventory.events = []
+            uow.add_events([po_event(po, now, "imported")])
+        # open lines are inbound supply now, and the suppliers' record changed: every SKU they supply re-projects
+        await settle(deps, uow, sorted(skus),
+                     Cause(kind=CauseKind.PO_CREATED, actor=Actor.AGENT, reference="purchase order import"))
         await uow.commit()
     return ImportedPurchaseOrders(len(orders), done, open_lines)
 
 
-async def supplier_performance_between(uow_factory: UnitOfWorkFactory, received_from: date | None,
-                                       received_to: date | None) -> list[SupplierPerformance]:
+async def supplier_performance(deps: Deps, received_from: date | None,
+                               received_to: date | None) -> list[SupplierPerformance]:
     """Per supplier: lines received between the two dates (inclusive), on time and how late."""
     if received_from is not None and received_to is not None and received_from > received_to:
         raise InvalidInput("`from` is after `to`", field="from")
-    async with uow_factory() as uow:
-        return supplier_performance(await uow.delay_counts(received_from, received_to))
+    async with deps.uow() as uow:
+        return performance_of(await uow.delay_counts(received_from, received_to))

@@ -1,22 +1,22 @@
-"""The business objects: products, stock per location, suppliers and purchase orders, orders with
-lines, and backorders with their state machine; `SkuInventory` is the aggregate that owns one SKU's
-stock and waiting queue, so every rule about who gets a unit is applied in one place.
+"""`SkuInventory`, the aggregate that owns one SKU's stock across locations, its waiting queue and its
+inbound supply, so every rule about who gets a unit is applied in one place.
+
+Over ~400 lines on purpose: it is one aggregate, and its operations (reserve, receive, place, cancel,
+substitute, ship, reprioritise, then settle: allocate and re-project) keep the invariants that
+`check_invariants` states together; splitting the class would spread the ledger's rules over files
+that can only be understood together.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
-from enum import Enum
 
 from domain import events as ev
-from domain.allocation import AllocationPolicy, Claim, PriorityPolicy, ShareRule, allocate, rank
+from domain.allocation import PriorityPolicy, allocate, rank
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
+from domain.delays import DelayEstimate, DelayHistory, EtaLearning, estimate_lead_time, learned_inbound
 from domain.errors import (
     BackorderLimitExceeded,
     BackorderNotAllowed,
@@ -25,446 +25,17 @@ from domain.errors import (
     InvalidInput,
     InvalidQuantity,
     InvalidState,
-    NothingToShip,
-    OverReceipt,
     SubstituteError,
-    on_line,
 )
-from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
-from domain.limits import (
-    MAX_PRODUCT_NAME_LENGTH,
-    MAX_TEXT_LENGTH,
-    check_amount,
-    check_code,
-    check_location,
-    check_text,
-    check_units,
-    shown,
-)
-
-DEFAULT_LOCATION = "MAIN"
-MAX_QUANTITY = 1_000_000
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$")
-
-
-def new_id() -> str:
-    """A time-ordered opaque identifier (microseconds + randomness)."""
-    return f"{time.time_ns() // 1000:014x}{secrets.token_hex(5)}"
-
-
-class BackorderPolicy(str, Enum):
-    ALLOW = "ALLOW"
-    DENY = "DENY"
-    PREORDER = "PREORDER"
-
-
-class Channel(str, Enum):
-    ONLINE = "ONLINE"
-    STORE = "STORE"
-    PHONE = "PHONE"
-    MOBILE = "MOBILE"
-    MARKETPLACE = "MARKETPLACE"
-
-
-class CustomerTier(str, Enum):
-    STANDARD = "STANDARD"
-    VIP = "VIP"
-
-
-class BackorderStatus(str, Enum):
-    WAITING = "WAITING"
-    PARTIALLY_ALLOCATED = "PARTIALLY_ALLOCATED"
-    ALLOCATED = "ALLOCATED"
-    SHIPPED = "SHIPPED"
-    CANCELLED = "CANCELLED"
-    SUBSTITUTED = "SUBSTITUTED"
-
-
-ACTIVE_STATUSES = frozenset(
-    {BackorderStatus.WAITING, BackorderStatus.PARTIALLY_ALLOCATED, BackorderStatus.ALLOCATED}
-)
-
-
-class PurchaseOrderStatus(str, Enum):
-    OPEN = "OPEN"
-    PARTIALLY_RECEIVED = "PARTIALLY_RECEIVED"
-    RECEIVED = "RECEIVED"
-    CANCELLED = "CANCELLED"
-
-
-def check_quantity(value: int, field_name: str = "quantity", *, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidQuantity(f"{field_name} must be a whole number", field=field_name)
-    if value < 0 or (value == 0 and not allow_zero):
-        least = "zero or more" if allow_zero else "at least 1"
-        raise InvalidQuantity(f"{field_name} must be {least}", field=field_name)
-    if value > MAX_QUANTITY:
-        raise InvalidQuantity(f"{field_name} must be at most {MAX_QUANTITY}", field=field_name)
-    return value
-
-
-def check_sku(sku: str, field_name: str = "sku") -> str:
-    sku = (sku or "").strip()
-    if not _SKU.fullmatch(sku):
-        raise InvalidInput(f"{shown(sku)} is not a valid SKU (letters, digits, . _ - /; up to 64)", field=field_name)
-    return sku
-
-
-def check_email(email: str, field_name: str = "email") -> str:
-    email = check_text(email, field_name, max_length=254, what="an email address").lower()
-    if not _EMAIL.match(email):
-        raise InvalidInput(f"{shown(email)} is not a valid email address", field=field_name)
-    return email
-
-
-@dataclass(frozen=True)
-class Money:
-    amount: Decimal
-    currency: str
-
-    @staticmethod
-    def of(amount: Decimal | str | int, currency: str, field_name: str = "price") -> Money:
-        value = check_amount(amount, field_name)
-        currency = (currency or "").upper()
-        if not re.fullmatch(r"[A-Z]{3}", currency):
-            raise InvalidInput(f"{shown(currency)} is not an ISO 4217 currency code", field=f"{field_name}.currency")
-        return Money(value, currency)
-
-    def __sub__(self, other: Money) -> Money:
-        if other.currency != self.currency:
-            raise InvalidInput("cannot subtract amounts in different currencies")
-        return Money(self.amount - other.amount, self.currency)
-
-
-@dataclass
-class Product:
-    sku: str
-    name: str
-    price: Money
-    backorder_policy: BackorderPolicy = BackorderPolicy.ALLOW
-    backorder_limit: int | None = None
-    release_date: date | None = None
-    substitutes: list[str] = field(default_factory=list)
-    supplier_id: str | None = None
-    lead_time_days: int | None = None
-    allocation_policy: AllocationPolicy = AllocationPolicy.PRIORITY
-    fair_share_minimum: int | None = None
-    customer_cap_per_receipt: int | None = None
-    version: int = 0
-
-    @property
-    def share_rule(self) -> ShareRule:
-        return ShareRule(self.allocation_policy, self.fair_share_minimum, self.customer_cap_per_receipt)
-
-    def validate(self) -> None:
-        check_sku(self.sku)
-        if not self.name.strip():
-            raise InvalidInput("a product needs a name", field="name")
-        check_text(self.name, "name", max_length=MAX_PRODUCT_NAME_LENGTH, what="a product's name")
-        if self.backorder_limit is not None:
-            check_quantity(self.backorder_limit, "backorderLimit", allow_zero=True)
-        if self.lead_time_days is not None and not 0 <= self.lead_time_days <= 3650:
-            raise InvalidInput("lead time must be between 0 and 3650 days", field="leadTimeDays")
-        if self.backorder_policy is BackorderPolicy.PREORDER and self.release_date is None:
-            raise InvalidInput("a preorder product needs a release date", field="releaseDate")
-        if self.sku in self.substitutes:
-            raise InvalidInput("a product cannot substitute itself", field="substitutes")
-        if len(set(self.substitutes)) != len(self.substitutes):
-            raise InvalidInput("substitutes are listed once each", field="substitutes")
-        for s in self.substitutes:
-            check_sku(s, "substitutes")
-        for value, name in ((self.fair_share_minimum, "fairShareMinimum"),
-                            (self.customer_cap_per_receipt, "customerCapPerReceipt")):
-            if value is None:
-                continue
-            check_quantity(value, name)
-            if self.allocation_policy is not AllocationPolicy.FAIR_SHARE:
-                raise InvalidInput(f"{name} applies only to the FAIR_SHARE allocation policy", field=name)
-
-    def is_preorder(self, today: date) -> bool:
-        return (
-            self.backorder_policy is BackorderPolicy.PREORDER
-            and self.release_date is not None
-            and self.release_date > today
-        )
-
-
-@dataclass
-class StockLevel:
-    sku: str
-    location: str
-    on_hand: int = 0
-    allocated: int = 0
-    safety_stock: int = 0
-
-    @property
-    def available_to_promise(self) -> int:
-        return max(0, self.on_hand - self.allocated - self.safety_stock)
-
-
-@dataclass
-class Supplier:
-    id: str
-    name: str
-    lead_time_days: int = 14
-    deliveries_on_time: int = 0
-    deliveries_late: int = 0
-
-    @property
-    def has_been_late(self) -> bool:
-        """Late on at least one delivery in five: its dates deserve less trust."""
-        total = self.deliveries_on_time + self.deliveries_late
-        return total > 0 and self.deliveries_late * 5 >= total
-
-    def record_delivery(self, expected: date, received: date) -> None:
-        if received > expected:
-            self.deliveries_late += 1
-        else:
-            self.deliveries_on_time += 1
-
-
-@dataclass
-class PurchaseOrderLine:
-    sku: str
-    quantity: int
-    received_quantity: int = 0
-
-    @property
-    def outstanding(self) -> int:
-        return max(0, self.quantity - self.received_quantity)
-
-
-@dataclass
-class PurchaseOrder:
-    id: str
-    number: str
-    supplier_id: str
-    expected_date: date
-    lines: list[PurchaseOrderLine]
-    status: PurchaseOrderStatus = PurchaseOrderStatus.OPEN
-    location: str = DEFAULT_LOCATION
-    created_at: datetime | None = None
-    version: int = 0
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in (PurchaseOrderStatus.OPEN, PurchaseOrderStatus.PARTIALLY_RECEIVED)
-
-    def line(self, sku: str) -> PurchaseOrderLine | None:
-        return next((line for line in self.lines if line.sku == sku), None)
-
-    def validate(self) -> None:
-        check_code(self.number, "number", "purchase order number")
-        check_location(self.location)
-        if not self.lines:
-            raise InvalidInput("a purchase order needs at least one line", field="lines")
-        seen: set[str] = set()
-        for index, line in enumerate(self.lines):
-            with on_line(index):
-                check_sku(line.sku, "lines.sku")
-                check_quantity(line.quantity, "lines.quantity")
-                if line.sku in seen:
-                    raise InvalidInput(f"SKU {line.sku} is listed twice", field="lines")
-            seen.add(line.sku)
-
-    def require_open(self) -> None:
-        if not self.is_open:
-            raise InvalidState(f"purchase order {self.number} is {self.status.value.lower()}", field="id")
-
-    def receive(self, quantities: dict[str, int]) -> dict[str, int]:
-        """Record a (partial) receipt; returns what was received per SKU."""
-        self.require_open()
-        received: dict[str, int] = {}
-        for sku, qty in quantities.items():  # check every line before changing any: all or nothing
-            line = self.line(sku)
-            if line is None:
-                raise InvalidInput(f"purchase order {self.number} has no line for {sku}", field="lines.sku")
-            check_quantity(qty, "lines.quantity", allow_zero=True)
-            if qty > line.outstanding:
-                raise OverReceipt(
-                    f"{sku}: receiving {qty} but only {line.outstanding} outstanding on {self.number}",
-                    field="lines.quantity",
-                )
-            if qty:
-                received[sku] = qty
-        if not received:
-            raise InvalidQuantity("nothing to receive", field="lines")
-        for sku, qty in received.items():
-            line = self.line(sku)
-            assert line is not None
-            line.received_quantity += qty
-        self.status = (
-            PurchaseOrderStatus.RECEIVED
-            if all(line.outstanding == 0 for line in self.lines)
-            else PurchaseOrderStatus.PARTIALLY_RECEIVED
-        )
-        return received
-
-    def receive_all(self) -> dict[str, int]:
-        return self.receive({line.sku: line.outstanding for line in self.lines if line.outstanding})
-
-
-@dataclass
-class Customer:
-    email: str
-    name: str = ""
-    phone: str | None = None
-    tier: CustomerTier = CustomerTier.STANDARD
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    kind: str  # STATUS | ETA | PRIORITY | QUANTITY
-    old_value: str | None
-    new_value: str | None
-    cause: Cause
-
-
-@dataclass
-class OrderLine:
-    id: str
-    order_id: str
-    sku: str
-    quantity: int
-    unit_price: Money
-    allocated_quantity: int = 0  # allocated from stock at placement (or substitution)
-    shipped_quantity: int = 0
-    reserved: dict[str, int] = field(default_factory=dict)
-    backorder_id: str | None = None
-    substitute_for: str | None = None  # the backorder this line replaced
-
-    @property
-    def held(self) -> int:
-        return self.allocated_quantity - self.shipped_quantity
-
-
-ORDER_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
-
-
-def readable_number(prefix: str, now: datetime) -> str:
-    """A number a person can read out on the phone: the day, then 8 characters of Crockford's base32, 40
-    random bits, so that even 100k a day rarely meet (the use cases draw again on the rare clash)."""
-    code = "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(8))
-    return f"{prefix}-{now:%y%m%d}-{code}"
-
-
-@dataclass
-class Order:
-    id: str
-    number: str
-    channel: Channel
-    customer: Customer
-    placed_at: datetime
-    lines: list[OrderLine] = field(default_factory=list)
-    ship_complete: bool = False
-    version: int = 0
-
-    @staticmethod
-    def new_number(now: datetime) -> str:
-        return readable_number("BD", now)
-
-    def line(self, line_id: str) -> OrderLine:
-        for line in self.lines:
-            if line.id == line_id:
-                return line
-        raise InvalidInput(f"order {self.number} has no line {line_id}", field="lineId")
-
-
-@dataclass
-class Backorder:
-    id: str
-    order_id: str
-    order_line_id: str
-    sku: str
-    customer_email: str
-    customer_tier: CustomerTier
-    channel: Channel
-    ordered_at: datetime
-    quantity: int  # units this backorder still owes the customer (cancelled/substituted units leave it)
-    original_quantity: int
-    allocated_quantity: int = 0  # of `quantity`, units set aside (shipped ones included)
-    shipped_quantity: int = 0
-    cancelled_quantity: int = 0
-    substituted_quantity: int = 0
-    reserved: dict[str, int] = field(default_factory=dict)  # allocated, not shipped, per location
-    status: BackorderStatus = BackorderStatus.WAITING
-    eta: Eta | None = None
-    promised_date: date | None = None
-    priority_override: int = 0
-    priority_reason: str | None = None
-    order_quantity: int = 1
-    allocation_reason: str | None = None
-    queue_position: int | None = None  # 1-based place among those still waiting for units of the SKU
-    history: list[HistoryEntry] = field(default_factory=list)
-    new_history: list[HistoryEntry] = field(default_factory=list, repr=False)
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    version: int = 0
-
-    @property
-    def waiting_quantity(self) -> int:
-        return self.quantity - self.allocated_quantity
-
-    @property
-    def held_quantity(self) -> int:
-        return self.allocated_quantity - self.shipped_quantity
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    def claim(self) -> Claim:
-        return Claim(
-            backorder_id=self.id,
-            ordered_at=self.ordered_at,
-            waiting_quantity=self.waiting_quantity,
-            tier=self.customer_tier.value,
-            promised_date=self.promised_date,
-            priority_override=self.priority_override,
-            order_quantity=self.order_quantity,
-            customer=self.customer_email,
-        )
-
-    def _record(self, at: datetime, kind: str, old: str | None, new: str | None, cause: Cause) -> None:
-        entry = HistoryEntry(at, kind, old, new, cause)
-        self.history.append(entry)
-        self.new_history.append(entry)
-        self.updated_at = at
-
-    def _derive_status(self) -> BackorderStatus:
-        if self.quantity == 0:
-            return BackorderStatus.SUBSTITUTED if self.substituted_quantity else BackorderStatus.CANCELLED
-        if self.shipped_quantity >= self.quantity:
-            return BackorderStatus.SHIPPED
-        if self.allocated_quantity >= self.quantity:
-            return BackorderStatus.ALLOCATED
-        if self.allocated_quantity > 0:
-            return BackorderStatus.PARTIALLY_ALLOCATED
-        return BackorderStatus.WAITING
-
-    def _refresh_status(self, now: datetime, cause: Cause) -> ev.BackorderStatusChanged | None:
-        new = self._derive_status()
-        if new is self.status:
-            return None
-        old, self.status = self.status, new
-        self._record(now, "STATUS", old.value, new.value, cause)
-        return ev.BackorderStatusChanged(
-            occurred_at=now, **self._ids(), old_status=old.value, new_status=new.value, cause=cause
-        )
-
-    def _ids(self) -> dict[str, str]:
-        return {
-            "backorder_id": self.id,
-            "order_id": self.order_id,
-            "sku": self.sku,
-            "customer_email": self.customer_email,
-        }
-
-    def require_active(self) -> None:
-        if not self.is_active:
-            raise InvalidState(f"backorder is {self.status.value.lower()}", field="id")
+from domain.eta import Eta, EtaSource, InboundSupply, Need, project
+from domain.limits import MAX_TEXT_LENGTH, check_location, check_text, check_units
+from domain.model.backorder import Backorder, BackorderStatus
+from domain.model.checks import MAX_QUANTITY, check_quantity
+from domain.model.ids import new_id
+from domain.model.order import Order, OrderLine
+from domain.model.product import BackorderPolicy, Product
+from domain.model.stock import StockLevel
+from domain.model.supplier import Supplier
 
 
 def _add(into: dict[str, int], more: dict[str, int]) -> None:
@@ -522,6 +93,8 @@ class SkuInventory:
         policy: PriorityPolicy | None = None,
         default_lead_time_days: int = 14,
         ahead: QueueAhead | None = None,
+        delays: DelayHistory | None = None,
+        eta_learning: EtaLearning | None = None,
     ) -> None:
         self.product = product
         # set when the waiting queue was not loaded, only summarised: `queue` then holds only the backorders
@@ -533,6 +106,9 @@ class SkuInventory:
         self.supplier = supplier
         self.policy = policy or PriorityPolicy()
         self.default_lead_time_days = default_lead_time_days
+        # what suppliers' deliveries taught, and the rule that turns it into ETAs (None: the POs' own dates)
+        self.delays = delays or DelayHistory()
+        self.eta_learning = eta_learning
         self.events: list[ev.Event] = []
         self.touched: dict[str, Backorder] = {}
         self.created: dict[str, Backorder] = {}
@@ -895,15 +471,29 @@ class SkuInventory:
 
     def _project_needs(self, needs: list[Need], today: date) -> dict[str, Eta]:
         release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
+        inbound, lead_time, lead_confidence = self.inbound, self.lead_time_days, None
+        if self.eta_learning is not None and self.delays:
+            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning)
+            learned = self.learned_lead_time()
+            if learned is not None:
+                lead_time, lead_confidence = learned.shift_days, learned.confidence
         return project(
             needs,
             available_now=self.available_to_promise,
-            inbound=self.inbound,
+            inbound=inbound,
             today=today,
-            lead_time_days=self.lead_time_days,
+            lead_time_days=lead_time,
             supplier_late=bool(self.supplier and self.supplier.has_been_late),
             release_date=release,
+            lead_time_confidence=lead_confidence,
         )
+
+    def learned_lead_time(self) -> DelayEstimate | None:
+        """The supplier's actual lead time for this SKU (its `eta_learning` quantile), when enough is known
+        and the product does not set a lead time of its own (the shop's word for one SKU wins)."""
+        if self.eta_learning is None or self.supplier is None or self.product.lead_time_days is not None:
+            return None
+        return estimate_lead_time(self.delays, self.supplier.id, self.sku, self.eta_learning)
 
     def reproject(self, now: datetime, cause: Cause) -> None:
         """Re-project every ETA; emit EtaChanged only where the date moved."""
@@ -961,36 +551,3 @@ class SkuInventory:
         for b in self.queue.values():
             assert 0 <= b.shipped_quantity <= b.allocated_quantity <= b.quantity, f"backorder {b.id} out of bounds"
             assert sum(b.reserved.values()) == b.held_quantity, f"backorder {b.id} reservation mismatch"
-
-
-__all__ = [
-    "ACTIVE_STATUSES",
-    "Backorder",
-    "BackorderPolicy",
-    "BackorderStatus",
-    "Channel",
-    "Confidence",
-    "Customer",
-    "CustomerTier",
-    "DEFAULT_LOCATION",
-    "Eta",
-    "EtaSource",
-    "HistoryEntry",
-    "InboundSupply",
-    "Money",
-    "NothingToShip",
-    "Order",
-    "OrderLine",
-    "Product",
-    "PurchaseOrder",
-    "PurchaseOrderLine",
-    "PurchaseOrderStatus",
-    "QueueAhead",
-    "SkuInventory",
-    "StockLevel",
-    "Supplier",
-    "check_email",
-    "check_quantity",
-    "check_sku",
-    "new_id",
-]
