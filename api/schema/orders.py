@@ -120,7 +120,7 @@ async def orders(info: Ctx, filter: OrderFilter | None = None, first: int | None
         q.OrderFilter(customer_email=email, channel=f.channel.value if f.channel else None, number=number,
                       placed_after=f.placed_after, placed_before=f.placed_before,
                       has_backorders=f.has_backorders),
-        size, after_key)
+        size, after_key, count=("totalCount",) in gt.selected_paths(info))  # a COUNT only when it is asked for
     found = await info.context.loaders.order_by_id.load_many(page.ids)
     visible = [o for o in found if o and principal.can_see_order(o.id, o.customer.email)]
     await gt.prefetch(info, orders=visible)
