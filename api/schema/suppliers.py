@@ -61,5 +61,6 @@ async def supplier_performance(
     try:
         report = await info.context.desk.supplier_performance(from_, to)
     except DomainError as error:  # a query has no payload wrapper; its arguments are the fields errors name
-        return SupplierPerformanceReport(user_errors=[gt.UserError.of(error)])
+        return SupplierPerformanceReport(user_errors=[gt.UserError.of(error, {"received_from": "from",
+                                                                               "received_to": "to"})])
     return SupplierPerformanceReport(suppliers=[SupplierPerformance.of(p) for p in report])

@@ -126,6 +126,6 @@ async def supplier_performance(deps: Deps, received_from: date | None,
                                received_to: date | None) -> list[SupplierPerformance]:
     """Per supplier: lines received between the two dates (inclusive), on time and how late."""
     if received_from is not None and received_to is not None and received_from > received_to:
-        raise InvalidInput("`from` is after `to`", field="from")
+        raise InvalidInput("the period ends before it starts", field="received_from")
     async with deps.uow() as uow:
         return performance_of(await uow.delay_counts(received_from, received_to))

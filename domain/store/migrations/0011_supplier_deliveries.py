@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('backorder', '0009_queue_tail')]
+    dependencies = [('backorder', '0010_event_log_unindexed')]
 
     initial = False
 
