@@ -3,36 +3,17 @@
 // cookie (signInWithApiToken); the token is sent once and never kept by the page.
 
 import { el } from "./dom.js";
+import { graphqlClient } from "./graphql.js";
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["find", "queue", "customer", "new-order", "numbers", "tokens"];
 const state = { viewer: null, view: null, find: null, queueSku: null, socket: null, retry: 0, customer: null };
 
-// -- GraphQL over HTTP -------------------------------------------------------------------------
-class ApiError extends Error {
-  constructor(message, code) { super(message); this.code = code; }
-}
-
-async function gql(query, variables = {}) {
-  let response;
-  try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ query, variables }),
-    });
-  } catch (err) {
-    throw new ApiError("The desk cannot be reached. Check the connection and try again.", "OFFLINE");
-  }
-  const body = await response.json().catch(() => ({}));
-  if (body.errors && body.errors.length) {
-    const code = body.errors[0].extensions && body.errors[0].extensions.code;
-    if (code === "UNAUTHENTICATED") { signedOut("Your session has ended: sign in again."); }
-    throw new ApiError(body.errors[0].message, code || "ERROR");
-  }
-  return body.data;
-}
+// -- GraphQL over HTTP (graphql.js) ------------------------------------------------------------
+const gql = graphqlClient({
+  offline: () => "The desk cannot be reached. Check the connection and try again.",
+  onError: (code) => { if (code === "UNAUTHENTICATED") signedOut("Your session has ended: sign in again."); },
+});
 
 // -- small helpers -----------------------------------------------------------------------------
 const SVG = "http://www.w3.org/2000/svg";

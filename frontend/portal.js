@@ -4,6 +4,7 @@
 // catalogues in /i18n/ (one JSON file per language); dates, times, numbers and money from Intl.
 
 import { el } from "./dom.js";
+import { graphqlClient } from "./graphql.js";
 
 const BACKORDER_FIELDS = `
   id status quantity backorderedQuantity allocatedQuantity shippedQuantity cancelledQuantity
@@ -94,30 +95,8 @@ function errorWords(code, message) {
   return code && has(`error.${code}`) ? t(`error.${code}`) : message;
 }
 
-// -- GraphQL over HTTP -------------------------------------------------------------------------
-async function gql(query, variables = {}) {
-  let response;
-  try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ query, variables }),
-    });
-  } catch (err) {
-    throw new PortalError(t("error.OFFLINE"), "OFFLINE");
-  }
-  const body = await response.json().catch(() => ({}));
-  if (body.errors && body.errors.length) {
-    const code = (body.errors[0].extensions && body.errors[0].extensions.code) || "ERROR";
-    throw new PortalError(errorWords(code, body.errors[0].message), code);
-  }
-  return body.data;
-}
-
-class PortalError extends Error {
-  constructor(message, code) { super(message); this.code = code; }
-}
+// -- GraphQL over HTTP (graphql.js): errors in the customer's language --------------------------------
+const gql = graphqlClient({ offline: () => t("error.OFFLINE"), words: errorWords });
 
 // -- formatting --------------------------------------------------------------------------------
 function tz() { return (state.account && state.account.preferences.timezone) || undefined; }
