@@ -3,7 +3,7 @@
 // cookie (signInWithApiToken); the token is sent once and never kept by the page.
 
 import { el } from "./dom.js";
-import { graphqlClient } from "./graphql.js";
+import { graphqlClient, subscribe } from "./graphql.js";
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["find", "queue", "customer", "new-order", "numbers", "tokens"];
@@ -562,37 +562,28 @@ async function receivePurchaseOrder(po) {
 // live: the queue re-reads itself when a committed change to this SKU arrives
 function startLive(sku) {
   stopLive();
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
-  const socket = new WebSocket(url, "graphql-transport-ws");
-  state.socket = socket;
-  socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: {} }));
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "connection_ack") {
+  const socket = subscribe({
+    id: "queue",
+    query: `subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind message backorderId } }`,
+    variables: { sku },
+    onAck: () => {
       state.retry = 0;
       $("connection").hidden = true;
       $("queue-live").hidden = false;
-      socket.send(JSON.stringify({ id: "queue", type: "subscribe", payload: {
-        query: `subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind message backorderId } }`,
-        variables: { sku } } }));
-    } else if (message.type === "ping") {
-      socket.send(JSON.stringify({ type: "pong" }));
-    } else if (message.type === "next" && message.payload.data) {
-      onQueueUpdate(message.payload.data.backorderUpdates);
-    } else if (message.type === "error" || message.type === "complete") {
-      stopLive();
-      start();
-    }
-  };
-  socket.onclose = () => {
-    if (state.socket !== socket) return;
-    state.socket = null;
-    $("queue-live").hidden = true;
-    $("connection").textContent = "Live updates paused: reconnecting…";
-    $("connection").hidden = false;
-    const delay = Math.min(30000, 1000 * 2 ** state.retry++);
-    setTimeout(() => { if (state.view === "queue" && state.queueSku === sku && !state.socket) { startLive(sku); loadQueue(sku); } }, delay);
-  };
+    },
+    onNext: (data) => onQueueUpdate(data.backorderUpdates),
+    onEnd: () => { stopLive(); start(); },
+    onClose: () => {
+      if (state.socket !== socket) return;
+      state.socket = null;
+      $("queue-live").hidden = true;
+      $("connection").textContent = "Live updates paused: reconnecting…";
+      $("connection").hidden = false;
+      const delay = Math.min(30000, 1000 * 2 ** state.retry++);
+      setTimeout(() => { if (state.view === "queue" && state.queueSku === sku && !state.socket) { startLive(sku); loadQueue(sku); } }, delay);
+    },
+  });
+  state.socket = socket;
 }
 
 function stopLive() {

@@ -29,3 +29,30 @@ export function graphqlClient({ offline, words = (code, message) => message, onE
     return body.data;
   };
 }
+
+// One subscription over graphql-transport-ws (a WebSocket to /graphql): `onAck` once the server took the
+// connection (the subscription is sent right after), `onNext(data)` for each result, `onEnd` when the server
+// ends it (the session is over, say: the socket is closed without `onClose`), `onClose` when the connection
+// drops. How and when to reconnect is the page's own business.
+export function subscribe({ id, query, variables, onAck, onNext, onEnd, onClose }) {
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
+  const socket = new WebSocket(url, "graphql-transport-ws");
+  socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: {} }));
+  socket.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    if (message.type === "connection_ack") {
+      onAck();
+      socket.send(JSON.stringify({ id, type: "subscribe", payload: { query, variables } }));
+    } else if (message.type === "ping") {
+      socket.send(JSON.stringify({ type: "pong" }));
+    } else if (message.type === "next" && message.payload.data) {
+      onNext(message.payload.data);
+    } else if (message.type === "error" || message.type === "complete") {
+      socket.onclose = null;
+      socket.close();
+      onEnd();
+    }
+  };
+  socket.onclose = onClose;
+  return socket;
+}

@@ -4,7 +4,7 @@
 // catalogues in /i18n/ (one JSON file per language); dates, times, numbers and money from Intl.
 
 import { el } from "./dom.js";
-import { graphqlClient } from "./graphql.js";
+import { graphqlClient, subscribe } from "./graphql.js";
 
 const BACKORDER_FIELDS = `
   id status quantity backorderedQuantity allocatedQuantity shippedQuantity cancelledQuantity
@@ -502,35 +502,21 @@ function announce(message, isError = false) {
 // -- live updates (graphql-transport-ws) -------------------------------------------------------
 function connectLive() {
   if (state.socket) return;
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
-  const socket = new WebSocket(url, "graphql-transport-ws");
-  state.socket = socket;
-  socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: {} }));
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "connection_ack") {
-      state.retry = 0;
-      setOffline(false);
-      socket.send(JSON.stringify({ id: "updates", type: "subscribe", payload: { query: UPDATES } }));
-    } else if (message.type === "ping") {
-      socket.send(JSON.stringify({ type: "pong" }));
-    } else if (message.type === "next" && message.payload.data) {
-      onUpdate(message.payload.data.backorderUpdates);
-    } else if (message.type === "complete" || message.type === "error") {
-      // the server ended the updates (the session is over, say): drop the socket, see where we stand
-      socket.onclose = null;
-      socket.close();
+  state.socket = subscribe({
+    id: "updates",
+    query: UPDATES,
+    onAck: () => { state.retry = 0; setOffline(false); },
+    onNext: (data) => onUpdate(data.backorderUpdates),
+    // the server ended the updates (the session is over, say): the socket is dropped; see where we stand
+    onEnd: () => { state.socket = null; load(); },
+    onClose: () => {
       state.socket = null;
-      load();
-    }
-  };
-  socket.onclose = () => {
-    state.socket = null;
-    if (document.visibilityState === "hidden" && state.retry > 3) return;
-    setOffline(true);
-    const delay = Math.min(30000, 1000 * 2 ** state.retry++);
-    setTimeout(() => { connectLive(); if (!state.offline) refresh(); }, delay);
-  };
+      if (document.visibilityState === "hidden" && state.retry > 3) return;
+      setOffline(true);
+      const delay = Math.min(30000, 1000 * 2 ** state.retry++);
+      setTimeout(() => { connectLive(); if (!state.offline) refresh(); }, delay);
+    },
+  });
 }
 
 function setOffline(offline) {
