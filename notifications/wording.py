@@ -8,6 +8,9 @@ stock figure). History (api), live updates (api, subscription `message`), emails
 kind of cause that nobody words for customers yet reads as a neutral phrase, never as the staff's text.
 
 Customer phrases are English msgids translated by the gettext catalogues (notifications.i18n).
+
+Over 400 lines on purpose: "every sentence in one place" is the point of the module (a sentence split off
+into another file is one a translator or a reviewer of what customers read would miss).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from notifications.i18n import format_day, format_locale, format_number, languag
 
 ARROW = "→"  # the one arrow of every "before → after"
 
-CUSTOMER_HISTORY_KINDS = frozenset({"STATUS", "ETA", "QUANTITY", "SUBSTITUTE", "PREFERENCE"})  # not PRIORITY: the queue is the shop's business
+# not PRIORITY: the queue is the shop's business
+CUSTOMER_HISTORY_KINDS = frozenset({"STATUS", "ETA", "QUANTITY", "SUBSTITUTE", "PREFERENCE"})
 
 
 def _(message: str) -> str:
@@ -32,6 +36,11 @@ def _(message: str) -> str:
 
 
 # -- causes ------------------------------------------------------------------------------------
+NOT_BY_DATE = _("{quantity} cancelled: not expected by {date}, the latest date you chose")
+NOT_BY_DATE_PASSED = _("{quantity} cancelled: {date}, the latest date you chose, has passed")
+SUBSTITUTE_DECLINED = _("you declined an alternative")
+SUBSTITUTE_DECLINED_FOR_YOU = _("an alternative was declined for you")
+AUTO_SUBSTITUTED = _("{quantity} replaced by an alternative you agreed to in advance")
 # What a customer reads for each kind of cause: only quantities are carried over.
 CUSTOMER_CAUSES: dict[CauseKind, str] = {
     CauseKind.ORDER_PLACED: _("order placed: {quantity} of {of_quantity} on backorder"),
@@ -51,18 +60,15 @@ CUSTOMER_CAUSES: dict[CauseKind, str] = {
     CauseKind.QUEUE_ORDER_PLACED: _("the queue changed"),
     CauseKind.ORDER_SHIPPED: _("an order was shipped"),
     CauseKind.ETA_OVERDUE: _("the expected delivery date passed"),
+    CauseKind.NOT_BY_DATE: NOT_BY_DATE,
+    CauseKind.SUBSTITUTE_DECLINED: SUBSTITUTE_DECLINED,
+    CauseKind.PREFERENCES_CHANGED: _("your choices for this backorder changed"),
 }
 CUSTOMER_CANCELS: dict[RequestedBy | None, str] = {
     RequestedBy.CUSTOMER: _("{quantity} cancelled at your request"),
     RequestedBy.SHOP: _("{quantity} cancelled by the shop"),
     None: _("{quantity} cancelled"),
 }
-NOT_BY_DATE = _("{quantity} cancelled: not expected by {date}, the latest date you chose")
-NOT_BY_DATE_PASSED = _("{quantity} cancelled: {date}, the latest date you chose, has passed")
-SUBSTITUTE_DECLINED = _("you declined an alternative: {sku}")
-SUBSTITUTE_DECLINED_FOR_YOU = _("an alternative was declined for you: {sku}")
-AUTO_SUBSTITUTED = _("{quantity} replaced by an alternative you agreed to in advance")
-PREFERENCES_CHANGED = _("your choices for this backorder changed")
 PO_DATE_CHANGED = _("supplier date changed")
 PO_CHANGED = _("a delivery from the supplier changed")
 NEUTRAL_CAUSES: dict[str, str] = {  # by history kind, for what has no customer wording (LEGACY rows)
@@ -79,12 +85,9 @@ def customer_cause(kind: str, cause: Cause, language: str = "en") -> str:
         latest = format_day(date.fromisoformat(cause.old), language) if cause.old else ""
         return t(words).format(quantity=cause.quantity or 0, date=latest)
     if cause.kind is CauseKind.SUBSTITUTE_DECLINED:
-        words = SUBSTITUTE_DECLINED if cause.actor is Actor.CUSTOMER else SUBSTITUTE_DECLINED_FOR_YOU
-        return t(words).format(sku=cause.reference or "")
+        return t(SUBSTITUTE_DECLINED if cause.actor is Actor.CUSTOMER else SUBSTITUTE_DECLINED_FOR_YOU)
     if cause.kind is CauseKind.SUBSTITUTED and cause.actor is Actor.SYSTEM:
         words = AUTO_SUBSTITUTED
-    elif cause.kind is CauseKind.PREFERENCES_CHANGED:
-        words = PREFERENCES_CHANGED
     elif cause.kind is CauseKind.CANCELLED:
         words = CUSTOMER_CANCELS[cause.requested_by]
     elif cause.kind is CauseKind.PO_CHANGED:
@@ -321,7 +324,8 @@ SMS_HEADLINES: dict[str, str] = {
     "shipped": _("shipped"), "partly_shipped": _("part shipped"),
     "cancelled_customer": _("cancelled as you asked"), "cancelled_shop": _("cancelled by us, sorry"),
     "cancelled": _("cancelled"), "partly_cancelled": _("partly cancelled"),
-    "cancelled_not_by": _("cancelled: not by your date"), "partly_cancelled_not_by": _("partly cancelled: not by your date"),
+    "cancelled_not_by": _("cancelled: not by your date"),
+    "partly_cancelled_not_by": _("partly cancelled: not by your date"),
     "substituted_auto": _("replaced by an alternative you agreed to"),
     "substituted": _("replaced by your alternative"), "partly_substituted": _("partly replaced by your alternative"),
     "eta_later": _("new date"), "eta_earlier": _("arriving earlier"), "long_delay": _("delayed, see your options"),

@@ -31,9 +31,8 @@ from domain.eta import InboundSupply
 from domain.events import Event
 from domain.ports import EventPublisher
 from domain.preferences import BackorderPreferences, SubstituteConsent
-from domain.store import mapping
+from domain.store import mapping, portal
 from domain.store import models as t
-from domain.store import portal
 
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]

@@ -77,10 +77,12 @@ async def decline_substitute(deps: Deps, backorder_id: str, substitute_sku: str,
 
 
 async def take_consented_substitute(uow: UnitOfWork, original: SkuInventory, backorder: Backorder,
-                                    now: datetime, locked: set[str]) -> SkuInventory | None:
+                                    now: datetime, locked: set[str], order: Order | None = None,
+                                    ) -> SkuInventory | None:
     """If the customer consented in advance and a listed substitute can fill every waiting unit now, take it
     for them (as accept_substitute does) and return the substitute's aggregate, settled; else None. The
-    caller holds the lock of the backorder's SKU (`locked`: every SKU it holds) and settles `original`."""
+    caller holds the lock of the backorder's SKU (`locked`: every SKU it holds) and settles `original`; given
+    the `order` (being placed), the caller saves it too."""
     if not backorder.substitute_consent.automatic or not backorder.is_active or backorder.waiting_quantity == 0:
         return None
     product = original.product
@@ -106,10 +108,13 @@ async def take_consented_substitute(uow: UnitOfWork, original: SkuInventory, bac
     if chosen is None:
         return None
     replacement = await uow.inventory(chosen)
-    order = await uow.get_order(backorder.order_id)
-    assert order is not None
-    _substitute(order, original, replacement, backorder, now)
-    await uow.save_order(order)
+    if order is not None:
+        _substitute(order, original, replacement, backorder, now)
+    else:
+        stored = await uow.get_order(backorder.order_id)
+        assert stored is not None
+        _substitute(stored, original, replacement, backorder, now)
+        await uow.save_order(stored)
     replacement.settle(now, Cause(kind=CauseKind.SUBSTITUTE_TAKEN, reference=backorder.sku))
     return replacement
 
@@ -121,6 +126,21 @@ def _substitute(order: Order, original: SkuInventory, replacement: SkuInventory,
     replacement.reserve_for_substitute(line, now.date())
     original.substitute_out(backorder, now, replacement.sku, line.id, actor=Actor.SYSTEM)
     order.lines.append(line)
+
+
+async def substitute_new_backorders(uow: UnitOfWork, order: Order, inventories: list[SkuInventory],
+                                    new: list[Backorder], now: datetime, locked: set[str]) -> list[SkuInventory]:
+    """At placement, after the order's SKUs are settled: a new backorder whose customer consents in advance takes
+    a substitute in stock at once. Returns the substitutes' aggregates it changed (the caller saves them)."""
+    by_sku = {inventory.sku: inventory for inventory in inventories}
+    changed: list[SkuInventory] = []
+    for backorder in new:
+        original = by_sku[backorder.sku]
+        replacement = await take_consented_substitute(uow, original, backorder, now, locked, order)
+        if replacement is not None:
+            original.settle(now, Cause(kind=CauseKind.QUEUE_SUBSTITUTE, reference=replacement.sku))
+            changed.append(replacement)
+    return changed
 
 
 async def apply_substitute_consents(deps: Deps) -> list[str]:

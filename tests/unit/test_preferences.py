@@ -74,8 +74,9 @@ def test_any_listed_takes_a_dearer_one_but_never_one_declined_short_or_unrelease
 
 
 def test_prices_in_another_currency_are_not_compared_as_numbers():
+    cheap_in_dollars = _candidate("USD", "1.00", currency="USD")
     assert choose_substitute(C.SAME_PRICE_OR_LOWER, price=Decimal("10.00"), currency="EUR", needed=1,
-                             listed=["USD"], declined=[], candidates=[_candidate("USD", "1.00", currency="USD")]) is None
+                             listed=["USD"], declined=[], candidates=[cheap_in_dollars]) is None
 
 
 @pytest.mark.parametrize("consent", [C.NEVER, C.ASK])
