@@ -265,7 +265,7 @@ async def update_notification_preferences(info: Ctx,
             continue
         if value is None and name in ("by_email", "by_sms", "timezone", "language", "substitutes"):
             raise InvalidInput(f"{name} cannot be null", field=name)
-        if isinstance(value, str):
+        if type(value) is str:  # not an enum's value (SubstituteConsent is a str too)
             value = value.strip() or None
         setattr(prefs, name, value)
     prefs.validate(info.context.desk.clock.today() if input.cancel_if_not_by is not strawberry.UNSET else None)
