@@ -4,7 +4,9 @@ Stock available now is consumed first, then open purchase orders in expected-dat
 backorder gets the date of the supply that covers its last unit. Beyond all purchase orders the date
 is today + the supplier's lead time (never earlier than the last covering PO, so ETAs never decrease
 down the queue). Confidence: HIGH when a PO covers it, MEDIUM from lead time, LOW when the supplier has
-been late or the PO is already overdue.
+been late or the PO is already overdue. Once a supplier has a record (`domain.delays`), a PO's date is
+shifted by its learned delay and the confidence is the learned one (`InboundSupply.delay_days`,
+`.confidence`), and beyond every PO the lead time is the learned one (`lead_time_confidence`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,15 @@ class InboundSupply:
     expected_date: date
     quantity: int
     supplier_late: bool = False
+    supplier_id: str | None = None
+    # learned from the supplier's deliveries (`domain.delays.learned_inbound`): days to add to the PO's date,
+    # and the confidence that replaces today's rule; 0 and None while too little is known
+    delay_days: int = 0
+    confidence: Confidence | None = None
+
+    @property
+    def projected_date(self) -> date:
+        return self.expected_date + timedelta(days=self.delay_days)
 
 
 @dataclass(frozen=True)
@@ -60,9 +71,11 @@ def project(
     lead_time_days: int,
     supplier_late: bool = False,
     release_date: date | None = None,
+    lead_time_confidence: Confidence | None = None,
 ) -> dict[str, Eta]:
     """ETA for every backorder in `queue` (already in priority order)."""
-    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.expected_date, s.reference))
+    # in the order the supply is expected to come (a PO's learned date, not its stated one)
+    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.projected_date, s.reference))
     etas: dict[str, Eta] = {}
     on_hand_left = max(0, available_now)
     po_index = 0
@@ -71,12 +84,9 @@ def project(
     # Etas are values: one per source, shared by every backorder it covers (10k backorders, 20 POs)
     allocated = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)
     on_hand = Eta(today, Confidence.HIGH, EtaSource.ON_HAND)
-    by_po = [
-        Eta(max(s.expected_date, today),
-            Confidence.LOW if (s.supplier_late or s.expected_date < today) else Confidence.HIGH,
-            EtaSource.PURCHASE_ORDER, s.reference)
-        for s in supplies
-    ]
+    by_po = [Eta(max(s.projected_date, today), _po_confidence(s, today), EtaSource.PURCHASE_ORDER, s.reference)
+             for s in supplies]
+    beyond = lead_time_confidence or (Confidence.LOW if supplier_late else Confidence.MEDIUM)
     for need in queue:
         if need.waiting_quantity <= 0:
             eta = allocated
@@ -97,7 +107,7 @@ def project(
             if remaining > 0:
                 eta = Eta(  # never before a PO that supplies part of it, nor before those ahead
                     max(today + timedelta(days=lead_time_days), last_date, eta.date),
-                    Confidence.LOW if supplier_late else Confidence.MEDIUM,
+                    beyond,
                     EtaSource.LEAD_TIME,
                 )
             last_date = max(last_date, eta.date)
@@ -105,3 +115,11 @@ def project(
             eta = Eta(release_date, eta.confidence, EtaSource.RELEASE_DATE, eta.reference)
         etas[need.backorder_id] = eta
     return etas
+
+
+def _po_confidence(supply: InboundSupply, today: date) -> Confidence:
+    if supply.projected_date < today:  # overdue even after the supplier's usual delay: nobody knows when
+        return Confidence.LOW
+    if supply.confidence is not None:
+        return supply.confidence
+    return Confidence.LOW if (supply.supplier_late or supply.expected_date < today) else Confidence.HIGH

@@ -2,7 +2,7 @@
 
 One module per feature: `catalogue` (products, suppliers, stock), `purchasing` (purchase orders), `orders`,
 `backorders` (and the KPIs), `portal` (customer sign-in and preferences), `notifications`, `tokens`, `viewer`,
-`webhooks` (outbound webhook endpoints and their deliveries), `planning` (what-if previews);
+`webhooks` (outbound webhook endpoints and their deliveries), `planning` (what-if previews, reorder advice);
 `subscriptions` (the live `backorderUpdates`); `execution` (the executor, request limits, error masking);
 `common` (the `user_errors` payload wrapper, paging, ownership). Feature modules import `common`, never this
 module (import-linter checks it).
@@ -45,8 +45,10 @@ class Query:
     purchase_order = purchasing_fields.purchase_order
     purchase_orders = purchasing_fields.purchase_orders
     kpis = backorder_fields.kpis
+    kpi_series = planning_fields.kpi_series
     preview_allocation = planning_fields.preview_allocation
     preview_reprioritization = planning_fields.preview_reprioritization
+    reorder_suggestions = planning_fields.reorder_suggestions
     my_account = portal_fields.my_account
     customer_preferences = portal_fields.customer_preferences
     supported_languages = portal_fields.supported_languages

@@ -1,7 +1,10 @@
 """GraphQL for planning (staff only): what a receipt of stock or a reprioritisation would do, before anyone acts
-on it."""
+on it; reorder advice per SKU; the KPIs over time."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
 
 import strawberry
 
@@ -9,9 +12,13 @@ from api import types as gt
 from api.ids import decode_id
 from api.permissions import IsStaff
 from api.schema.common import Ctx, staff_name
+from domain import kpi_series as kpi
 from domain import model as m
-from domain.errors import DomainError
+from domain import reorder
+from domain.errors import DomainError, InvalidInput
 from domain.services import AllocationPreviewLine as PreviewLine
+from domain.store import kpi_history as kpi_store
+from domain.store import planning as planning_store
 
 
 @strawberry.type(description="What a receipt would do to one backorder that waits for units.")
@@ -66,3 +73,168 @@ async def preview_reprioritization(info: Ctx, backorder_id: strawberry.ID, prior
             user_error.field = "backorderId"
         return AllocationPreview(user_errors=[user_error])
     return AllocationPreview(lines=[AllocationPreviewLine.of(line) for line in lines])
+
+
+# -- reorder advice ---------------------------------------------------------------------------
+@strawberry.input(description="Which SKUs to advise on; all products when empty.")
+class ReorderSuggestionFilter:
+    skus: list[str] | None = strawberry.field(default=None, description="Only these SKUs.")
+    supplier_id: strawberry.ID | None = strawberry.field(default=None, description="Only this supplier's SKUs.")
+    only_below_reorder_point: bool = strawberry.field(
+        default=False, description="Only SKUs whose inventory position is below their reorder point.")
+
+
+@strawberry.type(description=(
+    "Reorder advice for one SKU. Demand rate by Croston's method: simple exponential smoothing of the non-zero "
+    "daily units ordered and, separately, of the days between them; rate = size / interval (equal to simple "
+    "exponential smoothing when there is demand every day). Safety stock = z x sqrt(L x sd^2 + d^2 x sL^2) with z "
+    "the normal quantile of the service level; reorder point = ceil(d x L) + safety stock; suggested quantity = "
+    "max(0, reorder point - inventory position), which covers the waiting backorders plus the expected demand "
+    "over the lead time plus the safety stock, minus what is on hand and on order."))
+class ReorderSuggestion:
+    _s: strawberry.Private[reorder.ReorderSuggestion]
+    sku: str
+    demand_method: str = strawberry.field(description="How the demand rate was estimated: CROSTON.")
+    demand_per_day: float = strawberry.field(description="Expected units ordered per day.")
+    demand_std_per_day: float = strawberry.field(description="Standard deviation of the daily units ordered.")
+    lead_time_days: float = strawberry.field(description="Mean lead time in days.")
+    lead_time_std_days: float = strawberry.field(
+        description="Standard deviation of the lead time in days (0 when it is the supplier's stated lead time).")
+    lead_time_learned: bool = strawberry.field(
+        description="True when the lead time comes from the supplier's deliveries, false when it is the stated one.")
+    lead_time_demand: float = strawberry.field(description="Expected units ordered over the lead time.")
+    safety_stock: int
+    reorder_point: int
+    available: int = strawberry.field(description="Units on hand not allocated (every location).")
+    on_order: int = strawberry.field(description="Units on open purchase orders not yet received.")
+    waiting: int = strawberry.field(description="Units the waiting backorders still need.")
+    inventory_position: int = strawberry.field(description="available + onOrder - waiting.")
+    below_reorder_point: bool
+    suggested_quantity: int = strawberry.field(description="Units to order from the supplier now (0: none).")
+
+    @strawberry.field
+    async def product(self, info: Ctx) -> gt.Product | None:
+        return gt.Product.maybe(await info.context.loaders.product_by_sku.load(self.sku))
+
+    @strawberry.field(description="Who to order from; null when the product has no supplier.")
+    async def supplier(self, info: Ctx) -> gt.Supplier | None:
+        if self._s.supplier_id is None:
+            return None
+        found = await info.context.loaders.supplier_by_id.load(self._s.supplier_id)
+        return gt.Supplier(_s=found) if found else None
+
+    @staticmethod
+    def of(s: reorder.ReorderSuggestion) -> ReorderSuggestion:
+        return ReorderSuggestion(
+            _s=s, sku=s.sku, demand_method=reorder.METHOD, demand_per_day=round(s.demand_per_day, 4),
+            demand_std_per_day=round(s.demand_std_per_day, 4), lead_time_days=round(s.lead_time.mean_days, 2),
+            lead_time_std_days=round(s.lead_time.std_days, 2), lead_time_learned=s.lead_time.learned,
+            lead_time_demand=round(s.lead_time_demand, 2), safety_stock=s.safety_stock,
+            reorder_point=s.reorder_point, available=s.available, on_order=s.on_order, waiting=s.waiting,
+            inventory_position=s.inventory_position, below_reorder_point=s.below_reorder_point,
+            suggested_quantity=s.suggested_quantity)
+
+
+@strawberry.type(description="Reorder advice, SKU order; the quantities to order per supplier are the SKUs' "
+                             "suggestedQuantity grouped by supplier.")
+class ReorderAdvice:
+    suggestions: list[ReorderSuggestion] = strawberry.field(default_factory=list)
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.field(permission_classes=[IsStaff], description=(
+    "Reorder advice per SKU from the last `historyDays` days of orders (today included), the stock, the open "
+    "purchase orders and the waiting backorders. `serviceLevel`: the share of lead times that should end without "
+    "running out (0.5 up to 1); `smoothing`: the constant of Croston's smoothings (above 0, at most 1)."))
+async def reorder_suggestions(info: Ctx, filter: ReorderSuggestionFilter | None = None,
+                              service_level: float = reorder.DEFAULT_SERVICE_LEVEL,
+                              smoothing: float = reorder.DEFAULT_SMOOTHING,
+                              history_days: int = reorder.DEFAULT_HISTORY_DAYS) -> ReorderAdvice:
+    f = filter or ReorderSuggestionFilter()
+    try:
+        policy = reorder.ReorderPolicy(service_level, smoothing, history_days).validate()
+        supplier_id = decode_id("Supplier", f.supplier_id, "filter.supplierId") if f.supplier_id else None
+        if f.skus is not None and len(f.skus) > info.context.settings.page_size_limit:
+            raise InvalidInput(f"at most {info.context.settings.page_size_limit} SKUs", field="filter.skus")
+        for sku in f.skus or []:
+            m.check_sku(sku, "filter.skus")
+    except DomainError as error:
+        return ReorderAdvice(user_errors=[gt.UserError.of(error)])
+    found = await planning_store.reorder_suggestions(info.context.desk.clock.today(), policy, skus=f.skus,
+                                                     supplier_id=supplier_id)
+    return ReorderAdvice(suggestions=[ReorderSuggestion.of(s) for s in found
+                                      if s.below_reorder_point or not f.only_below_reorder_point])
+
+
+# -- KPIs over time ---------------------------------------------------------------------------
+KpiInterval = strawberry.enum(kpi.Interval, name="KpiInterval",
+                              description="DAY; WEEK (ISO, Monday to Sunday); MONTH. The first and last periods are "
+                                          "clipped to the range asked for.")
+
+
+@strawberry.type(description="Backorders still waiting to be served at the end of a period, of one age range.")
+class KpiAgeCount:
+    label: str
+    min_days: int
+    max_days: int | None = strawberry.field(description="Null: no upper bound.")
+    backorders: int
+
+
+@strawberry.type(description=(
+    "One period's figures (UTC days). Rates and shares are 0..1, null when there was nothing to measure. Served: "
+    "first fully allocated (or shipped); a backorder partly allocated by the deadline does not count as filled."))
+class KpiPeriod:
+    start: date
+    end: date = strawberry.field(description="The period's last day (included).")
+    order_lines: int = strawberry.field(description="Order lines placed (substitutes' lines left out).")
+    backordered_lines: int = strawberry.field(description="Of those, lines backordered at placement.")
+    backorder_rate: float | None = strawberry.field(description="backorderedLines / orderLines.")
+    units_ordered: int
+    fill_rate_at_placement: float | None = strawberry.field(description="Share of units allocated at placement.")
+    fill_rate_within_days: float | None = strawberry.field(description=(
+        "Share of units allocated at placement or whose backorder was served within `fillWithinDays` days."))
+    backorders_opened: int
+    backorders_served: int
+    backorders_cancelled: int
+    ageing: list[KpiAgeCount] = strawberry.field(description="0-7, 8-14, 15-30, >30 days, at the period's end.")
+    time_to_fulfil_p50_days: float | None = strawberry.field(
+        description="Days from backorder to served, median (nearest rank) over those served in the period.")
+    time_to_fulfil_p90_days: float | None
+    eta_promises_measured: int = strawberry.field(
+        description="Backorders served in the period that had a promised date: what the ETA figures are over.")
+    eta_error_p50_days: int | None = strawberry.field(
+        description="Day served minus day promised (positive: late), median.")
+    eta_error_p90_days: int | None
+    eta_missed_share: float | None = strawberry.field(description="Share served after their promised day.")
+
+    @staticmethod
+    def of(b: kpi.KpiBucket) -> KpiPeriod:
+        return KpiPeriod(
+            start=b.start, end=b.end, order_lines=b.order_lines, backordered_lines=b.backordered_lines,
+            backorder_rate=b.backorder_rate, units_ordered=b.units_ordered,
+            fill_rate_at_placement=b.fill_rate_at_placement, fill_rate_within_days=b.fill_rate_within,
+            backorders_opened=b.opened, backorders_served=b.served, backorders_cancelled=b.cancelled,
+            ageing=[KpiAgeCount(label=f"{a.min_days}-{a.max_days}" if a.max_days is not None else f">{a.min_days - 1}",
+                                min_days=a.min_days, max_days=a.max_days, backorders=a.backorders) for a in b.ageing],
+            time_to_fulfil_p50_days=b.time_to_fulfil_p50_days, time_to_fulfil_p90_days=b.time_to_fulfil_p90_days,
+            eta_promises_measured=len(b.eta_errors), eta_error_p50_days=b.eta_error_p50_days,
+            eta_error_p90_days=b.eta_error_p90_days, eta_missed_share=b.eta_missed_share)
+
+
+@strawberry.type
+class KpiSeries:
+    periods: list[KpiPeriod] = strawberry.field(default_factory=list)
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.field(permission_classes=[IsStaff], description=(
+    f"The backorder book's KPIs per period from `from` to `to` (UTC days, both included; at most "
+    f"{kpi.MAX_BUCKETS} periods), derived from the order lines and the backorders' history."))
+async def kpi_series(info: Ctx, from_: Annotated[date, strawberry.argument(name="from")], to: date,
+                     interval: KpiInterval = kpi.Interval.DAY,  # type: ignore[valid-type]
+                     fill_within_days: int = 7) -> KpiSeries:
+    try:
+        found = await kpi_store.kpi_buckets(from_, to, interval, fill_within_days=fill_within_days)
+    except DomainError as error:
+        return KpiSeries(user_errors=[gt.UserError.of(error)])
+    return KpiSeries(periods=[KpiPeriod.of(b) for b in found])
