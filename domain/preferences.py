@@ -43,7 +43,7 @@ class BackorderPreferences:
 
 
 def check_cancel_if_not_by(value: date | None, today: date, eta: date | None = None,
-                           field: str = "cancelIfNotBy") -> date | None:
+                           field: str = "cancel_if_not_by") -> date | None:
     """A date that is not already passed, and (for a backorder) not before the date it is expected on: such a
     date would cancel it the moment it is set, which is a cancel, not a preference."""
     if value is None:

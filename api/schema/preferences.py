@@ -47,7 +47,7 @@ def _by(info: Ctx) -> str:
 
 @strawberry.mutation(permission_classes=[IsAuthenticated],
                      description="The customer's own choices for one backorder (customers: their own; agents: any).")
-@user_errors(BackorderPreferencesPayload, fields={"id": "backorderId"})
+@user_errors(BackorderPreferencesPayload)
 async def set_backorder_preferences(info: Ctx, input: SetBackorderPreferencesInput) -> BackorderPreferencesPayload:
     key = await own_backorder(info, input.backorder_id, "backorderId")
     if input.substitutes is None:
@@ -62,7 +62,7 @@ async def set_backorder_preferences(info: Ctx, input: SetBackorderPreferencesInp
 @strawberry.mutation(permission_classes=[IsAuthenticated],
                      description="Say no to a substitute: it is not offered again for this backorder, and the "
                                  "decline is in its history (customers: their own; agents: any).")
-@user_errors(BackorderPreferencesPayload, fields={"id": "backorderId"})
+@user_errors(BackorderPreferencesPayload)
 async def decline_substitute(info: Ctx, input: DeclineSubstituteInput) -> BackorderPreferencesPayload:
     key = await own_backorder(info, input.backorder_id, "backorderId")
     b = await info.context.desk.decline_substitute(key, input.substitute_sku, by=_by(info))

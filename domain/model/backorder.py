@@ -144,10 +144,10 @@ class Backorder:
     def require_substitute_wanted(self, sku: str, *, offer: bool) -> None:
         """A declined substitute is neither offered nor taken again; a customer who wants none is offered none."""
         if sku in self.declined_substitutes:
-            raise SubstituteError(f"{sku} was declined for this backorder", field="substituteSku",
+            raise SubstituteError(f"{sku} was declined for this backorder", field="substitute_sku",
                                   code=ErrorCode.SUBSTITUTE_DECLINED)
         if offer and self.substitute_consent is SubstituteConsent.NEVER:
-            raise SubstituteError("the customer wants no substitutes for this backorder", field="substituteSku",
+            raise SubstituteError("the customer wants no substitutes for this backorder", field="substitute_sku",
                                   code=ErrorCode.SUBSTITUTE_DECLINED)
 
     def offerable_substitutes(self, listed: list[str]) -> list[str]:
@@ -156,4 +156,4 @@ class Backorder:
 
     def require_active(self) -> None:
         if not self.is_active:
-            raise InvalidState(f"backorder is {self.status.value.lower()}", field="id")
+            raise InvalidState(f"backorder is {self.status.value.lower()}", field="backorder_id")

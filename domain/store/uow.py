@@ -480,7 +480,7 @@ class TortoiseUnitOfWork:
         except IntegrityError as error:
             if idempotency_key:  # the idempotency key's unique index: a twin committed first
                 raise Conflict(f"an order with idempotency key {idempotency_key!r} was placed meanwhile",
-                               field="idempotencyKey", code=ErrorCode.CONFLICT) from error
+                               field="idempotency_key", code=ErrorCode.CONFLICT) from error
             raise Conflict("another order was placed with the same number at the same moment; please retry",
                            field=None, code=ErrorCode.CONFLICT) from error
         order.version += 1

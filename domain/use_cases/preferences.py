@@ -59,14 +59,14 @@ async def set_backorder_preferences(deps: Deps, backorder_id: str, *, cancel_if_
 async def decline_substitute(deps: Deps, backorder_id: str, substitute_sku: str, *, by: str = "customer") -> Backorder:
     """The customer (or an agent for them) says no to a substitute: never offered again for this backorder."""
     now = deps.clock.now()
-    substitute_sku = check_sku(substitute_sku, "substituteSku")
+    substitute_sku = check_sku(substitute_sku, "substitute_sku")
     async with deps.uow() as uow:
         backorder = await get_backorder(uow, backorder_id)
         backorder.require_active()
         product = await uow.get_product(backorder.sku)
         if product is None or substitute_sku not in product.substitutes:
             raise SubstituteError(f"{substitute_sku} is not a substitute for {backorder.sku}",
-                                  field="substituteSku", code=ErrorCode.NOT_A_SUBSTITUTE)
+                                  field="substitute_sku", code=ErrorCode.NOT_A_SUBSTITUTE)
         await uow.lock_skus([backorder.sku])
         inventory = await uow.inventory(backorder.sku)
         backorder = in_queue(inventory, backorder_id)

@@ -27,7 +27,7 @@ C = SubstituteConsent
 def test_a_date_already_passed_is_refused_and_today_is_fine():
     with pytest.raises(InvalidInput) as refused:
         check_cancel_if_not_by(TODAY - timedelta(days=1), TODAY)
-    assert refused.value.field == "cancelIfNotBy"
+    assert refused.value.field == "cancel_if_not_by"
     assert check_cancel_if_not_by(TODAY, TODAY) == TODAY
     assert check_cancel_if_not_by(None, TODAY) is None
 
