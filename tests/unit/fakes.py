@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
 
+from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning, delay_counts
 from domain.errors import not_found
 from domain.eta import InboundSupply
 from domain.events import Event
@@ -39,6 +40,7 @@ class StoreState:
     customers: dict[str, Customer] = field(default_factory=dict)
     stock: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
     backorder_defaults: dict[str, BackorderPreferences] = field(default_factory=dict)  # by customer email
 
 
@@ -51,8 +53,9 @@ class InMemoryStore:
 
 
 class InMemoryUnitOfWork:
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, eta_learning: EtaLearning | None = EtaLearning()) -> None:
         self._store = store
+        self._eta_learning = eta_learning
         self._work = copy.deepcopy(store.state)
         self._inventories: dict[str, SkuInventory] = {}
         self._events: list[Event] = []
@@ -82,9 +85,11 @@ class InMemoryUnitOfWork:
             if po.is_open and line is not None and line.outstanding:
                 supplier = self._work.suppliers.get(po.supplier_id)
                 inbound.append(InboundSupply(po.number, po.expected_date, line.outstanding,
-                                             bool(supplier and supplier.has_been_late)))
+                                             bool(supplier and supplier.has_been_late), supplier_id=po.supplier_id))
         supplier = self._work.suppliers.get(product.supplier_id) if product.supplier_id else None
-        made = SkuInventory(product, stock, queue, inbound=inbound, supplier=supplier)
+        history = DelayHistory.from_records(self._work.deliveries) if self._eta_learning else DelayHistory()
+        made = SkuInventory(product, stock, queue, inbound=inbound, supplier=supplier, delays=history,
+                            eta_learning=self._eta_learning)
         self._inventories[sku] = made
         return made
 
@@ -137,6 +142,19 @@ class InMemoryUnitOfWork:
 
     async def save_purchase_order(self, purchase_order: PurchaseOrder) -> None:
         self._work.purchase_orders[purchase_order.id] = purchase_order
+        for line in purchase_order.lines:  # as the store does: the inbound supply changed
+            self._inventories.pop(line.sku, None)
+
+    async def record_deliveries(self, purchase_order_id: str, records: Sequence[DeliveryRecord]) -> None:
+        self._work.deliveries.extend(records)
+
+    async def delay_counts(self, received_from: date | None, received_to: date | None) -> list[DelayCount]:
+        return delay_counts(r for r in self._work.deliveries
+                            if (received_from is None or r.received_on >= received_from)
+                            and (received_to is None or r.received_on <= received_to))
+
+    async def supplier_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
+        return {s.name: s.id for s in self._work.suppliers.values() if s.name in names}
 
     async def get_order(self, order_id: str) -> Order | None:
         return self._work.orders.get(order_id)

@@ -10,7 +10,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("backorder", "0010_event_log_unindexed")]
+    dependencies = [("backorder", "0011_supplier_deliveries")]
 
     initial = False
 
