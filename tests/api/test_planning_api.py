@@ -266,3 +266,18 @@ async def test_reorder_advice_reads_the_same_statements_for_two_skus_or_twelve(a
         counts.append([sql.split(" FROM ")[1].split()[0] for sql in seen if sql.lstrip().upper().startswith("SELECT")
                        and "api_tokens" not in sql and "webhook" not in sql])  # not the webhook deliverer's polls
     assert counts[0] == counts[1] and len(counts[0]) >= 8, counts
+
+
+async def test_the_lead_time_is_learned_from_the_suppliers_receipts(api):
+    # given Lumen (10 days stated) took 6, 7 and 8 days from order to receipt of three POs
+    lumen = await lamp_history(api)
+    for late in (6, 7, 8):
+        api.clock.set(at(2))
+        po = await api.desk.create_purchase_order(lumen, date(2026, 3, 5), [LineRequest("LAMP", 1)])
+        api.clock.set(at(2 + late))
+        await api.desk.receive_purchase_order(po.id, None)
+
+    found = (await api.gql(ADVICE, {"filter": {"skus": ["LAMP"]}}))["data"]["reorderSuggestions"]["suggestions"]
+
+    # then the advice uses mean 7 days, sample standard deviation 1
+    assert [(x["leadTimeDays"], x["leadTimeStdDays"], x["leadTimeLearned"]) for x in found] == [(7.0, 1.0, True)]
