@@ -273,6 +273,7 @@ def make_desk(settings: Settings, bus: EventBus, notify: Notifications, clock: C
     same transaction (serve and every worker build it here, so their changes are told alike)."""
     return BackorderDesk(lambda: TortoiseUnitOfWork(
         bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
+        eta_learning=settings.eta_learning,
         before_commit=[notify.recorder, WebhookRecorder(clock), ReceiptMetrics()]), clock)
 
 

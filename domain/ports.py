@@ -11,6 +11,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
+from domain.delays import DelayCount, DeliveryRecord
 from domain.events import Event
 from domain.model import Backorder, Customer, Order, Product, PurchaseOrder, SkuInventory, Supplier
 
@@ -67,6 +68,16 @@ class UnitOfWork(Protocol):
     async def save_purchase_order(self, purchase_order: PurchaseOrder) -> None: ...
 
     async def purchase_order_number_taken(self, number: str) -> bool: ...
+
+    async def record_deliveries(self, purchase_order_id: str, records: Sequence[DeliveryRecord]) -> None:
+        """Keep the suppliers' delivery record (append-only). Inventories loaded afterwards in this unit
+        of work project with it."""
+
+    async def delay_counts(self, received_from: date | None, received_to: date | None) -> list[DelayCount]:
+        """Lines received between the dates (inclusive; None: unbounded), counted per supplier and delay."""
+
+    async def supplier_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
+        """Supplier ids by exact name (of two with one name, the older)."""
 
     async def get_order(self, order_id: str) -> Order | None: ...
 

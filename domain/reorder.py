@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, not_found
 
 METHOD = "CROSTON"
 DEFAULT_SERVICE_LEVEL = 0.95
@@ -146,3 +146,26 @@ def by_supplier(suggestions: Sequence[ReorderSuggestion]) -> dict[str | None, li
         if s.suggested_quantity > 0:
             out.setdefault(s.supplier_id, []).append(s)
     return out
+
+
+def purchase_lines(skus: Sequence[str], suggestions: Mapping[str, ReorderSuggestion], supplier_id: str,
+                   already: Collection[str] = ()) -> list[tuple[str, int]]:
+    """The lines a purchase order to `supplier_id` takes from the reorder suggestions of `skus`: each SKU with
+    its suggested quantity. Refused, naming `from_suggestions`: a SKU listed twice or also among the order's own
+    lines (`already`), an unknown product, one supplied by another supplier, one with nothing to order."""
+    lines: list[tuple[str, int]] = []
+    seen = set(already)
+    for sku in skus:
+        if sku in seen:
+            raise InvalidInput(f"SKU {sku} is listed twice", field="from_suggestions")
+        seen.add(sku)
+        found = suggestions.get(sku)
+        if found is None:
+            raise not_found("product", sku, field="from_suggestions")
+        if found.supplier_id != supplier_id:
+            raise InvalidInput(f"SKU {sku} is not bought from this supplier", field="from_suggestions")
+        if found.suggested_quantity <= 0:
+            raise InvalidInput(f"nothing to order for SKU {sku}: it is not below its reorder point",
+                               field="from_suggestions")
+        lines.append((sku, found.suggested_quantity))
+    return lines

@@ -375,6 +375,9 @@ const QUEUE_QUERY = `query Queue($sku: String!) {
   purchaseOrders(filter: {sku: $sku, status: [OPEN, PARTIALLY_RECEIVED]}, first: 50) {
     nodes { id number expectedDate status supplier { name }
       lines { sku quantity receivedQuantity outstandingQuantity } } }
+  reorderSuggestions(filter: {skus: [$sku]}) { suggestions { demandPerDay leadTimeDays leadTimeStdDays
+    leadTimeLearned leadTimeDemand safetyStock reorderPoint available onOrder waiting inventoryPosition
+    belowReorderPoint suggestedQuantity supplier { id name } } }
 }`;
 
 async function openQueue(sku) {
@@ -414,6 +417,7 @@ function renderQueue(data) {
       el("dt", {}, "Units backordered"), el("dd", { "data-testid": "units-backordered" }, p.unitsBackordered),
       el("dt", {}, "Supplier"), el("dd", {}, p.supplier ? `${p.supplier.name}` : "—"),
       el("dt", {}, "Lead time"), el("dd", {}, p.leadTimeDays !== null ? `${p.leadTimeDays} days` : "default")));
+  renderAdvice(p, data.reorderSuggestions ? data.reorderSuggestions.suggestions[0] : null);
   const pos = data.purchaseOrders.nodes;
   $("queue-pos").querySelector("tbody").replaceChildren(...(pos.length ? pos.map((po) => {
     const line = po.lines.find((l) => l.sku === p.sku) || { quantity: 0, receivedQuantity: 0, outstandingQuantity: 0 };
@@ -438,6 +442,43 @@ function renderQueue(data) {
       b.priority ? el("span", { class: "note" }, ` · priority ${b.priority}${b.priorityReason ? `: ${b.priorityReason}` : ""}`) : null),
     el("td", { class: "row-actions" }, backorderActions(b, p)))));
   $("queue-empty").hidden = queue.length > 0;
+}
+
+// reorder advice beside the queue: the figures reorderSuggestions gives, and an order of the suggested quantity
+function renderAdvice(product, a) {
+  if (!a) {
+    $("queue-advice").replaceChildren(el("p", { class: "note" }, "No reorder advice for this SKU."));
+    return;
+  }
+  const lead = `${a.leadTimeDays} days` + (a.leadTimeStdDays ? ` ± ${a.leadTimeStdDays}` : "") +
+    (a.leadTimeLearned ? " (from deliveries)" : " (stated)");
+  const order = a.suggestedQuantity > 0 && a.supplier
+    ? button(`Order ${a.suggestedQuantity} from ${a.supplier.name}`, () => orderSuggested(product, a),
+      { "data-testid": "advice-order" })
+    : null;
+  $("queue-advice").replaceChildren(
+    el("h3", {}, "Reorder advice ", el("span", { class: "note" }, a.belowReorderPoint ? "below the reorder point" : "stock is enough")),
+    el("dl", { class: "facts" },
+      el("dt", {}, "Demand"), el("dd", {}, `${a.demandPerDay.toFixed(2)} a day (Croston)`),
+      el("dt", {}, "Lead time"), el("dd", {}, lead),
+      el("dt", {}, "Safety stock"), el("dd", {}, a.safetyStock),
+      el("dt", {}, "Reorder point"), el("dd", { "data-testid": "advice-reorder-point" }, a.reorderPoint),
+      el("dt", {}, "Position"), el("dd", {}, `${a.inventoryPosition} (${a.available} available + ${a.onOrder} on order − ${a.waiting} waiting)`),
+      el("dt", {}, "Suggested order"), el("dd", { "data-testid": "advice-quantity" }, a.suggestedQuantity)),
+    order);
+}
+
+async function orderSuggested(product, a) {
+  const soon = new Date(Date.now() + Math.round(a.leadTimeDays) * 86400000).toISOString().slice(0, 10);
+  const done = await confirmAction({
+    title: `Order ${product.sku}`, confirm: "Create purchase order",
+    what: `A purchase order to ${a.supplier.name} for the suggested ${a.suggestedQuantity} units (waiting backorders, demand over the lead time and safety stock, less stock and what is on order).`,
+    fields: [{ name: "expectedDate", label: "Expected date", type: "date", value: soon, required: true }],
+    run: async (v) => (await gql(`mutation($input: CreatePurchaseOrderInput!) { createPurchaseOrder(input: $input) {
+      purchaseOrder { id number } userErrors { field message code line } } }`,
+    { input: { supplierId: a.supplier.id, expectedDate: v.expectedDate, fromSuggestions: [product.sku] } })).createPurchaseOrder,
+  });
+  if (done && done.purchaseOrder) await afterAction(`${done.purchaseOrder.number} created.`);
 }
 
 function backorderActions(b, product) {

@@ -19,8 +19,18 @@ from notifications import wording
 
 @strawberry.type(description="When the waiting units are expected, how sure that is, and why.")
 class Eta:
-    date: date
-    confidence: EtaConfidence  # type: ignore[valid-type]
+    date: date = strawberry.field(description=(
+        "When the units are expected. From a purchase order: its expected date moved by the supplier's usual "
+        "delay, learned from its deliveries (the 80% quantile of days late against the date as last moved, "
+        "by default; BACKORDER_ETA_DELAY_QUANTILE), never earlier than the PO's date: per SKU once the "
+        "supplier delivered it 5 times, else from all its deliveries, once it has 3. Beyond every PO: today + "
+        "the supplier's actual lead time learned the same way (else its stated lead time)."))
+    confidence: EtaConfidence = strawberry.field(description=(  # type: ignore[valid-type]
+        "How sure the date is. Learned from the supplier's deliveries (3 or more): HIGH with 5 or more "
+        "whose delays lie within 2 days of each other (p90 - p10), LOW when they spread over more than 6 "
+        "days, else MEDIUM. Without that history: HIGH from stock or a PO, MEDIUM from the lead time, LOW "
+        "when the supplier was late on one delivery in five or more. Always LOW for a PO overdue even after "
+        "the supplier's usual delay."))
     source: EtaSourceEnum = strawberry.field(  # type: ignore[valid-type]
         description="Why this date: PURCHASE_ORDER, a delivery the supplier confirmed; LEAD_TIME, estimated "
                     "from the usual lead time; ON_HAND or ALLOCATED, from stock; RELEASE_DATE, a preorder's release.")

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from domain import events as ev
 from domain.allocation import PriorityPolicy, allocate, rank
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
+from domain.delays import DelayEstimate, DelayHistory, EtaLearning, estimate_lead_time, learned_inbound
 from domain.errors import (
     BackorderLimitExceeded,
     BackorderNotAllowed,
@@ -92,6 +93,8 @@ class SkuInventory:
         policy: PriorityPolicy | None = None,
         default_lead_time_days: int = 14,
         ahead: QueueAhead | None = None,
+        delays: DelayHistory | None = None,
+        eta_learning: EtaLearning | None = None,
     ) -> None:
         self.product = product
         # set when the waiting queue was not loaded, only summarised: `queue` then holds only the backorders
@@ -103,6 +106,9 @@ class SkuInventory:
         self.supplier = supplier
         self.policy = policy or PriorityPolicy()
         self.default_lead_time_days = default_lead_time_days
+        # what suppliers' deliveries taught, and the rule that turns it into ETAs (None: the POs' own dates)
+        self.delays = delays or DelayHistory()
+        self.eta_learning = eta_learning
         self.events: list[ev.Event] = []
         self.touched: dict[str, Backorder] = {}
         self.created: dict[str, Backorder] = {}
@@ -465,15 +471,29 @@ class SkuInventory:
 
     def _project_needs(self, needs: list[Need], today: date) -> dict[str, Eta]:
         release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
+        inbound, lead_time, lead_confidence = self.inbound, self.lead_time_days, None
+        if self.eta_learning is not None and self.delays:
+            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning)
+            learned = self.learned_lead_time()
+            if learned is not None:
+                lead_time, lead_confidence = learned.shift_days, learned.confidence
         return project(
             needs,
             available_now=self.available_to_promise,
-            inbound=self.inbound,
+            inbound=inbound,
             today=today,
-            lead_time_days=self.lead_time_days,
+            lead_time_days=lead_time,
             supplier_late=bool(self.supplier and self.supplier.has_been_late),
             release_date=release,
+            lead_time_confidence=lead_confidence,
         )
+
+    def learned_lead_time(self) -> DelayEstimate | None:
+        """The supplier's actual lead time for this SKU (its `eta_learning` quantile), when enough is known
+        and the product does not set a lead time of its own (the shop's word for one SKU wins)."""
+        if self.eta_learning is None or self.supplier is None or self.product.lead_time_days is not None:
+            return None
+        return estimate_lead_time(self.delays, self.supplier.id, self.sku, self.eta_learning)
 
     def reproject(self, now: datetime, cause: Cause) -> None:
         """Re-project every ETA; emit EtaChanged only where the date moved."""

@@ -108,7 +108,8 @@ def purchase_order_line(r: Row) -> m.PurchaseOrderLine:
 def purchase_order(r: Row, lines: list[m.PurchaseOrderLine]) -> m.PurchaseOrder:
     return m.PurchaseOrder(
         id=r["id"], number=r["number"], supplier_id=r["supplier_id"], expected_date=as_date(r["expected_date"]),
-        lines=lines, status=_PO_STATUS[r["status"]], location=r["location"], created_at=as_datetime(r["created_at"]))
+        lines=lines, status=_PO_STATUS[r["status"]], location=r["location"], created_at=as_datetime(r["created_at"]),
+        first_expected_date=as_date(r["first_expected_date"]) if r.get("first_expected_date") else None)
 
 
 def history_entry(r: Row) -> m.HistoryEntry:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from api.ids import encode_id
+from api.ids import decode_id, encode_id
 from domain.services import LineRequest
 from tests.api import support as s
 from tests.api.test_customer_isolation import Customer
@@ -197,3 +197,55 @@ async def test_kpi_series_reads_the_same_few_statements_for_a_week_or_a_year(api
             await api.gql(SERIES, variables)
         counts.append(len([sql for sql in seen if "order_lines" in sql or "backorder_history" in sql]))
     assert counts == [2, 2]
+
+
+CREATE_PO = """mutation($input: CreatePurchaseOrderInput!) { createPurchaseOrder(input: $input) {
+  purchaseOrder { number lines { sku quantity } } userErrors { field message code } } }"""
+
+
+async def test_a_purchase_order_takes_the_suggested_quantities(api):
+    lumen = encode_id("Supplier", await lamp_history(api))
+    await s.product(api.desk, "BULB", supplier_id=decode_id("Supplier", lumen))
+    suggested = (await api.gql(ADVICE, {"filter": {"skus": ["LAMP"]}}))["data"]["reorderSuggestions"]
+    quantity = suggested["suggestions"][0]["suggestedQuantity"]
+    assert quantity > 0
+
+    made = (await api.gql(CREATE_PO, {"input": {"supplierId": lumen, "expectedDate": "2026-03-30",
+                                                "lines": [{"sku": "BULB", "quantity": 4}],
+                                                "fromSuggestions": ["LAMP"]}}))["data"]["createPurchaseOrder"]
+
+    assert made["userErrors"] == []
+    assert made["purchaseOrder"]["lines"] == [{"sku": "BULB", "quantity": 4}, {"sku": "LAMP", "quantity": quantity}]
+    after = (await api.gql(ADVICE, {"filter": {"skus": ["LAMP"]}}))["data"]["reorderSuggestions"]["suggestions"][0]
+    assert after["suggestedQuantity"] == 0 and not after["belowReorderPoint"]  # ordered: nothing more to order
+
+
+@pytest.mark.parametrize(("lines", "skus", "code"), [
+    ([], ["PEN"], "INVALID_INPUT"),  # PEN has no supplier: not bought from Lumen
+    ([], ["NOPE"], "PRODUCT_NOT_FOUND"),
+    ([], ["LAMP", "LAMP"], "INVALID_INPUT"),
+    ([{"sku": "LAMP", "quantity": 1}], ["LAMP"], "INVALID_INPUT"),
+    ([], ["not a sku!"], "INVALID_INPUT"),
+])
+async def test_a_suggestion_that_cannot_be_ordered_is_refused_and_nothing_is_written(api, lines, skus, code):
+    lumen = encode_id("Supplier", await lamp_history(api))
+    before = await s.state(api)
+
+    made = (await api.gql(CREATE_PO, {"input": {"supplierId": lumen, "expectedDate": "2026-03-30", "lines": lines,
+                                                "fromSuggestions": skus}}))["data"]["createPurchaseOrder"]
+
+    assert made["purchaseOrder"] is None
+    assert [(e["field"], e["code"]) for e in made["userErrors"]] == [("fromSuggestions", code)]
+    assert await s.state(api) == before
+
+
+async def test_nothing_to_order_is_refused(api):
+    lumen = await lamp_history(api)
+    await s.product(api.desk, "BULB", stock=50, supplier_id=lumen)
+
+    made = (await api.gql(CREATE_PO, {"input": {"supplierId": encode_id("Supplier", lumen),
+                                                "expectedDate": "2026-03-30", "fromSuggestions": ["BULB"]}}))
+    errors = made["data"]["createPurchaseOrder"]["userErrors"]
+
+    assert [(e["field"], e["code"]) for e in errors] == [("fromSuggestions", "INVALID_INPUT")]
+    assert "nothing to order" in errors[0]["message"]

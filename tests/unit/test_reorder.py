@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidInput
-from domain.reorder import LeadTime, ReorderPolicy, SkuFacts, by_supplier, croston_rate, suggest
+from domain.errors import DomainError, InvalidInput
+from domain.reorder import LeadTime, ReorderPolicy, SkuFacts, by_supplier, croston_rate, purchase_lines, suggest
 
 
 def facts(daily, *, available=0, on_order=0, waiting=0, lead=LeadTime.stated(10), supplier="S1", sku="SKU-1"):
@@ -118,3 +118,25 @@ def test_a_higher_service_level_never_keeps_less_safety_stock(daily, waiting, lo
 @given(st.integers(1, 50), st.integers(1, 60), st.floats(0.01, 1))
 def test_the_same_demand_every_day_is_that_rate(units_a_day, days, alpha):
     assert croston_rate([units_a_day] * days, alpha) == pytest.approx(units_a_day)
+
+
+def test_a_purchase_order_takes_each_skus_suggested_quantity():
+    found = {s.sku: s for s in (suggest(facts([1], sku="A"), ReorderPolicy()),
+                                suggest(facts([2], sku="B", waiting=3), ReorderPolicy()))}
+
+    assert purchase_lines(["B", "A"], found, "S1") == [("B", found["B"].suggested_quantity),
+                                                       ("A", found["A"].suggested_quantity)]
+
+
+@pytest.mark.parametrize(("skus", "already", "words"), [
+    (["A", "A"], [], "twice"), (["A"], ["A"], "twice"), (["NOPE"], [], "does not exist"),
+    (["OTHER"], [], "not bought from this supplier"), (["FULL"], [], "nothing to order")])
+def test_a_suggestion_that_cannot_become_a_line_is_refused_naming_from_suggestions(skus, already, words):
+    found = {s.sku: s for s in (suggest(facts([1], sku="A"), ReorderPolicy()),
+                                suggest(facts([1], sku="OTHER", supplier="S2"), ReorderPolicy()),
+                                suggest(facts([1], sku="FULL", available=100), ReorderPolicy()))}
+
+    with pytest.raises(DomainError) as refused:
+        purchase_lines(skus, found, "S1", already)
+
+    assert refused.value.field == "from_suggestions" and words in refused.value.message
