@@ -29,6 +29,7 @@ from domain.model import (
     StockLevel,
     Supplier,
 )
+from domain.preferences import BackorderPreferences
 
 
 @dataclass
@@ -43,6 +44,7 @@ class StoreState:
     stock: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
     deliveries: list[DeliveryRecord] = field(default_factory=list)
+    backorder_defaults: dict[str, BackorderPreferences] = field(default_factory=dict)  # by customer email
 
 
 class InMemoryStore:
@@ -127,7 +129,17 @@ class InMemoryUnitOfWork:
 
     async def skus_with_stale_etas(self, today: date) -> list[str]:
         return sorted({b.sku for b in self._work.backorders.values()
-                       if b.is_active and b.waiting_quantity and b.eta is not None and b.eta.date < today})
+                       if b.is_active and b.waiting_quantity and (
+                           (b.eta is not None and b.eta.date < today)
+                           or (b.cancel_if_not_by is not None and b.cancel_if_not_by < today))})
+
+    async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
+        found = [b for b in self._work.backorders.values()
+                 if b.is_active and b.waiting_quantity and b.substitute_consent.automatic]
+        return [(b.id, b.sku) for b in sorted(found, key=lambda b: (b.ordered_at, b.id))]
+
+    async def backorder_defaults(self, email: str) -> BackorderPreferences:
+        return self._work.backorder_defaults.get(email, BackorderPreferences())
 
     async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None:
         return copy.deepcopy(self._work.purchase_orders.get(purchase_order_id))
