@@ -23,6 +23,7 @@ from api.schema import notifications as notification_fields
 from api.schema import orders as order_fields
 from api.schema import planning as planning_fields
 from api.schema import portal as portal_fields
+from api.schema import preferences as preference_fields
 from api.schema import purchasing as purchasing_fields
 from api.schema import suppliers as supplier_fields
 from api.schema import tokens as token_fields
@@ -76,6 +77,8 @@ class Mutation:
     set_shipping_preference = order_fields.set_shipping_preference
     ship_allocated = order_fields.ship_allocated
     reprioritize_backorder = backorder_fields.reprioritize_backorder
+    set_backorder_preferences = preference_fields.set_backorder_preferences
+    decline_substitute = preference_fields.decline_substitute
     request_portal_link = portal_fields.request_portal_link
     customer_portal_link = portal_fields.customer_portal_link
     redeem_portal_link = portal_fields.redeem_portal_link

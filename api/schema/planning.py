@@ -98,7 +98,9 @@ class ReorderSuggestion:
     lead_time_std_days: float = strawberry.field(
         description="Standard deviation of the lead time in days (0 when it is the supplier's stated lead time).")
     lead_time_learned: bool = strawberry.field(
-        description="True when the lead time comes from the supplier's deliveries, false when it is the stated one.")
+        description=("True when the lead time comes from the supplier's deliveries (once 3 are recorded; the SKU's own "
+                     "after 5): the mean and spread of actual lead times, or where only delays past the promised "
+                     "date are known, the stated lead time plus the mean delay. False: the stated lead time."))
     lead_time_demand: float = strawberry.field(description="Expected units ordered over the lead time.")
     safety_stock: int
     reorder_point: int

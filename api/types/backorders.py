@@ -11,7 +11,16 @@ import strawberry
 from api.context import Loaders, load_many_now, load_now
 from api.ids import encode_id
 from api.permissions import IsStaff
-from api.types.common import BackorderStatus, Channel, Ctx, EtaConfidence, EtaSourceEnum, Money, reader_is_staff
+from api.types.common import (
+    BackorderStatus,
+    Channel,
+    Ctx,
+    EtaConfidence,
+    EtaSourceEnum,
+    Money,
+    SubstituteConsent,
+    reader_is_staff,
+)
 from domain import allocation
 from domain import model as m
 from notifications import wording
@@ -47,6 +56,8 @@ class HistoryKind(Enum):
     ETA = "ETA"
     PRIORITY = "PRIORITY"
     QUANTITY = "QUANTITY"
+    SUBSTITUTE = "SUBSTITUTE"  # a substitute declined: newValue is its SKU
+    PREFERENCE = "PREFERENCE"  # the customer's choices: "<cancel if not by or -> <substitute consent>"
 
 
 @strawberry.type
@@ -68,6 +79,14 @@ class SubstituteOption:
     @strawberry.field(description="Units available to promise now. Staff only: null for customers (see `available`).")
     def available_quantity(self, info: Ctx) -> int | None:
         return self._available_to_promise if reader_is_staff(info) else None
+
+
+@strawberry.type(description="What the customer chose for this backorder (setBackorderPreferences).")
+class BackorderPreferences:
+    cancel_if_not_by: date | None = strawberry.field(
+        description="The latest date worth waiting for: expected after it, or still waiting when it passes, the "
+                    "backorder is cancelled and the customer told why.")
+    substitutes: SubstituteConsent  # type: ignore[valid-type]
 
 
 @strawberry.type
@@ -96,6 +115,9 @@ class Backorder:
     allocation_reason: str | None = strawberry.field(
         permission_classes=[IsStaff], description="Why it got the units it got at the last allocation.")
     updated_at: datetime | None
+    preferences: BackorderPreferences
+    declined_substitutes: list[str] = strawberry.field(
+        description="SKUs of substitutes declined for it: never offered again for this backorder.")
 
     @staticmethod
     def of(b: m.Backorder) -> Backorder:
@@ -110,7 +132,9 @@ class Backorder:
             eta=Eta(date=e.date, confidence=e.confidence, source=e.source, _purchase_order_number=e.reference)
             if e is not None and active else None,
             promised_date=b.promised_date, priority=b.priority_override, priority_reason=b.priority_reason,
-            allocation_reason=b.allocation_reason, updated_at=b.updated_at)
+            allocation_reason=b.allocation_reason, updated_at=b.updated_at,
+            preferences=BackorderPreferences(cancel_if_not_by=b.cancel_if_not_by, substitutes=b.substitute_consent),
+            declined_substitutes=list(b.declined_substitutes))
 
     @staticmethod
     def maybe(b: m.Backorder | None) -> Backorder | None:
@@ -157,22 +181,23 @@ class Backorder:
     def product(self, info: Ctx) -> Product | None:
         return load_now(info.context.loaders.product_by_sku, self._b.sku, Product.maybe)
 
-    @strawberry.field(description="The product's substitutes with what is in stock now; best first.")
+    @strawberry.field(description="The product's substitutes with what is in stock now; best first. None when the "
+                                  "customer wants no substitutes (NEVER), and never one they declined.")
     def substitutes(self, info: Ctx) -> list[SubstituteOption]:
         loaders, today = info.context.loaders, info.context.desk.clock.today()
         return load_now(loaders.product_by_sku, self._b.sku, lambda product: self._options(loaders, product, today))
 
     def _options(self, loaders: Loaders, product: m.Product | None, today: date) -> Any:
-        if product is None or not product.substitutes:
+        skus = self._b.offerable_substitutes(product.substitutes) if product is not None else []
+        if product is None or not skus:
             return []
-        skus = product.substitutes
         return load_many_now(loaders.product_by_sku, skus, lambda candidates: load_many_now(
             loaders.stock_by_sku, skus, lambda stock: self._ranked(product, candidates, stock, today)))
 
     def _ranked(self, product: m.Product, candidates: list[m.Product | None],
                 stock: list[list[m.StockLevel]], today: date) -> list[SubstituteOption]:
         b, options = self._b, []
-        for candidate, levels in zip(candidates, stock, strict=True):
+        for candidate, levels in zip(candidates, stock, strict=True):  # in the order of `skus`
             if candidate is None:
                 continue
             atp = sum(s.available_to_promise for s in levels)

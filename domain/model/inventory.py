@@ -36,6 +36,7 @@ from domain.model.order import Order, OrderLine
 from domain.model.product import BackorderPolicy, Product
 from domain.model.stock import StockLevel
 from domain.model.supplier import Supplier
+from domain.preferences import SubstituteConsent, past_deadline
 
 
 def _add(into: dict[str, int], more: dict[str, int]) -> None:
@@ -342,6 +343,11 @@ class SkuInventory:
         qty = cancellable if quantity is None else check_quantity(quantity)
         if qty > cancellable:
             raise InvalidQuantity(f"only {cancellable} units of this backorder can be cancelled", field="quantity")
+        return self._cancel_units(backorder, qty, now, Cause.cancelled(qty, by, reason, requested_by), by=by,
+                                  reason=reason)
+
+    def _cancel_units(self, backorder: Backorder, qty: int, now: datetime, cause: Cause, *, by: str, reason: str,
+                      not_by_date: date | None = None) -> int:
         from_waiting = min(qty, backorder.waiting_quantity)
         from_held = qty - from_waiting
         released = _take_from(backorder.reserved, from_held) if from_held else {}
@@ -349,14 +355,13 @@ class SkuInventory:
         backorder.quantity -= qty
         backorder.allocated_quantity -= from_held
         backorder.cancelled_quantity += qty
-        cause = Cause.cancelled(qty, by, reason, requested_by)
         backorder._record(now, "QUANTITY", str(backorder.quantity + qty), str(backorder.quantity), cause)
         self.touched[backorder.id] = backorder
         self.events.append(
             ev.BackorderCancelled(
                 occurred_at=now, **backorder._ids(), quantity=qty, released_quantity=from_held,
                 remaining_quantity=backorder.quantity, cancelled_by=by, reason=reason,
-                requested_by=cause.requested_by.value if cause.requested_by else None,
+                requested_by=cause.requested_by.value if cause.requested_by else None, not_by_date=not_by_date,
             )
         )
         changed = backorder._refresh_status(now, cause)
@@ -380,7 +385,7 @@ class SkuInventory:
         self.touched[backorder.id] = backorder
         self.events.append(
             ev.BackorderSubstituted(occurred_at=now, **backorder._ids(), substitute_sku=substitute_sku,
-                                    quantity=qty, new_order_line_id=new_line_id)
+                                    quantity=qty, new_order_line_id=new_line_id, automatic=actor is Actor.SYSTEM)
         )
         changed = backorder._refresh_status(now, cause)
         if changed:
@@ -517,8 +522,11 @@ class SkuInventory:
                 )
 
     def settle(self, now: datetime, cause: Cause) -> None:
-        """After any change: give available stock to the queue, re-project, announce new backorders."""
+        """After any change: give available stock to the queue, cancel what can no longer come by its customer's
+        "cancel if not by" date (their units go to the next in line), re-project, announce new backorders."""
         self.allocate_waiting(now, cause)
+        while self.cancel_past_deadlines(now):  # each round cancels at least one: it ends
+            self.allocate_waiting(now, Cause(kind=CauseKind.QUEUE_CANCELLATION, reference=self.sku))
         self.reproject(now, cause)
         positions = self.queue_positions(now.date())
         for backorder in self.queue.values():
@@ -543,6 +551,60 @@ class SkuInventory:
                 )
             self.created = {}
 
+    # -- the customer's own choices (domain.preferences) ----------------------------------------
+    def cancel_past_deadlines(self, now: datetime) -> bool:
+        """Cancel, whole, every backorder still waiting for units that its projected ETA (or today) puts after
+        its customer's "cancel if not by" date. Returns whether any was cancelled: the queue then moved up,
+        and those behind can only be expected sooner."""
+        dated = [b for b in self.queue.values() if b.cancel_if_not_by is not None and b.waiting_quantity > 0]
+        if not dated:
+            return False
+        today = now.date()
+        etas = self.project(today)
+        late = False
+        for b in dated:
+            eta = etas.get(b.id)
+            latest = b.cancel_if_not_by
+            assert latest is not None
+            if past_deadline(latest, eta.date if eta else None, today):
+                expected = eta.date if eta and eta.date > latest else None
+                units = b.quantity - b.shipped_quantity
+                self._cancel_units(b, units, now, Cause.not_by_date(units, latest, expected), by="system",
+                                   reason="", not_by_date=latest)
+                late = True
+        return late
+
+    def set_preferences(self, backorder: Backorder, cancel_if_not_by: date | None, consent: SubstituteConsent,
+                        now: datetime, *, by: str) -> None:
+        """The customer's (or an agent's for them) choices for this backorder, in its history."""
+        backorder.require_active()
+        if backorder.cancel_if_not_by == cancel_if_not_by and backorder.substitute_consent is consent:
+            return
+        old = _choices(backorder)
+        backorder.cancel_if_not_by, backorder.substitute_consent = cancel_if_not_by, consent
+        actor, agent = Cause.by(by)
+        backorder._record(now, "PREFERENCE", old, _choices(backorder), Cause(
+            kind=CauseKind.PREFERENCES_CHANGED, actor=actor, agent=agent, reference=consent.value,
+            new=cancel_if_not_by.isoformat() if cancel_if_not_by else None))
+        self.touched[backorder.id] = backorder
+        self.events.append(ev.BackorderPreferencesChanged(
+            occurred_at=now, **backorder._ids(), cancel_if_not_by_date=cancel_if_not_by, substitutes=consent.value,
+            changed_by=by))
+
+    def decline_substitute(self, backorder: Backorder, substitute_sku: str, now: datetime, *, by: str) -> None:
+        """Never offer this substitute again for this backorder; the decline is in its history."""
+        backorder.require_active()
+        if substitute_sku in backorder.declined_substitutes:
+            raise SubstituteError(f"{substitute_sku} is already declined for this backorder", field="substitute_sku",
+                                  code=ErrorCode.SUBSTITUTE_DECLINED)
+        backorder.declined_substitutes.append(substitute_sku)
+        actor, agent = Cause.by(by)
+        backorder._record(now, "SUBSTITUTE", None, substitute_sku, Cause(
+            kind=CauseKind.SUBSTITUTE_DECLINED, actor=actor, agent=agent, reference=substitute_sku))
+        self.touched[backorder.id] = backorder
+        self.events.append(ev.SubstituteDeclined(occurred_at=now, **backorder._ids(), substitute_sku=substitute_sku,
+                                                 declined_by=by))
+
     def check_invariants(self) -> None:
         """Never oversold: what the ledger says must add up. Raises AssertionError if not."""
         for level in self.stock.values():
@@ -551,3 +613,9 @@ class SkuInventory:
         for b in self.queue.values():
             assert 0 <= b.shipped_quantity <= b.allocated_quantity <= b.quantity, f"backorder {b.id} out of bounds"
             assert sum(b.reserved.values()) == b.held_quantity, f"backorder {b.id} reservation mismatch"
+
+
+def _choices(backorder: Backorder) -> str:
+    """A backorder's choices as one history value: "2027-01-31 ASK", "- NEVER"."""
+    latest = backorder.cancel_if_not_by.isoformat() if backorder.cancel_if_not_by else "-"
+    return f"{latest} {backorder.substitute_consent.value}"

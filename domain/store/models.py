@@ -185,6 +185,11 @@ class Backorder(Model):
     order_quantity = fields.IntField(default=1)
     allocation_reason = fields.TextField(null=True)
     queue_position = fields.IntField(null=True)
+    # the customer's own choices (domain.preferences): the latest date worth waiting for, whether a substitute
+    # may be taken for them, and the substitutes they declined (never offered again for this backorder)
+    cancel_if_not_by = fields.DateField(null=True)
+    substitute_consent = fields.CharField(max_length=24, default="ASK", db_default="ASK")
+    declined_substitutes = fields.JSONField(default=list, db_default="[]")
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     version = fields.IntField(default=0)

@@ -30,7 +30,8 @@ from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
 from domain.events import Event
 from domain.ports import EventPublisher
-from domain.store import bulk, deliveries, mapping
+from domain.preferences import BackorderPreferences, SubstituteConsent
+from domain.store import bulk, deliveries, mapping, portal
 from domain.store import models as t
 
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
@@ -389,7 +390,24 @@ class TortoiseUnitOfWork:
         # only units still waiting: an allocated backorder's ETA is the day its units were set aside
         rows = await t.Backorder.filter(status__in=ACTIVE, eta_date__lt=today,
                                         quantity__gt=F("allocated_quantity")).distinct().values_list("sku", flat=True)
-        return sorted(set(rows))
+        # and those whose customer's "cancel if not by" date has passed while they wait
+        past = await t.Backorder.filter(status__in=ACTIVE, cancel_if_not_by__lt=today,
+                                        quantity__gt=F("allocated_quantity")).distinct().values_list("sku", flat=True)
+        return sorted(set(rows) | set(past))
+
+    async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
+        rows = await t.Backorder.filter(
+            status__in=ACTIVE, quantity__gt=F("allocated_quantity"),
+            substitute_consent__in=[c.value for c in SubstituteConsent if c.automatic],
+        ).order_by("ordered_at", "id").values_list("id", "sku")
+        return [(str(backorder_id), str(sku)) for backorder_id, sku in rows]
+
+    async def backorder_defaults(self, email: str) -> BackorderPreferences:
+        rows = await portal.CustomerPreferences.filter(email=email).values("cancel_if_not_by", "substitute_consent")
+        if not rows:
+            return BackorderPreferences()
+        return BackorderPreferences(mapping.as_date(rows[0]["cancel_if_not_by"]),
+                                    SubstituteConsent(rows[0]["substitute_consent"] or "ASK"))
 
     async def get_purchase_order(self, purchase_order_id: str) -> m.PurchaseOrder | None:
         rows = await t.PurchaseOrder.filter(id=purchase_order_id).values()
@@ -524,7 +542,8 @@ def _is_deadlock(error: BaseException) -> bool:
 
 _CHANGING = ("quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity", "substituted_quantity",
              "reserved", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference", "promised_date",
-             "priority_override", "priority_reason", "allocation_reason", "queue_position", "updated_at")
+             "priority_override", "priority_reason", "allocation_reason", "queue_position", "updated_at",
+             "cancel_if_not_by", "substitute_consent", "declined_substitutes")
 
 
 def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
@@ -534,7 +553,8 @@ def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
     return (b.quantity, b.allocated_quantity, b.shipped_quantity, b.cancelled_quantity, b.substituted_quantity,
             b.reserved, b.status.value, eta.date if eta else None, eta.confidence.value if eta else None,
             eta.source.value if eta else None, eta.reference if eta else None, b.promised_date,
-            b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position, b.updated_at)
+            b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position, b.updated_at,
+            b.cancel_if_not_by, b.substitute_consent.value, list(b.declined_substitutes))
 
 
 _BACKORDER_PG_TYPES = {
@@ -542,8 +562,9 @@ _BACKORDER_PG_TYPES = {
                      "substituted_quantity", "priority_override", "order_quantity", "queue_position", "version"),
                     "int"),
     **dict.fromkeys(("ordered_at", "created_at", "updated_at"), "timestamptz"),
-    **dict.fromkeys(("eta_date", "promised_date"), "date"),
+    **dict.fromkeys(("eta_date", "promised_date", "cancel_if_not_by"), "date"),
     "reserved": "jsonb",
+    "declined_substitutes": "jsonb",
 }
 
 

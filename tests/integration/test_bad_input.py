@@ -336,6 +336,33 @@ CASES: dict[str, list[Case]] = {
         ("a cancelled backorder", lambda w: w.desk.reprioritize_backorder(w.cancelled, 5, "why", "kim"),
          E.INVALID_STATE, "backorder_id"),
     ],
+    "set_backorder_preferences": [
+        ("nothing to change", lambda w: w.desk.set_backorder_preferences(w.waiting), E.INVALID_INPUT, "input"),
+        ("a date already passed",
+         lambda w: w.desk.set_backorder_preferences(w.waiting, cancel_if_not_by=date(2026, 3, 1)), E.INVALID_INPUT,
+         "cancel_if_not_by"),
+        ("a date before it is expected (11 March): it would cancel at once",
+         lambda w: w.desk.set_backorder_preferences(w.waiting, cancel_if_not_by=date(2026, 3, 5)), E.INVALID_INPUT,
+         "cancel_if_not_by"),
+        ("a text for the date", lambda w: w.desk.set_backorder_preferences(w.waiting, cancel_if_not_by="soon"),
+         E.INVALID_INPUT, "cancel_if_not_by"),
+        ("an unknown consent", lambda w: w.desk.set_backorder_preferences(w.waiting, substitutes="ANY"),
+         E.INVALID_INPUT, "substitutes"),
+        ("unknown backorder", lambda w: w.desk.set_backorder_preferences("nope", cancel_if_not_by=None),
+         E.BACKORDER_NOT_FOUND, "backorder_id"),
+        ("a cancelled backorder", lambda w: w.desk.set_backorder_preferences(w.cancelled, cancel_if_not_by=None),
+         E.INVALID_STATE, "backorder_id"),
+    ],
+    "decline_substitute": [
+        ("not a substitute", lambda w: w.desk.decline_substitute(w.waiting, "MUG"), E.NOT_A_SUBSTITUTE,
+         "substitute_sku"),
+        ("an invalid SKU", lambda w: w.desk.decline_substitute(w.waiting, "two words"), E.INVALID_INPUT,
+         "substitute_sku"),
+        ("unknown backorder", lambda w: w.desk.decline_substitute("nope", ALT), E.BACKORDER_NOT_FOUND,
+         "backorder_id"),
+        ("a cancelled backorder", lambda w: w.desk.decline_substitute(w.cancelled, ALT), E.INVALID_STATE,
+         "backorder_id"),
+    ],
     "ship_allocated": [
         ("unknown order", lambda w: w.desk.ship_allocated("nope"), E.ORDER_NOT_FOUND, "order_id"),
         ("nothing set aside", lambda w: w.desk.ship_allocated(w.idle_order), E.NOTHING_TO_SHIP, "order_id"),
@@ -348,7 +375,7 @@ CASES: dict[str, list[Case]] = {
 
 
 def test_every_use_case_has_bad_input_cases():
-    takes_no_input = {"clock", "refresh_stale_etas"}
+    takes_no_input = {"clock", "refresh_stale_etas", "apply_substitute_consents"}
     writes = {name for name in vars(BackorderDesk) if not name.startswith("_") and name not in takes_no_input}
     assert writes == set(CASES)
 
@@ -362,6 +389,7 @@ GROUPS = {
     "orders": ["place_order", "set_shipping_preference", "ship_allocated"],
     "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "reprioritize_backorder",
                    "preview_reprioritization"],
+    "preferences": ["set_backorder_preferences", "decline_substitute"],
 }
 
 
