@@ -4,6 +4,7 @@
 // catalogues in /i18n/ (one JSON file per language); dates, times, numbers and money from Intl.
 
 import { el } from "./dom.js";
+import { graphqlClient, subscribe } from "./graphql.js";
 
 const BACKORDER_FIELDS = `
   id status quantity backorderedQuantity allocatedQuantity shippedQuantity cancelledQuantity
@@ -96,30 +97,8 @@ function errorWords(code, message) {
   return code && has(`error.${code}`) ? t(`error.${code}`) : message;
 }
 
-// -- GraphQL over HTTP -------------------------------------------------------------------------
-async function gql(query, variables = {}) {
-  let response;
-  try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ query, variables }),
-    });
-  } catch (err) {
-    throw new PortalError(t("error.OFFLINE"), "OFFLINE");
-  }
-  const body = await response.json().catch(() => ({}));
-  if (body.errors && body.errors.length) {
-    const code = (body.errors[0].extensions && body.errors[0].extensions.code) || "ERROR";
-    throw new PortalError(errorWords(code, body.errors[0].message), code);
-  }
-  return body.data;
-}
-
-class PortalError extends Error {
-  constructor(message, code) { super(message); this.code = code; }
-}
+// -- GraphQL over HTTP (graphql.js): errors in the customer's language --------------------------------
+const gql = graphqlClient({ offline: () => t("error.OFFLINE"), words: errorWords });
 
 // -- formatting --------------------------------------------------------------------------------
 function tz() { return (state.account && state.account.preferences.timezone) || undefined; }
@@ -601,35 +580,21 @@ function announce(message, isError = false) {
 // -- live updates (graphql-transport-ws) -------------------------------------------------------
 function connectLive() {
   if (state.socket) return;
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
-  const socket = new WebSocket(url, "graphql-transport-ws");
-  state.socket = socket;
-  socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: {} }));
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "connection_ack") {
-      state.retry = 0;
-      setOffline(false);
-      socket.send(JSON.stringify({ id: "updates", type: "subscribe", payload: { query: UPDATES } }));
-    } else if (message.type === "ping") {
-      socket.send(JSON.stringify({ type: "pong" }));
-    } else if (message.type === "next" && message.payload.data) {
-      onUpdate(message.payload.data.backorderUpdates);
-    } else if (message.type === "complete" || message.type === "error") {
-      // the server ended the updates (the session is over, say): drop the socket, see where we stand
-      socket.onclose = null;
-      socket.close();
+  state.socket = subscribe({
+    id: "updates",
+    query: UPDATES,
+    onAck: () => { state.retry = 0; setOffline(false); },
+    onNext: (data) => onUpdate(data.backorderUpdates),
+    // the server ended the updates (the session is over, say): the socket is dropped; see where we stand
+    onEnd: () => { state.socket = null; load(); },
+    onClose: () => {
       state.socket = null;
-      load();
-    }
-  };
-  socket.onclose = () => {
-    state.socket = null;
-    if (document.visibilityState === "hidden" && state.retry > 3) return;
-    setOffline(true);
-    const delay = Math.min(30000, 1000 * 2 ** state.retry++);
-    setTimeout(() => { connectLive(); if (!state.offline) refresh(); }, delay);
-  };
+      if (document.visibilityState === "hidden" && state.retry > 3) return;
+      setOffline(true);
+      const delay = Math.min(30000, 1000 * 2 ** state.retry++);
+      setTimeout(() => { connectLive(); if (!state.offline) refresh(); }, delay);
+    },
+  });
 }
 
 function setOffline(offline) {
