@@ -281,3 +281,22 @@ async def test_the_lead_time_is_learned_from_the_suppliers_receipts(api):
 
     # then the advice uses mean 7 days, sample standard deviation 1
     assert [(x["leadTimeDays"], x["leadTimeStdDays"], x["leadTimeLearned"]) for x in found] == [(7.0, 1.0, True)]
+
+
+async def test_what_to_order_is_grouped_per_supplier(api):
+    lumen = await lamp_history(api)
+    acme = await api.desk.upsert_supplier(None, "Acme", 5)
+    await s.product(api.desk, "BULB", supplier_id=lumen)  # waiting customers: something to order
+    await s.product(api.desk, "CORD", supplier_id=acme.id)
+    await s.product(api.desk, "PLUG", supplier_id=acme.id, stock=40)  # plenty: nothing to order
+    await s.order(api.desk, "dee@example.com", ("BULB", 2), ("CORD", 1), ("PLUG", 1))
+
+    advice = (await api.gql("""{ reorderSuggestions { bySupplier { supplier { name } totalUnits
+        suggestions { sku suggestedQuantity } } userErrors { code } } }"""))["data"]["reorderSuggestions"]
+
+    groups = {(g["supplier"] or {}).get("name"): g for g in advice["bySupplier"]}
+    assert set(groups) == {"Lumen", "Acme"}  # PEN (no supplier) has nothing to order
+    assert [x["sku"] for x in groups["Lumen"]["suggestions"]] == ["BULB", "LAMP"]
+    assert [x["sku"] for x in groups["Acme"]["suggestions"]] == ["CORD"]
+    for group in groups.values():
+        assert group["totalUnits"] == sum(x["suggestedQuantity"] for x in group["suggestions"]) > 0
