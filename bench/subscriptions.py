@@ -305,6 +305,7 @@ async def one_process(url: str, shop: Shop, token: str) -> dict[str, float]:
     server = await Server(url).start()
     runs: list[tuple[dict[str, float], str]] = []  # each: N subscribe, one change reaches them all, they leave
     per_subscriber = connecting = 0.0
+    cpu_ms: list[float] = []  # the server's CPU time (user + system) from the mutation sent until all N have it
     try:
         await shop.setup(server.base)
         floor_s = await floor(shop, server, server, token)
@@ -315,13 +316,15 @@ async def one_process(url: str, shop: Shop, token: str) -> dict[str, float]:
             if run == 0:
                 per_subscriber = (server.rss_kib() - before) / N
             load = f"{os.getloadavg()[0]:.1f}"
+            ticks = server.cpu_ticks()
             current = await reached_all(shop, server.base, listening, subscribers)
+            cpu_ms.append((server.cpu_ticks() - ticks) * 1000 / os.sysconf("SC_CLK_TCK"))
             payload = json.loads(subscribers[-1].last)["payload"]["data"]["backorderUpdates"]
             assert payload["kind"] == "ETA_CHANGED" and payload["backorder"]["eta"]["date"] == shop.day.isoformat()
             await close_all(subscribers)
             runs.append((percentiles(current.latencies()), load))
             print(f"  run {run + 1}: " + ", ".join(f"{k} {v * 1000:,.0f} ms" for k, v in runs[-1][0].items())
-                  + f" (load {load})", flush=True)
+                  + f", server CPU {cpu_ms[-1]:,.0f} ms (load {load})", flush=True)
     finally:
         await server.stop()
 
@@ -343,6 +346,10 @@ async def one_process(url: str, shop: Shop, token: str) -> dict[str, float]:
                    note=f"median of {len(runs)} runs (p99 {p99s[0]:,.0f}-{p99s[-1]:,.0f} ms; load "
                         f"{', '.join(load for _, load in runs)}), each the first change after {N:,} subscribed; "
                         "baseline: median of 10 changes to 1 subscriber", baseline_name="1 subscriber")
+    report(Figure("subscriptions", f"server CPU for one change to {N:,} subscribers", statistics.median(cpu_ms), "ms",
+                  note=f"median of {len(cpu_ms)} runs ({min(cpu_ms):,.0f}-{max(cpu_ms):,.0f} ms): the mutation, the "
+                       "fan-out and every socket write; on a machine shared at load L the latency is about this times "
+                       "the share of a core the server gets"))
     report(Figure("subscriptions", f"server RSS per idle subscriber ({N:,})", per_subscriber, "KiB",
                   baseline=per_raw, baseline_name="bare websocket",
                   note=f"(VmRSS after - before) / N; {N:,} subscribed in {connecting:.1f} s; baseline: {RAW:,} "
