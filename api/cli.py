@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o")
 
     imp = sub.add_parser("import", help="import CSV data (gzip is fine)")
-    imp.add_argument("kind", choices=["orders", "products", "stock"])
+    imp.add_argument("kind", choices=["orders", "products", "stock", "purchase-orders"])
     imp.add_argument("file")
     imp.add_argument("--limit", type=int, default=None, help="orders: stop after this many orders")
 
@@ -158,7 +158,7 @@ async def worker_command(settings: Settings) -> int:
     import dataclasses
     import signal
 
-    from api.app import make_bus, make_desk, refresh_etas_forever
+    from api.app import make_bus, make_desk, refresh_etas_forever, take_substitutes_on_arrival
     from notifications.outbound_webhooks import WebhookDispatcher
     from notifications.service import Notifications
 
@@ -181,6 +181,7 @@ async def worker_command(settings: Settings) -> int:
         await bus.start()
         waker = asyncio.create_task(wake())
         refresher = asyncio.create_task(refresh_etas_forever(desk, stop, settings.eta_refresh_seconds))
+        substituting = asyncio.create_task(take_substitutes_on_arrival(desk, bus, stop))
         delivering = asyncio.create_task(webhooks.run_forever(stop))
         log.info("notification worker started%s", " (woken through Redis)" if settings.redis_url else "")
         try:
@@ -188,7 +189,7 @@ async def worker_command(settings: Settings) -> int:
         finally:
             waker.cancel()
             stop.set()
-            await asyncio.gather(refresher, delivering, return_exceptions=True)
+            await asyncio.gather(refresher, substituting, delivering, return_exceptions=True)
             await bus.stop()
     return 0
 
@@ -293,7 +294,8 @@ def backorder_command() -> str:
 
 def _desk(settings: Settings) -> BackorderDesk:
     return BackorderDesk(lambda: TortoiseUnitOfWork(policy=settings.policy,
-                                                    default_lead_time_days=settings.default_lead_time_days))
+                                                    default_lead_time_days=settings.default_lead_time_days,
+                                                    eta_learning=settings.eta_learning))
 
 
 async def token_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -443,6 +445,8 @@ def _product_inputs(rows: list[dict[str, str]], existing: dict[str, Product]) ->
 async def import_command(settings: Settings, kind: str, path: str, limit: int | None) -> int:
     from domain.store import queries as q
 
+    if kind == "purchase-orders":
+        return await _import_purchase_orders(settings, path)
     required = {"products": ("sku", "name", "price"), "stock": ("sku", "quantity"),
                 "orders": ("InvoiceNo", "StockCode", "Quantity")}[kind]
     rows = _rows(path, required)
@@ -479,6 +483,23 @@ async def import_command(settings: Settings, kind: str, path: str, limit: int | 
             print(f"{len(receipts) - failed} stock receipts imported" + (f", {failed} refused" if failed else ""))
             return 1 if failed else 0
         return await _import_orders(desk, rows, limit, path)
+
+
+async def _import_purchase_orders(settings: Settings, path: str) -> int:
+    from api.purchase_import import COLUMNS, BadPurchaseOrderRow, error_line, historical_lines
+
+    try:
+        lines = historical_lines(_rows(path, COLUMNS))
+    except BadPurchaseOrderRow as error:
+        raise BadImportFile(f"{path}: {error}; nothing imported") from error
+    async with open_database(settings.database_url):
+        try:
+            done = await _desk(settings).import_purchase_orders(lines)
+        except DomainError as error:
+            raise BadImportFile(f"{path}: {error_line(error)}; nothing imported") from error
+    print(f"{done.purchase_orders} purchase orders imported: {done.lines_received} lines received, "
+          f"{done.lines_open} still open")
+    return 0
 
 
 async def _import_orders(desk: BackorderDesk, rows: list[dict[str, str]], limit: int | None, path: str) -> int:

@@ -8,7 +8,15 @@ shop's internals (exact stock, purchase order numbers, tiers, priorities) and wi
 """
 
 from api.ids import encode_id
-from api.types.backorders import Backorder, Eta, HistoryEntry, HistoryKind, SubstituteOption, history_entries
+from api.types.backorders import (
+    Backorder,
+    BackorderPreferences,
+    Eta,
+    HistoryEntry,
+    HistoryKind,
+    SubstituteOption,
+    history_entries,
+)
 from api.types.catalogue import InboundSupply, Product, StockLevel, Supplier
 from api.types.common import (
     AllocationPolicy,
@@ -25,6 +33,7 @@ from api.types.common import (
     Money,
     PageInfo,
     PurchaseOrderStatus,
+    SubstituteConsent,
     UserError,
     reader_is_staff,
     update_message,
@@ -37,10 +46,12 @@ from api.types.purchasing import PurchaseOrder, PurchaseOrderLine
 from api.types.viewer import Viewer
 
 __all__ = [
-    "AgeBucket", "AllocationPolicy", "Backorder", "BackorderPolicy", "BackorderStatus", "Channel", "Connection",
+    "AgeBucket", "AllocationPolicy", "Backorder", "BackorderPreferences", "BackorderPolicy", "BackorderStatus",
+    "Channel", "Connection",
     "Ctx", "Customer", "CustomerTier", "Edge", "ErrorCode", "Eta", "EtaConfidence", "EtaSourceEnum",
     "HistoryEntry", "HistoryKind", "InboundSupply", "Kpis", "Money", "Order", "OrderLine", "PageInfo", "Path",
-    "Product", "PurchaseOrder", "PurchaseOrderLine", "PurchaseOrderStatus", "StockLevel", "SubstituteOption",
+    "Product", "PurchaseOrder", "PurchaseOrderLine", "PurchaseOrderStatus", "StockLevel", "SubstituteConsent",
+    "SubstituteOption",
     "Supplier", "UserError", "Viewer", "encode_id", "history_entries", "prefetch", "reader_is_staff",
     "selected_paths", "update_message", "visible_to_customer",
 ]
