@@ -23,6 +23,7 @@ import statistics
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from domain.delays import DelayHistory, EtaLearning, delay_variability, lead_time_variability
 from domain.errors import InvalidInput, not_found
 
 METHOD = "CROSTON"
@@ -64,6 +65,24 @@ class LeadTime:
     @staticmethod
     def stated(days: int) -> LeadTime:
         return LeadTime(float(days), 0.0, learned=False)
+
+    @staticmethod
+    def of(stated_days: int, history: DelayHistory, supplier_id: str | None, sku: str,
+           rule: EtaLearning = EtaLearning()) -> LeadTime:
+        """What the supplier's deliveries say, once there are `rule.min_history` of them (the SKU's own after
+        `rule.min_sku_history`, as the ETAs learn): the mean and spread of actual lead times (ordered to
+        received); where only delays past the promised date are known (imported history has no ordering
+        date), the stated lead time plus the mean delay (never below 0) with the delays' spread; otherwise
+        the stated lead time with no spread."""
+        if supplier_id is None:
+            return LeadTime.stated(stated_days)
+        for learned, base in ((lead_time_variability(history, supplier_id, sku, min_sku_history=rule.min_sku_history),
+                               0.0),
+                              (delay_variability(history, supplier_id, sku, min_sku_history=rule.min_sku_history),
+                               float(stated_days))):
+            if learned is not None and learned.deliveries >= rule.min_history:
+                return LeadTime(max(0.0, base + learned.mean_days), learned.stdev_days, learned=True)
+        return LeadTime.stated(stated_days)
 
 
 @dataclass(frozen=True)

@@ -3,36 +3,17 @@
 // cookie (signInWithApiToken); the token is sent once and never kept by the page.
 
 import { el } from "./dom.js";
+import { graphqlClient, subscribe } from "./graphql.js";
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["find", "queue", "customer", "new-order", "numbers", "tokens"];
 const state = { viewer: null, view: null, find: null, queueSku: null, socket: null, retry: 0, customer: null };
 
-// -- GraphQL over HTTP -------------------------------------------------------------------------
-class ApiError extends Error {
-  constructor(message, code) { super(message); this.code = code; }
-}
-
-async function gql(query, variables = {}) {
-  let response;
-  try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ query, variables }),
-    });
-  } catch (err) {
-    throw new ApiError("The desk cannot be reached. Check the connection and try again.", "OFFLINE");
-  }
-  const body = await response.json().catch(() => ({}));
-  if (body.errors && body.errors.length) {
-    const code = body.errors[0].extensions && body.errors[0].extensions.code;
-    if (code === "UNAUTHENTICATED") { signedOut("Your session has ended: sign in again."); }
-    throw new ApiError(body.errors[0].message, code || "ERROR");
-  }
-  return body.data;
-}
+// -- GraphQL over HTTP (graphql.js) ------------------------------------------------------------
+const gql = graphqlClient({
+  offline: () => "The desk cannot be reached. Check the connection and try again.",
+  onError: (code) => { if (code === "UNAUTHENTICATED") signedOut("Your session has ended: sign in again."); },
+});
 
 // -- small helpers -----------------------------------------------------------------------------
 const SVG = "http://www.w3.org/2000/svg";
@@ -581,37 +562,28 @@ async function receivePurchaseOrder(po) {
 // live: the queue re-reads itself when a committed change to this SKU arrives
 function startLive(sku) {
   stopLive();
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
-  const socket = new WebSocket(url, "graphql-transport-ws");
-  state.socket = socket;
-  socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: {} }));
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "connection_ack") {
+  const socket = subscribe({
+    id: "queue",
+    query: `subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind message backorderId } }`,
+    variables: { sku },
+    onAck: () => {
       state.retry = 0;
       $("connection").hidden = true;
       $("queue-live").hidden = false;
-      socket.send(JSON.stringify({ id: "queue", type: "subscribe", payload: {
-        query: `subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind message backorderId } }`,
-        variables: { sku } } }));
-    } else if (message.type === "ping") {
-      socket.send(JSON.stringify({ type: "pong" }));
-    } else if (message.type === "next" && message.payload.data) {
-      onQueueUpdate(message.payload.data.backorderUpdates);
-    } else if (message.type === "error" || message.type === "complete") {
-      stopLive();
-      start();
-    }
-  };
-  socket.onclose = () => {
-    if (state.socket !== socket) return;
-    state.socket = null;
-    $("queue-live").hidden = true;
-    $("connection").textContent = "Live updates paused: reconnecting…";
-    $("connection").hidden = false;
-    const delay = Math.min(30000, 1000 * 2 ** state.retry++);
-    setTimeout(() => { if (state.view === "queue" && state.queueSku === sku && !state.socket) { startLive(sku); loadQueue(sku); } }, delay);
-  };
+    },
+    onNext: (data) => onQueueUpdate(data.backorderUpdates),
+    onEnd: () => { stopLive(); start(); },
+    onClose: () => {
+      if (state.socket !== socket) return;
+      state.socket = null;
+      $("queue-live").hidden = true;
+      $("connection").textContent = "Live updates paused: reconnecting…";
+      $("connection").hidden = false;
+      const delay = Math.min(30000, 1000 * 2 ** state.retry++);
+      setTimeout(() => { if (state.view === "queue" && state.queueSku === sku && !state.socket) { startLive(sku); loadQueue(sku); } }, delay);
+    },
+  });
+  state.socket = socket;
 }
 
 function stopLive() {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -46,9 +46,7 @@ from domain.store.db import open_database
 from domain.store.uow import TortoiseUnitOfWork
 from tests.conftest import fresh_database
 from tests.unit.fakes import InMemoryStore
-
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-TODAY = NOW.date()
+from tests.unit.support import NOW, TODAY
 
 
 @dataclass
