@@ -239,7 +239,7 @@ class TortoiseUnitOfWork:
                                                       bool(supplier and supplier.has_been_late),
                                                       supplier_id=line["supplier_id"]))
         # what the suppliers' deliveries taught (one grouped query): the projection shifts their POs' dates
-        history = await deliveries.delay_history(list(supplier_ids), self.conn) \
+        history = await deliveries.delay_history(list(supplier_ids), found, self.conn) \
             if self._eta_learning is not None and supplier_ids else DelayHistory()
         for sku, product in products.items():
             self._inventories[sku] = m.SkuInventory(
