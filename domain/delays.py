@@ -135,6 +135,10 @@ class Distribution:
         """p90 - p10 in days: how far apart the usual outcomes lie."""
         return self.quantile(0.9) - self.quantile(0.1)
 
+    def at_least(self, days: int) -> Distribution:
+        """The values of `days` or more (the record of the deliveries at least that late)."""
+        return Distribution(tuple((d, n) for d, n in self.histogram if d >= days))
+
     def share_at_most(self, days: int) -> float:
         total = self.count
         return sum(n for d, n in self.histogram if d <= days) / total if total else 0.0
@@ -268,14 +272,26 @@ class DelayHistory:
         return own if own is not None and own.count >= min_sku_history else record.lead_times
 
 
-def estimate_delay(history: DelayHistory, supplier_id: str | None, sku: str, rule: EtaLearning) -> DelayEstimate | None:
-    """How many days to add to an open PO's date of `supplier_id` for `sku`, and how sure; None: too little known."""
+def estimate_delay(history: DelayHistory, supplier_id: str | None, sku: str, rule: EtaLearning, *,
+                   late_by: int | None = None) -> DelayEstimate | None:
+    """How many days to add to an open PO's date of `supplier_id` for `sku`, and how sure; None: too little known.
+
+    `late_by`: the PO has not come and its date passed that many days ago. The supplier's record then counts
+    only the deliveries that were at least that late (what we know now: it is one of those), so a PO already
+    3 days late from a supplier that is often on time and sometimes 10 days late is expected in 10, not
+    "today"; with no delivery ever that late, nobody knows: today at the earliest, LOW."""
     if supplier_id is None:
         return None
     delays = history.delays(supplier_id, sku, min_sku_history=rule.min_sku_history)
     if delays.count < rule.min_history:
         return None
     per_sku = delays is history.suppliers[supplier_id].delays_by_sku.get(sku)
+    if late_by is not None and late_by > 0:
+        still = delays.at_least(late_by)
+        if not still.count:
+            return DelayEstimate(late_by, Confidence.LOW, 0, per_sku)
+        confidence = rule.confidence(still) if still.count >= rule.min_history else Confidence.LOW
+        return DelayEstimate(still.quantile(rule.delay_quantile), confidence, still.count, per_sku)
     return DelayEstimate(max(0, delays.quantile(rule.delay_quantile)), rule.confidence(delays), delays.count, per_sku)
 
 
@@ -293,14 +309,16 @@ def estimate_lead_time(history: DelayHistory, supplier_id: str | None, sku: str,
 
 
 def learned_inbound(inbound: Sequence[InboundSupply], history: DelayHistory, sku: str,
-                    rule: EtaLearning) -> list[InboundSupply]:
+                    rule: EtaLearning, today: date | None = None) -> list[InboundSupply]:
     """The inbound supply with each PO's learned delay and confidence filled in (unchanged where too little
-    is known about its supplier)."""
+    is known about its supplier); a PO whose date passed before `today` by the supplier's record of deliveries
+    at least that late."""
     if not history:
         return list(inbound)
     learned = []
     for supply in inbound:
-        estimate = estimate_delay(history, supply.supplier_id, sku, rule)
+        late_by = (today - supply.expected_date).days if today is not None else None
+        estimate = estimate_delay(history, supply.supplier_id, sku, rule, late_by=late_by)
         if estimate is not None:
             supply = InboundSupply(supply.reference, supply.expected_date, supply.quantity, supply.supplier_late,
                                    supplier_id=supply.supplier_id, delay_days=estimate.shift_days,

@@ -212,3 +212,29 @@ def test_supplier_totals_with_the_cells_of_some_skus_estimate_those_skus_as_the_
         for rule in (RULE, EtaLearning(delay_quantile=0.5, min_history=1, min_sku_history=2)):
             assert estimate_delay(partial, "s", sku, rule) == estimate_delay(whole, "s", sku, rule)
             assert estimate_lead_time(partial, "s", sku, rule) == estimate_lead_time(whole, "s", sku, rule)
+
+
+def test_a_po_already_late_is_expected_by_the_deliveries_that_were_at_least_that_late():
+    history = DelayHistory.from_records(delivered("erratic", 0, 12, 1, 9, 0, 3, 14, 2, 0, 7))
+    due = TODAY - timedelta(days=3)  # not come, 3 days late: one of 3 7 9 12 14 -> 80% (rank 4) = 12
+
+    inbound = learned_inbound([InboundSupply("PO-1", due, 1, supplier_id="erratic")], history, "MUG", RULE, TODAY)
+    etas = project([Need("b", 1)], available_now=0, inbound=inbound, today=TODAY, lead_time_days=14)
+
+    assert etas["b"] == Eta(due + timedelta(days=12), Confidence.LOW, EtaSource.PURCHASE_ORDER, "PO-1")
+    later = estimate_delay(history, "erratic", "MUG", RULE, late_by=15)  # later than it ever was: today, LOW
+    assert later is not None and (later.shift_days, later.confidence) == (15, Confidence.LOW)
+    steady = DelayHistory.from_records(delivered("steady", 5, 5, 5, 6, 6, 5))
+    still = estimate_delay(steady, "steady", "MUG", RULE, late_by=5)  # 5 5 5 5 6 6 -> 80% (rank 5) = 6; 6 within 1
+    assert still is not None and (still.shift_days, still.confidence) == (6, Confidence.HIGH)
+
+
+@given(st.lists(days, min_size=3, max_size=40), st.integers(min_value=1, max_value=150),
+       st.floats(min_value=0, max_value=1))
+def test_a_late_po_is_never_promised_before_today_nor_sooner_than_the_record_says(values, late_by, q):
+    history = DelayHistory.from_rows(HistoryRow("s", "MUG", v, None, 1) for v in values)
+    rule = EtaLearning(delay_quantile=q)
+    estimate = estimate_delay(history, "s", "MUG", rule, late_by=late_by)
+    assert estimate is not None and estimate.shift_days >= late_by
+    plain = estimate_delay(history, "s", "MUG", rule)
+    assert plain is not None and estimate.shift_days >= plain.shift_days
