@@ -4,7 +4,9 @@ Stock available now is consumed first, then open purchase orders in expected-dat
 backorder gets the date of the supply that covers its last unit. Beyond all purchase orders the date
 is today + the supplier's lead time (never earlier than the last covering PO, so ETAs never decrease
 down the queue). Confidence: HIGH when a PO covers it, MEDIUM from lead time, LOW when the supplier has
-been late or the PO is already overdue.
+been late or the PO is already overdue. Once a supplier has a record (`domain.delays`), a PO's date is
+shifted by its learned delay and the confidence is the learned one (`InboundSupply.delay_days`,
+`.confidence`), and beyond every PO the lead time is the learned one (`lead_time_confidence`).
 
 That walk is exact for a policy that serves the queue strictly in order (PRIORITY). A policy that shares each
 receipt across the queue (FAIR_SHARE) is projected by `project_shared` instead: every lot of supply (what is
@@ -48,6 +50,15 @@ class InboundSupply:
     expected_date: date
     quantity: int
     supplier_late: bool = False
+    supplier_id: str | None = None
+    # learned from the supplier's deliveries (`domain.delays.learned_inbound`): days to add to the PO's date,
+    # and the confidence that replaces today's rule; 0 and None while too little is known
+    delay_days: int = 0
+    confidence: Confidence | None = None
+
+    @property
+    def projected_date(self) -> date:
+        return self.expected_date + timedelta(days=self.delay_days)
 
 
 @dataclass(frozen=True)
@@ -65,9 +76,11 @@ def project(
     lead_time_days: int,
     supplier_late: bool = False,
     release_date: date | None = None,
+    lead_time_confidence: Confidence | None = None,
 ) -> dict[str, Eta]:
     """ETA for every backorder in `queue` (already in priority order)."""
-    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.expected_date, s.reference))
+    # in the order the supply is expected to come (a PO's learned date, not its stated one)
+    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.projected_date, s.reference))
     etas: dict[str, Eta] = {}
     on_hand_left = max(0, available_now)
     po_index = 0
@@ -76,12 +89,9 @@ def project(
     # Etas are values: one per source, shared by every backorder it covers (10k backorders, 20 POs)
     allocated = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)
     on_hand = Eta(today, Confidence.HIGH, EtaSource.ON_HAND)
-    by_po = [
-        Eta(max(s.expected_date, today),
-            Confidence.LOW if (s.supplier_late or s.expected_date < today) else Confidence.HIGH,
-            EtaSource.PURCHASE_ORDER, s.reference)
-        for s in supplies
-    ]
+    by_po = [Eta(max(s.projected_date, today), _po_confidence(s, today), EtaSource.PURCHASE_ORDER, s.reference)
+             for s in supplies]
+    beyond = lead_time_confidence or (Confidence.LOW if supplier_late else Confidence.MEDIUM)
     for need in queue:
         if need.waiting_quantity <= 0:
             eta = allocated
@@ -102,7 +112,7 @@ def project(
             if remaining > 0:
                 eta = Eta(  # never before a PO that supplies part of it, nor before those ahead
                     max(today + timedelta(days=lead_time_days), last_date, eta.date),
-                    Confidence.LOW if supplier_late else Confidence.MEDIUM,
+                    beyond,
                     EtaSource.LEAD_TIME,
                 )
             last_date = max(last_date, eta.date)
@@ -127,32 +137,30 @@ def project_shared(
     lead_time_days: int,
     supplier_late: bool = False,
     release_date: date | None = None,
+    lead_time_confidence: Confidence | None = None,
 ) -> dict[str, Eta]:
-    """ETA for every backorder in `queue` when each receipt is shared across the queue by `split`.
+    """ETA for every backorder in `queue` (in priority order) when each receipt is shared across the queue by
+    `split`.
 
     The lots come in the order they will be received: what is available now (today, ON_HAND), then the open
-    purchase orders by expected date (an overdue one today, LOW). A backorder's ETA is the lot that hands it its
-    last unit; one that no known lot completes is expected after the supplier's lead time, never before the
-    last purchase order (the supply it waits for comes after every known one)."""
-    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.expected_date, s.reference))
+    purchase orders by projected date (dated and trusted as `project` does). A backorder's ETA is the lot that
+    hands it its last unit; one that no known lot completes is expected after the lead time, never before the
+    last purchase order (what it waits for comes after every known one)."""
+    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.projected_date, s.reference))
     lots: list[tuple[int, Eta]] = []
     if available_now > 0:
         lots.append((available_now, Eta(today, Confidence.HIGH, EtaSource.ON_HAND)))
-    for s in supplies:
-        lots.append((s.quantity, Eta(max(s.expected_date, today),
-                                     Confidence.LOW if (s.supplier_late or s.expected_date < today)
-                                     else Confidence.HIGH,
-                                     EtaSource.PURCHASE_ORDER, s.reference)))
-    allocated = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)
-    etas: dict[str, Eta] = {}
+    lots += [(s.quantity, Eta(max(s.projected_date, today), _po_confidence(s, today), EtaSource.PURCHASE_ORDER,
+                              s.reference)) for s in supplies]
     waiting = {need.backorder_id: need.waiting_quantity for need in queue if need.waiting_quantity > 0}
     order = [need.backorder_id for need in queue if need.waiting_quantity > 0]  # queue order, kept
+    etas: dict[str, Eta] = {}
     last_date = today
     for units, lot in lots:
         if not order:
             break
         given = split(units, [Need(key, waiting[key]) for key in order], lot.date)
-        if sum(given.values()) > units or any(given.get(key, 0) > waiting[key] for key in given):
+        if sum(given.values()) > units or any(not 0 <= qty <= waiting.get(key, 0) for key, qty in given.items()):
             raise AssertionError("a split handed out more than arrived or than was waited for")
         last_date = max(last_date, lot.date)
         for key, qty in given.items():
@@ -162,9 +170,11 @@ def project_shared(
         order = [key for key in order if waiting[key] > 0]
     if order:
         beyond = Eta(max(today + timedelta(days=lead_time_days), last_date),
-                     Confidence.LOW if supplier_late else Confidence.MEDIUM, EtaSource.LEAD_TIME)
+                     lead_time_confidence or (Confidence.LOW if supplier_late else Confidence.MEDIUM),
+                     EtaSource.LEAD_TIME)
         for key in order:
             etas[key] = beyond
+    allocated = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)
     result: dict[str, Eta] = {}
     for need in queue:
         eta = etas.get(need.backorder_id, allocated)
@@ -172,3 +182,11 @@ def project_shared(
             eta = Eta(release_date, eta.confidence, EtaSource.RELEASE_DATE, eta.reference)
         result[need.backorder_id] = eta
     return result
+
+
+def _po_confidence(supply: InboundSupply, today: date) -> Confidence:
+    if supply.projected_date < today:  # overdue even after the supplier's usual delay: nobody knows when
+        return Confidence.LOW
+    if supply.confidence is not None:
+        return supply.confidence
+    return Confidence.LOW if (supply.supplier_late or supply.expected_date < today) else Confidence.HIGH

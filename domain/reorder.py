@@ -1,0 +1,148 @@
+"""Reorder advice per SKU: how fast it sells, how long its supplier takes, and how much to order now. Pure.
+
+- **Demand rate**: Croston's method (J. D. Croston, 1972) on the units ordered per day over a window of
+  history: one simple exponential smoothing of the non-zero daily demands and one of the intervals (in days)
+  between them; the rate is size / interval. Backordered goods sell intermittently (many days with none), where
+  plain exponential smoothing of the daily series drifts towards zero after every quiet day; when there is
+  demand every day the intervals are all 1 and Croston's rate *is* simple exponential smoothing of the series.
+- **Demand variability**: the population standard deviation of the daily units over the same window.
+- **Lead time**: mean and standard deviation in days: the supplier's stated lead time with no spread, or what
+  its deliveries showed (`LeadTime.learned`).
+- **Safety stock** = z x sigma of demand over the lead time, z the standard normal quantile of the service level,
+  sigma = sqrt(L x sigma_d^2 + d^2 x sigma_L^2) (demand and lead time both uncertain, independent).
+- **Reorder point** = ceil(d x L) + safety stock.
+- **Inventory position** = available on hand + on order - units the waiting backorders still need.
+- **Suggested quantity** = max(0, reorder point - inventory position): it covers the waiting backorders plus the
+  expected demand over the lead time plus the safety stock, minus what is on hand and on order.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from domain.errors import InvalidInput
+
+METHOD = "CROSTON"
+DEFAULT_SERVICE_LEVEL = 0.95
+DEFAULT_SMOOTHING = 0.2
+DEFAULT_HISTORY_DAYS = 90
+_EPSILON = 1e-9  # float noise must not add a unit when a figure is a whole number
+
+
+@dataclass(frozen=True)
+class ReorderPolicy:
+    """What the planner chose: the share of lead times that should end without a stock-out, the smoothing
+    constant of Croston's two smoothings, and how many days of orders the demand is read from."""
+
+    service_level: float = DEFAULT_SERVICE_LEVEL
+    smoothing: float = DEFAULT_SMOOTHING
+    history_days: int = DEFAULT_HISTORY_DAYS
+
+    def validate(self) -> ReorderPolicy:
+        if isinstance(self.service_level, bool) or not 0.5 <= self.service_level < 1:
+            raise InvalidInput("the service level is a share from 0.5 up to (not including) 1", field="serviceLevel")
+        if isinstance(self.smoothing, bool) or not 0 < self.smoothing <= 1:
+            raise InvalidInput("the smoothing constant is above 0 and at most 1", field="smoothing")
+        if isinstance(self.history_days, bool) or not 7 <= self.history_days <= 3650:
+            raise InvalidInput("the history is 7 to 3650 days", field="historyDays")
+        return self
+
+    @property
+    def z(self) -> float:
+        return statistics.NormalDist().inv_cdf(self.service_level)
+
+
+@dataclass(frozen=True)
+class LeadTime:
+    mean_days: float
+    std_days: float = 0.0
+    learned: bool = False  # False: the supplier's (or product's) stated lead time, taken as certain
+
+    @staticmethod
+    def stated(days: int) -> LeadTime:
+        return LeadTime(float(days), 0.0, learned=False)
+
+
+@dataclass(frozen=True)
+class SkuFacts:
+    """What the store knows of one SKU today."""
+
+    sku: str
+    supplier_id: str | None
+    daily_demand: Sequence[int]  # units ordered per day, oldest first, every day of the window (zeros too)
+    available: int  # on hand, not allocated, not safety stock, over every location
+    on_order: int  # units on open purchase orders not yet received
+    waiting: int  # units the waiting backorders still need
+    lead_time: LeadTime
+
+
+@dataclass(frozen=True)
+class ReorderSuggestion:
+    sku: str
+    supplier_id: str | None
+    demand_per_day: float
+    demand_std_per_day: float
+    lead_time: LeadTime
+    lead_time_demand: float
+    safety_stock: int
+    reorder_point: int
+    available: int
+    on_order: int
+    waiting: int
+    inventory_position: int
+    suggested_quantity: int
+
+    @property
+    def below_reorder_point(self) -> bool:
+        return self.inventory_position < self.reorder_point
+
+
+def croston_rate(daily_demand: Sequence[int], smoothing: float) -> float:
+    """Units per day by Croston's method; 0 when nothing was ordered. The first interval is counted from the
+    start of the window, so a lone order on the window's last day reads as one order in the whole window."""
+    size: float | None = None
+    interval = 0.0
+    gap = 1
+    for units in daily_demand:
+        if units > 0:
+            if size is None:
+                size, interval = float(units), float(gap)
+            else:
+                size += smoothing * (units - size)
+                interval += smoothing * (gap - interval)
+            gap = 1
+        else:
+            gap += 1
+    return 0.0 if size is None else size / interval
+
+
+def _ceil(value: float) -> int:
+    return max(0, math.ceil(value - _EPSILON))
+
+
+def suggest(facts: SkuFacts, policy: ReorderPolicy) -> ReorderSuggestion:
+    rate = croston_rate(facts.daily_demand, policy.smoothing)
+    spread = statistics.pstdev(facts.daily_demand) if facts.daily_demand else 0.0
+    lead = facts.lead_time
+    lead_time_demand = rate * lead.mean_days
+    sigma = math.sqrt(lead.mean_days * spread**2 + rate**2 * lead.std_days**2)
+    safety_stock = _ceil(policy.z * sigma)
+    reorder_point = _ceil(lead_time_demand) + safety_stock
+    position = facts.available + facts.on_order - facts.waiting
+    return ReorderSuggestion(
+        sku=facts.sku, supplier_id=facts.supplier_id, demand_per_day=rate, demand_std_per_day=spread,
+        lead_time=lead, lead_time_demand=lead_time_demand, safety_stock=safety_stock, reorder_point=reorder_point,
+        available=facts.available, on_order=facts.on_order, waiting=facts.waiting, inventory_position=position,
+        suggested_quantity=max(0, reorder_point - position))
+
+
+def by_supplier(suggestions: Sequence[ReorderSuggestion]) -> dict[str | None, list[ReorderSuggestion]]:
+    """The suggestions to order, one purchase order's worth per supplier (SKUs in order)."""
+    out: dict[str | None, list[ReorderSuggestion]] = {}
+    for s in sorted(suggestions, key=lambda s: s.sku):
+        if s.suggested_quantity > 0:
+            out.setdefault(s.supplier_id, []).append(s)
+    return out

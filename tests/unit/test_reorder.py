@@ -1,0 +1,120 @@
+"""Reorder advice against hand-computed examples: Croston's demand rate, safety stock from z and the spread of
+demand (and of lead time), reorder point, and the quantity that lifts the inventory position to it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.errors import InvalidInput
+from domain.reorder import LeadTime, ReorderPolicy, SkuFacts, by_supplier, croston_rate, suggest
+
+
+def facts(daily, *, available=0, on_order=0, waiting=0, lead=LeadTime.stated(10), supplier="S1", sku="SKU-1"):
+    return SkuFacts(sku=sku, supplier_id=supplier, daily_demand=daily, available=available, on_order=on_order,
+                    waiting=waiting, lead_time=lead)
+
+
+def test_croston_smooths_the_sizes_and_the_intervals_between_orders():
+    # day 1: 4 units after an interval of 2 days (first size 4, interval 2); day 4: 2 units after 3 days:
+    # size 4 + 0.5 x (2 - 4) = 3, interval 2 + 0.5 x (3 - 2) = 2.5; rate 3 / 2.5
+    assert croston_rate([0, 4, 0, 0, 2], 0.5) == pytest.approx(1.2)
+
+
+def test_with_demand_every_day_croston_is_simple_exponential_smoothing():
+    assert croston_rate([2, 4], 0.5) == pytest.approx(3.0)  # 2 + 0.5 x (4 - 2)
+    assert croston_rate([5, 5, 5, 5], 0.2) == pytest.approx(5.0)
+
+
+def test_no_orders_no_demand():
+    assert croston_rate([0, 0, 0], 0.2) == 0.0
+    assert croston_rate([], 0.2) == 0.0
+
+
+def test_steady_demand_and_a_certain_lead_time_need_no_safety_stock():
+    # 2 a day for 10 days = 20; position 5 + 6 - 3 = 8; order 12
+    s = suggest(facts([2, 2, 2, 2], available=5, on_order=6, waiting=3), ReorderPolicy())
+
+    assert (s.demand_per_day, s.demand_std_per_day, s.lead_time_demand) == (2.0, 0.0, 20.0)
+    assert (s.safety_stock, s.reorder_point, s.inventory_position, s.suggested_quantity) == (0, 20, 8, 12)
+    assert s.below_reorder_point
+
+
+def test_variable_demand_gets_safety_stock_z_times_sigma_over_the_lead_time():
+    # rate 2 (size 4 every 2 days), sigma_d = 2; L = 9: sigma = sqrt(9 x 4) = 6; z(95%) = 1.6449 -> 9.87 -> 10
+    s = suggest(facts([0, 4, 0, 4], waiting=4, lead=LeadTime.stated(9)), ReorderPolicy(0.95, 0.5))
+
+    assert s.demand_per_day == pytest.approx(2.0)
+    assert s.demand_std_per_day == pytest.approx(2.0)
+    assert (s.safety_stock, s.reorder_point, s.inventory_position, s.suggested_quantity) == (10, 28, -4, 32)
+
+
+def test_an_erratic_supplier_adds_the_lead_time_spread():
+    # sigma = sqrt(9 x 2^2 + 2^2 x 2^2) = sqrt(52) = 7.211; x 1.6449 = 11.86 -> 12; ROP 18 + 12
+    s = suggest(facts([0, 4, 0, 4], lead=LeadTime(9.0, 2.0, learned=True)), ReorderPolicy(0.95, 0.5))
+
+    assert (s.safety_stock, s.reorder_point, s.suggested_quantity) == (12, 30, 30)
+
+
+def test_enough_stock_and_inbound_suggests_nothing():
+    s = suggest(facts([1, 1, 1], available=30, on_order=5), ReorderPolicy())
+
+    assert s.reorder_point == 10 and s.inventory_position == 35
+    assert s.suggested_quantity == 0 and not s.below_reorder_point
+
+
+def test_a_fifty_percent_service_level_keeps_no_safety_stock():
+    assert suggest(facts([0, 4, 0, 4]), ReorderPolicy(0.5, 0.5)).safety_stock == 0
+
+
+def test_suggestions_to_order_grouped_by_supplier():
+    a = suggest(facts([1], sku="B", supplier="S1"), ReorderPolicy())
+    b = suggest(facts([1], sku="A", supplier="S1"), ReorderPolicy())
+    c = suggest(facts([1], sku="C", supplier="S2"), ReorderPolicy())
+    nothing = suggest(facts([1], sku="D", supplier="S2", available=100), ReorderPolicy())
+
+    grouped = by_supplier([a, b, c, nothing])
+
+    assert {k: [s.sku for s in v] for k, v in grouped.items()} == {"S1": ["A", "B"], "S2": ["C"]}
+
+
+@pytest.mark.parametrize("policy", [ReorderPolicy(service_level=1.0), ReorderPolicy(service_level=0.4),
+                                    ReorderPolicy(smoothing=0), ReorderPolicy(smoothing=1.5),
+                                    ReorderPolicy(history_days=3), ReorderPolicy(service_level=True)])
+def test_a_policy_out_of_range_is_refused_naming_its_field(policy):
+    with pytest.raises(InvalidInput) as refused:
+        policy.validate()
+    assert refused.value.field in {"serviceLevel", "smoothing", "historyDays"}
+
+
+demand = st.lists(st.integers(0, 50), max_size=60)
+units = st.integers(0, 500)
+
+
+@given(demand, units, units, units, st.floats(0, 60), st.floats(0, 20), st.floats(0.5, 0.999), st.floats(0.01, 1))
+def test_the_suggestion_lifts_the_position_to_the_reorder_point_and_no_further(
+        daily, available, on_order, waiting, lead_mean, lead_std, level, alpha):
+    s = suggest(facts(daily, available=available, on_order=on_order, waiting=waiting,
+                      lead=LeadTime(lead_mean, lead_std, True)), ReorderPolicy(level, alpha))
+
+    assert s.suggested_quantity >= 0
+    assert s.inventory_position + s.suggested_quantity >= s.reorder_point
+    assert s.suggested_quantity == 0 or s.inventory_position + s.suggested_quantity == s.reorder_point
+    assert (s.suggested_quantity > 0) == s.below_reorder_point
+    assert s.suggested_quantity >= waiting - available - on_order  # the waiting customers are always covered
+    assert 0 <= s.demand_per_day <= max(daily, default=0)
+
+
+@given(demand, units, st.floats(0.5, 0.99), st.floats(0.5, 0.99))
+def test_a_higher_service_level_never_keeps_less_safety_stock(daily, waiting, low, high):
+    low, high = sorted((low, high))
+    a = suggest(facts(daily, waiting=waiting), ReorderPolicy(low))
+    b = suggest(facts(daily, waiting=waiting), ReorderPolicy(high))
+
+    assert b.safety_stock >= a.safety_stock and b.suggested_quantity >= a.suggested_quantity
+
+
+@given(st.integers(1, 50), st.integers(1, 60), st.floats(0.01, 1))
+def test_the_same_demand_every_day_is_that_rate(units_a_day, days, alpha):
+    assert croston_rate([units_a_day] * days, alpha) == pytest.approx(units_a_day)
