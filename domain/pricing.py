@@ -52,7 +52,8 @@ def compare_prices(original: Money, substitute: Money, rates: RateBook) -> Price
     return PriceComparison(original, substitute, converted, rate)
 
 
-def substitute_price(original: Money, substitute: Money, rates: RateBook, field: str = "substituteSku") -> PriceComparison:
+def substitute_price(original: Money, substitute: Money, rates: RateBook,
+                     field: str = "substituteSku") -> PriceComparison:
     """What an accepted substitute's line is priced at (`converted`): refused when it cannot be said in the
     order's currency."""
     comparison = compare_prices(original, substitute, rates)

@@ -14,7 +14,9 @@ from typing import Any
 from domain import model as m
 from domain.allocation import AllocationPolicy
 from domain.causes import Cause
+from domain.currency import ExchangeRate
 from domain.eta import Confidence, Eta, EtaSource
+from domain.locations import Location
 
 Row = Mapping[str, Any]
 
@@ -28,6 +30,7 @@ _PO_STATUS = {s.value: s for s in m.PurchaseOrderStatus}
 _CONFIDENCE = {c.value: c for c in Confidence}
 _SOURCE = {s.value: s for s in EtaSource}
 _CENTS = Decimal("0.01")
+_RATE_PLACES = Decimal("0.00000001")
 
 
 # -- column values ------------------------------------------------------------------------------
@@ -109,6 +112,15 @@ def purchase_order(r: Row, lines: list[m.PurchaseOrderLine]) -> m.PurchaseOrder:
     return m.PurchaseOrder(
         id=r["id"], number=r["number"], supplier_id=r["supplier_id"], expected_date=as_date(r["expected_date"]),
         lines=lines, status=_PO_STATUS[r["status"]], location=r["location"], created_at=as_datetime(r["created_at"]))
+
+
+def location(r: Row) -> Location:
+    return Location(r["code"], r["name"])
+
+
+def exchange_rate(r: Row) -> ExchangeRate:
+    return ExchangeRate(r["from_currency"], r["to_currency"], Decimal(str(r["rate"])).quantize(_RATE_PLACES),
+                        as_date(r["as_of"]))
 
 
 def history_entry(r: Row) -> m.HistoryEntry:

@@ -16,7 +16,9 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 
 from domain import model as m
+from domain.currency import ExchangeRate
 from domain.eta import InboundSupply
+from domain.locations import Location
 from domain.store import mapping
 from domain.store import models as t
 from domain.store.portal import CustomerPreferences
@@ -42,6 +44,29 @@ async def _select(sql: str, keys: Sequence[Any], *params: Any) -> list[dict[str,
     else:
         marks = ", ".join("?" * len(keys))
     return list(await db.execute_query_dict(sql.format(keys=marks), [*params, *keys]))
+
+
+async def locations() -> list[Location]:
+    """The shop's locations, by code (a shop has a handful)."""
+    return [mapping.location(r) for r in await _select('SELECT code, name FROM "locations" ORDER BY code', [])]
+
+
+async def exchange_rates() -> list[ExchangeRate]:
+    """Every rate the shop has set, by pair."""
+    rows = await _select('SELECT from_currency, to_currency, rate, as_of FROM "exchange_rates" '
+                         "ORDER BY from_currency, to_currency", [])
+    return [mapping.exchange_rate(r) for r in rows]
+
+
+async def exchange_rates_by_pair(pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ExchangeRate]:
+    """The rates for these (from, to) pairs that exist: one statement."""
+    if not pairs:
+        return {}
+    rows = await _select('SELECT from_currency, to_currency, rate, as_of FROM "exchange_rates" '
+                         "WHERE from_currency IN ({keys})", sorted({source for source, _ in pairs}))
+    wanted = set(pairs)
+    found = (mapping.exchange_rate(r) for r in rows)
+    return {rate.pair: rate for rate in found if rate.pair in wanted}
 
 
 async def products_by_sku(skus: Sequence[str]) -> dict[str, m.Product]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 
@@ -26,9 +26,11 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import model as m
+from domain.currency import ExchangeRate
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
 from domain.events import Event
+from domain.locations import Location
 from domain.ports import EventPublisher
 from domain.store import mapping
 from domain.store import models as t
@@ -482,6 +484,33 @@ class TortoiseUnitOfWork:
                 await t.OrderLine.filter(id=line.id).update(**values)
             else:
                 await t.OrderLine.create(id=line.id, **values)
+
+    # -- the shop's reference data: locations and exchange rates --------------------------------
+    async def get_location(self, code: str) -> Location | None:
+        rows = await t.Location.filter(code=code).values("code", "name")
+        return mapping.location(rows[0]) if rows else None
+
+    async def save_location(self, location: Location) -> None:
+        now = datetime.now(UTC)
+        try:
+            if not await t.Location.filter(code=location.code).update(name=location.name, updated_at=now):
+                await t.Location.create(code=location.code, name=location.name, created_at=now, updated_at=now)
+        except IntegrityError as error:  # set up by someone else at the same moment
+            raise Conflict(f"location {location.code} was set up meanwhile; please retry", field="code") from error
+
+    async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate | None:
+        rows = await t.ExchangeRate.filter(from_currency=from_currency, to_currency=to_currency).values()
+        return mapping.exchange_rate(rows[0]) if rows else None
+
+    async def save_exchange_rate(self, rate: ExchangeRate) -> None:
+        values = {"rate": rate.rate, "as_of": rate.as_of, "updated_at": datetime.now(UTC)}
+        try:
+            if not await t.ExchangeRate.filter(from_currency=rate.from_currency,
+                                               to_currency=rate.to_currency).update(**values):
+                await t.ExchangeRate.create(from_currency=rate.from_currency, to_currency=rate.to_currency, **values)
+        except IntegrityError as error:  # the same pair set at the same moment
+            raise Conflict(f"the {rate.from_currency}→{rate.to_currency} rate was set meanwhile; please retry",
+                           field="toCurrency") from error
 
     async def get_backorder(self, backorder_id: str) -> m.Backorder | None:
         row = await t.Backorder.filter(id=backorder_id).values()

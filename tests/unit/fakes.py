@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
 
+from domain.currency import ExchangeRate
 from domain.errors import not_found
 from domain.eta import InboundSupply
 from domain.events import Event
+from domain.locations import Location
 from domain.model import (
     Backorder,
     Customer,
@@ -38,6 +40,9 @@ class StoreState:
     customers: dict[str, Customer] = field(default_factory=dict)
     stock: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    # as the migration seeds them: the default location is known from the start
+    locations: dict[str, Location] = field(default_factory=lambda: {"MAIN": Location("MAIN", "Main warehouse")})
+    exchange_rates: dict[tuple[str, str], ExchangeRate] = field(default_factory=dict)
 
 
 class InMemoryStore:
@@ -149,6 +154,18 @@ class InMemoryUnitOfWork:
 
     async def save_customer(self, customer: Customer) -> None:
         self._work.customers[customer.email] = customer
+
+    async def get_location(self, code: str) -> Location | None:
+        return copy.deepcopy(self._work.locations.get(code))
+
+    async def save_location(self, location: Location) -> None:
+        self._work.locations[location.code] = location
+
+    async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate | None:
+        return self._work.exchange_rates.get((from_currency, to_currency))
+
+    async def save_exchange_rate(self, rate: ExchangeRate) -> None:
+        self._work.exchange_rates[rate.pair] = rate
 
     def add_events(self, events: Sequence[Event]) -> None:
         self._events.extend(events)
