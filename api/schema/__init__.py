@@ -2,7 +2,7 @@
 
 One module per feature: `catalogue` (products, suppliers, stock), `purchasing` (purchase orders), `orders`,
 `backorders` (and the KPIs), `portal` (customer sign-in and preferences), `notifications`, `tokens`, `viewer`,
-`webhooks` (outbound webhook endpoints and their deliveries), `planning` (what-if previews);
+`webhooks` (outbound webhook endpoints and their deliveries), `planning` (what-if previews, reorder advice);
 `subscriptions` (the live `backorderUpdates`); `execution` (the executor, request limits, error masking);
 `common` (the `user_errors` payload wrapper, paging, ownership). Feature modules import `common`, never this
 module (import-linter checks it).
@@ -46,6 +46,7 @@ class Query:
     kpis = backorder_fields.kpis
     preview_allocation = planning_fields.preview_allocation
     preview_reprioritization = planning_fields.preview_reprioritization
+    reorder_suggestions = planning_fields.reorder_suggestions
     my_account = portal_fields.my_account
     customer_preferences = portal_fields.customer_preferences
     supported_languages = portal_fields.supported_languages

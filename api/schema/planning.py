@@ -1,5 +1,5 @@
 """GraphQL for planning (staff only): what a receipt of stock or a reprioritisation would do, before anyone acts
-on it."""
+on it; reorder advice per SKU."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from api.ids import decode_id
 from api.permissions import IsStaff
 from api.schema.common import Ctx, staff_name
 from domain import model as m
-from domain.errors import DomainError
+from domain import reorder
+from domain.errors import DomainError, InvalidInput
 from domain.services import AllocationPreviewLine as PreviewLine
+from domain.store import planning as planning_store
 
 
 @strawberry.type(description="What a receipt would do to one backorder that waits for units.")
@@ -66,3 +68,94 @@ async def preview_reprioritization(info: Ctx, backorder_id: strawberry.ID, prior
             user_error.field = "backorderId"
         return AllocationPreview(user_errors=[user_error])
     return AllocationPreview(lines=[AllocationPreviewLine.of(line) for line in lines])
+
+
+# -- reorder advice ---------------------------------------------------------------------------
+@strawberry.input(description="Which SKUs to advise on; all products when empty.")
+class ReorderSuggestionFilter:
+    skus: list[str] | None = strawberry.field(default=None, description="Only these SKUs.")
+    supplier_id: strawberry.ID | None = strawberry.field(default=None, description="Only this supplier's SKUs.")
+    only_below_reorder_point: bool = strawberry.field(
+        default=False, description="Only SKUs whose inventory position is below their reorder point.")
+
+
+@strawberry.type(description=(
+    "Reorder advice for one SKU. Demand rate by Croston's method: simple exponential smoothing of the non-zero "
+    "daily units ordered and, separately, of the days between them; rate = size / interval (equal to simple "
+    "exponential smoothing when there is demand every day). Safety stock = z x sqrt(L x sd^2 + d^2 x sL^2) with z "
+    "the normal quantile of the service level; reorder point = ceil(d x L) + safety stock; suggested quantity = "
+    "max(0, reorder point - inventory position), which covers the waiting backorders plus the expected demand "
+    "over the lead time plus the safety stock, minus what is on hand and on order."))
+class ReorderSuggestion:
+    _s: strawberry.Private[reorder.ReorderSuggestion]
+    sku: str
+    demand_method: str = strawberry.field(description="How the demand rate was estimated: CROSTON.")
+    demand_per_day: float = strawberry.field(description="Expected units ordered per day.")
+    demand_std_per_day: float = strawberry.field(description="Standard deviation of the daily units ordered.")
+    lead_time_days: float = strawberry.field(description="Mean lead time in days.")
+    lead_time_std_days: float = strawberry.field(
+        description="Standard deviation of the lead time in days (0 when it is the supplier's stated lead time).")
+    lead_time_learned: bool = strawberry.field(
+        description="True when the lead time comes from the supplier's deliveries, false when it is the stated one.")
+    lead_time_demand: float = strawberry.field(description="Expected units ordered over the lead time.")
+    safety_stock: int
+    reorder_point: int
+    available: int = strawberry.field(description="Units on hand not allocated (every location).")
+    on_order: int = strawberry.field(description="Units on open purchase orders not yet received.")
+    waiting: int = strawberry.field(description="Units the waiting backorders still need.")
+    inventory_position: int = strawberry.field(description="available + onOrder - waiting.")
+    below_reorder_point: bool
+    suggested_quantity: int = strawberry.field(description="Units to order from the supplier now (0: none).")
+
+    @strawberry.field
+    async def product(self, info: Ctx) -> gt.Product | None:
+        return gt.Product.maybe(await info.context.loaders.product_by_sku.load(self.sku))
+
+    @strawberry.field(description="Who to order from; null when the product has no supplier.")
+    async def supplier(self, info: Ctx) -> gt.Supplier | None:
+        if self._s.supplier_id is None:
+            return None
+        found = await info.context.loaders.supplier_by_id.load(self._s.supplier_id)
+        return gt.Supplier(_s=found) if found else None
+
+    @staticmethod
+    def of(s: reorder.ReorderSuggestion) -> ReorderSuggestion:
+        return ReorderSuggestion(
+            _s=s, sku=s.sku, demand_method=reorder.METHOD, demand_per_day=round(s.demand_per_day, 4),
+            demand_std_per_day=round(s.demand_std_per_day, 4), lead_time_days=round(s.lead_time.mean_days, 2),
+            lead_time_std_days=round(s.lead_time.std_days, 2), lead_time_learned=s.lead_time.learned,
+            lead_time_demand=round(s.lead_time_demand, 2), safety_stock=s.safety_stock,
+            reorder_point=s.reorder_point, available=s.available, on_order=s.on_order, waiting=s.waiting,
+            inventory_position=s.inventory_position, below_reorder_point=s.below_reorder_point,
+            suggested_quantity=s.suggested_quantity)
+
+
+@strawberry.type(description="Reorder advice, SKU order; the quantities to order per supplier are the SKUs' "
+                             "suggestedQuantity grouped by supplier.")
+class ReorderAdvice:
+    suggestions: list[ReorderSuggestion] = strawberry.field(default_factory=list)
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.field(permission_classes=[IsStaff], description=(
+    "Reorder advice per SKU from the last `historyDays` days of orders (today included), the stock, the open "
+    "purchase orders and the waiting backorders. `serviceLevel`: the share of lead times that should end without "
+    "running out (0.5 up to 1); `smoothing`: the constant of Croston's smoothings (above 0, at most 1)."))
+async def reorder_suggestions(info: Ctx, filter: ReorderSuggestionFilter | None = None,
+                              service_level: float = reorder.DEFAULT_SERVICE_LEVEL,
+                              smoothing: float = reorder.DEFAULT_SMOOTHING,
+                              history_days: int = reorder.DEFAULT_HISTORY_DAYS) -> ReorderAdvice:
+    f = filter or ReorderSuggestionFilter()
+    try:
+        policy = reorder.ReorderPolicy(service_level, smoothing, history_days).validate()
+        supplier_id = decode_id("Supplier", f.supplier_id, "filter.supplierId") if f.supplier_id else None
+        if f.skus is not None and len(f.skus) > info.context.settings.page_size_limit:
+            raise InvalidInput(f"at most {info.context.settings.page_size_limit} SKUs", field="filter.skus")
+        for sku in f.skus or []:
+            m.check_sku(sku, "filter.skus")
+    except DomainError as error:
+        return ReorderAdvice(user_errors=[gt.UserError.of(error)])
+    found = await planning_store.reorder_suggestions(info.context.desk.clock.today(), policy, skus=f.skus,
+                                                     supplier_id=supplier_id)
+    return ReorderAdvice(suggestions=[ReorderSuggestion.of(s) for s in found
+                                      if s.below_reorder_point or not f.only_below_reorder_point])

@@ -13,7 +13,6 @@ notifications outbox), and published to the bus only after the commit succeeded.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -32,7 +31,7 @@ from domain.eta import InboundSupply
 from domain.events import Event
 from domain.locations import Location
 from domain.ports import EventPublisher
-from domain.store import mapping
+from domain.store import bulk, mapping
 from domain.store import models as t
 
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
@@ -306,18 +305,7 @@ class TortoiseUnitOfWork:
     async def _bulk_insert(self, table: str, columns: Sequence[str], pg_types: Sequence[str],
                            rows: list[tuple[Any, ...]]) -> None:
         assert self.conn is not None
-        names = ", ".join(f'"{c}"' for c in columns)
-        if self.is_postgres:
-            if len(rows) >= COPY_THRESHOLD:  # COPY: the fastest way into PostgreSQL, worth it for long lists
-                async with self.conn.acquire_connection() as connection:
-                    await connection.copy_records_to_table(table, records=rows, columns=list(columns))
-                return
-            await self.conn.execute_query(
-                f'INSERT INTO "{table}" ({names}) SELECT {_pg_select(columns, pg_types)} '
-                f"FROM {_pg_unnest(columns, pg_types)}", _pg_arrays(rows, len(columns)))
-        else:
-            await self.conn.execute_many(
-                f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})', rows)
+        await bulk.insert_rows(self.conn, table, columns, pg_types, rows)
 
     async def _bulk_update_backorders(self, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """`rows` hold the new values of `columns`, then the id."""
@@ -545,7 +533,6 @@ def _changing_values(b: m.Backorder) -> dict[str, Any]:
     }
 
 
-COPY_THRESHOLD = 500
 _BACKORDER_PG_TYPES = {
     **dict.fromkeys(("quantity", "original_quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity",
                      "substituted_quantity", "priority_override", "order_quantity", "queue_position", "version"),
@@ -556,22 +543,7 @@ _BACKORDER_PG_TYPES = {
 }
 
 
-def _pg_unnest(columns: Sequence[str], pg_types: Sequence[str]) -> str:
-    """unnest($1::text[], $2::int[], ...) AS v("a", "b", ...); JSON travels as text."""
-    arrays = ", ".join(f"${n}::{'text' if t_ == 'jsonb' else t_}[]" for n, t_ in enumerate(pg_types, 1))
-    return f"unnest({arrays}) AS v({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)})"
-
-
-def _pg_select(columns: Sequence[str], pg_types: Sequence[str]) -> str:
-    return ", ".join(f'v."{c}"' + ("::jsonb" if t_ == "jsonb" else "") for c, t_ in zip(columns, pg_types, strict=True))
-
-
-def _pg_arrays(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
-
-
-# compact, and without the circular-reference bookkeeping: event payloads and `reserved` maps are plain trees
-_json = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_pg_unnest, _pg_arrays, _json = bulk.pg_unnest, bulk.pg_arrays, bulk.to_json
 
 
 def _db(value: Any) -> Any:

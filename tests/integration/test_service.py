@@ -297,8 +297,8 @@ async def test_the_refresh_leaves_allocated_backorders_alone(desk: BackorderDesk
 
 async def test_a_drawn_number_that_meets_another_is_drawn_again(desk: BackorderDesk, monkeypatch):
     # given the random draw returns the same code twice before a new one, for POs and for orders
-    import domain.model
-    import domain.services
+    import domain.model.order
+    import domain.use_cases.purchasing
 
     def draws(prefix):
         codes = iter(["AAAAAAAA", "AAAAAAAA", "BBBBBBBB"])
@@ -306,10 +306,10 @@ async def test_a_drawn_number_that_meets_another_is_drawn_again(desk: BackorderD
 
     await _shop(desk, on_hand=10, po_units=0)
     supplier_id = (await t.Supplier.first()).id
-    monkeypatch.setattr(domain.services, "readable_number", draws("PO"))
+    monkeypatch.setattr(domain.use_cases.purchasing, "readable_number", draws("PO"))
     first = await desk.create_purchase_order(supplier_id, date(2026, 3, 11), [LineRequest(SKU, 1)])
     second = await desk.create_purchase_order(supplier_id, date(2026, 3, 12), [LineRequest(SKU, 1)])
     assert (first.number, second.number) == ("PO-260302-AAAAAAAA", "PO-260302-BBBBBBBB")
-    monkeypatch.setattr(domain.model, "readable_number", draws("BD"))
+    monkeypatch.setattr(domain.model.order, "readable_number", draws("BD"))
     orders = [await _order(desk, "ann@example.com", 1), await _order(desk, "bob@example.com", 1)]
     assert [o.number for o in orders] == ["BD-260302-AAAAAAAA", "BD-260302-BBBBBBBB"]

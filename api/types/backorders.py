@@ -1,0 +1,193 @@
+"""Backorder types: a backorder with its ETA, history (worded for its reader) and substitutes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from api.context import Loaders, load_many_now, load_now
+from api.ids import encode_id
+from api.permissions import IsStaff
+from api.types.common import BackorderStatus, Channel, Ctx, EtaConfidence, EtaSourceEnum, Money, reader_is_staff
+from domain import allocation
+from domain import model as m
+from notifications import wording
+
+
+@strawberry.type(description="When the waiting units are expected, how sure that is, and why.")
+class Eta:
+    date: date
+    confidence: EtaConfidence  # type: ignore[valid-type]
+    source: EtaSourceEnum = strawberry.field(  # type: ignore[valid-type]
+        description="Why this date: PURCHASE_ORDER, a delivery the supplier confirmed; LEAD_TIME, estimated "
+                    "from the usual lead time; ON_HAND or ALLOCATED, from stock; RELEASE_DATE, a preorder's release.")
+    _purchase_order_number: strawberry.Private[str | None] = None
+
+    @strawberry.field(description="The purchase order the date comes from. Staff only: null for customers.")
+    def purchase_order_number(self, info: Ctx) -> str | None:
+        return self._purchase_order_number if reader_is_staff(info) else None
+
+
+@strawberry.enum
+class HistoryKind(Enum):
+    STATUS = "STATUS"
+    ETA = "ETA"
+    PRIORITY = "PRIORITY"
+    QUANTITY = "QUANTITY"
+
+
+@strawberry.type
+class HistoryEntry:
+    at: datetime
+    kind: HistoryKind
+    old_value: str | None
+    new_value: str | None
+    cause: str
+
+
+@strawberry.type(description="An in-stock alternative a customer may take instead of waiting.")
+class SubstituteOption:
+    product: Product
+    _available_to_promise: strawberry.Private[int]
+    available: bool = strawberry.field(description="Enough is in stock for all the waiting units.")
+    price_difference: Money = strawberry.field(description="Substitute unit price minus the original's.")
+
+    @strawberry.field(description="Units available to promise now. Staff only: null for customers (see `available`).")
+    def available_quantity(self, info: Ctx) -> int | None:
+        return self._available_to_promise if reader_is_staff(info) else None
+
+
+@strawberry.type
+class Backorder:
+    _b: strawberry.Private[m.Backorder]
+    id: strawberry.ID
+    sku: str
+    status: BackorderStatus  # type: ignore[valid-type]
+    customer_email: str
+    channel: Channel  # type: ignore[valid-type]
+    ordered_at: datetime
+    original_quantity: int = strawberry.field(description="Units first backordered.")
+    quantity: int = strawberry.field(
+        description="Units this backorder still owes (cancelled and substituted units leave it).")
+    allocated_quantity: int = strawberry.field(description="Units set aside for it so far (shipped ones included).")
+    backordered_quantity: int = strawberry.field(description="Units still waiting for stock.")
+    shipped_quantity: int
+    cancelled_quantity: int
+    substituted_quantity: int
+    queue_position: int | None = strawberry.field(description="1 = next to be served; null once nothing waits.")
+    eta: Eta | None
+    promised_date: date | None = strawberry.field(description="The first ETA the customer was given.")
+    priority: int = strawberry.field(permission_classes=[IsStaff],
+                                     description="Agent override: higher is served first.")
+    priority_reason: str | None = strawberry.field(permission_classes=[IsStaff])
+    allocation_reason: str | None = strawberry.field(
+        permission_classes=[IsStaff], description="Why it got the units it got at the last allocation.")
+    updated_at: datetime | None
+
+    @staticmethod
+    def of(b: m.Backorder) -> Backorder:
+        active, e = b.is_active, b.eta
+        return Backorder(
+            _b=b, id=strawberry.ID(encode_id("Backorder", b.id)), sku=b.sku, status=b.status,
+            customer_email=b.customer_email, channel=b.channel, ordered_at=b.ordered_at,
+            original_quantity=b.original_quantity, quantity=b.quantity, allocated_quantity=b.allocated_quantity,
+            backordered_quantity=b.waiting_quantity, shipped_quantity=b.shipped_quantity,
+            cancelled_quantity=b.cancelled_quantity, substituted_quantity=b.substituted_quantity,
+            queue_position=b.queue_position if active else None,
+            eta=Eta(date=e.date, confidence=e.confidence, source=e.source, _purchase_order_number=e.reference)
+            if e is not None and active else None,
+            promised_date=b.promised_date, priority=b.priority_override, priority_reason=b.priority_reason,
+            allocation_reason=b.allocation_reason, updated_at=b.updated_at)
+
+    @staticmethod
+    def maybe(b: m.Backorder | None) -> Backorder | None:
+        return Backorder.of(b) if b is not None else None
+
+
+    @strawberry.field(description="What changed and why. Customers read each cause in plain words, and no "
+                                  "PRIORITY entries.")
+    def history(self, info: Ctx) -> list[HistoryEntry]:
+        loaders = info.context.loaders
+        if reader_is_staff(info):
+            return load_now(loaders.history_by_backorder, self._b.id, lambda entries: history_entries(entries, True))
+        # a customer reads only their own backorders: worded in their language
+        return load_now(loaders.history_by_backorder, self._b.id, lambda entries: load_now(
+            loaders.language_by_email, self._b.customer_email,
+            lambda language: history_entries(entries, False, language)))
+
+    @strawberry.field(description="Why it is where it is in the queue, in words its customer can read (their "
+                                  "language; English for staff, who also read allocationReason): \"You are 3rd in "
+                                  "line: 2 orders placed before yours are waiting.\" Null once nothing waits.")
+    def queue_explanation(self, info: Ctx) -> str | None:
+        b, loaders = self._b, info.context.loaders
+        if not b.is_active or b.queue_position is None:
+            return None
+        position = b.queue_position
+
+        def worded(placed_before: int, product: m.Product | None, language: str) -> str:
+            fair = product is not None and product.allocation_policy is allocation.AllocationPolicy.FAIR_SHARE
+            return wording.queue_explanation(position, placed_before, fair_share=fair, language=language)
+
+        def in_language(language: str) -> Any:
+            return load_now(loaders.placed_before_by_backorder, b.id, lambda placed_before: load_now(
+                loaders.product_by_sku, b.sku, lambda product: worded(placed_before, product, language)))
+
+        if reader_is_staff(info):
+            return in_language("en")
+        return load_now(loaders.language_by_email, b.customer_email, in_language)
+
+    @strawberry.field
+    def order(self, info: Ctx) -> Order | None:
+        return load_now(info.context.loaders.order_by_id, self._b.order_id, Order.maybe)
+
+    @strawberry.field
+    def product(self, info: Ctx) -> Product | None:
+        return load_now(info.context.loaders.product_by_sku, self._b.sku, Product.maybe)
+
+    @strawberry.field(description="The product's substitutes with what is in stock now; best first.")
+    def substitutes(self, info: Ctx) -> list[SubstituteOption]:
+        loaders, today = info.context.loaders, info.context.desk.clock.today()
+        return load_now(loaders.product_by_sku, self._b.sku, lambda product: self._options(loaders, product, today))
+
+    def _options(self, loaders: Loaders, product: m.Product | None, today: date) -> Any:
+        if product is None or not product.substitutes:
+            return []
+        skus = product.substitutes
+        return load_many_now(loaders.product_by_sku, skus, lambda candidates: load_many_now(
+            loaders.stock_by_sku, skus, lambda stock: self._ranked(product, candidates, stock, today)))
+
+    def _ranked(self, product: m.Product, candidates: list[m.Product | None],
+                stock: list[list[m.StockLevel]], today: date) -> list[SubstituteOption]:
+        b, options = self._b, []
+        for candidate, levels in zip(candidates, stock, strict=True):
+            if candidate is None:
+                continue
+            atp = sum(s.available_to_promise for s in levels)
+            same_currency = candidate.price.currency == product.price.currency
+            diff = (candidate.price - product.price) if same_currency else candidate.price
+            options.append(SubstituteOption(
+                product=Product.of(candidate), _available_to_promise=atp,
+                available=b.is_active and atp >= max(1, b.waiting_quantity) and not candidate.is_preorder(today),
+                price_difference=Money.of(diff),
+            ))
+        return sorted(options, key=lambda o: not o.available)
+
+
+def history_entries(entries: list[m.HistoryEntry], staff: bool, language: str = "en") -> list[HistoryEntry]:
+    """A backorder's history as its reader may see it: all of it for staff, worded for customers."""
+    if staff:
+        return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
+                             cause=wording.staff_cause(h.cause)) for h in entries]
+    return [HistoryEntry(at=h.at, kind=HistoryKind(h.kind), old_value=h.old_value, new_value=h.new_value,
+                         cause=wording.customer_cause(h.kind, h.cause, language))
+            for h in entries if h.kind in wording.CUSTOMER_HISTORY_KINDS]
+
+
+# Product and Order name Backorder and Backorder names them: the modules import each other at the bottom,
+# after their own classes exist, so either may be imported first (strawberry resolves the annotations
+# when the schema is built).
+from api.types.catalogue import Product  # noqa: E402
+from api.types.orders import Order  # noqa: E402

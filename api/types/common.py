@@ -1,0 +1,126 @@
+"""What every feature's types share: the enums, the request context type, who is reading, user errors,
+money, and Relay connections."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context
+from api.ids import encode_cursor
+from domain import allocation
+from domain import model as m
+from domain.errors import DomainError
+from domain.errors import ErrorCode as DomainErrorCode
+from domain.eta import Confidence, EtaSource
+from notifications import wording
+
+ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode", description="Stable codes of user errors.")
+
+
+BackorderStatus = strawberry.enum(m.BackorderStatus, name="BackorderStatus")
+
+
+Channel = strawberry.enum(m.Channel, name="Channel", description="Where an order was placed.")
+
+
+BackorderPolicy = strawberry.enum(
+    m.BackorderPolicy, name="BackorderPolicy",
+    description="ALLOW: sell beyond stock; DENY: refuse lines that cannot be filled; PREORDER: sell before release.")
+
+
+AllocationPolicy = strawberry.enum(
+    allocation.AllocationPolicy, name="AllocationPolicy",
+    description="How arriving stock is shared: PRIORITY hands it out strictly in queue order; FAIR_SHARE first "
+                "gives each waiting backorder up to a minimum, then the rest in queue order.")
+
+
+CustomerTier = strawberry.enum(m.CustomerTier, name="CustomerTier")
+
+
+PurchaseOrderStatus = strawberry.enum(m.PurchaseOrderStatus, name="PurchaseOrderStatus")
+
+
+EtaConfidence = strawberry.enum(
+    Confidence, name="EtaConfidence",
+    description="HIGH: covered by a purchase order; MEDIUM: from lead time; LOW: supplier late or PO overdue.")
+
+
+EtaSourceEnum = strawberry.enum(EtaSource, name="EtaSource")
+
+
+Ctx = Info[Context, None]
+
+
+def reader_is_staff(info: Ctx) -> bool:
+    principal = info.context.principal
+    return principal is not None and principal.is_staff
+
+
+# -- what customers read ----------------------------------------------------------------------
+# Causes are data (domain.causes); staff and customers read them worded by notifications.wording, the one
+# place where every audience's words live (history here, live updates, emails and texts alike).
+update_message = wording.update_message
+
+
+visible_to_customer = wording.visible_to_customer
+
+
+@strawberry.type(description="A problem with the input; nothing was changed.")
+class UserError:
+    field: str | None
+    message: str
+    code: ErrorCode  # type: ignore[valid-type]
+    line: int | None = strawberry.field(
+        default=None, description="Which line of the input's `lines` (0-based) it is about, when it is about one.")
+
+    @staticmethod
+    def of(error: DomainError) -> UserError:
+        return UserError(field=error.field, message=error.message, code=error.code, line=error.line)
+
+
+@strawberry.type
+class Money:
+    amount: Decimal
+    currency: str
+
+    @staticmethod
+    def of(money: m.Money) -> Money:
+        return Money(amount=money.amount, currency=money.currency)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+    has_previous_page: bool = strawberry.field(
+        default=False, description="Forward paging only: true when the page starts after a cursor.")
+    start_cursor: str | None = None
+
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+    nodes: list[T]
+
+    @staticmethod
+    def of(pairs: list[tuple[str, T]], has_next: bool, total: int, *, after: str | None = None) -> Connection[T]:
+        edges = [Edge(cursor=encode_cursor(key), node=node) for key, node in pairs]
+        return Connection(edges=edges, page_info=PageInfo(
+            has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None,
+            has_previous_page=after is not None, start_cursor=edges[0].cursor if edges else None),
+            total_count=total, nodes=[node for _, node in pairs])

@@ -1,0 +1,85 @@
+"""Prefetching what a list's query selects, so the fields below it complete without an await."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from typing import Any
+
+from strawberry.types.nodes import SelectedField
+
+from api.types.common import Ctx, reader_is_staff
+from domain import model as m
+
+# -- prefetch ---------------------------------------------------------------------------------
+# A list resolver loads, in a few batches, the related objects its query will ask for, before returning: the
+# fields below it then find them in the loaders and complete without an await (see `load_now`). The batches
+# are the ones the fields would have made themselves, so this adds no statement, it only saves the awaits.
+Path = tuple[str, ...]
+
+
+def selected_paths(info: Ctx) -> set[Path]:
+    """Every path of fields the query selects under the current field, by GraphQL name, fragments flattened and
+    a connection's `nodes` / `edges { node }` dropped, e.g. ("lines", "backorder", "history")."""
+    out: set[Path] = set()
+
+    def walk(selections: list[Any], prefix: Path) -> None:
+        for selection in selections:
+            if isinstance(selection, SelectedField):
+                path = prefix + (selection.name,)
+                if path in (("nodes",), ("edges",), ("edges", "node")):
+                    walk(selection.selections, ())
+                    continue
+                out.add(path)
+                walk(selection.selections, path)
+            else:  # a fragment: its fields are the parent's
+                walk(selection.selections, prefix)
+
+    for field in info.selected_fields:
+        walk(field.selections, ())
+    return out
+
+
+async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequence[m.Backorder] = ()) -> None:
+    """Load what the query selects below these orders (or backorders): line products, backorders, their
+    history, products and substitutes (with the substitutes' stock)."""
+    wants = selected_paths(info)
+    loaders = info.context.loaders
+    lines = [line for o in orders for line in o.lines]
+    roots: list[Path] = [()] if backorders else []  # where backorders sit in the selection
+    ids: list[str] = []
+    if ("lines", "backorder") in wants:
+        roots.append(("lines", "backorder"))
+        ids += [line.backorder_id for line in lines if line.backorder_id]
+    if ("lines", "substituteFor") in wants:
+        roots.append(("lines", "substituteFor"))
+        ids += [line.substitute_for for line in lines if line.substitute_for]
+    if ("backorders",) in wants and orders:
+        roots.append(("backorders",))
+        ids += [line.backorder_id for line in lines if line.backorder_id]
+    if not roots and ("lines", "product") not in wants:
+        return
+    ids = list(dict.fromkeys(ids))
+    wanted = {field for root in roots for field in ("history", "product", "substitutes") if root + (field,) in wants}
+    first: list[Awaitable[Any]] = []
+    of_backorders = bool(wanted & {"product", "substitutes"})  # a line's backorder is of the line's SKU
+    skus = {line.sku for line in lines} if ("lines", "product") in wants or of_backorders else set()
+    skus |= {b.sku for b in backorders} if of_backorders else set()
+    if skus:
+        first.append(loaders.product_by_sku.load_many(list(skus)))
+    if ids:
+        first.append(loaders.backorder_by_id.load_many(ids))
+    if "history" in wanted:
+        first.append(loaders.history_by_backorder.load_many(ids + [b.id for b in backorders]))
+        if not reader_is_staff(info):  # worded in the customer's language (a customer reads only their own)
+            email = info.context.principal.customer_email if info.context.principal else None
+            if email:
+                first.append(loaders.language_by_email.load(email))
+    await asyncio.gather(*first)
+    if "substitutes" not in wanted:
+        return
+    found = [b for b in await loaders.backorder_by_id.load_many(ids) if b is not None] + list(backorders)
+    products = await loaders.product_by_sku.load_many(list({b.sku for b in found}))
+    substitutes = list({sku: None for p in products if p is not None for sku in p.substitutes})
+    if substitutes:
+        await asyncio.gather(loaders.product_by_sku.load_many(substitutes), loaders.stock_by_sku.load_many(substitutes))

@@ -1,0 +1,167 @@
+"""Purchase order use cases: create, change or cancel, receive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from domain.causes import Actor, Cause, CauseKind
+from domain.commands import LineRequest
+from domain.errors import InvalidInput, not_found, on_line
+from domain.limits import check_code, check_location
+from domain.model import (
+    DEFAULT_LOCATION,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+    check_quantity,
+    check_sku,
+    new_id,
+    readable_number,
+)
+from domain.use_cases.shared import Deps, checked_line, locked_purchase_order, po_event, po_line, save, settle
+
+
+async def create_purchase_order(
+    deps: Deps,
+    supplier_id: str,
+    expected_date: date,
+    lines: Sequence[LineRequest],
+    number: str | None = None,
+    location: str = DEFAULT_LOCATION,
+) -> PurchaseOrder:
+    now = deps.clock.now()
+    po = PurchaseOrder(
+        id=new_id(),
+        number=readable_number("PO", now) if number is None else check_code(number, "number",
+                                                                            "purchase order number"),
+        supplier_id=supplier_id,
+        expected_date=expected_date,
+        lines=[po_line(index, line) for index, line in enumerate(lines)],
+        location=check_location(location),
+        created_at=now,
+    )
+    po.validate()
+    if expected_date < now.date():
+        raise InvalidInput("the expected date is in the past", field="expectedDate")
+    skus = sorted(line.sku for line in po.lines)
+    async with deps.uow() as uow:
+        if await uow.get_supplier(supplier_id) is None:
+            raise not_found("supplier", supplier_id, field="supplierId")
+        while not number and await uow.purchase_order_number_taken(po.number):
+            po.number = readable_number("PO", now)  # a drawn number met another: draw again
+        await uow.lock_skus(skus)
+        for index, line in enumerate(po.lines):
+            if await uow.get_product(line.sku) is None:
+                with on_line(index):
+                    raise not_found("product", line.sku, field="lines.sku")
+        await uow.save_purchase_order(po)
+        uow.add_events([po_event(po, now, "created")])
+        await settle(deps, uow, skus, Cause(kind=CauseKind.PO_CREATED, actor=Actor.AGENT, reference=po.number,
+                                             new=expected_date.isoformat()))
+        await uow.commit()
+        return po
+
+
+async def update_purchase_order(
+    deps: Deps,
+    purchase_order_id: str,
+    expected_date: date | None = None,
+    quantities: Sequence[LineRequest] = (),
+    cancel: bool = False,
+) -> PurchaseOrder:
+    now = deps.clock.now()
+    quantities = [checked_line(index, q) for index, q in enumerate(quantities)]
+    async with deps.uow() as uow:
+        po = await locked_purchase_order(uow, purchase_order_id, [q.sku for q in quantities])
+        skus = sorted({line.sku for line in po.lines} | {q.sku for q in quantities})
+        po.require_open()
+        changes: list[str] = []
+        old_date = po.expected_date
+        line_changes: list[tuple[str, int | None, int]] = []
+        if expected_date is not None and expected_date != po.expected_date:
+            if expected_date < now.date():
+                raise InvalidInput("the expected date is in the past", field="expectedDate")
+            changes.append(f"date {po.expected_date.isoformat()} → {expected_date.isoformat()}")
+            po.expected_date = expected_date
+        for index, q in enumerate(quantities):
+            with on_line(index):
+                line = po.line(q.sku)
+                check_quantity(q.quantity, "lines.quantity", allow_zero=True)
+                if line is None:
+                    if await uow.get_product(q.sku) is None:
+                        raise not_found("product", q.sku, field="lines.sku")
+                    if q.quantity:
+                        po.lines.append(PurchaseOrderLine(q.sku, q.quantity))
+                        changes.append(f"{q.sku} added ({q.quantity})")
+                        line_changes.append((q.sku, None, q.quantity))
+                    continue
+                if q.quantity < line.received_quantity:
+                    raise InvalidInput(
+                        f"{q.sku}: {line.received_quantity} already received; the quantity cannot be lower",
+                        field="lines.quantity",
+                    )
+                if q.quantity != line.quantity:
+                    changes.append(f"{q.sku} {line.quantity} → {q.quantity}")
+                    line_changes.append((q.sku, line.quantity, q.quantity))
+                    line.quantity = q.quantity
+        if cancel:
+            po.status = PurchaseOrderStatus.CANCELLED
+            changes.append("cancelled")
+        elif po.lines and all(line.outstanding == 0 for line in po.lines) and any(
+            line.received_quantity for line in po.lines
+        ):
+            po.status = PurchaseOrderStatus.RECEIVED
+        if not changes:
+            raise InvalidInput("nothing to change", field="input")
+        await uow.save_purchase_order(po)
+        uow.add_events([po_event(po, now, "; ".join(changes))])
+        if cancel:
+            po_cause = Cause(kind=CauseKind.PO_CANCELLED, actor=Actor.AGENT, reference=po.number)
+        else:
+            moved = po.expected_date != old_date
+            po_cause = Cause(kind=CauseKind.PO_CHANGED, actor=Actor.AGENT, reference=po.number,
+                             old=old_date.isoformat() if moved else None,
+                             new=po.expected_date.isoformat() if moved else None, lines=tuple(line_changes))
+        await settle(deps, uow, skus, po_cause)
+        await uow.commit()
+        return po
+
+
+async def receive_purchase_order(
+    deps: Deps, purchase_order_id: str, quantities: Sequence[LineRequest] | None = None
+) -> PurchaseOrder:
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        po = await locked_purchase_order(uow, purchase_order_id)
+        skus = sorted(line.sku for line in po.lines)
+        if quantities is None:
+            po.require_open()
+            received = po.receive_all()
+        else:
+            wanted: dict[str, int] = {}
+            for index, q in enumerate(quantities):
+                with on_line(index):
+                    sku = check_sku(q.sku, "lines.sku")
+                    if sku in wanted:
+                        raise InvalidInput(f"{sku} is listed twice", field="lines")
+                wanted[sku] = q.quantity
+            received = po.receive(wanted)
+        if po.status is PurchaseOrderStatus.RECEIVED:
+            supplier = await uow.get_supplier(po.supplier_id)
+            if supplier is not None:
+                supplier.record_delivery(po.expected_date, now.date())
+                await uow.save_supplier(supplier)
+        await uow.save_purchase_order(po)
+        uow.add_events([po_event(po, now, "received")])
+        await uow.load_inventories(skus)
+        po_received = Cause(kind=CauseKind.PO_RECEIVED, actor=Actor.AGENT, reference=po.number)
+        for sku in skus:
+            inventory = await uow.inventory(sku)
+            if sku in received:
+                inventory.receive(po.location, received[sku], now, po_received)
+            inventory.settle(now, po_received)
+            await save(uow, inventory)
+        await uow.commit()
+        return po

@@ -1,0 +1,85 @@
+"""Stock use cases: receipts (and their preview), counts and safety stock, ETAs that time has made stale.
+"""
+
+from __future__ import annotations
+
+from domain.causes import Actor, Cause, CauseKind
+from domain.commands import AllocationPreviewLine
+from domain.errors import InvalidInput
+from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
+from domain.model import DEFAULT_LOCATION, SkuInventory, check_quantity, check_sku
+from domain.ports import UnitOfWork
+from domain.use_cases.shared import Deps, save, settle, watch
+
+
+async def receive_stock(deps: Deps, sku: str, quantity: int, location: str = DEFAULT_LOCATION,
+                        cause: str = "stock received") -> SkuInventory:
+    async with deps.uow() as uow:
+        inventory, _ = await _receipt(deps, uow, sku, quantity, location, cause)
+        await save(uow, inventory)
+        await uow.commit()
+        return inventory
+
+
+async def preview_receipt(deps: Deps, sku: str, quantity: int,
+                          location: str = DEFAULT_LOCATION) -> list[AllocationPreviewLine]:
+    """What receive_stock would do, without writing anything: the same receipt on the same locked aggregate,
+    then the unit of work rolls back instead of committing. One line per backorder that was waiting, in the
+    order the queue was served."""
+    async with deps.uow() as uow:
+        inventory, lines = await _receipt(deps, uow, sku, quantity, location, "stock received", preview=True)
+        inventory.check_invariants()
+        return lines  # no commit: nothing is saved and no event leaves
+
+
+async def refresh_stale_etas(deps: Deps) -> list[str]:
+    """Time alone moves ETAs: when a purchase order's date passes without delivery, the backorders it
+    covered would show a date in the past. Re-project those SKUs (now LOW confidence, not before today)
+    and announce what moved. One short transaction per SKU; safe to run from any number of workers.
+    Returns the SKUs refreshed."""
+    today = deps.clock.now().date()
+    async with deps.uow() as uow:
+        skus = await uow.skus_with_stale_etas(today)
+    for sku in skus:
+        async with deps.uow() as uow:
+            await uow.lock_skus([sku])
+            await settle(deps, uow, [sku], Cause(kind=CauseKind.ETA_OVERDUE))
+            await uow.commit()
+    return skus
+
+
+async def adjust_stock(deps: Deps, sku: str, delta: int, reason: str, location: str = DEFAULT_LOCATION,
+                       safety_stock: int | None = None) -> SkuInventory:
+    now = deps.clock.now()
+    sku = check_sku(sku)
+    async with deps.uow() as uow:
+        await uow.lock_skus([sku])
+        inventory = await uow.inventory(sku)
+        if delta:
+            inventory.adjust(location, delta, now, reason)
+        if safety_stock is not None:
+            inventory.set_safety_stock(location, safety_stock)
+        if not delta and safety_stock is None:
+            raise InvalidInput("nothing to adjust: give a delta or a safety stock", field="delta")
+        inventory.settle(now, Cause(kind=CauseKind.STOCK_ADJUSTED, actor=Actor.AGENT, reason=reason))
+        await save(uow, inventory)
+        await uow.commit()
+        return inventory
+
+
+async def _receipt(deps: Deps, uow: UnitOfWork, sku: str, quantity: int, location: str, note: str,
+                   preview: bool = False) -> tuple[SkuInventory, list[AllocationPreviewLine]]:
+    """Units arrive and go to the queue: the one receipt both receive_stock and preview_receipt run."""
+    now = deps.clock.now()
+    sku = check_sku(sku)
+    check_quantity(quantity)
+    location = check_location(location)
+    note = check_text(note, "note", max_length=MAX_TEXT_LENGTH, multiline=True, what="a note") or "stock received"
+    await uow.lock_skus([sku])
+    inventory = await uow.inventory(sku)
+    received = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=quantity,
+                     reference=location.strip().upper(), reason=note)
+    lines = watch(inventory, now.date(), preview)
+    inventory.receive(location, quantity, now, received)
+    inventory.settle(now, received)
+    return inventory, lines()
