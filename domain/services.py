@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 from domain.causes import RequestedBy
 from domain.clock import Clock
 from domain.commands import AllocationPreviewLine, CustomerDetails, LineRequest, ProductInput, Shipment
+from domain.currency import ExchangeRate
+from domain.locations import Location
 from domain.model import (
     DEFAULT_LOCATION,
     Backorder,
@@ -26,7 +29,7 @@ from domain.model import (
     Supplier,
 )
 from domain.ports import UnitOfWorkFactory
-from domain.use_cases import backorders, catalogue, orders, purchasing, stock
+from domain.use_cases import backorders, catalogue, orders, purchasing, reference_data, stock
 from domain.use_cases.orders import MAX_ORDER_LINES
 from domain.use_cases.shared import Deps
 
@@ -135,3 +138,10 @@ class BackorderDesk:
 
     async def ship_allocated(self, order_id: str) -> Shipment:
         return await orders.ship_allocated(self._deps, order_id)
+
+    async def upsert_location(self, code: str, name: str | None = None) -> Location:
+        return await reference_data.upsert_location(self._deps, code, name)
+
+    async def upsert_exchange_rate(self, from_currency: str, to_currency: str, rate: Decimal | str,
+                                   as_of: date | None = None) -> ExchangeRate:
+        return await reference_data.upsert_exchange_rate(self._deps, from_currency, to_currency, rate, as_of)

@@ -134,7 +134,8 @@ async def orders_by_id(ids: Sequence[str]) -> dict[str, m.Order]:
     lines: dict[str, list[m.OrderLine]] = defaultdict(list)
     for line in await _select(
             'SELECT id, order_id, sku, quantity, unit_price, currency, allocated_quantity, shipped_quantity, '
-            'reserved, backorder_id, substitute_for FROM "order_lines" WHERE order_id IN ({keys}) '
+            'reserved, backorder_id, substitute_for, shipped_from, list_price, list_currency, exchange_rate, '
+            'exchange_rate_date FROM "order_lines" WHERE order_id IN ({keys}) '
             "ORDER BY order_id, position", [r["id"] for r in rows]):
         lines[line["order_id"]].append(mapping.order_line(line))
     customers = await customers_by_email(list({r["customer_email"] for r in rows}))

@@ -462,12 +462,7 @@ class TortoiseUnitOfWork:
         order.version += 1
         existing = set(await t.OrderLine.filter(order_id=order.id).values_list("id", flat=True))
         for position, line in enumerate(order.lines):
-            values = {
-                "order_id": order.id, "position": position, "sku": line.sku, "quantity": line.quantity,
-                "unit_price": line.unit_price.amount, "currency": line.unit_price.currency,
-                "allocated_quantity": line.allocated_quantity, "shipped_quantity": line.shipped_quantity,
-                "reserved": line.reserved, "backorder_id": line.backorder_id, "substitute_for": line.substitute_for,
-            }
+            values = {"order_id": order.id, "position": position, **mapping.order_line_values(line)}
             if line.id in existing:
                 await t.OrderLine.filter(id=line.id).update(**values)
             else:
@@ -524,7 +519,7 @@ def _changing_values(b: m.Backorder) -> dict[str, Any]:
     return {
         "quantity": b.quantity, "allocated_quantity": b.allocated_quantity, "shipped_quantity": b.shipped_quantity,
         "cancelled_quantity": b.cancelled_quantity, "substituted_quantity": b.substituted_quantity,
-        "reserved": b.reserved, "status": b.status.value,
+        "reserved": b.reserved, "shipped_from": b.shipped_from, "status": b.status.value,
         "eta_date": eta.date if eta else None, "eta_confidence": eta.confidence.value if eta else None,
         "eta_source": eta.source.value if eta else None, "eta_reference": eta.reference if eta else None,
         "promised_date": b.promised_date, "priority_override": b.priority_override,
@@ -540,6 +535,7 @@ _BACKORDER_PG_TYPES = {
     **dict.fromkeys(("ordered_at", "created_at", "updated_at"), "timestamptz"),
     **dict.fromkeys(("eta_date", "promised_date"), "date"),
     "reserved": "jsonb",
+    "shipped_from": "jsonb",
 }
 
 
