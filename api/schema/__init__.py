@@ -3,6 +3,7 @@
 One module per feature: `catalogue` (products, suppliers, stock), `purchasing` (purchase orders), `orders`,
 `backorders` (and the KPIs), `portal` (customer sign-in and preferences), `notifications`, `tokens`, `viewer`,
 `webhooks` (outbound webhook endpoints and their deliveries), `planning` (what-if previews, reorder advice);
+`reference_data` (the shop's locations and exchange rates);
 `subscriptions` (the live `backorderUpdates`); `execution` (the executor, request limits, error masking);
 `common` (the `user_errors` payload wrapper, paging, ownership). Feature modules import `common`, never this
 module (import-linter checks it).
@@ -23,6 +24,7 @@ from api.schema import orders as order_fields
 from api.schema import planning as planning_fields
 from api.schema import portal as portal_fields
 from api.schema import purchasing as purchasing_fields
+from api.schema import reference_data as reference_fields
 from api.schema import tokens as token_fields
 from api.schema import viewer as viewer_fields
 from api.schema import webhooks as webhook_fields
@@ -55,6 +57,8 @@ class Query:
     api_tokens = token_fields.api_tokens
     webhook_endpoints = webhook_fields.webhook_endpoints
     webhook_deliveries = webhook_fields.webhook_deliveries
+    locations = reference_fields.locations
+    exchange_rates = reference_fields.exchange_rates
 
 
 @strawberry.type
@@ -88,6 +92,8 @@ class Mutation:
     update_webhook_endpoint = webhook_fields.update_webhook_endpoint
     delete_webhook_endpoint = webhook_fields.delete_webhook_endpoint
     redeliver_webhook = webhook_fields.redeliver_webhook
+    upsert_location = reference_fields.upsert_location
+    upsert_exchange_rate = reference_fields.upsert_exchange_rate
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -116,7 +116,12 @@ async def cancel_backorder(info: Ctx, input: CancelBackorderInput) -> BackorderP
     return BackorderPayload(backorder=gt.Backorder.of(b))
 
 
-@strawberry.mutation(permission_classes=[IsAuthenticated])
+@strawberry.mutation(permission_classes=[IsAuthenticated], description=(
+    "Take a listed, in-stock substitute for the backorder's waiting units: they leave the queue and the order gets a "
+    "line of the substitute. The line is priced in the order's currency: a substitute priced in another currency is "
+    "converted at the shop's exchange rate from its currency to the order's (rounded half up to the cent; the line "
+    "keeps `listPrice` and `exchangeRate`), and refused with NO_EXCHANGE_RATE when the shop has no such rate, so an "
+    "order never mixes currencies."))
 @user_errors(AcceptSubstitutePayload, fields={"id": "backorderId"})
 async def accept_substitute(info: Ctx, input: AcceptSubstituteInput) -> AcceptSubstitutePayload:
     key = await own_backorder(info, input.backorder_id, "backorderId")

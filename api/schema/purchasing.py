@@ -9,7 +9,7 @@ import strawberry
 from api import types as gt
 from api.ids import decode_id, try_decode_id
 from api.permissions import IsStaff
-from api.schema.common import Ctx, LineInput, cursor, page_size, user_errors
+from api.schema.common import KNOWN_LOCATION, Ctx, LineInput, cursor, page_size, user_errors
 from domain import model as m
 from domain.services import LineRequest
 from domain.store import queries as q
@@ -21,7 +21,7 @@ class CreatePurchaseOrderInput:
     expected_date: date
     lines: list[LineInput]
     number: str | None = None
-    location: str = m.DEFAULT_LOCATION
+    location: str = strawberry.field(default=m.DEFAULT_LOCATION, description=KNOWN_LOCATION)
 
 
 @strawberry.input

@@ -22,9 +22,12 @@ from api.types.common import (
     ErrorCode,
     EtaConfidence,
     EtaSourceEnum,
+    ExchangeRate,
+    Location,
     Money,
     PageInfo,
     PurchaseOrderStatus,
+    UnitsAtLocation,
     UserError,
     reader_is_staff,
     update_message,
@@ -38,9 +41,9 @@ from api.types.viewer import Viewer
 
 __all__ = [
     "AgeBucket", "AllocationPolicy", "Backorder", "BackorderPolicy", "BackorderStatus", "Channel", "Connection",
-    "Ctx", "Customer", "CustomerTier", "Edge", "ErrorCode", "Eta", "EtaConfidence", "EtaSourceEnum",
-    "HistoryEntry", "HistoryKind", "InboundSupply", "Kpis", "Money", "Order", "OrderLine", "PageInfo", "Path",
-    "Product", "PurchaseOrder", "PurchaseOrderLine", "PurchaseOrderStatus", "StockLevel", "SubstituteOption",
-    "Supplier", "UserError", "Viewer", "encode_id", "history_entries", "prefetch", "reader_is_staff",
-    "selected_paths", "update_message", "visible_to_customer",
+    "Ctx", "Customer", "CustomerTier", "Edge", "ErrorCode", "Eta", "EtaConfidence", "EtaSourceEnum", "ExchangeRate",
+    "HistoryEntry", "HistoryKind", "InboundSupply", "Kpis", "Location", "Money", "Order", "OrderLine", "PageInfo",
+    "Path", "Product", "PurchaseOrder", "PurchaseOrderLine", "PurchaseOrderStatus", "StockLevel",
+    "SubstituteOption", "Supplier", "UnitsAtLocation", "UserError", "Viewer", "encode_id", "history_entries",
+    "prefetch", "reader_is_staff", "selected_paths", "update_message", "visible_to_customer",
 ]
