@@ -29,6 +29,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from api.context import Context, PortalSession, Principal
+from api.export import download_endpoint
 from api.http_limits import BodyLimit
 from api.logs import RequestIdMiddleware
 from api.metrics import ReceiptMetrics, WebsocketMetrics, metrics_endpoint, process_exited
@@ -219,6 +220,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint(settings.metrics_token, clock)),
+        Route("/export/{kind}.csv", download_endpoint(settings, clock, authenticate), methods=["GET"]),
         *notify.routes(),
     ]
     if FRONTEND.is_dir():

@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--limit", type=int, default=None, help="orders: stop after this many orders")
 
+    dump = sub.add_parser("export", help="stream backorders, order lines or daily KPIs as CSV or JSON lines")
+    dump.add_argument("kind", choices=["backorders", "orders", "kpis"])
+    dump.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    dump.add_argument("--since", help="ISO date or date-time (UTC): backorders changed, orders placed, KPI days "
+                      "from then (KPIs: the last 30 days by default)")
+    dump.add_argument("--output", "-o", help="write to this file instead of standard output")
+
     return parser
 
 
@@ -98,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "import":
             return asyncio.run(import_command(settings, args.kind, args.file, args.limit))
+        if args.command == "export":
+            from api.export import export_command
+
+            return asyncio.run(export_command(settings, args.kind, args.format, args.since, args.output))
     except DomainError as error:
         print(f"error: {error.message}" + (f" ({error.field})" if error.field else ""), file=sys.stderr)
         return 2

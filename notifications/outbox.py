@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -49,16 +49,8 @@ class OutboxRecorder:
 
     async def __call__(self, conn: store.Connection, events: Sequence[ev.Event]) -> None:
         now = self.clock.now()
-        rows: list[dict[str, Any]] = []
-        for event in events:
-            if isinstance(event, ev.BackorderEvent) and event.kind in CUSTOMER_EVENTS:
-                data = event.to_dict()
-                for k in ("kind", "occurred_at", "backorder_id", "order_id", "sku", "customer_email"):
-                    data.pop(k, None)
-                rows.append({"email": event.customer_email, "backorder_id": event.backorder_id,
-                             "order_id": event.order_id, "sku": event.sku, "kind": event.kind, "data": data,
-                             "occurred_at": event.occurred_at})
-        await store.record_events(rows, now, timedelta(seconds=self.settings.coalesce_seconds), conn)
+        await store.record_events(_customer_rows(events), now, timedelta(seconds=self.settings.coalesce_seconds),
+                                  conn)
         skus = sorted({e.sku for e in events if isinstance(e, _STOCK_EVENTS)})
         for sku in skus:
             await self._back_in_stock(sku, conn)
@@ -92,6 +84,18 @@ class OutboxRecorder:
                 body_html=rendered.html if channel == "EMAIL" else None, now=now, conn=conn,
                 headers=_list_unsubscribe(base, token) if channel == "EMAIL" else {})
             await store.ProductSubscription.filter(id=sub.id).using_db(conn).update(status="NOTIFIED", notified_at=now)
+
+
+def _customer_rows(events: Sequence[ev.Event]) -> Iterator[dict[str, Any]]:
+    """The customer-facing events as outbox rows, made one at a time as the store writes them (a receipt for a
+    long queue has hundreds of thousands)."""
+    for event in events:
+        if isinstance(event, ev.BackorderEvent) and event.kind in CUSTOMER_EVENTS:
+            data = event.to_dict()
+            for k in ("kind", "occurred_at", "backorder_id", "order_id", "sku", "customer_email"):
+                data.pop(k, None)
+            yield {"email": event.customer_email, "backorder_id": event.backorder_id, "order_id": event.order_id,
+                   "sku": event.sku, "kind": event.kind, "data": data, "occurred_at": event.occurred_at}
 
 
 def _list_unsubscribe(base: str, token: str) -> dict[str, str]:

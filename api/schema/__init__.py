@@ -46,6 +46,7 @@ class Query:
     purchase_order = purchasing_fields.purchase_order
     purchase_orders = purchasing_fields.purchase_orders
     kpis = backorder_fields.kpis
+    kpi_series = planning_fields.kpi_series
     preview_allocation = planning_fields.preview_allocation
     preview_reprioritization = planning_fields.preview_reprioritization
     reorder_suggestions = planning_fields.reorder_suggestions

@@ -1,7 +1,10 @@
 """GraphQL for planning (staff only): what a receipt of stock or a reprioritisation would do, before anyone acts
-on it; reorder advice per SKU."""
+on it; reorder advice per SKU; the KPIs over time."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
 
 import strawberry
 
@@ -9,10 +12,12 @@ from api import types as gt
 from api.ids import decode_id
 from api.permissions import IsStaff
 from api.schema.common import Ctx, staff_name
+from domain import kpi_series as kpi
 from domain import model as m
 from domain import reorder
 from domain.errors import DomainError, InvalidInput
 from domain.services import AllocationPreviewLine as PreviewLine
+from domain.store import kpi_history as kpi_store
 from domain.store import planning as planning_store
 
 
@@ -160,3 +165,77 @@ async def reorder_suggestions(info: Ctx, filter: ReorderSuggestionFilter | None 
                                                      supplier_id=supplier_id)
     return ReorderAdvice(suggestions=[ReorderSuggestion.of(s) for s in found
                                       if s.below_reorder_point or not f.only_below_reorder_point])
+
+
+# -- KPIs over time ---------------------------------------------------------------------------
+KpiInterval = strawberry.enum(kpi.Interval, name="KpiInterval",
+                              description="DAY; WEEK (ISO, Monday to Sunday); MONTH. The first and last periods are "
+                                          "clipped to the range asked for.")
+
+
+@strawberry.type(description="Backorders still waiting to be served at the end of a period, of one age range.")
+class KpiAgeCount:
+    label: str
+    min_days: int
+    max_days: int | None = strawberry.field(description="Null: no upper bound.")
+    backorders: int
+
+
+@strawberry.type(description=(
+    "One period's figures (UTC days). Rates and shares are 0..1, null when there was nothing to measure. Served: "
+    "first fully allocated (or shipped); a backorder partly allocated by the deadline does not count as filled."))
+class KpiPeriod:
+    start: date
+    end: date = strawberry.field(description="The period's last day (included).")
+    order_lines: int = strawberry.field(description="Order lines placed (substitutes' lines left out).")
+    backordered_lines: int = strawberry.field(description="Of those, lines backordered at placement.")
+    backorder_rate: float | None = strawberry.field(description="backorderedLines / orderLines.")
+    units_ordered: int
+    fill_rate_at_placement: float | None = strawberry.field(description="Share of units allocated at placement.")
+    fill_rate_within_days: float | None = strawberry.field(description=(
+        "Share of units allocated at placement or whose backorder was served within `fillWithinDays` days."))
+    backorders_opened: int
+    backorders_served: int
+    backorders_cancelled: int
+    ageing: list[KpiAgeCount] = strawberry.field(description="0-7, 8-14, 15-30, >30 days, at the period's end.")
+    time_to_fulfil_p50_days: float | None = strawberry.field(
+        description="Days from backorder to served, median (nearest rank) over those served in the period.")
+    time_to_fulfil_p90_days: float | None
+    eta_promises_measured: int = strawberry.field(
+        description="Backorders served in the period that had a promised date: what the ETA figures are over.")
+    eta_error_p50_days: int | None = strawberry.field(
+        description="Day served minus day promised (positive: late), median.")
+    eta_error_p90_days: int | None
+    eta_missed_share: float | None = strawberry.field(description="Share served after their promised day.")
+
+    @staticmethod
+    def of(b: kpi.KpiBucket) -> KpiPeriod:
+        return KpiPeriod(
+            start=b.start, end=b.end, order_lines=b.order_lines, backordered_lines=b.backordered_lines,
+            backorder_rate=b.backorder_rate, units_ordered=b.units_ordered,
+            fill_rate_at_placement=b.fill_rate_at_placement, fill_rate_within_days=b.fill_rate_within,
+            backorders_opened=b.opened, backorders_served=b.served, backorders_cancelled=b.cancelled,
+            ageing=[KpiAgeCount(label=f"{a.min_days}-{a.max_days}" if a.max_days is not None else f">{a.min_days - 1}",
+                                min_days=a.min_days, max_days=a.max_days, backorders=a.backorders) for a in b.ageing],
+            time_to_fulfil_p50_days=b.time_to_fulfil_p50_days, time_to_fulfil_p90_days=b.time_to_fulfil_p90_days,
+            eta_promises_measured=len(b.eta_errors), eta_error_p50_days=b.eta_error_p50_days,
+            eta_error_p90_days=b.eta_error_p90_days, eta_missed_share=b.eta_missed_share)
+
+
+@strawberry.type
+class KpiSeries:
+    periods: list[KpiPeriod] = strawberry.field(default_factory=list)
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.field(permission_classes=[IsStaff], description=(
+    f"The backorder book's KPIs per period from `from` to `to` (UTC days, both included; at most "
+    f"{kpi.MAX_BUCKETS} periods), derived from the order lines and the backorders' history."))
+async def kpi_series(info: Ctx, from_: Annotated[date, strawberry.argument(name="from")], to: date,
+                     interval: KpiInterval = kpi.Interval.DAY,  # type: ignore[valid-type]
+                     fill_within_days: int = 7) -> KpiSeries:
+    try:
+        found = await kpi_store.kpi_buckets(from_, to, interval, fill_within_days=fill_within_days)
+    except DomainError as error:
+        return KpiSeries(user_errors=[gt.UserError.of(error)])
+    return KpiSeries(periods=[KpiPeriod.of(b) for b in found])

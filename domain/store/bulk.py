@@ -9,7 +9,8 @@ SQLite one `executemany` (a C loop in-process).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import islice
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -55,3 +56,18 @@ async def insert_rows(conn: BaseDBAsyncClient, table: str, columns: Sequence[str
             f"FROM {pg_unnest(columns, pg_types)}", pg_arrays(rows, len(columns)))
     else:
         await conn.execute_many(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})', rows)
+
+
+CHUNK_ROWS = 5_000  # rows built and written at a time by `insert_streamed`
+
+
+async def insert_streamed(conn: BaseDBAsyncClient, table: str, columns: Sequence[str], pg_types: Sequence[str],
+                          rows: Iterable[tuple[Any, ...]]) -> int:
+    """`insert_rows` for rows made on the fly, a slice at a time: a receipt serving 100k backorders writes
+    300k event rows, and building them all before writing any held hundreds of MiB. Returns the count."""
+    count = 0
+    it = iter(rows)
+    while chunk := list(islice(it, CHUNK_ROWS)):
+        await insert_rows(conn, table, columns, pg_types, chunk)
+        count += len(chunk)
+    return count

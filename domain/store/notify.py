@@ -17,7 +17,7 @@ two digests. On SQLite the single writer serialises all of this.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -133,27 +133,34 @@ class EmailSuppression(Model):
 
 
 # -- writing, inside the domain transaction ---------------------------------------------------
-async def record_events(rows: Sequence[dict[str, Any]], now: datetime, window: timedelta,
+async def record_events(rows: Iterable[dict[str, Any]], now: datetime, window: timedelta,
                         conn: BaseDBAsyncClient | None = None) -> None:
     """Record customer-facing events and make sure each of their customers has a pending digest, in a few
     statements whatever the number of rows or customers: a receipt serving 100k backorders records
-    100k-300k events for thousands of customers, and a statement per customer was most of its time."""
-    if not rows:
-        return
+    100k-300k events for thousands of customers, and a statement per customer was most of its time. `rows`
+    may be a generator: they are written a slice at a time."""
     db = conn or Digest._meta.db
     request_id = request_ids.request_id()
-    await bulk.insert_rows(
+    emails: set[str] = set()
+
+    def values() -> Iterator[tuple[Any, ...]]:
+        for row in rows:
+            emails.add(row["email"])
+            yield (row["email"], row["backorder_id"], row["order_id"], row["sku"], row["kind"],
+                   bulk.to_json(row["data"]), row["occurred_at"], request_id)
+
+    await bulk.insert_streamed(
         db, "notification_events",
         ("email", "backorder_id", "order_id", "sku", "kind", "data", "occurred_at", "request_id"),
-        ("text", "text", "text", "text", "text", "jsonb", "timestamptz", "text"),
-        [(row["email"], row["backorder_id"], row["order_id"], row["sku"], row["kind"], bulk.to_json(row["data"]),
-          row["occurred_at"], request_id) for row in rows])
-    emails = sorted({row["email"] for row in rows})
+        ("text", "text", "text", "text", "text", "jsonb", "timestamptz", "text"), values())
+    if not emails:
+        return
+    ordered = sorted(emails)
     # PostgreSQL takes them all at once (as arrays; its locks must be taken in one global order); SQLite at most
     # 999 parameters in a statement
-    step = len(emails) if is_postgres(db) else 900
-    for start in range(0, len(emails), step):
-        await _open_digests(db, emails[start:start + step], now, window)
+    step = len(ordered) if is_postgres(db) else 900
+    for start in range(0, len(ordered), step):
+        await _open_digests(db, ordered[start:start + step], now, window)
 
 
 async def _open_digests(db: BaseDBAsyncClient, emails: list[str], now: datetime, window: timedelta) -> None:

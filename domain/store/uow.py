@@ -60,7 +60,9 @@ class TortoiseUnitOfWork:
         self._before_commit = list(before_commit)
         self._events: list[Event] = []
         self._inventories: dict[str, m.SkuInventory] = {}
-        self._loaded: dict[str, dict[str, Any]] = {}  # backorder id -> row values as loaded
+        # backorder id -> the changing columns' values as loaded (`_CHANGING` order): a tuple, not the row, as
+        # a 100k queue keeps one each for the whole use case
+        self._loaded: dict[str, tuple[Any, ...]] = {}
         self._stock_ids: dict[tuple[str, str], int] = {}
         self._queue_counts: dict[str, tuple[int | None, int | None]] = {}  # sku -> products.waiting_* as loaded
         self._queue_counts_changed: dict[str, tuple[int, int]] = {}
@@ -95,11 +97,11 @@ class TortoiseUnitOfWork:
         if self._queue_counts_changed:
             await self._save_queue_counts()
         if self._events:
-            await self._bulk_insert(
-                "event_log", ("kind", "occurred_at", "backorder_id", "order_id", "sku", "payload"),
+            await bulk.insert_streamed(
+                self.conn, "event_log", ("kind", "occurred_at", "backorder_id", "order_id", "sku", "payload"),
                 ("text", "timestamptz", "text", "text", "text", "jsonb"),
-                [(e.kind, e.occurred_at, getattr(e, "backorder_id", None), getattr(e, "order_id", None),
-                  getattr(e, "sku", None), _json(e.to_dict())) for e in self._events])
+                ((e.kind, e.occurred_at, getattr(e, "backorder_id", None), getattr(e, "order_id", None),
+                  getattr(e, "sku", None), _json(e.to_dict())) for e in self._events))
             for hook in self._before_commit:
                 await hook(self.conn, self._events)
         self._committed = True
@@ -207,7 +209,7 @@ class TortoiseUnitOfWork:
         queues: dict[str, list[m.Backorder]] = defaultdict(list)
         for raw in rows:
             row = mapping.backorder_row(raw)
-            self._loaded[row["id"]] = row
+            self._loaded[row["id"]] = tuple(row[k] for k in _CHANGING)
             queues[row["sku"]].append(mapping.backorder(row, []))
         # what is still to come on open purchase orders, in one join: received and cancelled lines of the
         # shop's whole history stay in the database, not in this read
@@ -258,18 +260,26 @@ class TortoiseUnitOfWork:
         new_rows: list[t.Backorder] = []
         history: list[tuple[Any, ...]] = []
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}  # changed columns -> rows of values
+        causes: dict[int, tuple[Any, str, str]] = {}  # id -> (cause, kind, JSON)
         for backorder in inventory.touched.values():
             loaded = self._loaded.get(backorder.id)
             if loaded is None:
                 new_rows.append(t.Backorder(id=backorder.id, **mapping.backorder_values(backorder)))
             else:
-                changed = {k: v for k, v in _changing_values(backorder).items() if loaded.get(k) != v}
+                now_values = _changing_values(backorder)
+                changed = {k: v for k, v, was in zip(_CHANGING, now_values, loaded, strict=True) if was != v}
                 if changed:
                     changed["version"] = backorder.version = backorder.version + 1
-                    loaded.update(changed)
+                    # `reserved` and `shipped_from` copied: the domain changes its maps in place, and a later save
+                    # must see that
+                    self._loaded[backorder.id] = (*now_values[:5], dict(backorder.reserved),
+                                                  dict(backorder.shipped_from), *now_values[7:])
                     updates.setdefault(tuple(changed), []).append((*changed.values(), backorder.id))
-            history.extend((backorder.id, h.at, h.kind, h.old_value, h.new_value, h.cause.kind.value,
-                            _json(h.cause.to_dict())) for h in backorder.new_history)
+            for h in backorder.new_history:
+                cause = causes.get(id(h.cause))
+                if cause is None or cause[0] is not h.cause:  # one encoding per cause: a receipt shares one
+                    cause = causes[id(h.cause)] = (h.cause, h.cause.kind.value, _json(h.cause.to_dict()))
+                history.append((backorder.id, h.at, h.kind, h.old_value, h.new_value, cause[1], cause[2]))
             backorder.new_history = []
         # in bulk: allocating to a long queue touches every row in it, and a statement per row is what
         # made the first version slower than a naive ORM loop (bench/allocation.py)
@@ -278,7 +288,7 @@ class TortoiseUnitOfWork:
         if new_rows:
             await t.Backorder.bulk_create(new_rows, batch_size=500)
             for row in new_rows:
-                self._loaded[row.id] = _backorder_values_from_row(row)
+                self._loaded[row.id] = tuple(getattr(row, k) for k in _CHANGING)
         if history:
             await self._bulk_insert(
                 "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data"),
@@ -513,19 +523,19 @@ def _is_deadlock(error: BaseException) -> bool:
     return False
 
 
-def _changing_values(b: m.Backorder) -> dict[str, Any]:
-    """The columns that change after a backorder is created (who, what and when it was ordered do not)."""
+_CHANGING = ("quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity", "substituted_quantity",
+             "reserved", "shipped_from", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference",
+             "promised_date", "priority_override", "priority_reason", "allocation_reason", "queue_position", "updated_at")
+
+
+def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
+    """The values of the columns that change after a backorder is created (who, what and when it was ordered
+    do not), in `_CHANGING` order."""
     eta = b.eta
-    return {
-        "quantity": b.quantity, "allocated_quantity": b.allocated_quantity, "shipped_quantity": b.shipped_quantity,
-        "cancelled_quantity": b.cancelled_quantity, "substituted_quantity": b.substituted_quantity,
-        "reserved": b.reserved, "shipped_from": b.shipped_from, "status": b.status.value,
-        "eta_date": eta.date if eta else None, "eta_confidence": eta.confidence.value if eta else None,
-        "eta_source": eta.source.value if eta else None, "eta_reference": eta.reference if eta else None,
-        "promised_date": b.promised_date, "priority_override": b.priority_override,
-        "priority_reason": b.priority_reason, "allocation_reason": b.allocation_reason,
-        "queue_position": b.queue_position, "updated_at": b.updated_at,
-    }
+    return (b.quantity, b.allocated_quantity, b.shipped_quantity, b.cancelled_quantity, b.substituted_quantity,
+            b.reserved, b.shipped_from, b.status.value, eta.date if eta else None, eta.confidence.value if eta else None,
+            eta.source.value if eta else None, eta.reference if eta else None, b.promised_date,
+            b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position, b.updated_at)
 
 
 _BACKORDER_PG_TYPES = {
@@ -545,13 +555,3 @@ _pg_unnest, _pg_arrays, _json = bulk.pg_unnest, bulk.pg_arrays, bulk.to_json
 def _db(value: Any) -> Any:
     """A value as the database driver takes it in a raw statement (JSON columns as text)."""
     return _json(value) if isinstance(value, (dict, list)) else value
-
-
-def _backorder_values_from_row(row: t.Backorder) -> dict[str, Any]:
-    return {k: getattr(row, k) for k in ("version", *_BACKORDER_FIELDS)}
-
-
-_BACKORDER_FIELDS = tuple(mapping.backorder_values(m.Backorder(
-    id="x", order_id="x", order_line_id="x", sku="x", customer_email="x", customer_tier=m.CustomerTier.STANDARD,
-    channel=m.Channel.ONLINE, ordered_at=None, quantity=1, original_quantity=1,  # type: ignore[arg-type]
-)).keys())

@@ -11,6 +11,7 @@ from api.ids import encode_id
 from domain.services import LineRequest
 from tests.api import support as s
 from tests.api.test_customer_isolation import Customer
+from tests.api.test_query_count import statements
 
 pytestmark = pytest.mark.db
 
@@ -101,3 +102,98 @@ async def test_customers_and_strangers_are_refused(api):
         assert refused["data"] is None and refused["errors"]
     finally:
         await ann.close()
+
+
+SERIES = """query($from: Date!, $to: Date!, $interval: KpiInterval!, $within: Int) {
+  kpiSeries(from: $from, to: $to, interval: $interval, fillWithinDays: $within) {
+    periods { start end orderLines backorderedLines backorderRate unitsOrdered fillRateAtPlacement fillRateWithinDays
+      backordersOpened backordersServed backordersCancelled ageing { label backorders }
+      timeToFulfilP50Days timeToFulfilP90Days etaPromisesMeasured etaErrorP50Days etaErrorP90Days etaMissedShare }
+    userErrors { field message code } } }"""
+
+
+async def a_week_of_backorders(api) -> None:
+    """Mon 2 Mar: Ann orders 2 LAMP and 1 PEN (all on the shelf), Bob 3 LAMP (1 on the shelf, 2 backordered,
+    promised by the lead time: 12 Mar); a PO of 2 is made for 6 Mar. Tue: Cy orders 1 LAMP (backordered,
+    promised 13 Mar). Thu 5 Mar: the PO arrives and serves Bob. Fri: Cy's backorder is cancelled."""
+    desk = api.desk
+    api.clock.set(at(2))
+    lumen = await desk.upsert_supplier(None, "Lumen", 10)
+    await s.product(desk, "LAMP", stock=3, supplier_id=lumen.id)
+    await s.product(desk, "PEN", stock=100)
+    await s.order(desk, "ann@example.com", ("LAMP", 2), ("PEN", 1))
+    await s.order(desk, "bob@example.com", ("LAMP", 3))
+    po = await desk.create_purchase_order(lumen.id, date(2026, 3, 6), [LineRequest("LAMP", 2)])
+    api.clock.set(at(3))
+    cy = await s.order(desk, "cy@example.com", ("LAMP", 1))
+    api.clock.set(at(5))
+    await desk.receive_purchase_order(po.id, None)
+    api.clock.set(at(6))
+    await desk.cancel_backorder(cy.lines[0].backorder_id, reason="found one elsewhere")
+
+
+async def test_kpi_series_over_a_hand_built_week(api):
+    await a_week_of_backorders(api)
+
+    found = (await api.gql(SERIES, {"from": "2026-03-02", "to": "2026-03-08", "interval": "WEEK"}))["data"]
+
+    # 4 lines (2 backordered); 7 units, 3 backordered at placement, Bob's 2 served within 3 days; Bob's wait
+    # 3 days, served 7 days before his promised 12 Mar; nothing waits on Sunday night
+    assert found["kpiSeries"] == {"userErrors": [], "periods": [{
+        "start": "2026-03-02", "end": "2026-03-08", "orderLines": 4, "backorderedLines": 2, "backorderRate": 0.5,
+        "unitsOrdered": 7, "fillRateAtPlacement": 0.5714, "fillRateWithinDays": 0.8571, "backordersOpened": 2,
+        "backordersServed": 1, "backordersCancelled": 1,
+        "ageing": [{"label": "0-7", "backorders": 0}, {"label": "8-14", "backorders": 0},
+                   {"label": "15-30", "backorders": 0}, {"label": ">30", "backorders": 0}],
+        "timeToFulfilP50Days": 3.0, "timeToFulfilP90Days": 3.0, "etaPromisesMeasured": 1, "etaErrorP50Days": -7,
+        "etaErrorP90Days": -7, "etaMissedShare": 0.0}]}
+
+
+async def test_kpi_series_by_day(api):
+    await a_week_of_backorders(api)
+
+    days = (await api.gql(SERIES, {"from": "2026-03-02", "to": "2026-03-06", "interval": "DAY", "within": 1}))
+    periods = {p["start"]: p for p in days["data"]["kpiSeries"]["periods"]}
+
+    assert list(periods) == ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06"]
+    assert [a["backorders"] for a in periods["2026-03-04"]["ageing"]] == [2, 0, 0, 0]  # Bob's and Cy's wait
+    assert periods["2026-03-02"]["fillRateWithinDays"] == 0.6667  # 4 of 6 units; Bob's 2 took 3 days, not 1
+    assert periods["2026-03-03"]["backorderRate"] == 1.0
+    assert (periods["2026-03-05"]["backordersServed"], periods["2026-03-06"]["backordersCancelled"]) == (1, 1)
+    assert periods["2026-03-04"]["orderLines"] == 0 and periods["2026-03-04"]["backorderRate"] is None
+
+
+@pytest.mark.parametrize(("variables", "field"), [
+    ({"from": "2026-03-08", "to": "2026-03-02", "interval": "DAY"}, "to"),
+    ({"from": "2020-01-01", "to": "2026-03-02", "interval": "DAY"}, "to"),
+    ({"from": "2026-03-02", "to": "2026-03-08", "interval": "DAY", "within": -1}, "fillWithinDays"),
+])
+async def test_kpi_series_bad_input_is_a_typed_user_error(api, variables, field):
+    found = (await api.gql(SERIES, variables))["data"]["kpiSeries"]
+
+    assert found["periods"] == []
+    assert [(e["field"], e["code"]) for e in found["userErrors"]] == [(field, "INVALID_INPUT")]
+
+
+async def test_kpi_series_is_for_agents_only(api):
+    await a_week_of_backorders(api)
+    variables = {"from": "2026-03-02", "to": "2026-03-08", "interval": "WEEK"}
+    assert (await api.gql(SERIES, variables, token=None, expect_errors=True))["data"] is None
+    ann = Customer(api)
+    try:
+        await ann.sign_in_with_link("ann@example.com")
+        assert (await ann.gql(SERIES, variables))["data"] is None
+    finally:
+        await ann.close()
+
+
+async def test_kpi_series_reads_the_same_few_statements_for_a_week_or_a_year(api):
+    # given a week of history; when a week by day and a year by week are asked; then both read 2 statements
+    await a_week_of_backorders(api)
+    counts = []
+    for variables in ({"from": "2026-03-02", "to": "2026-03-08", "interval": "DAY"},
+                      {"from": "2025-03-02", "to": "2026-03-08", "interval": "WEEK"}):
+        with statements() as seen:
+            await api.gql(SERIES, variables)
+        counts.append(len([sql for sql in seen if "order_lines" in sql or "backorder_history" in sql]))
+    assert counts == [2, 2]

@@ -1,0 +1,69 @@
+"""`backorder export` as a real subprocess: CSV and JSON lines of the rows the desk wrote, `--since`, bad input
+refused with exit code 2 and nothing on standard output; no progress line when standard error is no terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from domain.store.export import BACKORDER_COLUMNS, KPI_COLUMNS, rows
+from tests.cli.test_cli import run
+from tests.integration.support import LAMP, lamp_shop, order
+
+pytestmark = pytest.mark.db
+
+
+async def test_backorders_as_csv_and_as_json_lines(desk, db):
+    await lamp_shop(desk, on_hand=1, po_units=0)
+    await order(desk, "ann@example.com", 3)
+    await order(desk, "bob@example.com", 1)
+
+    as_csv = run(db, "export", "backorders")
+    as_json = run(db, "export", "backorders", "--format", "jsonl")
+
+    assert as_csv.returncode == 0 and as_json.returncode == 0, as_csv.stderr + as_json.stderr
+    assert as_csv.stderr == "" and as_json.stderr == ""  # no progress line: standard error is no terminal
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert list(rows[0]) == list(BACKORDER_COLUMNS)
+    assert sorted((r["customer_email"], r["sku"], r["quantity"], r["status"]) for r in rows) == [
+        ("ann@example.com", LAMP, "2", "WAITING"), ("bob@example.com", LAMP, "1", "WAITING")]
+    objects = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert [(o["customer_email"], o["quantity"], o["queue_position"]) for o in objects] == [
+        (r["customer_email"], int(r["quantity"]), int(r["queue_position"])) for r in rows]
+    assert objects[0]["created_at"].endswith("+00:00")
+
+
+async def test_the_keyset_reads_every_row_once_in_order_across_chunks(desk, db):
+    await lamp_shop(desk, on_hand=0, po_units=0)
+    for n in range(7):
+        await order(desk, f"c{n}@example.com", 1)
+
+    lines = [row async for row in rows("orders", chunk=3)]  # chunks of 3, 3 and 1
+    backorders = [row async for row in rows("backorders", chunk=7)]  # a full chunk, then an empty one
+
+    assert sorted(r["customer_email"] for r in lines) == [f"c{n}@example.com" for n in range(7)]
+    assert len(backorders) == 7 and [b["id"] for b in backorders] == sorted(b["id"] for b in backorders)
+
+
+async def test_since_and_kpis(desk, db):
+    await lamp_shop(desk, on_hand=1, po_units=0)
+    await order(desk, "ann@example.com", 3)
+
+    assert run(db, "export", "orders", "--since", "2099-01-01").stdout.splitlines() == [
+        run(db, "export", "orders").stdout.splitlines()[0]]  # the header alone
+    since = date.today() - timedelta(days=2)
+    kpis = list(csv.DictReader(io.StringIO(run(db, "export", "kpis", "--since", since.isoformat()).stdout)))
+    assert list(kpis[0]) == list(KPI_COLUMNS)
+    assert [r["day"] for r in kpis] == [(since + timedelta(days=n)).isoformat() for n in range(3)]
+
+
+@pytest.mark.parametrize("args", [("kpis", "--since", "2000-01-01"), ("orders", "--since", "last week"),
+                                  ("orders", "--format", "xml"), ("customers",)])
+async def test_bad_input_exits_2_and_writes_no_rows(db, args):
+    refused = run(db, "export", *args)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr
