@@ -525,7 +525,8 @@ def _is_deadlock(error: BaseException) -> bool:
 
 _CHANGING = ("quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity", "substituted_quantity",
              "reserved", "shipped_from", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference",
-             "promised_date", "priority_override", "priority_reason", "allocation_reason", "queue_position", "updated_at")
+             "promised_date", "priority_override", "priority_reason", "allocation_reason", "queue_position",
+             "updated_at")
 
 
 def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
@@ -533,8 +534,8 @@ def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
     do not), in `_CHANGING` order."""
     eta = b.eta
     return (b.quantity, b.allocated_quantity, b.shipped_quantity, b.cancelled_quantity, b.substituted_quantity,
-            b.reserved, b.shipped_from, b.status.value, eta.date if eta else None, eta.confidence.value if eta else None,
-            eta.source.value if eta else None, eta.reference if eta else None, b.promised_date,
+            b.reserved, b.shipped_from, b.status.value, eta.date if eta else None,
+            eta.confidence.value if eta else None, eta.source.value if eta else None, eta.reference if eta else None, b.promised_date,
             b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position, b.updated_at)
 
 
