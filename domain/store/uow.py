@@ -536,7 +536,8 @@ def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
     return (b.quantity, b.allocated_quantity, b.shipped_quantity, b.cancelled_quantity, b.substituted_quantity,
             b.reserved, b.shipped_from, b.status.value, eta.date if eta else None,
             eta.confidence.value if eta else None, eta.source.value if eta else None, eta.reference if eta else None,
-            b.promised_date, b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position, b.updated_at)
+            b.promised_date, b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position,
+            b.updated_at)
 
 
 _BACKORDER_PG_TYPES = {
