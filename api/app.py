@@ -28,7 +28,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from api.context import Context, PortalSession, Principal
+from api.context import Context, Loaders, PortalSession, Principal
 from api.export import download_endpoint
 from api.http_limits import BodyLimit
 from api.logs import RequestIdMiddleware
@@ -79,15 +79,18 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
         cookies_allowed = self._cookie_allowed(request)
         session_cookie = request.cookies.get(COOKIE) if cookies_allowed else None
         principal = await authenticate(request.headers.get("authorization", ""))
+        loaders = Loaders()
         if principal is None and cookies_allowed and (request.cookies.get(STAFF_COOKIE) or session_cookie):
             # an agent's console session first: an agent who opens a customer's portal link in the same
             # browser stays an agent on the console (the portal page then asks to sign in)
             now = self.state["desk"].clock.now()
+            # a request's loaders may keep what the session's read brought (the customer, their preferences); a
+            # websocket's context lives for hours, so it keeps none
             principal = await staff_from_cookie(request.cookies.get(STAFF_COOKIE), now) \
-                or await customer_from_cookie(session_cookie, now)
+                or await customer_from_cookie(session_cookie, now, loaders if isinstance(request, Request) else None)
         return Context(desk=self.state["desk"], settings=self.settings, bus=self.state["bus"],
                        principal=principal, request=request, response=response, extras=self.state["extras"],
-                       session_cookie=session_cookie, cookies_allowed=cookies_allowed)
+                       session_cookie=session_cookie, cookies_allowed=cookies_allowed, loaders=loaders)
 
     def _cookie_allowed(self, request: Request | WebSocket) -> bool:
         """CSRF: a session cookie only counts on requests from our own pages (same origin)."""

@@ -25,11 +25,12 @@ from domain import model as m
 from domain.bus import EventBus
 from domain.clock import Clock
 from domain.currency import ExchangeRate
+from domain.customers import NotificationPreferences
 from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
 from domain.services import BackorderDesk
 from domain.store import queries as q
-from domain.store.portal import languages_by_email
+from domain.store.portal import SignedIn, get_preferences, languages_by_email
 from domain.store.tokens import token_is_active
 
 K = TypeVar("K")
@@ -303,6 +304,24 @@ class Loaders:
     @cached_property
     def language_by_email(self) -> DataLoader[str, str]:
         return _mapped(languages_by_email, "en")
+
+    @cached_property
+    def customer_by_email(self) -> DataLoader[str, m.Customer | None]:
+        return _mapped(q.customers_by_email)
+
+    @cached_property
+    def preferences_by_email(self) -> DataLoader[str, NotificationPreferences]:
+        async def load(emails: list[str]) -> list[NotificationPreferences]:
+            return [await get_preferences(email) for email in emails]  # one customer's, in practice
+
+        return DataLoader(load_fn=load)
+
+    def signed_in(self, account: SignedIn) -> None:
+        """What the session's read brought with it (the customer and their preferences) is this request's: the
+        fields that ask for them read no further."""
+        self.customer_by_email.prime(account.email, account.customer)
+        self.preferences_by_email.prime(account.email, account.preferences)
+        self.language_by_email.prime(account.email, account.preferences.language)
 
     @cached_property
     def purchase_order_by_id(self) -> DataLoader[str, m.PurchaseOrder | None]:

@@ -161,5 +161,5 @@ def server_config(app: Any, settings: Settings, **kwargs: Any) -> ServerConfig:
     alone believes any loopback peer, so every spoofed address got a fresh rate-limit bucket)."""
     proxies = list(settings.trusted_proxies)
     return ServerConfig(app, header_timeout=settings.header_timeout_seconds, body_timeout=settings.body_timeout_seconds,
-                        ws_max_size=settings.max_body_bytes, ws="websockets-sansio",
+                        ws_max_size=settings.max_body_bytes, ws="websockets-sansio", ws_per_message_deflate=False,
                         proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [], **kwargs)

@@ -16,7 +16,7 @@ from typing import Any
 from strawberry.types import Info
 
 from api import types as gt
-from api.context import Context, PortalSession, Principal
+from api.context import Context, Loaders, PortalSession, Principal
 from api.settings import Settings
 from domain.errors import ErrorCode, InvalidInput
 from domain.store import portal as store
@@ -116,14 +116,17 @@ async def _session_open(token: str, now: datetime) -> bool:
     return await store.find_session(token, now) is not None
 
 
-async def customer_from_cookie(cookie: str | None, now: datetime) -> Principal | None:
+async def customer_from_cookie(cookie: str | None, now: datetime, loaders: Loaders | None = None) -> Principal | None:
     """The customer whose session the cookie names. The principal re-checks the session before each live
-    update, so a websocket opened with it stops receiving them once the customer signs out or it expires."""
+    update, so a websocket opened with it stops receiving them once the customer signs out or it expires.
+    The same statement reads the customer and their preferences, primed into the request's `loaders`."""
     if not cookie:
         return None
-    session = await store.find_session(cookie, now)
+    session = await store.find_signed_in(cookie, now)
     if session is None:
         return None
+    if loaders is not None:
+        loaders.signed_in(session)
     return Principal(role="customer", name=session.email, customer_email=session.email, order_id=session.order_id,
                      session=PortalSession.track(cookie, session.expires_at, _session_open))
 

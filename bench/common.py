@@ -128,8 +128,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_up(url: str) -> None:
-    """Returns once `url` answers 200 (a server a benchmark started is up)."""
+async def wait_up(url: str, ok: tuple[int, ...] = (200,)) -> None:
+    """Returns once `url` answers with a status in `ok` (a server a benchmark started is up)."""
     import asyncio
 
     import httpx
@@ -137,7 +137,7 @@ async def wait_up(url: str) -> None:
     async with httpx.AsyncClient() as http:
         for _ in range(300):
             try:
-                if (await http.get(url)).status_code == 200:
+                if (await http.get(url)).status_code in ok:
                     return
             except httpx.TransportError:
                 pass

@@ -74,10 +74,10 @@ class ExchangeRate:
 
     @staticmethod
     def of(from_currency: str, to_currency: str, rate: Decimal | str | int, as_of: date) -> ExchangeRate:
-        source = check_currency(from_currency, "fromCurrency")
-        target = check_currency(to_currency, "toCurrency")
+        source = check_currency(from_currency, "from_currency")
+        target = check_currency(to_currency, "to_currency")
         if source == target:
-            raise InvalidInput("an exchange rate is between two different currencies", field="toCurrency")
+            raise InvalidInput("an exchange rate is between two different currencies", field="to_currency")
         return ExchangeRate(source, target, check_rate(rate), as_of)
 
     @property

@@ -38,7 +38,7 @@ class NotificationPreferences:
         if self.by_sms and not self.phone:
             raise InvalidInput("text messages need a mobile number", field="phone")
         if (self.quiet_hours_start is None) != (self.quiet_hours_end is None):
-            raise InvalidInput("quiet hours need both a start and an end", field="quietHoursEnd")
+            raise InvalidInput("quiet hours need both a start and an end", field="quiet_hours_end")
         self.timezone = check_timezone(self.timezone)
         if not isinstance(self.language, str) or self.language not in SUPPORTED_LANGUAGES:
             raise InvalidInput(f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}", field="language")

@@ -39,7 +39,11 @@ class ErrorCode(str, Enum):
 
 
 class DomainError(Exception):
-    """A business rule said no. Nothing was changed."""
+    """A business rule said no. Nothing was changed.
+
+    `field` is the domain's key for the value at fault, in snake_case with dots into nested values
+    (`backorder_id`, `lead_time_days`, `lines.quantity`, `customer.email`); never a name of the API's. The
+    API maps it to the path in its own input (api.schema.common.user_errors)."""
 
     code: ErrorCode = ErrorCode.INVALID_INPUT
 
@@ -104,7 +108,9 @@ class PermissionDenied(DomainError):
     code = ErrorCode.PERMISSION_DENIED
 
 
-def not_found(kind: str, key: str, *, field: str = "id") -> NotFound:
+def not_found(kind: str, key: str, *, field: str | None = None) -> NotFound:
+    """`field`: the domain key of the value that found nothing; by default the kind's own key (`sku` for a
+    product, else `<kind>_id`, e.g. `purchase_order_id`)."""
     codes = {
         "product": ErrorCode.PRODUCT_NOT_FOUND,
         "order": ErrorCode.ORDER_NOT_FOUND,
@@ -113,6 +119,8 @@ def not_found(kind: str, key: str, *, field: str = "id") -> NotFound:
         "supplier": ErrorCode.SUPPLIER_NOT_FOUND,
     }
     code = codes.get(kind.lower().replace(" ", "").replace("_", ""), ErrorCode.NOT_FOUND)
+    if field is None:
+        field = "sku" if code is ErrorCode.PRODUCT_NOT_FOUND else kind.lower().replace(" ", "_") + "_id"
     return NotFound(f"{kind} {key!r} does not exist", field=field, code=code)
 
 

@@ -53,7 +53,7 @@ def compare_prices(original: Money, substitute: Money, rates: RateBook) -> Price
 
 
 def substitute_price(original: Money, substitute: Money, rates: RateBook,
-                     field: str = "substituteSku") -> PriceComparison:
+                     field: str = "substitute_sku") -> PriceComparison:
     """What an accepted substitute's line is priced at (`converted`): refused when it cannot be said in the
     order's currency."""
     comparison = compare_prices(original, substitute, rates)

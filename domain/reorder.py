@@ -43,11 +43,11 @@ class ReorderPolicy:
 
     def validate(self) -> ReorderPolicy:
         if isinstance(self.service_level, bool) or not 0.5 <= self.service_level < 1:
-            raise InvalidInput("the service level is a share from 0.5 up to (not including) 1", field="serviceLevel")
+            raise InvalidInput("the service level is a share from 0.5 up to (not including) 1", field="service_level")
         if isinstance(self.smoothing, bool) or not 0 < self.smoothing <= 1:
             raise InvalidInput("the smoothing constant is above 0 and at most 1", field="smoothing")
         if isinstance(self.history_days, bool) or not 7 <= self.history_days <= 3650:
-            raise InvalidInput("the history is 7 to 3650 days", field="historyDays")
+            raise InvalidInput("the history is 7 to 3650 days", field="history_days")
         return self
 
     @property

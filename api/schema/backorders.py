@@ -106,7 +106,7 @@ async def kpis(info: Ctx) -> gt.Kpis:
 # -- mutations --------------------------------------------------------------------------------
 @strawberry.mutation(permission_classes=[IsAuthenticated],
                      description="Cancel all or part of a backorder; held units go to the next in line.")
-@user_errors(BackorderPayload)
+@user_errors(BackorderPayload, fields={"backorder_id": "id"})
 async def cancel_backorder(info: Ctx, input: CancelBackorderInput) -> BackorderPayload:
     key = await own_backorder(info, input.id)
     principal = info.context.require_principal()
@@ -122,7 +122,7 @@ async def cancel_backorder(info: Ctx, input: CancelBackorderInput) -> BackorderP
     "converted at the shop's exchange rate from its currency to the order's (rounded half up to the cent; the line "
     "keeps `listPrice` and `exchangeRate`), and refused with NO_EXCHANGE_RATE when the shop has no such rate, so an "
     "order never mixes currencies."))
-@user_errors(AcceptSubstitutePayload, fields={"id": "backorderId"})
+@user_errors(AcceptSubstitutePayload)
 async def accept_substitute(info: Ctx, input: AcceptSubstituteInput) -> AcceptSubstitutePayload:
     key = await own_backorder(info, input.backorder_id, "backorderId")
     b, line = await info.context.desk.accept_substitute(key, input.substitute_sku)
@@ -135,7 +135,7 @@ async def accept_substitute(info: Ctx, input: AcceptSubstituteInput) -> AcceptSu
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Agent override of the queue, with a reason.")
-@user_errors(BackorderPayload)
+@user_errors(BackorderPayload, fields={"backorder_id": "id"})
 async def reprioritize_backorder(info: Ctx, input: ReprioritizeBackorderInput) -> BackorderPayload:
     b = await info.context.desk.reprioritize_backorder(
         decode_id("Backorder", input.id), input.priority, input.reason, staff_name(info))

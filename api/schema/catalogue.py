@@ -111,7 +111,7 @@ async def upsert_product(info: Ctx, input: UpsertProductInput) -> ProductPayload
 
 
 @strawberry.mutation(permission_classes=[IsStaff])
-@user_errors(SupplierPayload)
+@user_errors(SupplierPayload, fields={"supplier_id": "id"})
 async def upsert_supplier(info: Ctx, input: UpsertSupplierInput) -> SupplierPayload:
     key = decode_id("Supplier", input.id) if input.id else None
     s = await info.context.desk.upsert_supplier(key, input.name, input.lead_time_days)

@@ -34,10 +34,11 @@ def user_errors(make: Callable[..., P], fields: Mapping[str, str] | None = None,
     """The one place where a domain error becomes `userErrors` (and nothing was written): the resolver it wraps
     returns `make(user_errors=[...])` instead of raising. Put it under `@strawberry.mutation`.
 
-    `fields` is the mutation's table from the domain's field keys to paths in its `input` where they differ
-    (acceptSubstitute's backorder is `backorderId`, not the `id` the domain names it). A field that is still
-    no path of the input is a broken contract: it is logged on `backorder.api.contract` (the API tests fail
-    on any such record)."""
+    Domain errors name their field by the domain's key (`backorder_id`, `lines.quantity`): the input path is
+    that key in camelCase (`backorderId`) unless `fields`, the mutation's table from domain keys to paths of
+    its `input`, says otherwise (cancelBackorder names the backorder `id`). A field that is still no path of
+    the input is a broken contract: it is logged on `backorder.api.contract` (the API tests fail on any such
+    record)."""
     table = dict(fields or {})
 
     def wrap(resolve: Callable[..., Awaitable[P]]) -> Callable[..., Awaitable[P]]:
@@ -49,9 +50,8 @@ def user_errors(make: Callable[..., P], fields: Mapping[str, str] | None = None,
             try:
                 return await resolve(*args, **kwargs)
             except DomainError as error:
-                user_error = gt.UserError.of(error)
+                user_error = gt.UserError.of(error, table)
                 if user_error.field:
-                    user_error.field = table.get(user_error.field, user_error.field)
                     if paths is None:
                         paths = input_paths(typing.get_type_hints(resolve).get("input"))
                     if user_error.field not in paths:

@@ -165,7 +165,7 @@ async def notification(info: Ctx, id: strawberry.ID) -> Notification | None:
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Send a failed or dead message again.")
-@user_errors(NotificationPayload)
+@user_errors(NotificationPayload, fields={"notification_id": "id"})
 async def retry_notification(info: Ctx, input: RetryNotificationInput) -> NotificationPayload:
     key = decode_id("Notification", input.id)
     if await store.outbox_entry(key) is None:
@@ -186,7 +186,7 @@ async def subscribe_to_product(info: Ctx, input: SubscribeToProductInput) -> Sub
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Suggest a listed substitute to the customer.")
-@user_errors(OfferSubstitutePayload, fields={"id": "backorderId"})
+@user_errors(OfferSubstitutePayload)
 async def offer_substitute(info: Ctx, input: OfferSubstituteInput) -> OfferSubstitutePayload:
     b = await info.context.desk.offer_substitute(decode_id("Backorder", input.backorder_id, "backorderId"),
                                                  input.substitute_sku, info.context.require_principal().name)

@@ -124,7 +124,7 @@ async def orders(info: Ctx, filter: OrderFilter | None = None, first: int | None
         q.OrderFilter(customer_email=email, channel=f.channel.value if f.channel else None, number=number,
                       placed_after=f.placed_after, placed_before=f.placed_before,
                       has_backorders=f.has_backorders),
-        size, after_key)
+        size, after_key, count=("totalCount",) in gt.selected_paths(info))  # a COUNT only when it is asked for
     found = await info.context.loaders.order_by_id.load_many(page.ids)
     visible = [o for o in found if o and principal.can_see_order(o.id, o.customer.email)]
     await gt.prefetch(info, orders=visible)
@@ -150,7 +150,7 @@ async def place_order(info: Ctx, input: PlaceOrderInput) -> PlaceOrderPayload:
 
 @strawberry.mutation(permission_classes=[IsAuthenticated],
                      description="Ship what is available now, or wait and ship the order complete.")
-@user_errors(OrderPayload, fields={"id": "orderId"})
+@user_errors(OrderPayload)
 async def set_shipping_preference(info: Ctx, input: SetShippingPreferenceInput) -> OrderPayload:
     key = await own_order(info, input.order_id)
     changed = await info.context.desk.set_shipping_preference(key, input.ship_complete)
@@ -158,7 +158,7 @@ async def set_shipping_preference(info: Ctx, input: SetShippingPreferenceInput) 
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Record a shipment of every allocated unit.")
-@user_errors(ShipAllocatedPayload, fields={"id": "orderId"})
+@user_errors(ShipAllocatedPayload)
 async def ship_allocated(info: Ctx, input: ShipAllocatedInput) -> ShipAllocatedPayload:
     key = decode_id("Order", input.order_id, "orderId")
     shipment = await info.context.desk.ship_allocated(key)

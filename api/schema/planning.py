@@ -69,10 +69,7 @@ async def preview_reprioritization(info: Ctx, backorder_id: strawberry.ID, prior
         key = decode_id("Backorder", backorder_id, "backorderId")
         lines = await info.context.desk.preview_reprioritization(key, priority, staff_name(info))
     except DomainError as error:
-        user_error = gt.UserError.of(error)
-        if user_error.field == "id":  # the domain names the backorder `id`; this field's argument is backorderId
-            user_error.field = "backorderId"
-        return AllocationPreview(user_errors=[user_error])
+        return AllocationPreview(user_errors=[gt.UserError.of(error)])  # backorder_id: the backorderId argument
     return AllocationPreview(lines=[AllocationPreviewLine.of(line) for line in lines])
 
 

@@ -138,9 +138,9 @@ async def my_account(info: Ctx) -> Account | None:
     principal = info.context.require_principal()
     if principal.customer_email is None:
         return None
-    customers = await q.customers_by_email([principal.customer_email])
-    customer = customers.get(principal.customer_email)
-    prefs = await store.get_preferences(principal.customer_email)
+    loaders = info.context.loaders  # primed by the session's read on a portal request: no statement
+    customer = await loaders.customer_by_email.load(principal.customer_email)
+    prefs = await loaders.preferences_by_email.load(principal.customer_email)
     return Account(email=principal.customer_email, name=customer.name if customer else "",
                    preferences=Preferences.of(prefs))
 

@@ -82,7 +82,7 @@ async def create_purchase_order(info: Ctx, input: CreatePurchaseOrderInput) -> P
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Move the date, change quantities, or cancel.")
-@user_errors(PurchaseOrderPayload)
+@user_errors(PurchaseOrderPayload, fields={"purchase_order_id": "id", "changes": "input"})
 async def update_purchase_order(info: Ctx, input: UpdatePurchaseOrderInput) -> PurchaseOrderPayload:
     po = await info.context.desk.update_purchase_order(
         decode_id("PurchaseOrder", input.id), input.expected_date,
@@ -91,7 +91,7 @@ async def update_purchase_order(info: Ctx, input: UpdatePurchaseOrderInput) -> P
 
 
 @strawberry.mutation(permission_classes=[IsStaff])
-@user_errors(PurchaseOrderPayload)
+@user_errors(PurchaseOrderPayload, fields={"purchase_order_id": "id"})
 async def receive_purchase_order(info: Ctx, input: ReceivePurchaseOrderInput) -> PurchaseOrderPayload:
     lines = None if input.lines is None else [LineRequest(li.sku, li.quantity) for li in input.lines]
     po = await info.context.desk.receive_purchase_order(decode_id("PurchaseOrder", input.id), lines)

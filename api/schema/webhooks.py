@@ -258,7 +258,7 @@ async def create_webhook_endpoint(info: Ctx, input: CreateWebhookEndpointInput) 
 
 
 @strawberry.mutation(permission_classes=[IsStaff])
-@user_errors(UpdateWebhookEndpointPayload)
+@user_errors(UpdateWebhookEndpointPayload, fields={"endpoint_id": "id"})
 async def update_webhook_endpoint(info: Ctx, input: UpdateWebhookEndpointInput) -> UpdateWebhookEndpointPayload:
     key = decode_id("WebhookEndpoint", input.id)
     url = await _checked_url(info, input.url) if input.url is not None else None
@@ -271,7 +271,7 @@ async def update_webhook_endpoint(info: Ctx, input: UpdateWebhookEndpointInput) 
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Deliveries not yet made are dropped.")
-@user_errors(DeleteWebhookEndpointPayload)
+@user_errors(DeleteWebhookEndpointPayload, fields={"endpoint_id": "id"})
 async def delete_webhook_endpoint(info: Ctx, input: DeleteWebhookEndpointInput) -> DeleteWebhookEndpointPayload:
     if not await store.delete_endpoint(decode_id("WebhookEndpoint", input.id)):
         raise NotFound("no webhook endpoint has this id", field="id")

@@ -4,11 +4,13 @@ money, and Relay connections."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
 
 from api.context import Context
 from api.ids import encode_cursor
@@ -81,8 +83,13 @@ class UserError:
         default=None, description="Which line of the input's `lines` (0-based) it is about, when it is about one.")
 
     @staticmethod
-    def of(error: DomainError) -> UserError:
-        return UserError(field=error.field, message=error.message, code=error.code, line=error.line)
+    def of(error: DomainError, fields: Mapping[str, str] | None = None) -> UserError:
+        """`field` names the error's domain key (`backorder_id`) as a path of the input: by the mutation's own
+        table `fields` where the input names it otherwise (`id`), else in the input's camelCase."""
+        field = error.field
+        if field is not None:
+            field = (fields or {}).get(field) or to_camel_case(field)
+        return UserError(field=field, message=error.message, code=error.code, line=error.line)
 
 
 @strawberry.type

@@ -8,8 +8,10 @@ from typing import Any
 
 from strawberry.types.nodes import SelectedField
 
+from api.context import Loaders
 from api.types.common import Ctx, reader_is_staff
 from domain import model as m
+from domain.store import queries as q
 
 # -- prefetch ---------------------------------------------------------------------------------
 # A list resolver loads, in a few batches, the related objects its query will ask for, before returning: the
@@ -65,9 +67,13 @@ async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequen
     of_backorders = bool(wanted & {"product", "substitutes"})  # a line's backorder is of the line's SKU
     skus = {line.sku for line in lines} if ("lines", "product") in wants or of_backorders else set()
     skus |= {b.sku for b in backorders} if of_backorders else set()
-    if skus:
+    if skus and "substitutes" in wanted:  # the products and their substitutes in one statement
+        first.append(_products_and_substitutes(list(skus), loaders))
+    elif skus:
         first.append(loaders.product_by_sku.load_many(list(skus)))
-    if ids:
+    if ids and any(root + ("queueExplanation",) in wants for root in roots):
+        first.append(_backorders_explained(ids, loaders))  # with each one's count of orders placed before it
+    elif ids:
         first.append(loaders.backorder_by_id.load_many(ids))
     if "history" in wanted:
         first.append(loaders.history_by_backorder.load_many(ids + [b.id for b in backorders]))
@@ -83,3 +89,18 @@ async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequen
     substitutes = list({sku: None for p in products if p is not None for sku in p.substitutes})
     if substitutes:
         await asyncio.gather(loaders.product_by_sku.load_many(substitutes), loaders.stock_by_sku.load_many(substitutes))
+
+
+async def _products_and_substitutes(skus: list[str], loaders: Loaders) -> None:
+    found = await q.products_with_substitutes(skus)
+    named = {sku for product in found.values() for sku in product.substitutes}
+    for sku in dict.fromkeys([*skus, *named]):  # a SKU asked for or named and not found is known to be absent
+        loaders.product_by_sku.prime(sku, found.get(sku))
+
+
+async def _backorders_explained(ids: list[str], loaders: Loaders) -> None:
+    backorders, placed_before = await q.backorders_with_placed_before(ids)
+    for key, backorder in backorders.items():
+        loaders.backorder_by_id.prime(key, backorder)
+    for key in backorders:
+        loaders.placed_before_by_backorder.prime(key, placed_before.get(key, 0))

@@ -132,4 +132,4 @@ class Backorder:
 
     def require_active(self) -> None:
         if not self.is_active:
-            raise InvalidState(f"backorder is {self.status.value.lower()}", field="id")
+            raise InvalidState(f"backorder is {self.status.value.lower()}", field="backorder_id")

@@ -18,13 +18,15 @@ _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$")
 
 
 def check_quantity(value: int, field_name: str = "quantity", *, allow_zero: bool = False) -> int:
+    """`field_name` is the domain's key for the value (snake_case, e.g. `safety_stock`, `lines.quantity`)."""
+    label = field_name.replace("_", " ")  # people read "safety stock", not the key
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidQuantity(f"{field_name} must be a whole number", field=field_name)
+        raise InvalidQuantity(f"{label} must be a whole number", field=field_name)
     if value < 0 or (value == 0 and not allow_zero):
         least = "zero or more" if allow_zero else "at least 1"
-        raise InvalidQuantity(f"{field_name} must be {least}", field=field_name)
+        raise InvalidQuantity(f"{label} must be {least}", field=field_name)
     if value > MAX_QUANTITY:
-        raise InvalidQuantity(f"{field_name} must be at most {MAX_QUANTITY}", field=field_name)
+        raise InvalidQuantity(f"{label} must be at most {MAX_QUANTITY}", field=field_name)
     return value
 
 

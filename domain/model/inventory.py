@@ -199,7 +199,7 @@ class SkuInventory:
         )
 
     def set_safety_stock(self, location: str, safety_stock: int) -> None:
-        check_quantity(safety_stock, "safetyStock", allow_zero=True)
+        check_quantity(safety_stock, "safety_stock", allow_zero=True)
         self.level(location).safety_stock = safety_stock
         self.stock_changed = True
 
@@ -366,7 +366,7 @@ class SkuInventory:
         backorder.require_active()
         qty = backorder.waiting_quantity
         if qty == 0:
-            raise InvalidState("nothing is waiting on this backorder: it is fully allocated", field="backorderId")
+            raise InvalidState("nothing is waiting on this backorder: it is fully allocated", field="backorder_id")
         backorder.quantity -= qty
         backorder.substituted_quantity += qty
         cause = Cause(kind=CauseKind.SUBSTITUTED, actor=actor, quantity=qty, reference=substitute_sku)
@@ -386,13 +386,13 @@ class SkuInventory:
     def reserve_for_substitute(self, line: OrderLine, today: date) -> None:
         if self.product.is_preorder(today):  # a substitute is taken to ship now, not on a release day
             raise SubstituteError(
-                f"{self.sku} is not released until {self.product.release_date}", field="substituteSku",
+                f"{self.sku} is not released until {self.product.release_date}", field="substitute_sku",
                 code=ErrorCode.SUBSTITUTE_UNAVAILABLE,
             )
         if self.available_to_promise < line.quantity:
             raise SubstituteError(
                 f"{self.sku}: only {self.available_to_promise} available, {line.quantity} needed",
-                field="substituteSku", code=ErrorCode.SUBSTITUTE_UNAVAILABLE,
+                field="substitute_sku", code=ErrorCode.SUBSTITUTE_UNAVAILABLE,
             )
         line.reserved = self._reserve(line.quantity)
         line.allocated_quantity = line.quantity

@@ -64,4 +64,4 @@ class Order:
         for line in self.lines:
             if line.id == line_id:
                 return line
-        raise InvalidInput(f"order {self.number} has no line {line_id}", field="lineId")
+        raise InvalidInput(f"order {self.number} has no line {line_id}", field="line_id")

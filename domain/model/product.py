@@ -46,24 +46,25 @@ class Product:
             raise InvalidInput("a product needs a name", field="name")
         check_text(self.name, "name", max_length=MAX_PRODUCT_NAME_LENGTH, what="a product's name")
         if self.backorder_limit is not None:
-            check_quantity(self.backorder_limit, "backorderLimit", allow_zero=True)
+            check_quantity(self.backorder_limit, "backorder_limit", allow_zero=True)
         if self.lead_time_days is not None and not 0 <= self.lead_time_days <= 3650:
-            raise InvalidInput("lead time must be between 0 and 3650 days", field="leadTimeDays")
+            raise InvalidInput("lead time must be between 0 and 3650 days", field="lead_time_days")
         if self.backorder_policy is BackorderPolicy.PREORDER and self.release_date is None:
-            raise InvalidInput("a preorder product needs a release date", field="releaseDate")
+            raise InvalidInput("a preorder product needs a release date", field="release_date")
         if self.sku in self.substitutes:
             raise InvalidInput("a product cannot substitute itself", field="substitutes")
         if len(set(self.substitutes)) != len(self.substitutes):
             raise InvalidInput("substitutes are listed once each", field="substitutes")
         for s in self.substitutes:
             check_sku(s, "substitutes")
-        for value, name in ((self.fair_share_minimum, "fairShareMinimum"),
-                            (self.customer_cap_per_receipt, "customerCapPerReceipt")):
+        for value, name in ((self.fair_share_minimum, "fair_share_minimum"),
+                            (self.customer_cap_per_receipt, "customer_cap_per_receipt")):
             if value is None:
                 continue
             check_quantity(value, name)
             if self.allocation_policy is not AllocationPolicy.FAIR_SHARE:
-                raise InvalidInput(f"{name} applies only to the FAIR_SHARE allocation policy", field=name)
+                raise InvalidInput(f"{name.replace('_', ' ')} applies only to the FAIR_SHARE allocation policy",
+                                   field=name)
 
     def is_preorder(self, today: date) -> bool:
         return (

@@ -66,7 +66,8 @@ class PurchaseOrder:
 
     def require_open(self) -> None:
         if not self.is_open:
-            raise InvalidState(f"purchase order {self.number} is {self.status.value.lower()}", field="id")
+            raise InvalidState(f"purchase order {self.number} is {self.status.value.lower()}",
+                               field="purchase_order_id")
 
     def receive(self, quantities: dict[str, int]) -> dict[str, int]:
         """Record a (partial) receipt; returns what was received per SKU."""

@@ -126,20 +126,30 @@ async def customers_by_email(emails: Sequence[str]) -> dict[str, m.Customer]:
 
 
 async def orders_by_id(ids: Sequence[str]) -> dict[str, m.Order]:
-    """Orders with their lines and customers: three statements for any number of orders."""
-    rows = await _select('SELECT id, number, channel, customer_email, placed_at, ship_complete, version '
-                         'FROM "orders" WHERE id IN ({keys})', list(ids)) if ids else []
-    if not rows:
+    """Orders with their lines and customers: one statement for any number of orders (the orders joined to their
+    customers and lines; an order's columns repeat on each of its lines)."""
+    if not ids:
         return {}
+    rows = await _select(
+        "SELECT o.id AS id, o.number AS number, o.channel AS channel, o.customer_email AS customer_email, "
+        "o.placed_at AS placed_at, o.ship_complete AS ship_complete, o.version AS version, c.email AS email, "
+        "c.name AS name, c.phone AS phone, c.tier AS tier, l.id AS line_id, l.sku AS sku, l.quantity AS quantity, "
+        "l.unit_price AS unit_price, l.currency AS currency, l.allocated_quantity AS allocated_quantity, "
+        "l.shipped_quantity AS shipped_quantity, l.reserved AS reserved, l.backorder_id AS backorder_id, "
+        "l.substitute_for AS substitute_for, l.shipped_from AS shipped_from, l.list_price AS list_price, "
+        "l.list_currency AS list_currency, l.exchange_rate AS exchange_rate, "
+        'l.exchange_rate_date AS exchange_rate_date FROM "orders" o '
+        'LEFT JOIN "customers" c ON c.email = o.customer_email LEFT JOIN "order_lines" l ON l.order_id = o.id '
+        "WHERE o.id IN ({keys}) ORDER BY o.id, l.position",
+        list(ids))
+    heads: dict[str, Any] = {}
     lines: dict[str, list[m.OrderLine]] = defaultdict(list)
-    for line in await _select(
-            'SELECT id, order_id, sku, quantity, unit_price, currency, allocated_quantity, shipped_quantity, '
-            'reserved, backorder_id, substitute_for, shipped_from, list_price, list_currency, exchange_rate, '
-            'exchange_rate_date FROM "order_lines" WHERE order_id IN ({keys}) '
-            "ORDER BY order_id, position", [r["id"] for r in rows]):
-        lines[line["order_id"]].append(mapping.order_line(line))
-    customers = await customers_by_email(list({r["customer_email"] for r in rows}))
-    return {r["id"]: mapping.order(r, lines[r["id"]], customers.get(r["customer_email"])) for r in rows}
+    for row in rows:
+        heads.setdefault(row["id"], row)
+        if row["line_id"] is not None:
+            lines[row["id"]].append(mapping.order_line({**row, "id": row["line_id"], "order_id": row["id"]}))
+    return {key: mapping.order(r, lines[key], mapping.customer(r) if r["email"] is not None else None)
+            for key, r in heads.items()}
 
 
 async def order_id_by_number(number: str) -> str | None:
@@ -157,6 +167,39 @@ async def placed_before_counts(ids: Sequence[str]) -> dict[str, int]:
         'AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position AND o.ordered_at < b.ordered_at '
         'WHERE b.queue_position IS NOT NULL AND b.id IN ({keys}) GROUP BY b.id', list(ids))
     return {r["id"]: int(r["n"]) for r in rows}
+
+
+async def products_with_substitutes(skus: Sequence[str]) -> dict[str, m.Product]:
+    """The products and the products they name as substitutes, in one statement (a page of backorders shows
+    both: bench/portal_query.py)."""
+    if not skus:
+        return {}
+    db = t.Order._meta.db
+    skus = list(skus)
+    if db.capabilities.dialect == "postgres":
+        marks = ", ".join(f"${n}" for n in range(1, len(skus) + 1))
+        named = f'SELECT jsonb_array_elements_text(s.substitutes::jsonb) FROM "products" s WHERE s.sku IN ({marks})'
+    else:  # numbered parameters: the keys are given once and named twice
+        marks = ", ".join(f"?{n}" for n in range(1, len(skus) + 1))
+        named = f'SELECT j.value FROM "products" s, json_each(s.substitutes) j WHERE s.sku IN ({marks})'
+    rows = await db.execute_query_dict(
+        'SELECT sku, name, price, currency, backorder_policy, backorder_limit, release_date, substitutes, '
+        'supplier_id, lead_time_days, allocation_policy, fair_share_minimum, customer_cap_per_receipt, version '
+        f'FROM "products" WHERE sku IN ({marks}) OR sku IN ({named})', skus)
+    return {r["sku"]: mapping.product(r) for r in rows}
+
+
+async def backorders_with_placed_before(ids: Sequence[str]) -> tuple[dict[str, m.Backorder], dict[str, int]]:
+    """`backorders_by_id` and `placed_before_counts` in one statement (a customer's page explains each
+    backorder's place in its queue)."""
+    if not ids:
+        return {}, {}
+    rows = await _select(
+        'SELECT b.*, (SELECT COUNT(*) FROM "backorders" o WHERE b.queue_position IS NOT NULL AND o.sku = b.sku '
+        "AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position AND o.ordered_at < b.ordered_at) "
+        'AS placed_before FROM "backorders" b WHERE b.id IN ({keys})', list(ids))
+    return ({row["id"]: mapping.backorder(mapping.backorder_row(row), []) for row in rows},
+            {row["id"]: int(row["placed_before"]) for row in rows if row["queue_position"] is not None})
 
 
 async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:
@@ -189,8 +232,11 @@ async def suppliers_by_id(ids: Sequence[str]) -> dict[str, m.Supplier]:
 
 
 # -- lists ------------------------------------------------------------------------------------
-async def _page(query: Any, key: str, first: int, after: str | None, order: Sequence[str]) -> Page:
-    total = await query.count()
+async def _page(query: Any, key: str, first: int, after: str | None, order: Sequence[str],
+                count: bool = True) -> Page:
+    """A page of keys after `after`, and the number of all that match (only when `count`: else -1, for a reader
+    that does not ask for it, and one statement fewer)."""
+    total = await query.count() if count else -1
     if after is not None:
         query = query.filter(**{f"{key}__gt": after}) if order[0] == key else query.filter(**{f"{key}__lt": after})
     ids = list(await query.order_by(*order).limit(first + 1).values_list(key, flat=True))
@@ -238,8 +284,8 @@ class OrderFilter:
     has_backorders: bool | None = None
 
 
-async def list_orders(f: OrderFilter, first: int, after: str | None) -> Page:
-    """Newest first."""
+async def list_orders(f: OrderFilter, first: int, after: str | None, *, count: bool = True) -> Page:
+    """Newest first (`count`: see `_page`)."""
     query = t.Order.all()
     if f.customer_email:
         query = query.filter(customer_email=f.customer_email.strip().lower())
@@ -254,7 +300,7 @@ async def list_orders(f: OrderFilter, first: int, after: str | None) -> Page:
     if f.has_backorders is not None:
         with_backorders = Subquery(t.Backorder.all().values("order_id"))  # in the database, not a list of ids
         query = query.filter(id__in=with_backorders) if f.has_backorders else query.exclude(id__in=with_backorders)
-    return await _page(query, "id", first, after, ["-id"])
+    return await _page(query, "id", first, after, ["-id"], count)
 
 
 async def list_products(search: str | None, first: int, after: str | None) -> Page:

@@ -466,7 +466,7 @@ class TortoiseUnitOfWork:
         except IntegrityError as error:
             if idempotency_key:  # the idempotency key's unique index: a twin committed first
                 raise Conflict(f"an order with idempotency key {idempotency_key!r} was placed meanwhile",
-                               field="idempotencyKey", code=ErrorCode.CONFLICT) from error
+                               field="idempotency_key", code=ErrorCode.CONFLICT) from error
             raise Conflict("another order was placed with the same number at the same moment; please retry",
                            field=None, code=ErrorCode.CONFLICT) from error
         order.version += 1
@@ -503,7 +503,7 @@ class TortoiseUnitOfWork:
                 await t.ExchangeRate.create(from_currency=rate.from_currency, to_currency=rate.to_currency, **values)
         except IntegrityError as error:  # the same pair set at the same moment
             raise Conflict(f"the {rate.from_currency}→{rate.to_currency} rate was set meanwhile; please retry",
-                           field="toCurrency") from error
+                           field="to_currency") from error
 
     async def get_backorder(self, backorder_id: str) -> m.Backorder | None:
         row = await t.Backorder.filter(id=backorder_id).values()

@@ -121,7 +121,7 @@ async def update_endpoint(endpoint_id: str, now: datetime, *, url: str | None = 
                           enabled: bool | None = None, rotate_secret: bool = False) -> tuple[Endpoint, str | None]:
     row = await WebhookEndpoint.get_or_none(id=endpoint_id)
     if row is None:
-        raise NotFound("no webhook endpoint has this id", field="id")
+        raise NotFound("no webhook endpoint has this id", field="endpoint_id")
     if url is not None:
         row.url = url
     if events is not None:
@@ -242,7 +242,7 @@ async def redeliver(delivery_id: str, now: datetime) -> Delivery:
     """Send a delivery again (same event id, same body) as soon as a dispatcher is free."""
     row = await WebhookDelivery.get_or_none(id=delivery_id)
     if row is None:
-        raise NotFound("no webhook delivery has this id", field="deliveryId")
+        raise NotFound("no webhook delivery has this id", field="delivery_id")
     if row.status != SENDING:
         await WebhookDelivery.filter(id=delivery_id).exclude(status=SENDING).update(
             status=QUEUED, next_attempt_at=now, claimed_until=None)

@@ -34,19 +34,19 @@ async def cancel_backorder(deps: Deps, backorder_id: str, quantity: int | None =
 
 async def accept_substitute(deps: Deps, backorder_id: str, substitute_sku: str) -> tuple[Backorder, OrderLine]:
     now = deps.clock.now()
-    substitute_sku = check_sku(substitute_sku, "substituteSku")
+    substitute_sku = check_sku(substitute_sku, "substitute_sku")
     async with deps.uow() as uow:
         backorder = await get_backorder(uow, backorder_id)
         product = await uow.get_product(backorder.sku)
         if product is None or substitute_sku not in product.substitutes:
             raise SubstituteError(f"{substitute_sku} is not a substitute for {backorder.sku}",
-                                  field="substituteSku", code=ErrorCode.NOT_A_SUBSTITUTE)
+                                  field="substitute_sku", code=ErrorCode.NOT_A_SUBSTITUTE)
         await uow.lock_skus(sorted({backorder.sku, substitute_sku}))
         original = await uow.inventory(backorder.sku)
         backorder = in_queue(original, backorder_id)
         if backorder.waiting_quantity == 0:
             raise InvalidState("nothing is waiting on this backorder: it is fully allocated",
-                               field="backorderId")
+                               field="backorder_id")
         replacement = await uow.inventory(substitute_sku)
         order = await uow.get_order(backorder.order_id)
         assert order is not None
@@ -94,16 +94,16 @@ async def preview_reprioritization(deps: Deps, backorder_id: str, priority: int,
 async def offer_substitute(deps: Deps, backorder_id: str, substitute_sku: str, agent: str) -> Backorder:
     """An agent suggests an alternative to a waiting customer; the customer decides (accept_substitute)."""
     now = deps.clock.now()
-    substitute_sku = check_sku(substitute_sku, "substituteSku")
+    substitute_sku = check_sku(substitute_sku, "substitute_sku")
     async with deps.uow() as uow:
         backorder = await get_backorder(uow, backorder_id)
         backorder.require_active()
         if backorder.waiting_quantity == 0:
-            raise InvalidState("nothing is waiting on this backorder: it is fully allocated", field="id")
+            raise InvalidState("nothing is waiting on this backorder: it is fully allocated", field="backorder_id")
         product = await uow.get_product(backorder.sku)
         if product is None or substitute_sku not in product.substitutes:
             raise SubstituteError(f"{substitute_sku} is not listed as a substitute for {backorder.sku}",
-                                  field="substituteSku", code=ErrorCode.NOT_A_SUBSTITUTE)
+                                  field="substitute_sku", code=ErrorCode.NOT_A_SUBSTITUTE)
         uow.add_events([ev.SubstituteOffered(occurred_at=now, backorder_id=backorder.id,
                                              order_id=backorder.order_id, sku=backorder.sku,
                                              customer_email=backorder.customer_email,

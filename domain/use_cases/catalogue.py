@@ -20,7 +20,7 @@ async def upsert_product(deps: Deps, data: ProductInput) -> Product:
         await uow.lock_skus([sku])
         existing = await uow.get_product(sku)
         if data.supplier_id is not None and await uow.get_supplier(data.supplier_id) is None:
-            raise not_found("supplier", data.supplier_id, field="supplierId")
+            raise not_found("supplier", data.supplier_id, field="supplier_id")
         for s in substitutes:
             if s != sku and await uow.get_product(s) is None:
                 raise not_found("product", s, field="substitutes")
@@ -53,7 +53,7 @@ async def upsert_product(deps: Deps, data: ProductInput) -> Product:
 async def upsert_supplier(deps: Deps, supplier_id: str | None, name: str, lead_time_days: int) -> Supplier:
     name = check_text(name, "name", required=True, what="a supplier's name")
     if isinstance(lead_time_days, bool) or not 0 <= lead_time_days <= 3650:
-        raise InvalidInput("lead time must be between 0 and 3650 days", field="leadTimeDays")
+        raise InvalidInput("lead time must be between 0 and 3650 days", field="lead_time_days")
     async with deps.uow() as uow:
         supplier = await uow.get_supplier(supplier_id) if supplier_id else None
         if supplier_id and supplier is None:

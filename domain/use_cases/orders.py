@@ -59,9 +59,9 @@ async def place_order(
     if customer.phone is not None and customer.phone.strip():
         customer = replace(customer, phone=check_phone(customer.phone, "customer.phone"))
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= MAX_KEY_LENGTH:
-        raise InvalidInput(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters", field="idempotencyKey")
+        raise InvalidInput(f"an idempotency key has 1 to {MAX_KEY_LENGTH} characters", field="idempotency_key")
     if idempotency_key is not None:
-        check_text(idempotency_key, "idempotencyKey", max_length=MAX_KEY_LENGTH, what="an idempotency key")
+        check_text(idempotency_key, "idempotency_key", max_length=MAX_KEY_LENGTH, what="an idempotency key")
     check_text(customer.name, "customer.name", what="a name")
     if location is not None and location.strip():
         location = check_location(location)
@@ -170,7 +170,7 @@ async def ship_allocated(deps: Deps, order_id: str) -> Shipment:
         if order.ship_complete and any(b.waiting_quantity for b in backorders.values()):
             raise NothingToShip(
                 f"order {order.number} ships complete and units are still on backorder",
-                field="orderId", code=ErrorCode.SHIP_COMPLETE_PENDING,
+                field="order_id", code=ErrorCode.SHIP_COMPLETE_PENDING,
             )
         shipment = Shipment(id=new_id(), order_id=order.id, units=0)
         unreleased: list[Product] = []
@@ -190,10 +190,10 @@ async def ship_allocated(deps: Deps, order_id: str) -> Shipment:
             first = min(unreleased, key=lambda p: p.release_date or now.date())
             raise NothingToShip(
                 f"{first.sku} ({first.name}) is released on {first.release_date}; preorders ship from then",
-                field="orderId", code=ErrorCode.NOT_RELEASED,
+                field="order_id", code=ErrorCode.NOT_RELEASED,
             )
         if not shipment.units:
-            raise NothingToShip(f"order {order.number} has nothing allocated to ship", field="orderId")
+            raise NothingToShip(f"order {order.number} has nothing allocated to ship", field="order_id")
         await uow.save_order(order)
         uow.add_events([ev.OrderShipped(occurred_at=now, order_id=order.id, shipment_id=shipment.id,
                                         customer_email=order.customer.email, units=shipment.units)])

@@ -45,11 +45,11 @@ async def create_purchase_order(
     )
     po.validate()
     if expected_date < now.date():
-        raise InvalidInput("the expected date is in the past", field="expectedDate")
+        raise InvalidInput("the expected date is in the past", field="expected_date")
     skus = sorted(line.sku for line in po.lines)
     async with deps.uow() as uow:
         if await uow.get_supplier(supplier_id) is None:
-            raise not_found("supplier", supplier_id, field="supplierId")
+            raise not_found("supplier", supplier_id, field="supplier_id")
         await known_location(uow, po.location)
         while not number and await uow.purchase_order_number_taken(po.number):
             po.number = readable_number("PO", now)  # a drawn number met another: draw again
@@ -84,7 +84,7 @@ async def update_purchase_order(
         line_changes: list[tuple[str, int | None, int]] = []
         if expected_date is not None and expected_date != po.expected_date:
             if expected_date < now.date():
-                raise InvalidInput("the expected date is in the past", field="expectedDate")
+                raise InvalidInput("the expected date is in the past", field="expected_date")
             changes.append(f"date {po.expected_date.isoformat()} → {expected_date.isoformat()}")
             po.expected_date = expected_date
         for index, q in enumerate(quantities):
@@ -116,7 +116,7 @@ async def update_purchase_order(
         ):
             po.status = PurchaseOrderStatus.RECEIVED
         if not changes:
-            raise InvalidInput("nothing to change", field="input")
+            raise InvalidInput("nothing to change", field="changes")
         await uow.save_purchase_order(po)
         uow.add_events([po_event(po, now, "; ".join(changes))])
         if cancel:

@@ -53,7 +53,7 @@ def in_queue(inventory: SkuInventory, backorder_id: str) -> Backorder:
     """The locked, current copy of a backorder; it must still be active."""
     backorder = inventory.queue.get(backorder_id)
     if backorder is None:
-        raise InvalidState("this backorder is no longer open", field="id")
+        raise InvalidState("this backorder is no longer open", field="backorder_id")
     return backorder
 
 

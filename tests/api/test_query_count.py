@@ -99,4 +99,41 @@ async def test_a_page_of_orders_costs_the_same_statements_for_10_as_for_50(api):
     assert all(any(f'"{table}"' in sql for sql in sent) for table in tables), sent
     # then: a small, fixed number of statements, whatever the page size
     assert fifty == ten, (ten, fifty, sent)
-    assert fifty <= 16, sent  # 16: queueExplanation counts the orders ahead in one statement of its own
+    assert fifty <= 12, (fifty, sent)  # 12: the token, orders (count, ids, rows), and one per kind of related row
+
+
+def _portal_orders_document() -> str:
+    """The portal's `Orders` query exactly as frontend/portal.js sends it (as bench/portal_query.py reads it)."""
+    from bench.portal_query import portal_document
+
+    return portal_document()
+
+
+async def test_the_portals_orders_query_costs_a_fixed_small_number_of_statements(api):
+    # given: the 50 orders above, and a customer with 6 of them, signed in to the portal with a session cookie
+    from tests.api.test_customer_isolation import Customer
+
+    await _fifty_orders(api)
+    for _ in range(5):
+        await s.order(api.desk, "customer7@example.com", ("TEE", 1), ("LAMP", 1))
+    ann = Customer(api)
+    try:
+        await ann.sign_in_with_link("customer7@example.com")
+        document = _portal_orders_document()
+
+        # when: the portal's page asks for everything it shows
+        with statements() as sent:
+            body = await ann.gql(document)
+
+        # then: the customer's own orders, with the backorders' wording, history, ETAs and substitutes
+        assert "errors" not in body, body
+        orders = body["data"]["orders"]["nodes"]
+        assert len(orders) == 6 and body["data"]["myAccount"]["email"] == "customer7@example.com"
+        backorders = [line["backorder"] for o in orders for line in o["lines"] if line["backorder"]]
+        assert len(backorders) >= 10 and all(b["queueExplanation"] and b["history"] for b in backorders)
+        # then: 7 statements (issue 15 allows 8): the session with the customer and their preferences, the page's
+        # order ids, the orders with their lines, the products with their substitutes, the backorders with the
+        # count of orders placed before each, their history, the substitutes' stock
+        assert len(sent) <= 7, (len(sent), sent)
+    finally:
+        await ann.close()

@@ -112,7 +112,7 @@ def test_fair_share_settings_are_whole_positive_numbers_and_only_for_fair_share(
         fair_product(customer_cap_per_receipt=-1).validate()
     with pytest.raises(InvalidInput) as refused:
         Product(sku="MUG-01", name="Mug", price=Money.of("10.00", "EUR"), customer_cap_per_receipt=2).validate()
-    assert refused.value.field == "customerCapPerReceipt"
+    assert refused.value.field == "customer_cap_per_receipt"
 
 
 # -- properties -------------------------------------------------------------------------------------

@@ -81,8 +81,8 @@ def test_fill_within_zero_days_is_fill_at_placement_unless_served_the_same_insta
 @pytest.mark.parametrize(("first", "last", "interval", "within", "field"), [
     (date(2026, 3, 2), date(2026, 3, 1), Interval.DAY, 7, "to"),
     (date(2020, 1, 1), date(2026, 3, 1), Interval.DAY, 7, "to"),
-    (date(2026, 3, 2), date(2026, 3, 3), Interval.DAY, -1, "fillWithinDays"),
-    (date(2026, 3, 2), date(2026, 3, 3), Interval.DAY, 400, "fillWithinDays"),
+    (date(2026, 3, 2), date(2026, 3, 3), Interval.DAY, -1, "fill_within_days"),
+    (date(2026, 3, 2), date(2026, 3, 3), Interval.DAY, 400, "fill_within_days"),
 ])
 def test_a_range_out_of_bounds_is_refused_naming_its_field(first, last, interval, within, field):
     with pytest.raises(InvalidInput) as refused:

@@ -832,9 +832,9 @@ def test_money_is_rounded_to_cents_with_an_upper_case_currency():
     ("changes", "field"),
     [
         ({"name": "  "}, "name"),
-        ({"backorder_limit": -1}, "backorderLimit"),
-        ({"lead_time_days": 3651}, "leadTimeDays"),
-        ({"backorder_policy": BackorderPolicy.PREORDER}, "releaseDate"),
+        ({"backorder_limit": -1}, "backorder_limit"),
+        ({"lead_time_days": 3651}, "lead_time_days"),
+        ({"backorder_policy": BackorderPolicy.PREORDER}, "release_date"),
         ({"substitutes": [SKU]}, "substitutes"),
         ({"substitutes": ["CUP-01", "CUP-01"]}, "substitutes"),
     ],

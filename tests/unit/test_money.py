@@ -62,10 +62,10 @@ def test_a_rate_is_positive_finite_and_at_most_eight_decimals(bad):
 def test_a_rate_is_between_two_currencies():
     with pytest.raises(InvalidInput) as same:
         ExchangeRate.of("EUR", "eur", "1", date(2026, 3, 1))
-    assert same.value.field == "toCurrency"
+    assert same.value.field == "to_currency"
     with pytest.raises(InvalidInput) as bad:
         ExchangeRate.of("EURO", "USD", "1", date(2026, 3, 1))
-    assert bad.value.field == "fromCurrency"
+    assert bad.value.field == "from_currency"
 
 
 @settings(max_examples=200, deadline=None)
@@ -110,7 +110,7 @@ async def test_accepting_a_substitute_never_mixes_currencies_in_one_order(ours, 
         backorder, line = await desk.accept_substitute(backorder_id, "ALT")
     except DomainError as refused:
         assert theirs != ours and rate is None, refused
-        assert refused.code is ErrorCode.NO_EXCHANGE_RATE and refused.field == "substituteSku"
+        assert refused.code is ErrorCode.NO_EXCHANGE_RATE and refused.field == "substitute_sku"
         assert repr(store.state) == before  # refused: nothing changed
         return
     order = next(iter(store.state.orders.values()))
@@ -128,7 +128,7 @@ async def test_an_exchange_rate_cannot_be_dated_in_the_future_and_bad_rates_chan
     store = InMemoryStore()
     desk = BackorderDesk(store, FixedClock(NOW))
     for args, field in [(("USD", "EUR", "0.9", date(2026, 3, 3)), "date"), (("USD", "EUR", "0"), "rate"),
-                        (("US", "EUR", "1"), "fromCurrency"), (("USD", "USD", "1"), "toCurrency")]:
+                        (("US", "EUR", "1"), "from_currency"), (("USD", "USD", "1"), "to_currency")]:
         with pytest.raises(DomainError) as refused:
             await desk.upsert_exchange_rate(*args)
         assert refused.value.field == field

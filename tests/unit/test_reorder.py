@@ -85,7 +85,7 @@ def test_suggestions_to_order_grouped_by_supplier():
 def test_a_policy_out_of_range_is_refused_naming_its_field(policy):
     with pytest.raises(InvalidInput) as refused:
         policy.validate()
-    assert refused.value.field in {"serviceLevel", "smoothing", "historyDays"}
+    assert refused.value.field in {"service_level", "smoothing", "history_days"}
 
 
 demand = st.lists(st.integers(0, 50), max_size=60)
