@@ -273,6 +273,7 @@ def make_desk(settings: Settings, bus: EventBus, notify: Notifications, clock: C
     same transaction (serve and every worker build it here, so their changes are told alike)."""
     return BackorderDesk(lambda: TortoiseUnitOfWork(
         bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
+        eta_learning=settings.eta_learning,
         before_commit=[notify.recorder, WebhookRecorder(clock), ReceiptMetrics()]), clock)
 
 
@@ -307,9 +308,12 @@ async def refresh_etas_forever(desk: BackorderDesk, stop: asyncio.Event, every_s
     every `every_seconds`, until `stop` is set. A failed round is logged and tried again next time."""
     while not stop.is_set():
         try:
-            refreshed = await desk.refresh_stale_etas()
+            refreshed = await desk.refresh_stale_etas()  # also cancels what passed its "cancel if not by"
             if refreshed:
                 log.info("ETAs re-projected for %d SKU(s) whose expected date passed", len(refreshed))
+            substituted = await desk.apply_substitute_consents()
+            if substituted:
+                log.info("substitutes taken for %d backorder(s) whose customers consented", len(substituted))
         except Exception:  # a database hiccup must not end the loop
             log.exception("ETA refresh failed; trying again in %s s", every_seconds)
         with contextlib.suppress(TimeoutError):

@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o")
 
     imp = sub.add_parser("import", help="import CSV data (gzip is fine)")
-    imp.add_argument("kind", choices=["locations", "orders", "products", "stock"])
+    imp.add_argument("kind", choices=["locations", "orders", "products", "stock", "purchase-orders"])
     imp.add_argument("file")
     imp.add_argument("--limit", type=int, default=None, help="orders: stop after this many orders")
 
@@ -293,7 +293,8 @@ def backorder_command() -> str:
 
 def _desk(settings: Settings) -> BackorderDesk:
     return BackorderDesk(lambda: TortoiseUnitOfWork(policy=settings.policy,
-                                                    default_lead_time_days=settings.default_lead_time_days))
+                                                    default_lead_time_days=settings.default_lead_time_days,
+                                                    eta_learning=settings.eta_learning))
 
 
 async def token_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -443,6 +444,8 @@ def _product_inputs(rows: list[dict[str, str]], existing: dict[str, Product]) ->
 async def import_command(settings: Settings, kind: str, path: str, limit: int | None) -> int:
     from domain.store import queries as q
 
+    if kind == "purchase-orders":
+        return await _import_purchase_orders(settings, path)
     required = {"products": ("sku", "name", "price"), "stock": ("sku", "quantity"),
                 "orders": ("InvoiceNo", "StockCode", "Quantity"), "locations": ("code",)}[kind]
     rows = _rows(path, required)
@@ -489,6 +492,23 @@ async def import_command(settings: Settings, kind: str, path: str, limit: int | 
             print(f"{len(receipts) - failed} stock receipts imported" + (f", {failed} refused" if failed else ""))
             return 1 if failed else 0
         return await _import_orders(desk, rows, limit, path)
+
+
+async def _import_purchase_orders(settings: Settings, path: str) -> int:
+    from api.purchase_import import COLUMNS, BadPurchaseOrderRow, error_line, historical_lines
+
+    try:
+        lines = historical_lines(_rows(path, COLUMNS))
+    except BadPurchaseOrderRow as error:
+        raise BadImportFile(f"{path}: {error}; nothing imported") from error
+    async with open_database(settings.database_url):
+        try:
+            done = await _desk(settings).import_purchase_orders(lines)
+        except DomainError as error:
+            raise BadImportFile(f"{path}: {error_line(error)}; nothing imported") from error
+    print(f"{done.purchase_orders} purchase orders imported: {done.lines_received} lines received, "
+          f"{done.lines_open} still open")
+    return 0
 
 
 async def _import_orders(desk: BackorderDesk, rows: list[dict[str, str]], limit: int | None, path: str) -> int:

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from domain.allocation import PriorityPolicy
+from domain.delays import EtaLearning
 from domain.store.db import DEFAULT_DATABASE_URL
 from notifications.settings import NotificationSettings, env_float, env_int
 from notifications.webhook_settings import WebhookSettings
@@ -25,12 +26,25 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _eta_learning(env: os._Environ[str] | dict[str, str]) -> EtaLearning | None:
+    """BACKORDER_ETA_LEARNING=0 keeps ETAs at the POs' own dates; BACKORDER_ETA_DELAY_QUANTILE (0-1, default
+    0.8) is how much of a supplier's delay record a promise covers."""
+    if env.get("BACKORDER_ETA_LEARNING", "1").strip().lower() in ("0", "false", "no"):
+        return None
+    q = env_float("BACKORDER_ETA_DELAY_QUANTILE", 0.8)
+    if not 0 <= q <= 1:
+        raise SystemExit(f"BACKORDER_ETA_DELAY_QUANTILE must be between 0 and 1, not {q}")
+    return EtaLearning(delay_quantile=q)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     development: bool = False
     default_lead_time_days: int = 14
     policy: PriorityPolicy = field(default_factory=PriorityPolicy)
+    # ETAs learned from suppliers' deliveries (issue 14); None: a PO's own date, as before
+    eta_learning: EtaLearning | None = field(default_factory=EtaLearning)
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
@@ -67,6 +81,7 @@ class Settings:
                 urgency_weight=env_float("BACKORDER_PRIORITY_URGENCY_WEIGHT", 0.0),
                 size_weight=env_float("BACKORDER_PRIORITY_SIZE_WEIGHT", 0.0),
             ),
+            eta_learning=_eta_learning(env),
             public_url=env.get("BACKORDER_PUBLIC_URL", "http://127.0.0.1:8000"),
             redis_url=env.get("BACKORDER_REDIS_URL") or None,
             redis_channel=env.get("BACKORDER_REDIS_CHANNEL") or "backorder:events",

@@ -40,6 +40,10 @@ class CauseKind(str, Enum):
     QUEUE_ORDER_PLACED = "QUEUE_ORDER_PLACED"  # another order (`reference`) placed for the SKU
     ORDER_SHIPPED = "ORDER_SHIPPED"  # order `reference` shipped
     ETA_OVERDUE = "ETA_OVERDUE"  # the expected delivery date passed without delivery
+    NOT_BY_DATE = "NOT_BY_DATE"  # quantity cancelled by the desk: expected `new` (None: the date passed), after
+    #                              the customer's "cancel if not by" date `old`
+    SUBSTITUTE_DECLINED = "SUBSTITUTE_DECLINED"  # substitute `reference` declined (actor, agent)
+    PREFERENCES_CHANGED = "PREFERENCES_CHANGED"  # "cancel if not by" `new` (None: cleared), consent `reference`
     LEGACY = "LEGACY"  # recorded before causes were data: only the staff text of the time (`text`)
 
 
@@ -127,6 +131,17 @@ class Cause:
     def po_date(number: str, old: date, new: date) -> Cause:
         return Cause(kind=CauseKind.PO_CHANGED, actor=Actor.AGENT, reference=number, old=old.isoformat(),
                      new=new.isoformat())
+
+    @staticmethod
+    def not_by_date(quantity: int, cancel_if_not_by: date, eta: date | None) -> Cause:
+        """The customer's own rule cancelled it: their wish, carried out by the desk."""
+        return Cause(kind=CauseKind.NOT_BY_DATE, quantity=quantity, requested_by=RequestedBy.CUSTOMER,
+                     old=cancel_if_not_by.isoformat(), new=eta.isoformat() if eta else None)
+
+    @staticmethod
+    def by(who: str) -> tuple[Actor, str | None]:
+        """`who` is "customer" for the customer in the portal, else the agent's name."""
+        return (Actor.CUSTOMER, None) if who == Actor.CUSTOMER.value else (Actor.AGENT, who)
 
     @staticmethod
     def legacy(text: str) -> Cause:

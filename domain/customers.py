@@ -1,14 +1,16 @@
-"""What a customer chose about being told: channels, quiet hours, time zone and language."""
+"""What a customer chose: how they are told (channels, quiet hours, time zone and language), and the defaults
+their new backorders start with ("cancel if not by" date, substitute consent: domain.preferences)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from domain.errors import InvalidInput
 from domain.limits import check_timezone
+from domain.preferences import SubstituteConsent, check_cancel_if_not_by
 
 SUPPORTED_LANGUAGES = ("en", "de", "fr", "es")  # each has a catalogue in notifications/locale (English: the source)
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
@@ -31,8 +33,11 @@ class NotificationPreferences:
     quiet_hours_end: time | None = time(8, 0)
     timezone: str = "UTC"
     language: str = "en"
+    cancel_if_not_by: date | None = None  # the default for new backorders
+    substitutes: SubstituteConsent = SubstituteConsent.ASK  # the default for new backorders
 
-    def validate(self) -> NotificationPreferences:
+    def validate(self, today: date | None = None) -> NotificationPreferences:
+        """`today`: when the defaults were just set (a "cancel if not by" already passed is refused)."""
         if self.phone:
             self.phone = check_phone(self.phone)
         if self.by_sms and not self.phone:
@@ -42,6 +47,10 @@ class NotificationPreferences:
         self.timezone = check_timezone(self.timezone)
         if not isinstance(self.language, str) or self.language not in SUPPORTED_LANGUAGES:
             raise InvalidInput(f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}", field="language")
+        if today is not None:
+            check_cancel_if_not_by(self.cancel_if_not_by, today)
+        if not isinstance(self.substitutes, SubstituteConsent):
+            raise InvalidInput("substitutes is one of NEVER, ASK, SAME_PRICE_OR_LOWER, ANY_LISTED", field="substitutes")
         return self
 
     @property

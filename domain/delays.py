@@ -53,6 +53,14 @@ class DeliveryRecord:
         return self.received_on <= self.last_promised
 
 
+def delivery_records(*, supplier_id: str, purchase_order: str, first_promised: date, last_promised: date,
+                     received: Mapping[str, int], received_on: date,
+                     ordered_on: date | None) -> list[DeliveryRecord]:
+    """The records of one receipt of a purchase order: a line per SKU received (units > 0)."""
+    return [DeliveryRecord(supplier_id, sku, quantity, first_promised, last_promised, received_on, ordered_on,
+                           purchase_order) for sku, quantity in sorted(received.items()) if quantity > 0]
+
+
 def quantile(values: Sequence[int], q: float) -> int:
     """Nearest-rank quantile of sorted `values` (q in [0, 1]): the smallest value with at least q of the
     values at or below it. quantile([1, 2, 3, 4], 0.5) == 2; q == 0 gives the minimum."""

@@ -130,6 +130,7 @@ class BackorderCancelled(BackorderEvent):
     cancelled_by: str
     reason: str
     requested_by: str | None = None  # "customer" (their wish, whoever did it) | "shop" | None (not said)
+    not_by_date: date | None = None  # cancelled by the desk: not expected by the customer's "cancel if not by"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +139,7 @@ class BackorderSubstituted(BackorderEvent):
     substitute_sku: str
     quantity: int
     new_order_line_id: str
+    automatic: bool = False  # taken for the customer under their substitute consent, not chosen by them then
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +162,25 @@ class BackorderReprioritized(BackorderEvent):
 class SubstituteOffered(BackorderEvent):
     kind: ClassVar[str] = "SubstituteOffered"
     substitute_sku: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubstituteDeclined(BackorderEvent):
+    """The customer (or an agent for them) said no to a substitute: it is not offered again for this backorder."""
+
+    kind: ClassVar[str] = "SubstituteDeclined"
+    substitute_sku: str
+    declined_by: str  # "customer", or the agent's name
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackorderPreferencesChanged(BackorderEvent):
+    """The backorder's own "cancel if not by" date or substitute consent changed."""
+
+    kind: ClassVar[str] = "BackorderPreferencesChanged"
+    cancel_if_not_by_date: date | None
+    substitutes: str
+    changed_by: str  # "customer", or the agent's name
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,6 +277,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         BackorderShipped,
         BackorderReprioritized,
         SubstituteOffered,
+        SubstituteDeclined,
+        BackorderPreferencesChanged,
         OrderPlaced,
         OrderShipped,
         ShippingPreferenceChanged,

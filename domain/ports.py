@@ -12,9 +12,11 @@ from types import TracebackType
 from typing import Protocol
 
 from domain.currency import ExchangeRate
+from domain.delays import DelayCount, DeliveryRecord
 from domain.events import Event
 from domain.locations import Location
 from domain.model import Backorder, Customer, Order, Product, PurchaseOrder, SkuInventory, Supplier
+from domain.preferences import BackorderPreferences
 
 
 class UnitOfWork(Protocol):
@@ -62,13 +64,31 @@ class UnitOfWork(Protocol):
 
     async def skus_with_stale_etas(self, today: date) -> list[str]:
         """SKUs with a waiting backorder whose ETA is already in the past (a purchase order that did not
-        come on its date): time alone has made their projection wrong."""
+        come on its date), or whose customer's "cancel if not by" date has passed: time alone has made their
+        projection wrong, or the backorder due for cancelling."""
+
+    async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
+        """(backorder id, SKU) of every backorder waiting for units whose customer consented in advance to a
+        substitute (SAME_PRICE_OR_LOWER, ANY_LISTED), oldest first."""
+
+    async def backorder_defaults(self, email: str) -> BackorderPreferences:
+        """The customer's defaults for new backorders (none set: no date, ASK)."""
 
     async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None: ...
 
     async def save_purchase_order(self, purchase_order: PurchaseOrder) -> None: ...
 
     async def purchase_order_number_taken(self, number: str) -> bool: ...
+
+    async def record_deliveries(self, purchase_order_id: str, records: Sequence[DeliveryRecord]) -> None:
+        """Keep the suppliers' delivery record (append-only). Inventories loaded afterwards in this unit
+        of work project with it."""
+
+    async def delay_counts(self, received_from: date | None, received_to: date | None) -> list[DelayCount]:
+        """Lines received between the dates (inclusive; None: unbounded), counted per supplier and delay."""
+
+    async def supplier_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
+        """Supplier ids by exact name (of two with one name, the older)."""
 
     async def get_order(self, order_id: str) -> Order | None: ...
 

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from domain.errors import InvalidInput
+from domain.delays import DelayHistory, EtaLearning, delay_variability, lead_time_variability
+from domain.errors import InvalidInput, not_found
 
 METHOD = "CROSTON"
 DEFAULT_SERVICE_LEVEL = 0.95
@@ -64,6 +65,24 @@ class LeadTime:
     @staticmethod
     def stated(days: int) -> LeadTime:
         return LeadTime(float(days), 0.0, learned=False)
+
+    @staticmethod
+    def of(stated_days: int, history: DelayHistory, supplier_id: str | None, sku: str,
+           rule: EtaLearning = EtaLearning()) -> LeadTime:
+        """What the supplier's deliveries say, once there are `rule.min_history` of them (the SKU's own after
+        `rule.min_sku_history`, as the ETAs learn): the mean and spread of actual lead times (ordered to
+        received); where only delays past the promised date are known (imported history has no ordering
+        date), the stated lead time plus the mean delay (never below 0) with the delays' spread; otherwise
+        the stated lead time with no spread."""
+        if supplier_id is None:
+            return LeadTime.stated(stated_days)
+        for learned, base in ((lead_time_variability(history, supplier_id, sku, min_sku_history=rule.min_sku_history),
+                               0.0),
+                              (delay_variability(history, supplier_id, sku, min_sku_history=rule.min_sku_history),
+                               float(stated_days))):
+            if learned is not None and learned.deliveries >= rule.min_history:
+                return LeadTime(max(0.0, base + learned.mean_days), learned.stdev_days, learned=True)
+        return LeadTime.stated(stated_days)
 
 
 @dataclass(frozen=True)
@@ -146,3 +165,26 @@ def by_supplier(suggestions: Sequence[ReorderSuggestion]) -> dict[str | None, li
         if s.suggested_quantity > 0:
             out.setdefault(s.supplier_id, []).append(s)
     return out
+
+
+def purchase_lines(skus: Sequence[str], suggestions: Mapping[str, ReorderSuggestion], supplier_id: str,
+                   already: Collection[str] = ()) -> list[tuple[str, int]]:
+    """The lines a purchase order to `supplier_id` takes from the reorder suggestions of `skus`: each SKU with
+    its suggested quantity. Refused, naming `from_suggestions`: a SKU listed twice or also among the order's own
+    lines (`already`), an unknown product, one supplied by another supplier, one with nothing to order."""
+    lines: list[tuple[str, int]] = []
+    seen = set(already)
+    for sku in skus:
+        if sku in seen:
+            raise InvalidInput(f"SKU {sku} is listed twice", field="from_suggestions")
+        seen.add(sku)
+        found = suggestions.get(sku)
+        if found is None:
+            raise not_found("product", sku, field="from_suggestions")
+        if found.supplier_id != supplier_id:
+            raise InvalidInput(f"SKU {sku} is not bought from this supplier", field="from_suggestions")
+        if found.suggested_quantity <= 0:
+            raise InvalidInput(f"nothing to order for SKU {sku}: it is not below its reorder point",
+                               field="from_suggestions")
+        lines.append((sku, found.suggested_quantity))
+    return lines

@@ -16,6 +16,7 @@ from domain.causes import RequestedBy
 from domain.clock import Clock
 from domain.commands import AllocationPreviewLine, CustomerDetails, LineRequest, ProductInput, Shipment
 from domain.currency import ExchangeRate
+from domain.delays import SupplierPerformance
 from domain.locations import Location
 from domain.model import (
     DEFAULT_LOCATION,
@@ -29,9 +30,20 @@ from domain.model import (
     Supplier,
 )
 from domain.ports import UnitOfWorkFactory
-from domain.use_cases import backorders, catalogue, orders, purchasing, reference_data, stock
+from domain.preferences import KEEP, Keep, SubstituteConsent
+from domain.use_cases import (
+    backorders,
+    catalogue,
+    orders,
+    preferences,
+    purchasing,
+    reference_data,
+    stock,
+    supplier_history,
+)
 from domain.use_cases.orders import MAX_ORDER_LINES
 from domain.use_cases.shared import Deps
+from domain.use_cases.supplier_history import HistoricalLine, ImportedPurchaseOrders
 
 __all__ = [
     "MAX_ORDER_LINES",
@@ -138,6 +150,25 @@ class BackorderDesk:
 
     async def ship_allocated(self, order_id: str) -> Shipment:
         return await orders.ship_allocated(self._deps, order_id)
+
+    async def set_backorder_preferences(self, backorder_id: str, *, cancel_if_not_by: date | None | Keep = KEEP,
+                                        substitutes: SubstituteConsent | None = None, by: str = "customer",
+                                        ) -> Backorder:
+        return await preferences.set_backorder_preferences(
+            self._deps, backorder_id, cancel_if_not_by=cancel_if_not_by, substitutes=substitutes, by=by)
+
+    async def decline_substitute(self, backorder_id: str, substitute_sku: str, *, by: str = "customer") -> Backorder:
+        return await preferences.decline_substitute(self._deps, backorder_id, substitute_sku, by=by)
+
+    async def apply_substitute_consents(self) -> list[str]:
+        return await preferences.apply_substitute_consents(self._deps)
+
+    async def import_purchase_orders(self, lines: Sequence[HistoricalLine]) -> ImportedPurchaseOrders:
+        return await supplier_history.import_purchase_orders(self._deps, lines)
+
+    async def supplier_performance(self, received_from: date | None,
+                                   received_to: date | None) -> list[SupplierPerformance]:
+        return await supplier_history.supplier_performance(self._deps, received_from, received_to)
 
     async def upsert_location(self, code: str, name: str | None = None) -> Location:
         return await reference_data.upsert_location(self._deps, code, name)

@@ -3,36 +3,17 @@
 // cookie (signInWithApiToken); the token is sent once and never kept by the page.
 
 import { el } from "./dom.js";
+import { graphqlClient, subscribe } from "./graphql.js";
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ["find", "queue", "customer", "new-order", "numbers", "tokens"];
 const state = { viewer: null, view: null, find: null, queueSku: null, socket: null, retry: 0, customer: null };
 
-// -- GraphQL over HTTP -------------------------------------------------------------------------
-class ApiError extends Error {
-  constructor(message, code) { super(message); this.code = code; }
-}
-
-async function gql(query, variables = {}) {
-  let response;
-  try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ query, variables }),
-    });
-  } catch (err) {
-    throw new ApiError("The desk cannot be reached. Check the connection and try again.", "OFFLINE");
-  }
-  const body = await response.json().catch(() => ({}));
-  if (body.errors && body.errors.length) {
-    const code = body.errors[0].extensions && body.errors[0].extensions.code;
-    if (code === "UNAUTHENTICATED") { signedOut("Your session has ended: sign in again."); }
-    throw new ApiError(body.errors[0].message, code || "ERROR");
-  }
-  return body.data;
-}
+// -- GraphQL over HTTP (graphql.js) ------------------------------------------------------------
+const gql = graphqlClient({
+  offline: () => "The desk cannot be reached. Check the connection and try again.",
+  onError: (code) => { if (code === "UNAUTHENTICATED") signedOut("Your session has ended: sign in again."); },
+});
 
 // -- small helpers -----------------------------------------------------------------------------
 const SVG = "http://www.w3.org/2000/svg";
@@ -375,6 +356,9 @@ const QUEUE_QUERY = `query Queue($sku: String!) {
   purchaseOrders(filter: {sku: $sku, status: [OPEN, PARTIALLY_RECEIVED]}, first: 50) {
     nodes { id number expectedDate status supplier { name }
       lines { sku quantity receivedQuantity outstandingQuantity } } }
+  reorderSuggestions(filter: {skus: [$sku]}) { suggestions { demandPerDay leadTimeDays leadTimeStdDays
+    leadTimeLearned leadTimeDemand safetyStock reorderPoint available onOrder waiting inventoryPosition
+    belowReorderPoint suggestedQuantity supplier { id name } } }
 }`;
 
 async function openQueue(sku) {
@@ -414,6 +398,7 @@ function renderQueue(data) {
       el("dt", {}, "Units backordered"), el("dd", { "data-testid": "units-backordered" }, p.unitsBackordered),
       el("dt", {}, "Supplier"), el("dd", {}, p.supplier ? `${p.supplier.name}` : "—"),
       el("dt", {}, "Lead time"), el("dd", {}, p.leadTimeDays !== null ? `${p.leadTimeDays} days` : "default")));
+  renderAdvice(p, data.reorderSuggestions ? data.reorderSuggestions.suggestions[0] : null);
   const pos = data.purchaseOrders.nodes;
   $("queue-pos").querySelector("tbody").replaceChildren(...(pos.length ? pos.map((po) => {
     const line = po.lines.find((l) => l.sku === p.sku) || { quantity: 0, receivedQuantity: 0, outstandingQuantity: 0 };
@@ -438,6 +423,43 @@ function renderQueue(data) {
       b.priority ? el("span", { class: "note" }, ` · priority ${b.priority}${b.priorityReason ? `: ${b.priorityReason}` : ""}`) : null),
     el("td", { class: "row-actions" }, backorderActions(b, p)))));
   $("queue-empty").hidden = queue.length > 0;
+}
+
+// reorder advice beside the queue: the figures reorderSuggestions gives, and an order of the suggested quantity
+function renderAdvice(product, a) {
+  if (!a) {
+    $("queue-advice").replaceChildren(el("p", { class: "note" }, "No reorder advice for this SKU."));
+    return;
+  }
+  const lead = `${a.leadTimeDays} days` + (a.leadTimeStdDays ? ` ± ${a.leadTimeStdDays}` : "") +
+    (a.leadTimeLearned ? " (from deliveries)" : " (stated)");
+  const order = a.suggestedQuantity > 0 && a.supplier
+    ? button(`Order ${a.suggestedQuantity} from ${a.supplier.name}`, () => orderSuggested(product, a),
+      { "data-testid": "advice-order" })
+    : null;
+  $("queue-advice").replaceChildren(
+    el("h3", {}, "Reorder advice ", el("span", { class: "note" }, a.belowReorderPoint ? "below the reorder point" : "stock is enough")),
+    el("dl", { class: "facts" },
+      el("dt", {}, "Demand"), el("dd", {}, `${a.demandPerDay.toFixed(2)} a day (Croston)`),
+      el("dt", {}, "Lead time"), el("dd", {}, lead),
+      el("dt", {}, "Safety stock"), el("dd", {}, a.safetyStock),
+      el("dt", {}, "Reorder point"), el("dd", { "data-testid": "advice-reorder-point" }, a.reorderPoint),
+      el("dt", {}, "Position"), el("dd", {}, `${a.inventoryPosition} (${a.available} available + ${a.onOrder} on order − ${a.waiting} waiting)`),
+      el("dt", {}, "Suggested order"), el("dd", { "data-testid": "advice-quantity" }, a.suggestedQuantity)),
+    order);
+}
+
+async function orderSuggested(product, a) {
+  const soon = new Date(Date.now() + Math.round(a.leadTimeDays) * 86400000).toISOString().slice(0, 10);
+  const done = await confirmAction({
+    title: `Order ${product.sku}`, confirm: "Create purchase order",
+    what: `A purchase order to ${a.supplier.name} for the suggested ${a.suggestedQuantity} units (waiting backorders, demand over the lead time and safety stock, less stock and what is on order).`,
+    fields: [{ name: "expectedDate", label: "Expected date", type: "date", value: soon, required: true }],
+    run: async (v) => (await gql(`mutation($input: CreatePurchaseOrderInput!) { createPurchaseOrder(input: $input) {
+      purchaseOrder { id number } userErrors { field message code line } } }`,
+    { input: { supplierId: a.supplier.id, expectedDate: v.expectedDate, fromSuggestions: [product.sku] } })).createPurchaseOrder,
+  });
+  if (done && done.purchaseOrder) await afterAction(`${done.purchaseOrder.number} created.`);
 }
 
 function backorderActions(b, product) {
@@ -540,37 +562,28 @@ async function receivePurchaseOrder(po) {
 // live: the queue re-reads itself when a committed change to this SKU arrives
 function startLive(sku) {
   stopLive();
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
-  const socket = new WebSocket(url, "graphql-transport-ws");
-  state.socket = socket;
-  socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: {} }));
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "connection_ack") {
+  const socket = subscribe({
+    id: "queue",
+    query: `subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind message backorderId } }`,
+    variables: { sku },
+    onAck: () => {
       state.retry = 0;
       $("connection").hidden = true;
       $("queue-live").hidden = false;
-      socket.send(JSON.stringify({ id: "queue", type: "subscribe", payload: {
-        query: `subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind message backorderId } }`,
-        variables: { sku } } }));
-    } else if (message.type === "ping") {
-      socket.send(JSON.stringify({ type: "pong" }));
-    } else if (message.type === "next" && message.payload.data) {
-      onQueueUpdate(message.payload.data.backorderUpdates);
-    } else if (message.type === "error" || message.type === "complete") {
-      stopLive();
-      start();
-    }
-  };
-  socket.onclose = () => {
-    if (state.socket !== socket) return;
-    state.socket = null;
-    $("queue-live").hidden = true;
-    $("connection").textContent = "Live updates paused: reconnecting…";
-    $("connection").hidden = false;
-    const delay = Math.min(30000, 1000 * 2 ** state.retry++);
-    setTimeout(() => { if (state.view === "queue" && state.queueSku === sku && !state.socket) { startLive(sku); loadQueue(sku); } }, delay);
-  };
+    },
+    onNext: (data) => onQueueUpdate(data.backorderUpdates),
+    onEnd: () => { stopLive(); start(); },
+    onClose: () => {
+      if (state.socket !== socket) return;
+      state.socket = null;
+      $("queue-live").hidden = true;
+      $("connection").textContent = "Live updates paused: reconnecting…";
+      $("connection").hidden = false;
+      const delay = Math.min(30000, 1000 * 2 ** state.retry++);
+      setTimeout(() => { if (state.view === "queue" && state.queueSku === sku && !state.socket) { startLive(sku); loadQueue(sku); } }, delay);
+    },
+  });
+  state.socket = socket;
 }
 
 function stopLive() {

@@ -4,11 +4,13 @@
 // catalogues in /i18n/ (one JSON file per language); dates, times, numbers and money from Intl.
 
 import { el } from "./dom.js";
+import { graphqlClient, subscribe } from "./graphql.js";
 
 const BACKORDER_FIELDS = `
   id status quantity backorderedQuantity allocatedQuantity shippedQuantity cancelledQuantity
   substitutedQuantity queuePosition queueExplanation
   eta { date confidence source }
+  preferences { cancelIfNotBy substitutes }
   history { at kind oldValue newValue cause }
   substitutes { product { sku name price { amount currency } } available priceDifference { amount currency }
     exchangeRate { fromCurrency toCurrency rate date } }`;
@@ -17,7 +19,8 @@ const BACKORDER_FIELDS = `
 const ORDERS_QUERY = `query Orders($account: Boolean! = true) {
   viewer { role name customerEmail orderOnly }
   myAccount @include(if: $account) {
-    email name preferences { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language } }
+    email name preferences { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language
+      cancelIfNotBy substitutes } }
   orders(first: 100) { nodes { id number placedAt channel shipComplete
     total { amount currency }
     lines { id sku quantity allocatedQuantity shippedQuantity unitPrice { amount currency } lineTotal { amount currency }
@@ -95,30 +98,8 @@ function errorWords(code, message) {
   return code && has(`error.${code}`) ? t(`error.${code}`) : message;
 }
 
-// -- GraphQL over HTTP -------------------------------------------------------------------------
-async function gql(query, variables = {}) {
-  let response;
-  try {
-    response = await fetch("/graphql", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ query, variables }),
-    });
-  } catch (err) {
-    throw new PortalError(t("error.OFFLINE"), "OFFLINE");
-  }
-  const body = await response.json().catch(() => ({}));
-  if (body.errors && body.errors.length) {
-    const code = (body.errors[0].extensions && body.errors[0].extensions.code) || "ERROR";
-    throw new PortalError(errorWords(code, body.errors[0].message), code);
-  }
-  return body.data;
-}
-
-class PortalError extends Error {
-  constructor(message, code) { super(message); this.code = code; }
-}
+// -- GraphQL over HTTP (graphql.js): errors in the customer's language --------------------------------
+const gql = graphqlClient({ offline: () => t("error.OFFLINE"), words: errorWords });
 
 // -- formatting --------------------------------------------------------------------------------
 function tz() { return (state.account && state.account.preferences.timezone) || undefined; }
@@ -317,6 +298,8 @@ function renderBackorder(order, line, b) {
     box.append(el("p", { class: "eta", "data-testid": "eta" }, etaWords(b.eta)));
   }
   if (b.cancelledQuantity > 0) box.append(el("p", { class: "note" }, t("backorder.cancelled", { count: b.cancelledQuantity })));
+  const why = b.status === "CANCELLED" ? cancelReason(b) : null;
+  if (why) box.append(el("p", { class: "note", "data-testid": "cancel-reason" }, why));
   const note = state.changes && state.changes[b.id];
   if (note) box.append(el("p", { class: "change-note", "data-testid": "change-note" }, note(b)));
   const active = ["WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED"].includes(b.status);
@@ -335,8 +318,11 @@ function renderBackorder(order, line, b) {
           el("span", { class: "note" }, priceDifference(s.priceDifference)),
           s.exchangeRate ? el("span", { class: "note" }, ` ${converted(s)}`) : ""),
         el("button", { type: "button", onclick: (ev) => askSubstitute(line, b, s, ev.target) },
-          t("substitute.take", { count: b.backorderedQuantity })))))));
+          t("substitute.take", { count: b.backorderedQuantity })), " ",
+        el("button", { type: "button", class: "secondary", onclick: (ev) => declineSubstitute(b, s, ev.target) },
+          t("substitute.decline")))))));
   }
+  if (active && b.backorderedQuantity > 0 && !state.orderOnly) box.append(renderChoices(b));
   if (b.history.length) {
     box.append(el("details", {},
       el("summary", {}, t("history.title")),
@@ -344,6 +330,77 @@ function renderBackorder(order, line, b) {
         `${formatDateTime(h.at)}: ${historyWords(h)}`)))));
   }
   return box;
+}
+
+function cancelReason(b) {
+  // the server's words for why it was cancelled (the customer's own "cancel if not by" date, say), newest first
+  const entry = [...b.history].reverse().find((h) => h.kind === "QUANTITY" && Number(h.newValue) === 0);
+  return entry ? entry.cause : null;
+}
+
+const CONSENTS = ["ASK", "NEVER", "SAME_PRICE_OR_LOWER", "ANY_LISTED"];
+
+function consentOptions(selected) {
+  return CONSENTS.map((value) => el("option", { value, selected: value === selected }, t(`consent.${value}`)));
+}
+
+function renderChoices(b) {
+  // the customer's own limits for this backorder: the latest date worth waiting for, and alternatives
+  const p = b.preferences;
+  const dateId = `until-${b.id}`, consentId = `consent-${b.id}`, errorId = `choices-error-${b.id}`;
+  const form = el("form", { class: "choices", "data-testid": "choices", novalidate: true },
+    el("label", { for: dateId }, t("choices.cancelIfNotBy")),
+    el("input", { id: dateId, name: "cancelIfNotBy", type: "date", value: p.cancelIfNotBy || "",
+      min: new Date().toISOString().slice(0, 10) }),
+    el("label", { for: consentId }, t("choices.substitutes")),
+    el("select", { id: consentId, name: "substitutes" }, consentOptions(p.substitutes)),
+    el("button", { type: "submit" }, t("choices.save")),
+    el("p", { id: errorId, class: "error", role: "alert" }));
+  form.onsubmit = (event) => { event.preventDefault(); saveChoices(b, form, $(errorId)); };
+  const summary = p.cancelIfNotBy ? t("choices.until", { date: formatDate(p.cancelIfNotBy) }) : t("choices.title");
+  return el("details", { "data-testid": "choices-box" }, el("summary", {}, summary), form);
+}
+
+async function saveChoices(b, form, out) {
+  clearErrors(form, out);
+  const input = { backorderId: b.id, cancelIfNotBy: form.cancelIfNotBy.value || null,
+    substitutes: form.substitutes.value };
+  try {
+    const data = await gql(`mutation($input: SetBackorderPreferencesInput!) { setBackorderPreferences(input: $input) {
+      backorder { ${BACKORDER_FIELDS} } userErrors { field message code } } }`, { input });
+    const result = data.setBackorderPreferences;
+    if (result.userErrors.length) {
+      const e = result.userErrors[0];
+      const words = e.field === "cancelIfNotBy" ? t("choices.invalidDate") : errorWords(e.code, e.message);
+      fieldError(fieldOf(form, e.field), out, words);
+      return;
+    }
+    announce(t("choices.saved"));
+    replaceBackorder(result.backorder);
+    if (result.backorder.status === "SUBSTITUTED") await refresh();  // an alternative was taken for them at once
+  } catch (err) {
+    out.textContent = err.message;
+  }
+}
+
+async function declineSubstitute(b, option, button) {
+  button.disabled = true;
+  try {
+    const data = await gql(`mutation($input: DeclineSubstituteInput!) { declineSubstitute(input: $input) {
+      backorder { ${BACKORDER_FIELDS} } userErrors { field message code } } }`,
+      { input: { backorderId: b.id, substituteSku: option.product.sku } });
+    const result = data.declineSubstitute;
+    if (result.userErrors.length) {
+      button.disabled = false;
+      const e = result.userErrors[0];
+      return announce(errorWords(e.code, e.message), true);
+    }
+    announce(t("substitute.declined", { name: option.product.name }));
+    replaceBackorder(result.backorder);
+  } catch (err) {
+    button.disabled = false;
+    announce(err.message, true);
+  }
 }
 
 function priceDifference(diff) {
@@ -535,35 +592,21 @@ function announce(message, isError = false) {
 // -- live updates (graphql-transport-ws) -------------------------------------------------------
 function connectLive() {
   if (state.socket) return;
-  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
-  const socket = new WebSocket(url, "graphql-transport-ws");
-  state.socket = socket;
-  socket.onopen = () => socket.send(JSON.stringify({ type: "connection_init", payload: {} }));
-  socket.onmessage = (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "connection_ack") {
-      state.retry = 0;
-      setOffline(false);
-      socket.send(JSON.stringify({ id: "updates", type: "subscribe", payload: { query: UPDATES } }));
-    } else if (message.type === "ping") {
-      socket.send(JSON.stringify({ type: "pong" }));
-    } else if (message.type === "next" && message.payload.data) {
-      onUpdate(message.payload.data.backorderUpdates);
-    } else if (message.type === "complete" || message.type === "error") {
-      // the server ended the updates (the session is over, say): drop the socket, see where we stand
-      socket.onclose = null;
-      socket.close();
+  state.socket = subscribe({
+    id: "updates",
+    query: UPDATES,
+    onAck: () => { state.retry = 0; setOffline(false); },
+    onNext: (data) => onUpdate(data.backorderUpdates),
+    // the server ended the updates (the session is over, say): the socket is dropped; see where we stand
+    onEnd: () => { state.socket = null; load(); },
+    onClose: () => {
       state.socket = null;
-      load();
-    }
-  };
-  socket.onclose = () => {
-    state.socket = null;
-    if (document.visibilityState === "hidden" && state.retry > 3) return;
-    setOffline(true);
-    const delay = Math.min(30000, 1000 * 2 ** state.retry++);
-    setTimeout(() => { connectLive(); if (!state.offline) refresh(); }, delay);
-  };
+      if (document.visibilityState === "hidden" && state.retry > 3) return;
+      setOffline(true);
+      const delay = Math.min(30000, 1000 * 2 ** state.retry++);
+      setTimeout(() => { connectLive(); if (!state.offline) refresh(); }, delay);
+    },
+  });
 }
 
 function setOffline(offline) {
@@ -643,6 +686,8 @@ function showPreferences() {
   $("timezones").replaceChildren(...zones.map((z) => el("option", { value: z })));
   form.language.replaceChildren(...state.languages.map((code) => el("option",
     { value: code, lang: code, selected: code === p.language }, languageName(code))));
+  form.cancelIfNotBy.value = p.cancelIfNotBy || "";
+  form.substitutes.replaceChildren(...consentOptions(p.substitutes));
   $("preferences-result").textContent = "";
   show("preferences");
   $("preferences-title").focus();
@@ -662,6 +707,7 @@ async function savePreferences(event) {
     byEmail: form.byEmail.checked, bySms: form.bySms.checked, phone: form.phone.value.trim() || null,
     quietHoursStart: form.quietHoursStart.value || null, quietHoursEnd: form.quietHoursEnd.value || null,
     timezone: form.timezone.value.trim(), language: form.language.value,
+    cancelIfNotBy: form.cancelIfNotBy.value || null, substitutes: form.substitutes.value,
   };
   const result = $("preferences-result");
   const errors = $("preferences-error");
@@ -670,7 +716,8 @@ async function savePreferences(event) {
   try {
     const data = await gql(`mutation($input: UpdateNotificationPreferencesInput!) {
       updateNotificationPreferences(input: $input) {
-        preferences { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language }
+        preferences { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language
+          cancelIfNotBy substitutes }
         userErrors { field message code } } }`, { input });
     const payload = data.updateNotificationPreferences;
     if (payload.userErrors.length) {
@@ -699,6 +746,7 @@ function preferenceErrorWords(form, e) {
   if (name === "phone") return t(form.phone.value.trim() ? "prefs.invalid.phone" : "prefs.invalid.phoneMissing");
   if (name === "quietHoursStart" || name === "quietHoursEnd") return t("prefs.invalid.quietHours");
   if (name === "timezone") return t("prefs.invalid.timezone");
+  if (name === "cancelIfNotBy") return t("choices.invalidDate");
   return errorWords(e.code, e.message);
 }
 

@@ -20,7 +20,7 @@ from typing import Any
 CUSTOMER_EVENTS = frozenset({
     "BackorderCreated", "BackorderAllocated", "BackorderStatusChanged", "EtaChanged", "BackorderCancelled",
     "BackorderShipped", "BackorderSubstituted", "SubstituteOffered",
-})
+})  # SubstituteDeclined and BackorderPreferencesChanged are the customer's own acts: nothing to tell them
 
 ACTIVE = frozenset({"WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED"})
 
@@ -57,10 +57,12 @@ class WindowNews:
     eta_changed: bool = False
     allocated: int = 0
     cancelled: int = 0
-    cancel_wishes: set[str | None] = field(default_factory=set)  # "customer" | "shop" | None (not said)
+    cancel_wishes: set[str | None] = field(default_factory=set)  # "customer" | "shop" | "not_by" | None
+    not_by: date | None = None  # the customer's "cancel if not by" date, when the desk cancelled by it
     shipped: int = 0
     substituted: int = 0
     substitute_sku: str | None = None
+    substituted_automatically: bool = False  # under the customer's substitute consent
     offered_substitutes: list[str] = field(default_factory=list)
 
 
@@ -128,12 +130,17 @@ def window_news(changes: list[Change]) -> dict[str, WindowNews]:
         elif c.kind == "BackorderCancelled":
             n.cancelled += int(d.get("quantity", 0))
             by = d.get("cancelled_by")
-            n.cancel_wishes.add("customer" if by == "customer" else d.get("requested_by"))
+            if d.get("not_by_date"):
+                n.cancel_wishes.add("not_by")
+                n.not_by = _date(d.get("not_by_date"))
+            else:
+                n.cancel_wishes.add("customer" if by == "customer" else d.get("requested_by"))
         elif c.kind == "BackorderShipped":
             n.shipped += int(d.get("quantity", 0))
         elif c.kind == "BackorderSubstituted":
             n.substituted += int(d.get("quantity", 0))
             n.substitute_sku = str(d.get("substitute_sku"))
+            n.substituted_automatically = bool(d.get("automatic"))
         elif c.kind == "SubstituteOffered":
             sku = str(d.get("substitute_sku"))
             if sku not in n.offered_substitutes:
@@ -143,7 +150,12 @@ def window_news(changes: list[Change]) -> dict[str, WindowNews]:
 
 def cancel_wish(news: WindowNews) -> str | None:
     """Whose wish the window's cancels were: "customer" only if every one was theirs, "shop" if any was the
-    shop's, None when an agent did not say (the customer is then told neither)."""
+    shop's, None when an agent did not say (the customer is then told neither); "not_by" when the desk cancelled
+    by the customer's own "cancel if not by" date; "auto" for a substitute taken under their consent."""
+    if news.substituted_automatically and not news.cancel_wishes:
+        return "auto"
+    if news.cancel_wishes == {"not_by"}:
+        return "not_by"
     if news.cancel_wishes == {"customer"}:
         return "customer"
     if "shop" in news.cancel_wishes:

@@ -26,7 +26,7 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -191,20 +191,25 @@ class WebhookRecorder:
         self.clock = clock or Clock()
 
     async def __call__(self, conn: Any, events: Sequence[ev.Event]) -> None:
-        typed = [(e, t) for e in events if (t := event_type(e)) is not None]
-        if not typed:
+        if not any(event_type(e) is not None for e in events):
             return
         endpoints = await store.subscribed_endpoints(conn)
-        if not endpoints:
-            return
-        rows = []
-        for event, kind in typed:
-            wanted = [endpoint_id for endpoint_id, types in endpoints if kind in types]
-            if wanted:
-                event_id = "evt_" + new_id()
-                body = payload(event, event_id, kind)
-                rows += [(endpoint_id, event_id, kind, body) for endpoint_id in wanted]
-        await store.record_deliveries(rows, self.clock.now(), conn)
+        if endpoints:  # the bodies made as they are written: a long queue's receipt has 300k events
+            await store.record_deliveries(_deliveries(events, endpoints), self.clock.now(), conn)
+
+
+def _deliveries(events: Sequence[ev.Event], endpoints: Sequence[tuple[str, tuple[str, ...]]]
+                ) -> Iterator[tuple[str, str, str, str]]:
+    for event in events:
+        kind = event_type(event)
+        if kind is None:
+            continue
+        wanted = [endpoint_id for endpoint_id, types in endpoints if kind in types]
+        if wanted:
+            event_id = "evt_" + new_id()
+            body = payload(event, event_id, kind)
+            for endpoint_id in wanted:
+                yield endpoint_id, event_id, kind, body
 
 
 # -- delivering -----------------------------------------------------------------------------------

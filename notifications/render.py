@@ -86,7 +86,8 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
     eta = format_date(now.eta, language)
     sentence = wording.headline_sentence(item.headline, wish, language, old=format_date(news.eta_before, language),
                                          new=eta, names=", ".join(view.substitutes),
-                                         release=format_date(now.release_date, language))
+                                         release=format_date(now.release_date, language),
+                                         deadline=format_date(news.not_by, language))
     if item.long_delay and item.headline != "long_delay":
         sentence += " " + wording.headline_sentence("long_delay", None, language, new=eta)
     waiting = now.waiting_quantity if now.active else 0

@@ -8,6 +8,9 @@ stock figure). History (api), live updates (api, subscription `message`), emails
 kind of cause that nobody words for customers yet reads as a neutral phrase, never as the staff's text.
 
 Customer phrases are English msgids translated by the gettext catalogues (notifications.i18n).
+
+Over 400 lines on purpose: "every sentence in one place" is the point of the module (a sentence split off
+into another file is one a translator or a reviewer of what customers read would miss).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from notifications.i18n import format_day, format_locale, format_number, languag
 
 ARROW = "→"  # the one arrow of every "before → after"
 
-CUSTOMER_HISTORY_KINDS = frozenset({"STATUS", "ETA", "QUANTITY"})  # not PRIORITY: the queue is the shop's business
+# not PRIORITY: the queue is the shop's business
+CUSTOMER_HISTORY_KINDS = frozenset({"STATUS", "ETA", "QUANTITY", "SUBSTITUTE", "PREFERENCE"})
 
 
 def _(message: str) -> str:
@@ -32,6 +36,11 @@ def _(message: str) -> str:
 
 
 # -- causes ------------------------------------------------------------------------------------
+NOT_BY_DATE = _("{quantity} cancelled: not expected by {date}, the latest date you chose")
+NOT_BY_DATE_PASSED = _("{quantity} cancelled: {date}, the latest date you chose, has passed")
+SUBSTITUTE_DECLINED = _("you declined an alternative")
+SUBSTITUTE_DECLINED_FOR_YOU = _("an alternative was declined for you")
+AUTO_SUBSTITUTED = _("{quantity} replaced by an alternative you agreed to in advance")
 # What a customer reads for each kind of cause: only quantities are carried over.
 CUSTOMER_CAUSES: dict[CauseKind, str] = {
     CauseKind.ORDER_PLACED: _("order placed: {quantity} of {of_quantity} on backorder"),
@@ -51,6 +60,9 @@ CUSTOMER_CAUSES: dict[CauseKind, str] = {
     CauseKind.QUEUE_ORDER_PLACED: _("the queue changed"),
     CauseKind.ORDER_SHIPPED: _("an order was shipped"),
     CauseKind.ETA_OVERDUE: _("the expected delivery date passed"),
+    CauseKind.NOT_BY_DATE: NOT_BY_DATE,
+    CauseKind.SUBSTITUTE_DECLINED: SUBSTITUTE_DECLINED,
+    CauseKind.PREFERENCES_CHANGED: _("your choices for this backorder changed"),
 }
 CUSTOMER_CANCELS: dict[RequestedBy | None, str] = {
     RequestedBy.CUSTOMER: _("{quantity} cancelled at your request"),
@@ -68,7 +80,15 @@ UPDATED = _("updated")
 def customer_cause(kind: str, cause: Cause, language: str = "en") -> str:
     """A history entry's cause in words its customer may read, in their language."""
     t = translations(language).gettext
-    if cause.kind is CauseKind.CANCELLED:
+    if cause.kind is CauseKind.NOT_BY_DATE:
+        words = NOT_BY_DATE if cause.new else NOT_BY_DATE_PASSED
+        latest = format_day(date.fromisoformat(cause.old), language) if cause.old else ""
+        return t(words).format(quantity=cause.quantity or 0, date=latest)
+    if cause.kind is CauseKind.SUBSTITUTE_DECLINED:
+        return t(SUBSTITUTE_DECLINED if cause.actor is Actor.CUSTOMER else SUBSTITUTE_DECLINED_FOR_YOU)
+    if cause.kind is CauseKind.SUBSTITUTED and cause.actor is Actor.SYSTEM:
+        words = AUTO_SUBSTITUTED
+    elif cause.kind is CauseKind.CANCELLED:
         words = CUSTOMER_CANCELS[cause.requested_by]
     elif cause.kind is CauseKind.PO_CHANGED:
         words = PO_DATE_CHANGED if cause.new else PO_CHANGED
@@ -91,7 +111,8 @@ def staff_cause(cause: Cause) -> str:
                     None: ""}[c.requested_by]
             return f"{c.quantity} cancelled by {c.agent}{wish}{reason}"
         case CauseKind.SUBSTITUTED:
-            return f"{c.quantity} replaced by substitute {ref}"
+            auto = " (automatically, under the customer's consent)" if c.actor is Actor.SYSTEM else ""
+            return f"{c.quantity} replaced by substitute {ref}{auto}"
         case CauseKind.SHIPPED:
             return f"shipment {ref}"
         case CauseKind.STOCK_RECEIVED:
@@ -129,6 +150,13 @@ def staff_cause(cause: Cause) -> str:
             return f"order {ref} shipped"
         case CauseKind.ETA_OVERDUE:
             return "the expected delivery date passed"
+        case CauseKind.NOT_BY_DATE:
+            expected = f"expected {c.new}" if c.new else "the date passed"
+            return f"{c.quantity} cancelled automatically: {expected}, customer's cancel-if-not-by {c.old}"
+        case CauseKind.SUBSTITUTE_DECLINED:
+            return f"substitute {ref} declined by " + (c.agent or "customer")
+        case CauseKind.PREFERENCES_CHANGED:
+            return f"preferences set by {c.agent or 'customer'}: cancel if not by {c.new or 'none'}, substitutes {ref}"
     return c.text or c.kind.value
 
 
@@ -182,6 +210,9 @@ def update_message(event: ev.BackorderEvent, *, staff: bool, language: str = "en
             return g(_("expected date {old} {arrow} {new}: {cause}")).format(
                 old=day(event.old_date), new=day(event.new_date), arrow=ARROW,
                 cause=customer_cause("ETA", event.cause, language))
+        case ev.BackorderCancelled() if event.not_by_date is not None:
+            return g(_("{quantity} × {sku} cancelled: not expected by {date}, the latest date you chose")).format(
+                quantity=event.quantity, sku=event.sku, date=day(event.not_by_date))
         case ev.BackorderCancelled():
             requested = RequestedBy(event.requested_by) if event.requested_by else None
             if event.cancelled_by == Actor.CUSTOMER.value:
@@ -190,6 +221,14 @@ def update_message(event: ev.BackorderEvent, *, staff: bool, language: str = "en
                      RequestedBy.SHOP: _("{quantity} × {sku} cancelled by the shop"),
                      None: _("{quantity} × {sku} cancelled")}[requested]
             return g(words).format(quantity=event.quantity, sku=event.sku)
+        case ev.BackorderSubstituted() if event.automatic:
+            return g(_("{quantity} × {sku} replaced by {substitute}, as you agreed in advance")).format(
+                quantity=event.quantity, sku=event.sku, substitute=event.substitute_sku)
+        case ev.SubstituteDeclined():
+            return g(_("alternative {substitute} declined: it will not be offered again")).format(
+                substitute=event.substitute_sku)
+        case ev.BackorderPreferencesChanged():
+            return g(_("your choices for this backorder changed"))
         case ev.BackorderSubstituted():
             return g(_("{quantity} × {sku} replaced by {substitute}")).format(
                 quantity=event.quantity, sku=event.sku, substitute=event.substitute_sku)
@@ -219,6 +258,9 @@ def _staff_update(event: ev.BackorderEvent) -> str:
         case ev.BackorderCancelled():
             wish = {"customer": " at the customer's request", "shop": " (the shop's decision)"}.get(
                 event.requested_by or "", "") if event.cancelled_by != Actor.CUSTOMER.value else ""
+            if event.not_by_date is not None:
+                return f"{event.quantity} × {event.sku} cancelled automatically: not expected by " \
+                       f"{event.not_by_date.isoformat()} (the customer's cancel-if-not-by)"
             return f"{event.quantity} × {event.sku} cancelled by {event.cancelled_by}{wish}"
         case ev.BackorderSubstituted():
             return f"{event.quantity} × {event.sku} replaced by {event.substitute_sku}"
@@ -228,6 +270,11 @@ def _staff_update(event: ev.BackorderEvent) -> str:
             return f"priority set to {event.priority} by {event.agent}: {event.reason}"
         case ev.SubstituteOffered():
             return f"substitute {event.substitute_sku} offered for {event.sku}"
+        case ev.SubstituteDeclined():
+            return f"substitute {event.substitute_sku} declined for {event.sku} by {event.declined_by}"
+        case ev.BackorderPreferencesChanged():
+            latest = event.cancel_if_not_by_date.isoformat() if event.cancel_if_not_by_date else "none"
+            return f"preferences set by {event.changed_by}: cancel if not by {latest}, substitutes {event.substitutes}"
     return event.kind
 
 
@@ -250,7 +297,12 @@ HEADLINES: dict[str, str] = {
     "partly_cancelled_shop": _("We are sorry: we had to cancel part of it. You will not be charged for cancelled "
                                "items."),
     "partly_cancelled": _("Part of it has been cancelled. You will not be charged for cancelled items."),
+    "cancelled_not_by": _("Cancelled: it could not reach you by {deadline}, the latest date you chose. You will "
+                          "not be charged for cancelled items."),
+    "partly_cancelled_not_by": _("Part of it is cancelled: it could not reach you by {deadline}, the latest date "
+                                 "you chose. You will not be charged for cancelled items."),
     "substituted": _("The alternative you chose takes its place."),
+    "substituted_auto": _("As you agreed in advance, an alternative in stock takes its place."),
     "partly_substituted": _("The alternative you chose takes the place of part of it."),
     "eta_later": _("The expected date has moved from {old} to {new}."),
     "eta_earlier": _("Good news: it is now expected earlier, on {new} (was {old})."),
@@ -272,6 +324,9 @@ SMS_HEADLINES: dict[str, str] = {
     "shipped": _("shipped"), "partly_shipped": _("part shipped"),
     "cancelled_customer": _("cancelled as you asked"), "cancelled_shop": _("cancelled by us, sorry"),
     "cancelled": _("cancelled"), "partly_cancelled": _("partly cancelled"),
+    "cancelled_not_by": _("cancelled: not by your date"),
+    "partly_cancelled_not_by": _("partly cancelled: not by your date"),
+    "substituted_auto": _("replaced by an alternative you agreed to"),
     "substituted": _("replaced by your alternative"), "partly_substituted": _("partly replaced by your alternative"),
     "eta_later": _("new date"), "eta_earlier": _("arriving earlier"), "long_delay": _("delayed, see your options"),
     "substitute_offered": _("an alternative is in stock"),
@@ -283,16 +338,20 @@ CONFIDENCE: dict[str, str] = {
 
 
 def headline_key(head: str, wish: str | None) -> str:
-    """A cancel's headline follows whose wish it was."""
-    if head in ("cancelled", "partly_cancelled") and wish in ("customer", "shop"):
+    """A cancel's headline follows whose wish it was (or the customer's "cancel if not by" date: `not_by`); a
+    substitute taken under the customer's consent says so (`auto`)."""
+    if head in ("cancelled", "partly_cancelled") and wish in ("customer", "shop", "not_by"):
         return f"{head}_{wish}"
+    if head == "substituted" and wish == "auto":
+        return "substituted_auto"
     return head
 
 
 def headline_sentence(head: str, wish: str | None, language: str, *, old: str = "", new: str = "",
-                      names: str = "", release: str = "") -> str:
+                      names: str = "", release: str = "", deadline: str = "") -> str:
     t = translations(language).gettext
-    return t(HEADLINES[headline_key(head, wish)]).format(old=old, new=new, names=names, release=release)
+    return t(HEADLINES[headline_key(head, wish)]).format(old=old, new=new, names=names, release=release,
+                                                         deadline=deadline)
 
 
 def subject_words(head: str, language: str) -> str:

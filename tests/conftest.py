@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -86,10 +87,10 @@ async def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return template
 
 
-@pytest.fixture
-async def db_url(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+@asynccontextmanager
+async def fresh_database(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A migrated, empty database URL (not yet connected): a copy of the session's migrated template (SQLite)
-    or a database cloned from one (PostgreSQL)."""
+    or a database cloned from one (PostgreSQL), dropped afterwards."""
     if not POSTGRES_URL:
         shutil.copyfile(await _sqlite_template(tmp_path_factory), tmp_path / "backorder.db")
         yield f"sqlite://{tmp_path / 'backorder.db'}"
@@ -99,6 +100,13 @@ async def db_url(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> As
         yield url
     finally:
         await _drop(url)
+
+
+@pytest.fixture
+async def db_url(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A migrated, empty database URL (not yet connected): see `fresh_database`."""
+    async with fresh_database(tmp_path, tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 One module per feature: `catalogue` (products, suppliers, stock), `purchasing` (purchase orders), `orders`,
 `backorders` (and the KPIs), `portal` (customer sign-in and preferences), `notifications`, `tokens`, `viewer`,
-`webhooks` (outbound webhook endpoints and their deliveries), `planning` (what-if previews, reorder advice);
+`webhooks` (outbound webhook endpoints and their deliveries), `planning` (what-if previews, reorder advice),
+`suppliers` (suppliers' delivery record);
 `reference_data` (the shop's locations and exchange rates);
 `subscriptions` (the live `backorderUpdates`); `execution` (the executor, request limits, error masking);
 `common` (the `user_errors` payload wrapper, paging, ownership). Feature modules import `common`, never this
@@ -23,8 +24,10 @@ from api.schema import notifications as notification_fields
 from api.schema import orders as order_fields
 from api.schema import planning as planning_fields
 from api.schema import portal as portal_fields
+from api.schema import preferences as preference_fields
 from api.schema import purchasing as purchasing_fields
 from api.schema import reference_data as reference_fields
+from api.schema import suppliers as supplier_fields
 from api.schema import tokens as token_fields
 from api.schema import viewer as viewer_fields
 from api.schema import webhooks as webhook_fields
@@ -46,6 +49,7 @@ class Query:
     purchase_order = purchasing_fields.purchase_order
     purchase_orders = purchasing_fields.purchase_orders
     kpis = backorder_fields.kpis
+    supplier_performance = supplier_fields.supplier_performance
     kpi_series = planning_fields.kpi_series
     preview_allocation = planning_fields.preview_allocation
     preview_reprioritization = planning_fields.preview_reprioritization
@@ -77,6 +81,8 @@ class Mutation:
     set_shipping_preference = order_fields.set_shipping_preference
     ship_allocated = order_fields.ship_allocated
     reprioritize_backorder = backorder_fields.reprioritize_backorder
+    set_backorder_preferences = preference_fields.set_backorder_preferences
+    decline_substitute = preference_fields.decline_substitute
     request_portal_link = portal_fields.request_portal_link
     customer_portal_link = portal_fields.customer_portal_link
     redeem_portal_link = portal_fields.redeem_portal_link

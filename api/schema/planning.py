@@ -99,7 +99,9 @@ class ReorderSuggestion:
     lead_time_std_days: float = strawberry.field(
         description="Standard deviation of the lead time in days (0 when it is the supplier's stated lead time).")
     lead_time_learned: bool = strawberry.field(
-        description="True when the lead time comes from the supplier's deliveries, false when it is the stated one.")
+        description=("True when the lead time comes from the supplier's deliveries (once 3 are recorded; the SKU's own "
+                     "after 5): the mean and spread of actual lead times, or where only delays past the promised "
+                     "date are known, the stated lead time plus the mean delay. False: the stated lead time."))
     lead_time_demand: float = strawberry.field(description="Expected units ordered over the lead time.")
     safety_stock: int
     reorder_point: int
@@ -133,10 +135,26 @@ class ReorderSuggestion:
             suggested_quantity=s.suggested_quantity)
 
 
-@strawberry.type(description="Reorder advice, SKU order; the quantities to order per supplier are the SKUs' "
-                             "suggestedQuantity grouped by supplier.")
+@strawberry.type(description="What to order from one supplier now: its SKUs with something to order.")
+class SupplierReorder:
+    _supplier_id: strawberry.Private[str | None]
+    suggestions: list[ReorderSuggestion] = strawberry.field(description="SKU order, each suggestedQuantity > 0.")
+    total_units: int
+
+    @strawberry.field(description="Null: products that name no supplier.")
+    async def supplier(self, info: Ctx) -> gt.Supplier | None:
+        if self._supplier_id is None:
+            return None
+        found = await info.context.loaders.supplier_by_id.load(self._supplier_id)
+        return gt.Supplier(_s=found) if found else None
+
+
+@strawberry.type(description="Reorder advice: per SKU in SKU order, and what to order per supplier.")
 class ReorderAdvice:
     suggestions: list[ReorderSuggestion] = strawberry.field(default_factory=list)
+    by_supplier: list[SupplierReorder] = strawberry.field(
+        default_factory=list, description="The suggestions with something to order, one purchase order's worth per "
+                                          "supplier (createPurchaseOrder's fromSuggestions takes their SKUs).")
     user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
 
 
@@ -160,8 +178,12 @@ async def reorder_suggestions(info: Ctx, filter: ReorderSuggestionFilter | None 
         return ReorderAdvice(user_errors=[gt.UserError.of(error)])
     found = await planning_store.reorder_suggestions(info.context.desk.clock.today(), policy, skus=f.skus,
                                                      supplier_id=supplier_id)
-    return ReorderAdvice(suggestions=[ReorderSuggestion.of(s) for s in found
-                                      if s.below_reorder_point or not f.only_below_reorder_point])
+    shown = [s for s in found if s.below_reorder_point or not f.only_below_reorder_point]
+    return ReorderAdvice(
+        suggestions=[ReorderSuggestion.of(s) for s in shown],
+        by_supplier=[SupplierReorder(_supplier_id=supplier, suggestions=[ReorderSuggestion.of(s) for s in group],
+                                     total_units=sum(s.suggested_quantity for s in group))
+                     for supplier, group in reorder.by_supplier(shown).items()])
 
 
 # -- KPIs over time ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ signing out, and the customer's own account and notification preferences. How li
 from __future__ import annotations
 
 import hmac
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 import strawberry
 
@@ -42,6 +42,10 @@ class Preferences:
     quiet_hours_end: time | None = strawberry.field(description="...until then.")
     timezone: str = strawberry.field(description="IANA zone, e.g. Europe/London; dates are shown in it.")
     language: str
+    cancel_if_not_by: date | None = strawberry.field(
+        default=None, description="Default for new backorders: the latest date worth waiting for.")
+    substitutes: gt.SubstituteConsent = strawberry.field(  # type: ignore[valid-type]
+        default=gt.SubstituteConsent.ASK, description="Default for new backorders: whether a substitute may be taken.")
 
     @strawberry.field(description="The number replied STOP: no texts go to it until it replies START, whatever "
                                   "bySms says (a tick in a form is not consent to texts the phone refused).")
@@ -51,7 +55,8 @@ class Preferences:
     @staticmethod
     def of(p: NotificationPreferences) -> Preferences:
         return Preferences(by_email=p.by_email, by_sms=p.by_sms, phone=p.phone, quiet_hours_start=p.quiet_hours_start,
-                           quiet_hours_end=p.quiet_hours_end, timezone=p.timezone, language=p.language)
+                           quiet_hours_end=p.quiet_hours_end, timezone=p.timezone, language=p.language,
+                           cancel_if_not_by=p.cancel_if_not_by, substitutes=p.substitutes)
 
 
 @strawberry.type
@@ -93,6 +98,11 @@ class UpdateNotificationPreferencesInput:
     quiet_hours_end: time | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
     language: str | None = strawberry.UNSET
+    cancel_if_not_by: date | None = strawberry.field(
+        default=strawberry.UNSET, description="Default for backorders placed from now on (null clears it); a "
+                                              "backorder's own is set with setBackorderPreferences.")
+    substitutes: gt.SubstituteConsent | None = strawberry.field(  # type: ignore[valid-type]
+        default=strawberry.UNSET, description="Default for backorders placed from now on.")
     customer_email: str | None = strawberry.field(default=None, description="Agents: whose preferences.")
 
 
@@ -249,15 +259,15 @@ async def update_notification_preferences(info: Ctx,
         email = principal.customer_email
     prefs = await store.get_preferences(email)
     for name in ("by_email", "by_sms", "phone", "quiet_hours_start", "quiet_hours_end", "timezone",
-                 "language"):
+                 "language", "cancel_if_not_by", "substitutes"):
         value = getattr(input, name)
         if value is strawberry.UNSET:
             continue
-        if value is None and name in ("by_email", "by_sms", "timezone", "language"):
+        if value is None and name in ("by_email", "by_sms", "timezone", "language", "substitutes"):
             raise InvalidInput(f"{name} cannot be null", field=name)
-        if isinstance(value, str):
+        if type(value) is str:  # not an enum's value (SubstituteConsent is a str too)
             value = value.strip() or None
         setattr(prefs, name, value)
-    prefs.validate()
+    prefs.validate(info.context.desk.clock.today() if input.cancel_if_not_by is not strawberry.UNSET else None)
     await store.save_preferences(prefs)
     return PreferencesPayload(preferences=Preferences.of(prefs))

@@ -11,7 +11,10 @@ from api.ids import decode_id, try_decode_id
 from api.permissions import IsStaff
 from api.schema.common import KNOWN_LOCATION, Ctx, LineInput, cursor, page_size, user_errors
 from domain import model as m
+from domain import reorder
+from domain.errors import InvalidInput
 from domain.services import LineRequest
+from domain.store import planning
 from domain.store import queries as q
 
 
@@ -19,7 +22,11 @@ from domain.store import queries as q
 class CreatePurchaseOrderInput:
     supplier_id: strawberry.ID
     expected_date: date
-    lines: list[LineInput]
+    lines: list[LineInput] = strawberry.field(default_factory=list, description="SKUs and units to order.")
+    from_suggestions: list[str] | None = strawberry.field(default=None, description=(
+        "SKUs whose reorder suggestion (reorderSuggestions with its default policy, read when the order is made) "
+        "becomes a line each with its suggestedQuantity, after `lines`. Each must be bought from this supplier "
+        "and below its reorder point."))
     number: str | None = None
     location: str = strawberry.field(default=m.DEFAULT_LOCATION, description=KNOWN_LOCATION)
 
@@ -75,10 +82,22 @@ async def purchase_orders(info: Ctx, filter: PurchaseOrderFilter | None = None, 
 @strawberry.mutation(permission_classes=[IsStaff])
 @user_errors(PurchaseOrderPayload)
 async def create_purchase_order(info: Ctx, input: CreatePurchaseOrderInput) -> PurchaseOrderPayload:
-    po = await info.context.desk.create_purchase_order(
-        decode_id("Supplier", input.supplier_id, "supplierId"), input.expected_date,
-        [LineRequest(li.sku, li.quantity) for li in input.lines], input.number, input.location)
+    supplier_id = decode_id("Supplier", input.supplier_id, "supplierId")
+    lines = [LineRequest(li.sku, li.quantity) for li in input.lines]
+    if input.from_suggestions:
+        lines += await _suggested_lines(info, input.from_suggestions, supplier_id, [li.sku for li in input.lines])
+    po = await info.context.desk.create_purchase_order(supplier_id, input.expected_date, lines, input.number,
+                                                       input.location)
     return PurchaseOrderPayload(purchase_order=gt.PurchaseOrder(_po=po))
+
+
+async def _suggested_lines(info: Ctx, skus: list[str], supplier_id: str, already: list[str]) -> list[LineRequest]:
+    if len(skus) > info.context.settings.page_size_limit:
+        raise InvalidInput(f"at most {info.context.settings.page_size_limit} SKUs", field="from_suggestions")
+    skus = [m.check_sku(sku, "from_suggestions") for sku in skus]
+    found = await planning.reorder_suggestions(info.context.desk.clock.today(), reorder.ReorderPolicy(), skus=skus)
+    return [LineRequest(sku, quantity) for sku, quantity in
+            reorder.purchase_lines(skus, {s.sku: s for s in found}, supplier_id, already)]
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Move the date, change quantities, or cancel.")

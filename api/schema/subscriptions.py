@@ -40,6 +40,8 @@ class BackorderUpdateKind(Enum):
     SHIPPED = "BackorderShipped"
     REPRIORITIZED = "BackorderReprioritized"
     SUBSTITUTE_OFFERED = "SubstituteOffered"
+    SUBSTITUTE_DECLINED = "SubstituteDeclined"
+    PREFERENCES_CHANGED = "BackorderPreferencesChanged"
 
 
 @strawberry.type(description="One committed change to a backorder, with the backorder as it is now.")

@@ -8,7 +8,15 @@ shop's internals (exact stock, purchase order numbers, tiers, priorities) and wi
 """
 
 from api.ids import encode_id
-from api.types.backorders import Backorder, Eta, HistoryEntry, HistoryKind, SubstituteOption, history_entries
+from api.types.backorders import (
+    Backorder,
+    BackorderPreferences,
+    Eta,
+    HistoryEntry,
+    HistoryKind,
+    SubstituteOption,
+    history_entries,
+)
 from api.types.catalogue import InboundSupply, Product, StockLevel, Supplier
 from api.types.common import (
     AllocationPolicy,
@@ -27,6 +35,7 @@ from api.types.common import (
     Money,
     PageInfo,
     PurchaseOrderStatus,
+    SubstituteConsent,
     UnitsAtLocation,
     UserError,
     reader_is_staff,
@@ -40,10 +49,11 @@ from api.types.purchasing import PurchaseOrder, PurchaseOrderLine
 from api.types.viewer import Viewer
 
 __all__ = [
-    "AgeBucket", "AllocationPolicy", "Backorder", "BackorderPolicy", "BackorderStatus", "Channel", "Connection",
-    "Ctx", "Customer", "CustomerTier", "Edge", "ErrorCode", "Eta", "EtaConfidence", "EtaSourceEnum", "ExchangeRate",
-    "HistoryEntry", "HistoryKind", "InboundSupply", "Kpis", "Location", "Money", "Order", "OrderLine", "PageInfo",
-    "Path", "Product", "PurchaseOrder", "PurchaseOrderLine", "PurchaseOrderStatus", "StockLevel",
-    "SubstituteOption", "Supplier", "UnitsAtLocation", "UserError", "Viewer", "encode_id", "history_entries",
-    "prefetch", "reader_is_staff", "selected_paths", "update_message", "visible_to_customer",
+    "AgeBucket", "AllocationPolicy", "Backorder", "BackorderPolicy", "BackorderPreferences", "BackorderStatus",
+    "Channel", "Connection", "Ctx", "Customer", "CustomerTier", "Edge", "ErrorCode", "Eta", "EtaConfidence",
+    "EtaSourceEnum", "ExchangeRate", "HistoryEntry", "HistoryKind", "InboundSupply", "Kpis", "Location", "Money",
+    "Order", "OrderLine", "PageInfo", "Path", "Product", "PurchaseOrder", "PurchaseOrderLine",
+    "PurchaseOrderStatus", "StockLevel", "SubstituteConsent", "SubstituteOption", "Supplier", "UnitsAtLocation",
+    "UserError", "Viewer", "encode_id", "history_entries", "prefetch", "reader_is_staff", "selected_paths",
+    "update_message", "visible_to_customer",
 ]

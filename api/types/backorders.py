@@ -19,6 +19,7 @@ from api.types.common import (
     EtaSourceEnum,
     ExchangeRate,
     Money,
+    SubstituteConsent,
     reader_is_staff,
 )
 from domain import allocation
@@ -29,8 +30,18 @@ from notifications import wording
 
 @strawberry.type(description="When the waiting units are expected, how sure that is, and why.")
 class Eta:
-    date: date
-    confidence: EtaConfidence  # type: ignore[valid-type]
+    date: date = strawberry.field(description=(
+        "When the units are expected. From a purchase order: its expected date moved by the supplier's usual "
+        "delay, learned from its deliveries (the 80% quantile of days late against the date as last moved, "
+        "by default; BACKORDER_ETA_DELAY_QUANTILE), never earlier than the PO's date: per SKU once the "
+        "supplier delivered it 5 times, else from all its deliveries, once it has 3. Beyond every PO: today + "
+        "the supplier's actual lead time learned the same way (else its stated lead time)."))
+    confidence: EtaConfidence = strawberry.field(description=(  # type: ignore[valid-type]
+        "How sure the date is. Learned from the supplier's deliveries (3 or more): HIGH with 5 or more "
+        "whose delays lie within 2 days of each other (p90 - p10), LOW when they spread over more than 6 "
+        "days, else MEDIUM. Without that history: HIGH from stock or a PO, MEDIUM from the lead time, LOW "
+        "when the supplier was late on one delivery in five or more. Always LOW for a PO overdue even after "
+        "the supplier's usual delay."))
     source: EtaSourceEnum = strawberry.field(  # type: ignore[valid-type]
         description="Why this date: PURCHASE_ORDER, a delivery the supplier confirmed; LEAD_TIME, estimated "
                     "from the usual lead time; ON_HAND or ALLOCATED, from stock; RELEASE_DATE, a preorder's release.")
@@ -47,6 +58,8 @@ class HistoryKind(Enum):
     ETA = "ETA"
     PRIORITY = "PRIORITY"
     QUANTITY = "QUANTITY"
+    SUBSTITUTE = "SUBSTITUTE"  # a substitute declined: newValue is its SKU
+    PREFERENCE = "PREFERENCE"  # the customer's choices: "<cancel if not by or -> <substitute consent>"
 
 
 @strawberry.type
@@ -80,6 +93,14 @@ class SubstituteOption:
         return self._available_to_promise if reader_is_staff(info) else None
 
 
+@strawberry.type(description="What the customer chose for this backorder (setBackorderPreferences).")
+class BackorderPreferences:
+    cancel_if_not_by: date | None = strawberry.field(
+        description="The latest date worth waiting for: expected after it, or still waiting when it passes, the "
+                    "backorder is cancelled and the customer told why.")
+    substitutes: SubstituteConsent  # type: ignore[valid-type]
+
+
 @strawberry.type
 class Backorder:
     _b: strawberry.Private[m.Backorder]
@@ -106,6 +127,9 @@ class Backorder:
     allocation_reason: str | None = strawberry.field(
         permission_classes=[IsStaff], description="Why it got the units it got at the last allocation.")
     updated_at: datetime | None
+    preferences: BackorderPreferences
+    declined_substitutes: list[str] = strawberry.field(
+        description="SKUs of substitutes declined for it: never offered again for this backorder.")
 
     @staticmethod
     def of(b: m.Backorder) -> Backorder:
@@ -120,7 +144,9 @@ class Backorder:
             eta=Eta(date=e.date, confidence=e.confidence, source=e.source, _purchase_order_number=e.reference)
             if e is not None and active else None,
             promised_date=b.promised_date, priority=b.priority_override, priority_reason=b.priority_reason,
-            allocation_reason=b.allocation_reason, updated_at=b.updated_at)
+            allocation_reason=b.allocation_reason, updated_at=b.updated_at,
+            preferences=BackorderPreferences(cancel_if_not_by=b.cancel_if_not_by, substitutes=b.substitute_consent),
+            declined_substitutes=list(b.declined_substitutes))
 
     @staticmethod
     def maybe(b: m.Backorder | None) -> Backorder | None:
@@ -167,15 +193,16 @@ class Backorder:
     def product(self, info: Ctx) -> Product | None:
         return load_now(info.context.loaders.product_by_sku, self._b.sku, Product.maybe)
 
-    @strawberry.field(description="The product's substitutes with what is in stock now; best first.")
+    @strawberry.field(description="The product's substitutes with what is in stock now; best first. None when the "
+                                  "customer wants no substitutes (NEVER), and never one they declined.")
     def substitutes(self, info: Ctx) -> list[SubstituteOption]:
         loaders, today = info.context.loaders, info.context.desk.clock.today()
         return load_now(loaders.product_by_sku, self._b.sku, lambda product: self._options(loaders, product, today))
 
     def _options(self, loaders: Loaders, product: m.Product | None, today: date) -> Any:
-        if product is None or not product.substitutes:
+        skus = self._b.offerable_substitutes(product.substitutes) if product is not None else []
+        if product is None or not skus:
             return []
-        skus = product.substitutes
         return load_many_now(loaders.product_by_sku, skus, lambda candidates: load_many_now(
             loaders.stock_by_sku, skus, lambda stock: load_now(
                 loaders.order_by_id, self._b.order_id, lambda order: self._priced(
@@ -197,7 +224,7 @@ class Backorder:
     def _ranked(self, ordered: m.Money, candidates: list[m.Product | None], stock: list[list[m.StockLevel]],
                 today: date, rates: RateBook) -> list[SubstituteOption]:
         b, options = self._b, []
-        for candidate, levels in zip(candidates, stock, strict=True):
+        for candidate, levels in zip(candidates, stock, strict=True):  # in the order of `skus`
             if candidate is None:
                 continue
             atp = sum(s.available_to_promise for s in levels)

@@ -14,7 +14,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from api.context import Context
 from api.ids import encode_cursor
-from domain import allocation
+from domain import allocation, preferences
 from domain import model as m
 from domain.currency import ExchangeRate as ExchangeRateValue
 from domain.errors import DomainError
@@ -37,6 +37,12 @@ BackorderPolicy = strawberry.enum(
     description="ALLOW: sell beyond stock; DENY: refuse lines that cannot be filled; PREORDER: sell before release.")
 
 
+SubstituteConsent = strawberry.enum(
+    preferences.SubstituteConsent, name="SubstituteConsent",
+    description="Whether a listed substitute may be taken for the customer: NEVER (none is ever offered), ASK "
+                "(offered; they decide: the default), SAME_PRICE_OR_LOWER (taken for them when one in stock costs "
+                "no more, in the same currency), ANY_LISTED (taken for them when any listed one is in stock). "
+                "Whatever is taken, they are told what they got.")
 AllocationPolicy = strawberry.enum(
     allocation.AllocationPolicy, name="AllocationPolicy",
     description="How arriving stock is shared: PRIORITY hands it out strictly in queue order; FAIR_SHARE first "

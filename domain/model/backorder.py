@@ -10,10 +10,11 @@ from enum import Enum
 from domain import events as ev
 from domain.allocation import Claim
 from domain.causes import Cause
-from domain.errors import InvalidState
+from domain.errors import ErrorCode, InvalidState, SubstituteError
 from domain.eta import Eta
 from domain.model.customer import CustomerTier
 from domain.model.order import Channel
+from domain.preferences import BackorderPreferences, SubstituteConsent, offerable
 
 
 class BackorderStatus(str, Enum):
@@ -33,7 +34,7 @@ ACTIVE_STATUSES = frozenset(
 @dataclass(frozen=True)
 class HistoryEntry:
     at: datetime
-    kind: str  # STATUS | ETA | PRIORITY | QUANTITY
+    kind: str  # STATUS | ETA | PRIORITY | QUANTITY | SUBSTITUTE (one declined) | PREFERENCE
     old_value: str | None
     new_value: str | None
     cause: Cause
@@ -65,6 +66,10 @@ class Backorder:
     order_quantity: int = 1
     allocation_reason: str | None = None
     queue_position: int | None = None  # 1-based place among those still waiting for units of the SKU
+    # the customer's own choices (domain.preferences): past this date while units still wait, it is cancelled
+    cancel_if_not_by: date | None = None
+    substitute_consent: SubstituteConsent = SubstituteConsent.ASK
+    declined_substitutes: list[str] = field(default_factory=list)  # never offered again for this backorder
     history: list[HistoryEntry] = field(default_factory=list)
     new_history: list[HistoryEntry] = field(default_factory=list, repr=False)
     created_at: datetime | None = None
@@ -129,6 +134,26 @@ class Backorder:
             "sku": self.sku,
             "customer_email": self.customer_email,
         }
+
+    def adopt_defaults(self, defaults: BackorderPreferences, today: date) -> None:
+        """A new backorder starts with its customer's account defaults (a default date already passed is not
+        carried over: it would cancel the backorder the moment it is placed)."""
+        latest = defaults.cancel_if_not_by
+        self.cancel_if_not_by = latest if latest is not None and latest >= today else None
+        self.substitute_consent = defaults.substitutes
+
+    def require_substitute_wanted(self, sku: str, *, offer: bool) -> None:
+        """A declined substitute is neither offered nor taken again; a customer who wants none is offered none."""
+        if sku in self.declined_substitutes:
+            raise SubstituteError(f"{sku} was declined for this backorder", field="substitute_sku",
+                                  code=ErrorCode.SUBSTITUTE_DECLINED)
+        if offer and self.substitute_consent is SubstituteConsent.NEVER:
+            raise SubstituteError("the customer wants no substitutes for this backorder", field="substitute_sku",
+                                  code=ErrorCode.SUBSTITUTE_DECLINED)
+
+    def offerable_substitutes(self, listed: list[str]) -> list[str]:
+        """Of the product's listed substitutes, those this customer may be offered."""
+        return offerable(self.substitute_consent, listed, self.declined_substitutes)
 
     def require_active(self) -> None:
         if not self.is_active:

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from domain import events as ev
 from domain.allocation import AllocationPolicy, PriorityPolicy, allocate, rank
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
+from domain.delays import DelayEstimate, DelayHistory, EtaLearning, estimate_lead_time, learned_inbound
 from domain.errors import (
     BackorderLimitExceeded,
     BackorderNotAllowed,
@@ -35,6 +36,7 @@ from domain.model.order import Order, OrderLine
 from domain.model.product import BackorderPolicy, Product
 from domain.model.stock import StockLevel
 from domain.model.supplier import Supplier
+from domain.preferences import SubstituteConsent, past_deadline
 
 
 def _add(into: dict[str, int], more: dict[str, int]) -> None:
@@ -92,6 +94,8 @@ class SkuInventory:
         policy: PriorityPolicy | None = None,
         default_lead_time_days: int = 14,
         ahead: QueueAhead | None = None,
+        delays: DelayHistory | None = None,
+        eta_learning: EtaLearning | None = None,
     ) -> None:
         self.product = product
         # set when the waiting queue was not loaded, only summarised: `queue` then holds only the backorders
@@ -103,6 +107,9 @@ class SkuInventory:
         self.supplier = supplier
         self.policy = policy or PriorityPolicy()
         self.default_lead_time_days = default_lead_time_days
+        # what suppliers' deliveries taught, and the rule that turns it into ETAs (None: the POs' own dates)
+        self.delays = delays or DelayHistory()
+        self.eta_learning = eta_learning
         self.events: list[ev.Event] = []
         self.touched: dict[str, Backorder] = {}
         self.created: dict[str, Backorder] = {}
@@ -336,6 +343,11 @@ class SkuInventory:
         qty = cancellable if quantity is None else check_quantity(quantity)
         if qty > cancellable:
             raise InvalidQuantity(f"only {cancellable} units of this backorder can be cancelled", field="quantity")
+        return self._cancel_units(backorder, qty, now, Cause.cancelled(qty, by, reason, requested_by), by=by,
+                                  reason=reason)
+
+    def _cancel_units(self, backorder: Backorder, qty: int, now: datetime, cause: Cause, *, by: str, reason: str,
+                      not_by_date: date | None = None) -> int:
         from_waiting = min(qty, backorder.waiting_quantity)
         from_held = qty - from_waiting
         released = _take_from(backorder.reserved, from_held) if from_held else {}
@@ -343,14 +355,13 @@ class SkuInventory:
         backorder.quantity -= qty
         backorder.allocated_quantity -= from_held
         backorder.cancelled_quantity += qty
-        cause = Cause.cancelled(qty, by, reason, requested_by)
         backorder._record(now, "QUANTITY", str(backorder.quantity + qty), str(backorder.quantity), cause)
         self.touched[backorder.id] = backorder
         self.events.append(
             ev.BackorderCancelled(
                 occurred_at=now, **backorder._ids(), quantity=qty, released_quantity=from_held,
                 remaining_quantity=backorder.quantity, cancelled_by=by, reason=reason,
-                requested_by=cause.requested_by.value if cause.requested_by else None,
+                requested_by=cause.requested_by.value if cause.requested_by else None, not_by_date=not_by_date,
             )
         )
         changed = backorder._refresh_status(now, cause)
@@ -374,7 +385,7 @@ class SkuInventory:
         self.touched[backorder.id] = backorder
         self.events.append(
             ev.BackorderSubstituted(occurred_at=now, **backorder._ids(), substitute_sku=substitute_sku,
-                                    quantity=qty, new_order_line_id=new_line_id)
+                                    quantity=qty, new_order_line_id=new_line_id, automatic=actor is Actor.SYSTEM)
         )
         changed = backorder._refresh_status(now, cause)
         if changed:
@@ -475,25 +486,33 @@ class SkuInventory:
 
     def _project_needs(self, needs: list[Need], today: date) -> dict[str, Eta]:
         release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
+        inbound, lead_time, lead_confidence = self.inbound, self.lead_time_days, None
+        if self.eta_learning is not None and self.delays:
+            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning)
+            learned = self.learned_lead_time()
+            if learned is not None:
+                lead_time, lead_confidence = learned.shift_days, learned.confidence
         if self.product.allocation_policy is not AllocationPolicy.PRIORITY and not self.ahead:
             return project_shared(
                 needs,
                 split=self._split,
                 available_now=self.available_to_promise,
-                inbound=self.inbound,
+                inbound=inbound,
                 today=today,
-                lead_time_days=self.lead_time_days,
+                lead_time_days=lead_time,
                 supplier_late=bool(self.supplier and self.supplier.has_been_late),
                 release_date=release,
+                lead_time_confidence=lead_confidence,
             )
         return project(
             needs,
             available_now=self.available_to_promise,
-            inbound=self.inbound,
+            inbound=inbound,
             today=today,
-            lead_time_days=self.lead_time_days,
+            lead_time_days=lead_time,
             supplier_late=bool(self.supplier and self.supplier.has_been_late),
             release_date=release,
+            lead_time_confidence=lead_confidence,
         )
 
     def _split(self, units: int, needs: Sequence[Need], day: date) -> dict[str, int]:
@@ -502,6 +521,13 @@ class SkuInventory:
         claims = [replace(self.queue[n.backorder_id].claim(), waiting_quantity=n.waiting_quantity) for n in needs]
         return {a.backorder_id: a.quantity
                 for a in allocate(units, claims, self.policy, day, self.product.share_rule)}
+
+    def learned_lead_time(self) -> DelayEstimate | None:
+        """The supplier's actual lead time for this SKU (its `eta_learning` quantile), when enough is known
+        and the product does not set a lead time of its own (the shop's word for one SKU wins)."""
+        if self.eta_learning is None or self.supplier is None or self.product.lead_time_days is not None:
+            return None
+        return estimate_lead_time(self.delays, self.supplier.id, self.sku, self.eta_learning)
 
     def reproject(self, now: datetime, cause: Cause) -> None:
         """Re-project every ETA; emit EtaChanged only where the date moved."""
@@ -525,8 +551,11 @@ class SkuInventory:
                 )
 
     def settle(self, now: datetime, cause: Cause) -> None:
-        """After any change: give available stock to the queue, re-project, announce new backorders."""
+        """After any change: give available stock to the queue, cancel what can no longer come by its customer's
+        "cancel if not by" date (their units go to the next in line), re-project, announce new backorders."""
         self.allocate_waiting(now, cause)
+        while self.cancel_past_deadlines(now):  # each round cancels at least one: it ends
+            self.allocate_waiting(now, Cause(kind=CauseKind.QUEUE_CANCELLATION, reference=self.sku))
         self.reproject(now, cause)
         positions = self.queue_positions(now.date())
         for backorder in self.queue.values():
@@ -551,6 +580,60 @@ class SkuInventory:
                 )
             self.created = {}
 
+    # -- the customer's own choices (domain.preferences) ----------------------------------------
+    def cancel_past_deadlines(self, now: datetime) -> bool:
+        """Cancel, whole, every backorder still waiting for units that its projected ETA (or today) puts after
+        its customer's "cancel if not by" date. Returns whether any was cancelled: the queue then moved up,
+        and those behind can only be expected sooner."""
+        dated = [b for b in self.queue.values() if b.cancel_if_not_by is not None and b.waiting_quantity > 0]
+        if not dated:
+            return False
+        today = now.date()
+        etas = self.project(today)
+        late = False
+        for b in dated:
+            eta = etas.get(b.id)
+            latest = b.cancel_if_not_by
+            assert latest is not None
+            if past_deadline(latest, eta.date if eta else None, today):
+                expected = eta.date if eta and eta.date > latest else None
+                units = b.quantity - b.shipped_quantity
+                self._cancel_units(b, units, now, Cause.not_by_date(units, latest, expected), by="system",
+                                   reason="", not_by_date=latest)
+                late = True
+        return late
+
+    def set_preferences(self, backorder: Backorder, cancel_if_not_by: date | None, consent: SubstituteConsent,
+                        now: datetime, *, by: str) -> None:
+        """The customer's (or an agent's for them) choices for this backorder, in its history."""
+        backorder.require_active()
+        if backorder.cancel_if_not_by == cancel_if_not_by and backorder.substitute_consent is consent:
+            return
+        old = _choices(backorder)
+        backorder.cancel_if_not_by, backorder.substitute_consent = cancel_if_not_by, consent
+        actor, agent = Cause.by(by)
+        backorder._record(now, "PREFERENCE", old, _choices(backorder), Cause(
+            kind=CauseKind.PREFERENCES_CHANGED, actor=actor, agent=agent, reference=consent.value,
+            new=cancel_if_not_by.isoformat() if cancel_if_not_by else None))
+        self.touched[backorder.id] = backorder
+        self.events.append(ev.BackorderPreferencesChanged(
+            occurred_at=now, **backorder._ids(), cancel_if_not_by_date=cancel_if_not_by, substitutes=consent.value,
+            changed_by=by))
+
+    def decline_substitute(self, backorder: Backorder, substitute_sku: str, now: datetime, *, by: str) -> None:
+        """Never offer this substitute again for this backorder; the decline is in its history."""
+        backorder.require_active()
+        if substitute_sku in backorder.declined_substitutes:
+            raise SubstituteError(f"{substitute_sku} is already declined for this backorder", field="substitute_sku",
+                                  code=ErrorCode.SUBSTITUTE_DECLINED)
+        backorder.declined_substitutes.append(substitute_sku)
+        actor, agent = Cause.by(by)
+        backorder._record(now, "SUBSTITUTE", None, substitute_sku, Cause(
+            kind=CauseKind.SUBSTITUTE_DECLINED, actor=actor, agent=agent, reference=substitute_sku))
+        self.touched[backorder.id] = backorder
+        self.events.append(ev.SubstituteDeclined(occurred_at=now, **backorder._ids(), substitute_sku=substitute_sku,
+                                                 declined_by=by))
+
     def check_invariants(self) -> None:
         """Never oversold: what the ledger says must add up. Raises AssertionError if not."""
         for level in self.stock.values():
@@ -559,3 +642,9 @@ class SkuInventory:
         for b in self.queue.values():
             assert 0 <= b.shipped_quantity <= b.allocated_quantity <= b.quantity, f"backorder {b.id} out of bounds"
             assert sum(b.reserved.values()) == b.held_quantity, f"backorder {b.id} reservation mismatch"
+
+
+def _choices(backorder: Backorder) -> str:
+    """A backorder's choices as one history value: "2027-01-31 ASK", "- NEVER"."""
+    latest = backorder.cancel_if_not_by.isoformat() if backorder.cancel_if_not_by else "-"
+    return f"{latest} {backorder.substitute_consent.value}"

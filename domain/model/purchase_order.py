@@ -42,6 +42,13 @@ class PurchaseOrder:
     location: str = DEFAULT_LOCATION
     created_at: datetime | None = None
     version: int = 0
+    # the date the supplier first gave; None on purchase orders from before it was kept (expected_date is the
+    # date as last moved)
+    first_expected_date: date | None = None
+
+    @property
+    def first_promised_date(self) -> date:
+        return self.first_expected_date or self.expected_date
 
     @property
     def is_open(self) -> bool:

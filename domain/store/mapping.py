@@ -17,6 +17,7 @@ from domain.causes import Cause
 from domain.currency import ExchangeRate
 from domain.eta import Confidence, Eta, EtaSource
 from domain.locations import Location
+from domain.preferences import SubstituteConsent
 
 Row = Mapping[str, Any]
 
@@ -29,6 +30,7 @@ _ALLOCATION = {p.value: p for p in AllocationPolicy}
 _PO_STATUS = {s.value: s for s in m.PurchaseOrderStatus}
 _CONFIDENCE = {c.value: c for c in Confidence}
 _SOURCE = {s.value: s for s in EtaSource}
+_CONSENT = {c.value: c for c in SubstituteConsent}
 _CENTS = Decimal("0.01")
 _RATE_PLACES = Decimal("0.00000001")
 
@@ -131,7 +133,8 @@ def purchase_order_line(r: Row) -> m.PurchaseOrderLine:
 def purchase_order(r: Row, lines: list[m.PurchaseOrderLine]) -> m.PurchaseOrder:
     return m.PurchaseOrder(
         id=r["id"], number=r["number"], supplier_id=r["supplier_id"], expected_date=as_date(r["expected_date"]),
-        lines=lines, status=_PO_STATUS[r["status"]], location=r["location"], created_at=as_datetime(r["created_at"]))
+        lines=lines, status=_PO_STATUS[r["status"]], location=r["location"], created_at=as_datetime(r["created_at"]),
+        first_expected_date=as_date(r["first_expected_date"]) if r.get("first_expected_date") else None)
 
 
 def location(r: Row) -> Location:
@@ -149,7 +152,7 @@ def history_entry(r: Row) -> m.HistoryEntry:
 
 
 _DATETIME_COLUMNS = ("ordered_at", "created_at", "updated_at")
-_DATE_COLUMNS = ("eta_date", "promised_date")
+_DATE_COLUMNS = ("eta_date", "promised_date", "cancel_if_not_by")
 
 
 def backorder_row(raw: Row) -> dict[str, Any]:
@@ -164,6 +167,8 @@ def backorder_row(raw: Row) -> dict[str, Any]:
     if isinstance(row["reserved"], str):
         row["reserved"] = reserved(row["reserved"])
     row["shipped_from"] = reserved(row["shipped_from"]) if row.get("shipped_from") else {}
+    if isinstance(row.get("declined_substitutes"), str):
+        row["declined_substitutes"] = json.loads(row["declined_substitutes"])
     return row
 
 
@@ -188,6 +193,9 @@ def backorder(row: Row, history: list[m.HistoryEntry]) -> m.Backorder:
         order_quantity=row["order_quantity"], allocation_reason=row["allocation_reason"],
         queue_position=row["queue_position"], history=history, created_at=row["created_at"],
         updated_at=row["updated_at"], version=row["version"],
+        cancel_if_not_by=as_date(row.get("cancel_if_not_by")),
+        substitute_consent=_CONSENT[row.get("substitute_consent") or "ASK"],
+        declined_substitutes=list(as_json(row.get("declined_substitutes")) or []),
     )
 
 
@@ -206,6 +214,7 @@ def backorder_values(b: m.Backorder) -> dict[str, Any]:
         "promised_date": b.promised_date, "priority_override": b.priority_override,
         "priority_reason": b.priority_reason, "order_quantity": b.order_quantity,
         "allocation_reason": b.allocation_reason, "queue_position": b.queue_position,
-        "created_at": b.created_at, "updated_at": b.updated_at,
+        "created_at": b.created_at, "updated_at": b.updated_at, "cancel_if_not_by": b.cancel_if_not_by,
+        "substitute_consent": b.substitute_consent.value, "declined_substitutes": list(b.declined_substitutes),
     }
 

@@ -67,6 +67,9 @@ class PurchaseOrder(Model):
     number = fields.CharField(max_length=64, unique=True)
     supplier_id = fields.CharField(max_length=32, db_index=True)
     expected_date = fields.DateField()
+    # the date as the supplier first promised it (expected_date is the date as last moved); null on purchase
+    # orders written before it was kept: their first promise is not known, expected_date stands in
+    first_expected_date = fields.DateField(null=True)
     status = fields.CharField(max_length=24, db_index=True)
     location = fields.CharField(max_length=32)
     created_at = fields.DatetimeField()
@@ -74,6 +77,30 @@ class PurchaseOrder(Model):
 
     class Meta:
         table = "purchase_orders"
+
+
+class SupplierDelivery(Model):
+    """One purchase order line received (a partial receipt is a row of its own): what suppliers' delay
+    distributions and supplierPerformance are read from. Append-only, so concurrent receipts never race."""
+
+    id = fields.IntField(pk=True)
+    purchase_order_id = fields.CharField(max_length=32, db_index=True)
+    purchase_order_number = fields.CharField(max_length=64)
+    supplier_id = fields.CharField(max_length=32)
+    sku = fields.CharField(max_length=64)
+    quantity = fields.IntField()
+    ordered_on = fields.DateField(null=True)  # null for imported history
+    first_promised = fields.DateField()
+    last_promised = fields.DateField()
+    received_on = fields.DateField()
+    # derived from the dates, kept so the store counts histograms in SQL the same way on SQLite and PostgreSQL
+    delay_days = fields.IntField()
+    delay_from_first_days = fields.IntField()
+    lead_days = fields.IntField(null=True)
+
+    class Meta:
+        table = "supplier_deliveries"
+        indexes = (("supplier_id", "sku"), ("received_on", "supplier_id"))
 
 
 class PurchaseOrderLine(Model):
@@ -165,6 +192,11 @@ class Backorder(Model):
     order_quantity = fields.IntField(default=1)
     allocation_reason = fields.TextField(null=True)
     queue_position = fields.IntField(null=True)
+    # the customer's own choices (domain.preferences): the latest date worth waiting for, whether a substitute
+    # may be taken for them, and the substitutes they declined (never offered again for this backorder)
+    cancel_if_not_by = fields.DateField(null=True)
+    substitute_consent = fields.CharField(max_length=24, default="ASK", db_default="ASK")
+    declined_substitutes = fields.JSONField(default=list, db_default="[]")
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
     version = fields.IntField(default=0)

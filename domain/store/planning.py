@@ -1,5 +1,5 @@
-"""Read side of planning: what reorder advice needs per SKU (daily demand, stock, inbound, waiting, lead time),
-read with a fixed number of statements whatever the number of SKUs."""
+"""Read side of planning: what reorder advice needs per SKU (daily demand, stock, inbound, waiting, and the lead
+time its supplier's deliveries show), read with a fixed number of statements whatever the number of SKUs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from domain.reorder import LeadTime, ReorderPolicy, ReorderSuggestion, SkuFacts, suggest
 from domain.store import models as t
 from domain.store import queries as q
+from domain.store.deliveries import delay_history
 
 DEFAULT_LEAD_TIME_DAYS = 14  # as the aggregate's default when a product has neither its own nor a supplier
 
@@ -67,6 +68,7 @@ async def reorder_facts(today: date, history_days: int, *, skus: Sequence[str] |
     stock = await q.stock_by_sku(found)
     inbound = await q.inbound_by_sku(found)
     waiting = await q.waiting_by_sku(found)
+    history = await delay_history([r["supplier_id"] for r in rows if r["supplier_id"]])
     facts = []
     for r in rows:
         supplier = suppliers.get(r["supplier_id"]) if r["supplier_id"] else None
@@ -76,7 +78,7 @@ async def reorder_facts(today: date, history_days: int, *, skus: Sequence[str] |
             sku=r["sku"], supplier_id=r["supplier_id"], daily_demand=demand[r["sku"]],
             available=sum(level.available_to_promise for level in stock.get(r["sku"], [])),
             on_order=sum(s.quantity for s in inbound.get(r["sku"], [])), waiting=waiting.get(r["sku"], 0),
-            lead_time=LeadTime.stated(days)))
+            lead_time=LeadTime.of(days, history, r["supplier_id"], r["sku"])))
     return facts
 
 

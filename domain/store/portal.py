@@ -17,6 +17,7 @@ from tortoise.models import Model
 from domain import model as m
 from domain.customers import NotificationPreferences
 from domain.model import new_id
+from domain.preferences import SubstituteConsent
 from domain.store import mapping, tokens
 
 
@@ -29,6 +30,9 @@ class CustomerPreferences(Model):
     quiet_hours_end = fields.CharField(max_length=5, null=True)
     timezone = fields.CharField(max_length=64, default="UTC")
     language = fields.CharField(max_length=8, default="en")
+    # the defaults a new backorder of this customer starts with (domain.preferences)
+    cancel_if_not_by = fields.DateField(null=True)
+    substitute_consent = fields.CharField(max_length=24, default="ASK", db_default="ASK")
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
@@ -107,7 +111,8 @@ async def get_preferences(email: str) -> NotificationPreferences:
     return NotificationPreferences(
         email=row.email, by_email=row.by_email, by_sms=row.by_sms, phone=row.phone,
         quiet_hours_start=_time(row.quiet_hours_start), quiet_hours_end=_time(row.quiet_hours_end),
-        timezone=row.timezone, language=row.language,
+        timezone=row.timezone, language=row.language, cancel_if_not_by=row.cancel_if_not_by,
+        substitutes=SubstituteConsent(row.substitute_consent or "ASK"),
     )
 
 
@@ -137,7 +142,8 @@ async def save_preferences(prefs: NotificationPreferences) -> None:
         email=prefs.email,
         defaults={"by_email": prefs.by_email, "by_sms": prefs.by_sms, "phone": prefs.phone,
                   "quiet_hours_start": _hhmm(prefs.quiet_hours_start), "quiet_hours_end": _hhmm(prefs.quiet_hours_end),
-                  "timezone": prefs.timezone, "language": prefs.language},
+                  "timezone": prefs.timezone, "language": prefs.language,
+                  "cancel_if_not_by": prefs.cancel_if_not_by, "substitute_consent": prefs.substitutes.value},
     )
 
 

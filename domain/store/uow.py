@@ -26,18 +26,23 @@ from tortoise.transactions import in_transaction
 
 from domain import model as m
 from domain.currency import ExchangeRate
+from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
 from domain.events import Event
 from domain.locations import Location
 from domain.ports import EventPublisher
-from domain.store import bulk, mapping
+from domain.preferences import BackorderPreferences, SubstituteConsent
+from domain.store import bulk, deliveries, mapping, portal
 from domain.store import models as t
 
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
 WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]  # units still to allocate
 OPEN_PO = [m.PurchaseOrderStatus.OPEN.value, m.PurchaseOrderStatus.PARTIALLY_RECEIVED.value]
+
+
+DEFAULT_LEARNING = EtaLearning()
 
 
 class NullPublisher:
@@ -52,11 +57,13 @@ class TortoiseUnitOfWork:
         *,
         policy: m.PriorityPolicy | None = None,
         default_lead_time_days: int = 14,
+        eta_learning: EtaLearning | None = DEFAULT_LEARNING,
         before_commit: Sequence[BeforeCommitHook] = (),
     ) -> None:
         self._publisher = publisher or NullPublisher()
         self._policy = policy
         self._default_lead_time = default_lead_time_days
+        self._eta_learning = eta_learning
         self._before_commit = list(before_commit)
         self._events: list[Event] = []
         self._inventories: dict[str, m.SkuInventory] = {}
@@ -231,12 +238,17 @@ class TortoiseUnitOfWork:
             if isinstance(expected, str):  # SQLite hands dates back as text
                 expected = date.fromisoformat(expected)
             inbound[line["sku"]].append(InboundSupply(line["number"], expected, line["outstanding"],
-                                                      bool(supplier and supplier.has_been_late)))
+                                                      bool(supplier and supplier.has_been_late),
+                                                      supplier_id=line["supplier_id"]))
+        # what the suppliers' deliveries taught (one grouped query): the projection shifts their POs' dates
+        history = await deliveries.delay_history(list(supplier_ids), self.conn) \
+            if self._eta_learning is not None and supplier_ids else DelayHistory()
         for sku, product in products.items():
             self._inventories[sku] = m.SkuInventory(
                 product, stock.get(sku, []), queues.get(sku, []), inbound=inbound.get(sku, []),
                 supplier=suppliers.get(product.supplier_id) if product.supplier_id else None,
                 policy=self._policy, default_lead_time_days=self._default_lead_time,
+                delays=history, eta_learning=self._eta_learning,
             )
 
     async def save_inventory(self, inventory: m.SkuInventory) -> None:
@@ -382,7 +394,24 @@ class TortoiseUnitOfWork:
         # only units still waiting: an allocated backorder's ETA is the day its units were set aside
         rows = await t.Backorder.filter(status__in=ACTIVE, eta_date__lt=today,
                                         quantity__gt=F("allocated_quantity")).distinct().values_list("sku", flat=True)
-        return sorted(set(rows))
+        # and those whose customer's "cancel if not by" date has passed while they wait
+        past = await t.Backorder.filter(status__in=ACTIVE, cancel_if_not_by__lt=today,
+                                        quantity__gt=F("allocated_quantity")).distinct().values_list("sku", flat=True)
+        return sorted(set(rows) | set(past))
+
+    async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
+        rows = await t.Backorder.filter(
+            status__in=ACTIVE, quantity__gt=F("allocated_quantity"),
+            substitute_consent__in=[c.value for c in SubstituteConsent if c.automatic],
+        ).order_by("ordered_at", "id").values_list("id", "sku")
+        return [(str(backorder_id), str(sku)) for backorder_id, sku in rows]
+
+    async def backorder_defaults(self, email: str) -> BackorderPreferences:
+        rows = await portal.CustomerPreferences.filter(email=email).values("cancel_if_not_by", "substitute_consent")
+        if not rows:
+            return BackorderPreferences()
+        return BackorderPreferences(mapping.as_date(rows[0]["cancel_if_not_by"]),
+                                    SubstituteConsent(rows[0]["substitute_consent"] or "ASK"))
 
     async def get_purchase_order(self, purchase_order_id: str) -> m.PurchaseOrder | None:
         rows = await t.PurchaseOrder.filter(id=purchase_order_id).values()
@@ -390,6 +419,19 @@ class TortoiseUnitOfWork:
             return None
         lines = await t.PurchaseOrderLine.filter(purchase_order_id=purchase_order_id).order_by("id").values()
         return mapping.purchase_order(rows[0], [mapping.purchase_order_line(line) for line in lines])
+
+    async def record_deliveries(self, purchase_order_id: str, records: Sequence[DeliveryRecord]) -> None:
+        await deliveries.record_deliveries(purchase_order_id, records, self.conn)
+
+    async def delay_counts(self, received_from: date | None, received_to: date | None) -> list[DelayCount]:
+        return await deliveries.delay_counts(received_from, received_to, self.conn)
+
+    async def supplier_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
+        rows = await t.Supplier.filter(name__in=list(names)).order_by("created_at", "id").values("id", "name")
+        found: dict[str, str] = {}
+        for row in rows:
+            found.setdefault(row["name"], row["id"])  # two suppliers of one name: the older one
+        return found
 
     async def purchase_order_number_taken(self, number: str) -> bool:
         return await t.PurchaseOrder.filter(number=number).exists()
@@ -401,6 +443,7 @@ class TortoiseUnitOfWork:
         await t.PurchaseOrder.update_or_create(
             id=po.id,
             defaults={"number": po.number, "supplier_id": po.supplier_id, "expected_date": po.expected_date,
+                      "first_expected_date": po.first_expected_date,
                       "status": po.status.value, "location": po.location, "created_at": po.created_at},
         )
         # in bulk: a container's purchase order has a thousand lines, and a statement per line cost seconds
@@ -526,7 +569,7 @@ def _is_deadlock(error: BaseException) -> bool:
 _CHANGING = ("quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity", "substituted_quantity",
              "reserved", "shipped_from", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference",
              "promised_date", "priority_override", "priority_reason", "allocation_reason", "queue_position",
-             "updated_at")
+             "updated_at", "cancel_if_not_by", "substitute_consent", "declined_substitutes")
 
 
 def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
@@ -537,7 +580,7 @@ def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
             b.reserved, b.shipped_from, b.status.value, eta.date if eta else None,
             eta.confidence.value if eta else None, eta.source.value if eta else None, eta.reference if eta else None,
             b.promised_date, b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position,
-            b.updated_at)
+            b.updated_at, b.cancel_if_not_by, b.substitute_consent.value, list(b.declined_substitutes))
 
 
 _BACKORDER_PG_TYPES = {
@@ -545,9 +588,10 @@ _BACKORDER_PG_TYPES = {
                      "substituted_quantity", "priority_override", "order_quantity", "queue_position", "version"),
                     "int"),
     **dict.fromkeys(("ordered_at", "created_at", "updated_at"), "timestamptz"),
-    **dict.fromkeys(("eta_date", "promised_date"), "date"),
+    **dict.fromkeys(("eta_date", "promised_date", "cancel_if_not_by"), "date"),
     "reserved": "jsonb",
     "shipped_from": "jsonb",
+    "declined_substitutes": "jsonb",
 }
 
 

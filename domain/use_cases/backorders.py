@@ -47,6 +47,7 @@ async def accept_substitute(deps: Deps, backorder_id: str, substitute_sku: str) 
         if backorder.waiting_quantity == 0:
             raise InvalidState("nothing is waiting on this backorder: it is fully allocated",
                                field="backorder_id")
+        backorder.require_substitute_wanted(substitute_sku, offer=False)
         replacement = await uow.inventory(substitute_sku)
         order = await uow.get_order(backorder.order_id)
         assert order is not None
@@ -104,6 +105,7 @@ async def offer_substitute(deps: Deps, backorder_id: str, substitute_sku: str, a
         if product is None or substitute_sku not in product.substitutes:
             raise SubstituteError(f"{substitute_sku} is not listed as a substitute for {backorder.sku}",
                                   field="substitute_sku", code=ErrorCode.NOT_A_SUBSTITUTE)
+        backorder.require_substitute_wanted(substitute_sku, offer=True)
         uow.add_events([ev.SubstituteOffered(occurred_at=now, backorder_id=backorder.id,
                                              order_id=backorder.order_id, sku=backorder.sku,
                                              customer_email=backorder.customer_email,

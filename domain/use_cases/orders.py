@@ -26,6 +26,7 @@ from domain.model import (
     check_sku,
     new_id,
 )
+from domain.use_cases.preferences import substitute_new_backorders
 from domain.use_cases.reference_data import known_location
 from domain.use_cases.shared import Deps, locked_order, save
 
@@ -90,7 +91,13 @@ async def _place_order(deps: Deps, customer: CustomerDetails, channel: Channel, 
                 return earlier
         if location is not None and location.strip():
             location = await known_location(uow, location)
-        await uow.lock_skus(skus)
+        defaults = await uow.backorder_defaults(email)
+        locked = set(skus)
+        if defaults.substitutes.automatic:  # a substitute may be taken for them at once: lock those too, in order
+            for sku in skus:
+                product = await uow.get_product(sku)
+                locked |= set(product.substitutes) if product is not None else set()
+        await uow.lock_skus(sorted(locked))
         if idempotency_key:  # a concurrent twin may have committed while we waited for the lock
             earlier = await uow.get_order_by_key(idempotency_key)
             if earlier is not None:
@@ -125,10 +132,12 @@ async def _place_order(deps: Deps, customer: CustomerDetails, channel: Channel, 
                 order_line = OrderLine(id=new_id(), order_id=order.id, sku=sku, quantity=qty,
                                        unit_price=inventory.product.price)
                 order.lines.append(order_line)
-                inventory.place_line(order, order_line, now, location)
+                backorder = inventory.place_line(order, order_line, now, location)
+                if backorder is not None:
+                    backorder.adopt_defaults(defaults, now.date())
             inventories.append(inventory)
-        await uow.save_order(order, idempotency_key)
-        backordered = sum(b.quantity for inv in inventories for b in inv.created.values())
+        new = [b for inv in inventories for b in inv.created.values()]
+        backordered = sum(b.quantity for b in new)
         uow.add_events([
             ev.OrderPlaced(occurred_at=now, order_id=order.id, order_number=order.number,
                            customer_email=email, channel=channel.value,
@@ -136,6 +145,9 @@ async def _place_order(deps: Deps, customer: CustomerDetails, channel: Channel, 
         ])
         for inventory in inventories:
             inventory.settle(now, Cause(kind=CauseKind.QUEUE_ORDER_PLACED, reference=order.number))
+        replacements = await substitute_new_backorders(uow, order, inventories, new, now, locked)
+        await uow.save_order(order, idempotency_key)
+        for inventory in {i.sku: i for i in [*inventories, *replacements]}.values():
             await save(uow, inventory)
         await uow.commit()
         return order

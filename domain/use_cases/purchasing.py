@@ -8,6 +8,7 @@ from datetime import date
 
 from domain.causes import Actor, Cause, CauseKind
 from domain.commands import LineRequest
+from domain.delays import delivery_records
 from domain.errors import InvalidInput, not_found, on_line
 from domain.limits import check_code, check_location
 from domain.model import (
@@ -39,6 +40,7 @@ async def create_purchase_order(
                                                                             "purchase order number"),
         supplier_id=supplier_id,
         expected_date=expected_date,
+        first_expected_date=expected_date,
         lines=[po_line(index, line) for index, line in enumerate(lines)],
         location=check_location(location),
         created_at=now,
@@ -86,6 +88,7 @@ async def update_purchase_order(
             if expected_date < now.date():
                 raise InvalidInput("the expected date is in the past", field="expected_date")
             changes.append(f"date {po.expected_date.isoformat()} → {expected_date.isoformat()}")
+            po.first_expected_date = po.first_promised_date  # an older PO: the earliest date we know of
             po.expected_date = expected_date
         for index, q in enumerate(quantities):
             with on_line(index):
@@ -150,6 +153,11 @@ async def receive_purchase_order(
                         raise InvalidInput(f"{sku} is listed twice", field="lines")
                 wanted[sku] = q.quantity
             received = po.receive(wanted)
+        # the suppliers' delivery record, before the SKUs are loaded: their ETAs project with it
+        await uow.record_deliveries(po.id, delivery_records(
+            supplier_id=po.supplier_id, purchase_order=po.number, first_promised=po.first_promised_date,
+            last_promised=po.expected_date, received=received, received_on=now.date(),
+            ordered_on=po.created_at.date() if po.created_at else None))
         if po.status is PurchaseOrderStatus.RECEIVED:
             supplier = await uow.get_supplier(po.supplier_id)
             if supplier is not None:

@@ -32,6 +32,7 @@ QUERIES = {
     "purchaseOrder": "query($po: ID!) { purchaseOrder(id: $po) { id } }",
     "purchaseOrders": "{ purchaseOrders { totalCount } }",
     "kpis": "{ kpis { orders } }",
+    "supplierPerformance": "{ supplierPerformance { suppliers { linesReceived } } }",
     "previewAllocation": '{ previewAllocation(sku: "MUG", quantity: 2) { lines { allocatedQuantity } } }',
     "previewReprioritization": "query($backorder: ID!) { previewReprioritization(backorderId: $backorder, "
                                "priority: 5) { lines { queuePosition } } }",

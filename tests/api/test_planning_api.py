@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from api.ids import encode_id
+from api.ids import decode_id, encode_id
 from domain.services import LineRequest
 from tests.api import support as s
 from tests.api.test_customer_isolation import Customer
@@ -197,3 +197,106 @@ async def test_kpi_series_reads_the_same_few_statements_for_a_week_or_a_year(api
             await api.gql(SERIES, variables)
         counts.append(len([sql for sql in seen if "order_lines" in sql or "backorder_history" in sql]))
     assert counts == [2, 2]
+
+
+CREATE_PO = """mutation($input: CreatePurchaseOrderInput!) { createPurchaseOrder(input: $input) {
+  purchaseOrder { number lines { sku quantity } } userErrors { field message code } } }"""
+
+
+async def test_a_purchase_order_takes_the_suggested_quantities(api):
+    lumen = encode_id("Supplier", await lamp_history(api))
+    await s.product(api.desk, "BULB", supplier_id=decode_id("Supplier", lumen))
+    suggested = (await api.gql(ADVICE, {"filter": {"skus": ["LAMP"]}}))["data"]["reorderSuggestions"]
+    quantity = suggested["suggestions"][0]["suggestedQuantity"]
+    assert quantity > 0
+
+    made = (await api.gql(CREATE_PO, {"input": {"supplierId": lumen, "expectedDate": "2026-03-30",
+                                                "lines": [{"sku": "BULB", "quantity": 4}],
+                                                "fromSuggestions": ["LAMP"]}}))["data"]["createPurchaseOrder"]
+
+    assert made["userErrors"] == []
+    assert made["purchaseOrder"]["lines"] == [{"sku": "BULB", "quantity": 4}, {"sku": "LAMP", "quantity": quantity}]
+    after = (await api.gql(ADVICE, {"filter": {"skus": ["LAMP"]}}))["data"]["reorderSuggestions"]["suggestions"][0]
+    assert after["suggestedQuantity"] == 0 and not after["belowReorderPoint"]  # ordered: nothing more to order
+
+
+@pytest.mark.parametrize(("lines", "skus", "code"), [
+    ([], ["PEN"], "INVALID_INPUT"),  # PEN has no supplier: not bought from Lumen
+    ([], ["NOPE"], "PRODUCT_NOT_FOUND"),
+    ([], ["LAMP", "LAMP"], "INVALID_INPUT"),
+    ([{"sku": "LAMP", "quantity": 1}], ["LAMP"], "INVALID_INPUT"),
+    ([], ["not a sku!"], "INVALID_INPUT"),
+])
+async def test_a_suggestion_that_cannot_be_ordered_is_refused_and_nothing_is_written(api, lines, skus, code):
+    lumen = encode_id("Supplier", await lamp_history(api))
+    before = await s.state(api)
+
+    made = (await api.gql(CREATE_PO, {"input": {"supplierId": lumen, "expectedDate": "2026-03-30", "lines": lines,
+                                                "fromSuggestions": skus}}))["data"]["createPurchaseOrder"]
+
+    assert made["purchaseOrder"] is None
+    assert [(e["field"], e["code"]) for e in made["userErrors"]] == [("fromSuggestions", code)]
+    assert await s.state(api) == before
+
+
+async def test_nothing_to_order_is_refused(api):
+    lumen = await lamp_history(api)
+    await s.product(api.desk, "BULB", stock=50, supplier_id=lumen)
+
+    made = (await api.gql(CREATE_PO, {"input": {"supplierId": encode_id("Supplier", lumen),
+                                                "expectedDate": "2026-03-30", "fromSuggestions": ["BULB"]}}))
+    errors = made["data"]["createPurchaseOrder"]["userErrors"]
+
+    assert [(e["field"], e["code"]) for e in errors] == [("fromSuggestions", "INVALID_INPUT")]
+    assert "nothing to order" in errors[0]["message"]
+
+
+async def test_reorder_advice_reads_the_same_statements_for_two_skus_or_twelve(api):
+    # given 12 products of one supplier with orders; when the advice for 2 and then for all 12 is asked
+    # (with product and supplier); then both read the same number of statements
+    lumen = await lamp_history(api)
+    for n in range(10):
+        await s.product(api.desk, f"BULB-{n}", supplier_id=lumen)
+        await s.order(api.desk, f"b{n}@example.com", (f"BULB-{n}", 1))
+    counts = []
+    for skus in (["BULB-0", "LAMP"], [f"BULB-{n}" for n in range(10)] + ["LAMP", "PEN"]):
+        with statements() as seen:
+            found = await api.gql(ADVICE, {"filter": {"skus": skus}})
+        assert len(found["data"]["reorderSuggestions"]["suggestions"]) == len(skus)
+        counts.append([sql.split(" FROM ")[1].split()[0] for sql in seen if sql.lstrip().upper().startswith("SELECT")
+                       and "api_tokens" not in sql and "webhook" not in sql])  # not the webhook deliverer's polls
+    assert counts[0] == counts[1] and len(counts[0]) >= 8, counts
+
+
+async def test_the_lead_time_is_learned_from_the_suppliers_receipts(api):
+    # given Lumen (10 days stated) took 6, 7 and 8 days from order to receipt of three POs
+    lumen = await lamp_history(api)
+    for late in (6, 7, 8):
+        api.clock.set(at(2))
+        po = await api.desk.create_purchase_order(lumen, date(2026, 3, 5), [LineRequest("LAMP", 1)])
+        api.clock.set(at(2 + late))
+        await api.desk.receive_purchase_order(po.id, None)
+
+    found = (await api.gql(ADVICE, {"filter": {"skus": ["LAMP"]}}))["data"]["reorderSuggestions"]["suggestions"]
+
+    # then the advice uses mean 7 days, sample standard deviation 1
+    assert [(x["leadTimeDays"], x["leadTimeStdDays"], x["leadTimeLearned"]) for x in found] == [(7.0, 1.0, True)]
+
+
+async def test_what_to_order_is_grouped_per_supplier(api):
+    lumen = await lamp_history(api)
+    acme = await api.desk.upsert_supplier(None, "Acme", 5)
+    await s.product(api.desk, "BULB", supplier_id=lumen)  # waiting customers: something to order
+    await s.product(api.desk, "CORD", supplier_id=acme.id)
+    await s.product(api.desk, "PLUG", supplier_id=acme.id, stock=40)  # plenty: nothing to order
+    await s.order(api.desk, "dee@example.com", ("BULB", 2), ("CORD", 1), ("PLUG", 1))
+
+    advice = (await api.gql("""{ reorderSuggestions { bySupplier { supplier { name } totalUnits
+        suggestions { sku suggestedQuantity } } userErrors { code } } }"""))["data"]["reorderSuggestions"]
+
+    groups = {(g["supplier"] or {}).get("name"): g for g in advice["bySupplier"]}
+    assert set(groups) == {"Lumen", "Acme"}  # PEN (no supplier) has nothing to order
+    assert [x["sku"] for x in groups["Lumen"]["suggestions"]] == ["BULB", "LAMP"]
+    assert [x["sku"] for x in groups["Acme"]["suggestions"]] == ["CORD"]
+    for group in groups.values():
+        assert group["totalUnits"] == sum(x["suggestedQuantity"] for x in group["suggestions"]) > 0

@@ -550,3 +550,51 @@ async def test_the_preferences_offer_four_languages_and_choosing_one_changes_the
     await page.reload()  # the choice is the account's, not the tab's
     await expect(page.get_by_test_id("waiting")).to_have_text(
         "4 articles sont en réapprovisionnement. Vous êtes 2e dans la file : 1 commande attend avant la vôtre.")
+
+
+async def test_cancel_if_not_by_set_in_the_portal_cancels_when_the_po_moves_past_it(api, page):
+    ids = await shop(api)
+    await page.goto(await link_for(api, "ann@example.com"))
+    backorder = page.get_by_test_id("backorder")
+    await expect(backorder.get_by_test_id("eta")).to_have_text(re.compile("10 March 2026"))
+    # Ann will wait until 15 March at the latest
+    await backorder.get_by_text("Your limits for this item").click()
+    await backorder.get_by_label("Cancel it if it cannot be here by").fill("2026-03-15")
+    await backorder.get_by_role("button", name="Save my limits").click()
+    await expect(page.locator("#live")).to_contain_text("Your limits are saved.")
+    await expect(backorder.get_by_test_id("choices-box")).to_contain_text(
+        "Cancelled automatically if it cannot be here by 15 March 2026.")
+    # a date before the one it is expected on is refused beside its field, and nothing changes
+    await backorder.get_by_test_id("choices-box").locator("summary").click()
+    field = backorder.get_by_label("Cancel it if it cannot be here by")
+    await field.fill("2026-03-05")
+    await backorder.get_by_role("button", name="Save my limits").click()
+    await expect(backorder.get_by_role("alert")).to_have_text(
+        "Choose a date from today on, and not before the date it is expected.")
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    # when the shop moves the purchase order past her date, the page shows it cancelled, and why
+    moved = await api.gql("""mutation($id: ID!) { updatePurchaseOrder(input: {id: $id, expectedDate: "2026-03-20"}) {
+        userErrors { message } } }""", {"id": _gid("PurchaseOrder", ids["po"])})
+    assert moved["data"]["updatePurchaseOrder"]["userErrors"] == []
+    await expect(backorder.get_by_test_id("status")).to_have_text("Cancelled")  # live, no reload
+    await expect(backorder.get_by_test_id("cancel-reason")).to_have_text(
+        "4 cancelled: not expected by 15 March 2026, the latest date you chose")
+    await expect(page.get_by_test_id("order-total")).to_have_text("Order total: £0.00")
+    assert page.console_errors == []
+
+
+async def test_a_declined_alternative_goes_and_the_defaults_are_in_the_preferences(api, page):
+    await shop(api)
+    await page.goto(await link_for(api, "ann@example.com"))
+    await page.get_by_role("button", name="No thanks").click()
+    await expect(page.locator("#live")).to_contain_text("Brass desk lamp will not be offered again for this item.")
+    await expect(page.get_by_role("button", name="Take 4 of these instead")).to_have_count(0)
+    await page.get_by_role("button", name="Notifications").click()
+    form = page.locator("#preferences-form")
+    await form.get_by_label("Cancel it if it cannot be here by").fill("2026-06-30")
+    await form.get_by_label("Alternatives").select_option("NEVER")
+    await form.get_by_role("button", name="Save").click()
+    await expect(page.locator("#preferences-result")).to_have_text("Saved.")
+    prefs = (await api.gql("""{ customerPreferences(email: "ann@example.com") { cancelIfNotBy substitutes } }"""))
+    assert prefs["data"]["customerPreferences"] == {"cancelIfNotBy": "2026-06-30", "substitutes": "NEVER"}
+    assert page.console_errors == []

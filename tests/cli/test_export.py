@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
 
 from domain.store.export import BACKORDER_COLUMNS, KPI_COLUMNS, rows
-from tests.cli.test_cli import run
+from tests.cli.test_cli import ROOT, run
 from tests.integration.support import LAMP, lamp_shop, order
 
 pytestmark = pytest.mark.db
@@ -67,3 +71,38 @@ async def test_bad_input_exits_2_and_writes_no_rows(db, args):
     refused = run(db, "export", *args)
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr
+
+
+def run_on_a_terminal(db: str, *args: str) -> tuple[int, bytes, bytes]:
+    """The command with standard error on a pseudo-terminal: (exit code, standard output, what the terminal got)."""
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=ROOT, timeout=120, stdout=subprocess.PIPE,
+                              env={**os.environ, "BACKORDER_DATABASE_URL": db}, stderr=follower)
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:
+            try:
+                more = os.read(leader, 4096)
+            except OSError:  # the terminal's other end closed
+                break
+            if not more:
+                break
+            shown += more
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    return done.returncode, done.stdout, shown
+
+
+async def test_a_progress_line_goes_to_standard_error_when_it_is_a_terminal(desk, db):
+    await lamp_shop(desk, on_hand=0, po_units=0)
+    await order(desk, "ann@example.com", 2)
+
+    code, out, shown = run_on_a_terminal(db, "export", "backorders")
+
+    assert code == 0
+    assert b"backorders: 1 rows" in shown
+    assert out.count(b"\n") == 2  # the header and the row: the progress line stays off the data

@@ -21,6 +21,7 @@ from domain.limits import MAX_UNITS
 from domain.model import BackorderPolicy, Channel
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
+from domain.use_cases.supplier_history import HistoricalLine
 from tests.integration.support import ALT, LAMP, PO_DATE, lamp_shop, order, snapshot
 
 E = ErrorCode
@@ -74,6 +75,12 @@ async def _world(desk: BackorderDesk) -> World:
     await desk.update_purchase_order(dropped.id, cancel=True)
     return World(desk, shop.supplier_id, shop.po_id, partly.id, dropped.id, _bo(ann), ann.id, _bo(cat), _bo(eve),
                  bob.id, dan.id, fay.id, _bo(hal))
+
+
+def _old(number: str, *, supplier: str = "Lumen Ltd", sku: str = LAMP, quantity: int = 1,
+         received: date | None = date(2026, 1, 9)) -> HistoricalLine:
+    """A purchase order line of the shop's history: due 5 January 2026, received the 9th."""
+    return HistoricalLine(number, supplier, sku, quantity, date(2026, 1, 5), received)
 
 
 def _bo(placed: Any, line: int = 0) -> str:
@@ -329,6 +336,24 @@ CASES: dict[str, list[Case]] = {
         ("dated tomorrow", lambda w: w.desk.upsert_exchange_rate("USD", "EUR", "0.9", date(2026, 3, 3)),
          E.INVALID_INPUT, "date"),
     ],
+    "import_purchase_orders": [
+        ("no lines", lambda w: w.desk.import_purchase_orders([]), E.INVALID_INPUT, "lines"),
+        ("an unknown supplier", lambda w: w.desk.import_purchase_orders([_old("H-1", supplier="Nobody")]),
+         E.SUPPLIER_NOT_FOUND, "supplier"),
+        ("an unknown product", lambda w: w.desk.import_purchase_orders([_old("H-1", sku="NOPE")]),
+         E.PRODUCT_NOT_FOUND, "sku"),
+        ("zero units", lambda w: w.desk.import_purchase_orders([_old("H-1", quantity=0)]), E.INVALID_QUANTITY,
+         "quantity"),
+        ("a number taken", lambda w: w.desk.import_purchase_orders([_old("H-1"), _old("PO-1")]), E.DUPLICATE,
+         "number"),
+        ("received on a day still to come",
+         lambda w: w.desk.import_purchase_orders([_old("H-1", received=date(2026, 4, 1))]), E.INVALID_INPUT,
+         "received_date"),
+    ],
+    "supplier_performance": [
+        ("a period that ends before it starts",
+         lambda w: w.desk.supplier_performance(date(2026, 2, 1), date(2026, 1, 1)), E.INVALID_INPUT, "received_from"),
+    ],
     "preview_reprioritization": [
         ("priority out of range", lambda w: w.desk.preview_reprioritization(w.waiting, 1001), E.INVALID_INPUT,
          "priority"),
@@ -350,6 +375,33 @@ CASES: dict[str, list[Case]] = {
         ("a cancelled backorder", lambda w: w.desk.reprioritize_backorder(w.cancelled, 5, "why", "kim"),
          E.INVALID_STATE, "backorder_id"),
     ],
+    "set_backorder_preferences": [
+        ("nothing to change", lambda w: w.desk.set_backorder_preferences(w.waiting), E.INVALID_INPUT, "input"),
+        ("a date already passed",
+         lambda w: w.desk.set_backorder_preferences(w.waiting, cancel_if_not_by=date(2026, 3, 1)), E.INVALID_INPUT,
+         "cancel_if_not_by"),
+        ("a date before it is expected (11 March): it would cancel at once",
+         lambda w: w.desk.set_backorder_preferences(w.waiting, cancel_if_not_by=date(2026, 3, 5)), E.INVALID_INPUT,
+         "cancel_if_not_by"),
+        ("a text for the date", lambda w: w.desk.set_backorder_preferences(w.waiting, cancel_if_not_by="soon"),
+         E.INVALID_INPUT, "cancel_if_not_by"),
+        ("an unknown consent", lambda w: w.desk.set_backorder_preferences(w.waiting, substitutes="ANY"),
+         E.INVALID_INPUT, "substitutes"),
+        ("unknown backorder", lambda w: w.desk.set_backorder_preferences("nope", cancel_if_not_by=None),
+         E.BACKORDER_NOT_FOUND, "backorder_id"),
+        ("a cancelled backorder", lambda w: w.desk.set_backorder_preferences(w.cancelled, cancel_if_not_by=None),
+         E.INVALID_STATE, "backorder_id"),
+    ],
+    "decline_substitute": [
+        ("not a substitute", lambda w: w.desk.decline_substitute(w.waiting, "MUG"), E.NOT_A_SUBSTITUTE,
+         "substitute_sku"),
+        ("an invalid SKU", lambda w: w.desk.decline_substitute(w.waiting, "two words"), E.INVALID_INPUT,
+         "substitute_sku"),
+        ("unknown backorder", lambda w: w.desk.decline_substitute("nope", ALT), E.BACKORDER_NOT_FOUND,
+         "backorder_id"),
+        ("a cancelled backorder", lambda w: w.desk.decline_substitute(w.cancelled, ALT), E.INVALID_STATE,
+         "backorder_id"),
+    ],
     "ship_allocated": [
         ("unknown order", lambda w: w.desk.ship_allocated("nope"), E.ORDER_NOT_FOUND, "order_id"),
         ("nothing set aside", lambda w: w.desk.ship_allocated(w.idle_order), E.NOTHING_TO_SHIP, "order_id"),
@@ -362,7 +414,7 @@ CASES: dict[str, list[Case]] = {
 
 
 def test_every_use_case_has_bad_input_cases():
-    takes_no_input = {"clock", "refresh_stale_etas"}
+    takes_no_input = {"clock", "refresh_stale_etas", "apply_substitute_consents"}
     writes = {name for name in vars(BackorderDesk) if not name.startswith("_") and name not in takes_no_input}
     assert writes == set(CASES)
 
@@ -372,10 +424,12 @@ GROUPS = {
     "catalogue": ["upsert_product", "upsert_supplier"],
     "stock": ["receive_stock", "adjust_stock", "preview_receipt"],
     "purchase orders": ["create_purchase_order", "update_purchase_order", "receive_purchase_order"],
+    "suppliers' record": ["import_purchase_orders", "supplier_performance"],
     "orders": ["place_order", "set_shipping_preference", "ship_allocated"],
     "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "reprioritize_backorder",
                    "preview_reprioritization"],
     "reference data": ["upsert_location", "upsert_exchange_rate"],
+    "preferences": ["set_backorder_preferences", "decline_substitute"],
 }
 
 

@@ -86,3 +86,27 @@ async def test_a_receipt_for_more_customers_than_a_statement_takes_opens_a_diges
     assert await store.NotificationEvent.all().count() == 2_101
     assert await store.Digest.filter(status="PENDING").count() == 2_100
     assert await store.Digest.filter(email="many7@example.com").count() == 1
+
+
+async def test_a_receipts_webhook_deliveries_are_written_in_slices_one_per_event_and_endpoint(db):
+    # more events than one slice (bulk.CHUNK_ROWS): the deliveries are made as they are written
+    from domain import events as ev
+    from domain.causes import Cause, CauseKind
+    from domain.store import webhooks
+    from notifications.outbound_webhooks import WebhookRecorder
+
+    both, _ = await webhooks.create_endpoint("https://a.example/hook", ["backorder.allocated"], "", NOW)
+    other, _ = await webhooks.create_endpoint("https://b.example/hook", ["backorder.cancelled"], "", NOW)
+    received = Cause(kind=CauseKind.STOCK_RECEIVED, quantity=6_000)
+    events = [ev.BackorderAllocated(occurred_at=NOW, backorder_id=f"b{n}", order_id=f"o{n}", sku="LAMP",
+                                    customer_email="ann@example.com", quantity=1, allocated_quantity=1,
+                                    backordered_quantity=1, reason="first come, first served", cause=received)
+              for n in range(6_000)]
+    async with in_transaction() as conn:
+        await WebhookRecorder()(conn, events)
+    rows = await webhooks.WebhookDelivery.all().values("endpoint_id", "event_id", "status", "attempts", "attempt_log")
+    assert len(rows) == 6_000 and {r["endpoint_id"] for r in rows} == {both.id}
+    assert len({r["event_id"] for r in rows}) == 6_000
+    assert {(r["status"], r["attempts"]) for r in rows} == {(webhooks.QUEUED, 0)}
+    assert all(r["attempt_log"] == [] for r in rows)
+    assert other.id not in {r["endpoint_id"] for r in rows}

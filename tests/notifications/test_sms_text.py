@@ -39,9 +39,11 @@ def news_of_every_kind() -> list[Item]:
               eta=date(2026, 4, 15), eta_confidence="LOW", promised_date=date(2026, 3, 10))
     items = []
     for head in SMS_HEADLINES:
-        for wish in ("customer", "shop", None):
-            items.append(Item(news=replace(news, cancel_wishes={wish}), now=now, headline=head.split("_customer")[0]
-                              .split("_shop")[0], long_delay=head == "long_delay"))
+        base = head.split("_customer")[0].split("_shop")[0].split("_not_by")[0].split("_auto")[0]
+        for wish in ("customer", "shop", None, "not_by"):
+            items.append(Item(news=replace(news, cancel_wishes={wish}, not_by=date(2026, 4, 1),
+                                           substituted_automatically=head.endswith("_auto")),
+                              now=now, headline=base, long_delay=head == "long_delay"))
     return items
 
 

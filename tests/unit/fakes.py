@@ -1,7 +1,10 @@
 """An in-memory unit of work (the `domain.ports` protocol), so use cases can be driven without a database.
 
 Each unit of work works on a deep copy of the store and only `commit()` makes it the store's state, so a
-use case that raises leaves the store exactly as it was, as a rolled-back transaction would.
+use case that raises leaves the store exactly as it was, as a rolled-back transaction would. Reads hand out
+copies and saves store copies, as rows do: a use case that changes an object and forgets to save it loses the
+change here too. tests/integration/test_unit_of_work_contract.py runs the same tests against this and the
+database, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from datetime import date, datetime
 from types import TracebackType
 
 from domain.currency import ExchangeRate
-from domain.errors import not_found
+from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning, delay_counts
+from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
 from domain.events import Event
 from domain.locations import Location
@@ -27,6 +31,7 @@ from domain.model import (
     StockLevel,
     Supplier,
 )
+from domain.preferences import BackorderPreferences
 
 
 @dataclass
@@ -43,6 +48,8 @@ class StoreState:
     # as the migration seeds them: the default location is known from the start
     locations: dict[str, Location] = field(default_factory=lambda: {"MAIN": Location("MAIN", "Main warehouse")})
     exchange_rates: dict[tuple[str, str], ExchangeRate] = field(default_factory=dict)
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    backorder_defaults: dict[str, BackorderPreferences] = field(default_factory=dict)  # by customer email
 
 
 class InMemoryStore:
@@ -54,8 +61,9 @@ class InMemoryStore:
 
 
 class InMemoryUnitOfWork:
-    def __init__(self, store: InMemoryStore) -> None:
+    def __init__(self, store: InMemoryStore, eta_learning: EtaLearning | None = EtaLearning()) -> None:
         self._store = store
+        self._eta_learning = eta_learning
         self._work = copy.deepcopy(store.state)
         self._inventories: dict[str, SkuInventory] = {}
         self._events: list[Event] = []
@@ -74,20 +82,22 @@ class InMemoryUnitOfWork:
     async def inventory(self, sku: str) -> SkuInventory:
         if sku in self._inventories:
             return self._inventories[sku]
-        product = self._work.products.get(sku)
+        product = copy.deepcopy(self._work.products.get(sku))
         if product is None:
             raise not_found("product", sku, field="sku")
-        stock = [level for (s, _), level in self._work.stock.items() if s == sku]
-        queue = [b for b in self._work.backorders.values() if b.sku == sku and b.is_active]
+        stock = [copy.deepcopy(level) for (s, _), level in self._work.stock.items() if s == sku]
+        queue = [copy.deepcopy(b) for b in self._work.backorders.values() if b.sku == sku and b.is_active]
         inbound = []
         for po in self._work.purchase_orders.values():
             line = po.line(sku)
             if po.is_open and line is not None and line.outstanding:
                 supplier = self._work.suppliers.get(po.supplier_id)
                 inbound.append(InboundSupply(po.number, po.expected_date, line.outstanding,
-                                             bool(supplier and supplier.has_been_late)))
-        supplier = self._work.suppliers.get(product.supplier_id) if product.supplier_id else None
-        made = SkuInventory(product, stock, queue, inbound=inbound, supplier=supplier)
+                                             bool(supplier and supplier.has_been_late), supplier_id=po.supplier_id))
+        supplier = copy.deepcopy(self._work.suppliers.get(product.supplier_id)) if product.supplier_id else None
+        history = DelayHistory.from_records(self._work.deliveries) if self._eta_learning else DelayHistory()
+        made = SkuInventory(product, stock, queue, inbound=inbound, supplier=supplier, delays=history,
+                            eta_learning=self._eta_learning)
         self._inventories[sku] = made
         return made
 
@@ -96,21 +106,25 @@ class InMemoryUnitOfWork:
 
     async def save_inventory(self, inventory: SkuInventory) -> None:
         for level in inventory.stock.values():
-            self._work.stock[(inventory.sku, level.location)] = level
+            self._work.stock[(inventory.sku, level.location)] = copy.deepcopy(level)
         for backorder in (*inventory.created.values(), *inventory.touched.values()):
-            self._work.backorders[backorder.id] = backorder
+            backorder.new_history = []  # written, as the database writes them once
+            self._work.backorders[backorder.id] = copy.deepcopy(backorder)
+        inventory.stock_changed, inventory.touched = False, {}
 
     async def get_product(self, sku: str) -> Product | None:
-        return self._work.products.get(sku)
+        return copy.deepcopy(self._work.products.get(sku))
 
     async def save_product(self, product: Product) -> None:
-        self._work.products[product.sku] = product
+        product.version += 1
+        self._work.products[product.sku] = copy.deepcopy(product)
+        self._inventories.pop(product.sku, None)
 
     async def get_supplier(self, supplier_id: str) -> Supplier | None:
-        return self._work.suppliers.get(supplier_id)
+        return copy.deepcopy(self._work.suppliers.get(supplier_id))
 
     async def save_supplier(self, supplier: Supplier) -> None:
-        self._work.suppliers[supplier.id] = supplier
+        self._work.suppliers[supplier.id] = copy.deepcopy(supplier)
 
     async def skus_supplied_by(self, supplier_id: str) -> list[str]:
         skus = {p.sku for p in self._work.products.values() if p.supplier_id == supplier_id}
@@ -120,40 +134,79 @@ class InMemoryUnitOfWork:
 
     async def skus_with_stale_etas(self, today: date) -> list[str]:
         return sorted({b.sku for b in self._work.backorders.values()
-                       if b.is_active and b.waiting_quantity and b.eta is not None and b.eta.date < today})
+                       if b.is_active and b.waiting_quantity and (
+                           (b.eta is not None and b.eta.date < today)
+                           or (b.cancel_if_not_by is not None and b.cancel_if_not_by < today))})
+
+    async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
+        found = [b for b in self._work.backorders.values()
+                 if b.is_active and b.waiting_quantity and b.substitute_consent.automatic]
+        return [(b.id, b.sku) for b in sorted(found, key=lambda b: (b.ordered_at, b.id))]
+
+    async def backorder_defaults(self, email: str) -> BackorderPreferences:
+        return self._work.backorder_defaults.get(email, BackorderPreferences())
 
     async def get_purchase_order(self, purchase_order_id: str) -> PurchaseOrder | None:
-        return self._work.purchase_orders.get(purchase_order_id)
+        return copy.deepcopy(self._work.purchase_orders.get(purchase_order_id))
 
     async def purchase_order_number_taken(self, number: str) -> bool:
         return any(po.number == number for po in self._work.purchase_orders.values())
 
     async def save_purchase_order(self, purchase_order: PurchaseOrder) -> None:
-        self._work.purchase_orders[purchase_order.id] = purchase_order
+        if any(po.number == purchase_order.number and po.id != purchase_order.id
+               for po in self._work.purchase_orders.values()):  # the database's unique index
+            raise Conflict(f"purchase order number {purchase_order.number} is taken", field="number",
+                           code=ErrorCode.DUPLICATE)
+        self._work.purchase_orders[purchase_order.id] = copy.deepcopy(purchase_order)
+        for line in purchase_order.lines:  # as the store does: the inbound supply changed
+            self._inventories.pop(line.sku, None)
+
+    async def record_deliveries(self, purchase_order_id: str, records: Sequence[DeliveryRecord]) -> None:
+        self._work.deliveries.extend(records)
+
+    async def delay_counts(self, received_from: date | None, received_to: date | None) -> list[DelayCount]:
+        return delay_counts(r for r in self._work.deliveries
+                            if (received_from is None or r.received_on >= received_from)
+                            and (received_to is None or r.received_on <= received_to))
+
+    async def supplier_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
+        return {s.name: s.id for s in self._work.suppliers.values() if s.name in names}
 
     async def get_order(self, order_id: str) -> Order | None:
-        return self._work.orders.get(order_id)
+        return self._order(self._work.orders.get(order_id))
+
+    def _order(self, order: Order | None) -> Order | None:
+        """A copy, with the customer as stored now (the database joins the customer's row)."""
+        if order is None:
+            return None
+        found = copy.deepcopy(order)
+        found.customer = copy.deepcopy(self._work.customers.get(order.customer.email, found.customer))
+        return found
 
     async def order_number_taken(self, number: str) -> bool:
         return any(o.number == number for o in self._work.orders.values())
 
     async def get_order_by_key(self, idempotency_key: str) -> Order | None:
         order_id = self._work.order_keys.get(idempotency_key)
-        return self._work.orders.get(order_id) if order_id else None
+        return self._order(self._work.orders.get(order_id)) if order_id else None
 
     async def save_order(self, order: Order, idempotency_key: str | None = None) -> None:
-        self._work.orders[order.id] = order
+        if idempotency_key and self._work.order_keys.get(idempotency_key, order.id) != order.id:
+            raise Conflict(f"an order with idempotency key {idempotency_key!r} was placed meanwhile",
+                           field="idempotency_key", code=ErrorCode.CONFLICT)  # the database's unique index
+        order.version += 1
+        self._work.orders[order.id] = copy.deepcopy(order)
         if idempotency_key:
             self._work.order_keys[idempotency_key] = order.id
 
     async def get_backorder(self, backorder_id: str) -> Backorder | None:
-        return self._work.backorders.get(backorder_id)
+        return copy.deepcopy(self._work.backorders.get(backorder_id))
 
     async def get_customer(self, email: str) -> Customer | None:
-        return self._work.customers.get(email)
+        return copy.deepcopy(self._work.customers.get(email))
 
     async def save_customer(self, customer: Customer) -> None:
-        self._work.customers[customer.email] = customer
+        self._work.customers[customer.email] = copy.deepcopy(customer)
 
     async def get_location(self, code: str) -> Location | None:
         return copy.deepcopy(self._work.locations.get(code))

@@ -1,14 +1,19 @@
-"""Builders for the domain unit tests: a product, its SKU aggregate and orders placed on it, in a line each."""
+"""Builders for the domain unit tests: a product, its SKU aggregate and orders placed on it, in a line each;
+and `refused`, the check that a refusal is typed and leaves the aggregate exactly as it was."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
+
+import pytest
 
 from domain import events as ev
 from domain.allocation import PriorityPolicy
 from domain.causes import Actor, Cause, CauseKind
+from domain.errors import DomainError, ErrorCode
 from domain.eta import InboundSupply
 from domain.model import (
     DEFAULT_LOCATION,
@@ -105,3 +110,21 @@ def received(quantity: int, location: str = "MAIN") -> Cause:
 def note(text: str) -> Cause:
     """A cause these tests do not look into."""
     return Cause.legacy(text)
+
+
+def snapshot(inv: SkuInventory) -> object:
+    return copy.deepcopy((inv.stock, inv.queue, inv.events, inv.touched, inv.created, inv.product))
+
+
+def refused(inv: SkuInventory, action: Callable[[], object], error: type[DomainError], code: ErrorCode) -> DomainError:
+    """`action` raises `error` with `code` and the aggregate is left exactly as it was."""
+    before = snapshot(inv)
+    with pytest.raises(error) as raised:
+        action()
+    assert raised.value.code is code
+    assert snapshot(inv) == before
+    return raised.value
+
+
+def statuses(backorder) -> list[tuple[str | None, str | None]]:
+    return [(h.old_value, h.new_value) for h in backorder.history if h.kind == "STATUS"]

@@ -16,6 +16,7 @@ from domain.clock import FixedClock
 from domain.currency import CurrencyMismatch, ExchangeRate, check_rate
 from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.model import Channel, Money
+from domain.preferences import SubstituteConsent
 from domain.pricing import compare_prices
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from tests.unit.fakes import InMemoryStore
@@ -135,3 +136,25 @@ async def test_an_exchange_rate_cannot_be_dated_in_the_future_and_bad_rates_chan
     assert store.state.exchange_rates == {}
     made = await desk.upsert_exchange_rate("usd", "eur", "0.925")
     assert (made.pair, made.rate, made.as_of) == (("USD", "EUR"), Decimal("0.92500000"), NOW.date())
+
+
+@settings(max_examples=60, deadline=None)
+@given(ours=currencies, theirs=currencies, rate=st.none() | rates,
+       consent=st.sampled_from([SubstituteConsent.ANY_LISTED, SubstituteConsent.SAME_PRICE_OR_LOWER]))
+async def test_a_substitute_taken_by_consent_never_mixes_currencies_either(ours, theirs, rate, consent):
+    desk, store, backorder_id = await _shop(ours, theirs, rate)
+    await desk.set_backorder_preferences(backorder_id, substitutes=consent)
+    order = next(iter(store.state.orders.values()))
+    assert {line.unit_price.currency for line in order.lines} == {ours}
+    taken = [line for line in order.lines if line.substitute_for == backorder_id]
+    convertible = theirs == ours or rate is not None
+    if not convertible:
+        assert taken == []  # no rate: a price it cannot say in the order's currency is never taken
+        return
+    price = Decimal("12.00") if theirs == ours else (Decimal("12.00") * rate).quantize(Decimal("0.01"),
+                                                                                        "ROUND_HALF_UP")
+    if consent is SubstituteConsent.SAME_PRICE_OR_LOWER and price > Decimal("10.00"):
+        assert taken == []  # dearer, compared in the order's currency
+        return
+    assert [line.unit_price for line in taken] == [Money(price, ours)]
+    assert (taken[0].exchange_rate is None) == (theirs == ours)

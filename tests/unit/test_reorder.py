@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidInput
-from domain.reorder import LeadTime, ReorderPolicy, SkuFacts, by_supplier, croston_rate, suggest
+from domain.delays import DelayHistory, HistoryRow
+from domain.errors import DomainError, InvalidInput
+from domain.reorder import LeadTime, ReorderPolicy, SkuFacts, by_supplier, croston_rate, purchase_lines, suggest
 
 
 def facts(daily, *, available=0, on_order=0, waiting=0, lead=LeadTime.stated(10), supplier="S1", sku="SKU-1"):
@@ -118,3 +119,57 @@ def test_a_higher_service_level_never_keeps_less_safety_stock(daily, waiting, lo
 @given(st.integers(1, 50), st.integers(1, 60), st.floats(0.01, 1))
 def test_the_same_demand_every_day_is_that_rate(units_a_day, days, alpha):
     assert croston_rate([units_a_day] * days, alpha) == pytest.approx(units_a_day)
+
+
+def test_a_purchase_order_takes_each_skus_suggested_quantity():
+    found = {s.sku: s for s in (suggest(facts([1], sku="A"), ReorderPolicy()),
+                                suggest(facts([2], sku="B", waiting=3), ReorderPolicy()))}
+
+    assert purchase_lines(["B", "A"], found, "S1") == [("B", found["B"].suggested_quantity),
+                                                       ("A", found["A"].suggested_quantity)]
+
+
+@pytest.mark.parametrize(("skus", "already", "words"), [
+    (["A", "A"], [], "twice"), (["A"], ["A"], "twice"), (["NOPE"], [], "does not exist"),
+    (["OTHER"], [], "not bought from this supplier"), (["FULL"], [], "nothing to order")])
+def test_a_suggestion_that_cannot_become_a_line_is_refused_naming_from_suggestions(skus, already, words):
+    found = {s.sku: s for s in (suggest(facts([1], sku="A"), ReorderPolicy()),
+                                suggest(facts([1], sku="OTHER", supplier="S2"), ReorderPolicy()),
+                                suggest(facts([1], sku="FULL", available=100), ReorderPolicy()))}
+
+    with pytest.raises(DomainError) as refused:
+        purchase_lines(skus, found, "S1", already)
+
+    assert refused.value.field == "from_suggestions" and words in refused.value.message
+
+
+def history(*rows) -> DelayHistory:
+    """(supplier, sku, delay days, lead days or None, count) per histogram cell."""
+    return DelayHistory.from_rows(HistoryRow(*row) for row in rows)
+
+
+def test_the_lead_time_comes_from_the_suppliers_deliveries_once_there_are_three():
+    # ordered to received: 10, 12 and 14 days -> mean 12, sample standard deviation 2
+    learned = history(("S1", "A", 0, 10, 1), ("S1", "B", 1, 12, 1), ("S1", "A", 3, 14, 1))
+    assert LeadTime.of(20, learned, "S1", "A") == LeadTime(12.0, 2.0, learned=True)
+    # two deliveries are not enough yet; no supplier, no history: the stated lead time, certain
+    assert LeadTime.of(20, history(("S1", "A", 0, 10, 2)), "S1", "A") == LeadTime.stated(20)
+    assert LeadTime.of(20, learned, None, "A") == LeadTime.stated(20)
+    assert LeadTime.of(20, learned, "S2", "A") == LeadTime.stated(20)
+
+
+def test_with_only_delays_known_the_stated_lead_time_moves_by_the_mean_delay():
+    # imported history (no ordering date): 4, 5 and 6 days late -> 10 + 5 days, spread 1; early is not sooner
+    assert LeadTime.of(10, history(("S1", "A", 4, None, 1), ("S1", "A", 5, None, 1), ("S1", "A", 6, None, 1)),
+                       "S1", "A") == LeadTime(15.0, 1.0, learned=True)
+    assert LeadTime.of(3, history(("S1", "A", -5, None, 3)), "S1", "A") == LeadTime(0.0, 0.0, learned=True)
+
+
+def test_an_erratic_supplier_asks_more_safety_stock_than_a_steady_one_with_the_same_mean():
+    steady = LeadTime.of(10, history(("S1", "A", 0, 12, 6)), "S1", "A")
+    erratic = LeadTime.of(10, history(("S2", "A", 0, 4, 3), ("S2", "A", 0, 20, 3)), "S2", "A")
+    assert steady.mean_days == erratic.mean_days == 12.0 and steady.std_days == 0.0 < erratic.std_days
+
+    calm = suggest(facts([0, 4, 0, 4], lead=steady), ReorderPolicy(0.95, 0.5))
+    wild = suggest(facts([0, 4, 0, 4], lead=erratic, supplier="S2"), ReorderPolicy(0.95, 0.5))
+    assert wild.safety_stock > calm.safety_stock and wild.suggested_quantity > calm.suggested_quantity

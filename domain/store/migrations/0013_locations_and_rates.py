@@ -27,7 +27,7 @@ async def seed_locations(apps: object, schema_editor: object) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("backorder", "0010_event_log_unindexed")]
+    dependencies = [("backorder", "0012_backorder_preferences")]
 
     initial = False
 
