@@ -171,6 +171,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 tasks.append(asyncio.create_task(webhooks.run_forever(stop), name="webhooks"))
                 tasks.append(asyncio.create_task(refresh_etas_forever(desk, stop, settings.eta_refresh_seconds),
                                                  name="eta-refresh"))
+                tasks.append(asyncio.create_task(take_substitutes_on_arrival(desk, event_bus, stop),
+                                                 name="substitutes-on-arrival"))
             log.info("backorder desk ready on %s", _redact(settings.database_url))
             try:
                 yield
@@ -318,6 +320,40 @@ async def refresh_etas_forever(desk: BackorderDesk, stop: asyncio.Event, every_s
             log.exception("ETA refresh failed; trying again in %s s", every_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_seconds)
+
+
+ARRIVALS = frozenset({"StockReceived", "StockAdjusted"})
+
+
+async def take_substitutes_on_arrival(desk: BackorderDesk, bus: EventBus, stop: asyncio.Event,
+                                      settle_seconds: float = 0.2) -> None:
+    """Stock arrived: a customer who consented in advance to a listed substitute gets it now, not at the next
+    hourly pass. The SKUs of a burst of arrivals are gathered for `settle_seconds`, then one pass runs for them
+    (several processes may run it at once: each backorder is taken under its locks, once)."""
+    with bus.subscribe() as stream:
+        stopping = asyncio.ensure_future(stop.wait())
+        while not stop.is_set():
+            getting = asyncio.ensure_future(stream.queue.get())
+            await asyncio.wait({getting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not getting.done():  # stopping: never cancelled inside a transaction
+                getting.cancel()
+                break
+            event = getting.result()
+            arrived = {event.sku} if event.kind in ARRIVALS else set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(settle_seconds):
+                    while True:
+                        more = await stream.queue.get()
+                        if more.kind in ARRIVALS:
+                            arrived.add(more.sku)
+            if not arrived:
+                continue
+            try:
+                taken = await desk.apply_substitute_consents(sorted(arrived))
+                if taken:
+                    log.info("substitutes taken for %d backorder(s) as stock arrived", len(taken))
+            except Exception:  # a database hiccup must not end the loop: the hourly pass catches up
+                log.exception("taking consented substitutes failed")
 
 
 async def _wake_on_events(bus: EventBus, notify: Notifications, webhooks: WebhookDispatcher | None = None) -> None:

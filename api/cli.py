@@ -158,7 +158,7 @@ async def worker_command(settings: Settings) -> int:
     import dataclasses
     import signal
 
-    from api.app import make_bus, make_desk, refresh_etas_forever
+    from api.app import make_bus, make_desk, refresh_etas_forever, take_substitutes_on_arrival
     from notifications.outbound_webhooks import WebhookDispatcher
     from notifications.service import Notifications
 
@@ -181,6 +181,7 @@ async def worker_command(settings: Settings) -> int:
         await bus.start()
         waker = asyncio.create_task(wake())
         refresher = asyncio.create_task(refresh_etas_forever(desk, stop, settings.eta_refresh_seconds))
+        substituting = asyncio.create_task(take_substitutes_on_arrival(desk, bus, stop))
         delivering = asyncio.create_task(webhooks.run_forever(stop))
         log.info("notification worker started%s", " (woken through Redis)" if settings.redis_url else "")
         try:
@@ -188,7 +189,7 @@ async def worker_command(settings: Settings) -> int:
         finally:
             waker.cancel()
             stop.set()
-            await asyncio.gather(refresher, delivering, return_exceptions=True)
+            await asyncio.gather(refresher, substituting, delivering, return_exceptions=True)
             await bus.stop()
     return 0
 

@@ -4,7 +4,7 @@ The real order stream (`../shared/data/online-retail-sample.csv.gz`, the first B
 all) is replayed in time order through the real use cases (`BackorderDesk` on a scratch SQLite database,
 the clock moved to each invoice's time). Every SKU belongs to one of five suppliers (a stable hash of the
 SKU) and starts with START_SHARE of the demand it will see; each supplier's purchase order comes every
-EVERY_DAYS days, created LEAD_DAYS before its date, and brings its share of RESTOCK_SHARE of the demand.
+EVERY_DAYS days, created LEAD_DAYS before its date, and brings what its SKUs sell in the EVERY_DAYS before it.
 Each delivery is late by that supplier's known, noisy pattern (`PATTERNS`, drawn from a seeded generator,
 the same draws for both rules): one is prompt, one mostly prompt, one rarely late by a week, one reliably
 about 5 days late, one erratic. Before each day's orders the deliveries due that day are received
@@ -39,7 +39,7 @@ from bench.order_stream import Invoice, read_stream
 
 INVOICES = int(os.environ.get("BENCH_INVOICES") or (600 if QUICK else 4_000)) or 1_000_000
 QUANTILE = float(os.environ.get("BENCH_ETA_QUANTILE") or 0.8)
-START_SHARE, RESTOCK_SHARE, EVERY_DAYS, LEAD_DAYS = 0.25, 1.0, 4, 14
+START_SHARE, EVERY_DAYS, LEAD_DAYS = 0.10, 4, 14
 SEED = 14
 
 # days late per delivery, by supplier (negative: early)
@@ -67,26 +67,34 @@ def supplier_of(sku: str) -> str:
 
 
 def restock_plan(stream: list[Invoice]) -> tuple[dict[str, int], list[Delivery]]:
+    """Supply follows demand, as a planner with a good forecast would order it: each supplier's PO brings what
+    its SKUs will sell in the EVERY_DAYS before its date, so a customer who finds the shelf empty waits for
+    the next PO (or, when that PO is not ordered yet, for the lead time): the ETA is wrong only by how late
+    the supplier is and by the queue's ordering, which both rules share."""
     demand: dict[str, int] = defaultdict(int)
+    by_day: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for inv in stream:
         for sku, qty in inv.lines.items():
             demand[sku] += qty
+            by_day[inv.at.date()][sku] += qty
     start = {sku: int(d * START_SHARE) for sku, d in demand.items()}
     first, last = stream[0].at.date(), stream[-1].at.date()
-    count = max(1, (last - first).days // EVERY_DAYS)
     rng = random.Random(SEED)
     deliveries = []
-    for supplier in PATTERNS:
-        total = {sku: round(d * RESTOCK_SHARE) for sku, d in demand.items() if supplier_of(sku) == supplier}
-        offset = list(PATTERNS).index(supplier) % EVERY_DAYS  # suppliers' POs on different days
-        for n in range(1, count + 1):
-            lines = {sku: r * n // count - r * (n - 1) // count for sku, r in total.items()}
-            lines = {sku: q for sku, q in lines.items() if q > 0}
-            if not lines:
-                continue
-            due = first + timedelta(days=EVERY_DAYS * n + offset)
-            deliveries.append(Delivery(supplier, due, due + timedelta(days=PATTERNS[supplier](rng)),
-                                       max(first - timedelta(days=1), due - timedelta(days=LEAD_DAYS)), lines))
+    for index, supplier in enumerate(PATTERNS):
+        offset = index % EVERY_DAYS  # suppliers' POs fall on different days
+        due = first + timedelta(days=offset + 1)
+        while due - timedelta(days=EVERY_DAYS) <= last:
+            lines: dict[str, int] = defaultdict(int)
+            for day in (due - timedelta(days=EVERY_DAYS - k) for k in range(EVERY_DAYS)):
+                for sku, qty in by_day.get(day, {}).items():
+                    if supplier_of(sku) == supplier:
+                        lines[sku] += qty
+            if lines:
+                deliveries.append(Delivery(supplier, due, due + timedelta(days=PATTERNS[supplier](rng)),
+                                           max(first - timedelta(days=1), due - timedelta(days=LEAD_DAYS)),
+                                           dict(lines)))
+            due += timedelta(days=EVERY_DAYS)
     return start, deliveries
 
 

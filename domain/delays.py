@@ -220,20 +220,32 @@ class DelayHistory:
         return DelayHistory.from_rows(HistoryRow(r.supplier_id, r.sku, r.delay_days, r.lead_days, 1) for r in records)
 
     @staticmethod
-    def from_rows(rows: Iterable[HistoryRow]) -> DelayHistory:
+    def from_rows(rows: Iterable[HistoryRow], supplier_totals: Iterable[HistoryRow] | None = None) -> DelayHistory:
+        """Per-SKU cells; the suppliers' whole record is their sum, unless `supplier_totals` gives it (the store
+        then reads per-SKU cells only for the SKUs it loads: a supplier of 5,000 SKUs costs a few rows)."""
         delays: dict[str, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
         leads: dict[str, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
         for row in rows:
             delays[row.supplier_id][row.sku][row.delay_days] += row.count
             if row.lead_days is not None:
                 leads[row.supplier_id][row.sku][row.lead_days] += row.count
+        total_delays: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        total_leads: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for row in supplier_totals or ():
+            total_delays[row.supplier_id][row.delay_days] += row.count
+            if row.lead_days is not None:
+                total_leads[row.supplier_id][row.lead_days] += row.count
         suppliers: dict[str, SupplierRecord] = {}
-        for supplier_id in delays.keys() | leads.keys():
+        for supplier_id in delays.keys() | leads.keys() | total_delays.keys():
             by_sku = {sku: Distribution.from_counts(c) for sku, c in delays[supplier_id].items()}
             lead_by_sku = {sku: Distribution.from_counts(c) for sku, c in leads[supplier_id].items()}
-            suppliers[supplier_id] = SupplierRecord(
-                delays=sum(by_sku.values(), Distribution()), delays_by_sku=by_sku,
-                lead_times=sum(lead_by_sku.values(), Distribution()), lead_times_by_sku=lead_by_sku)
+            if supplier_totals is None:
+                whole, whole_leads = sum(by_sku.values(), Distribution()), sum(lead_by_sku.values(), Distribution())
+            else:
+                whole = Distribution.from_counts(total_delays[supplier_id])
+                whole_leads = Distribution.from_counts(total_leads[supplier_id])
+            suppliers[supplier_id] = SupplierRecord(delays=whole, delays_by_sku=by_sku, lead_times=whole_leads,
+                                                    lead_times_by_sku=lead_by_sku)
         return DelayHistory(suppliers)
 
     def __bool__(self) -> bool:

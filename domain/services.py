@@ -160,8 +160,8 @@ class BackorderDesk:
     async def decline_substitute(self, backorder_id: str, substitute_sku: str, *, by: str = "customer") -> Backorder:
         return await preferences.decline_substitute(self._deps, backorder_id, substitute_sku, by=by)
 
-    async def apply_substitute_consents(self) -> list[str]:
-        return await preferences.apply_substitute_consents(self._deps)
+    async def apply_substitute_consents(self, arrived: Sequence[str] | None = None) -> list[str]:
+        return await preferences.apply_substitute_consents(self._deps, arrived)
 
     async def import_purchase_orders(self, lines: Sequence[HistoricalLine]) -> ImportedPurchaseOrders:
         return await supplier_history.import_purchase_orders(self._deps, lines)

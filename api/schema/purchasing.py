@@ -24,7 +24,7 @@ class CreatePurchaseOrderInput:
     expected_date: date
     lines: list[LineInput] = strawberry.field(default_factory=list, description="SKUs and units to order.")
     from_suggestions: list[str] | None = strawberry.field(default=None, description=(
-        "SKUs whose reorder suggestion (reorderSuggestions with its default policy, read when the order is made) "
+        "SKUs whose reorder suggestion (reorderSuggestions with the shop's policy, read when the order is made) "
         "becomes a line each with its suggestedQuantity, after `lines`. Each must be bought from this supplier "
         "and below its reorder point."))
     number: str | None = None
@@ -95,7 +95,10 @@ async def _suggested_lines(info: Ctx, skus: list[str], supplier_id: str, already
     if len(skus) > info.context.settings.page_size_limit:
         raise InvalidInput(f"at most {info.context.settings.page_size_limit} SKUs", field="from_suggestions")
     skus = [m.check_sku(sku, "from_suggestions") for sku in skus]
-    found = await planning.reorder_suggestions(info.context.desk.clock.today(), reorder.ReorderPolicy(), skus=skus)
+    settings = info.context.settings
+    found = await planning.reorder_suggestions(info.context.desk.clock.today(), settings.reorder_policy, skus=skus,
+                                               default_lead_time_days=settings.default_lead_time_days,
+                                               learning=settings.eta_learning)
     return [LineRequest(sku, quantity) for sku, quantity in
             reorder.purchase_lines(skus, {s.sku: s for s in found}, supplier_id, already)]
 

@@ -529,9 +529,10 @@ class SkuInventory:
             return None
         return estimate_lead_time(self.delays, self.supplier.id, self.sku, self.eta_learning)
 
-    def reproject(self, now: datetime, cause: Cause) -> None:
-        """Re-project every ETA; emit EtaChanged only where the date moved."""
-        for backorder_id, eta in self.project(now.date()).items():
+    def reproject(self, now: datetime, cause: Cause, projected: dict[str, Eta] | None = None) -> None:
+        """Re-project every ETA (or take `projected`, today's projection of the queue as it is); emit EtaChanged
+        only where the date moved."""
+        for backorder_id, eta in (projected if projected is not None else self.project(now.date())).items():
             backorder = self.queue[backorder_id]
             old = backorder.eta
             if old == eta or (old is not None and old.source is eta.source is EtaSource.ALLOCATED):
@@ -554,9 +555,12 @@ class SkuInventory:
         """After any change: give available stock to the queue, cancel what can no longer come by its customer's
         "cancel if not by" date (their units go to the next in line), re-project, announce new backorders."""
         self.allocate_waiting(now, cause)
-        while self.cancel_past_deadlines(now):  # each round cancels at least one: it ends
+        while True:  # each round that cancels cancels at least one: it ends
+            cancelled, projected = self._cancel_past_deadlines(now)
+            if not cancelled:
+                break
             self.allocate_waiting(now, Cause(kind=CauseKind.QUEUE_CANCELLATION, reference=self.sku))
-        self.reproject(now, cause)
+        self.reproject(now, cause, projected)  # the projection the dates were checked against, when there was one
         positions = self.queue_positions(now.date())
         for backorder in self.queue.values():
             position = positions.get(backorder.id)
@@ -581,13 +585,13 @@ class SkuInventory:
             self.created = {}
 
     # -- the customer's own choices (domain.preferences) ----------------------------------------
-    def cancel_past_deadlines(self, now: datetime) -> bool:
+    def _cancel_past_deadlines(self, now: datetime) -> tuple[bool, dict[str, Eta] | None]:
         """Cancel, whole, every backorder still waiting for units that its projected ETA (or today) puts after
-        its customer's "cancel if not by" date. Returns whether any was cancelled: the queue then moved up,
-        and those behind can only be expected sooner."""
+        its customer's "cancel if not by" date. Returns whether any was cancelled (the queue then moved up, and
+        those behind can only be expected sooner), and, when none was, the projection it checked against."""
         dated = [b for b in self.queue.values() if b.cancel_if_not_by is not None and b.waiting_quantity > 0]
         if not dated:
-            return False
+            return False, None
         today = now.date()
         etas = self.project(today)
         late = False
@@ -601,7 +605,7 @@ class SkuInventory:
                 self._cancel_units(b, units, now, Cause.not_by_date(units, latest, expected), by="system",
                                    reason="", not_by_date=latest)
                 late = True
-        return late
+        return late, None if late else etas
 
     def set_preferences(self, backorder: Backorder, cancel_if_not_by: date | None, consent: SubstituteConsent,
                         now: datetime, *, by: str) -> None:

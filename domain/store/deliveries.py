@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -40,19 +41,32 @@ async def record_deliveries(purchase_order_id: str, records: Sequence[DeliveryRe
         for r in records], batch_size=500, using_db=conn)
 
 
-async def delay_history(supplier_ids: Sequence[str], conn: BaseDBAsyncClient | None = None) -> DelayHistory:
-    """The learned record of these suppliers: every delivery counted by (supplier, SKU, delay, lead time)."""
+async def delay_history(supplier_ids: Sequence[str], skus: Sequence[str] | None = None,
+                        conn: BaseDBAsyncClient | None = None) -> DelayHistory:
+    """The learned record of these suppliers: their deliveries counted by (delay, lead time), in all and, for
+    `skus` (None: every SKU), per SKU. Two grouped statements whatever the history's length."""
     ids = sorted(set(supplier_ids))
     if not ids:
         return DelayHistory()
     db = _db(conn)
+    totals = await db.execute_query_dict(
+        'SELECT "supplier_id", \'\' AS "sku", "delay_days", "lead_days", COUNT(*) AS "n" FROM "supplier_deliveries" '
+        f'WHERE "supplier_id" IN ({_marks(db, len(ids))}) GROUP BY "supplier_id", "delay_days", "lead_days"', ids)
+    if not totals:
+        return DelayHistory()
+    wanted = sorted(set(skus)) if skus is not None else None
+    where = f' AND "sku" IN ({_marks(db, len(wanted), len(ids) + 1)})' if wanted else ""
     rows = await db.execute_query_dict(
         'SELECT "supplier_id", "sku", "delay_days", "lead_days", COUNT(*) AS "n" FROM "supplier_deliveries" '
-        f'WHERE "supplier_id" IN ({_marks(db, len(ids))}) GROUP BY "supplier_id", "sku", "delay_days", "lead_days"',
-        ids)
-    return DelayHistory.from_rows(
-        HistoryRow(r["supplier_id"], r["sku"], int(r["delay_days"]),
-                   int(r["lead_days"]) if r["lead_days"] is not None else None, int(r["n"])) for r in rows)
+        f'WHERE "supplier_id" IN ({_marks(db, len(ids))}){where} '
+        'GROUP BY "supplier_id", "sku", "delay_days", "lead_days"', [*ids, *(wanted or [])]) \
+        if wanted is None or wanted else []
+    return DelayHistory.from_rows(map(_history_row, rows), map(_history_row, totals))
+
+
+def _history_row(r: dict[str, Any]) -> HistoryRow:
+    return HistoryRow(r["supplier_id"], r["sku"], int(r["delay_days"]),
+                      int(r["lead_days"]) if r["lead_days"] is not None else None, int(r["n"]))
 
 
 async def delay_counts(received_from: date | None, received_to: date | None,

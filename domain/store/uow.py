@@ -13,6 +13,7 @@ notifications outbox), and published to the bus only after the commit succeeded.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -36,6 +37,9 @@ from domain.preferences import BackorderPreferences, SubstituteConsent
 from domain.store import bulk, deliveries, mapping, portal
 from domain.store import models as t
 
+# rows converted between two turns of the event loop: a 100k queue's receipt held it for seconds, and every
+# other request of the process (another SKU's order) waited that long (bench/allocation.py)
+YIELD_EVERY = 2_000
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
 WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]  # units still to allocate
@@ -214,7 +218,9 @@ class TortoiseUnitOfWork:
             f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:n])}) '
             f'AND "status" IN ({", ".join(marks[n:n + len(ACTIVE)])})', [*found, *ACTIVE]) if whole_queue else []
         queues: dict[str, list[m.Backorder]] = defaultdict(list)
-        for raw in rows:
+        for count, raw in enumerate(rows, 1):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a long queue: let the process's other requests run meanwhile
             row = mapping.backorder_row(raw)
             self._loaded[row["id"]] = tuple(row[k] for k in _CHANGING)
             queues[row["sku"]].append(mapping.backorder(row, []))
@@ -241,7 +247,7 @@ class TortoiseUnitOfWork:
                                                       bool(supplier and supplier.has_been_late),
                                                       supplier_id=line["supplier_id"]))
         # what the suppliers' deliveries taught (one grouped query): the projection shifts their POs' dates
-        history = await deliveries.delay_history(list(supplier_ids), self.conn) \
+        history = await deliveries.delay_history(list(supplier_ids), found, self.conn) \
             if self._eta_learning is not None and supplier_ids else DelayHistory()
         for sku, product in products.items():
             self._inventories[sku] = m.SkuInventory(
@@ -273,7 +279,9 @@ class TortoiseUnitOfWork:
         history: list[tuple[Any, ...]] = []
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}  # changed columns -> rows of values
         causes: dict[int, tuple[Any, str, str]] = {}  # id -> (cause, kind, JSON)
-        for backorder in inventory.touched.values():
+        for count, backorder in enumerate(inventory.touched.values(), 1):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a long queue: let the process's other requests run meanwhile
             loaded = self._loaded.get(backorder.id)
             if loaded is None:
                 new_rows.append(t.Backorder(id=backorder.id, **mapping.backorder_values(backorder)))

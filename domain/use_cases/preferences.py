@@ -5,6 +5,7 @@ the aggregate's (`SkuInventory.settle`), so every use case that moves an ETA app
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from domain.causes import Actor, Cause, CauseKind
@@ -154,15 +155,23 @@ async def substitute_new_backorders(uow: UnitOfWork, order: Order, inventories: 
     return changed
 
 
-async def apply_substitute_consents(deps: Deps) -> list[str]:
+async def apply_substitute_consents(deps: Deps, arrived: Sequence[str] | None = None) -> list[str]:
     """The worker's pass: every waiting backorder whose customer consented to a substitute in advance gets one
-    when a listed substitute can fill it now. One short transaction each, under the locks of its SKU and the
+    when a listed substitute can fill it now (with `arrived`, stock of those SKUs just came: only the backorders
+    whose product lists one of them). One short transaction each, under the locks of its SKU and the
     substitutes; safe with any number of workers (the second finds it no longer waiting). Returns the
     backorders substituted."""
     async with deps.uow() as uow:
         waiting = await uow.waiting_with_substitute_consent()
+        listing: dict[str, list[str]] = {}
+        for sku in dict.fromkeys(sku for _, sku in waiting):
+            product = await uow.get_product(sku)
+            listing[sku] = product.substitutes if product is not None else []
+    wanted = set(arrived) if arrived is not None else None
     done: list[str] = []
     for backorder_id, sku in waiting:
+        if not listing.get(sku) or (wanted is not None and not wanted & set(listing[sku])):
+            continue
         async with deps.uow() as uow:
             product = await uow.get_product(sku)
             if product is None or not product.substitutes:

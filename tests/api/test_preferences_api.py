@@ -4,6 +4,7 @@ bad input is a typed userError naming its input field, and nothing changes."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -155,3 +156,23 @@ async def test_a_po_moved_past_the_date_cancels_and_the_customer_reads_why(api, 
     assert seen["status"] == "CANCELLED"
     assert "2 cancelled: not expected by 22 March 2026, the latest date you chose" in [
         h["cause"] for h in seen["history"]]
+
+
+async def test_a_consented_substitute_is_taken_as_soon_as_its_stock_arrives(api):
+    # given Ann waits for 2 mugs, agreed to any listed alternative, and no cup is in stock
+    desk = api.desk
+    await s.product(desk, "CUP", price="12.00")
+    await s.product(desk, "MUG", price="10.00", substitutes=["CUP"])
+    placed = await s.order(desk, ANN, ("MUG", 2))
+    [backorder] = s.backorder_ids(placed)
+    answer = await api.gql(SET, {"input": {"backorderId": backorder, "substitutes": "ANY_LISTED"}})
+    assert answer["data"]["setBackorderPreferences"]["backorder"]["status"] == "WAITING"
+    # when cups arrive, the serving process's worker takes them for her, without the hourly pass
+    received = await api.gql("""mutation { receiveStock(input: {sku: "CUP", quantity: 5}) { userErrors { code } } }""")
+    assert received["data"]["receiveStock"]["userErrors"] == []
+    for _ in range(100):
+        seen = (await api.gql(SEEN, {"id": backorder}))["data"]["backorder"]
+        if seen["status"] == "SUBSTITUTED":
+            break
+        await asyncio.sleep(0.05)
+    assert seen["status"] == "SUBSTITUTED"

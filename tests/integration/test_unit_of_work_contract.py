@@ -6,8 +6,9 @@ run on it stop proving anything about the product: this suite is what keeps the 
 Covered: round trips of every aggregate, commit and rollback (on leaving without commit, on an error, and for
 objects changed but not saved), the uniqueness the store enforces (purchase order numbers, idempotency keys),
 the SKU aggregate as loaded (stock, active queue, open inbound, supplier), the queries the use cases rely on
-(skus_supplied_by, skus_with_stale_etas, number probes, by key) and the queue summary a placement may read
-instead of the whole queue (the tail probes `SkuInventory.can_append` relies on).
+(skus_supplied_by, skus_with_stale_etas, number probes, by key), the queue summary a placement may read
+instead of the whole queue (the tail probes `SkuInventory.can_append` relies on), the suppliers' delivery
+record and the customers' substitute consents. A method added to the port gets its test here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
+from domain.delays import DelayCount, DeliveryRecord, delay_counts
 from domain.errors import Conflict, ErrorCode, NotFound
 from domain.model import (
     BackorderPolicy,
@@ -40,6 +42,7 @@ from domain.model import (
     new_id,
 )
 from domain.ports import UnitOfWorkFactory
+from domain.preferences import BackorderPreferences, SubstituteConsent
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
 from domain.store.db import open_database
@@ -346,3 +349,51 @@ async def test_the_queue_a_placement_reads_agrees_with_the_whole_queue(store: St
     assert _queue_summary(whole, TODAY)[2] == orders[2].lines[0].backorder_id  # the reprioritised one leads
     if appending.ahead is not None:  # a summary holds none of the backorders it sums up
         assert appending.queue == {}
+
+
+# -- suppliers' delivery record ---------------------------------------------------------------------
+async def test_suppliers_by_name_name_the_older_of_two_with_one_name(store: Store):
+    older = await store.desk.upsert_supplier(None, "Acme", 10)
+    await store.desk.upsert_supplier(None, "Acme", 12)
+    other = await store.desk.upsert_supplier(None, "Other", 5)
+    async with store.uow() as uow:
+        assert await uow.supplier_ids_by_name(["Acme", "Other", "Nobody"]) == {"Acme": older.id, "Other": other.id}
+        assert await uow.supplier_ids_by_name([]) == {}
+
+
+def _in_order(counts: list[DelayCount]) -> list[DelayCount]:
+    return sorted(counts, key=lambda c: (c.supplier_id, c.delay_days, c.delay_from_first_days))
+
+
+async def test_recorded_deliveries_are_counted_per_supplier_and_delay_within_the_dates(store: Store):
+    supplier = await _shop(store)
+    promised = TODAY - timedelta(days=20)
+    records = [DeliveryRecord(supplier.id, "MUG", 5, promised, promised, promised + timedelta(days=late),
+                              promised - timedelta(days=10), "PO-1") for late in (0, 2, 2, -1)]
+    records.append(DeliveryRecord(supplier.id, "CUP", 1, promised, promised + timedelta(days=3),
+                                  promised + timedelta(days=4), None, "PO-2"))
+    async with store.uow() as uow:
+        await uow.record_deliveries("po-1", records)
+        await uow.commit()
+    window = (promised + timedelta(days=2), promised + timedelta(days=4))
+    async with store.uow() as uow:
+        everything, within = await uow.delay_counts(None, None), await uow.delay_counts(*window)
+    # counted as the domain counts them, in no promised order; the dates bound the day received, both included
+    assert _in_order(everything) == delay_counts(records)
+    assert _in_order(within) == delay_counts(r for r in records if window[0] <= r.received_on <= window[1])
+
+
+# -- customers' choices -----------------------------------------------------------------------------
+async def test_the_backorders_waiting_with_a_consent_to_substitutes_oldest_first(store: Store):
+    # given four waiting backorders: two consent in advance, one asks, one consents but is then cancelled
+    await _shop(store)
+    orders = [await _order(store, f"c{i}@example.com", 2) for i in range(4)]
+    ids = [o.lines[0].backorder_id or "" for o in orders]
+    for backorder_id, consent in zip(ids, [SubstituteConsent.SAME_PRICE_OR_LOWER, SubstituteConsent.ASK,
+                                           SubstituteConsent.ANY_LISTED, SubstituteConsent.ANY_LISTED], strict=True):
+        await store.desk.set_backorder_preferences(backorder_id, substitutes=consent)
+    await store.desk.cancel_backorder(ids[3])
+    async with store.uow() as uow:
+        assert await uow.waiting_with_substitute_consent() == [(ids[0], "MUG"), (ids[2], "MUG")]
+        # a customer who chose nothing starts a new backorder with the defaults
+        assert await uow.backorder_defaults("nobody@example.com") == BackorderPreferences()

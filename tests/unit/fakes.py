@@ -170,7 +170,11 @@ class InMemoryUnitOfWork:
                             and (received_to is None or r.received_on <= received_to))
 
     async def supplier_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
-        return {s.name: s.id for s in self._work.suppliers.values() if s.name in names}
+        found: dict[str, str] = {}
+        for supplier in self._work.suppliers.values():  # in the order they were made
+            if supplier.name in names:
+                found.setdefault(supplier.name, supplier.id)  # two suppliers of one name: the older one
+        return found
 
     async def get_order(self, order_id: str) -> Order | None:
         return self._order(self._work.orders.get(order_id))

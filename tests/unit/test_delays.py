@@ -197,3 +197,18 @@ def test_performance_shares_lie_in_0_1_and_count_every_line(rows):
     for r in report:
         assert 0 <= r.on_time_rate <= 1 and 0 <= r.on_time_rate_as_first_promised <= 1
         assert r.p50_delay_days <= r.p90_delay_days
+
+
+@given(st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), days, st.one_of(st.none(), days)), min_size=1,
+                max_size=60), st.sets(st.sampled_from(["A", "B", "C"])))
+def test_supplier_totals_with_the_cells_of_some_skus_estimate_those_skus_as_the_whole_history_does(cells, loaded):
+    """The store reads the supplier's whole record in one grouped count, and per-SKU cells only for the SKUs it
+    loads: for those SKUs the estimate must be what the full history gives."""
+    rows = [HistoryRow("s", sku, delay, lead, 1) for sku, delay, lead in cells]
+    whole = DelayHistory.from_rows(rows)
+    totals = [HistoryRow("s", "", delay, lead, 1) for _, delay, lead in cells]
+    partial = DelayHistory.from_rows([r for r in rows if r.sku in loaded], totals)
+    for sku in loaded:
+        for rule in (RULE, EtaLearning(delay_quantile=0.5, min_history=1, min_sku_history=2)):
+            assert estimate_delay(partial, "s", sku, rule) == estimate_delay(whole, "s", sku, rule)
+            assert estimate_lead_time(partial, "s", sku, rule) == estimate_lead_time(whole, "s", sku, rule)
