@@ -96,7 +96,9 @@ async def take_consented_substitute(uow: UnitOfWork, original: SkuInventory, bac
     today = now.date()
     target = order if order is not None else await uow.get_order(backorder.order_id)
     assert target is not None
-    ordered = target.line(backorder.order_line_id).unit_price  # what they pay, in the order's currency
+    # what they pay for the item (their order line's price, in the order's currency), not the catalogue's price
+    # today: the shop may have changed it since they ordered
+    ordered = target.line(backorder.order_line_id).unit_price
     await uow.load_inventories(product.substitutes)
     for sku in product.substitutes:
         if sku in backorder.declined_substitutes:
