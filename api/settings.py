@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from domain.allocation import PriorityPolicy
 from domain.delays import EtaLearning
+from domain.errors import InvalidInput
+from domain.reorder import ReorderPolicy
 from domain.store.db import DEFAULT_DATABASE_URL
 from notifications.settings import NotificationSettings, env_float, env_int
 from notifications.webhook_settings import WebhookSettings
@@ -37,6 +39,18 @@ def _eta_learning(env: os._Environ[str] | dict[str, str]) -> EtaLearning | None:
     return EtaLearning(delay_quantile=q)
 
 
+def _reorder_policy() -> ReorderPolicy:
+    """The shop's reorder advice policy: BACKORDER_REORDER_SERVICE_LEVEL (0.5 up to 1, default 0.95),
+    BACKORDER_REORDER_SMOOTHING (Croston's constant, default 0.2), BACKORDER_REORDER_HISTORY_DAYS (default 90)."""
+    policy = ReorderPolicy(env_float("BACKORDER_REORDER_SERVICE_LEVEL", 0.95),
+                           env_float("BACKORDER_REORDER_SMOOTHING", 0.2),
+                           env_int("BACKORDER_REORDER_HISTORY_DAYS", 90))
+    try:
+        return policy.validate()
+    except InvalidInput as error:
+        raise SystemExit(f"BACKORDER_REORDER_{error.field.upper() if error.field else ''}: {error.message}") from error
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -45,6 +59,8 @@ class Settings:
     policy: PriorityPolicy = field(default_factory=PriorityPolicy)
     # ETAs learned from suppliers' deliveries (issue 14); None: a PO's own date, as before
     eta_learning: EtaLearning | None = field(default_factory=EtaLearning)
+    # reorder advice's defaults (issue 14); reorderSuggestions' arguments override them per question
+    reorder_policy: ReorderPolicy = field(default_factory=ReorderPolicy)
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
@@ -82,6 +98,7 @@ class Settings:
                 size_weight=env_float("BACKORDER_PRIORITY_SIZE_WEIGHT", 0.0),
             ),
             eta_learning=_eta_learning(env),
+            reorder_policy=_reorder_policy(),
             public_url=env.get("BACKORDER_PUBLIC_URL", "http://127.0.0.1:8000"),
             redis_url=env.get("BACKORDER_REDIS_URL") or None,
             redis_channel=env.get("BACKORDER_REDIS_CHANNEL") or "backorder:events",

@@ -17,8 +17,21 @@ from domain.causes import Cause
 _SERIALISERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
 
+_last_iso: tuple[date | None, str | None] = (None, None)
+
+
 def _iso(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
+    # the events of one change share its moment (`occurred_at`): a receipt serving 100k backorders formatted
+    # the same datetime 300k times, twice. Kept by identity (dates are immutable, and the last one is held)
+    global _last_iso
+    if value is None:
+        return None
+    last, text = _last_iso
+    if last is value:
+        return text
+    text = value.isoformat()
+    _last_iso = (value, text)
+    return text
 
 
 def _serialiser(cls: type) -> Callable[[Any], dict[str, Any]]:

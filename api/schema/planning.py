@@ -51,7 +51,8 @@ class AllocationPreview:
 
 
 @strawberry.field(permission_classes=[IsStaff],
-                  description="What a receipt of `quantity` units of `sku` at `location` would do, without doing it.")
+                  description="What a receipt of `quantity` units of `sku` at `location` (one the shop has set up; "
+                              "else UNKNOWN_LOCATION) would do, without doing it.")
 async def preview_allocation(info: Ctx, sku: str, quantity: int,
                              location: str = m.DEFAULT_LOCATION) -> AllocationPreview:
     try:
@@ -160,23 +161,30 @@ class ReorderAdvice:
 @strawberry.field(permission_classes=[IsStaff], description=(
     "Reorder advice per SKU from the last `historyDays` days of orders (today included), the stock, the open "
     "purchase orders and the waiting backorders. `serviceLevel`: the share of lead times that should end without "
-    "running out (0.5 up to 1); `smoothing`: the constant of Croston's smoothings (above 0, at most 1)."))
+    "running out (0.5 up to 1); `smoothing`: the constant of Croston's smoothings (above 0, at most 1). Each "
+    "left out is the shop's setting (BACKORDER_REORDER_SERVICE_LEVEL, _SMOOTHING, _HISTORY_DAYS; by default "
+    "0.95, 0.2 and 90)."))
 async def reorder_suggestions(info: Ctx, filter: ReorderSuggestionFilter | None = None,
-                              service_level: float = reorder.DEFAULT_SERVICE_LEVEL,
-                              smoothing: float = reorder.DEFAULT_SMOOTHING,
-                              history_days: int = reorder.DEFAULT_HISTORY_DAYS) -> ReorderAdvice:
+                              service_level: float | None = None, smoothing: float | None = None,
+                              history_days: int | None = None) -> ReorderAdvice:
     f = filter or ReorderSuggestionFilter()
+    settings = info.context.settings
+    shop = settings.reorder_policy
     try:
-        policy = reorder.ReorderPolicy(service_level, smoothing, history_days).validate()
+        policy = reorder.ReorderPolicy(
+            shop.service_level if service_level is None else service_level,
+            shop.smoothing if smoothing is None else smoothing,
+            shop.history_days if history_days is None else history_days).validate()
         supplier_id = decode_id("Supplier", f.supplier_id, "filter.supplierId") if f.supplier_id else None
-        if f.skus is not None and len(f.skus) > info.context.settings.page_size_limit:
-            raise InvalidInput(f"at most {info.context.settings.page_size_limit} SKUs", field="filter.skus")
+        if f.skus is not None and len(f.skus) > settings.page_size_limit:
+            raise InvalidInput(f"at most {settings.page_size_limit} SKUs", field="filter.skus")
         for sku in f.skus or []:
             m.check_sku(sku, "filter.skus")
     except DomainError as error:
         return ReorderAdvice(user_errors=[gt.UserError.of(error)])
-    found = await planning_store.reorder_suggestions(info.context.desk.clock.today(), policy, skus=f.skus,
-                                                     supplier_id=supplier_id)
+    found = await planning_store.reorder_suggestions(
+        info.context.desk.clock.today(), policy, skus=f.skus, supplier_id=supplier_id,
+        default_lead_time_days=settings.default_lead_time_days, learning=settings.eta_learning)
     shown = [s for s in found if s.below_reorder_point or not f.only_below_reorder_point]
     return ReorderAdvice(
         suggestions=[ReorderSuggestion.of(s) for s in shown],

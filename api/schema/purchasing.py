@@ -9,7 +9,7 @@ import strawberry
 from api import types as gt
 from api.ids import decode_id, try_decode_id
 from api.permissions import IsStaff
-from api.schema.common import Ctx, LineInput, cursor, page_size, user_errors
+from api.schema.common import KNOWN_LOCATION, Ctx, LineInput, cursor, page_size, user_errors
 from domain import model as m
 from domain import reorder
 from domain.errors import InvalidInput
@@ -24,11 +24,11 @@ class CreatePurchaseOrderInput:
     expected_date: date
     lines: list[LineInput] = strawberry.field(default_factory=list, description="SKUs and units to order.")
     from_suggestions: list[str] | None = strawberry.field(default=None, description=(
-        "SKUs whose reorder suggestion (reorderSuggestions with its default policy, read when the order is made) "
+        "SKUs whose reorder suggestion (reorderSuggestions with the shop's policy, read when the order is made) "
         "becomes a line each with its suggestedQuantity, after `lines`. Each must be bought from this supplier "
         "and below its reorder point."))
     number: str | None = None
-    location: str = m.DEFAULT_LOCATION
+    location: str = strawberry.field(default=m.DEFAULT_LOCATION, description=KNOWN_LOCATION)
 
 
 @strawberry.input
@@ -95,7 +95,10 @@ async def _suggested_lines(info: Ctx, skus: list[str], supplier_id: str, already
     if len(skus) > info.context.settings.page_size_limit:
         raise InvalidInput(f"at most {info.context.settings.page_size_limit} SKUs", field="from_suggestions")
     skus = [m.check_sku(sku, "from_suggestions") for sku in skus]
-    found = await planning.reorder_suggestions(info.context.desk.clock.today(), reorder.ReorderPolicy(), skus=skus)
+    settings = info.context.settings
+    found = await planning.reorder_suggestions(info.context.desk.clock.today(), settings.reorder_policy, skus=skus,
+                                               default_lead_time_days=settings.default_lead_time_days,
+                                               learning=settings.eta_learning)
     return [LineRequest(sku, quantity) for sku, quantity in
             reorder.purchase_lines(skus, {s.sku: s for s in found}, supplier_id, already)]
 

@@ -10,11 +10,11 @@ that can only be understood together.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from domain import events as ev
-from domain.allocation import PriorityPolicy, allocate, rank
+from domain.allocation import AllocationPolicy, PriorityPolicy, allocate, rank
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.delays import DelayEstimate, DelayHistory, EtaLearning, estimate_lead_time, learned_inbound
 from domain.errors import (
@@ -27,7 +27,7 @@ from domain.errors import (
     InvalidState,
     SubstituteError,
 )
-from domain.eta import Eta, EtaSource, InboundSupply, Need, project
+from domain.eta import Eta, EtaSource, InboundSupply, Need, project, project_shared
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text, check_units
 from domain.model.backorder import Backorder, BackorderStatus
 from domain.model.checks import MAX_QUANTITY, check_quantity
@@ -225,8 +225,8 @@ class SkuInventory:
         head's ETA is not in the past and the tail's is what projecting the units ahead of it gives today
         (ETAs never decrease down the queue, so these two bound every other). Otherwise: load it whole."""
         ahead = self.ahead
-        if ahead is None or not self.policy.is_fifo:
-            return False
+        if ahead is None or not self.policy.is_fifo or self.product.allocation_policy is not AllocationPolicy.PRIORITY:
+            return False  # a shared receipt (FAIR_SHARE) reaches past the tail: its ETAs need the whole queue
         head, tail = ahead.head, ahead.tail
         if head is None or tail is None:
             return ahead.waiting_count == 0 and ahead.waiting_units == 0 and head is None and tail is None
@@ -408,19 +408,28 @@ class SkuInventory:
         line.reserved = self._reserve(line.quantity)
         line.allocated_quantity = line.quantity
 
-    def ship_line(self, line: OrderLine) -> int:
+    def ship_line(self, line: OrderLine, shipped_from: dict[str, int] | None = None) -> int:
+        """Ship the units set aside for the line; where they came from is added to `line.shipped_from` (and to
+        `shipped_from`, the shipment's tally, when given)."""
         units = line.held
         if units:
             self._consume(line.reserved)
+            _add(line.shipped_from, line.reserved)
+            if shipped_from is not None:
+                _add(shipped_from, line.reserved)
             line.reserved = {}
             line.shipped_quantity += units
         return units
 
-    def ship_backorder(self, backorder: Backorder, now: datetime, shipment_id: str) -> int:
+    def ship_backorder(self, backorder: Backorder, now: datetime, shipment_id: str,
+                       shipped_from: dict[str, int] | None = None) -> int:
         units = backorder.held_quantity
         if not units:
             return 0
         self._consume(backorder.reserved)
+        _add(backorder.shipped_from, backorder.reserved)
+        if shipped_from is not None:
+            _add(shipped_from, backorder.reserved)
         backorder.reserved = {}
         backorder.shipped_quantity += units
         self.touched[backorder.id] = backorder
@@ -464,7 +473,8 @@ class SkuInventory:
         return self.default_lead_time_days
 
     def project(self, today: date) -> dict[str, Eta]:
-        """ETAs for every active backorder: allocated ones first, then the waiting queue in order."""
+        """ETAs for every active backorder: allocated ones first, then the waiting queue in order. Under FAIR_SHARE
+        each receipt to come is shared as `allocate` will share it (`eta.project_shared`), not served in order."""
         ready = [b for b in self.queue.values() if b.waiting_quantity == 0]
         ordered = ready + self.ranked_queue(today)
         needs = [Need(b.id, b.waiting_quantity) for b in ordered]
@@ -478,10 +488,22 @@ class SkuInventory:
         release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
         inbound, lead_time, lead_confidence = self.inbound, self.lead_time_days, None
         if self.eta_learning is not None and self.delays:
-            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning)
+            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning, today)
             learned = self.learned_lead_time()
             if learned is not None:
                 lead_time, lead_confidence = learned.shift_days, learned.confidence
+        if self.product.allocation_policy is not AllocationPolicy.PRIORITY and not self.ahead:
+            return project_shared(
+                needs,
+                split=self._split,
+                available_now=self.available_to_promise,
+                inbound=inbound,
+                today=today,
+                lead_time_days=lead_time,
+                supplier_late=bool(self.supplier and self.supplier.has_been_late),
+                release_date=release,
+                lead_time_confidence=lead_confidence,
+            )
         return project(
             needs,
             available_now=self.available_to_promise,
@@ -493,6 +515,13 @@ class SkuInventory:
             lead_time_confidence=lead_confidence,
         )
 
+    def _split(self, units: int, needs: Sequence[Need], day: date) -> dict[str, int]:
+        """How a receipt of `units` on `day` would be shared among `needs`: the very `allocate` a receipt runs,
+        on the claims as they would stand then."""
+        claims = [replace(self.queue[n.backorder_id].claim(), waiting_quantity=n.waiting_quantity) for n in needs]
+        return {a.backorder_id: a.quantity
+                for a in allocate(units, claims, self.policy, day, self.product.share_rule)}
+
     def learned_lead_time(self) -> DelayEstimate | None:
         """The supplier's actual lead time for this SKU (its `eta_learning` quantile), when enough is known
         and the product does not set a lead time of its own (the shop's word for one SKU wins)."""
@@ -500,9 +529,10 @@ class SkuInventory:
             return None
         return estimate_lead_time(self.delays, self.supplier.id, self.sku, self.eta_learning)
 
-    def reproject(self, now: datetime, cause: Cause) -> None:
-        """Re-project every ETA; emit EtaChanged only where the date moved."""
-        for backorder_id, eta in self.project(now.date()).items():
+    def reproject(self, now: datetime, cause: Cause, projected: dict[str, Eta] | None = None) -> None:
+        """Re-project every ETA (or take `projected`, today's projection of the queue as it is); emit EtaChanged
+        only where the date moved."""
+        for backorder_id, eta in (projected if projected is not None else self.project(now.date())).items():
             backorder = self.queue[backorder_id]
             old = backorder.eta
             if old == eta or (old is not None and old.source is eta.source is EtaSource.ALLOCATED):
@@ -525,9 +555,12 @@ class SkuInventory:
         """After any change: give available stock to the queue, cancel what can no longer come by its customer's
         "cancel if not by" date (their units go to the next in line), re-project, announce new backorders."""
         self.allocate_waiting(now, cause)
-        while self.cancel_past_deadlines(now):  # each round cancels at least one: it ends
+        while True:  # each round that cancels cancels at least one: it ends
+            cancelled, projected = self._cancel_past_deadlines(now)
+            if not cancelled:
+                break
             self.allocate_waiting(now, Cause(kind=CauseKind.QUEUE_CANCELLATION, reference=self.sku))
-        self.reproject(now, cause)
+        self.reproject(now, cause, projected)  # the projection the dates were checked against, when there was one
         positions = self.queue_positions(now.date())
         for backorder in self.queue.values():
             position = positions.get(backorder.id)
@@ -552,13 +585,13 @@ class SkuInventory:
             self.created = {}
 
     # -- the customer's own choices (domain.preferences) ----------------------------------------
-    def cancel_past_deadlines(self, now: datetime) -> bool:
+    def _cancel_past_deadlines(self, now: datetime) -> tuple[bool, dict[str, Eta] | None]:
         """Cancel, whole, every backorder still waiting for units that its projected ETA (or today) puts after
-        its customer's "cancel if not by" date. Returns whether any was cancelled: the queue then moved up,
-        and those behind can only be expected sooner."""
+        its customer's "cancel if not by" date. Returns whether any was cancelled (the queue then moved up, and
+        those behind can only be expected sooner), and, when none was, the projection it checked against."""
         dated = [b for b in self.queue.values() if b.cancel_if_not_by is not None and b.waiting_quantity > 0]
         if not dated:
-            return False
+            return False, None
         today = now.date()
         etas = self.project(today)
         late = False
@@ -572,7 +605,7 @@ class SkuInventory:
                 self._cancel_units(b, units, now, Cause.not_by_date(units, latest, expected), by="system",
                                    reason="", not_by_date=latest)
                 late = True
-        return late
+        return late, None if late else etas
 
     def set_preferences(self, backorder: Backorder, cancel_if_not_by: date | None, consent: SubstituteConsent,
                         now: datetime, *, by: str) -> None:

@@ -13,9 +13,10 @@ notifications outbox), and published to the bus only after the commit succeeded.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 
@@ -25,15 +26,20 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import model as m
+from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
 from domain.events import Event
+from domain.locations import Location
 from domain.ports import EventPublisher
 from domain.preferences import BackorderPreferences, SubstituteConsent
 from domain.store import bulk, deliveries, mapping, portal
 from domain.store import models as t
 
+# rows converted between two turns of the event loop: a 100k queue's receipt held it for seconds, and every
+# other request of the process (another SKU's order) waited that long (bench/allocation.py)
+YIELD_EVERY = 2_000
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
 WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]  # units still to allocate
@@ -212,7 +218,9 @@ class TortoiseUnitOfWork:
             f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:n])}) '
             f'AND "status" IN ({", ".join(marks[n:n + len(ACTIVE)])})', [*found, *ACTIVE]) if whole_queue else []
         queues: dict[str, list[m.Backorder]] = defaultdict(list)
-        for raw in rows:
+        for count, raw in enumerate(rows, 1):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a long queue: let the process's other requests run meanwhile
             row = mapping.backorder_row(raw)
             self._loaded[row["id"]] = tuple(row[k] for k in _CHANGING)
             queues[row["sku"]].append(mapping.backorder(row, []))
@@ -271,7 +279,9 @@ class TortoiseUnitOfWork:
         history: list[tuple[Any, ...]] = []
         updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}  # changed columns -> rows of values
         causes: dict[int, tuple[Any, str, str]] = {}  # id -> (cause, kind, JSON)
-        for backorder in inventory.touched.values():
+        for count, backorder in enumerate(inventory.touched.values(), 1):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a long queue: let the process's other requests run meanwhile
             loaded = self._loaded.get(backorder.id)
             if loaded is None:
                 new_rows.append(t.Backorder(id=backorder.id, **mapping.backorder_values(backorder)))
@@ -280,8 +290,10 @@ class TortoiseUnitOfWork:
                 changed = {k: v for k, v, was in zip(_CHANGING, now_values, loaded, strict=True) if was != v}
                 if changed:
                     changed["version"] = backorder.version = backorder.version + 1
-                    # `reserved` copied: the domain changes its map in place, and a later save must see that
-                    self._loaded[backorder.id] = (*now_values[:5], dict(backorder.reserved), *now_values[6:])
+                    # `reserved` and `shipped_from` copied: the domain changes its maps in place, and a later save
+                    # must see that
+                    self._loaded[backorder.id] = (*now_values[:5], dict(backorder.reserved),
+                                                  dict(backorder.shipped_from), *now_values[7:])
                     updates.setdefault(tuple(changed), []).append((*changed.values(), backorder.id))
             for h in backorder.new_history:
                 cause = causes.get(id(h.cause))
@@ -511,16 +523,38 @@ class TortoiseUnitOfWork:
         order.version += 1
         existing = set(await t.OrderLine.filter(order_id=order.id).values_list("id", flat=True))
         for position, line in enumerate(order.lines):
-            values = {
-                "order_id": order.id, "position": position, "sku": line.sku, "quantity": line.quantity,
-                "unit_price": line.unit_price.amount, "currency": line.unit_price.currency,
-                "allocated_quantity": line.allocated_quantity, "shipped_quantity": line.shipped_quantity,
-                "reserved": line.reserved, "backorder_id": line.backorder_id, "substitute_for": line.substitute_for,
-            }
+            values = {"order_id": order.id, "position": position, **mapping.order_line_values(line)}
             if line.id in existing:
                 await t.OrderLine.filter(id=line.id).update(**values)
             else:
                 await t.OrderLine.create(id=line.id, **values)
+
+    # -- the shop's reference data: locations and exchange rates --------------------------------
+    async def get_location(self, code: str) -> Location | None:
+        rows = await t.Location.filter(code=code).values("code", "name")
+        return mapping.location(rows[0]) if rows else None
+
+    async def save_location(self, location: Location) -> None:
+        now = datetime.now(UTC)
+        try:
+            if not await t.Location.filter(code=location.code).update(name=location.name, updated_at=now):
+                await t.Location.create(code=location.code, name=location.name, created_at=now, updated_at=now)
+        except IntegrityError as error:  # set up by someone else at the same moment
+            raise Conflict(f"location {location.code} was set up meanwhile; please retry", field="code") from error
+
+    async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate | None:
+        rows = await t.ExchangeRate.filter(from_currency=from_currency, to_currency=to_currency).values()
+        return mapping.exchange_rate(rows[0]) if rows else None
+
+    async def save_exchange_rate(self, rate: ExchangeRate) -> None:
+        values = {"rate": rate.rate, "as_of": rate.as_of, "updated_at": datetime.now(UTC)}
+        try:
+            if not await t.ExchangeRate.filter(from_currency=rate.from_currency,
+                                               to_currency=rate.to_currency).update(**values):
+                await t.ExchangeRate.create(from_currency=rate.from_currency, to_currency=rate.to_currency, **values)
+        except IntegrityError as error:  # the same pair set at the same moment
+            raise Conflict(f"the {rate.from_currency}→{rate.to_currency} rate was set meanwhile; please retry",
+                           field="to_currency") from error
 
     async def get_backorder(self, backorder_id: str) -> m.Backorder | None:
         row = await t.Backorder.filter(id=backorder_id).values()
@@ -541,9 +575,9 @@ def _is_deadlock(error: BaseException) -> bool:
 
 
 _CHANGING = ("quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity", "substituted_quantity",
-             "reserved", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference", "promised_date",
-             "priority_override", "priority_reason", "allocation_reason", "queue_position", "updated_at",
-             "cancel_if_not_by", "substitute_consent", "declined_substitutes")
+             "reserved", "shipped_from", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference",
+             "promised_date", "priority_override", "priority_reason", "allocation_reason", "queue_position",
+             "updated_at", "cancel_if_not_by", "substitute_consent", "declined_substitutes")
 
 
 def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
@@ -551,10 +585,10 @@ def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
     do not), in `_CHANGING` order."""
     eta = b.eta
     return (b.quantity, b.allocated_quantity, b.shipped_quantity, b.cancelled_quantity, b.substituted_quantity,
-            b.reserved, b.status.value, eta.date if eta else None, eta.confidence.value if eta else None,
-            eta.source.value if eta else None, eta.reference if eta else None, b.promised_date,
-            b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position, b.updated_at,
-            b.cancel_if_not_by, b.substitute_consent.value, list(b.declined_substitutes))
+            b.reserved, b.shipped_from, b.status.value, eta.date if eta else None,
+            eta.confidence.value if eta else None, eta.source.value if eta else None, eta.reference if eta else None,
+            b.promised_date, b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position,
+            b.updated_at, b.cancel_if_not_by, b.substitute_consent.value, list(b.declined_substitutes))
 
 
 _BACKORDER_PG_TYPES = {
@@ -564,6 +598,7 @@ _BACKORDER_PG_TYPES = {
     **dict.fromkeys(("ordered_at", "created_at", "updated_at"), "timestamptz"),
     **dict.fromkeys(("eta_date", "promised_date", "cancel_if_not_by"), "date"),
     "reserved": "jsonb",
+    "shipped_from": "jsonb",
     "declined_substitutes": "jsonb",
 }
 

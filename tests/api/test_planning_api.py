@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from api.ids import decode_id, encode_id
+from domain.reorder import ReorderPolicy
 from domain.services import LineRequest
 from tests.api import support as s
 from tests.api.test_customer_isolation import Customer
@@ -300,3 +301,17 @@ async def test_what_to_order_is_grouped_per_supplier(api):
     assert [x["sku"] for x in groups["Acme"]["suggestions"]] == ["CORD"]
     for group in groups.values():
         assert group["totalUnits"] == sum(x["suggestedQuantity"] for x in group["suggestions"]) > 0
+
+
+@pytest.mark.api_settings(reorder_policy=ReorderPolicy(service_level=0.5, smoothing=0.5, history_days=7))
+async def test_the_shops_policy_is_the_default_and_an_argument_overrides_it(api):
+    await lamp_history(api)
+
+    async def lamp(variables):
+        found = (await api.gql(ADVICE, {"filter": {"skus": ["LAMP"]}, **variables}))["data"]["reorderSuggestions"]
+        return found["suggestions"][0]
+
+    shop = await lamp({})
+    # the shop's 50 %: no safety stock; rate 1 a day over 7 days (as hand-computed above), 10 days -> 10
+    assert (shop["demandPerDay"], shop["safetyStock"], shop["reorderPoint"]) == (1.0, 0, 10)
+    assert (await lamp({"level": 0.95}))["safetyStock"] == 6  # the figure worked out at 95 %

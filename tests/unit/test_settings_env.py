@@ -73,3 +73,16 @@ def test_a_bad_value_stops_start_up_naming_the_variable(env: pytest.MonkeyPatch,
     with pytest.raises(SystemExit) as stopped:
         Settings.from_env()
     assert str(stopped.value).startswith(says)
+
+
+def test_the_reorder_policy_comes_from_the_environment_and_a_bad_one_stops_start_up(env: pytest.MonkeyPatch) -> None:
+    from domain.reorder import ReorderPolicy
+
+    assert Settings.from_env().reorder_policy == ReorderPolicy(0.95, 0.2, 90)
+    env.setenv("BACKORDER_REORDER_SERVICE_LEVEL", "0.98")
+    env.setenv("BACKORDER_REORDER_SMOOTHING", "0.1")
+    env.setenv("BACKORDER_REORDER_HISTORY_DAYS", "60")
+    assert Settings.from_env().reorder_policy == ReorderPolicy(0.98, 0.1, 60)
+    env.setenv("BACKORDER_REORDER_SERVICE_LEVEL", "1.2")
+    with pytest.raises(SystemExit, match="BACKORDER_REORDER_SERVICE_LEVEL"):
+        Settings.from_env()

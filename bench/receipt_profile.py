@@ -1,0 +1,95 @@
+"""Profile one receipt as `serve` runs it: `python -m bench.receipt_profile sqlite|postgres` (or run the file
+by path from another checkout's directory, to time that checkout's code: it imports from the working
+directory first). The set-up of bench/allocation.py (make_desk with its hooks, the server's GC tuning, a queue
+of one-unit backorders from 5,000 customers), without the naive loop or concurrent orders.
+
+RECEIPT_QUEUE: backorders served (default 10,000). RECEIPT_PROFILE=1: cProfile, the top 45 by cumulative
+time. RECEIPT_STATEMENTS=1: the time of each SQL statement on PostgreSQL (asyncpg's execute and COPY wrapped).
+Prints the receipt's time and the process's peak RSS (ru_maxrss: seeding included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import cProfile
+import os
+import pstats
+import resource
+import sys
+import time
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+sys.path.insert(0, os.getcwd())  # the checkout in the working directory, when run by path from another one
+
+from bench.allocation import START, seed_queue  # noqa: E402
+from bench.common import scratch_database  # noqa: E402
+from domain.bus import InProcessBus  # noqa: E402
+from domain.clock import FixedClock  # noqa: E402
+from domain.services import ProductInput  # noqa: E402
+from domain.store.db import open_database  # noqa: E402
+
+QUEUE = int(os.environ.get("RECEIPT_QUEUE", "10000"))
+SPENT: dict[str, float] = collections.defaultdict(float)
+CALLS: collections.Counter[str] = collections.Counter()
+
+
+def time_statements() -> None:
+    import asyncpg.connection as c
+
+    def wrap(name: str, key: Any) -> None:
+        original = getattr(c.Connection, name)
+
+        async def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return await original(self, *args, **kwargs)
+            finally:
+                what = key(args)
+                SPENT[what] += time.perf_counter() - start
+                CALLS[what] += 1
+
+        setattr(c.Connection, name, timed)
+
+    wrap("_execute", lambda a: " ".join(str(a[0]).split())[:90])
+    wrap("execute", lambda a: " ".join(str(a[0]).split())[:90])
+    wrap("copy_records_to_table", lambda a: f"COPY {a[0]}")
+
+
+async def run(kind: str) -> None:
+    from api.app import make_desk, tune_gc
+    from api.settings import Settings
+    from notifications.service import Notifications
+
+    async with scratch_database(kind) as url, open_database(url):
+        clock = FixedClock(START + timedelta(days=1))
+        settings = Settings()
+        desk = make_desk(settings, InProcessBus(), Notifications(settings.notifications, clock), clock)
+        tune_gc()
+        await desk.upsert_product(ProductInput(sku="HOT", name="HOT", price=Decimal("1.00")))
+        await desk.receive_stock("HOT", 1)
+        await desk.adjust_stock("HOT", -1, "bench set-up")
+        await seed_queue("HOT", QUEUE)
+        profile = cProfile.Profile() if os.environ.get("RECEIPT_PROFILE") else None
+        SPENT.clear()
+        CALLS.clear()
+        start = time.perf_counter()
+        if profile:
+            profile.enable()
+        await desk.receive_stock("HOT", QUEUE)
+        if profile:
+            profile.disable()
+        print(f"{kind} {QUEUE} receipt {time.perf_counter() - start:.3f} s", flush=True)
+        for what, seconds in sorted(SPENT.items(), key=lambda item: -item[1])[:14]:
+            print(f"{seconds:8.3f} s {CALLS[what]:5d}x  {what}")
+        if profile:
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB", flush=True)
+
+
+if __name__ == "__main__":
+    if os.environ.get("RECEIPT_STATEMENTS"):
+        time_statements()
+    asyncio.run(run(sys.argv[1] if len(sys.argv) > 1 else "sqlite"))
