@@ -108,6 +108,9 @@ def floor_app(url: str) -> Any:
     def when(value: Any) -> str:
         return as_datetime(value).isoformat()
 
+    def day(value: Any) -> str | None:
+        return None if value is None else str(value)
+
     def clock(value: Any) -> str | None:
         return None if value is None else dt_time.fromisoformat(str(value)).isoformat()
 
@@ -127,7 +130,8 @@ def floor_app(url: str) -> Any:
         account = (await db.execute_query_dict(
             'SELECT c.name AS name, p.by_email AS by_email, p.by_sms AS by_sms, p.phone AS phone, '
             "p.quiet_hours_start AS quiet_hours_start, p.quiet_hours_end AS quiet_hours_end, "
-            'p.timezone AS timezone, p.language AS language FROM "customers" c '
+            "p.timezone AS timezone, p.language AS language, p.cancel_if_not_by AS cancel_if_not_by, "
+            'p.substitute_consent AS substitute_consent FROM "customers" c '
             'LEFT JOIN "customer_preferences" p ON p.email = c.email WHERE c.email = ?', [email]))[0]
         language = account["language"] or "en"
         sms_stopped = bool(account["phone"]) and bool(await db.execute_query_dict(
@@ -198,6 +202,8 @@ def floor_app(url: str) -> Any:
                     "shippedQuantity": b["shipped_quantity"], "cancelledQuantity": b["cancelled_quantity"],
                     "substitutedQuantity": b["substituted_quantity"], "queuePosition": position,
                     "queueExplanation": explanation,
+                    "preferences": {"cancelIfNotBy": day(b["cancel_if_not_by"]),
+                                    "substitutes": b["substitute_consent"]},
                     "eta": {"date": str(b["eta_date"]), "confidence": b["eta_confidence"], "source": b["eta_source"]}
                     if b["eta_date"] is not None and active else None,
                     "history": history.get(b["id"], []), "substitutes": options}
@@ -225,7 +231,8 @@ def floor_app(url: str) -> Any:
                 "byEmail": bool(account["by_email"]), "bySms": bool(account["by_sms"]), "smsStopped": sms_stopped,
                 "phone": account["phone"], "quietHoursStart": clock(account["quiet_hours_start"]),
                 "quietHoursEnd": clock(account["quiet_hours_end"]), "timezone": account["timezone"],
-                "language": language}},
+                "language": language, "cancelIfNotBy": day(account["cancel_if_not_by"]),
+                "substitutes": account["substitute_consent"] or "ASK"}},
             "orders": {"nodes": [
                 {"id": encode_id("Order", r["id"]), "number": r["number"], "placedAt": when(r["placed_at"]),
                  "channel": r["channel"], "shipComplete": bool(r["ship_complete"]),

@@ -53,7 +53,16 @@ class InboundSupply:
 
     @property
     def projected_date(self) -> date:
-        return self.expected_date + timedelta(days=self.delay_days)
+        return days_after(self.expected_date, self.delay_days)
+
+
+def days_after(day: date, days: int) -> date:
+    """`day` moved by `days`, held at the calendar's ends: a purchase order may be expected on 9999-12-31 (a
+    "some day" date) and its supplier's learned delay must not carry its ETA past the last date there is."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ def project(
                     po_left = supplies[po_index].quantity if po_index < len(supplies) else 0
             if remaining > 0:
                 eta = Eta(  # never before a PO that supplies part of it, nor before those ahead
-                    max(today + timedelta(days=lead_time_days), last_date, eta.date),
+                    max(days_after(today, lead_time_days), last_date, eta.date),
                     beyond,
                     EtaSource.LEAD_TIME,
                 )

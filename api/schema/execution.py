@@ -10,7 +10,7 @@ from collections import OrderedDict
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, Undefined, is_leaf_type, is_non_null_type
+from graphql import ExecutionResult, GraphQLError, Undefined, is_leaf_type, is_non_null_type
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
@@ -43,7 +43,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         update = self.root_value
         if not isinstance(update, BackorderUpdate):
             return super().execute_operation(serially)
-        key = (id(update), id(self.operation), repr(sorted(self.variable_values.coerced.items())))
+        key = self._shared_key(update)
         entry = _RESULTS.get(key)
         if entry is not None and entry[0] is update and entry[1] is self.operation:
             return self._shared(entry[2], serially)
@@ -54,6 +54,26 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         while len(_RESULTS) > 256:
             _RESULTS.popitem(last=False)
         return self._shared(result, serially) if isinstance(result, asyncio.Future) else result
+
+    def _shared_key(self, update: BackorderUpdate) -> tuple[int, int, str]:
+        variables = self.__dict__.get("_variables_key")
+        if variables is None:  # the subscription's variables: the same for every event (kept by the per-event copy)
+            variables = self.__dict__["_variables_key"] = repr(sorted(self.variable_values.coerced.items()))
+        return id(update), id(self.operation), variables
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        """graphql-core copies the executor for each event and each subscriber; a subscriber whose update was
+        already executed for its document (see `execute_operation`) needs only that result: no copy."""
+        if isinstance(payload, BackorderUpdate):
+            entry = _RESULTS.get(self._shared_key(payload))
+            if (entry is not None and entry[0] is payload and entry[1] is self.operation
+                    and isinstance(entry[2], ExecutionResult) and not entry[2].errors):
+                return _Executed(entry[2])
+            if (entry is not None and entry[0] is payload and entry[1] is self.operation
+                    and isinstance(entry[2], asyncio.Future) and entry[2].done() and not entry[2].cancelled()
+                    and entry[2].exception() is None and not entry[2].result().errors):
+                return _Executed(entry[2].result())
+        return super().build_per_event_executor(payload)
 
     def _shared(self, result: Any, serially: bool | None) -> Any:
         if not isinstance(result, asyncio.Future):
@@ -99,6 +119,18 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not is_leaf_type(inner):
             return None
         return definition.python_name, inner, not is_non_null_type(field_def.type)
+
+
+class _Executed:
+    """A per-event executor whose execution is already done (one result shared by many subscribers)."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self.result
 
 
 class QuietMaskErrors(MaskErrors):

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -21,6 +22,8 @@ from domain import events as ev
 from domain import model as m
 from domain.store import queries as q
 from domain.store.portal import languages_by_email
+
+R = TypeVar("R")
 
 
 @strawberry.input
@@ -92,7 +95,15 @@ async def _snapshot(event: ev.BackorderEvent) -> m.Backorder | None:
         _SNAPSHOTS[id(event)] = entry
         while len(_SNAPSHOTS) > 256:  # recent events only; the entry keeps the event alive, so ids stay unique
             _SNAPSHOTS.popitem(last=False)
-    return await asyncio.shield(entry[1])
+    return await _shared(entry[1])
+
+
+async def _shared(future: asyncio.Future[R]) -> R:
+    """A future awaited by many subscribers: its result at once when it is done (most of them, fanning one event
+    out to thousands), else shielded, so one subscriber leaving does not cancel it for the others."""
+    if future.done():
+        return future.result()
+    return await asyncio.shield(future)
 
 
 _UPDATES: OrderedDict[tuple[int, str, bool], tuple[ev.BackorderEvent, asyncio.Future[BackorderUpdate]]] = \
@@ -122,7 +133,7 @@ async def _shared_update(event: ev.BackorderEvent, role: str, account: bool) -> 
         _UPDATES[key] = entry
         while len(_UPDATES) > 256:  # as _SNAPSHOTS: the entry keeps the event alive, so ids stay unique
             _UPDATES.popitem(last=False)
-    return await asyncio.shield(entry[1])
+    return await _shared(entry[1])
 
 
 @strawberry.type

@@ -30,10 +30,12 @@ from notifications import wording
 class Eta:
     date: date = strawberry.field(description=(
         "When the units are expected. From a purchase order: its expected date moved by the supplier's usual "
-        "delay, learned from its deliveries (the 80% quantile of days late against the date as last moved, "
-        "by default; BACKORDER_ETA_DELAY_QUANTILE), never earlier than the PO's date: per SKU once the "
-        "supplier delivered it 5 times, else from all its deliveries, once it has 3. Beyond every PO: today + "
-        "the supplier's actual lead time learned the same way (else its stated lead time)."))
+        "delay, learned from its deliveries: the delay (days late against the date as last moved) the next "
+        "delivery stays within with probability 0.8 (BACKORDER_ETA_DELAY_QUANTILE), the ceil(0.8 (n + 1))-th "
+        "smallest of its n delays; never earlier than the PO's date; per SKU once the supplier delivered it 5 "
+        "times, else from all its deliveries, once it has 3. A PO already late: from the deliveries that were "
+        "at least that late. Beyond every PO: today + the supplier's actual lead time learned the same way "
+        "(else its stated lead time)."))
     confidence: EtaConfidence = strawberry.field(description=(  # type: ignore[valid-type]
         "How sure the date is. Learned from the supplier's deliveries (3 or more): HIGH with 5 or more "
         "whose delays lie within 2 days of each other (p90 - p10), LOW when they spread over more than 6 "

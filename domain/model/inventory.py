@@ -478,7 +478,7 @@ class SkuInventory:
         release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
         inbound, lead_time, lead_confidence = self.inbound, self.lead_time_days, None
         if self.eta_learning is not None and self.delays:
-            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning)
+            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning, today)
             learned = self.learned_lead_time()
             if learned is not None:
                 lead_time, lead_confidence = learned.shift_days, learned.confidence

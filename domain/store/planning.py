@@ -1,5 +1,5 @@
 """Read side of planning: what reorder advice needs per SKU (daily demand, stock, inbound, waiting, and the lead
-time its supplier's deliveries show), read with a fixed number of statements whatever the number of SKUs."""
+time its supplier's deliveries show), read with a fixed number of statements per thousand SKUs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from domain.store import models as t
 from domain.store import queries as q
 from domain.store.deliveries import delay_history
 
+SKUS_PER_READ = 1000  # a shop's whole catalogue is read this many SKUs at a time: bounded lists of parameters
 DEFAULT_LEAD_TIME_DAYS = 14  # as the aggregate's default when a product has neither its own nor a supplier
 
 
@@ -63,26 +64,29 @@ async def reorder_facts(today: date, history_days: int, *, skus: Sequence[str] |
     if supplier_id is not None:
         products = products.filter(supplier_id=supplier_id)
     rows = await products.order_by("sku").values("sku", "supplier_id", "lead_time_days")
-    found = [r["sku"] for r in rows]
-    if not found:
+    if not rows:
         return []
-    suppliers = await q.suppliers_by_id(list({r["supplier_id"] for r in rows if r["supplier_id"]}))
-    demand = await daily_demand(found, today - timedelta(days=history_days - 1), today)
-    stock = await q.stock_by_sku(found)
-    inbound = await q.inbound_by_sku(found)
-    waiting = await q.waiting_by_sku(found)
-    history = await delay_history([r["supplier_id"] for r in rows if r["supplier_id"]]) if learning else None
+    supplier_ids = list({r["supplier_id"] for r in rows if r["supplier_id"]})
+    suppliers = await q.suppliers_by_id(supplier_ids)
+    history = await delay_history(supplier_ids) if learning else None
     facts = []
-    for r in rows:
-        supplier = suppliers.get(r["supplier_id"]) if r["supplier_id"] else None
-        days = r["lead_time_days"] if r["lead_time_days"] is not None else (
-            supplier.lead_time_days if supplier is not None else default_lead_time_days)
-        facts.append(SkuFacts(
-            sku=r["sku"], supplier_id=r["supplier_id"], daily_demand=demand[r["sku"]],
-            available=sum(level.available_to_promise for level in stock.get(r["sku"], [])),
-            on_order=sum(s.quantity for s in inbound.get(r["sku"], [])), waiting=waiting.get(r["sku"], 0),
-            lead_time=LeadTime.of(days, history, r["supplier_id"], r["sku"], learning)
-            if history is not None and learning is not None else LeadTime.stated(days)))
+    for start in range(0, len(rows), SKUS_PER_READ):
+        chunk = rows[start:start + SKUS_PER_READ]
+        found = [r["sku"] for r in chunk]
+        demand = await daily_demand(found, today - timedelta(days=history_days - 1), today)
+        stock = await q.stock_by_sku(found)
+        inbound = await q.inbound_by_sku(found)
+        waiting = await q.waiting_by_sku(found)
+        for r in chunk:
+            supplier = suppliers.get(r["supplier_id"]) if r["supplier_id"] else None
+            days = r["lead_time_days"] if r["lead_time_days"] is not None else (
+                supplier.lead_time_days if supplier is not None else default_lead_time_days)
+            facts.append(SkuFacts(
+                sku=r["sku"], supplier_id=r["supplier_id"], daily_demand=demand[r["sku"]],
+                available=sum(level.available_to_promise for level in stock.get(r["sku"], [])),
+                on_order=sum(s.quantity for s in inbound.get(r["sku"], [])), waiting=waiting.get(r["sku"], 0),
+                lead_time=LeadTime.of(days, history, r["supplier_id"], r["sku"], learning)
+                if history is not None and learning is not None else LeadTime.stated(days)))
     return facts
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from tortoise import fields
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -105,14 +106,20 @@ async def signing_key(name: str = "signing") -> bytes:
 
 # -- preferences ------------------------------------------------------------------------------
 async def get_preferences(email: str) -> NotificationPreferences:
-    row = await CustomerPreferences.get_or_none(email=email)
+    rows = await CustomerPreferences.filter(email=email).values()
+    return preferences_of(email, rows[0] if rows else None)
+
+
+def preferences_of(email: str, row: Mapping[str, Any] | None) -> NotificationPreferences:
+    """A `customer_preferences` row as the domain's preferences (the defaults when there is none): the one mapping
+    for every reader of the table (`get_preferences`, `find_signed_in`), typed values or SQLite's text alike."""
     if row is None:
         return NotificationPreferences(email=email)
     return NotificationPreferences(
-        email=row.email, by_email=row.by_email, by_sms=row.by_sms, phone=row.phone,
-        quiet_hours_start=_time(row.quiet_hours_start), quiet_hours_end=_time(row.quiet_hours_end),
-        timezone=row.timezone, language=row.language, cancel_if_not_by=row.cancel_if_not_by,
-        substitutes=SubstituteConsent(row.substitute_consent or "ASK"),
+        email=email, by_email=bool(row["by_email"]), by_sms=bool(row["by_sms"]), phone=row["phone"],
+        quiet_hours_start=_time(row["quiet_hours_start"]), quiet_hours_end=_time(row["quiet_hours_end"]),
+        timezone=row["timezone"], language=row["language"], cancel_if_not_by=mapping.as_date(row["cancel_if_not_by"]),
+        substitutes=SubstituteConsent(row["substitute_consent"] or "ASK"),
     )
 
 
@@ -202,11 +209,11 @@ async def find_signed_in(token: str, now: datetime) -> SignedIn | None:
         return None
     db = PortalSession._meta.db
     postgres = db.capabilities.dialect == "postgres"
+    # every column of the preferences, as p_<column>: a column added to the table reaches `preferences_of`
+    chosen = ", ".join(f'p."{column}" AS "p_{column}"' for column in CustomerPreferences._meta.db_fields)
     rows = await db.execute_query_dict(
         "SELECT s.email AS email, s.order_id AS order_id, s.expires_at AS expires_at, c.email AS customer, "
-        "c.name AS name, c.phone AS customer_phone, c.tier AS tier, p.email AS chose, p.by_email AS by_email, "
-        "p.by_sms AS by_sms, p.phone AS phone, p.quiet_hours_start AS quiet_hours_start, "
-        "p.quiet_hours_end AS quiet_hours_end, p.timezone AS timezone, p.language AS language "
+        f"c.name AS name, c.phone AS phone, c.tier AS tier, {chosen} "
         'FROM "portal_sessions" s LEFT JOIN "customers" c ON c.email = s.email '
         'LEFT JOIN "customer_preferences" p ON p.email = s.email '
         "WHERE s.token_hash = {} AND s.ended_at IS NULL AND s.expires_at > {}".format(
@@ -216,11 +223,9 @@ async def find_signed_in(token: str, now: datetime) -> SignedIn | None:
         return None
     r = rows[0]
     email = r["email"]
-    customer = mapping.customer({**r, "email": email, "phone": r["customer_phone"]}) if r["customer"] else None
-    preferences = NotificationPreferences(email=email) if r["chose"] is None else NotificationPreferences(
-        email=email, by_email=bool(r["by_email"]), by_sms=bool(r["by_sms"]), phone=r["phone"],
-        quiet_hours_start=_time(r["quiet_hours_start"]), quiet_hours_end=_time(r["quiet_hours_end"]),
-        timezone=r["timezone"], language=r["language"])
+    customer = mapping.customer(r) if r["customer"] else None
+    chosen_row = {column[2:]: value for column, value in r.items() if column.startswith("p_")}
+    preferences = preferences_of(email, chosen_row if chosen_row["email"] is not None else None)
     return SignedIn(email=email, order_id=r["order_id"], expires_at=mapping.as_datetime(r["expires_at"]),
                     customer=customer, preferences=preferences)
 

@@ -102,19 +102,24 @@ async def take_consented_substitute(uow: UnitOfWork, original: SkuInventory, bac
             continue
         candidates.append(Candidate(sku, other.product.price.amount, other.product.price.currency,
                                     other.available_to_promise, released=not other.product.is_preorder(today)))
-    chosen = choose_substitute(backorder.substitute_consent, price=product.price.amount,
-                               currency=product.price.currency, needed=backorder.waiting_quantity,
+    # "same price or lower" is against what the customer pays for the item (their order line's price), not the
+    # catalogue's price today: the shop may have raised or lowered it since they ordered
+    # (read only when the price matters; ANY_LISTED takes any price)
+    stored = order
+    if stored is None and backorder.substitute_consent is SubstituteConsent.SAME_PRICE_OR_LOWER:
+        stored = await uow.get_order(backorder.order_id)
+    paid = stored.line(backorder.order_line_id).unit_price if stored is not None else product.price
+    chosen = choose_substitute(backorder.substitute_consent, price=paid.amount,
+                               currency=paid.currency, needed=backorder.waiting_quantity,
                                listed=product.substitutes, declined=backorder.declined_substitutes,
                                candidates=candidates)
     if chosen is None:
         return None
     replacement = await uow.inventory(chosen)
-    if order is not None:
-        _substitute(order, original, replacement, backorder, now)
-    else:
-        stored = await uow.get_order(backorder.order_id)
-        assert stored is not None
-        _substitute(stored, original, replacement, backorder, now)
+    stored = stored or await uow.get_order(backorder.order_id)
+    assert stored is not None
+    _substitute(stored, original, replacement, backorder, now)
+    if order is None:
         await uow.save_order(stored)
     replacement.settle(now, Cause(kind=CauseKind.SUBSTITUTE_TAKEN, reference=backorder.sku))
     return replacement

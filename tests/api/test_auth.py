@@ -69,6 +69,10 @@ MUTATIONS = {
     "shipAllocated": "mutation($order: ID!) { shipAllocated(input: {orderId: $order}) { shipment { units } } }",
     "reprioritizeBackorder": "mutation($backorder: ID!) { reprioritizeBackorder(input: {id: $backorder, "
                              'priority: 5, reason: "vip"}) { backorder { id } } }',
+    "setBackorderPreferences": "mutation($backorder: ID!) { setBackorderPreferences(input: {backorderId: "
+                               '$backorder, cancelIfNotBy: "2026-12-31"}) { backorder { id } } }',
+    "declineSubstitute": "mutation($backorder: ID!) { declineSubstitute(input: {backorderId: $backorder, "
+                         'substituteSku: "CUP"}) { backorder { id } } }',
     "customerPortalLink": 'mutation { customerPortalLink(input: {email: "ann@example.com"}) { url } }',
     "updateNotificationPreferences": "mutation { updateNotificationPreferences(input: {bySms: true, "
                                      'customerEmail: "ann@example.com"}) { preferences { bySms } } }',
