@@ -16,7 +16,9 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 
 from domain import model as m
+from domain.currency import ExchangeRate
 from domain.eta import InboundSupply
+from domain.locations import Location
 from domain.store import mapping
 from domain.store import models as t
 from domain.store.portal import CustomerPreferences
@@ -42,6 +44,29 @@ async def _select(sql: str, keys: Sequence[Any], *params: Any) -> list[dict[str,
     else:
         marks = ", ".join("?" * len(keys))
     return list(await db.execute_query_dict(sql.format(keys=marks), [*params, *keys]))
+
+
+async def locations() -> list[Location]:
+    """The shop's locations, by code (a shop has a handful)."""
+    return [mapping.location(r) for r in await _select('SELECT code, name FROM "locations" ORDER BY code', [])]
+
+
+async def exchange_rates() -> list[ExchangeRate]:
+    """Every rate the shop has set, by pair."""
+    rows = await _select('SELECT from_currency, to_currency, rate, as_of FROM "exchange_rates" '
+                         "ORDER BY from_currency, to_currency", [])
+    return [mapping.exchange_rate(r) for r in rows]
+
+
+async def exchange_rates_by_pair(pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ExchangeRate]:
+    """The rates for these (from, to) pairs that exist: one statement."""
+    if not pairs:
+        return {}
+    rows = await _select('SELECT from_currency, to_currency, rate, as_of FROM "exchange_rates" '
+                         "WHERE from_currency IN ({keys})", sorted({source for source, _ in pairs}))
+    wanted = set(pairs)
+    found = (mapping.exchange_rate(r) for r in rows)
+    return {rate.pair: rate for rate in found if rate.pair in wanted}
 
 
 async def products_by_sku(skus: Sequence[str]) -> dict[str, m.Product]:
@@ -111,8 +136,11 @@ async def orders_by_id(ids: Sequence[str]) -> dict[str, m.Order]:
         "c.name AS name, c.phone AS phone, c.tier AS tier, l.id AS line_id, l.sku AS sku, l.quantity AS quantity, "
         "l.unit_price AS unit_price, l.currency AS currency, l.allocated_quantity AS allocated_quantity, "
         "l.shipped_quantity AS shipped_quantity, l.reserved AS reserved, l.backorder_id AS backorder_id, "
-        'l.substitute_for AS substitute_for FROM "orders" o LEFT JOIN "customers" c ON c.email = o.customer_email '
-        'LEFT JOIN "order_lines" l ON l.order_id = o.id WHERE o.id IN ({keys}) ORDER BY o.id, l.position',
+        "l.substitute_for AS substitute_for, l.shipped_from AS shipped_from, l.list_price AS list_price, "
+        "l.list_currency AS list_currency, l.exchange_rate AS exchange_rate, "
+        'l.exchange_rate_date AS exchange_rate_date FROM "orders" o '
+        'LEFT JOIN "customers" c ON c.email = o.customer_email LEFT JOIN "order_lines" l ON l.order_id = o.id '
+        "WHERE o.id IN ({keys}) ORDER BY o.id, l.position",
         list(ids))
     heads: dict[str, Any] = {}
     lines: dict[str, list[m.OrderLine]] = defaultdict(list)

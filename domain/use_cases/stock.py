@@ -9,6 +9,7 @@ from domain.errors import InvalidInput
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
 from domain.model import DEFAULT_LOCATION, SkuInventory, check_quantity, check_sku
 from domain.ports import UnitOfWork
+from domain.use_cases.reference_data import known_location
 from domain.use_cases.shared import Deps, save, settle, settle_aside, watch
 
 
@@ -53,6 +54,7 @@ async def adjust_stock(deps: Deps, sku: str, delta: int, reason: str, location: 
     now = deps.clock.now()
     sku = check_sku(sku)
     async with deps.uow() as uow:
+        location = await known_location(uow, location)
         await uow.lock_skus([sku])
         inventory = await uow.inventory(sku)
         if delta:
@@ -75,6 +77,7 @@ async def _receipt(deps: Deps, uow: UnitOfWork, sku: str, quantity: int, locatio
     check_quantity(quantity)
     location = check_location(location)
     note = check_text(note, "note", max_length=MAX_TEXT_LENGTH, multiline=True, what="a note") or "stock received"
+    location = await known_location(uow, location)
     await uow.lock_skus([sku])
     inventory = await uow.inventory(sku)
     received = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=quantity,
