@@ -36,8 +36,9 @@ async def preview_receipt(deps: Deps, sku: str, quantity: int,
 async def refresh_stale_etas(deps: Deps) -> list[str]:
     """Time alone moves ETAs: when a purchase order's date passes without delivery, the backorders it
     covered would show a date in the past. Re-project those SKUs (now LOW confidence, not before today)
-    and announce what moved. One short transaction per SKU; safe to run from any number of workers.
-    Returns the SKUs refreshed."""
+    and announce what moved. Time also passes customers' "cancel if not by" dates: those SKUs are settled too,
+    and settling cancels what can no longer come in time (SkuInventory.settle). One short transaction per SKU,
+    under its lock; safe to run from any number of workers. Returns the SKUs refreshed."""
     today = deps.clock.now().date()
     async with deps.uow() as uow:
         skus = await uow.skus_with_stale_etas(today)
