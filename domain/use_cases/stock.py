@@ -10,7 +10,7 @@ from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
 from domain.model import DEFAULT_LOCATION, SkuInventory, check_quantity, check_sku
 from domain.ports import UnitOfWork
 from domain.use_cases.reference_data import known_location
-from domain.use_cases.shared import Deps, save, settle, watch
+from domain.use_cases.shared import Deps, save, settle, settle_aside, watch
 
 
 async def receive_stock(deps: Deps, sku: str, quantity: int, location: str = DEFAULT_LOCATION,
@@ -85,5 +85,5 @@ async def _receipt(deps: Deps, uow: UnitOfWork, sku: str, quantity: int, locatio
                      reference=location.strip().upper(), reason=note)
     lines = watch(inventory, now.date(), preview)
     inventory.receive(location, quantity, now, received)
-    inventory.settle(now, received)
+    await settle_aside(inventory, now, received)
     return inventory, lines()
