@@ -24,6 +24,7 @@ from domain import events as ev
 from domain import model as m
 from domain.bus import EventBus
 from domain.clock import Clock
+from domain.currency import ExchangeRate
 from domain.customers import NotificationPreferences
 from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
@@ -329,6 +330,10 @@ class Loaders:
     @cached_property
     def supplier_by_id(self) -> DataLoader[str, m.Supplier | None]:
         return _mapped(q.suppliers_by_id)
+
+    @cached_property
+    def exchange_rate_by_pair(self) -> DataLoader[tuple[str, str], ExchangeRate | None]:
+        return _mapped(q.exchange_rates_by_pair)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from domain.errors import DomainError, not_found
 Ctx = Info[Context, None]
 P = TypeVar("P")
 contract_log = logging.getLogger("backorder.api.contract")
+KNOWN_LOCATION = "A location the shop has set up (upsertLocation); any other is refused (UNKNOWN_LOCATION)."
 
 
 def user_errors(make: Callable[..., P], fields: Mapping[str, str] | None = None,

@@ -17,12 +17,14 @@ from api.types.common import (
     Ctx,
     EtaConfidence,
     EtaSourceEnum,
+    ExchangeRate,
     Money,
     SubstituteConsent,
     reader_is_staff,
 )
 from domain import allocation
 from domain import model as m
+from domain.pricing import RateBook, compare_prices
 from notifications import wording
 
 
@@ -76,7 +78,17 @@ class SubstituteOption:
     product: Product
     _available_to_promise: strawberry.Private[int]
     available: bool = strawberry.field(description="Enough is in stock for all the waiting units.")
-    price_difference: Money = strawberry.field(description="Substitute unit price minus the original's.")
+    price_difference: Money | None = strawberry.field(description=(
+        "The substitute's unit price minus the ordered one's, in the order's currency. Prices in two currencies are "
+        "never compared as numbers: when the substitute is priced in another currency, its price is converted at "
+        "the shop's exchange rate from that currency to the order's (`exchangeRate`, with its date; rounded half up "
+        "to the cent); with no such rate this is null and the substitute cannot be accepted (NO_EXCHANGE_RATE)."))
+    converted_price: Money | None = strawberry.field(description=(
+        "The substitute's unit price in the order's currency (converted at `exchangeRate` when it is priced in "
+        "another): what its line would cost per unit. Null when there is no rate."))
+    exchange_rate: ExchangeRate | None = strawberry.field(description=(
+        "The rate `convertedPrice` and `priceDifference` were converted at; null when no conversion was needed "
+        "(or possible)."))
 
     @strawberry.field(description="Units available to promise now. Staff only: null for customers (see `available`).")
     def available_quantity(self, info: Ctx) -> int | None:
@@ -194,21 +206,37 @@ class Backorder:
         if product is None or not skus:
             return []
         return load_many_now(loaders.product_by_sku, skus, lambda candidates: load_many_now(
-            loaders.stock_by_sku, skus, lambda stock: self._ranked(product, candidates, stock, today)))
+            loaders.stock_by_sku, skus, lambda stock: load_now(
+                loaders.order_by_id, self._b.order_id, lambda order: self._priced(
+                    loaders, self._ordered_price(order, product), candidates, stock, today))))
 
-    def _ranked(self, product: m.Product, candidates: list[m.Product | None],
-                stock: list[list[m.StockLevel]], today: date) -> list[SubstituteOption]:
+    def _ordered_price(self, order: m.Order | None, product: m.Product) -> m.Money:
+        """What the customer pays per unit for what they wait for (the line's price, in the order's currency): what
+        accepting a substitute compares with and prices its line in."""
+        line = next((li for li in order.lines if li.id == self._b.order_line_id), None) if order else None
+        return line.unit_price if line is not None else product.price
+
+    def _priced(self, loaders: Loaders, ordered: m.Money, candidates: list[m.Product | None],
+                stock: list[list[m.StockLevel]], today: date) -> Any:
+        pairs = sorted({(c.price.currency, ordered.currency) for c in candidates
+                        if c is not None and c.price.currency != ordered.currency})
+        return load_many_now(loaders.exchange_rate_by_pair, pairs, lambda found: self._ranked(
+            ordered, candidates, stock, today, {pair: rate for pair, rate in zip(pairs, found, strict=True) if rate}))
+
+    def _ranked(self, ordered: m.Money, candidates: list[m.Product | None], stock: list[list[m.StockLevel]],
+                today: date, rates: RateBook) -> list[SubstituteOption]:
         b, options = self._b, []
         for candidate, levels in zip(candidates, stock, strict=True):  # in the order of `skus`
             if candidate is None:
                 continue
             atp = sum(s.available_to_promise for s in levels)
-            same_currency = candidate.price.currency == product.price.currency
-            diff = (candidate.price - product.price) if same_currency else candidate.price
+            price = compare_prices(ordered, candidate.price, rates)
             options.append(SubstituteOption(
                 product=Product.of(candidate), _available_to_promise=atp,
                 available=b.is_active and atp >= max(1, b.waiting_quantity) and not candidate.is_preorder(today),
-                price_difference=Money.of(diff),
+                price_difference=Money.of(price.difference) if price else None,
+                converted_price=Money.of(price.converted) if price else None,
+                exchange_rate=ExchangeRate.maybe(price.rate) if price else None,
             ))
         return sorted(options, key=lambda o: not o.available)
 

@@ -10,11 +10,11 @@ that can only be understood together.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from domain import events as ev
-from domain.allocation import PriorityPolicy, allocate, rank
+from domain.allocation import AllocationPolicy, PriorityPolicy, allocate, rank
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.delays import DelayEstimate, DelayHistory, EtaLearning, estimate_lead_time, learned_inbound
 from domain.errors import (
@@ -27,7 +27,7 @@ from domain.errors import (
     InvalidState,
     SubstituteError,
 )
-from domain.eta import Eta, EtaSource, InboundSupply, Need, project
+from domain.eta import Eta, EtaSource, InboundSupply, Need, project, project_shared
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text, check_units
 from domain.model.backorder import Backorder, BackorderStatus
 from domain.model.checks import MAX_QUANTITY, check_quantity
@@ -225,8 +225,8 @@ class SkuInventory:
         head's ETA is not in the past and the tail's is what projecting the units ahead of it gives today
         (ETAs never decrease down the queue, so these two bound every other). Otherwise: load it whole."""
         ahead = self.ahead
-        if ahead is None or not self.policy.is_fifo:
-            return False
+        if ahead is None or not self.policy.is_fifo or self.product.allocation_policy is not AllocationPolicy.PRIORITY:
+            return False  # a shared receipt (FAIR_SHARE) reaches past the tail: its ETAs need the whole queue
         head, tail = ahead.head, ahead.tail
         if head is None or tail is None:
             return ahead.waiting_count == 0 and ahead.waiting_units == 0 and head is None and tail is None
@@ -408,19 +408,28 @@ class SkuInventory:
         line.reserved = self._reserve(line.quantity)
         line.allocated_quantity = line.quantity
 
-    def ship_line(self, line: OrderLine) -> int:
+    def ship_line(self, line: OrderLine, shipped_from: dict[str, int] | None = None) -> int:
+        """Ship the units set aside for the line; where they came from is added to `line.shipped_from` (and to
+        `shipped_from`, the shipment's tally, when given)."""
         units = line.held
         if units:
             self._consume(line.reserved)
+            _add(line.shipped_from, line.reserved)
+            if shipped_from is not None:
+                _add(shipped_from, line.reserved)
             line.reserved = {}
             line.shipped_quantity += units
         return units
 
-    def ship_backorder(self, backorder: Backorder, now: datetime, shipment_id: str) -> int:
+    def ship_backorder(self, backorder: Backorder, now: datetime, shipment_id: str,
+                       shipped_from: dict[str, int] | None = None) -> int:
         units = backorder.held_quantity
         if not units:
             return 0
         self._consume(backorder.reserved)
+        _add(backorder.shipped_from, backorder.reserved)
+        if shipped_from is not None:
+            _add(shipped_from, backorder.reserved)
         backorder.reserved = {}
         backorder.shipped_quantity += units
         self.touched[backorder.id] = backorder
@@ -464,7 +473,8 @@ class SkuInventory:
         return self.default_lead_time_days
 
     def project(self, today: date) -> dict[str, Eta]:
-        """ETAs for every active backorder: allocated ones first, then the waiting queue in order."""
+        """ETAs for every active backorder: allocated ones first, then the waiting queue in order. Under FAIR_SHARE
+        each receipt to come is shared as `allocate` will share it (`eta.project_shared`), not served in order."""
         ready = [b for b in self.queue.values() if b.waiting_quantity == 0]
         ordered = ready + self.ranked_queue(today)
         needs = [Need(b.id, b.waiting_quantity) for b in ordered]
@@ -482,6 +492,18 @@ class SkuInventory:
             learned = self.learned_lead_time()
             if learned is not None:
                 lead_time, lead_confidence = learned.shift_days, learned.confidence
+        if self.product.allocation_policy is not AllocationPolicy.PRIORITY and not self.ahead:
+            return project_shared(
+                needs,
+                split=self._split,
+                available_now=self.available_to_promise,
+                inbound=inbound,
+                today=today,
+                lead_time_days=lead_time,
+                supplier_late=bool(self.supplier and self.supplier.has_been_late),
+                release_date=release,
+                lead_time_confidence=lead_confidence,
+            )
         return project(
             needs,
             available_now=self.available_to_promise,
@@ -492,6 +514,13 @@ class SkuInventory:
             release_date=release,
             lead_time_confidence=lead_confidence,
         )
+
+    def _split(self, units: int, needs: Sequence[Need], day: date) -> dict[str, int]:
+        """How a receipt of `units` on `day` would be shared among `needs`: the very `allocate` a receipt runs,
+        on the claims as they would stand then."""
+        claims = [replace(self.queue[n.backorder_id].claim(), waiting_quantity=n.waiting_quantity) for n in needs]
+        return {a.backorder_id: a.quantity
+                for a in allocate(units, claims, self.policy, day, self.product.share_rule)}
 
     def learned_lead_time(self) -> DelayEstimate | None:
         """The supplier's actual lead time for this SKU (its `eta_learning` quantile), when enough is known
