@@ -340,15 +340,20 @@ class TortoiseUnitOfWork:
     async def _bulk_update_backorders(self, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """`rows` hold the new values of `columns`, then the id."""
         assert self.conn is not None
-        rows = [tuple(_db(v) for v in row) for row in rows]
+        types = [_BACKORDER_PG_TYPES.get(c, "text") for c in columns]
+        json_at = [i for i, t_ in enumerate(types) if t_ == "jsonb"]  # JSON as text; the rest as they are
         if self.is_postgres:
-            types = [_BACKORDER_PG_TYPES.get(c, "text") for c in columns]
             sets = ", ".join(f'"{c}" = v."{c}"' + ("::jsonb" if t_ == "jsonb" else "")
                              for c, t_ in zip(columns, types, strict=True))
+            arrays = _pg_arrays(rows, len(columns) + 1)
+            for i in json_at:
+                arrays[i] = [_db(v) for v in arrays[i]]
             await self.conn.execute_query(
                 f'UPDATE "backorders" AS b SET {sets} FROM {_pg_unnest((*columns, "id"), (*types, "text"))} '
-                'WHERE b."id" = v."id"', _pg_arrays(rows, len(columns) + 1))
+                'WHERE b."id" = v."id"', arrays)
         else:
+            if json_at:
+                rows = [_json_at(row, json_at) for row in rows]
             await self.conn.execute_many(
                 'UPDATE "backorders" SET ' + ", ".join(f'"{c}" = ?' for c in columns) + ' WHERE "id" = ?', rows)
 
@@ -604,6 +609,13 @@ _BACKORDER_PG_TYPES = {
 
 
 _pg_unnest, _pg_arrays, _json = bulk.pg_unnest, bulk.pg_arrays, bulk.to_json
+
+
+def _json_at(row: tuple[Any, ...], positions: Sequence[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        values[i] = _db(values[i])
+    return tuple(values)
 
 
 def _db(value: Any) -> Any:

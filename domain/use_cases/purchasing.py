@@ -22,7 +22,16 @@ from domain.model import (
     readable_number,
 )
 from domain.use_cases.reference_data import known_location
-from domain.use_cases.shared import Deps, checked_line, locked_purchase_order, po_event, po_line, save, settle
+from domain.use_cases.shared import (
+    Deps,
+    checked_line,
+    locked_purchase_order,
+    po_event,
+    po_line,
+    save,
+    settle,
+    settle_aside,
+)
 
 
 async def create_purchase_order(
@@ -171,7 +180,7 @@ async def receive_purchase_order(
             inventory = await uow.inventory(sku)
             if sku in received:
                 inventory.receive(po.location, received[sku], now, po_received)
-            inventory.settle(now, po_received)
+            await settle_aside(inventory, now, po_received)
             await save(uow, inventory)
         await uow.commit()
         return po

@@ -10,7 +10,7 @@ from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
 from domain.model import DEFAULT_LOCATION, SkuInventory, check_quantity, check_sku
 from domain.ports import UnitOfWork
 from domain.use_cases.reference_data import known_location
-from domain.use_cases.shared import Deps, save, settle, watch
+from domain.use_cases.shared import Deps, save, settle, settle_aside, watch
 
 
 async def receive_stock(deps: Deps, sku: str, quantity: int, location: str = DEFAULT_LOCATION,
@@ -36,8 +36,9 @@ async def preview_receipt(deps: Deps, sku: str, quantity: int,
 async def refresh_stale_etas(deps: Deps) -> list[str]:
     """Time alone moves ETAs: when a purchase order's date passes without delivery, the backorders it
     covered would show a date in the past. Re-project those SKUs (now LOW confidence, not before today)
-    and announce what moved. One short transaction per SKU; safe to run from any number of workers.
-    Returns the SKUs refreshed."""
+    and announce what moved. Time also passes customers' "cancel if not by" dates: those SKUs are settled too,
+    and settling cancels what can no longer come in time (SkuInventory.settle). One short transaction per SKU,
+    under its lock; safe to run from any number of workers. Returns the SKUs refreshed."""
     today = deps.clock.now().date()
     async with deps.uow() as uow:
         skus = await uow.skus_with_stale_etas(today)
@@ -84,5 +85,5 @@ async def _receipt(deps: Deps, uow: UnitOfWork, sku: str, quantity: int, locatio
                      reference=location.strip().upper(), reason=note)
     lines = watch(inventory, now.date(), preview)
     inventory.receive(location, quantity, now, received)
-    inventory.settle(now, received)
+    await settle_aside(inventory, now, received)
     return inventory, lines()

@@ -33,6 +33,8 @@ QUERIES = {
     "purchaseOrders": "{ purchaseOrders { totalCount } }",
     "kpis": "{ kpis { orders } }",
     "supplierPerformance": "{ supplierPerformance { suppliers { linesReceived } } }",
+    "reorderSuggestions": "{ reorderSuggestions { suggestions { sku suggestedQuantity } } }",
+    "kpiSeries": '{ kpiSeries(from: "2026-03-01", to: "2026-03-02") { periods { start orderLines } } }',
     "previewAllocation": '{ previewAllocation(sku: "MUG", quantity: 2) { lines { allocatedQuantity } } }',
     "previewReprioritization": "query($backorder: ID!) { previewReprioritization(backorderId: $backorder, "
                                "priority: 5) { lines { queuePosition } } }",
