@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import sys
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o")
 
     imp = sub.add_parser("import", help="import CSV data (gzip is fine)")
-    imp.add_argument("kind", choices=["orders", "products", "stock", "purchase-orders"])
+    imp.add_argument("kind", choices=["locations", "orders", "products", "stock", "purchase-orders"])
     imp.add_argument("file")
     imp.add_argument("--limit", type=int, default=None, help="orders: stop after this many orders")
 
@@ -338,9 +339,11 @@ async def _announce_revocation(settings: Settings, token_id: str) -> None:
 
 # -- imports ----------------------------------------------------------------------------------
 def _open_text(path: str) -> TextIO:
+    # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark, which would otherwise stick to the first
+    # column's name (the file was refused for missing that column)
     if path.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 class Progress:
@@ -376,7 +379,7 @@ def _rows(path: str, required: Sequence[str]) -> list[dict[str, str]]:
                 raise BadImportFile(f"{path}: missing column(s) {', '.join(missing)} (found: "
                                    f"{', '.join(reader.fieldnames or []) or 'none'})")
             return list(reader)
-    except (OSError, UnicodeDecodeError, gzip.BadGzipFile, csv.Error) as exc:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as exc:  # EOFError: a gzip cut short
         raise BadImportFile(f"{path}: cannot read: {exc}") from exc
 
 
@@ -448,7 +451,7 @@ async def import_command(settings: Settings, kind: str, path: str, limit: int | 
     if kind == "purchase-orders":
         return await _import_purchase_orders(settings, path)
     required = {"products": ("sku", "name", "price"), "stock": ("sku", "quantity"),
-                "orders": ("InvoiceNo", "StockCode", "Quantity")}[kind]
+                "orders": ("InvoiceNo", "StockCode", "Quantity"), "locations": ("code",)}[kind]
     rows = _rows(path, required)
     async with open_database(settings.database_url):
         desk = _desk(settings)
@@ -466,6 +469,16 @@ async def import_command(settings: Settings, kind: str, path: str, limit: int | 
                 progress.advance()
             progress.finish()
             print(f"{len(inputs) - failed} products imported" + (f", {failed} refused" if failed else ""))
+            return 1 if failed else 0
+        if kind == "locations":  # stock is received only at locations the shop has set up
+            failed = 0
+            for n, row in enumerate(rows, start=2):
+                try:
+                    await desk.upsert_location(row.get("code") or "", row.get("name"))
+                except DomainError as error:
+                    failed += 1
+                    print(f"line {n}: location not set up: {error.message}", file=sys.stderr)
+            print(f"{len(rows) - failed} locations set up" + (f", {failed} refused" if failed else ""))
             return 1 if failed else 0
         if kind == "stock":
             receipts = [((r.get("sku") or "").strip().upper(), _int(r.get("quantity"), n, "quantity"),

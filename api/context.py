@@ -24,6 +24,7 @@ from domain import events as ev
 from domain import model as m
 from domain.bus import EventBus
 from domain.clock import Clock
+from domain.currency import ExchangeRate
 from domain.customers import NotificationPreferences
 from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
@@ -330,6 +331,10 @@ class Loaders:
     def supplier_by_id(self) -> DataLoader[str, m.Supplier | None]:
         return _mapped(q.suppliers_by_id)
 
+    @cached_property
+    def exchange_rate_by_pair(self) -> DataLoader[tuple[str, str], ExchangeRate | None]:
+        return _mapped(q.exchange_rates_by_pair)
+
 
 @dataclass
 class Context:
@@ -351,6 +356,10 @@ class Context:
         # a portal session expires by the desk's clock, the one tests move
         if self.principal is not None and self.principal.session is not None:
             self.principal.session.clock = self.desk.clock
+
+    def forget_reads(self) -> None:
+        """After a mutation: later reads of this request go to the database, not to what the loaders hold."""
+        self.loaders = Loaders()
 
     def require_principal(self) -> Principal:
         if self.principal is None:

@@ -137,7 +137,7 @@ async def export_command(settings: Settings, kind: str, fmt: str, since_text: st
     progress = sys.stderr.isatty()
 
     def show(count: int) -> None:
-        sys.stderr.write(f"\\r{kind}: {count:,} rows")
+        sys.stderr.write(f"\r{kind}: {count:,} rows")
         sys.stderr.flush()
 
     async with open_database(settings.database_url):
@@ -151,7 +151,7 @@ async def export_command(settings: Settings, kind: str, fmt: str, since_text: st
             if output:
                 sink.close()
     if progress:
-        sys.stderr.write("\\n")
+        sys.stderr.write("\n")
     return 0
 
 

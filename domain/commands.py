@@ -61,3 +61,4 @@ class Shipment:
     order_id: str
     units: int
     lines: dict[str, int] = field(default_factory=dict)  # order line id -> units
+    locations: dict[str, int] = field(default_factory=dict)  # location -> units shipped from there

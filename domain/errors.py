@@ -34,6 +34,9 @@ class ErrorCode(str, Enum):
     LINK_EXPIRED = "LINK_EXPIRED"
     LINK_USED = "LINK_USED"
     RATE_LIMITED = "RATE_LIMITED"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"  # amounts in two currencies met with no exchange rate between them
+    NO_EXCHANGE_RATE = "NO_EXCHANGE_RATE"  # a price must be converted and the shop has no rate for that pair
+    UNKNOWN_LOCATION = "UNKNOWN_LOCATION"  # a well-formed location code the shop has not set up
 
 
 class DomainError(Exception):

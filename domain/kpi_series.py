@@ -29,6 +29,9 @@ from domain.errors import InvalidInput
 
 MAX_BUCKETS = 400
 MAX_FILL_WITHIN_DAYS = 365
+# the last day a range may end on: every interval's bucket (a month at most) and the day after it, which the
+# queries read up to, must still be a date (9999-12-31 + 1 day is not)
+LAST_DAY = date(9999, 11, 30)
 AGE_RANGES: tuple[tuple[int, int | None], ...] = ((0, 7), (8, 14), (15, 30), (31, None))
 
 
@@ -144,6 +147,8 @@ def buckets(first: date, last: date, interval: Interval) -> list[KpiBucket]:
     """The buckets covering `first`..`last`, the first and last clipped to the range."""
     if last < first:
         raise InvalidInput("`to` is before `from`", field="to")
+    if last > LAST_DAY:
+        raise InvalidInput(f"`to` is at most {LAST_DAY.isoformat()}", field="to")
     out = []
     start = first
     while start <= last:

@@ -11,8 +11,10 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
+from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DeliveryRecord
 from domain.events import Event
+from domain.locations import Location
 from domain.model import Backorder, Customer, Order, Product, PurchaseOrder, SkuInventory, Supplier
 from domain.preferences import BackorderPreferences
 
@@ -102,6 +104,17 @@ class UnitOfWork(Protocol):
     async def get_customer(self, email: str) -> Customer | None: ...
 
     async def save_customer(self, customer: Customer) -> None: ...
+
+    async def get_location(self, code: str) -> Location | None:
+        """The shop's location with this (upper-case) code, if it has set one up."""
+
+    async def save_location(self, location: Location) -> None: ...
+
+    async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate | None:
+        """The shop's rate in that direction, if it has set one."""
+
+    async def save_exchange_rate(self, rate: ExchangeRate) -> None:
+        """Set the rate for its pair of currencies (replacing the one before)."""
 
     def add_events(self, events: Sequence[Event]) -> None:
         """Queue events: written to the event log in this transaction, published after commit."""

@@ -79,8 +79,9 @@ class Candidate:
 
 
 def acceptable(consent: SubstituteConsent, price: Decimal, currency: str, candidate: Candidate) -> bool:
-    """Whether the customer's consent covers taking `candidate` for an item of `price`. Prices in different
-    currencies are never compared as numbers: SAME_PRICE_OR_LOWER then does not hold."""
+    """Whether the customer's consent covers taking `candidate` for an item of `price`. The caller gives a
+    candidate priced in another currency already converted at the shop's rate (`domain.pricing`), or not at all;
+    prices in different currencies are never compared as numbers: SAME_PRICE_OR_LOWER then does not hold."""
     if consent is SubstituteConsent.ANY_LISTED:
         return True
     if consent is SubstituteConsent.SAME_PRICE_OR_LOWER:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 
 from domain.causes import RequestedBy
 from domain.clock import Clock
 from domain.commands import AllocationPreviewLine, CustomerDetails, LineRequest, ProductInput, Shipment
+from domain.currency import ExchangeRate
 from domain.delays import SupplierPerformance
+from domain.locations import Location
 from domain.model import (
     DEFAULT_LOCATION,
     Backorder,
@@ -28,7 +31,16 @@ from domain.model import (
 )
 from domain.ports import UnitOfWorkFactory
 from domain.preferences import KEEP, Keep, SubstituteConsent
-from domain.use_cases import backorders, catalogue, orders, preferences, purchasing, stock, supplier_history
+from domain.use_cases import (
+    backorders,
+    catalogue,
+    orders,
+    preferences,
+    purchasing,
+    reference_data,
+    stock,
+    supplier_history,
+)
 from domain.use_cases.orders import MAX_ORDER_LINES
 from domain.use_cases.shared import Deps
 from domain.use_cases.supplier_history import HistoricalLine, ImportedPurchaseOrders
@@ -157,3 +169,10 @@ class BackorderDesk:
     async def supplier_performance(self, received_from: date | None,
                                    received_to: date | None) -> list[SupplierPerformance]:
         return await supplier_history.supplier_performance(self._deps, received_from, received_to)
+
+    async def upsert_location(self, code: str, name: str | None = None) -> Location:
+        return await reference_data.upsert_location(self._deps, code, name)
+
+    async def upsert_exchange_rate(self, from_currency: str, to_currency: str, rate: Decimal | str,
+                                   as_of: date | None = None) -> ExchangeRate:
+        return await reference_data.upsert_exchange_rate(self._deps, from_currency, to_currency, rate, as_of)

@@ -352,7 +352,8 @@ async function findPage() {
 const QUEUE_QUERY = `query Queue($sku: String!) {
   product(sku: $sku) { sku name onHand availableToPromise unitsBackordered leadTimeDays
     supplier { name } substitutes { sku name availableToPromise }
-    queue { ${BACKORDER_ROW} quantity priority priorityReason allocationReason } }
+    queue { ${BACKORDER_ROW} quantity priority priorityReason allocationReason
+      preferences { cancelIfNotBy substitutes } declinedSubstitutes } }
   purchaseOrders(filter: {sku: $sku, status: [OPEN, PARTIALLY_RECEIVED]}, first: 50) {
     nodes { id number expectedDate status supplier { name }
       lines { sku quantity receivedQuantity outstandingQuantity } } }
@@ -470,7 +471,46 @@ function backorderActions(b, product) {
     product && product.substitutes.length
       ? button("Offer substitute", () => offerSubstitute(b, product, who), { "aria-label": `Offer substitute for ${who}` })
       : null,
+    b.preferences ? button("Customer's limits", () => setLimits(b, who), { "aria-label": `Customer's limits for ${who}` })
+      : null,
+    product && b.declinedSubstitutes && product.substitutes.some((s) => !b.declinedSubstitutes.includes(s.sku))
+      ? button("Decline substitute", () => declineSubstitute(b, product, who),
+        { "aria-label": `Decline substitute for ${who}` })
+      : null,
   ];
+}
+
+const CONSENTS = [["ASK", "Ask them first"], ["NEVER", "Never offer one"],
+  ["SAME_PRICE_OR_LOWER", "Take one in stock that costs no more"], ["ANY_LISTED", "Take any listed one in stock"]];
+
+async function setLimits(b, who) {
+  // the customer's own limits, set for them (on the phone, say): cancelled automatically when not here by the date
+  const done = await confirmAction({
+    title: "Customer's limits", confirm: "Save limits",
+    what: `For ${who}: past the date (expected later, or still waiting on it) it is cancelled and they are told why.`,
+    fields: [
+      { name: "cancelIfNotBy", label: "Cancel if not here by (empty: no limit)", type: "date",
+        value: b.preferences.cancelIfNotBy || "" },
+      { name: "substitutes", label: "Substitutes", options: CONSENTS, value: b.preferences.substitutes },
+    ],
+    run: async (v) => (await gql(`mutation($input: SetBackorderPreferencesInput!) { setBackorderPreferences(input: $input) {
+      backorder { id status } userErrors { field message code line } } }`,
+    { input: { backorderId: b.id, cancelIfNotBy: v.cancelIfNotBy || null, substitutes: v.substitutes } })).setBackorderPreferences,
+  });
+  if (done) await afterAction(`Limits saved: ${who}.`);
+}
+
+async function declineSubstitute(b, product, who) {
+  const open = product.substitutes.filter((s) => !b.declinedSubstitutes.includes(s.sku));
+  const done = await confirmAction({
+    title: "Decline a substitute", confirm: "Decline it",
+    what: `The customer does not want it: it is never offered again for ${who}, and the decline is in the history.`,
+    fields: [{ name: "substituteSku", label: "Substitute", options: open.map((s) => [s.sku, `${s.sku} · ${s.name}`]) }],
+    run: async (v) => (await gql(`mutation($input: DeclineSubstituteInput!) { declineSubstitute(input: $input) {
+      backorder { id } userErrors { field message code line } } }`,
+    { input: { backorderId: b.id, substituteSku: v.substituteSku } })).declineSubstitute,
+  });
+  if (done) await afterAction(`Substitute declined: ${who}.`);
 }
 
 async function afterAction(message) {
@@ -609,7 +649,7 @@ const CUSTOMER_QUERY = `query Customer($email: String!) {
   orders(filter: {customerEmail: $email}, first: 50) { totalCount nodes { id number placedAt channel shipComplete
     customer { email name phone tier }
     lines { id sku quantity allocatedQuantity shippedQuantity product { name substitutes { sku name availableToPromise } }
-      backorder { ${BACKORDER_ROW} quantity priority } } } }
+      backorder { ${BACKORDER_ROW} quantity priority preferences { cancelIfNotBy substitutes } declinedSubstitutes } } } }
   customerPreferences(email: $email) { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language }
   notifications(filter: {customerEmail: $email}, first: 25) { ${MESSAGES} }
 }`;

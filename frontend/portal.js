@@ -12,7 +12,8 @@ const BACKORDER_FIELDS = `
   eta { date confidence source }
   preferences { cancelIfNotBy substitutes }
   history { at kind oldValue newValue cause }
-  substitutes { product { sku name price { amount currency } } available priceDifference { amount currency } }`;
+  substitutes { product { sku name price { amount currency } } available priceDifference { amount currency }
+    exchangeRate { fromCurrency toCurrency rate date } }`;
 
 // $account is false for a sign-in with an order number: that session opens one order and no account
 const ORDERS_QUERY = `query Orders($account: Boolean! = true) {
@@ -307,13 +308,15 @@ function renderBackorder(order, line, b) {
     box.append(el("button", { type: "button", class: "secondary", onclick: () => askCancel(line, b) },
       t("cancel.open")));
   }
-  const offers = b.backorderedQuantity > 0 ? b.substitutes.filter((s) => s.available) : [];
+  // an alternative priced in another currency with no exchange rate has no price to compare: it cannot be taken
+  const offers = b.backorderedQuantity > 0 ? b.substitutes.filter((s) => s.available && s.priceDifference) : [];
   if (offers.length) {
     box.append(el("details", { open: true },
       el("summary", {}, t("substitute.offers")),
       el("ul", { class: "subs" }, offers.map((s) => el("li", {},
         el("span", {}, `${s.product.name} · ${money(s.product.price)} `,
-          el("span", { class: "note" }, priceDifference(s.priceDifference))),
+          el("span", { class: "note" }, priceDifference(s.priceDifference)),
+          s.exchangeRate ? el("span", { class: "note" }, ` ${converted(s)}`) : ""),
         el("button", { type: "button", onclick: (ev) => askSubstitute(line, b, s, ev.target) },
           t("substitute.take", { count: b.backorderedQuantity })), " ",
         el("button", { type: "button", class: "secondary", onclick: (ev) => declineSubstitute(b, s, ev.target) },
@@ -405,6 +408,14 @@ function priceDifference(diff) {
   if (amount === 0) return t("price.same");
   return amount > 0 ? t("price.moreEach", { each: money(diff) })
     : t("price.lessEach", { each: money({ ...diff, amount: String(-amount) }) });
+}
+
+function converted(option) {
+  // a converted figure always comes with the rate and its date
+  const r = option.exchangeRate;
+  const rate = new Intl.NumberFormat(locale(), { maximumFractionDigits: 8 }).format(Number(r.rate));
+  return t("price.converted", { price: money(option.product.price), from: r.fromCurrency, to: r.toCurrency, rate,
+    date: formatDate(r.date) });
 }
 
 function historyWords(h) {
@@ -499,6 +510,7 @@ function askSubstitute(line, b, option, button) {
     : amount > 0 ? t("substitute.costsMore", { each: money(each), total: money(times(each, units)) })
       : t("substitute.costsLess", { each: money({ ...each, amount: String(-amount) }),
         total: money(times({ ...each, amount: String(-amount) }, units)) });
+  if (option.exchangeRate) $("substitute-price").textContent += ` ${converted(option)}`;
   $("substitute-then").textContent = t("substitute.then", { original: productName(line) });
   dialog.returnValue = "";
   dialog.onclose = () => { if (dialog.returnValue === "confirm") acceptSubstitute(b, option, button); };

@@ -4,6 +4,7 @@ One module per feature: `catalogue` (products, suppliers, stock), `purchasing` (
 `backorders` (and the KPIs), `portal` (customer sign-in and preferences), `notifications`, `tokens`, `viewer`,
 `webhooks` (outbound webhook endpoints and their deliveries), `planning` (what-if previews, reorder advice),
 `suppliers` (suppliers' delivery record);
+`reference_data` (the shop's locations and exchange rates);
 `subscriptions` (the live `backorderUpdates`); `execution` (the executor, request limits, error masking);
 `common` (the `user_errors` payload wrapper, paging, ownership). Feature modules import `common`, never this
 module (import-linter checks it).
@@ -25,6 +26,7 @@ from api.schema import planning as planning_fields
 from api.schema import portal as portal_fields
 from api.schema import preferences as preference_fields
 from api.schema import purchasing as purchasing_fields
+from api.schema import reference_data as reference_fields
 from api.schema import suppliers as supplier_fields
 from api.schema import tokens as token_fields
 from api.schema import viewer as viewer_fields
@@ -60,6 +62,8 @@ class Query:
     api_tokens = token_fields.api_tokens
     webhook_endpoints = webhook_fields.webhook_endpoints
     webhook_deliveries = webhook_fields.webhook_deliveries
+    locations = reference_fields.locations
+    exchange_rates = reference_fields.exchange_rates
 
 
 @strawberry.type
@@ -95,6 +99,8 @@ class Mutation:
     update_webhook_endpoint = webhook_fields.update_webhook_endpoint
     delete_webhook_endpoint = webhook_fields.delete_webhook_endpoint
     redeliver_webhook = webhook_fields.redeliver_webhook
+    upsert_location = reference_fields.upsert_location
+    upsert_exchange_rate = reference_fields.upsert_exchange_rate
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -12,6 +12,7 @@ from api.ids import decode_id, try_decode_id
 from api.permissions import IsAuthenticated, IsStaff
 from api.schema.common import Ctx, cursor, own_backorder, page_size, staff_name, user_errors, visible_backorder
 from domain.causes import RequestedBy
+from domain.store import kpis as kpi_now
 from domain.store import queries as q
 
 CancelRequestedBy = strawberry.enum(
@@ -99,7 +100,7 @@ async def backorders(info: Ctx, filter: BackorderFilter | None = None, first: in
 @strawberry.field(permission_classes=[IsStaff])
 async def kpis(info: Ctx) -> gt.Kpis:
     today = info.context.desk.clock.today()
-    k, ages = await asyncio.gather(q.kpis(today), q.open_backorders_by_age(today))
+    k, ages = await asyncio.gather(kpi_now.kpis(today), kpi_now.open_backorders_by_age(today))
     return gt.Kpis(**k.__dict__, age_buckets=[gt.AgeBucket(**a.__dict__) for a in ages])
 
 
@@ -116,7 +117,12 @@ async def cancel_backorder(info: Ctx, input: CancelBackorderInput) -> BackorderP
     return BackorderPayload(backorder=gt.Backorder.of(b))
 
 
-@strawberry.mutation(permission_classes=[IsAuthenticated])
+@strawberry.mutation(permission_classes=[IsAuthenticated], description=(
+    "Take a listed, in-stock substitute for the backorder's waiting units: they leave the queue and the order gets a "
+    "line of the substitute. The line is priced in the order's currency: a substitute priced in another currency is "
+    "converted at the shop's exchange rate from its currency to the order's (rounded half up to the cent; the line "
+    "keeps `listPrice` and `exchangeRate`), and refused with NO_EXCHANGE_RATE when the shop has no such rate, so an "
+    "order never mixes currencies."))
 @user_errors(AcceptSubstitutePayload)
 async def accept_substitute(info: Ctx, input: AcceptSubstituteInput) -> AcceptSubstitutePayload:
     key = await own_backorder(info, input.backorder_id, "backorderId")

@@ -11,7 +11,7 @@ import strawberry
 from api import types as gt
 from api.ids import decode_id
 from api.permissions import IsStaff
-from api.schema.common import Ctx, cursor, page_size, staff_name, user_errors
+from api.schema.common import KNOWN_LOCATION, Ctx, cursor, page_size, staff_name, user_errors
 from domain import allocation
 from domain import model as m
 from domain.services import ProductInput
@@ -54,7 +54,7 @@ class UpsertSupplierInput:
 class ReceiveStockInput:
     sku: str
     quantity: int
-    location: str = m.DEFAULT_LOCATION
+    location: str = strawberry.field(default=m.DEFAULT_LOCATION, description=KNOWN_LOCATION)
     note: str | None = None
 
 
@@ -63,7 +63,7 @@ class AdjustStockInput:
     sku: str
     delta: int = 0
     reason: str
-    location: str = m.DEFAULT_LOCATION
+    location: str = strawberry.field(default=m.DEFAULT_LOCATION, description=KNOWN_LOCATION)
     safety_stock: int | None = None
 
 

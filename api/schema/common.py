@@ -26,6 +26,7 @@ from domain.errors import DomainError, not_found
 Ctx = Info[Context, None]
 P = TypeVar("P")
 contract_log = logging.getLogger("backorder.api.contract")
+KNOWN_LOCATION = "A location the shop has set up (upsertLocation); any other is refused (UNKNOWN_LOCATION)."
 
 
 def user_errors(make: Callable[..., P], fields: Mapping[str, str] | None = None,
@@ -47,7 +48,13 @@ def user_errors(make: Callable[..., P], fields: Mapping[str, str] | None = None,
         async def resolver(*args: Any, **kwargs: Any) -> P:
             nonlocal paths
             try:
-                return await resolve(*args, **kwargs)
+                done = await resolve(*args, **kwargs)
+                # the payload is read after the change: what the request's loaders cached before it (the
+                # ownership check reads the backorder or order through them) is stale now
+                info = kwargs.get("info", args[0] if args else None)
+                if isinstance(info, Info):
+                    info.context.forget_reads()
+                return done
             except DomainError as error:
                 user_error = gt.UserError.of(error, table)
                 if user_error.field:

@@ -30,7 +30,9 @@ class PlaceOrderInput:
     channel: gt.Channel  # type: ignore[valid-type]
     lines: list[LineInput]
     ship_complete: bool = False
-    location: str | None = None
+    location: str | None = strawberry.field(default=None, description=(
+        "Take the units set aside now from this location first: one the shop has set up (upsertLocation), else "
+        "UNKNOWN_LOCATION. Null: from any."))
     idempotency_key: str | None = strawberry.field(
         default=None, description="Retrying with the same key returns the first order instead of a second.")
 
@@ -73,6 +75,8 @@ class OrderPayload:
 class Shipment:
     id: strawberry.ID
     units: int
+    locations: list[gt.UnitsAtLocation] = strawberry.field(
+        default_factory=list, description="Where the shipped units came from: units per location.")
 
 
 @strawberry.type
@@ -160,5 +164,7 @@ async def ship_allocated(info: Ctx, input: ShipAllocatedInput) -> ShipAllocatedP
     shipment = await info.context.desk.ship_allocated(key)
     shipped = (await q.orders_by_id([key])).get(key)
     return ShipAllocatedPayload(
-        shipment=Shipment(id=strawberry.ID(gt.encode_id("Shipment", shipment.id)), units=shipment.units),
+        shipment=Shipment(id=strawberry.ID(gt.encode_id("Shipment", shipment.id)), units=shipment.units,
+                          locations=[gt.UnitsAtLocation(location=location, held_quantity=0, shipped_quantity=units)
+                                     for location, units in sorted(shipment.locations.items())]),
         order=gt.Order.of(shipped) if shipped else None)

@@ -51,7 +51,8 @@ class AllocationPreview:
 
 
 @strawberry.field(permission_classes=[IsStaff],
-                  description="What a receipt of `quantity` units of `sku` at `location` would do, without doing it.")
+                  description="What a receipt of `quantity` units of `sku` at `location` (one the shop has set up; "
+                              "else UNKNOWN_LOCATION) would do, without doing it.")
 async def preview_allocation(info: Ctx, sku: str, quantity: int,
                              location: str = m.DEFAULT_LOCATION) -> AllocationPreview:
     try:

@@ -9,7 +9,7 @@ import strawberry
 from api import types as gt
 from api.ids import decode_id, try_decode_id
 from api.permissions import IsStaff
-from api.schema.common import Ctx, LineInput, cursor, page_size, user_errors
+from api.schema.common import KNOWN_LOCATION, Ctx, LineInput, cursor, page_size, user_errors
 from domain import model as m
 from domain import reorder
 from domain.errors import InvalidInput
@@ -28,7 +28,7 @@ class CreatePurchaseOrderInput:
         "becomes a line each with its suggestedQuantity, after `lines`. Each must be bought from this supplier "
         "and below its reorder point."))
     number: str | None = None
-    location: str = m.DEFAULT_LOCATION
+    location: str = strawberry.field(default=m.DEFAULT_LOCATION, description=KNOWN_LOCATION)
 
 
 @strawberry.input

@@ -30,10 +30,13 @@ from api.types.common import (
     ErrorCode,
     EtaConfidence,
     EtaSourceEnum,
+    ExchangeRate,
+    Location,
     Money,
     PageInfo,
     PurchaseOrderStatus,
     SubstituteConsent,
+    UnitsAtLocation,
     UserError,
     reader_is_staff,
     update_message,
@@ -46,12 +49,11 @@ from api.types.purchasing import PurchaseOrder, PurchaseOrderLine
 from api.types.viewer import Viewer
 
 __all__ = [
-    "AgeBucket", "AllocationPolicy", "Backorder", "BackorderPreferences", "BackorderPolicy", "BackorderStatus",
-    "Channel", "Connection",
-    "Ctx", "Customer", "CustomerTier", "Edge", "ErrorCode", "Eta", "EtaConfidence", "EtaSourceEnum",
-    "HistoryEntry", "HistoryKind", "InboundSupply", "Kpis", "Money", "Order", "OrderLine", "PageInfo", "Path",
-    "Product", "PurchaseOrder", "PurchaseOrderLine", "PurchaseOrderStatus", "StockLevel", "SubstituteConsent",
-    "SubstituteOption",
-    "Supplier", "UserError", "Viewer", "encode_id", "history_entries", "prefetch", "reader_is_staff",
-    "selected_paths", "update_message", "visible_to_customer",
+    "AgeBucket", "AllocationPolicy", "Backorder", "BackorderPolicy", "BackorderPreferences", "BackorderStatus",
+    "Channel", "Connection", "Ctx", "Customer", "CustomerTier", "Edge", "ErrorCode", "Eta", "EtaConfidence",
+    "EtaSourceEnum", "ExchangeRate", "HistoryEntry", "HistoryKind", "InboundSupply", "Kpis", "Location", "Money",
+    "Order", "OrderLine", "PageInfo", "Path", "Product", "PurchaseOrder", "PurchaseOrderLine",
+    "PurchaseOrderStatus", "StockLevel", "SubstituteConsent", "SubstituteOption", "Supplier", "UnitsAtLocation",
+    "UserError", "Viewer", "encode_id", "history_entries", "prefetch", "reader_is_staff", "selected_paths",
+    "update_message", "visible_to_customer",
 ]

@@ -17,12 +17,14 @@ from api.types.common import (
     Ctx,
     EtaConfidence,
     EtaSourceEnum,
+    ExchangeRate,
     Money,
     SubstituteConsent,
     reader_is_staff,
 )
 from domain import allocation
 from domain import model as m
+from domain.pricing import RateBook, compare_prices
 from notifications import wording
 
 
@@ -30,10 +32,12 @@ from notifications import wording
 class Eta:
     date: date = strawberry.field(description=(
         "When the units are expected. From a purchase order: its expected date moved by the supplier's usual "
-        "delay, learned from its deliveries (the 80% quantile of days late against the date as last moved, "
-        "by default; BACKORDER_ETA_DELAY_QUANTILE), never earlier than the PO's date: per SKU once the "
-        "supplier delivered it 5 times, else from all its deliveries, once it has 3. Beyond every PO: today + "
-        "the supplier's actual lead time learned the same way (else its stated lead time)."))
+        "delay, learned from its deliveries: the delay (days late against the date as last moved) the next "
+        "delivery stays within with probability 0.8 (BACKORDER_ETA_DELAY_QUANTILE), the ceil(0.8 (n + 1))-th "
+        "smallest of its n delays; never earlier than the PO's date; per SKU once the supplier delivered it 5 "
+        "times, else from all its deliveries, once it has 3. A PO already late: from the deliveries that were "
+        "at least that late. Beyond every PO: today + the supplier's actual lead time learned the same way "
+        "(else its stated lead time)."))
     confidence: EtaConfidence = strawberry.field(description=(  # type: ignore[valid-type]
         "How sure the date is. Learned from the supplier's deliveries (3 or more): HIGH with 5 or more "
         "whose delays lie within 2 days of each other (p90 - p10), LOW when they spread over more than 6 "
@@ -74,7 +78,17 @@ class SubstituteOption:
     product: Product
     _available_to_promise: strawberry.Private[int]
     available: bool = strawberry.field(description="Enough is in stock for all the waiting units.")
-    price_difference: Money = strawberry.field(description="Substitute unit price minus the original's.")
+    price_difference: Money | None = strawberry.field(description=(
+        "The substitute's unit price minus the ordered one's, in the order's currency. Prices in two currencies are "
+        "never compared as numbers: when the substitute is priced in another currency, its price is converted at "
+        "the shop's exchange rate from that currency to the order's (`exchangeRate`, with its date; rounded half up "
+        "to the cent); with no such rate this is null and the substitute cannot be accepted (NO_EXCHANGE_RATE)."))
+    converted_price: Money | None = strawberry.field(description=(
+        "The substitute's unit price in the order's currency (converted at `exchangeRate` when it is priced in "
+        "another): what its line would cost per unit. Null when there is no rate."))
+    exchange_rate: ExchangeRate | None = strawberry.field(description=(
+        "The rate `convertedPrice` and `priceDifference` were converted at; null when no conversion was needed "
+        "(or possible)."))
 
     @strawberry.field(description="Units available to promise now. Staff only: null for customers (see `available`).")
     def available_quantity(self, info: Ctx) -> int | None:
@@ -192,21 +206,37 @@ class Backorder:
         if product is None or not skus:
             return []
         return load_many_now(loaders.product_by_sku, skus, lambda candidates: load_many_now(
-            loaders.stock_by_sku, skus, lambda stock: self._ranked(product, candidates, stock, today)))
+            loaders.stock_by_sku, skus, lambda stock: load_now(
+                loaders.order_by_id, self._b.order_id, lambda order: self._priced(
+                    loaders, self._ordered_price(order, product), candidates, stock, today))))
 
-    def _ranked(self, product: m.Product, candidates: list[m.Product | None],
-                stock: list[list[m.StockLevel]], today: date) -> list[SubstituteOption]:
+    def _ordered_price(self, order: m.Order | None, product: m.Product) -> m.Money:
+        """What the customer pays per unit for what they wait for (the line's price, in the order's currency): what
+        accepting a substitute compares with and prices its line in."""
+        line = next((li for li in order.lines if li.id == self._b.order_line_id), None) if order else None
+        return line.unit_price if line is not None else product.price
+
+    def _priced(self, loaders: Loaders, ordered: m.Money, candidates: list[m.Product | None],
+                stock: list[list[m.StockLevel]], today: date) -> Any:
+        pairs = sorted({(c.price.currency, ordered.currency) for c in candidates
+                        if c is not None and c.price.currency != ordered.currency})
+        return load_many_now(loaders.exchange_rate_by_pair, pairs, lambda found: self._ranked(
+            ordered, candidates, stock, today, {pair: rate for pair, rate in zip(pairs, found, strict=True) if rate}))
+
+    def _ranked(self, ordered: m.Money, candidates: list[m.Product | None], stock: list[list[m.StockLevel]],
+                today: date, rates: RateBook) -> list[SubstituteOption]:
         b, options = self._b, []
         for candidate, levels in zip(candidates, stock, strict=True):  # in the order of `skus`
             if candidate is None:
                 continue
             atp = sum(s.available_to_promise for s in levels)
-            same_currency = candidate.price.currency == product.price.currency
-            diff = (candidate.price - product.price) if same_currency else candidate.price
+            price = compare_prices(ordered, candidate.price, rates)
             options.append(SubstituteOption(
                 product=Product.of(candidate), _available_to_promise=atp,
                 available=b.is_active and atp >= max(1, b.waiting_quantity) and not candidate.is_preorder(today),
-                price_difference=Money.of(diff),
+                price_difference=Money.of(price.difference) if price else None,
+                converted_price=Money.of(price.converted) if price else None,
+                exchange_rate=ExchangeRate.maybe(price.rate) if price else None,
             ))
         return sorted(options, key=lambda o: not o.available)
 

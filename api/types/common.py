@@ -3,6 +3,7 @@ money, and Relay connections."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Generic, TypeVar
@@ -15,9 +16,11 @@ from api.context import Context
 from api.ids import encode_cursor
 from domain import allocation, preferences
 from domain import model as m
+from domain.currency import ExchangeRate as ExchangeRateValue
 from domain.errors import DomainError
 from domain.errors import ErrorCode as DomainErrorCode
 from domain.eta import Confidence, EtaSource
+from domain.locations import Location as LocationValue
 from notifications import wording
 
 ErrorCode = strawberry.enum(DomainErrorCode, name="ErrorCode", description="Stable codes of user errors.")
@@ -103,6 +106,41 @@ class Money:
     @staticmethod
     def of(money: m.Money) -> Money:
         return Money(amount=money.amount, currency=money.currency)
+
+
+@strawberry.type(description="The shop's rate from one currency to another: one unit of fromCurrency is `rate` units "
+                              "of toCurrency, as set for `date`. Shown wherever a converted figure is.")
+class ExchangeRate:
+    from_currency: str
+    to_currency: str
+    rate: Decimal
+    date: dt.date = strawberry.field(description="The day the rate holds for.")
+
+    @staticmethod
+    def of(rate: ExchangeRateValue) -> ExchangeRate:
+        return ExchangeRate(from_currency=rate.from_currency, to_currency=rate.to_currency, rate=rate.rate,
+                            date=rate.as_of)
+
+    @staticmethod
+    def maybe(rate: ExchangeRateValue | None) -> ExchangeRate | None:
+        return ExchangeRate.of(rate) if rate is not None else None
+
+
+@strawberry.type(description="A place stock is kept. Only these codes are accepted where a location is input.")
+class Location:
+    code: str
+    name: str
+
+    @staticmethod
+    def of(location: LocationValue) -> Location:
+        return Location(code=location.code, name=location.name)
+
+
+@strawberry.type(description="An order line's units at one location: set aside there, and shipped from there.")
+class UnitsAtLocation:
+    location: str
+    held_quantity: int = strawberry.field(description="Set aside at this location, not shipped yet.")
+    shipped_quantity: int = strawberry.field(description="Shipped from this location.")
 
 
 @strawberry.type

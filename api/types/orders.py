@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 
 import strawberry
 
 from api.context import load_many_now, load_now
 from api.ids import encode_id
 from api.types.catalogue import Product
-from api.types.common import Channel, Ctx, CustomerTier, Money, reader_is_staff
+from api.types.common import Channel, Ctx, CustomerTier, ExchangeRate, Money, UnitsAtLocation, reader_is_staff
 from domain import model as m
 
 
@@ -46,12 +45,28 @@ class OrderLine:
     unit_price: Money
     allocated_quantity: int = strawberry.field(description="Units set aside from stock when the line was placed.")
     shipped_quantity: int
+    list_price: Money | None = strawberry.field(description=(
+        "A substitute priced in another currency than the order: its own unit price, which `unitPrice` is the "
+        "conversion of (at `exchangeRate`, rounded half up to the cent). Null when no conversion was needed."))
+    exchange_rate: ExchangeRate | None = strawberry.field(description=(
+        "The shop's rate `listPrice` was converted at into the order's currency, with its date; null when none."))
 
     @staticmethod
     def of(line: m.OrderLine) -> OrderLine:
         return OrderLine(_l=line, id=strawberry.ID(encode_id("OrderLine", line.id)), sku=line.sku,
                          quantity=line.quantity, unit_price=Money.of(line.unit_price),
-                         allocated_quantity=line.allocated_quantity, shipped_quantity=line.shipped_quantity)
+                         allocated_quantity=line.allocated_quantity, shipped_quantity=line.shipped_quantity,
+                         list_price=Money.of(line.list_price) if line.list_price else None,
+                         exchange_rate=ExchangeRate.maybe(line.exchange_rate))
+
+    @strawberry.field(description=(
+        "Where the line's units come from: per location, the units set aside there and those shipped from there "
+        "(its backorder's included). Units shipped before locations were recorded are not listed."))
+    def locations(self, info: Ctx) -> list[UnitsAtLocation]:
+        line = self._l
+        if not line.backorder_id:
+            return _locations(line, None)
+        return load_now(info.context.loaders.backorder_by_id, line.backorder_id, lambda b: _locations(line, b))
 
     @strawberry.field
     def product(self, info: Ctx) -> Product | None:
@@ -78,17 +93,34 @@ class OrderLine:
         return load_now(info.context.loaders.backorder_by_id, line.backorder_id, lambda b: _line_total(line, b))
 
 
-def _line_total(line: m.OrderLine, backorder: m.Backorder | None) -> Money:
+def _locations(line: m.OrderLine, backorder: m.Backorder | None) -> list[UnitsAtLocation]:
+    held, shipped = dict(line.reserved), dict(line.shipped_from)
+    if backorder is not None:
+        for into, more in ((held, backorder.reserved), (shipped, backorder.shipped_from)):
+            for location, units in more.items():
+                into[location] = into.get(location, 0) + units
+    return [UnitsAtLocation(location=location, held_quantity=held.get(location, 0),
+                            shipped_quantity=shipped.get(location, 0))
+            for location in sorted(set(held) | set(shipped)) if held.get(location) or shipped.get(location)]
+
+
+def _line_amount(line: m.OrderLine, backorder: m.Backorder | None) -> m.Money:
     left = backorder.cancelled_quantity + backorder.substituted_quantity if backorder is not None else 0
-    return Money(amount=(line.unit_price.amount * (line.quantity - left)).quantize(Decimal("0.01")),
-                 currency=line.unit_price.currency)
+    return line.unit_price.times(line.quantity - left)
+
+
+def _line_total(line: m.OrderLine, backorder: m.Backorder | None) -> Money:
+    return Money.of(_line_amount(line, backorder))
 
 
 def _order_total(lines: Sequence[m.OrderLine], backorders: dict[str, m.Backorder]) -> Money | None:
-    totals = [_line_total(line, backorders.get(line.backorder_id or "")) for line in lines]
-    if len({t.currency for t in totals}) != 1:
-        return None
-    return Money(amount=sum((t.amount for t in totals), Decimal("0.00")), currency=totals[0].currency)
+    amounts = [_line_amount(line, backorders.get(line.backorder_id or "")) for line in lines]
+    if len({a.currency for a in amounts}) != 1:
+        return None  # lines in two currencies are never added up (Money refuses to)
+    total = amounts[0]
+    for amount in amounts[1:]:
+        total += amount
+    return Money.of(total)
 
 
 @strawberry.type

@@ -57,6 +57,7 @@ class Backorder:
     cancelled_quantity: int = 0
     substituted_quantity: int = 0
     reserved: dict[str, int] = field(default_factory=dict)  # allocated, not shipped, per location
+    shipped_from: dict[str, int] = field(default_factory=dict)  # units shipped, per location
     status: BackorderStatus = BackorderStatus.WAITING
     eta: Eta | None = None
     promised_date: date | None = None

@@ -9,12 +9,12 @@ that can only be understood together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from domain import events as ev
-from domain.allocation import PriorityPolicy, allocate, rank
+from domain.allocation import AllocationPolicy, PriorityPolicy, allocate, rank, share_out
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.delays import DelayEstimate, DelayHistory, EtaLearning, estimate_lead_time, learned_inbound
 from domain.errors import (
@@ -27,7 +27,7 @@ from domain.errors import (
     InvalidState,
     SubstituteError,
 )
-from domain.eta import Eta, EtaSource, InboundSupply, Need, project
+from domain.eta import Eta, EtaSource, InboundSupply, Need, Split, project, project_shared
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text, check_units
 from domain.model.backorder import Backorder, BackorderStatus
 from domain.model.checks import MAX_QUANTITY, check_quantity
@@ -225,8 +225,8 @@ class SkuInventory:
         head's ETA is not in the past and the tail's is what projecting the units ahead of it gives today
         (ETAs never decrease down the queue, so these two bound every other). Otherwise: load it whole."""
         ahead = self.ahead
-        if ahead is None or not self.policy.is_fifo:
-            return False
+        if ahead is None or not self.policy.is_fifo or self.product.allocation_policy is not AllocationPolicy.PRIORITY:
+            return False  # a shared receipt (FAIR_SHARE) reaches past the tail: its ETAs need the whole queue
         head, tail = ahead.head, ahead.tail
         if head is None or tail is None:
             return ahead.waiting_count == 0 and ahead.waiting_units == 0 and head is None and tail is None
@@ -408,19 +408,28 @@ class SkuInventory:
         line.reserved = self._reserve(line.quantity)
         line.allocated_quantity = line.quantity
 
-    def ship_line(self, line: OrderLine) -> int:
+    def ship_line(self, line: OrderLine, shipped_from: dict[str, int] | None = None) -> int:
+        """Ship the units set aside for the line; where they came from is added to `line.shipped_from` (and to
+        `shipped_from`, the shipment's tally, when given)."""
         units = line.held
         if units:
             self._consume(line.reserved)
+            _add(line.shipped_from, line.reserved)
+            if shipped_from is not None:
+                _add(shipped_from, line.reserved)
             line.reserved = {}
             line.shipped_quantity += units
         return units
 
-    def ship_backorder(self, backorder: Backorder, now: datetime, shipment_id: str) -> int:
+    def ship_backorder(self, backorder: Backorder, now: datetime, shipment_id: str,
+                       shipped_from: dict[str, int] | None = None) -> int:
         units = backorder.held_quantity
         if not units:
             return 0
         self._consume(backorder.reserved)
+        _add(backorder.shipped_from, backorder.reserved)
+        if shipped_from is not None:
+            _add(shipped_from, backorder.reserved)
         backorder.reserved = {}
         backorder.shipped_quantity += units
         self.touched[backorder.id] = backorder
@@ -464,7 +473,8 @@ class SkuInventory:
         return self.default_lead_time_days
 
     def project(self, today: date) -> dict[str, Eta]:
-        """ETAs for every active backorder: allocated ones first, then the waiting queue in order."""
+        """ETAs for every active backorder: allocated ones first, then the waiting queue in order. Under FAIR_SHARE
+        each receipt to come is shared as `allocate` will share it (`eta.project_shared`), not served in order."""
         ready = [b for b in self.queue.values() if b.waiting_quantity == 0]
         ordered = ready + self.ranked_queue(today)
         needs = [Need(b.id, b.waiting_quantity) for b in ordered]
@@ -478,10 +488,22 @@ class SkuInventory:
         release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
         inbound, lead_time, lead_confidence = self.inbound, self.lead_time_days, None
         if self.eta_learning is not None and self.delays:
-            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning)
+            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning, today)
             learned = self.learned_lead_time()
             if learned is not None:
                 lead_time, lead_confidence = learned.shift_days, learned.confidence
+        if self.product.allocation_policy is not AllocationPolicy.PRIORITY and not self.ahead:
+            return project_shared(
+                needs,
+                split=self._splitter(),
+                available_now=self.available_to_promise,
+                inbound=inbound,
+                today=today,
+                lead_time_days=lead_time,
+                supplier_late=bool(self.supplier and self.supplier.has_been_late),
+                release_date=release,
+                lead_time_confidence=lead_confidence,
+            )
         return project(
             needs,
             available_now=self.available_to_promise,
@@ -492,6 +514,21 @@ class SkuInventory:
             release_date=release,
             lead_time_confidence=lead_confidence,
         )
+
+    def _splitter(self) -> Split:
+        """How a receipt of `units` on `day` would be shared among the backorders still waiting: what `allocate`
+        does at a receipt (rank the queue, then `share_out`), on the queue as it would stand then. First come,
+        first served ranks by order time and agent priority alone, the order `ordered` is already in; weighted
+        scores are ranked again for that day (urgency depends on it)."""
+        customers = {b.id: b.customer_email for b in self.queue.values()}
+        share, policy = self.product.share_rule, self.policy
+
+        def split(units: int, ordered: Sequence[str], waiting: Mapping[str, int], day: date) -> dict[str, int]:
+            if not policy.is_fifo:
+                claims = [replace(self.queue[key].claim(), waiting_quantity=waiting[key]) for key in ordered]
+                ordered = [c.backorder_id for c in rank(claims, policy, day)]
+            return share_out(units, ordered, waiting, customers, share)
+        return split
 
     def learned_lead_time(self) -> DelayEstimate | None:
         """The supplier's actual lead time for this SKU (its `eta_learning` quantile), when enough is known

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
+from domain.currency import ExchangeRate
 from domain.errors import InvalidInput
 from domain.model.customer import Customer
 from domain.model.ids import readable_number
@@ -33,6 +34,11 @@ class OrderLine:
     reserved: dict[str, int] = field(default_factory=dict)
     backorder_id: str | None = None
     substitute_for: str | None = None  # the backorder this line replaced
+    shipped_from: dict[str, int] = field(default_factory=dict)  # units shipped, per location
+    # a substitute priced in another currency than the order: its own unit price, and the shop's rate that
+    # turned it into `unit_price` (the order's currency); both None when no conversion was needed
+    list_price: Money | None = None
+    exchange_rate: ExchangeRate | None = None
 
     @property
     def held(self) -> int:

@@ -58,7 +58,7 @@ async def insert_rows(conn: BaseDBAsyncClient, table: str, columns: Sequence[str
         await conn.execute_many(f'INSERT INTO "{table}" ({names}) VALUES ({", ".join("?" * len(columns))})', rows)
 
 
-CHUNK_ROWS = 5_000  # rows built and written at a time by `insert_streamed`
+CHUNK_ROWS = 2_000  # rows built and written at a time by `insert_streamed` (between them the event loop turns)
 
 
 async def insert_streamed(conn: BaseDBAsyncClient, table: str, columns: Sequence[str], pg_types: Sequence[str],

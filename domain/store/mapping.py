@@ -14,7 +14,9 @@ from typing import Any
 from domain import model as m
 from domain.allocation import AllocationPolicy
 from domain.causes import Cause
+from domain.currency import ExchangeRate
 from domain.eta import Confidence, Eta, EtaSource
+from domain.locations import Location
 from domain.preferences import SubstituteConsent
 
 Row = Mapping[str, Any]
@@ -30,6 +32,7 @@ _CONFIDENCE = {c.value: c for c in Confidence}
 _SOURCE = {s.value: s for s in EtaSource}
 _CONSENT = {c.value: c for c in SubstituteConsent}
 _CENTS = Decimal("0.01")
+_RATE_PLACES = Decimal("0.00000001")
 
 
 # -- column values ------------------------------------------------------------------------------
@@ -89,11 +92,31 @@ def customer(r: Row) -> m.Customer:
 
 
 def order_line(r: Row) -> m.OrderLine:
+    converted = r["list_currency"] is not None and r["exchange_rate"] is not None
     return m.OrderLine(
         id=r["id"], order_id=r["order_id"], sku=r["sku"], quantity=r["quantity"],
         unit_price=money(r["unit_price"], r["currency"]), allocated_quantity=r["allocated_quantity"],
         shipped_quantity=r["shipped_quantity"], reserved=dict(as_json(r["reserved"]) or {}),
-        backorder_id=r["backorder_id"], substitute_for=r["substitute_for"])
+        backorder_id=r["backorder_id"], substitute_for=r["substitute_for"],
+        shipped_from=dict(as_json(r["shipped_from"]) or {}),
+        list_price=money(r["list_price"], r["list_currency"]) if converted else None,
+        exchange_rate=ExchangeRate(r["list_currency"], r["currency"],
+                                   Decimal(str(r["exchange_rate"])).quantize(_RATE_PLACES),
+                                   as_date(r["exchange_rate_date"])) if converted else None)
+
+
+def order_line_values(line: m.OrderLine) -> dict[str, Any]:
+    """The other way: an order line's columns (all but id, order_id and position)."""
+    rate = line.exchange_rate
+    return {
+        "sku": line.sku, "quantity": line.quantity, "unit_price": line.unit_price.amount,
+        "currency": line.unit_price.currency, "allocated_quantity": line.allocated_quantity,
+        "shipped_quantity": line.shipped_quantity, "reserved": line.reserved, "backorder_id": line.backorder_id,
+        "substitute_for": line.substitute_for, "shipped_from": line.shipped_from,
+        "list_price": line.list_price.amount if line.list_price else None,
+        "list_currency": line.list_price.currency if line.list_price else None,
+        "exchange_rate": rate.rate if rate else None, "exchange_rate_date": rate.as_of if rate else None,
+    }
 
 
 def order(r: Row, lines: list[m.OrderLine], customer_: m.Customer | None) -> m.Order:
@@ -112,6 +135,15 @@ def purchase_order(r: Row, lines: list[m.PurchaseOrderLine]) -> m.PurchaseOrder:
         id=r["id"], number=r["number"], supplier_id=r["supplier_id"], expected_date=as_date(r["expected_date"]),
         lines=lines, status=_PO_STATUS[r["status"]], location=r["location"], created_at=as_datetime(r["created_at"]),
         first_expected_date=as_date(r["first_expected_date"]) if r.get("first_expected_date") else None)
+
+
+def location(r: Row) -> Location:
+    return Location(r["code"], r["name"])
+
+
+def exchange_rate(r: Row) -> ExchangeRate:
+    return ExchangeRate(r["from_currency"], r["to_currency"], Decimal(str(r["rate"])).quantize(_RATE_PLACES),
+                        as_date(r["as_of"]))
 
 
 def history_entry(r: Row) -> m.HistoryEntry:
@@ -134,6 +166,7 @@ def backorder_row(raw: Row) -> dict[str, Any]:
             row[column] = date.fromisoformat(row[column])
     if isinstance(row["reserved"], str):
         row["reserved"] = reserved(row["reserved"])
+    row["shipped_from"] = reserved(row["shipped_from"]) if row.get("shipped_from") else {}
     if isinstance(row.get("declined_substitutes"), str):
         row["declined_substitutes"] = json.loads(row["declined_substitutes"])
     return row
@@ -154,6 +187,7 @@ def backorder(row: Row, history: list[m.HistoryEntry]) -> m.Backorder:
         original_quantity=row["original_quantity"], allocated_quantity=row["allocated_quantity"],
         shipped_quantity=row["shipped_quantity"], cancelled_quantity=row["cancelled_quantity"],
         substituted_quantity=row["substituted_quantity"], reserved=dict(row["reserved"] or {}),
+        shipped_from=dict(as_json(row.get("shipped_from")) or {}),
         status=_STATUS[row["status"]], eta=eta(row), promised_date=row["promised_date"],
         priority_override=row["priority_override"], priority_reason=row["priority_reason"],
         order_quantity=row["order_quantity"], allocation_reason=row["allocation_reason"],
@@ -172,8 +206,8 @@ def backorder_values(b: m.Backorder) -> dict[str, Any]:
         "customer_tier": b.customer_tier.value, "channel": b.channel.value, "ordered_at": b.ordered_at,
         "quantity": b.quantity, "original_quantity": b.original_quantity, "allocated_quantity": b.allocated_quantity,
         "shipped_quantity": b.shipped_quantity, "cancelled_quantity": b.cancelled_quantity,
-        "substituted_quantity": b.substituted_quantity, "reserved": b.reserved, "status": b.status.value,
-        "eta_date": b.eta.date if b.eta else None,
+        "substituted_quantity": b.substituted_quantity, "reserved": b.reserved, "shipped_from": b.shipped_from,
+        "status": b.status.value, "eta_date": b.eta.date if b.eta else None,
         "eta_confidence": b.eta.confidence.value if b.eta else None,
         "eta_source": b.eta.source.value if b.eta else None,
         "eta_reference": b.eta.reference if b.eta else None,

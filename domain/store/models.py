@@ -153,6 +153,12 @@ class OrderLine(Model):
     reserved = fields.JSONField(default=dict)
     backorder_id = fields.CharField(max_length=32, null=True)
     substitute_for = fields.CharField(max_length=32, null=True)
+    shipped_from = fields.JSONField(null=True)  # units shipped per location; null: none recorded (older rows)
+    # a substitute priced in another currency: its own price and the shop's rate it was converted at
+    list_price = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
+    list_currency = fields.CharField(max_length=3, null=True)
+    exchange_rate = fields.DecimalField(max_digits=18, decimal_places=8, null=True)
+    exchange_rate_date = fields.DateField(null=True)
 
     class Meta:
         table = "order_lines"
@@ -174,6 +180,7 @@ class Backorder(Model):
     cancelled_quantity = fields.IntField(default=0)
     substituted_quantity = fields.IntField(default=0)
     reserved = fields.JSONField(default=dict)
+    shipped_from = fields.JSONField(null=True)  # units shipped per location; null: none recorded (older rows)
     status = fields.CharField(max_length=24)
     eta_date = fields.DateField(null=True)
     eta_confidence = fields.CharField(max_length=8, null=True)
@@ -198,6 +205,33 @@ class Backorder(Model):
         table = "backorders"
         # the queue's head and tail in priority order are index probes (`TortoiseUnitOfWork._queue_ends`)
         indexes = (("sku", "status", "priority_override", "ordered_at", "id"),)
+
+
+class Location(Model):
+    # a place stock is kept: only these codes are accepted where a location is input
+
+    code = fields.CharField(pk=True, max_length=32)
+    name = fields.CharField(max_length=200, default="")
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "locations"
+
+
+class ExchangeRate(Model):
+    # the shop's rate from one currency to another (one row per direction), with the day it holds for
+
+    id = fields.IntField(pk=True)
+    from_currency = fields.CharField(max_length=3)
+    to_currency = fields.CharField(max_length=3)
+    rate = fields.DecimalField(max_digits=18, decimal_places=8)
+    as_of = fields.DateField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "exchange_rates"
+        unique_together = (("from_currency", "to_currency"),)
 
 
 class BackorderHistory(Model):

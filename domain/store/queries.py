@@ -9,14 +9,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as dt_time
+from datetime import date, datetime
 from typing import Any
 
 from tortoise.expressions import Q, Subquery
 
 from domain import model as m
+from domain.currency import ExchangeRate
 from domain.eta import InboundSupply
+from domain.locations import Location
 from domain.store import mapping
 from domain.store import models as t
 from domain.store.portal import CustomerPreferences
@@ -42,6 +43,29 @@ async def _select(sql: str, keys: Sequence[Any], *params: Any) -> list[dict[str,
     else:
         marks = ", ".join("?" * len(keys))
     return list(await db.execute_query_dict(sql.format(keys=marks), [*params, *keys]))
+
+
+async def locations() -> list[Location]:
+    """The shop's locations, by code (a shop has a handful)."""
+    return [mapping.location(r) for r in await _select('SELECT code, name FROM "locations" ORDER BY code', [])]
+
+
+async def exchange_rates() -> list[ExchangeRate]:
+    """Every rate the shop has set, by pair."""
+    rows = await _select('SELECT from_currency, to_currency, rate, as_of FROM "exchange_rates" '
+                         "ORDER BY from_currency, to_currency", [])
+    return [mapping.exchange_rate(r) for r in rows]
+
+
+async def exchange_rates_by_pair(pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], ExchangeRate]:
+    """The rates for these (from, to) pairs that exist: one statement."""
+    if not pairs:
+        return {}
+    rows = await _select('SELECT from_currency, to_currency, rate, as_of FROM "exchange_rates" '
+                         "WHERE from_currency IN ({keys})", sorted({source for source, _ in pairs}))
+    wanted = set(pairs)
+    found = (mapping.exchange_rate(r) for r in rows)
+    return {rate.pair: rate for rate in found if rate.pair in wanted}
 
 
 async def products_by_sku(skus: Sequence[str]) -> dict[str, m.Product]:
@@ -111,8 +135,11 @@ async def orders_by_id(ids: Sequence[str]) -> dict[str, m.Order]:
         "c.name AS name, c.phone AS phone, c.tier AS tier, l.id AS line_id, l.sku AS sku, l.quantity AS quantity, "
         "l.unit_price AS unit_price, l.currency AS currency, l.allocated_quantity AS allocated_quantity, "
         "l.shipped_quantity AS shipped_quantity, l.reserved AS reserved, l.backorder_id AS backorder_id, "
-        'l.substitute_for AS substitute_for FROM "orders" o LEFT JOIN "customers" c ON c.email = o.customer_email '
-        'LEFT JOIN "order_lines" l ON l.order_id = o.id WHERE o.id IN ({keys}) ORDER BY o.id, l.position',
+        "l.substitute_for AS substitute_for, l.shipped_from AS shipped_from, l.list_price AS list_price, "
+        "l.list_currency AS list_currency, l.exchange_rate AS exchange_rate, "
+        'l.exchange_rate_date AS exchange_rate_date FROM "orders" o '
+        'LEFT JOIN "customers" c ON c.email = o.customer_email LEFT JOIN "order_lines" l ON l.order_id = o.id '
+        "WHERE o.id IN ({keys}) ORDER BY o.id, l.position",
         list(ids))
     heads: dict[str, Any] = {}
     lines: dict[str, list[m.OrderLine]] = defaultdict(list)
@@ -292,59 +319,6 @@ async def list_purchase_orders(statuses: Sequence[str], sku: str | None, first: 
     return await _page(query, "id", first, after, ["id"])
 
 
-@dataclass(frozen=True)
-class Kpis:
-    open_backorders: int
-    units_waiting: int
-    units_allocated_not_shipped: int
-    overdue_backorders: int
-    skus_with_backorders: int
-    orders: int
-    orders_with_backorders: int
-    fill_rate: float  # share of ordered units allocated at placement
-    mean_wait_days: float | None  # over backorders fully allocated or shipped
-
-
-async def kpis(today: date) -> Kpis:
-    """Aggregated in the database: a shop with a million order lines reads one row per figure."""
-    db = t.Backorder._meta.db
-    pg = db.capabilities.dialect == "postgres"
-    mark = (lambda n: f"${n}") if pg else (lambda n: "?")
-    overdue_mark = mark(1)  # parameters in the order they appear: SQLite's are positional
-    active = ", ".join(mark(n) for n in range(2, len(ACTIVE) + 2))
-    [b] = await db.execute_query_dict(
-        "SELECT COUNT(*) AS open, COALESCE(SUM(quantity - allocated_quantity), 0) AS waiting, "
-        "COALESCE(SUM(allocated_quantity - shipped_quantity), 0) AS held, "
-        f"COALESCE(SUM(CASE WHEN promised_date < {overdue_mark} THEN 1 ELSE 0 END), 0) AS overdue, "
-        f'COUNT(DISTINCT sku) AS skus FROM "backorders" WHERE status IN ({active})', [today, *ACTIVE])
-    [o] = await db.execute_query_dict(
-        'SELECT (SELECT COUNT(*) FROM "orders") AS orders, '
-        '(SELECT COUNT(DISTINCT order_id) FROM "backorders") AS with_backorders, '
-        "COALESCE(SUM(quantity), 0) AS ordered, COALESCE(SUM(allocated_quantity), 0) AS filled "
-        'FROM "order_lines" WHERE substitute_for IS NULL')
-    # from the backorder to the moment it was first fully allocated (its history says when), not to its
-    # last change: a shipment days later is not waiting for stock
-    days = ("EXTRACT(EPOCH FROM (MIN(h.at) - b.created_at)) / 86400.0" if pg
-            else "julianday(MIN(h.at)) - julianday(b.created_at)")
-    [w] = await db.execute_query_dict(
-        f'SELECT AVG(wait) AS wait FROM (SELECT {days} AS wait FROM "backorders" AS b '
-        'JOIN "backorder_history" AS h ON h.backorder_id = b.id '
-        f"AND h.kind = {mark(1)} AND h.new_value = {mark(2)} GROUP BY b.id, b.created_at) AS served",
-        ["STATUS", "ALLOCATED"])
-    ordered, filled = int(o["ordered"]), int(o["filled"])
-    return Kpis(
-        open_backorders=int(b["open"]),
-        units_waiting=int(b["waiting"]),
-        units_allocated_not_shipped=int(b["held"]),
-        overdue_backorders=int(b["overdue"]),
-        skus_with_backorders=int(b["skus"]),
-        orders=int(o["orders"]),
-        orders_with_backorders=int(o["with_backorders"]),
-        fill_rate=round(filled / ordered, 4) if ordered else 1.0,
-        mean_wait_days=round(float(w["wait"]), 2) if w["wait"] is not None else None,
-    )
-
-
 # -- the agent console's reads ------------------------------------------------------------------
 async def search_customers(text: str, limit: int) -> list[m.Customer]:
     """Customers whose email or name contains `text`, or whose phone (on the customer or in their
@@ -372,36 +346,3 @@ async def queues_by_sku(skus: Sequence[str]) -> dict[str, list[str]]:
     for sku, backorder_id in rows:
         queues[sku].append(str(backorder_id))
     return dict(queues)
-
-
-@dataclass(frozen=True)
-class AgeBucket:
-    label: str
-    min_days: int
-    max_days: int | None  # None: no upper bound
-    backorders: int
-    units: int
-
-
-AGE_BUCKETS = ((0, 7), (8, 14), (15, 30), (31, 60), (61, None))
-
-
-async def open_backorders_by_age(today: date) -> list[AgeBucket]:
-    """Open backorders and their units still waiting, by days since they were backordered, counted in the
-    database (one statement, one row per bucket)."""
-    db = t.Backorder._meta.db
-    pg = db.capabilities.dialect == "postgres"
-    mark = (lambda n: f"${n}") if pg else (lambda n: "?")
-    # oldest bucket first: created before the start of the day `low - 1` days ago means `low` days old or more
-    bounds = [(i, datetime.combine(today - timedelta(days=low - 1), dt_time(0), tzinfo=UTC))
-              for i, (low, _) in reversed(list(enumerate(AGE_BUCKETS))) if low > 0]
-    params: list[Any] = [b if pg else b.isoformat(sep=" ") for _, b in bounds]  # SQLite: tortoise's text form
-    cases = " ".join(f"WHEN created_at < {mark(n)} THEN {i}" for n, (i, _) in enumerate(bounds, start=1))
-    active = ", ".join(mark(n) for n in range(len(bounds) + 1, len(bounds) + 1 + len(ACTIVE)))
-    rows = await db.execute_query_dict(
-        f"SELECT bucket, COUNT(*) AS n, COALESCE(SUM(quantity - allocated_quantity), 0) AS units FROM "
-        f'(SELECT CASE {cases} ELSE 0 END AS bucket, quantity, allocated_quantity FROM "backorders" '
-        f"WHERE status IN ({active})) AS aged GROUP BY bucket", [*params, *ACTIVE])
-    found = {int(r["bucket"]): (int(r["n"]), int(r["units"])) for r in rows}
-    return [AgeBucket(f"{low}+" if high is None else f"{low}–{high}", low, high, *found.get(i, (0, 0)))
-            for i, (low, high) in enumerate(AGE_BUCKETS)]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 
@@ -26,10 +26,12 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import model as m
+from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
 from domain.events import Event
+from domain.locations import Location
 from domain.ports import EventPublisher
 from domain.preferences import BackorderPreferences, SubstituteConsent
 from domain.store import bulk, deliveries, mapping, portal
@@ -288,8 +290,10 @@ class TortoiseUnitOfWork:
                 changed = {k: v for k, v, was in zip(_CHANGING, now_values, loaded, strict=True) if was != v}
                 if changed:
                     changed["version"] = backorder.version = backorder.version + 1
-                    # `reserved` copied: the domain changes its map in place, and a later save must see that
-                    self._loaded[backorder.id] = (*now_values[:5], dict(backorder.reserved), *now_values[6:])
+                    # `reserved` and `shipped_from` copied: the domain changes its maps in place, and a later save
+                    # must see that
+                    self._loaded[backorder.id] = (*now_values[:5], dict(backorder.reserved),
+                                                  dict(backorder.shipped_from), *now_values[7:])
                     updates.setdefault(tuple(changed), []).append((*changed.values(), backorder.id))
             for h in backorder.new_history:
                 cause = causes.get(id(h.cause))
@@ -336,15 +340,20 @@ class TortoiseUnitOfWork:
     async def _bulk_update_backorders(self, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """`rows` hold the new values of `columns`, then the id."""
         assert self.conn is not None
-        rows = [tuple(_db(v) for v in row) for row in rows]
+        types = [_BACKORDER_PG_TYPES.get(c, "text") for c in columns]
+        json_at = [i for i, t_ in enumerate(types) if t_ == "jsonb"]  # JSON as text; the rest as they are
         if self.is_postgres:
-            types = [_BACKORDER_PG_TYPES.get(c, "text") for c in columns]
             sets = ", ".join(f'"{c}" = v."{c}"' + ("::jsonb" if t_ == "jsonb" else "")
                              for c, t_ in zip(columns, types, strict=True))
+            arrays = _pg_arrays(rows, len(columns) + 1)
+            for i in json_at:
+                arrays[i] = [_db(v) for v in arrays[i]]
             await self.conn.execute_query(
                 f'UPDATE "backorders" AS b SET {sets} FROM {_pg_unnest((*columns, "id"), (*types, "text"))} '
-                'WHERE b."id" = v."id"', _pg_arrays(rows, len(columns) + 1))
+                'WHERE b."id" = v."id"', arrays)
         else:
+            if json_at:
+                rows = [_json_at(row, json_at) for row in rows]
             await self.conn.execute_many(
                 'UPDATE "backorders" SET ' + ", ".join(f'"{c}" = ?' for c in columns) + ' WHERE "id" = ?', rows)
 
@@ -519,16 +528,38 @@ class TortoiseUnitOfWork:
         order.version += 1
         existing = set(await t.OrderLine.filter(order_id=order.id).values_list("id", flat=True))
         for position, line in enumerate(order.lines):
-            values = {
-                "order_id": order.id, "position": position, "sku": line.sku, "quantity": line.quantity,
-                "unit_price": line.unit_price.amount, "currency": line.unit_price.currency,
-                "allocated_quantity": line.allocated_quantity, "shipped_quantity": line.shipped_quantity,
-                "reserved": line.reserved, "backorder_id": line.backorder_id, "substitute_for": line.substitute_for,
-            }
+            values = {"order_id": order.id, "position": position, **mapping.order_line_values(line)}
             if line.id in existing:
                 await t.OrderLine.filter(id=line.id).update(**values)
             else:
                 await t.OrderLine.create(id=line.id, **values)
+
+    # -- the shop's reference data: locations and exchange rates --------------------------------
+    async def get_location(self, code: str) -> Location | None:
+        rows = await t.Location.filter(code=code).values("code", "name")
+        return mapping.location(rows[0]) if rows else None
+
+    async def save_location(self, location: Location) -> None:
+        now = datetime.now(UTC)
+        try:
+            if not await t.Location.filter(code=location.code).update(name=location.name, updated_at=now):
+                await t.Location.create(code=location.code, name=location.name, created_at=now, updated_at=now)
+        except IntegrityError as error:  # set up by someone else at the same moment
+            raise Conflict(f"location {location.code} was set up meanwhile; please retry", field="code") from error
+
+    async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate | None:
+        rows = await t.ExchangeRate.filter(from_currency=from_currency, to_currency=to_currency).values()
+        return mapping.exchange_rate(rows[0]) if rows else None
+
+    async def save_exchange_rate(self, rate: ExchangeRate) -> None:
+        values = {"rate": rate.rate, "as_of": rate.as_of, "updated_at": datetime.now(UTC)}
+        try:
+            if not await t.ExchangeRate.filter(from_currency=rate.from_currency,
+                                               to_currency=rate.to_currency).update(**values):
+                await t.ExchangeRate.create(from_currency=rate.from_currency, to_currency=rate.to_currency, **values)
+        except IntegrityError as error:  # the same pair set at the same moment
+            raise Conflict(f"the {rate.from_currency}→{rate.to_currency} rate was set meanwhile; please retry",
+                           field="to_currency") from error
 
     async def get_backorder(self, backorder_id: str) -> m.Backorder | None:
         row = await t.Backorder.filter(id=backorder_id).values()
@@ -549,9 +580,9 @@ def _is_deadlock(error: BaseException) -> bool:
 
 
 _CHANGING = ("quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity", "substituted_quantity",
-             "reserved", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference", "promised_date",
-             "priority_override", "priority_reason", "allocation_reason", "queue_position", "updated_at",
-             "cancel_if_not_by", "substitute_consent", "declined_substitutes")
+             "reserved", "shipped_from", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference",
+             "promised_date", "priority_override", "priority_reason", "allocation_reason", "queue_position",
+             "updated_at", "cancel_if_not_by", "substitute_consent", "declined_substitutes")
 
 
 def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
@@ -559,10 +590,10 @@ def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
     do not), in `_CHANGING` order."""
     eta = b.eta
     return (b.quantity, b.allocated_quantity, b.shipped_quantity, b.cancelled_quantity, b.substituted_quantity,
-            b.reserved, b.status.value, eta.date if eta else None, eta.confidence.value if eta else None,
-            eta.source.value if eta else None, eta.reference if eta else None, b.promised_date,
-            b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position, b.updated_at,
-            b.cancel_if_not_by, b.substitute_consent.value, list(b.declined_substitutes))
+            b.reserved, b.shipped_from, b.status.value, eta.date if eta else None,
+            eta.confidence.value if eta else None, eta.source.value if eta else None, eta.reference if eta else None,
+            b.promised_date, b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position,
+            b.updated_at, b.cancel_if_not_by, b.substitute_consent.value, list(b.declined_substitutes))
 
 
 _BACKORDER_PG_TYPES = {
@@ -572,11 +603,19 @@ _BACKORDER_PG_TYPES = {
     **dict.fromkeys(("ordered_at", "created_at", "updated_at"), "timestamptz"),
     **dict.fromkeys(("eta_date", "promised_date", "cancel_if_not_by"), "date"),
     "reserved": "jsonb",
+    "shipped_from": "jsonb",
     "declined_substitutes": "jsonb",
 }
 
 
 _pg_unnest, _pg_arrays, _json = bulk.pg_unnest, bulk.pg_arrays, bulk.to_json
+
+
+def _json_at(row: tuple[Any, ...], positions: Sequence[int]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in positions:
+        values[i] = _db(values[i])
+    return tuple(values)
 
 
 def _db(value: Any) -> Any:

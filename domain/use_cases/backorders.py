@@ -10,6 +10,7 @@ from domain.errors import ErrorCode, InvalidState, SubstituteError
 from domain.limits import MAX_TEXT_LENGTH, check_text
 from domain.model import Backorder, OrderLine, SkuInventory, check_sku, new_id
 from domain.ports import UnitOfWork
+from domain.pricing import substitute_price
 from domain.use_cases.shared import Deps, get_backorder, in_queue, save, watch
 
 
@@ -50,9 +51,17 @@ async def accept_substitute(deps: Deps, backorder_id: str, substitute_sku: str) 
         replacement = await uow.inventory(substitute_sku)
         order = await uow.get_order(backorder.order_id)
         assert order is not None
+        # priced in the order line's currency: converted at the shop's rate when the substitute is priced in
+        # another, refused (NO_EXCHANGE_RATE) when there is no rate (domain.pricing states the rule)
+        ordered_price = order.line(backorder.order_line_id).unit_price
+        offered_price = replacement.product.price
+        rate = (await uow.get_exchange_rate(offered_price.currency, ordered_price.currency)
+                if offered_price.currency != ordered_price.currency else None)
+        price = substitute_price(ordered_price, offered_price, {rate.pair: rate} if rate else {})
         line = OrderLine(id=new_id(), order_id=order.id, sku=substitute_sku,
-                         quantity=backorder.waiting_quantity, unit_price=replacement.product.price,
-                         substitute_for=backorder.id)
+                         quantity=backorder.waiting_quantity, unit_price=price.converted,
+                         substitute_for=backorder.id, list_price=offered_price if price.rate else None,
+                         exchange_rate=price.rate)
         replacement.reserve_for_substitute(line, now.date())
         original.substitute_out(backorder, now, substitute_sku, line.id)
         order.lines.append(line)

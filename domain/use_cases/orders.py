@@ -27,6 +27,7 @@ from domain.model import (
     new_id,
 )
 from domain.use_cases.preferences import substitute_new_backorders
+from domain.use_cases.reference_data import known_location
 from domain.use_cases.shared import Deps, locked_order, save
 
 MAX_ORDER_LINES = 200
@@ -88,6 +89,8 @@ async def _place_order(deps: Deps, customer: CustomerDetails, channel: Channel, 
             earlier = await uow.get_order_by_key(idempotency_key)
             if earlier is not None:
                 return earlier
+        if location is not None and location.strip():
+            location = await known_location(uow, location)
         defaults = await uow.backorder_defaults(email)
         locked = set(skus)
         if defaults.substitutes.automatic:  # a substitute may be taken for them at once: lock those too, in order
@@ -188,10 +191,10 @@ async def ship_allocated(deps: Deps, order_id: str) -> Shipment:
             if inventory.product.is_preorder(now.date()):  # held for the customer, not sent before release
                 unreleased.append(inventory.product)
                 continue
-            units = inventory.ship_line(line)
+            units = inventory.ship_line(line, shipment.locations)
             b = backorders.get(line.id)
             if b is not None:
-                units += inventory.ship_backorder(b, now, shipment.id)
+                units += inventory.ship_backorder(b, now, shipment.id, shipment.locations)
             if units:
                 shipment.lines[line.id] = units
                 shipment.units += units

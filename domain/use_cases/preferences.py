@@ -20,6 +20,7 @@ from domain.preferences import (
     check_cancel_if_not_by,
     choose_substitute,
 )
+from domain.pricing import PriceComparison, compare_prices
 from domain.use_cases.shared import Deps, get_backorder, in_queue, save
 
 
@@ -91,7 +92,13 @@ async def take_consented_substitute(uow: UnitOfWork, original: SkuInventory, bac
         locked |= set(product.substitutes)
         await uow.lock_skus(sorted(locked))
     candidates: list[Candidate] = []
+    prices: dict[str, PriceComparison] = {}
     today = now.date()
+    target = order if order is not None else await uow.get_order(backorder.order_id)
+    assert target is not None
+    # what they pay for the item (their order line's price, in the order's currency), not the catalogue's price
+    # today: the shop may have changed it since they ordered
+    ordered = target.line(backorder.order_line_id).unit_price
     await uow.load_inventories(product.substitutes)
     for sku in product.substitutes:
         if sku in backorder.declined_substitutes:
@@ -100,30 +107,36 @@ async def take_consented_substitute(uow: UnitOfWork, original: SkuInventory, bac
             other = await uow.inventory(sku)
         except NotFound:  # a listed substitute since removed from the catalogue: not a candidate
             continue
-        candidates.append(Candidate(sku, other.product.price.amount, other.product.price.currency,
+        # compared, and taken, only in the order's currency (domain.pricing): one priced in another currency with
+        # no shop rate cannot be said in it, so it is no candidate (an order never mixes currencies)
+        offered = other.product.price
+        rate = (await uow.get_exchange_rate(offered.currency, ordered.currency)
+                if offered.currency != ordered.currency else None)
+        price = compare_prices(ordered, offered, {rate.pair: rate} if rate else {})
+        if price is None:
+            continue
+        prices[sku] = price
+        candidates.append(Candidate(sku, price.converted.amount, price.converted.currency,
                                     other.available_to_promise, released=not other.product.is_preorder(today)))
-    chosen = choose_substitute(backorder.substitute_consent, price=product.price.amount,
-                               currency=product.price.currency, needed=backorder.waiting_quantity,
+    chosen = choose_substitute(backorder.substitute_consent, price=ordered.amount,
+                               currency=ordered.currency, needed=backorder.waiting_quantity,
                                listed=product.substitutes, declined=backorder.declined_substitutes,
                                candidates=candidates)
     if chosen is None:
         return None
     replacement = await uow.inventory(chosen)
-    if order is not None:
-        _substitute(order, original, replacement, backorder, now)
-    else:
-        stored = await uow.get_order(backorder.order_id)
-        assert stored is not None
-        _substitute(stored, original, replacement, backorder, now)
-        await uow.save_order(stored)
+    _substitute(target, original, replacement, backorder, now, prices[chosen])
+    if order is None:
+        await uow.save_order(target)
     replacement.settle(now, Cause(kind=CauseKind.SUBSTITUTE_TAKEN, reference=backorder.sku))
     return replacement
 
 
 def _substitute(order: Order, original: SkuInventory, replacement: SkuInventory, backorder: Backorder,
-                now: datetime) -> None:
+                now: datetime, price: PriceComparison) -> None:
     line = OrderLine(id=new_id(), order_id=order.id, sku=replacement.sku, quantity=backorder.waiting_quantity,
-                     unit_price=replacement.product.price, substitute_for=backorder.id)
+                     unit_price=price.converted, substitute_for=backorder.id,
+                     list_price=price.substitute if price.rate else None, exchange_rate=price.rate)
     replacement.reserve_for_substitute(line, now.date())
     original.substitute_out(backorder, now, replacement.sku, line.id, actor=Actor.SYSTEM)
     order.lines.append(line)

@@ -21,7 +21,17 @@ from domain.model import (
     new_id,
     readable_number,
 )
-from domain.use_cases.shared import Deps, checked_line, locked_purchase_order, po_event, po_line, save, settle
+from domain.use_cases.reference_data import known_location
+from domain.use_cases.shared import (
+    Deps,
+    checked_line,
+    locked_purchase_order,
+    po_event,
+    po_line,
+    save,
+    settle,
+    settle_aside,
+)
 
 
 async def create_purchase_order(
@@ -51,6 +61,7 @@ async def create_purchase_order(
     async with deps.uow() as uow:
         if await uow.get_supplier(supplier_id) is None:
             raise not_found("supplier", supplier_id, field="supplier_id")
+        await known_location(uow, po.location)
         while not number and await uow.purchase_order_number_taken(po.number):
             po.number = readable_number("PO", now)  # a drawn number met another: draw again
         await uow.lock_skus(skus)
@@ -169,7 +180,7 @@ async def receive_purchase_order(
             inventory = await uow.inventory(sku)
             if sku in received:
                 inventory.receive(po.location, received[sku], now, po_received)
-            inventory.settle(now, po_received)
+            await settle_aside(inventory, now, po_received)
             await save(uow, inventory)
         await uow.commit()
         return po

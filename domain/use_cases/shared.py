@@ -4,6 +4,7 @@ settling SKUs, reading an order or purchase order under the locks of its SKUs, a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,8 +32,22 @@ async def settle(deps: Deps, uow: UnitOfWork, skus: Sequence[str], cause: Cause)
     await uow.load_inventories(skus)
     for sku in skus:
         inventory = await uow.inventory(sku)
-        inventory.settle(now, cause)
+        await settle_aside(inventory, now, cause)
         await save(uow, inventory)
+
+
+# backorders from which a queue is settled in a worker thread: settling 100k (allocation, re-projection,
+# positions) is seconds of Python, and on the event loop every other request of the process waited for it
+LONG_QUEUE = 2_000
+
+
+async def settle_aside(inventory: SkuInventory, now: datetime, cause: Cause) -> None:
+    """`inventory.settle(now, cause)`, for a long queue in a thread so the process keeps serving others
+    meanwhile (the aggregate belongs to this use case's unit of work alone; the thread only computes)."""
+    if len(inventory.queue) < LONG_QUEUE:
+        inventory.settle(now, cause)
+    else:
+        await asyncio.to_thread(inventory.settle, now, cause)
 
 
 async def save(uow: UnitOfWork, inventory: SkuInventory) -> None:

@@ -9,7 +9,8 @@ from domain.errors import InvalidInput
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
 from domain.model import DEFAULT_LOCATION, SkuInventory, check_quantity, check_sku
 from domain.ports import UnitOfWork
-from domain.use_cases.shared import Deps, save, settle, watch
+from domain.use_cases.reference_data import known_location
+from domain.use_cases.shared import Deps, save, settle, settle_aside, watch
 
 
 async def receive_stock(deps: Deps, sku: str, quantity: int, location: str = DEFAULT_LOCATION,
@@ -35,8 +36,9 @@ async def preview_receipt(deps: Deps, sku: str, quantity: int,
 async def refresh_stale_etas(deps: Deps) -> list[str]:
     """Time alone moves ETAs: when a purchase order's date passes without delivery, the backorders it
     covered would show a date in the past. Re-project those SKUs (now LOW confidence, not before today)
-    and announce what moved. One short transaction per SKU; safe to run from any number of workers.
-    Returns the SKUs refreshed."""
+    and announce what moved. Time also passes customers' "cancel if not by" dates: those SKUs are settled too,
+    and settling cancels what can no longer come in time (SkuInventory.settle). One short transaction per SKU,
+    under its lock; safe to run from any number of workers. Returns the SKUs refreshed."""
     today = deps.clock.now().date()
     async with deps.uow() as uow:
         skus = await uow.skus_with_stale_etas(today)
@@ -53,6 +55,7 @@ async def adjust_stock(deps: Deps, sku: str, delta: int, reason: str, location: 
     now = deps.clock.now()
     sku = check_sku(sku)
     async with deps.uow() as uow:
+        location = await known_location(uow, location)
         await uow.lock_skus([sku])
         inventory = await uow.inventory(sku)
         if delta:
@@ -75,11 +78,12 @@ async def _receipt(deps: Deps, uow: UnitOfWork, sku: str, quantity: int, locatio
     check_quantity(quantity)
     location = check_location(location)
     note = check_text(note, "note", max_length=MAX_TEXT_LENGTH, multiline=True, what="a note") or "stock received"
+    location = await known_location(uow, location)
     await uow.lock_skus([sku])
     inventory = await uow.inventory(sku)
     received = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=quantity,
                      reference=location.strip().upper(), reason=note)
     lines = watch(inventory, now.date(), preview)
     inventory.receive(location, quantity, now, received)
-    inventory.settle(now, received)
+    await settle_aside(inventory, now, received)
     return inventory, lines()

@@ -33,6 +33,8 @@ QUERIES = {
     "purchaseOrders": "{ purchaseOrders { totalCount } }",
     "kpis": "{ kpis { orders } }",
     "supplierPerformance": "{ supplierPerformance { suppliers { linesReceived } } }",
+    "reorderSuggestions": "{ reorderSuggestions { suggestions { sku suggestedQuantity } } }",
+    "kpiSeries": '{ kpiSeries(from: "2026-03-01", to: "2026-03-02") { periods { start orderLines } } }',
     "previewAllocation": '{ previewAllocation(sku: "MUG", quantity: 2) { lines { allocatedQuantity } } }',
     "previewReprioritization": "query($backorder: ID!) { previewReprioritization(backorderId: $backorder, "
                                "priority: 5) { lines { queuePosition } } }",
@@ -43,12 +45,17 @@ QUERIES = {
     "apiTokens": "{ apiTokens { name } }",
     "webhookEndpoints": "{ webhookEndpoints { id url } }",
     "webhookDeliveries": "query($endpoint: ID!) { webhookDeliveries(endpointId: $endpoint) { totalCount } }",
+    "locations": "{ locations { code } }",
+    "exchangeRates": "{ exchangeRates { rate } }",
 }
 
 MUTATIONS = {
     "upsertProduct": 'mutation { upsertProduct(input: {sku: "NEW", name: "New", price: {amount: "1"}}) '
                      "{ product { sku } } }",
     "upsertSupplier": 'mutation { upsertSupplier(input: {name: "Evil"}) { supplier { id } } }',
+    "upsertLocation": 'mutation { upsertLocation(input: {code: "EVIL"}) { location { code } } }',
+    "upsertExchangeRate": 'mutation { upsertExchangeRate(input: {fromCurrency: "USD", toCurrency: "EUR", '
+                          'rate: "9"}) { exchangeRate { rate } } }',
     "receiveStock": 'mutation { receiveStock(input: {sku: "MUG", quantity: 5}) { product { sku } } }',
     "adjustStock": 'mutation { adjustStock(input: {sku: "MUG", delta: 5, reason: "found"}) { product { sku } } }',
     "createPurchaseOrder": "mutation($supplier: ID!) { createPurchaseOrder(input: {supplierId: $supplier, "
@@ -69,6 +76,10 @@ MUTATIONS = {
     "shipAllocated": "mutation($order: ID!) { shipAllocated(input: {orderId: $order}) { shipment { units } } }",
     "reprioritizeBackorder": "mutation($backorder: ID!) { reprioritizeBackorder(input: {id: $backorder, "
                              'priority: 5, reason: "vip"}) { backorder { id } } }',
+    "setBackorderPreferences": "mutation($backorder: ID!) { setBackorderPreferences(input: {backorderId: "
+                               '$backorder, cancelIfNotBy: "2026-12-31"}) { backorder { id } } }',
+    "declineSubstitute": "mutation($backorder: ID!) { declineSubstitute(input: {backorderId: $backorder, "
+                         'substituteSku: "CUP"}) { backorder { id } } }',
     "customerPortalLink": 'mutation { customerPortalLink(input: {email: "ann@example.com"}) { url } }',
     "updateNotificationPreferences": "mutation { updateNotificationPreferences(input: {bySms: true, "
                                      'customerEmail: "ann@example.com"}) { preferences { bySms } } }',

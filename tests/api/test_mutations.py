@@ -134,6 +134,11 @@ async def test_adjust_stock(api):
     assert await run(delta=-3, reason="damaged") == {"product": {"onHand": 7, "availableToPromise": 7},
                                                      "userErrors": []}
     assert (await run(safetyStock=2, reason="display units"))["product"] == {"onHand": 7, "availableToPromise": 5}
+    # a location is known once the shop has set it up: before, the units are refused, not put somewhere new
+    assert (await run(delta=4, reason="found", location="store-2"))["userErrors"] == [
+        {"field": "location", "code": "UNKNOWN_LOCATION",
+         "message": "'STORE-2' is not one of the shop's locations (set it up first with upsertLocation)"}]
+    await api.desk.upsert_location("store-2", "Second store")
     assert (await run(delta=4, reason="found", location="store-2"))["product"]["onHand"] == 11
     assert [(x["location"], x["onHand"], x["safetyStock"]) for x in (await _product(api, "MUG"))["stock"]] == [
         ("MAIN", 7, 2), ("STORE-2", 4, 0)]

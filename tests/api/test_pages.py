@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from domain.store.export import KINDS
+
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 VENDOR = FRONTEND / "vendor"
 PAGES = {"/graphql": "graphiql.html", "/agent": "agent.html", "/admin": "agent.html", "/": "index.html"}
@@ -55,6 +57,9 @@ def test_vendored_files_are_exactly_what_the_manifest_pins_with_their_licences()
     assert on_disk == listed, "vendor/ holds files the manifest does not pin (or lacks pinned ones)"
 
 
+EXPORTS = {f"/export/{kind}.csv" for kind in KINDS}  # the agents' CSV downloads (api/export.py)
+
+
 def test_every_page_loads_only_files_of_this_app():
     for page in sorted(FRONTEND.glob("*.html")):
         html = page.read_text()
@@ -64,6 +69,6 @@ def test_every_page_loads_only_files_of_this_app():
             assert not re.match(r"^(https?:)?//", ref), f"{page.name} loads {ref} from another host"
             if ref.startswith("/") and not ref.startswith("//"):
                 path = ref.split("#")[0].split("?")[0]
-                if path == "/graphql":
+                if path == "/graphql" or path in EXPORTS:  # the app's routes, not files
                     continue
                 assert (FRONTEND / path.lstrip("/")).is_file(), f"{page.name} refers to missing {ref}"

@@ -3,7 +3,7 @@
 
 import pytest
 
-from domain.store import queries as q
+from domain.store import kpis
 from tests.api import support as s
 
 PLACE = """a{i}: placeOrder(input: {{customer: {{email: "ann@example.com"}}, channel: ONLINE,
@@ -74,7 +74,7 @@ async def test_an_unexpected_error_is_masked_in_production(api, monkeypatch):
     async def broken_place_order(*args, **kwargs):
         raise RuntimeError("disk full on /var/lib/backorder")
 
-    monkeypatch.setattr(q, "kpis", broken_kpis)
+    monkeypatch.setattr(kpis, "kpis", broken_kpis)
     monkeypatch.setattr(api.desk, "place_order", broken_place_order)
     for document in ["{ kpis { orders } }", "mutation { " + PLACE.format(i=0) + " }"]:
         response = await api.client.post(f"{api.base}/graphql", json={"query": document},
@@ -91,7 +91,7 @@ async def test_development_mode_shows_the_real_error(api, monkeypatch):
     async def broken_kpis(today):
         raise RuntimeError("the real reason")
 
-    monkeypatch.setattr(q, "kpis", broken_kpis)
+    monkeypatch.setattr(kpis, "kpis", broken_kpis)
     body = await api.gql("{ kpis { orders } }", expect_errors=True)
     assert [e["message"] for e in body["errors"]] == ["the real reason"]
 

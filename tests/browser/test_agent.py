@@ -401,3 +401,34 @@ async def test_a_customers_messages_come_25_at_a_time(api, page):
     await expect(page.get_by_role("button", name="More messages")).to_be_hidden()
     assert len({await row.get_attribute("data-id") for row in await messages.all()}) == 27
     assert page.console_errors == []
+
+
+async def test_an_agent_sets_a_customers_limits_and_declines_a_substitute_for_them(api, page):
+    # given Olga waits for a lamp that has a substitute (the shop of the tour above)
+    await shop(api)
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#queue/LAMP")
+    queue = page.get_by_test_id("queue-row")
+    await expect(queue).to_have_count(2)
+    olga = queue.filter(has_text="olga@example.com")
+    dialog = page.get_by_role("dialog")
+    # when the agent declines the brass lamp for her, on the phone
+    await olga.get_by_role("button", name="Decline substitute").click()
+    await confirm(page, "Decline it")
+    await expect(dialog).to_be_hidden()
+    # and sets her latest date: a date before the one it is expected on is refused beside its field
+    await olga.get_by_role("button", name="Customer's limits").click()
+    await dialog.get_by_label(re.compile("Cancel if not here by")).fill("2026-03-03")
+    await confirm(page, "Save limits")
+    await expect(dialog.get_by_text(re.compile("would cancel it now"))).to_be_visible()
+    await dialog.get_by_label(re.compile("Cancel if not here by")).fill("2026-12-31")
+    await dialog.get_by_label("Substitutes").select_option("NEVER")
+    await confirm(page, "Save limits")
+    await expect(dialog).to_be_hidden()
+    seen = await api.gql("""{ backorders(filter: {customerEmail: "olga@example.com"}) { nodes {
+        preferences { cancelIfNotBy substitutes } declinedSubstitutes history { kind cause } } } }""")
+    [backorder] = seen["data"]["backorders"]["nodes"]
+    assert backorder["preferences"] == {"cancelIfNotBy": "2026-12-31", "substitutes": "NEVER"}
+    assert backorder["declinedSubstitutes"] == ["LAMP-ALT"]
+    assert "substitute LAMP-ALT declined by test agent" in [h["cause"] for h in backorder["history"]]
+    assert page.console_errors == []

@@ -338,6 +338,30 @@ async def test_a_cheaper_substitute_says_how_much_less(api, page):
     await expect(page.locator("[data-sku=MUG-G]").get_by_test_id("status")).to_have_text("Waiting for stock")
 
 
+async def test_a_substitute_in_another_currency_is_offered_only_through_the_shops_rate_and_says_it(api, page):
+    desk = api.desk
+    await desk.upsert_product(ProductInput(sku="MUG-E", name="Euro mug", price=Decimal("9.00"), currency="EUR"))
+    await desk.upsert_product(ProductInput(sku="MUG-G", name="Green mug", price=Decimal("8.00"), currency="GBP",
+                                           substitutes=("MUG-E",)))
+    await desk.receive_stock("MUG-E", 5)
+    await desk.place_order(CustomerDetails("ann@example.com", "Ann"), Channel.ONLINE, [LineRequest("MUG-G", 3)])
+    await page.goto(await link_for(api, "ann@example.com"))
+    # no EUR->GBP rate: a euro price cannot be compared with a pound one, so it is not offered
+    await expect(page.locator("[data-sku=MUG-G]").get_by_test_id("status")).to_have_text("Waiting for stock")
+    await expect(page.get_by_role("button", name="Take 3 of these instead")).to_have_count(0)
+
+    await desk.upsert_exchange_rate("EUR", "GBP", Decimal("0.85"), date(2026, 3, 1))
+    await page.reload()
+    await page.get_by_role("button", name="Take 3 of these instead").click()
+    dialog = page.get_by_role("dialog", name="Take the alternative?")
+    # 9.00 EUR x 0.85 = 7.65 GBP: 0.35 less than 8.00, said with the rate and its date
+    await expect(dialog.get_by_test_id("substitute-price")).to_have_text(
+        "It costs £0.35 less each: £1.05 less in total. Priced €9.00, converted at 1 EUR = 0.85 GBP (rate of "
+        "1 March 2026).")
+    await dialog.get_by_role("button", name="Yes, take the alternative").click()
+    await expect(page.locator("[data-sku=MUG-E]").get_by_test_id("line-price")).to_have_text("£7.65 each · £22.95")
+
+
 def _contrast(a: list[float], b: list[float]) -> float:
     def luminance(rgb: list[float]) -> float:
         c = [x / 255 for x in rgb[:3]]

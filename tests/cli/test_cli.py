@@ -74,6 +74,13 @@ async def test_import_products_stock_and_orders(db_url, tmp_path):
                      "C1003,A-1,ALPHA,-1,2010-12-01T10:00:00,2.50,13047,United Kingdom\n"
                      "1004,B-2,BETA,5,2010-12-01T11:00:00,3.00,12583,France\n")
     assert run(db_url, "import", "products", str(products)).returncode == 0
+    store1 = tmp_path / "store1.csv"
+    store1.write_text("sku,quantity,location\nB-2,2,STORE1\n")
+    refused = run(db_url, "import", "stock", str(store1))  # STORE1 is not one of the shop's locations yet
+    assert refused.returncode == 1 and "'STORE1' is not one of the shop's locations" in refused.stderr
+    locations = tmp_path / "locations.csv"
+    locations.write_text("code,name\nSTORE1,First store\n")
+    assert run(db_url, "import", "locations", str(locations)).returncode == 0
     assert run(db_url, "import", "stock", str(stock)).returncode == 0
     result = run(db_url, "import", "orders", str(orders))
     assert result.returncode == 0, result.stderr

@@ -104,5 +104,7 @@ async def test_a_progress_line_goes_to_standard_error_when_it_is_a_terminal(desk
     code, out, shown = run_on_a_terminal(db, "export", "backorders")
 
     assert code == 0
-    assert b"backorders: 1 rows" in shown
+    assert b"\rbackorders: 1 rows" in shown  # a carriage return, so each count overwrites the last
+    assert b"\\" not in shown  # not the two characters backslash and r of an escaped escape
+    assert shown.endswith((b"\n", b"\r\n"))  # the shell's prompt starts on a line of its own
     assert out.count(b"\n") == 2  # the header and the row: the progress line stays off the data

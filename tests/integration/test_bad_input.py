@@ -41,6 +41,7 @@ class World:
     ship_complete_order: str  # bob: 1 substitute lamp set aside, 1 lamp waiting, ships complete
     idle_order: str  # dan: his one lamp waits, nothing set aside
     preorder_order: str  # fay: a book set aside, released 1 April
+    kettle: str  # hal's backorder of a EUR kettle, whose in-stock substitute is priced in USD (no rate set)
 
 
 async def _world(desk: BackorderDesk) -> World:
@@ -63,12 +64,17 @@ async def _world(desk: BackorderDesk) -> World:
     fay = await order(desk, "fay@example.com", 1, "BOOK")
     await desk.receive_stock("BOOK", 3)
     await order(desk, "gus@example.com", 1, "CAP")  # the cap's backorder limit is reached
+    await desk.upsert_product(ProductInput(sku="KETTLE-US", name="US kettle", price=Decimal("12.00"), currency="USD"))
+    await desk.upsert_product(ProductInput(sku="KETTLE", name="Kettle", price=Decimal("10.00"),
+                                           substitutes=("KETTLE-US",)))
+    await desk.receive_stock("KETTLE-US", 5)
+    hal = await order(desk, "hal@example.com", 1, "KETTLE")
     partly = await desk.create_purchase_order(shop.supplier_id, PO_DATE, [LineRequest("MUG", 5)], number="PO-2")
     await desk.receive_purchase_order(partly.id, [LineRequest("MUG", 2)])
     dropped = await desk.create_purchase_order(shop.supplier_id, PO_DATE, [LineRequest(LAMP, 1)], number="PO-3")
     await desk.update_purchase_order(dropped.id, cancel=True)
     return World(desk, shop.supplier_id, shop.po_id, partly.id, dropped.id, _bo(ann), ann.id, _bo(cat), _bo(eve),
-                 bob.id, dan.id, fay.id)
+                 bob.id, dan.id, fay.id, _bo(hal))
 
 
 def _old(number: str, *, supplier: str = "Lumen Ltd", sku: str = LAMP, quantity: int = 1,
@@ -148,6 +154,8 @@ CASES: dict[str, list[Case]] = {
         ("a location of a million characters", lambda w: w.desk.receive_stock(LAMP, 1, "A" * 1_000_000),
          E.INVALID_INPUT, "location"),
         ("a NUL in the note", lambda w: w.desk.receive_stock(LAMP, 1, cause="box\x00"), E.INVALID_INPUT, "note"),
+        ("a location the shop has not set up", lambda w: w.desk.receive_stock(LAMP, 1, "NOWHERE"),
+         E.UNKNOWN_LOCATION, "location"),
     ],
     "adjust_stock": [
         ("below what is allocated", lambda w: w.desk.adjust_stock(LAMP, -1, "broken"), E.INSUFFICIENT_STOCK,
@@ -160,6 +168,10 @@ CASES: dict[str, list[Case]] = {
         ("negative safety stock", lambda w: w.desk.adjust_stock(ALT, 0, "count", safety_stock=-1),
          E.INVALID_QUANTITY, "safety_stock"),
         ("unknown product", lambda w: w.desk.adjust_stock("NOPE", 1, "count"), E.PRODUCT_NOT_FOUND, "sku"),
+        ("a location the shop has not set up", lambda w: w.desk.adjust_stock(ALT, 1, "found", "NOWHERE"),
+         E.UNKNOWN_LOCATION, "location"),
+        ("safety stock at a location the shop has not set up",
+         lambda w: w.desk.adjust_stock(ALT, 0, "count", "nowhere", safety_stock=1), E.UNKNOWN_LOCATION, "location"),
     ],
     "create_purchase_order": [
         ("expected yesterday", lambda w: w.desk.create_purchase_order(w.supplier_id, date(2026, 3, 1),
@@ -179,6 +191,8 @@ CASES: dict[str, list[Case]] = {
         ("a number that is taken", lambda w: w.desk.create_purchase_order(w.supplier_id, PO_DATE,
                                                                           [LineRequest(LAMP, 1)], number="PO-1"),
          E.DUPLICATE, "number"),
+        ("a location the shop has not set up", lambda w: w.desk.create_purchase_order(
+            w.supplier_id, PO_DATE, [LineRequest(LAMP, 1)], location="NOWHERE"), E.UNKNOWN_LOCATION, "location"),
         *[(f"location {location!r}", lambda w, location=location: w.desk.create_purchase_order(
             w.supplier_id, PO_DATE, [LineRequest(LAMP, 1)], location=location), E.INVALID_INPUT, "location")
           for location in ("../../etc/passwd", "\U0001f4e6", "\u202eNIAM", "\u05de\u05d7\u05e1\u05df", "", " ",
@@ -242,6 +256,8 @@ CASES: dict[str, list[Case]] = {
          E.BACKORDER_NOT_ALLOWED, "lines.quantity"),
         ("past the backorder limit", _place([LineRequest("CAP", 1)]), E.BACKORDER_LIMIT_EXCEEDED, "lines.quantity"),
         ("invalid location", _place([LineRequest(ALT, 1)], location="back room"), E.INVALID_INPUT, "location"),
+        ("a location the shop has not set up", _place([LineRequest(ALT, 1)], location="NOWHERE"),
+         E.UNKNOWN_LOCATION, "location"),
         ("a lone surrogate in the name", _place([LineRequest(ALT, 1)], name="Ann \ud800"), E.INVALID_INPUT,
          "customer.name"),
         ("a name of a million characters", _place([LineRequest(ALT, 1)], name="x" * 1_000_000), E.INVALID_INPUT,
@@ -279,6 +295,8 @@ CASES: dict[str, list[Case]] = {
         ("nothing waiting", lambda w: w.desk.accept_substitute(w.allocated, ALT), E.INVALID_STATE, "backorder_id"),
         ("a cancelled backorder", lambda w: w.desk.accept_substitute(w.cancelled, ALT), E.INVALID_STATE,
          "backorder_id"),
+        ("priced in another currency with no exchange rate", lambda w: w.desk.accept_substitute(w.kettle, "KETTLE-US"),
+         E.NO_EXCHANGE_RATE, "substitute_sku"),
     ],
     "offer_substitute": [
         ("not a substitute", lambda w: w.desk.offer_substitute(w.waiting, "PLUG", "kim"), E.NOT_A_SUBSTITUTE,
@@ -296,6 +314,27 @@ CASES: dict[str, list[Case]] = {
         ("unknown product", lambda w: w.desk.preview_receipt("NOPE", 1), E.PRODUCT_NOT_FOUND, "sku"),
         ("a path for a location", lambda w: w.desk.preview_receipt(LAMP, 1, "../../etc/passwd"), E.INVALID_INPUT,
          "location"),
+        ("a location the shop has not set up", lambda w: w.desk.preview_receipt(LAMP, 1, "NOWHERE"),
+         E.UNKNOWN_LOCATION, "location"),
+    ],
+    "upsert_location": [
+        *[(f"code {code!r}", lambda w, code=code: w.desk.upsert_location(code, "Somewhere"), E.INVALID_INPUT, "code")
+          for code in ("", " ", "back room", "../../etc/passwd", "A" * 33, "\u202eNIAM", "MAIN\x00", "\ud800")],
+        ("a NUL in the name", lambda w: w.desk.upsert_location("LEEDS", "Leeds\x00"), E.INVALID_INPUT, "name"),
+        ("a name of a million characters", lambda w: w.desk.upsert_location("LEEDS", "x" * 1_000_000),
+         E.INVALID_INPUT, "name"),
+    ],
+    "upsert_exchange_rate": [
+        *[(f"rate {rate}", lambda w, rate=rate: w.desk.upsert_exchange_rate("USD", "EUR", rate), E.INVALID_INPUT,
+           "rate") for rate in ("0", "-1", "NaN", "Infinity", "0.123456789", "1e20", "abc", "")],
+        ("not a currency code", lambda w: w.desk.upsert_exchange_rate("DOLLAR", "EUR", "0.9"), E.INVALID_INPUT,
+         "from_currency"),
+        ("a NUL for a currency", lambda w: w.desk.upsert_exchange_rate("USD", "EU\x00", "0.9"), E.INVALID_INPUT,
+         "to_currency"),
+        ("one currency twice", lambda w: w.desk.upsert_exchange_rate("EUR", "eur", "1"), E.INVALID_INPUT,
+         "to_currency"),
+        ("dated tomorrow", lambda w: w.desk.upsert_exchange_rate("USD", "EUR", "0.9", date(2026, 3, 3)),
+         E.INVALID_INPUT, "date"),
     ],
     "import_purchase_orders": [
         ("no lines", lambda w: w.desk.import_purchase_orders([]), E.INVALID_INPUT, "lines"),
@@ -389,6 +428,7 @@ GROUPS = {
     "orders": ["place_order", "set_shipping_preference", "ship_allocated"],
     "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "reprioritize_backorder",
                    "preview_reprioritization"],
+    "reference data": ["upsert_location", "upsert_exchange_rate"],
     "preferences": ["set_backorder_preferences", "decline_substitute"],
 }
 

@@ -13,7 +13,7 @@ from tortoise.migrations.api.migrate import migrate as tortoise_migrate
 
 from domain.allocation import AllocationPolicy
 from domain.store.db import migrate, open_database, tortoise_config
-from domain.store.queries import products_by_sku
+from domain.store.queries import locations, products_by_sku
 from domain.store.uow import TortoiseUnitOfWork
 from tests.conftest import POSTGRES_URL, _drop, _dsn, _with_db
 
@@ -55,3 +55,26 @@ async def test_products_created_before_allocation_policies_allocate_by_priority(
     for p in (product, read):
         assert (p.allocation_policy, p.fair_share_minimum, p.customer_cap_per_receipt) == (
             AllocationPolicy.PRIORITY, None, None)
+
+
+async def test_locations_already_in_use_are_known_after_the_migration_that_made_locations_a_table(empty_url):
+    """Stock and purchase orders at a location from before locations were a table keep working: the migration set
+    up MAIN and every location in use, so receiving there is not refused as UNKNOWN_LOCATION."""
+    async with TortoiseContext():
+        await tortoise_migrate(config=tortoise_config(empty_url), target="backorder.0009_queue_tail")
+    async with open_database(empty_url, apply_migrations=False) as ctx:
+        await ctx.db().execute_script(
+            "INSERT INTO suppliers (id, name, lead_time_days, deliveries_on_time, deliveries_late, created_at) "
+            "VALUES ('S1', 'Acme', 14, 0, 0, CURRENT_TIMESTAMP);"
+            "INSERT INTO stock_levels (sku, location, on_hand, allocated, safety_stock) VALUES ('OLD-1', 'STORE1', 2, "
+            "0, 0);"
+            "INSERT INTO purchase_orders (id, number, supplier_id, expected_date, status, location, created_at, "
+            "updated_at) VALUES ('P1', 'PO-OLD', 'S1', '2026-03-11', 'OPEN', 'DOCK-2', CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP)")
+
+    await migrate(empty_url)
+
+    async with open_database(empty_url, apply_migrations=False):
+        assert [location.code for location in await locations()] == ["DOCK-2", "MAIN", "STORE1"]
+        async with TortoiseUnitOfWork() as uow:
+            assert await uow.get_location("NOWHERE") is None

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
 
+from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning, delay_counts
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
 from domain.events import Event
+from domain.locations import Location
 from domain.model import (
     Backorder,
     Customer,
@@ -43,6 +45,9 @@ class StoreState:
     customers: dict[str, Customer] = field(default_factory=dict)
     stock: dict[tuple[str, str], StockLevel] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)
+    # as the migration seeds them: the default location is known from the start
+    locations: dict[str, Location] = field(default_factory=lambda: {"MAIN": Location("MAIN", "Main warehouse")})
+    exchange_rates: dict[tuple[str, str], ExchangeRate] = field(default_factory=dict)
     deliveries: list[DeliveryRecord] = field(default_factory=list)
     backorder_defaults: dict[str, BackorderPreferences] = field(default_factory=dict)  # by customer email
 
@@ -206,6 +211,18 @@ class InMemoryUnitOfWork:
 
     async def save_customer(self, customer: Customer) -> None:
         self._work.customers[customer.email] = copy.deepcopy(customer)
+
+    async def get_location(self, code: str) -> Location | None:
+        return copy.deepcopy(self._work.locations.get(code))
+
+    async def save_location(self, location: Location) -> None:
+        self._work.locations[location.code] = location
+
+    async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate | None:
+        return self._work.exchange_rates.get((from_currency, to_currency))
+
+    async def save_exchange_rate(self, rate: ExchangeRate) -> None:
+        self._work.exchange_rates[rate.pair] = rate
 
     def add_events(self, events: Sequence[Event]) -> None:
         self._events.extend(events)

@@ -26,7 +26,7 @@ from domain.delays import (
 from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
 
 TODAY = date(2026, 3, 2)
-RULE = EtaLearning()  # 80% quantile; 3 deliveries to learn, 5 per SKU; HIGH: 5+ within 2 days; LOW: spread > 6
+RULE = EtaLearning()  # covers 80% of next deliveries; 3 to learn, 5 per SKU; HIGH: 5+ within 2 days; LOW: spread > 6
 
 
 def delivered(supplier: str, *delays: int, sku: str = "MUG", lead: int = 10, moved: int = 0) -> list[DeliveryRecord]:
@@ -58,12 +58,12 @@ def test_a_distribution_counts_mean_stdev_and_spread_by_hand():
 
 
 def test_a_supplier_reliably_five_days_late_moves_the_po_date_five_days_with_high_confidence():
-    history = DelayHistory.from_records(delivered("steady", 5, 5, 4, 5, 6, 5))
+    history = DelayHistory.from_records(delivered("steady", 5, 5, 4, 5, 5, 5))
 
     estimate = estimate_delay(history, "steady", "MUG", RULE)
 
     assert estimate is not None
-    assert (estimate.shift_days, estimate.confidence) == (5, Confidence.HIGH)  # 80%: rank 5 of 4 5 5 5 5 6
+    assert (estimate.shift_days, estimate.confidence) == (5, Confidence.HIGH)  # k = ceil(0.8 * 7) = 6 of 4 5 5 5 5 5
     inbound = learned_inbound([InboundSupply("PO-9", date(2026, 3, 10), 5, supplier_id="steady")], history, "MUG", RULE)
     etas = project([Need("b", 2)], available_now=0, inbound=inbound, today=TODAY, lead_time_days=14)
     assert etas["b"] == Eta(date(2026, 3, 15), Confidence.HIGH, EtaSource.PURCHASE_ORDER, "PO-9")
@@ -71,11 +71,11 @@ def test_a_supplier_reliably_five_days_late_moves_the_po_date_five_days_with_hig
 
 def test_an_erratic_supplier_gives_a_later_date_with_low_confidence():
     history = DelayHistory.from_records(delivered("erratic", 0, 12, 1, 9, 0, 3, 14, 2, 0, 7))
-    # sorted: 0 0 0 1 2 3 7 9 12 14 -> 80% (rank 8) = 9; p90 - p10 = 12 - 0 = 12 > 6
+    # sorted: 0 0 0 1 2 3 7 9 12 14 -> k = ceil(0.8 * 11) = 9: 12; p90 - p10 = 12 - 0 = 12 > 6
 
     estimate = estimate_delay(history, "erratic", "MUG", RULE)
 
-    assert estimate is not None and (estimate.shift_days, estimate.confidence) == (9, Confidence.LOW)
+    assert estimate is not None and (estimate.shift_days, estimate.confidence) == (12, Confidence.LOW)
 
 
 def test_few_deliveries_learn_nothing_and_a_short_steady_record_is_only_medium():
@@ -100,14 +100,14 @@ def test_a_sku_with_its_own_history_uses_it_others_use_the_supplier_record():
 
     assert fast is not None and (fast.shift_days, fast.per_sku) == (1, True)
     assert slow is not None and (slow.shift_days, slow.per_sku) == (9, True)
-    # RARE has 2 of its own: the supplier's 12 (1x5, 5x2, 8x3, 9x2): 80% rank ceil(9.6) = 10 -> 8
-    assert rare is not None and (rare.shift_days, rare.per_sku, rare.history) == (8, False, 12)
+    # RARE has 2 of its own: the supplier's 12 (1x5, 5x2, 8x3, 9x2): k = ceil(0.8 * 13) = 11 -> 9
+    assert rare is not None and (rare.shift_days, rare.per_sku, rare.history) == (9, False, 12)
 
 
 def test_the_quantile_is_configurable():
     history = DelayHistory.from_records(delivered("s", 0, 1, 2, 3, 4, 5, 6, 7, 8, 9))
-    assert estimate_delay(history, "s", "MUG", EtaLearning(delay_quantile=0.5)).shift_days == 4  # type: ignore[union-attr]
-    assert estimate_delay(history, "s", "MUG", EtaLearning(delay_quantile=0.9)).shift_days == 8  # type: ignore[union-attr]
+    assert estimate_delay(history, "s", "MUG", EtaLearning(delay_quantile=0.5)).shift_days == 5  # type: ignore[union-attr]
+    assert estimate_delay(history, "s", "MUG", EtaLearning(delay_quantile=0.9)).shift_days == 9  # type: ignore[union-attr]
 
 
 def test_lead_times_are_learned_from_ordering_to_receipt_and_used_beyond_every_po():
@@ -212,3 +212,46 @@ def test_supplier_totals_with_the_cells_of_some_skus_estimate_those_skus_as_the_
         for rule in (RULE, EtaLearning(delay_quantile=0.5, min_history=1, min_sku_history=2)):
             assert estimate_delay(partial, "s", sku, rule) == estimate_delay(whole, "s", sku, rule)
             assert estimate_lead_time(partial, "s", sku, rule) == estimate_lead_time(whole, "s", sku, rule)
+
+
+def test_a_po_already_late_is_expected_by_the_deliveries_that_were_at_least_that_late():
+    history = DelayHistory.from_records(delivered("erratic", 0, 12, 1, 9, 0, 3, 14, 2, 0, 7))
+    due = TODAY - timedelta(days=3)  # not come, 3 days late: one of 3 7 9 12 14 -> k = min(5, ceil(4.8)): 14
+
+    inbound = learned_inbound([InboundSupply("PO-1", due, 1, supplier_id="erratic")], history, "MUG", RULE, TODAY)
+    etas = project([Need("b", 1)], available_now=0, inbound=inbound, today=TODAY, lead_time_days=14)
+
+    assert etas["b"] == Eta(due + timedelta(days=14), Confidence.LOW, EtaSource.PURCHASE_ORDER, "PO-1")
+    later = estimate_delay(history, "erratic", "MUG", RULE, late_by=15)  # later than it ever was: today, LOW
+    assert later is not None and (later.shift_days, later.confidence) == (15, Confidence.LOW)
+    steady = DelayHistory.from_records(delivered("steady", 5, 5, 5, 6, 6, 5))
+    still = estimate_delay(steady, "steady", "MUG", RULE, late_by=5)  # 5 5 5 5 6 6 -> 80% (rank 5) = 6; 6 within 1
+    assert still is not None and (still.shift_days, still.confidence) == (6, Confidence.HIGH)
+
+
+@given(st.lists(days, min_size=3, max_size=40), st.integers(min_value=1, max_value=150),
+       st.floats(min_value=0, max_value=1))
+def test_a_late_po_is_never_promised_before_today_nor_sooner_than_the_record_says(values, late_by, q):
+    history = DelayHistory.from_rows(HistoryRow("s", "MUG", v, None, 1) for v in values)
+    rule = EtaLearning(delay_quantile=q)
+    estimate = estimate_delay(history, "s", "MUG", rule, late_by=late_by)
+    assert estimate is not None and estimate.shift_days >= late_by
+    plain = estimate_delay(history, "s", "MUG", rule)
+    assert plain is not None and estimate.shift_days >= plain.shift_days
+
+
+def test_the_predictive_delay_covers_the_next_delivery_on_few_deliveries_too():
+    five = Distribution.of([1, 2, 3, 4, 5])
+    assert five.quantile(0.8) == 4  # covers a new delivery 4 times in 6
+    assert five.predictive(0.8) == 5  # k = ceil(0.8 * 6) = 5: 5 times in 6
+    ten = Distribution.of(range(10))
+    assert (ten.predictive(0.5), ten.predictive(0.8), ten.predictive(0.9)) == (5, 8, 9)  # k = 6, 9, 10
+
+
+@given(st.lists(days, min_size=1, max_size=60), st.floats(min_value=0, max_value=1))
+def test_the_predictive_delay_is_the_order_statistic_of_the_values(values, q):
+    import math
+
+    ordered = sorted(values)
+    k = max(1, min(len(values), math.ceil(q * (len(values) + 1))))
+    assert Distribution.of(values).predictive(q) == ordered[k - 1] >= Distribution.of(values).quantile(q)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from domain import events as ev
 from domain.causes import Actor, Cause, CauseKind
 from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
@@ -247,3 +250,34 @@ def test_supplier_lateness_is_one_late_delivery_in_five():
     assert supplier.has_been_late  # 1 of 5
     supplier.record_delivery(MAR_10, MAR_10)
     assert not supplier.has_been_late  # 1 of 6
+
+
+# Dates anywhere in the calendar: a purchase order may be expected on 9999-12-31, and a supplier's learned delay
+# (up to years late in an imported history) or the lead time then reaches past the calendar's end; the ETA must
+# stop at its last day, not raise (a receipt, an order or an import for that SKU answered "Unexpected error.").
+any_day = st.one_of(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)),
+                    st.dates(min_value=date(9990, 1, 1), max_value=date.max))
+
+
+@settings(max_examples=300, deadline=None)
+@given(today=any_day, lead_time_days=st.integers(0, 3650),
+       supplies=st.lists(st.tuples(any_day, st.integers(0, 50), st.integers(-3650, 3650)), max_size=4),
+       needs=st.lists(st.integers(0, 60), max_size=6), available_now=st.integers(0, 20))
+def test_any_dates_project_without_error_and_etas_never_fall_down_the_queue(today, lead_time_days, supplies, needs,
+                                                                             available_now):
+    inbound = [InboundSupply(f"PO-{n}", day, quantity, delay_days=delay)
+               for n, (day, quantity, delay) in enumerate(supplies)]
+
+    etas = project([Need(f"b{n}", q) for n, q in enumerate(needs)], available_now=available_now, inbound=inbound,
+                   today=today, lead_time_days=lead_time_days)
+
+    waiting = [etas[f"b{n}"].date for n, q in enumerate(needs) if q > 0]
+    assert waiting == sorted(waiting)
+    assert all(day >= today for day in waiting)
+
+
+def test_a_learned_delay_past_the_calendars_end_stops_at_its_last_day():
+    etas = walk(("a", 1), ("b", 2), inbound=[InboundSupply("PO-SOMEDAY", date(9999, 12, 30), 1, delay_days=4)])
+
+    assert etas["a"] == Eta(date.max, Confidence.HIGH, EtaSource.PURCHASE_ORDER, "PO-SOMEDAY")
+    assert etas["b"].date == date.max  # beyond the PO, never before it

@@ -83,6 +83,8 @@ def test_fill_within_zero_days_is_fill_at_placement_unless_served_the_same_insta
     (date(2020, 1, 1), date(2026, 3, 1), Interval.DAY, 7, "to"),
     (date(2026, 3, 2), date(2026, 3, 3), Interval.DAY, -1, "fill_within_days"),
     (date(2026, 3, 2), date(2026, 3, 3), Interval.DAY, 400, "fill_within_days"),
+    (date(9999, 12, 31), date(9999, 12, 31), Interval.DAY, 7, "to"),  # its next day is past the calendar
+    (date(9999, 12, 1), date(9999, 12, 31), Interval.MONTH, 7, "to"),
 ])
 def test_a_range_out_of_bounds_is_refused_naming_its_field(first, last, interval, within, field):
     with pytest.raises(InvalidInput) as refused:
@@ -142,3 +144,20 @@ def test_fill_rates_are_shares_and_waiting_longer_never_fills_less(placed, withi
 def test_buckets_never_exceed_the_limit():
     assert len(buckets(date(2026, 1, 1), date(2026, 12, 31), Interval.WEEK)) == 53
 
+
+
+# Any range of the calendar, its ends included: the buckets cover it day by day, or the range is refused as bad
+# input; never another error ("date value out of range" reached the API as an unexpected error at 9999-12-31).
+calendar_days = st.one_of(st.dates(), st.dates(min_value=date(9999, 10, 1)), st.dates(max_value=date(1, 3, 1)))
+
+
+@given(calendar_days, calendar_days, st.sampled_from(list(Interval)))
+def test_any_range_of_the_calendar_is_bucketed_or_refused_as_bad_input(a, b, interval):
+    try:
+        series = buckets(a, b, interval)
+    except InvalidInput as refused:
+        assert refused.field == "to"
+        return
+    assert series[0].start == a and series[-1].end == b
+    assert all(x.end + timedelta(days=1) == y.start for x, y in zip(series, series[1:], strict=False))
+    assert b + timedelta(days=1) > b  # the day after the range, which the statements read up to, exists
