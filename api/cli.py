@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import sys
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
@@ -338,9 +339,11 @@ async def _announce_revocation(settings: Settings, token_id: str) -> None:
 
 # -- imports ----------------------------------------------------------------------------------
 def _open_text(path: str) -> TextIO:
+    # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark, which would otherwise stick to the first
+    # column's name (the file was refused for missing that column)
     if path.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 class Progress:
@@ -376,7 +379,7 @@ def _rows(path: str, required: Sequence[str]) -> list[dict[str, str]]:
                 raise BadImportFile(f"{path}: missing column(s) {', '.join(missing)} (found: "
                                    f"{', '.join(reader.fieldnames or []) or 'none'})")
             return list(reader)
-    except (OSError, UnicodeDecodeError, gzip.BadGzipFile, csv.Error) as exc:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, csv.Error) as exc:  # EOFError: a gzip cut short
         raise BadImportFile(f"{path}: cannot read: {exc}") from exc
 
 

@@ -357,6 +357,10 @@ class Context:
         if self.principal is not None and self.principal.session is not None:
             self.principal.session.clock = self.desk.clock
 
+    def forget_reads(self) -> None:
+        """After a mutation: later reads of this request go to the database, not to what the loaders hold."""
+        self.loaders = Loaders()
+
     def require_principal(self) -> Principal:
         if self.principal is None:
             raise PermissionDenied("sign in: send an API token as 'Authorization: Bearer ...'")

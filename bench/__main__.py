@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.common import machine
 
 BENCHES = ["allocation", "place_order", "eta", "purchase_order", "portal_query", "subscriptions", "notifications",
-           "order_stream", "fragment_bomb", "export", "backtest_eta", "preferences"]
+           "order_stream", "fragment_bomb", "export", "backtest_eta", "preferences", "fair_share_eta"]
 
 
 def main() -> int:

@@ -160,30 +160,36 @@ def fair_shares(supply: int, ordered: Sequence[Claim], share: ShareRule) -> dict
     cap, what is left goes on in queue order (the cap spreads stock across customers; it never leaves units
     on the shelf while someone waits).
     """
+    return share_out(supply, [c.backorder_id for c in ordered], {c.backorder_id: c.waiting_quantity for c in ordered},
+                     {c.backorder_id: c.customer for c in ordered}, share)
+
+
+def share_out(supply: int, ordered: Sequence[str], waiting: Mapping[str, int], customers: Mapping[str, str],
+              share: ShareRule) -> dict[str, int]:
+    """`fair_shares` on plain values: backorder ids in queue order (each waiting for at least one unit), what each
+    waits for and whose it is. The ETA projection shares every receipt still to come through this very function
+    without building a Claim per backorder per receipt."""
     if not ordered or supply <= 0:
         return {}
     minimum = share.minimum if share.minimum is not None else max(1, supply // len(ordered))
-    given = {c.backorder_id: 0 for c in ordered}
+    cap = share.customer_cap
+    given: dict[str, int] = {}
     per_customer: dict[str, int] = {}
     left = supply
-
-    def hand(claim: Claim, up_to: int, capped: bool) -> None:
-        nonlocal left
-        room = min(up_to - given[claim.backorder_id], claim.waiting_quantity - given[claim.backorder_id], left)
-        if capped and share.customer_cap is not None:
-            room = min(room, share.customer_cap - per_customer.get(claim.customer, 0))
-        if room > 0:
-            given[claim.backorder_id] += room
-            per_customer[claim.customer] = per_customer.get(claim.customer, 0) + room
-            left -= room
-
-    for claim in ordered:
-        hand(claim, minimum, capped=True)
-    for claim in ordered:
-        hand(claim, claim.waiting_quantity, capped=True)
-    for claim in ordered:
-        hand(claim, claim.waiting_quantity, capped=False)
-    return {key: units for key, units in given.items() if units}
+    for up_to_minimum, capped in ((True, True), (False, True), (False, False)):
+        for key in ordered:
+            if left == 0:
+                break
+            has = given.get(key, 0)
+            wants = waiting[key]
+            room = min((minimum if up_to_minimum else wants) - has, wants - has, left)
+            if capped and cap is not None:
+                room = min(room, cap - per_customer.get(customers[key], 0))
+            if room > 0:
+                given[key] = has + room
+                per_customer[customers[key]] = per_customer.get(customers[key], 0) + room
+                left -= room
+    return given
 
 
 def _fair_share(supply: int, ordered: list[Claim], policy: PriorityPolicy, today: date,

@@ -131,9 +131,10 @@ def project(
     return etas
 
 
-# How one receipt is shared: (units arriving, the backorders still waiting with what each still waits for, the
-# day it arrives) -> units per backorder. The allocation policy's own function, so projection and receipt agree.
-Split = Callable[[int, Sequence[Need], date], Mapping[str, int]]
+# How one receipt is shared: (units arriving, the ids of the backorders still waiting in queue order, what each
+# still waits for, the day it arrives) -> units per backorder. The allocation policy's own function, so projection
+# and receipt agree.
+Split = Callable[[int, Sequence[str], Mapping[str, int], date], Mapping[str, int]]
 
 
 def project_shared(
@@ -168,7 +169,7 @@ def project_shared(
     for units, lot in lots:
         if not order:
             break
-        given = split(units, [Need(key, waiting[key]) for key in order], lot.date)
+        given = split(units, order, waiting, lot.date)
         if sum(given.values()) > units or any(not 0 <= qty <= waiting.get(key, 0) for key, qty in given.items()):
             raise AssertionError("a split handed out more than arrived or than was waited for")
         last_date = max(last_date, lot.date)

@@ -127,9 +127,6 @@ async def cancel_backorder(info: Ctx, input: CancelBackorderInput) -> BackorderP
 async def accept_substitute(info: Ctx, input: AcceptSubstituteInput) -> AcceptSubstitutePayload:
     key = await own_backorder(info, input.backorder_id, "backorderId")
     b, line = await info.context.desk.accept_substitute(key, input.substitute_sku)
-    # the ownership check loaded the backorder before the change: the order's totals must read it as it is now
-    info.context.loaders.backorder_by_id.clear(b.id)
-    info.context.loaders.backorder_by_id.prime(b.id, b)
     order = (await q.orders_by_id([b.order_id])).get(b.order_id)
     return AcceptSubstitutePayload(backorder=gt.Backorder.of(b), order_line=gt.OrderLine.of(line),
                                    order=gt.Order.of(order) if order else None)

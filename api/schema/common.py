@@ -48,7 +48,13 @@ def user_errors(make: Callable[..., P], fields: Mapping[str, str] | None = None,
         async def resolver(*args: Any, **kwargs: Any) -> P:
             nonlocal paths
             try:
-                return await resolve(*args, **kwargs)
+                done = await resolve(*args, **kwargs)
+                # the payload is read after the change: what the request's loaders cached before it (the
+                # ownership check reads the backorder or order through them) is stale now
+                info = kwargs.get("info", args[0] if args else None)
+                if isinstance(info, Info):
+                    info.context.forget_reads()
+                return done
             except DomainError as error:
                 user_error = gt.UserError.of(error, table)
                 if user_error.field:

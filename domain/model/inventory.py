@@ -9,12 +9,12 @@ that can only be understood together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from domain import events as ev
-from domain.allocation import AllocationPolicy, PriorityPolicy, allocate, rank
+from domain.allocation import AllocationPolicy, PriorityPolicy, allocate, rank, share_out
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.delays import DelayEstimate, DelayHistory, EtaLearning, estimate_lead_time, learned_inbound
 from domain.errors import (
@@ -27,7 +27,7 @@ from domain.errors import (
     InvalidState,
     SubstituteError,
 )
-from domain.eta import Eta, EtaSource, InboundSupply, Need, project, project_shared
+from domain.eta import Eta, EtaSource, InboundSupply, Need, Split, project, project_shared
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text, check_units
 from domain.model.backorder import Backorder, BackorderStatus
 from domain.model.checks import MAX_QUANTITY, check_quantity
@@ -495,7 +495,7 @@ class SkuInventory:
         if self.product.allocation_policy is not AllocationPolicy.PRIORITY and not self.ahead:
             return project_shared(
                 needs,
-                split=self._split,
+                split=self._splitter(),
                 available_now=self.available_to_promise,
                 inbound=inbound,
                 today=today,
@@ -515,12 +515,20 @@ class SkuInventory:
             lead_time_confidence=lead_confidence,
         )
 
-    def _split(self, units: int, needs: Sequence[Need], day: date) -> dict[str, int]:
-        """How a receipt of `units` on `day` would be shared among `needs`: the very `allocate` a receipt runs,
-        on the claims as they would stand then."""
-        claims = [replace(self.queue[n.backorder_id].claim(), waiting_quantity=n.waiting_quantity) for n in needs]
-        return {a.backorder_id: a.quantity
-                for a in allocate(units, claims, self.policy, day, self.product.share_rule)}
+    def _splitter(self) -> Split:
+        """How a receipt of `units` on `day` would be shared among the backorders still waiting: what `allocate`
+        does at a receipt (rank the queue, then `share_out`), on the queue as it would stand then. First come,
+        first served ranks by order time and agent priority alone, the order `ordered` is already in; weighted
+        scores are ranked again for that day (urgency depends on it)."""
+        customers = {b.id: b.customer_email for b in self.queue.values()}
+        share, policy = self.product.share_rule, self.policy
+
+        def split(units: int, ordered: Sequence[str], waiting: Mapping[str, int], day: date) -> dict[str, int]:
+            if not policy.is_fifo:
+                claims = [replace(self.queue[key].claim(), waiting_quantity=waiting[key]) for key in ordered]
+                ordered = [c.backorder_id for c in rank(claims, policy, day)]
+            return share_out(units, ordered, waiting, customers, share)
+        return split
 
     def learned_lead_time(self) -> DelayEstimate | None:
         """The supplier's actual lead time for this SKU (its `eta_learning` quantile), when enough is known

@@ -44,13 +44,13 @@ def test_priority_products_are_still_projected_in_queue_order():
 
 
 def test_project_shared_hands_each_lot_out_by_the_split_and_beyond_every_po_uses_the_lead_time():
-    def halves(units: int, needs, day):  # a split that gives the first waiting half of each lot, the next the rest
-        first, *rest = needs
-        give = {first.backorder_id: min(first.waiting_quantity, (units + 1) // 2)}
-        left = units - give[first.backorder_id]
-        for need in rest:
-            give[need.backorder_id] = min(need.waiting_quantity, left)
-            left -= give[need.backorder_id]
+    def halves(units: int, ordered, waiting, day):  # the first waiting gets half of each lot, the next the rest
+        first, *rest = ordered
+        give = {first: min(waiting[first], (units + 1) // 2)}
+        left = units - give[first]
+        for key in rest:
+            give[key] = min(waiting[key], left)
+            left -= give[key]
         return {k: v for k, v in give.items() if v}
 
     etas = project_shared([Need("ready", 0), Need("a", 3), Need("b", 3), Need("c", 9)], split=halves,
