@@ -193,7 +193,7 @@ class _Index:
 def kpi_series(first: date, last: date, interval: Interval, lines: Sequence[DailyLines],
                backorders: Sequence[BackorderSpan], *, fill_within_days: int = 7) -> list[KpiBucket]:
     if isinstance(fill_within_days, bool) or not 0 <= fill_within_days <= MAX_FILL_WITHIN_DAYS:
-        raise InvalidInput(f"fillWithinDays is 0 to {MAX_FILL_WITHIN_DAYS}", field="fill_within_days")
+        raise InvalidInput(f"the days to fill within are 0 to {MAX_FILL_WITHIN_DAYS}", field="fill_within_days")
     series = buckets(first, last, interval)
     index = _Index(series)
     for day in lines:

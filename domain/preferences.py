@@ -49,7 +49,7 @@ def check_cancel_if_not_by(value: date | None, today: date, eta: date | None = N
     if value is None:
         return None
     if not isinstance(value, date):
-        raise InvalidInput("cancelIfNotBy is a date, e.g. 2027-01-31", field=field)
+        raise InvalidInput("the latest date is a date, e.g. 2027-01-31", field=field)
     if value < today:
         raise InvalidInput(f"{value.isoformat()} has already passed", field=field)
     if eta is not None and value < eta:

@@ -47,7 +47,7 @@ def _by(info: Ctx) -> str:
 
 @strawberry.mutation(permission_classes=[IsAuthenticated],
                      description="The customer's own choices for one backorder (customers: their own; agents: any).")
-@user_errors(BackorderPreferencesPayload)
+@user_errors(BackorderPreferencesPayload, fields={"changes": "input"})
 async def set_backorder_preferences(info: Ctx, input: SetBackorderPreferencesInput) -> BackorderPreferencesPayload:
     key = await own_backorder(info, input.backorder_id, "backorderId")
     if input.substitutes is None:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from domain.errors import InvalidInput
-from domain.kpi_series import Interval, buckets
+from domain.kpi_series import MAX_BUCKETS, Interval, buckets
 from domain.store import models as t
 from domain.store.kpi_history import kpi_buckets
 
@@ -91,10 +91,17 @@ def kpi_since(since: datetime | None, today: date) -> date:
 def check_range(kind: str, since: datetime | None, today: date) -> None:
     """Refuse, before the first row is sent, a KPI export longer than the series allows."""
     if kind == "kpis":
+        first = kpi_since(since, today)
+        # said in the export's own terms: it has `since` and no `from`, `to` or interval to choose
+        if first > today:
+            raise InvalidInput(f"since {first.isoformat()} is after today ({today.isoformat()}): the KPIs are "
+                               "exported for the days up to today", field="since")
         try:
-            buckets(kpi_since(since, today), today, Interval.DAY)
+            buckets(first, today, Interval.DAY)
         except InvalidInput as error:
-            raise InvalidInput(f"the KPIs are exported by day: {error.message}", field="since") from error
+            earliest = today - timedelta(days=MAX_BUCKETS - 1)
+            raise InvalidInput(f"the KPIs are exported by day, at most {MAX_BUCKETS} days: since "
+                               f"{earliest.isoformat()} at the earliest", field="since") from error
 
 
 async def export_rows(kind: str, since: datetime | None, today: date) -> AsyncIterator[dict[str, Any]]:

@@ -31,7 +31,7 @@ async def set_backorder_preferences(deps: Deps, backorder_id: str, *, cancel_if_
     consent to take substitutes is acted on at once when one is in stock."""
     now = deps.clock.now()
     if isinstance(cancel_if_not_by, Keep) and substitutes is None:
-        raise InvalidInput("nothing to change: give cancelIfNotBy or substitutes", field="input")
+        raise InvalidInput("nothing to change: give a latest date or a choice about substitutes", field="changes")
     if substitutes is not None and not isinstance(substitutes, SubstituteConsent):
         raise InvalidInput("substitutes is one of NEVER, ASK, SAME_PRICE_OR_LOWER, ANY_LISTED", field="substitutes")
     async with deps.uow() as uow:

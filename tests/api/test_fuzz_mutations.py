@@ -78,7 +78,8 @@ def _scalar(scalar: GraphQLScalarType, pool: list[str]) -> st.SearchStrategy[Any
         return st.one_of(st.sampled_from(NASTY_NUMBERS), st.decimals(places=2, allow_nan=False,
                                                                      allow_infinity=False).map(str))
     if name == "Date":
-        return st.one_of(st.dates().map(str), st.sampled_from(["2026-03-20", "2026-02-30", "", "yesterday"]))
+        return st.one_of(st.dates().map(str), st.sampled_from(["2026-03-20", "2026-02-30", "", "yesterday",
+                                                               "9999-12-31", "0001-01-01"]))  # the calendar's ends
     if name == "DateTime":
         return st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), st.sampled_from(["", "now"]))
     if name == "Time":

@@ -71,6 +71,15 @@ async def test_bad_input_exits_2_and_writes_no_rows(db, args):
     refused = run(db, "export", *args)
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr
+    assert "`to`" not in refused.stderr and "interval" not in refused.stderr  # no options the export has not got
+
+
+async def test_a_kpi_range_it_cannot_export_is_said_in_terms_of_since(db):
+    tomorrow = date.today() + timedelta(days=1)
+    later = run(db, "export", "kpis", "--since", tomorrow.isoformat())
+    assert later.returncode == 2 and "is after today" in later.stderr, later.stderr
+    earliest = (date.today() - timedelta(days=399)).isoformat()
+    assert f"since {earliest} at the earliest" in run(db, "export", "kpis", "--since", "2000-01-01").stderr
 
 
 def run_on_a_terminal(db: str, *args: str) -> tuple[int, bytes, bytes]:

@@ -376,7 +376,7 @@ CASES: dict[str, list[Case]] = {
          E.INVALID_STATE, "backorder_id"),
     ],
     "set_backorder_preferences": [
-        ("nothing to change", lambda w: w.desk.set_backorder_preferences(w.waiting), E.INVALID_INPUT, "input"),
+        ("nothing to change", lambda w: w.desk.set_backorder_preferences(w.waiting), E.INVALID_INPUT, "changes"),
         ("a date already passed",
          lambda w: w.desk.set_backorder_preferences(w.waiting, cancel_if_not_by=date(2026, 3, 1)), E.INVALID_INPUT,
          "cancel_if_not_by"),
