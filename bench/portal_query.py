@@ -174,23 +174,30 @@ def floor_app(url: str) -> Any:
         def price(p: dict[str, Any]) -> Decimal:
             return Decimal(str(p["price"])).quantize(cents)
 
-        def backorder(b: dict[str, Any]) -> dict[str, Any]:
+        def backorder(b: dict[str, Any], line: dict[str, Any]) -> dict[str, Any]:
             product = products[b["sku"]]
             active = b["status"] in ("WAITING", "PARTIALLY_ALLOCATED")
             waiting = b["quantity"] - b["allocated_quantity"]
             position = b["queue_position"] if active else None
             options = []
-            for s in json.loads(product["substitutes"] or "[]"):
-                if s not in sub_products:
+            # the customer's consent and the ones they declined decide what is offered; prices are compared with
+            # what they pay for the line (all in one currency here: no exchange rate to read)
+            declined = set(json.loads(b["declined_substitutes"] or "[]"))
+            listed = [] if b["substitute_consent"] == "NEVER" else json.loads(product["substitutes"] or "[]")
+            ordered = Decimal(str(line["unit_price"])).quantize(cents)
+            for s in listed:
+                if s not in sub_products or s in declined:
                     continue
                 sub = sub_products[s]
+                assert sub["currency"] == line["currency"], "the bench's shop sells in one currency"
                 preorder = (sub["backorder_policy"] == "PREORDER" and sub["release_date"] is not None
                             and str(sub["release_date"]) > today)
                 options.append({
                     "product": {"sku": s, "name": sub["name"],
                                 "price": {"amount": str(price(sub)), "currency": sub["currency"]}},
                     "available": active and free.get(s, 0) >= max(1, waiting) and not preorder,
-                    "priceDifference": {"amount": str(price(sub) - price(product)), "currency": sub["currency"]}})
+                    "priceDifference": {"amount": str(price(sub) - ordered), "currency": line["currency"]},
+                    "exchangeRate": None})
             options.sort(key=lambda o: not o["available"])
             explanation = None
             if active and position is not None:
@@ -224,7 +231,7 @@ def floor_app(url: str) -> Any:
                 "unitPrice": {"amount": str(unit_price), "currency": line["currency"]},
                 "lineTotal": {"amount": str(line_total), "currency": line["currency"]},
                 "product": {"name": products[line["sku"]]["name"]}, "substituteFor": None,
-                "backorder": backorder(b) if b else None})
+                "backorder": backorder(b, line) if b else None})
         body = {"data": {
             "viewer": {"role": "customer", "name": email, "customerEmail": email, "orderOnly": False},
             "myAccount": {"email": email, "name": account["name"], "preferences": {

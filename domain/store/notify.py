@@ -32,6 +32,7 @@ from domain.model import new_id
 from domain.store import bulk, request_ids
 from domain.store.bulk import is_postgres
 from domain.store.db import transaction  # noqa: F401 - the dispatcher's transactions
+from domain.store.lookups import exactly
 from domain.store.portal import CustomerPreferences
 
 QUEUED, SENDING, SENT, LOGGED, FAILED, DEAD, SUPPRESSED = (
@@ -407,7 +408,7 @@ async def list_outbox(*, statuses: Sequence[str] = (), channel: str | None = Non
     if channel:
         query = query.filter(channel=channel)
     if customer_email:
-        query = query.filter(customer_email=customer_email)
+        query = query.filter(exactly(OutboxMessage, "customer_email", customer_email))
     total = await query.count()
     if before:
         query = query.filter(id__lt=before)

@@ -20,6 +20,7 @@ from domain.eta import InboundSupply
 from domain.locations import Location
 from domain.store import mapping
 from domain.store import models as t
+from domain.store.lookups import exactly
 from domain.store.portal import CustomerPreferences
 from domain.store.uow import ACTIVE, OPEN_PO
 
@@ -152,7 +153,7 @@ async def orders_by_id(ids: Sequence[str]) -> dict[str, m.Order]:
 
 
 async def order_id_by_number(number: str) -> str | None:
-    row = await t.Order.filter(number=number.strip().upper()).values_list("id", flat=True)
+    row = await t.Order.filter(exactly(t.Order, "number", number.strip().upper())).values_list("id", flat=True)
     return row[0] if row else None
 
 
@@ -257,11 +258,11 @@ async def list_backorders(f: BackorderFilter, first: int, after: str | None) -> 
     """Oldest first (ids are time-ordered), so a page is stable while new backorders arrive."""
     query = t.Backorder.all()
     if f.sku:
-        query = query.filter(sku=f.sku)
+        query = query.filter(exactly(t.Backorder, "sku", f.sku))
     if f.statuses:
         query = query.filter(status__in=list(f.statuses))
     if f.customer_email:
-        query = query.filter(customer_email=f.customer_email.strip().lower())
+        query = query.filter(exactly(t.Backorder, "customer_email", f.customer_email.strip().lower()))
     if f.channel:
         query = query.filter(channel=f.channel)
     if f.order_id:
@@ -287,11 +288,11 @@ async def list_orders(f: OrderFilter, first: int, after: str | None, *, count: b
     """Newest first (`count`: see `_page`)."""
     query = t.Order.all()
     if f.customer_email:
-        query = query.filter(customer_email=f.customer_email.strip().lower())
+        query = query.filter(exactly(t.Order, "customer_email", f.customer_email.strip().lower()))
     if f.channel:
         query = query.filter(channel=f.channel)
     if f.number:
-        query = query.filter(number=f.number.strip().upper())
+        query = query.filter(exactly(t.Order, "number", f.number.strip().upper()))
     if f.placed_after:
         query = query.filter(placed_at__gte=f.placed_after)
     if f.placed_before:
@@ -314,7 +315,8 @@ async def list_purchase_orders(statuses: Sequence[str], sku: str | None, first: 
     if statuses:
         query = query.filter(status__in=list(statuses))
     if sku:
-        ids = await t.PurchaseOrderLine.filter(sku=sku).values_list("purchase_order_id", flat=True)
+        ids = await t.PurchaseOrderLine.filter(exactly(t.PurchaseOrderLine, "sku", sku)).values_list(
+            "purchase_order_id", flat=True)
         query = query.filter(id__in=list(ids))
     return await _page(query, "id", first, after, ["id"])
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 import httpx
-from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType
+from graphql import GraphQLInputObjectType, GraphQLList, GraphQLNonNull, GraphQLObjectType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,8 +75,35 @@ def _fuzz(base: str, admin: str, pool: list[str]) -> int:
             response = client.post(f"{base}/graphql", json={"query": _document(name, set(ends)), "variables": ends},
                                    headers={"Authorization": f"Bearer {admin}"})
             assert response.status_code < 500 and "Unexpected error" not in response.text, (name, response.text)
+        for variables in _too_long(name):
+            response = client.post(f"{base}/graphql", json={"query": _document(name, set(variables)),
+                                                            "variables": variables},
+                                   headers={"Authorization": f"Bearer {admin}"})
+            assert response.status_code < 500 and "Unexpected error" not in response.text, (
+                name, json.dumps(variables)[:80], response.text)
     client.close()
     return asked
+
+
+def _too_long(name: str) -> list[dict[str, Any]]:
+    """Every text argument, and every text field of an input argument, longer than any column (one at a time):
+    orderByNumber, customerPreferences and the lists' filters by email, number or SKU answered "Unexpected
+    error." when the store's filter refused a value longer than its column."""
+    long = "x" * 300
+    found: list[dict[str, Any]] = []
+    for arg, a in SCHEMA.query_type.fields[name].args.items():
+        kind = _named(a.type)
+        if kind.name in ("String", "ID"):
+            found.append({arg: [long] if _is_list(a.type) else long})
+        elif isinstance(kind, GraphQLInputObjectType):
+            for field, f in kind.fields.items():
+                if _named(f.type).name in ("String", "ID"):
+                    found.append({arg: {field: [long] if _is_list(f.type) else long}})
+    return found
+
+
+def _is_list(kind: Any) -> bool:
+    return isinstance(kind.of_type if isinstance(kind, GraphQLNonNull) else kind, GraphQLList)
 
 
 async def test_every_query_with_arguments_fuzzed_from_the_schema_never_fails(api):
