@@ -57,7 +57,13 @@ class UnitOfWork(Protocol):
 
     async def get_supplier(self, supplier_id: str) -> Supplier | None: ...
 
-    async def save_supplier(self, supplier: Supplier) -> None: ...
+    async def save_supplier(self, supplier: Supplier) -> None:
+        """Its name and lead time (a new supplier with its counts). The delivery counts change only through
+        `count_delivery`, so a stale copy saved by one use case cannot undo another's count."""
+
+    async def count_delivery(self, supplier_id: str, late: bool) -> None:
+        """One more on-time or late delivery, added in place: concurrent receipts of the supplier's purchase
+        orders each count (a read-add-save lost one of two)."""
 
     async def skus_supplied_by(self, supplier_id: str) -> list[str]:
         """SKUs whose ETAs depend on this supplier: its products, and SKUs on its open purchase orders."""

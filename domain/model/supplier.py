@@ -21,8 +21,11 @@ class Supplier:
         total = self.deliveries_on_time + self.deliveries_late
         return total > 0 and self.deliveries_late * 5 >= total
 
-    def record_delivery(self, expected: date, received: date) -> None:
-        if received > expected:
+    def record_delivery(self, expected: date, received: date) -> bool:
+        """Count a delivery on this copy; returns whether it was late (the store adds it with `count_delivery`)."""
+        late = received > expected
+        if late:
             self.deliveries_late += 1
         else:
             self.deliveries_on_time += 1
+        return late

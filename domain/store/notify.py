@@ -6,17 +6,17 @@ outbox); a pending `digests` row per customer says when their coalescing window 
 digest turns the events into `outbox_messages`, one per channel, which dispatchers claim (`FOR UPDATE
 SKIP LOCKED` on PostgreSQL), send and mark. Back-in-stock subscriptions and SMS consent live here too.
 
-Concurrency on PostgreSQL: recording events locks the customers (transaction-scoped advisory locks, taken
-for all of a recorder's customers in one statement in the order of their keys, so two first events make
-one digest and two recorders never deadlock) and then their pending digest (`FOR UPDATE`, so a dispatcher cannot
-close that digest before the new events are committed: it waits, or the recorder waits and opens a new
-one). A digest claims its events with one `UPDATE ... WHERE digest_id IS NULL`, so no event is ever in
-two digests. On SQLite the single writer serialises all of this.
+Concurrency on PostgreSQL: the database keeps at most one pending digest per customer (a partial unique
+index), so two first events make one digest; recording events inserts the missing ones yielding to any
+pending one (`ON CONFLICT DO NOTHING`), in the order of the emails so two recorders never deadlock, and
+locks the customers' pending digests (`FOR UPDATE`, so a dispatcher cannot close one before the new events
+are committed: it waits, or the recorder waits and opens a new one). No lock per customer: a hot SKU's
+receipt reaches tens of thousands of customers. A digest claims its events with one `UPDATE ... WHERE
+digest_id IS NULL`, so no event is ever in two digests. On SQLite the single writer serialises all of this.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -157,7 +157,7 @@ async def record_events(rows: Iterable[dict[str, Any]], now: datetime, window: t
     if not emails:
         return
     ordered = sorted(emails)
-    # PostgreSQL takes them all at once (as arrays; its locks must be taken in one global order); SQLite at most
+    # PostgreSQL takes them all at once (as arrays; its row locks must be taken in one global order); SQLite at most
     # 999 parameters in a statement
     step = len(ordered) if is_postgres(db) else 900
     for start in range(0, len(ordered), step):
@@ -167,30 +167,35 @@ async def record_events(rows: Iterable[dict[str, Any]], now: datetime, window: t
 async def _open_digests(db: BaseDBAsyncClient, emails: list[str], now: datetime, window: timedelta) -> None:
     """A pending digest for each of `emails` (sorted) that has none; on PostgreSQL each customer's pending
     digest stays locked until the transaction ends."""
-    if is_postgres(db):
-        # the customers, in one statement, in the order of their keys: two recorders lock in the same order
-        await db.execute_query(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS v(k, n) ORDER BY n",
-            [sorted({_lock_key("digest", email) for email in emails})])
-        # FOR UPDATE: a dispatcher closing one of these digests right now is waited for, and then it is no
-        # longer PENDING (PostgreSQL re-reads the row), so a new one opens for these events
-        pending = await db.execute_query_dict(
-            'SELECT "email" FROM "digests" WHERE "email" = ANY($1::text[]) AND "status" = \'PENDING\' '
-            'ORDER BY "email", "due_at" FOR UPDATE', [emails])
-    else:  # the single writer serialises recorders and dispatchers alike
+    if not is_postgres(db):  # the single writer serialises recorders and dispatchers alike
         marks = ", ".join("?" * len(emails))
         pending = await db.execute_query_dict(
             f'SELECT "email" FROM "digests" WHERE "email" IN ({marks}) AND "status" = \'PENDING\'', emails)
-    have = {row["email"] for row in pending}
-    await bulk.insert_rows(
-        db, "digests", ("id", "email", "status", "due_at", "created_at", "messages"),
-        ("text", "text", "text", "timestamptz", "timestamptz", "int"),
-        [(new_id(), email, "PENDING", now + window, now, 0) for email in emails if email not in have])
-
-
-def _lock_key(scope: str, value: str) -> int:
-    """A signed 64-bit key for pg_advisory_xact_lock."""
-    return int.from_bytes(hashlib.sha256(f"{scope}:{value}".encode()).digest()[:8], "big", signed=True)
+        have = {row["email"] for row in pending}
+        await bulk.insert_rows(
+            db, "digests", ("id", "email", "status", "due_at", "created_at", "messages"),
+            ("text", "text", "text", "timestamptz", "timestamptz", "int"),
+            [(new_id(), email, "PENDING", now + window, now, 0) for email in emails if email not in have])
+        return
+    # The database keeps one pending digest per customer (a partial unique index), so opening one is an insert
+    # that yields to a pending one, inserted or committed by anyone: no lock per customer (a hot SKU's receipt
+    # for tens of thousands of customers ran PostgreSQL out of lock slots). Rows are inserted and locked in the
+    # order of the emails, the same for every recorder, so two recorders never deadlock. FOR UPDATE then keeps
+    # a dispatcher from closing these digests before our events are committed; one it closed meanwhile is no
+    # longer PENDING when re-read, and the loop opens a new one for that customer.
+    missing = emails
+    while missing:
+        await db.execute_query(
+            'INSERT INTO "digests" ("id", "email", "status", "due_at", "created_at", "messages") '
+            "SELECT v.id, v.email, 'PENDING', $3, $4, 0 FROM unnest($1::text[], $2::text[]) "
+            'WITH ORDINALITY AS v(id, email, n) ORDER BY v.n '
+            "ON CONFLICT (\"email\") WHERE \"status\" = 'PENDING' DO NOTHING",
+            [[new_id() for _ in missing], missing, now + window, now])
+        pending = await db.execute_query_dict(
+            'SELECT "email" FROM "digests" WHERE "email" = ANY($1::text[]) AND "status" = \'PENDING\' '
+            'ORDER BY "email" FOR UPDATE', [missing])
+        have = {row["email"] for row in pending}
+        missing = [email for email in missing if email not in have]
 
 
 async def enqueue(*, key: str, kind: str, channel: str, recipient: str, body_text: str, now: datetime,

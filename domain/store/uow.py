@@ -388,11 +388,15 @@ class TortoiseUnitOfWork:
         return mapping.supplier(rows[0]) if rows else None
 
     async def save_supplier(self, supplier: m.Supplier) -> None:
-        await t.Supplier.update_or_create(
-            id=supplier.id,
-            defaults={"name": supplier.name, "lead_time_days": supplier.lead_time_days,
-                      "deliveries_on_time": supplier.deliveries_on_time, "deliveries_late": supplier.deliveries_late},
-        )
+        if not await t.Supplier.filter(id=supplier.id).update(name=supplier.name,
+                                                              lead_time_days=supplier.lead_time_days):
+            await t.Supplier.create(id=supplier.id, name=supplier.name, lead_time_days=supplier.lead_time_days,
+                                    deliveries_on_time=supplier.deliveries_on_time,
+                                    deliveries_late=supplier.deliveries_late)
+
+    async def count_delivery(self, supplier_id: str, late: bool) -> None:
+        column = "deliveries_late" if late else "deliveries_on_time"
+        await t.Supplier.filter(id=supplier_id).update(**{column: F(column) + 1})
 
     async def skus_supplied_by(self, supplier_id: str) -> list[str]:
         skus = set(await t.Product.filter(supplier_id=supplier_id).values_list("sku", flat=True))

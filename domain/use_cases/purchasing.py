@@ -170,8 +170,7 @@ async def receive_purchase_order(
         if po.status is PurchaseOrderStatus.RECEIVED:
             supplier = await uow.get_supplier(po.supplier_id)
             if supplier is not None:
-                supplier.record_delivery(po.expected_date, now.date())
-                await uow.save_supplier(supplier)
+                await uow.count_delivery(supplier.id, supplier.record_delivery(po.expected_date, now.date()))
         await uow.save_purchase_order(po)
         uow.add_events([po_event(po, now, "received")])
         await uow.load_inventories(skus)

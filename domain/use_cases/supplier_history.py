@@ -101,8 +101,8 @@ async def import_purchase_orders(deps: Deps, lines: Sequence[HistoricalLine]) ->
                 po.status = PurchaseOrderStatus.RECEIVED
                 supplier = await uow.get_supplier(po.supplier_id)
                 assert supplier is not None
-                supplier.record_delivery(po.expected_date, max(receipts.values()))
-                await uow.save_supplier(supplier)
+                await uow.count_delivery(supplier.id, supplier.record_delivery(po.expected_date,
+                                                                               max(receipts.values())))
             elif receipts:
                 po.status = PurchaseOrderStatus.PARTIALLY_RECEIVED
             await uow.save_purchase_order(po)

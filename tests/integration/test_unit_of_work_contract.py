@@ -152,6 +152,31 @@ async def test_an_object_changed_but_not_saved_is_not_kept(store: Store):
         assert (await uow.get_supplier(supplier.id)).lead_time_days == 10  # type: ignore[union-attr]
 
 
+async def test_a_supplier_saved_from_a_stale_copy_keeps_the_deliveries_counted_meanwhile(store: Store):
+    # given a supplier, read by an agent's rename before two of its purchase orders are received
+    supplier = Supplier(id=new_id(), name="Acme", lead_time_days=10)
+    async with store.uow() as uow:
+        await uow.save_supplier(supplier)
+        await uow.commit()
+    async with store.uow() as uow:
+        stale = await uow.get_supplier(supplier.id)
+    for late in (True, False, True):
+        async with store.uow() as uow:
+            await uow.count_delivery(supplier.id, late)
+            await uow.commit()
+    # when the rename saves its copy, read before those deliveries
+    assert stale is not None
+    stale.name = "Acme Ltd"
+    async with store.uow() as uow:
+        await uow.save_supplier(stale)
+        await uow.commit()
+    # then every delivery is still counted (a read-add-save of the counts lost them)
+    async with store.uow() as uow:
+        found = await uow.get_supplier(supplier.id)
+    assert found is not None
+    assert (found.name, found.deliveries_late, found.deliveries_on_time) == ("Acme Ltd", 2, 1)
+
+
 async def test_an_inventory_changed_but_not_saved_is_not_kept(store: Store):
     await _shop(store, on_hand=5)
     async with store.uow() as uow:

@@ -79,9 +79,11 @@ async def test_two_first_events_at_once_open_one_digest(db):
 async def test_no_event_is_taken_by_two_digests(db):
     await store.NotificationEvent.bulk_create([store.NotificationEvent(**event("ann@example.com", n))
                                               for n in (1, 2)])
-    ids = [new_id(), new_id()]  # two pending digests for one customer (as the old race could leave)
-    for digest_id in ids:
-        await store.Digest.create(id=digest_id, email="ann@example.com", due_at=NOW, created_at=NOW)
+    # two digests of one customer claiming at once (the old race could leave two pending; the database now
+    # refuses a second pending one, but claiming must stay safe on its own)
+    ids = [new_id(), new_id()]
+    for digest_id, status in zip(ids, ("PENDING", "DONE"), strict=True):
+        await store.Digest.create(id=digest_id, email="ann@example.com", status=status, due_at=NOW, created_at=NOW)
 
     async def take(digest_id: str) -> list[str]:
         async with in_transaction() as conn:

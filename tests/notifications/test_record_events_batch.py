@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tortoise.transactions import in_transaction
@@ -86,6 +87,29 @@ async def test_a_receipt_for_more_customers_than_a_statement_takes_opens_a_diges
     assert await store.NotificationEvent.all().count() == 2_101
     assert await store.Digest.filter(status="PENDING").count() == 2_100
     assert await store.Digest.filter(email="many7@example.com").count() == 1
+
+
+async def test_a_receipt_for_more_customers_than_postgresql_has_lock_slots_is_recorded(db):
+    # a hot SKU's receipt can serve tens of thousands of customers in one transaction: a lock per customer
+    # (pg_advisory_xact_lock) ran PostgreSQL out of its shared lock table ("out of shared memory") at about
+    # 12,000-15,000 customers on this machine (the shared lock table holds max_locks_per_transaction x
+    # max_connections locks, plus slack), and the whole receipt failed
+    rows = [row(f"crowd{n}@example.com", n) for n in range(25_000)]
+    async with in_transaction() as conn:
+        await store.record_events(rows, NOW, WINDOW, conn)
+    assert await store.NotificationEvent.all().count() == 25_000
+    assert await store.Digest.filter(status="PENDING").count() == 25_000
+
+
+async def test_the_database_itself_refuses_a_second_pending_digest_for_a_customer(db):
+    # one pending digest per customer is what makes one message of many events: the store enforces it, so no
+    # interleaving of recorders and dispatchers can open two
+    from tortoise.exceptions import IntegrityError
+
+    await store.Digest.create(id=new_id(), email="once@example.com", due_at=NOW, created_at=NOW)
+    await store.Digest.create(id=new_id(), email="once@example.com", status="DONE", due_at=NOW, created_at=NOW)
+    with pytest.raises(IntegrityError):
+        await store.Digest.create(id=new_id(), email="once@example.com", due_at=NOW, created_at=NOW)
 
 
 async def test_a_receipts_webhook_deliveries_are_written_in_slices_one_per_event_and_endpoint(db):

@@ -124,7 +124,17 @@ class InMemoryUnitOfWork:
         return copy.deepcopy(self._work.suppliers.get(supplier_id))
 
     async def save_supplier(self, supplier: Supplier) -> None:
-        self._work.suppliers[supplier.id] = copy.deepcopy(supplier)
+        saved = copy.deepcopy(supplier)
+        if (stored := self._work.suppliers.get(supplier.id)) is not None:  # the counts only through count_delivery
+            saved.deliveries_on_time, saved.deliveries_late = stored.deliveries_on_time, stored.deliveries_late
+        self._work.suppliers[supplier.id] = saved
+
+    async def count_delivery(self, supplier_id: str, late: bool) -> None:
+        if (stored := self._work.suppliers.get(supplier_id)) is not None:
+            if late:
+                stored.deliveries_late += 1
+            else:
+                stored.deliveries_on_time += 1
 
     async def skus_supplied_by(self, supplier_id: str) -> list[str]:
         skus = {p.sku for p in self._work.products.values() if p.supplier_id == supplier_id}
