@@ -1,0 +1,129 @@
+// The agent console's customer view: their orders, preferences and messages.
+
+import { el } from "../dom.js";
+import { $, announce, button, clearErrors, confirmAction, etaText, formatDateTime, gql, showErrors, state, statusChip, words } from "./core.js";
+import { CUSTOMER_QUERY, MESSAGES_QUERY } from "./documents.js";
+import { afterAction, backorderActions } from "./queue.js";
+import { go } from "./session.js";
+
+// -- customer ----------------------------------------------------------------------------------
+export async function openCustomer(email) {
+  email = email.trim().toLowerCase();
+  $("customer-form").email.value = email;
+  clearErrors($("customer-form"));
+  let data;
+  try {
+    data = await gql(CUSTOMER_QUERY, { email });
+  } catch (err) {
+    showErrors($("customer-form"), [{ field: "email", message: err.message }]);
+    return;
+  }
+  const orders = data.orders.nodes;
+  if (!orders.length && !data.notifications.nodes.length) {
+    $("customer-body").hidden = true;
+    showErrors($("customer-form"), [{ field: "email", message: `No orders or messages for ${email}.` }]);
+    return;
+  }
+  state.customer = email;
+  const who = orders.length ? orders[0].customer : { email, name: "", phone: null, tier: null };
+  const p = data.customerPreferences;
+  const told = [p.byEmail ? "email" : null, p.bySms ? `SMS${p.smsStopped ? " (number replied STOP)" : ""}` : null]
+    .filter(Boolean).join(" and ") || "nothing (opted out)";
+  $("customer-card").replaceChildren(
+    el("h3", {}, who.name || who.email),
+    el("dl", { class: "facts" },
+      el("dt", {}, "Email"), el("dd", {}, who.email),
+      el("dt", {}, "Phone"), el("dd", {}, who.phone || p.phone || "—"),
+      el("dt", {}, "Tier"), el("dd", {}, words(who.tier) || "—"),
+      el("dt", {}, "Told by"), el("dd", { "data-testid": "told-by" }, told),
+      el("dt", {}, "Quiet hours"), el("dd", {}, p.quietHoursStart ? `${p.quietHoursStart.slice(0, 5)}–${(p.quietHoursEnd || "").slice(0, 5)}` : "none"),
+      el("dt", {}, "Time zone, language"), el("dd", {}, `${p.timezone}, ${p.language}`)),
+    el("div", { class: "row-actions" }, button("Send a portal link", () => portalLink(who.email, null))),
+    el("p", { id: "portal-link-result", class: "note", role: "status", "data-testid": "portal-link" }));
+  $("customer-orders").replaceChildren(...orders.map(renderCustomerOrder));
+  $("customer-messages").querySelector("tbody").replaceChildren();
+  showMessages(data.notifications);
+  $("customer-body").hidden = false;
+}
+
+// newest first, 25 at a time: "More messages" asks for the next page
+export function showMessages(page) {
+  const body = $("customer-messages").querySelector("tbody");
+  body.append(...page.nodes.map((n) => el("tr",
+    { "data-testid": "message-row", "data-id": n.id, "data-status": n.status },
+    el("td", {}, formatDateTime(n.sentAt || n.createdAt)), el("td", {}, `${words(n.channel)} to ${n.recipient}`),
+    el("td", {}, n.subject || words(n.kind)),
+    el("td", {}, el("span", { class: `status m-${n.status.toLowerCase()}` }, words(n.status)),
+      n.lastError ? el("span", { class: "note" }, ` ${n.lastError}`) : null),
+    el("td", {}, n.deliveryStatus || "—"), el("td", { class: "num" }, n.attempts),
+    el("td", { class: "row-actions" }, n.status === "FAILED" || n.status === "DEAD"
+      ? button("Retry", () => retryMessage(n), { "aria-label": `Retry the ${words(n.channel)} to ${n.recipient}` }) : null))));
+  $("customer-no-messages").hidden = body.children.length > 0;
+  state.messagesAfter = page.pageInfo.endCursor;
+  $("more-messages").hidden = !page.pageInfo.hasNextPage;
+  $("messages-count").textContent = `${body.children.length} of ${page.totalCount} shown.`;
+}
+
+export async function moreMessages() {
+  try {
+    const data = await gql(MESSAGES_QUERY, { email: state.customer, after: state.messagesAfter });
+    showMessages(data.notifications);
+  } catch (err) {
+    $("messages-count").textContent = err.message;
+  }
+}
+
+export function renderCustomerOrder(order) {
+  return el("article", { class: "card order", "data-testid": "customer-order", "data-number": order.number },
+    el("header", {}, el("h4", {}, order.number),
+      el("span", { class: "note" }, `${words(order.channel)} · ${formatDateTime(order.placedAt)}${order.shipComplete ? " · ship complete" : ""}`)),
+    el("table", { class: "grid" },
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "SKU"), el("th", { scope: "col" }, "Ordered"),
+        el("th", { scope: "col" }, "From stock"), el("th", { scope: "col" }, "Shipped"), el("th", { scope: "col" }, "Backorder"),
+        el("th", { scope: "col" }, el("span", { class: "visually-hidden" }, "Actions")))),
+      el("tbody", {}, order.lines.map((l) => el("tr", { "data-testid": "order-line", "data-sku": l.sku },
+        el("td", {}, button(l.sku, () => go("queue", l.sku), { "aria-label": `Queue of ${l.sku}` }), ` ${l.product ? l.product.name : ""}`),
+        el("td", { class: "num" }, l.quantity), el("td", { class: "num" }, l.allocatedQuantity),
+        el("td", { class: "num" }, l.shippedQuantity),
+        el("td", {}, l.backorder ? [statusChip(l.backorder.status), ` ${l.backorder.backorderedQuantity} waiting`,
+          l.backorder.queuePosition ? `, #${l.backorder.queuePosition}` : "", `, ETA ${etaText(l.backorder.eta)}`] : "—"),
+        el("td", { class: "row-actions" }, l.backorder && ["WAITING", "PARTIALLY_ALLOCATED"].includes(l.backorder.status)
+          ? backorderActions(l.backorder, l.product) : null))))),
+    el("div", { class: "row-actions" },
+      button("Ship allocated units", () => shipAllocated(order), { "aria-label": `Ship allocated units of ${order.number}` }),
+      button("Portal link for this order", () => portalLink(order.customer.email, order.id))));
+}
+
+export async function shipAllocated(order) {
+  const done = await confirmAction({
+    title: `Ship ${order.number}`, what: "Record a shipment of every unit allocated to this order and not yet shipped.",
+    confirm: "Record shipment",
+    run: async () => (await gql(`mutation($input: ShipAllocatedInput!) { shipAllocated(input: $input) {
+      shipment { id units } userErrors { field message code line } } }`, { input: { orderId: order.id } })).shipAllocated,
+  });
+  if (done) await afterAction(`Shipped ${done.shipment ? done.shipment.units : 0} units of ${order.number}.`);
+}
+
+export async function portalLink(email, orderId) {
+  const done = await confirmAction({
+    title: "Portal link", what: `A single-use sign-in link for ${email}${orderId ? " (this order only)" : ""}: emailed to them, and shown here to read out.`,
+    confirm: "Create and send",
+    run: async () => (await gql(`mutation($input: CustomerPortalLinkInput!) { customerPortalLink(input: $input) {
+      url expiresAt userErrors { field message code } } }`, { input: { email, orderId, send: true } })).customerPortalLink,
+  });
+  if (!done) return;
+  const out = $("portal-link-result");
+  out.replaceChildren(`Sent to ${email}. Link (valid until ${formatDateTime(done.expiresAt)}): `,
+    el("input", { readonly: true, value: done.url, "aria-label": "Portal link", class: "link-box" }));
+  announce(`Portal link sent to ${email}.`);
+}
+
+export async function retryMessage(n) {
+  const done = await confirmAction({
+    title: "Send again", what: `Send the ${words(n.channel)} "${n.subject || words(n.kind)}" to ${n.recipient} again.`,
+    confirm: "Send again",
+    run: async () => (await gql(`mutation($input: RetryNotificationInput!) { retryNotification(input: $input) {
+      notification { id status } userErrors { field message code } } }`, { input: { id: n.id } })).retryNotification,
+  });
+  if (done) await afterAction(`Message to ${n.recipient} queued again.`);
+}

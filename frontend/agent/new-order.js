@@ -1,0 +1,62 @@
+// The agent console's New order view.
+
+import { el } from "../dom.js";
+import { $, announce, button, clearErrors, confirmAction, etaText, gql, showErrors, words } from "./core.js";
+import { go } from "./session.js";
+
+// -- new order ---------------------------------------------------------------------------------
+export function addLine() {
+  const box = $("order-lines");
+  const i = box.children.length;
+  const row = el("div", { class: "order-line", "data-testid": "line-input" },
+    el("label", { for: `line-sku-${i}` }, `SKU (line ${i + 1})`),
+    el("input", { id: `line-sku-${i}`, name: "sku", autocomplete: "off", "aria-describedby": `line-error-${i}` }),
+    el("label", { for: `line-qty-${i}` }, "Quantity"),
+    el("input", { id: `line-qty-${i}`, name: "quantity", type: "number", min: 1, step: 1, value: 1, "aria-describedby": `line-error-${i}` }),
+    el("p", { id: `line-error-${i}`, class: "error", "data-error-for": `lines@${i} lines.sku@${i} lines.quantity@${i}` }));
+  box.append(row);
+  return row;
+}
+
+export async function placeOrder(event) {
+  event.preventDefault();
+  const form = event.target;
+  clearErrors(form);
+  const lines = [...$("order-lines").children].map((row) => ({
+    sku: row.querySelector("[name=sku]").value.trim(), quantity: Number(row.querySelector("[name=quantity]").value) }))
+    .filter((l) => l.sku);
+  const input = {
+    customer: { email: form.email.value.trim(), name: form.name.value.trim(), phone: form.phone.value.trim() || null },
+    channel: form.channel.value, lines, shipComplete: form.shipComplete.checked,
+  };
+  const summary = lines.map((l) => `${l.quantity} × ${l.sku}`).join(", ") || "no lines";
+  let errors = null;
+  const done = await confirmAction({
+    title: "Place the order", what: `For ${input.customer.email || "?"} by ${words(input.channel)}: ${summary}. ` +
+      "What is in stock is allocated now; the rest is backordered.",
+    confirm: "Place order",
+    run: async () => {
+      const payload = (await gql(`mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
+        order { id number lines { sku quantity allocatedQuantity } }
+        backorders { id sku backorderedQuantity queuePosition eta { date confidence } }
+        userErrors { field message code line } } }`, { input })).placeOrder;
+      // errors belong beside the order form's fields, not in the dialog
+      if (payload.userErrors.length) { errors = payload.userErrors; return {}; }
+      return payload;
+    },
+  });
+  if (errors) { showErrors(form, errors); return; }
+  if (!done || !done.order) return;
+  const out = $("order-result");
+  out.replaceChildren(el("h3", {}, `Order ${done.order.number} placed`),
+    el("ul", {}, done.order.lines.map((l) => el("li", {}, `${l.sku}: ${l.allocatedQuantity} of ${l.quantity} from stock`))),
+    done.backorders.length ? el("ul", {}, done.backorders.map((b) => el("li", { "data-testid": "placed-backorder" },
+      `${b.sku}: ${b.backorderedQuantity} backordered, position ${b.queuePosition || "—"}, ETA ${etaText(b.eta)}`))) : null,
+    button("Open the customer", () => go("customer", input.customer.email)));
+  out.hidden = false;
+  out.focus();
+  form.reset();
+  $("order-lines").replaceChildren();
+  addLine();
+  announce(`Order ${done.order.number} placed.`);
+}

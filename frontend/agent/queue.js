@@ -1,0 +1,290 @@
+// The agent console's SKU queue: the product, its purchase orders, reorder advice and the queue of
+// backorders with their actions, kept live over graphql-transport-ws.
+
+import { el } from "../dom.js";
+import { subscribe } from "../graphql.js";
+import { $, announce, button, clearErrors, confirmAction, etaText, formatDate, formatDateTime, gql, showErrors, state, words } from "./core.js";
+import { openCustomer } from "./customer.js";
+import { QUEUE_QUERY } from "./documents.js";
+import { go, start } from "./session.js";
+
+// -- the SKU queue -----------------------------------------------------------------------------
+export async function openQueue(sku) {
+  $("queue-form").sku.value = sku;
+  clearErrors($("queue-form"));
+  const ok = await loadQueue(sku);
+  if (ok) startLive(sku);
+}
+
+export async function loadQueue(sku) {
+  let data;
+  try {
+    data = await gql(QUEUE_QUERY, { sku });
+  } catch (err) {
+    showErrors($("queue-form"), [{ field: "sku", message: err.message }]);
+    return false;
+  }
+  if (!data.product) {
+    $("queue-body").hidden = true;
+    showErrors($("queue-form"), [{ field: "sku", message: `No product has the SKU ${sku}.` }]);
+    return false;
+  }
+  state.queueSku = sku;
+  state.queue = data;
+  renderQueue(data);
+  $("queue-body").hidden = false;
+  return true;
+}
+
+export function renderQueue(data) {
+  const p = data.product;
+  $("queue-product").replaceChildren(
+    el("h3", {}, `${p.sku} · ${p.name}`),
+    el("dl", { class: "facts" },
+      el("dt", {}, "On hand"), el("dd", { "data-testid": "on-hand" }, p.onHand),
+      el("dt", {}, "Available to promise"), el("dd", {}, p.availableToPromise),
+      el("dt", {}, "Units backordered"), el("dd", { "data-testid": "units-backordered" }, p.unitsBackordered),
+      el("dt", {}, "Supplier"), el("dd", {}, p.supplier ? `${p.supplier.name}` : "—"),
+      el("dt", {}, "Lead time"), el("dd", {}, p.leadTimeDays !== null ? `${p.leadTimeDays} days` : "default")));
+  renderAdvice(p, data.reorderSuggestions ? data.reorderSuggestions.suggestions[0] : null);
+  const pos = data.purchaseOrders.nodes;
+  $("queue-pos").querySelector("tbody").replaceChildren(...(pos.length ? pos.map((po) => {
+    const line = po.lines.find((l) => l.sku === p.sku) || { quantity: 0, receivedQuantity: 0, outstandingQuantity: 0 };
+    return el("tr", { "data-testid": "po-row", "data-number": po.number },
+      el("th", { scope: "row" }, po.number), el("td", { "data-testid": "po-date" }, formatDate(po.expectedDate)),
+      el("td", { class: "num" }, line.quantity), el("td", { class: "num" }, line.receivedQuantity),
+      el("td", { class: "num", "data-testid": "po-outstanding" }, line.outstandingQuantity), el("td", {}, words(po.status)),
+      el("td", { class: "row-actions" },
+        button("Change", () => changePurchaseOrder(po), { "aria-label": `Change ${po.number}` }),
+        button("Receive", () => receivePurchaseOrder(po), { "aria-label": `Receive ${po.number}` })));
+  }) : [el("tr", {}, el("td", { colspan: 7, class: "note" }, "No purchase order is bringing this SKU."))]));
+  const queue = p.queue;  // in queue order, position 1 first
+  $("queue-list").querySelector("tbody").replaceChildren(...queue.map((b) => el("tr",
+    { "data-testid": "queue-row", "data-id": b.id, "data-customer": b.customerEmail },
+    el("td", { class: "num", "data-testid": "position" }, b.queuePosition || "—"),
+    el("td", {}, button(b.customerEmail, () => go("customer", b.customerEmail))),
+    el("td", {}, b.order ? b.order.number : "—"),
+    el("td", { class: "num", "data-testid": "waiting" }, b.backorderedQuantity),
+    el("td", { class: "num" }, b.allocatedQuantity),
+    el("td", { "data-testid": "eta" }, etaText(b.eta), b.eta && b.eta.purchaseOrderNumber ? el("span", { class: "note" }, ` ${b.eta.purchaseOrderNumber}`) : null),
+    el("td", { class: "why" }, b.allocationReason || "first come, first served",
+      b.priority ? el("span", { class: "note" }, ` · priority ${b.priority}${b.priorityReason ? `: ${b.priorityReason}` : ""}`) : null),
+    el("td", { class: "row-actions" }, backorderActions(b, p)))));
+  $("queue-empty").hidden = queue.length > 0;
+}
+
+// reorder advice beside the queue: the figures reorderSuggestions gives, and an order of the suggested quantity
+export function renderAdvice(product, a) {
+  if (!a) {
+    $("queue-advice").replaceChildren(el("p", { class: "note" }, "No reorder advice for this SKU."));
+    return;
+  }
+  const lead = `${a.leadTimeDays} days` + (a.leadTimeStdDays ? ` ± ${a.leadTimeStdDays}` : "") +
+    (a.leadTimeLearned ? " (from deliveries)" : " (stated)");
+  const order = a.suggestedQuantity > 0 && a.supplier
+    ? button(`Order ${a.suggestedQuantity} from ${a.supplier.name}`, () => orderSuggested(product, a),
+      { "data-testid": "advice-order" })
+    : null;
+  $("queue-advice").replaceChildren(
+    el("h3", {}, "Reorder advice ", el("span", { class: "note" }, a.belowReorderPoint ? "below the reorder point" : "stock is enough")),
+    el("dl", { class: "facts" },
+      el("dt", {}, "Demand"), el("dd", {}, `${a.demandPerDay.toFixed(2)} a day (Croston)`),
+      el("dt", {}, "Lead time"), el("dd", {}, lead),
+      el("dt", {}, "Safety stock"), el("dd", {}, a.safetyStock),
+      el("dt", {}, "Reorder point"), el("dd", { "data-testid": "advice-reorder-point" }, a.reorderPoint),
+      el("dt", {}, "Position"), el("dd", {}, `${a.inventoryPosition} (${a.available} available + ${a.onOrder} on order − ${a.waiting} waiting)`),
+      el("dt", {}, "Suggested order"), el("dd", { "data-testid": "advice-quantity" }, a.suggestedQuantity)),
+    order);
+}
+
+export async function orderSuggested(product, a) {
+  const soon = new Date(Date.now() + Math.round(a.leadTimeDays) * 86400000).toISOString().slice(0, 10);
+  const done = await confirmAction({
+    title: `Order ${product.sku}`, confirm: "Create purchase order",
+    what: `A purchase order to ${a.supplier.name} for the suggested ${a.suggestedQuantity} units (waiting backorders, demand over the lead time and safety stock, less stock and what is on order).`,
+    fields: [{ name: "expectedDate", label: "Expected date", type: "date", value: soon, required: true }],
+    run: async (v) => (await gql(`mutation($input: CreatePurchaseOrderInput!) { createPurchaseOrder(input: $input) {
+      purchaseOrder { id number } userErrors { field message code line } } }`,
+    { input: { supplierId: a.supplier.id, expectedDate: v.expectedDate, fromSuggestions: [product.sku] } })).createPurchaseOrder,
+  });
+  if (done && done.purchaseOrder) await afterAction(`${done.purchaseOrder.number} created.`);
+}
+
+export function backorderActions(b, product) {
+  const who = `${b.customerEmail}'s backorder of ${b.backorderedQuantity} × ${b.sku}`;
+  return [
+    button("Cancel", () => cancelBackorder(b, who), { "aria-label": `Cancel ${who}` }),
+    button("Reprioritise", () => reprioritize(b, who), { "aria-label": `Reprioritise ${who}` }),
+    product && product.substitutes.length
+      ? button("Offer substitute", () => offerSubstitute(b, product, who), { "aria-label": `Offer substitute for ${who}` })
+      : null,
+    b.preferences ? button("Customer's limits", () => setLimits(b, who), { "aria-label": `Customer's limits for ${who}` })
+      : null,
+    product && b.declinedSubstitutes && product.substitutes.some((s) => !b.declinedSubstitutes.includes(s.sku))
+      ? button("Decline substitute", () => declineSubstitute(b, product, who),
+        { "aria-label": `Decline substitute for ${who}` })
+      : null,
+  ];
+}
+
+export const CONSENTS = [["ASK", "Ask them first"], ["NEVER", "Never offer one"],
+  ["SAME_PRICE_OR_LOWER", "Take one in stock that costs no more"], ["ANY_LISTED", "Take any listed one in stock"]];
+
+export async function setLimits(b, who) {
+  // the customer's own limits, set for them (on the phone, say): cancelled automatically when not here by the date
+  const done = await confirmAction({
+    title: "Customer's limits", confirm: "Save limits",
+    what: `For ${who}: past the date (expected later, or still waiting on it) it is cancelled and they are told why.`,
+    fields: [
+      { name: "cancelIfNotBy", label: "Cancel if not here by (empty: no limit)", type: "date",
+        value: b.preferences.cancelIfNotBy || "" },
+      { name: "substitutes", label: "Substitutes", options: CONSENTS, value: b.preferences.substitutes },
+    ],
+    run: async (v) => (await gql(`mutation($input: SetBackorderPreferencesInput!) { setBackorderPreferences(input: $input) {
+      backorder { id status } userErrors { field message code line } } }`,
+    { input: { backorderId: b.id, cancelIfNotBy: v.cancelIfNotBy || null, substitutes: v.substitutes } })).setBackorderPreferences,
+  });
+  if (done) await afterAction(`Limits saved: ${who}.`);
+}
+
+export async function declineSubstitute(b, product, who) {
+  const open = product.substitutes.filter((s) => !b.declinedSubstitutes.includes(s.sku));
+  const done = await confirmAction({
+    title: "Decline a substitute", confirm: "Decline it",
+    what: `The customer does not want it: it is never offered again for ${who}, and the decline is in the history.`,
+    fields: [{ name: "substituteSku", label: "Substitute", options: open.map((s) => [s.sku, `${s.sku} · ${s.name}`]) }],
+    run: async (v) => (await gql(`mutation($input: DeclineSubstituteInput!) { declineSubstitute(input: $input) {
+      backorder { id } userErrors { field message code line } } }`,
+    { input: { backorderId: b.id, substituteSku: v.substituteSku } })).declineSubstitute,
+  });
+  if (done) await afterAction(`Substitute declined: ${who}.`);
+}
+
+export async function afterAction(message) {
+  announce(message);
+  if (state.view === "queue" && state.queueSku) await loadQueue(state.queueSku);
+  if (state.view === "customer" && state.customer) await openCustomer(state.customer);
+}
+
+export async function cancelBackorder(b, who) {
+  const done = await confirmAction({
+    title: "Cancel backordered units", what: `Cancel ${who}. Units set aside for it go to the next in line.`,
+    danger: true, confirm: "Cancel units",
+    fields: [
+      { name: "quantity", label: "Units to cancel (empty: all still owed)", type: "number", min: 1, max: b.quantity || undefined },
+      { name: "reason", label: "Reason", type: "textarea", required: true },
+    ],
+    run: async (v) => (await gql(`mutation($input: CancelBackorderInput!) { cancelBackorder(input: $input) {
+      backorder { id status cancelledQuantity } userErrors { field message code line } } }`,
+    { input: { id: b.id, quantity: v.quantity, reason: v.reason } })).cancelBackorder,
+  });
+  if (done) await afterAction(`Cancelled: ${who}.`);
+}
+
+export async function reprioritize(b, who) {
+  const done = await confirmAction({
+    title: "Reprioritise", what: `Move ${who} in the queue. Higher is served first; 0 is the default.`,
+    confirm: "Set priority",
+    fields: [
+      { name: "priority", label: "Priority (-1000 to 1000)", type: "number", value: b.priority || 0, min: -1000, max: 1000, required: true },
+      { name: "reason", label: "Reason", type: "textarea", required: true },
+    ],
+    run: async (v) => (await gql(`mutation($input: ReprioritizeBackorderInput!) { reprioritizeBackorder(input: $input) {
+      backorder { id priority queuePosition } userErrors { field message code line } } }`,
+    { input: { id: b.id, priority: v.priority, reason: v.reason } })).reprioritizeBackorder,
+  });
+  if (done) await afterAction(`Priority set: ${who}.`);
+}
+
+export async function offerSubstitute(b, product, who) {
+  const done = await confirmAction({
+    title: "Offer a substitute", what: `Suggest an alternative to ${b.customerEmail} for ${b.sku}. They are told and choose.`,
+    confirm: "Offer it",
+    fields: [{ name: "substituteSku", label: "Substitute", options: product.substitutes.map((s) =>
+      [s.sku, `${s.sku} · ${s.name} (${s.availableToPromise} available)`]) }],
+    run: async (v) => (await gql(`mutation($input: OfferSubstituteInput!) { offerSubstitute(input: $input) {
+      backorder { id } userErrors { field message code line } } }`,
+    { input: { backorderId: b.id, substituteSku: v.substituteSku } })).offerSubstitute,
+  });
+  if (done) await afterAction(`Substitute offered: ${who}.`);
+}
+
+export async function changePurchaseOrder(po) {
+  const fields = [{ name: "expectedDate", label: "Expected date", type: "date", value: po.expectedDate, required: true }];
+  po.lines.forEach((l, i) => fields.push({ name: `line${i}`, label: `Units of ${l.sku} ordered`, type: "number",
+    value: l.quantity, min: 0, errorFor: `lines@${i} lines.quantity@${i}` }));
+  const done = await confirmAction({
+    title: `Change ${po.number}`, what: `Move the date or change quantities. Every ETA on it is re-projected and customers are told.`,
+    confirm: "Save changes",
+    fields,
+    run: async (v) => {
+      const lines = po.lines.map((l, i) => ({ sku: l.sku, quantity: v[`line${i}`] }))
+        .filter((l, i) => l.quantity !== null && l.quantity !== po.lines[i].quantity);
+      const input = { id: po.id, lines };
+      if (v.expectedDate !== po.expectedDate) input.expectedDate = v.expectedDate;
+      return (await gql(`mutation($input: UpdatePurchaseOrderInput!) { updatePurchaseOrder(input: $input) {
+        purchaseOrder { id expectedDate } userErrors { field message code line } } }`, { input })).updatePurchaseOrder;
+    },
+  });
+  if (done) await afterAction(`${po.number} changed.`);
+}
+
+export async function receivePurchaseOrder(po) {
+  const fields = po.lines.map((l, i) => ({ name: `line${i}`, label: `Units of ${l.sku} arrived (outstanding ${l.outstandingQuantity})`,
+    type: "number", value: l.outstandingQuantity, min: 0, errorFor: `lines@${i} lines.quantity@${i}` }));
+  const done = await confirmAction({
+    title: `Receive ${po.number}`, what: "Record what arrived: all that is outstanding, or part of it. Stock goes to the queue in order.",
+    confirm: "Receive", fields,
+    run: async (v) => {
+      const whole = po.lines.every((l, i) => v[`line${i}`] === l.outstandingQuantity);
+      const lines = whole ? null : po.lines.map((l, i) => ({ sku: l.sku, quantity: v[`line${i}`] || 0 }))
+        .filter((l) => l.quantity > 0);
+      return (await gql(`mutation($input: ReceivePurchaseOrderInput!) { receivePurchaseOrder(input: $input) {
+        purchaseOrder { id status } userErrors { field message code line } } }`, { input: { id: po.id, lines } })).receivePurchaseOrder;
+    },
+  });
+  if (done) await afterAction(`${po.number} received.`);
+}
+
+// live: the queue re-reads itself when a committed change to this SKU arrives
+export function startLive(sku) {
+  stopLive();
+  const socket = subscribe({
+    id: "queue",
+    query: `subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind message backorderId } }`,
+    variables: { sku },
+    onAck: () => {
+      state.retry = 0;
+      $("connection").hidden = true;
+      $("queue-live").hidden = false;
+    },
+    onNext: (data) => onQueueUpdate(data.backorderUpdates),
+    onEnd: () => { stopLive(); start(); },
+    onClose: () => {
+      if (state.socket !== socket) return;
+      state.socket = null;
+      $("queue-live").hidden = true;
+      $("connection").textContent = "Live updates paused: reconnecting…";
+      $("connection").hidden = false;
+      const delay = Math.min(30000, 1000 * 2 ** state.retry++);
+      setTimeout(() => { if (state.view === "queue" && state.queueSku === sku && !state.socket) { startLive(sku); loadQueue(sku); } }, delay);
+    },
+  });
+  state.socket = socket;
+}
+
+export function stopLive() {
+  const socket = state.socket;
+  state.socket = null;
+  if (socket) socket.close();
+  if ($("queue-live")) $("queue-live").hidden = true;
+}
+
+export let reloadTimer = null;
+export function onQueueUpdate(update) {
+  const note = `${formatDateTime(new Date().toISOString())}: ${update.message}`;
+  $("queue-note").textContent = note;
+  clearTimeout(reloadTimer);
+  // a receipt or cancellation sends one event per backorder it touched: re-read once for the burst
+  reloadTimer = setTimeout(() => { if (state.queueSku) loadQueue(state.queueSku); }, 150);
+}
