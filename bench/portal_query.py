@@ -1,6 +1,6 @@
 """The portal's main query: a customer's orders with lines, backorders, ETAs, history and substitutes.
 
-Throughput at 32 concurrent connections of the portal's own `Orders` document (frontend/portal.js) through
+Throughput at 32 concurrent connections of the portal's own `Orders` document (frontend/portal/documents.js) through
 GraphQL, signed in as the customer with a real session cookie, against the floor of the stack: a
 hand-written Starlette endpoint in its own uvicorn process that does the same work (session check, the
 customer's name and preferences, the same rows by plain SQL, every sentence worded in the customer's
@@ -39,7 +39,7 @@ SECONDS = 3.0 if QUICK else 10.0
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CUSTOMER = "ann.baker@example.com"
 BIN = Path(sys.executable).parent / "backorder"
-PORTAL_JS = Path(__file__).resolve().parent.parent / "frontend" / "portal.js"
+PORTAL_JS = Path(__file__).resolve().parent.parent / "frontend" / "portal" / "documents.js"
 
 
 def portal_document() -> str:
@@ -47,7 +47,7 @@ def portal_document() -> str:
     source = PORTAL_JS.read_text()
     fields = re.search(r"const BACKORDER_FIELDS = `(.*?)`;", source, re.S)
     query = re.search(r"const ORDERS_QUERY = `(.*?)`;", source, re.S)
-    assert fields and query, "portal.js no longer defines BACKORDER_FIELDS / ORDERS_QUERY"
+    assert fields and query, "portal/documents.js no longer defines BACKORDER_FIELDS / ORDERS_QUERY"
     return query.group(1).replace("${BACKORDER_FIELDS}", fields.group(1))
 
 

@@ -72,3 +72,18 @@ def test_every_page_loads_only_files_of_this_app():
                 if path == "/graphql" or path in EXPORTS:  # the app's routes, not files
                     continue
                 assert (FRONTEND / path.lstrip("/")).is_file(), f"{page.name} refers to missing {ref}"
+
+
+def test_every_script_module_imports_only_files_that_exist():
+    # the pages' scripts are ES modules split by view (agent/, portal/): a moved or renamed file must not
+    # leave an import the browser cannot load (the pages' own references are checked above)
+    scripts = sorted(FRONTEND.glob("*.js")) + sorted(FRONTEND.glob("*/*.js"))
+    found = 0
+    for script in scripts:
+        if "vendor" in script.parts:
+            continue
+        for ref in re.findall(r'^import [^;]*? from "([^"]+)";', script.read_text(), re.M):
+            found += 1
+            assert ref.startswith("./") or ref.startswith("../"), f"{script.name} imports {ref}"
+            assert (script.parent / ref).resolve().is_file(), f"{script.relative_to(FRONTEND)} imports missing {ref}"
+    assert found > 20

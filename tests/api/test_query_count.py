@@ -103,7 +103,7 @@ async def test_a_page_of_orders_costs_the_same_statements_for_10_as_for_50(api):
 
 
 def _portal_orders_document() -> str:
-    """The portal's `Orders` query exactly as frontend/portal.js sends it (as bench/portal_query.py reads it)."""
+    """The portal's `Orders` query exactly as it sends it (from frontend/portal/documents.js, as the bench reads it)."""
     from bench.portal_query import portal_document
 
     return portal_document()

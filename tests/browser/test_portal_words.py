@@ -19,6 +19,12 @@ LANGUAGES = ("en", "de", "fr", "es")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
+def portal_script() -> str:
+    """The portal's code: portal.js and its modules in portal/."""
+    files = [FRONTEND / "portal.js", *sorted((FRONTEND / "portal").glob("*.js"))]
+    return "\n".join(f.read_text(encoding="utf-8") for f in files)
+
+
 def catalogue(code: str) -> dict[str, str | dict[str, str]]:
     return json.loads((FRONTEND / "i18n" / f"{code}.json").read_text(encoding="utf-8"))
 
@@ -28,7 +34,7 @@ def forms(entry: str | dict[str, str]) -> list[str]:
 
 
 def test_the_page_lists_the_languages_it_has_catalogues_for():
-    script = (FRONTEND / "portal.js").read_text(encoding="utf-8")
+    script = portal_script()
     listed = re.search(r"const PAGE_LANGUAGES = \[([^\]]*)\]", script)
     assert listed is not None
     assert tuple(re.findall(r'"(\w+)"', listed.group(1))) == LANGUAGES
@@ -50,7 +56,7 @@ def test_every_language_has_every_entry_with_the_same_placeholders(code):
 
 def test_every_key_the_page_asks_for_exists():
     english = catalogue("en")
-    script = (FRONTEND / "portal.js").read_text(encoding="utf-8")
+    script = portal_script()
     page = (FRONTEND / "index.html").read_text(encoding="utf-8")
     asked = set(re.findall(r'\bt\(\s*"([\w.]+)"', script))
     asked |= set(re.findall(r'data-i18n(?:-aria-label)?="([\w.]+)"', page))
