@@ -3,7 +3,7 @@
 import { el } from "../dom.js";
 import { clearErrors, fieldError, fieldOf } from "./actions.js";
 import { $, applyLanguage, errorWords, gql, state, t } from "./core.js";
-import { renderOrders, show } from "./orders.js";
+import { consentOptions, renderOrders, show } from "./orders.js";
 
 // -- preferences -------------------------------------------------------------------------------
 export function languageName(code) {
