@@ -107,7 +107,8 @@ class Dispatcher:
         backorders, placed_before = await q.backorders_with_placed_before(list({c.backorder_id for c in changes}))
         products = await q.products_by_sku(list({b.sku for b in backorders.values()}))
         # what the message says is read now, when it is composed: the window's events only say what changed
-        now_state = {i: _now(b, products.get(b.sku), now.date(), placed_before.get(i, 0)) for i, b in backorders.items()}
+        now_state = {i: _now(b, products.get(b.sku), now.date(), placed_before.get(i, 0))
+                     for i, b in backorders.items()}
         items = compose(changes, now_state, self.rules)
         if not items:
             return 0
