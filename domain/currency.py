@@ -50,7 +50,9 @@ def check_rate(value: Decimal | str | int, field: str = "rate") -> Decimal:
         rate = Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
         raise InvalidInput(f"{shown(value)} is not an exchange rate", field=field) from exc
-    if not rate.is_finite() or rate <= 0:
+    if not rate.is_finite():  # NaN or Infinity: no number at all, not one "not more than zero"
+        raise InvalidInput(f"{shown(value)} is not an exchange rate", field=field)
+    if rate <= 0:
         raise InvalidInput("an exchange rate must be more than zero", field=field)
     if rate > MAX_RATE:
         raise InvalidInput(f"an exchange rate must be at most {MAX_RATE}", field=field)

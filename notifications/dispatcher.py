@@ -21,6 +21,7 @@ import random
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
+from domain.allocation import AllocationPolicy
 from domain.clock import Clock
 from domain.customers import NotificationPreferences
 from domain.model import Backorder, BackorderPolicy, Product
@@ -39,8 +40,9 @@ from notifications.settings import NotificationSettings
 log = logging.getLogger("backorder.notifications")
 
 
-def _now(b: Backorder, product: Product | None, today: date) -> Now:
-    """A backorder as the message will state it."""
+def _now(b: Backorder, product: Product | None, today: date, placed_before: int = 0) -> Now:
+    """A backorder as the message will state it (`placed_before`: of those ahead of it in its queue, how many
+    were ordered before it; the portal's queueExplanation reads the same count)."""
     return Now(status=b.status.value, original_quantity=b.original_quantity, allocated_quantity=b.allocated_quantity,
                shipped_quantity=b.shipped_quantity, cancelled_quantity=b.cancelled_quantity,
                substituted_quantity=b.substituted_quantity, waiting_quantity=b.waiting_quantity,
@@ -49,7 +51,8 @@ def _now(b: Backorder, product: Product | None, today: date) -> Now:
                eta_confidence=b.eta.confidence.value if b.eta and b.is_active else None,
                promised_date=b.promised_date,
                preorder=product is not None and product.backorder_policy is BackorderPolicy.PREORDER,
-               release_date=product.release_date if product else None, today=today)
+               release_date=product.release_date if product else None, today=today, placed_before=placed_before,
+               fair_share=product is not None and product.allocation_policy is AllocationPolicy.FAIR_SHARE)
 
 
 class Dispatcher:
@@ -100,10 +103,12 @@ class Dispatcher:
     async def _compose(self, digest_id: str, email: str, events: list[store.NotificationEvent], now: datetime,
                        conn: object) -> int:
         changes = [Change(e.kind, e.backorder_id, e.order_id, e.sku, e.occurred_at, dict(e.data)) for e in events]
-        backorders = await q.backorders_by_id(list({c.backorder_id for c in changes}))
+        # one statement for all of the digest's backorders and, for each, how many ahead of it were placed before it
+        backorders, placed_before = await q.backorders_with_placed_before(list({c.backorder_id for c in changes}))
         products = await q.products_by_sku(list({b.sku for b in backorders.values()}))
         # what the message says is read now, when it is composed: the window's events only say what changed
-        now_state = {i: _now(b, products.get(b.sku), now.date()) for i, b in backorders.items()}
+        now_state = {i: _now(b, products.get(b.sku), now.date(), placed_before.get(i, 0))
+                     for i, b in backorders.items()}
         items = compose(changes, now_state, self.rules)
         if not items:
             return 0

@@ -102,7 +102,9 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
         "sms_sentence": "; ".join([wording.sms_headline(item.headline, wish, language),
                                    *wording.sms_facts(**numbers, eta=format_short_date(now.eta, language) if waiting
                                                       else "", language=language)]),
-        "position": now.queue_position if waiting else None,
+        # the portal's Backorder.queueExplanation, from the state now: the same sentence in both places
+        "queue_sentence": wording.queue_explanation(now.queue_position, now.placed_before, fair_share=now.fair_share,
+                                                    language=language) if waiting and now.queue_position else None,
         "eta": eta if waiting and now.eta else None,
         "confidence_words": wording.confidence_words(now.eta_confidence, language) if waiting else "",
         "long_delay": item.long_delay,

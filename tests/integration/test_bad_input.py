@@ -3,6 +3,10 @@ field at fault), writes nothing and announces nothing: checked against a picture
 
 One shop with something in every state a use case can be refused for; each test runs the bad inputs of a
 group of use cases against it, one after another, and the picture must not change at all.
+
+Over 400 lines on purpose: the table of every use case's refused inputs is one table, so that
+`test_every_use_case_has_bad_input_cases` can see a use case that has none; split, it would be several
+lists to keep in step.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ the SKU aggregate as loaded (stock, active queue, open inbound, supplier), the q
 (skus_supplied_by, skus_with_stale_etas, number probes, by key), the queue summary a placement may read
 instead of the whole queue (the tail probes `SkuInventory.can_append` relies on), the suppliers' delivery
 record and the customers' substitute consents. A method added to the port gets its test here.
+
+Over 400 lines on purpose: it is one contract for one port, and a reader checking a method of the fake against
+the database finds its test here, not in one of several files.
 """
 
 from __future__ import annotations

@@ -134,9 +134,21 @@ def _expected(b: Backorder) -> dict[str, int]:
     return {k: v for k, v in numbers.items() if v}
 
 
+QUEUE = re.compile(r"You are (?:next|(\d+)(?:st|nd|rd|th)) in line: (no|\d+) orders? (?:is |are )?(?:waiting )?"
+                   r"(placed before yours|before yours|ahead of yours)(?: is| are)?(?: waiting)?\.")
+
+
+def _placed_before(b: Backorder, queue: list[Backorder]) -> int:
+    """Of those ahead of `b` in its queue now, how many were ordered before it (counted here, not by the store)."""
+    assert b.queue_position is not None
+    return sum(1 for o in queue if o.sku == b.sku and o.queue_position is not None
+               and o.queue_position < b.queue_position and o.ordered_at < b.ordered_at)
+
+
 def _check_email(text: str, by_order: dict[str, Backorder], before: dict[str, str]) -> list[str]:
     """Every item of the email against its backorder now; returns the order numbers it spoke of."""
     seen = []
+    queue = list(by_order.values())
     for block in text.split("\n* ")[1:]:
         lines = [line.strip() for line in block.split("\n\n")[0].splitlines()]
         number = re.fullmatch(r".+ \(order (\S+)\)", lines[0]).group(1)  # type: ignore[union-attr]
@@ -144,18 +156,28 @@ def _check_email(text: str, by_order: dict[str, Backorder], before: dict[str, st
         seen.append(number)
         status, waiting = b.status.value, (b.waiting_quantity if b.status.value in ACTIVE else 0)
         facts: dict[str, int] = {}
-        position = eta = None
+        queue_sentence = eta = None
         for line in lines[2:]:
             if line.startswith("Now: "):
                 for fact in line.removeprefix("Now: ").removesuffix(".").split("; "):
                     count, what = FACT.fullmatch(fact).groups()  # type: ignore[union-attr]
                     facts["replaced" if what.startswith("replaced") else what] = int(count)
-            elif found := re.fullmatch(r"You are number (\d+) in the queue for what is still on backorder\.", line):
-                position = int(found.group(1))
+            elif line.startswith("You are "):
+                queue_sentence = line
             elif found := re.fullmatch(r"Expected: (.+?)( \(.+\))?\.", line):
                 eta = found.group(1)
         assert facts == _expected(b), (number, status, lines)
-        assert position == (b.queue_position if waiting else None), (number, lines)
+        # the portal's queueExplanation, from the queue as it is when the digest is sent: the place now, and how
+        # many of those ahead now were ordered before it
+        if waiting and b.queue_position:
+            assert queue_sentence == wording.queue_explanation(b.queue_position, _placed_before(b, queue),
+                                                               fair_share=False, language="en"), (number, lines)
+            found = QUEUE.fullmatch(queue_sentence)
+            assert found, queue_sentence
+            assert (int(found.group(1)) if found.group(1) else 1) == b.queue_position, (number, lines)
+            assert (0 if found.group(2) == "no" else int(found.group(2))) == b.queue_position - 1, (number, lines)
+        else:
+            assert queue_sentence is None, (number, lines)
         assert eta == (format_day(b.eta.date, "en") if waiting and b.eta else None), (number, lines)
         sentence = lines[1]
         said = {k for k, v in wording.HEADLINES.items() if sentence.startswith(v.split("{")[0])}
@@ -298,8 +320,8 @@ async def test_a_second_order_is_told_its_place_and_units_as_they_are_when_the_m
     text = plain(bobs)
     assert "Part of it has arrived and is set aside for you." in text
     assert "Now: 2 set aside for you; 2 still on backorder." in text
-    assert "You are number 1 in the queue for what is still on backorder." in text
-    assert "4 items" not in text and "number 2" not in text
+    assert "You are next in line: no order is waiting before yours." in text
+    assert "4 items" not in text and "2nd" not in text
     assert [body for body in twilio.bodies if "part has arrived" in body] == [
         "Lamp & Co: Anglepoise lamp: part has arrived; 2 ready; 2 waiting, exp. 10 Mar. http://shop.test/ "
         "Reply STOP to opt out"]

@@ -3,6 +3,7 @@ times and zones follow the locale, and a German customer gets German email and t
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
@@ -106,6 +107,31 @@ def test_texts_stay_gsm7_where_the_language_allows_and_count_segments_honestly_w
             assert sms_segments(text) <= 2, (sms_segments(text), text)
 
 
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_a_digest_explains_the_queue_in_the_portals_words(language):
+    # given a backorder 3rd in a fair-share queue, one of the two ahead of it placed after it
+    base = _item("eta_later")
+    now = Now(**{**base.now.__dict__, "queue_position": 3, "placed_before": 1, "fair_share": True})
+    view = ItemView(item=Item(news=base.news, now=now, headline="eta_later"), product="Anglepoise lamp",
+                    order_number="BD-1")
+    url = "https://shop.test/"
+    rendered = render_digest([view], name="Ann", language=language, shop_name="Lamp & Co", portal_url=url,
+                             short_url=url, unsubscribe_url=url + "u")
+    # then the email says what Backorder.queueExplanation says, in text and HTML alike
+    sentence = wording.queue_explanation(3, 1, fair_share=True, language=language)
+    assert sentence in rendered.text and sentence in html.unescape(rendered.html or "")
+    if language == "en":
+        assert sentence == ("You are 3rd in line: 2 orders are waiting ahead of yours. Arriving stock is shared out: "
+                            "every waiting order gets a share first.")
+    # and nothing at all once nothing waits
+    done = Now(**{**now.__dict__, "status": "ALLOCATED", "waiting_quantity": 0, "allocated_quantity": 4})
+    quiet = render_digest([ItemView(item=Item(news=base.news, now=done, headline="allocated"), product="Lamp",
+                                    order_number="BD-1")], name="Ann", language=language, shop_name="Lamp & Co",
+                          portal_url=url, short_url=url, unsubscribe_url=url + "u")
+    assert sentence not in quiet.text and wording.queue_explanation(3, 2, fair_share=True, language=language) \
+        not in quiet.text
+
+
 def test_a_letter_outside_gsm7_makes_a_text_ucs2_and_it_is_counted_so():
     url = "https://orders.lamp-and-co.example.com/"
     august = _item("created")
@@ -138,7 +164,7 @@ async def test_a_german_customer_gets_german_email_and_texts(db, smtp, twilio):
     assert "Hallo Jonas," in text
     assert "Wir hatten nicht genug auf Lager und liefern das Fehlende, sobald es eintrifft." in text
     assert "Stand jetzt: 2 noch ausstehend." in text
-    assert "Sie sind Nummer 1 in der Warteschlange für die noch ausstehenden Artikel." in text
+    assert "Sie sind als Nächste dran: Vor Ihrer Bestellung wartet keine andere." in text
     assert "Erwartet: 10. März 2026 (vom Lieferanten bestätigt)." in text
     assert f"Bestellung {placed.number}" in text
     html = mail.get_body(("html",)).get_content()

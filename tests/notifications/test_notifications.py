@@ -70,7 +70,7 @@ async def test_backorder_created_email_says_what_when_and_how_to_stop(db, smtp):
     assert "Hello Ann," in text
     assert "We did not have enough in stock, so we will send what is missing as soon as it arrives." in text
     assert "Now: 2 still on backorder." in text
-    assert "You are number 1 in the queue for what is still on backorder." in text
+    assert "You are next in line: no order is waiting before yours." in text
     assert "Expected: 10 March 2026 (confirmed by the supplier)." in text
     assert "http://shop.test/" in text
     html = mail.get_body(("html",)).get_content()

@@ -60,6 +60,13 @@ def test_a_rate_is_positive_finite_and_at_most_eight_decimals(bad):
         check_rate(bad)
 
 
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-Infinity", "sNaN"])
+def test_what_is_no_number_is_not_said_to_be_below_zero(bad):
+    with pytest.raises(InvalidInput) as refused:
+        check_rate(bad)
+    assert refused.value.message.endswith("is not an exchange rate"), refused.value.message
+
+
 def test_a_rate_is_between_two_currencies():
     with pytest.raises(InvalidInput) as same:
         ExchangeRate.of("EUR", "eur", "1", date(2026, 3, 1))
