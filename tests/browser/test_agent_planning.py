@@ -8,7 +8,7 @@ import io
 
 from playwright.async_api import expect
 
-from tests.browser.test_agent import confirm, shop, sign_in
+from tests.browser.agent_support import confirm, shop, sign_in
 
 
 async def test_reorder_advice_beside_the_queue_orders_the_suggested_quantity(api, page):
