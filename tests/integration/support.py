@@ -1,5 +1,6 @@
 """Helpers for the service tests on the real store: a small shop made through the desk, a picture of every
-table to prove a refused use case wrote nothing, and the events a bus subscriber heard."""
+table to prove a refused use case wrote nothing, the events a bus subscriber heard (and the backorder events
+among them), and the desk fixture's clock to move between orders."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from tortoise.models import Model
 
 from domain.bus import EventStream
+from domain.clock import FixedClock
 from domain.events import Event
 from domain.model import Channel, Order
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
@@ -89,3 +91,15 @@ async def snapshot() -> dict[str, list[tuple[str, ...]]]:
         rows = await db.execute_query_dict(f'SELECT * FROM "{table}"')
         out[table] = sorted(tuple(f"{k}={v!r}" for k, v in sorted(dict(row).items())) for row in rows)
     return out
+
+
+def clock_of(desk: BackorderDesk) -> FixedClock:
+    """The desk fixture's clock, to move it between orders."""
+    assert isinstance(desk.clock, FixedClock)
+    return desk.clock
+
+
+def about_events(events: list, kinds: tuple[str, ...] = ()) -> list[tuple]:
+    """(kind, backorder id) of the backorder events heard, optionally only of some kinds."""
+    return [(e.kind, e.backorder_id) for e in events
+            if hasattr(e, "backorder_id") and (not kinds or e.kind in kinds)]
