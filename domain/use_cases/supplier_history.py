@@ -11,7 +11,7 @@ from domain.causes import Actor, Cause, CauseKind
 from domain.delays import SupplierPerformance, delivery_records
 from domain.delays import supplier_performance as performance_of
 from domain.errors import Conflict, ErrorCode, InvalidInput, not_found, on_line
-from domain.limits import check_code
+from domain.limits import check_code, check_period
 from domain.model import (
     PurchaseOrder,
     PurchaseOrderLine,
@@ -125,7 +125,6 @@ async def import_purchase_orders(deps: Deps, lines: Sequence[HistoricalLine]) ->
 async def supplier_performance(deps: Deps, received_from: date | None,
                                received_to: date | None) -> list[SupplierPerformance]:
     """Per supplier: lines received between the two dates (inclusive), on time and how late."""
-    if received_from is not None and received_to is not None and received_from > received_to:
-        raise InvalidInput("the period ends before it starts", field="received_from")
+    check_period(received_from, received_to, "received_to")
     async with deps.uow() as uow:
         return performance_of(await uow.delay_counts(received_from, received_to))

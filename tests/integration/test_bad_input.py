@@ -356,7 +356,7 @@ CASES: dict[str, list[Case]] = {
     ],
     "supplier_performance": [
         ("a period that ends before it starts",
-         lambda w: w.desk.supplier_performance(date(2026, 2, 1), date(2026, 1, 1)), E.INVALID_INPUT, "received_from"),
+         lambda w: w.desk.supplier_performance(date(2026, 2, 1), date(2026, 1, 1)), E.INVALID_INPUT, "received_to"),
     ],
     "preview_reprioritization": [
         ("priority out of range", lambda w: w.desk.preview_reprioritization(w.waiting, 1001), E.INVALID_INPUT,
