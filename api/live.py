@@ -118,19 +118,24 @@ class LiveSubscription:
             PortalSession.end(principal.session.key)
         if principal.session_ended():
             self.hub.enqueue(event, self)  # the hub ends the subscription, in its turn
-            return
-        if not isinstance(event, ev.BackorderEvent):
-            return
+        elif isinstance(event, ev.QueueChanged):  # each backorder's part is decided as the hub opens it up
+            if (self.sku is None or event.sku == self.sku) and (
+                    principal.is_staff or (principal.customer_email or "") in event.customers):
+                self.hub.enqueue(event, self)
+        elif isinstance(event, ev.BackorderEvent) and self.sees(event):
+            self.hub.enqueue(event, self)
+
+    def sees(self, event: ev.BackorderEvent) -> bool:
         from api import types as gt
 
+        principal = self.principal
         if not principal.is_staff and not gt.visible_to_customer(event):
-            return
+            return False
         if self.order_id is not None and event.order_id != self.order_id:
-            return
+            return False
         if self.sku is not None and event.sku != self.sku:
-            return
-        if principal.can_see_order(event.order_id, event.customer_email):
-            self.hub.enqueue(event, self)
+            return False
+        return principal.can_see_order(event.order_id, event.customer_email)
 
     def end(self, error: BaseException | None) -> None:
         """No more updates: the stream ends (with `error`, if any) and the bus forgets it."""
@@ -250,8 +255,6 @@ class LiveUpdates:
                     log.exception("could not send a live update for %s", event.kind)
 
     async def _fan_out(self, event: ev.Event, subscriptions: list[LiveSubscription]) -> None:
-        from api.schema.subscriptions import shared_updates
-
         live: list[LiveSubscription] = []
         for subscription in subscriptions:
             subscription.queued -= 1
@@ -261,19 +264,49 @@ class LiveUpdates:
                 subscription.end(SessionOver())
             else:
                 live.append(subscription)
-        if not live or not isinstance(event, ev.BackorderEvent):
+        if not live or not isinstance(event, ev.BackorderEvent | ev.QueueChanged):
             return
         # a session whose last look is old is re-read before anything more is sent on it (once per session)
         principals = {id(s.principal.session): s.principal for s in live if s.principal.session is not None}
         confirmed = dict(zip(principals, await asyncio.gather(*(p.confirm_live() for p in principals.values())),
                              strict=True))
-        groups: dict[tuple[object, ...], list[LiveSubscription]] = {}
         for subscription in live:
             session = subscription.principal.session
             if session is not None and not confirmed[id(session)]:
                 subscription.end(SessionOver())
-            else:
-                groups.setdefault(subscription.group, []).append(subscription)
+        live = [s for s in live if not s.closed]
+        if isinstance(event, ev.BackorderEvent):
+            await self._send(event, live)
+            return
+        for one, readers in self._opened(event, live):
+            await self._send(one, [s for s in readers if not s.closed])
+
+    def _opened(self, event: ev.QueueChanged,
+                subscriptions: list[LiveSubscription]) -> list[tuple[ev.BackorderEvent, list[LiveSubscription]]]:
+        """A long queue's change (QueueChanged) opened up into its per-backorder events, each with the subscribers
+        who see it: all of them for staff, their own part for a customer. A subscriber who would be sent more
+        than `backlog` of them is closed instead (1013: it reconnects and reads the queue as it now is); before,
+        it was sent the last 1,000 and the rest were lost without a word."""
+        everyone = event.expand()
+        readers: list[list[LiveSubscription]] = [[] for _ in everyone]
+        for subscription in subscriptions:
+            principal = subscription.principal
+            positions = range(len(everyone)) if principal.is_staff \
+                else event.customers.get(principal.customer_email or "", ())
+            seen = [n for n in positions if subscription.sees(everyone[n])]
+            if len(seen) > self.backlog:
+                subscription.drop(f"{len(seen)} updates at once, more than {self.backlog}")
+                continue
+            for n in seen:
+                readers[n].append(subscription)
+        return [(one, who) for one, who in zip(everyone, readers, strict=True) if who]
+
+    async def _send(self, event: ev.BackorderEvent, subscriptions: list[LiveSubscription]) -> None:
+        from api.schema.subscriptions import shared_updates
+
+        groups: dict[tuple[object, ...], list[LiveSubscription]] = {}
+        for subscription in subscriptions:
+            groups.setdefault(subscription.group, []).append(subscription)
         if not groups:
             return
         updates = await shared_updates(event, {(s[0].principal.role, s[0].principal.has_account)

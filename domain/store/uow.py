@@ -30,7 +30,7 @@ from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply
-from domain.events import Event
+from domain.events import Event, compact
 from domain.locations import Location
 from domain.ports import EventPublisher
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
@@ -108,6 +108,9 @@ class TortoiseUnitOfWork:
         if self._queue_counts_changed:
             await self._save_queue_counts()
         if self._events:
+            # a long queue's allocations, status changes and ETA moves as one event (domain.events.QueueChanged):
+            # one event-log row, one outbox row per customer, one message on the bus, instead of 3 per backorder
+            self._events = compact(self._events)
             await bulk.insert_streamed(
                 self.conn, "event_log", ("kind", "occurred_at", "backorder_id", "order_id", "sku", "payload"),
                 ("text", "timestamptz", "text", "text", "text", "jsonb"),

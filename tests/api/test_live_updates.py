@@ -15,6 +15,9 @@ import websockets
 from tests.api import support as s
 from tests.api.customer_sessions import ANN, BOB, UPDATES, _shop, customers  # noqa: F401 - the fixture
 
+# a long queue's change in either form, per-backorder events or one QueueChanged (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("both_event_forms")
+
 KINDS = """subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind backorderId } }"""
 # a large result per update (30 aliases), so that a socket that is not read fills its buffers after a few dozen
 WIDE = "subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind backorderId " + " ".join(
