@@ -110,3 +110,24 @@ async def test_a_count_is_adjusted_with_a_reason_and_refused_without_one(api, pa
     await expect(page.get_by_test_id("on-hand")).to_have_text("3")
     await expect(page.get_by_test_id("queue-row")).to_have_count(1)  # the found unit completes Olga's
     assert page.console_errors == []
+
+
+async def test_a_new_orders_line_says_what_the_sku_is_and_what_will_be_backordered(api, page):
+    await shop(api)  # LAMP: none available (both on the shelf are set aside); LAMP-ALT: 10
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#new-order")
+    form = page.locator("#order-form")
+    sku, about = form.get_by_label("SKU (line 1)"), form.get_by_test_id("line-product")
+    await sku.fill("lamp")  # part of a SKU or name: the choices offered under the field
+    await expect(page.locator("#product-options option")).to_have_count(2)
+    await expect(page.locator("#product-options option[value=LAMP-ALT]")).to_have_text("Brass desk lamp · 10 available")
+    await expect(about).to_have_text("No product has the SKU lamp: choose one from the list.")  # not exact
+    await sku.fill("LAMP")
+    await form.get_by_label("Quantity").fill("5")
+    await expect(about).to_have_text("Anglepoise lamp · £29.50 each · 0 available now · 5 to backorder")
+    await expect(sku).to_have_attribute("aria-describedby", "line-product-0 line-error-0")
+    await sku.fill("LAMP-ALT")
+    await expect(about).to_have_text("Brass desk lamp · £34.00 each · 10 available now")
+    await sku.fill("")
+    await expect(about).to_be_empty()
+    assert page.console_errors == []
