@@ -174,7 +174,13 @@ def _explore(loop: asyncio.AbstractEventLoop) -> tuple[int, int]:
     @given(scenarios)
     @example(Scenario(fair_share=False, lead_time=30, on_hand=0, pos=[(5, 4), (9, 4)], orders=[1, 2, 1, 1, 2],
                       dated=[(1, 1)], rush=None, received=0, days_pass=0, misplaced=False, moved=0,
-                      to_days=20))  # a date broken
+                      to_days=20))
+    @example(Scenario(fair_share=False, lead_time=30, on_hand=0, pos=[(5, 4), (9, 4)], orders=[1, 2, 1, 1, 2],
+                      dated=[], rush=None, received=0, days_pass=0, misplaced=True, moved=0,
+                      to_days=20))  # positions a settle would correct
+    @example(Scenario(fair_share=False, lead_time=3, on_hand=0, pos=[(5, 4), (9, 4)], orders=[1, 2, 1, 1, 2, 3],
+                      dated=[], rush=None, received=0, days_pass=2, misplaced=False, moved=0,
+                      to_days=20))  # two days since the last settle: the lead time's ETAs are stale  # a date broken
     def check(s: Scenario) -> None:
         asyncio.run_coroutine_threadsafe(one(s), loop).result(300)
 
