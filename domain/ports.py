@@ -83,10 +83,10 @@ class UnitOfWork(Protocol):
     async def skus_supplied_by(self, supplier_id: str) -> list[str]:
         """SKUs whose ETAs depend on this supplier: its products, and SKUs on its open purchase orders."""
 
-    async def skus_with_stale_etas(self, today: date) -> list[str]:
+    async def skus_with_stale_etas(self, now: datetime) -> list[str]:
         """SKUs with a waiting backorder whose ETA is already in the past (a purchase order that did not
-        come on its date), or whose customer's "cancel if not by" date has passed: time alone has made their
-        projection wrong, or the backorder due for cancelling."""
+        come on its date), or whose customer's "cancel if not by" date has passed in the customer's time zone
+        (`customer_today`): time alone has made their projection wrong, or the backorder due for cancelling."""
 
     async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
         """(backorder id, SKU) of every backorder waiting for units whose customer consented in advance to a

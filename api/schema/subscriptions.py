@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import TypeVar
@@ -20,6 +20,7 @@ from api.permissions import IsAuthenticated
 from api.schema.common import Ctx
 from domain import events as ev
 from domain import model as m
+from domain.bus import EventStream
 from domain.store import queries as q
 from domain.store.portal import languages_by_email
 
@@ -136,6 +137,23 @@ async def _shared_update(event: ev.BackorderEvent, role: str, account: bool) -> 
     return await _shared(entry[1])
 
 
+def _opened(event: ev.Event, visible: Callable[[ev.BackorderEvent], bool], staff: bool, email: str | None,
+            stream: EventStream) -> list[ev.BackorderEvent]:
+    """The per-backorder events a subscriber is sent for one event off the bus. A QueueChanged (a long queue's
+    change) is opened up into those of its events the subscriber may see; as when they came one by one, only
+    the last as many as the stream holds are kept, the rest counted as dropped (a receipt serving 100k would
+    otherwise keep a subscriber reading, and the database answering, for minutes)."""
+    if not isinstance(event, ev.QueueChanged):
+        assert isinstance(event, ev.BackorderEvent)
+        return [event]
+    everyone = event.expand()
+    mine = everyone if staff else [everyone[n] for n in event.customers.get(email or "", ())]
+    seen = [e for e in mine if visible(e)]
+    keep = stream.queue.maxsize or len(seen)
+    stream.dropped += max(0, len(seen) - keep)
+    return seen[-keep:] if seen else []
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(permission_classes=[IsAuthenticated],
@@ -147,15 +165,7 @@ class Subscription:
         order_id = decode_id("Order", f.order_id, "orderId") if f.order_id else None
         sku = f.sku.strip() if f.sku else None
 
-        def accept(event: ev.Event) -> bool:
-            if isinstance(event, ev.SessionEnded) and principal.session is not None \
-                    and principal.session.is_named_by(event):
-                principal.session.ended = True  # ended on another process: so here, at once
-                PortalSession.end(principal.session.key)
-            if principal.session_ended():
-                return True  # wake the loop below: it ends the subscription
-            if not isinstance(event, ev.BackorderEvent):
-                return False
+        def visible(event: ev.BackorderEvent) -> bool:
             if not principal.is_staff and not gt.visible_to_customer(event):
                 return False
             if order_id is not None and event.order_id != order_id:
@@ -164,15 +174,29 @@ class Subscription:
                 return False
             return principal.can_see_order(event.order_id, event.customer_email)
 
+        def accept(event: ev.Event) -> bool:
+            if isinstance(event, ev.SessionEnded) and principal.session is not None \
+                    and principal.session.is_named_by(event):
+                principal.session.ended = True  # ended on another process: so here, at once
+                PortalSession.end(principal.session.key)
+            if principal.session_ended():
+                return True  # wake the loop below: it ends the subscription
+            if isinstance(event, ev.QueueChanged):  # each backorder's part is filtered as it is opened up
+                return (sku is None or event.sku == sku) and (
+                    principal.is_staff or (principal.customer_email or "") in event.customers)
+            if not isinstance(event, ev.BackorderEvent):
+                return False
+            return visible(event)
+
         stream = info.context.bus.subscribe(accept)
         try:
             async for event in stream:
                 if not await principal.confirm_live():  # signed out, revoked or expired since it connected
                     raise GraphQLError("Your session has ended: sign in again.",
                                        extensions={"code": "UNAUTHENTICATED"})
-                assert isinstance(event, ev.BackorderEvent)
-                info.context.loaders = Loaders()  # the connection lives on; its reads must not go stale
-                yield await _shared_update(event, principal.role, principal.has_account)
+                for one in _opened(event, visible, principal.is_staff, principal.customer_email, stream):
+                    info.context.loaders = Loaders()  # the connection lives on; its reads must not go stale
+                    yield await _shared_update(one, principal.role, principal.has_account)
         except asyncio.CancelledError:
             raise
         finally:

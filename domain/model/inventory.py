@@ -634,9 +634,10 @@ class SkuInventory:
 
     # -- the customer's own choices (domain.preferences) ----------------------------------------
     def _cancel_past_deadlines(self, now: datetime) -> tuple[bool, dict[str, Eta] | None]:
-        """Cancel, whole, every backorder still waiting for units that its projected ETA (or today) puts after
-        its customer's "cancel if not by" date. Returns whether any was cancelled (the queue then moved up, and
-        those behind can only be expected sooner), and, when none was, the projection it checked against."""
+        """Cancel, whole, every backorder still waiting for units that its projected ETA (or the customer's
+        today, in their time zone) puts after its customer's "cancel if not by" date. Returns whether any was
+        cancelled (the queue then moved up, and those behind can only be expected sooner), and, when none was,
+        the projection it checked against."""
         dated = [b for b in self.queue.values() if b.cancel_if_not_by is not None and b.waiting_quantity > 0]
         if not dated:
             return False, None
@@ -647,7 +648,7 @@ class SkuInventory:
             eta = etas.get(b.id)
             latest = b.cancel_if_not_by
             assert latest is not None
-            if past_deadline(latest, eta.date if eta else None, today):
+            if past_deadline(latest, eta.date if eta else None, now, b.customer_timezone):
                 expected = eta.date if eta and eta.date > latest else None
                 units = b.quantity - b.shipped_quantity
                 self._cancel_units(b, units, now, Cause.not_by_date(units, latest, expected), by="system",

@@ -5,6 +5,7 @@ import { openCustomer } from "./customer.js";
 import { addLine } from "./new-order.js";
 import { loadNumbers } from "./numbers.js";
 import { openQueue, stopLive } from "./queue.js";
+import { openSettings } from "./settings.js";
 import { loadTokens } from "./tokens.js";
 
 // -- screens -----------------------------------------------------------------------------------
@@ -36,6 +37,7 @@ export async function route() {
   if (target === "queue" && arg) await openQueue(arg);
   else if (target === "customer" && arg) await openCustomer(arg);
   else if (target === "numbers") await loadNumbers();
+  else if (target === "settings") await openSettings();
   else if (target === "tokens") await loadTokens();
   else if (target === "new-order" && !$("order-lines").children.length) addLine();
   heading.focus();

@@ -92,6 +92,18 @@ async def test_bad_input_is_a_typed_user_error(api, variables, field):
     assert [(e["field"], e["code"]) for e in found["userErrors"]] == [(field, "INVALID_INPUT")]
 
 
+async def test_a_supplier_that_does_not_exist_is_not_found_not_an_empty_list(api):
+    # given a well-formed ID of no supplier; when advice is asked for its SKUs; then a typed NOT_FOUND, since an
+    # empty list would read as "this supplier has nothing to order"
+    await lamp_history(api)
+
+    found = (await api.gql(ADVICE, {"filter": {"supplierId": encode_id("Supplier", "nobody")}}))["data"]
+
+    assert found["reorderSuggestions"]["suggestions"] == []
+    assert [(e["field"], e["code"]) for e in found["reorderSuggestions"]["userErrors"]] == [
+        ("filter.supplierId", "SUPPLIER_NOT_FOUND")]
+
+
 async def test_customers_and_strangers_are_refused(api):
     await lamp_history(api)
     anonymous = await api.gql(ADVICE, token=None, expect_errors=True)

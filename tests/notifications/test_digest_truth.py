@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +30,9 @@ from domain.store.portal import save_preferences
 from notifications import wording
 from notifications.i18n import format_day, format_short_day
 from tests.notifications.conftest import make_settings, make_shop
+
+# the consumers of committed events, with a long queue's change in either form (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("both_event_forms")
 
 WINDOW = timedelta(seconds=601)
 ACTIVE = ("WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED")
