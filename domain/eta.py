@@ -141,8 +141,10 @@ class EtaSteps:
         return ranges
 
     def explains(self, stored: StoredProjection) -> bool:
-        """Whether the stored ETAs are exactly this projection's: every waiting backorder's is `at` its demand,
-        as a whole re-projection would leave it, and every fully allocated one's is one `reproject` keeps. Each
+        """Whether the summary shows the stored ETAs to be exactly this projection's: every waiting backorder's
+        is `at` its demand, as a whole re-projection would leave it, and every fully allocated one's is one
+        `reproject` keeps. It never accepts ETAs that are not; it may refuse some that are (one ETA at two places
+        of the steps, a release date after both), which then costs a whole re-projection, nothing more. Each
         group of equal stored ETAs is checked over the demand it spans: every step that range meets must give
         that ETA (so every backorder between its first and last does)."""
         if not stored.positions_in_order:

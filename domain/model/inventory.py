@@ -545,11 +545,11 @@ class SkuInventory:
 
         Returns False, changing nothing, when the whole settle must run instead: a dated backorder that the new
         ETAs (or today) put past its customer's date is cancelled, which moves everyone behind it."""
-        today = now.date()
         if set(demand) != set(self.queue) or any(b.waiting_quantity <= 0 for b in self.queue.values()):
             raise AssertionError(f"{self.sku}: a slice holds waiting backorders, each with its demand")
         for backorder in self.queue.values():
-            if past_deadline(backorder.cancel_if_not_by, steps.at(demand[backorder.id]).date, today):
+            if past_deadline(backorder.cancel_if_not_by, steps.at(demand[backorder.id]).date, now,
+                             backorder.customer_timezone):
                 return False
         ordered = sorted(self.queue, key=demand.__getitem__)  # queue order: events come as `settle` makes them
         self.reproject(now, cause, {key: steps.at(demand[key]) for key in ordered})

@@ -338,6 +338,11 @@ class TortoiseUnitOfWork:
             backorder = mapping.backorder(row, [])
             inventory.queue[backorder.id] = backorder
             units += backorder.waiting_quantity
+        # a "cancel if not by" date is a day where its customer is: their zones, as `_load_inventories` reads them
+        dated = [b for b in inventory.queue.values() if b.cancel_if_not_by is not None]
+        zones = await self._timezones({b.customer_email for b in dated}) if dated else {}
+        for b in dated:
+            b.customer_timezone = zones.get(b.customer_email, "UTC")
         whole = inventory.ahead or m.QueueAhead(0, 0)
         inventory.ahead = m.QueueAhead(whole.waiting_count - len(rows), whole.waiting_units - units)
         return demand

@@ -157,7 +157,7 @@ def _stored(steps: EtaSteps, queue: list[tuple[int, Eta | None]]) -> StoredProje
 
 @settings(max_examples=400, deadline=None)
 @given(queue=queues.filter(lambda q: any(n.waiting_quantity for n in q)), given_inputs=inputs, data=st.data())
-def test_stored_etas_are_explained_exactly_when_every_one_is_the_projections(queue, given_inputs, data):
+def test_stored_etas_are_explained_only_when_every_one_is_the_projections(queue, given_inputs, data):
     steps = eta_steps(**given_inputs)
     other = eta_steps(**dict(given_inputs, inbound=data.draw(supplies)))
     waiting = [n for n in queue if n.waiting_quantity > 0]
@@ -165,7 +165,12 @@ def test_stored_etas_are_explained_exactly_when_every_one_is_the_projections(que
     # each stored ETA either today's projection's or another one's (a stale projection, an older day)
     stored = [(d, (other if data.draw(st.booleans()) else steps).at(d)) for d in demands]
 
-    assert steps.explains(_stored(steps, stored)) == all(eta == steps.at(d) for d, eta in stored)
+    exact = all(eta == steps.at(d) for d, eta in stored)
+    if steps.explains(_stored(steps, stored)):
+        assert exact
+    elif exact:  # refused though exact only where one ETA is two steps' (a release date after both): a whole settle
+        values = [*steps.etas, steps.beyond]
+        assert len(set(values)) < len(values)
 
 
 def test_a_waiting_backorder_with_no_stored_eta_or_an_allocated_one_with_a_stale_eta_is_not_explained():
