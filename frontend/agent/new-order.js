@@ -1,6 +1,6 @@
 // The agent console's New order view.
 
-import { el } from "../dom.js";
+import { el, fill } from "../dom.js";
 import { $, announce, button, clearErrors, confirmAction, etaText, gql, showErrors, words } from "./core.js";
 import { go } from "./session.js";
 
@@ -48,7 +48,7 @@ export async function placeOrder(event) {
   if (errors) { showErrors(form, errors); return; }
   if (!done || !done.order) return;
   const out = $("order-result");
-  out.replaceChildren(el("h3", {}, `Order ${done.order.number} placed`),
+  fill(out, el("h3", {}, `Order ${done.order.number} placed`),
     el("ul", {}, done.order.lines.map((l) => el("li", {}, `${l.sku}: ${l.allocatedQuantity} of ${l.quantity} from stock`))),
     done.backorders.length ? el("ul", {}, done.backorders.map((b) => el("li", { "data-testid": "placed-backorder" },
       `${b.sku}: ${b.backorderedQuantity} backordered, position ${b.queuePosition || "—"}, ETA ${etaText(b.eta)}`))) : null,
@@ -56,7 +56,7 @@ export async function placeOrder(event) {
   out.hidden = false;
   out.focus();
   form.reset();
-  $("order-lines").replaceChildren();
+  fill($("order-lines"));
   addLine();
   announce(`Order ${done.order.number} placed.`);
 }

@@ -2,6 +2,7 @@
 
 import { $, VIEWS, clearErrors, gql, showErrors, state } from "./core.js";
 import { openCustomer } from "./customer.js";
+import { find } from "./find.js";
 import { addLine } from "./new-order.js";
 import { loadNumbers } from "./numbers.js";
 import { openQueue, stopLive } from "./queue.js";
@@ -40,6 +41,7 @@ export async function route() {
   else if (target === "settings") await openSettings();
   else if (target === "tokens") await loadTokens();
   else if (target === "new-order" && !$("order-lines").children.length) addLine();
+  else if (target === "find" && !state.find) find();  // the first visit lists what is waiting
   heading.focus();
 }
 
