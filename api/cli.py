@@ -472,13 +472,20 @@ async def import_command(settings: Settings, kind: str, path: str, limit: int | 
             return 1 if failed else 0
         if kind == "locations":  # stock is received only at locations the shop has set up
             failed = 0
+            set_up: dict[str, int] = {}  # code -> rows that named it: a repeated code is one location, renamed
             for n, row in enumerate(rows, start=2):
                 try:
-                    await desk.upsert_location(row.get("code") or "", row.get("name"))
+                    location = await desk.upsert_location(row.get("code") or "", row.get("name"))
                 except DomainError as error:
                     failed += 1
                     print(f"line {n}: location not set up: {error.message}", file=sys.stderr)
-            print(f"{len(rows) - failed} locations set up" + (f", {failed} refused" if failed else ""))
+                else:
+                    set_up[location.code] = set_up.get(location.code, 0) + 1
+            repeated = sum(set_up.values()) - len(set_up)
+            print(f"{len(set_up)} locations set up"
+                  + (f" ({repeated} {'row' if repeated == 1 else 'rows'} repeated a code: the last row's name holds)"
+                     if repeated else "")
+                  + (f", {failed} refused" if failed else ""))
             return 1 if failed else 0
         if kind == "stock":
             receipts = [((r.get("sku") or "").strip().upper(), _int(r.get("quantity"), n, "quantity"),

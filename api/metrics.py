@@ -107,7 +107,11 @@ class ReceiptMetrics:
         if not any(isinstance(e, ev.StockReceived) for e in events):
             return
         RECEIPT_SECONDS.observe(time.perf_counter() - self.started)
-        BACKORDERS_SERVED.observe(len({e.backorder_id for e in events if isinstance(e, ev.BackorderAllocated)}))
+        served = {e.backorder_id for e in events if isinstance(e, ev.BackorderAllocated)}
+        for e in events:  # a long queue's allocations come as one QueueChanged: its "A" entries, unopened
+            if isinstance(e, ev.QueueChanged):
+                served |= {e.backorders[entry[1]][0] for entry in e.entries if entry[0] == "A"}
+        BACKORDERS_SERVED.observe(len(served))
 
 
 class WebsocketMetrics:

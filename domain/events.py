@@ -2,12 +2,14 @@
 
 Each event is a frozen dataclass; `kind` is its stable name on the wire and in the event log.
 Events about a backorder carry the order, SKU and customer so consumers can filter without a lookup.
+Over 400 lines on purpose: every event's wire form is here, the compact one of a long queue's change
+(`QueueChanged`, `compact`, `expand`) beside the per-backorder events it stands for.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -70,6 +72,8 @@ class Event:
     def from_dict(data: dict[str, Any]) -> Event:
         data = dict(data)
         cls = EVENT_TYPES[data.pop("kind")]
+        if cls is QueueChanged:
+            return QueueChanged.of_dict(data)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
@@ -278,6 +282,172 @@ class SessionEnded(Event):
     session: str
 
 
+# -- many backorders changed by one change, kept compactly ----------------------------------------
+_QUEUE_TYPES = (BackorderAllocated, BackorderStatusChanged, EtaChanged)  # what a QueueChanged stands for
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueChanged(Event):
+    """One change that moved many backorders of a SKU (a receipt serving a long queue, its re-projection): the
+    per-backorder events it stands for (BackorderAllocated, BackorderStatusChanged, EtaChanged), in their
+    order, kept as columns of plain values. A receipt serving 100k backorders is one row in the event log
+    instead of 300k; every consumer derives each backorder's events at one seam, `expand()`, so what a
+    subscriber, a digest or a webhook sees is what the per-backorder events said (`compact` makes it; a
+    property test holds `expand(compact(events)) == events`).
+
+    `backorders`: (backorder id, order id, customer email) of each backorder, referred to by index; `causes`:
+    the distinct causes, by index; `entries`, one per event: (code, backorder index, cause index, *values),
+    code A (quantity, allocated_quantity, backordered_quantity, reason), S (old_status, new_status) or
+    E (old_date, new_date as ISO 8601 or None, confidence, source)."""
+
+    kind: ClassVar[str] = "QueueChanged"
+    sku: str
+    backorders: tuple[tuple[str, str, str], ...]
+    causes: tuple[Cause, ...]
+    entries: tuple[tuple[Any, ...], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        # tuples go to JSON as arrays as they are: no copy of 100k entries
+        return {"kind": self.kind, "occurred_at": _iso(self.occurred_at), "sku": self.sku,
+                "backorders": self.backorders, "causes": [c.to_dict() for c in self.causes],
+                "entries": self.entries}
+
+    @staticmethod
+    def of_dict(data: dict[str, Any]) -> QueueChanged:
+        at = data["occurred_at"]
+        return QueueChanged(
+            occurred_at=datetime.fromisoformat(at) if isinstance(at, str) else at, sku=data["sku"],
+            backorders=tuple((str(i), str(o), str(e)) for i, o, e in data["backorders"]),
+            causes=tuple(Cause.from_dict(c) for c in data["causes"]),
+            entries=tuple(tuple(entry) for entry in data["entries"]))
+
+    @property
+    def customers(self) -> dict[str, list[int]]:
+        """Customer email -> the indexes of their entries, in order (worked out once per event)."""
+        found: dict[str, list[int]] | None = self.__dict__.get("_customers")
+        if found is None:
+            found = {}
+            emails = [b[2] for b in self.backorders]
+            for n, entry in enumerate(self.entries):
+                found.setdefault(emails[entry[1]], []).append(n)
+            object.__setattr__(self, "_customers", found)
+        return found
+
+    def part(self, positions: Sequence[int]) -> QueueChanged:
+        """The entries at `positions` only (one customer's part, for their digest), as a QueueChanged of its own."""
+        index: dict[int, int] = {}
+        backorders: list[tuple[str, str, str]] = []
+        entries = []
+        for n in positions:
+            entry = self.entries[n]
+            b = index.get(entry[1])
+            if b is None:
+                b = index[entry[1]] = len(backorders)
+                backorders.append(self.backorders[entry[1]])
+            entries.append((entry[0], b, *entry[2:]))
+        return QueueChanged(occurred_at=self.occurred_at, sku=self.sku, backorders=tuple(backorders),
+                            causes=self.causes, entries=tuple(entries))
+
+    def expand(self) -> list[BackorderEvent]:
+        """The per-backorder events this stands for, in order (the same objects each time: every subscriber
+        that receives one shares it, as they share any event the bus hands them)."""
+        made: list[BackorderEvent] | None = self.__dict__.get("_expanded")
+        if made is None:
+            made = [self._event(entry) for entry in self.entries]
+            object.__setattr__(self, "_expanded", made)
+        return made
+
+    def _event(self, entry: tuple[Any, ...]) -> BackorderEvent:
+        backorder_id, order_id, email = self.backorders[entry[1]]
+        ids = {"occurred_at": self.occurred_at, "backorder_id": backorder_id, "order_id": order_id,
+               "sku": self.sku, "customer_email": email}
+        cause = self.causes[entry[2]]
+        code = entry[0]
+        if code == "A":
+            return BackorderAllocated(**ids, quantity=entry[3], allocated_quantity=entry[4],
+                                      backordered_quantity=entry[5], reason=entry[6], cause=cause)
+        if code == "S":
+            return BackorderStatusChanged(**ids, old_status=entry[3], new_status=entry[4], cause=cause)
+        if code == "E":
+            return EtaChanged(**ids, old_date=_date(entry[3]), new_date=_date(entry[4]), confidence=entry[5],
+                              source=entry[6], cause=cause)
+        raise ValueError(f"not an entry of a QueueChanged: {entry!r}")
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value is not None else None
+
+
+# runs shorter than this stay as they are: a change to a few backorders reads the same in the log as always
+COMPACT_FROM = 64
+
+
+def compact(events: Sequence[Event], min_run: int | None = None) -> list[Event]:
+    """`events` with each run of at least `min_run` (default COMPACT_FROM) consecutive BackorderAllocated,
+    BackorderStatusChanged and EtaChanged events of one SKU and one moment replaced by one QueueChanged that
+    stands for them."""
+    min_run = COMPACT_FROM if min_run is None else min_run
+    out: list[Event] = []
+    n, count = 0, len(events)
+    while n < count:
+        first = events[n]
+        end = n
+        if isinstance(first, _QUEUE_TYPES):
+            sku, at = first.sku, first.occurred_at
+            while end < count:
+                e = events[end]
+                if not isinstance(e, _QUEUE_TYPES) or e.sku != sku or e.occurred_at != at:
+                    break
+                end += 1
+        if end - n >= min_run:
+            out.append(_compacted(events[n:end]))
+            n = end
+        else:
+            out.extend(events[n:max(end, n + 1)])
+            n = max(end, n + 1)
+    return out
+
+
+def _compacted(run: Sequence[Event]) -> QueueChanged:
+    backorders: dict[str, int] = {}
+    ids: list[tuple[str, str, str]] = []
+    causes: dict[Cause, int] = {}
+    last: tuple[Cause | None, int] = (None, 0)
+    entries: list[tuple[Any, ...]] = []
+    for e in run:
+        assert isinstance(e, (BackorderAllocated, BackorderStatusChanged, EtaChanged))
+        b = backorders.get(e.backorder_id)
+        if b is None:
+            b = backorders[e.backorder_id] = len(ids)
+            ids.append((e.backorder_id, e.order_id, e.customer_email))
+        cause = e.cause
+        if last[0] is cause:
+            c = last[1]
+        else:
+            c = causes.setdefault(cause, len(causes))
+            last = (cause, c)
+        if isinstance(e, BackorderAllocated):
+            entries.append(("A", b, c, e.quantity, e.allocated_quantity, e.backordered_quantity, e.reason))
+        elif isinstance(e, BackorderStatusChanged):
+            entries.append(("S", b, c, e.old_status, e.new_status))
+        else:
+            entries.append(("E", b, c, e.old_date.isoformat() if e.old_date else None,
+                            e.new_date.isoformat() if e.new_date else None, e.confidence, e.source))
+    first = run[0]
+    assert isinstance(first, BackorderEvent)
+    return QueueChanged(occurred_at=first.occurred_at, sku=first.sku, backorders=tuple(ids),
+                        causes=tuple(causes), entries=tuple(entries))
+
+
+def expand(events: Iterable[Event]) -> Iterator[Event]:
+    """Every event as the per-backorder events it stands for: a QueueChanged opened up, any other as it is."""
+    for event in events:
+        if isinstance(event, QueueChanged):
+            yield from event.expand()
+        else:
+            yield event
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -301,5 +471,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SupplierChanged,
         PurchaseOrderChanged,
         SessionEnded,
+        QueueChanged,
     )
 }

@@ -26,6 +26,7 @@ from enum import Enum
 
 from domain.delays import quantile
 from domain.errors import InvalidInput
+from domain.limits import check_period
 
 MAX_BUCKETS = 400
 MAX_FILL_WITHIN_DAYS = 365
@@ -145,8 +146,7 @@ def _next_start(day: date, interval: Interval) -> date:
 
 def buckets(first: date, last: date, interval: Interval) -> list[KpiBucket]:
     """The buckets covering `first`..`last`, the first and last clipped to the range."""
-    if last < first:
-        raise InvalidInput("`to` is before `from`", field="to")
+    check_period(first, last, "to")
     if last > LAST_DAY:
         raise InvalidInput(f"`to` is at most {LAST_DAY.isoformat()}", field="to")
     out = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -94,6 +95,13 @@ def check_amount(value: Decimal | str | int | float, field: str) -> Decimal:
     if amount > MAX_AMOUNT:
         raise InvalidInput(f"an amount of money must be at most {MAX_AMOUNT:,}", field=field)
     return amount.quantize(Decimal("0.01"))
+
+
+def check_period(first: date | None, last: date | None, last_field: str) -> None:
+    """A period of days, both ends included (either may be open): the ONE rule for every report over a period.
+    A period that ends before it starts names its end, the value that has to move."""
+    if first is not None and last is not None and last < first:
+        raise InvalidInput("the period ends before it starts", field=last_field)
 
 
 def check_timezone(value: str | None, field: str = "timezone") -> str:

@@ -27,5 +27,5 @@ class UnknownLocation(DomainError):
 
 
 def unknown_location(code: str, field: str = "location") -> UnknownLocation:
-    return UnknownLocation(f"{shown(code)} is not one of the shop's locations (set it up first with "
-                           "upsertLocation)", field=field)
+    return UnknownLocation(f"{shown(code)} is not one of the shop's locations: a new location is set up "
+                           "before anything is kept there", field=field)

@@ -13,6 +13,7 @@ from typing import Protocol
 
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DeliveryRecord
+from domain.eta import StoredProjection
 from domain.events import Event
 from domain.locations import Location
 from domain.model import Backorder, Customer, Order, Product, PurchaseOrder, SkuInventory, Supplier
@@ -48,6 +49,20 @@ class UnitOfWork(Protocol):
         tail (`SkuInventory.can_append`) may come with its waiting queue summarised (`SkuInventory.ahead`)
         instead of loaded: the cost of a placement then does not grow with the queue."""
 
+    async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, SkuInventory]:
+        """Aggregates of `skus` (after `lock_skus`) with their waiting queues not loaded, only counted
+        (`SkuInventory.ahead`), for re-projecting a slice of a long queue; a SKU the store cannot summarise is
+        left out (its caller loads it whole). Not kept for `inventory`."""
+
+    async def stored_projection(self, inventory: SkuInventory) -> StoredProjection:
+        """A summarised SKU's stored ETAs and queue positions in a few statements, whatever the queue's length
+        (`eta.StoredProjection`); `inventory.ahead` then counts the waiting queue as they saw it."""
+
+    async def load_slice(self, inventory: SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
+        """Into a summarised `inventory.queue`, the waiting backorders whose cumulative demand in queue order
+        falls in `ranges` ((after, up_to], None: no end), and every waiting one with a "cancel if not by" date.
+        Returns each one's cumulative demand; `inventory.ahead` then counts the others."""
+
     async def save_inventory(self, inventory: SkuInventory) -> None:
         """Persist stock levels and every backorder the aggregate touched or created."""
 
@@ -68,10 +83,10 @@ class UnitOfWork(Protocol):
     async def skus_supplied_by(self, supplier_id: str) -> list[str]:
         """SKUs whose ETAs depend on this supplier: its products, and SKUs on its open purchase orders."""
 
-    async def skus_with_stale_etas(self, today: date) -> list[str]:
+    async def skus_with_stale_etas(self, now: datetime) -> list[str]:
         """SKUs with a waiting backorder whose ETA is already in the past (a purchase order that did not
-        come on its date), or whose customer's "cancel if not by" date has passed: time alone has made their
-        projection wrong, or the backorder due for cancelling."""
+        come on its date), or whose customer's "cancel if not by" date has passed in the customer's time zone
+        (`customer_today`): time alone has made their projection wrong, or the backorder due for cancelling."""
 
     async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
         """(backorder id, SKU) of every backorder waiting for units whose customer consented in advance to a

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal
 from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.errors import InvalidInput
 
@@ -40,6 +41,19 @@ class BackorderPreferences:
 
     cancel_if_not_by: date | None = None
     substitutes: SubstituteConsent = SubstituteConsent.ASK
+    timezone: str = "UTC"  # the customer's (their notification preferences'): where their dates are days
+
+
+def customer_today(now: datetime, timezone: str) -> date:
+    """The customer's date at `now`. A "cancel if not by" date is the customer's: a Los Angeles customer's
+    31 March lasts until 07:00 UTC on 1 April, not until midnight UTC (16:00 their time). A zone this machine
+    does not know (a stored name from an older tz database) is read as UTC rather than refusing to settle."""
+    zone: tzinfo
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        zone = UTC
+    return now.astimezone(zone).date()
 
 
 def check_cancel_if_not_by(value: date | None, today: date, eta: date | None = None,
@@ -59,12 +73,20 @@ def check_cancel_if_not_by(value: date | None, today: date, eta: date | None = N
     return value
 
 
-def past_deadline(cancel_if_not_by: date | None, eta: date | None, today: date) -> bool:
-    """Whether a backorder still waiting for units is past its customer's latest date: the date itself has
-    passed, or the units are now expected after it."""
+def past_deadline(cancel_if_not_by: date | None, eta: date | None, now: datetime, timezone: str = "UTC") -> bool:
+    """Whether a backorder still waiting for units is past its customer's latest date, a day in their time zone:
+    that day has ended where they are, or the units are now expected on a day (the shop's days are UTC) that
+    begins after it has ended. A Los Angeles customer's 10 March ends at 07:00 UTC on the 11th: units expected
+    on the 11th may still come within it, so neither the date nor such an ETA cancels before then."""
     if cancel_if_not_by is None:
         return False
-    return today > cancel_if_not_by or (eta is not None and eta > cancel_if_not_by)
+    if customer_today(now, timezone) > cancel_if_not_by:
+        return True
+    if eta is None or eta <= cancel_if_not_by:
+        return False
+    if (eta - cancel_if_not_by).days > 1:  # no zone is a whole day from UTC: past wherever they are
+        return True
+    return customer_today(datetime.combine(eta, time(0), UTC), timezone) > cancel_if_not_by
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from domain.store import queries as q
 from domain.store import request_ids
 from domain.store.portal import get_preferences, signing_key
 from notifications.channels import Channel, LogChannel, Outgoing, PermanentError, TransientError
-from notifications.compose import Change, Now, Rules, compose
+from notifications.compose import Now, Rules, compose
 from notifications.metrics import count_send
-from notifications.outbox import _list_unsubscribe, unsubscribe_token
+from notifications.outbox import _list_unsubscribe, changes_of, unsubscribe_token
 from notifications.render import ItemView, render_digest
 from notifications.rounds import run_rounds
 from notifications.settings import NotificationSettings
@@ -102,7 +102,8 @@ class Dispatcher:
 
     async def _compose(self, digest_id: str, email: str, events: list[store.NotificationEvent], now: datetime,
                        conn: object) -> int:
-        changes = [Change(e.kind, e.backorder_id, e.order_id, e.sku, e.occurred_at, dict(e.data)) for e in events]
+        changes = [c for e in events
+                   for c in changes_of(e.kind, e.backorder_id, e.order_id, e.sku, e.occurred_at, dict(e.data))]
         # one statement for all of the digest's backorders and, for each, how many ahead of it were placed before it
         backorders, placed_before = await q.backorders_with_placed_before(list({c.backorder_id for c in changes}))
         products = await q.products_by_sku(list({b.sku for b in backorders.values()}))
@@ -128,7 +129,10 @@ class Dispatcher:
             views.append(ItemView(
                 item=i, product=names.get(i.news.sku, i.news.sku), order_number=order.number if order else "",
                 substitute=names.get(i.news.substitute_sku or "", i.news.substitute_sku),
-                substitutes=tuple(names[s] for s in offered if s in names)))
+                substitutes=tuple(names[s] for s in offered if s in names),
+                # what the alternatives that took its place cost them, from the order as it is now
+                paid=tuple(line for line in order.lines if line.substitute_for == i.news.backorder_id)
+                if order and i.news.substituted else ()))
         prefs = await get_preferences(email)
         customer = (await q.customers_by_email([email])).get(email)
         name = customer.name.split(" ")[0] if customer and customer.name else ""

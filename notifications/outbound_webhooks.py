@@ -191,14 +191,15 @@ class WebhookRecorder:
         self.clock = clock or Clock()
 
     async def __call__(self, conn: Any, events: Sequence[ev.Event]) -> None:
-        if not any(event_type(e) is not None for e in events):
+        if not any(isinstance(e, ev.QueueChanged) or event_type(e) is not None for e in events):
             return
         endpoints = await store.subscribed_endpoints(conn)
         if endpoints:  # the bodies made as they are written: a long queue's receipt has 300k events
-            await store.record_deliveries(_deliveries(events, endpoints), self.clock.now(), conn)
+            # integrations are told per backorder, as always: a QueueChanged opened up into its events
+            await store.record_deliveries(_deliveries(ev.expand(events), endpoints), self.clock.now(), conn)
 
 
-def _deliveries(events: Sequence[ev.Event], endpoints: Sequence[tuple[str, tuple[str, ...]]]
+def _deliveries(events: Iterable[ev.Event], endpoints: Sequence[tuple[str, tuple[str, ...]]]
                 ) -> Iterator[tuple[str, str, str, str]]:
     for event in events:
         kind = event_type(event)

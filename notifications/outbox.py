@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +19,7 @@ from domain.clock import Clock
 from domain.store import models as t
 from domain.store import notify as store
 from domain.store.portal import languages_by_email, signing_key
-from notifications.compose import CUSTOMER_EVENTS
+from notifications.compose import CUSTOMER_EVENTS, Change
 from notifications.render import render_back_in_stock
 from notifications.settings import NotificationSettings
 
@@ -87,15 +87,41 @@ class OutboxRecorder:
 
 
 def _customer_rows(events: Sequence[ev.Event]) -> Iterator[dict[str, Any]]:
-    """The customer-facing events as outbox rows, made one at a time as the store writes them (a receipt for a
-    long queue has hundreds of thousands)."""
+    """The customer-facing events as outbox rows, made one at a time as the store writes them. A long queue's
+    change (QueueChanged) is one row per customer, their part of it: the digest composer expands it back into
+    their per-backorder events (`changes_of`)."""
     for event in events:
-        if isinstance(event, ev.BackorderEvent) and event.kind in CUSTOMER_EVENTS:
-            data = event.to_dict()
-            for k in ("kind", "occurred_at", "backorder_id", "order_id", "sku", "customer_email"):
-                data.pop(k, None)
+        if isinstance(event, ev.QueueChanged):
+            for email, positions in event.customers.items():
+                part = event.part(positions)
+                backorder_id, order_id, _ = part.backorders[0]
+                data = part.to_dict()
+                for k in ("kind", "occurred_at", "sku"):
+                    data.pop(k)
+                yield {"email": email, "backorder_id": backorder_id, "order_id": order_id, "sku": event.sku,
+                       "kind": event.kind, "data": data, "occurred_at": event.occurred_at}
+        elif isinstance(event, ev.BackorderEvent) and event.kind in CUSTOMER_EVENTS:
             yield {"email": event.customer_email, "backorder_id": event.backorder_id, "order_id": event.order_id,
-                   "sku": event.sku, "kind": event.kind, "data": data, "occurred_at": event.occurred_at}
+                   "sku": event.sku, "kind": event.kind, "data": event_data(event), "occurred_at": event.occurred_at}
+
+
+def event_data(event: ev.BackorderEvent) -> dict[str, Any]:
+    """What an outbox row keeps of a backorder event beside its own columns."""
+    data = event.to_dict()
+    for k in ("kind", "occurred_at", "backorder_id", "order_id", "sku", "customer_email"):
+        data.pop(k, None)
+    return data
+
+
+def changes_of(kind: str, backorder_id: str, order_id: str, sku: str, occurred_at: datetime,
+               data: dict[str, Any]) -> list[Change]:
+    """An outbox row as the changes a digest reads: one, or for a customer's part of a QueueChanged, each of
+    the per-backorder events it stands for (what the row would have been, one per event)."""
+    if kind != ev.QueueChanged.kind:
+        return [Change(kind, backorder_id, order_id, sku, occurred_at, data)]
+    queue_changed = ev.QueueChanged.of_dict({**data, "occurred_at": occurred_at, "sku": sku})
+    return [Change(e.kind, e.backorder_id, e.order_id, e.sku, e.occurred_at, event_data(e))
+            for e in queue_changed.expand()]
 
 
 def _list_unsubscribe(base: str, token: str) -> dict[str, str]:

@@ -128,3 +128,15 @@ def desk(db: str, bus: InProcessBus) -> BackorderDesk:
     from domain.clock import FixedClock
 
     return BackorderDesk(lambda: TortoiseUnitOfWork(bus), FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)))
+
+
+@pytest.fixture(params=["per-backorder events", "every run compacted"])
+def both_event_forms(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a consumer's tests twice: as committed changes usually come (a change to a few backorders as their
+    own events) and with every run of allocations, status and ETA changes folded into one QueueChanged, as a
+    long queue's receipt commits them. Subscribers, digests and webhooks must not tell the two apart."""
+    from domain import events
+
+    if request.param == "every run compacted":
+        monkeypatch.setattr(events, "COMPACT_FROM", 1)
+    return str(request.param)

@@ -15,7 +15,7 @@ from api.schema.common import Ctx, staff_name
 from domain import kpi_series as kpi
 from domain import model as m
 from domain import reorder
-from domain.errors import DomainError, InvalidInput
+from domain.errors import DomainError, InvalidInput, not_found
 from domain.services import AllocationPreviewLine as PreviewLine
 from domain.store import kpi_history as kpi_store
 from domain.store import planning as planning_store
@@ -88,7 +88,8 @@ class ReorderSuggestionFilter:
     "exponential smoothing when there is demand every day). Safety stock = z x sqrt(L x sd^2 + d^2 x sL^2) with z "
     "the normal quantile of the service level; reorder point = ceil(d x L) + safety stock; suggested quantity = "
     "max(0, reorder point - inventory position), which covers the waiting backorders plus the expected demand "
-    "over the lead time plus the safety stock, minus what is on hand and on order."))
+    "over the lead time plus the safety stock, minus what is on hand and on order. Whole numbers are worked out in "
+    "full and given within 2,147,483,647 either way (a 32-bit Int); belowReorderPoint is decided before that."))
 class ReorderSuggestion:
     _s: strawberry.Private[reorder.ReorderSuggestion]
     sku: str
@@ -180,6 +181,8 @@ async def reorder_suggestions(info: Ctx, filter: ReorderSuggestionFilter | None 
             raise InvalidInput(f"at most {settings.page_size_limit} SKUs", field="filter.skus")
         for sku in f.skus or []:
             m.check_sku(sku, "filter.skus")
+        if supplier_id is not None and await info.context.loaders.supplier_by_id.load(supplier_id) is None:
+            raise not_found("supplier", supplier_id, field="filter.supplierId")  # not "it supplies nothing"
     except DomainError as error:
         return ReorderAdvice(user_errors=[gt.UserError.of(error)])
     found = await planning_store.reorder_suggestions(

@@ -95,7 +95,12 @@ class UserError:
         field = error.field
         if field is not None:
             field = (fields or {}).get(field) or to_camel_case(field)
-        return UserError(field=field, message=error.message, code=error.code, line=error.line)
+        return UserError(field=field, message=error.message + API_HINTS.get(error.code, ""), code=error.code,
+                         line=error.line)
+
+
+# The API's own words after the domain's (which do not know the API): the operation that does what is asked.
+API_HINTS: Mapping[DomainErrorCode, str] = {DomainErrorCode.UNKNOWN_LOCATION: " (upsertLocation sets one up)"}
 
 
 @strawberry.type

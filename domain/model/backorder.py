@@ -14,7 +14,7 @@ from domain.errors import ErrorCode, InvalidState, SubstituteError
 from domain.eta import Eta
 from domain.model.customer import CustomerTier
 from domain.model.order import Channel
-from domain.preferences import BackorderPreferences, SubstituteConsent, offerable
+from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today, offerable
 
 
 class BackorderStatus(str, Enum):
@@ -69,6 +69,9 @@ class Backorder:
     # the customer's own choices (domain.preferences): past this date while units still wait, it is cancelled
     cancel_if_not_by: date | None = None
     substitute_consent: SubstituteConsent = SubstituteConsent.ASK
+    # the customer's time zone, where that date is a day (their notification preferences'; not a column: read
+    # with the queue for the backorders that have a date, so a changed zone counts from the next settle)
+    customer_timezone: str = "UTC"
     declined_substitutes: list[str] = field(default_factory=list)  # never offered again for this backorder
     history: list[HistoryEntry] = field(default_factory=list)
     new_history: list[HistoryEntry] = field(default_factory=list, repr=False)
@@ -135,11 +138,13 @@ class Backorder:
             "customer_email": self.customer_email,
         }
 
-    def adopt_defaults(self, defaults: BackorderPreferences, today: date) -> None:
-        """A new backorder starts with its customer's account defaults (a default date already passed is not
-        carried over: it would cancel the backorder the moment it is placed)."""
+    def adopt_defaults(self, defaults: BackorderPreferences, now: datetime) -> None:
+        """A new backorder starts with its customer's account defaults (a default date already passed where the
+        customer is is not carried over: it would cancel the backorder the moment it is placed)."""
         latest = defaults.cancel_if_not_by
-        self.cancel_if_not_by = latest if latest is not None and latest >= today else None
+        self.customer_timezone = defaults.timezone
+        self.cancel_if_not_by = latest if latest is not None and latest >= customer_today(now, defaults.timezone) \
+            else None
         self.substitute_consent = defaults.substitutes
 
     def require_substitute_wanted(self, sku: str, *, offer: bool) -> None:

@@ -131,6 +131,10 @@ class EmailSuppression(Model):
 
     class Meta:
         table = "email_suppressions"
+        # as migration 0003 created it: tortoise takes a model's docstring as the table's comment, so without
+        # this a reworded docstring asks for a migration that changes nothing but the comment
+        table_description = ("Addresses we must not email: unsubscribed, or a permanent failure (mailbox does "
+                             "not exist).")
 
 
 # -- writing, inside the domain transaction ---------------------------------------------------

@@ -29,11 +29,11 @@ from domain import model as m
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
-from domain.eta import InboundSupply
-from domain.events import Event
+from domain.eta import InboundSupply, StoredEtaGroup, StoredProjection
+from domain.events import Event, compact
 from domain.locations import Location
 from domain.ports import EventPublisher
-from domain.preferences import BackorderPreferences, SubstituteConsent
+from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
 from domain.store import bulk, deliveries, mapping, portal
 from domain.store import models as t
 
@@ -108,6 +108,9 @@ class TortoiseUnitOfWork:
         if self._queue_counts_changed:
             await self._save_queue_counts()
         if self._events:
+            # a long queue's allocations, status changes and ETA moves as one event (domain.events.QueueChanged):
+            # one event-log row, one outbox row per customer, one message on the bus, instead of 3 per backorder
+            self._events = compact(self._events)
             await bulk.insert_streamed(
                 self.conn, "event_log", ("kind", "occurred_at", "backorder_id", "order_id", "sku", "payload"),
                 ("text", "timestamptz", "text", "text", "text", "jsonb"),
@@ -224,6 +227,11 @@ class TortoiseUnitOfWork:
             row = mapping.backorder_row(raw)
             self._loaded[row["id"]] = tuple(row[k] for k in _CHANGING)
             queues[row["sku"]].append(mapping.backorder(row, []))
+        # a "cancel if not by" date is a day where its customer is: their zones, for the few with a date
+        dated = [b for queue in queues.values() for b in queue if b.cancel_if_not_by is not None]
+        zones = await self._timezones({b.customer_email for b in dated}) if dated else {}
+        for b in dated:
+            b.customer_timezone = zones.get(b.customer_email, "UTC")
         # what is still to come on open purchase orders, in one join: received and cancelled lines of the
         # shop's whole history stay in the database, not in this read
         po_marks = marks[:n + len(OPEN_PO)]
@@ -256,6 +264,91 @@ class TortoiseUnitOfWork:
                 policy=self._policy, default_lead_time_days=self._default_lead_time,
                 delays=history, eta_learning=self._eta_learning,
             )
+
+    async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, m.SkuInventory]:
+        """The aggregates of `skus` with their queues not loaded (`queue` empty, `ahead` counting it), in the
+        same few statements as `load_inventories`; for a slice of a queue (`stored_projection`, `load_slice`).
+        Not kept: `inventory` still loads a SKU whole."""
+        found: dict[str, m.SkuInventory] = {}
+        for start in range(0, len(skus), 500):
+            chunk = [sku for sku in dict.fromkeys(skus[start:start + 500]) if sku not in self._inventories]
+            await self._load_inventories(chunk, whole_queue=False)
+            for sku in chunk:
+                inventory = self._inventories.pop(sku, None)
+                count, units = self._queue_counts.get(sku, (None, None))
+                if inventory is not None and count is not None and units is not None:
+                    inventory.ahead = m.QueueAhead(count, units)
+                    found[sku] = inventory
+        return found
+
+    def _queue_window(self, columns: str) -> str:
+        """The SKU's waiting backorders in queue order (`SkuInventory.ranked_queue` for first come, first
+        served), each with its cumulative demand: the units waiting in it and every one before it."""
+        marks = ["$1", "$2", "$3"] if self.is_postgres else ["?"] * 3
+        return (f'WITH "q" AS (SELECT {columns}, SUM("quantity" - "allocated_quantity") OVER "w" AS "demand", '
+                f'ROW_NUMBER() OVER "w" AS "place" FROM "backorders" WHERE "sku" = {marks[0]} AND "status" IN '
+                f'({marks[1]}, {marks[2]}) WINDOW "w" AS (ORDER BY "priority_override" DESC, "ordered_at", "id" '
+                'ROWS UNBOUNDED PRECEDING)) ')
+
+    async def stored_projection(self, inventory: m.SkuInventory) -> StoredProjection:
+        """The SKU's stored ETAs summarised in two statements (`eta.StoredProjection`), whatever the queue's
+        length; `inventory.ahead` then counts its waiting queue as these statements saw it."""
+        assert self.conn is not None
+        eta_columns = '"eta_date", "eta_confidence", "eta_source", "eta_reference"'
+        rows = await self.conn.execute_query_dict(
+            self._queue_window(f'{eta_columns}, "queue_position"') +
+            f'SELECT {eta_columns}, MIN("demand") AS "first", MAX("demand") AS "last", COUNT(*) AS "count", '
+            'SUM(CASE WHEN "queue_position" = "place" THEN 0 ELSE 1 END) AS "misplaced" '
+            f'FROM "q" GROUP BY {eta_columns}', [inventory.sku, *WAITING])
+        mark = "$1" if self.is_postgres else "?"
+        allocated = await self.conn.execute_query_dict(
+            f'SELECT DISTINCT {eta_columns}, "queue_position" IS NOT NULL AS "positioned" FROM "backorders" '
+            f'WHERE "sku" = {mark} AND "status" = \'{m.BackorderStatus.ALLOCATED.value}\'', [inventory.sku])
+        inventory.ahead = m.QueueAhead(sum(row["count"] for row in rows), max((row["last"] for row in rows), default=0))
+        return StoredProjection(
+            waiting=tuple(StoredEtaGroup(mapping.eta(_dated(row)), row["first"], row["last"]) for row in rows),
+            allocated=tuple(mapping.eta(_dated(row)) for row in allocated),
+            positions_in_order=not any(row["misplaced"] for row in rows) and not any(
+                row["positioned"] for row in allocated))
+
+    async def load_slice(self, inventory: m.SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
+        """Load into `inventory.queue` the waiting backorders whose cumulative demand falls in one of `ranges`
+        ((after, up_to], up_to None: no end), and every waiting one with a "cancel if not by" date; returns each
+        one's cumulative demand. `inventory.ahead` then counts the rest of the waiting queue."""
+        assert self.conn is not None
+        params: list[Any] = [inventory.sku, *WAITING]
+        within: list[str] = ['"cancel_if_not_by" IS NOT NULL']
+        for after, up_to in ranges:
+            params.append(after)
+            low = f'"demand" > {self._mark(len(params))}'
+            if up_to is None:
+                within.append(f"({low})")
+            else:
+                params.append(up_to)
+                within.append(f'({low} AND "demand" <= {self._mark(len(params))})')
+        rows = await self.conn.execute_query_dict(
+            self._queue_window('"backorders".*') + f'SELECT * FROM "q" WHERE {" OR ".join(within)}', params)
+        demand: dict[str, int] = {}
+        units = 0
+        for raw in rows:
+            demand[raw["id"]] = raw.pop("demand")
+            raw.pop("place")
+            row = mapping.backorder_row(raw)
+            self._loaded[row["id"]] = tuple(row[k] for k in _CHANGING)
+            backorder = mapping.backorder(row, [])
+            inventory.queue[backorder.id] = backorder
+            units += backorder.waiting_quantity
+        # a "cancel if not by" date is a day where its customer is: their zones, as `_load_inventories` reads them
+        dated = [b for b in inventory.queue.values() if b.cancel_if_not_by is not None]
+        zones = await self._timezones({b.customer_email for b in dated}) if dated else {}
+        for b in dated:
+            b.customer_timezone = zones.get(b.customer_email, "UTC")
+        whole = inventory.ahead or m.QueueAhead(0, 0)
+        inventory.ahead = m.QueueAhead(whole.waiting_count - len(rows), whole.waiting_units - units)
+        return demand
+
+    def _mark(self, n: int) -> str:
+        return f"${n}" if self.is_postgres else "?"
 
     async def save_inventory(self, inventory: m.SkuInventory) -> None:
         sku = inventory.sku
@@ -407,14 +500,30 @@ class TortoiseUnitOfWork:
                         .values_list("sku", flat=True))
         return sorted(skus)
 
-    async def skus_with_stale_etas(self, today: date) -> list[str]:
+    async def skus_with_stale_etas(self, now: datetime) -> list[str]:
+        today = now.date()
         # only units still waiting: an allocated backorder's ETA is the day its units were set aside
         rows = await t.Backorder.filter(status__in=ACTIVE, eta_date__lt=today,
                                         quantity__gt=F("allocated_quantity")).distinct().values_list("sku", flat=True)
-        # and those whose customer's "cancel if not by" date has passed while they wait
-        past = await t.Backorder.filter(status__in=ACTIVE, cancel_if_not_by__lt=today,
-                                        quantity__gt=F("allocated_quantity")).distinct().values_list("sku", flat=True)
-        return sorted(set(rows) | set(past))
+        # and those whose customer's "cancel if not by" date has passed, in their zone, while they wait: no zone
+        # is more than a day ahead of UTC, so the candidates are those dated up to today (UTC), and the zones
+        # of their customers (one read) say which are due
+        dated = await t.Backorder.filter(status__in=ACTIVE, cancel_if_not_by__lte=today,
+                                         quantity__gt=F("allocated_quantity")
+                                         ).values_list("sku", "cancel_if_not_by", "customer_email")
+        zones = await self._timezones({str(email) for _, _, email in dated})
+        past = {sku for sku, latest, email in dated
+                if customer_today(now, zones.get(str(email), "UTC")) > mapping.as_date(latest)}
+        return sorted(set(rows) | past)
+
+    async def _timezones(self, emails: set[str]) -> dict[str, str]:
+        """The customers' time zones (their notification preferences'; none set: UTC), by email."""
+        found: dict[str, str] = {}
+        wanted = sorted(emails)
+        for start in range(0, len(wanted), 500):  # SQLite allows so many parameters in one statement
+            found.update({str(email): str(zone) for email, zone in await portal.CustomerPreferences.filter(
+                email__in=wanted[start:start + 500]).values_list("email", "timezone") if zone})
+        return found
 
     async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
         rows = await t.Backorder.filter(
@@ -424,11 +533,13 @@ class TortoiseUnitOfWork:
         return [(str(backorder_id), str(sku)) for backorder_id, sku in rows]
 
     async def backorder_defaults(self, email: str) -> BackorderPreferences:
-        rows = await portal.CustomerPreferences.filter(email=email).values("cancel_if_not_by", "substitute_consent")
+        rows = await portal.CustomerPreferences.filter(email=email).values("cancel_if_not_by", "substitute_consent",
+                                                                           "timezone")
         if not rows:
             return BackorderPreferences()
         return BackorderPreferences(mapping.as_date(rows[0]["cancel_if_not_by"]),
-                                    SubstituteConsent(rows[0]["substitute_consent"] or "ASK"))
+                                    SubstituteConsent(rows[0]["substitute_consent"] or "ASK"),
+                                    rows[0]["timezone"] or "UTC")
 
     async def get_purchase_order(self, purchase_order_id: str) -> m.PurchaseOrder | None:
         rows = await t.PurchaseOrder.filter(id=purchase_order_id).values()
@@ -625,3 +736,10 @@ def _json_at(row: tuple[Any, ...], positions: Sequence[int]) -> tuple[Any, ...]:
 def _db(value: Any) -> Any:
     """A value as the database driver takes it in a raw statement (JSON columns as text)."""
     return _json(value) if isinstance(value, (dict, list)) else value
+
+
+def _dated(row: dict[str, Any]) -> dict[str, Any]:
+    """A raw row's ETA date as a date (SQLite hands dates back as text)."""
+    if isinstance(row.get("eta_date"), str):
+        return {**row, "eta_date": date.fromisoformat(row["eta_date"])}
+    return row

@@ -134,7 +134,7 @@ async def _place_order(deps: Deps, customer: CustomerDetails, channel: Channel, 
                 order.lines.append(order_line)
                 backorder = inventory.place_line(order, order_line, now, location)
                 if backorder is not None:
-                    backorder.adopt_defaults(defaults, now.date())
+                    backorder.adopt_defaults(defaults, now)
             inventories.append(inventory)
         new = [b for inv in inventories for b in inv.created.values()]
         backordered = sum(b.quantity for b in new)

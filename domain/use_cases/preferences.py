@@ -19,6 +19,7 @@ from domain.preferences import (
     SubstituteConsent,
     check_cancel_if_not_by,
     choose_substitute,
+    customer_today,
 )
 from domain.pricing import PriceComparison, compare_prices
 from domain.use_cases.shared import Deps, get_backorder, in_queue, save
@@ -45,8 +46,11 @@ async def set_backorder_preferences(deps: Deps, backorder_id: str, *, cancel_if_
         backorder = in_queue(original, backorder_id)
         latest = backorder.cancel_if_not_by
         if not isinstance(cancel_if_not_by, Keep):
+            # the date is the customer's: "already passed" and, from now on, the cancel are judged in their zone
+            backorder.customer_timezone = (await uow.backorder_defaults(backorder.customer_email)).timezone
             waiting_eta = backorder.eta.date if backorder.eta and backorder.waiting_quantity else None
-            latest = check_cancel_if_not_by(cancel_if_not_by, now.date(), waiting_eta)
+            latest = check_cancel_if_not_by(cancel_if_not_by, customer_today(now, backorder.customer_timezone),
+                                            waiting_eta)
         original.set_preferences(backorder, latest, substitutes or backorder.substitute_consent, now, by=by)
         replacement = await take_consented_substitute(uow, original, backorder, now, locked)
         original.settle(now, Cause(kind=CauseKind.QUEUE_SUBSTITUTE, reference=replacement.sku) if replacement

@@ -39,9 +39,8 @@ async def refresh_stale_etas(deps: Deps) -> list[str]:
     and announce what moved. Time also passes customers' "cancel if not by" dates: those SKUs are settled too,
     and settling cancels what can no longer come in time (SkuInventory.settle). One short transaction per SKU,
     under its lock; safe to run from any number of workers. Returns the SKUs refreshed."""
-    today = deps.clock.now().date()
     async with deps.uow() as uow:
-        skus = await uow.skus_with_stale_etas(today)
+        skus = await uow.skus_with_stale_etas(deps.clock.now())
     for sku in skus:
         async with deps.uow() as uow:
             await uow.lock_skus([sku])

@@ -137,7 +137,8 @@ async def test_adjust_stock(api):
     # a location is known once the shop has set it up: before, the units are refused, not put somewhere new
     assert (await run(delta=4, reason="found", location="store-2"))["userErrors"] == [
         {"field": "location", "code": "UNKNOWN_LOCATION",
-         "message": "'STORE-2' is not one of the shop's locations (set it up first with upsertLocation)"}]
+         "message": "'STORE-2' is not one of the shop's locations: a new location is set up before anything "
+                    "is kept there (upsertLocation sets one up)"}]
     await api.desk.upsert_location("store-2", "Second store")
     assert (await run(delta=4, reason="found", location="store-2"))["product"]["onHand"] == 11
     assert [(x["location"], x["onHand"], x["safetyStock"]) for x in (await _product(api, "MUG"))["stock"]] == [

@@ -5,8 +5,13 @@ import asyncio
 import json
 from datetime import date
 
+import pytest
+
 from api.ids import encode_id
 from tests.api import support as s
+
+# the consumers of committed events, with a long queue's change in either form (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("both_event_forms")
 
 UPDATES = """subscription($filter: BackorderUpdatesFilter) { backorderUpdates(filter: $filter) {
   kind backorderId oldStatus newStatus oldEtaDate newEtaDate quantity message

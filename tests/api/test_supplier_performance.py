@@ -46,7 +46,21 @@ async def test_staff_see_each_supplier_s_record_over_the_period(api):
 
 async def test_a_range_that_ends_before_it_starts_is_a_typed_error(api):
     body = (await api.gql(REPORT, {"from": "2026-02-01", "to": "2026-01-01"}))["data"]["supplierPerformance"]
-    assert body == {"suppliers": [], "userErrors": [{"field": "from", "code": "INVALID_INPUT"}]}
+    assert body == {"suppliers": [], "userErrors": [{"field": "to", "code": "INVALID_INPUT"}]}
+
+
+async def test_every_report_over_a_period_refuses_a_reversed_one_by_the_same_rule(api):
+    # given the two reports over a period of days; when each is asked for one that ends before it starts;
+    # then both name the same argument with the same words (one rule, domain.limits.check_period)
+    reversed_period = {"from": "2026-02-01", "to": "2026-01-01"}
+    asked = {"supplierPerformance": "query($from: Date, $to: Date) { supplierPerformance(from: $from, to: $to) "
+                                    "{ userErrors { field message code } } }",
+             "kpiSeries": "query($from: Date!, $to: Date!) { kpiSeries(from: $from, to: $to) "
+                          "{ userErrors { field message code } } }"}
+    answers = {name: (await api.gql(query, reversed_period))["data"][name]["userErrors"]
+               for name, query in asked.items()}
+    assert answers["supplierPerformance"] == answers["kpiSeries"] == [
+        {"field": "to", "message": "the period ends before it starts", "code": "INVALID_INPUT"}]
 
 
 async def test_customers_and_strangers_are_refused(api):

@@ -26,6 +26,9 @@ from notifications.outbound_webhooks import GuardedBackend, RefusedAddress, publ
 from notifications.webhook_settings import WebhookSettings
 from tests.api.conftest import free_port
 
+# the consumers of committed events, with a long queue's change in either form (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("both_event_forms")
+
 ALLOWED = WebhookSettings(allow_private=True, retry_base_seconds=60, poll_seconds=0.05)
 CREATE = """mutation($url: String!, $events: [WebhookEventType!]!) {
   createWebhookEndpoint(input: {url: $url, events: $events, description: "ERP"}) {

@@ -78,9 +78,13 @@ async def test_import_products_stock_and_orders(db_url, tmp_path):
     store1.write_text("sku,quantity,location\nB-2,2,STORE1\n")
     refused = run(db_url, "import", "stock", str(store1))  # STORE1 is not one of the shop's locations yet
     assert refused.returncode == 1 and "'STORE1' is not one of the shop's locations" in refused.stderr
+    assert "upsertLocation" not in refused.stderr  # the command line has no such thing: the domain's words only
     locations = tmp_path / "locations.csv"
-    locations.write_text("code,name\nSTORE1,First store\n")
-    assert run(db_url, "import", "locations", str(locations)).returncode == 0
+    locations.write_text("code,name\nSTORE1,First store\nstore1,Store one\nSTORE2,Second\n")
+    imported = run(db_url, "import", "locations", str(locations))
+    # a code repeated (in any case) is one location, not two: the count says what is now set up
+    assert imported.returncode == 0 and imported.stdout.splitlines()[-1] == (
+        "2 locations set up (1 row repeated a code: the last row's name holds)")
     assert run(db_url, "import", "stock", str(stock)).returncode == 0
     result = run(db_url, "import", "orders", str(orders))
     assert result.returncode == 0, result.stderr

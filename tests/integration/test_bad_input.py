@@ -353,10 +353,13 @@ CASES: dict[str, list[Case]] = {
         ("received on a day still to come",
          lambda w: w.desk.import_purchase_orders([_old("H-1", received=date(2026, 4, 1))]), E.INVALID_INPUT,
          "received_date"),
+        ("received a year before it was expected",
+         lambda w: w.desk.import_purchase_orders([_old("H-1", received=date(2025, 1, 5))]), E.INVALID_INPUT,
+         "received_date"),
     ],
     "supplier_performance": [
         ("a period that ends before it starts",
-         lambda w: w.desk.supplier_performance(date(2026, 2, 1), date(2026, 1, 1)), E.INVALID_INPUT, "received_from"),
+         lambda w: w.desk.supplier_performance(date(2026, 2, 1), date(2026, 1, 1)), E.INVALID_INPUT, "received_to"),
     ],
     "preview_reprioritization": [
         ("priority out of range", lambda w: w.desk.preview_reprioritization(w.waiting, 1001), E.INVALID_INPUT,

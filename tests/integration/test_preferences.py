@@ -75,6 +75,25 @@ async def test_the_worker_cancels_a_backorder_whose_date_passed_while_it_waited(
     assert await desk.refresh_stale_etas() == []
 
 
+async def test_the_worker_judges_the_date_in_the_customer_s_time_zone(desk: BackorderDesk):
+    # given a Los Angeles customer covered by PO-1 on 11 March, "cancel if not by" the 11th (their date)
+    await lamp_shop(desk, on_hand=0, po_units=2)
+    await save_preferences(NotificationPreferences(email="ann@example.com", timezone="America/Los_Angeles"))
+    placed = await order(desk, "ann@example.com", 2)
+    backorder_id = (await backorder_of(placed)).id
+    await desk.set_backorder_preferences(backorder_id, cancel_if_not_by=PO_DATE)
+    # when the worker runs at 02:00 UTC on the 12th (19:00 on the 11th where she is), the PO overdue
+    desk.clock.set(datetime(2026, 3, 12, 2, 0, tzinfo=UTC))
+    await desk.refresh_stale_etas()
+    # then her backorder still waits (her day has not ended) ...
+    assert (await backorder_of(placed)).status == "WAITING"
+    # ... and the first run after midnight in Los Angeles (07:00 UTC, daylight time) cancels it
+    desk.clock.set(datetime(2026, 3, 12, 7, 0, tzinfo=UTC))
+    assert await desk.refresh_stale_etas() == [LAMP]
+    assert (await backorder_of(placed)).status == "CANCELLED"
+    assert len(await _events(backorder_id, "BackorderCancelled")) == 1
+
+
 async def test_a_declined_substitute_is_never_offered_or_taken_again_and_the_decline_is_in_the_history(
         desk: BackorderDesk):
     await lamp_shop(desk)

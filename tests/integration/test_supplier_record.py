@@ -177,4 +177,4 @@ async def test_supplier_performance_over_a_period(db):
     assert len(await desk.supplier_performance(None, None)) == 2
     with pytest.raises(DomainError) as refused:
         await desk.supplier_performance(date(2025, 11, 1), date(2025, 10, 1))
-    assert refused.value.field == "received_from"
+    assert refused.value.field == "received_to"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -48,6 +48,7 @@ from domain.ports import UnitOfWorkFactory
 from domain.preferences import BackorderPreferences, SubstituteConsent
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
+from domain.store import portal
 from domain.store.db import open_database
 from domain.store.uow import TortoiseUnitOfWork
 from tests.conftest import fresh_database
@@ -63,6 +64,7 @@ class Store:
     uow: UnitOfWorkFactory
     desk: BackorderDesk  # to set up a shop through the use cases
     event_kinds: Callable[[], Awaitable[list[str]]]  # the committed events, in order
+    set_timezone: Callable[[str, str], Awaitable[None]]  # a customer's zone, as their notification preferences
 
 
 @pytest.fixture(params=["memory", pytest.param("database", marks=pytest.mark.db)])
@@ -74,17 +76,23 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path,
         async def memory_events() -> list[str]:
             return [event.kind for event in memory.state.events]
 
-        yield Store("memory", memory, BackorderDesk(memory, FixedClock(NOW)), memory_events)
+        async def memory_zone(email: str, zone: str) -> None:  # the fake's stand-in for the preferences row
+            memory.state.backorder_defaults[email] = BackorderPreferences(timezone=zone)
+
+        yield Store("memory", memory, BackorderDesk(memory, FixedClock(NOW)), memory_events, memory_zone)
         return
 
     def factory() -> TortoiseUnitOfWork:
         return TortoiseUnitOfWork(InProcessBus())
 
+    async def database_zone(email: str, zone: str) -> None:
+        await portal.CustomerPreferences.create(email=email, timezone=zone)
+
     async def logged_events() -> list[str]:
         return list(await t.EventLog.all().order_by("id").values_list("kind", flat=True))
 
     async with fresh_database(tmp_path, tmp_path_factory) as url, open_database(url, apply_migrations=False):
-        yield Store("database", factory, BackorderDesk(factory, FixedClock(NOW)), logged_events)
+        yield Store("database", factory, BackorderDesk(factory, FixedClock(NOW)), logged_events, database_zone)
 
 
 def _product(sku: str = "MUG", **changes: object) -> Product:
@@ -342,8 +350,33 @@ async def test_stale_etas_are_those_of_waiting_units_dated_before_today(store: S
     await _order(store, "ann@example.com", 2)
     async with store.uow() as uow:
         # then it is stale only once that day has passed
-        assert await uow.skus_with_stale_etas(TODAY + timedelta(days=3)) == []
-        assert await uow.skus_with_stale_etas(TODAY + timedelta(days=4)) == ["MUG"]
+        assert await uow.skus_with_stale_etas(datetime.combine(TODAY + timedelta(days=3), time(12), UTC)) == []
+        assert await uow.skus_with_stale_etas(datetime.combine(TODAY + timedelta(days=4), time(12), UTC)) == ["MUG"]
+
+
+async def test_a_latest_date_is_due_once_it_has_ended_where_its_customer_is(store: Store):
+    # given two customers waiting for a PO due on their latest date, one in Tokyo and one in Los Angeles
+    supplier = await _shop(store)
+    due = TODAY + timedelta(days=3)
+    await store.desk.create_purchase_order(supplier.id, due, [LineRequest("MUG", 5)])
+    await store.set_timezone("tokyo@example.com", "Asia/Tokyo")
+    await store.set_timezone("la@example.com", "America/Los_Angeles")
+    tokyo = (await _order(store, "tokyo@example.com", 2)).lines[0].backorder_id or ""
+    la = (await _order(store, "la@example.com", 2)).lines[0].backorder_id or ""
+    await store.desk.set_backorder_preferences(tokyo, cancel_if_not_by=due)
+    async with store.uow() as uow:
+        # then at 16:00 UTC on that day (the ETA not yet stale) the SKU is due: Tokyo's day has ended
+        assert await uow.skus_with_stale_etas(datetime.combine(due, time(16), UTC)) == ["MUG"]
+        assert await uow.skus_with_stale_etas(datetime.combine(due, time(14), UTC)) == []
+        inventory = await uow.inventory("MUG")
+        # and the queue is loaded with the zone of each customer who has a date
+        assert {b.id: b.customer_timezone for b in inventory.queue.values()} == {tokyo: "Asia/Tokyo", la: "UTC"}
+    await store.desk.cancel_backorder(tokyo)
+    await store.desk.set_backorder_preferences(la, cancel_if_not_by=due)
+    async with store.uow() as uow:
+        # Los Angeles' day ends at 07:00 UTC the next day (PDT in March); the stale ETA selects it from 00:00
+        assert await uow.skus_with_stale_etas(datetime.combine(due, time(23), UTC)) == []
+        assert (await uow.inventory("MUG")).queue[la].customer_timezone == "America/Los_Angeles"
 
 
 # -- a placement's view of the queue ----------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+import pytest
+
 from domain.causes import RequestedBy
 from domain.customers import NotificationPreferences
 from domain.model import Channel
@@ -16,6 +18,9 @@ from domain.store import notify as store
 from domain.store.portal import save_preferences
 from tests.notifications.conftest import make_settings, make_shop
 from tests.notifications.support import WINDOW, catalogue, order, plain, signed, statuses  # noqa: F401 - re-exported: other modules import these from here
+
+# the consumers of committed events, with a long queue's change in either form (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("both_event_forms")
 
 
 async def test_backorder_created_email_says_what_when_and_how_to_stop(db, smtp):

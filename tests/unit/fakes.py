@@ -18,7 +18,7 @@ from types import TracebackType
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning, delay_counts
 from domain.errors import Conflict, ErrorCode, not_found
-from domain.eta import InboundSupply
+from domain.eta import InboundSupply, StoredProjection
 from domain.events import Event
 from domain.locations import Location
 from domain.model import (
@@ -31,7 +31,7 @@ from domain.model import (
     StockLevel,
     Supplier,
 )
-from domain.preferences import BackorderPreferences
+from domain.preferences import BackorderPreferences, customer_today
 
 
 @dataclass
@@ -87,6 +87,8 @@ class InMemoryUnitOfWork:
             raise not_found("product", sku, field="sku")
         stock = [copy.deepcopy(level) for (s, _), level in self._work.stock.items() if s == sku]
         queue = [copy.deepcopy(b) for b in self._work.backorders.values() if b.sku == sku and b.is_active]
+        for b in queue:  # not a column: the database reads the zone for those with a date only
+            b.customer_timezone = self._timezone(b.customer_email) if b.cancel_if_not_by is not None else "UTC"
         inbound = []
         for po in self._work.purchase_orders.values():
             line = po.line(sku)
@@ -103,6 +105,15 @@ class InMemoryUnitOfWork:
 
     async def load_inventories(self, skus: Sequence[str], *, appending_at: datetime | None = None) -> None:
         return None  # in memory, `inventory` is as cheap for many SKUs as for one, with its queue whole
+
+    async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, SkuInventory]:
+        return {}  # in memory a queue is loaded whole as cheaply: every SKU takes the whole settle
+
+    async def stored_projection(self, inventory: SkuInventory) -> StoredProjection:
+        raise AssertionError("no SKU is summarised in memory")
+
+    async def load_slice(self, inventory: SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
+        raise AssertionError("no SKU is summarised in memory")
 
     async def save_inventory(self, inventory: SkuInventory) -> None:
         for level in inventory.stock.values():
@@ -142,11 +153,16 @@ class InMemoryUnitOfWork:
                  for line in po.lines}
         return sorted(skus)
 
-    async def skus_with_stale_etas(self, today: date) -> list[str]:
+    async def skus_with_stale_etas(self, now: datetime) -> list[str]:
         return sorted({b.sku for b in self._work.backorders.values()
                        if b.is_active and b.waiting_quantity and (
-                           (b.eta is not None and b.eta.date < today)
-                           or (b.cancel_if_not_by is not None and b.cancel_if_not_by < today))})
+                           (b.eta is not None and b.eta.date < now.date())
+                           or (b.cancel_if_not_by is not None
+                               and customer_today(now, self._timezone(b.customer_email)) > b.cancel_if_not_by))})
+
+    def _timezone(self, email: str) -> str:
+        """The customer's zone: here the defaults stand for the customer's whole preferences row."""
+        return self._work.backorder_defaults.get(email, BackorderPreferences()).timezone
 
     async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
         found = [b for b in self._work.backorders.values()

@@ -4,7 +4,8 @@ that cause, its held units go to the next in line, and it is announced once."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -91,9 +92,9 @@ def test_a_new_backorder_adopts_the_account_defaults_but_not_a_date_already_pass
     inv = inventory(0)
     _, _, backorder = place(inv, 1, settle=False)
     assert backorder is not None
-    backorder.adopt_defaults(BackorderPreferences(TODAY - timedelta(days=1), SubstituteConsent.NEVER), TODAY)
+    backorder.adopt_defaults(BackorderPreferences(TODAY - timedelta(days=1), SubstituteConsent.NEVER), NOW)
     assert backorder.cancel_if_not_by is None and backorder.substitute_consent is SubstituteConsent.NEVER
-    backorder.adopt_defaults(BackorderPreferences(TODAY + timedelta(days=9)), TODAY)
+    backorder.adopt_defaults(BackorderPreferences(TODAY + timedelta(days=9)), NOW)
     assert backorder.cancel_if_not_by == TODAY + timedelta(days=9)
 
 
@@ -138,3 +139,28 @@ def test_after_any_sequence_of_eta_moves_no_waiting_backorder_is_expected_after_
             assert backorder.cancel_if_not_by is not None
     announced = [e.backorder_id for e in inv.events if isinstance(e, ev.BackorderCancelled)]
     assert len(announced) == len(set(announced))
+
+
+@settings(max_examples=200, deadline=None)
+@given(zone=st.timezone_keys(allow_prefix=False), steps=st.lists(st.integers(1, 9 * 60), min_size=1, max_size=40))
+def test_the_date_is_the_customer_s_day_in_their_time_zone(zone, steps):
+    # given a customer in any zone whose units are due on their own latest date (the PO's day), so only the
+    # date ending can cancel them (an overdue PO's ETA is "the shop's today" from then on)
+    latest = TODAY + timedelta(days=3)
+    inv = inventory(0, inbound=[_po(latest, 2)])
+    _, _, backorder = place(inv, 2, settle=False)
+    assert backorder is not None
+    backorder.cancel_if_not_by, backorder.customer_timezone = latest, zone
+    # the end of their date, worked out apart from the code: midnight that starts the next day where they are
+    ends = datetime.combine(latest + timedelta(days=1), time(0), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    now = datetime.combine(latest, time(0), UTC) - timedelta(hours=30)
+    cancelled_at = None
+    for minutes in steps:  # when it settles at clock times across the end of their day
+        now += timedelta(minutes=minutes)
+        inv.settle(now, note("time passes"))
+        if cancelled_at is None and backorder.status is BackorderStatus.CANCELLED:
+            cancelled_at = now
+        # then it is never cancelled before the end of the customer's date, and at the first settle after it
+        assert (backorder.status is BackorderStatus.CANCELLED) == (now >= ends), (zone, now, ends)
+    if cancelled_at is not None:
+        assert backorder.history[-1].cause.kind is CauseKind.NOT_BY_DATE and cancelled_at >= ends

@@ -3,7 +3,7 @@ consent lets the desk take for them, and what may be offered at all."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -38,17 +38,35 @@ def test_a_date_before_the_expected_one_would_cancel_at_once_so_it_is_refused():
     assert check_cancel_if_not_by(date(2026, 3, 20), TODAY, eta=date(2026, 3, 20)) == date(2026, 3, 20)
 
 
+def _noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), UTC)
+
+
 def test_past_the_deadline_when_expected_after_it_or_when_it_passed():
     latest = date(2026, 3, 10)
-    assert not past_deadline(latest, date(2026, 3, 10), TODAY)  # expected on the day itself: still in time
-    assert past_deadline(latest, date(2026, 3, 11), TODAY)
-    assert past_deadline(latest, None, date(2026, 3, 11))  # the day went by while it waited
-    assert not past_deadline(None, date(2030, 1, 1), TODAY)  # no date: never
+    assert not past_deadline(latest, date(2026, 3, 10), _noon(TODAY))  # expected on the day itself: in time
+    assert past_deadline(latest, date(2026, 3, 11), _noon(TODAY))
+    assert past_deadline(latest, None, _noon(date(2026, 3, 11)))  # the day went by while it waited
+    assert not past_deadline(None, date(2030, 1, 1), _noon(TODAY))  # no date: never
 
 
-@given(latest=st.dates(), eta=st.none() | st.dates(), today=st.dates())
-def test_past_deadline_is_exactly_an_eta_or_a_today_after_the_date(latest, eta, today):
-    assert past_deadline(latest, eta, today) == (today > latest or (eta is not None and eta > latest))
+def test_the_date_is_a_day_where_the_customer_is():
+    latest = date(2026, 3, 10)
+    # 16:00 in Los Angeles on their 10 March is already the 11th in UTC: still their date
+    assert not past_deadline(latest, None, datetime(2026, 3, 11, 0, 0, tzinfo=UTC), "America/Los_Angeles")
+    assert past_deadline(latest, None, datetime(2026, 3, 11, 7, 0, tzinfo=UTC), "America/Los_Angeles")  # PDT
+    # units expected on the shop's 11th may still come within a Los Angeles 10th, not within a Tokyo one
+    assert not past_deadline(latest, date(2026, 3, 11), datetime(2026, 3, 10, 12, tzinfo=UTC), "America/Los_Angeles")
+    assert past_deadline(latest, date(2026, 3, 11), datetime(2026, 3, 10, 12, tzinfo=UTC), "Asia/Tokyo")
+    # Tokyo's 10 March ends at 15:00 UTC
+    assert not past_deadline(latest, None, datetime(2026, 3, 10, 14, 59, tzinfo=UTC), "Asia/Tokyo")
+    assert past_deadline(latest, None, datetime(2026, 3, 10, 15, 0, tzinfo=UTC), "Asia/Tokyo")
+
+
+@given(latest=st.dates(max_value=date(9998, 1, 1)), eta=st.none() | st.dates(),
+       today=st.dates(max_value=date(9998, 1, 1)))
+def test_past_deadline_in_utc_is_exactly_an_eta_or_a_today_after_the_date(latest, eta, today):
+    assert past_deadline(latest, eta, _noon(today)) == (today > latest or (eta is not None and eta > latest))
 
 
 def _candidate(sku: str, price: str, available: int = 5, currency: str = "EUR", released: bool = True) -> Candidate:
