@@ -13,6 +13,7 @@ from typing import Protocol
 
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DeliveryRecord
+from domain.eta import StoredProjection
 from domain.events import Event
 from domain.locations import Location
 from domain.model import Backorder, Customer, Order, Product, PurchaseOrder, SkuInventory, Supplier
@@ -47,6 +48,20 @@ class UnitOfWork(Protocol):
         With `appending_at` (an order placed then), a SKU whose queue the new backorder can join at its
         tail (`SkuInventory.can_append`) may come with its waiting queue summarised (`SkuInventory.ahead`)
         instead of loaded: the cost of a placement then does not grow with the queue."""
+
+    async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, SkuInventory]:
+        """Aggregates of `skus` (after `lock_skus`) with their waiting queues not loaded, only counted
+        (`SkuInventory.ahead`), for re-projecting a slice of a long queue; a SKU the store cannot summarise is
+        left out (its caller loads it whole). Not kept for `inventory`."""
+
+    async def stored_projection(self, inventory: SkuInventory) -> StoredProjection:
+        """A summarised SKU's stored ETAs and queue positions in a few statements, whatever the queue's length
+        (`eta.StoredProjection`); `inventory.ahead` then counts the waiting queue as they saw it."""
+
+    async def load_slice(self, inventory: SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
+        """Into a summarised `inventory.queue`, the waiting backorders whose cumulative demand in queue order
+        falls in `ranges` ((after, up_to], None: no end), and every waiting one with a "cancel if not by" date.
+        Returns each one's cumulative demand; `inventory.ahead` then counts the others."""
 
     async def save_inventory(self, inventory: SkuInventory) -> None:
         """Persist stock levels and every backorder the aggregate touched or created."""

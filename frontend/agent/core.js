@@ -1,7 +1,7 @@
 // The agent console's shared parts: the page's state, GraphQL over HTTP, formatting (format.js), errors beside their
 // fields and the confirmation dialog every action goes through.
 
-import { el } from "../dom.js";
+import { el, fill } from "../dom.js";
 import { formatters } from "../format.js";
 import { graphqlClient } from "../graphql.js";
 import { signedOut } from "./session.js";
@@ -91,7 +91,7 @@ export function confirmAction({ title, what, fields = [], confirm = "Confirm", d
   ok.className = danger ? "danger" : "";
   ok.disabled = false;
   const box = $("confirm-fields");
-  box.replaceChildren(...fields.map((f, i) => {
+  fill(box, ...fields.map((f, i) => {
     const id = `confirm-field-${i}`;
     const errorId = `${id}-error`;
     let input;

@@ -3,7 +3,7 @@
 // the server's userErrors appear beside the field they name. No event announces a change to these lists, so
 // they are read again whenever the view is shown or the browser tab comes back into view.
 
-import { el } from "../dom.js";
+import { el, fill } from "../dom.js";
 import { $, announce, button, clearErrors, confirmAction, formatDate, gql, showErrors, state } from "./core.js";
 
 const SETTINGS_QUERY = `query Settings { locations { code name } exchangeRates { fromCurrency toCurrency rate date } }`;
@@ -21,7 +21,7 @@ export async function loadSettings() {
     data = await gql(SETTINGS_QUERY);
   } catch (err) {
     for (const id of ["location-list", "rate-list"]) {
-      $(id).querySelector("tbody").replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "error", role: "alert" }, err.message)));
+      fill($(id).querySelector("tbody"), el("tr", {}, el("td", { colspan: 5, class: "error", role: "alert" }, err.message)));
     }
     return;
   }
@@ -32,7 +32,7 @@ export async function loadSettings() {
 }
 
 function renderLocations() {
-  $("location-list").querySelector("tbody").replaceChildren(...settings.locations.map((l) => el("tr",
+  fill($("location-list").querySelector("tbody"), ...settings.locations.map((l) => el("tr",
     { "data-testid": "location-row", "data-code": l.code },
     el("th", { scope: "row" }, l.code), el("td", {}, l.name),
     el("td", { class: "row-actions" }, button("Rename", () => editLocation(l), { "aria-label": `Rename ${l.code}` })))));
@@ -40,7 +40,7 @@ function renderLocations() {
 }
 
 function renderRates() {
-  $("rate-list").querySelector("tbody").replaceChildren(...settings.rates.map((r) => el("tr",
+  fill($("rate-list").querySelector("tbody"), ...settings.rates.map((r) => el("tr",
     { "data-testid": "rate-row", "data-pair": `${r.fromCurrency}-${r.toCurrency}` },
     el("th", { scope: "row" }, r.fromCurrency), el("td", {}, r.toCurrency),
     el("td", { class: "num", "data-testid": "rate" }, `1 ${r.fromCurrency} = ${plain(r.rate)} ${r.toCurrency}`),
@@ -224,7 +224,7 @@ export function openSettings() {
   rateMode(null);
   const codes = $("currency-codes");
   if (!codes.children.length && Intl.supportedValuesOf) {
-    codes.replaceChildren(...Intl.supportedValuesOf("currency").map((c) => el("option", { value: c })));
+    fill(codes, ...Intl.supportedValuesOf("currency").map((c) => el("option", { value: c })));
   }
   return loadSettings();
 }
