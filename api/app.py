@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,6 +31,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from api.context import Context, Loaders, PortalSession, Principal
 from api.export import download_endpoint
 from api.http_limits import BodyLimit
+from api.live import LiveUpdates
 from api.logs import RequestIdMiddleware
 from api.metrics import ReceiptMetrics, WebsocketMetrics, metrics_endpoint, process_exited
 from api.origin import from_own_page, same_origin
@@ -40,6 +40,7 @@ from api.rate_limits import order_sign_in_limit
 from api.schema import build_schema
 from api.settings import Settings
 from api.staff import STAFF_COOKIE, staff_from_cookie
+from api.websocket import LiveTransportWSHandler
 from domain.bus import EventBus, InProcessBus
 from domain.clock import Clock
 from domain.services import BackorderDesk
@@ -54,6 +55,8 @@ FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
 
 class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
+    graphql_transport_ws_handler_class = LiveTransportWSHandler
+
     def __init__(self, app_state: dict[str, Any], settings: Settings) -> None:
         # strawberry refuses cross-origin websocket handshakes itself (HTTP 403) unless told which to allow
         # GraphiQL is served by `page()` from frontend/ with vendored assets, never strawberry's CDN template
@@ -64,19 +67,6 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
         self.settings = settings
 
     def encode_json(self, data: object) -> str | bytes:
-        """A live update's `next` message with the data encoded once for every subscriber it goes to: the shared
-        update's result (api/schema/execution.py) is one object, and json.dumps of it for each of 5,000
-        subscribers was a tenth of the fan-out's CPU after the socket writes (bench/subscriptions.py)."""
-        if isinstance(data, dict) and data.get("type") == "next" and len(data) == 3:
-            payload = data.get("payload")
-            shared = payload.get("data") if isinstance(payload, dict) and len(payload) == 1 else None
-            if isinstance(shared, dict):
-                entry = _ENCODED.get(id(shared))
-                if entry is None or entry[0] is not shared:
-                    entry = _ENCODED[id(shared)] = (shared, json.dumps(shared, separators=(",", ":")))
-                    while len(_ENCODED) > 256:  # the entry keeps the data alive, so its id stays unique
-                        _ENCODED.popitem(last=False)
-                return f'{{"id":{json.dumps(data["id"])},"type":"next","payload":{{"data":{entry[1]}}}}}'
         return json.dumps(data, separators=(",", ":"))
 
     def decode_json(self, data: str | bytes) -> object:
@@ -107,7 +97,8 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
                 or await customer_from_cookie(session_cookie, now, loaders if isinstance(request, Request) else None)
         return Context(desk=self.state["desk"], settings=self.settings, bus=self.state["bus"],
                        principal=principal, request=request, response=response, extras=self.state["extras"],
-                       session_cookie=session_cookie, cookies_allowed=cookies_allowed, loaders=loaders)
+                       session_cookie=session_cookie, cookies_allowed=cookies_allowed, loaders=loaders,
+                       live=self.state["live"])
 
     def _cookie_allowed(self, request: Request | WebSocket) -> bool:
         """CSRF: a session cookie only counts on requests from our own pages (same origin)."""
@@ -129,7 +120,6 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
 
 
 MAX_JSON_NESTING = 32
-_ENCODED: OrderedDict[int, tuple[dict[str, Any], str]] = OrderedDict()
 
 
 def _nesting(value: object) -> int:
@@ -173,6 +163,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                                         "order_sign_in_limit": order_sign_in_limit(settings.redis_url,
                                                                                    settings.redis_channel)},
                              "bus": event_bus,
+                             "live": LiveUpdates(event_bus, buffer_bytes=settings.live_buffer_bytes,
+                                                 backlog=settings.live_backlog),
                              "desk": desk, "notifications": notify}
 
     @asynccontextmanager
@@ -207,6 +199,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                await state["live"].stop()
         await event_bus.stop()
         close_limit = getattr(state["extras"]["order_sign_in_limit"], "close", None)
         if close_limit is not None:
@@ -253,6 +246,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                                 Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
     app.state.desk, app.state.bus, app.state.notifications = desk, event_bus, notify
     app.state.webhooks = webhooks
+    app.state.live = state["live"]
     return app
 
 

@@ -351,6 +351,7 @@ class Context:
     # the request (signOut read it there and so let any site end a customer's session)
     session_cookie: str | None = None
     cookies_allowed: bool = True  # the request passed that same-origin check (signOut needs it too)
+    live: Any = None  # api.live.LiveUpdates: the process's fan-out of live updates (subscriptions only)
 
     def __post_init__(self) -> None:
         # a portal session expires by the desk's clock, the one tests move

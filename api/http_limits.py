@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.settings import Settings
+from api.websocket import LiveWebSocketProtocol
 
 log = logging.getLogger("backorder")
 
@@ -157,9 +158,10 @@ class ServerConfig(uvicorn.Config):
 
 def server_config(app: Any, settings: Settings, **kwargs: Any) -> ServerConfig:
     """How `serve` and the tests run uvicorn: the read deadlines, websocket messages no longer than a request
-    body, and X-Forwarded-For believed only from the proxies named in BACKORDER_TRUSTED_PROXIES (uvicorn
+    body, websockets that take the live updates' ready-made frames (api/websocket.py), and X-Forwarded-For
+    believed only from the proxies named in BACKORDER_TRUSTED_PROXIES (uvicorn
     alone believes any loopback peer, so every spoofed address got a fresh rate-limit bucket)."""
     proxies = list(settings.trusted_proxies)
     return ServerConfig(app, header_timeout=settings.header_timeout_seconds, body_timeout=settings.body_timeout_seconds,
-                        ws_max_size=settings.max_body_bytes, ws="websockets-sansio", ws_per_message_deflate=False,
+                        ws_max_size=settings.max_body_bytes, ws=LiveWebSocketProtocol, ws_per_message_deflate=False,
                         proxy_headers=bool(proxies), forwarded_allow_ips=proxies or [], **kwargs)

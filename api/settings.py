@@ -79,6 +79,10 @@ class Settings:
     header_timeout_seconds: float = 10.0  # a client that has not sent its headers by then is disconnected
     body_timeout_seconds: float = 30.0  # ... and its body within this long after its headers
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For / -Proto is believed
+    # live updates (api/live.py): a socket with more than this many bytes of updates unread, or more than this many
+    # updates waiting for it, is closed with 1013 (the pages reconnect and read the current state)
+    live_buffer_bytes: int = 1024 * 1024
+    live_backlog: int = 1000
     # operations (issue 17): log format, who may scrape /metrics
     log_format: str = "text"  # "json": one JSON object a line
     metrics_token: str | None = None  # a bearer token for Prometheus, besides staff API tokens
@@ -108,6 +112,8 @@ class Settings:
             max_body_bytes=env_int("BACKORDER_MAX_BODY_BYTES", 1024 * 1024),
             header_timeout_seconds=env_float("BACKORDER_HEADER_TIMEOUT_SECONDS", 10.0),
             body_timeout_seconds=env_float("BACKORDER_BODY_TIMEOUT_SECONDS", 30.0),
+            live_buffer_bytes=env_int("BACKORDER_LIVE_BUFFER_BYTES", 1024 * 1024),
+            live_backlog=env_int("BACKORDER_LIVE_BACKLOG", 1000),
             trusted_proxies=tuple(p.strip() for p in env.get("BACKORDER_TRUSTED_PROXIES", "").split(",") if p.strip()),
             introspection=_choice("BACKORDER_INTROSPECTION", "staff", ("staff", "everyone", "nobody")),
             inprocess_worker=env.get("BACKORDER_INPROCESS_WORKER", "1") not in ("0", "false", "no"),

@@ -1,8 +1,10 @@
 """In-process fan-out of committed domain events (the embedded profile).
 
 Each subscriber gets its own bounded queue; a subscriber that stops reading loses its oldest events
-rather than slowing the writers down, and is told so (`EventStream.dropped`). The Redis variant for
-several processes implements the same `publish` / `subscribe` shape.
+rather than slowing the writers down, and is told so (`EventStream.dropped`). A listener that needs no queue
+of its own (the live updates, which fan each event out to thousands of sockets from one task) is `attach`ed
+instead: its `offer` is called for each event as it is delivered. The Redis variant for several processes
+implements the same `publish` / `subscribe` / `attach` shape.
 """
 
 from __future__ import annotations
@@ -14,6 +16,12 @@ from typing import Protocol
 from domain.events import Event
 
 EventFilter = Callable[[Event], bool]
+
+
+class Listener(Protocol):
+    """Told of each event as it is delivered, in order; it must not block (it runs in the publisher's call)."""
+
+    def offer(self, event: Event) -> None: ...
 
 
 class EventStream:
@@ -56,7 +64,7 @@ class EventStream:
 
 class InProcessBus:
     def __init__(self, maxsize: int = 1000) -> None:
-        self._streams: set[EventStream] = set()
+        self._streams: set[Listener] = set()
         self._maxsize = maxsize
         self.published = 0
 
@@ -73,6 +81,12 @@ class InProcessBus:
         stream = EventStream(self, accept, self._maxsize)
         self._streams.add(stream)
         return stream
+
+    def attach(self, listener: Listener) -> None:
+        self._streams.add(listener)
+
+    def detach(self, listener: Listener) -> None:
+        self._streams.discard(listener)
 
     @property
     def subscribers(self) -> int:
@@ -91,6 +105,10 @@ class EventBus(Protocol):
     async def publish(self, events: Sequence[Event]) -> None: ...
 
     def subscribe(self, accept: EventFilter | None = None) -> EventStream: ...
+
+    def attach(self, listener: Listener) -> None: ...
+
+    def detach(self, listener: Listener) -> None: ...
 
     @property
     def subscribers(self) -> int: ...

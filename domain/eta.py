@@ -16,6 +16,7 @@ split the real receipt will use, and a backorder's ETA is the date of the lot th
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -87,48 +88,150 @@ def project(
     release_date: date | None = None,
     lead_time_confidence: Confidence | None = None,
 ) -> dict[str, Eta]:
-    """ETA for every backorder in `queue` (already in priority order)."""
-    # in the order the supply is expected to come (a PO's learned date, not its stated one)
-    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.projected_date, s.reference))
+    """ETA for every backorder in `queue` (already in priority order): the step of `eta_steps` its cumulative
+    demand falls in, so a slice of the queue can be projected alone (`EtaSteps.at`) with the same result."""
+    steps = eta_steps(available_now=available_now, inbound=inbound, today=today, lead_time_days=lead_time_days,
+                      supplier_late=supplier_late, release_date=release_date,
+                      lead_time_confidence=lead_time_confidence)
     etas: dict[str, Eta] = {}
-    on_hand_left = max(0, available_now)
-    po_index = 0
-    po_left = supplies[0].quantity if supplies else 0
-    last_date = today
-    # Etas are values: one per source, shared by every backorder it covers (10k backorders, 20 POs)
-    allocated = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)
-    on_hand = Eta(today, Confidence.HIGH, EtaSource.ON_HAND)
-    by_po = [Eta(max(s.projected_date, today), _po_confidence(s, today), EtaSource.PURCHASE_ORDER, s.reference)
-             for s in supplies]
-    beyond = lead_time_confidence or (Confidence.LOW if supplier_late else Confidence.MEDIUM)
+    demand = 0
+    bounds, step_etas, beyond = steps.bounds, steps.etas, steps.beyond
+    step, last = 0, len(bounds)
     for need in queue:
         if need.waiting_quantity <= 0:
-            eta = allocated
-        else:
-            remaining = need.waiting_quantity
-            from_on_hand = min(on_hand_left, remaining)
-            on_hand_left -= from_on_hand
-            remaining -= from_on_hand
-            eta = on_hand
-            while remaining > 0 and po_index < len(supplies):
-                take = min(po_left, remaining)
-                remaining -= take
-                po_left -= take
-                eta = by_po[po_index]
-                if po_left == 0:
-                    po_index += 1
-                    po_left = supplies[po_index].quantity if po_index < len(supplies) else 0
-            if remaining > 0:
-                eta = Eta(  # never before a PO that supplies part of it, nor before those ahead
-                    max(days_after(today, lead_time_days), last_date, eta.date),
-                    beyond,
-                    EtaSource.LEAD_TIME,
-                )
-            last_date = max(last_date, eta.date)
-        if release_date is not None and release_date > eta.date:
-            eta = Eta(release_date, eta.confidence, EtaSource.RELEASE_DATE, eta.reference)
-        etas[need.backorder_id] = eta
+            etas[need.backorder_id] = steps.allocated
+            continue
+        demand += need.waiting_quantity
+        while step < last and bounds[step] < demand:  # demand only grows down the queue: one pass over the steps
+            step += 1
+        etas[need.backorder_id] = step_etas[step] if step < last else beyond
     return etas
+
+
+@dataclass(frozen=True)
+class EtaSteps:
+    """A first-come projection as a function of the queue's cumulative demand: the backorder whose waiting units
+    bring the demand of the queue up to it (its own included) to `demand` is expected `at(demand)`. Step k
+    covers demand in (bounds[k-1], bounds[k]] (what is available now, then each purchase order by projected
+    date); past the last bound every backorder waits for the lead time (`beyond`). One fully allocated gets
+    `allocated`. A change of the inbound supply moves only the ETAs whose demand falls where two step
+    functions differ (`differing`): that slice is all a re-projection has to read and write."""
+
+    bounds: tuple[int, ...]
+    etas: tuple[Eta, ...]
+    beyond: Eta
+    allocated: Eta
+
+    def at(self, demand: int) -> Eta:
+        step = bisect_left(self.bounds, demand)
+        return self.etas[step] if step < len(self.bounds) else self.beyond
+
+    def differing(self, other: EtaSteps) -> list[tuple[int, int | None]]:
+        """The ranges of cumulative demand, (after, up_to] (up_to None: no end), where `self` and `other` give
+        different ETAs, adjacent ones merged. Both are constant between two consecutive bounds of either."""
+        ranges: list[tuple[int, int | None]] = []
+        after = 0
+        for up_to in sorted(set(self.bounds) | set(other.bounds)):
+            if up_to > after:
+                if self.at(up_to) != other.at(up_to):
+                    _merge(ranges, after, up_to)
+                after = up_to
+        if self.beyond != other.beyond:
+            _merge(ranges, after, None)
+        return ranges
+
+    def explains(self, stored: StoredProjection) -> bool:
+        """Whether the summary shows the stored ETAs to be exactly this projection's: every waiting backorder's
+        is `at` its demand, as a whole re-projection would leave it, and every fully allocated one's is one
+        `reproject` keeps. It never accepts ETAs that are not; it may refuse some that are (one ETA at two places
+        of the steps, a release date after both), which then costs a whole re-projection, nothing more. Each
+        group of equal stored ETAs is checked over the demand it spans: every step that range meets must give
+        that ETA (so every backorder between its first and last does)."""
+        if not stored.positions_in_order:
+            return False
+        for group in stored.waiting:
+            if group.eta is None or group.first_demand < 1 or group.last_demand < group.first_demand:
+                return False
+            first = bisect_left(self.bounds, group.first_demand)
+            last = bisect_left(self.bounds, group.last_demand)
+            for step in range(first, last + 1):
+                if (self.etas[step] if step < len(self.bounds) else self.beyond) != group.eta:
+                    return False
+        return all(eta is not None and (eta == self.allocated or eta.source is EtaSource.ALLOCATED
+                                        is self.allocated.source) for eta in stored.allocated)
+
+
+@dataclass(frozen=True)
+class StoredEtaGroup:
+    """Waiting backorders that carry the same stored ETA, and the least and greatest cumulative demand among
+    them (in queue order)."""
+
+    eta: Eta | None
+    first_demand: int
+    last_demand: int
+
+
+@dataclass(frozen=True)
+class StoredProjection:
+    """What a SKU's stored ETAs are, summarised by the store without loading its queue: the waiting
+    backorders grouped by ETA, and the distinct ETAs of the fully allocated ones."""
+
+    waiting: tuple[StoredEtaGroup, ...]
+    allocated: tuple[Eta | None, ...]
+    # every waiting backorder's stored queue position is its place in queue order, and no other has one: a
+    # settle would leave them (else it rewrites them, and a slice cannot)
+    positions_in_order: bool = True
+
+
+def _merge(ranges: list[tuple[int, int | None]], after: int, up_to: int | None) -> None:
+    if ranges and ranges[-1][1] == after:
+        ranges[-1] = (ranges[-1][0], up_to)
+    else:
+        ranges.append((after, up_to))
+
+
+def eta_steps(
+    *,
+    available_now: int,
+    inbound: Sequence[InboundSupply],
+    today: date,
+    lead_time_days: int,
+    supplier_late: bool = False,
+    release_date: date | None = None,
+    lead_time_confidence: Confidence | None = None,
+) -> EtaSteps:
+    """The projection of a queue served in order, as steps of cumulative demand (see `EtaSteps`).
+
+    Stock available now is consumed first (ON_HAND), then open purchase orders in projected-date order; a
+    backorder gets the date of the supply that covers its last unit. Beyond all of them: today + the lead time,
+    never before the last purchase order (what it waits for comes after every known one). A release date
+    later than any of these replaces it."""
+    # in the order the supply is expected to come (a PO's learned date, not its stated one)
+    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.projected_date, s.reference))
+    bounds: list[int] = []
+    etas: list[Eta] = []
+    covered = max(0, available_now)
+    if covered:
+        bounds.append(covered)
+        etas.append(Eta(today, Confidence.HIGH, EtaSource.ON_HAND))
+    last_date = today
+    for s in supplies:
+        covered += s.quantity
+        bounds.append(covered)
+        etas.append(Eta(max(s.projected_date, today), _po_confidence(s, today), EtaSource.PURCHASE_ORDER,
+                        s.reference))
+        last_date = etas[-1].date  # supplies in date order, each dated no earlier than today
+    beyond = Eta(max(days_after(today, lead_time_days), last_date),
+                 lead_time_confidence or (Confidence.LOW if supplier_late else Confidence.MEDIUM),
+                 EtaSource.LEAD_TIME)
+
+    def released(eta: Eta) -> Eta:
+        if release_date is not None and release_date > eta.date:
+            return Eta(release_date, eta.confidence, EtaSource.RELEASE_DATE, eta.reference)
+        return eta
+
+    return EtaSteps(tuple(bounds), tuple(released(eta) for eta in etas), released(beyond),
+                    released(Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)))
 
 
 # How one receipt is shared: (units arriving, the ids of the backorders still waiting in queue order, what each

@@ -14,6 +14,7 @@ from typing import Protocol
 from domain.causes import Cause
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DeliveryRecord
+from domain.eta import StoredProjection
 from domain.events import Event
 from domain.locations import Location
 from domain.model import (
@@ -72,6 +73,20 @@ class UnitOfWork(Protocol):
         """Persist the aggregate's stock levels (from `queue_head`) and what serving did to the backorders it
         served whole (values and history rows, caused by `cause`); return the SKU's aggregate with the backorders
         still waiting only (those served whole have no further part in settling it)."""
+
+    async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, SkuInventory]:
+        """Aggregates of `skus` (after `lock_skus`) with their waiting queues not loaded, only counted
+        (`SkuInventory.ahead`), for re-projecting a slice of a long queue; a SKU the store cannot summarise is
+        left out (its caller loads it whole). Not kept for `inventory`."""
+
+    async def stored_projection(self, inventory: SkuInventory) -> StoredProjection:
+        """A summarised SKU's stored ETAs and queue positions in a few statements, whatever the queue's length
+        (`eta.StoredProjection`); `inventory.ahead` then counts the waiting queue as they saw it."""
+
+    async def load_slice(self, inventory: SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
+        """Into a summarised `inventory.queue`, the waiting backorders whose cumulative demand in queue order
+        falls in `ranges` ((after, up_to], None: no end), and every waiting one with a "cancel if not by" date.
+        Returns each one's cumulative demand; `inventory.ahead` then counts the others."""
 
     async def save_inventory(self, inventory: SkuInventory) -> None:
         """Persist stock levels and every backorder the aggregate touched or created."""

@@ -14,6 +14,10 @@
 - **Inventory position** = available on hand + on order - units the waiting backorders still need.
 - **Suggested quantity** = max(0, reorder point - inventory position): it covers the waiting backorders plus the
   expected demand over the lead time plus the safety stock, minus what is on hand and on order.
+- **Bounds**: every whole-number figure is worked out in full, then given within +/-MAX_UNITS (2,147,483,647: a
+  32-bit count, GraphQL's Int, and more than any purchase order can hold): absurd data (a 3,650-day lead time
+  of million-unit orders) reads as that cap, never as an error. Whether the SKU is below its reorder point is
+  decided before the cap.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 
 from domain.delays import DelayHistory, EtaLearning, delay_variability, lead_time_variability
 from domain.errors import InvalidInput, not_found
+from domain.limits import MAX_UNITS
 
 METHOD = "CROSTON"
 DEFAULT_SERVICE_LEVEL = 0.95
@@ -116,7 +121,7 @@ class ReorderSuggestion:
 
     @property
     def below_reorder_point(self) -> bool:
-        return self.inventory_position < self.reorder_point
+        return self.suggested_quantity > 0  # decided on the figures before the cap: the same as position < point
 
 
 def croston_rate(daily_demand: Sequence[int], smoothing: float) -> float:
@@ -153,9 +158,15 @@ def suggest(facts: SkuFacts, policy: ReorderPolicy) -> ReorderSuggestion:
     position = facts.available + facts.on_order - facts.waiting
     return ReorderSuggestion(
         sku=facts.sku, supplier_id=facts.supplier_id, demand_per_day=rate, demand_std_per_day=spread,
-        lead_time=lead, lead_time_demand=lead_time_demand, safety_stock=safety_stock, reorder_point=reorder_point,
-        available=facts.available, on_order=facts.on_order, waiting=facts.waiting, inventory_position=position,
-        suggested_quantity=max(0, reorder_point - position))
+        lead_time=lead, lead_time_demand=lead_time_demand, safety_stock=_capped(safety_stock),
+        reorder_point=_capped(reorder_point), available=_capped(facts.available), on_order=_capped(facts.on_order),
+        waiting=_capped(facts.waiting), inventory_position=_capped(position),
+        suggested_quantity=_capped(max(0, reorder_point - position)))
+
+
+def _capped(units: int) -> int:
+    """A whole number of units within +/-MAX_UNITS (the module's Bounds)."""
+    return max(-MAX_UNITS, min(MAX_UNITS, units))
 
 
 def by_supplier(suggestions: Sequence[ReorderSuggestion]) -> dict[str | None, list[ReorderSuggestion]]:

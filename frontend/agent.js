@@ -8,6 +8,7 @@ import { moreMessages } from "./agent/customer.js";
 import { find, findPage } from "./agent/find.js";
 import { addLine, placeOrder } from "./agent/new-order.js";
 import { go, route, signIn, signOut, start } from "./agent/session.js";
+import { wireSettings } from "./agent/settings.js";
 import { createToken } from "./agent/tokens.js";
 
 // -- start -------------------------------------------------------------------------------------
@@ -22,14 +23,15 @@ document.addEventListener("DOMContentLoaded", () => {
   $("order-form").addEventListener("submit", placeOrder);
   $("add-line").addEventListener("click", () => addLine().querySelector("input").focus());
   $("token-form").addEventListener("submit", createToken);
+  wireSettings();
   $("retry").addEventListener("click", start);
   for (const tab of document.querySelectorAll("#nav .tab[data-view]")) {
     tab.addEventListener("click", () => go(tab.dataset.view));
   }
-  // keyboard: Alt+1..6 switch views, "/" jumps to the search box
+  // keyboard: Alt+1..7 switch views, "/" jumps to the search box
   document.addEventListener("keydown", (event) => {
     if (!state.viewer || $("confirm").open) return;
-    if (event.altKey && /^[1-6]$/.test(event.key)) {
+    if (event.altKey && /^[1-7]$/.test(event.key)) {
       const view = VIEWS[Number(event.key) - 1];
       if (view !== "tokens" || state.viewer.role === "admin") { event.preventDefault(); go(view); }
     } else if (event.key === "/" && !/^(INPUT|SELECT|TEXTAREA)$/.test(document.activeElement.tagName)) {

@@ -16,3 +16,10 @@ export function el(tag, attrs = {}, ...children) {
   }
   return node;
 }
+
+// Replace a node's children the way `el` adds them: null, undefined and false are left out (the DOM's own
+// replaceChildren would show them as the words "null" and "undefined").
+export function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return node;
+}

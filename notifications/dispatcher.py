@@ -129,7 +129,10 @@ class Dispatcher:
             views.append(ItemView(
                 item=i, product=names.get(i.news.sku, i.news.sku), order_number=order.number if order else "",
                 substitute=names.get(i.news.substitute_sku or "", i.news.substitute_sku),
-                substitutes=tuple(names[s] for s in offered if s in names)))
+                substitutes=tuple(names[s] for s in offered if s in names),
+                # what the alternatives that took its place cost them, from the order as it is now
+                paid=tuple(line for line in order.lines if line.substitute_for == i.news.backorder_id)
+                if order and i.news.substituted else ()))
         prefs = await get_preferences(email)
         customer = (await q.customers_by_email([email])).get(email)
         name = customer.name.split(" ")[0] if customer and customer.name else ""

@@ -21,7 +21,7 @@ from babel.dates import format_time as _babel_time
 from babel.dates import get_timezone_name
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal
 from babel.support import NullTranslations, Translations
 
 from domain.customers import SUPPORTED_LANGUAGES
@@ -81,3 +81,13 @@ def format_moment(value: datetime, timezone: str, language: str) -> str:
 
 def format_number(value: int | Decimal, language: str) -> str:
     return format_decimal(value, locale=format_locale(language))
+
+
+def format_money(amount: Decimal, currency: str, language: str) -> str:
+    """An amount with its currency as the locale writes it: £16.00, 16,00 €, 16,00 €, 16,00 US$."""
+    return format_currency(amount, currency, locale=format_locale(language))
+
+
+def format_rate(rate: Decimal, language: str) -> str:
+    """An exchange rate with every digit it was set with (0.925, 0,925), none added or rounded away."""
+    return format_decimal(rate.normalize(), locale=format_locale(language), decimal_quantization=False)

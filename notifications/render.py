@@ -15,9 +15,18 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from domain.model import OrderLine
 from notifications import wording
 from notifications.compose import Item, cancel_wish
-from notifications.i18n import format_day, format_moment, format_short_day, language_of, translations
+from notifications.i18n import (
+    format_day,
+    format_moment,
+    format_money,
+    format_rate,
+    format_short_day,
+    language_of,
+    translations,
+)
 
 _env = Environment(
     loader=PackageLoader("notifications", "templates"),
@@ -56,6 +65,7 @@ class ItemView:
     order_number: str
     substitute: str | None = None  # the alternative the customer took, by name
     substitutes: tuple[str, ...] = ()  # alternatives in stock to offer, by name
+    paid: tuple[OrderLine, ...] = ()  # the order's lines of the alternatives that took its place: what they cost
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,7 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
         "order_number": view.order_number,
         "sentence": sentence,
         "facts": wording.facts(**numbers, substitute=view.substitute, language=language),
+        "paid": [_price_paid(line, view.substitute or line.sku, language) for line in view.paid],
         "sms_sentence": "; ".join([wording.sms_headline(item.headline, wish, language),
                                    *wording.sms_facts(**numbers, eta=format_short_date(now.eta, language) if waiting
                                                       else "", language=language)]),
@@ -110,6 +121,20 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
         "long_delay": item.long_delay,
         "substitutes": list(view.substitutes),
     }
+
+
+def _price_paid(line: OrderLine, name: str, language: str) -> str:
+    price = line.unit_price
+    rate = line.exchange_rate
+    return wording.price_paid(
+        quantity=line.quantity, name=name, price=format_money(price.amount, price.currency, language),
+        total=format_money(price.amount * line.quantity, price.currency, language),
+        list_price=format_money(line.list_price.amount, line.list_price.currency, language)
+        if line.list_price is not None else None,
+        rate=format_rate(rate.rate, language) if rate is not None else None,
+        rate_date=format_day(rate.as_of, language) if rate is not None else None,
+        from_currency=rate.from_currency if rate is not None else "",
+        to_currency=rate.to_currency if rate is not None else "", language=language)
 
 
 def _template_context(language: str) -> dict[str, Any]:

@@ -414,6 +414,30 @@ def sms_facts(*, shipped: int, held: int, waiting: int, substituted: int, cancel
     return out
 
 
+def price_paid(*, quantity: int, name: str, price: str, total: str, list_price: str | None = None,
+               rate: str | None = None, rate_date: str | None = None, from_currency: str = "",
+               to_currency: str = "", language: str) -> str:
+    """What the customer pays for an alternative that took their item's place: in the order's currency (the
+    amounts already formatted for the locale); converted from the alternative's own price, the rate and the day
+    it holds for. The order line's figures, fixed when it was taken: true whenever the message is sent."""
+    gettext, ngettext = translations(language).gettext, _counted(language)
+    more = {"total": total, "name": name, "price": price, "list_price": list_price or "", "rate": rate or "",
+            "rate_date": rate_date or "", "from_currency": from_currency, "to_currency": to_currency}
+    converted = rate is not None and list_price is not None
+    if quantity == 1:  # one unit: its price is the total
+        return gettext(_("You pay {total} for {name}: its price of {list_price} converted at our exchange rate of "
+                         "{rate_date} (1 {from_currency} = {rate} {to_currency}).") if converted
+                       else _("You pay {total} for {name}.")).format(**more)
+    if converted:
+        return ngettext("You pay {total} for {n} × {name} ({price} each): its price of {list_price} each converted "
+                        "at our exchange rate of {rate_date} (1 {from_currency} = {rate} {to_currency}).",
+                        "You pay {total} for {n} × {name} ({price} each): its price of {list_price} each converted "
+                        "at our exchange rate of {rate_date} (1 {from_currency} = {rate} {to_currency}).",
+                        quantity, **more)
+    return ngettext("You pay {total} for {n} × {name} ({price} each).",
+                    "You pay {total} for {n} × {name} ({price} each).", quantity, **more)
+
+
 # -- the queue, explained ----------------------------------------------------------------------
 # An ordinal as the language writes it after a number: Babel (CLDR) gives the ordinal's plural category, each
 # language's suffix for it is here (3rd, 3., 3e, 3.º).

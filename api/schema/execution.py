@@ -1,12 +1,10 @@
-"""How the schema executes: graphql-core's executor with a short way for plain leaf fields and one execution per
-shared subscription update, the request limits and caches, which errors are masked outside development, and which
-are logged as errors."""
+"""How the schema executes: graphql-core's executor with a short way for plain leaf fields (and the hand-over of a
+subscription's executor to the live updates), the request limits and caches, which errors are masked outside
+development, and which are logged as errors."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import OrderedDict
 from typing import Any
 
 import strawberry
@@ -14,17 +12,15 @@ from graphql import ExecutionResult, GraphQLError, Undefined, is_leaf_type, is_n
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
-from strawberry.utils.await_maybe import await_maybe
 from strawberry.utils.logging import StrawberryLogger
 
+from api.live import CURRENT_EXECUTOR
 from api.metrics import GraphQLMetrics
 from api.query_limits import LimitedValidation
-from api.schema.subscriptions import BackorderUpdate
 from api.settings import Settings
 from domain.errors import DomainError, PermissionDenied
 
 log = logging.getLogger("backorder.graphql")
-_RESULTS: OrderedDict[tuple[int, int, str], tuple[BackorderUpdate, Any, Any]] = OrderedDict()
 
 
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -36,56 +32,12 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     _plain: dict[tuple[str, str], tuple[str, Any, bool] | None] = {}  # the schema is built once per process
 
-    def execute_operation(self, serially: bool | None = None) -> Any:
-        """A subscription event shared by many subscribers (see `subscriptions._shared_update`) is executed once
-        per document and variables; a result with errors is not shared (each subscriber's own execution reports
-        them)."""
-        update = self.root_value
-        if not isinstance(update, BackorderUpdate):
-            return super().execute_operation(serially)
-        key = self._shared_key(update)
-        entry = _RESULTS.get(key)
-        if entry is not None and entry[0] is update and entry[1] is self.operation:
-            return self._shared(entry[2], serially)
-        result = super().execute_operation(serially)
-        if self.is_awaitable(result):
-            result = asyncio.ensure_future(result)
-        _RESULTS[key] = (update, self.operation, result)  # both kept alive: their ids stay unique
-        while len(_RESULTS) > 256:
-            _RESULTS.popitem(last=False)
-        return self._shared(result, serially) if isinstance(result, asyncio.Future) else result
-
-    def _shared_key(self, update: BackorderUpdate) -> tuple[int, int, str]:
-        variables = self.__dict__.get("_variables_key")
-        if variables is None:  # the subscription's variables: the same for every event (kept by the per-event copy)
-            variables = self.__dict__["_variables_key"] = repr(sorted(self.variable_values.coerced.items()))
-        return id(update), id(self.operation), variables
-
-    def build_per_event_executor(self, payload: Any) -> Any:
-        """graphql-core copies the executor for each event and each subscriber; a subscriber whose update was
-        already executed for its document (see `execute_operation`) needs only that result: no copy."""
-        if isinstance(payload, BackorderUpdate):
-            entry = _RESULTS.get(self._shared_key(payload))
-            if (entry is not None and entry[0] is payload and entry[1] is self.operation
-                    and isinstance(entry[2], ExecutionResult) and not entry[2].errors):
-                return _Executed(entry[2])
-            if (entry is not None and entry[0] is payload and entry[1] is self.operation
-                    and isinstance(entry[2], asyncio.Future) and entry[2].done() and not entry[2].cancelled()
-                    and entry[2].exception() is None and not entry[2].result().errors):
-                return _Executed(entry[2].result())
-        return super().build_per_event_executor(payload)
-
-    def _shared(self, result: Any, serially: bool | None) -> Any:
-        if not isinstance(result, asyncio.Future):
-            return result if not result.errors else super().execute_operation(serially)
-
-        async def later() -> Any:
-            done = await asyncio.shield(result)
-            if done.errors:
-                return await await_maybe(super(PlainFieldsExecutionContext, self).execute_operation(serially))
-            return done
-
-        return later()
+    def cancellable_iterable(self, iterable: Any) -> Any:
+        """graphql-core hands the executor the subscription's source stream here, in the operation's own task,
+        before the stream's first step: the live updates (api/live.py) execute the subscription's document with
+        this executor, once for every subscriber who reads an event alike."""
+        CURRENT_EXECUTOR.set(self)
+        return super().cancellable_iterable(iterable)
 
     def execute_field(self, parent_type: Any, source: Any, field_details_list: Any, path: Any,
                       position_context: Any) -> Any:
@@ -121,18 +73,6 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return definition.python_name, inner, not is_non_null_type(field_def.type)
 
 
-class _Executed:
-    """A per-event executor whose execution is already done (one result shared by many subscribers)."""
-
-    __slots__ = ("result",)
-
-    def __init__(self, result: ExecutionResult) -> None:
-        self.result = result
-
-    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
-        return self.result
-
-
 class QuietMaskErrors(MaskErrors):
     """MaskErrors, less its check of every result against a runtime Protocol (typing's isinstance walks the
     protocol's members: 4% of the CPU fanning one event out to 5,000 subscribers, bench/subscriptions.py)."""
@@ -161,6 +101,22 @@ class Schema(strawberry.Schema):
                 StrawberryLogger.error(error, execution_context)
             else:
                 log.debug("answered with an error: %s", error.message)
+
+
+def payload_of(result: ExecutionResult, executor: Any, settings: Settings) -> dict[str, Any]:
+    """A `next` message's payload for a result the live updates executed themselves (api/live.py), as strawberry's
+    stream makes it: the server's own errors logged, and masked outside development."""
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        errors = list(result.errors)
+        schema = getattr(executor.schema, "_strawberry_schema", None)
+        if isinstance(schema, Schema):
+            schema.process_errors(errors)
+        if not settings.development:
+            errors = QuietMaskErrors(should_mask_error=should_mask, error_message="Unexpected error.")._process_errors(
+                errors)
+        payload["errors"] = [error.formatted for error in errors]
+    return payload
 
 
 def extensions(settings: Settings) -> list[Any]:

@@ -88,7 +88,8 @@ class ReorderSuggestionFilter:
     "exponential smoothing when there is demand every day). Safety stock = z x sqrt(L x sd^2 + d^2 x sL^2) with z "
     "the normal quantile of the service level; reorder point = ceil(d x L) + safety stock; suggested quantity = "
     "max(0, reorder point - inventory position), which covers the waiting backorders plus the expected demand "
-    "over the lead time plus the safety stock, minus what is on hand and on order."))
+    "over the lead time plus the safety stock, minus what is on hand and on order. Whole numbers are worked out in "
+    "full and given within 2,147,483,647 either way (a 32-bit Int); belowReorderPoint is decided before that."))
 class ReorderSuggestion:
     _s: strawberry.Private[reorder.ReorderSuggestion]
     sku: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import TypedDict
 
 from domain import events as ev
 from domain.allocation import AllocationPolicy, PriorityPolicy, allocate, rank, share_out
@@ -27,7 +28,18 @@ from domain.errors import (
     InvalidState,
     SubstituteError,
 )
-from domain.eta import Eta, EtaSource, InboundSupply, Need, Split, project, project_shared
+from domain.eta import (
+    Confidence,
+    Eta,
+    EtaSource,
+    EtaSteps,
+    InboundSupply,
+    Need,
+    Split,
+    eta_steps,
+    project,
+    project_shared,
+)
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text, check_units
 from domain.model.backorder import Backorder, BackorderStatus
 from domain.model.checks import MAX_QUANTITY, check_quantity
@@ -38,6 +50,16 @@ from domain.model.product import BackorderPolicy, Product
 from domain.model.stock import StockLevel
 from domain.model.supplier import Supplier
 from domain.preferences import SubstituteConsent, past_deadline
+
+
+class _ProjectionInputs(TypedDict):
+    available_now: int
+    inbound: list[InboundSupply]
+    today: date
+    lead_time_days: int
+    supplier_late: bool
+    release_date: date | None
+    lead_time_confidence: Confidence | None
 
 
 def _add(into: dict[str, int], more: dict[str, int]) -> None:
@@ -513,35 +535,53 @@ class SkuInventory:
         return etas
 
     def _project_needs(self, needs: list[Need], today: date) -> dict[str, Eta]:
+        if self.product.allocation_policy is not AllocationPolicy.PRIORITY and not self.ahead:
+            return project_shared(needs, split=self._splitter(), **self._projection_inputs(today))
+        return project(needs, **self._projection_inputs(today))
+
+    def _projection_inputs(self, today: date, inbound: Sequence[InboundSupply] | None = None) -> _ProjectionInputs:
+        """What a projection of this SKU's queue depends on besides the queue (`inbound`: the inbound supply
+        as it stood before a change, for the projection that was stored)."""
         release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
-        inbound, lead_time, lead_confidence = self.inbound, self.lead_time_days, None
+        inbound = self.inbound if inbound is None else list(inbound)
+        lead_time, lead_confidence = self.lead_time_days, None
         if self.eta_learning is not None and self.delays:
-            inbound = learned_inbound(self.inbound, self.delays, self.sku, self.eta_learning, today)
+            inbound = learned_inbound(inbound, self.delays, self.sku, self.eta_learning, today)
             learned = self.learned_lead_time()
             if learned is not None:
                 lead_time, lead_confidence = learned.shift_days, learned.confidence
-        if self.product.allocation_policy is not AllocationPolicy.PRIORITY and not self.ahead:
-            return project_shared(
-                needs,
-                split=self._splitter(),
-                available_now=self.available_to_promise,
-                inbound=inbound,
-                today=today,
-                lead_time_days=lead_time,
-                supplier_late=bool(self.supplier and self.supplier.has_been_late),
-                release_date=release,
-                lead_time_confidence=lead_confidence,
-            )
-        return project(
-            needs,
-            available_now=self.available_to_promise,
-            inbound=inbound,
-            today=today,
-            lead_time_days=lead_time,
-            supplier_late=bool(self.supplier and self.supplier.has_been_late),
-            release_date=release,
-            lead_time_confidence=lead_confidence,
-        )
+        return {"available_now": self.available_to_promise, "inbound": inbound, "today": today,
+                "lead_time_days": lead_time, "supplier_late": bool(self.supplier and self.supplier.has_been_late),
+                "release_date": release, "lead_time_confidence": lead_confidence}
+
+    def eta_steps(self, today: date, inbound: Sequence[InboundSupply] | None = None) -> EtaSteps | None:
+        """Today's projection as steps of cumulative demand (`eta.EtaSteps`), with `inbound` in place of the
+        SKU's own when given. None when a backorder's ETA is not a function of the demand ahead of it: a shared
+        receipt (FAIR_SHARE) or a weighted policy (its order depends on the day), or stock free to hand out (the
+        settle would allocate it first). Those are re-projected whole."""
+        if self.product.allocation_policy is not AllocationPolicy.PRIORITY or not self.policy.is_fifo:
+            return None
+        if self.available_to_promise > 0 and self.waiting_units() > 0:
+            return None
+        return eta_steps(**self._projection_inputs(today, inbound))
+
+    def reproject_slice(self, now: datetime, cause: Cause, steps: EtaSteps, demand: Mapping[str, int]) -> bool:
+        """Re-project a slice of the queue: `queue` holds only the waiting backorders whose ETA can change (and
+        those with a "cancel if not by" date), `demand` each one's cumulative demand in queue order, `steps` the
+        new projection. Everyone else keeps the ETA the store showed to be `steps`' already
+        (`EtaSteps.explains`). Writes the same ETAs, history and EtaChanged events as `settle` would.
+
+        Returns False, changing nothing, when the whole settle must run instead: a dated backorder that the new
+        ETAs (or today) put past its customer's date is cancelled, which moves everyone behind it."""
+        if set(demand) != set(self.queue) or any(b.waiting_quantity <= 0 for b in self.queue.values()):
+            raise AssertionError(f"{self.sku}: a slice holds waiting backorders, each with its demand")
+        for backorder in self.queue.values():
+            if past_deadline(backorder.cancel_if_not_by, steps.at(demand[backorder.id]).date, now,
+                             backorder.customer_timezone):
+                return False
+        ordered = sorted(self.queue, key=demand.__getitem__)  # queue order: events come as `settle` makes them
+        self.reproject(now, cause, {key: steps.at(demand[key]) for key in ordered})
+        return True
 
     def _splitter(self) -> Split:
         """How a receipt of `units` on `day` would be shared among the backorders still waiting: what `allocate`

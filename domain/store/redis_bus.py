@@ -24,7 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from domain.bus import EventFilter, EventStream, InProcessBus
+from domain.bus import EventFilter, EventStream, InProcessBus, Listener
 from domain.events import Event
 
 log = logging.getLogger("backorder.bus")
@@ -60,6 +60,12 @@ class RedisBus:
 
     def subscribe(self, accept: EventFilter | None = None) -> EventStream:
         return self._local.subscribe(accept)
+
+    def attach(self, listener: Listener) -> None:
+        self._local.attach(listener)
+
+    def detach(self, listener: Listener) -> None:
+        self._local.detach(listener)
 
     @property
     def connected(self) -> bool:

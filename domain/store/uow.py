@@ -30,7 +30,7 @@ from domain.causes import Cause
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
-from domain.eta import InboundSupply
+from domain.eta import InboundSupply, StoredEtaGroup, StoredProjection
 from domain.events import Event, compact
 from domain.locations import Location
 from domain.ports import EventPublisher
@@ -266,6 +266,91 @@ class TortoiseUnitOfWork:
                 policy=self._policy, default_lead_time_days=self._default_lead_time,
                 delays=history, eta_learning=self._eta_learning,
             )
+
+    async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, m.SkuInventory]:
+        """The aggregates of `skus` with their queues not loaded (`queue` empty, `ahead` counting it), in the
+        same few statements as `load_inventories`; for a slice of a queue (`stored_projection`, `load_slice`).
+        Not kept: `inventory` still loads a SKU whole."""
+        found: dict[str, m.SkuInventory] = {}
+        for start in range(0, len(skus), 500):
+            chunk = [sku for sku in dict.fromkeys(skus[start:start + 500]) if sku not in self._inventories]
+            await self._load_inventories(chunk, whole_queue=False)
+            for sku in chunk:
+                inventory = self._inventories.pop(sku, None)
+                count, units = self._queue_counts.get(sku, (None, None))
+                if inventory is not None and count is not None and units is not None:
+                    inventory.ahead = m.QueueAhead(count, units)
+                    found[sku] = inventory
+        return found
+
+    def _queue_window(self, columns: str) -> str:
+        """The SKU's waiting backorders in queue order (`SkuInventory.ranked_queue` for first come, first
+        served), each with its cumulative demand: the units waiting in it and every one before it."""
+        marks = ["$1", "$2", "$3"] if self.is_postgres else ["?"] * 3
+        return (f'WITH "q" AS (SELECT {columns}, SUM("quantity" - "allocated_quantity") OVER "w" AS "demand", '
+                f'ROW_NUMBER() OVER "w" AS "place" FROM "backorders" WHERE "sku" = {marks[0]} AND "status" IN '
+                f'({marks[1]}, {marks[2]}) WINDOW "w" AS (ORDER BY "priority_override" DESC, "ordered_at", "id" '
+                'ROWS UNBOUNDED PRECEDING)) ')
+
+    async def stored_projection(self, inventory: m.SkuInventory) -> StoredProjection:
+        """The SKU's stored ETAs summarised in two statements (`eta.StoredProjection`), whatever the queue's
+        length; `inventory.ahead` then counts its waiting queue as these statements saw it."""
+        assert self.conn is not None
+        eta_columns = '"eta_date", "eta_confidence", "eta_source", "eta_reference"'
+        rows = await self.conn.execute_query_dict(
+            self._queue_window(f'{eta_columns}, "queue_position"') +
+            f'SELECT {eta_columns}, MIN("demand") AS "first", MAX("demand") AS "last", COUNT(*) AS "count", '
+            'SUM(CASE WHEN "queue_position" = "place" THEN 0 ELSE 1 END) AS "misplaced" '
+            f'FROM "q" GROUP BY {eta_columns}', [inventory.sku, *WAITING])
+        mark = "$1" if self.is_postgres else "?"
+        allocated = await self.conn.execute_query_dict(
+            f'SELECT DISTINCT {eta_columns}, "queue_position" IS NOT NULL AS "positioned" FROM "backorders" '
+            f'WHERE "sku" = {mark} AND "status" = \'{m.BackorderStatus.ALLOCATED.value}\'', [inventory.sku])
+        inventory.ahead = m.QueueAhead(sum(row["count"] for row in rows), max((row["last"] for row in rows), default=0))
+        return StoredProjection(
+            waiting=tuple(StoredEtaGroup(mapping.eta(_dated(row)), row["first"], row["last"]) for row in rows),
+            allocated=tuple(mapping.eta(_dated(row)) for row in allocated),
+            positions_in_order=not any(row["misplaced"] for row in rows) and not any(
+                row["positioned"] for row in allocated))
+
+    async def load_slice(self, inventory: m.SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
+        """Load into `inventory.queue` the waiting backorders whose cumulative demand falls in one of `ranges`
+        ((after, up_to], up_to None: no end), and every waiting one with a "cancel if not by" date; returns each
+        one's cumulative demand. `inventory.ahead` then counts the rest of the waiting queue."""
+        assert self.conn is not None
+        params: list[Any] = [inventory.sku, *WAITING]
+        within: list[str] = ['"cancel_if_not_by" IS NOT NULL']
+        for after, up_to in ranges:
+            params.append(after)
+            low = f'"demand" > {self._mark(len(params))}'
+            if up_to is None:
+                within.append(f"({low})")
+            else:
+                params.append(up_to)
+                within.append(f'({low} AND "demand" <= {self._mark(len(params))})')
+        rows = await self.conn.execute_query_dict(
+            self._queue_window('"backorders".*') + f'SELECT * FROM "q" WHERE {" OR ".join(within)}', params)
+        demand: dict[str, int] = {}
+        units = 0
+        for raw in rows:
+            demand[raw["id"]] = raw.pop("demand")
+            raw.pop("place")
+            row = mapping.backorder_row(raw)
+            self._loaded[row["id"]] = tuple(row[k] for k in _CHANGING)
+            backorder = mapping.backorder(row, [])
+            inventory.queue[backorder.id] = backorder
+            units += backorder.waiting_quantity
+        # a "cancel if not by" date is a day where its customer is: their zones, as `_load_inventories` reads them
+        dated = [b for b in inventory.queue.values() if b.cancel_if_not_by is not None]
+        zones = await self._timezones({b.customer_email for b in dated}) if dated else {}
+        for b in dated:
+            b.customer_timezone = zones.get(b.customer_email, "UTC")
+        whole = inventory.ahead or m.QueueAhead(0, 0)
+        inventory.ahead = m.QueueAhead(whole.waiting_count - len(rows), whole.waiting_units - units)
+        return demand
+
+    def _mark(self, n: int) -> str:
+        return f"${n}" if self.is_postgres else "?"
 
     # -- the head of a long first-come-first-served queue, served from its rows (domain.model.head) ---------
     async def queue_head(self, sku: str, at_least: int) -> m.SkuInventory | None:
@@ -740,3 +825,10 @@ def _json_at(row: tuple[Any, ...], positions: Sequence[int]) -> tuple[Any, ...]:
 def _db(value: Any) -> Any:
     """A value as the database driver takes it in a raw statement (JSON columns as text)."""
     return _json(value) if isinstance(value, (dict, list)) else value
+
+
+def _dated(row: dict[str, Any]) -> dict[str, Any]:
+    """A raw row's ETA date as a date (SQLite hands dates back as text)."""
+    if isinstance(row.get("eta_date"), str):
+        return {**row, "eta_date": date.fromisoformat(row["eta_date"])}
+    return row

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 
 from domain.causes import Actor, Cause, CauseKind
@@ -21,6 +22,7 @@ from domain.model import (
     new_id,
     readable_number,
 )
+from domain.ports import UnitOfWork
 from domain.use_cases.reference_data import known_location
 from domain.use_cases.shared import (
     Deps,
@@ -138,9 +140,48 @@ async def update_purchase_order(
             po_cause = Cause(kind=CauseKind.PO_CHANGED, actor=Actor.AGENT, reference=po.number,
                              old=old_date.isoformat() if moved else None,
                              new=po.expected_date.isoformat() if moved else None, lines=tuple(line_changes))
+            if moved and not line_changes and po.is_open:
+                skus = await settle_moved_date(deps, uow, skus, po.number, old_date, po_cause)
         await settle(deps, uow, skus, po_cause)
         await uow.commit()
         return po
+
+
+# waiting backorders from which a SKU whose purchase order only moved its date is re-projected in a slice: below
+# it, loading the queue whole is as quick as the statements that summarise it
+SLICE_FROM = 200
+
+
+async def settle_moved_date(deps: Deps, uow: UnitOfWork, skus: Sequence[str], reference: str, old_date: date,
+                            cause: Cause) -> list[str]:
+    """Re-project the long queues of `skus` after purchase order `reference` moved from `old_date`, reading and
+    writing only the backorders whose ETA can change: those whose cumulative demand falls where the projection
+    before and after differ (`EtaSteps.differing`), when the store shows every stored ETA to be the one before
+    (`EtaSteps.explains`). Returns the SKUs that need the whole settle instead: a short queue; a policy under
+    which an ETA is not a function of the demand ahead (FAIR_SHARE, weighted scores), or stock free to hand
+    out (`SkuInventory.eta_steps`); stored ETAs or positions that are not exactly the projection before the
+    move (time passed, a supplier's record changed since); a "cancel if not by" date the move breaks
+    (`SkuInventory.reproject_slice`). Either way the same ETAs, history and events."""
+    today = deps.clock.now().date()
+    whole: list[str] = []
+    summarised = await uow.summarised_inventories(skus)
+    for sku in skus:
+        inventory = summarised.get(sku)
+        if inventory is None or inventory.ahead is None or inventory.ahead.waiting_count < SLICE_FROM:
+            whole.append(sku)
+            continue
+        before = [replace(s, expected_date=old_date) if s.reference == reference else s for s in inventory.inbound]
+        stored = await uow.stored_projection(inventory)
+        old, new = inventory.eta_steps(today, before), inventory.eta_steps(today)
+        if old is None or new is None or not old.explains(stored):
+            whole.append(sku)
+            continue
+        demand = await uow.load_slice(inventory, old.differing(new))
+        if not inventory.reproject_slice(deps.clock.now(), cause, new, demand):
+            whole.append(sku)
+            continue
+        await save(uow, inventory)
+    return whole
 
 
 async def receive_purchase_order(

@@ -42,6 +42,27 @@ class ImportedPurchaseOrders:
     lines_open: int
 
 
+# How far from its expected date a delivery can plausibly have come: a row outside is a typing slip (a year, a
+# month and a day swapped), and as history it would teach every ETA of the supplier a delay nobody had.
+MAX_DAYS_EARLY = 90
+MAX_DAYS_LATE = 365
+
+
+def check_delivery_dates(expected: date, received: date | None, field: str = "received_date") -> None:
+    """A received date at most MAX_DAYS_EARLY before the expected one and at most MAX_DAYS_LATE after it."""
+    if received is None:
+        return
+    early = (expected - received).days
+    if early > MAX_DAYS_EARLY:
+        raise InvalidInput(f"received {received.isoformat()}, {early} days before it was expected "
+                           f"({expected.isoformat()}): a delivery comes at most {MAX_DAYS_EARLY} days early; "
+                           "check both dates", field=field)
+    if -early > MAX_DAYS_LATE:
+        raise InvalidInput(f"received {received.isoformat()}, {-early} days after it was expected "
+                           f"({expected.isoformat()}): a delivery comes at most {MAX_DAYS_LATE} days late; "
+                           "check both dates", field=field)
+
+
 async def import_purchase_orders(deps: Deps, lines: Sequence[HistoricalLine]) -> ImportedPurchaseOrders:
     """Every line checked before anything is written (an error names its line, 0-based); then, in one
     transaction, the purchase orders are written as they stand (received lines received, without touching
@@ -68,6 +89,7 @@ async def import_purchase_orders(deps: Deps, lines: Sequence[HistoricalLine]) ->
                 if line.received_on is not None and line.received_on > today:
                     raise InvalidInput(f"received {line.received_on.isoformat()}: a date still to come",
                                        field="received_date")
+                check_delivery_dates(line.expected_date, line.received_on)
                 po = orders.get(number)
                 if po is None:
                     if await uow.purchase_order_number_taken(number):

@@ -1,12 +1,13 @@
-// The agent console's shared parts: the page's state, GraphQL over HTTP, formatting, errors beside their
+// The agent console's shared parts: the page's state, GraphQL over HTTP, formatting (format.js), errors beside their
 // fields and the confirmation dialog every action goes through.
 
-import { el } from "../dom.js";
+import { el, fill } from "../dom.js";
+import { formatters } from "../format.js";
 import { graphqlClient } from "../graphql.js";
 import { signedOut } from "./session.js";
 
 export const $ = (id) => document.getElementById(id);
-export const VIEWS = ["find", "queue", "customer", "new-order", "numbers", "tokens"];
+export const VIEWS = ["find", "queue", "customer", "new-order", "numbers", "settings", "tokens"];
 export const state = { viewer: null, view: null, find: null, queueSku: null, socket: null, retry: 0, customer: null };
 
 // -- GraphQL over HTTP (graphql.js) ------------------------------------------------------------
@@ -27,27 +28,8 @@ export function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
-export function formatDate(isoDate) {
-  if (!isoDate) return "—";
-  const [y, m, d] = isoDate.split("-").map(Number);
-  return new Intl.DateTimeFormat(navigator.language || "en", { day: "numeric", month: "short", year: "numeric",
-    timeZone: "UTC" }).format(new Date(Date.UTC(y, m - 1, d)));
-}
-
-export function formatDateTime(iso) {
-  if (!iso) return "—";
-  return new Intl.DateTimeFormat(navigator.language || "en", { dateStyle: "medium", timeStyle: "short" })
-    .format(new Date(iso));
-}
-
-export function money(m) {
-  try {
-    return new Intl.NumberFormat(navigator.language || "en", { style: "currency", currency: m.currency })
-      .format(Number(m.amount));
-  } catch (err) {
-    return `${m.amount} ${m.currency}`;
-  }
-}
+// dates, times and money (format.js, shared with the portal) in the browser's language and zone
+export const { formatDate, formatDateTime, money } = formatters({ locale: () => navigator.language || "en" });
 
 export const words = (code) => (code || "").toLowerCase().replace(/_/g, " ");
 export const statusChip = (status) => el("span", { class: `status s-${status.toLowerCase()}`, "data-testid": "status" }, words(status));
@@ -109,7 +91,7 @@ export function confirmAction({ title, what, fields = [], confirm = "Confirm", d
   ok.className = danger ? "danger" : "";
   ok.disabled = false;
   const box = $("confirm-fields");
-  box.replaceChildren(...fields.map((f, i) => {
+  fill(box, ...fields.map((f, i) => {
     const id = `confirm-field-${i}`;
     const errorId = `${id}-error`;
     let input;

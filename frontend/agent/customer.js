@@ -1,6 +1,6 @@
 // The agent console's customer view: their orders, preferences and messages.
 
-import { el } from "../dom.js";
+import { el, fill } from "../dom.js";
 import { $, announce, button, clearErrors, confirmAction, etaText, formatDateTime, gql, showErrors, state, statusChip, words } from "./core.js";
 import { CUSTOMER_QUERY, MESSAGES_QUERY } from "./documents.js";
 import { afterAction, backorderActions } from "./queue.js";
@@ -29,7 +29,7 @@ export async function openCustomer(email) {
   const p = data.customerPreferences;
   const told = [p.byEmail ? "email" : null, p.bySms ? `SMS${p.smsStopped ? " (number replied STOP)" : ""}` : null]
     .filter(Boolean).join(" and ") || "nothing (opted out)";
-  $("customer-card").replaceChildren(
+  fill($("customer-card"), 
     el("h3", {}, who.name || who.email),
     el("dl", { class: "facts" },
       el("dt", {}, "Email"), el("dd", {}, who.email),
@@ -40,8 +40,8 @@ export async function openCustomer(email) {
       el("dt", {}, "Time zone, language"), el("dd", {}, `${p.timezone}, ${p.language}`)),
     el("div", { class: "row-actions" }, button("Send a portal link", () => portalLink(who.email, null))),
     el("p", { id: "portal-link-result", class: "note", role: "status", "data-testid": "portal-link" }));
-  $("customer-orders").replaceChildren(...orders.map(renderCustomerOrder));
-  $("customer-messages").querySelector("tbody").replaceChildren();
+  fill($("customer-orders"), ...orders.map(renderCustomerOrder));
+  fill($("customer-messages").querySelector("tbody"));
   showMessages(data.notifications);
   $("customer-body").hidden = false;
 }
@@ -113,7 +113,7 @@ export async function portalLink(email, orderId) {
   });
   if (!done) return;
   const out = $("portal-link-result");
-  out.replaceChildren(`Sent to ${email}. Link (valid until ${formatDateTime(done.expiresAt)}): `,
+  fill(out, `Sent to ${email}. Link (valid until ${formatDateTime(done.expiresAt)}): `,
     el("input", { readonly: true, value: done.url, "aria-label": "Portal link", class: "link-box" }));
   announce(`Portal link sent to ${email}.`);
 }

@@ -6,12 +6,14 @@ export const BACKORDER_ROW = `id sku status customerEmail channel orderedAt back
 
 export const QUEUE_QUERY = `query Queue($sku: String!) {
   product(sku: $sku) { sku name onHand availableToPromise unitsBackordered leadTimeDays
+    stock { location onHand allocated safetyStock availableToPromise }
     supplier { name } substitutes { sku name availableToPromise }
     queue { ${BACKORDER_ROW} quantity priority priorityReason allocationReason
       preferences { cancelIfNotBy substitutes } declinedSubstitutes } }
   purchaseOrders(filter: {sku: $sku, status: [OPEN, PARTIALLY_RECEIVED]}, first: 50) {
     nodes { id number expectedDate status supplier { name }
       lines { sku quantity receivedQuantity outstandingQuantity } } }
+  locations { code name }
   reorderSuggestions(filter: {skus: [$sku]}) { suggestions { demandPerDay leadTimeDays leadTimeStdDays
     leadTimeLearned leadTimeDemand safetyStock reorderPoint available onOrder waiting inventoryPosition
     belowReorderPoint suggestedQuantity supplier { id name } } }

@@ -1,6 +1,6 @@
 // The agent console's Find view: backorders by order number, customer, phone, SKU, status or channel.
 
-import { el } from "../dom.js";
+import { el, fill } from "../dom.js";
 import { $, button, clearErrors, etaText, formatDateTime, gql, showErrors, state, statusChip, words } from "./core.js";
 import { BACKORDER_ROW } from "./documents.js";
 import { go } from "./session.js";
@@ -18,7 +18,7 @@ export async function find(event) {
   else if (status !== "ANY") filter.status = [status];
   if (form.channel.value) filter.channel = form.channel.value;
   if (form.overdue.checked) filter.overdue = true;
-  $("find-orders").replaceChildren();
+  fill($("find-orders"));
   try {
     if (text.includes("@")) {
       filter.customerEmail = text.toLowerCase();
@@ -36,7 +36,7 @@ export async function find(event) {
         if (!found.length) { showErrors(form, [{ field: "text", message: `No order number or customer matches ${text}.` }]); return; }
         if (found.length === 1) filter.customerEmail = found[0].email; else { $("find-results").hidden = true; return; }
       } else {
-        $("find-orders").replaceChildren(el("div", { class: "card found", "data-testid": "found-order" },
+        fill($("find-orders"), el("div", { class: "card found", "data-testid": "found-order" },
           el("strong", {}, order.number), ` · ${words(order.channel)} · ${formatDateTime(order.placedAt)} · `,
           button(`${order.customer.name || order.customer.email} (${order.customer.email})`, () => go("customer", order.customer.email)),
           el("ul", {}, order.lines.map((l) => el("li", {}, `${l.sku}: ${l.quantity} ordered, ${l.allocatedQuantity} from stock`)))));
@@ -48,7 +48,7 @@ export async function find(event) {
     return;
   }
   state.find = { filter, after: null };
-  $("find-results").querySelector("tbody").replaceChildren();
+  fill($("find-results").querySelector("tbody"));
   await findPage();
 }
 
@@ -56,22 +56,24 @@ export async function find(event) {
 export async function findCustomers(text) {
   const data = await gql(`query($search: String!) { customers(search: $search, first: 20) { email name phone } }`,
     { search: text });
-  $("find-orders").replaceChildren(...data.customers.map((c) => el("p", { class: "card found", "data-testid": "found-customer" },
+  fill($("find-orders"), ...data.customers.map((c) => el("p", { class: "card found", "data-testid": "found-customer" },
     button(`${c.name || c.email} · ${c.email}${c.phone ? ` · ${c.phone}` : ""}`, () => go("customer", c.email)))));
   return data.customers;
 }
 
 export async function findPage() {
-  const { filter, after } = state.find;
+  const search = state.find;
+  const { filter, after } = search;
   let data;
   try {
     data = await gql(`query($filter: BackorderFilter, $after: String) {
       backorders(filter: $filter, first: 25, after: $after) { totalCount pageInfo { hasNextPage endCursor }
         nodes { ${BACKORDER_ROW} } } }`, { filter, after });
   } catch (err) {
-    showErrors($("find-form"), [{ field: "text", message: err.message }]);
+    if (state.find === search) showErrors($("find-form"), [{ field: "text", message: err.message }]);
     return;
   }
+  if (state.find !== search) return;  // a newer search was started meanwhile: its answer is the one to show
   const page = data.backorders;
   const body = $("find-results").querySelector("tbody");
   body.append(...page.nodes.map((b) => el("tr", { "data-testid": "find-row", "data-id": b.id },

@@ -1,9 +1,21 @@
 // The agent console's Numbers view: the KPIs and their charts (inline SVG).
 
-import { el } from "../dom.js";
-import { $, gql, svg } from "./core.js";
+import { el, fill } from "../dom.js";
+import { $, formatDateTime, gql, state, svg } from "./core.js";
+import { watch } from "./live.js";
 
 // -- numbers -----------------------------------------------------------------------------------
+// live: every committed change to any backorder may move a figure; a burst (a receipt touches many) is read once
+let reloadTimer = null;
+export async function openNumbers() {
+  await loadNumbers();
+  watch({ view: "numbers", filter: null, dot: "numbers-live", resync: loadNumbers, onUpdate: (update) => {
+    $("numbers-note").textContent = `${formatDateTime(new Date().toISOString())}: ${update.message}`;
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => { if (state.view === "numbers") loadNumbers(); }, 500);
+  } });
+}
+
 export async function loadNumbers() {
   let data;
   try {
@@ -11,13 +23,13 @@ export async function loadNumbers() {
       skusWithBackorders orders ordersWithBackorders fillRate meanWaitDays
       ageBuckets { label minDays maxDays backorders units } } }`);
   } catch (err) {
-    $("kpi-figures").replaceChildren(el("p", { class: "error" }, err.message));
+    fill($("kpi-figures"), el("p", { class: "error" }, err.message));
     return;
   }
   const k = data.kpis;
   const figure = (label, value, id) => el("div", { class: "figure", "data-testid": id },
     el("span", { class: "value" }, value), el("span", { class: "label" }, label));
-  $("kpi-figures").replaceChildren(
+  fill($("kpi-figures"), 
     figure("open backorders", k.openBackorders, "kpi-open"), figure("units waiting", k.unitsWaiting, "kpi-units"),
     figure("overdue", k.overdueBackorders, "kpi-overdue"),
     figure("fill rate", `${(k.fillRate * 100).toFixed(1)} %`, "kpi-fill"),
@@ -25,7 +37,7 @@ export async function loadNumbers() {
     figure("allocated, not shipped", k.unitsAllocatedNotShipped, "kpi-allocated"),
     figure("SKUs with backorders", k.skusWithBackorders, "kpi-skus"),
     figure("orders with backorders", `${k.ordersWithBackorders} of ${k.orders}`, "kpi-orders"));
-  $("kpi-charts").replaceChildren(
+  fill($("kpi-charts"), 
     barChart("Open backorders by age (days waiting)", k.ageBuckets.map((b) => [b.label, b.backorders]), "chart-backorders"),
     barChart("Units waiting by age (days waiting)", k.ageBuckets.map((b) => [b.label, b.units]), "chart-units"),
     shareChart("Fill rate: units allocated at placement", k.fillRate, "chart-fill"),

@@ -1,12 +1,12 @@
 // The agent console's SKU queue: the product, its purchase orders, reorder advice and the queue of
 // backorders with their actions, kept live over graphql-transport-ws.
 
-import { el } from "../dom.js";
-import { subscribe } from "../graphql.js";
+import { el, fill } from "../dom.js";
 import { $, announce, button, clearErrors, confirmAction, etaText, formatDate, formatDateTime, gql, showErrors, state, words } from "./core.js";
 import { openCustomer } from "./customer.js";
 import { QUEUE_QUERY } from "./documents.js";
-import { go, start } from "./session.js";
+import { watch } from "./live.js";
+import { go } from "./session.js";
 
 // -- the SKU queue -----------------------------------------------------------------------------
 export async function openQueue(sku) {
@@ -38,17 +38,21 @@ export async function loadQueue(sku) {
 
 export function renderQueue(data) {
   const p = data.product;
-  $("queue-product").replaceChildren(
+  fill($("queue-product"), 
     el("h3", {}, `${p.sku} · ${p.name}`),
     el("dl", { class: "facts" },
       el("dt", {}, "On hand"), el("dd", { "data-testid": "on-hand" }, p.onHand),
       el("dt", {}, "Available to promise"), el("dd", {}, p.availableToPromise),
       el("dt", {}, "Units backordered"), el("dd", { "data-testid": "units-backordered" }, p.unitsBackordered),
       el("dt", {}, "Supplier"), el("dd", {}, p.supplier ? `${p.supplier.name}` : "—"),
-      el("dt", {}, "Lead time"), el("dd", {}, p.leadTimeDays !== null ? `${p.leadTimeDays} days` : "default")));
+      el("dt", {}, "Lead time"), el("dd", {}, p.leadTimeDays !== null ? `${p.leadTimeDays} days` : "the supplier's")),
+    stockTable(p, data.locations),
+    el("div", { class: "row-actions" },
+      button("Receive stock", () => receiveStock(p, data.locations), { "aria-label": `Receive stock of ${p.sku}` }),
+      button("Count or adjust", () => adjustStock(p, data.locations), { "aria-label": `Count or adjust stock of ${p.sku}` })));
   renderAdvice(p, data.reorderSuggestions ? data.reorderSuggestions.suggestions[0] : null);
   const pos = data.purchaseOrders.nodes;
-  $("queue-pos").querySelector("tbody").replaceChildren(...(pos.length ? pos.map((po) => {
+  fill($("queue-pos").querySelector("tbody"), ...(pos.length ? pos.map((po) => {
     const line = po.lines.find((l) => l.sku === p.sku) || { quantity: 0, receivedQuantity: 0, outstandingQuantity: 0 };
     return el("tr", { "data-testid": "po-row", "data-number": po.number },
       el("th", { scope: "row" }, po.number), el("td", { "data-testid": "po-date" }, formatDate(po.expectedDate)),
@@ -59,7 +63,7 @@ export function renderQueue(data) {
         button("Receive", () => receivePurchaseOrder(po), { "aria-label": `Receive ${po.number}` })));
   }) : [el("tr", {}, el("td", { colspan: 7, class: "note" }, "No purchase order is bringing this SKU."))]));
   const queue = p.queue;  // in queue order, position 1 first
-  $("queue-list").querySelector("tbody").replaceChildren(...queue.map((b) => el("tr",
+  fill($("queue-list").querySelector("tbody"), ...queue.map((b) => el("tr",
     { "data-testid": "queue-row", "data-id": b.id, "data-customer": b.customerEmail },
     el("td", { class: "num", "data-testid": "position" }, b.queuePosition || "—"),
     el("td", {}, button(b.customerEmail, () => go("customer", b.customerEmail))),
@@ -73,10 +77,66 @@ export function renderQueue(data) {
   $("queue-empty").hidden = queue.length > 0;
 }
 
+// stock per location (only the locations holding or having held it): where the units are, what is set aside
+function stockTable(p, locations) {
+  if (!p.stock.length) return el("p", { class: "note", "data-testid": "stock-none" }, "No stock recorded at any location.");
+  const name = (code) => (locations.find((l) => l.code === code) || { name: "" }).name;
+  return el("div", { class: "table-wrap" }, el("table", { class: "grid compact", "data-testid": "stock" },
+    el("caption", { class: "visually-hidden" }, `Stock of ${p.sku} by location`),
+    el("thead", {}, el("tr", {}, ["Location", "On hand", "Set aside", "Safety stock", "Available"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, p.stock.map((s) => el("tr", { "data-testid": "stock-row", "data-location": s.location },
+      el("th", { scope: "row" }, s.location, name(s.location) ? el("span", { class: "note" }, ` ${name(s.location)}`) : null),
+      el("td", { class: "num" }, s.onHand), el("td", { class: "num" }, s.allocated), el("td", { class: "num" }, s.safetyStock),
+      el("td", { class: "num" }, s.availableToPromise))))));
+}
+
+function locationField(locations, stock = []) {
+  // the location most of this SKU is at first, else MAIN
+  const held = [...stock].sort((a, b) => b.onHand - a.onHand)[0];
+  const first = held ? held.location : "MAIN";
+  return { name: "location", label: "Location", value: first,
+    options: locations.map((l) => [l.code, `${l.code} · ${l.name}`]) };
+}
+
+// units that arrived without a purchase order (a return, a found box): they go to the queue in order at once
+export async function receiveStock(p, locations) {
+  const done = await confirmAction({
+    title: `Receive stock of ${p.sku}`, confirm: "Receive",
+    what: "Units that arrived without a purchase order (a PO's units: use its Receive). Waiting customers get them first, in queue order.",
+    fields: [
+      { name: "quantity", label: "Units arrived", type: "number", min: 1, required: true },
+      locationField(locations, p.stock),
+      { name: "note", label: "Note (optional)", hint: "e.g. a customer's return" },
+    ],
+    run: async (v) => (await gql(`mutation($input: ReceiveStockInput!) { receiveStock(input: $input) {
+      product { sku onHand } userErrors { field message code } } }`,
+    { input: { sku: p.sku, quantity: v.quantity, location: v.location, note: v.note || null } })).receiveStock,
+  });
+  if (done && done.product) await afterAction(`${p.sku}: received; ${done.product.onHand} on hand.`);
+}
+
+// a count that differs from the books, damage, loss; or the safety stock kept back at a location
+export async function adjustStock(p, locations) {
+  const done = await confirmAction({
+    title: `Count or adjust ${p.sku}`, confirm: "Adjust",
+    what: "Units found (+) or lost, damaged, miscounted (−), with the reason; and, if it changes, the safety stock kept back from customers there.",
+    fields: [
+      locationField(locations, p.stock),
+      { name: "delta", label: "Change in units on hand (+ or −)", type: "number", value: 0, required: true },
+      { name: "reason", label: "Reason", type: "textarea", required: true },
+      { name: "safetyStock", label: "Safety stock there (optional)", type: "number", min: 0 },
+    ],
+    run: async (v) => (await gql(`mutation($input: AdjustStockInput!) { adjustStock(input: $input) {
+      product { sku onHand } userErrors { field message code } } }`,
+    { input: { sku: p.sku, delta: v.delta, reason: v.reason, location: v.location, safetyStock: v.safetyStock } })).adjustStock,
+  });
+  if (done && done.product) await afterAction(`${p.sku}: adjusted; ${done.product.onHand} on hand.`);
+}
+
 // reorder advice beside the queue: the figures reorderSuggestions gives, and an order of the suggested quantity
 export function renderAdvice(product, a) {
   if (!a) {
-    $("queue-advice").replaceChildren(el("p", { class: "note" }, "No reorder advice for this SKU."));
+    fill($("queue-advice"), el("p", { class: "note" }, "No reorder advice for this SKU."));
     return;
   }
   const lead = `${a.leadTimeDays} days` + (a.leadTimeStdDays ? ` ± ${a.leadTimeStdDays}` : "") +
@@ -85,7 +145,7 @@ export function renderAdvice(product, a) {
     ? button(`Order ${a.suggestedQuantity} from ${a.supplier.name}`, () => orderSuggested(product, a),
       { "data-testid": "advice-order" })
     : null;
-  $("queue-advice").replaceChildren(
+  fill($("queue-advice"), 
     el("h3", {}, "Reorder advice ", el("span", { class: "note" }, a.belowReorderPoint ? "below the reorder point" : "stock is enough")),
     el("dl", { class: "facts" },
       el("dt", {}, "Demand"), el("dd", {}, `${a.demandPerDay.toFixed(2)} a day (Croston)`),
@@ -246,38 +306,10 @@ export async function receivePurchaseOrder(po) {
   if (done) await afterAction(`${po.number} received.`);
 }
 
-// live: the queue re-reads itself when a committed change to this SKU arrives
+// live: the queue re-reads itself when a committed change to this SKU arrives (live.js)
 export function startLive(sku) {
-  stopLive();
-  const socket = subscribe({
-    id: "queue",
-    query: `subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind message backorderId } }`,
-    variables: { sku },
-    onAck: () => {
-      state.retry = 0;
-      $("connection").hidden = true;
-      $("queue-live").hidden = false;
-    },
-    onNext: (data) => onQueueUpdate(data.backorderUpdates),
-    onEnd: () => { stopLive(); start(); },
-    onClose: () => {
-      if (state.socket !== socket) return;
-      state.socket = null;
-      $("queue-live").hidden = true;
-      $("connection").textContent = "Live updates paused: reconnecting…";
-      $("connection").hidden = false;
-      const delay = Math.min(30000, 1000 * 2 ** state.retry++);
-      setTimeout(() => { if (state.view === "queue" && state.queueSku === sku && !state.socket) { startLive(sku); loadQueue(sku); } }, delay);
-    },
-  });
-  state.socket = socket;
-}
-
-export function stopLive() {
-  const socket = state.socket;
-  state.socket = null;
-  if (socket) socket.close();
-  if ($("queue-live")) $("queue-live").hidden = true;
+  watch({ view: "queue", filter: { sku }, dot: "queue-live", onUpdate: onQueueUpdate,
+    resync: () => { if (state.queueSku === sku) loadQueue(sku); } });
 }
 
 export let reloadTimer = null;

@@ -1,6 +1,6 @@
 // The agent console's API tokens view (admins).
 
-import { el } from "../dom.js";
+import { el, fill } from "../dom.js";
 import { $, announce, button, clearErrors, confirmAction, formatDateTime, gql, showErrors, words } from "./core.js";
 
 // -- tokens (admins) ---------------------------------------------------------------------------
@@ -9,10 +9,10 @@ export async function loadTokens() {
   try {
     data = await gql(`query { apiTokens { id name role createdAt lastUsedAt } }`);
   } catch (err) {
-    $("token-list").querySelector("tbody").replaceChildren(el("tr", {}, el("td", { colspan: 5, class: "error" }, err.message)));
+    fill($("token-list").querySelector("tbody"), el("tr", {}, el("td", { colspan: 5, class: "error" }, err.message)));
     return;
   }
-  $("token-list").querySelector("tbody").replaceChildren(...data.apiTokens.map((t) => el("tr", { "data-testid": "token-row", "data-name": t.name },
+  fill($("token-list").querySelector("tbody"), ...data.apiTokens.map((t) => el("tr", { "data-testid": "token-row", "data-name": t.name },
     el("th", { scope: "row" }, t.name), el("td", {}, words(t.role)), el("td", {}, formatDateTime(t.createdAt)),
     el("td", {}, formatDateTime(t.lastUsedAt)),
     el("td", { class: "row-actions" }, button("Revoke", () => revokeToken(t), { "aria-label": `Revoke ${t.name}`, class: "small danger" })))));
@@ -37,9 +37,9 @@ export async function createToken(event) {
   if (errors) { showErrors(form, errors); return; }
   if (!done || !done.secret) return;
   const box = $("token-secret");
-  box.replaceChildren(el("p", {}, `Token for ${done.apiToken.name}: copy it now, it is not shown again.`),
+  fill(box, el("p", {}, `Token for ${done.apiToken.name}: copy it now, it is not shown again.`),
     el("input", { readonly: true, value: done.secret, "aria-label": "New token's secret", class: "link-box", "data-testid": "secret" }),
-    button("Done: hide it", () => { box.replaceChildren(); box.hidden = true; }));
+    button("Done: hide it", () => { fill(box); box.hidden = true; }));
   box.hidden = false;
   form.reset();
   await loadTokens();

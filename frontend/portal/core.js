@@ -1,6 +1,7 @@
 // The portal's shared parts: the page's state, its words (the catalogues in /i18n/), GraphQL over HTTP in
 // the customer's language, and formatting.
 
+import { formatters, times } from "../format.js";
 import { graphqlClient } from "../graphql.js";
 
 // the languages the page has catalogues for (frontend/i18n/<code>.json); English is the fallback
@@ -80,35 +81,9 @@ export function locale() {
   return browser.split("-")[0] === state.language ? browser : state.language;
 }
 
-export function formatDate(isoDate) {
-  const [y, m, d] = isoDate.split("-").map(Number);
-  return new Intl.DateTimeFormat(locale(), { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" })
-    .format(new Date(Date.UTC(y, m - 1, d)));
-}
-
-export function formatDateTime(iso) {
-  // with the zone named: a customer abroad must not guess whose 09:00 it is
-  const options = { day: "numeric", month: "short", year: "numeric", hour: "numeric", minute: "2-digit",
-    timeZoneName: "short" };
-  try {
-    return new Intl.DateTimeFormat(locale(), { ...options, timeZone: tz() }).format(new Date(iso));
-  } catch (err) {  // a zone the browser does not know: the browser's own
-    return new Intl.DateTimeFormat(locale(), options).format(new Date(iso));
-  }
-}
-
-export function money(m) {
-  try {
-    return new Intl.NumberFormat(locale(), { style: "currency", currency: m.currency }).format(Number(m.amount));
-  } catch (err) {
-    return `${m.amount} ${m.currency}`;
-  }
-}
-
-export function times(m, count) {
-  // an amount of money times a count, in cents so that 3 × 0.10 is 0.30
-  return { amount: String(Math.round(Number(m.amount) * 100) * count / 100), currency: m.currency };
-}
+// dates in full (4 March 2026), times with their zone named in the customer's zone: format.js, shared with the console
+export const { formatDate, formatDateTime, money } = formatters({ locale, timeZone: tz, month: "long", zoneName: true });
+export { times };
 
 export const TONES = { WAITING: "wait", PARTIALLY_ALLOCATED: "wait", ALLOCATED: "ok", SHIPPED: "ok", IN_STOCK: "ok",
   CANCELLED: "off", SUBSTITUTED: "off" };

@@ -160,10 +160,12 @@ export function renderBackorder(order, line, b) {
         el("span", {}, `${s.product.name} · ${money(s.product.price)} `,
           el("span", { class: "note" }, priceDifference(s.priceDifference)),
           s.exchangeRate ? el("span", { class: "note" }, ` ${converted(s)}`) : ""),
-        el("button", { type: "button", onclick: (ev) => askSubstitute(line, b, s, ev.target) },
-          t("substitute.take", { count: b.backorderedQuantity })), " ",
-        el("button", { type: "button", class: "secondary", onclick: (ev) => declineSubstitute(b, s, ev.target) },
-          t("substitute.decline")))))));
+        // the two answers stay together, the one beside the other (or both under the offer when space is short)
+        el("span", { class: "answers" },
+          el("button", { type: "button", onclick: (ev) => askSubstitute(line, b, s, ev.target) },
+            t("substitute.take", { count: b.backorderedQuantity })),
+          el("button", { type: "button", class: "secondary", onclick: (ev) => declineSubstitute(b, s, ev.target) },
+            t("substitute.decline"))))))));
   }
   if (active && b.backorderedQuantity > 0 && !state.orderOnly) box.append(renderChoices(b));
   if (b.history.length) {

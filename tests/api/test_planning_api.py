@@ -92,6 +92,23 @@ async def test_bad_input_is_a_typed_user_error(api, variables, field):
     assert [(e["field"], e["code"]) for e in found["userErrors"]] == [(field, "INVALID_INPUT")]
 
 
+async def test_absurd_data_gives_capped_figures_not_a_graphql_error(api):
+    # given a 3,650-day lead time and five million-unit orders in a week: a reorder point of billions
+    api.clock.set(at(2))
+    slow = await api.desk.upsert_supplier(None, "Slow boat", 3650)
+    await s.product(api.desk, "CRATE", supplier_id=slow.id)
+    for n in range(5):
+        await s.order(api.desk, f"c{n}@example.com", ("CRATE", 1_000_000))
+
+    advice = (await api.gql(ADVICE, {"filter": {"skus": ["CRATE"]}, "days": 7}))["data"]["reorderSuggestions"]
+
+    # then the figures are GraphQL Ints (capped at 2,147,483,647, domain.reorder's Bounds), not an error
+    assert advice["userErrors"] == []
+    [crate] = advice["suggestions"]
+    assert crate["reorderPoint"] == 2**31 - 1 and crate["suggestedQuantity"] == 2**31 - 1
+    assert crate["waiting"] == 5_000_000 and crate["belowReorderPoint"] is True
+
+
 async def test_a_supplier_that_does_not_exist_is_not_found_not_an_empty_list(api):
     # given a well-formed ID of no supplier; when advice is asked for its SKUs; then a typed NOT_FOUND, since an
     # empty list would read as "this supplier has nothing to order"

@@ -55,6 +55,9 @@ async def test_a_bad_row_is_named_by_its_line_and_nothing_is_written(db_url, tmp
          "line 3: supplier 'Nobody' does not exist"),
         ("PO-1,Lumen Ltd,LAMP,10,2025-10-01,\nPO-1,Lumen Ltd,GHOST,1,2025-10-01,\n",
          "line 3: product 'GHOST' does not exist"),
+        ("PO-1,Lumen Ltd,LAMP,10,2025-10-01,\nPO-2,Lumen Ltd,LAMP,1,2025-10-01,2024-10-01\n",
+         "line 3: received 2024-10-01, 365 days before it was expected (2025-10-01): a delivery comes at most "
+         "90 days early; check both dates"),
     ]:
         path = tmp_path / "bad.csv"
         path.write_text(HEADER + rows)

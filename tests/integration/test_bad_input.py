@@ -353,6 +353,9 @@ CASES: dict[str, list[Case]] = {
         ("received on a day still to come",
          lambda w: w.desk.import_purchase_orders([_old("H-1", received=date(2026, 4, 1))]), E.INVALID_INPUT,
          "received_date"),
+        ("received a year before it was expected",
+         lambda w: w.desk.import_purchase_orders([_old("H-1", received=date(2025, 1, 5))]), E.INVALID_INPUT,
+         "received_date"),
     ],
     "supplier_performance": [
         ("a period that ends before it starts",

@@ -15,13 +15,14 @@ import pytest
 from babel.messages.pofile import read_po
 
 from domain.causes import Cause, CauseKind, RequestedBy
+from domain.currency import ExchangeRate
 from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
-from domain.model import Channel
+from domain.model import Channel, Money, OrderLine
 from domain.services import CustomerDetails, LineRequest, ProductInput
 from domain.store.portal import save_preferences
 from notifications import wording
 from notifications.compose import Item, Now, WindowNews
-from notifications.i18n import LOCALE_DIR, format_moment
+from notifications.i18n import LOCALE_DIR, format_moment, format_money
 from notifications.render import ItemView, is_gsm7, render_digest, sms_segments
 from tests.notifications.conftest import make_settings, make_shop
 
@@ -130,6 +131,46 @@ def test_a_digest_explains_the_queue_in_the_portals_words(language):
                           portal_url=url, short_url=url, unsubscribe_url=url + "u")
     assert sentence not in quiet.text and wording.queue_explanation(3, 2, fair_share=True, language=language) \
         not in quiet.text
+
+
+PAID = {  # what an alternative taken for 2 units costs, converted from euros: in each language's own formats
+    "en": "You pay £68.00 for 2 × Brass lamp (£34.00 each): its price of €40.00 each converted at our exchange "
+          "rate of 1 March 2026 (1 EUR = 0.85 GBP).",
+    "de": "Sie zahlen 68,00 £ für 2 × Brass lamp (34,00 £ pro Stück): Stückpreis 40,00 €, umgerechnet zu unserem "
+          "Wechselkurs vom 1. März 2026 (1 EUR = 0,85 GBP).",
+    "fr": "Vous payez 68,00 £GB pour 2 × Brass lamp (34,00 £GB l’unité) : son prix de 40,00 € l’unité, converti à "
+          "notre taux de change du 1 mars 2026 (1 EUR = 0,85 GBP).",
+    "es": "Usted paga 68,00 GBP por 2 × Brass lamp (34,00 GBP cada uno): su precio de 40,00 € por unidad, "
+          "convertido a nuestro tipo de cambio del 1 de marzo de 2026 (1 EUR = 0,85 GBP).",
+}
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_an_alternative_confirmed_says_what_the_customer_pays_in_their_language(language):
+    # given 2 units replaced by an alternative priced in euros, the order in pounds, at the shop's rate of 1 March
+    base = _item("substituted")
+    news = WindowNews(**{**base.news.__dict__, "substituted": 2, "substitute_sku": "ALT"})
+    now = Now(**{**base.now.__dict__, "status": "SUBSTITUTED", "waiting_quantity": 0, "substituted_quantity": 2})
+    line = OrderLine(id="l2", order_id="o1", sku="ALT", quantity=2, unit_price=Money.of("34.00", "GBP"),
+                     substitute_for="b1", list_price=Money.of("40.00", "EUR"),
+                     exchange_rate=ExchangeRate("EUR", "GBP", Decimal("0.85000000"), date(2026, 3, 1)))
+    view = ItemView(item=Item(news=news, now=now, headline="substituted"), product="Lamp", order_number="BD-1",
+                    substitute="Brass lamp", paid=(line,))
+    url = "https://shop.test/"
+    rendered = render_digest([view], name="Ann", language=language, shop_name="Lamp & Co", portal_url=url,
+                             short_url=url, unsubscribe_url=url + "u")
+    # then text and HTML say it in the language's words and formats
+    assert PAID[language] in " ".join(rendered.text.split())
+    assert PAID[language] in " ".join(html.unescape(rendered.html or "").split())
+    # and with no conversion, the price and the total alone
+    same = OrderLine(id="l3", order_id="o1", sku="ALT", quantity=1, unit_price=Money.of("34.00", "GBP"),
+                     substitute_for="b1")
+    alone = render_digest([ItemView(item=view.item, product="Lamp", order_number="BD-1", substitute="Brass lamp",
+                                    paid=(same,))], name="Ann", language=language, shop_name="Lamp & Co",
+                          portal_url=url, short_url=url, unsubscribe_url=url + "u")
+    money = format_money(Decimal("34.00"), "GBP", language)
+    assert wording.price_paid(quantity=1, name="Brass lamp", price=money, total=money, language=language) in alone.text
+    assert money in alone.text
 
 
 def test_a_letter_outside_gsm7_makes_a_text_ucs2_and_it_is_counted_so():

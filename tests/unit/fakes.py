@@ -19,7 +19,7 @@ from domain.causes import Cause
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning, delay_counts
 from domain.errors import Conflict, ErrorCode, not_found
-from domain.eta import InboundSupply
+from domain.eta import InboundSupply, StoredProjection
 from domain.events import Event
 from domain.locations import Location
 from domain.model import (
@@ -117,6 +117,15 @@ class InMemoryUnitOfWork:
 
     async def load_inventories(self, skus: Sequence[str], *, appending_at: datetime | None = None) -> None:
         return None  # in memory, `inventory` is as cheap for many SKUs as for one, with its queue whole
+
+    async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, SkuInventory]:
+        return {}  # in memory a queue is loaded whole as cheaply: every SKU takes the whole settle
+
+    async def stored_projection(self, inventory: SkuInventory) -> StoredProjection:
+        raise AssertionError("no SKU is summarised in memory")
+
+    async def load_slice(self, inventory: SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
+        raise AssertionError("no SKU is summarised in memory")
 
     async def save_inventory(self, inventory: SkuInventory) -> None:
         for level in inventory.stock.values():

@@ -23,7 +23,9 @@ from domain.delays import (
     quantile,
     supplier_performance,
 )
+from domain.errors import InvalidInput
 from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
+from domain.use_cases.supplier_history import MAX_DAYS_EARLY, MAX_DAYS_LATE, check_delivery_dates
 
 TODAY = date(2026, 3, 2)
 RULE = EtaLearning()  # covers 80% of next deliveries; 3 to learn, 5 per SKU; HIGH: 5+ within 2 days; LOW: spread > 6
@@ -255,3 +257,18 @@ def test_the_predictive_delay_is_the_order_statistic_of_the_values(values, q):
     ordered = sorted(values)
     k = max(1, min(len(values), math.ceil(q * (len(values) + 1))))
     assert Distribution.of(values).predictive(q) == ordered[k - 1] >= Distribution.of(values).quantile(q)
+
+
+@given(expected=st.dates(date(2000, 1, 1), date(2030, 1, 1)), offset=st.integers(-800, 800))
+def test_a_delivery_date_is_refused_exactly_when_it_is_implausibly_far_from_the_expected_one(expected, offset):
+    # the PO import's rule: a row received a year before it was expected is a typing slip, not history
+    received = expected + timedelta(days=offset)
+    plausible = -MAX_DAYS_EARLY <= offset <= MAX_DAYS_LATE
+    try:
+        check_delivery_dates(expected, received)
+    except InvalidInput as refused:
+        assert not plausible and refused.field == "received_date"
+        assert received.isoformat() in refused.message and expected.isoformat() in refused.message
+    else:
+        assert plausible
+    check_delivery_dates(expected, None)  # a line still open has no received date to judge

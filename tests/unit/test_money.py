@@ -16,7 +16,7 @@ from domain.clock import FixedClock
 from domain.currency import CurrencyMismatch, ExchangeRate, check_rate
 from domain.errors import DomainError, ErrorCode, InvalidInput
 from domain.model import Channel, Money
-from domain.preferences import SubstituteConsent
+from domain.preferences import BackorderPreferences, SubstituteConsent
 from domain.pricing import compare_prices
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from tests.unit.fakes import InMemoryStore
@@ -94,13 +94,15 @@ def test_a_price_difference_is_in_the_originals_currency_or_there_is_none(origin
 
 
 # -- the substitute's offer and acceptance, through the use cases -------------------------------------
-async def _shop(ours: str, theirs: str, rate: Decimal | None) -> tuple[BackorderDesk, InMemoryStore, str]:
-    store = InMemoryStore()
+async def _shop(ours: str, theirs: str, rate: Decimal | None, *, alt_stock: int = 5,
+                store: InMemoryStore | None = None) -> tuple[BackorderDesk, InMemoryStore, str]:
+    store = store or InMemoryStore()
     desk = BackorderDesk(store, FixedClock(NOW))
     await desk.upsert_product(ProductInput(sku="ALT", name="Alternative", price=Decimal("12.00"), currency=theirs))
     await desk.upsert_product(ProductInput(sku="LAMP", name="Lamp", price=Decimal("10.00"), currency=ours,
                                            substitutes=["ALT"]))
-    await desk.receive_stock("ALT", 5)
+    if alt_stock:
+        await desk.receive_stock("ALT", alt_stock)
     if rate is not None and ours != theirs:
         await desk.upsert_exchange_rate(theirs, ours, rate)
     order = await desk.place_order(CustomerDetails("ann@example.com"), Channel.ONLINE, [LineRequest("LAMP", 2)])
@@ -145,23 +147,45 @@ async def test_an_exchange_rate_cannot_be_dated_in_the_future_and_bad_rates_chan
     assert (made.pair, made.rate, made.as_of) == (("USD", "EUR"), Decimal("0.92500000"), NOW.date())
 
 
-@settings(max_examples=60, deadline=None)
+async def _consenting_shop(ours: str, theirs: str, rate: Decimal | None, consent: SubstituteConsent,
+                           path: str) -> tuple[InMemoryStore, str]:
+    """The three ways a substitute is taken for a customer who consented in advance: at placement with the
+    account's default, when they consent with one in stock, and by the worker's pass once one arrives."""
+    if path != "placement":
+        desk, store, backorder_id = await _shop(ours, theirs, rate, alt_stock=0 if path == "worker" else 5)
+        await desk.set_backorder_preferences(backorder_id, substitutes=consent)
+        if path == "worker":
+            await desk.receive_stock("ALT", 5)
+            await desk.apply_substitute_consents(["ALT"])
+        return store, backorder_id
+    store = InMemoryStore()
+    store.state.backorder_defaults["ann@example.com"] = BackorderPreferences(substitutes=consent)
+    desk, store, backorder_id = await _shop(ours, theirs, rate, store=store)
+    return store, backorder_id
+
+
+@settings(max_examples=90, deadline=None)
 @given(ours=currencies, theirs=currencies, rate=st.none() | rates,
-       consent=st.sampled_from([SubstituteConsent.ANY_LISTED, SubstituteConsent.SAME_PRICE_OR_LOWER]))
-async def test_a_substitute_taken_by_consent_never_mixes_currencies_either(ours, theirs, rate, consent):
-    desk, store, backorder_id = await _shop(ours, theirs, rate)
-    await desk.set_backorder_preferences(backorder_id, substitutes=consent)
+       consent=st.sampled_from([SubstituteConsent.ANY_LISTED, SubstituteConsent.SAME_PRICE_OR_LOWER]),
+       path=st.sampled_from(["placement", "consent", "worker"]))
+async def test_a_substitute_taken_by_consent_is_priced_by_the_rule_acceptance_uses(ours, theirs, rate, consent, path):
+    # the same rule as acceptSubstitute (domain.pricing): converted at the shop's rate into the order's currency,
+    # taken when the consent covers the converted price; no rate: never taken, and still offered
+    store, backorder_id = await _consenting_shop(ours, theirs, rate, consent, path)
     order = next(iter(store.state.orders.values()))
     assert {line.unit_price.currency for line in order.lines} == {ours}
     taken = [line for line in order.lines if line.substitute_for == backorder_id]
     convertible = theirs == ours or rate is not None
-    if not convertible:
-        assert taken == []  # no rate: a price it cannot say in the order's currency is never taken
-        return
     price = Decimal("12.00") if theirs == ours else (Decimal("12.00") * rate).quantize(Decimal("0.01"),
-                                                                                        "ROUND_HALF_UP")
-    if consent is SubstituteConsent.SAME_PRICE_OR_LOWER and price > Decimal("10.00"):
-        assert taken == []  # dearer, compared in the order's currency
+                                                                                        "ROUND_HALF_UP") \
+        if rate is not None else None
+    expected = convertible and (consent is SubstituteConsent.ANY_LISTED or (price or 0) <= Decimal("10.00"))
+    if not expected:
+        assert taken == []  # dearer in the order's currency, or a price it cannot say in it
+        backorder = store.state.backorders[backorder_id]
+        assert backorder.is_active and "ALT" not in backorder.declined_substitutes  # left to offer and ask
         return
     assert [line.unit_price for line in taken] == [Money(price, ours)]
     assert (taken[0].exchange_rate is None) == (theirs == ours)
+    if theirs != ours:
+        assert taken[0].list_price == Money(Decimal("12.00"), theirs)

@@ -4,7 +4,7 @@ demand (and of lead time), reorder point, and the quantity that lifts the invent
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.delays import DelayHistory, HistoryRow
@@ -173,3 +173,27 @@ def test_an_erratic_supplier_asks_more_safety_stock_than_a_steady_one_with_the_s
     calm = suggest(facts([0, 4, 0, 4], lead=steady), ReorderPolicy(0.95, 0.5))
     wild = suggest(facts([0, 4, 0, 4], lead=erratic, supplier="S2"), ReorderPolicy(0.95, 0.5))
     assert wild.safety_stock > calm.safety_stock and wild.suggested_quantity > calm.suggested_quantity
+
+
+INT32 = 2**31 - 1  # GraphQL's Int
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 2**40), max_size=30), st.integers(0, 2**40), st.integers(0, 2**40),
+       st.integers(0, 2**40), st.floats(0, 3650), st.floats(0, 3650), st.floats(0.5, 0.999), st.floats(0.01, 1))
+def test_absurd_data_gives_figures_graphql_can_carry_and_the_same_decision(
+        daily, available, on_order, waiting, lead_mean, lead_std, level, alpha):
+    # given demand, stock and lead times far past anything real (a 3,650-day lead time, million-unit days)
+    s = suggest(facts(daily, available=available, on_order=on_order, waiting=waiting,
+                      lead=LeadTime(lead_mean, lead_std, True)), ReorderPolicy(level, alpha))
+    # then every whole number fits a 32-bit Int (capped, the module's Bounds) ...
+    for figure in (s.safety_stock, s.reorder_point, s.available, s.on_order, s.waiting, s.inventory_position,
+                   s.suggested_quantity):
+        assert -INT32 <= figure <= INT32
+    # ... and whether to order is decided on the full figures
+    true_position = available + on_order - waiting
+    assert s.below_reorder_point == (s.suggested_quantity > 0)
+    if abs(true_position) <= INT32 and s.reorder_point < INT32:  # nothing capped: the figures as they were
+        assert s.suggested_quantity == min(INT32, max(0, s.reorder_point - s.inventory_position))
+    if true_position < 0:
+        assert s.below_reorder_point  # customers wait: always something to order, however large the figures
