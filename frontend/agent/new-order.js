@@ -1,21 +1,63 @@
 // The agent console's New order view.
 
 import { el, fill } from "../dom.js";
-import { $, announce, button, clearErrors, confirmAction, etaText, gql, showErrors, words } from "./core.js";
+import { $, announce, button, clearErrors, confirmAction, etaText, gql, money, showErrors, words } from "./core.js";
 import { go } from "./session.js";
 
 // -- new order ---------------------------------------------------------------------------------
 export function addLine() {
   const box = $("order-lines");
   const i = box.children.length;
+  const described = `line-product-${i} line-error-${i}`;
   const row = el("div", { class: "order-line", "data-testid": "line-input" },
     el("label", { for: `line-sku-${i}` }, `SKU (line ${i + 1})`),
-    el("input", { id: `line-sku-${i}`, name: "sku", autocomplete: "off", "aria-describedby": `line-error-${i}` }),
+    el("input", { id: `line-sku-${i}`, name: "sku", autocomplete: "off", list: "product-options", spellcheck: "false",
+      placeholder: "SKU or part of the name", "aria-describedby": described }),
     el("label", { for: `line-qty-${i}` }, "Quantity"),
-    el("input", { id: `line-qty-${i}`, name: "quantity", type: "number", min: 1, step: 1, value: 1, "aria-describedby": `line-error-${i}` }),
+    el("input", { id: `line-qty-${i}`, name: "quantity", type: "number", min: 1, step: 1, value: 1, "aria-describedby": described }),
+    el("p", { id: `line-product-${i}`, class: "note line-product", "data-testid": "line-product", "aria-live": "polite" }),
     el("p", { id: `line-error-${i}`, class: "error", "data-error-for": `lines@${i} lines.sku@${i} lines.quantity@${i}` }));
+  const sku = row.querySelector("[name=sku]");
+  let timer = null;
+  sku.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => lookUp(row), 200); });
+  row.querySelector("[name=quantity]").addEventListener("input", () => describe(row));
   box.append(row);
   return row;
+}
+
+// -- what a line's SKU is, as it is typed: choices by SKU or name, and the product once the SKU is exact ---------
+const LOOK_UP = `query LineProduct($search: String!, $sku: String!) {
+  products(search: $search, first: 8) { nodes { sku name availableToPromise } }
+  product(sku: $sku) { sku name availableToPromise backorderPolicy price { amount currency } } }`;
+
+export async function lookUp(row) {
+  const text = row.querySelector("[name=sku]").value.trim();
+  row.dataset.asked = text;
+  if (!text) { row.product = undefined; describe(row); return; }
+  let data;
+  try {
+    data = await gql(LOOK_UP, { search: text, sku: text });
+  } catch (err) {
+    return;  // a hint only: the order itself says what is wrong when it is placed
+  }
+  if (row.dataset.asked !== text) return;  // typed on meanwhile: a newer answer is coming
+  fill($("product-options"), data.products.nodes.map((p) => el("option", { value: p.sku },
+    `${p.name} · ${p.availableToPromise} available`)));
+  row.product = data.product;
+  describe(row);
+}
+
+export function describe(row) {
+  const out = row.querySelector("[data-testid=line-product]");
+  const text = row.querySelector("[name=sku]").value.trim();
+  const p = row.product;
+  if (!text || p === undefined) { out.textContent = ""; return; }
+  if (p === null) { out.textContent = `No product has the SKU ${text}: choose one from the list.`; return; }
+  const quantity = Number(row.querySelector("[name=quantity]").value) || 0;
+  const short = Math.max(0, quantity - Math.max(0, p.availableToPromise));
+  const policy = p.backorderPolicy === "DENY" ? "not sold beyond stock" : `${short} to backorder`;
+  out.textContent = `${p.name} · ${money(p.price)} each · ${p.availableToPromise} available now` +
+    (short > 0 ? ` · ${policy}` : "");
 }
 
 export async function placeOrder(event) {

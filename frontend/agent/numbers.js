@@ -1,9 +1,21 @@
 // The agent console's Numbers view: the KPIs and their charts (inline SVG).
 
 import { el, fill } from "../dom.js";
-import { $, gql, svg } from "./core.js";
+import { $, formatDateTime, gql, state, svg } from "./core.js";
+import { watch } from "./live.js";
 
 // -- numbers -----------------------------------------------------------------------------------
+// live: every committed change to any backorder may move a figure; a burst (a receipt touches many) is read once
+let reloadTimer = null;
+export async function openNumbers() {
+  await loadNumbers();
+  watch({ view: "numbers", filter: null, dot: "numbers-live", resync: loadNumbers, onUpdate: (update) => {
+    $("numbers-note").textContent = `${formatDateTime(new Date().toISOString())}: ${update.message}`;
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => { if (state.view === "numbers") loadNumbers(); }, 500);
+  } });
+}
+
 export async function loadNumbers() {
   let data;
   try {

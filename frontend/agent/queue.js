@@ -2,11 +2,11 @@
 // backorders with their actions, kept live over graphql-transport-ws.
 
 import { el, fill } from "../dom.js";
-import { subscribe } from "../graphql.js";
 import { $, announce, button, clearErrors, confirmAction, etaText, formatDate, formatDateTime, gql, showErrors, state, words } from "./core.js";
 import { openCustomer } from "./customer.js";
 import { QUEUE_QUERY } from "./documents.js";
-import { go, start } from "./session.js";
+import { watch } from "./live.js";
+import { go } from "./session.js";
 
 // -- the SKU queue -----------------------------------------------------------------------------
 export async function openQueue(sku) {
@@ -306,38 +306,10 @@ export async function receivePurchaseOrder(po) {
   if (done) await afterAction(`${po.number} received.`);
 }
 
-// live: the queue re-reads itself when a committed change to this SKU arrives
+// live: the queue re-reads itself when a committed change to this SKU arrives (live.js)
 export function startLive(sku) {
-  stopLive();
-  const socket = subscribe({
-    id: "queue",
-    query: `subscription($sku: String) { backorderUpdates(filter: {sku: $sku}) { kind message backorderId } }`,
-    variables: { sku },
-    onAck: () => {
-      state.retry = 0;
-      $("connection").hidden = true;
-      $("queue-live").hidden = false;
-    },
-    onNext: (data) => onQueueUpdate(data.backorderUpdates),
-    onEnd: () => { stopLive(); start(); },
-    onClose: () => {
-      if (state.socket !== socket) return;
-      state.socket = null;
-      $("queue-live").hidden = true;
-      $("connection").textContent = "Live updates paused: reconnecting…";
-      $("connection").hidden = false;
-      const delay = Math.min(30000, 1000 * 2 ** state.retry++);
-      setTimeout(() => { if (state.view === "queue" && state.queueSku === sku && !state.socket) { startLive(sku); loadQueue(sku); } }, delay);
-    },
-  });
-  state.socket = socket;
-}
-
-export function stopLive() {
-  const socket = state.socket;
-  state.socket = null;
-  if (socket) socket.close();
-  if ($("queue-live")) $("queue-live").hidden = true;
+  watch({ view: "queue", filter: { sku }, dot: "queue-live", onUpdate: onQueueUpdate,
+    resync: () => { if (state.queueSku === sku) loadQueue(sku); } });
 }
 
 export let reloadTimer = null;

@@ -4,8 +4,9 @@ import { $, VIEWS, clearErrors, gql, showErrors, state } from "./core.js";
 import { openCustomer } from "./customer.js";
 import { find } from "./find.js";
 import { addLine } from "./new-order.js";
-import { loadNumbers } from "./numbers.js";
-import { openQueue, stopLive } from "./queue.js";
+import { openNumbers } from "./numbers.js";
+import { leaveLive, stopLive } from "./live.js";
+import { openQueue } from "./queue.js";
 import { openSettings } from "./settings.js";
 import { loadTokens } from "./tokens.js";
 
@@ -18,7 +19,7 @@ export function show(id) {
     if (tab.dataset.view === id) tab.setAttribute("aria-current", "page"); else tab.removeAttribute("aria-current");
   }
   if (signedIn) state.view = id;
-  if (id !== "queue") stopLive();
+  leaveLive(id);
 }
 
 export function go(view, arg) {
@@ -37,7 +38,7 @@ export async function route() {
   const heading = $(`${target}-title`);
   if (target === "queue" && arg) await openQueue(arg);
   else if (target === "customer" && arg) await openCustomer(arg);
-  else if (target === "numbers") await loadNumbers();
+  else if (target === "numbers") await openNumbers();
   else if (target === "settings") await openSettings();
   else if (target === "tokens") await loadTokens();
   else if (target === "new-order" && !$("order-lines").children.length) addLine();

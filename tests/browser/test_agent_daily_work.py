@@ -9,6 +9,8 @@ import re
 
 from playwright.async_api import expect
 
+from domain.model import Channel
+from domain.services import CustomerDetails, LineRequest
 from tests.browser.agent_support import confirm, shop, sign_in
 
 # what the page shows when it put a missing value, or an object, into the text
@@ -110,3 +112,65 @@ async def test_a_count_is_adjusted_with_a_reason_and_refused_without_one(api, pa
     await expect(page.get_by_test_id("on-hand")).to_have_text("3")
     await expect(page.get_by_test_id("queue-row")).to_have_count(1)  # the found unit completes Olga's
     assert page.console_errors == []
+
+
+async def test_a_new_orders_line_says_what_the_sku_is_and_what_will_be_backordered(api, page):
+    await shop(api)  # LAMP: none available (both on the shelf are set aside); LAMP-ALT: 10
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#new-order")
+    form = page.locator("#order-form")
+    sku, about = form.get_by_label("SKU (line 1)"), form.get_by_test_id("line-product")
+    await sku.fill("lamp")  # part of a SKU or name: the choices offered under the field
+    await expect(page.locator("#product-options option")).to_have_count(2)
+    await expect(page.locator("#product-options option[value=LAMP-ALT]")).to_have_text("Brass desk lamp · 10 available")
+    await expect(about).to_have_text("No product has the SKU lamp: choose one from the list.")  # not exact
+    await sku.fill("LAMP")
+    await form.get_by_label("Quantity").fill("5")
+    await expect(about).to_have_text("Anglepoise lamp · £29.50 each · 0 available now · 5 to backorder")
+    await expect(sku).to_have_attribute("aria-describedby", "line-product-0 line-error-0")
+    await sku.fill("LAMP-ALT")
+    await expect(about).to_have_text("Brass desk lamp · £34.00 each · 10 available now")
+    await sku.fill("")
+    await expect(about).to_be_empty()
+    assert page.console_errors == []
+
+
+async def test_the_numbers_are_live_while_they_are_on_screen(api, page):
+    await shop(api)  # two open backorders
+    await sign_in(api, page)
+    await page.get_by_role("button", name="Numbers").click()
+    await expect(page.get_by_test_id("numbers-live")).to_be_visible()
+    await expect(page.get_by_test_id("kpi-open").locator(".value")).to_have_text("2")
+    # an order from another channel backorders one more: the figure moves without a reload
+    await api.desk.place_order(CustomerDetails("zoe@example.com", "Zoe"), Channel.MARKETPLACE, [LineRequest("LAMP", 1)])
+    await expect(page.get_by_test_id("kpi-open").locator(".value")).to_have_text("3")
+    await expect(page.get_by_test_id("numbers-note")).not_to_be_empty()
+    # leaving the numbers ends their subscription; the queue's goes live in its place
+    await page.goto(f"{api.base}/agent#queue/LAMP")
+    await expect(page.get_by_test_id("queue-live")).to_be_visible()
+    await expect(page.get_by_test_id("numbers-live")).to_be_hidden()
+    assert page.console_errors == []
+
+
+async def test_a_dropped_live_connection_comes_back_and_catches_up(api, page):
+    await shop(api)
+    connections = []
+
+    async def through(ws):  # every websocket of the page goes through here, so the test can drop one
+        connections.append(ws)
+        ws.connect_to_server()
+
+    await page.route_web_socket(re.compile(r"/graphql$"), through)
+    await sign_in(api, page)
+    await page.get_by_role("button", name="Numbers").click()
+    await expect(page.get_by_test_id("numbers-live")).to_be_visible()
+    await connections[-1].close()  # the network drops it
+    await expect(page.locator("#connection")).to_have_text("Live updates paused: reconnecting…")
+    await expect(page.get_by_test_id("numbers-live")).to_be_hidden()
+    # a change while it is down is not streamed to the page: the reconnection re-reads the figures
+    await api.desk.place_order(CustomerDetails("zoe@example.com", "Zoe"), Channel.PHONE, [LineRequest("LAMP", 1)])
+    await expect(page.get_by_test_id("numbers-live")).to_be_visible()
+    await expect(page.locator("#connection")).to_be_hidden()
+    await expect(page.get_by_test_id("kpi-open").locator(".value")).to_have_text("3")
+    assert len(connections) == 2
+    assert [e for e in page.console_errors if "WebSocket" not in e] == []

@@ -16,9 +16,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from domain.allocation import AllocationPolicy
 from domain.causes import RequestedBy
 from domain.customers import NotificationPreferences
 from domain.errors import DomainError
@@ -49,7 +50,11 @@ operations = st.lists(st.one_of(
     st.tuples(st.just("po_date"), st.integers(1, 40)),
     st.tuples(st.just("ship"), st.integers(0, 5)),
     st.tuples(st.just("wait"), st.integers(1, 200)),
+    # an agent moves one ahead (or back): the queue is then no longer the order of placing
+    st.tuples(st.just("reprioritize"), st.integers(0, 5), st.integers(-3, 3)),
 ), min_size=1, max_size=10)
+# how the product hands out arriving stock: strictly in queue order, or a share for every waiting order first
+shares = st.sampled_from([None, (None, None), (1, None), (1, 2)])  # None: PRIORITY; else (minimum, customer cap)
 
 
 @dataclass
@@ -57,6 +62,7 @@ class World:
     shop: Any
     n: int
     po: str
+    fair_share: bool = False
     orders: list[Any] = field(default_factory=list)
 
     @property
@@ -72,13 +78,16 @@ class World:
         return [found[i] for i in ids if i in found]
 
 
-async def _world(shop: Any) -> World:
+async def _world(shop: Any, share: tuple[int | None, int | None] | None = None) -> World:
     n = next(_examples)
     desk = shop.desk
     supplier = await desk.upsert_supplier(None, f"Supplier {n}", 20)
     await desk.upsert_product(ProductInput(sku=f"S{n}", name=f"Brass lamp {n}", price=Decimal("34"), currency="GBP"))
-    await desk.upsert_product(ProductInput(sku=f"P{n}", name=f"Anglepoise lamp {n}", price=Decimal("29.50"),
-                                           currency="GBP", substitutes=(f"S{n}",), supplier_id=supplier.id))
+    minimum, cap = share or (None, None)
+    await desk.upsert_product(ProductInput(
+        sku=f"P{n}", name=f"Anglepoise lamp {n}", price=Decimal("29.50"), currency="GBP", substitutes=(f"S{n}",),
+        supplier_id=supplier.id, allocation_policy=AllocationPolicy.FAIR_SHARE if share else AllocationPolicy.PRIORITY,
+        fair_share_minimum=minimum, customer_cap_per_receipt=cap))
     await desk.receive_stock(f"S{n}", 50)
     po = await desk.create_purchase_order(supplier.id, shop.clock.today() + timedelta(days=8),
                                           [LineRequest(f"P{n}", 3)], number=f"PO-P{n}")
@@ -86,7 +95,7 @@ async def _world(shop: Any) -> World:
         await save_preferences(NotificationPreferences(
             email=f"c{n}-{who}@example.com", by_email=True, by_sms=True, phone=f"+4477009{n % 10000:04d}{who}",
             quiet_hours_start=None, quiet_hours_end=None, timezone="Europe/London"))
-    return World(shop=shop, n=n, po=po.id)
+    return World(shop=shop, n=n, po=po.id, fair_share=share is not None)
 
 
 async def _run(world: World, ops: list[tuple[Any, ...]]) -> None:
@@ -113,6 +122,9 @@ async def _run(world: World, ops: list[tuple[Any, ...]]) -> None:
                     await desk.ship_allocated(world.orders[index % len(world.orders)].id)
                 case ("wait", seconds):
                     clock.advance(timedelta(seconds=seconds))
+                case ("reprioritize", index, priority) if backorders:
+                    await desk.reprioritize_backorder(backorders[index % len(backorders)].id, priority,
+                                                      "promised on the phone", "agent-kim")
         except DomainError:
             pass  # refused (nothing to cancel, nothing allocated to ship...): changes nothing
 
@@ -140,6 +152,7 @@ def _expected(b: Backorder) -> dict[str, int]:
 
 QUEUE = re.compile(r"You are (?:next|(\d+)(?:st|nd|rd|th)) in line: (no|\d+) orders? (?:is |are )?(?:waiting )?"
                    r"(placed before yours|before yours|ahead of yours)(?: is| are)?(?: waiting)?\.")
+SHARED = " Arriving stock is shared out: every waiting order gets a share first."
 
 
 def _placed_before(b: Backorder, queue: list[Backorder]) -> int:
@@ -149,7 +162,8 @@ def _placed_before(b: Backorder, queue: list[Backorder]) -> int:
                and o.queue_position < b.queue_position and o.ordered_at < b.ordered_at)
 
 
-def _check_email(text: str, by_order: dict[str, Backorder], before: dict[str, str]) -> list[str]:
+def _check_email(text: str, by_order: dict[str, Backorder], before: dict[str, str],
+                 fair_share: bool = False) -> list[str]:
     """Every item of the email against its backorder now; returns the order numbers it spoke of."""
     seen = []
     queue = list(by_order.values())
@@ -174,12 +188,21 @@ def _check_email(text: str, by_order: dict[str, Backorder], before: dict[str, st
         # the portal's queueExplanation, from the queue as it is when the digest is sent: the place now, and how
         # many of those ahead now were ordered before it
         if waiting and b.queue_position:
-            assert queue_sentence == wording.queue_explanation(b.queue_position, _placed_before(b, queue),
-                                                               fair_share=False, language="en"), (number, lines)
-            found = QUEUE.fullmatch(queue_sentence)
+            placed_before = _placed_before(b, queue)
+            assert queue_sentence == wording.queue_explanation(b.queue_position, placed_before,
+                                                               fair_share=fair_share, language="en"), (number, lines)
+            # and read back apart from the wording module: a fair-share queue says so, nothing else does ...
+            assert queue_sentence.endswith(SHARED) == fair_share, (number, queue_sentence)
+            found = QUEUE.fullmatch(queue_sentence.removesuffix(SHARED))
             assert found, queue_sentence
             assert (int(found.group(1)) if found.group(1) else 1) == b.queue_position, (number, lines)
             assert (0 if found.group(2) == "no" else int(found.group(2))) == b.queue_position - 1, (number, lines)
+            # ... and "placed before yours" only when every order ahead was placed before it (one moved ahead by
+            # an agent was not): otherwise "ahead of yours"
+            if found.group(3) == "placed before yours":
+                assert placed_before == b.queue_position - 1, (number, queue_sentence)
+            elif found.group(3) == "ahead of yours":
+                assert placed_before < b.queue_position - 1, (number, queue_sentence)
         else:
             assert queue_sentence is None, (number, lines)
         assert eta == (format_day(b.eta.date, "en") if waiting and b.eta else None), (number, lines)
@@ -218,10 +241,16 @@ def _check_sms(body: str, items: list[str], by_order: dict[str, Backorder]) -> N
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
-@given(before_window=operations, in_window=operations)
-async def test_every_number_and_status_in_a_digest_is_the_state_when_it_is_sent(db, before_window, in_window):
+@given(before_window=operations, in_window=operations, share=shares)
+# always among the examples: a later order moved ahead by an agent, then a PO date moving both ETAs (the one
+# moved back is told "ahead of yours", not "placed before yours"); and the same in a fair-share queue
+@example(before_window=[("order", 0, 3), ("order", 1, 2), ("reprioritize", 1, 2)], in_window=[("po_date", 20)],
+         share=None)
+@example(before_window=[("order", 0, 3), ("order", 1, 2), ("reprioritize", 1, 2)], in_window=[("po_date", 20)],
+         share=(1, None))
+async def test_every_number_and_status_in_a_digest_is_the_state_when_it_is_sent(db, before_window, in_window, share):
     shop = make_shop(make_settings(None, None))
-    world = await _world(shop)
+    world = await _world(shop, share)
     await _run(world, before_window)
     await _send(world)
     before = {b.id: b.status.value for b in await world.backorders()}
@@ -234,11 +263,12 @@ async def test_every_number_and_status_in_a_digest_is_the_state_when_it_is_sent(
     emails = {m.recipient: m for m in messages if m.channel == "EMAIL"}
     for message in messages:
         if message.channel == "EMAIL":
-            _check_email(message.body_text, by_order, before)
+            _check_email(message.body_text, by_order, before, world.fair_share)
     for message in messages:
         if message.channel == "SMS":
             email = emails[message.customer_email]  # the text says what the email says
-            _check_sms(message.body_text, _check_email(email.body_text, by_order, before), by_order)
+            _check_sms(message.body_text, _check_email(email.body_text, by_order, before, world.fair_share),
+                       by_order)
 
 
 # -- what a new user met (issue 11), over the real SMTP server and the Twilio stand-in --------------
