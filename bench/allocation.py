@@ -48,6 +48,9 @@ async def seed_queue(sku: str, size: int) -> None:
             customer_email=f"c{n % 5000}@example.com", customer_tier="STANDARD", channel="ONLINE", ordered_at=at,
             quantity=1, original_quantity=1, status="WAITING", queue_position=n + 1, created_at=at, updated_at=at))
     await t.Backorder.bulk_create(rows, batch_size=5000)
+    # the queue's counts, as the service keeps them on the product (a receipt reads them to choose its path)
+    waiting = await t.Backorder.filter(sku=sku, status__in=["WAITING", "PARTIALLY_ALLOCATED"]).count()
+    await t.Product.filter(sku=sku).update(waiting_count=waiting, waiting_units=waiting)
 
 
 async def naive(sku: str, units: int) -> None:

@@ -11,12 +11,23 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
+from domain.causes import Cause
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DeliveryRecord
 from domain.eta import StoredProjection
 from domain.events import Event
 from domain.locations import Location
-from domain.model import Backorder, Customer, Order, Product, PurchaseOrder, SkuInventory, Supplier
+from domain.model import (
+    Backorder,
+    Customer,
+    Order,
+    Product,
+    PurchaseOrder,
+    Served,
+    SkuInventory,
+    Supplier,
+    Waiting,
+)
 from domain.preferences import BackorderPreferences
 
 
@@ -48,6 +59,20 @@ class UnitOfWork(Protocol):
         With `appending_at` (an order placed then), a SKU whose queue the new backorder can join at its
         tail (`SkuInventory.can_append`) may come with its waiting queue summarised (`SkuInventory.ahead`)
         instead of loaded: the cost of a placement then does not grow with the queue."""
+
+    async def queue_head(self, sku: str, at_least: int) -> SkuInventory | None:
+        """When at least `at_least` backorders wait for the SKU and this store can serve the head of a queue from
+        its rows (`waiting_head`, `save_served`): the SKU's aggregate without its queue (how many wait, and for
+        how many units, in `ahead`). None otherwise: load it whole. Call `lock_skus` first."""
+
+    async def waiting_head(self, sku: str, units: int) -> tuple[list[Waiting], int]:
+        """The backorders waiting for units that `units` reach in first-come-first-served order (each taking
+        what it waits for), in that order; and how many wait in all."""
+
+    async def save_served(self, inventory: SkuInventory, served: Sequence[Served], cause: Cause) -> SkuInventory:
+        """Persist the aggregate's stock levels (from `queue_head`) and what serving did to the backorders it
+        served whole (values and history rows, caused by `cause`); return the SKU's aggregate with the backorders
+        still waiting only (those served whole have no further part in settling it)."""
 
     async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, SkuInventory]:
         """Aggregates of `skus` (after `lock_skus`) with their waiting queues not loaded, only counted

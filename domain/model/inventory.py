@@ -44,6 +44,7 @@ from domain.eta import (
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text, check_units
 from domain.model.backorder import Backorder, BackorderStatus
 from domain.model.checks import MAX_QUANTITY, check_quantity
+from domain.model.head import Served, Waiting, adopt, serve
 from domain.model.ids import new_id
 from domain.model.order import Order, OrderLine
 from domain.model.product import BackorderPolicy, Product
@@ -360,6 +361,33 @@ class SkuInventory:
             if changed:
                 self.events.append(changed)
         return given
+
+    def can_serve_head(self, today: date) -> bool:
+        """Whether what `allocate_waiting` and `settle` would do for the backorders the available units reach can
+        be decided from their rows alone (`serve_head`), the queue behind them left in the store: first come,
+        first served, handed in queue order (not FAIR_SHARE), units from one location only (so where each
+        backorder's units come from does not depend on who came before), and no release date still ahead (the
+        ETA of a backorder served whole is then today)."""
+        product = self.product
+        if not self.policy.is_fifo or product.allocation_policy is not AllocationPolicy.PRIORITY:
+            return False
+        if product.backorder_policy is BackorderPolicy.PREORDER and product.release_date is not None \
+                and product.release_date > today:
+            return False
+        return sum(1 for level in self.stock.values() if level.available_to_promise > 0) == 1
+
+    def serve_head(self, rows: Iterable[Waiting], waiting_count: int, now: datetime, cause: Cause) -> list[Served]:
+        """Hand what is available to `rows`, the head of the waiting queue in order (see `can_serve_head`); the
+        events go to `events` as `settle` would record them. Returns what changed, for the store to write."""
+        return serve(self.sku, rows, waiting_count, self.available_to_promise, self._reserve, self.policy, now,
+                     cause, self.events)
+
+    def adopt_served(self, served: Iterable[Served], cause: Cause) -> None:
+        """What `serve_head` decided for backorders of this queue (loaded after it, with those still waiting)."""
+        for s in served:
+            backorder = self.queue[s.id]
+            adopt(backorder, s, cause)
+            self.touched[backorder.id] = backorder
 
     def cancel(self, backorder: Backorder, quantity: int | None, now: datetime, *, by: str, reason: str,
                requested_by: RequestedBy | None = None) -> int:

@@ -26,6 +26,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from domain import model as m
+from domain.causes import Cause
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
@@ -196,7 +197,8 @@ class TortoiseUnitOfWork:
         ranked = sorted(found, key=lambda b: (-b.priority_override, b.ordered_at, b.id))
         return ranked[0], ranked[-1]
 
-    async def _load_inventories(self, skus: list[str], *, whole_queue: bool = True) -> None:
+    async def _load_inventories(self, skus: list[str], *, whole_queue: bool = True,
+                                statuses: Sequence[str] = ACTIVE) -> None:
         """The aggregates of `skus` in six queries in all, whatever their number: a 1,000-line purchase
         order received, or a long queue re-projected, costs the same few statements as one SKU."""
         if not skus:
@@ -215,11 +217,11 @@ class TortoiseUnitOfWork:
         # plain SQL: tortoise's per-field conversion of 100k rows costs more than the allocation itself
         assert self.conn is not None
         n = len(found)
-        width = n + max(len(ACTIVE), len(OPEN_PO))
+        width = n + max(len(statuses), len(OPEN_PO))
         marks = [f"${i}" for i in range(1, width + 1)] if self.is_postgres else ["?"] * width
         rows = await self.conn.execute_query_dict(
             f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:n])}) '
-            f'AND "status" IN ({", ".join(marks[n:n + len(ACTIVE)])})', [*found, *ACTIVE]) if whole_queue else []
+            f'AND "status" IN ({", ".join(marks[n:n + len(statuses)])})', [*found, *statuses]) if whole_queue else []
         queues: dict[str, list[m.Backorder]] = defaultdict(list)
         for count, raw in enumerate(rows, 1):
             if count % YIELD_EVERY == 0:
@@ -350,7 +352,83 @@ class TortoiseUnitOfWork:
     def _mark(self, n: int) -> str:
         return f"${n}" if self.is_postgres else "?"
 
-    async def save_inventory(self, inventory: m.SkuInventory) -> None:
+    # -- the head of a long first-come-first-served queue, served from its rows (domain.model.head) ---------
+    async def queue_head(self, sku: str, at_least: int) -> m.SkuInventory | None:
+        rows = await t.Product.filter(sku=sku).values_list("waiting_count", flat=True)
+        if not rows or rows[0] is None or rows[0] < at_least:
+            return None
+        self._inventories.pop(sku, None)
+        await self._load_inventories([sku], whole_queue=False)
+        inventory = self._inventories.pop(sku, None)  # not kept: `inventory(sku)` would hand out a queue without rows
+        if inventory is not None:
+            count, units = self._queue_counts.get(sku, (None, None))
+            inventory.ahead = m.QueueAhead(count or 0, units or 0)
+        return inventory
+
+    async def waiting_head(self, sku: str, units: int) -> tuple[list[m.Waiting], int]:
+        """One statement: a running sum of what each waits for, in queue order (agent priority, order time, id),
+        and only the rows it has not passed `units` before; beside them how many wait in all."""
+        assert self.conn is not None
+        marks = ["$1", "$2", "$3", "$4"] if self.is_postgres else ["?"] * 4
+        key = '"id" COLLATE "C"' if self.is_postgres else '"id"'  # the id's bytes, as Python compares them
+        order = f'"priority_override" DESC, "ordered_at", {key}'
+        raw = await self.conn.execute_query_dict(
+            'SELECT * FROM (SELECT "id", "order_id", "customer_email", "quantity", "allocated_quantity", "reserved", '
+            '"status", "eta_date", "eta_confidence", "eta_source", "eta_reference", "priority_override", "ordered_at", '
+            '"queue_position", "updated_at", "version", '
+            f'SUM("quantity" - "allocated_quantity") OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS "upto", '
+            'COUNT(*) OVER () AS "waiting_count" '
+            f'FROM "backorders" WHERE "sku" = {marks[0]} AND "status" IN ({marks[1]}, {marks[2]}) '
+            'AND "quantity" > "allocated_quantity") AS q '
+            f'WHERE "upto" - ("quantity" - "allocated_quantity") < {marks[3]} '
+            f'ORDER BY {order}', [sku, *WAITING, units])
+        head = []
+        for count, r in enumerate(raw, 1):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            head.append(m.Waiting(
+                id=r["id"], order_id=r["order_id"], customer_email=r["customer_email"], quantity=r["quantity"],
+                allocated_quantity=r["allocated_quantity"], reserved=mapping.reserved(r["reserved"]) or {},
+                status=m.BackorderStatus(r["status"]), eta=mapping.eta(_dated(r)),
+                priority_override=r["priority_override"], ordered_at=mapping.as_datetime(r["ordered_at"]),
+                queue_position=r["queue_position"],
+                updated_at=mapping.as_datetime(r["updated_at"]) if r["updated_at"] is not None else None,
+                version=r["version"]))
+        count = int(raw[0]["waiting_count"]) if raw else 0
+        return head, count
+
+    async def save_served(self, inventory: m.SkuInventory, served: Sequence[m.Served], cause: Cause) -> m.SkuInventory:
+        await self._save_stock(inventory)
+        columns = ("allocated_quantity", "reserved", "status", "allocation_reason", "eta_date", "eta_confidence",
+                   "eta_source", "eta_reference", "queue_position", "updated_at", "version")
+        rows: list[tuple[Any, ...]] = []
+        history: list[tuple[Any, ...]] = []
+        kind, cause_json = cause.kind.value, _json(cause.to_dict())
+        for count, b in enumerate(served, 1):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            eta = b.eta
+            rows.append((b.allocated_quantity, b.reserved, b.status.value, b.allocation_reason,
+                         eta.date if eta else None, eta.confidence.value if eta else None,
+                         eta.source.value if eta else None, eta.reference if eta else None, b.queue_position,
+                         b.updated_at, b.version, b.id))
+            at = b.updated_at
+            for entry_kind, old, new in b.history:
+                history.append((b.id, at, entry_kind, old, new, kind, cause_json))
+        if rows:
+            await self._bulk_update_backorders(columns, rows)
+        if history:
+            await self._bulk_insert(
+                "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data"),
+                ("text", "timestamptz", "text", "text", "text", "text", "text"), history)
+        sku = inventory.sku
+        self._inventories.pop(sku, None)
+        await self._load_inventories([sku], statuses=WAITING)  # what still waits: settled by the domain
+        rest = self._inventories.get(sku)
+        assert rest is not None
+        return rest
+
+    async def _save_stock(self, inventory: m.SkuInventory) -> None:
         sku = inventory.sku
         if inventory.stock_changed:
             for level in inventory.stock.values():
@@ -362,6 +440,10 @@ class TortoiseUnitOfWork:
                     row = await t.StockLevel.create(sku=sku, location=level.location, **values)
                     self._stock_ids[key] = row.id
             inventory.stock_changed = False
+
+    async def save_inventory(self, inventory: m.SkuInventory) -> None:
+        sku = inventory.sku
+        await self._save_stock(inventory)
         counts = (sum(1 for b in inventory.queue.values() if b.waiting_quantity > 0),
                   sum(b.waiting_quantity for b in inventory.queue.values()))
         if inventory.ahead is not None:
@@ -682,6 +764,13 @@ class TortoiseUnitOfWork:
             return None
         history = await t.BackorderHistory.filter(backorder_id=backorder_id).order_by("id").values()
         return mapping.backorder(row[0], [mapping.history_entry(h) for h in history])
+
+
+def _dated(row: dict[str, Any]) -> dict[str, Any]:
+    """A raw row with its ETA date typed (SQLite hands dates back as text)."""
+    if isinstance(row["eta_date"], str):
+        row["eta_date"] = date.fromisoformat(row["eta_date"])
+    return row
 
 
 def _is_deadlock(error: BaseException) -> bool:

@@ -7,16 +7,22 @@ from domain.causes import Actor, Cause, CauseKind
 from domain.commands import AllocationPreviewLine
 from domain.errors import InvalidInput
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
-from domain.model import DEFAULT_LOCATION, SkuInventory, check_quantity, check_sku
+from domain.model import DEFAULT_LOCATION, BackorderStatus, SkuInventory, check_quantity, check_sku
 from domain.ports import UnitOfWork
 from domain.use_cases.reference_data import known_location
 from domain.use_cases.shared import Deps, save, settle, settle_aside, watch
+
+# waiting backorders from which a first-come-first-served receipt serves the head of the queue from its rows
+# (domain.model.head) instead of loading the queue whole: 100k backorders as objects were most of a receipt's time
+SERVE_HEAD_FROM = 1_000
 
 
 async def receive_stock(deps: Deps, sku: str, quantity: int, location: str = DEFAULT_LOCATION,
                         cause: str = "stock received") -> SkuInventory:
     async with deps.uow() as uow:
-        inventory, _ = await _receipt(deps, uow, sku, quantity, location, cause)
+        inventory = await _receipt_at_head(deps, uow, sku, quantity, location, cause)
+        if inventory is None:
+            inventory, _ = await _receipt(deps, uow, sku, quantity, location, cause)
         await save(uow, inventory)
         await uow.commit()
         return inventory
@@ -73,16 +79,46 @@ async def _receipt(deps: Deps, uow: UnitOfWork, sku: str, quantity: int, locatio
                    preview: bool = False) -> tuple[SkuInventory, list[AllocationPreviewLine]]:
     """Units arrive and go to the queue: the one receipt both receive_stock and preview_receipt run."""
     now = deps.clock.now()
+    sku, location, received = await _checked(uow, sku, quantity, location, note)
+    inventory = await uow.inventory(sku)
+    lines = watch(inventory, now.date(), preview)
+    inventory.receive(location, quantity, now, received)
+    await settle_aside(inventory, now, received)
+    return inventory, lines()
+
+
+async def _receipt_at_head(deps: Deps, uow: UnitOfWork, sku: str, quantity: int, location: str,
+                           note: str) -> SkuInventory | None:
+    """The same receipt for a long first-come-first-served queue: the store reads only the backorders the units
+    reach (`waiting_head`), the domain decides for them what settling the whole queue would (`serve_head`), and
+    only those still waiting afterwards are loaded and settled. None when it does not apply: then `_receipt`."""
+    now = deps.clock.now()
+    sku, location, received = await _checked(uow, sku, quantity, location, note)
+    head = await uow.queue_head(sku, SERVE_HEAD_FROM)
+    if head is None:
+        return None
+    head.receive(location, quantity, now, received)
+    if not head.can_serve_head(now.date()):
+        return None
+    rows, waiting = await uow.waiting_head(sku, head.available_to_promise)
+    served = head.serve_head(rows, waiting, now, received)
+    head.check_invariants()
+    whole = [s for s in served if s.status is BackorderStatus.ALLOCATED]
+    rest = await uow.save_served(head, whole, received)
+    rest.adopt_served([s for s in served if s.status is not BackorderStatus.ALLOCATED], received)  # the last, in part
+    uow.add_events(head.events)
+    await settle_aside(rest, now, received)
+    return rest
+
+
+async def _checked(uow: UnitOfWork, sku: str, quantity: int, location: str, note: str) -> tuple[str, str, Cause]:
+    """A receipt's input checked, the SKU locked; its cause."""
     sku = check_sku(sku)
     check_quantity(quantity)
     location = check_location(location)
     note = check_text(note, "note", max_length=MAX_TEXT_LENGTH, multiline=True, what="a note") or "stock received"
     location = await known_location(uow, location)
     await uow.lock_skus([sku])
-    inventory = await uow.inventory(sku)
     received = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=quantity,
                      reference=location.strip().upper(), reason=note)
-    lines = watch(inventory, now.date(), preview)
-    inventory.receive(location, quantity, now, received)
-    await settle_aside(inventory, now, received)
-    return inventory, lines()
+    return sku, location, received

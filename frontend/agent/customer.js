@@ -61,7 +61,8 @@ export function showMessages(page) {
   $("customer-no-messages").hidden = body.children.length > 0;
   state.messagesAfter = page.pageInfo.endCursor;
   $("more-messages").hidden = !page.pageInfo.hasNextPage;
-  $("messages-count").textContent = `${body.children.length} of ${page.totalCount} shown.`;
+  // none at all is said once, by the note under the table
+  $("messages-count").textContent = page.totalCount ? `${body.children.length} of ${page.totalCount} shown.` : "";
 }
 
 export async function moreMessages() {

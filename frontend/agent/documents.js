@@ -7,7 +7,7 @@ export const BACKORDER_ROW = `id sku status customerEmail channel orderedAt back
 export const QUEUE_QUERY = `query Queue($sku: String!) {
   product(sku: $sku) { sku name onHand availableToPromise unitsBackordered leadTimeDays
     stock { location onHand allocated safetyStock availableToPromise }
-    supplier { name } substitutes { sku name availableToPromise }
+    supplier { id name } substitutes { sku name availableToPromise }
     queue { ${BACKORDER_ROW} quantity priority priorityReason allocationReason
       preferences { cancelIfNotBy substitutes } declinedSubstitutes } }
   purchaseOrders(filter: {sku: $sku, status: [OPEN, PARTIALLY_RECEIVED]}, first: 50) {

@@ -62,6 +62,9 @@ export function renderQueue(data) {
         button("Change", () => changePurchaseOrder(po), { "aria-label": `Change ${po.number}` }),
         button("Receive", () => receivePurchaseOrder(po), { "aria-label": `Receive ${po.number}` })));
   }) : [el("tr", {}, el("td", { colspan: 7, class: "note" }, "No purchase order is bringing this SKU."))]));
+  fill($("queue-po-actions"), p.supplier
+    ? button(`New purchase order to ${p.supplier.name}`, () => newPurchaseOrder(p, data.locations), { "data-testid": "new-po" })
+    : el("span", { class: "note" }, "No supplier is set for this SKU: a purchase order needs one (upsertProduct)."));
   const queue = p.queue;  // in queue order, position 1 first
   fill($("queue-list").querySelector("tbody"), ...queue.map((b) => el("tr",
     { "data-testid": "queue-row", "data-id": b.id, "data-customer": b.customerEmail },
@@ -131,6 +134,29 @@ export async function adjustStock(p, locations) {
     { input: { sku: p.sku, delta: v.delta, reason: v.reason, location: v.location, safetyStock: v.safetyStock } })).adjustStock,
   });
   if (done && done.product) await afterAction(`${p.sku}: adjusted; ${done.product.onHand} on hand.`);
+}
+
+// a purchase order of any quantity, when the agent knows better than the advice (a promotion coming, a big order)
+export async function newPurchaseOrder(p, locations) {
+  // the lead time the advice worked with (learnt from deliveries, else stated), else the product's
+  const advice = state.queue && state.queue.reorderSuggestions ? state.queue.reorderSuggestions.suggestions[0] : null;
+  const lead = Math.round((advice && advice.leadTimeDays) ?? p.leadTimeDays ?? 14);
+  const soon = new Date(Date.now() + lead * 86400000).toISOString().slice(0, 10);
+  const done = await confirmAction({
+    title: `Order ${p.sku} from ${p.supplier.name}`, confirm: "Create purchase order",
+    what: "Waiting customers' ETAs are projected from it at once, and they are told when theirs moves.",
+    fields: [
+      { name: "quantity", label: "Units to order", type: "number", min: 1, required: true, errorFor: "lines@0 lines.quantity@0 lines" },
+      { name: "expectedDate", label: "Expected date", type: "date", value: soon, required: true },
+      { ...locationField(locations), label: "Deliver to" },
+      { name: "number", label: "PO number (optional)", hint: "Empty: the desk gives it one." },
+    ],
+    run: async (v) => (await gql(`mutation($input: CreatePurchaseOrderInput!) { createPurchaseOrder(input: $input) {
+      purchaseOrder { id number } userErrors { field message code line } } }`,
+    { input: { supplierId: p.supplier.id, expectedDate: v.expectedDate, lines: [{ sku: p.sku, quantity: v.quantity }],
+      location: v.location, number: v.number || null } })).createPurchaseOrder,
+  });
+  if (done && done.purchaseOrder) await afterAction(`${done.purchaseOrder.number} created.`);
 }
 
 // reorder advice beside the queue: the figures reorderSuggestions gives, and an order of the suggested quantity

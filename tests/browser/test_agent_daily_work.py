@@ -174,3 +174,28 @@ async def test_a_dropped_live_connection_comes_back_and_catches_up(api, page):
     await expect(page.get_by_test_id("kpi-open").locator(".value")).to_have_text("3")
     assert len(connections) == 2
     assert [e for e in page.console_errors if "WebSocket" not in e] == []
+
+
+async def test_an_agent_orders_any_quantity_from_the_skus_supplier(api, page):
+    await shop(api)
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#queue/LAMP")
+    await expect(page.get_by_test_id("po-row")).to_have_count(1)
+    await page.get_by_role("button", name="New purchase order to Lumen Ltd").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog.get_by_label("Units to order")).to_be_focused()
+    await dialog.get_by_label("Units to order").fill("0")  # refused by the desk, beside the field
+    await confirm(page, "Create purchase order")
+    await expect(dialog.locator("[data-error-for~=lines]")).not_to_be_empty()
+    await expect(dialog.get_by_label("Units to order")).to_have_attribute("aria-invalid", "true")
+    await dialog.get_by_label("Units to order").fill("40")
+    await dialog.get_by_label("Expected date").fill("2026-03-05")
+    await confirm(page, "Create purchase order")
+    await expect(dialog).to_be_hidden()
+    await expect(page.get_by_test_id("po-row")).to_have_count(2)
+    # the first in the queue now expects the earlier PO's units
+    await expect(page.get_by_test_id("queue-row").first.get_by_test_id("eta")).to_contain_text("5 Mar 2026")
+    pos = (await api.gql('{ purchaseOrders(filter: {sku: "LAMP"}) { nodes { number lines { quantity } } } }'))
+    assert sorted(n["lines"][0]["quantity"] for n in pos["data"]["purchaseOrders"]["nodes"]) == [5, 40]
+    assert all(n["number"] for n in pos["data"]["purchaseOrders"]["nodes"])
+    assert page.console_errors == []

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
 
+from domain.causes import Cause
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning, delay_counts
 from domain.errors import Conflict, ErrorCode, not_found
@@ -27,9 +28,11 @@ from domain.model import (
     Order,
     Product,
     PurchaseOrder,
+    Served,
     SkuInventory,
     StockLevel,
     Supplier,
+    Waiting,
 )
 from domain.preferences import BackorderPreferences, customer_today
 
@@ -78,6 +81,15 @@ class InMemoryUnitOfWork:
 
     async def lock_skus(self, skus: Sequence[str]) -> None:
         return None
+
+    async def queue_head(self, sku: str, at_least: int) -> SkuInventory | None:
+        return None  # this store always loads a queue whole: receipts take the domain's path
+
+    async def waiting_head(self, sku: str, units: int) -> tuple[list[Waiting], int]:
+        raise AssertionError("never asked: queue_head says this store does not serve heads")
+
+    async def save_served(self, inventory: SkuInventory, served: Sequence[Served], cause: Cause) -> SkuInventory:
+        raise AssertionError("never asked: queue_head says this store does not serve heads")
 
     async def inventory(self, sku: str) -> SkuInventory:
         if sku in self._inventories:

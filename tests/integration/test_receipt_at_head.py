@@ -1,0 +1,136 @@
+"""A long first-come-first-served queue's receipt is served from the head's rows (domain.model.head: the store
+reads only the backorders the units reach, and loads only those still waiting afterwards), not from the whole
+queue as objects (issue 15). Whatever the queue (units each waits for, agents' priorities, partly served
+backorders, customers' "cancel if not by" dates, a purchase order on its way, stock at another location), the
+receipt leaves exactly what the domain's path leaves: every backorder's allocation, status, reservation, place,
+ETA and reason, the history, the stock per location, the queue's counts, and the events each backorder's
+watchers are told, in their order. Runs on SQLite and, with BACKORDER_TEST_POSTGRES_URL, on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from domain import events as ev
+from domain.bus import InProcessBus
+from domain.clock import FixedClock
+from domain.errors import InvalidInput
+from domain.model import Channel
+from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+from domain.store import models as t
+from domain.store.uow import TortoiseUnitOfWork
+from domain.use_cases import stock
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+_skus = itertools.count()
+
+queues = st.lists(st.tuples(st.integers(1, 4),  # units ordered
+                            st.sampled_from([0, 0, 0, 0, 7, -2]),  # an agent's priority
+                            st.sampled_from(["a", "b", "c"]),  # the customer
+                            st.sampled_from([None, None, 8, 12, 40])),  # "cancel if not by", days from now
+                  min_size=1, max_size=10)
+
+
+async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, sku: str, queue: list[Any],
+                    first: int, received: int, inbound: int, elsewhere: bool) -> dict[str, Any]:
+    clock.set(START)
+    supplier = await desk.upsert_supplier(None, f"Supplier {sku}", 10)
+    await desk.upsert_product(ProductInput(sku=sku, name="Lamp", price=Decimal("1.00"), supplier_id=supplier.id))
+    if inbound:
+        await desk.create_purchase_order(supplier.id, date(2026, 3, 9), [LineRequest(sku, inbound)], number=f"PO-{sku}")
+    ids = []
+    for units, priority, customer, not_by in queue:
+        clock.advance(timedelta(seconds=1))
+        order = await desk.place_order(CustomerDetails(f"{customer}@example.com"), Channel.ONLINE,
+                                       [LineRequest(sku, units)])
+        backorder_id = order.lines[0].backorder_id
+        ids.append(backorder_id)
+        if priority:
+            await desk.reprioritize_backorder(backorder_id, priority, "test", "agent Sam")
+        if not_by is not None:  # refused when it would cancel the backorder at once: the same in both runs
+            with contextlib.suppress(InvalidInput):
+                await desk.set_backorder_preferences(backorder_id,
+                                                     cancel_if_not_by=START.date() + timedelta(days=not_by))
+    if first:  # some served before, so that partly allocated backorders wait too
+        await desk.receive_stock(sku, first)
+    if elsewhere:  # safety stock at another location: nothing there to hand out
+        await desk.adjust_stock(sku, 2, "count", location="MAIN", safety_stock=2)
+    clock.advance(timedelta(days=1))
+    history_before = await t.BackorderHistory.filter(backorder_id__in=ids).count()
+    with bus.subscribe() as stream:
+        await desk.receive_stock(sku, received)
+        published = []
+        while not stream.queue.empty():
+            published.append(stream.queue.get_nowait())
+    place = {backorder_id: n for n, backorder_id in enumerate(ids)}
+    rows = await t.Backorder.filter(sku=sku).values(
+        "id", "quantity", "allocated_quantity", "cancelled_quantity", "status", "reserved", "eta_date",
+        "eta_confidence", "eta_source", "eta_reference", "queue_position", "allocation_reason", "updated_at",
+        "version", "promised_date")
+    history = await t.BackorderHistory.filter(backorder_id__in=ids).order_by("id").offset(history_before).values(
+        "backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data")
+    told: dict[int, list[dict[str, Any]]] = {}
+    for e in ev.expand(published):
+        data = e.to_dict()
+        n = place.get(data.pop("backorder_id", None), -1)
+        for key in ("sku", "order_id", "purchase_order_id", "number", "skus"):
+            data.pop(key, None)
+        told.setdefault(n, []).append(data)
+    by_backorder: dict[int, list[tuple[Any, ...]]] = {}
+    for h in history:
+        by_backorder.setdefault(place[h.pop("backorder_id")], []).append(tuple(h.values()))
+    levels = await t.StockLevel.filter(sku=sku).order_by("location").values("location", "on_hand", "allocated")
+    product = await t.Product.get(sku=sku).values("waiting_count", "waiting_units")
+    for r in rows:  # the purchase order's number names the SKU
+        r["eta_reference"] = r["eta_reference"] and r["eta_reference"].replace(sku, "SKU")
+    return {"rows": sorted((place[r.pop("id")], r) for r in rows), "history": by_backorder, "told": told,
+            "stock": levels, "counts": product}
+
+
+async def _example(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, queue: list[Any], first: int,
+                   received: int, inbound: int, elsewhere: bool) -> None:
+    n = next(_skus)
+    stock.SERVE_HEAD_FROM = 10**9  # the domain's path: the whole queue as objects
+    whole = await _scenario(desk, bus, clock, f"WHOLE{n}", queue, first, received, inbound, elsewhere)
+    stock.SERVE_HEAD_FROM = 0  # the head served from its rows, whenever the receipt allows it
+    head = await _scenario(desk, bus, clock, f"HEAD{n}", queue, first, received, inbound, elsewhere)
+    for key in whole:
+        assert head[key] == whole[key], key
+
+
+def _explore(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProcessBus, clock: FixedClock) -> None:
+    """Runs in a thread: hypothesis is synchronous; the database lives on the test's loop."""
+
+    @settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(queues, st.integers(0, 6), st.integers(1, 30), st.sampled_from([0, 0, 5, 40]), st.booleans())
+    def check(queue: list[Any], first: int, received: int, inbound: int, elsewhere: bool) -> None:
+        asyncio.run_coroutine_threadsafe(_example(desk, bus, clock, queue, first, received, inbound, elsewhere),
+                                         loop).result(300)
+
+    check()
+
+
+async def test_serving_the_head_from_rows_leaves_what_settling_the_whole_queue_leaves(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stock, "SERVE_HEAD_FROM", stock.SERVE_HEAD_FROM)  # restored afterwards
+    served_at_head = []
+    save_served = TortoiseUnitOfWork.save_served
+
+    async def counted(self: TortoiseUnitOfWork, *args: Any) -> Any:
+        served_at_head.append(args[0].sku)
+        return await save_served(self, *args)
+
+    monkeypatch.setattr(TortoiseUnitOfWork, "save_served", counted)
+    bus = InProcessBus(maxsize=100_000)
+    clock = FixedClock(START)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
+    await asyncio.to_thread(_explore, asyncio.get_running_loop(), desk, bus, clock)
+    assert served_at_head and all(sku.startswith("HEAD") for sku in served_at_head)  # the path was taken
