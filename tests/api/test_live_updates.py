@@ -187,3 +187,25 @@ async def test_one_execution_per_kind_of_reader_and_no_reader_gets_anothers_resu
     # and each kind's document was executed once per event, not once per subscriber
     assert sorted(executions) == sorted([("agent", True)] * events * 2 + [("customer", True)] * len(by_anns[0])
                                         + [("customer", False)] * len(by_one_order))
+
+
+async def test_the_legacy_graphql_ws_protocol_still_streams_through_strawberrys_own_path(api):
+    # given a client speaking the older graphql-ws protocol (no frames written for it: strawberry sends them)
+    await s.product(api.desk, "MUG")
+    before = api.bus.subscribers
+    async with websockets.connect(f"{api.base.replace('http', 'ws')}/graphql",
+                                  subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {api.token}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "old", "type": "start", "payload": {"query": KINDS,
+                                                                            "variables": {"sku": "MUG"}}}))
+        await s.listening(api, before)
+        # when two orders are placed: both arrive, in order, as graphql-ws "data" messages
+        placed = [s.backorder_ids(await s.order(api.desk, f"{n}@example.com", ("MUG", 1)))[0] for n in "ab"]
+        got = []
+        while len(got) < 2:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            if message["type"] != "ka":  # the protocol's keep-alive
+                got.append(message)
+    assert [(m["type"], m["id"], m["payload"]["data"]["backorderUpdates"]["backorderId"]) for m in got] == [
+        ("data", "old", backorder) for backorder in placed]
