@@ -25,6 +25,7 @@ from domain.allocation import AllocationPolicy
 from domain.clock import Clock
 from domain.customers import NotificationPreferences
 from domain.model import Backorder, BackorderPolicy, Product
+from domain.pricing import compare_prices
 from domain.store import notify as store
 from domain.store import queries as q
 from domain.store import request_ids
@@ -119,7 +120,15 @@ class Dispatcher:
         for i in items:
             if i.long_delay and i.news.sku in products:
                 extra |= set(products[i.news.sku].substitutes)
-        names.update({sku: p.name for sku, p in (await q.products_by_sku(list(extra - set(names)))).items()})
+        catalogue = {**products, **await q.products_by_sku(list(extra - set(names)))}
+        names.update({sku: p.name for sku, p in catalogue.items()})
+        # an offered alternative's price next to what they pay, in their order's currency, as it is now
+        paying = {i.news.backorder_id: line.unit_price for i in items if i.news.offered_substitutes
+                  for line in (orders[i.news.order_id].lines if i.news.order_id in orders else [])
+                  if line.id == backorders[i.news.backorder_id].order_line_id}
+        rates = await q.exchange_rates_by_pair(sorted({
+            (catalogue[s].price.currency, paid.currency) for i in items if (paid := paying.get(i.news.backorder_id))
+            for s in i.news.offered_substitutes if s in catalogue and catalogue[s].price.currency != paid.currency}))
         views = []
         for i in items:
             offered = list(i.news.offered_substitutes)
@@ -130,6 +139,10 @@ class Dispatcher:
                 item=i, product=names.get(i.news.sku, i.news.sku), order_number=order.number if order else "",
                 substitute=names.get(i.news.substitute_sku or "", i.news.substitute_sku),
                 substitutes=tuple(names[s] for s in offered if s in names),
+                offer_prices=tuple(
+                    compare_prices(paying[i.news.backorder_id], catalogue[s].price, rates)
+                    if i.news.backorder_id in paying and s in catalogue else None
+                    for s in offered if s in names),
                 # what the alternatives that took its place cost them, from the order as it is now
                 paid=tuple(line for line in order.lines if line.substitute_for == i.news.backorder_id)
                 if order and i.news.substituted else ()))

@@ -7,6 +7,7 @@ Babel's formats for dates, times, numbers and money).
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from domain.model import OrderLine
+from domain.pricing import PriceComparison
 from notifications import wording
 from notifications.compose import Item, cancel_wish
 from notifications.i18n import (
@@ -66,6 +68,8 @@ class ItemView:
     substitute: str | None = None  # the alternative the customer took, by name
     substitutes: tuple[str, ...] = ()  # alternatives in stock to offer, by name
     paid: tuple[OrderLine, ...] = ()  # the order's lines of the alternatives that took its place: what they cost
+    # beside `substitutes`, each one's price next to what the customer pays (None: not in their currency)
+    offer_prices: tuple[PriceComparison | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,8 +98,10 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
     item, now, news = view.item, view.item.now, view.item.news
     wish = cancel_wish(news)
     eta = format_date(now.eta, language)
+    offers = [_offer(name, price, language) for name, price in itertools.zip_longest(
+        view.substitutes, view.offer_prices[:len(view.substitutes)])]
     sentence = wording.headline_sentence(item.headline, wish, language, old=format_date(news.eta_before, language),
-                                         new=eta, names=", ".join(view.substitutes),
+                                         new=eta, names=("; " if any(view.offer_prices) else ", ").join(offers),
                                          release=format_date(now.release_date, language),
                                          deadline=format_date(news.not_by, language))
     if item.long_delay and item.headline != "long_delay":
@@ -121,6 +127,16 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
         "long_delay": item.long_delay,
         "substitutes": list(view.substitutes),
     }
+
+
+def _offer(name: str, price: PriceComparison | None, language: str) -> str:
+    if price is None:
+        return name
+    return wording.offered_price(
+        name=name, price=format_money(price.converted.amount, price.converted.currency, language),
+        difference=format_money(abs(price.difference.amount), price.difference.currency, language),
+        more=price.difference.amount > 0, less=price.difference.amount < 0,
+        rate_date=format_day(price.rate.as_of, language) if price.rate is not None else None, language=language)
 
 
 def _price_paid(line: OrderLine, name: str, language: str) -> str:

@@ -414,6 +414,22 @@ def sms_facts(*, shipped: int, held: int, waiting: int, substituted: int, cancel
     return out
 
 
+def offered_price(*, name: str, price: str, difference: str, more: bool, less: bool, rate_date: str | None,
+                  language: str) -> str:
+    """An offered alternative by name with its price per unit in the order's currency (converted: at which day's
+    rate) and how it compares with what the customer pays: what they need to decide, true when it is sent."""
+    gettext = translations(language).gettext
+    unit = (gettext(_("{price} each at our exchange rate of {date}")) if rate_date is not None
+            else gettext(_("{price} each"))).format(price=price, date=rate_date)
+    if more:
+        phrase = _("{name} ({unit}, {difference} more than you pay)")
+    elif less:
+        phrase = _("{name} ({unit}, {difference} less than you pay)")
+    else:
+        phrase = _("{name} ({unit}, the same as you pay)")
+    return gettext(phrase).format(name=name, unit=unit, difference=difference)
+
+
 def price_paid(*, quantity: int, name: str, price: str, total: str, list_price: str | None = None,
                rate: str | None = None, rate_date: str | None = None, from_currency: str = "",
                to_currency: str = "", language: str) -> str:

@@ -18,6 +18,7 @@ from domain.causes import Cause, CauseKind, RequestedBy
 from domain.currency import ExchangeRate
 from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
 from domain.model import Channel, Money, OrderLine
+from domain.pricing import compare_prices
 from domain.services import CustomerDetails, LineRequest, ProductInput
 from domain.store.portal import save_preferences
 from notifications import wording
@@ -171,6 +172,31 @@ def test_an_alternative_confirmed_says_what_the_customer_pays_in_their_language(
     money = format_money(Decimal("34.00"), "GBP", language)
     assert wording.price_paid(quantity=1, name="Brass lamp", price=money, total=money, language=language) in alone.text
     assert money in alone.text
+
+
+OFFERED = {  # an alternative offered at 40 euros, 34 pounds at the shop's rate, beside the 29.50 pounds they pay
+    "en": "An alternative is in stock now: Brass lamp (£34.00 each at our exchange rate of 1 March 2026, £4.50 more "
+          "than you pay); Tin lamp.",
+    "de": "Brass lamp (34,00 £ pro Stück zu unserem Wechselkurs vom 1. März 2026, 4,50 £ mehr als Ihr Preis)",
+    "fr": "Brass lamp (34,00 £GB l’unité à notre taux de change du 1 mars 2026, 4,50 £GB de plus que votre prix)",
+    "es": "Brass lamp (34,00 GBP cada uno a nuestro tipo de cambio del 1 de marzo de 2026, 4,50 GBP más que su "
+          "precio)",
+}
+
+
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_an_offered_alternative_is_named_with_its_price_beside_what_the_customer_pays(language):
+    base = _item("substitute_offered")
+    rate = ExchangeRate("EUR", "GBP", Decimal("0.85"), date(2026, 3, 1))
+    priced = compare_prices(Money.of("29.50", "GBP"), Money.of("40.00", "EUR"), {rate.pair: rate})
+    view = ItemView(item=Item(news=base.news, now=base.now, headline="substitute_offered"), product="Lamp",
+                    order_number="BD-1", substitutes=("Brass lamp", "Tin lamp"), offer_prices=(priced, None))
+    url = "https://shop.test/"
+    rendered = render_digest([view], name="Ann", language=language, shop_name="Lamp & Co", portal_url=url,
+                             short_url=url, unsubscribe_url=url + "u")
+    text = " ".join(rendered.text.split())
+    assert OFFERED[language] in text and OFFERED[language] in " ".join(html.unescape(rendered.html or "").split())
+    assert "; Tin lamp" in text  # one it cannot price in their currency: named, no figure made up
 
 
 def test_a_letter_outside_gsm7_makes_a_text_ucs2_and_it_is_counted_so():

@@ -28,7 +28,8 @@ async def test_an_offered_then_accepted_alternative_is_told_in_two_messages(db, 
     offered = smtp.messages[1]
     assert offered["Subject"] == "Anglepoise lamp: an alternative is in stock"
     text = plain(offered)
-    assert "An alternative is in stock now: Brass desk lamp." in text
+    # with what it costs next to what she pays for the lamp (£29.50), the figures she needs to decide
+    assert "An alternative is in stock now: Brass desk lamp (£34.00 each, £4.50 more than you pay)." in text
     assert "Now: 2 still on backorder." in text and "agent@desk" not in text
 
     # and Ann takes it
