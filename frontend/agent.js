@@ -3,7 +3,7 @@
 // cookie (signInWithApiToken); the token is sent once and never kept by the page.
 // Each view is a module of agent/ (no build step: the browser loads them as ES modules); this one starts the page.
 
-import { $, VIEWS, state } from "./agent/core.js";
+import { $, VIEWS, state, suggestProducts } from "./agent/core.js";
 import { moreMessages } from "./agent/customer.js";
 import { find, findPage } from "./agent/find.js";
 import { addLine, placeOrder } from "./agent/new-order.js";
@@ -24,6 +24,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("add-line").addEventListener("click", () => addLine().querySelector("input").focus());
   $("token-form").addEventListener("submit", createToken);
   wireSettings();
+  suggestProducts($("queue-sku"));
+  suggestProducts($("find-sku"));
   $("retry").addEventListener("click", start);
   for (const tab of document.querySelectorAll("#nav .tab[data-view]")) {
     tab.addEventListener("click", () => go(tab.dataset.view));

@@ -150,3 +150,28 @@ export function confirmAction({ title, what, fields = [], confirm = "Confirm", d
     (firstInput || ok).focus();
   });
 }
+
+// -- SKU fields: products offered by SKU or name as the agent types (the shared datalist #product-options) --------
+// offerProducts(text, extra, variables) fills the list and resolves to the query's data (`extra`: more fields to read
+// with it, given $sku), or to null when a newer text was asked for meanwhile
+let productsAsked = "";
+export async function offerProducts(text, extra = "", variables = {}) {
+  productsAsked = text;
+  const data = await gql(`query OfferProducts($search: String!${extra ? `, $sku: String!` : ""}) {
+    products(search: $search, first: 8) { nodes { sku name availableToPromise } } ${extra} }`, { search: text, ...variables });
+  if (productsAsked !== text) return null;  // typed on meanwhile: a newer answer is coming
+  fill($("product-options"), data.products.nodes.map((p) => el("option", { value: p.sku },
+    `${p.name} · ${p.availableToPromise} available`)));
+  return data;
+}
+
+export function suggestProducts(input) {
+  let timer = null;
+  input.setAttribute("list", "product-options");
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const text = input.value.trim();
+    if (text) timer = setTimeout(() => offerProducts(text).catch(() => {}), 200);
+  });
+}
+

@@ -1,7 +1,7 @@
 // The agent console's New order view.
 
 import { el, fill } from "../dom.js";
-import { $, announce, button, clearErrors, confirmAction, etaText, gql, money, showErrors, words } from "./core.js";
+import { $, announce, button, clearErrors, confirmAction, etaText, gql, money, offerProducts, showErrors, words } from "./core.js";
 import { go } from "./session.js";
 
 // -- new order ---------------------------------------------------------------------------------
@@ -26,9 +26,7 @@ export function addLine() {
 }
 
 // -- what a line's SKU is, as it is typed: choices by SKU or name, and the product once the SKU is exact ---------
-const LOOK_UP = `query LineProduct($search: String!, $sku: String!) {
-  products(search: $search, first: 8) { nodes { sku name availableToPromise } }
-  product(sku: $sku) { sku name availableToPromise backorderPolicy price { amount currency } } }`;
+const LINE_PRODUCT = "product(sku: $sku) { sku name availableToPromise backorderPolicy price { amount currency } }";
 
 export async function lookUp(row) {
   const text = row.querySelector("[name=sku]").value.trim();
@@ -36,13 +34,11 @@ export async function lookUp(row) {
   if (!text) { row.product = undefined; describe(row); return; }
   let data;
   try {
-    data = await gql(LOOK_UP, { search: text, sku: text });
+    data = await offerProducts(text, LINE_PRODUCT, { sku: text });
   } catch (err) {
     return;  // a hint only: the order itself says what is wrong when it is placed
   }
-  if (row.dataset.asked !== text) return;  // typed on meanwhile: a newer answer is coming
-  fill($("product-options"), data.products.nodes.map((p) => el("option", { value: p.sku },
-    `${p.name} · ${p.availableToPromise} available`)));
+  if (!data || row.dataset.asked !== text) return;  // typed on meanwhile: a newer answer is coming
   row.product = data.product;
   describe(row);
 }
