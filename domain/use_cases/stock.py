@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from domain.causes import Actor, Cause, CauseKind
 from domain.commands import AllocationPreviewLine
 from domain.errors import InvalidInput
@@ -10,7 +12,7 @@ from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
 from domain.model import DEFAULT_LOCATION, BackorderStatus, SkuInventory, check_quantity, check_sku
 from domain.ports import UnitOfWork
 from domain.use_cases.reference_data import known_location
-from domain.use_cases.shared import Deps, save, settle, settle_aside, watch
+from domain.use_cases.shared import LONG_QUEUE, Deps, save, settle, settle_aside, watch
 
 # waiting backorders from which a first-come-first-served receipt serves the head of the queue from its rows
 # (domain.model.head) instead of loading the queue whole: 100k backorders as objects were most of a receipt's time
@@ -101,7 +103,10 @@ async def _receipt_at_head(deps: Deps, uow: UnitOfWork, sku: str, quantity: int,
     if not head.can_serve_head(now.date()):
         return None
     rows, waiting = await uow.waiting_head(sku, head.available_to_promise)
-    served = head.serve_head(rows, waiting, now, received)
+    if len(rows) < LONG_QUEUE:
+        served = head.serve_head(rows, waiting, now, received)
+    else:  # 100k rows decided: seconds of Python the process's other requests would wait for (settle_aside)
+        served = await asyncio.to_thread(head.serve_head, rows, waiting, now, received)
     head.check_invariants()
     whole = [s for s in served if s.status is BackorderStatus.ALLOCATED]
     rest = await uow.save_served(head, whole, received)

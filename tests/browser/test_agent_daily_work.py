@@ -205,10 +205,11 @@ async def test_sku_fields_offer_products_by_name(api, page):
     await shop(api)
     await sign_in(api, page)
     await page.goto(f"{api.base}/agent#queue")
-    await page.locator("#queue").get_by_label("SKU", exact=True).fill("anglepoise")  # the name a caller says, not the SKU
+    sku = page.locator("#queue").get_by_label("SKU", exact=True)
+    await sku.fill("anglepoise")  # the name a caller says, not the SKU
     await expect(page.locator("#product-options option")).to_have_count(1)
     await expect(page.locator("#product-options option[value=LAMP]")).to_have_text("Anglepoise lamp · 0 available")
-    await page.locator("#queue").get_by_label("SKU", exact=True).fill("LAMP")  # chosen from the list
+    await sku.fill("LAMP")  # chosen from the list
     await page.keyboard.press("Enter")
     await expect(page.get_by_test_id("queue-product")).to_contain_text("LAMP · Anglepoise lamp")
     assert page.console_errors == []

@@ -81,3 +81,21 @@ async def test_a_long_receipt_is_one_event_that_stands_for_the_per_backorder_one
     # committed as: StockReceived and one QueueChanged (event log, bus), one outbox row per customer
     assert (compacted["logged"], compacted["bus messages"], compacted["outbox rows"]) == (2, 2, CUSTOMERS)
     assert apart["logged"] == apart["bus messages"] > 3 * served - 1
+
+
+async def test_a_long_queue_change_is_logged_in_parts_that_read_back_as_the_whole(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from domain.store import uow
+
+    monkeypatch.setattr(uow, "LOG_PART", 50)  # a 70-backorder receipt's ~150 entries: four rows
+    bus = InProcessBus(maxsize=100_000)
+    clock = FixedClock(START)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
+    with bus.subscribe() as stream:
+        await _receipt(desk, bus, clock, "PARTS")
+        published = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
+    whole = [e for e in published if isinstance(e, ev.QueueChanged)]
+    logged = await t.EventLog.filter(kind="QueueChanged").order_by("id").values_list("payload", flat=True)
+    parts = [ev.Event.from_dict(p) for p in logged]
+    assert len(whole) == 1 and len(parts) == -(-len(whole[0].entries) // 50) > 1
+    assert list(ev.expand(parts)) == whole[0].expand()
