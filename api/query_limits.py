@@ -8,7 +8,9 @@ for 10 s, at 40 levels for more than 300 s, before authentication. Here each fra
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -129,8 +131,9 @@ class LimitedValidation(ValidationCache):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         assert context.graphql_document is not None
-        errors = limit_errors(context.graphql_document, self.max_depth, self.max_aliases, self.max_fields)
-        if not errors and self.introspection_for != "everyone" and uses_introspection(context.graphql_document):
+        facts = self._facts(context.graphql_document)
+        errors = list(facts.limit_errors)
+        if not errors and self.introspection_for != "everyone" and facts.introspection:
             principal = getattr(context.context, "principal", None)
             if self.introspection_for == "nobody" or not getattr(principal, "is_staff", False):
                 errors = [GraphQLError("introspection is for staff only: sign in with an API token",
@@ -139,12 +142,43 @@ class LimitedValidation(ValidationCache):
             errors = [GraphQLError("a subscription runs over the websocket at /graphql (graphql-transport-ws), "
                                    "not an HTTP request", extensions={"code": "INVALID_INPUT"})]
         if not errors and _reads(context):
-            errors = _unstorable_text(context.graphql_document, context.variables)
+            errors = _unstorable_text(facts.strings, context.variables)
         if errors:
             context.pre_execution_errors = errors
             yield
             return
         yield from super().on_validate()
+
+
+    def _facts(self, document: DocumentNode) -> _DocumentFacts:
+        """What the checks learn from the document alone, once per parsed document (the parser's cache hands the
+        same document object to every request sending the same text): walking a page's document three times on
+        every request was a tenth of the portal query's CPU outside execution (bench/portal_query.py)."""
+        key = (id(document), self.max_depth, self.max_aliases, self.max_fields)
+        found = _FACTS.get(key)
+        if found is not None and found.document is document:
+            _FACTS.move_to_end(key)
+            return found
+        errors = limit_errors(document, self.max_depth, self.max_aliases, self.max_fields)
+        facts = _DocumentFacts(document, tuple(errors), uses_introspection(document),
+                               tuple(node.value for node in _walk_values(document)))
+        if not errors:  # a refused document is not worth keeping (nor are its errors to be shared)
+            _FACTS[key] = facts  # the entry keeps the document alive, so its id stays unique
+            while len(_FACTS) > _FACTS_SIZE:
+                _FACTS.popitem(last=False)
+        return facts
+
+
+@dataclass(frozen=True)
+class _DocumentFacts:
+    document: DocumentNode
+    limit_errors: tuple[GraphQLError, ...]
+    introspection: bool
+    strings: tuple[str, ...]  # every string literal in it (arguments, defaults)
+
+
+_FACTS: OrderedDict[tuple[int, int, int, int], _DocumentFacts] = OrderedDict()
+_FACTS_SIZE = 256
 
 
 def _subscription_over_http(context: Any) -> bool:
@@ -164,10 +198,10 @@ def _reads(context: Any) -> bool:
         return False
 
 
-def _unstorable_text(document: DocumentNode, variables: dict[str, Any] | None) -> list[GraphQLError]:
+def _unstorable_text(literals: tuple[str, ...], variables: dict[str, Any] | None) -> list[GraphQLError]:
     """A string argument no database can compare (NUL: PostgreSQL refuses it; a lone surrogate is not UTF-8)
     is refused before anything runs: the queries' filters hand their strings to SQL."""
-    strings: list[Any] = [node.value for node in _walk_values(document)]
+    strings: list[Any] = list(literals)
     stack: list[Any] = list((variables or {}).values())
     while stack:
         value = stack.pop()

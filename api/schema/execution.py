@@ -1,6 +1,7 @@
-"""How the schema executes: graphql-core's executor with a short way for plain leaf fields (and the hand-over of a
-subscription's executor to the live updates), the request limits and caches, which errors are masked outside
-development, and which are logged as errors."""
+"""How the schema executes: queries by their compiled plans (api/schema/compiled.py), everything else by graphql-core's
+executor with a short way for plain leaf fields (and the hand-over of a subscription's executor to the live
+updates), the request limits and caches, which errors are masked outside development, and which are logged as
+errors."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from graphql import ExecutionResult, GraphQLError, Undefined, is_leaf_type, is_n
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
+from strawberry.utils.await_maybe import await_maybe
 from strawberry.utils.logging import StrawberryLogger
 
 from api.live import CURRENT_EXECUTOR
 from api.metrics import GraphQLMetrics
 from api.query_limits import LimitedValidation
+from api.schema import compiled
 from api.settings import Settings
 from domain.errors import DomainError, PermissionDenied
 
@@ -31,6 +34,32 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     (null where not allowed, a failing coercion), takes graphql-core's own way, errors and all."""
 
     _plain: dict[tuple[str, str], tuple[str, Any, bool] | None] = {}  # the schema is built once per process
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """A query runs by its compiled plan (api/schema/compiled.py) when it has one; graphql-core's answer
+        whenever the plan gives up (every error comes out as graphql-core shapes it, partial data and all)."""
+        plan = compiled.plan_for(self) if not serially else None
+        if plan is None:
+            return super().execute_operation(serially)
+        try:
+            data = compiled.execute_plan(plan, self)
+        except Exception:  # noqa: BLE001 - Fallback, or anything the plan did not foresee: graphql-core decides
+            compiled.STATS["fallbacks"] += 1
+            return super().execute_operation(serially)
+        if not self.is_awaitable(data):
+            compiled.STATS["compiled"] += 1
+            return self.build_response(data)
+
+        async def later() -> Any:
+            try:
+                done = await data
+            except Exception:  # noqa: BLE001 - as above
+                compiled.STATS["fallbacks"] += 1
+                return await await_maybe(super(PlainFieldsExecutionContext, self).execute_operation(serially))
+            compiled.STATS["compiled"] += 1
+            return self.build_response(done)
+
+        return later()
 
     def cancellable_iterable(self, iterable: Any) -> Any:
         """graphql-core hands the executor the subscription's source stream here, in the operation's own task,
