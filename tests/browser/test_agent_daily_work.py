@@ -243,3 +243,18 @@ async def test_an_agent_takes_a_substitute_on_the_customers_word(api, page):
     orders = await api.gql(lines)
     assert {"sku": "LAMP-ALT", "quantity": 4} in orders["data"]["orders"]["nodes"][0]["lines"]
     assert page.console_errors == []
+
+
+async def test_an_agent_sets_how_an_order_ships_on_the_customers_word(api, page):
+    ids = await shop(api)
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#customer/ann@example.com")
+    order = page.locator(f"[data-testid=customer-order][data-number='{ids['ann']}']")
+    await order.get_by_role("button", name="Ship complete instead").click()
+    await expect(page.get_by_role("dialog")).to_contain_text("Nothing ships until every unit")
+    await confirm(page, "Ship complete")
+    await expect(order).to_contain_text("ship complete")
+    await expect(order.get_by_test_id("shipping-preference")).to_have_text("Ship what is ready instead")
+    shipped = await api.gql('{ orders(filter: {customerEmail: "ann@example.com"}) { nodes { shipComplete } } }')
+    assert shipped["data"]["orders"]["nodes"] == [{"shipComplete": True}]
+    assert page.console_errors == []
