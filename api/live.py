@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from graphql import GraphQLError
 from websockets.frames import Frame, Opcode
 
+from api import types as gt
 from domain import events as ev
 
 if TYPE_CHECKING:
     from api.context import Context, Principal
-    from api.schema.subscriptions import BackorderUpdate
+    from api.schema.subscriptions import BackorderUpdate, Views
     from domain.bus import EventBus
 
 log = logging.getLogger("backorder.live")
@@ -46,6 +47,7 @@ FRAMES = "backorder.websocket.frames"  # the ASGI scope extension under which a 
 SLOW = 1013  # RFC 6455 "try again later": the client reconnects and reads the current state
 DEFAULT_BUFFER_BYTES = 1024 * 1024
 DEFAULT_BACKLOG = 1000
+BURST = 500  # events whose backorders (and customers' languages) are read in one query each
 
 
 class FrameSink(Protocol):
@@ -126,8 +128,6 @@ class LiveSubscription:
             self.hub.enqueue(event, self)
 
     def sees(self, event: ev.BackorderEvent) -> bool:
-        from api import types as gt
-
         principal = self.principal
         if not principal.is_staff and not gt.visible_to_customer(event):
             return False
@@ -244,17 +244,28 @@ class LiveUpdates:
             self._task = None
 
     async def _run(self) -> None:
+        from api.schema.subscriptions import Views
+
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                event, subscriptions = self._pending.popleft()
+                # what a burst of events shows is read together: its backorders and languages in one query each
+                burst = [self._pending[n] for n in range(min(len(self._pending), BURST))]
+                views = Views()
                 try:
-                    await self._fan_out(event, subscriptions)
-                except Exception:  # one event's failure must not end the live updates of everyone
-                    log.exception("could not send a live update for %s", event.kind)
+                    await views.read([e for e, _ in burst if isinstance(e, ev.BackorderEvent)], customers=any(
+                        not s.principal.is_staff for _, subscriptions in burst for s in subscriptions))
+                except Exception:  # read again event by event below
+                    log.exception("could not read a burst of live updates")
+                for _ in burst:
+                    event, subscriptions = self._pending.popleft()
+                    try:
+                        await self._fan_out(event, subscriptions, views)
+                    except Exception:  # one event's failure must not end the live updates of everyone
+                        log.exception("could not send a live update for %s", event.kind)
 
-    async def _fan_out(self, event: ev.Event, subscriptions: list[LiveSubscription]) -> None:
+    async def _fan_out(self, event: ev.Event, subscriptions: list[LiveSubscription], views: Views) -> None:
         live: list[LiveSubscription] = []
         for subscription in subscriptions:
             subscription.queued -= 1
@@ -276,10 +287,14 @@ class LiveUpdates:
                 subscription.end(SessionOver())
         live = [s for s in live if not s.closed]
         if isinstance(event, ev.BackorderEvent):
-            await self._send(event, live)
+            await self._send(event, live, views)
             return
-        for one, readers in self._opened(event, live):
-            await self._send(one, [s for s in readers if not s.closed])
+        opened = self._opened(event, live)
+        for start in range(0, len(opened), BURST):
+            part = opened[start:start + BURST]
+            await views.read([one for one, _ in part], customers=any(not s.principal.is_staff for s in live))
+            for one, readers in part:
+                await self._send(one, [s for s in readers if not s.closed], views)
 
     def _opened(self, event: ev.QueueChanged,
                 subscriptions: list[LiveSubscription]) -> list[tuple[ev.BackorderEvent, list[LiveSubscription]]]:
@@ -301,7 +316,7 @@ class LiveUpdates:
                 readers[n].append(subscription)
         return [(one, who) for one, who in zip(everyone, readers, strict=True) if who]
 
-    async def _send(self, event: ev.BackorderEvent, subscriptions: list[LiveSubscription]) -> None:
+    async def _send(self, event: ev.BackorderEvent, subscriptions: list[LiveSubscription], views: Views) -> None:
         from api.schema.subscriptions import shared_updates
 
         groups: dict[tuple[object, ...], list[LiveSubscription]] = {}
@@ -310,7 +325,7 @@ class LiveUpdates:
         if not groups:
             return
         updates = await shared_updates(event, {(s[0].principal.role, s[0].principal.has_account)
-                                               for s in groups.values()})
+                                               for s in groups.values()}, views)
         for members in groups.values():
             first = members[0]
             update = updates[(first.principal.role, first.principal.has_account)]

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from domain.errors import InvalidInput
 from domain.limits import check_timezone
-from domain.preferences import SubstituteConsent, check_cancel_if_not_by
+from domain.preferences import SubstituteConsent, check_cancel_if_not_by, customer_today
 
 SUPPORTED_LANGUAGES = ("en", "de", "fr", "es")  # each has a catalogue in notifications/locale (English: the source)
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
@@ -36,8 +36,9 @@ class NotificationPreferences:
     cancel_if_not_by: date | None = None  # the default for new backorders
     substitutes: SubstituteConsent = SubstituteConsent.ASK  # the default for new backorders
 
-    def validate(self, today: date | None = None) -> NotificationPreferences:
-        """`today`: when the defaults were just set (a "cancel if not by" already passed is refused)."""
+    def validate(self, now: datetime | None = None) -> NotificationPreferences:
+        """`now`: when the defaults were just set (a "cancel if not by" already passed where the customer is, in
+        the zone these preferences name, is refused)."""
         if self.phone:
             self.phone = check_phone(self.phone)
         if self.by_sms and not self.phone:
@@ -47,8 +48,8 @@ class NotificationPreferences:
         self.timezone = check_timezone(self.timezone)
         if not isinstance(self.language, str) or self.language not in SUPPORTED_LANGUAGES:
             raise InvalidInput(f"language must be one of {', '.join(SUPPORTED_LANGUAGES)}", field="language")
-        if today is not None:
-            check_cancel_if_not_by(self.cancel_if_not_by, today)
+        if now is not None:
+            check_cancel_if_not_by(self.cancel_if_not_by, customer_today(now, self.timezone))
         if not isinstance(self.substitutes, SubstituteConsent):
             raise InvalidInput("substitutes is one of NEVER, ASK, SAME_PRICE_OR_LOWER, ANY_LISTED", field="substitutes")
         return self

@@ -270,6 +270,6 @@ async def update_notification_preferences(info: Ctx,
         if type(value) is str:  # not an enum's value (SubstituteConsent is a str too)
             value = value.strip() or None
         setattr(prefs, name, value)
-    prefs.validate(info.context.desk.clock.today() if input.cancel_if_not_by is not strawberry.UNSET else None)
+    prefs.validate(info.context.desk.clock.now() if input.cancel_if_not_by is not strawberry.UNSET else None)
     await store.save_preferences(prefs)
     return PreferencesPayload(preferences=Preferences.of(prefs))

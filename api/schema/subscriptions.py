@@ -76,23 +76,42 @@ def to_update(event: ev.BackorderEvent) -> BackorderUpdate:
     return update
 
 
-async def shared_updates(event: ev.BackorderEvent,
-                         readers: set[tuple[str, bool]]) -> dict[tuple[str, bool], BackorderUpdate]:
+class Views:
+    """What the events of a burst show, read together: each backorder once and each customer's language once for
+    all of them (a receipt's or a long queue's change is many events; one query per event was a query per row)."""
+
+    def __init__(self) -> None:
+        self.snapshots: dict[str, m.Backorder | None] = {}
+        self.languages: dict[str, str] = {}
+
+    async def read(self, events: list[ev.BackorderEvent], customers: bool) -> None:
+        ids = list(dict.fromkeys(e.backorder_id for e in events if e.backorder_id not in self.snapshots))
+        if ids:
+            found = await q.backorders_by_id(ids)
+            self.snapshots.update({i: found.get(i) for i in ids})
+        emails = list(dict.fromkeys(e.customer_email for e in events if e.customer_email not in self.languages))
+        if customers and emails:
+            found_languages = await languages_by_email(emails)
+            self.languages.update({email: found_languages.get(email, "en") for email in emails})
+
+
+async def shared_updates(event: ev.BackorderEvent, readers: set[tuple[str, bool]],
+                         views: Views | None = None) -> dict[tuple[str, bool], BackorderUpdate]:
     """The update for an event as each kind of reader sees it (a role, and for a customer whether they signed in
-    with an account), read once for all the subscribers it reaches: one read of the backorder per change (and of
-    its customer's language when a customer reads it), not one per listener. What a field shows depends on
-    nothing else (each subscriber's filter and visibility are decided before), so api.live executes a document
-    once per kind of reader and sends every such subscriber that result. The role itself, not just staff or
-    not: a field for admins only must never reach an agent."""
-    snapshot = (await q.backorders_by_id([event.backorder_id])).get(event.backorder_id)
-    language = None
-    if any(role not in ("agent", "admin") for role, _ in readers):
-        language = (await languages_by_email([event.customer_email])).get(event.customer_email, "en")
+    with an account), read once for all the subscribers it reaches (`views`: already read with the rest of its
+    burst). What a field shows depends on nothing else (each subscriber's filter and visibility are decided
+    before), so api.live executes a document once per kind of reader and sends every such subscriber that result.
+    The role itself, not just staff or not: a field for admins only must never reach an agent."""
+    customers = any(role not in ("agent", "admin") for role, _ in readers)
+    views = views or Views()
+    await views.read([event], customers)
+    snapshot = views.snapshots.get(event.backorder_id)
     updates = {}
     for role, account in readers:
         update = to_update(event)
         if role not in ("agent", "admin"):  # worded for the backorder's customer (the only customer who receives it)
-            update.message = gt.update_message(event, staff=False, language=language or "en")
+            update.message = gt.update_message(event, staff=False,
+                                               language=views.languages.get(event.customer_email, "en"))
         update.backorder = gt.Backorder.of(snapshot) if snapshot else None
         updates[(role, account)] = update
     return updates

@@ -115,7 +115,7 @@ def may_see(principal: Principal, order_id: str | None, sku: str | None, event: 
 
 @pytest.fixture
 def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    async def shared_updates(event: ev.BackorderEvent, kinds: set[tuple[str, bool]]) -> dict[Any, Any]:
+    async def shared_updates(event: ev.BackorderEvent, kinds: set[tuple[str, bool]], views: Any) -> dict[Any, Any]:
         return {kind: (event, kind) for kind in kinds}
 
     async def execute(subscription: live.LiveSubscription, update: Any) -> str:
@@ -124,6 +124,7 @@ def stand_ins(monkeypatch: pytest.MonkeyPatch) -> None:
                                     "account": account, "document": subscription.executor.operation}})
 
     monkeypatch.setattr(subscriptions, "shared_updates", shared_updates)
+    monkeypatch.setattr(subscriptions.Views, "read", lambda self, events, customers: asyncio.sleep(0))
     monkeypatch.setattr(live, "_execute", execute)
 
 

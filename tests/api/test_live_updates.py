@@ -5,8 +5,11 @@ gets its updates in the order they were committed, once each."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,6 +43,32 @@ async def _stalled(api: Any, query: str, variables: dict[str, Any]) -> Any:
     await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": variables}}))
     await s.listening(api, before)
     return ws
+
+
+class _Statements(logging.Handler):
+    """The SQL statements one task sends (tortoise logs each at DEBUG on "tortoise.db_client")."""
+
+    def __init__(self, task: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.task, self.sent = task, []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        current = asyncio.current_task()
+        if current is not None and current.get_name() == self.task:
+            self.sent.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _statements_of(task: str) -> Iterator[list[str]]:
+    logger = logging.getLogger("tortoise.db_client")
+    handler, level = _Statements(task), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler.sent
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 async def _read_to_the_close(ws: Any) -> tuple[list[dict[str, Any]], int | None]:
@@ -209,3 +238,29 @@ async def test_the_legacy_graphql_ws_protocol_still_streams_through_strawberrys_
                 got.append(message)
     assert [(m["type"], m["id"], m["payload"]["data"]["backorderUpdates"]["backorderId"]) for m in got] == [
         ("data", "old", backorder) for backorder in placed]
+
+
+async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_statements(api):
+    # given a watcher of MUG's queue whose document reads the backorder, and queues of 2 and of 8 backorders
+    await s.product(api.desk, "MUG")
+    await s.product(api.desk, "CUP")
+    for n in range(2):
+        await s.order(api.desk, f"m{n}@example.com", ("MUG", 1))
+    for n in range(8):
+        await s.order(api.desk, f"c{n}@example.com", ("CUP", 1))
+    document = "subscription { backorderUpdates { kind backorderId backorder { id status allocatedQuantity } } }"
+    ws = await s.subscribe(api, document)
+    counts = []
+    try:
+        for sku, served in (("MUG", 2), ("CUP", 8)):
+            with _statements_of("live-updates") as sent:
+                # when a receipt serves the whole queue (an allocation, a status and an ETA for each)
+                await api.desk.receive_stock(sku, served)
+                updates = await s.updates_until(ws, lambda got, n=served: len(got) >= 3 * n)
+                await asyncio.sleep(0.2)
+            assert {u["backorder"]["status"] for u in updates} == {"ALLOCATED"}
+            counts.append(len([q for q in sent if '"backorders"' in q]))
+    finally:
+        await ws.close()
+    # then the live updates read the backorders once for the burst, not once per update
+    assert counts == [1, 1], counts

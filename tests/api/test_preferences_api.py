@@ -5,7 +5,7 @@ bad input is a typed userError naming its input field, and nothing changes."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -144,6 +144,18 @@ async def test_the_account_defaults_are_in_the_existing_preferences(api, shop):
     placed = await s.order(api.desk, ANN, ("MUG", 1))
     seen = (await ann.gql(SEEN, {"id": s.backorder_ids(placed)[0]}))["data"]["backorder"]
     assert seen["preferences"] == {"cancelIfNotBy": "2026-05-01", "substitutes": "SAME_PRICE_OR_LOWER"}
+
+
+async def test_a_default_date_is_passed_once_it_has_passed_where_the_customer_is(api, shop):
+    # given 16:00 UTC on 2 March: already 3 March (01:00) in Tokyo
+    ann = shop["customer"]
+    api.clock.set(datetime(2026, 3, 2, 16, 0, tzinfo=UTC))
+    # then a customer on UTC may still choose 2 March, and one in Tokyo may not: it has passed there
+    here = await ann.gql(DEFAULTS, {"input": {"timezone": "UTC", "cancelIfNotBy": "2026-03-02"}})
+    assert here["data"]["updateNotificationPreferences"]["userErrors"] == []
+    there = await ann.gql(DEFAULTS, {"input": {"timezone": "Asia/Tokyo", "cancelIfNotBy": "2026-03-02"}})
+    assert there["data"]["updateNotificationPreferences"]["userErrors"] == [
+        {"field": "cancelIfNotBy", "code": "INVALID_INPUT"}]
 
 
 async def test_a_po_moved_past_the_date_cancels_and_the_customer_reads_why(api, shop):
