@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from graphql import GraphQLError
 from websockets.frames import Frame, Opcode
 
+from api import types as gt
 from domain import events as ev
 
 if TYPE_CHECKING:
@@ -127,8 +128,6 @@ class LiveSubscription:
             self.hub.enqueue(event, self)
 
     def sees(self, event: ev.BackorderEvent) -> bool:
-        from api import types as gt
-
         principal = self.principal
         if not principal.is_staff and not gt.visible_to_customer(event):
             return False

@@ -17,7 +17,7 @@ split the real receipt will use, and a backorder's ETA is the date of the lot th
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
@@ -93,19 +93,7 @@ def project(
     steps = eta_steps(available_now=available_now, inbound=inbound, today=today, lead_time_days=lead_time_days,
                       supplier_late=supplier_late, release_date=release_date,
                       lead_time_confidence=lead_time_confidence)
-    etas: dict[str, Eta] = {}
-    demand = 0
-    bounds, step_etas, beyond = steps.bounds, steps.etas, steps.beyond
-    step, last = 0, len(bounds)
-    for need in queue:
-        if need.waiting_quantity <= 0:
-            etas[need.backorder_id] = steps.allocated
-            continue
-        demand += need.waiting_quantity
-        while step < last and bounds[step] < demand:  # demand only grows down the queue: one pass over the steps
-            step += 1
-        etas[need.backorder_id] = step_etas[step] if step < last else beyond
-    return etas
+    return dict(steps.walk((need.backorder_id, need.waiting_quantity) for need in queue))
 
 
 @dataclass(frozen=True)
@@ -125,6 +113,20 @@ class EtaSteps:
     def at(self, demand: int) -> Eta:
         step = bisect_left(self.bounds, demand)
         return self.etas[step] if step < len(self.bounds) else self.beyond
+
+    def walk(self, queue: Iterable[tuple[str, int]], demand: int = 0) -> Iterator[tuple[str, Eta]]:
+        """(backorder id, ETA) for each (backorder id, units waiting) of a queue in order, behind `demand` units
+        waiting ahead of it: one pass over the queue and the steps (demand only grows down the queue)."""
+        bounds, etas, beyond, allocated = self.bounds, self.etas, self.beyond, self.allocated
+        step, last = bisect_left(bounds, demand + 1), len(bounds)
+        for key, waiting in queue:
+            if waiting <= 0:
+                yield key, allocated
+                continue
+            demand += waiting
+            while step < last and bounds[step] < demand:
+                step += 1
+            yield key, etas[step] if step < last else beyond
 
     def differing(self, other: EtaSteps) -> list[tuple[int, int | None]]:
         """The ranges of cumulative demand, (after, up_to] (up_to None: no end), where `self` and `other` give

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from operator import attrgetter
 from typing import TypedDict
 
 from domain import events as ev
@@ -84,6 +85,7 @@ def _take_from(reserved: dict[str, int], qty: int) -> dict[str, int]:
     return taken
 
 
+_BY_ID, _BY_ORDERED_AT, _BY_PRIORITY = attrgetter("id"), attrgetter("ordered_at"), attrgetter("priority_override")
 _AHEAD = "\x00queue-ahead"  # the stand-in Need for the waiting queue ahead, when it is summarised
 
 
@@ -317,8 +319,13 @@ class SkuInventory:
 
     def ranked_queue(self, today: date) -> list[Backorder]:
         if self.policy.is_fifo:  # allocation.rank's order, without a Claim per backorder (long queues)
-            return sorted((b for b in self.queue.values() if b.waiting_quantity > 0),
-                          key=lambda b: (-b.priority_override, b.ordered_at, b.id))
+            # three stable sorts on attributes, least significant first: no key tuple per backorder (at 100k, one
+            # sort with (-priority, ordered_at, id) keys took ~1.5x as long, the tuples feeding the collector)
+            waiting = [b for b in self.queue.values() if b.waiting_quantity > 0]
+            waiting.sort(key=_BY_ID)
+            waiting.sort(key=_BY_ORDERED_AT)
+            waiting.sort(key=_BY_PRIORITY, reverse=True)  # still stable: equal priorities keep their order
+            return waiting
         claims = rank((b.claim() for b in self.queue.values() if b.waiting_quantity > 0), self.policy, today)
         return [self.queue[c.backorder_id] for c in claims]
 
@@ -526,13 +533,16 @@ class SkuInventory:
         """ETAs for every active backorder: allocated ones first, then the waiting queue in order. Under FAIR_SHARE
         each receipt to come is shared as `allocate` will share it (`eta.project_shared`), not served in order."""
         ready = [b for b in self.queue.values() if b.waiting_quantity == 0]
-        ordered = ready + self.ranked_queue(today)
-        needs = [Need(b.id, b.waiting_quantity) for b in ordered]
-        if self.ahead is not None and self.ahead.waiting_units:
-            needs.insert(len(ready), Need(_AHEAD, self.ahead.waiting_units))
-        etas = self._project_needs(needs, today)
-        etas.pop(_AHEAD, None)
-        return etas
+        if self.product.allocation_policy is AllocationPolicy.PRIORITY or self.ahead:
+            # served in order: each waiting backorder's ETA is the step its cumulative demand reaches, walked
+            # without a `Need` per backorder (100k short-lived objects cost more than the walk itself)
+            steps = eta_steps(**self._projection_inputs(today))
+            etas = dict.fromkeys((b.id for b in ready), steps.allocated)
+            etas.update(steps.walk(((b.id, b.waiting_quantity) for b in self.ranked_queue(today)),
+                                   self.ahead.waiting_units if self.ahead else 0))
+            return etas
+        needs = [Need(b.id, b.waiting_quantity) for b in ready + self.ranked_queue(today)]
+        return self._project_needs(needs, today)
 
     def _project_needs(self, needs: list[Need], today: date) -> dict[str, Eta]:
         if self.product.allocation_policy is not AllocationPolicy.PRIORITY and not self.ahead:

@@ -41,6 +41,7 @@ from domain.store import models as t
 # rows converted between two turns of the event loop: a 100k queue's receipt held it for seconds, and every
 # other request of the process (another SKU's order) waited that long (bench/allocation.py)
 YIELD_EVERY = 2_000
+WRITE_SLICE = 5_000  # served backorders written a statement at a time
 COMPACT_ASIDE = 6_000  # events from which `compact` runs in a worker thread
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
@@ -376,7 +377,13 @@ class TortoiseUnitOfWork:
         marks = ["$1", "$2", "$3", "$4"] if self.is_postgres else ["?"] * 4
         key = '"id" COLLATE "C"' if self.is_postgres else '"id"'  # the id's bytes, as Python compares them
         order = f'"priority_override" DESC, "ordered_at", {key}'
-        raw = await self.conn.execute_query_dict(
+        fetch = self.conn.execute_query_dict
+        if self.is_postgres:  # asyncpg's records as they are: 100k made into dicts held the event loop for seconds
+            async def fetch(sql: str, values: list[Any]) -> Any:
+                assert self.conn is not None
+                async with self.conn.acquire_connection() as connection:
+                    return await connection.fetch(sql, *values)
+        raw = await fetch(
             'SELECT * FROM (SELECT "id", "order_id", "customer_email", "quantity", "allocated_quantity", "reserved", '
             '"status", "eta_date", "eta_confidence", "eta_source", "eta_reference", "priority_override", "ordered_at", '
             '"queue_position", "updated_at", "version", '
@@ -405,26 +412,27 @@ class TortoiseUnitOfWork:
         await self._save_stock(inventory)
         columns = ("allocated_quantity", "reserved", "status", "allocation_reason", "eta_date", "eta_confidence",
                    "eta_source", "eta_reference", "queue_position", "updated_at", "version")
-        rows: list[tuple[Any, ...]] = []
-        history: list[tuple[Any, ...]] = []
         kind, cause_json = cause.kind.value, _json(cause.to_dict())
-        for count, b in enumerate(served, 1):
-            if count % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            eta = b.eta
-            rows.append((b.allocated_quantity, b.reserved, b.status.value, b.allocation_reason,
-                         eta.date if eta else None, eta.confidence.value if eta else None,
-                         eta.source.value if eta else None, eta.reference if eta else None, b.queue_position,
-                         b.updated_at, b.version, b.id))
-            at = b.updated_at
-            for entry_kind, old, new in b.history:
-                history.append((b.id, at, entry_kind, old, new, kind, cause_json))
-        if rows:
-            await self._bulk_update_backorders(columns, rows)
-        if history:
-            await self._bulk_insert(
-                "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data"),
-                ("text", "timestamptz", "text", "text", "text", "text", "text"), history)
+        # a slice at a time: 100k rows' arrays built, encoded and sent in one go held the event loop for seconds
+        for start in range(0, len(served), WRITE_SLICE):
+            rows: list[tuple[Any, ...]] = []
+            history: list[tuple[Any, ...]] = []
+            for b in served[start:start + WRITE_SLICE]:
+                eta = b.eta
+                rows.append((b.allocated_quantity, b.reserved, b.status.value, b.allocation_reason,
+                             eta.date if eta else None, eta.confidence.value if eta else None,
+                             eta.source.value if eta else None, eta.reference if eta else None, b.queue_position,
+                             b.updated_at, b.version, b.id))
+                at = b.updated_at
+                for entry_kind, old, new in b.history:
+                    history.append((b.id, at, entry_kind, old, new, kind, cause_json))
+            if rows:
+                await self._bulk_update_backorders(columns, rows)
+            if history:
+                await self._bulk_insert(
+                    "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause",
+                                          "cause_data"),
+                    ("text", "timestamptz", "text", "text", "text", "text", "text"), history)
         sku = inventory.sku
         self._inventories.pop(sku, None)
         await self._load_inventories([sku], statuses=WAITING)  # what still waits: settled by the domain

@@ -2,7 +2,7 @@
 // backorders with their actions, kept live over graphql-transport-ws.
 
 import { el, fill } from "../dom.js";
-import { $, announce, button, clearErrors, confirmAction, etaText, formatDate, formatDateTime, gql, showErrors, state, words } from "./core.js";
+import { $, announce, button, clearErrors, confirmAction, etaText, formatDate, formatDateTime, gql, money, showErrors, state, words } from "./core.js";
 import { openCustomer } from "./customer.js";
 import { QUEUE_QUERY } from "./documents.js";
 import { watch } from "./live.js";
@@ -204,6 +204,9 @@ export function backorderActions(b, product) {
     product && product.substitutes.length
       ? button("Offer substitute", () => offerSubstitute(b, product, who), { "aria-label": `Offer substitute for ${who}` })
       : null,
+    b.backorderedQuantity > 0 && b.substitutes && b.substitutes.length
+      ? button("Take substitute", () => takeSubstitute(b, who), { "aria-label": `Take substitute for ${who}` })
+      : null,
     b.preferences ? button("Customer's limits", () => setLimits(b, who), { "aria-label": `Customer's limits for ${who}` })
       : null,
     product && b.declinedSubstitutes && product.substitutes.some((s) => !b.declinedSubstitutes.includes(s.sku))
@@ -293,6 +296,28 @@ export async function offerSubstitute(b, product, who) {
     { input: { backorderId: b.id, substituteSku: v.substituteSku } })).offerSubstitute,
   });
   if (done) await afterAction(`Substitute offered: ${who}.`);
+}
+
+// the customer says yes on the phone: the substitute's units are theirs now, the waiting ones leave the queue
+export async function takeSubstitute(b, who) {
+  const price = (s) => {
+    if (!s.priceDifference) return "no exchange rate to compare its price: set one under Locations & rates";
+    const amount = Number(s.priceDifference.amount);
+    if (amount === 0) return "same price";
+    const each = money({ ...s.priceDifference, amount: String(Math.abs(amount)) });
+    return amount > 0 ? `${each} more each` : `${each} less each`;
+  };
+  const done = await confirmAction({
+    title: "Take a substitute for the customer", confirm: "Take it",
+    what: `On the customer's word: ${b.backorderedQuantity} units of the substitute go on their order instead of `
+      + `waiting for ${b.sku}; the waiting units leave the queue and they are told what they got.`,
+    fields: [{ name: "substituteSku", label: "Substitute", options: b.substitutes.map((s) => [s.product.sku,
+      `${s.product.sku} · ${s.product.name} · ${price(s)}${s.available ? "" : " · not enough in stock"}`]) }],
+    run: async (v) => (await gql(`mutation($input: AcceptSubstituteInput!) { acceptSubstitute(input: $input) {
+      backorder { id status } userErrors { field message code line } } }`,
+    { input: { backorderId: b.id, substituteSku: v.substituteSku } })).acceptSubstitute,
+  });
+  if (done && done.backorder) await afterAction(`Substitute taken: ${who}.`);
 }
 
 export async function changePurchaseOrder(po) {

@@ -6,11 +6,12 @@ queue at one of the shop's locations, with refusals beside their field."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from playwright.async_api import expect
 
 from domain.model import Channel
-from domain.services import CustomerDetails, LineRequest
+from domain.services import CustomerDetails, LineRequest, ProductInput
 from tests.browser.agent_support import confirm, shop, sign_in
 
 # what the page shows when it put a missing value, or an object, into the text
@@ -212,4 +213,48 @@ async def test_sku_fields_offer_products_by_name(api, page):
     await sku.fill("LAMP")  # chosen from the list
     await page.keyboard.press("Enter")
     await expect(page.get_by_test_id("queue-product")).to_contain_text("LAMP · Anglepoise lamp")
+    assert page.console_errors == []
+
+
+async def test_an_agent_takes_a_substitute_on_the_customers_word(api, page):
+    await shop(api)  # Ann waits for 4 LAMP (£29.50); LAMP-ALT (£34.00) has 10 in stock
+    await api.desk.upsert_product(ProductInput(sku="LAMP-EU", name="Lampe de bureau", price=Decimal("31.00"),
+                                               currency="EUR"))
+    await api.desk.receive_stock("LAMP-EU", 10)
+    await api.desk.upsert_product(ProductInput(sku="LAMP", name="Anglepoise lamp", price=Decimal("29.50"),
+                                               currency="GBP", substitutes=("LAMP-ALT", "LAMP-EU")))
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#queue/LAMP")
+    ann = page.locator("[data-testid=queue-row][data-customer='ann@example.com']")
+    await ann.get_by_role("button", name="Take substitute").click()
+    dialog = page.get_by_role("dialog")
+    choice = dialog.get_by_label("Substitute")
+    await expect(choice.locator("option")).to_have_text([
+        "LAMP-ALT · Brass desk lamp · £4.50 more each",
+        "LAMP-EU · Lampe de bureau · no exchange rate to compare its price: set one under Locations & rates"])
+    await choice.select_option("LAMP-EU")  # priced in euros and the shop has no rate: refused, beside the field
+    await confirm(page, "Take it")
+    await expect(dialog.locator("[data-error-for=substituteSku]")).to_have_attribute("data-code", "NO_EXCHANGE_RATE")
+    await choice.select_option("LAMP-ALT")
+    await confirm(page, "Take it")
+    await expect(dialog).to_be_hidden()
+    await expect(ann).to_have_count(0)  # no longer waiting
+    lines = '{ orders(filter: {customerEmail: "ann@example.com"}) { nodes { lines { sku quantity } } } }'
+    orders = await api.gql(lines)
+    assert {"sku": "LAMP-ALT", "quantity": 4} in orders["data"]["orders"]["nodes"][0]["lines"]
+    assert page.console_errors == []
+
+
+async def test_an_agent_sets_how_an_order_ships_on_the_customers_word(api, page):
+    ids = await shop(api)
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#customer/ann@example.com")
+    order = page.locator(f"[data-testid=customer-order][data-number='{ids['ann']}']")
+    await order.get_by_role("button", name="Ship complete instead").click()
+    await expect(page.get_by_role("dialog")).to_contain_text("Nothing ships until every unit")
+    await confirm(page, "Ship complete")
+    await expect(order).to_contain_text("ship complete")
+    await expect(order.get_by_test_id("shipping-preference")).to_have_text("Ship what is ready instead")
+    shipped = await api.gql('{ orders(filter: {customerEmail: "ann@example.com"}) { nodes { shipComplete } } }')
+    assert shipped["data"]["orders"]["nodes"] == [{"shipComplete": True}]
     assert page.console_errors == []

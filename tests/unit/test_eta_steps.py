@@ -8,7 +8,8 @@ ETAs only when they are exactly the projection's."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from itertools import accumulate
 
 from hypothesis import given, settings
@@ -182,3 +183,21 @@ def test_a_waiting_backorder_with_no_stored_eta_or_an_allocated_one_with_a_stale
     assert steps.explains(StoredProjection((), (kept,)))
     assert not steps.explains(StoredProjection((), (lead,)))
     assert not steps.explains(StoredProjection((), (None,)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-2, 2), st.integers(0, 5), st.integers(0, 2)), max_size=30, unique_by=lambda
+                x: x))
+def test_the_queue_is_ranked_by_agent_priority_then_order_time_then_id(rows):
+    # three stable sorts stand in for one sort on (-priority, ordered_at, id): the same order, always
+    from domain.model import Backorder, Channel, CustomerTier, Product, SkuInventory
+
+    queue = [Backorder(id=f"b{n}-{i}", order_id="o", order_line_id="l", sku="S", customer_email="c@example.com",
+                       customer_tier=CustomerTier.STANDARD, channel=Channel.ONLINE,
+                       ordered_at=datetime(2026, 3, 1, tzinfo=UTC) + timedelta(minutes=t), quantity=2,
+                       original_quantity=2, allocated_quantity=a, priority_override=p)
+             for i, (p, t, a) in enumerate(rows) for n in (i % 3,)]
+    inventory = SkuInventory(Product(sku="S", name="S", price=Decimal("1")), [], queue)
+
+    assert inventory.ranked_queue(TODAY) == sorted(
+        (b for b in queue if b.waiting_quantity > 0), key=lambda b: (-b.priority_override, b.ordered_at, b.id))
