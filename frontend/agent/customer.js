@@ -22,6 +22,8 @@ export async function openCustomer(email) {
   if (!orders.length && !data.notifications.nodes.length) {
     $("customer-body").hidden = true;
     showErrors($("customer-form"), [{ field: "email", message: `No orders or messages for ${email}.` }]);
+    // a new caller: their first order is one step away, with the address already typed
+    $("customer-error").append(" ", button("Place an order for them", () => newOrderFor(email), { "data-testid": "order-for" }));
     return;
   }
   state.customer = email;
@@ -144,4 +146,10 @@ export async function retryMessage(n) {
       notification { id status } userErrors { field message code } } }`, { input: { id: n.id } })).retryNotification,
   });
   if (done) await afterAction(`Message to ${n.recipient} queued again.`);
+}
+
+export function newOrderFor(email) {
+  go("new-order");
+  $("order-email").value = email;
+  $("order-name").focus();
 }
