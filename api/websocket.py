@@ -17,6 +17,8 @@ from api.live import CURRENT_OPERATION, FRAMES, FrameSink
 from api.live import Operation as LiveOperation
 
 SEND_BUFFER_BYTES = 64 * 1024
+_STATE = ("close_sent", "disconnected", "handshake_complete", "initial_response", "transport", "queue", "conn",
+          "read_paused", "close_timer", "close_timeout", "loop")
 
 
 class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -38,7 +40,9 @@ class LiveWebSocketProtocol(WebSocketsSansIOProtocol):
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)
-        if scope is not None and not self.conn.extensions:
+        # uvicorn's protocol state this class reads and writes: were a release to rename it, the live updates fall
+        # back to strawberry's own stream (slower, still right) instead of failing
+        if scope is not None and not self.conn.extensions and all(hasattr(self, name) for name in _STATE):
             scope["extensions"][FRAMES] = self
 
     def write_frame(self, frame: bytes) -> bool:

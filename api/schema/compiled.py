@@ -25,6 +25,8 @@ import asyncio
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import date, datetime, time
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -285,8 +287,11 @@ def _missing_non_null() -> None:
     raise Fallback  # graphql-core's "Cannot return null for non-nullable field"
 
 
+_NOT_AWAITABLE = frozenset({datetime, date, time, Decimal, float, int, str, bool})  # the scalars' usual values
+
+
 def _coerced(coerce: Callable[[Any], Any], value: Any) -> Any:
-    if isinstance(value, Exception) or inspect.isawaitable(value):
+    if type(value) not in _NOT_AWAITABLE and (isinstance(value, Exception) or inspect.isawaitable(value)):
         raise Fallback  # graphql-core raises the one and awaits the other
     try:
         coerced = coerce(value)

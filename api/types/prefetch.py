@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from typing import Any
 
@@ -20,9 +21,17 @@ from domain.store import queries as q
 Path = tuple[str, ...]
 
 
-def selected_paths(info: Ctx) -> set[Path]:
+def selected_paths(info: Ctx) -> frozenset[Path]:
     """Every path of fields the query selects under the current field, by GraphQL name, fragments flattened and
-    a connection's `nodes` / `edges { node }` dropped, e.g. ("lines", "backorder", "history")."""
+    a connection's `nodes` / `edges { node }` dropped, e.g. ("lines", "backorder", "history"). The paths depend
+    on the document alone (directives are not applied), so they are worked out once per field of a parsed
+    document: strawberry's `selected_fields` converts the whole selection below, arguments and directives
+    included, on every call."""
+    nodes = info._raw_info.field_nodes
+    key = tuple(map(id, nodes))
+    found = _PATHS.get(key)
+    if found is not None and all(a is b for a, b in zip(found[0], nodes, strict=True)):
+        return found[1]
     out: set[Path] = set()
 
     def walk(selections: list[Any], prefix: Path) -> None:
@@ -39,7 +48,14 @@ def selected_paths(info: Ctx) -> set[Path]:
 
     for field in info.selected_fields:
         walk(field.selections, ())
-    return out
+    paths = frozenset(out)
+    _PATHS[key] = (list(nodes), paths)  # the entry keeps the nodes alive, so their ids stay unique
+    while len(_PATHS) > 1024:
+        _PATHS.popitem(last=False)
+    return paths
+
+
+_PATHS: OrderedDict[tuple[int, ...], tuple[list[Any], frozenset[Path]]] = OrderedDict()
 
 
 async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequence[m.Backorder] = ()) -> None:
@@ -70,13 +86,13 @@ async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequen
     if skus and "substitutes" in wanted:  # the products and their substitutes in one statement
         first.append(_products_and_substitutes(list(skus), loaders))
     elif skus:
-        first.append(loaders.product_by_sku.load_many(list(skus)))
+        first.append(loaders.product_by_sku.fetch_many(list(skus)))
     if ids and any(root + ("queueExplanation",) in wants for root in roots):
         first.append(_backorders_explained(ids, loaders))  # with each one's count of orders placed before it
     elif ids:
-        first.append(loaders.backorder_by_id.load_many(ids))
+        first.append(loaders.backorder_by_id.fetch_many(ids))
     if "history" in wanted:
-        first.append(loaders.history_by_backorder.load_many(ids + [b.id for b in backorders]))
+        first.append(loaders.history_by_backorder.fetch_many(ids + [b.id for b in backorders]))
         if not reader_is_staff(info):  # worded in the customer's language (a customer reads only their own)
             email = info.context.principal.customer_email if info.context.principal else None
             if email:
@@ -84,11 +100,12 @@ async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequen
     await asyncio.gather(*first)
     if "substitutes" not in wanted:
         return
-    found = [b for b in await loaders.backorder_by_id.load_many(ids) if b is not None] + list(backorders)
-    products = await loaders.product_by_sku.load_many(list({b.sku for b in found}))
+    found = [b for b in await loaders.backorder_by_id.fetch_many(ids) if b is not None] + list(backorders)
+    products = await loaders.product_by_sku.fetch_many(list({b.sku for b in found}))
     substitutes = list({sku: None for p in products if p is not None for sku in p.substitutes})
     if substitutes:
-        await asyncio.gather(loaders.product_by_sku.load_many(substitutes), loaders.stock_by_sku.load_many(substitutes))
+        await asyncio.gather(loaders.product_by_sku.fetch_many(substitutes),
+                             loaders.stock_by_sku.fetch_many(substitutes))
 
 
 async def _products_and_substitutes(skus: list[str], loaders: Loaders) -> None:

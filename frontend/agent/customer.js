@@ -22,6 +22,8 @@ export async function openCustomer(email) {
   if (!orders.length && !data.notifications.nodes.length) {
     $("customer-body").hidden = true;
     showErrors($("customer-form"), [{ field: "email", message: `No orders or messages for ${email}.` }]);
+    // a new caller: their first order is one step away, with the address already typed
+    $("customer-error").append(" ", button("Place an order for them", () => newOrderFor(email), { "data-testid": "order-for" }));
     return;
   }
   state.customer = email;
@@ -92,6 +94,9 @@ export function renderCustomerOrder(order) {
           ? backorderActions(l.backorder, l.product) : null))))),
     el("div", { class: "row-actions" },
       button("Ship allocated units", () => shipAllocated(order), { "aria-label": `Ship allocated units of ${order.number}` }),
+      button(order.shipComplete ? "Ship what is ready instead" : "Ship complete instead", () => shippingPreference(order),
+        { "aria-label": `${order.shipComplete ? "Ship what is ready instead" : "Ship complete instead"}: ${order.number}`,
+          "data-testid": "shipping-preference" }),
       button("Portal link for this order", () => portalLink(order.customer.email, order.id))));
 }
 
@@ -103,6 +108,20 @@ export async function shipAllocated(order) {
       shipment { id units } userErrors { field message code line } } }`, { input: { orderId: order.id } })).shipAllocated,
   });
   if (done) await afterAction(`Shipped ${done.shipment ? done.shipment.units : 0} units of ${order.number}.`);
+}
+
+// the customer's word on the phone: wait and ship everything together, or send what is ready now
+export async function shippingPreference(order) {
+  const complete = !order.shipComplete;
+  const done = await confirmAction({
+    title: `How ${order.number} ships`, confirm: complete ? "Ship complete" : "Ship what is ready",
+    what: complete ? "Nothing ships until every unit of the order is allocated: then it goes in one parcel."
+      : "Units allocated now can ship now; the rest follow as they arrive.",
+    run: async () => (await gql(`mutation($input: SetShippingPreferenceInput!) { setShippingPreference(input: $input) {
+      order { id shipComplete } userErrors { field message code } } }`,
+    { input: { orderId: order.id, shipComplete: complete } })).setShippingPreference,
+  });
+  if (done && done.order) await afterAction(`${order.number}: ${complete ? "ships complete" : "ships what is ready"}.`);
 }
 
 export async function portalLink(email, orderId) {
@@ -127,4 +146,10 @@ export async function retryMessage(n) {
       notification { id status } userErrors { field message code } } }`, { input: { id: n.id } })).retryNotification,
   });
   if (done) await afterAction(`Message to ${n.recipient} queued again.`);
+}
+
+export function newOrderFor(email) {
+  go("new-order");
+  $("order-email").value = email;
+  $("order-name").focus();
 }
