@@ -34,6 +34,7 @@ from graphql import GraphQLError
 from websockets.frames import Frame, Opcode
 
 from api import types as gt
+from api.metrics import LIVE_SOCKETS_DROPPED
 from domain import events as ev
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ class LiveSubscription:
     def drop(self, why: str) -> None:
         """The socket cannot keep up: closed, so that it never holds the others up or grows without bound."""
         log.info("closing a live-update socket (%s)", why)
-        self.hub.dropped += 1
+        LIVE_SOCKETS_DROPPED.inc()
         if self.sink is not None:
             self.sink.drop(SLOW, "too slow: reconnect and read the current state")
         self.end(Slow(why))
@@ -204,7 +205,6 @@ class LiveUpdates:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.subscriptions = 0
-        self.dropped = 0  # sockets closed for not keeping up (tests and metrics read it)
 
     @property
     def subscribers(self) -> int:

@@ -45,6 +45,8 @@ BACKORDERS_SERVED = Histogram("backorder_receipt_backorders_served", "Backorders
                               buckets=(0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000))
 OPEN_WEBSOCKETS = Gauge("backorder_open_websockets", "Websocket connections open (GraphQL subscriptions).",
                         multiprocess_mode="livesum")
+LIVE_SOCKETS_DROPPED = Counter("backorder_live_updates_dropped", "Live-update websockets closed with 1013 for not "
+                               "keeping up (too many bytes unread, or too many updates waiting at once).")
 
 MAX_OPERATION_NAMES = 200  # label values are series: a client inventing names must not grow them for ever
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")

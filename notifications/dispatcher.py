@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
@@ -31,7 +32,7 @@ from domain.store import queries as q
 from domain.store import request_ids
 from domain.store.portal import get_preferences, signing_key
 from notifications.channels import Channel, LogChannel, Outgoing, PermanentError, TransientError
-from notifications.compose import Now, Rules, compose
+from notifications.compose import Change, Now, Rules, compose
 from notifications.metrics import count_send
 from notifications.outbox import _list_unsubscribe, changes_of, unsubscribe_token
 from notifications.render import ItemView, render_digest
@@ -39,6 +40,20 @@ from notifications.rounds import run_rounds
 from notifications.settings import NotificationSettings
 
 log = logging.getLogger("backorder.notifications")
+
+
+@dataclass(frozen=True)
+class Worded:
+    subject: str
+    text: str
+    html: str | None
+    sms: str | None
+    unsubscribe: tuple[str, str]  # the public base URL and the customer's unsubscribe token
+
+
+def _changes(events: list[store.NotificationEvent]) -> list[Change]:
+    return [c for e in events for c in changes_of(e.kind, e.backorder_id, e.order_id, e.sku, e.occurred_at,
+                                                  dict(e.data))]
 
 
 def _now(b: Backorder, product: Product | None, today: date, placed_before: int = 0) -> Now:
@@ -103,17 +118,62 @@ class Dispatcher:
 
     async def _compose(self, digest_id: str, email: str, events: list[store.NotificationEvent], now: datetime,
                        conn: object) -> int:
-        changes = [c for e in events
-                   for c in changes_of(e.kind, e.backorder_id, e.order_id, e.sku, e.occurred_at, dict(e.data))]
+        """The digest's messages, one per channel the customer is told on. Each keeps what it is about (the
+        windows and their backorders) and is worded again when it is sent (`_reword`): what is written here is
+        what it would say now. A message of the customer's still waiting on that channel (a text held for
+        quiet hours, an email between tries) takes this window's news instead, so the news is told once."""
+        db: store.Connection = conn  # type: ignore[assignment]
+        prefs = await get_preferences(email)
+        customer = (await q.customers_by_email([email])).get(email)
+        count = 0
+        wanted = []
+        if prefs.by_email and not await store.is_email_suppressed(email):
+            wanted.append("EMAIL")
+        phone = prefs.phone or (customer.phone if customer else None)
+        if prefs.by_sms and phone and not await store.sms_opted_out(phone):
+            wanted.append("SMS")
+        for channel in wanted:
+            waiting = await store.unsent_digest(email, channel, now, db)
+            digests = [*(waiting.about or {}).get("digests", []), digest_id] if waiting else [digest_id]
+            own = events if not waiting else await store.events_of_digests(digests, db)
+            changes = _changes(own)
+            about = {"digests": digests, "backorders": sorted({c.backorder_id for c in changes})}
+            worded = await self._word(email, changes, now)
+            text = (worded.text if channel == "EMAIL" else worded.sms) if worded else None
+            if waiting is not None:
+                if await store.join_digest(waiting, about, worded.subject if worded and channel == "EMAIL" else None,
+                                           text or waiting.body_text,
+                                           worded.html if worded and channel == "EMAIL" else None, db):
+                    continue
+                changes = _changes(events)  # claimed meanwhile: this window goes on its own
+                about = {"digests": [digest_id], "backorders": sorted({c.backorder_id for c in changes})}
+                worded = await self._word(email, changes, now)
+                text = (worded.text if channel == "EMAIL" else worded.sms) if worded else None
+            if worded is None or not text:
+                continue
+            if channel == "EMAIL":
+                count += await store.enqueue(
+                    key=f"digest:{digest_id}:EMAIL", kind="DIGEST", channel="EMAIL", recipient=email,
+                    customer_email=email, subject=worded.subject, body_text=text, body_html=worded.html,
+                    headers=_list_unsubscribe(*worded.unsubscribe), about=about, now=now, conn=db)
+            else:
+                count += await store.enqueue(
+                    key=f"digest:{digest_id}:SMS", kind="DIGEST", channel="SMS", recipient=phone or "",
+                    customer_email=email, body_text=text, now=now, send_after=prefs.quiet_hours_over(now),
+                    about=about, conn=db)
+        return count
+
+    async def _word(self, email: str, changes: list[Change], now: datetime) -> Worded | None:
+        """A digest of `changes` as it reads at `now`, from the backorders as they are; None: nothing to say."""
         # one statement for all of the digest's backorders and, for each, how many ahead of it were placed before it
         backorders, placed_before = await q.backorders_with_placed_before(list({c.backorder_id for c in changes}))
         products = await q.products_by_sku(list({b.sku for b in backorders.values()}))
-        # what the message says is read now, when it is composed: the window's events only say what changed
+        # what the message says is read now: the window's events only say what changed
         now_state = {i: _now(b, products.get(b.sku), now.date(), placed_before.get(i, 0))
                      for i, b in backorders.items()}
         items = compose(changes, now_state, self.rules)
         if not items:
-            return 0
+            return None
         orders = await q.orders_by_id(list({i.news.order_id for i in items}))
         names = {sku: p.name for sku, p in products.items()}
         extra = {s for i in items for s in [*i.news.offered_substitutes, i.news.substitute_sku] if s}
@@ -156,18 +216,38 @@ class Dispatcher:
             views, name=name, language=prefs.language, shop_name=self.settings.shop_name, portal_url=f"{base}/",
             short_url=f"{base}/", unsubscribe_url=f"{base}/unsubscribe?token={token}",
             goodwill_text=self.rules.goodwill_text, goodwill_code=self.rules.goodwill_code)
-        count = 0
-        if prefs.by_email and not await store.is_email_suppressed(email):
-            count += await store.enqueue(
-                key=f"digest:{digest_id}:EMAIL", kind="DIGEST", channel="EMAIL", recipient=email,
-                customer_email=email, subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
-                headers=_list_unsubscribe(base, token), now=now, conn=conn)  # type: ignore[arg-type]
-        phone = prefs.phone or (customer.phone if customer else None)
-        if prefs.by_sms and phone and rendered.sms and not await store.sms_opted_out(phone):
-            count += await store.enqueue(
-                key=f"digest:{digest_id}:SMS", kind="DIGEST", channel="SMS", recipient=phone, customer_email=email,
-                body_text=rendered.sms, now=now, send_after=prefs.quiet_hours_over(now), conn=conn)  # type: ignore[arg-type]
-        return count
+        return Worded(subject=rendered.subject, text=rendered.text, html=rendered.html, sms=rendered.sms,
+                      unsubscribe=(base, token))
+
+    async def _reword(self, row: store.OutboxMessage) -> str | None:
+        """Word a claimed message as it is to be sent, from the rows as they are now; or say why it is not to go
+        (what it would have said is no longer true, or nothing is left to say)."""
+        about = await store.about_of(row.id)
+        if not about:
+            return None  # worded once, when queued: a sign-in link, an opt-in question (see the audit's tests)
+        now = self.clock.now()
+        if row.kind == "BACK_IN_STOCK":
+            if await store.subscription_status(about["subscription"]) != "NOTIFIED":
+                return "the subscription was stopped before it was sent"
+            if await store.available_to_order(about["sku"]) <= 0:
+                await store.rearm_subscription(about["subscription"])  # told when it really is back
+                return "no longer in stock when it was due: the subscription waits for the next return"
+            return None
+        if row.kind != "DIGEST" or not row.customer_email:
+            return None
+        prefs = await get_preferences(row.customer_email)
+        if not (prefs.by_email if row.channel == "EMAIL" else prefs.by_sms):
+            return f"the customer turned {'emails' if row.channel == 'EMAIL' else 'texts'} off before it was sent"
+        changes = _changes(await store.events_of_digests(about.get("digests", [])))
+        worded = await self._word(row.customer_email, changes, now)
+        text = (worded.text if row.channel == "EMAIL" else worded.sms) if worded else None
+        if worded is None or not text:
+            return "nothing left to tell when it was due (what it said had changed again)"
+        if row.channel == "EMAIL":
+            await store.reword(row, worded.subject, text, worded.html)
+        else:
+            await store.reword(row, row.subject, text, None)
+        return None
 
     # -- sending -------------------------------------------------------------------------------
     async def send_due(self) -> int:
@@ -202,6 +282,10 @@ class Dispatcher:
                     if await self._suppressed(row):
                         await store.settle(row, status=store.SUPPRESSED, claimed_until=None,
                                            last_error="recipient opted out")
+                        continue
+                    untrue = await self._reword(row)
+                    if untrue is not None:  # what it would say is no longer so: not sent
+                        await store.settle(row, status=store.SUPPRESSED, claimed_until=None, last_error=untrue)
                         continue
                     if not await self._hold_lease(row):
                         log.warning("lease on %s lost to another dispatcher; not sending it", row.id)

@@ -56,8 +56,7 @@ class OutboxRecorder:
             await self._back_in_stock(sku, conn)
 
     async def _back_in_stock(self, sku: str, conn: store.Connection) -> None:
-        levels = await t.StockLevel.filter(sku=sku).using_db(conn).values("on_hand", "allocated", "safety_stock")
-        available = sum(max(0, lv["on_hand"] - lv["allocated"] - lv["safety_stock"]) for lv in levels)
+        available = await store.available_to_order(sku, conn)
         if available <= 0:
             return
         subscribers = await store.ProductSubscription.filter(sku=sku, status="ACTIVE").order_by(
@@ -78,12 +77,17 @@ class OutboxRecorder:
                 product=product.name, language=languages.get(sub.email or "", "en"), shop_name=self.settings.shop_name,
                 shop_url=f"{base}/",
                 unsubscribe_url=f"{base}/unsubscribe?token={token}")
+            # one message per return to stock: the dispatcher sends it only if the stock is still there then, else
+            # re-arms the subscription, and the next return (counted) has a key of its own
             await store.enqueue(
-                key=f"back-in-stock:{sub.id}", kind="BACK_IN_STOCK", channel=channel, recipient=address,
-                subject=rendered.subject, body_text=rendered.text if channel == "EMAIL" else (rendered.sms or ""),
+                key=f"back-in-stock:{sub.id}:{sub.returns_told + 1}", kind="BACK_IN_STOCK", channel=channel,
+                recipient=address, subject=rendered.subject,
+                body_text=rendered.text if channel == "EMAIL" else (rendered.sms or ""),
                 body_html=rendered.html if channel == "EMAIL" else None, now=now, conn=conn,
-                headers=_list_unsubscribe(base, token) if channel == "EMAIL" else {})
-            await store.ProductSubscription.filter(id=sub.id).using_db(conn).update(status="NOTIFIED", notified_at=now)
+                headers=_list_unsubscribe(base, token) if channel == "EMAIL" else {},
+                about={"subscription": sub.id, "sku": sku})
+            await store.ProductSubscription.filter(id=sub.id).using_db(conn).update(
+                status="NOTIFIED", notified_at=now, returns_told=sub.returns_told + 1)
 
 
 def _customer_rows(events: Sequence[ev.Event]) -> Iterator[dict[str, Any]]:

@@ -33,6 +33,7 @@ from domain.store import bulk, request_ids
 from domain.store.bulk import is_postgres
 from domain.store.db import transaction  # noqa: F401 - the dispatcher's transactions
 from domain.store.lookups import exactly
+from domain.store.models import StockLevel
 from domain.store.portal import CustomerPreferences
 
 QUEUED, SENDING, SENT, LOGGED, FAILED, DEAD, SUPPRESSED = (
@@ -88,6 +89,9 @@ class OutboxMessage(Model):
     created_at = fields.DatetimeField()
     sent_at = fields.DatetimeField(null=True)
     request_id = fields.CharField(max_length=255, null=True)  # the request(s) that caused it, space-separated
+    # what it tells, so it is worded when it is sent: {"digests": [...], "backorders": [...]} (a digest and the
+    # windows joined to it while it waited) or {"subscription": id} (back in stock); null: worded once, as queued
+    about = fields.JSONField(null=True)
 
     class Meta:
         table = "outbox_messages"
@@ -101,6 +105,7 @@ class ProductSubscription(Model):
     status = fields.CharField(max_length=12)  # PENDING (SMS awaiting YES) | ACTIVE | NOTIFIED | CANCELLED
     created_at = fields.DatetimeField()
     notified_at = fields.DatetimeField(null=True)
+    returns_told = fields.IntField(default=0, db_default=0)  # returns to stock told of: the next one's key is new
 
     class Meta:
         table = "product_subscriptions"
@@ -205,7 +210,7 @@ async def _open_digests(db: BaseDBAsyncClient, emails: list[str], now: datetime,
 async def enqueue(*, key: str, kind: str, channel: str, recipient: str, body_text: str, now: datetime,
                   customer_email: str | None = None, subject: str | None = None, body_html: str | None = None,
                   headers: dict[str, str] | None = None, send_after: datetime | None = None,
-                  conn: BaseDBAsyncClient | None = None) -> bool:
+                  about: dict[str, Any] | None = None, conn: BaseDBAsyncClient | None = None) -> bool:
     """Queue one message; a second message with the same key is ignored (returns False)."""
     if await OutboxMessage.filter(idempotency_key=key).using_db(conn).exists():
         return False
@@ -214,10 +219,66 @@ async def enqueue(*, key: str, kind: str, channel: str, recipient: str, body_tex
             id=new_id(), idempotency_key=key, kind=kind, channel=channel, recipient=recipient,
             customer_email=customer_email, subject=subject, body_text=body_text, body_html=body_html,
             headers=headers or {}, next_attempt_at=send_after or now, created_at=now,
-            request_id=request_ids.request_id(), using_db=conn)
+            request_id=request_ids.request_id(), about=about, using_db=conn)
     except IntegrityError:
         return False
     return True
+
+
+async def unsent_digest(email: str, channel: str, now: datetime, conn: BaseDBAsyncClient) -> OutboxMessage | None:
+    """The customer's digest message on `channel` that waits to be sent later (held for quiet hours, or between
+    tries), locked: a new window's news joins it, so what it says at send time is told once, not in two texts."""
+    query = OutboxMessage.filter(customer_email=email, channel=channel, kind="DIGEST", status=QUEUED,
+                                 next_attempt_at__gt=now, about__not_isnull=True).order_by("next_attempt_at")
+    if conn.capabilities.dialect == "postgres":
+        query = query.select_for_update()
+    return await query.using_db(conn).first()
+
+
+async def join_digest(message: OutboxMessage, about: dict[str, Any], subject: str | None, body_text: str,
+                      body_html: str | None, conn: BaseDBAsyncClient) -> bool:
+    """Widen a waiting digest message to `about`, with the wording as it would read now (re-worded when it is
+    sent); False if a dispatcher claimed it meanwhile (the caller then queues a message of its own)."""
+    return bool(await OutboxMessage.filter(id=message.id, status=QUEUED, attempts=message.attempts).using_db(
+        conn).update(about=about, subject=subject, body_text=body_text, body_html=body_html))
+
+
+async def events_of_digests(digest_ids: Sequence[str],
+                            conn: BaseDBAsyncClient | None = None) -> list[NotificationEvent]:
+    return list(await NotificationEvent.filter(digest_id__in=list(digest_ids)).order_by("id").using_db(conn))
+
+
+async def about_of(message_id: str) -> dict[str, Any] | None:
+    """What a claimed message is about, as committed now (a window may have joined it since it was read)."""
+    rows = await OutboxMessage.filter(id=message_id).values_list("about", flat=True)
+    return rows[0] if rows else None
+
+
+async def reword(message: OutboxMessage, subject: str | None, body_text: str, body_html: str | None) -> bool:
+    """The words a claimed message goes with, worded at send time (what agents then see is what was sent)."""
+    updated = await OutboxMessage.filter(id=message.id, status=SENDING, attempts=message.attempts).update(
+        subject=subject, body_text=body_text, body_html=body_html)
+    if updated:
+        message.subject, message.body_text, message.body_html = subject, body_text, body_html
+    return bool(updated)
+
+
+async def available_to_order(sku: str, conn: BaseDBAsyncClient | None = None) -> int:
+    """Units of `sku` on the shelf that nobody holds, over the safety stock: what "back in stock" means."""
+    levels = await StockLevel.filter(sku=sku).using_db(conn).values("on_hand", "allocated", "safety_stock")
+    return sum(max(0, lv["on_hand"] - lv["allocated"] - lv["safety_stock"]) for lv in levels)
+
+
+async def rearm_subscription(subscription_id: str) -> bool:
+    """A back-in-stock message dropped at send time (the stock had gone again): the subscriber waits for the next
+    real return (unless they stopped meanwhile)."""
+    return bool(await ProductSubscription.filter(id=subscription_id, status="NOTIFIED").update(
+        status="ACTIVE", notified_at=None))
+
+
+async def subscription_status(subscription_id: str) -> str | None:
+    rows = await ProductSubscription.filter(id=subscription_id).values_list("status", flat=True)
+    return rows[0] if rows else None
 
 
 # -- dispatching ------------------------------------------------------------------------------

@@ -18,7 +18,13 @@ export async function find(event) {
   else if (status !== "ANY") filter.status = [status];
   if (form.channel.value) filter.channel = form.channel.value;
   if (form.overdue.checked) filter.overdue = true;
+  // what an earlier search found is not this one's answer: cleared now, and its pages still in flight dropped
+  state.find = { filter: null, after: null };
   fill($("find-orders"));
+  fill($("find-results").querySelector("tbody"));
+  $("find-results").hidden = true;
+  $("find-more").hidden = true;
+  $("find-summary").textContent = "";
   try {
     if (text.includes("@")) {
       filter.customerEmail = text.toLowerCase();

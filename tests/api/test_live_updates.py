@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import websockets
+from prometheus_client import REGISTRY
 
 from tests.api import support as s
 from tests.api.customer_sessions import ANN, BOB, UPDATES, _shop, customers  # noqa: F401 - the fixture
@@ -116,6 +117,7 @@ async def test_a_socket_that_stops_reading_is_closed_with_1013_and_the_others_ge
 @pytest.mark.api_settings(live_backlog=4)
 async def test_more_updates_at_once_than_the_backlog_close_that_socket_alone(api):
     # given three waiting backorders for MUG, a subscriber on MUG and one on CUP
+    dropped = REGISTRY.get_sample_value("backorder_live_updates_dropped_total") or 0.0
     await s.product(api.desk, "MUG")
     await s.product(api.desk, "CUP")
     for n in range(3):
@@ -126,8 +128,9 @@ async def test_more_updates_at_once_than_the_backlog_close_that_socket_alone(api
         # when one receipt serves all three (9 updates for MUG at once: more than 4)
         await api.desk.receive_stock("MUG", 3)
         messages, code = await _read_to_the_close(mug)
-        # then the MUG socket is closed with 1013, and the CUP subscriber still hears of CUP
+        # then the MUG socket is closed with 1013 (and counted), and the CUP subscriber still hears of CUP
         assert code == 1013 and messages == []
+        assert REGISTRY.get_sample_value("backorder_live_updates_dropped_total") == dropped + 1
         [backorder] = s.backorder_ids(await s.order(api.desk, "d@example.com", ("CUP", 1)))
         assert [u["backorderId"] for u in await s.updates_until(cup, lambda seen: len(seen) >= 1)] == [backorder]
     finally:

@@ -258,3 +258,39 @@ async def test_an_agent_sets_how_an_order_ships_on_the_customers_word(api, page)
     shipped = await api.gql('{ orders(filter: {customerEmail: "ann@example.com"}) { nodes { shipComplete } } }')
     assert shipped["data"]["orders"]["nodes"] == [{"shipComplete": True}]
     assert page.console_errors == []
+
+
+async def test_a_search_that_finds_nothing_shows_nothing_else(api, page):
+    await shop(api)
+    await sign_in(api, page)
+    await expect(page.get_by_test_id("find-row")).to_have_count(2)  # the open backorders, listed on arrival
+    await page.get_by_label("Order number, email, phone or name").fill("zzz")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#find-error")).to_have_text("No order number or customer matches zzz.")
+    await expect(page.get_by_test_id("find-row")).to_have_count(0)  # not the earlier list, as if it were zzz's
+    await expect(page.locator("#find-summary")).to_be_empty()
+    assert page.console_errors == []
+
+
+async def test_a_new_callers_first_order_is_one_step_from_the_customer_view(api, page):
+    await shop(api)
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#customer/new.caller@example.com")
+    await expect(page.locator("#customer-error")).to_contain_text("No orders or messages for new.caller@example.com.")
+    await page.get_by_role("button", name="Place an order for them").click()
+    await expect(page.locator("#order-form").get_by_label("Customer email")).to_have_value("new.caller@example.com")
+    await expect(page.locator("#order-form").get_by_label("Name")).to_be_focused()
+    assert page.console_errors == []
+
+
+async def test_a_lines_shipped_units_include_its_backorders(api, page):
+    ids = await shop(api)  # Ann: 4 LAMP, all backordered
+    await api.desk.receive_stock("LAMP", 10)  # Olga's last unit, then Ann's four
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#customer/ann@example.com")
+    order = page.locator(f"[data-testid=customer-order][data-number='{ids['ann']}']")
+    await order.get_by_role("button", name=re.compile("^Ship allocated")).click()
+    await confirm(page, "Record shipment")
+    await expect(order.get_by_test_id("status")).to_have_text("shipped")
+    await expect(order.get_by_test_id("line-shipped")).to_have_text("4")  # not 0: all four came through the backorder
+    assert page.console_errors == []
