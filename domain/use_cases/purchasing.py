@@ -151,7 +151,8 @@ async def update_purchase_order(
 
 
 # waiting backorders from which a SKU whose inbound supply changed is re-projected in a slice. Not measured at
-# this size: at 1k the slice took 0.55-0.85x the whole settle's time (bench/README.md, ETA scaling curve)
+# this size: at 1k the slice took 0.4-0.9x the whole settle's time (bench/README.md, "ETA re-projection bounded
+# by what can change")
 SLICE_FROM = 200
 
 
@@ -176,9 +177,10 @@ async def settle_inbound_change(deps: Deps, uow: UnitOfWork, skus: Sequence[str]
             whole.append(sku)
             continue
         before = _inbound_before(inventory, po, old_date, old_outstanding.get(sku, 0))
+        stored = await uow.stored_projection(inventory)  # first: it counts the queue `eta_steps` asks about
         old = inventory.eta_steps(today, before) if before is not None else None
         new = inventory.eta_steps(today)
-        if old is None or new is None or not old.explains(await uow.stored_projection(inventory)):
+        if old is None or new is None or not old.explains(stored):
             whole.append(sku)
             continue
         demand = await uow.load_slice(inventory, old.differing(new))
