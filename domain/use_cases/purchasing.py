@@ -170,7 +170,7 @@ async def settle_inbound_change(deps: Deps, uow: UnitOfWork, skus: Sequence[str]
     breaks (`SkuInventory.reproject_slice`). Either way the same ETAs, history and events."""
     today = deps.clock.now().date()
     whole: list[str] = []
-    summarised = await uow.summarised_inventories(skus)
+    summarised = await uow.summarised_inventories(skus, at_least=SLICE_FROM)
     for sku in skus:
         inventory = summarised.get(sku)
         if inventory is None or inventory.ahead is None or inventory.ahead.waiting_count < SLICE_FROM:
