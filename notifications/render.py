@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -118,7 +119,8 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
         "paid": [_price_paid(line, view.substitute or line.sku, language) for line in view.paid],
         "sms_sentence": "; ".join([wording.sms_headline(item.headline, wish, language),
                                    *wording.sms_facts(**numbers, eta=format_short_date(now.eta, language) if waiting
-                                                      else "", language=language)]),
+                                                      else "", paid=_total_paid(view.paid, language),
+                                                      language=language)]),
         # the portal's Backorder.queueExplanation, from the state now: the same sentence in both places
         "queue_sentence": wording.queue_explanation(now.queue_position, now.placed_before, fair_share=now.fair_share,
                                                     language=language) if waiting and now.queue_position else None,
@@ -137,6 +139,15 @@ def _offer(name: str, price: PriceComparison | None, language: str) -> str:
         difference=format_money(abs(price.difference.amount), price.difference.currency, language),
         more=price.difference.amount > 0, less=price.difference.amount < 0,
         rate_date=format_day(price.rate.as_of, language) if price.rate is not None else None, language=language)
+
+
+def _total_paid(lines: tuple[OrderLine, ...], language: str) -> str:
+    """What the alternatives that took a backorder's place cost in all, for a text ("" when there are none, or
+    when they are not in one currency, which an order's lines always are)."""
+    if not lines or len({line.unit_price.currency for line in lines}) != 1:
+        return ""
+    total = sum((line.unit_price.amount * line.quantity for line in lines), Decimal(0))
+    return format_money(total, lines[0].unit_price.currency, language)
 
 
 def _price_paid(line: OrderLine, name: str, language: str) -> str:

@@ -396,8 +396,9 @@ def facts(*, shipped: int, held: int, waiting: int, substituted: int, cancelled:
 
 
 def sms_facts(*, shipped: int, held: int, waiting: int, substituted: int, cancelled: int, eta: str,
-              language: str) -> list[str]:
-    """The same in few characters, for a text."""
+              language: str, paid: str = "") -> list[str]:
+    """The same in few characters, for a text; `paid`: what the alternatives that took its place cost them (the
+    email's "You pay ..."), the order lines' figures, fixed when the alternative was taken."""
     ngettext, out = _counted(language), []
     if shipped:
         out.append(ngettext("{n} shipped", "{n} shipped", shipped))
@@ -407,7 +408,10 @@ def sms_facts(*, shipped: int, held: int, waiting: int, substituted: int, cancel
         out.append(ngettext("{n} waiting, exp. {date}", "{n} waiting, exp. {date}", waiting, date=eta))
     elif waiting:
         out.append(ngettext("{n} waiting", "{n} waiting", waiting))
-    if substituted:
+    if substituted and paid:
+        out.append(ngettext("{n} replaced, you pay {total}", "{n} replaced, you pay {total}", substituted,
+                            total=paid))
+    elif substituted:
         out.append(ngettext("{n} replaced", "{n} replaced", substituted))
     if cancelled:
         out.append(ngettext("{n} cancelled", "{n} cancelled", cancelled))

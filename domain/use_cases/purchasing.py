@@ -152,7 +152,8 @@ async def update_purchase_order(
 
 
 # waiting backorders from which a SKU whose inbound supply changed is re-projected in a slice. Not measured at
-# this size: at 1k the slice took 0.55-0.85x the whole settle's time (bench/README.md, ETA scaling curve)
+# this size: at 1k the slice took 0.4-0.9x the whole settle's time (bench/README.md, "ETA re-projection bounded
+# by what can change")
 SLICE_FROM = 200
 
 
@@ -170,16 +171,17 @@ async def settle_inbound_change(deps: Deps, uow: UnitOfWork, skus: Sequence[str]
     breaks (`SkuInventory.reproject_slice`). Either way the same ETAs, history and events."""
     today = deps.clock.now().date()
     whole: list[str] = []
-    summarised = await uow.summarised_inventories(skus)
+    summarised = await uow.summarised_inventories(skus, at_least=SLICE_FROM)
     for sku in skus:
         inventory = summarised.get(sku)
         if inventory is None or inventory.ahead is None or inventory.ahead.waiting_count < SLICE_FROM:
             whole.append(sku)
             continue
         before = _inbound_before(inventory, po, old_date, old_outstanding.get(sku, 0))
+        stored = await uow.stored_projection(inventory)  # first: it counts the queue `eta_steps` asks about
         old = inventory.eta_steps(today, before) if before is not None else None
         new = inventory.eta_steps(today)
-        if old is None or new is None or not old.explains(await uow.stored_projection(inventory)):
+        if old is None or new is None or not old.explains(stored):
             whole.append(sku)
             continue
         demand = await uow.load_slice(inventory, old.differing(new))

@@ -87,7 +87,8 @@ export function renderCustomerOrder(order) {
       el("tbody", {}, order.lines.map((l) => el("tr", { "data-testid": "order-line", "data-sku": l.sku },
         el("td", {}, button(l.sku, () => go("queue", l.sku), { "aria-label": `Queue of ${l.sku}` }), ` ${l.product ? l.product.name : ""}`),
         el("td", { class: "num" }, l.quantity), el("td", { class: "num" }, l.allocatedQuantity),
-        el("td", { class: "num" }, l.shippedQuantity),
+        // the line's units shipped, its backorder's included (the line's own field counts those from stock only)
+        el("td", { class: "num", "data-testid": "line-shipped" }, l.shippedQuantity + (l.backorder ? l.backorder.shippedQuantity : 0)),
         el("td", {}, l.backorder ? [statusChip(l.backorder.status), ` ${l.backorder.backorderedQuantity} waiting`,
           l.backorder.queuePosition ? `, #${l.backorder.queuePosition}` : "", `, ETA ${etaText(l.backorder.eta)}`] : "—"),
         el("td", { class: "row-actions" }, l.backorder && ["WAITING", "PARTIALLY_ALLOCATED"].includes(l.backorder.status)

@@ -29,7 +29,7 @@ export const CUSTOMER_QUERY = `query Customer($email: String!) {
   orders(filter: {customerEmail: $email}, first: 50) { totalCount nodes { id number placedAt channel shipComplete
     customer { email name phone tier }
     lines { id sku quantity allocatedQuantity shippedQuantity product { name substitutes { sku name availableToPromise } }
-      backorder { ${BACKORDER_ROW} quantity priority preferences { cancelIfNotBy substitutes } declinedSubstitutes
+      backorder { ${BACKORDER_ROW} quantity shippedQuantity priority preferences { cancelIfNotBy substitutes } declinedSubstitutes
         ${SUBSTITUTE_OPTIONS} } } } }
   customerPreferences(email: $email) { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language }
   notifications(filter: {customerEmail: $email}, first: 25) { ${MESSAGES} }

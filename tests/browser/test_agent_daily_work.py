@@ -281,3 +281,16 @@ async def test_a_new_callers_first_order_is_one_step_from_the_customer_view(api,
     await expect(page.locator("#order-form").get_by_label("Customer email")).to_have_value("new.caller@example.com")
     await expect(page.locator("#order-form").get_by_label("Name")).to_be_focused()
     assert page.console_errors == []
+
+
+async def test_a_lines_shipped_units_include_its_backorders(api, page):
+    ids = await shop(api)  # Ann: 4 LAMP, all backordered
+    await api.desk.receive_stock("LAMP", 10)  # Olga's last unit, then Ann's four
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#customer/ann@example.com")
+    order = page.locator(f"[data-testid=customer-order][data-number='{ids['ann']}']")
+    await order.get_by_role("button", name=re.compile("^Ship allocated")).click()
+    await confirm(page, "Record shipment")
+    await expect(order.get_by_test_id("status")).to_have_text("shipped")
+    await expect(order.get_by_test_id("line-shipped")).to_have_text("4")  # not 0: all four came through the backorder
+    assert page.console_errors == []

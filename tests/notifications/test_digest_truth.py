@@ -139,7 +139,7 @@ async def _send(world: World) -> list[store.OutboxMessage]:
 
 
 FACT = re.compile(r"^(\d+) (shipped|set aside for you|still on backorder|replaced by .+|cancelled)$")
-SMS_FACT = re.compile(r"^(\d+) (shipped|ready|waiting(?:, exp\. (.+))?|replaced|cancelled)$")
+SMS_FACT = re.compile(r"^(\d+) (shipped|ready|waiting(?:, exp\. (.+))?|replaced(?:, you pay (.+))?|cancelled)$")
 
 
 def _expected(b: Backorder) -> dict[str, int]:
@@ -230,8 +230,8 @@ def _check_sms(body: str, items: list[str], by_order: dict[str, Backorder]) -> N
     parts = body.split(": ", 2)[2].rsplit(". http", 1)[0].split("; ")[1:]
     facts: dict[str, int] = {}
     for part in parts:
-        count, what, exp = SMS_FACT.fullmatch(part).groups()  # type: ignore[union-attr]
-        key = {"ready": "set aside for you", "replaced": "replaced"}.get(what, what)
+        count, what, exp, _ = SMS_FACT.fullmatch(part).groups()  # type: ignore[union-attr]
+        key = "replaced" if what.startswith("replaced") else {"ready": "set aside for you"}.get(what, what)
         if what.startswith("waiting"):
             key = "still on backorder"
             assert exp == (format_short_day(b.eta.date, "en") if b.eta else None), body
@@ -375,8 +375,10 @@ async def test_one_unit_cancelled_and_one_substituted_are_each_told_as_one(db, s
     assert "The alternative you chose takes its place." in text
     assert "Now: 1 replaced by Brass desk lamp; 1 cancelled." in text
     assert "2 ×" not in text
-    assert twilio.bodies[-1].startswith("Lamp & Co: Anglepoise lamp: replaced by your alternative; 1 replaced; "
-                                        "1 cancelled.")
+    assert "You pay £34.00 for Brass desk lamp." in text
+    # the text states the price where the email does: what they pay for the alternative taken
+    assert twilio.bodies[-1].startswith("Lamp & Co: Anglepoise lamp: replaced by your alternative; 1 replaced, you "
+                                        "pay £34.00; 1 cancelled.")
 
 
 async def test_a_preorder_is_told_released_only_once_its_release_day_has_come(db, smtp, twilio):

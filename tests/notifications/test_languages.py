@@ -146,6 +146,10 @@ PAID = {  # what an alternative taken for 2 units costs, converted from euros: i
 }
 
 
+SMS_PAID = {"en": "2 replaced, you pay £68.00", "de": "2 ersetzt, Sie zahlen 68,00 £",
+            "fr": "2 remplacés, vous payez 68,00 £GB", "es": "2 sustituidos, paga 68,00 GBP"}
+
+
 @pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
 def test_an_alternative_confirmed_says_what_the_customer_pays_in_their_language(language):
     # given 2 units replaced by an alternative priced in euros, the order in pounds, at the shop's rate of 1 March
@@ -163,6 +167,8 @@ def test_an_alternative_confirmed_says_what_the_customer_pays_in_their_language(
     # then text and HTML say it in the language's words and formats
     assert PAID[language] in " ".join(rendered.text.split())
     assert PAID[language] in " ".join(html.unescape(rendered.html or "").split())
+    # and the text, in few words: the total they pay, as the language writes it
+    assert SMS_PAID[language] in " ".join((rendered.sms or "").split()), rendered.sms
     # and with no conversion, the price and the total alone
     same = OrderLine(id="l3", order_id="o1", sku="ALT", quantity=1, unit_price=Money.of("34.00", "GBP"),
                      substitute_for="b1")

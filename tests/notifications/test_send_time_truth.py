@@ -29,7 +29,7 @@ from domain.store import notify as store
 from domain.store import queries as q
 from domain.store.portal import save_preferences
 from notifications import wording
-from notifications.i18n import format_short_day
+from notifications.i18n import format_money, format_short_day
 from tests.notifications.conftest import make_settings, make_shop
 from tests.notifications.support import plain
 from tests.notifications.test_digest_truth import SMS_FACT, _check_email, _expected
@@ -151,6 +151,12 @@ async def _check_what_arrived(world: World) -> None:
     by_order = {o.number: b for o in world.orders for b in backorders if b.order_id == o.id}
     now_status = {b.id: b.status.value for b in backorders}
     available = await store.available_to_order(world.sku)
+    # what each backorder's alternatives cost the customer, from the orders as they are now
+    orders = await q.orders_by_id([o.id for o in world.orders])
+    pays = {b.id: format_money(sum((line.unit_price.amount * line.quantity for line in lines), Decimal(0)),
+                               lines[0].unit_price.currency, "en")
+            for b in backorders if b.order_id in orders
+            for lines in [[line for line in orders[b.order_id].lines if line.substitute_for == b.id]] if lines}
     mine = {world.email(w) for w in (0, 1, 2)} | {f"watcher{world.n}@example.com"}
     for mail in mails:
         if mail["To"] not in mine:
@@ -171,10 +177,10 @@ async def _check_what_arrived(world: World) -> None:
             local = world.shop.clock.now().astimezone(LONDON).time()
             assert QUIET[1] <= local < QUIET[0], f"a text at {local} in the customer's quiet hours"
         mine = [b for b in backorders if b.customer_email == world.email(who)]
-        _check_text(text["Body"], mine)
+        _check_text(text["Body"], mine, pays)
 
 
-def _check_text(body: str, mine: list[Backorder]) -> None:
+def _check_text(body: str, mine: list[Backorder], pays: dict[str, str]) -> None:
     if " updates on your orders." in body:
         count = int(body.split(": ", 1)[1].split(" ", 1)[0])
         assert 2 <= count <= len(mine), body
@@ -183,10 +189,12 @@ def _check_text(body: str, mine: list[Backorder]) -> None:
     said = {k for k, v in wording.SMS_HEADLINES.items() if v == head}
     assert said, body
     facts: dict[str, int] = {}
-    etas = []
+    etas: list[str | None] = []
+    paid: list[str | None] = []
     for part in parts:
-        count, what, exp = SMS_FACT.fullmatch(part).groups()  # type: ignore[union-attr]
-        key = {"ready": "set aside for you"}.get(what, what)
+        count, what, exp, pay = SMS_FACT.fullmatch(part).groups()  # type: ignore[union-attr]
+        key = "replaced" if what.startswith("replaced") else {"ready": "set aside for you"}.get(what, what)
+        paid.append(pay)
         if what.startswith("waiting"):
             key = "still on backorder"
             etas.append(exp)
@@ -194,7 +202,7 @@ def _check_text(body: str, mine: list[Backorder]) -> None:
     # the text names the product, not the order: it is true of one of the customer's backorders of it, now
     matches = [b for b in mine if _expected(b) == facts
                and etas in ([], [format_short_day(b.eta.date, "en") if b.eta else None])
-               and _headline_holds(said, b)]
+               and _headline_holds(said, b) and [p for p in paid if p] == ([pays[b.id]] if pays.get(b.id) else [])]
     assert matches, (body, [(b.status.value, _expected(b)) for b in mine])
 
 
