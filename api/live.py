@@ -250,9 +250,11 @@ class LiveUpdates:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
-                # what a burst of events shows is read together: its backorders and languages in one query each
+                # what a burst of events shows is read together: its backorders and languages in one query each,
+                # and its documents executed side by side, so that their reads (history, substitutes...) are
+                # batched by one set of loaders; the frames still go out in the order of the events
                 burst = [self._pending[n] for n in range(min(len(self._pending), BURST))]
-                views = Views()
+                views, jobs = Views(), _Jobs()
                 try:
                     await views.read([e for e, _ in burst if isinstance(e, ev.BackorderEvent)], customers=any(
                         not s.principal.is_staff for _, subscriptions in burst for s in subscriptions))
@@ -261,11 +263,13 @@ class LiveUpdates:
                 for _ in burst:
                     event, subscriptions = self._pending.popleft()
                     try:
-                        await self._fan_out(event, subscriptions, views)
+                        await self._fan_out(event, subscriptions, views, jobs)
                     except Exception:  # one event's failure must not end the live updates of everyone
                         log.exception("could not send a live update for %s", event.kind)
+                await jobs.send()
 
-    async def _fan_out(self, event: ev.Event, subscriptions: list[LiveSubscription], views: Views) -> None:
+    async def _fan_out(self, event: ev.Event, subscriptions: list[LiveSubscription], views: Views,
+                       jobs: _Jobs) -> None:
         live: list[LiveSubscription] = []
         for subscription in subscriptions:
             subscription.queued -= 1
@@ -287,14 +291,15 @@ class LiveUpdates:
                 subscription.end(SessionOver())
         live = [s for s in live if not s.closed]
         if isinstance(event, ev.BackorderEvent):
-            await self._send(event, live, views)
+            await self._send(event, live, views, jobs)
             return
         opened = self._opened(event, live)
         for start in range(0, len(opened), BURST):
             part = opened[start:start + BURST]
             await views.read([one for one, _ in part], customers=any(not s.principal.is_staff for s in live))
             for one, readers in part:
-                await self._send(one, [s for s in readers if not s.closed], views)
+                await self._send(one, [s for s in readers if not s.closed], views, jobs)
+            await jobs.send()
 
     def _opened(self, event: ev.QueueChanged,
                 subscriptions: list[LiveSubscription]) -> list[tuple[ev.BackorderEvent, list[LiveSubscription]]]:
@@ -316,7 +321,8 @@ class LiveUpdates:
                 readers[n].append(subscription)
         return [(one, who) for one, who in zip(everyone, readers, strict=True) if who]
 
-    async def _send(self, event: ev.BackorderEvent, subscriptions: list[LiveSubscription], views: Views) -> None:
+    async def _send(self, event: ev.BackorderEvent, subscriptions: list[LiveSubscription], views: Views,
+                    jobs: _Jobs) -> None:
         from api.schema.subscriptions import shared_updates
 
         groups: dict[tuple[object, ...], list[LiveSubscription]] = {}
@@ -327,32 +333,58 @@ class LiveUpdates:
         updates = await shared_updates(event, {(s[0].principal.role, s[0].principal.has_account)
                                                for s in groups.values()}, views)
         for members in groups.values():
-            first = members[0]
-            update = updates[(first.principal.role, first.principal.has_account)]
-            direct = [s for s in members if s.sink is not None]
+            jobs.add(members, updates[(members[0].principal.role, members[0].principal.has_account)])
+
+
+class _Jobs:
+    """The updates of a burst, each for a group of subscribers who read it alike: executed side by side (one set of
+    loaders for all, so that their reads are batched), then sent in the order they were added."""
+
+    def __init__(self) -> None:
+        self._jobs: list[tuple[list[LiveSubscription], BackorderUpdate]] = []
+
+    def add(self, members: list[LiveSubscription], update: BackorderUpdate) -> None:
+        self._jobs.append((members, update))
+
+    async def send(self) -> None:
+        from api.context import Loaders
+
+        jobs, self._jobs = self._jobs, []
+        if not jobs:
+            return
+        loaders = Loaders()  # the burst's reads, fresh: nothing from before it
+        direct = [members[0] for members, _ in jobs if any(s.sink is not None for s in members)]
+        for first in direct:
+            first.context.loaders = loaders
+        executed = iter(await asyncio.gather(*(_execute(members[0], update) for members, update in jobs
+                                               if any(s.sink is not None for s in members)),
+                                             return_exceptions=True))
+        for members, update in jobs:
             for subscription in members:
-                if subscription.inbox is not None:
+                if subscription.inbox is not None and not subscription.closed:
                     subscription.inbox.put_nowait(update)
-            if direct:
-                payload = await _execute(first, update)
-                frames: dict[str, bytes] = {}
-                for subscription in direct:
-                    if subscription.closed:
-                        continue
-                    assert subscription.operation is not None
-                    frame = frames.get(subscription.operation.id)
-                    if frame is None:
-                        frame = frames[subscription.operation.id] = next_frame(subscription.operation.id, payload)
-                    subscription.send(frame)
+            if not any(s.sink is not None for s in members):
+                continue
+            payload = next(executed)
+            if isinstance(payload, BaseException):
+                log.error("could not execute a live update", exc_info=payload)
+                continue
+            frames: dict[str, bytes] = {}
+            for subscription in members:
+                if subscription.closed or subscription.sink is None:
+                    continue
+                assert subscription.operation is not None
+                frame = frames.get(subscription.operation.id)
+                if frame is None:
+                    frame = frames[subscription.operation.id] = next_frame(subscription.operation.id, payload)
+                subscription.send(frame)
 
 
 async def _execute(subscription: LiveSubscription, update: BackorderUpdate) -> str:
     """The subscriber's document executed on the shared update (what a field shows depends only on the kind of
     reader, the same for the whole group), as the JSON of a `next` payload."""
-    from api.context import Loaders
     from api.schema.execution import payload_of
 
-    subscription.context.loaders = Loaders()  # the connection lives on; its reads must not go stale
     result = subscription.executor.build_per_event_executor(update).execute_operation(False)
     if subscription.executor.is_awaitable(result):
         result = await result

@@ -46,21 +46,24 @@ async def _stalled(api: Any, query: str, variables: dict[str, Any]) -> Any:
     return ws
 
 
-class _Statements(logging.Handler):
-    """The SQL statements one task sends (tortoise logs each at DEBUG on "tortoise.db_client")."""
+HISTORY_READ = "SELECT backorder_id, at, kind, old_value, new_value, cause, cause_data FROM \"backorder_history\""
 
-    def __init__(self, task: str) -> None:
+
+class _Statements(logging.Handler):
+    """The SQL statements one task (or any) sends (tortoise logs each at DEBUG on "tortoise.db_client")."""
+
+    def __init__(self, task: str | None) -> None:
         super().__init__(logging.DEBUG)
         self.task, self.sent = task, []
 
     def emit(self, record: logging.LogRecord) -> None:
         current = asyncio.current_task()
-        if current is not None and current.get_name() == self.task:
+        if self.task is None or current is not None and current.get_name() == self.task:
             self.sent.append(record.getMessage())
 
 
 @contextlib.contextmanager
-def _statements_of(task: str) -> Iterator[list[str]]:
+def _statements_of(task: str | None) -> Iterator[list[str]]:
     logger = logging.getLogger("tortoise.db_client")
     handler, level = _Statements(task), logger.level
     logger.addHandler(handler)
@@ -266,4 +269,30 @@ async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_sta
     finally:
         await ws.close()
     # then the live updates read the backorders once for the burst, not once per update
+    assert counts == [1, 1], counts
+
+
+async def test_a_customers_burst_of_updates_reads_their_history_once_not_once_per_update(api, customers):  # noqa: F811
+    # given Ann with 2 waiting backorders for MUG and 6 for CUP, watching in the portal (her document reads history)
+    await s.product(api.desk, "MUG")
+    await s.product(api.desk, "CUP")
+    for sku, count in (("MUG", 2), ("CUP", 6)):
+        for _ in range(count):
+            await s.order(api.desk, ANN, (sku, 1))
+    ann = customers()
+    await ann.sign_in_with_link(ANN)
+    ws = await ann.subscribe()
+    counts = []
+    try:
+        for sku, served in (("MUG", 2), ("CUP", 6)):
+            with _statements_of(None) as sent:  # the loaders' batches run on tasks of their own
+                # when a receipt serves them all (an allocation, a status and an ETA change for each)
+                await api.desk.receive_stock(sku, served)
+                updates = await s.updates_until(ws, lambda got, n=served: len(got) >= 3 * n)
+                await asyncio.sleep(0.2)
+            assert all(u["backorder"]["history"] for u in updates)
+            counts.append(len([q for q in sent if q.startswith(HISTORY_READ)]))
+    finally:
+        await ws.close()
+    # then each burst read the history in one statement, however many updates it made
     assert counts == [1, 1], counts

@@ -173,3 +173,18 @@ async def test_the_lists_are_read_again_when_the_tab_comes_back_into_view(api, p
     await page.get_by_role("button", name="Rename YORK").click()  # docs/agent-settings.png shows an edit
     await page.screenshot(path=str((DOCS if UPDATE_SCREENSHOTS else tmp_path) / "agent-settings.png"), full_page=True)
     assert page.console_errors == []
+
+
+async def test_alt_7_opens_the_tokens_for_admins_only(api, page, browser):
+    await sign_in(api, page, "admin")
+    await page.keyboard.press("Alt+7")
+    await expect(page.get_by_role("heading", name="API tokens")).to_be_focused()
+    await page.keyboard.press("Alt+6")
+    await expect(page.get_by_role("heading", name="Locations and exchange rates")).to_be_focused()
+    agent = await (await browser.new_context(locale="en-GB")).new_page()
+    await sign_in(api, agent)
+    await agent.keyboard.press("Alt+7")  # not an admin's: nothing happens
+    await expect(agent.get_by_role("heading", name="Find an order or backorder")).to_be_visible()
+    await expect(agent.get_by_role("heading", name="API tokens")).to_be_hidden()
+    await agent.context.close()
+    assert page.console_errors == []
