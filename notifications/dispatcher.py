@@ -224,8 +224,11 @@ class Dispatcher:
         (what it would have said is no longer true, or nothing is left to say)."""
         about = await store.about_of(row.id)
         if not about:
-            return None  # worded once, when queued: a sign-in link, an opt-in question (see the audit's tests)
+            return None  # worded once, when queued: the opt-in question, true until answered (see its test)
         now = self.clock.now()
+        if row.kind == "PORTAL_LINK":  # "it works once and expires at ...": not once it has expired
+            expired = datetime.fromisoformat(about["expires_at"]) <= now
+            return "the sign-in link expired before it could be sent" if expired else None
         if row.kind == "BACK_IN_STOCK":
             if await store.subscription_status(about["subscription"]) != "NOTIFIED":
                 return "the subscription was stopped before it was sent"
