@@ -188,7 +188,8 @@ class LiveSubscription:
                 raise GraphQLError("Your session has ended: sign in again.",
                                    extensions={"code": "UNAUTHENTICATED"}) from error
             except Slow:
-                pass
+                if self.inbox is not None:  # no socket of ours to close: the stream ends (strawberry completes it)
+                    return
             await asyncio.Future()  # until the handler cancels the operation
         finally:
             self.end(None)
@@ -362,7 +363,11 @@ class _Jobs:
         for members, update in jobs:
             for subscription in members:
                 if subscription.inbox is not None and not subscription.closed:
-                    subscription.inbox.put_nowait(update)
+                    # strawberry's stream waits while its socket is full: what waits for it is bounded as well
+                    if subscription.inbox.qsize() >= subscription.hub.backlog:
+                        subscription.drop(f"more than {subscription.hub.backlog} updates waiting to be sent")
+                    else:
+                        subscription.inbox.put_nowait(update)
             if not any(s.sink is not None for s in members):
                 continue
             payload = next(executed)
