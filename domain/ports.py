@@ -74,10 +74,11 @@ class UnitOfWork(Protocol):
         served whole (values and history rows, caused by `cause`); return the SKU's aggregate with the backorders
         still waiting only (those served whole have no further part in settling it)."""
 
-    async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, SkuInventory]:
-        """Aggregates of `skus` (after `lock_skus`) with their waiting queues not loaded, only counted
-        (`SkuInventory.ahead`), for re-projecting a slice of a long queue; a SKU the store cannot summarise is
-        left out (its caller loads it whole). Not kept for `inventory`."""
+    async def summarised_inventories(self, skus: Sequence[str], at_least: int = 0) -> dict[str, SkuInventory]:
+        """Aggregates of those of `skus` (after `lock_skus`) with at least `at_least` backorders waiting, their
+        waiting queues not loaded, only counted (`SkuInventory.ahead`), for re-projecting a slice of a long
+        queue; a SKU the store cannot summarise is left out (its caller loads it whole). Not kept for
+        `inventory`."""
 
     async def stored_projection(self, inventory: SkuInventory) -> StoredProjection:
         """A summarised SKU's stored ETAs and queue positions in a few statements, whatever the queue's length

@@ -132,13 +132,19 @@ class Dispatcher:
         phone = prefs.phone or (customer.phone if customer else None)
         if prefs.by_sms and phone and not await store.sms_opted_out(phone):
             wanted.append("SMS")
+        alone: Worded | None = None  # this window worded on its own: the same for both channels, worded once
         for channel in wanted:
             waiting = await store.unsent_digest(email, channel, now, db)
             digests = [*(waiting.about or {}).get("digests", []), digest_id] if waiting else [digest_id]
             own = events if not waiting else await store.events_of_digests(digests, db)
             changes = _changes(own)
             about = {"digests": digests, "backorders": sorted({c.backorder_id for c in changes})}
-            worded = await self._word(email, changes, now)
+            if waiting is None and alone is not None:
+                worded: Worded | None = alone
+            else:
+                worded = await self._word(email, changes, now)
+                if waiting is None:
+                    alone = worded
             text = (worded.text if channel == "EMAIL" else worded.sms) if worded else None
             if waiting is not None:
                 if await store.join_digest(waiting, about, worded.subject if worded and channel == "EMAIL" else None,
@@ -147,7 +153,7 @@ class Dispatcher:
                     continue
                 changes = _changes(events)  # claimed meanwhile: this window goes on its own
                 about = {"digests": [digest_id], "backorders": sorted({c.backorder_id for c in changes})}
-                worded = await self._word(email, changes, now)
+                worded = alone = alone or await self._word(email, changes, now)
                 text = (worded.text if channel == "EMAIL" else worded.sms) if worded else None
             if worded is None or not text:
                 continue
@@ -224,8 +230,11 @@ class Dispatcher:
         (what it would have said is no longer true, or nothing is left to say)."""
         about = await store.about_of(row.id)
         if not about:
-            return None  # worded once, when queued: a sign-in link, an opt-in question (see the audit's tests)
+            return None  # worded once, when queued: the opt-in question, true until answered (see its test)
         now = self.clock.now()
+        if row.kind == "PORTAL_LINK":  # "it works once and expires at ...": not once it has expired
+            expired = datetime.fromisoformat(about["expires_at"]) <= now
+            return "the sign-in link expired before it could be sent" if expired else None
         if row.kind == "BACK_IN_STOCK":
             if await store.subscription_status(about["subscription"]) != "NOTIFIED":
                 return "the subscription was stopped before it was sent"

@@ -56,7 +56,8 @@ class Notifications:
         # a sign-in link is asked for, so it goes even to someone who stopped update emails
         await store.enqueue(key=f"portal-link:{new_id()}", kind="PORTAL_LINK", channel="EMAIL", recipient=email,
                             customer_email=email, subject=rendered.subject, body_text=rendered.text,
-                            body_html=rendered.html, now=self.clock.now())
+                            body_html=rendered.html, now=self.clock.now(),
+                            about={"expires_at": expires_at.isoformat()})  # not sent once it no longer works
         self.dispatcher.wake()
 
     async def subscribe_to_product(self, sku: str, email: str | None, phone: str | None) -> str:

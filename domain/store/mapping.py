@@ -49,8 +49,29 @@ def as_json(value: Any) -> Any:
 
 
 def money(amount: Any, currency: str) -> m.Money:
-    """Amounts to the cent, as the DECIMAL(12, 2) columns hold them (SQLite keeps the text it was given)."""
+    """Amounts to the cent, as the DECIMAL(12, 2) columns hold them (SQLite keeps the text it was given). A page
+    of the portal maps a few hundred prices, most of them the same few: each is worked out once (Money is
+    immutable, so one object serves every row with that amount)."""
+    try:  # by its text: Decimal("-0.00") equals Decimal("0.00") as a key, yet is written otherwise
+        return _money(str(amount) if isinstance(amount, Decimal) else amount, currency)
+    except TypeError:  # not hashable: worked out each time
+        return m.Money(Decimal(amount).quantize(_CENTS), currency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _money(amount: Any, currency: str) -> m.Money:
     return m.Money(Decimal(amount).quantize(_CENTS), currency)
+
+
+@functools.lru_cache(maxsize=4096)
+def _json_list(text: str) -> tuple[Any, ...]:
+    return tuple(json.loads(text) or ())
+
+
+def json_list(value: Any) -> list[Any]:
+    """A JSON list column (a product's substitutes, a backorder's declined ones) as a new list; the text of
+    each is parsed once (a few shapes repeat across a page and a queue)."""
+    return list(_json_list(value)) if isinstance(value, str) else list(value or [])
 
 
 @functools.lru_cache(maxsize=4096)
@@ -64,7 +85,16 @@ def reserved(value: Any) -> dict[str, int]:
 
 
 def history_cause(cause: str, cause_data: str | None) -> Cause:
-    """A history row's cause: the structured one, or (rows from before causes were data) the text of the time."""
+    """A history row's cause: the structured one, or (rows from before causes were data) the text of the time.
+    Causes are immutable and repeat (a page reads the same few): each text is parsed once."""
+    try:
+        return _history_cause(cause, cause_data)
+    except TypeError:  # a decoded value (not text): read each time
+        return Cause.from_dict(as_json(cause_data)) if cause_data else Cause.legacy(cause)
+
+
+@functools.lru_cache(maxsize=4096)
+def _history_cause(cause: str, cause_data: str | None) -> Cause:
     return Cause.from_dict(json.loads(cause_data)) if cause_data else Cause.legacy(cause)
 
 
@@ -73,7 +103,7 @@ def product(r: Row) -> m.Product:
     return m.Product(
         sku=r["sku"], name=r["name"], price=money(r["price"], r["currency"]),
         backorder_policy=_POLICY[r["backorder_policy"]], backorder_limit=r["backorder_limit"],
-        release_date=as_date(r["release_date"]), substitutes=list(as_json(r["substitutes"]) or []),
+        release_date=as_date(r["release_date"]), substitutes=json_list(r["substitutes"]),
         supplier_id=r["supplier_id"], lead_time_days=r["lead_time_days"],
         allocation_policy=_ALLOCATION[r["allocation_policy"]], fair_share_minimum=r["fair_share_minimum"],
         customer_cap_per_receipt=r["customer_cap_per_receipt"], version=r["version"])

@@ -32,6 +32,7 @@ from domain.use_cases.shared import (
     locked_purchase_order,
     po_event,
     po_line,
+    receive_at_head,
     save,
     settle,
     settle_aside,
@@ -170,7 +171,7 @@ async def settle_inbound_change(deps: Deps, uow: UnitOfWork, skus: Sequence[str]
     breaks (`SkuInventory.reproject_slice`). Either way the same ETAs, history and events."""
     today = deps.clock.now().date()
     whole: list[str] = []
-    summarised = await uow.summarised_inventories(skus)
+    summarised = await uow.summarised_inventories(skus, at_least=SLICE_FROM)
     for sku in skus:
         inventory = summarised.get(sku)
         if inventory is None or inventory.ahead is None or inventory.ahead.waiting_count < SLICE_FROM:
@@ -240,13 +241,21 @@ async def receive_purchase_order(
                 await uow.count_delivery(supplier.id, supplier.record_delivery(po.expected_date, now.date()))
         await uow.save_purchase_order(po)
         uow.add_events([po_event(po, now, "received")])
-        await uow.load_inventories(skus)
         po_received = Cause(kind=CauseKind.PO_RECEIVED, actor=Actor.AGENT, reference=po.number)
+        at_head: dict[str, SkuInventory] = {}  # long first-come-first-served queues: served from their heads' rows
         for sku in skus:
-            inventory = await uow.inventory(sku)
-            if sku in received:
-                inventory.receive(po.location, received[sku], now, po_received)
-            await settle_aside(inventory, now, po_received)
+            if received.get(sku):
+                rest = await receive_at_head(uow, sku, po.location, received[sku], now, po_received)
+                if rest is not None:
+                    at_head[sku] = rest
+        await uow.load_inventories([sku for sku in skus if sku not in at_head])
+        for sku in skus:
+            inventory = at_head.get(sku)
+            if inventory is None:
+                inventory = await uow.inventory(sku)
+                if sku in received:
+                    inventory.receive(po.location, received[sku], now, po_received)
+                await settle_aside(inventory, now, po_received)
             await save(uow, inventory)
         await uow.commit()
         return po

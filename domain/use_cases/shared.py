@@ -15,7 +15,15 @@ from domain.causes import Cause
 from domain.clock import Clock
 from domain.commands import AllocationPreviewLine, LineRequest
 from domain.errors import InvalidState, not_found, on_line
-from domain.model import Backorder, Order, PurchaseOrder, PurchaseOrderLine, SkuInventory, check_sku
+from domain.model import (
+    Backorder,
+    BackorderStatus,
+    Order,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    SkuInventory,
+    check_sku,
+)
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 
 
@@ -48,6 +56,37 @@ async def settle_aside(inventory: SkuInventory, now: datetime, cause: Cause) -> 
         inventory.settle(now, cause)
     else:
         await asyncio.to_thread(inventory.settle, now, cause)
+
+
+# waiting backorders from which a first-come-first-served receipt serves the head of the queue from its rows
+# (domain.model.head) instead of loading the queue whole: 100k backorders as objects were most of a receipt's time
+SERVE_HEAD_FROM = 1_000
+
+
+async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: int, now: datetime,
+                          cause: Cause) -> SkuInventory | None:
+    """Units arrive for a long first-come-first-served queue (the SKU locked): the store reads only the backorders
+    the units reach (`waiting_head`), the domain decides for them what settling the whole queue would
+    (`serve_head`), and only those still waiting afterwards are loaded and settled. Returns that aggregate,
+    settled, for `save`; None when this does not apply (nothing written): receive and settle it whole."""
+    head = await uow.queue_head(sku, SERVE_HEAD_FROM)
+    if head is None:
+        return None
+    head.receive(location, quantity, now, cause)
+    if not head.can_serve_head(now.date()):
+        return None
+    rows, waiting = await uow.waiting_head(sku, head.available_to_promise)
+    if len(rows) < LONG_QUEUE:
+        served = head.serve_head(rows, waiting, now, cause)
+    else:  # 100k rows decided: seconds of Python the process's other requests would wait for (settle_aside)
+        served = await asyncio.to_thread(head.serve_head, rows, waiting, now, cause)
+    head.check_invariants()
+    whole = [s for s in served if s.status is BackorderStatus.ALLOCATED]
+    rest = await uow.save_served(head, whole, cause)
+    rest.adopt_served([s for s in served if s.status is not BackorderStatus.ALLOCATED], cause)  # the last, in part
+    uow.add_events(head.events)
+    await settle_aside(rest, now, cause)
+    return rest
 
 
 async def save(uow: UnitOfWork, inventory: SkuInventory) -> None:

@@ -3,20 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from domain.causes import Actor, Cause, CauseKind
 from domain.commands import AllocationPreviewLine
 from domain.errors import InvalidInput
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
-from domain.model import DEFAULT_LOCATION, BackorderStatus, SkuInventory, check_quantity, check_sku
+from domain.model import DEFAULT_LOCATION, SkuInventory, check_quantity, check_sku
 from domain.ports import UnitOfWork
 from domain.use_cases.reference_data import known_location
-from domain.use_cases.shared import LONG_QUEUE, Deps, save, settle, settle_aside, watch
-
-# waiting backorders from which a first-come-first-served receipt serves the head of the queue from its rows
-# (domain.model.head) instead of loading the queue whole: 100k backorders as objects were most of a receipt's time
-SERVE_HEAD_FROM = 1_000
+from domain.use_cases.shared import Deps, receive_at_head, save, settle, settle_aside, watch
 
 
 async def receive_stock(deps: Deps, sku: str, quantity: int, location: str = DEFAULT_LOCATION,
@@ -96,24 +90,7 @@ async def _receipt_at_head(deps: Deps, uow: UnitOfWork, sku: str, quantity: int,
     only those still waiting afterwards are loaded and settled. None when it does not apply: then `_receipt`."""
     now = deps.clock.now()
     sku, location, received = await _checked(uow, sku, quantity, location, note)
-    head = await uow.queue_head(sku, SERVE_HEAD_FROM)
-    if head is None:
-        return None
-    head.receive(location, quantity, now, received)
-    if not head.can_serve_head(now.date()):
-        return None
-    rows, waiting = await uow.waiting_head(sku, head.available_to_promise)
-    if len(rows) < LONG_QUEUE:
-        served = head.serve_head(rows, waiting, now, received)
-    else:  # 100k rows decided: seconds of Python the process's other requests would wait for (settle_aside)
-        served = await asyncio.to_thread(head.serve_head, rows, waiting, now, received)
-    head.check_invariants()
-    whole = [s for s in served if s.status is BackorderStatus.ALLOCATED]
-    rest = await uow.save_served(head, whole, received)
-    rest.adopt_served([s for s in served if s.status is not BackorderStatus.ALLOCATED], received)  # the last, in part
-    uow.add_events(head.events)
-    await settle_aside(rest, now, received)
-    return rest
+    return await receive_at_head(uow, sku, location, quantity, now, received)
 
 
 async def _checked(uow: UnitOfWork, sku: str, quantity: int, location: str, note: str) -> tuple[str, str, Cause]:

@@ -345,3 +345,61 @@ async def test_back_in_stock_goes_only_while_it_is_and_the_next_real_return_is_t
     assert [m["To"] for m in smtp.messages if "back in stock" in m["Subject"]] == ["watcher@example.com"]
     keys = [m.idempotency_key for m in await store.OutboxMessage.filter(kind="BACK_IN_STOCK").order_by("created_at")]
     assert len(keys) == len(set(keys)) == 2
+
+
+# -- the audit: every kind of customer message is worded at send time, or says here why it cannot go stale ------
+# Webhooks are for integrations: they report events as they happened (their semantics), not a state, and are left.
+WORDED_ONCE = {
+    # "reply YES to get one text when <product> is back in stock": a question about the next return, with no
+    # figure, date or status in it, true until it is answered; a STOP meanwhile suppresses it at send time
+    "SMS_OPT_IN",
+}
+
+
+async def test_a_sign_in_link_that_expired_while_waiting_to_be_sent_is_not_sent(db, smtp, twilio):
+    shop, _ = await _lamp_shop(smtp, twilio)
+    smtp.handler.defer.add("ann@example.com")
+    await shop.notifications.send_portal_link("ann@example.com", "http://shop.test/#token=abc",
+                                              shop.clock.now() + timedelta(minutes=30))
+    await shop.deliver(rounds=1)
+    smtp.handler.defer.clear()
+    shop.clock.advance(timedelta(minutes=31))  # the next try comes after the link stopped working
+    await shop.deliver()
+    assert smtp.messages == []
+    [row] = await store.OutboxMessage.filter(kind="PORTAL_LINK")
+    assert row.status == "SUPPRESSED" and row.last_error == "the sign-in link expired before it could be sent"
+
+
+async def test_the_opt_in_question_is_worded_once_and_states_nothing_that_can_change(db, smtp, twilio):
+    shop, _ = await _lamp_shop(smtp, twilio)
+    shop.clock.set(datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
+    twilio.fail_next(500, 20500, "Internal Server Error", times=1)
+    assert await shop.notifications.subscribe_to_product("LAMP", None, "+447700900555") == "PENDING"
+    await shop.deliver(rounds=1)
+    await shop.desk.receive_stock("LAMP", 3)  # the product comes back while the question waits for its next try
+    shop.clock.advance(timedelta(hours=1))
+    await shop.deliver()
+    [row] = await store.OutboxMessage.filter(kind="SMS_OPT_IN")
+    assert twilio.bodies == [row.body_text] and row.about is None
+    assert twilio.bodies == ["Lamp & Co: reply YES to get one text when Anglepoise lamp is back in stock. "
+                             "Reply STOP to opt out"]
+    assert not any(ch.isdigit() for ch in row.body_text)  # no quantity, date or price to go stale
+
+
+async def test_every_kind_of_customer_message_is_worded_when_sent_or_said_why_not(db, smtp, twilio):
+    shop, _ = await _lamp_shop(smtp, twilio)
+    shop.clock.set(datetime(2026, 3, 3, 12, 0, tzinfo=UTC))
+    await _ann_orders(shop)  # a digest, by email and by text
+    await shop.notifications.send_portal_link("ann@example.com", "http://shop.test/#token=abc",
+                                              shop.clock.now() + timedelta(minutes=30))
+    await shop.notifications.subscribe_to_product("LAMP", "watcher@example.com", None)
+    await shop.notifications.subscribe_to_product("LAMP", None, "+447700900555")
+    await store.confirm_product_subscriptions("+447700900555")
+    await shop.desk.receive_stock("LAMP", 5)  # back in stock, by email and by text
+    await shop.dispatcher.compose_due()
+    rows = await store.OutboxMessage.all()
+    assert {(r.kind, r.channel) for r in rows} >= {("DIGEST", "EMAIL"), ("DIGEST", "SMS"), ("PORTAL_LINK", "EMAIL"),
+                                                   ("BACK_IN_STOCK", "EMAIL"), ("BACK_IN_STOCK", "SMS"),
+                                                   ("SMS_OPT_IN", "SMS")}
+    for row in rows:
+        assert row.about is not None or row.kind in WORDED_ONCE, (row.kind, row.channel)

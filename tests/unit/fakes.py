@@ -118,7 +118,7 @@ class InMemoryUnitOfWork:
     async def load_inventories(self, skus: Sequence[str], *, appending_at: datetime | None = None) -> None:
         return None  # in memory, `inventory` is as cheap for many SKUs as for one, with its queue whole
 
-    async def summarised_inventories(self, skus: Sequence[str]) -> dict[str, SkuInventory]:
+    async def summarised_inventories(self, skus: Sequence[str], at_least: int = 0) -> dict[str, SkuInventory]:
         return {}  # in memory a queue is loaded whole as cheaply: every SKU takes the whole settle
 
     async def stored_projection(self, inventory: SkuInventory) -> StoredProjection:
