@@ -173,6 +173,9 @@ class Dispatcher:
         """A digest of `changes` as it reads at `now`, from the backorders as they are; None: nothing to say."""
         # one statement for all of the digest's backorders and, for each, how many ahead of it were placed before it
         backorders, placed_before = await q.backorders_with_placed_before(list({c.backorder_id for c in changes}))
+        # only the customer's own: a change that names another customer's backorder (a fault upstream) is not told
+        backorders = {i: b for i, b in backorders.items() if b.customer_email == email}
+        changes = [c for c in changes if c.backorder_id in backorders]
         products = await q.products_by_sku(list({b.sku for b in backorders.values()}))
         # what the message says is read now: the window's events only say what changed
         now_state = {i: _now(b, products.get(b.sku), now.date(), placed_before.get(i, 0))
