@@ -188,8 +188,7 @@ class LiveSubscription:
                 raise GraphQLError("Your session has ended: sign in again.",
                                    extensions={"code": "UNAUTHENTICATED"}) from error
             except Slow:
-                if self.inbox is not None:  # no socket of ours to close: the stream ends (strawberry completes it)
-                    return
+                pass
             await asyncio.Future()  # until the handler cancels the operation
         finally:
             self.end(None)
@@ -363,11 +362,7 @@ class _Jobs:
         for members, update in jobs:
             for subscription in members:
                 if subscription.inbox is not None and not subscription.closed:
-                    # strawberry's stream waits while its socket is full: what waits for it is bounded as well
-                    if subscription.inbox.qsize() >= subscription.hub.backlog:
-                        subscription.drop(f"more than {subscription.hub.backlog} updates waiting to be sent")
-                    else:
-                        subscription.inbox.put_nowait(update)
+                    subscription.inbox.put_nowait(update)
             if not any(s.sink is not None for s in members):
                 continue
             payload = next(executed)

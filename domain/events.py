@@ -447,6 +447,18 @@ def _compacted(run: Sequence[Event]) -> QueueChanged:
                         causes=tuple(causes), entries=tuple(entries))
 
 
+@dataclass(frozen=True, kw_only=True)
+class GoodwillOffered(BackorderEvent):
+    """An agent gave the waiting customer a credit (in the order's currency) and/or a discount code."""
+
+    kind: ClassVar[str] = "GoodwillOffered"
+    goodwill_id: str
+    credit_amount: str | None  # a decimal, as text: events are JSON
+    credit_currency: str | None
+    discount_code: str | None
+    agent: str
+
+
 def expand(events: Iterable[Event]) -> Iterator[Event]:
     """Every event as the per-backorder events it stands for: a QueueChanged opened up, any other as it is."""
     for event in events:
@@ -470,6 +482,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SubstituteOffered,
         SubstituteDeclined,
         BackorderPreferencesChanged,
+        GoodwillOffered,
         OrderPlaced,
         OrderShipped,
         ShippingPreferenceChanged,

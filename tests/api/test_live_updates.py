@@ -246,41 +246,6 @@ async def test_the_legacy_graphql_ws_protocol_still_streams_through_strawberrys_
         ("data", "old", backorder) for backorder in placed]
 
 
-@pytest.mark.api_settings(live_backlog=4)
-async def test_a_legacy_protocol_subscriber_that_stops_reading_is_let_go_not_queued_for_without_bound(api):
-    # given a graphql-ws (legacy protocol) subscriber whose socket stopped reading: strawberry's own stream sends
-    # its updates, and waits while the socket is full; its updates wait in the subscription's inbox meanwhile
-    await s.product(api.desk, "MUG")
-    others = api.bus.subscribers
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", int(api.base.rsplit(":", 1)[1])))
-    ws = await websockets.connect(f"{api.base.replace('http', 'ws')}/graphql", sock=sock, max_queue=1,
-                                  subprotocols=["graphql-ws"])  # type: ignore[list-item]
-    try:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {api.token}"}}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
-        await ws.send(json.dumps({"id": "old", "type": "start", "payload": {"query": WIDE,
-                                                                            "variables": {"sku": "MUG"}}}))
-        await s.listening(api, others)
-        # when orders keep coming, far more than the backlog (4) once its socket is full
-        inboxes = []
-        for n in range(200):
-            await s.order(api.desk, f"c{n}@example.com", ("MUG", 1))
-            await asyncio.sleep(0)
-            inboxes += [sub.inbox.qsize() for sub in list(getattr(api.bus, "_streams", ()))
-                        if getattr(sub, "inbox", None) is not None]
-            if api.bus.subscribers == others:
-                break
-        # then it is let go (it leaves the bus) once more than the backlog wait for it, as a socket is closed
-        # with 1013 on the direct path: before, its inbox grew with every update for as long as it stayed
-        assert api.bus.subscribers == others, f"still subscribed, {max(inboxes, default=0)} updates waiting"
-        assert max(inboxes, default=0) <= 4
-    finally:
-        await ws.close()
-
-
 async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_statements(api):
     # given a watcher of MUG's queue whose document reads the backorder, and queues of 2 and of 8 backorders
     await s.product(api.desk, "MUG")
