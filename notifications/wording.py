@@ -343,6 +343,7 @@ HEADLINES: dict[str, str] = {
     "eta_earlier": _("Good news: it is now expected earlier, on {new} (was {old})."),
     "long_delay": _("It is taking longer than we first said: now expected {new}."),
     "substitute_offered": _("An alternative is in stock now: {names}."),
+    "goodwill": _("We are sorry for the wait, and have something for you."),
 }
 SUBJECTS: dict[str, str] = {
     "created": _("on backorder"), "allocated": _("ready to ship"), "released": _("preorder ready to ship"),
@@ -352,6 +353,7 @@ SUBJECTS: dict[str, str] = {
     "partly_substituted": _("alternative confirmed"), "eta_later": _("new expected date"),
     "eta_earlier": _("arriving earlier"), "long_delay": _("delayed: your options"),
     "substitute_offered": _("an alternative is in stock"),
+    "goodwill": _("something for the wait"),
 }
 SMS_HEADLINES: dict[str, str] = {
     "created": _("on backorder"), "allocated": _("ready to ship"), "released": _("preorder ready to ship"),
@@ -365,11 +367,24 @@ SMS_HEADLINES: dict[str, str] = {
     "substituted": _("replaced by your alternative"), "partly_substituted": _("partly replaced by your alternative"),
     "eta_later": _("new date"), "eta_earlier": _("arriving earlier"), "long_delay": _("delayed, see your options"),
     "substitute_offered": _("an alternative is in stock"),
+    "goodwill": _("something for the wait, see your email"),
 }
 CONFIDENCE: dict[str, str] = {
     "HIGH": _("confirmed by the supplier"), "MEDIUM": _("our estimate"),
     "LOW": _("uncertain: the supplier has been late"),
 }
+
+
+GIFT_CREDIT = _("We have credited you {amount} for the wait.")
+GIFT_CODE = _("Your discount code for the wait: {code}")
+
+
+def goodwill_lines(credit: tuple[Decimal, str] | None, code: str | None, language: str) -> list[str]:
+    """An agent's goodwill as a message states it, from its row when the message is worded: the credit in the
+    customer's money format, the code to type (never the agent's name or note)."""
+    t = translations(language).gettext
+    lines = [t(GIFT_CREDIT).format(amount=format_money(credit[0], credit[1], language))] if credit else []
+    return lines + ([t(GIFT_CODE).format(code=code)] if code else [])
 
 
 def headline_key(head: str, wish: str | None) -> str:
