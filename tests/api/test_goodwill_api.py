@@ -106,3 +106,24 @@ async def test_a_pages_goodwill_is_one_statement_whatever_its_size(api):
     assert len(three) == 3 and len(twelve) == 12 and all(len(b["goodwill"]) == 1 for b in twelve)
     assert sum('"goodwill"' in sql for sql in large) == 1, large
     assert len(large) == len(small), (small, large)
+
+
+async def test_live_updates_carry_goodwill_worded_for_each_reader(api, shop, customers):  # noqa: F811
+    query = """subscription { backorderUpdates { kind message backorderId backorder { goodwill { discountCode } } } }"""
+    agent = await s.subscribe(api, query)
+    ann = customers()
+    await ann.sign_in_with_link(ANN)
+    customer = await ann.subscribe()
+    try:
+        await api.gql(OFFER, _input(shop["ann"], credit={"amount": "5", "currency": "EUR"}, discountCode="SORRY5"))
+        [seen] = await s.updates_until(agent, lambda u: len(u) >= 1)
+        assert (seen["kind"], seen["backorderId"]) == ("GOODWILL_OFFERED", shop["ann"])
+        assert seen["message"] == "goodwill from test agent: credit 5.00 EUR, discount code SORRY5"
+        assert seen["backorder"]["goodwill"] == [{"discountCode": "SORRY5"}]
+        [told] = await s.updates_until(customer, lambda u: len(u) >= 1)
+        assert told["kind"] == "GOODWILL_OFFERED"
+        assert told["message"] == "a credit of €5.00 and a discount code for the wait"
+        assert "test agent" not in str(told) and "sorry for the wait" not in str(told)
+    finally:
+        await agent.close()
+        await customer.close()
