@@ -87,6 +87,8 @@ MUTATIONS = {
                          "{ notification { id } } }",
     "offerSubstitute": "mutation($backorder: ID!) { offerSubstitute(input: {backorderId: $backorder, "
                        'substituteSku: "CUP"}) { backorder { id } } }',
+    "offerGoodwill": "mutation($backorder: ID!) { offerGoodwill(input: {backorderId: $backorder, "
+                     'discountCode: "FREE", note: "n"}) { backorder { id } } }',
     "createApiToken": 'mutation { createApiToken(input: {name: "evil", role: ADMIN}) { secret } }',
     "revokeApiToken": "mutation($token: ID!) { revokeApiToken(input: {id: $token}) { revokedId } }",
     "createWebhookEndpoint": 'mutation { createWebhookEndpoint(input: {url: "https://example.com/hook", '
