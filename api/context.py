@@ -28,6 +28,7 @@ from domain.currency import ExchangeRate
 from domain.customers import NotificationPreferences
 from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
+from domain.goodwill import Goodwill
 from domain.services import BackorderDesk
 from domain.store import queries as q
 from domain.store.portal import SignedIn, get_preferences, languages_by_email
@@ -381,6 +382,10 @@ class Loaders:
     @cached_property
     def history_by_backorder(self) -> Loader[str, list[m.HistoryEntry]]:
         return _mapped(q.history_by_backorder, list)
+
+    @cached_property
+    def goodwill_by_backorder(self) -> Loader[str, list[Goodwill]]:
+        return _mapped(q.goodwill_by_backorder, list)
 
     @cached_property
     def language_by_email(self) -> Loader[str, str]:

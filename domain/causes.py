@@ -44,6 +44,7 @@ class CauseKind(str, Enum):
     #                              the customer's "cancel if not by" date `old`
     SUBSTITUTE_DECLINED = "SUBSTITUTE_DECLINED"  # substitute `reference` declined (actor, agent)
     PREFERENCES_CHANGED = "PREFERENCES_CHANGED"  # "cancel if not by" `new` (None: cleared), consent `reference`
+    GOODWILL = "GOODWILL"  # an agent gave goodwill: credit `new` ("12.50 EUR"), discount code `reference` (agent)
     LEGACY = "LEGACY"  # recorded before causes were data: only the staff text of the time (`text`)
 
 

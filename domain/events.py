@@ -334,9 +334,13 @@ class QueueChanged(Event):
         return found
 
     def part(self, positions: Sequence[int]) -> QueueChanged:
-        """The entries at `positions` only (one customer's part, for their digest), as a QueueChanged of its own."""
+        """The entries at `positions` only (one customer's part, for their digest), as a QueueChanged of its own:
+        only the backorders and the causes those entries name (a cause of another customer's change, an agent's
+        reason or an order number, is not kept in this customer's outbox row)."""
         index: dict[int, int] = {}
+        cause_index: dict[int, int] = {}
         backorders: list[tuple[str, str, str]] = []
+        causes: list[Cause] = []
         entries = []
         for n in positions:
             entry = self.entries[n]
@@ -344,9 +348,13 @@ class QueueChanged(Event):
             if b is None:
                 b = index[entry[1]] = len(backorders)
                 backorders.append(self.backorders[entry[1]])
-            entries.append((entry[0], b, *entry[2:]))
+            c = cause_index.get(entry[2])
+            if c is None:
+                c = cause_index[entry[2]] = len(causes)
+                causes.append(self.causes[entry[2]])
+            entries.append((entry[0], b, c, *entry[3:]))
         return QueueChanged(occurred_at=self.occurred_at, sku=self.sku, backorders=tuple(backorders),
-                            causes=self.causes, entries=tuple(entries))
+                            causes=tuple(causes), entries=tuple(entries))
 
     def expand(self) -> list[BackorderEvent]:
         """The per-backorder events this stands for, in order (the same objects each time: every subscriber
@@ -439,6 +447,18 @@ def _compacted(run: Sequence[Event]) -> QueueChanged:
                         causes=tuple(causes), entries=tuple(entries))
 
 
+@dataclass(frozen=True, kw_only=True)
+class GoodwillOffered(BackorderEvent):
+    """An agent gave the waiting customer a credit (in the order's currency) and/or a discount code."""
+
+    kind: ClassVar[str] = "GoodwillOffered"
+    goodwill_id: str
+    credit_amount: str | None  # a decimal, as text: events are JSON
+    credit_currency: str | None
+    discount_code: str | None
+    agent: str
+
+
 def expand(events: Iterable[Event]) -> Iterator[Event]:
     """Every event as the per-backorder events it stands for: a QueueChanged opened up, any other as it is."""
     for event in events:
@@ -462,6 +482,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SubstituteOffered,
         SubstituteDeclined,
         BackorderPreferencesChanged,
+        GoodwillOffered,
         OrderPlaced,
         OrderShipped,
         ShippingPreferenceChanged,

@@ -16,10 +16,12 @@ from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DeliveryRecord
 from domain.eta import StoredProjection
 from domain.events import Event
+from domain.goodwill import Goodwill
 from domain.locations import Location
 from domain.model import (
     Backorder,
     Customer,
+    HistoryEntry,
     Order,
     Product,
     PurchaseOrder,
@@ -162,6 +164,9 @@ class UnitOfWork(Protocol):
 
     async def save_exchange_rate(self, rate: ExchangeRate) -> None:
         """Set the rate for its pair of currencies (replacing the one before)."""
+
+    async def record_goodwill(self, goodwill: Goodwill, entry: HistoryEntry) -> None:
+        """Keep an agent's goodwill and its line in the backorder's history (append-only: no lock needed)."""
 
     def add_events(self, events: Sequence[Event]) -> None:
         """Queue events: written to the event log in this transaction, published after commit."""

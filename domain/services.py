@@ -17,6 +17,7 @@ from domain.clock import Clock
 from domain.commands import AllocationPreviewLine, CustomerDetails, LineRequest, ProductInput, Shipment
 from domain.currency import ExchangeRate
 from domain.delays import SupplierPerformance
+from domain.goodwill import Goodwill
 from domain.locations import Location
 from domain.model import (
     DEFAULT_LOCATION,
@@ -34,6 +35,7 @@ from domain.preferences import KEEP, Keep, SubstituteConsent
 from domain.use_cases import (
     backorders,
     catalogue,
+    goodwill,
     orders,
     preferences,
     purchasing,
@@ -147,6 +149,13 @@ class BackorderDesk:
 
     async def offer_substitute(self, backorder_id: str, substitute_sku: str, agent: str) -> Backorder:
         return await backorders.offer_substitute(self._deps, backorder_id, substitute_sku, agent)
+
+    async def offer_goodwill(self, backorder_id: str, *, credit_amount: Decimal | str | None,
+                             credit_currency: str | None, discount_code: str | None, note: str,
+                             agent: str) -> tuple[Backorder, Goodwill]:
+        return await goodwill.offer_goodwill(self._deps, backorder_id, credit_amount=credit_amount,
+                                             credit_currency=credit_currency, discount_code=discount_code,
+                                             note=note, agent=agent)
 
     async def ship_allocated(self, order_id: str) -> Shipment:
         return await orders.ship_allocated(self._deps, order_id)

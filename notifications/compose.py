@@ -20,7 +20,7 @@ from typing import Any
 # the domain events a customer's digest looks at
 CUSTOMER_EVENTS = frozenset({
     "BackorderCreated", "BackorderAllocated", "BackorderStatusChanged", "EtaChanged", "BackorderCancelled",
-    "BackorderShipped", "BackorderSubstituted", "SubstituteOffered",
+    "BackorderShipped", "BackorderSubstituted", "SubstituteOffered", "GoodwillOffered",
 })  # SubstituteDeclined and BackorderPreferencesChanged are the customer's own acts: nothing to tell them
 
 ACTIVE = frozenset({"WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED"})
@@ -65,6 +65,7 @@ class WindowNews:
     substitute_sku: str | None = None
     substituted_automatically: bool = False  # under the customer's substitute consent
     offered_substitutes: list[str] = field(default_factory=list)
+    goodwill: list[str] = field(default_factory=list)  # ids of the goodwill given in the window: told once, here
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ def window_news(changes: list[Change]) -> dict[str, WindowNews]:
             sku = str(d.get("substitute_sku"))
             if sku not in n.offered_substitutes:
                 n.offered_substitutes.append(sku)
+        elif c.kind == "GoodwillOffered":
+            n.goodwill.append(str(d.get("goodwill_id")))
     return out
 
 
@@ -198,6 +201,8 @@ def headline(news: WindowNews, now: Now, rules: Rules) -> str | None:
         return "eta_later" if (news.eta_before and now.eta and now.eta > news.eta_before) else "eta_earlier"
     if now.active and now.waiting_quantity and news.offered_substitutes:
         return "substitute_offered"
+    if news.goodwill:  # with any other headline it is told beside it (its own lines in the item)
+        return "goodwill"
     return None
 
 

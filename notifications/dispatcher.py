@@ -173,6 +173,9 @@ class Dispatcher:
         """A digest of `changes` as it reads at `now`, from the backorders as they are; None: nothing to say."""
         # one statement for all of the digest's backorders and, for each, how many ahead of it were placed before it
         backorders, placed_before = await q.backorders_with_placed_before(list({c.backorder_id for c in changes}))
+        # only the customer's own: a change that names another customer's backorder (a fault upstream) is not told
+        backorders = {i: b for i, b in backorders.items() if b.customer_email == email}
+        changes = [c for c in changes if c.backorder_id in backorders]
         products = await q.products_by_sku(list({b.sku for b in backorders.values()}))
         # what the message says is read now: the window's events only say what changed
         now_state = {i: _now(b, products.get(b.sku), now.date(), placed_before.get(i, 0))
@@ -195,6 +198,8 @@ class Dispatcher:
         rates = await q.exchange_rates_by_pair(sorted({
             (catalogue[s].price.currency, paid.currency) for i in items if (paid := paying.get(i.news.backorder_id))
             for s in i.news.offered_substitutes if s in catalogue and catalogue[s].price.currency != paid.currency}))
+        # goodwill as its rows say now (worded at send time), only what this window's events gave: told once
+        given = await q.goodwill_by_backorder([i.news.backorder_id for i in items if i.news.goodwill])
         views = []
         for i in items:
             offered = list(i.news.offered_substitutes)
@@ -211,7 +216,8 @@ class Dispatcher:
                     for s in offered if s in names),
                 # what the alternatives that took its place cost them, from the order as it is now
                 paid=tuple(line for line in order.lines if line.substitute_for == i.news.backorder_id)
-                if order and i.news.substituted else ()))
+                if order and i.news.substituted else (),
+                goodwill=tuple(g for g in given.get(i.news.backorder_id, ()) if g.id in i.news.goodwill)))
         prefs = await get_preferences(email)
         customer = (await q.customers_by_email([email])).get(email)
         name = customer.name.split(" ")[0] if customer and customer.name else ""

@@ -49,12 +49,14 @@ log = logging.getLogger("backorder.webhooks")
 # the event types an endpoint may subscribe to (their names are the contract with receivers)
 EVENT_TYPES = (
     "backorder.created", "backorder.allocated", "backorder.eta_changed", "backorder.cancelled",
-    "backorder.substituted", "backorder.shipped", "order.placed", "purchase_order.received", "stock.changed",
+    "backorder.substituted", "backorder.shipped", "backorder.goodwill_offered", "order.placed",
+    "purchase_order.received", "stock.changed",
 )
 _BY_CLASS: dict[type[ev.Event], str] = {
     ev.BackorderCreated: "backorder.created", ev.BackorderAllocated: "backorder.allocated",
     ev.EtaChanged: "backorder.eta_changed", ev.BackorderCancelled: "backorder.cancelled",
     ev.BackorderSubstituted: "backorder.substituted", ev.BackorderShipped: "backorder.shipped",
+    ev.GoodwillOffered: "backorder.goodwill_offered",
     ev.OrderPlaced: "order.placed", ev.StockReceived: "stock.changed", ev.StockAdjusted: "stock.changed",
 }
 SIGNATURE_HEADER, TIMESTAMP_HEADER = "X-Backorder-Signature", "X-Backorder-Timestamp"

@@ -17,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from domain.goodwill import Goodwill
 from domain.model import OrderLine
 from domain.pricing import PriceComparison
 from notifications import wording
@@ -71,6 +72,7 @@ class ItemView:
     paid: tuple[OrderLine, ...] = ()  # the order's lines of the alternatives that took its place: what they cost
     # beside `substitutes`, each one's price next to what the customer pays (None: not in their currency)
     offer_prices: tuple[PriceComparison | None, ...] = ()
+    goodwill: tuple[Goodwill, ...] = ()  # what an agent gave in the window, read when the message is worded
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,8 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
         "confidence_words": wording.confidence_words(now.eta_confidence, language) if waiting else "",
         "long_delay": item.long_delay,
         "substitutes": list(view.substitutes),
+        "goodwill": [line for g in view.goodwill for line in wording.goodwill_lines(
+            (g.credit.amount, g.credit.currency) if g.credit else None, g.discount_code, language)],
     }
 
 

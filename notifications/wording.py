@@ -17,17 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 from babel import Locale
 
 from domain import events as ev
 from domain.causes import Actor, Cause, CauseKind, RequestedBy
-from notifications.i18n import format_day, format_locale, format_number, language_of, translations
+from notifications.i18n import format_day, format_locale, format_money, format_number, language_of, translations
 
 ARROW = "→"  # the one arrow of every "before → after"
 
 # not PRIORITY: the queue is the shop's business
-CUSTOMER_HISTORY_KINDS = frozenset({"STATUS", "ETA", "QUANTITY", "SUBSTITUTE", "PREFERENCE"})
+CUSTOMER_HISTORY_KINDS = frozenset({"STATUS", "ETA", "QUANTITY", "SUBSTITUTE", "PREFERENCE", "GOODWILL"})
 
 
 def _(message: str) -> str:
@@ -40,6 +41,9 @@ NOT_BY_DATE = _("{quantity} cancelled: not expected by {date}, the latest date y
 NOT_BY_DATE_PASSED = _("{quantity} cancelled: {date}, the latest date you chose, has passed")
 SUBSTITUTE_DECLINED = _("you declined an alternative")
 SUBSTITUTE_DECLINED_FOR_YOU = _("an alternative was declined for you")
+GOODWILL_CREDIT = _("a credit of {amount} for the wait")
+GOODWILL_CODE = _("a discount code for the wait")
+GOODWILL_BOTH = _("a credit of {amount} and a discount code for the wait")
 AUTO_SUBSTITUTED = _("{quantity} replaced by an alternative you agreed to in advance")
 # What a customer reads for each kind of cause: only quantities are carried over.
 CUSTOMER_CAUSES: dict[CauseKind, str] = {
@@ -84,6 +88,8 @@ def customer_cause(kind: str, cause: Cause, language: str = "en") -> str:
         words = NOT_BY_DATE if cause.new else NOT_BY_DATE_PASSED
         latest = format_day(date.fromisoformat(cause.old), language) if cause.old else ""
         return t(words).format(quantity=cause.quantity or 0, date=latest)
+    if cause.kind is CauseKind.GOODWILL:
+        return goodwill_words(cause, language)
     if cause.kind is CauseKind.SUBSTITUTE_DECLINED:
         return t(SUBSTITUTE_DECLINED if cause.actor is Actor.CUSTOMER else SUBSTITUTE_DECLINED_FOR_YOU)
     if cause.kind is CauseKind.SUBSTITUTED and cause.actor is Actor.SYSTEM:
@@ -95,6 +101,25 @@ def customer_cause(kind: str, cause: Cause, language: str = "en") -> str:
     else:
         words = CUSTOMER_CAUSES.get(cause.kind) or NEUTRAL_CAUSES.get(kind, UPDATED)
     return t(words).format(quantity=cause.quantity or 0, of_quantity=cause.of_quantity or 0)
+
+
+def goodwill_words(cause: Cause, language: str = "en") -> str:
+    """What an agent gave, in the customer's words: the credit (`new`, "12.50 EUR") in their money format, and
+    whether a discount code came with it (the code itself is on the backorder's goodwill, never in a cause: a
+    cause's reference is the shop's)."""
+    amount, _space, currency = (cause.new or "").partition(" ")
+    return gift_words(amount, currency, cause.reference is not None, language)
+
+
+def gift_words(amount: str | None, currency: str | None, code: bool, language: str = "en") -> str:
+    """A credit (Babel's money format for the customer's language) and/or a discount code, in their words."""
+    t = translations(language).gettext
+    try:
+        money = format_money(Decimal(amount or ""), currency or "", language) if currency else ""
+    except (InvalidOperation, ValueError):
+        money = ""
+    words = GOODWILL_BOTH if money and code else GOODWILL_CREDIT if money else GOODWILL_CODE
+    return t(words).format(amount=money)
 
 
 def staff_cause(cause: Cause) -> str:
@@ -155,6 +180,10 @@ def staff_cause(cause: Cause) -> str:
             return f"{c.quantity} cancelled automatically: {expected}, customer's cancel-if-not-by {c.old}"
         case CauseKind.SUBSTITUTE_DECLINED:
             return f"substitute {ref} declined by " + (c.agent or "customer")
+        case CauseKind.GOODWILL:
+            given = [f"credit {c.new}"] if c.new else []
+            given += [f"discount code {ref}"] if ref else []
+            return f"goodwill from {c.agent}: {', '.join(given)}"
         case CauseKind.PREFERENCES_CHANGED:
             return f"preferences set by {c.agent or 'customer'}: cancel if not by {c.new or 'none'}, substitutes {ref}"
     return c.text or c.kind.value
@@ -237,6 +266,8 @@ def update_message(event: ev.BackorderEvent, *, staff: bool, language: str = "en
         case ev.SubstituteOffered():
             return g(_("an alternative to {sku} is offered: {substitute}")).format(
                 sku=event.sku, substitute=event.substitute_sku)
+        case ev.GoodwillOffered():
+            return gift_words(event.credit_amount, event.credit_currency, event.discount_code is not None, language)
     return g(_("your backorder was updated"))
 
 
@@ -272,6 +303,10 @@ def _staff_update(event: ev.BackorderEvent) -> str:
             return f"substitute {event.substitute_sku} offered for {event.sku}"
         case ev.SubstituteDeclined():
             return f"substitute {event.substitute_sku} declined for {event.sku} by {event.declined_by}"
+        case ev.GoodwillOffered():
+            given = [f"credit {event.credit_amount} {event.credit_currency}"] if event.credit_amount else []
+            given += [f"discount code {event.discount_code}"] if event.discount_code else []
+            return f"goodwill from {event.agent}: {', '.join(given)}"
         case ev.BackorderPreferencesChanged():
             latest = event.cancel_if_not_by_date.isoformat() if event.cancel_if_not_by_date else "none"
             return f"preferences set by {event.changed_by}: cancel if not by {latest}, substitutes {event.substitutes}"
@@ -308,6 +343,7 @@ HEADLINES: dict[str, str] = {
     "eta_earlier": _("Good news: it is now expected earlier, on {new} (was {old})."),
     "long_delay": _("It is taking longer than we first said: now expected {new}."),
     "substitute_offered": _("An alternative is in stock now: {names}."),
+    "goodwill": _("We are sorry for the wait, and have something for you."),
 }
 SUBJECTS: dict[str, str] = {
     "created": _("on backorder"), "allocated": _("ready to ship"), "released": _("preorder ready to ship"),
@@ -317,6 +353,7 @@ SUBJECTS: dict[str, str] = {
     "partly_substituted": _("alternative confirmed"), "eta_later": _("new expected date"),
     "eta_earlier": _("arriving earlier"), "long_delay": _("delayed: your options"),
     "substitute_offered": _("an alternative is in stock"),
+    "goodwill": _("something for the wait"),
 }
 SMS_HEADLINES: dict[str, str] = {
     "created": _("on backorder"), "allocated": _("ready to ship"), "released": _("preorder ready to ship"),
@@ -330,11 +367,24 @@ SMS_HEADLINES: dict[str, str] = {
     "substituted": _("replaced by your alternative"), "partly_substituted": _("partly replaced by your alternative"),
     "eta_later": _("new date"), "eta_earlier": _("arriving earlier"), "long_delay": _("delayed, see your options"),
     "substitute_offered": _("an alternative is in stock"),
+    "goodwill": _("something for the wait, see your email"),
 }
 CONFIDENCE: dict[str, str] = {
     "HIGH": _("confirmed by the supplier"), "MEDIUM": _("our estimate"),
     "LOW": _("uncertain: the supplier has been late"),
 }
+
+
+GIFT_CREDIT = _("We have credited you {amount} for the wait.")
+GIFT_CODE = _("Your discount code for the wait: {code}")
+
+
+def goodwill_lines(credit: tuple[Decimal, str] | None, code: str | None, language: str) -> list[str]:
+    """An agent's goodwill as a message states it, from its row when the message is worded: the credit in the
+    customer's money format, the code to type (never the agent's name or note)."""
+    t = translations(language).gettext
+    lines = [t(GIFT_CREDIT).format(amount=format_money(credit[0], credit[1], language))] if credit else []
+    return lines + ([t(GIFT_CODE).format(code=code)] if code else [])
 
 
 def headline_key(head: str, wish: str | None) -> str:

@@ -20,6 +20,7 @@ import strawberry
 from api.schema import backorders as backorder_fields
 from api.schema import catalogue as catalogue_fields
 from api.schema import execution
+from api.schema import goodwill as goodwill_fields
 from api.schema import notifications as notification_fields
 from api.schema import orders as order_fields
 from api.schema import planning as planning_fields
@@ -92,6 +93,7 @@ class Mutation:
     retry_notification = notification_fields.retry_notification
     subscribe_to_product = notification_fields.subscribe_to_product
     offer_substitute = notification_fields.offer_substitute
+    offer_goodwill = goodwill_fields.offer_goodwill
     create_api_token = token_fields.create_api_token
     revoke_api_token = token_fields.revoke_api_token
     sign_in_with_api_token = token_fields.sign_in_with_api_token

@@ -41,6 +41,7 @@ class BackorderUpdateKind(Enum):
     SUBSTITUTE_OFFERED = "SubstituteOffered"
     SUBSTITUTE_DECLINED = "SubstituteDeclined"
     PREFERENCES_CHANGED = "BackorderPreferencesChanged"
+    GOODWILL_OFFERED = "GoodwillOffered"
 
 
 @strawberry.type(description="One committed change to a backorder, with the backorder as it is now.")

@@ -27,6 +27,7 @@ class WebhookEventType(Enum):
     BACKORDER_CANCELLED = "backorder.cancelled"
     BACKORDER_SUBSTITUTED = "backorder.substituted"
     BACKORDER_SHIPPED = "backorder.shipped"
+    BACKORDER_GOODWILL_OFFERED = "backorder.goodwill_offered"
     ORDER_PLACED = "order.placed"
     PURCHASE_ORDER_RECEIVED = "purchase_order.received"
     STOCK_CHANGED = "stock.changed"

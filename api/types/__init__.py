@@ -12,6 +12,7 @@ from api.types.backorders import (
     Backorder,
     BackorderPreferences,
     Eta,
+    Goodwill,
     HistoryEntry,
     HistoryKind,
     SubstituteOption,
@@ -51,7 +52,8 @@ from api.types.viewer import Viewer
 __all__ = [
     "AgeBucket", "AllocationPolicy", "Backorder", "BackorderPolicy", "BackorderPreferences", "BackorderStatus",
     "Channel", "Connection", "Ctx", "Customer", "CustomerTier", "Edge", "ErrorCode", "Eta", "EtaConfidence",
-    "EtaSourceEnum", "ExchangeRate", "HistoryEntry", "HistoryKind", "InboundSupply", "Kpis", "Location", "Money",
+    "EtaSourceEnum", "ExchangeRate", "Goodwill", "HistoryEntry", "HistoryKind", "InboundSupply", "Kpis",
+    "Location", "Money",
     "Order", "OrderLine", "PageInfo", "Path", "Product", "PurchaseOrder", "PurchaseOrderLine",
     "PurchaseOrderStatus", "StockLevel", "SubstituteConsent", "SubstituteOption", "Supplier", "UnitsAtLocation",
     "UserError", "Viewer", "encode_id", "history_entries", "prefetch", "reader_is_staff", "selected_paths",

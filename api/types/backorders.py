@@ -24,6 +24,7 @@ from api.types.common import (
 )
 from domain import allocation
 from domain import model as m
+from domain.goodwill import Goodwill as Goodwill_
 from domain.pricing import RateBook, compare_prices
 from notifications import wording
 
@@ -62,6 +63,7 @@ class HistoryKind(Enum):
     QUANTITY = "QUANTITY"
     SUBSTITUTE = "SUBSTITUTE"  # a substitute declined: newValue is its SKU
     PREFERENCE = "PREFERENCE"  # the customer's choices: "<cancel if not by or -> <substitute consent>"
+    GOODWILL = "GOODWILL"  # goodwill given: newValue is the credit ("12.50 EUR") or else the discount code
 
 
 @strawberry.type
@@ -71,6 +73,36 @@ class HistoryEntry:
     old_value: str | None
     new_value: str | None
     cause: str
+
+
+@strawberry.type(description="What an agent gave the customer for the wait: a credit in the order's currency "
+                              "and/or a discount code.")
+class Goodwill:
+    _g: strawberry.Private[Goodwill_]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Goodwill", self._g.id))
+
+    @strawberry.field
+    def given_at(self) -> datetime:
+        return self._g.at
+
+    @strawberry.field(description="A credit, in the currency the order was paid in.")
+    def credit(self) -> Money | None:
+        return Money.of(self._g.credit) if self._g.credit else None
+
+    @strawberry.field
+    def discount_code(self) -> str | None:
+        return self._g.discount_code
+
+    @strawberry.field(description="The agent's note. Staff only: null for customers.")
+    def note(self, info: Ctx) -> str | None:
+        return self._g.note if reader_is_staff(info) else None
+
+    @strawberry.field(description="Who of the shop gave it. Staff only: null for customers.")
+    def agent(self, info: Ctx) -> str | None:
+        return self._g.agent if reader_is_staff(info) else None
 
 
 @strawberry.type(description="An in-stock alternative a customer may take instead of waiting.")
@@ -165,6 +197,12 @@ class Backorder:
         return load_now(loaders.history_by_backorder, self._b.id, lambda entries: load_now(
             loaders.language_by_email, self._b.customer_email,
             lambda language: history_entries(entries, False, language)))
+
+    @strawberry.field(description="The goodwill agents gave for this backorder, oldest first (read for every "
+                                  "backorder of a page in one query).")
+    def goodwill(self, info: Ctx) -> list[Goodwill]:
+        return load_now(info.context.loaders.goodwill_by_backorder, self._b.id,
+                        lambda given: [Goodwill(_g=g) for g in given])
 
     @strawberry.field(description="Why it is where it is in the queue, in words its customer can read (their "
                                   "language; English for staff, who also read allocationReason): \"You are 3rd in "

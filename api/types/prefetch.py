@@ -78,7 +78,8 @@ async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequen
     if not roots and ("lines", "product") not in wants:
         return
     ids = list(dict.fromkeys(ids))
-    wanted = {field for root in roots for field in ("history", "product", "substitutes") if root + (field,) in wants}
+    wanted = {field for root in roots for field in ("history", "product", "substitutes", "goodwill")
+              if root + (field,) in wants}
     first: list[Awaitable[Any]] = []
     of_backorders = bool(wanted & {"product", "substitutes"})  # a line's backorder is of the line's SKU
     skus = {line.sku for line in lines} if ("lines", "product") in wants or of_backorders else set()
@@ -91,6 +92,8 @@ async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequen
         first.append(_backorders_explained(ids, loaders))  # with each one's count of orders placed before it
     elif ids:
         first.append(loaders.backorder_by_id.fetch_many(ids))
+    if "goodwill" in wanted:
+        first.append(loaders.goodwill_by_backorder.fetch_many(ids + [b.id for b in backorders]))
     if "history" in wanted:
         first.append(loaders.history_by_backorder.fetch_many(ids + [b.id for b in backorders]))
         if not reader_is_staff(info):  # worded in the customer's language (a customer reads only their own)

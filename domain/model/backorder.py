@@ -34,7 +34,7 @@ ACTIVE_STATUSES = frozenset(
 @dataclass(frozen=True)
 class HistoryEntry:
     at: datetime
-    kind: str  # STATUS | ETA | PRIORITY | QUANTITY | SUBSTITUTE (one declined) | PREFERENCE
+    kind: str  # STATUS | ETA | PRIORITY | QUANTITY | SUBSTITUTE (one declined) | PREFERENCE | GOODWILL
     old_value: str | None
     new_value: str | None
     cause: Cause

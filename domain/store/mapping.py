@@ -16,6 +16,7 @@ from domain.allocation import AllocationPolicy
 from domain.causes import Cause
 from domain.currency import ExchangeRate
 from domain.eta import Confidence, Eta, EtaSource
+from domain.goodwill import Goodwill
 from domain.locations import Location
 from domain.preferences import SubstituteConsent
 
@@ -248,3 +249,9 @@ def backorder_values(b: m.Backorder) -> dict[str, Any]:
         "substitute_consent": b.substitute_consent.value, "declined_substitutes": list(b.declined_substitutes),
     }
 
+
+def goodwill(r: Row) -> Goodwill:
+    amount = r["credit_amount"]
+    return Goodwill(id=r["id"], backorder_id=r["backorder_id"], at=as_datetime(r["at"]), agent=r["agent"],
+                    credit=money(amount, r["credit_currency"]) if amount is not None else None,
+                    discount_code=r["discount_code"], note=r["note"])

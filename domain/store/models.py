@@ -248,6 +248,22 @@ class BackorderHistory(Model):
         table = "backorder_history"
 
 
+class Goodwill(Model):
+    """What an agent gave a waiting customer (domain.goodwill): append-only, one row per gesture."""
+
+    id = fields.CharField(pk=True, max_length=32)
+    backorder_id = fields.CharField(max_length=32, db_index=True)
+    at = fields.DatetimeField()
+    agent = fields.CharField(max_length=200)
+    credit_amount = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
+    credit_currency = fields.CharField(max_length=3, null=True)
+    discount_code = fields.CharField(max_length=64, null=True)
+    note = fields.TextField()
+
+    class Meta:
+        table = "goodwill"
+
+
 class EventLog(Model):
     """Every domain event, in commit order: the audit trail and the source for live feeds.
 

@@ -17,6 +17,7 @@ from tortoise.expressions import Q, Subquery
 from domain import model as m
 from domain.currency import ExchangeRate
 from domain.eta import InboundSupply
+from domain.goodwill import Goodwill
 from domain.locations import Location
 from domain.store import mapping
 from domain.store import models as t
@@ -216,6 +217,17 @@ async def history_by_backorder(ids: Sequence[str]) -> dict[str, list[m.HistoryEn
     for h in await _select('SELECT backorder_id, at, kind, old_value, new_value, cause, cause_data '
                            'FROM "backorder_history" WHERE backorder_id IN ({keys}) ORDER BY id', list(ids)):
         out[h["backorder_id"]].append(mapping.history_entry(h))
+    return out
+
+
+async def goodwill_by_backorder(ids: Sequence[str]) -> dict[str, list[Goodwill]]:
+    """Each backorder's goodwill, oldest first: one query for all of them."""
+    out: dict[str, list[Goodwill]] = defaultdict(list)
+    if not ids:
+        return out
+    for r in await _select('SELECT id, backorder_id, at, agent, credit_amount, credit_currency, discount_code, note '
+                           'FROM "goodwill" WHERE backorder_id IN ({keys}) ORDER BY at, id', list(ids)):
+        out[r["backorder_id"]].append(mapping.goodwill(r))
     return out
 
 

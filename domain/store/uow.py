@@ -32,6 +32,7 @@ from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import InboundSupply, StoredEtaGroup, StoredProjection
 from domain.events import Event, QueueChanged, compact
+from domain.goodwill import Goodwill
 from domain.locations import Location
 from domain.ports import EventPublisher
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
@@ -773,6 +774,17 @@ class TortoiseUnitOfWork:
         except IntegrityError as error:  # the same pair set at the same moment
             raise Conflict(f"the {rate.from_currency}→{rate.to_currency} rate was set meanwhile; please retry",
                            field="to_currency") from error
+
+    async def record_goodwill(self, goodwill: Goodwill, entry: m.HistoryEntry) -> None:
+        credit = goodwill.credit
+        await t.Goodwill.create(
+            id=goodwill.id, backorder_id=goodwill.backorder_id, at=goodwill.at, agent=goodwill.agent,
+            credit_amount=credit.amount if credit else None, credit_currency=credit.currency if credit else None,
+            discount_code=goodwill.discount_code, note=goodwill.note, using_db=self.conn)
+        await t.BackorderHistory.create(
+            backorder_id=goodwill.backorder_id, at=entry.at, kind=entry.kind, old_value=entry.old_value,
+            new_value=entry.new_value, cause=entry.cause.kind.value, cause_data=_json(entry.cause.to_dict()),
+            using_db=self.conn)
 
     async def get_backorder(self, backorder_id: str) -> m.Backorder | None:
         row = await t.Backorder.filter(id=backorder_id).values()

@@ -204,6 +204,7 @@ export function backorderActions(b, product) {
     product && product.substitutes.length
       ? button("Offer substitute", () => offerSubstitute(b, product, who), { "aria-label": `Offer substitute for ${who}` })
       : null,
+    button("Offer goodwill", () => offerGoodwill(b, product, who), { "aria-label": `Offer goodwill to ${who}` }),
     b.backorderedQuantity > 0 && b.substitutes && b.substitutes.length
       ? button("Take substitute", () => takeSubstitute(b, who), { "aria-label": `Take substitute for ${who}` })
       : null,
@@ -296,6 +297,28 @@ export async function offerSubstitute(b, product, who) {
     { input: { backorderId: b.id, substituteSku: v.substituteSku } })).offerSubstitute,
   });
   if (done) await afterAction(`Substitute offered: ${who}.`);
+}
+
+// a credit in the order's currency and/or a discount code, with why: the customer is told, the note stays ours
+export async function offerGoodwill(b, product, who) {
+  const priced = (b.substitutes || []).find((s) => s.priceDifference);
+  const currency = priced ? priced.priceDifference.currency : (product && product.price ? product.price.currency : "");
+  const done = await confirmAction({
+    title: "Offer goodwill", confirm: "Give it",
+    what: `Give ${b.customerEmail} a credit (in the currency they paid in) and/or a discount code for the wait on `
+      + `${b.sku}. They are told once, in their language; your note is for the shop only.`,
+    fields: [
+      { name: "amount", label: "Credit amount (optional)", errorFor: "credit.amount credit" },
+      { name: "currency", label: "Credit currency", value: currency, errorFor: "credit.currency" },
+      { name: "discountCode", label: "Discount code (optional)" },
+      { name: "note", label: "Note (why; staff only)", type: "textarea", required: true },
+    ],
+    run: async (v) => (await gql(`mutation($input: OfferGoodwillInput!) { offerGoodwill(input: $input) {
+      backorder { id } userErrors { field message code } } }`,
+    { input: { backorderId: b.id, note: v.note, discountCode: v.discountCode || null,
+      credit: v.amount ? { amount: v.amount, currency: v.currency } : null } })).offerGoodwill,
+  });
+  if (done && done.backorder) await afterAction(`Goodwill given: ${who}.`);
 }
 
 // the customer says yes on the phone: the substitute's units are theirs now, the waiting ones leave the queue

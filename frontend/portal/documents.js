@@ -7,6 +7,7 @@ export const BACKORDER_FIELDS = `
   eta { date confidence source }
   preferences { cancelIfNotBy substitutes }
   history { at kind oldValue newValue cause }
+  goodwill { id credit { amount currency } discountCode }
   substitutes { product { sku name price { amount currency } } available priceDifference { amount currency }
     exchangeRate { fromCurrency toCurrency rate date } }`;
 

@@ -140,6 +140,13 @@ export function renderBackorder(order, line, b) {
   if (b.eta && ["WAITING", "PARTIALLY_ALLOCATED"].includes(b.status)) {
     box.append(el("p", { class: "eta", "data-testid": "eta" }, etaWords(b.eta)));
   }
+  // what the shop gave for the wait: the credit in the customer's money format, the code to type at checkout
+  for (const g of b.goodwill || []) {
+    if (g.credit) box.append(el("p", { "data-testid": "goodwill" }, t("goodwill.credit", { amount: money(g.credit) })));
+    if (g.discountCode) {
+      box.append(el("p", { "data-testid": "goodwill" }, t("goodwill.code", { code: g.discountCode })));
+    }
+  }
   if (b.cancelledQuantity > 0) box.append(el("p", { class: "note" }, t("backorder.cancelled", { count: b.cancelledQuantity })));
   const why = b.status === "CANCELLED" ? cancelReason(b) : null;
   if (why) box.append(el("p", { class: "note", "data-testid": "cancel-reason" }, why));

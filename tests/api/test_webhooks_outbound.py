@@ -139,6 +139,22 @@ async def test_a_receiver_gets_signed_deliveries_of_the_events_it_chose(api, rec
 
 
 @pytest.mark.api_settings(webhooks=ALLOWED)
+async def test_goodwill_given_is_delivered_without_the_agents_note(api, receiver):
+    await product(api)
+    placed = (await api.gql(ORDER.replace("order { id }", "backorders { id }")))["data"]["placeOrder"]
+    await endpoint(api, receiver.url, ["BACKORDER_GOODWILL_OFFERED"])
+    given = await api.gql("""mutation($id: ID!) { offerGoodwill(input: {backorderId: $id, note: "VIP complaint",
+        credit: {amount: "5", currency: "EUR"}, discountCode: "SORRY5"}) { userErrors { code } } }""",
+                          {"id": placed["backorders"][0]["id"]})
+    assert given["data"]["offerGoodwill"]["userErrors"] == []
+    [received] = await receiver.wait_for(1)
+    assert received.event["type"] == "backorder.goodwill_offered"
+    data = received.event["data"]
+    assert (data["creditAmount"], data["creditCurrency"], data["discountCode"]) == ("5.00", "EUR", "SORRY5")
+    assert "VIP complaint" not in received.body.decode()
+
+
+@pytest.mark.api_settings(webhooks=ALLOWED)
 async def test_a_500_is_retried_after_a_backoff_and_delivered_once_with_the_same_id(api, receiver):
     await product(api)
     receiver.answers = [500]

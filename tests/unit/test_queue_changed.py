@@ -55,7 +55,14 @@ def test_one_customers_part_is_their_events_only(events: list[ev.Event]) -> None
     for queue_changed in (e for e in ev.compact(events, min_run=1) if isinstance(e, ev.QueueChanged)):
         everyone = queue_changed.expand()
         for email, positions in queue_changed.customers.items():
-            assert queue_changed.part(positions).expand() == [e for e in everyone if e.customer_email == email]
+            part = queue_changed.part(positions)
+            theirs = [e for e in everyone if e.customer_email == email]
+            assert part.expand() == theirs
+            # what is stored in their outbox row (the part's wire form) names nothing of anyone else's: not another
+            # customer's backorder, nor the cause of another customer's change (an agent's reason, an order number)
+            assert {b[2] for b in part.backorders} == {email}
+            assert set(part.causes) == {e.cause for e in theirs}
+            assert len(part.causes) == len(set(part.causes))
 
 
 def test_a_long_run_is_one_event_and_a_short_one_stays_as_it_is() -> None:

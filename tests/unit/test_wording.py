@@ -49,7 +49,8 @@ def test_every_kind_of_cause_has_staff_words_and_customer_words():
     for kind in CauseKind:
         if kind in (CauseKind.LEGACY, CauseKind.REPRIORITIZED):  # PRIORITY entries are not shown to customers
             continue
-        worded = kind in wording.CUSTOMER_CAUSES or kind in (CauseKind.CANCELLED, CauseKind.PO_CHANGED)
+        worded = kind in wording.CUSTOMER_CAUSES or kind in (CauseKind.CANCELLED, CauseKind.PO_CHANGED,
+                                                              CauseKind.GOODWILL)
         assert worded, f"{kind} has no customer wording: customers would read a neutral phrase"
     for kind in CauseKind:
         cause = Cause(kind=kind, reference="R", agent="A", quantity=1, of_quantity=2, text="old words")
@@ -98,3 +99,16 @@ def test_an_event_carries_its_cause_through_the_bus_and_the_event_log():
     assert ev.Event.from_dict(event.to_dict()) == event
     old = {**event.to_dict(), "cause": "purchase order PO-1: date 2026-03-10 -> 2026-03-20"}  # logged before
     assert ev.Event.from_dict(old).cause == Cause.legacy("purchase order PO-1: date 2026-03-10 -> 2026-03-20")
+
+
+def test_goodwill_is_worded_in_the_customers_language_and_money_format():
+    both = Cause(kind=CauseKind.GOODWILL, agent="sam", new="1234.50 EUR", reference="SORRY10")
+    assert wording.customer_cause("GOODWILL", both) == "a credit of €1,234.50 and a discount code for the wait"
+    assert wording.customer_cause("GOODWILL", both, "de") == (
+        "eine Gutschrift von 1.234,50\xa0€ und ein Rabattcode für die Wartezeit")
+    credit = Cause(kind=CauseKind.GOODWILL, agent="sam", new="5.00 EUR")
+    assert wording.customer_cause("GOODWILL", credit, "fr") == "un avoir de 5,00\xa0€ pour l’attente"
+    code = Cause(kind=CauseKind.GOODWILL, agent="sam", reference="WAIT5")
+    assert wording.customer_cause("GOODWILL", code, "es") == "un código de descuento por la espera"
+    words = wording.customer_cause("GOODWILL", both)
+    assert "sam" not in words and "SORRY10" not in words and "sam" in wording.staff_cause(both)
