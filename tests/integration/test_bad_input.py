@@ -96,6 +96,13 @@ def _bo(placed: Any, line: int = 0) -> str:
 Case = tuple[str, Callable[[World], Awaitable[Any]], ErrorCode, str | None]  # what, call, code, field
 
 
+def _goodwill(w: World, backorder_id: str, **given: Any) -> Any:
+    """An agent's goodwill on the backorder: a note and nothing else unless the case gives it."""
+    options = {"credit_amount": None, "credit_currency": None, "discount_code": None, "note": "sorry for the wait",
+               "agent": "agent@desk", **given}
+    return w.desk.offer_goodwill(backorder_id, **options)
+
+
 def _product(**changes: Any) -> ProductInput:
     return ProductInput(**{"sku": "NEW-1", "name": "New", "price": Decimal("1.00"), **changes})
 
@@ -409,6 +416,25 @@ CASES: dict[str, list[Case]] = {
         ("a cancelled backorder", lambda w: w.desk.decline_substitute(w.cancelled, ALT), E.INVALID_STATE,
          "backorder_id"),
     ],
+    "offer_goodwill": [
+        ("neither a credit nor a code", lambda w: _goodwill(w, w.waiting), E.INVALID_INPUT, "credit"),
+        ("a credit of nothing", lambda w: _goodwill(w, w.waiting, credit_amount="0", credit_currency="EUR"),
+         E.INVALID_INPUT, "credit.amount"),
+        ("a credit above what the units cost", lambda w: _goodwill(w, w.waiting, credit_amount="100000",
+                                                                    credit_currency="EUR"),
+         E.INVALID_INPUT, "credit.amount"),
+        ("a credit in another currency", lambda w: _goodwill(w, w.waiting, credit_amount="1", credit_currency="USD"),
+         E.CURRENCY_MISMATCH, "credit.currency"),
+        ("not a currency code", lambda w: _goodwill(w, w.waiting, credit_amount="1", credit_currency="EURO"),
+         E.INVALID_INPUT, "credit.currency"),
+        ("a code with a space", lambda w: _goodwill(w, w.waiting, discount_code="SORRY 10"), E.INVALID_INPUT,
+         "discount_code"),
+        ("no note", lambda w: _goodwill(w, w.waiting, discount_code="SORRY10", note=""), E.INVALID_INPUT, "note"),
+        ("unknown backorder", lambda w: _goodwill(w, "nope", discount_code="SORRY10"), E.BACKORDER_NOT_FOUND,
+         "backorder_id"),
+        ("a cancelled backorder", lambda w: _goodwill(w, w.cancelled, discount_code="SORRY10"), E.INVALID_STATE,
+         "backorder_id"),
+    ],
     "ship_allocated": [
         ("unknown order", lambda w: w.desk.ship_allocated("nope"), E.ORDER_NOT_FOUND, "order_id"),
         ("nothing set aside", lambda w: w.desk.ship_allocated(w.idle_order), E.NOTHING_TO_SHIP, "order_id"),
@@ -433,8 +459,8 @@ GROUPS = {
     "purchase orders": ["create_purchase_order", "update_purchase_order", "receive_purchase_order"],
     "suppliers' record": ["import_purchase_orders", "supplier_performance"],
     "orders": ["place_order", "set_shipping_preference", "ship_allocated"],
-    "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "reprioritize_backorder",
-                   "preview_reprioritization"],
+    "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "offer_goodwill",
+                   "reprioritize_backorder", "preview_reprioritization"],
     "reference data": ["upsert_location", "upsert_exchange_rate"],
     "preferences": ["set_backorder_preferences", "decline_substitute"],
 }
