@@ -794,29 +794,6 @@ class TortoiseUnitOfWork:
         return mapping.backorder(row[0], [mapping.history_entry(h) for h in history])
 
 
-# entries of a QueueChanged per event-log row: PostgreSQL took 3.2 s to store a 100k receipt's as one jsonb
-# document (26 MB) and 0.65 s as 150 of 2,000 entries (measured in psql's server, load 8)
-LOG_PART = 2_000
-
-
-def _logged(events: Sequence[Event]) -> Iterator[Event]:
-    """The events as the log keeps them: a long QueueChanged in parts of LOG_PART entries (each a QueueChanged
-    of its own: expanding the parts in order gives what expanding the whole gives)."""
-    for e in events:
-        if isinstance(e, QueueChanged) and len(e.entries) > LOG_PART:
-            for start in range(0, len(e.entries), LOG_PART):
-                yield e.part(range(start, min(start + LOG_PART, len(e.entries))))
-        else:
-            yield e
-
-
-def _dated(row: dict[str, Any]) -> dict[str, Any]:
-    """A raw row with its ETA date typed (SQLite hands dates back as text)."""
-    if isinstance(row["eta_date"], str):
-        row["eta_date"] = date.fromisoformat(row["eta_date"])
-    return row
-
-
 def _is_deadlock(error: BaseException) -> bool:
     """PostgreSQL's deadlock (SQLSTATE 40P01) or serialisation failure (40001), however tortoise wrapped it."""
     seen: BaseException | None = error
