@@ -206,8 +206,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 yield
             finally:
                 stop.set()
-                # the loops watch `stop` and end after their round: cancelling one inside a transaction could
-                # leave its connection checked out, and closing the database would then wait for ever
+                # the loops watch `stop` and end after their round: a round cancelled mid-way is rolled back and its
+                # connection given back (domain.store.transactions), but its work is then left to the next start
                 listening = [t for t in tasks if t.get_name() == "dispatcher-wake"]
                 for task in listening:
                     task.cancel()
@@ -340,6 +340,12 @@ async def refresh_etas_forever(desk: BackorderDesk, stop: asyncio.Event, every_s
     every `every_seconds`, until `stop` is set. A failed round is logged and tried again next time."""
     while not stop.is_set():
         try:
+            folded = await desk.fold_pending_serves()  # receipts recorded as ranges that a crash left unfolded
+            if folded:
+                log.info("receipts recorded as ranges folded for %d SKU(s)", len(folded))
+            staged = await desk.put_away_staged_receipts()  # receipts a crash left part put away (first at start-up)
+            if staged:
+                log.info("staged receipts put away for %d SKU(s)", len(staged))
             refreshed = await desk.refresh_stale_etas()  # also cancels what passed its "cancel if not by"
             if refreshed:
                 log.info("ETAs re-projected for %d SKU(s) whose expected date passed", len(refreshed))

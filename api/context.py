@@ -336,6 +336,22 @@ def load_many_now(loader: Loader[K, V], keys: Sequence[K], then: Callable[[list[
     return then(values)
 
 
+def held_many(loader: Loader[K, V], keys: Sequence[K]) -> list[V] | None:
+    """The values of `keys` when the loader holds them all (a prefetch loaded them), else None: nothing loads."""
+    values = loader.values
+    try:
+        return [values[key] for key in keys]
+    except KeyError:
+        pass
+    out: list[V] = []
+    for key in keys:
+        held, value = loader.peek(key)
+        if not held:
+            return None
+        out.append(value)
+    return out
+
+
 async def _later(pending: Awaitable[Any], then: Callable[[Any], Any]) -> Any:
     result = then(await pending)
     while inspect.isawaitable(result):  # `then` may itself load what is not there yet

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 
 from domain.errors import InvalidInput
 from domain.limits import MAX_ID_LENGTH, MAX_KEY_LENGTH, check_text, shown
@@ -12,6 +13,7 @@ KEY_LENGTHS = {"Product": 64, "cursor": MAX_KEY_LENGTH}  # a product's ID holds 
 MAX_ENCODED = 4 * (20 + MAX_KEY_LENGTH) // 3 + 4  # base64 of the longest "Kind:key"
 
 
+@functools.lru_cache(maxsize=65536)  # a page encodes the same few hundred IDs on every request
 def encode_id(kind: str, key: str) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode().rstrip("=")
 

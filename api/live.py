@@ -204,11 +204,18 @@ class LiveUpdates:
         self._pending: deque[tuple[ev.Event, list[LiveSubscription]]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sending = False  # a burst is being read and sent
         self.subscriptions = 0
 
     @property
     def subscribers(self) -> int:
         return self.subscriptions
+
+    @property
+    def idle(self) -> bool:
+        """Every update offered so far has been sent (or dropped): nothing waits and no burst is under way. What
+        a test waits for before it counts what the updates cost, instead of a pause."""
+        return not self._pending and not self._sending
 
     def add(self, subscription: LiveSubscription) -> None:
         if self._task is None or self._task.done():
@@ -249,24 +256,28 @@ class LiveUpdates:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
-                # what a burst of events shows is read together: its backorders and languages in one query each,
-                # and its documents executed side by side, so that their reads (history, substitutes...) are
-                # batched by one set of loaders; the frames still go out in the order of the events
-                burst = [self._pending[n] for n in range(min(len(self._pending), BURST))]
-                views, jobs = Views(), _Jobs()
-                try:
-                    await views.read([e for e, _ in burst if isinstance(e, ev.BackorderEvent)], customers=any(
-                        not s.principal.is_staff for _, subscriptions in burst for s in subscriptions))
-                except Exception:  # read again event by event below
-                    log.exception("could not read a burst of live updates")
-                for _ in burst:
-                    event, subscriptions = self._pending.popleft()
+            self._sending = True
+            try:
+                while self._pending:
+                    # what a burst of events shows is read together: its backorders and languages in one query each,
+                    # and its documents executed side by side, so that their reads (history, substitutes...) are
+                    # batched by one set of loaders; the frames still go out in the order of the events
+                    burst = [self._pending[n] for n in range(min(len(self._pending), BURST))]
+                    views, jobs = Views(), _Jobs()
                     try:
-                        await self._fan_out(event, subscriptions, views, jobs)
-                    except Exception:  # one event's failure must not end the live updates of everyone
-                        log.exception("could not send a live update for %s", event.kind)
-                await jobs.send()
+                        await views.read([e for e, _ in burst if isinstance(e, ev.BackorderEvent)], customers=any(
+                            not s.principal.is_staff for _, subscriptions in burst for s in subscriptions))
+                    except Exception:  # read again event by event below
+                        log.exception("could not read a burst of live updates")
+                    for _ in burst:
+                        event, subscriptions = self._pending.popleft()
+                        try:
+                            await self._fan_out(event, subscriptions, views, jobs)
+                        except Exception:  # one event's failure must not end the live updates of everyone
+                            log.exception("could not send a live update for %s", event.kind)
+                    await jobs.send()
+            finally:
+                self._sending = False
 
     async def _fan_out(self, event: ev.Event, subscriptions: list[LiveSubscription], views: Views,
                        jobs: _Jobs) -> None:

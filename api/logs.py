@@ -19,13 +19,15 @@ from domain.store import request_ids
 
 REDACTED = "***"
 # API tokens (bd_ + 43 url-safe characters), any token=... in a URL or form (portal links, unsubscribe
-# links, the portal's own `?token=`), Bearer credentials, and the portal's session cookie
+# links, the portal's own `?token=`), Bearer credentials, the portal's and the console's session cookies, and webhook
+# signing secrets
 _SECRETS = [
     (re.compile(r"\bbd_[A-Za-z0-9_-]{16,}"), "bd_" + REDACTED),
     (re.compile(r"(?i)(\w*(?:token|signature|secret|password)=)[^&\s\"'<>;,]+"), r"\1" + REDACTED),
     (re.compile(r"(://[^:/@\s]+:)[^@\s/]+@"), r"\1" + REDACTED + "@"),  # a password in a URL
     (re.compile(r"(?i)(\bbearer\s+)[^\s\"',]+"), r"\1" + REDACTED),
-    (re.compile(r"(?i)(\bbd_session=)[^;\s\"']+"), r"\1" + REDACTED),
+    (re.compile(r"(?i)(\bbd_(?:session|staff)=)[^;\s\"']+"), r"\1" + REDACTED),  # portal and console cookies
+    (re.compile(r"\bwhsec_[A-Za-z0-9_-]{16,}"), "whsec_" + REDACTED),  # webhook signing secrets (SQL at DEBUG)
     (re.compile(r"(?i)(\bsha256=)[0-9a-f]{16,}"), r"\1" + REDACTED),  # webhook signatures
 ]
 

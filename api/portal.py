@@ -5,9 +5,6 @@ account and notification preferences) is in `api.schema.portal`."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
@@ -18,7 +15,6 @@ from strawberry.types import Info
 from api import types as gt
 from api.context import Context, Loaders, PortalSession, Principal
 from api.settings import Settings
-from domain.errors import ErrorCode, InvalidInput
 from domain.store import portal as store
 from domain.store import queries as q
 
@@ -42,26 +38,9 @@ async def log_link(email: str, url: str, expires_at: datetime) -> None:
                 expires_at.isoformat(timespec="minutes"), url)
 
 
-# -- signed links -----------------------------------------------------------------------------
-def _sign(key: bytes, payload: str) -> str:
-    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def make_token(key: bytes, link_id: str, expires_at: datetime) -> str:
-    payload = f"{link_id}.{int(expires_at.timestamp())}"
-    return f"{payload}.{_sign(key, payload)}"
-
-
-def read_token(key: bytes, token: str) -> str:
-    """The link id inside a token whose signature is good; LINK_INVALID otherwise."""
-    parts = token.strip().split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
-        raise InvalidInput("this sign-in link is not valid", field="token", code=ErrorCode.LINK_INVALID)
-    payload = f"{parts[0]}.{parts[1]}"
-    if not hmac.compare_digest(_sign(key, payload), parts[2]):
-        raise InvalidInput("this sign-in link is not valid", field="token", code=ErrorCode.LINK_INVALID)
-    return parts[0]
+# -- signed links (made and read in domain.store.portal: the dispatcher makes them again at send time) ---------
+make_token = store.link_token
+read_token = store.link_of_token
 
 
 async def issue_link(info: Ctx, email: str, order_id: str | None, created_by: str) -> tuple[str, datetime]:
@@ -74,8 +53,7 @@ async def create_portal_link(settings: Settings, email: str, order_id: str | Non
     """A signed, single-use sign-in link and when it expires."""
     link = await store.create_link(email, order_id, now, timedelta(minutes=settings.link_minutes), created_by)
     key = await store.signing_key()
-    # the token rides after '#': browsers never send that part, so no access log or proxy ever records it
-    url = f"{settings.public_url.rstrip('/')}/#token={make_token(key, link.id, link.expires_at)}"
+    url = store.sign_in_url(settings.public_url, store.link_token(key, link.id, link.expires_at))
     return url, link.expires_at
 
 

@@ -16,14 +16,17 @@ tuning (`api.app.tune_gc`). Without them the figure was about half of what the s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 import statistics
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bench.common import QUICK, Figure, Timer, per_dialect, report, scratch_database
+from bench.loop_lag import LoopLag
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.model import Channel
@@ -35,6 +38,10 @@ from domain.store.uow import ACTIVE
 QUEUE = int(os.environ.get("BENCH_QUEUE", "10000" if QUICK else "100000"))  # the scaling curve: 1k, 10k, 100k
 NAIVE_QUEUE = min(QUEUE, 1_000 if QUICK else 5_000)
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))  # receipts timed, each on a fresh queue; the median is the figure
+# backorders a staged receipt serves a transaction (`domain.use_cases.shared.STAGE_CHUNK`); unset: the service's
+STAGE_CHUNK = int(os.environ["BENCH_STAGE_CHUNK"]) if os.environ.get("BENCH_STAGE_CHUNK") else None
+# BENCH_LAG=ms: each stretch of a receipt that held the event loop longer than that, and where (bench.loop_lag)
+LAG_MS = float(os.environ["BENCH_LAG"]) if os.environ.get("BENCH_LAG") else None
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
@@ -117,16 +124,94 @@ async def other_sku_orders(desk: BackorderDesk, done: asyncio.Event, latencies: 
         await asyncio.sleep(0.01)
 
 
+def time_chunks() -> list[float]:
+    """The seconds of each transaction that puts away a chunk of a staged receipt (none before chunks existed)."""
+    from domain.use_cases import shared
+
+    chunks: list[float] = []
+    put_away = getattr(shared, "_put_away_chunk", None)
+    if put_away is None:
+        return chunks
+    if STAGE_CHUNK is not None:
+        shared.STAGE_CHUNK = STAGE_CHUNK  # type: ignore[attr-defined]
+
+    async def timed(*args: object) -> bool:
+        TRACE.clear()
+        with Timer() as one:
+            more = await put_away(*args)
+        chunks.append(one.seconds)
+        if TRACING:
+            traces.append((one.seconds, list(TRACE)))
+        return bool(more)
+    shared._put_away_chunk = timed  # type: ignore[attr-defined]
+    return chunks
+
+
+# BENCH_TRACE=1: each chunk's statements (aiosqlite's calls, their wait for its thread included) and the
+# collector's pauses, to tell what a slow chunk spent its time on; the slowest are printed after each receipt
+TRACING = bool(os.environ.get("BENCH_TRACE"))
+TRACE: list[tuple[str, float]] = []
+traces: list[tuple[float, list[tuple[str, float]]]] = []
+
+
+def trace_statements() -> None:
+    import time
+
+    import aiosqlite
+
+    def timed(name: str, method: Any) -> Any:
+        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await method(self, *args, **kwargs)
+            finally:
+                sql = str(args[0]) if args and isinstance(args[0], str) else ""
+                TRACE.append((f"{name} {' '.join(sql.split())[:90]}", time.perf_counter() - started))
+        return call
+
+    for name in ("execute", "executemany", "execute_fetchall", "execute_insert", "commit", "rollback"):
+        setattr(aiosqlite.Connection, name, timed(name, getattr(aiosqlite.Connection, name)))
+    gc_started: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started[:] = [time.perf_counter()]
+        elif gc_started:
+            TRACE.append((f"gc generation {info.get('generation')}", time.perf_counter() - gc_started[0]))
+    gc.callbacks.append(on_gc)
+
+
+def print_traces(top: int = 5) -> None:
+    if not traces:
+        return
+    median = statistics.median(seconds for seconds, _ in traces)
+    print(f"  chunk traces: {len(traces)} chunks, median {median * 1000:.0f} ms; the {top} slowest:")
+    for seconds, steps in sorted(traces, key=lambda trace: -trace[0])[:top]:
+        gc_time = sum(took for what, took in steps if what.startswith("gc"))
+        sql_time = sum(took for what, took in steps if not what.startswith("gc"))
+        print(f"    {seconds * 1000:.0f} ms: {len(steps)} calls, SQL {sql_time * 1000:.0f} ms, "
+              f"GC {gc_time * 1000:.0f} ms")
+        for what, took in sorted(steps, key=lambda step: -step[1])[:4]:
+            print(f"      {took * 1000:7.1f} ms  {what}")
+    traces.clear()
+
+
 async def run(kind: str) -> None:
     from api.app import make_desk, tune_gc
     from api.settings import Settings
     from notifications.service import Notifications
+
+    chunks = time_chunks()
+    if TRACING:
+        trace_statements()
 
     async with scratch_database(kind) as url, open_database(url):
         clock = FixedClock(START + timedelta(days=1))
         settings = Settings()
         desk = make_desk(settings, InProcessBus(), Notifications(settings.notifications, clock), clock)
         tune_gc()
+        if os.environ.get("BENCH_SWITCH_MS"):  # experiment: the interpreter's thread switch interval
+            sys.setswitchinterval(float(os.environ["BENCH_SWITCH_MS"]) / 1000)
         hot = [f"HOT{n}" for n in range(REPEAT)]
         for sku in (*hot, "NAIVE", "OTHER"):
             await desk.upsert_product(ProductInput(sku=sku, name=sku, price=Decimal("1.00")))
@@ -150,12 +235,15 @@ async def run(kind: str) -> None:
         for sku in hot:  # the receipt REPEAT times, each on a fresh queue of QUEUE backorders
             await seed_queue(sku, QUEUE)
             gc.collect()
+            chunks.clear()
             done, latencies = asyncio.Event(), []
             others = asyncio.create_task(other_sku_orders(desk, done, latencies))
             await asyncio.sleep(0.05)
             latencies.clear()
-            with PeakRss() as rss, Timer() as ours:
-                inventory = await desk.receive_stock(sku, QUEUE)
+            lag = LoopLag(LAG_MS / 1000) if LAG_MS is not None else None
+            async with lag or contextlib.nullcontext():
+                with PeakRss() as rss, Timer() as ours:
+                    inventory = await desk.receive_stock(sku, QUEUE)
             done.set()
             await others
             served = await t.Backorder.filter(sku=sku, status="ALLOCATED").count()
@@ -166,7 +254,12 @@ async def run(kind: str) -> None:
             waits.append(max(latencies, default=0.0))
             print(f"  receipt {len(times)}/{REPEAT}: {ours.seconds:.3f} s, RSS peak {rss.peak:.0f} MiB "
                   f"(+{rss.peak - rss.before:.0f}), another SKU's order waited at most {waits[-1] * 1000:.0f} ms "
-                  f"({len(latencies)} placed meanwhile)", flush=True)
+                  f"({len(latencies)} placed meanwhile)" + (
+                      f"; {len(chunks)} chunk transactions after the first, longest {max(chunks) * 1000:.0f} ms, "
+                      f"median {statistics.median(chunks) * 1000:.0f} ms" if chunks else ""), flush=True)
+            print_traces()
+            if lag is not None:
+                print(lag.report(), flush=True)
 
         median, spread = statistics.median(times), f"{min(times):.3f}-{max(times):.3f} s"
         target_s = 1.0 if kind == "postgres" else None

@@ -98,6 +98,8 @@ async def scratch_database(kind: str) -> AsyncIterator[str]:
     if kind == "sqlite":
         path = Path(f"/tmp/bench-{secrets.token_hex(4)}.db")
         url = f"sqlite://{path}"
+        if os.environ.get("BENCH_SQLITE_PRAGMAS"):  # an experiment: e.g. synchronous=NORMAL&journal_size_limit=-1
+            url += "?" + os.environ["BENCH_SQLITE_PRAGMAS"]
         await migrate(url)
         try:
             yield url

@@ -18,9 +18,9 @@ from typing import Any
 # What the portal's page costs the server at least: the session check (the cookie's hash looked up, open and
 # not expired), the customer's name and preferences (their language), the customer's orders with lines,
 # backorders, history and substitutes read with plain SQL, every sentence worded in the customer's language
-# (history causes and the queue explanation, with the count of orders placed before each backorder), and the
-# same JSON the GraphQL path returns (the bench checks the two answers are equal), without a type system,
-# permission checks, validation or DataLoaders.
+# (history causes and the queue explanation, with the count of orders placed before each backorder), the goodwill
+# agents gave for the wait, and the same JSON the GraphQL path returns (the bench checks the two answers are
+# equal), without a type system, permission checks, validation or DataLoaders.
 def floor_app(url: str) -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -85,6 +85,16 @@ def floor_app(url: str) -> Any:
                     {"at": when(h["at"]), "kind": h["kind"], "oldValue": h["old_value"], "newValue": h["new_value"],
                      "cause": wording.customer_cause(h["kind"], history_cause(h["cause"], h["cause_data"]),
                                                      language)})
+        goodwill: dict[str, list[dict[str, Any]]] = {}  # what agents gave for the wait: the customer sees no note
+        for g in await db.execute_query_dict(
+                'SELECT id, backorder_id, credit_amount, credit_currency, discount_code FROM "goodwill" '
+                f"WHERE backorder_id IN ({marks(bo_ids)}) ORDER BY at, id", bo_ids):
+            credit = g["credit_amount"]
+            goodwill.setdefault(g["backorder_id"], []).append({
+                "id": encode_id("Goodwill", g["id"]),
+                "credit": {"amount": str(Decimal(str(credit)).quantize(cents)), "currency": g["credit_currency"]}
+                if credit is not None else None,
+                "discountCode": g["discount_code"]})
         placed_before = {r["id"]: int(r["n"]) for r in await db.execute_query_dict(
             'SELECT b.id AS id, COUNT(o.id) AS n FROM "backorders" b LEFT JOIN "backorders" o ON o.sku = b.sku '
             "AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position AND o.ordered_at < b.ordered_at "
@@ -144,7 +154,8 @@ def floor_app(url: str) -> Any:
                                     "substitutes": b["substitute_consent"]},
                     "eta": {"date": str(b["eta_date"]), "confidence": b["eta_confidence"], "source": b["eta_source"]}
                     if b["eta_date"] is not None and active else None,
-                    "history": history.get(b["id"], []), "substitutes": options}
+                    "history": history.get(b["id"], []), "goodwill": goodwill.get(b["id"], []),
+                    "substitutes": options}
 
         by_order: dict[str, list[dict[str, Any]]] = {}
         totals: dict[str, Decimal] = {}

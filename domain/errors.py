@@ -37,6 +37,8 @@ class ErrorCode(str, Enum):
     CURRENCY_MISMATCH = "CURRENCY_MISMATCH"  # amounts in two currencies met with no exchange rate between them
     NO_EXCHANGE_RATE = "NO_EXCHANGE_RATE"  # a price must be converted and the shop has no rate for that pair
     UNKNOWN_LOCATION = "UNKNOWN_LOCATION"  # a well-formed location code the shop has not set up
+    LOCATION_IN_USE = "LOCATION_IN_USE"  # a location still holding stock or awaiting a purchase order
+    CONSENT_REQUIRED = "CONSENT_REQUIRED"  # an agent turning on a channel the customer has not consented to
 
 
 class DomainError(Exception):

@@ -72,28 +72,43 @@ def days_after(day: date, days: int) -> date:
 
 
 @dataclass(frozen=True)
+class SupplyOutlook:
+    """What a projection of one SKU's queue depends on besides the queue: the units available now, the open
+    purchase orders, today, the lead time beyond them (and how far to trust it: learned, or LOW when the supplier
+    has been late), and a pre-order's release date, before which nothing is expected."""
+
+    available_now: int
+    inbound: Sequence[InboundSupply]
+    today: date
+    lead_time_days: int
+    supplier_late: bool = False
+    release_date: date | None = None
+    lead_time_confidence: Confidence | None = None
+
+    def beyond(self, last_date: date) -> Eta:
+        """The ETA of what no known supply covers: after the lead time, never before `last_date` (the last
+        purchase order's: what it waits for comes after every known one)."""
+        return Eta(max(days_after(self.today, self.lead_time_days), last_date),
+                   self.lead_time_confidence or (Confidence.LOW if self.supplier_late else Confidence.MEDIUM),
+                   EtaSource.LEAD_TIME)
+
+    def released(self, eta: Eta) -> Eta:
+        """`eta`, or the release date when that is later: a pre-order is not served before it."""
+        if self.release_date is not None and self.release_date > eta.date:
+            return Eta(self.release_date, eta.confidence, EtaSource.RELEASE_DATE, eta.reference)
+        return eta
+
+
+@dataclass(frozen=True)
 class Need:
     backorder_id: str
     waiting_quantity: int
 
 
-def project(
-    queue: Sequence[Need],
-    *,
-    available_now: int,
-    inbound: Sequence[InboundSupply],
-    today: date,
-    lead_time_days: int,
-    supplier_late: bool = False,
-    release_date: date | None = None,
-    lead_time_confidence: Confidence | None = None,
-) -> dict[str, Eta]:
+def project(queue: Sequence[Need], outlook: SupplyOutlook) -> dict[str, Eta]:
     """ETA for every backorder in `queue` (already in priority order): the step of `eta_steps` its cumulative
     demand falls in, so a slice of the queue can be projected alone (`EtaSteps.at`) with the same result."""
-    steps = eta_steps(available_now=available_now, inbound=inbound, today=today, lead_time_days=lead_time_days,
-                      supplier_late=supplier_late, release_date=release_date,
-                      lead_time_confidence=lead_time_confidence)
-    return dict(steps.walk((need.backorder_id, need.waiting_quantity) for need in queue))
+    return dict(eta_steps(outlook).walk((need.backorder_id, need.waiting_quantity) for need in queue))
 
 
 @dataclass(frozen=True)
@@ -142,47 +157,13 @@ class EtaSteps:
             _merge(ranges, after, None)
         return ranges
 
-    def explains(self, stored: StoredProjection) -> bool:
-        """Whether the summary shows the stored ETAs to be exactly this projection's: every waiting backorder's
-        is `at` its demand, as a whole re-projection would leave it, and every fully allocated one's is one
-        `reproject` keeps. It never accepts ETAs that are not; it may refuse some that are (one ETA at two places
-        of the steps, a release date after both), which then costs a whole re-projection, nothing more. Each
-        group of equal stored ETAs is checked over the demand it spans: every step that range meets must give
-        that ETA (so every backorder between its first and last does)."""
-        if not stored.positions_in_order:
-            return False
-        for group in stored.waiting:
-            if group.eta is None or group.first_demand < 1 or group.last_demand < group.first_demand:
-                return False
-            first = bisect_left(self.bounds, group.first_demand)
-            last = bisect_left(self.bounds, group.last_demand)
-            for step in range(first, last + 1):
-                if (self.etas[step] if step < len(self.bounds) else self.beyond) != group.eta:
-                    return False
-        return all(eta is not None and (eta == self.allocated or eta.source is EtaSource.ALLOCATED
-                                        is self.allocated.source) for eta in stored.allocated)
-
-
-@dataclass(frozen=True)
-class StoredEtaGroup:
-    """Waiting backorders that carry the same stored ETA, and the least and greatest cumulative demand among
-    them (in queue order)."""
-
-    eta: Eta | None
-    first_demand: int
-    last_demand: int
-
-
-@dataclass(frozen=True)
-class StoredProjection:
-    """What a SKU's stored ETAs are, summarised by the store without loading its queue: the waiting
-    backorders grouped by ETA, and the distinct ETAs of the fully allocated ones."""
-
-    waiting: tuple[StoredEtaGroup, ...]
-    allocated: tuple[Eta | None, ...]
-    # every waiting backorder's stored queue position is its place in queue order, and no other has one: a
-    # settle would leave them (else it rewrites them, and a slice cannot)
-    positions_in_order: bool = True
+    def agrees_up_to(self, other: EtaSteps, demand: int) -> bool:
+        """Whether every backorder of a queue of `demand` units waiting that follows `self` (each waiting one's ETA
+        `at` its cumulative demand, each fully allocated one's `allocated` or one set aside earlier) also follows
+        `other`: the two give the same ETA at every demand up to `demand`, and keep the allocated ones alike."""
+        kept_alike = self.allocated == other.allocated or (
+            self.allocated.source is EtaSource.ALLOCATED is other.allocated.source)
+        return kept_alike and all(after >= demand for after, _ in self.differing(other))
 
 
 def _merge(ranges: list[tuple[int, int | None]], after: int, up_to: int | None) -> None:
@@ -192,27 +173,19 @@ def _merge(ranges: list[tuple[int, int | None]], after: int, up_to: int | None) 
         ranges.append((after, up_to))
 
 
-def eta_steps(
-    *,
-    available_now: int,
-    inbound: Sequence[InboundSupply],
-    today: date,
-    lead_time_days: int,
-    supplier_late: bool = False,
-    release_date: date | None = None,
-    lead_time_confidence: Confidence | None = None,
-) -> EtaSteps:
+def eta_steps(outlook: SupplyOutlook) -> EtaSteps:
     """The projection of a queue served in order, as steps of cumulative demand (see `EtaSteps`).
 
     Stock available now is consumed first (ON_HAND), then open purchase orders in projected-date order; a
     backorder gets the date of the supply that covers its last unit. Beyond all of them: today + the lead time,
     never before the last purchase order (what it waits for comes after every known one). A release date
     later than any of these replaces it."""
+    today = outlook.today
     # in the order the supply is expected to come (a PO's learned date, not its stated one)
-    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.projected_date, s.reference))
+    supplies = sorted((s for s in outlook.inbound if s.quantity > 0), key=lambda s: (s.projected_date, s.reference))
     bounds: list[int] = []
     etas: list[Eta] = []
-    covered = max(0, available_now)
+    covered = max(0, outlook.available_now)
     if covered:
         bounds.append(covered)
         etas.append(Eta(today, Confidence.HIGH, EtaSource.ON_HAND))
@@ -223,16 +196,8 @@ def eta_steps(
         etas.append(Eta(max(s.projected_date, today), _po_confidence(s, today), EtaSource.PURCHASE_ORDER,
                         s.reference))
         last_date = etas[-1].date  # supplies in date order, each dated no earlier than today
-    beyond = Eta(max(days_after(today, lead_time_days), last_date),
-                 lead_time_confidence or (Confidence.LOW if supplier_late else Confidence.MEDIUM),
-                 EtaSource.LEAD_TIME)
-
-    def released(eta: Eta) -> Eta:
-        if release_date is not None and release_date > eta.date:
-            return Eta(release_date, eta.confidence, EtaSource.RELEASE_DATE, eta.reference)
-        return eta
-
-    return EtaSteps(tuple(bounds), tuple(released(eta) for eta in etas), released(beyond),
+    released = outlook.released
+    return EtaSteps(tuple(bounds), tuple(released(eta) for eta in etas), released(outlook.beyond(last_date)),
                     released(Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)))
 
 
@@ -242,18 +207,7 @@ def eta_steps(
 Split = Callable[[int, Sequence[str], Mapping[str, int], date], Mapping[str, int]]
 
 
-def project_shared(
-    queue: Sequence[Need],
-    *,
-    split: Split,
-    available_now: int,
-    inbound: Sequence[InboundSupply],
-    today: date,
-    lead_time_days: int,
-    supplier_late: bool = False,
-    release_date: date | None = None,
-    lead_time_confidence: Confidence | None = None,
-) -> dict[str, Eta]:
+def project_shared(queue: Sequence[Need], outlook: SupplyOutlook, *, split: Split) -> dict[str, Eta]:
     """ETA for every backorder in `queue` (in priority order) when each receipt is shared across the queue by
     `split`.
 
@@ -261,7 +215,8 @@ def project_shared(
     purchase orders by projected date (dated and trusted as `project` does). A backorder's ETA is the lot that
     hands it its last unit; one that no known lot completes is expected after the lead time, never before the
     last purchase order (what it waits for comes after every known one)."""
-    supplies = sorted((s for s in inbound if s.quantity > 0), key=lambda s: (s.projected_date, s.reference))
+    today, available_now = outlook.today, outlook.available_now
+    supplies = sorted((s for s in outlook.inbound if s.quantity > 0), key=lambda s: (s.projected_date, s.reference))
     lots: list[tuple[int, Eta]] = []
     if available_now > 0:
         lots.append((available_now, Eta(today, Confidence.HIGH, EtaSource.ON_HAND)))
@@ -284,19 +239,11 @@ def project_shared(
                 etas[key] = lot
         order = [key for key in order if waiting[key] > 0]
     if order:
-        beyond = Eta(max(today + timedelta(days=lead_time_days), last_date),
-                     lead_time_confidence or (Confidence.LOW if supplier_late else Confidence.MEDIUM),
-                     EtaSource.LEAD_TIME)
+        beyond = outlook.beyond(last_date)
         for key in order:
             etas[key] = beyond
     allocated = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)
-    result: dict[str, Eta] = {}
-    for need in queue:
-        eta = etas.get(need.backorder_id, allocated)
-        if release_date is not None and release_date > eta.date:
-            eta = Eta(release_date, eta.confidence, EtaSource.RELEASE_DATE, eta.reference)
-        result[need.backorder_id] = eta
-    return result
+    return {need.backorder_id: outlook.released(etas.get(need.backorder_id, allocated)) for need in queue}
 
 
 def _po_confidence(supply: InboundSupply, today: date) -> Confidence:

@@ -271,6 +271,41 @@ class PurchaseOrderChanged(Event):
     expected_date: date | None
     skus: tuple[str, ...] = field(default_factory=tuple)
     change: str = "updated"
+    location: str | None = None  # a receipt: where the units were received (the PO's location or another)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocationChanged(Event):
+    """A location set up or renamed ("saved"), retired and kept because history names it ("retired"), or removed
+    because nothing ever did ("removed")."""
+
+    kind: ClassVar[str] = "LocationChanged"
+    code: str
+    name: str
+    change: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExchangeRateChanged(Event):
+    """The shop's rate from one currency to another was set (it replaces the one before)."""
+
+    kind: ClassVar[str] = "ExchangeRateChanged"
+    from_currency: str
+    to_currency: str
+    rate: str  # a decimal, as text: events are JSON
+    as_of_date: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationPreferencesChanged(Event):
+    """How a customer is told changed (`fields`: the preferences whose values changed, never the values: a phone
+    number stays in the customer's own record), or their recorded consent to a channel did."""
+
+    kind: ClassVar[str] = "NotificationPreferencesChanged"
+    customer_email: str
+    fields: tuple[str, ...]
+    changed_by: str  # the agent's name, or the customer's email when it was the customer (as the audit keeps it)
+    consent_changed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -491,6 +526,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ProductChanged,
         SupplierChanged,
         PurchaseOrderChanged,
+        LocationChanged,
+        ExchangeRateChanged,
+        NotificationPreferencesChanged,
         SessionEnded,
         QueueChanged,
     )

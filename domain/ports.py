@@ -11,13 +11,12 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
 
-from domain.causes import Cause
 from domain.currency import ExchangeRate
+from domain.customers import ChannelConsent, NotificationPreferences, PreferenceChange
 from domain.delays import DelayCount, DeliveryRecord
-from domain.eta import StoredProjection
 from domain.events import Event
 from domain.goodwill import Goodwill
-from domain.locations import Location
+from domain.locations import Location, LocationUse
 from domain.model import (
     Backorder,
     Customer,
@@ -25,16 +24,27 @@ from domain.model import (
     Order,
     Product,
     PurchaseOrder,
-    Served,
+    ServedWhole,
+    ServeRecord,
     SkuInventory,
+    StagedReceipt,
     Supplier,
     Waiting,
 )
 from domain.preferences import BackorderPreferences
 
 
+class UnlockedWrite(RuntimeError):
+    """A use case wrote a SKU's backorders (their rows or history) without holding the SKU's lock (`lock_skus`):
+    a programming error, raised before anything is written. Every writer of a backorder takes the lock, so none
+    decides on a copy another writer is changing (a receipt, a cancel) and history is in the order it happened."""
+
+
 class UnitOfWork(Protocol):
-    """One transaction. Leaving the block without `commit()` rolls everything back."""
+    """One transaction. Leaving the block without `commit()` rolls everything back.
+
+    The writers of a SKU's backorders (`save_inventory`, `save_served`, `record_goodwill`) raise UnlockedWrite
+    unless this unit of work took the SKU's lock first."""
 
     async def __aenter__(self) -> UnitOfWork: ...
 
@@ -67,24 +77,48 @@ class UnitOfWork(Protocol):
         its rows (`waiting_head`, `save_served`): the SKU's aggregate without its queue (how many wait, and for
         how many units, in `ahead`). None otherwise: load it whole. Call `lock_skus` first."""
 
-    async def waiting_head(self, sku: str, units: int) -> tuple[list[Waiting], int]:
+    async def waiting_head(self, sku: str, units: int, limit: int | None = None) -> tuple[list[Waiting], int]:
         """The backorders waiting for units that `units` reach in first-come-first-served order (each taking
-        what it waits for), in that order; and how many wait in all."""
+        what it waits for), in that order, the first `limit` of them (None: all); and how many wait in all."""
 
-    async def save_served(self, inventory: SkuInventory, served: Sequence[Served], cause: Cause) -> SkuInventory:
+    @property
+    def single_writer(self) -> bool:
+        """Whether one transaction at a time writes (SQLite): every other writer, of any SKU, waits for it. Else
+        (PostgreSQL) writers wait only for those that lock the same SKUs."""
+
+    async def write_served(self, served: ServedWhole) -> None:
+        """Write what serving did to the backorders of `served.sku` (locked) it served whole (values and history
+        rows), nothing else: a chunk of a staged receipt (`StagedReceipt`)."""
+
+    async def staged_receipt(self, sku: str) -> StagedReceipt | None:
+        """The SKU's oldest receipt still being put away (after `lock_skus`), or None."""
+
+    async def save_staged(self, receipt: StagedReceipt) -> StagedReceipt:
+        """Record a staged receipt (a new one gets its `id`), or its progress; one with no units left is
+        removed. The units at its location are the stock levels' (`StockLevel.staged`), saved with them."""
+
+    async def skus_with_staged_receipts(self) -> list[str]:
+        """The SKUs with receipts still being put away (what a crash between two chunks left)."""
+
+    async def save_served(self, inventory: SkuInventory, served: ServedWhole,
+                          record: ServeRecord | None = None) -> SkuInventory:
         """Persist the aggregate's stock levels (from `queue_head`) and what serving did to the backorders it
-        served whole (values and history rows, caused by `cause`); return the SKU's aggregate with the backorders
-        still waiting only (those served whole have no further part in settling it)."""
+        served whole (values and history rows); return the SKU's aggregate with the backorders
+        still waiting only (those served whole have no further part in settling it). With `record`, the range
+        served whole is recorded instead of their rows, to be folded in by `fold_serves`."""
+
+    async def fold_serves(self, sku: str, limit: int | None) -> int:
+        """Lock the SKU and fold up to `limit` (None: all) backorders of its recorded receipts into their rows, as
+        each receipt decided them; returns how many are left. `lock_skus` folds all of them first."""
+
+    async def skus_with_pending_serves(self) -> list[str]:
+        """The SKUs with receipts recorded as ranges and not yet folded."""
 
     async def summarised_inventories(self, skus: Sequence[str], at_least: int = 0) -> dict[str, SkuInventory]:
         """Aggregates of those of `skus` (after `lock_skus`) with at least `at_least` backorders waiting, their
         waiting queues not loaded, only counted (`SkuInventory.ahead`), for re-projecting a slice of a long
         queue; a SKU the store cannot summarise is left out (its caller loads it whole). Not kept for
         `inventory`."""
-
-    async def stored_projection(self, inventory: SkuInventory) -> StoredProjection:
-        """A summarised SKU's stored ETAs and queue positions in a few statements, whatever the queue's length
-        (`eta.StoredProjection`); `inventory.ahead` then counts the waiting queue as they saw it."""
 
     async def load_slice(self, inventory: SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
         """Into a summarised `inventory.queue`, the waiting backorders whose cumulative demand in queue order
@@ -157,7 +191,26 @@ class UnitOfWork(Protocol):
     async def get_location(self, code: str) -> Location | None:
         """The shop's location with this (upper-case) code, if it has set one up."""
 
-    async def save_location(self, location: Location) -> None: ...
+    async def save_location(self, location: Location) -> None:
+        """Set up or rename a location; a retired one set up again is in use again."""
+
+    async def lock_location(self, code: str) -> Location | None:
+        """The location (not retired), locked until commit against writers that use it (`get_location`)."""
+
+    async def location_use(self, code: str) -> LocationUse:
+        """What is at the location now (units on hand and set aside, purchase orders bound for it) and whether
+        anything ever referred to it."""
+
+    async def retire_location(self, code: str, keep: bool) -> None:
+        """Retire the location: kept, marked retired, when `keep` (history refers to it); else removed."""
+
+    async def notification_preferences(self, email: str) -> tuple[NotificationPreferences, ChannelConsent]:
+        """The customer's notification preferences (the defaults when none are saved) and the consent on record,
+        locked until commit against another change to them."""
+
+    async def save_notification_preferences(self, prefs: NotificationPreferences, consent: ChannelConsent,
+                                            changes: Sequence[PreferenceChange]) -> None:
+        """Save the preferences and the consent on record, and keep the changes (append-only)."""
 
     async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate | None:
         """The shop's rate in that direction, if it has set one."""
@@ -165,8 +218,9 @@ class UnitOfWork(Protocol):
     async def save_exchange_rate(self, rate: ExchangeRate) -> None:
         """Set the rate for its pair of currencies (replacing the one before)."""
 
-    async def record_goodwill(self, goodwill: Goodwill, entry: HistoryEntry) -> None:
-        """Keep an agent's goodwill and its line in the backorder's history (append-only: no lock needed)."""
+    async def record_goodwill(self, backorder: Backorder, goodwill: Goodwill, entry: HistoryEntry) -> None:
+        """Keep an agent's goodwill and its line in the backorder's history (under its SKU's lock, as every writer
+        of a backorder's history)."""
 
     def add_events(self, events: Sequence[Event]) -> None:
         """Queue events: written to the event log in this transaction, published after commit."""

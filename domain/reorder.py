@@ -11,7 +11,8 @@
 - **Safety stock** = z x sigma of demand over the lead time, z the standard normal quantile of the service level,
   sigma = sqrt(L x sigma_d^2 + d^2 x sigma_L^2) (demand and lead time both uncertain, independent).
 - **Reorder point** = ceil(d x L) + safety stock.
-- **Inventory position** = available on hand + on order - units the waiting backorders still need.
+- **Inventory position** = available on hand + units being put away (a staged receipt's) + on order - units the
+  waiting backorders still need.
 - **Suggested quantity** = max(0, reorder point - inventory position): it covers the waiting backorders plus the
   expected demand over the lead time plus the safety stock, minus what is on hand and on order.
 - **Bounds**: every whole-number figure is worked out in full, then given within +/-MAX_UNITS (2,147,483,647: a
@@ -101,6 +102,9 @@ class SkuFacts:
     on_order: int  # units on open purchase orders not yet received
     waiting: int  # units the waiting backorders still need
     lead_time: LeadTime
+    # units received and still being put away to those backorders (a staged receipt's): neither on hand nor on
+    # order, yet they cover that many of `waiting`
+    being_put_away: int = 0
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class ReorderSuggestion:
     on_order: int
     waiting: int
     inventory_position: int
+    being_put_away: int
     suggested_quantity: int
 
     @property
@@ -155,12 +160,13 @@ def suggest(facts: SkuFacts, policy: ReorderPolicy) -> ReorderSuggestion:
     sigma = math.sqrt(lead.mean_days * spread**2 + rate**2 * lead.std_days**2)
     safety_stock = _ceil(policy.z * sigma)
     reorder_point = _ceil(lead_time_demand) + safety_stock
-    position = facts.available + facts.on_order - facts.waiting
+    position = facts.available + facts.being_put_away + facts.on_order - facts.waiting
     return ReorderSuggestion(
         sku=facts.sku, supplier_id=facts.supplier_id, demand_per_day=rate, demand_std_per_day=spread,
         lead_time=lead, lead_time_demand=lead_time_demand, safety_stock=_capped(safety_stock),
         reorder_point=_capped(reorder_point), available=_capped(facts.available), on_order=_capped(facts.on_order),
         waiting=_capped(facts.waiting), inventory_position=_capped(position),
+        being_put_away=_capped(facts.being_put_away),
         suggested_quantity=_capped(max(0, reorder_point - position)))
 
 

@@ -8,7 +8,9 @@ Callers pass plain values (the commands in `domain.commands`, re-exported here);
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -16,6 +18,7 @@ from domain.causes import RequestedBy
 from domain.clock import Clock
 from domain.commands import AllocationPreviewLine, CustomerDetails, LineRequest, ProductInput, Shipment
 from domain.currency import ExchangeRate
+from domain.customers import NotificationPreferences
 from domain.delays import SupplierPerformance
 from domain.goodwill import Goodwill
 from domain.locations import Location
@@ -40,6 +43,7 @@ from domain.use_cases import (
     preferences,
     purchasing,
     reference_data,
+    shared,
     stock,
     supplier_history,
 )
@@ -58,16 +62,50 @@ __all__ = [
 ]
 
 
+log = logging.getLogger("backorder.desk")
+
+
 class BackorderDesk:
     """Every write the product offers, by name; the work is done in `domain.use_cases`."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock | None = None) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock | None = None, *, fold_in_background: bool = True) -> None:
         self._uow = uow
         self.clock = clock or Clock()
+        self._folding: dict[str, asyncio.Task[None]] = {}  # SKU -> the task folding its recorded receipts
+        self._fold_in_background = fold_in_background
 
     @property
     def _deps(self) -> Deps:
-        return Deps(self._uow, self.clock)
+        return Deps(self._uow, self.clock, self._fold_later if self._fold_in_background else None)
+
+    def _fold_later(self, sku: str) -> None:
+        """A receipt recorded a range of the SKU's queue: fold it into the rows in short transactions, in the
+        background (one task per SKU; a crash leaves it to the worker's round or the SKU's next writer)."""
+        running = self._folding.get(sku)
+        if running is not None and not running.done():
+            running.add_done_callback(lambda _: self._fold_later(sku))  # a receipt recorded while it folded
+            return
+        self._folding[sku] = asyncio.get_running_loop().create_task(self._fold(sku), name=f"fold-{sku}")
+
+    async def _fold(self, sku: str) -> None:
+        try:
+            await shared.fold_pending_serves(self._deps, [sku])
+        except Exception:  # the worker's round or the SKU's next writer folds what is left
+            log.exception("folding the receipts recorded for %s failed; left to the next writer or round", sku)
+
+    async def fold_pending_serves(self) -> list[str]:
+        """Fold every receipt recorded as a range and not yet folded (what a crash or a failed fold left)."""
+        return await shared.fold_pending_serves(self._deps)
+
+    async def put_away_staged_receipts(self) -> list[str]:
+        """Put away what receipts for long queues staged and did not finish (a crash between two chunks), a chunk
+        a transaction. Returns the SKUs that had some."""
+        return await shared.put_away_staged(self._deps)
+
+    async def folded(self) -> None:
+        """Wait for the background folds started so far (tests, shut-down)."""
+        while any(not task.done() for task in self._folding.values()):
+            await asyncio.gather(*self._folding.values(), return_exceptions=True)
 
     async def upsert_product(self, data: ProductInput) -> Product:
         return await catalogue.upsert_product(self._deps, data)
@@ -112,9 +150,9 @@ class BackorderDesk:
                                                       cancel)
 
     async def receive_purchase_order(
-        self, purchase_order_id: str, quantities: Sequence[LineRequest] | None = None
+        self, purchase_order_id: str, quantities: Sequence[LineRequest] | None = None, location: str | None = None,
     ) -> PurchaseOrder:
-        return await purchasing.receive_purchase_order(self._deps, purchase_order_id, quantities)
+        return await purchasing.receive_purchase_order(self._deps, purchase_order_id, quantities, location)
 
     async def place_order(
         self,
@@ -166,6 +204,10 @@ class BackorderDesk:
         return await preferences.set_backorder_preferences(
             self._deps, backorder_id, cancel_if_not_by=cancel_if_not_by, substitutes=substitutes, by=by)
 
+    async def set_notification_preferences(self, email: str, changes: Mapping[str, object], *, by: str,
+                                           by_agent: bool) -> NotificationPreferences:
+        return await preferences.set_notification_preferences(self._deps, email, changes, by=by, by_agent=by_agent)
+
     async def decline_substitute(self, backorder_id: str, substitute_sku: str, *, by: str = "customer") -> Backorder:
         return await preferences.decline_substitute(self._deps, backorder_id, substitute_sku, by=by)
 
@@ -181,6 +223,9 @@ class BackorderDesk:
 
     async def upsert_location(self, code: str, name: str | None = None) -> Location:
         return await reference_data.upsert_location(self._deps, code, name)
+
+    async def retire_location(self, code: str) -> tuple[Location, bool]:
+        return await reference_data.retire_location(self._deps, code)
 
     async def upsert_exchange_rate(self, from_currency: str, to_currency: str, rate: Decimal | str,
                                    as_of: date | None = None) -> ExchangeRate:

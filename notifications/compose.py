@@ -13,6 +13,7 @@ Pure functions: the dispatcher loads the backorders and products, this module de
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -41,7 +42,7 @@ class Rules:
     eta_threshold_days: int = 1
     long_delay_days: int = 14
     goodwill_code: str | None = None
-    goodwill_text: str | None = None
+    goodwill_texts: Mapping[str, str] = field(default_factory=dict)  # language -> the shop's own words
 
 
 @dataclass

@@ -28,11 +28,35 @@ from domain.customers import SUPPORTED_LANGUAGES
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 SOURCE_LANGUAGE = "en"
+DEFAULT_LANGUAGE = SOURCE_LANGUAGE
 
 
 def language_of(language: str | None) -> str:
     """A supported language, English for anything else (an old preference, a typo)."""
     return language if language in SUPPORTED_LANGUAGES else SOURCE_LANGUAGE
+
+
+def negotiated_language(accept_language: str | None) -> str:
+    """The language a request's page speaks when nothing stored says: its Accept-Language negotiated against the
+    languages messages are worded in (the first of the browser's languages, by its base, that the shop speaks).
+
+    "de-CH, fr;q=0.8, en;q=0.5" -> "de"; "pt-BR, es;q=0.3" -> "es"; "*", "" or nonsense -> "en".
+    Ranked by q (a missing q is 1, q=0 means "not this one"), equal q in the order given."""
+    ranked: list[tuple[float, int, str]] = []
+    for order, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        base = tag.strip().split("-")[0].lower()
+        if quality > 0 and base in SUPPORTED_LANGUAGES:
+            ranked.append((-quality, order, base))
+    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
 
 
 @functools.cache

@@ -262,7 +262,11 @@ class WebhookDispatcher:
 
     async def _attempt(self, delivery: store.Delivery, endpoint: store.Endpoint, secret: str) -> None:
         body = delivery.body.encode()
-        timestamp = str(int(self.clock.now().timestamp()))
+        # an attempt is one instant, when it was sent: its signed timestamp, its line in the log, the failing
+        # streak and the backoff all count from it. Read after the answer, a slow receiver (or a clock moved
+        # meanwhile) would date the attempt late and push its retry past the backoff it was given.
+        sent_at = self.clock.now()
+        timestamp = str(int(sent_at.timestamp()))
         headers = [("Content-Type", "application/json"), ("User-Agent", USER_AGENT),
                    (EVENT_ID_HEADER, delivery.event_id), (EVENT_TYPE_HEADER, delivery.event_type),
                    (DELIVERY_HEADER, delivery.id), (TIMESTAMP_HEADER, timestamp),
@@ -285,7 +289,7 @@ class WebhookDispatcher:
             error = f"no answer within {timeout:g} s"
         except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol, OSError) as failed:
             error = f"{type(failed).__name__}: {failed}"[:500]
-        now = self.clock.now()
+        now = sent_at
         attempt = {"at": now.isoformat(), "status_code": status_code, "error": error,
                    "ms": round((time.perf_counter() - started) * 1000)}
         if error is None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from domain import events as ev
 from domain.clock import Clock
@@ -23,6 +24,8 @@ from notifications.compose import CUSTOMER_EVENTS, Change
 from notifications.render import render_back_in_stock
 from notifications.settings import NotificationSettings
 
+# entries of the QueueChanged events of a transaction from which their outbox rows are made in a worker thread
+ASIDE_ENTRIES = 2_000
 # events after which a SKU may have become available to order again
 _STOCK_EVENTS = (ev.StockReceived, ev.StockAdjusted, ev.BackorderCancelled, ev.BackorderSubstituted)
 
@@ -49,8 +52,11 @@ class OutboxRecorder:
 
     async def __call__(self, conn: store.Connection, events: Sequence[ev.Event]) -> None:
         now = self.clock.now()
+        # a long queue's change cut into each customer's part and encoded in a worker thread: for a 100k receipt
+        # that was seconds of Python on the event loop, and every other request of the process waited for it
+        aside = sum(len(e.entries) for e in events if isinstance(e, ev.QueueChanged)) >= ASIDE_ENTRIES
         await store.record_events(_customer_rows(events), now, timedelta(seconds=self.settings.coalesce_seconds),
-                                  conn)
+                                  conn, aside=aside)
         skus = sorted({e.sku for e in events if isinstance(e, _STOCK_EVENTS)})
         for sku in skus:
             await self._back_in_stock(sku, conn)
@@ -64,30 +70,60 @@ class OutboxRecorder:
         if not subscribers:
             return
         product = await t.Product.get(sku=sku).using_db(conn)
-        # a subscriber who is also a customer is told in their language; a number alone has none: English
+        # a subscriber who is also a customer is told in their language; anyone else in the one they subscribed in
         languages = await languages_by_email([sub.email for sub in subscribers if sub.email], conn)
         key = await signing_key()
         now = self.clock.now()
-        base = self.settings.public_url.rstrip("/")
         for sub in subscribers:
             address = sub.email or sub.phone or ""
             channel = "EMAIL" if sub.email else "SMS"
-            token = quote(unsubscribe_token(key, address, channel))
-            rendered = render_back_in_stock(
-                product=product.name, language=languages.get(sub.email or "", "en"), shop_name=self.settings.shop_name,
-                shop_url=f"{base}/",
-                unsubscribe_url=f"{base}/unsubscribe?token={token}")
+            worded = word_back_in_stock(self.settings, key, product.name, languages.get(sub.email or "", sub.language),
+                                        address, channel)
             # one message per return to stock: the dispatcher sends it only if the stock is still there then, else
-            # re-arms the subscription, and the next return (counted) has a key of its own
+            # re-arms the subscription, and the next return (counted) has a key of its own; it is worded again then
             await store.enqueue(
                 key=f"back-in-stock:{sub.id}:{sub.returns_told + 1}", kind="BACK_IN_STOCK", channel=channel,
-                recipient=address, subject=rendered.subject,
-                body_text=rendered.text if channel == "EMAIL" else (rendered.sms or ""),
-                body_html=rendered.html if channel == "EMAIL" else None, now=now, conn=conn,
-                headers=_list_unsubscribe(base, token) if channel == "EMAIL" else {},
-                about={"subscription": sub.id, "sku": sku})
+                recipient=address, subject=worded.subject, body_text=worded.text, body_html=worded.html, now=now,
+                conn=conn, headers=worded.headers, about={"subscription": sub.id, "sku": sku}, secrets=worded.secrets)
             await store.ProductSubscription.filter(id=sub.id).using_db(conn).update(
                 status="NOTIFIED", notified_at=now, returns_told=sub.returns_told + 1)
+
+
+async def subscriber_language(email: str | None, subscribed_in: str) -> str:
+    """The language a back-in-stock subscriber is told in: a customer's chosen one (by email), else the one
+    recorded when they subscribed (a number's only one)."""
+    if email:
+        return (await languages_by_email([email])).get(email, subscribed_in)
+    return subscribed_in
+
+
+@dataclass(frozen=True)
+class BackInStock:
+    subject: str
+    text: str  # the email's plain text, or the text message
+    html: str | None
+    headers: dict[str, str]
+    secrets: tuple[str, ...]  # the recipient's alone (the unsubscribe token): withheld from the outbox row
+
+
+def word_back_in_stock(settings: NotificationSettings, key: bytes, product: str, language: str, address: str,
+                       channel: str) -> BackInStock:
+    """A back-in-stock message to `address` on `channel`: worded when it is queued and again when it is sent (the
+    subscriber's language and the product's name as they are then)."""
+    base = settings.public_url.rstrip("/")
+    token = quote(unsubscribe_token(key, address, channel))
+    rendered = render_back_in_stock(product=product, language=language, shop_name=settings.shop_name,
+                                    shop_url=f"{base}/", unsubscribe_url=f"{base}/unsubscribe?token={token}")
+    secrets = unsubscribe_secrets(token)
+    if channel == "EMAIL":
+        return BackInStock(rendered.subject, rendered.text, rendered.html, _list_unsubscribe(base, token), secrets)
+    return BackInStock(rendered.subject, rendered.sms or "", None, {}, secrets)
+
+
+def unsubscribe_secrets(token: str) -> tuple[str, ...]:
+    """An unsubscribe token as a message may carry it (quoted in its links; its signature whatever the quoting):
+    anyone holding it can unsubscribe the address, so only the recipient's copy has it."""
+    return (token, unquote(token), token.rsplit(":", 1)[-1].rsplit("%3A", 1)[-1])
 
 
 def _customer_rows(events: Sequence[ev.Event]) -> Iterator[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -46,6 +46,20 @@ def phrases(language: str) -> dict[str, str]:
     gettext = translations(language).gettext
     return {"portal_subject": gettext("Your link to see your orders"),
             "back_in_stock_subject": gettext("{product} is back in stock")}
+
+
+def goodwill_offer(texts: Mapping[str, str], code: str | None, language: str) -> str | None:
+    """The shop's goodwill words for a long delay in `language`: its own, set for that language; else, when it
+    offers goodwill at all (words in some language, or a code), a translated default that promises nothing
+    beyond the code; never another language's words. None: the shop offers none."""
+    if texts.get(language):
+        return texts[language]
+    if not texts and not code:
+        return None
+    gettext = translations(language).gettext
+    if code:
+        return gettext("As an apology for the wait, please use this code on your next order.")
+    return gettext("We are sorry for the wait.")
 
 
 def format_date(value: date | None, language: str) -> str:
@@ -86,6 +100,7 @@ class Rendered:
 PRODUCT_IN_SMS = 28  # characters of a product name in a text, before anything needs cutting
 SMS_MAX_SEGMENTS = 2
 SMS_MAX_SEGMENTS_UCS2 = 3  # 201 characters: what a French or Spanish text needs when its words leave GSM-7
+SMS_OFFERS = 2  # alternatives a text names (with their prices); the email and the portal list them all
 
 
 def _short(name: str, limit: int = PRODUCT_IN_SMS) -> str:
@@ -119,10 +134,16 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
         "sentence": sentence,
         "facts": wording.facts(**numbers, substitute=view.substitute, language=language),
         "paid": [_price_paid(line, view.substitute or line.sku, language) for line in view.paid],
-        "sms_sentence": "; ".join([wording.sms_headline(item.headline, wish, language),
-                                   *wording.sms_facts(**numbers, eta=format_short_date(now.eta, language) if waiting
-                                                      else "", paid=_total_paid(view.paid, language),
-                                                      language=language)]),
+        # a text's sentence in parts: the offered alternatives' names are cut to fit (`_sms_sentence`)
+        "sms_head": wording.sms_headline(item.headline, wish, language),
+        "sms_offers": [(name, _sms_offer(price, language)) for name, price in itertools.zip_longest(
+            view.substitutes, view.offer_prices[:len(view.substitutes)])][:SMS_OFFERS]
+        if item.headline == "substitute_offered" else [],
+        "sms_facts": wording.sms_facts(**numbers, eta=format_short_date(now.eta, language) if waiting else "",
+                                       paid=_total_paid(view.paid, language), language=language),
+        # in a text of one item after its facts; in a text of several, after "3 updates ...": always said
+        "sms_goodwill": [part for g in view.goodwill for part in wording.sms_goodwill(
+            (g.credit.amount, g.credit.currency) if g.credit else None, g.discount_code, language)],
         # the portal's Backorder.queueExplanation, from the state now: the same sentence in both places
         "queue_sentence": wording.queue_explanation(now.queue_position, now.placed_before, fair_share=now.fair_share,
                                                     language=language) if waiting and now.queue_position else None,
@@ -133,6 +154,22 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
         "goodwill": [line for g in view.goodwill for line in wording.goodwill_lines(
             (g.credit.amount, g.credit.currency) if g.credit else None, g.discount_code, language)],
     }
+
+
+def _sms_offer(price: PriceComparison | None, language: str) -> str:
+    if price is None:
+        return "{name}"
+    return wording.sms_offer(difference=format_money(abs(price.difference.amount), price.difference.currency,
+                                                     language),
+                             more=price.difference.amount > 0, less=price.difference.amount < 0, language=language)
+
+
+def _sms_sentence(item: dict[str, Any], name_limit: int) -> str:
+    """One item's text: headline; the alternatives offered, each with how its price compares (names cut to
+    `name_limit`, like the product's); the facts and any goodwill. No closing stop of its own: the template puts
+    one ("20. Aug." would end in two)."""
+    offers = [phrase.replace("{name}", _short(gsm_text(name), name_limit)) for name, phrase in item["sms_offers"]]
+    return "; ".join([item["sms_head"], *offers, *item["sms_facts"], *item["sms_goodwill"]]).rstrip(".")
 
 
 def _offer(name: str, price: PriceComparison | None, language: str) -> str:
@@ -174,9 +211,10 @@ def _template_context(language: str) -> dict[str, Any]:
 
 
 def render_digest(views: list[ItemView], *, name: str, language: str, shop_name: str, portal_url: str,
-                  short_url: str, unsubscribe_url: str, goodwill_text: str | None = None,
+                  short_url: str, unsubscribe_url: str, goodwill_texts: Mapping[str, str] | None = None,
                   goodwill_code: str | None = None) -> Rendered:
     language = language_of(language)
+    goodwill_text = goodwill_offer(goodwill_texts or {}, goodwill_code, language)
     gettext = translations(language).gettext
     items = [_item(v, language) for v in views]
     if len(views) == 1:
@@ -196,8 +234,9 @@ def render_digest(views: list[ItemView], *, name: str, language: str, shop_name:
 
     def sms_context(product_limit: int, shop_limit: int) -> dict[str, Any]:
         return {**context, "shop_name": _short(gsm_text(shop_name.strip()), shop_limit),
-                "items": [{**item, "product_short": _short(gsm_text(str(item["product"])), product_limit)}
-                          for item in items]}
+                "sms_gifts": [part for item in items for part in item["sms_goodwill"]],  # type: ignore[attr-defined]
+                "items": [{**item, "product_short": _short(gsm_text(str(item["product"])), product_limit),
+                           "sms_sentence": _sms_sentence(item, product_limit)} for item in items]}
 
     sms = _fit_sms("digest.sms.j2", sms_context, shop_name)
     return Rendered(subject=subject, text=_tidy(text), html=html, sms=sms)
@@ -246,20 +285,28 @@ def _fit_sms(template: str, fill: Callable[[int, int], dict[str, Any]], shop_nam
     then both to nothing; the template's own words, the link and "Reply STOP to opt out" never are."""
     product_len = min(len(product), PRODUCT_IN_SMS) if product else PRODUCT_IN_SMS
     shop_len = len(shop_name)
-    budgets = [(n, shop_len) for n in range(product_len, 11, -1)]
-    budgets += [(min(product_len, 12), n) for n in range(shop_len, 11, -1)]
-    budgets += [(n, n) for n in range(min(product_len, 12), -1, -1)]
+    readable = [(product_len, shop_len), *((n, shop_len) for n in range(product_len - 1, 11, -1))]
+    readable += [(min(product_len, 12), n) for n in range(shop_len - 1, 11, -1)]
+    cut = [(n, n) for n in range(min(product_len, 12), -1, -1)]
     # names (typed by people) were brought to GSM-7 look-alikes in `fill`; our own words keep their letters: a
-    # text whose words need more than GSM-7 (French "août") goes as UCS-2, counted so, and when even names cut
-    # to nothing leave it over two segments, it may take a third rather than lose its words
-    bodies: list[str] = []
-    for product_limit, shop_limit in budgets or [(product_len, shop_len)]:
-        body = gsm_punctuation(" ".join(_env.get_template(template).render(fill(product_limit, shop_limit)).split()))
-        if sms_segments(body) <= SMS_MAX_SEGMENTS:
-            return body
-        bodies.append(body)
-    return next((b for b in bodies if not is_gsm7(b) and sms_segments(b) <= SMS_MAX_SEGMENTS_UCS2),
-                bodies[-1])  # only a link longer than two segments gets to the last
+    # text whose words need more than GSM-7 (French "août") goes as UCS-2, counted so, and takes a third segment
+    # before its names are cut below 12 characters (": : une alternative ..." names nothing), then names go
+    bodies: dict[tuple[int, int], str] = {}
+
+    def body(limits: tuple[int, int]) -> str:
+        if limits not in bodies:
+            bodies[limits] = gsm_punctuation(" ".join(_env.get_template(template).render(fill(*limits)).split()))
+        return bodies[limits]
+
+    words_need_ucs2 = not is_gsm7(body((0, 0)))  # a name in another script is cut instead (it is only a name)
+    for budgets in (readable, cut):
+        for limits in budgets:
+            if sms_segments(body(limits)) <= SMS_MAX_SEGMENTS:
+                return body(limits)
+        for limits in budgets if words_need_ucs2 else ():
+            if sms_segments(body(limits)) <= SMS_MAX_SEGMENTS_UCS2:
+                return body(limits)
+    return body((cut or readable or [(product_len, shop_len)])[-1])  # only a link longer than that gets here
 
 
 def _tidy(text: str) -> str:

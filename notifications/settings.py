@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
+
+from domain.customers import SUPPORTED_LANGUAGES
+
+GOODWILL_TEXT = "BACKORDER_GOODWILL_TEXT"
 
 
 def env_int(name: str, default: int) -> int:
@@ -89,7 +94,9 @@ class NotificationSettings:
     coalesce_seconds: int = 600
     eta_threshold_days: int = 1
     long_delay_days: int = 14
-    goodwill_text: str | None = None
+    # the shop's own goodwill words in a long-delay message, per language ("en", "de", ...); a language without
+    # them is told a translated default (with the code, if there is one), never another language's words
+    goodwill_texts: Mapping[str, str] = field(default_factory=dict)
     goodwill_code: str | None = None
     max_attempts: int = 8
     # an opt-in text costs the shop money and goes to a number nobody has proved is theirs: a ceiling on
@@ -131,10 +138,31 @@ class NotificationSettings:
             coalesce_seconds=env_int("BACKORDER_COALESCE_SECONDS", 600),
             eta_threshold_days=env_int("BACKORDER_ETA_THRESHOLD_DAYS", 1),
             long_delay_days=env_int("BACKORDER_LONG_DELAY_DAYS", 14),
-            goodwill_text=env.get("BACKORDER_GOODWILL_TEXT") or None,
+            goodwill_texts=goodwill_texts_from_env(env),
             goodwill_code=env.get("BACKORDER_GOODWILL_CODE") or None,
             max_attempts=env_int("BACKORDER_NOTIFY_MAX_ATTEMPTS", 8),
             opt_in_sms_per_hour=env_int("BACKORDER_OPT_IN_SMS_PER_HOUR", 200),
             lease_seconds=env_float("BACKORDER_NOTIFY_LEASE_SECONDS", 55.0),
             send_timeout_seconds=env_float("BACKORDER_NOTIFY_SEND_TIMEOUT_SECONDS", 18.0),
         )
+
+
+def goodwill_texts_from_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The shop's goodwill words per language: BACKORDER_GOODWILL_TEXT_DE, _FR, _ES, _EN; the unsuffixed
+    BACKORDER_GOODWILL_TEXT is the English one (the shop's home language, as before). A suffix the shop does not
+    speak, or English set twice differently, stops start-up: a text nobody would ever read is a mistake to say."""
+    texts: dict[str, str] = {}
+    for name, value in env.items():
+        if not name.startswith(GOODWILL_TEXT + "_") or not value.strip():
+            continue
+        language = name.removeprefix(GOODWILL_TEXT + "_").lower()
+        if language not in SUPPORTED_LANGUAGES:
+            raise SystemExit(f"{name}: messages are worded in {', '.join(SUPPORTED_LANGUAGES)} only; "
+                             f"name the language as {GOODWILL_TEXT}_DE, _FR, _ES or _EN")
+        texts[language] = value.strip()
+    english = env.get(GOODWILL_TEXT, "").strip()
+    if english:
+        if texts.get("en", english) != english:
+            raise SystemExit(f"{GOODWILL_TEXT} and {GOODWILL_TEXT}_EN are both English and differ: set one")
+        texts["en"] = english
+    return texts

@@ -367,7 +367,7 @@ SMS_HEADLINES: dict[str, str] = {
     "substituted": _("replaced by your alternative"), "partly_substituted": _("partly replaced by your alternative"),
     "eta_later": _("new date"), "eta_earlier": _("arriving earlier"), "long_delay": _("delayed, see your options"),
     "substitute_offered": _("an alternative is in stock"),
-    "goodwill": _("something for the wait, see your email"),
+    "goodwill": _("something for the wait"),  # what it is follows: sms_goodwill (a text may be all they get)
 }
 CONFIDENCE: dict[str, str] = {
     "HIGH": _("confirmed by the supplier"), "MEDIUM": _("our estimate"),
@@ -385,6 +385,28 @@ def goodwill_lines(credit: tuple[Decimal, str] | None, code: str | None, languag
     t = translations(language).gettext
     lines = [t(GIFT_CREDIT).format(amount=format_money(credit[0], credit[1], language))] if credit else []
     return lines + ([t(GIFT_CODE).format(code=code)] if code else [])
+
+
+def sms_goodwill(credit: tuple[Decimal, str] | None, code: str | None, language: str) -> list[str]:
+    """The email's goodwill lines in few characters, for a text: the credit in the customer's money format, the
+    code to type."""
+    t = translations(language).gettext
+    parts = [t(_("credit {amount}")).format(amount=format_money(credit[0], credit[1], language))] if credit else []
+    return parts + ([t(_("code {code}")).format(code=code)] if code else [])
+
+
+def sms_offer(*, difference: str, more: bool, less: bool, language: str) -> str:
+    """An offered alternative for a text, "{name}" left in for the name (cut to fit the text): how its price
+    compares with what the customer pays, per unit (`difference` formatted in their money; "" when no rate
+    compares the two, and the name is said alone)."""
+    t = translations(language).gettext
+    if not difference:
+        return "{name}"
+    if more:
+        return t(_("{name}: {difference} more each")).replace("{difference}", difference)
+    if less:
+        return t(_("{name}: {difference} less each")).replace("{difference}", difference)
+    return t(_("{name}: same price"))
 
 
 def headline_key(head: str, wish: str | None) -> str:
@@ -545,3 +567,12 @@ def queue_explanation(position: int, placed_before: int, *, fair_share: bool, la
     if fair_share:
         sentence += " " + gettext("Arriving stock is shared out: every waiting order gets a share first.")
     return sentence
+
+
+# -- what subscribeToProduct answers ---------------------------------------------------------------
+def subscribed_message(status: str, language: str) -> str:
+    """What a product subscription's page tells the subscriber: told once by email, or to confirm by text."""
+    gettext = translations(language).gettext
+    if status == "ACTIVE":
+        return gettext("We will email you once when it is back in stock.")
+    return gettext("We have texted you: reply YES to confirm.")

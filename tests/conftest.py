@@ -10,20 +10,31 @@ caches compiled queries per model, so SQLite and PostgreSQL runs are separate py
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import secrets
 import shutil
+import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, settings
 
 from domain.bus import InProcessBus
 from domain.services import BackorderDesk
 from domain.store.db import migrate, open_database
 from domain.store.uow import TortoiseUnitOfWork
+
+# Every property test, not only those that remember to say so: no deadline on an example and no health check on
+# slow generation. Under CI's load (2 cores, the suite run twice beside other jobs) an example's time says
+# nothing of the code, and hypothesis's 200 ms default failed property tests (tests/unit/test_kpi_series.py) as
+# DeadlineExceeded or Flaky. A test's own @settings still sets what it names.
+settings.register_profile("backorder", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("backorder")
 
 POSTGRES_URL = os.environ.get("BACKORDER_TEST_POSTGRES_URL", "")
 _template: str | None = None
@@ -67,6 +78,48 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         import asyncio
 
         asyncio.run(_drop(_with_db(POSTGRES_URL, _template)))
+
+
+# pytest-timeout (pyproject.toml: `timeout`) fails a test that runs too long by raising in the main thread, and the run
+# goes on. A test blocked on a thread of its own is not freed by that: its event loop, shutting down, waits for the
+# thread for ever (a hung SQLite connection, an `asyncio.to_thread`). So a watchdog ends the whole run when a test
+# outlives its timeout by this much: CI fails, naming the test, instead of hanging until it is killed.
+WATCHDOG_GRACE_SECONDS = float(os.environ.get("BACKORDER_TEST_WATCHDOG_GRACE", "60"))
+
+
+def _timeout_of(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    if marker is not None and marker.args:
+        return float(marker.args[0])
+    given = item.config.getoption("timeout", None) or item.config.getini("timeout")
+    return float(given or 0)
+
+
+def _give_up(config: pytest.Config, nodeid: str, seconds: float) -> None:
+    capture = config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:  # else what follows would go to the test's captured output, lost with the process
+        capture.suspend_global_capture(in_=True)
+    sys.stderr.write(f"\n{nodeid} is still running {seconds:g} s after it started, past its timeout: it hangs "
+                     "where the timeout cannot free it; the stacks of every thread follow, and the run ends here\n")
+    sys.stderr.flush()
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    os._exit(3)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> object:
+    limit = _timeout_of(item)
+    watchdog = None
+    if limit > 0:
+        watchdog = threading.Timer(limit + WATCHDOG_GRACE_SECONDS, _give_up,
+                                   (item.config, item.nodeid, limit + WATCHDOG_GRACE_SECONDS))
+        watchdog.daemon = True
+        watchdog.start()
+    try:
+        yield
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

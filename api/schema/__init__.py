@@ -102,6 +102,7 @@ class Mutation:
     delete_webhook_endpoint = webhook_fields.delete_webhook_endpoint
     redeliver_webhook = webhook_fields.redeliver_webhook
     upsert_location = reference_fields.upsert_location
+    retire_location = reference_fields.retire_location
     upsert_exchange_rate = reference_fields.upsert_exchange_rate
 
 

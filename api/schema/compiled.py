@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import keyword
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -75,8 +76,8 @@ class Unsupported(Exception):
 class _Field:
     """One response key of an object's selection: how to get its value and how to complete it."""
 
-    __slots__ = ("args", "attr", "complete", "field_def", "key", "leaf", "nodes", "parent_name", "parent_type",
-                 "resolve", "text", "typename")
+    __slots__ = ("args", "attr", "call", "complete", "field_def", "key", "leaf", "nodes", "parent_name",
+                 "parent_type", "resolve", "text", "typename")
 
     def __init__(self, key: str, parent_type: GraphQLObjectType) -> None:
         self.key = key
@@ -84,6 +85,7 @@ class _Field:
         self.parent_name = parent_type.name
         self.attr: str | None = None  # a plain attribute (strawberry's basic field): no resolve info needed
         self.resolve: Callable[..., Any] | None = None
+        self.call: Callable[[Any, Path, _Run], Any] | None = None  # (source, path, run): the resolver's result
         self.typename: str | None = None  # `__typename`
         self.args: list[FieldDetails] | None = None  # the field takes arguments: coerced once per run
         self.field_def: Any = None
@@ -101,15 +103,17 @@ class _Plan:
     def __init__(self, root_type: GraphQLObjectType, fields: list[_Field]) -> None:
         self.root_type = root_type
         self.fields = fields
+        self.execute = _compiled(fields)
 
 
 class _Run:
     """The state of one execution: the executor (resolve info, variables, awaitable test) and coerced arguments."""
 
-    __slots__ = ("args", "executor", "is_awaitable")
+    __slots__ = ("args", "context", "executor", "is_awaitable")
 
     def __init__(self, executor: Any) -> None:
         self.executor = executor
+        self.context = executor.context_value
         self.is_awaitable = executor.is_awaitable
         self.args: dict[int, dict[str, Any]] = {}
 
@@ -131,7 +135,7 @@ def execute_plan(plan: _Plan, executor: Any) -> Any:
     run = _Run(executor)
     pending: Pending = []
     try:
-        data = _execute_fields(plan.fields, executor.root_value, None, pending, run)
+        data = plan.execute(executor.root_value, None, pending, run)
     except BaseException:
         _close(pending)
         raise
@@ -166,34 +170,62 @@ def _close(pending: Pending) -> None:
     pending.clear()
 
 
-def _execute_fields(fields: list[_Field], source: Any, path: Path | None, pending: Pending,
-                    run: _Run) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for field in fields:
-        attr = field.attr
-        if attr is not None:  # a plain attribute
-            result = getattr(source, attr)
-            leaf = field.leaf
-            if leaf is not None:
-                out[field.key] = result if field.text and type(result) is str else leaf(result, path, pending, run)
-                continue
-            field_path = Path(path, field.key, field.parent_name)
-        elif field.typename is not None:
-            out[field.key] = field.typename
-            continue
-        else:
-            field_path = Path(path, field.key, field.parent_name)
-            info = run.executor.build_resolve_info(field.field_def, field.nodes, field.parent_type, field_path)
-            if field.args is None:
-                result = field.resolve(source, info)  # type: ignore[misc]
+def _compiled(fields: list[_Field]) -> Callable[[Any, Path | None, Pending, _Run], dict[str, Any]]:
+    """One object's selection as a Python function, generated once per plan: the walk is then straight-line code
+    (`out["sku"] = source.sku`), where a loop over the fields asked each one which kind it was, on every object
+    of every request (the loop's own time was a seventh of the portal query's CPU, bench/portal_profile.py). What
+    it does per field is what graphql-core's execute_fields does for these kinds, in the selection's order:
+    - a plain attribute holding a leaf: read and completed without a response path (text is its own answer);
+    - a plain attribute holding an object or a list: completed under its path;
+    - `__typename`: the type's name;
+    - anything else: its resolver called (`call`), an awaitable result left in its place to be filled when its
+      wave is gathered (`_drain`), any other completed at once."""
+    namespace: dict[str, Any] = {"Path": Path}
+    code = ["def execute(source, path, pending, run):", "    out = {}"]
+    if any(f.call is not None for f in fields):
+        code.append("    is_awaitable = run.is_awaitable")
+    for n, field in enumerate(fields):
+        namespace.update({f"K{n}": field.key, f"P{n}": field.parent_name, f"C{n}": field.complete,
+                          f"L{n}": field.leaf, f"T{n}": field.typename, f"R{n}": field.call, f"A{n}": field.attr})
+        if field.attr is not None:
+            read = (f"source.{field.attr}" if field.attr.isidentifier() and not keyword.iskeyword(field.attr)
+                    else f"getattr(source, A{n})")
+            if field.leaf is None:
+                code.append(f"    out[K{n}] = C{n}({read}, Path(path, K{n}, P{n}), pending, run)")
+            elif field.text:
+                code += [f"    value = {read}",
+                         f"    out[K{n}] = value if type(value) is str else L{n}(value, path, pending, run)"]
             else:
-                result = field.resolve(source, info, **run.arguments(field))  # type: ignore[misc]
-            if run.is_awaitable(result):
-                out[field.key] = None  # its place in the answer's order; filled when its wave is gathered
-                pending.append((result, out, field.key, field.complete, field_path))
-                continue
-        out[field.key] = field.complete(result, field_path, pending, run)
-    return out
+                code.append(f"    out[K{n}] = L{n}({read}, path, pending, run)")
+        elif field.typename is not None:
+            code.append(f"    out[K{n}] = T{n}")
+        else:
+            code += [f"    field_path = Path(path, K{n}, P{n})",
+                     f"    result = R{n}(source, field_path, run)",
+                     "    if is_awaitable(result):",
+                     f"        out[K{n}] = None  # its place in the answer's order; filled when its wave is gathered",
+                     f"        pending.append((result, out, K{n}, C{n}, field_path))",
+                     "    else:",
+                     f"        out[K{n}] = C{n}(result, field_path, pending, run)"]
+    code.append("    return out")
+    exec(compile("\n".join(code), f"<compiled selection of {fields[0].parent_name if fields else '?'}>", "exec"),
+         namespace)
+    return namespace["execute"]  # type: ignore[no-any-return]
+
+
+def _resolver_call(field: _Field) -> Callable[[Any, Path, _Run], Any]:
+    """The field's resolver as graphql-core calls it: with a resolve info for this path, and the coerced
+    arguments when it takes any."""
+    resolve, field_def, nodes, parent_type = field.resolve, field.field_def, field.nodes, field.parent_type
+    assert resolve is not None
+    if field.args is None:
+        def call(source: Any, path: Path, run: _Run) -> Any:
+            return resolve(source, run.executor.build_resolve_info(field_def, nodes, parent_type, path))
+    else:
+        def call(source: Any, path: Path, run: _Run) -> Any:
+            info = run.executor.build_resolve_info(field_def, nodes, parent_type, path)
+            return resolve(source, info, **run.arguments(field))
+    return call
 
 
 # -- completing values (graphql-core's complete_value, for the kinds the plan covers) ---------------
@@ -303,12 +335,14 @@ def _coerced(coerce: Callable[[Any], Any], value: Any) -> Any:
 
 
 def _object(fields: list[_Field]) -> Complete:
+    execute = _compiled(fields)
+
     def complete(value: Any, path: Path, pending: Pending, run: _Run) -> Any:
         if value is None or value is Undefined:
             return None
         if isinstance(value, Exception):
             raise Fallback
-        return _execute_fields(fields, value, path, pending, run)
+        return execute(value, path, pending, run)
 
     return complete
 
@@ -429,7 +463,9 @@ def _fields(executor: Any, parent_type: GraphQLObjectType, grouped: dict[str, li
                 and definition.default_resolver is getattr):
             field.attr = definition.python_name  # a plain attribute: no resolver, permission or extension
         else:
-            field.resolve = (_direct_call(schema, definition, resolve) if field.args is None else None) or resolve
+            field.resolve = resolve
+            field.call = (_direct_call(schema, field, definition) if field.args is None else None) \
+                or _resolver_call(field)
         field.complete = _completer(executor, field_def.type, details)
         if field.attr is not None and _is_leafy(field_def.type):
             field.leaf = field.complete
@@ -439,10 +475,12 @@ def _fields(executor: Any, parent_type: GraphQLObjectType, grouped: dict[str, li
     return fields
 
 
-def _direct_call(schema: Any, definition: Any, resolve: Any) -> Callable[[Any, Any], Any] | None:
+def _direct_call(schema: Any, field: _Field, definition: Any) -> Callable[[Any, Path, _Run], Any] | None:
     """The field's own function called as strawberry's resolve would call it, when there is nothing between them
     (no arguments, permission classes, extensions or exception handlers): strawberry's wrapper (resolve info to
-    Info, argument conversion, the extension chain, get_result) cost more than most of the portal's resolvers."""
+    Info, argument conversion, the extension chain, get_result) cost more than most of the portal's resolvers.
+    Its Info builds graphql-core's resolve info only if the function reads more than the context (`_LazyInfo`)."""
+    resolve = field.resolve
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
     converter = getattr(strawberry_schema, "schema_converter", None)
     resolver = getattr(definition, "base_resolver", None)
@@ -451,23 +489,59 @@ def _direct_call(schema: Any, definition: Any, resolve: Any) -> Callable[[Any, A
             or not hasattr(converter, "_get_field_exception_handlers")
             or converter._get_field_exception_handlers(definition) or not callable(resolver.wrapped_func)):
         return None
-    function, info_class = resolver.wrapped_func, strawberry_schema.config.info_class  # type: ignore[union-attr]
+    function = resolver.wrapped_func
+    info_class = _lazy_info_class(strawberry_schema.config.info_class)  # type: ignore[union-attr]
     with_self = resolver.self_parameter is not None
     info_name = resolver.info_parameter.name if resolver.info_parameter is not None else None
     source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None]
-    if with_self and info_name is not None and not source_names:
-        def method(source: Any, info: Any) -> Any:
-            return function(source, **{info_name: info_class(_raw_info=info, _field=definition)})
+    parameters = list(inspect.signature(function).parameters.values())
+    if (with_self and info_name is not None and not source_names and len(parameters) == 2
+            and parameters[1].name == info_name
+            and parameters[1].kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)):
+        def method(source: Any, path: Path, run: _Run) -> Any:  # `def f(self, info)`, the commonest
+            return function(source, info_class(run, field, definition, path))
 
         return method
 
-    def call(source: Any, info: Any) -> Any:
+    def call(source: Any, path: Path, run: _Run) -> Any:
         kwargs = {name: source for name in source_names}
         if info_name is not None:
-            kwargs[info_name] = info_class(_raw_info=info, _field=definition)
+            kwargs[info_name] = info_class(run, field, definition, path)
         return function(source, **kwargs) if with_self else function(**kwargs)
 
     return call
+
+
+_LAZY_INFO: dict[type, type] = {}
+
+
+def _lazy_info_class(info_class: type) -> Any:
+    """The schema's Info class, building its resolve info (`_raw_info`, a 14-field tuple) only when it is read:
+    the portal's resolvers read `info.context` alone, a few hundred times a page."""
+    found = _LAZY_INFO.get(info_class)
+    if found is not None:
+        return found
+
+    class _LazyInfo(info_class):  # type: ignore[valid-type,misc]
+        def __init__(self, run: _Run, field: _Field, definition: Any, path: Path) -> None:  # noqa: D107
+            self._run, self._plan_field, self._field, self._path, self._raw = run, field, definition, path, None
+
+        @property
+        def _raw_info(self) -> Any:
+            raw = self._raw
+            if raw is None:
+                field = self._plan_field
+                raw = self._raw = self._run.executor.build_resolve_info(field.field_def, field.nodes,
+                                                                        field.parent_type, self._path)
+            return raw
+
+        @property
+        def context(self) -> Any:
+            return self._run.context
+
+    _LazyInfo.__name__ = _LazyInfo.__qualname__ = f"Lazy{info_class.__name__}"
+    _LAZY_INFO[info_class] = _LazyInfo
+    return _LazyInfo
 
 
 def _is_leafy(return_type: Any) -> bool:

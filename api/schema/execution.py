@@ -6,10 +6,19 @@ errors."""
 from __future__ import annotations
 
 import logging
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import ExecutionResult, GraphQLError, Undefined, is_leaf_type, is_non_null_type
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    GraphQLResolveInfoHelpers,
+    Undefined,
+    is_leaf_type,
+    is_non_null_type,
+)
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
@@ -34,6 +43,15 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     (null where not allowed, a failing coercion), takes graphql-core's own way, errors and all."""
 
     _plain: dict[tuple[str, str], tuple[str, Any, bool] | None] = {}  # the schema is built once per process
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # graphql-core's helpers are the executor's own bound methods, held by the executor: a cycle through the
+        # request's whole answer (the context, its loaders, every row they hold), so each request's objects
+        # waited for the cyclic collector, which then took a seventh of the portal query's CPU under load
+        # (bench/portal_query.py). Held weakly they are freed as soon as the request lets go of them.
+        self.async_helpers = GraphQLResolveInfoHelpers(gather=_weakly(self.gather_async_work),
+                                                       track=_weakly(self.track_async_work))
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         """A query runs by its compiled plan (api/schema/compiled.py) when it has one; graphql-core's answer
@@ -100,6 +118,20 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not is_leaf_type(inner):
             return None
         return definition.python_name, inner, not is_non_null_type(field_def.type)
+
+
+def _weakly(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` of an executor, called through a weak reference to the executor (nothing runs for a resolver
+    after its execution has ended; if something did, it would hear so)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> Any:
+        bound = ref()
+        if bound is None:
+            raise RuntimeError("the execution this resolver belonged to has ended")
+        return bound(*args)
+
+    return call
 
 
 class QuietMaskErrors(MaskErrors):

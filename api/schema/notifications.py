@@ -10,10 +10,12 @@ import strawberry
 
 from api import types as gt
 from api.ids import decode_id, encode_id, try_decode_id
+from api.languages import negotiated_language
 from api.permissions import IsStaff
 from api.schema.common import Ctx, cursor, page_size, user_errors
 from domain.errors import not_found
 from domain.store import notify as store
+from notifications import wording
 
 
 @strawberry.enum
@@ -24,7 +26,13 @@ class NotificationStatus(Enum):
     LOGGED = "LOGGED"
     FAILED = "FAILED"
     DEAD = "DEAD"
-    SUPPRESSED = "SUPPRESSED"
+    SUPPRESSED = strawberry.enum_value("SUPPRESSED", description=(
+        "Not sent: the recipient opted out (STOP, unsubscribe, texts or emails turned off) or the address bounced."))
+    OUTDATED = strawberry.enum_value("OUTDATED", description=(
+        "Not sent: what it would have said was no longer true, or nothing was left to say, when it was due."))
+    MERGED = strawberry.enum_value("MERGED", description=(
+        "Not sent on its own: its news went in another message to the same customer on the same channel, due "
+        "in the same round (lastError names it)."))
 
 
 @strawberry.enum
@@ -111,6 +119,9 @@ class SubscribeToProductInput:
     sku: str
     email: str | None = None
     phone: str | None = strawberry.field(default=None, description="SMS needs a reply YES to confirm.")
+    language: str | None = strawberry.field(
+        default=None, description="What the subscriber reads (one of supportedLanguages): every message to them is "
+                                  "worded in it. Omitted: the request's Accept-Language, as the portal chooses.")
 
 
 @strawberry.input
@@ -178,11 +189,14 @@ async def retry_notification(info: Ctx, input: RetryNotificationInput) -> Notifi
 @strawberry.mutation(description="Be told once when a product can be ordered again (no account needed).")
 @user_errors(SubscribeToProductPayload)
 async def subscribe_to_product(info: Ctx, input: SubscribeToProductInput) -> SubscribeToProductPayload:
+    request = info.context.request
+    language = input.language if input.language is not None else negotiated_language(
+        request.headers.get("accept-language") if request is not None else None)
     status = await info.context.extras["notifications"].subscribe_to_product(input.sku, input.email,
-                                                                            input.phone)
-    message = ("We will email you once when it is back in stock." if status == "ACTIVE" else
-               "We have texted you: reply YES to confirm.")
-    return SubscribeToProductPayload(status=SubscriptionStatus(status), message=message)
+                                                                            input.phone, language)
+    # worded in the language the subscription was stored with (the one given, else the browser's)
+    return SubscribeToProductPayload(status=SubscriptionStatus(status), message=wording.subscribed_message(status,
+                                                                                                          language))
 
 
 @strawberry.mutation(permission_classes=[IsStaff], description="Suggest a listed substitute to the customer.")

@@ -109,7 +109,10 @@ class ReorderSuggestion:
     available: int = strawberry.field(description="Units on hand not allocated (every location).")
     on_order: int = strawberry.field(description="Units on open purchase orders not yet received.")
     waiting: int = strawberry.field(description="Units the waiting backorders still need.")
-    inventory_position: int = strawberry.field(description="available + onOrder - waiting.")
+    being_put_away: int = strawberry.field(description=(
+        "Units received and still being put away to the waiting backorders (a receipt for a long queue, served a "
+        "chunk at a time): neither on hand nor on order, they cover as many of `waiting`."))
+    inventory_position: int = strawberry.field(description="available + beingPutAway + onOrder - waiting.")
     below_reorder_point: bool
     suggested_quantity: int = strawberry.field(description="Units to order from the supplier now (0: none).")
 
@@ -132,6 +135,7 @@ class ReorderSuggestion:
             lead_time_std_days=round(s.lead_time.std_days, 2), lead_time_learned=s.lead_time.learned,
             lead_time_demand=round(s.lead_time_demand, 2), safety_stock=s.safety_stock,
             reorder_point=s.reorder_point, available=s.available, on_order=s.on_order, waiting=s.waiting,
+            being_put_away=s.being_put_away,
             inventory_position=s.inventory_position, below_reorder_point=s.below_reorder_point,
             suggested_quantity=s.suggested_quantity)
 

@@ -25,7 +25,8 @@ from api.portal import (
 from api.rate_limits import InProcessRateLimiter, RateLimiter
 from api.schema.common import Ctx, own_order, user_errors
 from api.staff import end_staff_session
-from domain.customers import SUPPORTED_LANGUAGES, NotificationPreferences
+from domain.customers import AUDITED, SUPPORTED_LANGUAGES, NotificationPreferences
+from domain.customers import PreferenceChange as DomainPreferenceChange
 from domain.errors import ErrorCode, InvalidInput, PermissionDenied
 from domain.model import check_email
 from domain.store import notify as notify_store
@@ -33,8 +34,36 @@ from domain.store import portal as store
 from domain.store import queries as q
 
 
+@strawberry.type(description="The customer's own consent to a channel, as recorded (domain.customers): an agent "
+                             "turns email or texts on only when it is on record.")
+class ChannelConsent:
+    email_at: datetime | None = strawberry.field(description="When the customer themselves chose email; null: "
+                                                             "never, or withdrawn since (their own off, unsubscribe).")
+    sms_at: datetime | None = strawberry.field(description="When the customer themselves chose texts; null: never, "
+                                                           "or withdrawn since (their own off, STOP).")
+    sms_phone: str | None = strawberry.field(description="The number they chose texts at.")
+
+
+@strawberry.type(description="One preference changed: when, by whom, from what to what.")
+class PreferenceChange:
+    at: datetime
+    by: str = strawberry.field(description="The agent's name, or the customer's email when it was the customer.")
+    by_agent: bool
+    field: str = strawberry.field(description="The input's name of the preference, e.g. bySms, quietHoursStart.")
+    old_value: str | None
+    new_value: str | None
+
+    @staticmethod
+    def of(c: DomainPreferenceChange) -> PreferenceChange:
+        head, *rest = c.field.split("_")
+        return PreferenceChange(at=c.at, by=c.by, by_agent=c.by_agent,
+                                field=head + "".join(part.title() for part in rest),
+                                old_value=c.old_value, new_value=c.new_value)
+
+
 @strawberry.type
 class Preferences:
+    _email: strawberry.Private[str]
     by_email: bool
     by_sms: bool
     phone: str | None
@@ -52,11 +81,22 @@ class Preferences:
     async def sms_stopped(self) -> bool:
         return bool(self.phone) and await notify_store.sms_opted_out(self.phone or "")
 
+    @strawberry.field(description="The customer's own consent to email and texts, as recorded.")
+    async def consent(self) -> ChannelConsent:
+        c = await store.consent_of(self._email)
+        return ChannelConsent(email_at=c.email_at, sms_at=c.sms_at, sms_phone=c.sms_phone)
+
+    @strawberry.field(permission_classes=[IsStaff],
+                      description="Staff: the latest changes to these preferences (newest first), whose and when.")
+    async def changes(self, first: int = 20) -> list[PreferenceChange]:
+        return [PreferenceChange.of(c) for c in await store.preference_changes(self._email, max(0, min(first, 100)))]
+
     @staticmethod
     def of(p: NotificationPreferences) -> Preferences:
-        return Preferences(by_email=p.by_email, by_sms=p.by_sms, phone=p.phone, quiet_hours_start=p.quiet_hours_start,
-                           quiet_hours_end=p.quiet_hours_end, timezone=p.timezone, language=p.language,
-                           cancel_if_not_by=p.cancel_if_not_by, substitutes=p.substitutes)
+        return Preferences(_email=p.email, by_email=p.by_email, by_sms=p.by_sms, phone=p.phone,
+                           quiet_hours_start=p.quiet_hours_start, quiet_hours_end=p.quiet_hours_end,
+                           timezone=p.timezone, language=p.language, cancel_if_not_by=p.cancel_if_not_by,
+                           substitutes=p.substitutes)
 
 
 @strawberry.type
@@ -247,29 +287,23 @@ async def sign_out(info: Ctx) -> SignOutPayload:
 
 @strawberry.mutation(permission_classes=[IsAuthenticated, HasAccount],
                      description="How the customer is told: channels, quiet hours, time zone, language. "
-                                 "Not for a sign-in with an order number (error ACCOUNT_SIGN_IN_REQUIRED).")
+                                 "Not for a sign-in with an order number (error ACCOUNT_SIGN_IN_REQUIRED). The "
+                                 "customer's own save records their consent to the channels it leaves on (and "
+                                 "withdraws it from those off); an agent (customerEmail) may turn anything off, but "
+                                 "turns email or texts on only with that consent on record (texts: at that number), "
+                                 "else CONSENT_REQUIRED. Every change is kept with who and when (`changes`).")
 @user_errors(PreferencesPayload)
 async def update_notification_preferences(info: Ctx,
                                           input: UpdateNotificationPreferencesInput) -> PreferencesPayload:
     principal = info.context.require_principal()
     if principal.is_staff:
         if not input.customer_email:
-            raise InvalidInput("say whose preferences", field="customerEmail")
-        email = check_email(input.customer_email, "customerEmail")
+            raise InvalidInput("say whose preferences", field="customer_email")
+        email = input.customer_email
     else:
         assert principal.customer_email is not None
         email = principal.customer_email
-    prefs = await store.get_preferences(email)
-    for name in ("by_email", "by_sms", "phone", "quiet_hours_start", "quiet_hours_end", "timezone",
-                 "language", "cancel_if_not_by", "substitutes"):
-        value = getattr(input, name)
-        if value is strawberry.UNSET:
-            continue
-        if value is None and name in ("by_email", "by_sms", "timezone", "language", "substitutes"):
-            raise InvalidInput(f"{name} cannot be null", field=name)
-        if type(value) is str:  # not an enum's value (SubstituteConsent is a str too)
-            value = value.strip() or None
-        setattr(prefs, name, value)
-    prefs.validate(info.context.desk.clock.now() if input.cancel_if_not_by is not strawberry.UNSET else None)
-    await store.save_preferences(prefs)
+    changes = {name: getattr(input, name) for name in AUDITED if getattr(input, name) is not strawberry.UNSET}
+    prefs = await info.context.desk.set_notification_preferences(
+        email, changes, by=principal.name if principal.is_staff else email, by_agent=principal.is_staff)
     return PreferencesPayload(preferences=Preferences.of(prefs))

@@ -45,6 +45,9 @@ class ReceivePurchaseOrderInput:
     id: strawberry.ID
     lines: list[LineInput] | None = strawberry.field(default=None,
                                                      description="Units received per SKU; omit to receive all.")
+    location: str | None = strawberry.field(
+        default=None, description="The shop's location the units are received into; omit for the purchase order's "
+                                  "own. A code the shop has not set up is UNKNOWN_LOCATION, and nothing is received.")
 
 
 @strawberry.input
@@ -116,5 +119,5 @@ async def update_purchase_order(info: Ctx, input: UpdatePurchaseOrderInput) -> P
 @user_errors(PurchaseOrderPayload, fields={"purchase_order_id": "id"})
 async def receive_purchase_order(info: Ctx, input: ReceivePurchaseOrderInput) -> PurchaseOrderPayload:
     lines = None if input.lines is None else [LineRequest(li.sku, li.quantity) for li in input.lines]
-    po = await info.context.desk.receive_purchase_order(decode_id("PurchaseOrder", input.id), lines)
+    po = await info.context.desk.receive_purchase_order(decode_id("PurchaseOrder", input.id), lines, input.location)
     return PurchaseOrderPayload(purchase_order=gt.PurchaseOrder(_po=po))

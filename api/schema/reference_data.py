@@ -28,6 +28,21 @@ class LocationPayload:
 
 
 @strawberry.input
+class RetireLocationInput:
+    code: str = strawberry.field(description="The location's code.")
+
+
+@strawberry.type
+class RetireLocationPayload:
+    location: gt.Location | None = strawberry.field(default=None, description="The location as it was.")
+    kept_for_history: bool | None = strawberry.field(default=None, description=(
+        "True: history refers to it (stock was kept there, or a purchase order named it), so it is kept, retired: "
+        "unknown to every input and not listed, and `upsertLocation` with its code brings it back. False: nothing "
+        "ever referred to it, so it is removed."))
+    user_errors: list[gt.UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
 class UpsertExchangeRateInput:
     from_currency: str = strawberry.field(description="ISO 4217 code of the currency converted from.")
     to_currency: str = strawberry.field(description="ISO 4217 code of the currency converted into.")
@@ -62,6 +77,17 @@ async def exchange_rates(info: Ctx) -> list[gt.ExchangeRate]:
 async def upsert_location(info: Ctx, input: UpsertLocationInput) -> LocationPayload:
     location = await info.context.desk.upsert_location(input.code, input.name)
     return LocationPayload(location=gt.Location.of(location))
+
+
+@strawberry.mutation(permission_classes=[IsStaff],
+                     description="Retire a location the shop no longer uses (see `keptForHistory`). Refused with "
+                                 "LOCATION_IN_USE while units are on hand, set aside or being put away there, a "
+                                 "purchase order is "
+                                 "bound for it, or it is the default location MAIN.")
+@user_errors(RetireLocationPayload)
+async def retire_location(info: Ctx, input: RetireLocationInput) -> RetireLocationPayload:
+    location, kept = await info.context.desk.retire_location(input.code)
+    return RetireLocationPayload(location=gt.Location.of(location), kept_for_history=kept)
 
 
 @strawberry.mutation(permission_classes=[IsStaff],

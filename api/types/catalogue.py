@@ -21,11 +21,15 @@ class StockLevel:
     allocated: int
     safety_stock: int
     available_to_promise: int
+    being_put_away: int = strawberry.field(description=(
+        "Units received here for a long queue and still being put away to the backorders waiting for them (a "
+        "receipt served a chunk at a time): not on hand yet, and no one else's to take."))
 
     @staticmethod
     def of(level: m.StockLevel) -> StockLevel:
         return StockLevel(location=level.location, on_hand=level.on_hand, allocated=level.allocated,
-                          safety_stock=level.safety_stock, available_to_promise=level.available_to_promise)
+                          safety_stock=level.safety_stock, available_to_promise=level.available_to_promise,
+                          being_put_away=level.staged)
 
 
 @strawberry.type(description="Units expected on an open purchase order.")

@@ -44,7 +44,10 @@ class OrderLine:
     quantity: int
     unit_price: Money
     allocated_quantity: int = strawberry.field(description="Units set aside from stock when the line was placed.")
-    shipped_quantity: int
+    shipped_quantity: int = strawberry.field(description=(
+        "Units of `allocatedQuantity` (those set aside when the line was placed, or all of a substitute's line) "
+        "that have shipped. Units that reached the line's backorder later and shipped are counted on "
+        "`backorder.shippedQuantity`, not here: the line's units shipped in all are the sum of the two."))
     list_price: Money | None = strawberry.field(description=(
         "A substitute priced in another currency than the order: its own unit price, which `unitPrice` is the "
         "conversion of (at `exchangeRate`, rounded half up to the cent). Null when no conversion was needed."))

@@ -66,6 +66,9 @@ class Backorder:
     order_quantity: int = 1
     allocation_reason: str | None = None
     queue_position: int | None = None  # 1-based place among those still waiting for units of the SKU
+    # the SKU's demand index: the units waiting in the queue up to and including this one, plus the SKU's origin
+    # (`SkuInventory.kept_projection`), so the backorders in a range of demand are an index range
+    demand_to: int | None = None
     # the customer's own choices (domain.preferences): past this date while units still wait, it is cancelled
     cancel_if_not_by: date | None = None
     substitute_consent: SubstituteConsent = SubstituteConsent.ASK

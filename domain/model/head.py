@@ -7,7 +7,7 @@ afterwards are then settled by `settle` itself (re-projection, places, "cancel i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,17 +56,18 @@ class Served:
 
 def serve(sku: str, rows: Iterable[Waiting], waiting_count: int, supply: int,
           reserve: Callable[[int], dict[str, int]], policy: PriorityPolicy, now: datetime, cause: Cause,
-          events: list[ev.Event]) -> list[Served]:
+          events: list[ev.Event], first_position: int = 1) -> list[Served]:
     """Hand `supply` units to `rows`, the head of a first-come-first-served queue in its order (of
-    `waiting_count` waiting in all), each taking what it waits for while units last; `reserve(units)` sets
-    them aside and says where from. The per-backorder events go to `events`: each one's allocation and status
-    change in turn, then the ETA changes, as `SkuInventory.settle` orders them."""
+    `waiting_count` waiting in all; the first of `rows` at `first_position`), each taking what it waits for
+    while units last; `reserve(units)` sets them aside and says where from. The per-backorder events go to
+    `events`: each one's allocation and status change in turn, then the ETA changes, as `SkuInventory.settle`
+    orders them."""
     today = now.date()
     ready = Eta(today, Confidence.HIGH, EtaSource.ALLOCATED)  # what the projection gives a backorder served whole
     served: list[Served] = []
     moved: list[ev.Event] = []
     left = supply
-    for position, row in enumerate(rows, start=1):
+    for position, row in enumerate(rows, start=first_position):
         if left == 0:
             break
         waiting = row.quantity - row.allocated_quantity
@@ -106,6 +107,105 @@ def serve(sku: str, rows: Iterable[Waiting], waiting_count: int, supply: int,
     return served
 
 
+@dataclass(frozen=True)
+class ServedWhole:
+    """The backorders a receipt at the head of a first-come-first-served queue served whole (`ids`, in queue
+    order), as the store writes them: in one set-based statement whose values the database computes from each
+    row, not sent value by value (100k rows' values encoded and sent took most of a receipt, issue 15). What it
+    computes is what `serve` decides for a backorder it serves whole: allocated all it ordered, what it waited
+    for reserved at `location`, ALLOCATED, the reason of its place (`first_position` for the first, of
+    `waiting_count` waiting), ready today unless its ETA already says allocated, out of the queue's places,
+    changed `at`; and its history at `at` for `cause`: the status, then the ETA when its date moved (the events
+    are the domain's: `serve` told them)."""
+
+    sku: str
+    location: str
+    at: datetime
+    cause: Cause
+    waiting_count: int
+    first_position: int
+    ids: tuple[str, ...]
+
+    @property
+    def ready(self) -> Eta:
+        """The ETA of a backorder served whole (the projection's for units set aside)."""
+        return Eta(self.at.date(), Confidence.HIGH, EtaSource.ALLOCATED)
+
+
+def served_whole(sku: str, location: str, served: Sequence[Served], waiting_count: int, at: datetime, cause: Cause,
+                 first_position: int = 1) -> ServedWhole:
+    """Those of `served` (what `serve` did to the head, from `first_position`, its units from `location`) served
+    whole, for the store to write set-based; they are the first of them (the one served in part, if any, is last)."""
+    ids = tuple(s.id for s in served if s.status is BackorderStatus.ALLOCATED)
+    assert ids == tuple(s.id for s in served[:len(ids)]), "the backorders served whole are the head of those served"
+    return ServedWhole(sku, location, at, cause, waiting_count, first_position, ids)
+
+
+QueueKey = tuple[int, datetime, str]  # (agent priority, order time, id): the queue's order, priority first
+
+
+def queue_key(row: Waiting) -> tuple[int, datetime, str]:
+    """Sorts in queue order (first come, first served): agent priority highest first, then order time, then id."""
+    return (-row.priority_override, row.ordered_at, row.id)
+
+
+@dataclass(frozen=True)
+class ServeRecord:
+    """A receipt at the head of a long first-come-first-served queue as the store records it instead of the rows
+    it served whole (issue 15): those are the first `count` backorders waiting for `sku` in queue order, the last
+    of them keyed `last` (priority, order time, id), each served from `location` with what it waited for
+    (`units` in all), at `served_at`, of `waiting_count` waiting then. Their rows are folded in afterwards, in
+    chunks (`folded` so far): `fold` decides each one's values exactly as `serve` did at the receipt. Every
+    writer of the SKU folds its pending serves first, so the backorders a serve covers stay as it found them."""
+
+    sku: str
+    location: str
+    served_at: datetime
+    cause: Cause
+    waiting_count: int
+    count: int
+    units: int
+    last: QueueKey
+    folded: int = 0
+
+    @property
+    def pending(self) -> int:
+        return self.count - self.folded
+
+    def covers(self, row: Waiting) -> bool:
+        priority, ordered_at, backorder_id = self.last
+        return queue_key(row) <= (-priority, ordered_at, backorder_id)
+
+
+def record_serve(sku: str, location: str, rows: list[Waiting], served: list[Served], waiting_count: int,
+                 now: datetime, cause: Cause) -> ServeRecord | None:
+    """The record of what `serve` did to the head `rows` (in queue order) when those it served whole
+    (`served`, a prefix of them) can be folded in later from it: each took what it waited for from `location`
+    alone. None when there is nothing served whole."""
+    if not served:
+        return None
+    last = rows[len(served) - 1]
+    assert last.id == served[-1].id, "the backorders served whole are the head of the rows"
+    units = sum(s.allocated_quantity - r.allocated_quantity for r, s in zip(rows, served, strict=False))
+    return ServeRecord(sku, location, now, cause, waiting_count, len(served), units,
+                       (last.priority_override, last.ordered_at, last.id))
+
+
+def fold(record: ServeRecord, rows: list[Waiting], policy: PriorityPolicy) -> list[Served]:
+    """What the receipt `record` decided for `rows`, the next of the backorders it served whole (in queue order,
+    the first at place `record.folded + 1`): `serve` again, with what each waited for from the record's
+    location, at the record's time. Its events were told at the receipt."""
+    if len(rows) > record.pending or not all(record.covers(row) for row in rows):
+        raise ValueError(f"{record.sku}: rows past the backorders the receipt served ({record.last[2]})")
+    if any(row.quantity <= row.allocated_quantity for row in rows):
+        raise ValueError(f"{record.sku}: a backorder the receipt served waits for nothing")
+    supply = sum(row.quantity - row.allocated_quantity for row in rows)
+    served = serve(record.sku, rows, record.waiting_count, supply, lambda units: {record.location: units}, policy,
+                   record.served_at, record.cause, [], first_position=record.folded + 1)
+    assert all(s.status is BackorderStatus.ALLOCATED for s in served)
+    return served
+
+
 def adopt(backorder: Backorder, served: Served, cause: Cause) -> None:
     """Put what serving decided onto a backorder loaded with the queue still waiting (the one served in part),
     so that settling that queue writes it once, with the rest of its changes."""
@@ -120,3 +220,22 @@ def adopt(backorder: Backorder, served: Served, cause: Cause) -> None:
         backorder.history.append(entry)
         backorder.new_history.append(entry)
         backorder.updated_at = entry.at
+
+
+@dataclass(frozen=True)
+class StagedReceipt:
+    """A receipt for a long first-come-first-served queue being put away a chunk at a time (issue 15): each chunk
+    is a short transaction of its own that serves the next backorders in line, so no other writer waits for the
+    whole receipt. `units` received at `location` are still to hand out (staged: off hand, counted by the projection
+    as arriving now); each chunk serves them as the whole receipt would have, at `received_at` and for `cause`,
+    the backorders numbered on from `served` (those served so far) of the `waiting_count` waiting when they came.
+    `id` is the store's, once recorded."""
+
+    sku: str
+    location: str
+    units: int
+    received_at: datetime
+    cause: Cause
+    waiting_count: int
+    served: int = 0
+    id: int | None = None

@@ -9,11 +9,11 @@ that can only be understood together.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from operator import attrgetter
-from typing import TypedDict
 
 from domain import events as ev
 from domain.allocation import AllocationPolicy, PriorityPolicy, allocate, rank, share_out
@@ -30,13 +30,13 @@ from domain.errors import (
     SubstituteError,
 )
 from domain.eta import (
-    Confidence,
     Eta,
     EtaSource,
     EtaSteps,
     InboundSupply,
     Need,
     Split,
+    SupplyOutlook,
     eta_steps,
     project,
     project_shared,
@@ -51,16 +51,6 @@ from domain.model.product import BackorderPolicy, Product
 from domain.model.stock import StockLevel
 from domain.model.supplier import Supplier
 from domain.preferences import SubstituteConsent, past_deadline
-
-
-class _ProjectionInputs(TypedDict):
-    available_now: int
-    inbound: list[InboundSupply]
-    today: date
-    lead_time_days: int
-    supplier_late: bool
-    release_date: date | None
-    lead_time_confidence: Confidence | None
 
 
 def _add(into: dict[str, int], more: dict[str, int]) -> None:
@@ -139,6 +129,15 @@ class SkuInventory:
         self.touched: dict[str, Backorder] = {}
         self.created: dict[str, Backorder] = {}
         self.stock_changed = False
+        # the projection every stored ETA and queue position of this SKU follows, as the store recorded it at the
+        # last save that kept it (`kept_projection`); None when not known. The database forgets it whenever
+        # a row of the queue changes by any other way (migration 0018), so it is never trusted stale
+        self.stored_steps: EtaSteps | None = None
+        # with it, the SKU's demand origin: a waiting backorder's cumulative demand is its `demand_to` less this
+        self.stored_origin: int | None = None
+        self._origin: int | None = None  # the origin `settle` indexed the queue in memory from
+        self._settled_on: date | None = None  # the day `settle` last projected the queue in memory
+        self._sliced_to: EtaSteps | None = None  # the steps `reproject_slice` left the queue following
 
     @property
     def sku(self) -> str:
@@ -156,6 +155,31 @@ class SkuInventory:
     @property
     def allocated(self) -> int:
         return sum(level.allocated for level in self.stock.values())
+
+    @property
+    def staged(self) -> int:
+        """Units received and not yet put away (a receipt for a long queue, served a chunk at a time)."""
+        return sum(level.staged for level in self.stock.values())
+
+    def stage(self, location: str, units: int) -> None:
+        """Take `units` just received at `location` off hand until a later chunk of their receipt puts them away
+        (`put_away`): no one else takes them meanwhile, and the projection still counts them as arriving now."""
+        level = self.level(location)
+        if not 0 <= units <= min(level.available_to_promise, level.on_hand - level.allocated):
+            raise AssertionError(f"{self.sku}@{location}: {units} units to stage, not free to stage")
+        level.on_hand -= units
+        level.staged += units
+        self.stock_changed = True
+
+    def put_away(self, location: str, units: int) -> None:
+        """Staged units back on hand, for the next chunk of their receipt to hand out (no new event: their
+        StockReceived was told at the receipt)."""
+        level = self.level(location)
+        if not 0 <= units <= level.staged:
+            raise AssertionError(f"{self.sku}@{location}: {units} units to put away, {level.staged} staged")
+        level.staged -= units
+        level.on_hand += units
+        self.stock_changed = True
 
     def level(self, location: str) -> StockLevel:
         location = check_location(location)
@@ -376,11 +400,17 @@ class SkuInventory:
             return False
         return sum(1 for level in self.stock.values() if level.available_to_promise > 0) == 1
 
-    def serve_head(self, rows: Iterable[Waiting], waiting_count: int, now: datetime, cause: Cause) -> list[Served]:
-        """Hand what is available to `rows`, the head of the waiting queue in order (see `can_serve_head`); the
-        events go to `events` as `settle` would record them. Returns what changed, for the store to write."""
+    def head_location(self) -> str:
+        """Where the units that serve the head come from (`can_serve_head`: one location has units to hand out)."""
+        return next(level.location for level in self.stock.values() if level.available_to_promise > 0)
+
+    def serve_head(self, rows: Iterable[Waiting], waiting_count: int, now: datetime, cause: Cause,
+                   first_position: int = 1) -> list[Served]:
+        """Hand what is available to `rows`, the head of the waiting queue in order (see `can_serve_head`; the first
+        of them at `first_position` of the `waiting_count` waiting when the units came); the events go to `events`
+        as `settle` would record them. Returns what changed, for the store to write."""
         return serve(self.sku, rows, waiting_count, self.available_to_promise, self._reserve, self.policy, now,
-                     cause, self.events)
+                     cause, self.events, first_position)
 
     def adopt_served(self, served: Iterable[Served], cause: Cause) -> None:
         """What `serve_head` decided for backorders of this queue (loaded after it, with those still waiting)."""
@@ -536,7 +566,7 @@ class SkuInventory:
         if self.product.allocation_policy is AllocationPolicy.PRIORITY or self.ahead:
             # served in order: each waiting backorder's ETA is the step its cumulative demand reaches, walked
             # without a `Need` per backorder (100k short-lived objects cost more than the walk itself)
-            steps = eta_steps(**self._projection_inputs(today))
+            steps = eta_steps(self._outlook(today))
             etas = dict.fromkeys((b.id for b in ready), steps.allocated)
             etas.update(steps.walk(((b.id, b.waiting_quantity) for b in self.ranked_queue(today)),
                                    self.ahead.waiting_units if self.ahead else 0))
@@ -546,10 +576,10 @@ class SkuInventory:
 
     def _project_needs(self, needs: list[Need], today: date) -> dict[str, Eta]:
         if self.product.allocation_policy is not AllocationPolicy.PRIORITY and not self.ahead:
-            return project_shared(needs, split=self._splitter(), **self._projection_inputs(today))
-        return project(needs, **self._projection_inputs(today))
+            return project_shared(needs, self._outlook(today), split=self._splitter())
+        return project(needs, self._outlook(today))
 
-    def _projection_inputs(self, today: date, inbound: Sequence[InboundSupply] | None = None) -> _ProjectionInputs:
+    def _outlook(self, today: date, inbound: Sequence[InboundSupply] | None = None) -> SupplyOutlook:
         """What a projection of this SKU's queue depends on besides the queue (`inbound`: the inbound supply
         as it stood before a change, for the projection that was stored)."""
         release = self.product.release_date if self.product.backorder_policy is BackorderPolicy.PREORDER else None
@@ -560,9 +590,10 @@ class SkuInventory:
             learned = self.learned_lead_time()
             if learned is not None:
                 lead_time, lead_confidence = learned.shift_days, learned.confidence
-        return {"available_now": self.available_to_promise, "inbound": inbound, "today": today,
-                "lead_time_days": lead_time, "supplier_late": bool(self.supplier and self.supplier.has_been_late),
-                "release_date": release, "lead_time_confidence": lead_confidence}
+        # staged units (a receipt still being put away) are here: the queue they reach is served within moments
+        return SupplyOutlook(self.available_to_promise + self.staged, inbound, today, lead_time,
+                             supplier_late=bool(self.supplier and self.supplier.has_been_late), release_date=release,
+                             lead_time_confidence=lead_confidence)
 
     def eta_steps(self, today: date, inbound: Sequence[InboundSupply] | None = None) -> EtaSteps | None:
         """Today's projection as steps of cumulative demand (`eta.EtaSteps`), with `inbound` in place of the
@@ -573,7 +604,7 @@ class SkuInventory:
             return None
         if self.available_to_promise > 0 and self.waiting_units() > 0:
             return None
-        return eta_steps(**self._projection_inputs(today, inbound))
+        return eta_steps(self._outlook(today, inbound))
 
     def reproject_slice(self, now: datetime, cause: Cause, steps: EtaSteps, demand: Mapping[str, int]) -> bool:
         """Re-project a slice of the queue: `queue` holds only the waiting backorders whose ETA can change (and
@@ -591,7 +622,61 @@ class SkuInventory:
                 return False
         ordered = sorted(self.queue, key=demand.__getitem__)  # queue order: events come as `settle` makes them
         self.reproject(now, cause, {key: steps.at(demand[key]) for key in ordered})
+        self._sliced_to = steps  # those outside the slice already had `steps`' ETAs (`stored_steps` was the old)
         return True
+
+    def kept_projection(self) -> tuple[EtaSteps, int] | None:
+        """The steps every stored ETA and queue position of this SKU follows once this aggregate is saved, and the
+        origin its demand index (`Backorder.demand_to`) counts from, for the store to record as the SKU's
+        fingerprint (`stored_steps`, `stored_origin` when next loaded), so that the next change of its inbound
+        supply knows without reading the queue that each waiting backorder's ETA is `at` its cumulative demand
+        (the premise of `reproject_slice`), and finds the backorders in a range of demand by the index. None when
+        that is not known: the queue was not settled (or sliced) in this use case, or what it holds does not
+        follow today's steps exactly.
+
+        After `settle` it is checked, not assumed, over what memory holds: the whole active queue (`ahead`
+        None), or the backorders joining the tail of a summarised one (what `can_append` let through) whose
+        stored steps give its rows the same ETAs as today's (`EtaSteps.agrees_up_to`). Each waiting backorder's
+        queue position is its place in queue order, its ETA the steps' at its demand, its `demand_to` the origin
+        plus that demand; each fully allocated one has no position and the ETA `reproject` keeps. O(n) without a
+        sort: the positions order the queue, and each neighbour pair is checked."""
+        if self._sliced_to is not None:
+            return (self._sliced_to, self.stored_origin) if self.stored_origin is not None else None
+        if self._settled_on is None or self._origin is None:
+            return None
+        steps = self.eta_steps(self._settled_on)
+        if steps is None:
+            return None
+        ahead = self.ahead
+        if ahead is not None and (self.stored_steps is None
+                                  or not self.stored_steps.agrees_up_to(steps, ahead.waiting_units)):
+            return None  # the rows ahead, not in memory, are known to follow the stored steps only
+        count, units = (ahead.waiting_count, ahead.waiting_units) if ahead is not None else (0, 0)
+        followed = _follows(self.queue.values(), steps, count, units, self._origin)
+        return (steps, self._origin) if followed else None
+
+    def _index_demand(self, ranked: Sequence[Backorder]) -> None:
+        """Each waiting backorder's `demand_to` (`ranked`: the waiting queue in order, behind `ahead`): the origin
+        plus its cumulative demand. The whole queue keeps the origin most of its rows already count from, so a
+        receipt at the head, an order at the tail or a cancellation rewrites as few as it can; joining the tail
+        of a summarised queue takes the stored one (none stored: not indexed, and not kept)."""
+        if self.ahead is not None:
+            origin, demand = self.stored_origin, self.ahead.waiting_units
+        else:
+            demand, offsets = 0, Counter[int]()
+            for b in ranked:
+                demand += b.waiting_quantity
+                if b.demand_to is not None:
+                    offsets[b.demand_to - demand] += 1
+            origin, demand = (offsets.most_common(1)[0][0] if offsets else 0), 0
+        self._origin = origin
+        if origin is None:
+            return
+        for b in ranked:
+            demand += b.waiting_quantity
+            if b.demand_to != origin + demand:
+                b.demand_to = origin + demand
+                self.touched[b.id] = b
 
     def _splitter(self) -> Split:
         """How a receipt of `units` on `day` would be shared among the backorders still waiting: what `allocate`
@@ -647,7 +732,10 @@ class SkuInventory:
                 break
             self.allocate_waiting(now, Cause(kind=CauseKind.QUEUE_CANCELLATION, reference=self.sku))
         self.reproject(now, cause, projected)  # the projection the dates were checked against, when there was one
-        positions = self.queue_positions(now.date())
+        ranked = self.ranked_queue(now.date())
+        first = 1 + (self.ahead.waiting_count if self.ahead else 0)
+        positions = {b.id: i for i, b in enumerate(ranked, start=first)}
+        self._index_demand(ranked)
         for backorder in self.queue.values():
             position = positions.get(backorder.id)
             if backorder.queue_position != position:
@@ -669,6 +757,7 @@ class SkuInventory:
                     ),
                 )
             self.created = {}
+        self._settled_on, self._sliced_to = now.date(), None
 
     # -- the customer's own choices (domain.preferences) ----------------------------------------
     def _cancel_past_deadlines(self, now: datetime) -> tuple[bool, dict[str, Eta] | None]:
@@ -730,9 +819,41 @@ class SkuInventory:
         for level in self.stock.values():
             assert level.on_hand >= 0, f"{self.sku}@{level.location}: negative stock"
             assert 0 <= level.allocated <= level.on_hand, f"{self.sku}@{level.location}: over-allocated"
+            assert level.staged >= 0, f"{self.sku}@{level.location}: negative staged units"
         for b in self.queue.values():
             assert 0 <= b.shipped_quantity <= b.allocated_quantity <= b.quantity, f"backorder {b.id} out of bounds"
             assert sum(b.reserved.values()) == b.held_quantity, f"backorder {b.id} reservation mismatch"
+
+
+def _follows(queue: Iterable[Backorder], steps: EtaSteps, count_ahead: int, units_ahead: int, origin: int) -> bool:
+    """Whether `queue` (behind `count_ahead` waiting backorders holding `units_ahead` units, not in it) is exactly
+    as projecting it by `steps`, placing it and indexing its demand from `origin` leave it (see
+    `SkuInventory.kept_projection`)."""
+    waiting: list[Backorder] = []
+    for b in queue:
+        if b.waiting_quantity > 0:
+            waiting.append(b)
+        elif b.queue_position is not None or b.eta is None or not (
+                b.eta == steps.allocated or b.eta.source is EtaSource.ALLOCATED is steps.allocated.source):
+            return False
+    placed: list[Backorder | None] = [None] * len(waiting)
+    for b in waiting:
+        place = (b.queue_position or 0) - count_ahead - 1
+        if not 0 <= place < len(placed) or placed[place] is not None:
+            return False
+        placed[place] = b
+    in_order = [b for b in placed if b is not None]  # all of them: each place taken once
+    for before, after in zip(in_order, in_order[1:], strict=False):  # first come, first served (`ranked_queue`'s order)
+        if (before.priority_override, after.ordered_at, after.id) <= (after.priority_override, before.ordered_at,
+                                                                     before.id):
+            return False
+    demand = origin + units_ahead
+    for b, (_, eta) in zip(in_order, steps.walk(((b.id, b.waiting_quantity) for b in in_order), units_ahead),
+                           strict=True):
+        demand += b.waiting_quantity
+        if b.eta != eta or b.demand_to != demand:
+            return False
+    return True
 
 
 def _choices(backorder: Backorder) -> str:

@@ -15,6 +15,9 @@ class StockLevel:
     on_hand: int = 0
     allocated: int = 0
     safety_stock: int = 0
+    # units received here for a long queue and not yet put away (a staged receipt's, `head.StagedReceipt`): not
+    # on hand, so no one else takes them while the receipt serves the queue chunk by chunk
+    staged: int = 0
 
     @property
     def available_to_promise(self) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 from domain.errors import InvalidInput
 from domain.kpi_series import MAX_BUCKETS, Interval, buckets
 from domain.store import models as t
+from domain.store.current import backorders
 from domain.store.kpi_history import kpi_buckets
 
 CHUNK = 1000
@@ -39,7 +40,7 @@ _QUERIES = {
         "b.substituted_quantity AS substituted_quantity, b.queue_position AS queue_position, b.eta_date AS eta_date, "
         "b.eta_confidence AS eta_confidence, b.eta_source AS eta_source, b.promised_date AS promised_date, "
         "b.ordered_at AS ordered_at, b.created_at AS created_at, b.updated_at AS updated_at "
-        'FROM "backorders" b LEFT JOIN "orders" o ON o.id = b.order_id '
+        'FROM {backorders} b LEFT JOIN "orders" o ON o.id = b.order_id '
         "WHERE b.id > {after} AND b.updated_at >= {since} ORDER BY b.id LIMIT {limit}"),
     "orders": (
         "SELECT l.id AS key, o.number AS order_number, o.placed_at AS placed_at, o.channel AS channel, "
@@ -63,7 +64,7 @@ async def rows(kind: str, since: datetime | None = None, *, chunk: int = CHUNK) 
     db = t.Order._meta.db
     pg = db.capabilities.dialect == "postgres"
     marks = ("$1", "$2", "$3") if pg else ("?", "?", "?")
-    sql = _QUERIES[kind].format(after=marks[0], since=marks[1], limit=marks[2])
+    sql = _QUERIES[kind].format(after=marks[0], since=marks[1], limit=marks[2], backorders=backorders())
     key, after = _KEY[kind], ""
     while True:
         found = await db.execute_query_dict(sql, [after, _since(since, pg), chunk])

@@ -11,6 +11,7 @@ from typing import Any
 from domain.kpi_series import BackorderSpan, DailyLines, Interval, KpiBucket, kpi_series
 from domain.store import mapping
 from domain.store import models as t
+from domain.store.current import backorders, history
 
 SERVED = ("ALLOCATED", "SHIPPED")
 
@@ -40,7 +41,8 @@ async def daily_lines(first: date, last: date) -> list[DailyLines]:
     rows = await db.execute_query_dict(
         f"SELECT {day} AS day, COUNT(*) AS lines, SUM(CASE WHEN b.id IS NULL THEN 0 ELSE 1 END) AS bo_lines, "
         "SUM(l.quantity) AS units, COALESCE(SUM(b.original_quantity), 0) AS bo_units "
-        'FROM "order_lines" l JOIN "orders" o ON o.id = l.order_id LEFT JOIN "backorders" b ON b.id = l.backorder_id '
+        'FROM "order_lines" l JOIN "orders" o ON o.id = l.order_id '
+        f'LEFT JOIN {backorders()} b ON b.id = l.backorder_id '
         f"WHERE l.substitute_for IS NULL AND o.placed_at >= {mark(1)} AND o.placed_at < {mark(2)} GROUP BY {day}",
         [_at(first, pg), _at(last + timedelta(days=1), pg)])
     return [DailyLines(date.fromisoformat(str(r["day"])), int(r["lines"]), int(r["bo_lines"]), int(r["units"]),
@@ -59,7 +61,7 @@ async def backorder_spans(first: date, last: date) -> list[BackorderSpan]:
     rows = await db.execute_query_dict(
         f"SELECT b.created_at AS created_at, b.original_quantity AS units, b.promised_date AS promised_date, "
         f"{served} AS served_at, {cancelled} AS cancelled_at, {substituted} AS substituted_at "
-        'FROM "backorders" b LEFT JOIN "backorder_history" h ON h.backorder_id = b.id AND h.kind = '
+        f'FROM {backorders()} b LEFT JOIN {history()} h ON h.backorder_id = b.id AND h.kind = '
         f"{mark(5)} WHERE b.created_at < {mark(6)} GROUP BY b.id, b.created_at, b.original_quantity, "
         f"b.promised_date HAVING {closed} IS NULL OR {closed} >= {mark(7)}",
         [*SERVED, "CANCELLED", "SUBSTITUTED", "STATUS", _at(last + timedelta(days=1), pg), _at(first, pg)])

@@ -9,6 +9,7 @@ from datetime import time as dt_time
 from typing import Any
 
 from domain.store import models as t
+from domain.store.current import backorders, history
 from domain.store.uow import ACTIVE
 
 
@@ -27,7 +28,7 @@ class Kpis:
 
 async def kpis(today: date) -> Kpis:
     """Aggregated in the database: a shop with a million order lines reads one row per figure."""
-    db = t.Backorder._meta.db
+    db = t.Order._meta.db
     pg = db.capabilities.dialect == "postgres"
     mark = (lambda n: f"${n}") if pg else (lambda n: "?")
     overdue_mark = mark(1)  # parameters in the order they appear: SQLite's are positional
@@ -36,10 +37,10 @@ async def kpis(today: date) -> Kpis:
         "SELECT COUNT(*) AS open, COALESCE(SUM(quantity - allocated_quantity), 0) AS waiting, "
         "COALESCE(SUM(allocated_quantity - shipped_quantity), 0) AS held, "
         f"COALESCE(SUM(CASE WHEN promised_date < {overdue_mark} THEN 1 ELSE 0 END), 0) AS overdue, "
-        f'COUNT(DISTINCT sku) AS skus FROM "backorders" WHERE status IN ({active})', [today, *ACTIVE])
+        f'COUNT(DISTINCT sku) AS skus FROM {backorders()} WHERE status IN ({active})', [today, *ACTIVE])
     [o] = await db.execute_query_dict(
         'SELECT (SELECT COUNT(*) FROM "orders") AS orders, '
-        '(SELECT COUNT(DISTINCT order_id) FROM "backorders") AS with_backorders, '
+        f'(SELECT COUNT(DISTINCT order_id) FROM {backorders()}) AS with_backorders, '
         "COALESCE(SUM(quantity), 0) AS ordered, COALESCE(SUM(allocated_quantity), 0) AS filled "
         'FROM "order_lines" WHERE substitute_for IS NULL')
     # from the backorder to the moment it was first fully allocated (its history says when), not to its
@@ -47,8 +48,8 @@ async def kpis(today: date) -> Kpis:
     days = ("EXTRACT(EPOCH FROM (MIN(h.at) - b.created_at)) / 86400.0" if pg
             else "julianday(MIN(h.at)) - julianday(b.created_at)")
     [w] = await db.execute_query_dict(
-        f'SELECT AVG(wait) AS wait FROM (SELECT {days} AS wait FROM "backorders" AS b '
-        'JOIN "backorder_history" AS h ON h.backorder_id = b.id '
+        f'SELECT AVG(wait) AS wait FROM (SELECT {days} AS wait FROM {backorders()} AS b '
+        f'JOIN {history()} AS h ON h.backorder_id = b.id '
         f"AND h.kind = {mark(1)} AND h.new_value = {mark(2)} GROUP BY b.id, b.created_at) AS served",
         ["STATUS", "ALLOCATED"])
     ordered, filled = int(o["ordered"]), int(o["filled"])
@@ -80,7 +81,7 @@ AGE_BUCKETS = ((0, 7), (8, 14), (15, 30), (31, 60), (61, None))
 async def open_backorders_by_age(today: date) -> list[AgeBucket]:
     """Open backorders and their units still waiting, by days since they were backordered, counted in the
     database (one statement, one row per bucket)."""
-    db = t.Backorder._meta.db
+    db = t.Order._meta.db
     pg = db.capabilities.dialect == "postgres"
     mark = (lambda n: f"${n}") if pg else (lambda n: "?")
     # oldest bucket first: created before the start of the day `low - 1` days ago means `low` days old or more
@@ -91,7 +92,7 @@ async def open_backorders_by_age(today: date) -> list[AgeBucket]:
     active = ", ".join(mark(n) for n in range(len(bounds) + 1, len(bounds) + 1 + len(ACTIVE)))
     rows = await db.execute_query_dict(
         f"SELECT bucket, COUNT(*) AS n, COALESCE(SUM(quantity - allocated_quantity), 0) AS units FROM "
-        f'(SELECT CASE {cases} ELSE 0 END AS bucket, quantity, allocated_quantity FROM "backorders" '
+        f'(SELECT CASE {cases} ELSE 0 END AS bucket, quantity, allocated_quantity FROM {backorders()} '
         f"WHERE status IN ({active})) AS aged GROUP BY bucket", [*params, *ACTIVE])
     found = {int(r["bucket"]): (int(r["n"]), int(r["units"])) for r in rows}
     return [AgeBucket(f"{low}+" if high is None else f"{low}–{high}", low, high, *found.get(i, (0, 0)))

@@ -15,7 +15,7 @@ from domain import model as m
 from domain.allocation import AllocationPolicy
 from domain.causes import Cause
 from domain.currency import ExchangeRate
-from domain.eta import Confidence, Eta, EtaSource
+from domain.eta import Confidence, Eta, EtaSource, EtaSteps
 from domain.goodwill import Goodwill
 from domain.locations import Location
 from domain.preferences import SubstituteConsent
@@ -115,7 +115,8 @@ def supplier(r: Row) -> m.Supplier:
 
 
 def stock_level(r: Row) -> m.StockLevel:
-    return m.StockLevel(r["sku"], r["location"], r["on_hand"], r["allocated"], r["safety_stock"])
+    # staged required, not defaulted: a reader that left it out showed units being put away as nowhere
+    return m.StockLevel(r["sku"], r["location"], r["on_hand"], r["allocated"], r["safety_stock"], r["staged"])
 
 
 def customer(r: Row) -> m.Customer:
@@ -209,6 +210,31 @@ def eta(row: Row) -> Eta | None:
     return Eta(row["eta_date"], _CONFIDENCE[row["eta_confidence"]], _SOURCE[row["eta_source"]], row["eta_reference"])
 
 
+def eta_projection(steps: EtaSteps, origin: int) -> str:
+    """A SKU's projection and demand origin as `products.eta_projection` keeps them (its fingerprint,
+    `SkuInventory.kept_projection`): compact JSON, read back equal by `stored_projection`."""
+    def one(eta: Eta) -> list[Any]:
+        return [eta.date.isoformat(), eta.confidence.value, eta.source.value, eta.reference]
+    return json.dumps({"bounds": list(steps.bounds), "etas": [one(eta) for eta in steps.etas],
+                       "beyond": one(steps.beyond), "allocated": one(steps.allocated), "origin": origin},
+                      separators=(",", ":"))
+
+
+def stored_projection(text: str | None) -> tuple[EtaSteps, int] | None:
+    """`products.eta_projection` read back (None: no projection is known to be followed, or one recorded before
+    the demand index)."""
+    if text is None:
+        return None
+    data = json.loads(text)
+    if "origin" not in data:
+        return None
+
+    def one(values: list[Any]) -> Eta:
+        return Eta(date.fromisoformat(values[0]), _CONFIDENCE[values[1]], _SOURCE[values[2]], values[3])
+    return EtaSteps(tuple(int(bound) for bound in data["bounds"]), tuple(one(eta) for eta in data["etas"]),
+                    one(data["beyond"]), one(data["allocated"])), int(data["origin"])
+
+
 def backorder(row: Row, history: list[m.HistoryEntry]) -> m.Backorder:
     """From a row typed by `backorder_row` (or by tortoise)."""
     return m.Backorder(
@@ -222,7 +248,8 @@ def backorder(row: Row, history: list[m.HistoryEntry]) -> m.Backorder:
         status=_STATUS[row["status"]], eta=eta(row), promised_date=row["promised_date"],
         priority_override=row["priority_override"], priority_reason=row["priority_reason"],
         order_quantity=row["order_quantity"], allocation_reason=row["allocation_reason"],
-        queue_position=row["queue_position"], history=history, created_at=row["created_at"],
+        queue_position=row["queue_position"], demand_to=row.get("demand_to"), history=history,
+        created_at=row["created_at"],
         updated_at=row["updated_at"], version=row["version"],
         cancel_if_not_by=as_date(row.get("cancel_if_not_by")),
         substitute_consent=_CONSENT[row.get("substitute_consent") or "ASK"],
@@ -244,7 +271,7 @@ def backorder_values(b: m.Backorder) -> dict[str, Any]:
         "eta_reference": b.eta.reference if b.eta else None,
         "promised_date": b.promised_date, "priority_override": b.priority_override,
         "priority_reason": b.priority_reason, "order_quantity": b.order_quantity,
-        "allocation_reason": b.allocation_reason, "queue_position": b.queue_position,
+        "allocation_reason": b.allocation_reason, "queue_position": b.queue_position, "demand_to": b.demand_to,
         "created_at": b.created_at, "updated_at": b.updated_at, "cancel_if_not_by": b.cancel_if_not_by,
         "substitute_consent": b.substitute_consent.value, "declined_substitutes": list(b.declined_substitutes),
     }

@@ -44,6 +44,10 @@ class Product(Model):
     # Null until the aggregate is first saved (the next placement then loads the queue whole).
     waiting_count = fields.IntField(null=True)
     waiting_units = fields.IntField(null=True)
+    # the projection every stored ETA and queue position of the SKU's queue follows (`mapping.eta_projection`),
+    # written by the save that made it so; a trigger on "backorders" empties it when any row of the queue changes
+    # (migration 0018), so a PO change re-projects only the slice it moves without reading the queue to check
+    eta_projection = fields.TextField(null=True)
 
     class Meta:
         table = "products"
@@ -56,6 +60,8 @@ class StockLevel(Model):
     on_hand = fields.IntField(default=0)
     allocated = fields.IntField(default=0)
     safety_stock = fields.IntField(default=0)
+    # units received here for a long queue and not yet put away (a `StagedReceipt`'s): not on hand
+    staged = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "stock_levels"
@@ -192,6 +198,9 @@ class Backorder(Model):
     order_quantity = fields.IntField(default=1)
     allocation_reason = fields.TextField(null=True)
     queue_position = fields.IntField(null=True)
+    # the SKU's demand index (`domain.model.Backorder.demand_to`): waiting units up to and including this one,
+    # from the origin `products.eta_projection` records
+    demand_to = fields.BigIntField(null=True)
     # the customer's own choices (domain.preferences): the latest date worth waiting for, whether a substitute
     # may be taken for them, and the substitutes they declined (never offered again for this backorder)
     cancel_if_not_by = fields.DateField(null=True)
@@ -203,8 +212,10 @@ class Backorder(Model):
 
     class Meta:
         table = "backorders"
-        # the queue's head and tail in priority order are index probes (`TortoiseUnitOfWork._queue_ends`)
-        indexes = (("sku", "status", "priority_override", "ordered_at", "id"),)
+        # a range of demand is an index range (`load_slice`); the ones with a "cancel if not by" date and the
+        # queue's head and tail in priority order (`TortoiseUnitOfWork._queue_ends`) are index probes, by partial
+        # indexes a model cannot declare (migrations 0022, 0027: the queue's holds the waiting backorders only)
+        indexes = (("sku", "demand_to"),)
 
 
 class Location(Model):
@@ -214,6 +225,8 @@ class Location(Model):
     name = fields.CharField(max_length=200, default="")
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
+    # set when the shop retired it and history still refers to it (domain.locations): unknown to every input
+    retired_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "locations"
@@ -294,3 +307,49 @@ class ApiToken(Model):
 
     class Meta:
         table = "api_tokens"
+
+
+class QueueServe(Model):
+    """A receipt at the head of a long first-come-first-served queue, recorded as the range it served.
+
+    Recorded instead of the rows it served whole (issue 15, `domain.model.head.ServeRecord`): the first
+    `served_count` waiting ones of the SKU in queue order, up to the one keyed (`last_priority`,
+    `last_ordered_at`, `last_id`). Folded into those rows in chunks (`folded_count` so far) afterwards;
+    append-only, kept once folded."""
+
+    id = fields.BigIntField(pk=True)
+    sku = fields.CharField(max_length=64, db_index=True)
+    location = fields.CharField(max_length=32)
+    served_at = fields.DatetimeField()
+    cause = fields.CharField(max_length=32)
+    cause_data = fields.TextField()
+    waiting_count = fields.IntField()  # backorders waiting when it was served (each one's reason names it)
+    served_count = fields.IntField()
+    served_units = fields.IntField()
+    last_priority = fields.IntField()
+    last_ordered_at = fields.DatetimeField()
+    last_id = fields.CharField(max_length=32)
+    folded_count = fields.IntField(default=0)
+
+    class Meta:
+        table = "queue_serves"
+
+
+class StagedReceipt(Model):
+    """A receipt for a long first-come-first-served queue still being put away, a chunk of backorders a transaction
+    (issue 15, `domain.model.head.StagedReceipt`): `units` received at `location` not yet handed out (also in
+    `stock_levels.staged`), the receipt's time and cause, how many backorders waited when it came and how many it
+    has served. Deleted once its last units are put away."""
+
+    id = fields.BigIntField(pk=True)
+    sku = fields.CharField(max_length=64, db_index=True)
+    location = fields.CharField(max_length=32)
+    units = fields.IntField()
+    received_at = fields.DatetimeField()
+    cause = fields.CharField(max_length=32)
+    cause_data = fields.TextField()
+    waiting_count = fields.IntField()
+    served_count = fields.IntField(default=0)
+
+    class Meta:
+        table = "staged_receipts"

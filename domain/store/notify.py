@@ -27,6 +27,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
+from domain.customers import PreferenceChange
 from domain.errors import InvalidState, not_found
 from domain.model import new_id
 from domain.store import bulk, request_ids
@@ -34,10 +35,34 @@ from domain.store.bulk import is_postgres
 from domain.store.db import transaction  # noqa: F401 - the dispatcher's transactions
 from domain.store.lookups import exactly
 from domain.store.models import StockLevel
-from domain.store.portal import CustomerPreferences
+from domain.store.portal import CustomerPreferences, record_changes
 
 QUEUED, SENDING, SENT, LOGGED, FAILED, DEAD, SUPPRESSED = (
     "QUEUED", "SENDING", "SENT", "LOGGED", "FAILED", "DEAD", "SUPPRESSED")
+# not sent, and why, so agents and KPIs can tell them apart: SUPPRESSED is the recipient's wish (STOP, an
+# unsubscribe, texts turned off, a subscription stopped) or an address that bounced; OUTDATED: what it would have
+# said was no longer true, or nothing was left to say, when it was due; MERGED: its news went out in another
+# message to the same customer on the same channel in the same round (`last_error` names that message)
+OUTDATED, MERGED = "OUTDATED", "MERGED"
+
+
+# What the outbox keeps in place of a secret (a sign-in link's token, an unsubscribe token) that the message carries
+# to its recipient: staff read these rows, and a secret is its owner's alone. The message is worded again, with the
+# secrets, when it is sent (the dispatcher), and the row keeps that wording with them withheld.
+WITHHELD = "[withheld]"
+
+
+def withhold(text: str | None, secrets: Sequence[str]) -> str | None:
+    """`text` with every one of `secrets` in it replaced by WITHHELD (the longest first: one may contain another)."""
+    if text is None:
+        return None
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, WITHHELD)
+    return text
+
+
+def _withheld_headers(headers: dict[str, str] | None, secrets: Sequence[str]) -> dict[str, str]:
+    return {name: withhold(value, secrets) or "" for name, value in (headers or {}).items()}
 
 
 class NotificationEvent(Model):
@@ -106,6 +131,8 @@ class ProductSubscription(Model):
     created_at = fields.DatetimeField()
     notified_at = fields.DatetimeField(null=True)
     returns_told = fields.IntField(default=0, db_default=0)  # returns to stock told of: the next one's key is new
+    # what the subscriber reads, recorded when they subscribed (a number alone has none): every later text is in it
+    language = fields.CharField(max_length=8, default="en", db_default="en")
 
     class Meta:
         table = "product_subscriptions"
@@ -144,11 +171,12 @@ class EmailSuppression(Model):
 
 # -- writing, inside the domain transaction ---------------------------------------------------
 async def record_events(rows: Iterable[dict[str, Any]], now: datetime, window: timedelta,
-                        conn: BaseDBAsyncClient | None = None) -> None:
+                        conn: BaseDBAsyncClient | None = None, *, aside: bool = False) -> None:
     """Record customer-facing events and make sure each of their customers has a pending digest, in a few
     statements whatever the number of rows or customers: a receipt serving 100k backorders records
     100k-300k events for thousands of customers, and a statement per customer was most of its time. `rows`
-    may be a generator: they are written a slice at a time."""
+    may be a generator: they are written a slice at a time (`aside`: each slice made in a worker thread,
+    `bulk.insert_streamed`)."""
     db = conn or Digest._meta.db
     request_id = request_ids.request_id()
     emails: set[str] = set()
@@ -162,7 +190,7 @@ async def record_events(rows: Iterable[dict[str, Any]], now: datetime, window: t
     await bulk.insert_streamed(
         db, "notification_events",
         ("email", "backorder_id", "order_id", "sku", "kind", "data", "occurred_at", "request_id"),
-        ("text", "text", "text", "text", "text", "jsonb", "timestamptz", "text"), values())
+        ("text", "text", "text", "text", "text", "jsonb", "timestamptz", "text"), values(), aside=aside)
     if not emails:
         return
     ordered = sorted(emails)
@@ -202,7 +230,7 @@ async def _open_digests(db: BaseDBAsyncClient, emails: list[str], now: datetime,
             [[new_id() for _ in missing], missing, now + window, now])
         pending = await db.execute_query_dict(
             'SELECT "email" FROM "digests" WHERE "email" = ANY($1::text[]) AND "status" = \'PENDING\' '
-            'ORDER BY "email" FOR UPDATE', [missing])
+            'ORDER BY "email" COLLATE "C" FOR UPDATE', [missing])  # locks in code point order (store.ordering)
         have = {row["email"] for row in pending}
         missing = [email for email in missing if email not in have]
 
@@ -210,15 +238,18 @@ async def _open_digests(db: BaseDBAsyncClient, emails: list[str], now: datetime,
 async def enqueue(*, key: str, kind: str, channel: str, recipient: str, body_text: str, now: datetime,
                   customer_email: str | None = None, subject: str | None = None, body_html: str | None = None,
                   headers: dict[str, str] | None = None, send_after: datetime | None = None,
-                  about: dict[str, Any] | None = None, conn: BaseDBAsyncClient | None = None) -> bool:
-    """Queue one message; a second message with the same key is ignored (returns False)."""
+                  about: dict[str, Any] | None = None, secrets: Sequence[str] = (),
+                  conn: BaseDBAsyncClient | None = None) -> bool:
+    """Queue one message; a second message with the same key is ignored (returns False). `secrets`: what the
+    words carry to the recipient alone; the row keeps them withheld (the message is worded again when sent)."""
     if await OutboxMessage.filter(idempotency_key=key).using_db(conn).exists():
         return False
     try:
         await OutboxMessage.create(
             id=new_id(), idempotency_key=key, kind=kind, channel=channel, recipient=recipient,
-            customer_email=customer_email, subject=subject, body_text=body_text, body_html=body_html,
-            headers=headers or {}, next_attempt_at=send_after or now, created_at=now,
+            customer_email=customer_email, subject=withhold(subject, secrets),
+            body_text=withhold(body_text, secrets) or "", body_html=withhold(body_html, secrets),
+            headers=_withheld_headers(headers, secrets), next_attempt_at=send_after or now, created_at=now,
             request_id=request_ids.request_id(), about=about, using_db=conn)
     except IntegrityError:
         return False
@@ -226,21 +257,50 @@ async def enqueue(*, key: str, kind: str, channel: str, recipient: str, body_tex
 
 
 async def unsent_digest(email: str, channel: str, now: datetime, conn: BaseDBAsyncClient) -> OutboxMessage | None:
-    """The customer's digest message on `channel` that waits to be sent later (held for quiet hours, or between
-    tries), locked: a new window's news joins it, so what it says at send time is told once, not in two texts."""
+    """The customer's digest message on `channel` not yet claimed for sending (held for quiet hours, between
+    tries, or due and not yet picked up), locked: a new window's news joins it, so what it says at send time is
+    told once, not in two texts. A message already due counts too: a text held until 8:00 and a window closing at
+    8:00:30 would otherwise both be due in the same round (it is worded again when it goes, so joining it never
+    makes it say something stale)."""
     query = OutboxMessage.filter(customer_email=email, channel=channel, kind="DIGEST", status=QUEUED,
-                                 next_attempt_at__gt=now, about__not_isnull=True).order_by("next_attempt_at")
+                                 about__not_isnull=True).order_by("next_attempt_at", "created_at")
     if conn.capabilities.dialect == "postgres":
         query = query.select_for_update()
     return await query.using_db(conn).first()
 
 
 async def join_digest(message: OutboxMessage, about: dict[str, Any], subject: str | None, body_text: str,
-                      body_html: str | None, conn: BaseDBAsyncClient) -> bool:
+                      body_html: str | None, conn: BaseDBAsyncClient, secrets: Sequence[str] = ()) -> bool:
     """Widen a waiting digest message to `about`, with the wording as it would read now (re-worded when it is
-    sent); False if a dispatcher claimed it meanwhile (the caller then queues a message of its own)."""
+    sent; `secrets` withheld, see `enqueue`); False if a dispatcher claimed it meanwhile (the caller then queues a
+    message of its own)."""
     return bool(await OutboxMessage.filter(id=message.id, status=QUEUED, attempts=message.attempts).using_db(
-        conn).update(about=about, subject=subject, body_text=body_text, body_html=body_html))
+        conn).update(about=about, subject=withhold(subject, secrets), body_text=withhold(body_text, secrets),
+                     body_html=withhold(body_html, secrets)))
+
+
+async def merge_claimed(kept: OutboxMessage, merged: OutboxMessage) -> bool:
+    """Two claimed digest messages of one customer on one channel: `merged`'s windows join `kept` (worded from all
+    of them when it is sent) and `merged` is settled MERGED, in one transaction; False (nothing changed) when
+    either claim was lost meanwhile."""
+    async with transaction() as conn:
+        query = OutboxMessage.filter(id__in=[kept.id, merged.id], status=SENDING).order_by("id")
+        if conn.capabilities.dialect == "postgres":
+            query = query.select_for_update()
+        rows = {r.id: r for r in await query.using_db(conn)}
+        current, other = rows.get(kept.id), rows.get(merged.id)
+        if current is None or other is None or current.attempts != kept.attempts or other.attempts != merged.attempts:
+            return False
+        about = dict(current.about or {})
+        for key in ("digests", "backorders"):
+            about[key] = list(dict.fromkeys([*about.get(key, []), *(other.about or {}).get(key, [])]))
+        about["backorders"] = sorted(about["backorders"])
+        await OutboxMessage.filter(id=kept.id).using_db(conn).update(about=about)
+        await OutboxMessage.filter(id=merged.id).using_db(conn).update(
+            status=MERGED, claimed_until=None, last_error=f"told in message {kept.id}, due in the same round")
+    kept.about = about
+    merged.status = MERGED
+    return True
 
 
 async def events_of_digests(digest_ids: Sequence[str],
@@ -254,12 +314,28 @@ async def about_of(message_id: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-async def reword(message: OutboxMessage, subject: str | None, body_text: str, body_html: str | None) -> bool:
-    """The words a claimed message goes with, worded at send time (what agents then see is what was sent)."""
-    updated = await OutboxMessage.filter(id=message.id, status=SENDING, attempts=message.attempts).update(
-        subject=subject, body_text=body_text, body_html=body_html)
+async def abouts_of(message_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+    """`about_of` for a batch of claimed messages, in one statement."""
+    if not message_ids:
+        return {}
+    return dict(await OutboxMessage.filter(id__in=list(message_ids)).values_list("id", "about"))
+
+
+async def reword(message: OutboxMessage, subject: str | None, body_text: str, body_html: str | None,
+                 recipient: str, *, headers: dict[str, str] | None = None, secrets: Sequence[str] = ()) -> bool:
+    """The words a claimed message goes with and where it goes, both as they are at send time (what agents then
+    see is what was sent, and to whom, with `secrets` withheld). `message` itself, which is what is sent, keeps
+    them; `headers`: its headers now (None: as they are)."""
+    values: dict[str, Any] = {"subject": withhold(subject, secrets), "body_text": withhold(body_text, secrets),
+                              "body_html": withhold(body_html, secrets), "recipient": recipient}
+    if headers is not None:
+        values["headers"] = _withheld_headers(headers, secrets)
+    updated = await OutboxMessage.filter(id=message.id, status=SENDING, attempts=message.attempts).update(**values)
     if updated:
         message.subject, message.body_text, message.body_html = subject, body_text, body_html
+        message.recipient = recipient
+        if headers is not None:
+            message.headers = headers
     return bool(updated)
 
 
@@ -276,8 +352,25 @@ async def rearm_subscription(subscription_id: str) -> bool:
         status="ACTIVE", notified_at=None))
 
 
-async def subscription_status(subscription_id: str) -> str | None:
-    rows = await ProductSubscription.filter(id=subscription_id).values_list("status", flat=True)
+async def subscription_state(subscription_id: str) -> tuple[str, str] | None:
+    """A subscription's status and the language its subscriber reads."""
+    rows = await ProductSubscription.filter(id=subscription_id).values_list("status", "language")
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+async def number_language(phone: str) -> str | None:
+    """The language a number's subscriber gave (or whose page they came from) when they last subscribed; None
+    for a number that never subscribed."""
+    rows = await ProductSubscription.filter(phone=phone).order_by("-created_at", "-id").limit(1).values_list(
+        "language", flat=True)
+    return rows[0] if rows else None
+
+
+async def email_language(email: str) -> str | None:
+    """The language an address's subscriber gave (or whose page they came from) when they last subscribed; None
+    for an address that never subscribed."""
+    rows = await ProductSubscription.filter(email=email).order_by("-created_at", "-id").limit(1).values_list(
+        "language", flat=True)
     return rows[0] if rows else None
 
 
@@ -354,6 +447,16 @@ async def is_email_suppressed(email: str, *, transactional: bool = False) -> boo
     return await query.exists()
 
 
+async def not_to_send(emails: Sequence[str], phones: Sequence[str]) -> tuple[dict[str, str], set[str]]:
+    """For a batch of sends, in one statement each: the addresses suppressed (lower-cased, with the reason:
+    `UNSUBSCRIBED` still lets a sign-in link through, see `is_email_suppressed`) and the numbers opted out."""
+    suppressed = dict(await EmailSuppression.filter(email__in=sorted({e.lower() for e in emails})).values_list(
+        "email", "reason")) if emails else {}
+    opted_out = set(await SmsConsent.filter(phone__in=sorted(set(phones)), opted_out=True).values_list(
+        "phone", flat=True)) if phones else set()
+    return suppressed, opted_out
+
+
 async def suppress_email(email: str, reason: str, now: datetime) -> None:
     existing = await EmailSuppression.get_or_none(email=email.lower())
     if existing is not None and existing.reason != UNSUBSCRIBED and reason == UNSUBSCRIBED:
@@ -374,7 +477,12 @@ async def record_sms_opt_out(phone: str, now: datetime, source: str) -> None:
     """The customer asked for no more texts (STOP, the unsubscribe link): the number is opted out and the
     preference the portal shows (by SMS) is off too, for every customer with this number."""
     await set_sms_consent(phone, True, now, source)
+    stopped = await CustomerPreferences.filter(phone=phone, by_sms=True).values_list("email", flat=True)
     await CustomerPreferences.filter(phone=phone, by_sms=True).update(by_sms=False)
+    # and their consent to texts at it is withdrawn: no agent turns texts back on for them (domain.customers)
+    await CustomerPreferences.filter(sms_consent_phone=phone).update(sms_consent_at=None, sms_consent_phone=None)
+    await record_changes([PreferenceChange(str(email), now, source, False, "by_sms", "on", "off")
+                          for email in stopped])
 
 
 async def record_sms_opt_in(phone: str, now: datetime, source: str) -> None:
@@ -383,7 +491,12 @@ async def record_sms_opt_in(phone: str, now: datetime, source: str) -> None:
     consent = await SmsConsent.get_or_none(phone=phone)
     await set_sms_consent(phone, False, now, source)
     if consent is not None and consent.opted_out and not consent.source.startswith(UNDELIVERABLE):
-        await CustomerPreferences.filter(phone=phone, by_sms=False).update(by_sms=True)
+        started = await CustomerPreferences.filter(phone=phone, by_sms=False).values_list("email", flat=True)
+        # START from the number is its owner's own consent to texts at it (domain.customers.ChannelConsent)
+        await CustomerPreferences.filter(phone=phone, by_sms=False).update(by_sms=True, sms_consent_at=now,
+                                                                           sms_consent_phone=phone)
+        await record_changes([PreferenceChange(str(email), now, source, False, "by_sms", "off", "on")
+                              for email in started])
 
 
 DELIVERY_FINAL = frozenset({"delivered", "undelivered", "failed", "read", "canceled"})

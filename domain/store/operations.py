@@ -3,12 +3,16 @@ backorders and the depth and age of the outboxes. A few aggregate queries, whate
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
 
 from domain import model as m
 from domain.store import models as t
 from domain.store import notify
+from domain.store.current import backorders
 
 WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]
 UNSENT = [notify.QUEUED, notify.SENDING]
@@ -24,12 +28,12 @@ class Backlog:
 
 
 async def backlog(now: datetime, top: int = 10) -> Backlog:
-    db = t.Backorder._meta.db
+    db = t.Order._meta.db
     pg = db.capabilities.dialect == "postgres"
     marks = ", ".join(f"${n}" if pg else "?" for n in range(1, len(WAITING) + 1))
     rows = await db.execute_query_dict(
         'SELECT sku, COUNT(*) AS backorders, COALESCE(SUM(quantity - allocated_quantity), 0) AS units '
-        f'FROM "backorders" WHERE status IN ({marks}) GROUP BY sku', WAITING)
+        f'FROM {backorders()} WHERE status IN ({marks}) GROUP BY sku', WAITING)
     per_sku = sorted(((r["sku"], int(r["backorders"]), int(r["units"])) for r in rows), key=lambda r: (-r[2], r[0]))
     unsent = ", ".join(f"${n}" if pg else "?" for n in range(1, len(UNSENT) + 1))
     depth: dict[tuple[str, str], int] = {}
@@ -52,6 +56,13 @@ async def backlog(now: datetime, top: int = 10) -> Backlog:
 # (name, table, its channel column: none for webhooks, whose one channel is "webhook")
 OUTBOXES: list[tuple[str, str, str | None]] = [("notifications", "outbox_messages", "channel"),
                                                ("webhooks", "webhook_deliveries", None)]
+
+
+async def staged_skus(conn: BaseDBAsyncClient, skus: Collection[str]) -> set[str]:
+    """Those of `skus` with a receipt still being put away (staged units: `staged_receipts`), as `conn` sees them."""
+    if not skus:
+        return set()
+    return set(await t.StagedReceipt.filter(sku__in=list(skus)).using_db(conn).values_list("sku", flat=True))
 
 
 def _aware(value: object) -> datetime:

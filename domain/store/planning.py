@@ -13,6 +13,7 @@ from domain.reorder import LeadTime, ReorderPolicy, ReorderSuggestion, SkuFacts,
 from domain.store import models as t
 from domain.store import queries as q
 from domain.store.deliveries import delay_history
+from domain.store.ordering import text_key
 
 SKUS_PER_READ = 1000  # a shop's whole catalogue is read this many SKUs at a time: bounded lists of parameters
 DEFAULT_LEAD_TIME_DAYS = 14  # as the aggregate's default when a product has neither its own nor a supplier
@@ -63,7 +64,8 @@ async def reorder_facts(today: date, history_days: int, *, skus: Sequence[str] |
         products = products.filter(sku__in=list(skus))
     if supplier_id is not None:
         products = products.filter(supplier_id=supplier_id)
-    rows = await products.order_by("sku").values("sku", "supplier_id", "lead_time_days")
+    products, by_sku = text_key(products, "sku")
+    rows = await products.order_by(by_sku).values("sku", "supplier_id", "lead_time_days")
     if not rows:
         return []
     supplier_ids = list({r["supplier_id"] for r in rows if r["supplier_id"]})
@@ -85,6 +87,7 @@ async def reorder_facts(today: date, history_days: int, *, skus: Sequence[str] |
                 sku=r["sku"], supplier_id=r["supplier_id"], daily_demand=demand[r["sku"]],
                 available=sum(level.available_to_promise for level in stock.get(r["sku"], [])),
                 on_order=sum(s.quantity for s in inbound.get(r["sku"], [])), waiting=waiting.get(r["sku"], 0),
+                being_put_away=sum(level.staged for level in stock.get(r["sku"], [])),
                 lead_time=LeadTime.of(days, history, r["supplier_id"], r["sku"], learning)
                 if history is not None and learning is not None else LeadTime.stated(days)))
     return facts

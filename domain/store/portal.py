@@ -3,7 +3,9 @@ preferences, and the service's signing key. Secrets are stored only as SHA-256 h
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +18,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.models import Model
 
 from domain import model as m
-from domain.customers import NotificationPreferences
+from domain.customers import ChannelConsent, NotificationPreferences, PreferenceChange
+from domain.errors import ErrorCode, InvalidInput
 from domain.model import new_id
 from domain.preferences import SubstituteConsent
 from domain.store import mapping, tokens
@@ -35,9 +38,29 @@ class CustomerPreferences(Model):
     cancel_if_not_by = fields.DateField(null=True)
     substitute_consent = fields.CharField(max_length=24, default="ASK", db_default="ASK")
     updated_at = fields.DatetimeField(auto_now=True)
+    # the customer's own consent to each channel (domain.customers.ChannelConsent): null, none on record
+    email_consent_at = fields.DatetimeField(null=True)
+    sms_consent_at = fields.DatetimeField(null=True)
+    sms_consent_phone = fields.CharField(max_length=20, null=True)
 
     class Meta:
         table = "customer_preferences"
+
+
+class PreferenceChangeRecord(Model):
+    """One field of a customer's notification preferences changed, by whom and when: append-only."""
+
+    id = fields.IntField(pk=True)
+    email = fields.CharField(max_length=254, db_index=True)
+    at = fields.DatetimeField()
+    by = fields.CharField(max_length=254)
+    by_agent = fields.BooleanField()
+    field = fields.CharField(max_length=32)
+    old_value = fields.CharField(max_length=64, null=True)
+    new_value = fields.CharField(max_length=64, null=True)
+
+    class Meta:
+        table = "preference_changes"
 
 
 class PortalLink(Model):
@@ -104,10 +127,52 @@ async def signing_key(name: str = "signing") -> bytes:
     return bytes.fromhex(row.value)
 
 
+# -- sign-in links' tokens --------------------------------------------------------------------
+# A link's token is made again from its id and expiry with the signing key whenever it is needed (the message is
+# worded at send time), so nothing that agents can read (the outbox) has to keep it.
+def _sign(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def link_token(key: bytes, link_id: str, expires_at: datetime) -> str:
+    payload = f"{link_id}.{int(expires_at.timestamp())}"
+    return f"{payload}.{_sign(key, payload)}"
+
+
+def link_of_token(key: bytes, token: str) -> str:
+    """The link id inside a token whose signature is good; LINK_INVALID otherwise."""
+    parts = token.strip().split(".")
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise InvalidInput("this sign-in link is not valid", field="token", code=ErrorCode.LINK_INVALID)
+    payload = f"{parts[0]}.{parts[1]}"
+    if not hmac.compare_digest(_sign(key, payload), parts[2]):
+        raise InvalidInput("this sign-in link is not valid", field="token", code=ErrorCode.LINK_INVALID)
+    return parts[0]
+
+
+def sign_in_url(public_url: str, token: str) -> str:
+    """The link a customer follows. The token rides after '#': browsers never send that part, so no access log or
+    proxy ever records it."""
+    return f"{public_url.rstrip('/')}/#token={token}"
+
+
+def token_of_sign_in_url(url: str) -> str:
+    return url.partition("#token=")[2]
+
+
 # -- preferences ------------------------------------------------------------------------------
 async def get_preferences(email: str) -> NotificationPreferences:
     rows = await CustomerPreferences.filter(email=email).values()
     return preferences_of(email, rows[0] if rows else None)
+
+
+async def preferences_by_email(emails: Sequence[str]) -> dict[str, NotificationPreferences]:
+    """`get_preferences` for many customers in one statement (the defaults for those without a row)."""
+    if not emails:
+        return {}
+    rows = {r["email"]: r for r in await CustomerPreferences.filter(email__in=list(set(emails))).values()}
+    return {email: preferences_of(email, rows.get(email)) for email in emails}
 
 
 def preferences_of(email: str, row: Mapping[str, Any] | None) -> NotificationPreferences:
@@ -142,6 +207,58 @@ def _time(value: object) -> time | None:
 
 def _hhmm(value: time | None) -> str | None:
     return value.strftime("%H:%M") if value is not None else None
+
+
+async def ensure_preferences_row(email: str, conn: BaseDBAsyncClient) -> None:
+    """PostgreSQL: the customer's row, with the defaults when they have none yet (as `get_preferences` reads)."""
+    d = NotificationPreferences(email=email)
+    await conn.execute_query(
+        'INSERT INTO "customer_preferences" ("email", "by_email", "by_sms", "phone", "quiet_hours_start", '
+        '"quiet_hours_end", "timezone", "language", "cancel_if_not_by", "substitute_consent", "updated_at") '
+        "VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, NULL, $8, now()) ON CONFLICT (\"email\") DO NOTHING",
+        [email, d.by_email, d.by_sms, _hhmm(d.quiet_hours_start), _hhmm(d.quiet_hours_end), d.timezone, d.language,
+         d.substitutes.value])
+
+
+async def consent_of(email: str) -> ChannelConsent:
+    rows = await CustomerPreferences.filter(email=email).values("email_consent_at", "sms_consent_at",
+                                                                "sms_consent_phone")
+    return consent_from(rows[0]) if rows else ChannelConsent()
+
+
+def consent_from(row: Mapping[str, Any]) -> ChannelConsent:
+    return ChannelConsent(mapping.as_datetime(row["email_consent_at"]), mapping.as_datetime(row["sms_consent_at"]),
+                          row["sms_consent_phone"])
+
+
+async def save_consent(email: str, consent: ChannelConsent) -> None:
+    await CustomerPreferences.filter(email=email).update(
+        email_consent_at=consent.email_at, sms_consent_at=consent.sms_at, sms_consent_phone=consent.sms_phone)
+
+
+async def unsubscribe_email(email: str, now: datetime, source: str) -> None:
+    """The customer asked for no more email (the unsubscribe link): email off and their consent to it withdrawn."""
+    prefs = await get_preferences(email)
+    if prefs.by_email:
+        prefs.by_email = False
+        await save_preferences(prefs)  # a first row, for a customer who never saved any
+        await record_changes([PreferenceChange(email, now, source, False, "by_email", "on", "off")])
+    await CustomerPreferences.filter(email=email).update(email_consent_at=None)
+
+
+async def record_changes(changes: Sequence[PreferenceChange]) -> None:
+    if changes:
+        await PreferenceChangeRecord.bulk_create([PreferenceChangeRecord(
+            email=c.email, at=c.at, by=c.by[:254], by_agent=c.by_agent, field=c.field,
+            old_value=None if c.old_value is None else c.old_value[:64],
+            new_value=None if c.new_value is None else c.new_value[:64]) for c in changes])
+
+
+async def preference_changes(email: str, limit: int = 50) -> list[PreferenceChange]:
+    """The customer's latest preference changes, the latest written first."""
+    rows = await PreferenceChangeRecord.filter(email=email).order_by("-id").limit(limit).values()
+    return [PreferenceChange(r["email"], mapping.as_datetime(r["at"]) or r["at"], r["by"], bool(r["by_agent"]),
+                             r["field"], r["old_value"], r["new_value"]) for r in rows]
 
 
 async def save_preferences(prefs: NotificationPreferences) -> None:

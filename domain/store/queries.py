@@ -21,7 +21,9 @@ from domain.goodwill import Goodwill
 from domain.locations import Location
 from domain.store import mapping
 from domain.store import models as t
+from domain.store.current import backorders, history
 from domain.store.lookups import exactly
+from domain.store.ordering import by_code_point, text_key
 from domain.store.portal import CustomerPreferences
 from domain.store.uow import ACTIVE, OPEN_PO
 
@@ -47,15 +49,27 @@ async def _select(sql: str, keys: Sequence[Any], *params: Any) -> list[dict[str,
     return list(await db.execute_query_dict(sql.format(keys=marks), [*params, *keys]))
 
 
+def _marks(count: int, first: int = 1) -> str:
+    """`count` placeholders, numbered from `first` on PostgreSQL."""
+    if t.Order._meta.db.capabilities.dialect == "postgres":
+        return ", ".join(f"${n}" for n in range(first, first + count))
+    return ", ".join("?" * count)
+
+
+def _by_code_point(column: str) -> str:
+    return by_code_point(column, t.Order._meta.db.capabilities.dialect)
+
+
 async def locations() -> list[Location]:
-    """The shop's locations, by code (a shop has a handful)."""
-    return [mapping.location(r) for r in await _select('SELECT code, name FROM "locations" ORDER BY code', [])]
+    """The shop's locations in use, by code (a shop has a handful); retired ones are not listed."""
+    return [mapping.location(r) for r in await _select(
+        f'SELECT code, name FROM "locations" WHERE retired_at IS NULL ORDER BY {_by_code_point("code")}', [])]
 
 
 async def exchange_rates() -> list[ExchangeRate]:
     """Every rate the shop has set, by pair."""
     rows = await _select('SELECT from_currency, to_currency, rate, as_of FROM "exchange_rates" '
-                         "ORDER BY from_currency, to_currency", [])
+                         f'ORDER BY {_by_code_point("from_currency")}, {_by_code_point("to_currency")}', [])
     return [mapping.exchange_rate(r) for r in rows]
 
 
@@ -84,18 +98,21 @@ async def stock_by_sku(skus: Sequence[str]) -> dict[str, list[m.StockLevel]]:
     out: dict[str, list[m.StockLevel]] = defaultdict(list)
     if not skus:
         return out
-    for row in await _select('SELECT sku, location, on_hand, allocated, safety_stock FROM "stock_levels" '
-                             "WHERE sku IN ({keys}) ORDER BY location", list(skus)):
+    for row in await _select('SELECT sku, location, on_hand, allocated, safety_stock, staged FROM "stock_levels" '
+                             "WHERE sku IN ({keys}) ORDER BY " + _by_code_point("location"), list(skus)):
         out[row["sku"]].append(mapping.stock_level(row))
     return out
 
 
 async def waiting_by_sku(skus: Sequence[str]) -> dict[str, int]:
-    rows = await t.Backorder.filter(sku__in=list(skus), status__in=ACTIVE).values(
-        "sku", "quantity", "allocated_quantity")
+    if not skus:
+        return {}
+    rows = await _select(f'SELECT sku, SUM(quantity - allocated_quantity) AS units FROM {backorders()} '
+                         f'WHERE status IN ({_marks(len(ACTIVE))}) AND sku IN ({{keys}}) GROUP BY sku', list(skus),
+                         *ACTIVE)
     out: dict[str, int] = defaultdict(int)
     for row in rows:
-        out[row["sku"]] += row["quantity"] - row["allocated_quantity"]
+        out[row["sku"]] += int(row["units"])
     return out
 
 
@@ -164,7 +181,7 @@ async def placed_before_counts(ids: Sequence[str]) -> dict[str, int]:
     if not ids:
         return {}
     rows = await _select(
-        'SELECT b.id AS id, COUNT(o.id) AS n FROM "backorders" b LEFT JOIN "backorders" o ON o.sku = b.sku '
+        f'SELECT b.id AS id, COUNT(o.id) AS n FROM {backorders()} b LEFT JOIN {backorders()} o ON o.sku = b.sku '
         'AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position AND o.ordered_at < b.ordered_at '
         'WHERE b.queue_position IS NOT NULL AND b.id IN ({keys}) GROUP BY b.id', list(ids))
     return {r["id"]: int(r["n"]) for r in rows}
@@ -196,9 +213,9 @@ async def backorders_with_placed_before(ids: Sequence[str]) -> tuple[dict[str, m
     if not ids:
         return {}, {}
     rows = await _select(
-        'SELECT b.*, (SELECT COUNT(*) FROM "backorders" o WHERE b.queue_position IS NOT NULL AND o.sku = b.sku '
+        f'SELECT b.*, (SELECT COUNT(*) FROM {backorders()} o WHERE b.queue_position IS NOT NULL AND o.sku = b.sku '
         "AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position AND o.ordered_at < b.ordered_at) "
-        'AS placed_before FROM "backorders" b WHERE b.id IN ({keys})', list(ids))
+        f'AS placed_before FROM {backorders()} b WHERE b.id IN ({{keys}})', list(ids))
     return ({row["id"]: mapping.backorder(mapping.backorder_row(row), []) for row in rows},
             {row["id"]: int(row["placed_before"]) for row in rows if row["queue_position"] is not None})
 
@@ -206,7 +223,7 @@ async def backorders_with_placed_before(ids: Sequence[str]) -> tuple[dict[str, m
 async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:
     if not ids:
         return {}
-    rows = await _select('SELECT * FROM "backorders" WHERE id IN ({keys})', list(ids))
+    rows = await _select(f'SELECT * FROM {backorders()} WHERE id IN ({{keys}})', list(ids))
     return {row["id"]: mapping.backorder(mapping.backorder_row(row), []) for row in rows}
 
 
@@ -215,7 +232,7 @@ async def history_by_backorder(ids: Sequence[str]) -> dict[str, list[m.HistoryEn
     if not ids:
         return out
     for h in await _select('SELECT backorder_id, at, kind, old_value, new_value, cause, cause_data '
-                           'FROM "backorder_history" WHERE backorder_id IN ({keys}) ORDER BY id', list(ids)):
+                           f'FROM {history()} WHERE backorder_id IN ({{keys}}) ORDER BY id', list(ids)):
         out[h["backorder_id"]].append(mapping.history_entry(h))
     return out
 
@@ -245,13 +262,19 @@ async def suppliers_by_id(ids: Sequence[str]) -> dict[str, m.Supplier]:
 
 # -- lists ------------------------------------------------------------------------------------
 async def _page(query: Any, key: str, first: int, after: str | None, order: Sequence[str],
-                count: bool = True) -> Page:
+                count: bool = True, *, chosen_key: bool = False) -> Page:
     """A page of keys after `after`, and the number of all that match (only when `count`: else -1, for a reader
-    that does not ask for it, and one statement fewer)."""
+    that does not ask for it, and one statement fewer). `chosen_key`: the key is chosen by people (a SKU), paged in
+    code point order on both dialects; an id is made by `new_id` (fixed width, lower-case hex, which every collation
+    orders as its bytes), paged by the column as it is, so PostgreSQL's primary key index serves the page."""
     total = await query.count() if count else -1
+    by_key = key
+    if chosen_key:
+        query, by_key = text_key(query, key)
     if after is not None:
-        query = query.filter(**{f"{key}__gt": after}) if order[0] == key else query.filter(**{f"{key}__lt": after})
-    ids = list(await query.order_by(*order).limit(first + 1).values_list(key, flat=True))
+        query = query.filter(**{f"{by_key}__gt" if order[0] == key else f"{by_key}__lt": after})
+    ids = list(await query.order_by(*(("-" if o.startswith("-") else "") + by_key for o in order)).limit(first + 1)
+               .values_list(key, flat=True))
     return Page(ids=[str(i) for i in ids[:first]], has_next=len(ids) > first, total=total)
 
 
@@ -268,22 +291,43 @@ class BackorderFilter:
 
 async def list_backorders(f: BackorderFilter, first: int, after: str | None) -> Page:
     """Oldest first (ids are time-ordered), so a page is stable while new backorders arrive."""
-    query = t.Backorder.all()
-    if f.sku:
-        query = query.filter(exactly(t.Backorder, "sku", f.sku))
+    db = t.Order._meta.db
+    pg = db.capabilities.dialect == "postgres"
+    where: list[str] = []
+    params: list[Any] = []
+
+    def cond(sql: str, *values: Any) -> None:  # `sql` with a `{}` per value
+        marks = _marks(len(values), len(params) + 1).split(", ") if values else []
+        where.append(sql.format(*marks))
+        params.extend(values)
+
+    for column, value in (("sku", f.sku), ("customer_email", (f.customer_email or "").strip().lower() or None)):
+        if value:
+            if len(value) > _max_length(column):  # no row can hold it (`lookups.exactly`)
+                return Page(ids=[], has_next=False, total=0)
+            cond(column + " = {}", value)
     if f.statuses:
-        query = query.filter(status__in=list(f.statuses))
-    if f.customer_email:
-        query = query.filter(exactly(t.Backorder, "customer_email", f.customer_email.strip().lower()))
+        cond(f"status IN ({', '.join('{}' for _ in f.statuses)})", *f.statuses)
     if f.channel:
-        query = query.filter(channel=f.channel)
+        cond("channel = {}", f.channel)
     if f.order_id:
-        query = query.filter(order_id=f.order_id)
+        cond("order_id = {}", f.order_id)
     if f.overdue is not None and f.today is not None:
         # overdue: still open and its promised date has passed
-        overdue_q = Q(status__in=ACTIVE) & Q(promised_date__lt=f.today)
-        query = query.filter(overdue_q if f.overdue else ~overdue_q)
-    return await _page(query, "id", first, after, ["id"])
+        overdue = f"(status IN ({', '.join('{}' for _ in ACTIVE)}) AND promised_date < {{}})"
+        cond(overdue if f.overdue else f"NOT {overdue}", *ACTIVE, f.today if pg else f.today.isoformat())
+    filters = " AND ".join(where) or "1 = 1"
+    [counted] = await db.execute_query_dict(f"SELECT COUNT(*) AS n FROM {backorders()} WHERE {filters}", params)
+    if after is not None:
+        cond("id > {}", after)
+        filters = " AND ".join(where)
+    ids = [str(r["id"]) for r in await db.execute_query_dict(
+        f"SELECT id FROM {backorders()} WHERE {filters} ORDER BY id LIMIT {int(first) + 1}", params)]
+    return Page(ids=ids[:first], has_next=len(ids) > first, total=int(counted["n"]))
+
+
+def _max_length(column: str) -> int:
+    return int(t.Backorder._meta.fields_map[column].max_length)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -310,7 +354,8 @@ async def list_orders(f: OrderFilter, first: int, after: str | None, *, count: b
     if f.placed_before:
         query = query.filter(placed_at__lt=f.placed_before)
     if f.has_backorders is not None:
-        with_backorders = Subquery(t.Backorder.all().values("order_id"))  # in the database, not a list of ids
+        # in the database, not a list of ids; which orders have backorders no pending served range changes
+        with_backorders = Subquery(t.Backorder.all().values("order_id"))  # not derived: the table holds it
         query = query.filter(id__in=with_backorders) if f.has_backorders else query.exclude(id__in=with_backorders)
     return await _page(query, "id", first, after, ["-id"], count)
 
@@ -319,7 +364,7 @@ async def list_products(search: str | None, first: int, after: str | None) -> Pa
     query = t.Product.all()
     if search:
         query = query.filter(Q(name__icontains=search.strip()) | Q(sku__icontains=search.strip()))
-    return await _page(query, "sku", first, after, ["sku"])
+    return await _page(query, "sku", first, after, ["sku"], chosen_key=True)
 
 
 async def list_purchase_orders(statuses: Sequence[str], sku: str | None, first: int, after: str | None) -> Page:
@@ -346,7 +391,8 @@ async def search_customers(text: str, limit: int) -> list[m.Customer]:
         tail = digits[-9:]  # the national part: leading 0 or country code left aside
         by_preferences = Subquery(CustomerPreferences.filter(phone__endswith=tail).values("email"))
         matches = matches | Q(phone__endswith=tail) | Q(email__in=by_preferences)
-    rows = await t.Customer.filter(matches).order_by("email").limit(limit).values("email", "name", "phone", "tier")
+    query, by_email = text_key(t.Customer.filter(matches), "email")
+    rows = await query.order_by(by_email).limit(limit).values("email", "name", "phone", "tier")
     return [mapping.customer(r) for r in rows]
 
 
@@ -354,9 +400,10 @@ async def queues_by_sku(skus: Sequence[str]) -> dict[str, list[str]]:
     """The ids of each SKU's waiting backorders in queue order (position 1 first): one statement."""
     if not skus:
         return {}
-    rows = await t.Backorder.filter(sku__in=list(skus), status__in=ACTIVE, queue_position__isnull=False) \
-        .order_by("sku", "queue_position").values_list("sku", "id")
+    rows = await _select(f'SELECT sku, id FROM {backorders()} WHERE status IN ({_marks(len(ACTIVE))}) '
+                         'AND queue_position IS NOT NULL AND sku IN ({keys}) ORDER BY sku, queue_position',
+                         list(skus), *ACTIVE)
     queues: dict[str, list[str]] = defaultdict(list)
-    for sku, backorder_id in rows:
-        queues[sku].append(str(backorder_id))
+    for row in rows:
+        queues[row["sku"]].append(str(row["id"]))
     return dict(queues)

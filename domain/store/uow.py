@@ -14,8 +14,10 @@ notifications outbox), and published to the bus only after the commit succeeded.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
@@ -23,34 +25,46 @@ from typing import Any
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
-from tortoise.transactions import in_transaction
 
 from domain import model as m
-from domain.causes import Cause
 from domain.currency import ExchangeRate
+from domain.customers import ChannelConsent, NotificationPreferences, PreferenceChange
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
-from domain.eta import InboundSupply, StoredEtaGroup, StoredProjection
+from domain.eta import EtaSteps, InboundSupply
 from domain.events import Event, QueueChanged, compact
 from domain.goodwill import Goodwill
-from domain.locations import Location
-from domain.ports import EventPublisher
+from domain.locations import Location, LocationUse
+from domain.model.head import fold as fold_served
+from domain.model.head import queue_key, served_whole
+from domain.ports import EventPublisher, UnlockedWrite
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
-from domain.store import bulk, deliveries, mapping, portal
+from domain.store import bulk, collector, current, deliveries, mapping, portal
 from domain.store import models as t
+from domain.store.ordering import by_code_point, text_key
+from domain.store.transactions import Transaction, to_the_end
 
 # rows converted between two turns of the event loop: a 100k queue's receipt held it for seconds, and every
 # other request of the process (another SKU's order) waited that long (bench/allocation.py)
 YIELD_EVERY = 2_000
 WRITE_SLICE = 5_000  # served backorders written a statement at a time
 COMPACT_ASIDE = 6_000  # events from which `compact` runs in a worker thread
+LONG_CHECK = 2_000  # backorders from which a queue's projection is checked in a worker thread
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
 WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]  # units still to allocate
+# the predicate of the queue-order index (migration 0027: waiting backorders only), word for word: SQLite uses a
+# partial index only for a statement that states its predicate, and PostgreSQL's generic plan of a statement that
+# has the statuses as parameters could not use it
+_WAITING_ROWS = "\"status\" IN ('WAITING', 'PARTIALLY_ALLOCATED')"
+assert _WAITING_ROWS == f"\"status\" IN ('{WAITING[0]}', '{WAITING[1]}')"
 OPEN_PO = [m.PurchaseOrderStatus.OPEN.value, m.PurchaseOrderStatus.PARTIALLY_RECEIVED.value]
 
 
 DEFAULT_LEARNING = EtaLearning()
+# the SKUs' locks in the order `sorted` gives them, whatever the database's collation: a lock statement's order and
+# the domain's are one order
+_P_SKU = by_code_point('p."sku"', "postgres")
 
 
 class NullPublisher:
@@ -81,31 +95,46 @@ class TortoiseUnitOfWork:
         self._stock_ids: dict[tuple[str, str], int] = {}
         self._queue_counts: dict[str, tuple[int | None, int | None]] = {}  # sku -> products.waiting_* as loaded
         self._queue_counts_changed: dict[str, tuple[int, int]] = {}
+        # sku -> `products.eta_projection` as loaded; the SKUs whose whole active queue is in memory (`_whole`)
+        self._projections: dict[str, str | None] = {}
+        self._whole: set[str] = set()
+        self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
         self._committed = False
-        self._tx: Any = None
+        self._holds_collector = False  # a long queue in memory: the cyclic collector waits until this ends
+        self._tx: Transaction | None = None
         self.conn: TransactionalDBClient | None = None
 
     # -- transaction --------------------------------------------------------------------------
     async def __aenter__(self) -> TortoiseUnitOfWork:
-        self._tx = in_transaction()
+        # cancellable at any await (graphql-core cancels a failed query's sibling root fields) without leaving the
+        # connection, its lock or the transaction held: domain.store.transactions
+        self._tx = Transaction()
         self.conn = await self._tx.__aenter__()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self.conn is not None
+        assert self._tx is not None
+        if exc_type is None and not self._committed:
+            self._tx.rollback_on_exit()
         try:
-            if exc_type is None and not self._committed:
-                await self.conn.rollback()
-            await self._tx.__aexit__(exc_type, exc, tb)
+            try:
+                await self._tx.__aexit__(exc_type, exc, tb)
+            finally:
+                try:
+                    if self._tx.committed and self._events:  # published even when the commit ended under a cancellation
+                        await to_the_end(self._publisher.publish(self._events))
+                finally:
+                    if self._holds_collector:
+                        self._holds_collector = False
+                        self._loaded.clear()  # the long queue's bookkeeping: not for the collector's first scan
+                        collector.release()
         except IntegrityError as error:
             raise Conflict(f"conflicting change: {error}", code=ErrorCode.CONFLICT) from error
         if exc is not None and _is_deadlock(exc):  # PostgreSQL chose this transaction to undo: nothing was written
             raise Conflict("another change to the same items got in the way; please try again",
                            code=ErrorCode.CONFLICT) from exc
-        if exc_type is None and self._committed and self._events:
-            await self._publisher.publish(self._events)
 
     async def commit(self) -> None:
         assert self.conn is not None
@@ -114,18 +143,27 @@ class TortoiseUnitOfWork:
         if self._events:
             # a long queue's allocations, status changes and ETA moves as one event (domain.events.QueueChanged):
             # one event-log row, one outbox row per customer, one message on the bus, instead of 3 per backorder
-            if len(self._events) < COMPACT_ASIDE:
+            long = len(self._events) >= COMPACT_ASIDE
+            if not long:
                 self._events = compact(self._events)
             else:  # folding 300k events is a second of Python: in a thread, so the process serves others meanwhile
                 self._events = await asyncio.to_thread(compact, self._events)
+            # the log's rows made (its parts cut, their JSON encoded: a 100k receipt's 26 MB) in a thread too
             await bulk.insert_streamed(
                 self.conn, "event_log", ("kind", "occurred_at", "backorder_id", "order_id", "sku", "payload"),
                 ("text", "timestamptz", "text", "text", "text", "jsonb"),
                 ((e.kind, e.occurred_at, getattr(e, "backorder_id", None), getattr(e, "order_id", None),
-                  getattr(e, "sku", None), _json(e.to_dict())) for e in _logged(self._events)))
+                  getattr(e, "sku", None), _json(e.to_dict())) for e in _logged(self._events)), aside=long)
             for hook in self._before_commit:
                 await hook(self.conn, self._events)
         self._committed = True
+
+    def _hold_collector(self, rows: int) -> None:
+        """About to hold `rows` of a queue in memory: from HOLD_FROM the cyclic collector waits until this unit of
+        work ends (`domain.store.collector`)."""
+        if rows >= collector.HOLD_FROM and not self._holds_collector:
+            self._holds_collector = True
+            collector.hold()
 
     def add_events(self, events: Sequence[Event]) -> None:
         self._events.extend(events)
@@ -136,12 +174,36 @@ class TortoiseUnitOfWork:
         return bool(self.conn.capabilities.dialect == "postgres")
 
     async def lock_skus(self, skus: Sequence[str]) -> None:
-        if self.is_postgres and skus:
+        """The SKUs locked, and any receipt of theirs still recorded as a range (`queue_serves`) folded into its
+        rows first: what this writer reads and changes is then what the receipt left, and no serve's range moves
+        (nobody reprioritises, cancels or joins in front of it while it is pending)."""
+        if not skus:
+            return
+        pending = await self._lock(skus)
+        for sku in pending:
+            await self.fold_serves(sku, None, locked=True)
+
+    async def _lock(self, skus: Sequence[str]) -> list[str]:
+        """Lock `skus` (PostgreSQL: their product rows; SQLite: the transaction's write lock does it) and say which
+        of them have receipts not yet folded, in the same statement."""
+        assert self.conn is not None
+        wanted = sorted(set(skus))
+        self._locked.update(wanted)
+        pending = ('EXISTS (SELECT 1 FROM "queue_serves" AS s WHERE s."sku" = p."sku" '
+                   'AND s."folded_count" < s."served_count") AS "pending"')
+        if self.is_postgres:
             # plain SQL: tortoise drops FOR UPDATE from values()/values_list() queries without a word
-            assert self.conn is not None
-            await self.conn.execute_query(
-                'SELECT "sku" FROM "products" WHERE "sku" = ANY($1::text[]) ORDER BY "sku" FOR UPDATE',
-                [sorted(set(skus))])
+            rows = await self.conn.execute_query_dict(
+                f'SELECT p."sku", {pending} FROM "products" AS p WHERE p."sku" = ANY($1::text[]) '
+                f'ORDER BY {_P_SKU} FOR UPDATE OF p', [wanted])
+            return [row["sku"] for row in rows if row["pending"]]
+        found: list[str] = []
+        for start in range(0, len(wanted), 500):  # SQLite allows so many parameters in one statement
+            chunk = wanted[start:start + 500]
+            found.extend(sku for (sku,) in (await self.conn.execute_query(
+                'SELECT DISTINCT "sku" FROM "queue_serves" WHERE "folded_count" < "served_count" AND "sku" IN '
+                f'({", ".join("?" * len(chunk))})', chunk))[1])
+        return found
 
     # -- the SKU aggregate --------------------------------------------------------------------
     async def inventory(self, sku: str) -> m.SkuInventory:
@@ -193,9 +255,10 @@ class TortoiseUnitOfWork:
                 # the priority as ORDER BY ... LIMIT 1, not MIN/MAX: PostgreSQL reads every index entry for those
                 rows = await self.conn.execute_query_dict(
                     f'SELECT * FROM "backorders" WHERE "sku" = {marks[0]} AND "status" = {marks[1]} AND '
-                    f'"priority_override" = (SELECT "priority_override" FROM "backorders" WHERE "sku" = {marks[2]} '
-                    f'AND "status" = {marks[3]} ORDER BY "priority_override" {first} LIMIT 1) '
-                    f'ORDER BY "ordered_at" {order}, "id" {order} LIMIT 1',
+                    f'{_WAITING_ROWS} AND "priority_override" = (SELECT "priority_override" FROM "backorders" '
+                    f'WHERE "sku" = {marks[2]} AND "status" = {marks[3]} AND {_WAITING_ROWS} '
+                    f'ORDER BY "priority_override" {first} LIMIT 1) '
+                    f'ORDER BY "ordered_at" {order}, {self._text_key("id")} {order} LIMIT 1',
                     [sku, status, sku, status])
                 found.extend(mapping.backorder(mapping.backorder_row(row), []) for row in rows)
         if not found:
@@ -213,8 +276,15 @@ class TortoiseUnitOfWork:
         products = {row["sku"]: mapping.product(row) for row in product_rows}
         if not products:
             return
+        if whole_queue:
+            self._hold_collector(sum(row["waiting_count"] or 0 for row in product_rows))
         for product_row in product_rows:
             self._queue_counts[product_row["sku"]] = (product_row["waiting_count"], product_row["waiting_units"])
+            self._projections[product_row["sku"]] = product_row["eta_projection"]
+            if whole_queue and statuses is ACTIVE:
+                self._whole.add(product_row["sku"])
+            else:
+                self._whole.discard(product_row["sku"])
         found = list(products)
         stock: dict[str, list[m.StockLevel]] = defaultdict(list)
         for row in await t.StockLevel.filter(sku__in=found).values():
@@ -227,7 +297,9 @@ class TortoiseUnitOfWork:
         marks = [f"${i}" for i in range(1, width + 1)] if self.is_postgres else ["?"] * width
         rows = await self.conn.execute_query_dict(
             f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:n])}) '
-            f'AND "status" IN ({", ".join(marks[n:n + len(statuses)])})', [*found, *statuses]) if whole_queue else []
+            f'AND "status" IN ({", ".join(marks[n:n + len(statuses)])})'
+            + (f' AND {_WAITING_ROWS}' if list(statuses) == WAITING else ''), [*found, *statuses]) \
+            if whole_queue else []
         queues: dict[str, list[m.Backorder]] = defaultdict(list)
         for count, raw in enumerate(rows, 1):
             if count % YIELD_EVERY == 0:
@@ -272,12 +344,15 @@ class TortoiseUnitOfWork:
                 policy=self._policy, default_lead_time_days=self._default_lead_time,
                 delays=history, eta_learning=self._eta_learning,
             )
+            stored = mapping.stored_projection(self._projections[sku])
+            if stored is not None:
+                self._inventories[sku].stored_steps, self._inventories[sku].stored_origin = stored
 
     async def summarised_inventories(self, skus: Sequence[str], at_least: int = 0) -> dict[str, m.SkuInventory]:
         """The aggregates of those of `skus` with at least `at_least` backorders waiting, their queues not loaded
         (`queue` empty, `ahead` counting it), in the same few statements as `load_inventories` (and one that
         counts, so a 1,000-line purchase order of short queues costs one statement more, not six); for a slice of
-        a queue (`stored_projection`, `load_slice`). Not kept: `inventory` still loads a SKU whole."""
+        a queue (`load_slice`; their `stored_steps`). Not kept: `inventory` still loads a SKU whole."""
         found: dict[str, m.SkuInventory] = {}
         for start in range(0, len(skus), 500):
             chunk = [sku for sku in dict.fromkeys(skus[start:start + 500]) if sku not in self._inventories]
@@ -293,58 +368,38 @@ class TortoiseUnitOfWork:
                     found[sku] = inventory
         return found
 
-    def _queue_window(self, columns: str) -> str:
-        """The SKU's waiting backorders in queue order (`SkuInventory.ranked_queue` for first come, first
-        served), each with its cumulative demand: the units waiting in it and every one before it."""
-        marks = ["$1", "$2", "$3"] if self.is_postgres else ["?"] * 3
-        return (f'WITH "q" AS (SELECT {columns}, SUM("quantity" - "allocated_quantity") OVER "w" AS "demand", '
-                f'ROW_NUMBER() OVER "w" AS "place" FROM "backorders" WHERE "sku" = {marks[0]} AND "status" IN '
-                f'({marks[1]}, {marks[2]}) WINDOW "w" AS (ORDER BY "priority_override" DESC, "ordered_at", "id" '
-                'ROWS UNBOUNDED PRECEDING)) ')
-
-    async def stored_projection(self, inventory: m.SkuInventory) -> StoredProjection:
-        """The SKU's stored ETAs summarised in two statements (`eta.StoredProjection`), whatever the queue's
-        length; `inventory.ahead` then counts its waiting queue as these statements saw it."""
-        assert self.conn is not None
-        eta_columns = '"eta_date", "eta_confidence", "eta_source", "eta_reference"'
-        rows = await self.conn.execute_query_dict(
-            self._queue_window(f'{eta_columns}, "queue_position"') +
-            f'SELECT {eta_columns}, MIN("demand") AS "first", MAX("demand") AS "last", COUNT(*) AS "count", '
-            'SUM(CASE WHEN "queue_position" = "place" THEN 0 ELSE 1 END) AS "misplaced" '
-            f'FROM "q" GROUP BY {eta_columns}', [inventory.sku, *WAITING])
-        mark = "$1" if self.is_postgres else "?"
-        allocated = await self.conn.execute_query_dict(
-            f'SELECT DISTINCT {eta_columns}, "queue_position" IS NOT NULL AS "positioned" FROM "backorders" '
-            f'WHERE "sku" = {mark} AND "status" = \'{m.BackorderStatus.ALLOCATED.value}\'', [inventory.sku])
-        inventory.ahead = m.QueueAhead(sum(row["count"] for row in rows), max((row["last"] for row in rows), default=0))
-        return StoredProjection(
-            waiting=tuple(StoredEtaGroup(mapping.eta(_dated(row)), row["first"], row["last"]) for row in rows),
-            allocated=tuple(mapping.eta(_dated(row)) for row in allocated),
-            positions_in_order=not any(row["misplaced"] for row in rows) and not any(
-                row["positioned"] for row in allocated))
-
     async def load_slice(self, inventory: m.SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
         """Load into `inventory.queue` the waiting backorders whose cumulative demand falls in one of `ranges`
         ((after, up_to], up_to None: no end), and every waiting one with a "cancel if not by" date; returns each
-        one's cumulative demand. `inventory.ahead` then counts the rest of the waiting queue."""
+        one's cumulative demand. `inventory.ahead` then counts the rest of the waiting queue. Index ranges, one
+        statement: the SKU's demand index (`demand_to`, counted from `inventory.stored_origin`), which its stored
+        projection vouches for, and its dated ones."""
         assert self.conn is not None
-        params: list[Any] = [inventory.sku, *WAITING]
-        within: list[str] = ['"cancel_if_not_by" IS NOT NULL']
+        origin = inventory.stored_origin
+        assert origin is not None, "a slice is read by the demand index its stored projection vouches for"
+        params: list[Any] = []
+
+        def mark(value: Any) -> str:
+            params.append(value)
+            return self._mark(len(params))
+
+        def waiting() -> str:
+            return f'SELECT * FROM "backorders" WHERE "sku" = {mark(inventory.sku)} AND "status" IN ' \
+                   f'({mark(WAITING[0])}, {mark(WAITING[1])})'
+        # the dated ones by their partial index (migration 0022), whatever their status, kept below if waiting: with
+        # the status in the statement PostgreSQL took the queue-order index and filtered the whole queue
+        parts = [f'SELECT * FROM "backorders" WHERE "sku" = {mark(inventory.sku)} AND "cancel_if_not_by" IS NOT NULL']
         for after, up_to in ranges:
-            params.append(after)
-            low = f'"demand" > {self._mark(len(params))}'
-            if up_to is None:
-                within.append(f"({low})")
-            else:
-                params.append(up_to)
-                within.append(f'({low} AND "demand" <= {self._mark(len(params))})')
-        rows = await self.conn.execute_query_dict(
-            self._queue_window('"backorders".*') + f'SELECT * FROM "q" WHERE {" OR ".join(within)}', params)
+            within = f'{waiting()} AND "demand_to" > {mark(origin + after)}'
+            parts.append(within if up_to is None else f'{within} AND "demand_to" <= {mark(origin + up_to)}')
+        found = await self.conn.execute_query_dict(" UNION ALL ".join(parts), params)
+        # a dated one within a range comes twice
+        rows = list({row["id"]: row for row in found if row["status"] in WAITING}.values())
         demand: dict[str, int] = {}
         units = 0
         for raw in rows:
-            demand[raw["id"]] = raw.pop("demand")
-            raw.pop("place")
+            assert raw["demand_to"] is not None, f"{inventory.sku}: a waiting backorder outside the demand index"
+            demand[raw["id"]] = raw["demand_to"] - origin
             row = mapping.backorder_row(raw)
             self._loaded[row["id"]] = tuple(row[k] for k in _CHANGING)
             backorder = mapping.backorder(row, [])
@@ -375,82 +430,249 @@ class TortoiseUnitOfWork:
             inventory.ahead = m.QueueAhead(count or 0, units or 0)
         return inventory
 
-    async def waiting_head(self, sku: str, units: int) -> tuple[list[m.Waiting], int]:
+    async def waiting_head(self, sku: str, units: int, limit: int | None = None) -> tuple[list[m.Waiting], int]:
         """One statement: a running sum of what each waits for, in queue order (agent priority, order time, id),
-        and only the rows it has not passed `units` before; beside them how many wait in all."""
+        and only the rows it has not passed `units` before; beside them how many wait in all. With `limit`, the first
+        `limit` of those rows, read by index (`_next_in_line`) instead."""
         assert self.conn is not None
+        if limit is not None:
+            return await self._next_in_line(sku, units, limit)
+        self._hold_collector(min(units, self._queue_counts.get(sku, (None, None))[0] or 0))
         marks = ["$1", "$2", "$3", "$4"] if self.is_postgres else ["?"] * 4
-        key = '"id" COLLATE "C"' if self.is_postgres else '"id"'  # the id's bytes, as Python compares them
-        order = f'"priority_override" DESC, "ordered_at", {key}'
-        fetch = self.conn.execute_query_dict
-        if self.is_postgres:  # asyncpg's records as they are: 100k made into dicts held the event loop for seconds
-            async def fetch(sql: str, values: list[Any]) -> Any:
-                assert self.conn is not None
-                async with self.conn.acquire_connection() as connection:
-                    return await connection.fetch(sql, *values)
-        raw = await fetch(
-            'SELECT * FROM (SELECT "id", "order_id", "customer_email", "quantity", "allocated_quantity", "reserved", '
-            '"status", "eta_date", "eta_confidence", "eta_source", "eta_reference", "priority_override", "ordered_at", '
-            '"queue_position", "updated_at", "version", '
+        order = self._queue_order()
+        raw = await self._fetch(
+            f'SELECT * FROM (SELECT {_WAITING_COLUMNS}, '
             f'SUM("quantity" - "allocated_quantity") OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS "upto", '
             'COUNT(*) OVER () AS "waiting_count" '
-            f'FROM "backorders" WHERE "sku" = {marks[0]} AND "status" IN ({marks[1]}, {marks[2]}) '
+            f'FROM "backorders" WHERE "sku" = {marks[0]} AND "status" IN ({marks[1]}, {marks[2]}) AND {_WAITING_ROWS} '
             'AND "quantity" > "allocated_quantity") AS q '
             f'WHERE "upto" - ("quantity" - "allocated_quantity") < {marks[3]} '
             f'ORDER BY {order}', [sku, *WAITING, units])
-        head = []
-        for count, r in enumerate(raw, 1):
-            if count % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-            head.append(m.Waiting(
-                id=r["id"], order_id=r["order_id"], customer_email=r["customer_email"], quantity=r["quantity"],
-                allocated_quantity=r["allocated_quantity"], reserved=mapping.reserved(r["reserved"]) or {},
-                status=m.BackorderStatus(r["status"]), eta=mapping.eta(_dated(r)),
-                priority_override=r["priority_override"], ordered_at=mapping.as_datetime(r["ordered_at"]),
-                queue_position=r["queue_position"],
-                updated_at=mapping.as_datetime(r["updated_at"]) if r["updated_at"] is not None else None,
-                version=r["version"]))
+        head = await self._waiting_rows(raw)
         count = int(raw[0]["waiting_count"]) if raw else 0
         return head, count
 
-    async def save_served(self, inventory: m.SkuInventory, served: Sequence[m.Served], cause: Cause) -> m.SkuInventory:
+    async def _next_in_line(self, sku: str, units: int, limit: int) -> tuple[list[m.Waiting], int]:
+        """The first `limit` backorders waiting for `sku` in queue order (agent priority, order time, id) that `units`
+        reach, read by index probes on (sku, status, priority_override, ordered_at, id), not a window over the
+        queue (the running sum over a 100k queue cost each chunk of a staged receipt most of a second on SQLite):
+        for each waiting status, its agent priorities highest first (a probe each), the rows of each by order time
+        and id, until `limit` are found; merged in queue order. How many wait in all is the product's count
+        (`products.waiting_count`, as loaded by `queue_head`; every save of the queue keeps it)."""
+        assert self.conn is not None
+        mark = self._mark
+        rows: list[m.Waiting] = []
+        for status in WAITING:
+            found, below = 0, None
+            while found < limit:
+                lower = f' AND "priority_override" < {mark(3)}' if below is not None else ''
+                top = await self.conn.execute_query_dict(
+                    f'SELECT "priority_override" FROM "backorders" WHERE "sku" = {mark(1)} AND "status" = {mark(2)}'
+                    f' AND {_WAITING_ROWS}{lower} ORDER BY "priority_override" DESC LIMIT 1',
+                    [sku, status] if below is None else [sku, status, below])
+                if not top:
+                    break
+                below = top[0]["priority_override"]
+                raw = await self._fetch(
+                    f'SELECT {_WAITING_COLUMNS} FROM "backorders" WHERE "sku" = {mark(1)} AND "status" = {mark(2)} '
+                    f'AND {_WAITING_ROWS} AND "priority_override" = {mark(3)} AND "quantity" > "allocated_quantity" '
+                    f'ORDER BY "ordered_at", {self._text_key("id")} LIMIT {int(limit - found)}', [sku, status, below])
+                rows.extend(await self._waiting_rows(raw))
+                found += len(raw)
+        rows.sort(key=queue_key)
+        reached: list[m.Waiting] = []
+        upto = 0
+        for row in rows[:limit]:
+            if upto >= units:
+                break
+            reached.append(row)
+            upto += row.quantity - row.allocated_quantity
+        count = self._queue_counts.get(sku, (None, None))[0]
+        return reached, count or 0
+
+    def _text_key(self, column: str) -> str:
+        """A text column as an ORDER BY term in code point order (domain.store.ordering)."""
+        return by_code_point(f'"{column}"', "postgres" if self.is_postgres else "sqlite")
+
+    def _queue_order(self) -> str:
+        return f'"priority_override" DESC, "ordered_at", {self._text_key("id")}'
+
+    async def _fetch(self, sql: str, values: list[Any]) -> Any:
+        assert self.conn is not None
+        if not self.is_postgres:
+            return await self.conn.execute_query_dict(sql, values)
+        # asyncpg's records as they are: 100k made into dicts held the event loop for seconds
+        async with self.conn.acquire_connection() as connection:
+            return await connection.fetch(sql, *values)
+
+    @staticmethod
+    async def _waiting_rows(raw: Sequence[Any]) -> list[m.Waiting]:
+        if len(raw) < YIELD_EVERY:
+            return _waiting(raw)
+        # 100k rows made into objects: in a worker thread (2,000 at a time on the event loop still held it 80 ms)
+        return await asyncio.to_thread(_waiting, raw)
+
+    async def save_served(self, inventory: m.SkuInventory, served: m.ServedWhole,
+                          record: m.ServeRecord | None = None) -> m.SkuInventory:
+        self._require_lock(inventory.sku)
         await self._save_stock(inventory)
-        columns = ("allocated_quantity", "reserved", "status", "allocation_reason", "eta_date", "eta_confidence",
-                   "eta_source", "eta_reference", "queue_position", "updated_at", "version")
-        kind, cause_json = cause.kind.value, _json(cause.to_dict())
-        # a slice at a time: 100k rows' arrays built, encoded and sent in one go held the event loop for seconds
-        for start in range(0, len(served), WRITE_SLICE):
-            rows: list[tuple[Any, ...]] = []
-            history: list[tuple[Any, ...]] = []
-            for b in served[start:start + WRITE_SLICE]:
-                eta = b.eta
-                rows.append((b.allocated_quantity, b.reserved, b.status.value, b.allocation_reason,
-                             eta.date if eta else None, eta.confidence.value if eta else None,
-                             eta.source.value if eta else None, eta.reference if eta else None, b.queue_position,
-                             b.updated_at, b.version, b.id))
-                at = b.updated_at
-                for entry_kind, old, new in b.history:
-                    history.append((b.id, at, entry_kind, old, new, kind, cause_json))
-            if rows:
-                await self._bulk_update_backorders(columns, rows)
-            if history:
-                await self._bulk_insert(
-                    "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause",
-                                          "cause_data"),
-                    ("text", "timestamptz", "text", "text", "text", "text", "text"), history)
         sku = inventory.sku
+        assert served.sku == sku
         self._inventories.pop(sku, None)
-        await self._load_inventories([sku], statuses=WAITING)  # what still waits: settled by the domain
+        if record is None:
+            await self._write_served(served)
+            await self._load_inventories([sku], statuses=WAITING)  # what still waits: settled by the domain
+        else:  # one row for the range served whole; its rows are folded in afterwards (`fold_serves`)
+            assert record.sku == sku and record.folded == 0
+            priority, ordered_at, last_id = record.last
+            await t.QueueServe.create(
+                sku=sku, location=record.location, served_at=record.served_at, cause=record.cause.kind.value,
+                cause_data=_json(record.cause.to_dict()), waiting_count=record.waiting_count,
+                served_count=record.count, served_units=record.units, last_priority=priority,
+                last_ordered_at=ordered_at, last_id=last_id, folded_count=0, using_db=self.conn)
+            await self._load_behind(sku, record.count)
         rest = self._inventories.get(sku)
         assert rest is not None
         return rest
+
+    async def _load_behind(self, sku: str, skip: int) -> None:
+        """The SKU's aggregate with the backorders waiting behind the first `skip` in queue order (those a
+        recorded receipt served whole, still waiting in their rows until folded)."""
+        assert self.conn is not None
+        await self._load_inventories([sku], whole_queue=False)
+        inventory = self._inventories[sku]
+        marks = [self._mark(i) for i in range(1, 5)]
+        rows = await self.conn.execute_query_dict(
+            f'SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY {self._queue_order()}) AS "place" '
+            f'FROM "backorders" WHERE "sku" = {marks[0]} AND "status" IN ({marks[1]}, {marks[2]}) '
+            f'AND {_WAITING_ROWS}) AS q '
+            f'WHERE "place" > {marks[3]}', [sku, *WAITING, skip])
+        for raw in rows:
+            raw.pop("place")
+            row = mapping.backorder_row(raw)
+            self._loaded[row["id"]] = tuple(row[k] for k in _CHANGING)
+            backorder = mapping.backorder(row, [])
+            inventory.queue[backorder.id] = backorder
+        dated = [b for b in inventory.queue.values() if b.cancel_if_not_by is not None]
+        zones = await self._timezones({b.customer_email for b in dated}) if dated else {}
+        for b in dated:
+            b.customer_timezone = zones.get(b.customer_email, "UTC")
+
+    async def skus_with_pending_serves(self) -> list[str]:
+        return sorted(set(await t.QueueServe.filter(folded_count__lt=F("served_count")).using_db(self.conn)
+                          .values_list("sku", flat=True)))
+
+    async def fold_serves(self, sku: str, limit: int | None, *, locked: bool = False) -> int:
+        """Fold the SKU's pending receipts (`queue_serves`, oldest first) into the rows they served: up to `limit`
+        backorders (None: all), a slice at a time, each decided by the domain (`head.fold`) as the receipt
+        decided it, with its history at the receipt's time. Returns how many are left to fold."""
+        assert self.conn is not None
+        if not locked:
+            await self._lock([sku])
+        records = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).order_by("id").using_db(
+            self.conn).values()
+        if not records:
+            return 0
+        await self._load_inventories([sku], whole_queue=False)
+        inventory = self._inventories.pop(sku)
+        budget = limit
+        mark = self._mark
+        for row in records:
+            record = m.ServeRecord(
+                sku, row["location"], mapping.as_datetime(row["served_at"]),
+                mapping.history_cause(row["cause"], row["cause_data"]), row["waiting_count"], row["served_count"],
+                row["served_units"], (row["last_priority"], mapping.as_datetime(row["last_ordered_at"]),
+                                      row["last_id"]), row["folded_count"])
+            while record.pending and (budget is None or budget > 0):
+                take = min(record.pending, WRITE_SLICE, budget if budget is not None else WRITE_SLICE)
+                raw = await self._fetch(
+                    f'SELECT {_WAITING_COLUMNS} FROM "backorders" WHERE "sku" = {mark(1)} AND "status" IN '
+                    f'({mark(2)}, {mark(3)}) AND {_WAITING_ROWS} ORDER BY {self._queue_order()} LIMIT {int(take)}',
+                    [sku, *WAITING])
+                served = fold_served(record, await self._waiting_rows(raw), inventory.policy)
+                if len(served) < take:
+                    raise RuntimeError(f"{sku}: {record.pending} backorders of a receipt to fold, {len(served)} found")
+                await self._write_served(served_whole(sku, record.location, served, record.waiting_count,
+                                                      record.served_at, record.cause, record.folded + 1))
+                record = replace(record, folded=record.folded + len(served))
+                await t.QueueServe.filter(id=row["id"]).using_db(self.conn).update(folded_count=record.folded)
+                if budget is not None:
+                    budget -= len(served)
+            if budget is not None and budget <= 0:
+                break
+        left = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).using_db(self.conn).values_list(
+            "served_count", "folded_count")
+        return sum(count - folded for count, folded in left)
+
+    @property
+    def single_writer(self) -> bool:
+        return not self.is_postgres
+
+    async def write_served(self, served: m.ServedWhole) -> None:
+        self._require_lock(served.sku)
+        await self._write_served(served)
+
+    # -- receipts put away a chunk at a time (`head.StagedReceipt`, migration 0023) ---------------------------
+    async def staged_receipt(self, sku: str) -> m.StagedReceipt | None:
+        rows = await t.StagedReceipt.filter(sku=sku).order_by("id").limit(1).using_db(self.conn).values()
+        if not rows:
+            return None
+        row = rows[0]
+        return m.StagedReceipt(sku, row["location"], row["units"], mapping.as_datetime(row["received_at"]),
+                               mapping.history_cause(row["cause"], row["cause_data"]), row["waiting_count"],
+                               row["served_count"], row["id"])
+
+    async def save_staged(self, receipt: m.StagedReceipt) -> m.StagedReceipt:
+        if receipt.id is None:
+            if not receipt.units:
+                return receipt
+            row = await t.StagedReceipt.create(
+                sku=receipt.sku, location=receipt.location, units=receipt.units, received_at=receipt.received_at,
+                cause=receipt.cause.kind.value, cause_data=_json(receipt.cause.to_dict()),
+                waiting_count=receipt.waiting_count, served_count=receipt.served, using_db=self.conn)
+            return replace(receipt, id=row.id)
+        if not receipt.units:
+            await t.StagedReceipt.filter(id=receipt.id).using_db(self.conn).delete()
+        else:
+            await t.StagedReceipt.filter(id=receipt.id).using_db(self.conn).update(
+                units=receipt.units, served_count=receipt.served)
+        return receipt
+
+    async def skus_with_staged_receipts(self) -> list[str]:
+        return sorted(set(await t.StagedReceipt.all().using_db(self.conn).values_list("sku", flat=True)))
+
+    async def _write_served(self, served: m.ServedWhole) -> None:
+        """The backorders a receipt served whole and their history rows, set-based: one statement on PostgreSQL
+        (the rows' old values read, updated, and the history inserted from what the update returned), two on
+        SQLite (the history from the rows as they are, then the update); each row's values computed by the
+        database by the rules `head.serve` follows for a backorder served whole (`ServedWhole`). Sending each
+        row's values from Python (arrays of 5,000 through unnest) was the slowest part of a 100k receipt."""
+        assert self.conn is not None
+        if not served.ids:
+            return
+        ready = served.ready
+        kept = ready.source.value  # an ETA from this source is kept as it is
+        params = {
+            "location": served.location, "first": served.first_position, "of": served.waiting_count,
+            "allocated": m.BackorderStatus.ALLOCATED.value, "today": ready.date, "confidence": ready.confidence.value,
+            "source": ready.source.value, "kept": kept, "at": served.at, "today_text": ready.date.isoformat(),
+            "cause": served.cause.kind.value, "cause_data": _json(served.cause.to_dict())}
+        if self.is_postgres:
+            sql, values = _named(_SERVED_WHOLE_PG, {**params, "ids": list(served.ids)}, postgres=True)
+            await self.conn.execute_query(sql, values)
+            return
+        ids = _json(list(served.ids))
+        for statement in (_SERVED_HISTORY_SQLITE, _SERVED_WHOLE_SQLITE):
+            sql, values = _named(statement, {**params, "ids": ids}, postgres=False)
+            await self.conn.execute_query(sql, values)
 
     async def _save_stock(self, inventory: m.SkuInventory) -> None:
         sku = inventory.sku
         if inventory.stock_changed:
             for level in inventory.stock.values():
                 key = (sku, level.location)
-                values = {"on_hand": level.on_hand, "allocated": level.allocated, "safety_stock": level.safety_stock}
+                values = {"on_hand": level.on_hand, "allocated": level.allocated, "safety_stock": level.safety_stock,
+                          "staged": level.staged}
                 if key in self._stock_ids:
                     await t.StockLevel.filter(id=self._stock_ids[key]).update(**values)
                 else:
@@ -458,8 +680,14 @@ class TortoiseUnitOfWork:
                     self._stock_ids[key] = row.id
             inventory.stock_changed = False
 
+    def _require_lock(self, sku: str) -> None:
+        if sku not in self._locked:
+            raise UnlockedWrite(f"the backorders of {sku} written without its lock: lock_skus first")
+
     async def save_inventory(self, inventory: m.SkuInventory) -> None:
         sku = inventory.sku
+        self._require_lock(sku)
+        kept = await self._kept_projection(inventory)
         await self._save_stock(inventory)
         counts = (sum(1 for b in inventory.queue.values() if b.waiting_quantity > 0),
                   sum(b.waiting_quantity for b in inventory.queue.values()))
@@ -506,6 +734,32 @@ class TortoiseUnitOfWork:
                 "backorder_history", ("backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data"),
                 ("text", "timestamptz", "text", "text", "text", "text", "text"), history)
         inventory.touched = {}
+        if kept is not None and (updates or new_rows or self._projections.get(sku) != kept):
+            # after the rows: writing them made the database forget the projection (migration 0018)
+            await t.Product.filter(sku=sku).update(eta_projection=kept)
+            self._projections[sku] = kept
+        elif updates or new_rows:
+            self._projections[sku] = None
+
+    async def _kept_projection(self, inventory: m.SkuInventory) -> str | None:
+        """`products.eta_projection` for `inventory` once saved: the steps the domain found its queue to follow
+        (`SkuInventory.kept_projection`), when memory held the whole active queue, or a summarised queue whose
+        stored projection is still the one loaded (nothing else in this transaction wrote its rows since)."""
+        sku = inventory.sku
+        if inventory.ahead is None and sku not in self._whole:
+            return None  # loaded in part (what still waits after a receipt's head): the rest is not known here
+        if inventory.ahead is not None:
+            if inventory.stored_steps is None or inventory.stored_origin is None:
+                return None
+            current = await t.Product.filter(sku=sku).values_list("eta_projection", flat=True)
+            if not current or current[0] != mapping.eta_projection(inventory.stored_steps, inventory.stored_origin):
+                return None  # another write to the queue since it was loaded: its premise is gone
+        kept: tuple[EtaSteps, int] | None
+        if len(inventory.queue) < LONG_CHECK:
+            kept = inventory.kept_projection()
+        else:  # 100k backorders checked: off the event loop, as their settle was
+            kept = await asyncio.to_thread(inventory.kept_projection)
+        return mapping.eta_projection(*kept) if kept is not None else None
 
     async def _save_queue_counts(self) -> None:
         """Every SKU's new queue counts in one statement (a 1,000-line purchase order changes 1,000)."""
@@ -625,10 +879,11 @@ class TortoiseUnitOfWork:
         return found
 
     async def waiting_with_substitute_consent(self) -> list[tuple[str, str]]:
-        rows = await t.Backorder.filter(
+        query, by_id = text_key(t.Backorder.filter(
             status__in=ACTIVE, quantity__gt=F("allocated_quantity"),
             substitute_consent__in=[c.value for c in SubstituteConsent if c.automatic],
-        ).order_by("ordered_at", "id").values_list("id", "sku")
+        ), "id")
+        rows = await query.order_by("ordered_at", by_id).values_list("id", "sku")
         return [(str(backorder_id), str(sku)) for backorder_id, sku in rows]
 
     async def backorder_defaults(self, email: str) -> BackorderPreferences:
@@ -654,7 +909,8 @@ class TortoiseUnitOfWork:
         return await deliveries.delay_counts(received_from, received_to, self.conn)
 
     async def supplier_ids_by_name(self, names: Sequence[str]) -> dict[str, str]:
-        rows = await t.Supplier.filter(name__in=list(names)).order_by("created_at", "id").values("id", "name")
+        query, by_id = text_key(t.Supplier.filter(name__in=list(names)), "id")
+        rows = await query.order_by("created_at", by_id).values("id", "name")
         found: dict[str, str] = {}
         for row in rows:
             found.setdefault(row["name"], row["id"])  # two suppliers of one name: the older one
@@ -750,16 +1006,71 @@ class TortoiseUnitOfWork:
 
     # -- the shop's reference data: locations and exchange rates --------------------------------
     async def get_location(self, code: str) -> Location | None:
-        rows = await t.Location.filter(code=code).values("code", "name")
+        # on PostgreSQL the row is share-locked until commit: every writer that checked a location is known
+        # (known_location) keeps it from being retired under it; retire_location's FOR UPDATE waits for them
+        return await self._location(code, "FOR SHARE")
+
+    async def lock_location(self, code: str) -> Location | None:
+        return await self._location(code, "FOR UPDATE")
+
+    async def _location(self, code: str, lock: str) -> Location | None:
+        assert self.conn is not None
+        mark, lock = ("$1", lock) if self.is_postgres else ("?", "")  # SQLite: one writer at a time anyway
+        rows = await self.conn.execute_query_dict(
+            f'SELECT "code", "name" FROM "locations" WHERE "code" = {mark} AND "retired_at" IS NULL {lock}', [code])
         return mapping.location(rows[0]) if rows else None
+
+    async def location_use(self, code: str) -> LocationUse:
+        assert self.conn is not None
+        mark = "$1" if self.is_postgres else "?"
+        [stock] = await self.conn.execute_query_dict(
+            'SELECT COUNT(*) AS "rows", COALESCE(SUM("on_hand"), 0) AS "on_hand", '
+            'COALESCE(SUM("allocated"), 0) AS "allocated", COALESCE(SUM("staged"), 0) AS "staged" '
+            f'FROM "stock_levels" WHERE "location" = {mark}', [code])
+        orders = await self.conn.execute_query_dict(
+            f'SELECT "number", "status" FROM "purchase_orders" WHERE "location" = {mark} '
+            f'ORDER BY {self._text_key("number")}', [code])
+        bound = tuple(str(o["number"]) for o in orders if o["status"] in OPEN_PO)
+        return LocationUse(on_hand=int(stock["on_hand"]), set_aside=int(stock["allocated"]),
+                           staged=int(stock["staged"]), open_purchase_orders=bound,
+                           referenced=bool(stock["rows"] or orders))
+
+    async def retire_location(self, code: str, keep: bool) -> None:
+        now = datetime.now(UTC)
+        if keep:
+            await t.Location.filter(code=code).update(retired_at=now, updated_at=now)
+        else:
+            await t.Location.filter(code=code).delete()
 
     async def save_location(self, location: Location) -> None:
         now = datetime.now(UTC)
-        try:
-            if not await t.Location.filter(code=location.code).update(name=location.name, updated_at=now):
+        try:  # a retired location set up again is that place back (its code is never another place's)
+            if not await t.Location.filter(code=location.code).update(name=location.name, updated_at=now,
+                                                                       retired_at=None):
                 await t.Location.create(code=location.code, name=location.name, created_at=now, updated_at=now)
         except IntegrityError as error:  # set up by someone else at the same moment
             raise Conflict(f"location {location.code} was set up meanwhile; please retry", field="code") from error
+
+    # -- a customer's notification preferences ------------------------------------------------------
+    async def notification_preferences(self, email: str) -> tuple[NotificationPreferences, ChannelConsent]:
+        if self.is_postgres:  # two agents (or an agent and the customer) saving at once: one after the other
+            assert self.conn is not None
+            # a row to lock even on a first save (the defaults, as read when there is none; a refused change
+            # rolls it back): locking a row that is not there yet locks nothing, and concurrent first saves
+            # each read the defaults and wrote a false record of what changed
+            await portal.ensure_preferences_row(email, self.conn)
+            await self.conn.execute_query('SELECT "email" FROM "customer_preferences" WHERE "email" = $1 FOR UPDATE',
+                                          [email])
+        return await portal.get_preferences(email), await portal.consent_of(email)
+
+    async def save_notification_preferences(self, prefs: NotificationPreferences, consent: ChannelConsent,
+                                            changes: Sequence[PreferenceChange]) -> None:
+        try:
+            await portal.save_preferences(prefs)
+        except IntegrityError as error:  # a first save of someone else's at the same moment
+            raise Conflict(f"the preferences of {prefs.email} were changed meanwhile; please retry") from error
+        await portal.save_consent(prefs.email, consent)
+        await portal.record_changes(changes)
 
     async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate | None:
         rows = await t.ExchangeRate.filter(from_currency=from_currency, to_currency=to_currency).values()
@@ -775,7 +1086,9 @@ class TortoiseUnitOfWork:
             raise Conflict(f"the {rate.from_currency}→{rate.to_currency} rate was set meanwhile; please retry",
                            field="to_currency") from error
 
-    async def record_goodwill(self, goodwill: Goodwill, entry: m.HistoryEntry) -> None:
+    async def record_goodwill(self, backorder: m.Backorder, goodwill: Goodwill, entry: m.HistoryEntry) -> None:
+        self._require_lock(backorder.sku)
+        assert goodwill.backorder_id == backorder.id
         credit = goodwill.credit
         await t.Goodwill.create(
             id=goodwill.id, backorder_id=goodwill.backorder_id, at=goodwill.at, agent=goodwill.agent,
@@ -787,11 +1100,18 @@ class TortoiseUnitOfWork:
             using_db=self.conn)
 
     async def get_backorder(self, backorder_id: str) -> m.Backorder | None:
-        row = await t.Backorder.filter(id=backorder_id).values()
+        """The backorder as readers see it (`domain.store.current`: a pending served range applied); under its SKU's
+        lock (its ranges folded) that is its row."""
+        assert self.conn is not None
+        mark = self._mark(1)
+        row = await self.conn.execute_query_dict(f'SELECT * FROM {current.backorders()} WHERE "id" = {mark}',
+                                                 [backorder_id])
         if not row:
             return None
-        history = await t.BackorderHistory.filter(backorder_id=backorder_id).order_by("id").values()
-        return mapping.backorder(row[0], [mapping.history_entry(h) for h in history])
+        history = await self.conn.execute_query_dict(
+            'SELECT "at", "kind", "old_value", "new_value", "cause", "cause_data" '
+            f'FROM {current.history()} WHERE "backorder_id" = {mark} ORDER BY "id"', [backorder_id])
+        return mapping.backorder(mapping.backorder_row(row[0]), [mapping.history_entry(h) for h in history])
 
 
 def _is_deadlock(error: BaseException) -> bool:
@@ -804,10 +1124,14 @@ def _is_deadlock(error: BaseException) -> bool:
     return False
 
 
+_WAITING_COLUMNS = ('"id", "order_id", "customer_email", "quantity", "allocated_quantity", "reserved", "status", '
+                    '"eta_date", "eta_confidence", "eta_source", "eta_reference", "priority_override", "ordered_at", '
+                    '"queue_position", "updated_at", "version"')
+
 _CHANGING = ("quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity", "substituted_quantity",
              "reserved", "shipped_from", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference",
              "promised_date", "priority_override", "priority_reason", "allocation_reason", "queue_position",
-             "updated_at", "cancel_if_not_by", "substitute_consent", "declined_substitutes")
+             "updated_at", "cancel_if_not_by", "substitute_consent", "declined_substitutes", "demand_to")
 
 
 def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
@@ -818,10 +1142,11 @@ def _changing_values(b: m.Backorder) -> tuple[Any, ...]:
             b.reserved, b.shipped_from, b.status.value, eta.date if eta else None,
             eta.confidence.value if eta else None, eta.source.value if eta else None, eta.reference if eta else None,
             b.promised_date, b.priority_override, b.priority_reason, b.allocation_reason, b.queue_position,
-            b.updated_at, b.cancel_if_not_by, b.substitute_consent.value, list(b.declined_substitutes))
+            b.updated_at, b.cancel_if_not_by, b.substitute_consent.value, list(b.declined_substitutes), b.demand_to)
 
 
 _BACKORDER_PG_TYPES = {
+    "demand_to": "bigint",
     **dict.fromkeys(("quantity", "original_quantity", "allocated_quantity", "shipped_quantity", "cancelled_quantity",
                      "substituted_quantity", "priority_override", "order_quantity", "queue_position", "version"),
                     "int"),
@@ -864,8 +1189,96 @@ def _logged(events: Sequence[Event]) -> Iterator[Event]:
             yield e
 
 
+def _waiting(raw: Sequence[Any]) -> list[m.Waiting]:
+    """Rows of `_WAITING_COLUMNS` (dicts, or asyncpg's records) as `Waiting` backorders."""
+    return [m.Waiting(
+        id=r["id"], order_id=r["order_id"], customer_email=r["customer_email"], quantity=r["quantity"],
+        allocated_quantity=r["allocated_quantity"], reserved=mapping.reserved(r["reserved"]) or {},
+        status=m.BackorderStatus(r["status"]), eta=mapping.eta(_dated(r)),
+        priority_override=r["priority_override"], ordered_at=mapping.as_datetime(r["ordered_at"]),
+        queue_position=r["queue_position"],
+        updated_at=mapping.as_datetime(r["updated_at"]) if r["updated_at"] is not None else None,
+        version=r["version"]) for r in raw]
+
+
 def _dated(row: dict[str, Any]) -> dict[str, Any]:
     """A raw row's ETA date as a date (SQLite hands dates back as text)."""
     if isinstance(row.get("eta_date"), str):
         return {**row, "eta_date": date.fromisoformat(row["eta_date"])}
     return row
+
+
+def _named(sql: str, params: dict[str, Any], *, postgres: bool) -> tuple[str, list[Any]]:
+    """`:name` placeholders as the dialect's: `$n` on PostgreSQL (each name once, reused), `?` on SQLite (a value
+    each time a name appears)."""
+    values: list[Any] = []
+    numbers: dict[str, int] = {}
+
+    def mark(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if not postgres:
+            values.append(params[name])
+            return "?"
+        if name not in numbers:
+            values.append(params[name])
+            numbers[name] = len(values)
+        return f"${numbers[name]}"
+
+    return re.sub(r"(?<!:):([a-z_]+)", mark, sql), values
+
+
+# What `head.serve` decides for a backorder of a first-come-first-served queue it serves whole (`ServedWhole`), as
+# SQL over its row: all it ordered allocated, what it waited for reserved at the location, ALLOCATED, the reason
+# `allocation.explain` gives a FIFO claim (its place, its agent priority, its order time in UTC to the second), an
+# ETA of today from units set aside unless its ETA already came from them, no place in the waiting queue; history:
+# its status, then its ETA's date when that moved. Changing one of these rules means changing `serve` too:
+# tests/integration/test_receipt_at_head.py compares the two.
+_REASON = (
+    "'queue position ' || {place} || ' of ' || {of} || CASE WHEN b.\"priority_override\" = 0 "
+    "THEN '; first come, first served' WHEN b.\"priority_override\" > 0 "
+    "THEN '; agent priority +' || b.\"priority_override\" ELSE '; agent priority ' || b.\"priority_override\" END "
+    "|| '; ordered ' || {ordered} || ' UTC'")
+_KEPT_ETA = "b.\"eta_date\" IS NOT NULL AND b.\"eta_source\" = :kept"
+_ETA_MOVED = "(b.\"eta_date\" IS NULL OR b.\"eta_date\" <> :today)"
+_SERVED_WHOLE_PG = (
+    'WITH o AS (SELECT b."id", v."place", b."status" AS "old_status", b."eta_date" AS "old_date", '
+    f'({_KEPT_ETA}) AS "kept", {_ETA_MOVED} AS "moved" '
+    'FROM unnest(:ids::text[]) WITH ORDINALITY AS v("id", "place") JOIN "backorders" AS b ON b."id" = v."id"), '
+    'u AS (UPDATE "backorders" AS b SET "allocated_quantity" = b."quantity", '
+    '"reserved" = COALESCE(b."reserved", \'{}\'::jsonb) || jsonb_build_object(:location::text, '
+    'COALESCE((b."reserved" ->> :location::text)::int, 0) + b."quantity" - b."allocated_quantity"), '
+    '"status" = :allocated, '
+    '"allocation_reason" = ' + _REASON.format(
+        place="(:first::bigint + o.\"place\" - 1)", of=":of::bigint",
+        ordered="to_char(b.\"ordered_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')") + ', '
+    '"eta_date" = CASE WHEN o."kept" THEN b."eta_date" ELSE :today::date END, '
+    '"eta_confidence" = CASE WHEN o."kept" THEN b."eta_confidence" ELSE :confidence END, '
+    '"eta_source" = CASE WHEN o."kept" THEN b."eta_source" ELSE :source END, '
+    '"eta_reference" = CASE WHEN o."kept" THEN b."eta_reference" END, '
+    '"queue_position" = NULL, "updated_at" = :at::timestamptz, "version" = b."version" + 1 '
+    'FROM o WHERE b."id" = o."id" RETURNING o."id", o."place", o."old_status", o."old_date", o."kept", o."moved") '
+    'INSERT INTO "backorder_history" ("backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data") '
+    'SELECT u."id", :at::timestamptz, h."kind", CASE h."n" WHEN 1 THEN u."old_status" ELSE u."old_date"::text END, '
+    'CASE h."n" WHEN 1 THEN :allocated ELSE :today_text END, :cause, :cause_data '
+    'FROM u CROSS JOIN (VALUES (1, \'STATUS\'), (2, \'ETA\')) AS h("n", "kind") '
+    'WHERE h."n" = 1 OR (NOT u."kept" AND u."moved") ORDER BY u."place", h."n"')
+_SERVED_HISTORY_SQLITE = (
+    'INSERT INTO "backorder_history" ("backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data") '
+    'SELECT b."id", :at, h."kind", CASE h."n" WHEN 1 THEN b."status" ELSE b."eta_date" END, '
+    'CASE h."n" WHEN 1 THEN :allocated ELSE :today_text END, :cause, :cause_data '
+    'FROM json_each(:ids) AS v JOIN "backorders" AS b ON b."id" = v."value" '
+    'CROSS JOIN (SELECT 1 AS "n", \'STATUS\' AS "kind" UNION ALL SELECT 2, \'ETA\') AS h '
+    f'WHERE h."n" = 1 OR (NOT ({_KEPT_ETA}) AND {_ETA_MOVED}) ORDER BY v."key", h."n"')
+_SERVED_WHOLE_SQLITE = (
+    'UPDATE "backorders" AS b SET "allocated_quantity" = b."quantity", '
+    '"reserved" = json_patch(COALESCE(b."reserved", \'{}\'), json_object(:location, COALESCE((SELECT r."value" '
+    'FROM json_each(b."reserved") AS r WHERE r."key" = :location), 0) + b."quantity" - b."allocated_quantity")), '
+    '"status" = :allocated, '
+    '"allocation_reason" = ' + _REASON.format(
+        place='(:first + v."key")', of=":of", ordered='strftime(\'%Y-%m-%d %H:%M:%S\', b."ordered_at")') + ', '
+    f'"eta_date" = CASE WHEN {_KEPT_ETA} THEN b."eta_date" ELSE :today END, '
+    f'"eta_confidence" = CASE WHEN {_KEPT_ETA} THEN b."eta_confidence" ELSE :confidence END, '
+    f'"eta_source" = CASE WHEN {_KEPT_ETA} THEN b."eta_source" ELSE :source END, '
+    f'"eta_reference" = CASE WHEN {_KEPT_ETA} THEN b."eta_reference" END, '
+    '"queue_position" = NULL, "updated_at" = :at, "version" = b."version" + 1 '
+    'FROM json_each(:ids) AS v WHERE b."id" = v."value"')

@@ -97,6 +97,9 @@ async def offer_substitute(deps: Deps, backorder_id: str, substitute_sku: str, a
     now = deps.clock.now()
     substitute_sku = check_sku(substitute_sku, "substitute_sku")
     async with deps.uow() as uow:
+        # under the SKU's lock, as the other writers about a backorder: else offered on a backorder a receipt or a
+        # cancel had just closed
+        await uow.lock_skus([(await get_backorder(uow, backorder_id)).sku])
         backorder = await get_backorder(uow, backorder_id)
         backorder.require_active()
         if backorder.waiting_quantity == 0:

@@ -1,7 +1,8 @@
 """An agent gives a waiting customer goodwill: a credit in the order's currency and/or a discount code, with a
 note. Kept in its own table, recorded in the backorder's history (GOODWILL, the agent as actor) and announced by
-a GoodwillOffered event (live updates, webhooks, the customer's digest). Append-only: no lock of the SKU's queue,
-so a gesture never waits for a receipt settling a long queue."""
+a GoodwillOffered event (live updates, webhooks, the customer's digest). Under the SKU's lock, as every writer of
+a backorder's history: without it, a gesture checked the backorder was active, a cancel (or the receipt that
+served it) committed, and the gesture was then recorded on a closed backorder, after its end in its history."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ async def offer_goodwill(deps: Deps, backorder_id: str, *, credit_amount: Decima
     text = check_note(note)
     require_something(credit_amount, code)
     async with deps.uow() as uow:
-        backorder = await get_backorder(uow, backorder_id)
+        sku = (await get_backorder(uow, backorder_id)).sku
+        await uow.lock_skus([sku])
+        backorder = await get_backorder(uow, backorder_id)  # as the SKU's last writer left it
         backorder.require_active()
         credit = None
         if credit_amount is not None:
@@ -37,7 +40,7 @@ async def offer_goodwill(deps: Deps, backorder_id: str, *, credit_amount: Decima
         credit_text = f"{credit.amount} {credit.currency}" if credit else None
         entry = HistoryEntry(now, "GOODWILL", None, credit_text or code, Cause(
             kind=CauseKind.GOODWILL, actor=Actor.AGENT, agent=agent, reference=code, new=credit_text))
-        await uow.record_goodwill(goodwill, entry)
+        await uow.record_goodwill(backorder, goodwill, entry)
         uow.add_events([ev.GoodwillOffered(
             occurred_at=now, backorder_id=backorder.id, order_id=backorder.order_id, sku=backorder.sku,
             customer_email=backorder.customer_email, goodwill_id=goodwill.id,

@@ -1,16 +1,21 @@
 """Customer-owned preferences (issue 13): a backorder's "cancel if not by" date and substitute consent, declining
-a substitute, and taking a substitute for a customer who consented in advance. The automatic cancel itself is
-the aggregate's (`SkuInventory.settle`), so every use case that moves an ETA applies it under the SKU's lock.
+a substitute, and taking a substitute for a customer who consented in advance; and how a customer is told
+(`set_notification_preferences`, by them or by an agent on their word, within their recorded consent). The
+automatic cancel itself is the aggregate's (`SkuInventory.settle`), so every use case that moves an ETA applies it
+under the SKU's lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
+from domain import events as ev
 from domain.causes import Actor, Cause, CauseKind
+from domain.customers import AUDITED, NotificationPreferences, agent_may_change, preference_changes
 from domain.errors import ErrorCode, InvalidInput, NotFound, SubstituteError
-from domain.model import Backorder, Order, OrderLine, SkuInventory, check_sku, new_id
+from domain.model import Backorder, Order, OrderLine, SkuInventory, check_email, check_sku, new_id
 from domain.ports import UnitOfWork
 from domain.preferences import (
     KEEP,
@@ -199,3 +204,42 @@ async def apply_substitute_consents(deps: Deps, arrived: Sequence[str] | None = 
             done.append(backorder_id)
     return done
 
+
+
+# the preferences that are always set to a value: null is refused, not a way to clear them
+_NEVER_NULL = ("by_email", "by_sms", "timezone", "language", "substitutes")
+
+
+async def set_notification_preferences(deps: Deps, email: str, changes: Mapping[str, object], *, by: str,
+                                       by_agent: bool) -> NotificationPreferences:
+    """Change how a customer is told (only the fields in `changes`; None clears the phone, quiet hours or the
+    default date), by the customer themselves or by an agent on their word (`by`: the agent's name). An agent
+    may not turn on a channel the customer has not consented to (domain.customers); the customer's own save
+    records or withdraws their consent. Every field changed is kept with who and when."""
+    email = check_email(email, "customer_email")
+    now = deps.clock.now()
+    async with deps.uow() as uow:
+        before, consent = await uow.notification_preferences(email)
+        consent_before = consent
+        after = dataclasses.replace(before)
+        for name, value in changes.items():
+            if name not in AUDITED:
+                raise InvalidInput(f"{name} is not a notification preference", field=name)
+            if value is None and name in _NEVER_NULL:
+                raise InvalidInput(f"{name} cannot be null", field=name)
+            if type(value) is str:  # not an enum's value (SubstituteConsent is a str too)
+                value = value.strip() or None
+            setattr(after, name, value)
+        after.validate(now if "cancel_if_not_by" in changes else None)
+        if by_agent:
+            agent_may_change(before, after, consent)
+        else:
+            consent = consent.after_customer_saved(after, now)
+        changes_made = preference_changes(before, after, now, by, by_agent)
+        await uow.save_notification_preferences(after, consent, changes_made)
+        if changes_made or consent != consent_before:
+            uow.add_events([ev.NotificationPreferencesChanged(
+                occurred_at=now, customer_email=email, fields=tuple(c.field for c in changes_made),
+                changed_by=by, consent_changed=consent != consent_before)])
+        await uow.commit()
+        return after

@@ -29,9 +29,11 @@ from domain.use_cases.reference_data import known_location
 from domain.use_cases.shared import (
     Deps,
     checked_line,
+    fold_after,
     locked_purchase_order,
     po_event,
     po_line,
+    put_away_after,
     receive_at_head,
     save,
     settle,
@@ -162,26 +164,29 @@ async def settle_inbound_change(deps: Deps, uow: UnitOfWork, skus: Sequence[str]
     """Re-project the long queues of `skus` after purchase order `po` changed (created, dated, its quantities,
     cancelled; it was expected on `old_date` with `old_outstanding` units of each SKU still to come), reading and
     writing only the backorders whose ETA can change: those whose cumulative demand falls where the projection
-    before and after differ (`EtaSteps.differing`), when the store shows every stored ETA to be the one before
-    (`EtaSteps.explains`). Returns the SKUs that need the whole settle instead: a short queue; a policy under
-    which an ETA is not a function of the demand ahead (FAIR_SHARE, weighted scores), or stock free to hand
-    out (`SkuInventory.eta_steps`); stored ETAs or positions that are not exactly the projection before the
-    change (time passed, a supplier's record changed since); supply before the change that cannot be told
-    exactly (a cancelled line of another supplier than the product's); a "cancel if not by" date the change
-    breaks (`SkuInventory.reproject_slice`). Either way the same ETAs, history and events."""
+    before and after differ (`EtaSteps.differing`), when the SKU's stored projection (`SkuInventory.stored_steps`,
+    which the database forgets whenever a row of the queue changes) gives the queue the ETAs the projection
+    before the change gives it (`EtaSteps.agrees_up_to`), so every other stored ETA is already right. Returns
+    the SKUs that need the whole settle instead: a short queue; a policy under which an ETA is not a function of
+    the demand ahead (FAIR_SHARE, weighted scores), or stock free to hand out (`SkuInventory.eta_steps`); no
+    stored projection (the queue changed since it was recorded), or one whose ETAs are not those before the
+    change (a day passed, a supplier's record changed); supply before the change that cannot be told exactly (a
+    cancelled line of another supplier than the product's); a "cancel if not by" date the change breaks
+    (`SkuInventory.reproject_slice`). Either way the same ETAs, history and events."""
     today = deps.clock.now().date()
     whole: list[str] = []
     summarised = await uow.summarised_inventories(skus, at_least=SLICE_FROM)
     for sku in skus:
         inventory = summarised.get(sku)
-        if inventory is None or inventory.ahead is None or inventory.ahead.waiting_count < SLICE_FROM:
+        ahead = inventory.ahead if inventory is not None else None
+        if inventory is None or ahead is None or ahead.waiting_count < SLICE_FROM:
             whole.append(sku)
             continue
         before = _inbound_before(inventory, po, old_date, old_outstanding.get(sku, 0))
-        stored = await uow.stored_projection(inventory)  # first: it counts the queue `eta_steps` asks about
         old = inventory.eta_steps(today, before) if before is not None else None
         new = inventory.eta_steps(today)
-        if old is None or new is None or not old.explains(stored):
+        stored = inventory.stored_steps  # what every stored row follows, as long as the database kept it
+        if old is None or new is None or stored is None or not stored.agrees_up_to(old, ahead.waiting_units):
             whole.append(sku)
             continue
         demand = await uow.load_slice(inventory, old.differing(new))
@@ -212,11 +217,18 @@ def _inbound_before(inventory: SkuInventory, po: PurchaseOrder, old_date: date,
 
 
 async def receive_purchase_order(
-    deps: Deps, purchase_order_id: str, quantities: Sequence[LineRequest] | None = None
+    deps: Deps, purchase_order_id: str, quantities: Sequence[LineRequest] | None = None,
+    location: str | None = None,
 ) -> PurchaseOrder:
+    """Receive what arrived (all that is outstanding unless `quantities` says) into `location`: the PO's own
+    unless the agent names another of the shop's locations (goods are sometimes unloaded where there is room);
+    an unknown one is UNKNOWN_LOCATION before anything is written. The PO is marked received in the first
+    transaction; a long queue's units that reach more than a chunk of backorders are put away after it, a chunk a
+    transaction, before this returns (as `stock.receive_stock`)."""
     now = deps.clock.now()
     async with deps.uow() as uow:
         po = await locked_purchase_order(uow, purchase_order_id)
+        into = po.location if location is None else await known_location(uow, location)
         skus = sorted(line.sku for line in po.lines)
         if quantities is None:
             po.require_open()
@@ -240,12 +252,14 @@ async def receive_purchase_order(
             if supplier is not None:
                 await uow.count_delivery(supplier.id, supplier.record_delivery(po.expected_date, now.date()))
         await uow.save_purchase_order(po)
-        uow.add_events([po_event(po, now, "received")])
+        uow.add_events([po_event(po, now, "received", location=into)])
         po_received = Cause(kind=CauseKind.PO_RECEIVED, actor=Actor.AGENT, reference=po.number)
         at_head: dict[str, SkuInventory] = {}  # long first-come-first-served queues: served from their heads' rows
+        recorded: list[str] = []  # of those, the ones whose range served whole is recorded, folded in after commit
+        staged: list[str] = []  # and those whose units reach more than a chunk: the rest put away after commit
         for sku in skus:
             if received.get(sku):
-                rest = await receive_at_head(uow, sku, po.location, received[sku], now, po_received)
+                rest = await receive_at_head(uow, sku, into, received[sku], now, po_received, recorded, staged)
                 if rest is not None:
                     at_head[sku] = rest
         await uow.load_inventories([sku for sku in skus if sku not in at_head])
@@ -254,8 +268,10 @@ async def receive_purchase_order(
             if inventory is None:
                 inventory = await uow.inventory(sku)
                 if sku in received:
-                    inventory.receive(po.location, received[sku], now, po_received)
+                    inventory.receive(into, received[sku], now, po_received)
                 await settle_aside(inventory, now, po_received)
             await save(uow, inventory)
         await uow.commit()
-        return po
+    fold_after(deps, recorded)
+    await put_away_after(deps, staged)  # a long queue's receipt, chunk by chunk (see stock.receive_stock)
+    return po

@@ -1,5 +1,6 @@
 """The shop's reference data, kept by agents: its locations (only known ones are accepted where a location is
-input: `known_location`) and its exchange rates (the only way a price is compared across currencies).
+input: `known_location`; set up, renamed, retired) and its exchange rates (the only way a price is compared
+across currencies).
 """
 
 from __future__ import annotations
@@ -7,10 +8,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from domain import events as ev
 from domain.currency import ExchangeRate
 from domain.errors import InvalidInput
 from domain.limits import check_location
-from domain.locations import Location, unknown_location
+from domain.locations import Location, retirement, unknown_location
+from domain.model import DEFAULT_LOCATION
 from domain.ports import UnitOfWork
 from domain.use_cases.shared import Deps
 
@@ -20,6 +23,8 @@ async def upsert_location(deps: Deps, code: str, name: str | None = None) -> Loc
     location = Location.of(code, name)
     async with deps.uow() as uow:
         await uow.save_location(location)
+        uow.add_events([ev.LocationChanged(occurred_at=deps.clock.now(), code=location.code, name=location.name,
+                                           change="saved")])
         await uow.commit()
         return location
 
@@ -35,6 +40,9 @@ async def upsert_exchange_rate(deps: Deps, from_currency: str, to_currency: str,
     exchange_rate = ExchangeRate.of(from_currency, to_currency, rate, when)
     async with deps.uow() as uow:
         await uow.save_exchange_rate(exchange_rate)
+        uow.add_events([ev.ExchangeRateChanged(
+            occurred_at=deps.clock.now(), from_currency=exchange_rate.from_currency,
+            to_currency=exchange_rate.to_currency, rate=str(exchange_rate.rate), as_of_date=exchange_rate.as_of)])
         await uow.commit()
         return exchange_rate
 
@@ -46,3 +54,22 @@ async def known_location(uow: UnitOfWork, code: str, field: str = "location") ->
     if await uow.get_location(checked) is None:
         raise unknown_location(checked, field)
     return checked
+
+
+async def retire_location(deps: Deps, code: str) -> tuple[Location, bool]:
+    """Retire a location the shop no longer uses: refused (LOCATION_IN_USE) while units are on hand, set aside or
+    being put away (a staged receipt's) there, a purchase order is still bound for it, or it is the default
+    location. Returns the location and whether it was kept (history refers to it: marked retired) rather
+    than removed. Writers that use the location lock it (`get_location`), so no receipt lands in a location
+    retired under it."""
+    checked = check_location(code, "code")
+    async with deps.uow() as uow:
+        location = await uow.lock_location(checked)
+        if location is None:
+            raise unknown_location(checked, "code")
+        keep = retirement(checked, await uow.location_use(checked), DEFAULT_LOCATION)
+        await uow.retire_location(checked, keep)
+        uow.add_events([ev.LocationChanged(occurred_at=deps.clock.now(), code=location.code, name=location.name,
+                                           change="retired" if keep else "removed")])
+        await uow.commit()
+        return location, keep

@@ -5,8 +5,9 @@ settling SKUs, reading an order or purchase order under the locks of its SKUs, a
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol, TypeVar
 
@@ -21,18 +22,29 @@ from domain.model import (
     Order,
     PurchaseOrder,
     PurchaseOrderLine,
+    QueueAhead,
+    Served,
+    ServedWhole,
     SkuInventory,
+    StagedReceipt,
+    Waiting,
     check_sku,
 )
+from domain.model.head import record_serve, served_whole
 from domain.ports import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger("backorder.receipts")
 
 
 @dataclass(frozen=True)
 class Deps:
-    """What every use case runs with: a factory of units of work (one per transaction) and the clock."""
+    """What every use case runs with: a factory of units of work (one per transaction) and the clock; and what
+    folds a SKU's receipts recorded as ranges into their rows after the receipt committed (`fold_later`; None:
+    the next writer of the SKU or the worker's round folds them)."""
 
     uow: UnitOfWorkFactory
     clock: Clock
+    fold_later: Callable[[str], None] | None = None
 
 
 async def settle(deps: Deps, uow: UnitOfWork, skus: Sequence[str], cause: Cause) -> None:
@@ -63,30 +75,205 @@ async def settle_aside(inventory: SkuInventory, now: datetime, cause: Cause) -> 
 SERVE_HEAD_FROM = 1_000
 
 
+# backorders served whole from which a receipt at the head records the range it served (`head.ServeRecord`, one
+# row) instead of rewriting their rows, which are folded in afterwards (`fold_serves`). Off until every read
+# derives a pending serve's values (issue 15, step 2): until then a reader between the receipt's commit and the
+# fold would see those backorders still waiting, so production folds in the receipt's own path (no record).
+LEDGER_FROM = 10**9
+
+
+# backorders a receipt serves a transaction when its units reach more of them (the rest staged, `StagedReceipt`,
+# and put away a chunk a transaction by `put_away_staged`): on SQLite every other writer, of any SKU, waits for
+# a transaction, so one chunk must be well under 100 ms. A chunk's transaction on SQLite, as `serve` runs it
+# (`BENCH_STAGE_CHUNK=n BENCH_QUEUE=20000 python -m bench.allocation sqlite`, load 5 on 2 cores, medians):
+# 500 backorders 126 ms, 200 54 ms, 100 36 ms (about 20 ms a transaction and 0.2 ms a backorder)
+STAGE_CHUNK = 200
+# whether receipts are staged on a store whose writers wait only for those of the same SKU (PostgreSQL's row locks):
+# there another SKU's order does not wait for a receipt's transaction, and staging cost more than it bought (100k
+# queue, load 6-7: the receipt 21.5 s -> 119 s, another SKU's longest wait 1.0 s -> 0.43 s; bench/README.md). The
+# mechanism is the same on both; the tests stage on PostgreSQL too
+STAGE_ON_EVERY_STORE = False
+
+
 async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: int, now: datetime,
-                          cause: Cause) -> SkuInventory | None:
+                          cause: Cause, recorded: list[str] | None = None,
+                          staged: list[str] | None = None) -> SkuInventory | None:
     """Units arrive for a long first-come-first-served queue (the SKU locked): the store reads only the backorders
     the units reach (`waiting_head`), the domain decides for them what settling the whole queue would
     (`serve_head`), and only those still waiting afterwards are loaded and settled. Returns that aggregate,
-    settled, for `save`; None when this does not apply (nothing written): receive and settle it whole."""
+    settled, for `save`; None when this does not apply (nothing written): receive and settle it whole.
+    With LEDGER_FROM or more served whole, the range is recorded and its SKU appended to `recorded` (to fold
+    once committed).
+
+    With `staged` (a list), on a store where one transaction writes at a time (`UnitOfWork.single_writer`: every
+    other writer would wait for the whole receipt), a receipt whose units reach more than STAGE_CHUNK backorders
+    serves the first
+    STAGE_CHUNK of them only, stages the rest of its units (`StagedReceipt`: off hand, so no one else takes them)
+    and appends its SKU to `staged`: once committed, `put_away_staged` serves the rest a chunk a transaction, as
+    this transaction would have. Returns the aggregate to `save` (its stock and queue counts) then."""
     head = await uow.queue_head(sku, SERVE_HEAD_FROM)
     if head is None:
         return None
     head.receive(location, quantity, now, cause)
     if not head.can_serve_head(now.date()):
         return None
-    rows, waiting = await uow.waiting_head(sku, head.available_to_promise)
-    if len(rows) < LONG_QUEUE:
-        served = head.serve_head(rows, waiting, now, cause)
-    else:  # 100k rows decided: seconds of Python the process's other requests would wait for (settle_aside)
-        served = await asyncio.to_thread(head.serve_head, rows, waiting, now, cause)
-    head.check_invariants()
-    whole = [s for s in served if s.status is BackorderStatus.ALLOCATED]
-    rest = await uow.save_served(head, whole, cause)
-    rest.adopt_served([s for s in served if s.status is not BackorderStatus.ALLOCATED], cause)  # the last, in part
+    if not (uow.single_writer or STAGE_ON_EVERY_STORE):
+        staged = None
+    serving_from = head.head_location()
+    rows, waiting = await uow.waiting_head(sku, head.available_to_promise,
+                                           STAGE_CHUNK + 1 if staged is not None else None)
+    if staged is not None and len(rows) > STAGE_CHUNK:
+        await _serve_chunk(uow, head, StagedReceipt(sku, serving_from, 0, now, cause, waiting), rows, quantity)
+        staged.append(sku)
+        return head
+    decide = _serve_head(head, rows, waiting, serving_from, now, cause)
+    # 100k rows decided (and gone through for those served whole and in part): seconds of Python the process's
+    # other requests would wait for on the event loop (settle_aside)
+    served, whole, part = decide() if len(rows) < LONG_QUEUE else await asyncio.to_thread(decide)
+    record = record_serve(sku, serving_from, rows, served[:len(whole.ids)], waiting, now, cause) \
+        if recorded is not None and len(whole.ids) >= LEDGER_FROM else None
+    rest = await uow.save_served(head, whole, record)
+    if record is not None and recorded is not None:
+        recorded.append(sku)
+    rest.adopt_served(part, cause)  # the last, in part
     uow.add_events(head.events)
     await settle_aside(rest, now, cause)
     return rest
+
+
+def _serve_head(head: SkuInventory, rows: Sequence[Waiting], waiting: int, serving_from: str, now: datetime,
+                cause: Cause) -> Callable[[], tuple[list[Served], ServedWhole, list[Served]]]:
+    """What `head.serve_head` decides (its invariants checked): all served, those served whole (for the store),
+    the one served in part (if any)."""
+    def decide() -> tuple[list[Served], ServedWhole, list[Served]]:
+        served = head.serve_head(rows, waiting, now, cause)
+        head.check_invariants()
+        return (served, served_whole(head.sku, serving_from, served, waiting, now, cause),
+                [s for s in served if s.status is not BackorderStatus.ALLOCATED])
+    return decide
+
+
+async def _serve_chunk(uow: UnitOfWork, head: SkuInventory, receipt: StagedReceipt, rows: Sequence[Waiting],
+                       own: int) -> None:
+    """One chunk of a staged receipt: `head` (from `queue_head`, the receipt's `own` units on hand at its location)
+    serves the first STAGE_CHUNK of `rows` (the head of the queue, more of them reached than that, so each served
+    whole) what they wait for, and stages what is left of the receipt's units; its progress is recorded. The caller
+    saves `head` (stock, the queue's counts, the events)."""
+    chunk = rows[:STAGE_CHUNK]
+    taking = sum(row.quantity - row.allocated_quantity for row in chunk)
+    left = min(own, head.available_to_promise - taking)
+    head.stage(receipt.location, left)
+    serving_from = head.head_location()
+    served = head.serve_head(chunk, receipt.waiting_count, receipt.received_at, receipt.cause, receipt.served + 1)
+    head.check_invariants()
+    assert all(s.status is BackorderStatus.ALLOCATED for s in served), "a chunk serves backorders whole"
+    await uow.write_served(served_whole(receipt.sku, serving_from, served, receipt.waiting_count, receipt.received_at,
+                                        receipt.cause, receipt.served + 1))
+    ahead = head.ahead or QueueAhead(0, 0)
+    head.ahead = QueueAhead(ahead.waiting_count - len(served), ahead.waiting_units - taking)
+    head.stored_steps = None  # rows of the queue changed: the stored projection no longer holds
+    await uow.save_staged(replace(receipt, units=left, served=receipt.served + len(served)))
+
+
+async def put_away_after(deps: Deps, staged: Sequence[str]) -> None:
+    """After the commit of a receipt that staged units: serve the rest of its queue, a chunk a transaction, before
+    the receipt returns (its callers expect what it did), the event loop free between two chunks so the process's
+    other requests run meanwhile. A chunk that fails (the process's database went away) leaves the rest staged for
+    the worker's round (`put_away_staged`), with the receipt committed: not an error of the receipt's."""
+    if not staged:
+        return
+    try:
+        await put_away_staged(deps, staged)
+    except Exception:
+        log.exception("putting away the staged receipts of %s failed; left to the worker's round", ", ".join(staged))
+
+
+async def put_away_staged(deps: Deps, skus: Sequence[str] | None = None) -> list[str]:
+    """Put away what receipts staged (of `skus`, or of every SKU: what a crash between two chunks left), a chunk
+    of STAGE_CHUNK backorders a transaction, until nothing is staged. Safe beside any writer and any number of
+    processes doing the same: each chunk runs under the SKU's lock and reads the receipt and the queue afresh.
+    Returns the SKUs it looked at."""
+    if skus is None:
+        async with deps.uow() as uow:
+            skus = await uow.skus_with_staged_receipts()
+    for sku in skus:
+        more = True
+        while more:
+            more = await _put_away_chunk(deps, sku)
+            await asyncio.sleep(0)  # between two transactions: the process's other requests first
+    return list(skus)
+
+
+async def _put_away_chunk(deps: Deps, sku: str) -> bool:
+    """One transaction: the next chunk of the SKU's oldest staged receipt, served as the receipt would have (at
+    its time, for its cause, numbered on from those it served). The last chunk (what is left reaches no more than
+    STAGE_CHUNK backorders) ends as a whole receipt ends: what is left goes on hand and the queue still waiting
+    is settled. Returns False when nothing was staged."""
+    async with deps.uow() as uow:
+        await uow.lock_skus([sku])
+        receipt = await uow.staged_receipt(sku)
+        if receipt is None:
+            return False
+        now, cause = receipt.received_at, receipt.cause
+        head = await uow.queue_head(sku, 0)
+        if head is not None:
+            head.put_away(receipt.location, receipt.units)
+        if head is None or not head.can_serve_head(now.date()):
+            # the head can no longer be served from its rows (the product's policy changed meanwhile, stock free
+            # at another location): the units go on hand and the whole queue is settled, as a receipt of them would
+            await uow.save_staged(replace(receipt, units=0))
+            inventory = await uow.inventory(sku)
+            inventory.put_away(receipt.location, receipt.units)
+            await settle_aside(inventory, now, cause)
+            await save(uow, inventory)
+        else:
+            rows, _ = await uow.waiting_head(sku, head.available_to_promise, STAGE_CHUNK + 1)
+            if len(rows) > STAGE_CHUNK:
+                await _serve_chunk(uow, head, receipt, rows, receipt.units)
+                await save(uow, head)
+            else:
+                await uow.save_staged(replace(receipt, units=0))
+                serving_from = head.head_location()
+                served = head.serve_head(rows, receipt.waiting_count, now, cause, receipt.served + 1)
+                head.check_invariants()
+                rest = await uow.save_served(head, served_whole(sku, serving_from, served, receipt.waiting_count, now,
+                                                                cause, receipt.served + 1))
+                rest.adopt_served([s for s in served if s.status is not BackorderStatus.ALLOCATED], cause)
+                uow.add_events(head.events)
+                await settle_aside(rest, now, cause)
+                await save(uow, rest)
+        await uow.commit()
+    return True
+
+
+# backorders of a recorded receipt folded into their rows per transaction: short, so other writers of the SKU
+# (and on SQLite, of any SKU) get in between
+FOLD_CHUNK = 2_000
+
+
+def fold_after(deps: Deps, recorded: Sequence[str]) -> None:
+    """After the commit of a receipt that recorded ranges: have them folded (in the background, by the desk)."""
+    if recorded and deps.fold_later is not None:
+        for sku in recorded:
+            deps.fold_later(sku)
+
+
+async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int = FOLD_CHUNK) -> list[str]:
+    """Fold the receipts recorded as ranges (of `skus`, or of every SKU: what a crash left unfolded) into their
+    rows, `chunk` backorders a transaction. Safe beside any writer and any number of folders: each chunk runs
+    under the SKU's lock. Returns the SKUs folded."""
+    if skus is None:
+        async with deps.uow() as uow:
+            skus = await uow.skus_with_pending_serves()
+    for sku in skus:
+        while True:
+            async with deps.uow() as uow:
+                left = await uow.fold_serves(sku, chunk)
+                await uow.commit()
+            if not left:
+                break
+            await asyncio.sleep(0)
+    return list(skus)
 
 
 async def save(uow: UnitOfWork, inventory: SkuInventory) -> None:
@@ -123,11 +310,13 @@ async def locked_purchase_order(uow: UnitOfWork, purchase_order_id: str,
                                    extra_skus)
 
 
-def po_event(po: PurchaseOrder, now: datetime, change: str) -> ev.PurchaseOrderChanged:
+def po_event(po: PurchaseOrder, now: datetime, change: str,
+             location: str | None = None) -> ev.PurchaseOrderChanged:
     return ev.PurchaseOrderChanged(
         occurred_at=now,
         purchase_order_id=po.id, number=po.number, status=po.status.value,
         expected_date=po.expected_date, skus=tuple(line.sku for line in po.lines), change=change,
+        location=location,
     )
 
 

@@ -10,18 +10,39 @@ from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
 from domain.model import DEFAULT_LOCATION, SkuInventory, check_quantity, check_sku
 from domain.ports import UnitOfWork
 from domain.use_cases.reference_data import known_location
-from domain.use_cases.shared import Deps, receive_at_head, save, settle, settle_aside, watch
+from domain.use_cases.shared import (
+    Deps,
+    fold_after,
+    put_away_after,
+    receive_at_head,
+    save,
+    settle,
+    settle_aside,
+    watch,
+)
 
 
 async def receive_stock(deps: Deps, sku: str, quantity: int, location: str = DEFAULT_LOCATION,
                         cause: str = "stock received") -> SkuInventory:
+    """Units arrive and go to the queue. For a long first-come-first-served queue whose units reach more than
+    `STAGE_CHUNK` backorders the receipt is staged: this transaction serves the first chunk and stages the rest,
+    then each further chunk is a short transaction of its own (`put_away_staged`), all run before this returns, so
+    the caller sees the whole receipt done; between them no transaction is open and other requests run. The
+    aggregate returned is then the SKU as the last chunk left it, its queue not loaded, only counted (`ahead`)."""
+    recorded: list[str] = []
+    staged: list[str] = []
     async with deps.uow() as uow:
-        inventory = await _receipt_at_head(deps, uow, sku, quantity, location, cause)
+        inventory = await _receipt_at_head(deps, uow, sku, quantity, location, cause, recorded, staged)
         if inventory is None:
             inventory, _ = await _receipt(deps, uow, sku, quantity, location, cause)
         await save(uow, inventory)
         await uow.commit()
-        return inventory
+    fold_after(deps, recorded)
+    if staged:
+        await put_away_after(deps, staged)
+        async with deps.uow() as uow:  # the SKU as the last chunk left it, its queue summarised (`ahead`)
+            return await uow.queue_head(staged[0], 0) or inventory
+    return inventory
 
 
 async def preview_receipt(deps: Deps, sku: str, quantity: int,
@@ -84,13 +105,13 @@ async def _receipt(deps: Deps, uow: UnitOfWork, sku: str, quantity: int, locatio
 
 
 async def _receipt_at_head(deps: Deps, uow: UnitOfWork, sku: str, quantity: int, location: str,
-                           note: str) -> SkuInventory | None:
+                           note: str, recorded: list[str], staged: list[str]) -> SkuInventory | None:
     """The same receipt for a long first-come-first-served queue: the store reads only the backorders the units
     reach (`waiting_head`), the domain decides for them what settling the whole queue would (`serve_head`), and
     only those still waiting afterwards are loaded and settled. None when it does not apply: then `_receipt`."""
     now = deps.clock.now()
     sku, location, received = await _checked(uow, sku, quantity, location, note)
-    return await receive_at_head(uow, sku, location, quantity, now, received)
+    return await receive_at_head(uow, sku, location, quantity, now, received, recorded, staged)
 
 
 async def _checked(uow: UnitOfWork, sku: str, quantity: int, location: str, note: str) -> tuple[str, str, Cause]:

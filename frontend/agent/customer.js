@@ -39,13 +39,68 @@ export async function openCustomer(email) {
       el("dt", {}, "Tier"), el("dd", {}, words(who.tier) || "—"),
       el("dt", {}, "Told by"), el("dd", { "data-testid": "told-by" }, told),
       el("dt", {}, "Quiet hours"), el("dd", {}, p.quietHoursStart ? `${p.quietHoursStart.slice(0, 5)}–${(p.quietHoursEnd || "").slice(0, 5)}` : "none"),
-      el("dt", {}, "Time zone, language"), el("dd", {}, `${p.timezone}, ${p.language}`)),
-    el("div", { class: "row-actions" }, button("Send a portal link", () => portalLink(who.email, null))),
-    el("p", { id: "portal-link-result", class: "note", role: "status", "data-testid": "portal-link" }));
+      el("dt", {}, "Time zone, language"), el("dd", {}, `${p.timezone}, ${p.language}`),
+      el("dt", {}, "Consent on record"), el("dd", { "data-testid": "consent" }, consentText(p.consent))),
+    el("div", { class: "row-actions" }, button("Send a portal link", () => portalLink(who.email, null)),
+      button("Change how they are told", () => changePreferences(who.email, p, data.supportedLanguages))),
+    el("p", { id: "portal-link-result", class: "note", role: "status", "data-testid": "portal-link" }),
+    preferenceChanges(p.changes));
   fill($("customer-orders"), ...orders.map(renderCustomerOrder));
   fill($("customer-messages").querySelector("tbody"));
   showMessages(data.notifications);
   $("customer-body").hidden = false;
+}
+
+// what the customer themselves agreed to: an agent turns a channel on only with it on record
+function consentText(c) {
+  const given = [c.emailAt ? `email (since ${formatDateTime(c.emailAt)})` : null,
+    c.smsAt ? `texts to ${c.smsPhone} (since ${formatDateTime(c.smsAt)})` : null].filter(Boolean);
+  return given.length ? given.join("; ") : "none: only the customer can turn email or texts on (portal)";
+}
+
+// who changed how the customer is told, and when (the latest first)
+function preferenceChanges(changes) {
+  if (!changes.length) return el("p", { class: "note", "data-testid": "preference-changes-none" }, "No changes to how they are told yet.");
+  const shown = (v) => (v === null || v === undefined ? "—" : v);
+  return el("div", { class: "table-wrap" }, el("table", { class: "grid compact", "data-testid": "preference-changes" },
+    el("caption", {}, "Changes to how they are told"),
+    el("thead", {}, el("tr", {}, ["When", "By", "What", "From", "To"].map((h) => el("th", { scope: "col" }, h)))),
+    el("tbody", {}, changes.map((c) => el("tr", { "data-testid": "preference-change" },
+      el("td", {}, formatDateTime(c.at)), el("td", {}, c.byAgent ? c.by : `${c.by} (the customer)`),
+      el("td", {}, c.field), el("td", {}, shown(c.oldValue)), el("td", {}, shown(c.newValue)))))));
+}
+
+// on the customer's word: anything may be turned off; email or texts on only with their consent on record
+// (else CONSENT_REQUIRED, shown beside the field)
+export async function changePreferences(email, p, languages) {
+  const yesNo = [["true", "Yes"], ["false", "No"]];
+  const hhmm = (t) => (t ? t.slice(0, 5) : "");
+  const done = await confirmAction({
+    title: `How ${email} is told`, confirm: "Save",
+    what: "On the customer's word. Turning email or texts on needs their own consent on record; otherwise send them a portal link to do it themselves.",
+    fields: [
+      { name: "byEmail", label: "Email", value: String(p.byEmail), options: yesNo },
+      { name: "bySms", label: "Texts (SMS)", value: String(p.bySms), options: yesNo },
+      { name: "phone", label: "Mobile number", value: p.phone || "", hint: "International form, e.g. +447700900123" },
+      { name: "quietHoursStart", label: "Quiet hours from (no texts)", type: "time", value: hhmm(p.quietHoursStart) },
+      { name: "quietHoursEnd", label: "Quiet hours until", type: "time", value: hhmm(p.quietHoursEnd) },
+      { name: "timezone", label: "Time zone", value: p.timezone },
+      { name: "language", label: "Language", value: p.language, options: languages.map((l) => [l, l]) },
+    ],
+    run: async (v) => {
+      const input = { customerEmail: email };
+      for (const name of ["byEmail", "bySms"]) if (v[name] !== String(p[name])) input[name] = v[name] === "true";
+      if (v.phone !== (p.phone || "")) input.phone = v.phone || null;
+      for (const name of ["quietHoursStart", "quietHoursEnd"]) if (v[name] !== hhmm(p[name])) input[name] = v[name] || null;
+      for (const name of ["timezone", "language"]) if (v[name] !== p[name]) input[name] = v[name];
+      return (await gql(`mutation($input: UpdateNotificationPreferencesInput!) { updateNotificationPreferences(input: $input) {
+        preferences { byEmail bySms } userErrors { field message code } } }`, { input })).updateNotificationPreferences;
+    },
+  });
+  if (done && done.preferences) {
+    announce(`How ${email} is told: saved.`);
+    await openCustomer(email);
+  }
 }
 
 // newest first, 25 at a time: "More messages" asks for the next page

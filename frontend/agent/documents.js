@@ -14,7 +14,7 @@ export const QUEUE_QUERY = `query Queue($sku: String!) {
     queue { ${BACKORDER_ROW} quantity priority priorityReason allocationReason
       preferences { cancelIfNotBy substitutes } declinedSubstitutes ${SUBSTITUTE_OPTIONS} } }
   purchaseOrders(filter: {sku: $sku, status: [OPEN, PARTIALLY_RECEIVED]}, first: 50) {
-    nodes { id number expectedDate status supplier { name }
+    nodes { id number expectedDate status location supplier { name }
       lines { sku quantity receivedQuantity outstandingQuantity } } }
   locations { code name }
   reorderSuggestions(filter: {skus: [$sku]}) { suggestions { demandPerDay leadTimeDays leadTimeStdDays
@@ -31,7 +31,9 @@ export const CUSTOMER_QUERY = `query Customer($email: String!) {
     lines { id sku quantity allocatedQuantity shippedQuantity product { name substitutes { sku name availableToPromise } }
       backorder { ${BACKORDER_ROW} quantity shippedQuantity priority preferences { cancelIfNotBy substitutes } declinedSubstitutes
         ${SUBSTITUTE_OPTIONS} } } } }
-  customerPreferences(email: $email) { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language }
+  customerPreferences(email: $email) { byEmail bySms smsStopped phone quietHoursStart quietHoursEnd timezone language
+    consent { emailAt smsAt smsPhone } changes(first: 10) { at by byAgent field oldValue newValue } }
+  supportedLanguages
   notifications(filter: {customerEmail: $email}, first: 25) { ${MESSAGES} }
 }`;
 

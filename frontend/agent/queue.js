@@ -60,7 +60,7 @@ export function renderQueue(data) {
       el("td", { class: "num", "data-testid": "po-outstanding" }, line.outstandingQuantity), el("td", {}, words(po.status)),
       el("td", { class: "row-actions" },
         button("Change", () => changePurchaseOrder(po), { "aria-label": `Change ${po.number}` }),
-        button("Receive", () => receivePurchaseOrder(po), { "aria-label": `Receive ${po.number}` })));
+        button("Receive", () => receivePurchaseOrder(po, data.locations), { "aria-label": `Receive ${po.number}` })));
   }) : [el("tr", {}, el("td", { colspan: 7, class: "note" }, "No purchase order is bringing this SKU."))]));
   fill($("queue-po-actions"), p.supplier
     ? button(`New purchase order to ${p.supplier.name}`, () => newPurchaseOrder(p, data.locations), { "data-testid": "new-po" })
@@ -363,18 +363,23 @@ export async function changePurchaseOrder(po) {
   if (done) await afterAction(`${po.number} changed.`);
 }
 
-export async function receivePurchaseOrder(po) {
+// what arrived, into the PO's own location unless the agent picks another of the shop's (unloaded where there was room)
+export async function receivePurchaseOrder(po, locations) {
   const fields = po.lines.map((l, i) => ({ name: `line${i}`, label: `Units of ${l.sku} arrived (outstanding ${l.outstandingQuantity})`,
     type: "number", value: l.outstandingQuantity, min: 0, errorFor: `lines@${i} lines.quantity@${i}` }));
+  const own = locations.some((l) => l.code === po.location) ? [] : [[po.location, po.location]];
+  fields.push({ name: "location", label: "Received into", value: po.location,
+    options: [...own, ...locations.map((l) => [l.code, `${l.code} · ${l.name}`])] });
   const done = await confirmAction({
-    title: `Receive ${po.number}`, what: "Record what arrived: all that is outstanding, or part of it. Stock goes to the queue in order.",
+    title: `Receive ${po.number}`, what: "Record what arrived: all that is outstanding, or part of it, and where it was put. Stock goes to the queue in order.",
     confirm: "Receive", fields,
     run: async (v) => {
       const whole = po.lines.every((l, i) => v[`line${i}`] === l.outstandingQuantity);
       const lines = whole ? null : po.lines.map((l, i) => ({ sku: l.sku, quantity: v[`line${i}`] || 0 }))
         .filter((l) => l.quantity > 0);
+      const location = v.location === po.location ? null : v.location;
       return (await gql(`mutation($input: ReceivePurchaseOrderInput!) { receivePurchaseOrder(input: $input) {
-        purchaseOrder { id status } userErrors { field message code line } } }`, { input: { id: po.id, lines } })).receivePurchaseOrder;
+        purchaseOrder { id status } userErrors { field message code line } } }`, { input: { id: po.id, lines, location } })).receivePurchaseOrder;
     },
   });
   if (done) await afterAction(`${po.number} received.`);

@@ -1,5 +1,5 @@
-// The agent console's locations and exchange rates: the shop's reference data (locations, upsertLocation;
-// exchangeRates, upsertExchangeRate). Each list has one form that adds or, after "Rename"/"Change", edits a row;
+// The agent console's locations and exchange rates: the shop's reference data (locations, upsertLocation,
+// retireLocation; exchangeRates, upsertExchangeRate). Each list has one form that adds or, after "Rename"/"Change", edits a row;
 // the server's userErrors appear beside the field they name. No event announces a change to these lists, so
 // they are read again whenever the view is shown or the browser tab comes back into view.
 
@@ -11,6 +11,10 @@ const LOCATION = `mutation($input: UpsertLocationInput!) { upsertLocation(input:
   location { code name } userErrors { field message code } } }`;
 const RATE = `mutation($input: UpsertExchangeRateInput!) { upsertExchangeRate(input: $input) {
   exchangeRate { fromCurrency toCurrency rate date } userErrors { field message code } } }`;
+
+const RETIRE = `mutation($input: RetireLocationInput!) { retireLocation(input: $input) {
+  location { code name } keptForHistory userErrors { field message code } } }`;
+const DEFAULT_LOCATION = "MAIN";  // where stock goes when no location is named: the server refuses to retire it
 
 export const settings = { locations: [], rates: [] };
 
@@ -35,7 +39,8 @@ function renderLocations() {
   fill($("location-list").querySelector("tbody"), ...settings.locations.map((l) => el("tr",
     { "data-testid": "location-row", "data-code": l.code },
     el("th", { scope: "row" }, l.code), el("td", {}, l.name),
-    el("td", { class: "row-actions" }, button("Rename", () => editLocation(l), { "aria-label": `Rename ${l.code}` })))));
+    el("td", { class: "row-actions" }, button("Rename", () => editLocation(l), { "aria-label": `Rename ${l.code}` }),
+      l.code === DEFAULT_LOCATION ? null : button("Retire", () => retireLocation(l), { "aria-label": `Retire ${l.code}` })))));
   $("locations-empty").hidden = settings.locations.length > 0;
 }
 
@@ -104,6 +109,24 @@ export async function saveLocation(event) {
   } finally {
     save.disabled = false;
   }
+}
+
+// a location the shop no longer uses, after a confirmation; refused (beside the question) while it holds stock or a
+// purchase order is bound for it
+export async function retireLocation(location) {
+  const done = await confirmAction({
+    title: `Retire location ${location.code}`, confirm: "Retire", danger: true,
+    what: `${location.code} (${location.name}) will no longer be offered or accepted anywhere a location is chosen. ` +
+      "It must be empty, with no purchase order bound for it. If stock was ever kept there it stays on record, " +
+      "and adding the same code again brings it back.",
+    run: async () => (await gql(RETIRE, { input: { code: location.code } })).retireLocation,
+  });
+  if (!done || !done.location) return;
+  announce(done.keptForHistory
+    ? `Location ${location.code} retired (kept on record: stock was kept there).`
+    : `Location ${location.code} removed.`);
+  await loadSettings();
+  $("location-code").focus();
 }
 
 // -- exchange rates ----------------------------------------------------------------------------

@@ -18,11 +18,13 @@ import websockets
 
 from api.app import create_app
 from api.http_limits import server_config
+from api.live import LiveUpdates
 from api.settings import Settings
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.services import BackorderDesk
 from domain.store.tokens import create_token
+from tests.waiting import PATIENCE, eventually
 
 
 def free_port() -> int:
@@ -40,6 +42,7 @@ class Api:
     bus: InProcessBus
     clock: FixedClock
     tokens: dict[str, str] = field(default_factory=dict)
+    hub: LiveUpdates | None = None  # the live updates' hub: `idle` once it has sent what it was offered
 
     async def gql(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = "agent",
                   expect_errors: bool = False) -> dict[str, Any]:
@@ -66,7 +69,7 @@ class Api:
         ws = await self.ws().__aenter__()
         await ws.send(json.dumps({"type": "connection_init",
                                   "payload": {"authorization": f"Bearer {self.tokens[token]}"}}))
-        ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        ack = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
         assert ack["type"] == "connection_ack", ack
         await ws.send(json.dumps({"id": "1", "type": "subscribe",
                                   "payload": {"query": query, "variables": variables or {}}}))
@@ -112,15 +115,13 @@ async def _api(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Api
     server = uvicorn.Server(server_config(app, settings, host="127.0.0.1", port=port, log_level="warning",
                                           lifespan="on"))
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "server did not start"
+    await eventually(lambda: server.started, what="the test's server starts")
     _, agent = await create_token("test agent", "agent")
     _, admin = await create_token("test admin", "admin")
-    async with httpx.AsyncClient(timeout=10) as client:
+    # a request's time under CI's load (2 busy cores) says nothing of the code: the first request of a test timed out
+    # at 10 s there; a hung server still fails the test, a minute later
+    async with httpx.AsyncClient(timeout=60) as client:
         yield Api(base=f"http://127.0.0.1:{port}", client=client, token=agent, desk=desk, bus=bus, clock=clock,
-                  tokens={"agent": agent, "admin": admin})
+                  tokens={"agent": agent, "admin": admin}, hub=app.state.live)
     server.should_exit = True
     await asyncio.wait_for(task, 10)

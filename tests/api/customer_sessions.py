@@ -18,6 +18,7 @@ from api.ids import decode_id
 from domain.model import Channel, CustomerTier
 from domain.services import CustomerDetails, LineRequest
 from tests.api import support as s
+from tests.waiting import PATIENCE, eventually
 
 ANN, BOB = "ann@example.com", "bob@example.com"
 AGENT_SECRETS = ["test agent", "VIP complaint", "fraud check", "PO-SECRET-7", "shrinkage at dock 4"]
@@ -69,15 +70,15 @@ class Customer:
             additional_headers={"Cookie": f"bd_session={self.http.cookies['bd_session']}",
                                 "Origin": self.api.base})
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "connection_ack"
         await ws.send(json.dumps({"id": "1", "type": "subscribe",
                                   "payload": {"query": UPDATES, "variables": variables or {}}}))
-        for _ in range(250):
-            if self.api.bus.subscribers > before:
-                return ws
-            await asyncio.sleep(0.02)
-        await ws.close()
-        raise AssertionError("the subscription never reached the event bus")
+        try:
+            await eventually(lambda: self.api.bus.subscribers > before, what="the subscription reaches the event bus")
+        except AssertionError:
+            await ws.close()
+            raise
+        return ws
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.api.conftest import free_port
+from tests.waiting import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ('mutation { upsertProduct(input: {sku: "MUG", name: "Mug", price: {amount: "9.50"}}) '
@@ -52,17 +52,15 @@ def served(db_url: str, tmp_path: Path, *args: str, env: dict[str, str] | None =
                                    cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(1200):  # 60 s: a loaded 2-core CI machine starts a server in 5-15 s
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
+        def healthy() -> bool:  # a loaded 2-core CI machine starts a server in 5-15 s
             if process.poll() is not None:
                 raise AssertionError(f"serve exited\n{log.read_text()}")
-            time.sleep(0.05)
-        else:
-            raise AssertionError(f"serve never came up\n{log.read_text()}")
+            return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
+
+        try:
+            eventually_sync(healthy, what="serve comes up", ignoring=(httpx.TransportError,))
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{log.read_text()}") from None
         yield Served(base, log)
     finally:
         process.terminate()

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from api.ids import encode_id
 from domain import model as m
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+from tests.waiting import PATIENCE, eventually
 
 if TYPE_CHECKING:
     from tests.api.conftest import Api
@@ -82,11 +83,7 @@ async def subscribe(api: Api, query: str, variables: dict[str, Any] | None = Non
 async def listening(api: Api, before: int) -> None:
     """Returns once the bus has more subscribers than `before` (a subscription sent since is listening), instead
     of sleeping and hoping it is."""
-    for _ in range(500):
-        if api.bus.subscribers > before:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the subscription never reached the event bus")
+    await eventually(lambda: api.bus.subscribers > before, what="the subscription reaches the event bus")
 
 
 async def updates_until(ws: Any, done: Any, field: str = "backorderUpdates") -> list[dict[str, Any]]:
@@ -102,8 +99,12 @@ async def updates_until(ws: Any, done: Any, field: str = "backorderUpdates") -> 
     return out
 
 
-async def received(ws: Any, field: str = "backorderUpdates", idle: float = 0.5) -> list[dict[str, Any]]:
-    """The payloads sent until the socket stays quiet for `idle` seconds."""
+async def received(api: Api, ws: Any, field: str = "backorderUpdates", idle: float = 0.5) -> list[dict[str, Any]]:
+    """The payloads sent until the socket stays quiet for `idle` seconds, once the live updates' hub has sent all
+    it was offered: a server slowed by a loaded machine delays the updates; without that wait its silence came
+    first, and the test read none."""
+    if api.hub is not None:
+        await eventually(lambda: api.hub.idle, what="the live updates' hub sends what it was offered")
     out = []
     while True:
         try:
@@ -118,6 +119,6 @@ async def received(ws: Any, field: str = "backorderUpdates", idle: float = 0.5) 
 async def ended(ws: Any) -> None:
     """The socket's next message ends the subscription (its session is over): no update came before it. It
     waits for that message rather than for a silence, which a merely slow server would also give."""
-    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    message = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
     assert message["type"] == "next" and message["payload"]["data"] is None, message
     assert [e["extensions"]["code"] for e in message["payload"]["errors"]] == ["UNAUTHENTICATED"], message

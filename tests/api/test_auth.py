@@ -14,6 +14,7 @@ from api.ids import encode_id
 from api.schema import build_schema
 from domain.store.tokens import create_token, revoke_token
 from tests.api import support as s
+from tests.waiting import PATIENCE
 
 # Designed to be used without a token: the portal's sign-in, the back-in-stock subscription, a constant.
 PUBLIC = {"supportedLanguages", "requestPortalLink", "redeemPortalLink", "signInWithOrder", "signOut",
@@ -54,6 +55,7 @@ MUTATIONS = {
                      "{ product { sku } } }",
     "upsertSupplier": 'mutation { upsertSupplier(input: {name: "Evil"}) { supplier { id } } }',
     "upsertLocation": 'mutation { upsertLocation(input: {code: "EVIL"}) { location { code } } }',
+    "retireLocation": 'mutation { retireLocation(input: {code: "MAIN"}) { location { code } } }',
     "upsertExchangeRate": 'mutation { upsertExchangeRate(input: {fromCurrency: "USD", toCurrency: "EUR", '
                           'rate: "9"}) { exchangeRate { rate } } }',
     "receiveStock": 'mutation { receiveStock(input: {sku: "MUG", quantity: 5}) { product { sku } } }',
@@ -206,9 +208,9 @@ async def test_a_subscription_without_a_valid_token_gets_an_error_and_no_events(
             ws = await api.ws().__aenter__()
             sockets.append(ws)
             await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+            assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "connection_ack"
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
-            refused = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            refused = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
             assert refused["type"] == "error", (payload, refused)
             assert [e["extensions"]["code"] for e in refused["payload"]] == ["UNAUTHENTICATED"]
         # events reach a socket only through the bus: none of the refused ones subscribed to it
@@ -223,7 +225,7 @@ async def test_a_subscription_without_a_valid_token_gets_an_error_and_no_events(
             await agent.close()
         for ws in sockets:
             await ws.send(json.dumps({"type": "ping"}))
-            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "pong"
+            assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "pong"
     finally:
         for ws in sockets:
             await ws.close()
@@ -234,22 +236,22 @@ async def test_a_foreign_origin_is_refused_at_connect(api):
         async with api.ws(origin="https://evil.example") as ws:
             await ws.send(json.dumps({"type": "connection_init",
                                       "payload": {"authorization": f"Bearer {api.token}"}}))
-            await asyncio.wait_for(ws.recv(), 5)
+            await asyncio.wait_for(ws.recv(), PATIENCE)
     assert refused.value.response.status_code == 403
     async with api.ws(origin=api.base) as ws:  # our own pages may connect
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {api.token}"}}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "connection_ack"
 
 
 @pytest.mark.api_settings(allowed_origins=("https://shop.example",))
 async def test_allowed_origins_may_connect(api):
     async with api.ws(origin="https://shop.example") as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {api.token}"}}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "connection_ack"
     with pytest.raises(websockets.exceptions.InvalidStatus):
         async with api.ws(origin="https://evil.example") as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-            await asyncio.wait_for(ws.recv(), 5)
+            await asyncio.wait_for(ws.recv(), PATIENCE)
 
 
 async def test_graphiql_headers_tab_spelling_authenticates_the_websocket(api):
@@ -257,12 +259,12 @@ async def test_graphiql_headers_tab_spelling_authenticates_the_websocket(api):
     await s.product(api.desk, "MUG")
     async with api.ws(origin=api.base) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {api.token}"}}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "connection_ack"
         before = api.bus.subscribers
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
         await s.listening(api, before)
         await s.order(api.desk, "ann@example.com", ("MUG", 2))
-        event = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        event = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
         assert event["type"] == "next", event
 
 
@@ -300,17 +302,17 @@ async def test_revoking_a_token_ends_its_open_subscriptions(api):
                           token="admin"))["data"]["createApiToken"]
     async with api.ws(origin=api.base) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {made['secret']}"}}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "connection_ack"
         before = api.bus.subscribers
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}))
         await s.listening(api, before)
         await s.order(api.desk, "ann@example.com", ("MUG", 1))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "next"
+        assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "next"
         # when an admin revokes it
         await api.gql("mutation($id: ID!) { revokeApiToken(input: {id: $id}) { revokedId } }",
                       {"id": made["apiToken"]["id"]}, token="admin")
         await s.order(api.desk, "bob@example.com", ("MUG", 1))
         # then the subscription ends with an error instead of streaming the next customer's order
-        ended = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        ended = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
         assert ended["payload"]["data"] is None, ended
         assert [e["extensions"]["code"] for e in ended["payload"]["errors"]] == ["UNAUTHENTICATED"], ended

@@ -3,10 +3,11 @@ must answer alike, data, errors and partial data included.
 
 First on a small schema built to break it (resolvers that raise, nulls in non-null fields, permissions refused,
 async resolvers and lists of awaitables, an Int out of range, enums, dates and decimals, resolvers reporting
-their path and selection), with hypothesis-built documents; then over HTTP on the real schema with a shop's
-data, as staff, as a signed-in customer, as a customer signed in with one order and as nobody: the portal's
-and the agent console's own documents (frontend/) and hypothesis-built ones. An answer without errors must
-have come from the compiled plan, so the comparison cannot pass by always falling back."""
+their path, selection and context through the Info the plan builds lazily), with hypothesis-built documents;
+then over HTTP on the real schema with a shop's data, as staff, as a signed-in customer, as a customer signed in
+with one order and as nobody: the portal's and the agent console's own documents (frontend/) and
+hypothesis-built ones. An answer without errors must have come from the compiled plan, so the comparison cannot
+pass by always falling back."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from api.schema.execution import PlainFieldsExecutionContext
 from tests.api import support as s
 from tests.api.customer_sessions import Customer
 from tests.api.documents import VARIABLES, query_document
-from tests.api.test_fuzz_mutations import DERANDOMIZE
+from tests.api.fuzzing import DERANDOMIZE
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 
@@ -99,6 +100,10 @@ class Item:
             keys.append(f"{path.key}:{path.typename}")
             path = path.prev
         return "/".join(reversed(keys)) + " " + ",".join(f.name for f in info.selected_fields)
+
+    @strawberry.field
+    def reader(self, *, info: strawberry.Info) -> str:  # a keyword-only Info: the plan's other way of calling
+        return f"{type(info.context).__name__} {info.field_name} {info.python_name} {info.path.key}"
 
     @strawberry.field
     def children(self, first: int = 2) -> list[Item]:

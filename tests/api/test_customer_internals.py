@@ -76,7 +76,7 @@ async def _anns_updates_while_an_agent_acts(api, customers) -> list[dict[str, An
     ws = await ann.subscribe()
     try:
         await _agent_acts_on(api, shop["ann_backorder"])
-        return await s.received(ws)
+        return await s.received(api, ws)
     finally:
         await ws.close()
 
@@ -107,13 +107,13 @@ async def test_live_updates_stop_after_sign_out_and_after_expiry(api, customers)
     later = await expiring.subscribe()
     try:
         await api.desk.cancel_backorder(_key(shop["ann_other_backorder"]), 1)
-        assert await s.received(ws) and await s.received(later)  # listening, both
+        assert await s.received(api, ws) and await s.received(api, later)  # listening, both
 
         # when Ann signs out (the socket stays open): nothing more reaches it
         assert (await ann.gql("mutation { signOut { ok } }"))["data"] == {"signOut": {"ok": True}}
         await api.desk.cancel_backorder(_key(shop["ann_backorder"]), 1)
         await s.ended(ws)
-        assert await s.received(later)  # her other session still holds
+        assert await s.received(api, later)  # her other session still holds
 
         # when the other session's 12 hours are up: nothing more reaches that one either
         api.clock.advance(timedelta(hours=12, minutes=1))
@@ -152,8 +152,8 @@ async def test_one_event_read_by_an_agent_and_by_customers_is_worded_for_each(ap
         # when an agent cancels a unit with a reason
         await api.gql("""mutation($id: ID!) { cancelBackorder(input: {id: $id, quantity: 1,
             reason: "fraud check"}) { userErrors { code } } }""", {"id": shop["ann_backorder"]})
-        seen_by_agent = json.dumps(await s.received(agent))
-        seen_by_customers = [json.dumps(await s.received(ws)) for ws in sockets]
+        seen_by_agent = json.dumps(await s.received(api, agent))
+        seen_by_customers = [json.dumps(await s.received(api, ws)) for ws in sockets]
     finally:
         for ws in [agent, *sockets]:
             await ws.close()

@@ -12,18 +12,15 @@ import pytest
 from api.ids import encode_id
 from api.portal import links_sent
 from tests.api import support as s
-from tests.api.customer_sessions import (  # noqa: F401 - re-exported: other modules import these from here
+from tests.api.customer_sessions import (
     ANN,
     ANN_PREFERENCES,
     BOB,
     LINK,
     PREFERENCES,
-    SIGN_IN_WITH_ORDER,
-    UPDATES,
-    Customer,
     _everything,
     _shop,
-    customers,
+    customers,  # noqa: F401 - a fixture
 )
 
 
@@ -115,9 +112,9 @@ async def test_bob_gets_no_live_updates_of_anns_order_even_when_he_filters_on_it
     try:
         # when Ann's backorders change (units arrive: hers come first)
         await api.desk.receive_stock("MUG", 4)
-        ann_saw = await s.received(ann_on_all)
-        bob_saw_on_ann = await s.received(bob_on_ann, idle=0.3)
-        bob_saw = await s.received(bob_on_all, idle=0.3)
+        ann_saw = await s.received(api, ann_on_all)
+        bob_saw_on_ann = await s.received(api, bob_on_ann, idle=0.3)
+        bob_saw = await s.received(api, bob_on_all, idle=0.3)
     finally:
         for ws in (bob_on_ann, bob_on_all, ann_on_all):
             await ws.close()

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from domain.services import ProductInput
 from tests.api import support as s
-from tests.api.test_customer_isolation import Customer
+from tests.api.customer_sessions import Customer
 
 PRODUCT = '{ product(sku: "MUG") { sku backorderLimit leadTimeDays } }'
 VIA_ORDER = "{ orders { nodes { lines { product { sku backorderLimit leadTimeDays } } } } }"

@@ -10,7 +10,7 @@ from typing import Any
 from domain.customers import NotificationPreferences
 from domain.store.portal import save_preferences
 from tests.api import support as s
-from tests.api.test_customer_isolation import ANN, _shop, customers  # noqa: F401 - `customers` is a fixture
+from tests.api.customer_sessions import ANN, _shop, customers  # noqa: F401 - `customers` is a fixture
 
 BACKORDERS = """{ backorders { nodes { id history { kind cause } } } }"""
 CANCEL = """mutation($id: ID!, $by: CancelRequestedBy) { cancelBackorder(input: {id: $id, quantity: 1,
@@ -43,7 +43,7 @@ async def test_a_german_customer_reads_history_and_live_updates_in_german(api, c
     ws = await ann.subscribe()
     try:
         await api.gql(CANCEL, {"id": shop["ann_backorder"], "by": "SHOP"})
-        updates = await s.received(ws)
+        updates = await s.received(api, ws)
     finally:
         await ws.close()
 
@@ -61,7 +61,8 @@ async def test_a_moved_purchase_order_reads_with_one_arrow_for_staff_and_custome
     staff = await s.subscribe(api, "subscription { backorderUpdates { kind message } }")
     try:
         await api.desk.update_purchase_order(shop["po"].id, expected_date=shop["po"].expected_date + timedelta(days=4))
-        messages = [u["message"] for u in await s.received(staff)] + [u["message"] for u in await s.received(hers)]
+        messages = [u["message"] for u in await s.received(api, staff)] + [
+            u["message"] for u in await s.received(api, hers)]
     finally:
         await hers.close()
         await staff.close()

@@ -9,8 +9,8 @@ import io
 import pytest
 
 from domain.store.export import BACKORDER_COLUMNS, KPI_COLUMNS, ORDER_COLUMNS
+from tests.api.customer_sessions import Customer
 from tests.api.test_agent_api import console
-from tests.api.test_customer_isolation import Customer
 from tests.api.test_planning_api import a_week_of_backorders
 
 pytestmark = pytest.mark.db

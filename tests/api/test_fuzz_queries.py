@@ -12,12 +12,10 @@ from typing import Any
 
 import httpx
 from graphql import GraphQLInputObjectType, GraphQLList, GraphQLNonNull, GraphQLObjectType
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from api.ids import encode_id
 from tests.api import support as s
-from tests.api.test_fuzz_mutations import DERANDOMIZE, EXAMPLES_PER_MUTATION, SCHEMA, _type_ref, _value, unexpected
+from tests.api.fuzzing import SCHEMA, fuzz, type_ref, unexpected
 
 QUERIES = sorted(name for name, field in SCHEMA.query_type.fields.items() if field.args)
 
@@ -32,7 +30,7 @@ def _document(name: str, only: set[str] | None = None) -> str:
     """The query with every argument as a variable (`only`: just those; the others keep their defaults)."""
     field = SCHEMA.query_type.fields[name]
     given_args = {arg: a for arg, a in field.args.items() if only is None or arg in only}
-    params = ", ".join(f"${arg}: {_type_ref(a.type)}" for arg, a in given_args.items())
+    params = ", ".join(f"${arg}: {type_ref(a.type)}" for arg, a in given_args.items())
     args = ", ".join(f"{arg}: ${arg}" for arg in given_args)
     result = _named(field.type)
     selection = ""
@@ -47,27 +45,12 @@ def _fuzz(base: str, admin: str, pool: list[str]) -> int:
     asked = 0
     client = httpx.Client(timeout=30)
 
-    def fuzzer(name: str) -> Any:
-        field = SCHEMA.query_type.fields[name]
-        document = _document(name)
-        variables = st.fixed_dictionaries({arg: _value(a.type, pool) for arg, a in field.args.items()})
-
-        @settings(max_examples=EXAMPLES_PER_MUTATION, deadline=None, database=None, derandomize=DERANDOMIZE,
-                  suppress_health_check=list(HealthCheck))
-        @given(variables)
-        def check(values: dict[str, Any]) -> None:
-            nonlocal asked
-            response = client.post(f"{base}/graphql", content=json.dumps({"query": document, "variables": values}),
-                                   headers={"Authorization": f"Bearer {admin}", "Content-Type": "application/json"})
-            shown = f"{name} {json.dumps(values)[:300]} -> {response.status_code} {response.text[:300]}"
-            assert response.status_code < 500, shown
-            assert not unexpected(response), shown
-            asked += 1
-
-        return check
+    def then(body: dict[str, Any], shown: str, state: Any) -> None:
+        nonlocal asked
+        asked += 1
 
     for name in QUERIES:
-        fuzzer(name)()
+        fuzz(client, base, admin, name, _document(name), SCHEMA.query_type.fields[name].args, pool, then=then)
         # and the calendar's ends in every date argument at once, whatever the examples drew
         ends = {arg: "9999-12-31" for arg, a in SCHEMA.query_type.fields[name].args.items()
                 if _named(a.type).name == "Date"}

@@ -11,7 +11,7 @@ import pytest
 
 from tests.api import support as s
 from tests.api.customer_sessions import ANN, BOB, customers  # noqa: F401  (the fixture)
-from tests.api.test_query_count import statements
+from tests.api.statements import statements
 
 OFFER = """mutation($input: OfferGoodwillInput!) { offerGoodwill(input: $input) {
   backorder { id goodwill { credit { amount currency } discountCode note agent } history { kind newValue cause } }

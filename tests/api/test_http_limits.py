@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from tests.waiting import PATIENCE
+
 
 async def _open(api):
     host, port = api.base.removeprefix("http://").split(":")
@@ -73,7 +75,7 @@ async def test_the_limit_is_configurable_and_covers_websocket_messages(api):
     async with api.ws() as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"x": "y" * 5000}}))
         with pytest.raises(Exception) as closed:
-            await asyncio.wait_for(ws.recv(), 5)
+            await asyncio.wait_for(ws.recv(), PATIENCE)
         assert "1009" in str(closed.value)  # message too big
 
 
@@ -87,7 +89,7 @@ async def test_a_client_slow_to_send_its_headers_is_disconnected(api):
     async def trickle():  # a header byte now and then, as a slowloris does
         with contextlib.suppress(ConnectionError):
             for _ in range(50):
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.1)  # sleep-ok: the slow client this test is about
                 writer.write(b"X")
                 await writer.drain()
 
@@ -120,7 +122,7 @@ async def test_a_client_slow_to_send_its_body_is_disconnected(api):
     # a prompt client on a kept-alive connection is not cut off by the deadlines
     for _ in range(3):
         assert (await api.gql("{ __typename }", token=None))["data"] == {"__typename": "Query"}
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.3)  # sleep-ok: time passing on a kept-alive connection is what is tested
 
 
 _NESTED_40 = json.dumps({"query": "query($a: JSON) { __typename }",

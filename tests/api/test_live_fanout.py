@@ -23,6 +23,7 @@ from api.context import Context, Principal
 from domain import events as ev
 from domain.bus import InProcessBus
 from domain.causes import Actor, Cause, CauseKind
+from tests.waiting import eventually
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CAUSE = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=5, reference="MAIN", reason="pallet")
@@ -149,8 +150,7 @@ async def _fan_out(listeners: list[Any], committed: list[list[ev.Event]]) -> Non
     assert bus.subscribers == len(listeners)
     for batch in committed:
         await bus.publish(batch)  # one transaction's events, delivered together
-    for _ in range(100):
-        await asyncio.sleep(0)
+    await eventually(lambda: hub.idle, what="the hub sends every update it was offered")
     opened = list(ev.expand(e for batch in committed for e in batch))
     for (principal, order_id, sku, document, operation_id), sink in zip(listeners, sinks, strict=True):
         expected = [{"id": operation_id, "type": "next", "payload": {"data": {

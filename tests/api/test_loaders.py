@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from strawberry.dataloader import DataLoader
 
 from api.context import Loader, _mapped, load_many_now, load_now
-from tests.api.test_fuzz_mutations import DERANDOMIZE
+from tests.api.fuzzing import DERANDOMIZE
 
 KEYS = st.sampled_from(["a", "b", "c", "d", "missing"])
 STEP = st.one_of(

@@ -8,17 +8,23 @@ import json
 import os
 import subprocess
 import sys
+import time
+from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from domain.use_cases import shared
 from tests.api.served import PRODUCT, ROOT, agent_token, served
+from tests.waiting import PATIENCE, eventually
 
 ORDER = ('mutation Order($email: String!) { placeOrder(input: {customer: {email: $email}, channel: ONLINE, '
          'lines: [{sku: "MUG", quantity: 2}]}) { backorders { id } userErrors { code } } }')
 RECEIVE = ('mutation Receive($sku: String!) { receiveStock(input: {sku: $sku, quantity: 3}) '
            '{ userErrors { code } } }')
+RECEIVE_MANY = ('mutation ReceiveMany($sku: String!, $quantity: Int!) { receiveStock(input: {sku: $sku, '
+                'quantity: $quantity}) { userErrors { code } } }')
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -37,6 +43,43 @@ async def scrape(api, token: str | None = None) -> dict:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     return samples(response.text)
+
+
+
+async def test_a_staged_receipt_is_observed_once_whole(api, monkeypatch: pytest.MonkeyPatch):
+    """A receipt for a long queue put away a chunk a transaction (issue 15): one receipt in the metrics, timed to
+    its last chunk and counting every backorder its chunks served, not its first transaction's."""
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)  # short queues served from their heads' rows
+    monkeypatch.setattr(shared, "STAGE_CHUNK", 2)  # two backorders a transaction
+    monkeypatch.setattr(shared, "STAGE_ON_EVERY_STORE", True)  # on PostgreSQL too (the service stages on SQLite)
+    chunks: list[float] = []
+    chunk = shared._put_away_chunk
+
+    async def slow_chunk(deps: Any, sku: str) -> bool:  # each chunk takes 50 ms more, for the duration to show
+        chunks.append(time.perf_counter())
+        await asyncio.sleep(0.05)  # sleep-ok: a slower chunk, not a wait
+        return await chunk(deps, sku)
+
+    monkeypatch.setattr(shared, "_put_away_chunk", slow_chunk)
+    # given 7 backorders of 2 units each
+    assert (await api.gql(PRODUCT))["data"]["upsertProduct"]["userErrors"] == []
+    for n in range(7):
+        assert (await api.gql(ORDER, {"email": f"c{n}@example.com"}))["data"]["placeOrder"]["backorders"]
+    before = await scrape(api)
+    # when 13 units come: 6 served whole and the 7th in part, two a transaction
+    received = await api.gql(RECEIVE_MANY, {"sku": "MUG", "quantity": 13})
+    assert received["data"]["receiveStock"]["userErrors"] == []
+    after = await scrape(api)
+    # then the receipt was put away in 4 transactions (3 chunks after its own; the last finds none staged)
+    assert len(chunks) == 4
+    # and it is one receipt that served 7 backorders and lasted at least its chunks' 150 ms
+    assert value(after, "backorder_receipt_duration_seconds_count") == value(
+        before, "backorder_receipt_duration_seconds_count") + 1
+    assert value(after, "backorder_receipt_backorders_served_sum") == value(
+        before, "backorder_receipt_backorders_served_sum") + 7
+    assert value(after, "backorder_receipt_duration_seconds_sum") - value(
+        before, "backorder_receipt_duration_seconds_sum") >= 0.15
+    assert value(after, "backorder_waiting_backorders") == 1 and value(after, "backorder_waiting_units") == 1
 
 
 @pytest.mark.api_settings(metrics_token="scrape-secret-123")
@@ -85,13 +128,12 @@ async def test_open_websockets_are_counted(api):
     open_before = value(await scrape(api), "backorder_open_websockets")  # this process's other tests' sockets
     async with api.ws() as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {api.token}"}}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "connection_ack"
         assert value(await scrape(api), "backorder_open_websockets") == open_before + 1
-    for _ in range(50):
-        if value(await scrape(api), "backorder_open_websockets") == open_before:
-            break
-        await asyncio.sleep(0.05)
-    assert value(await scrape(api), "backorder_open_websockets") == open_before
+    async def open_now() -> float:
+        return value(await scrape(api), "backorder_open_websockets")
+
+    await eventually(open_now, lambda count: count == open_before, what="the closed websocket is no longer counted")
 
 
 async def test_several_processes_are_added_up(db_url, tmp_path):
@@ -114,12 +156,13 @@ async def test_several_processes_are_added_up(db_url, tmp_path):
                 await http.post(f"{one.base}/graphql", json={"query": PRODUCT})
                 await http.post(f"{one.base}/graphql", json={"query": ORDER, "variables": {"email": "a@example.com"}})
                 await http.post(f"{one.base}/graphql", json={"query": RECEIVE, "variables": {"sku": "MUG"}})
-                figures: dict = {}
-                for _ in range(100):  # the worker sends the customer's digest (logged: no SMTP configured)
-                    figures = samples((await http.get(f"{two.base}/metrics")).text)
-                    if value(figures, "backorder_sends_total", channel="email", outcome="logged") >= 1:
-                        break
-                    await asyncio.sleep(0.1)
+                async def scraped() -> dict:
+                    return samples((await http.get(f"{two.base}/metrics")).text)
+
+                # the worker sends the customer's digest (logged: no SMTP configured)
+                figures = await eventually(scraped, lambda f: value(
+                    f, "backorder_sends_total", channel="email", outcome="logged") >= 1,
+                    what="the worker's send counted by the other server")
         finally:
             worker.terminate()
             worker.wait(10)

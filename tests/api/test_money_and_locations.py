@@ -14,7 +14,7 @@ from api.ids import encode_id
 from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest, ProductInput
 from tests.api import support as s
-from tests.api.test_customer_isolation import Customer
+from tests.api.customer_sessions import Customer
 
 ERRORS = "userErrors { field message code }"
 RATE = f"""mutation($input: UpsertExchangeRateInput!) {{ upsertExchangeRate(input: $input) {{
@@ -155,6 +155,9 @@ async def test_an_unknown_location_is_refused_everywhere_a_location_is_input(api
         ("placeOrder", "PlaceOrderInput", "order { id }",
          {"customer": {"email": "ann@example.com"}, "channel": "PHONE", "lines": [{"sku": "MUG", "quantity": 1}],
           "location": "NOWHERE"}),
+        ("receivePurchaseOrder", "ReceivePurchaseOrderInput", "purchaseOrder { id }",
+         {"id": encode_id("PurchaseOrder", (await s.purchase_order(api.desk, date(2026, 3, 20), ("MUG", 2))).id),
+          "location": "nowhere"}),
     ]
     for mutation, kind, fields, variables in cases:
         before = await _everything(api)
@@ -195,3 +198,74 @@ async def test_order_lines_and_shipments_say_which_location_their_units_come_fro
     lines = (await api.gql(LINES, {"id": order}))["data"]["order"]["lines"]
     assert lines[0]["locations"] == [{"location": "LEEDS", "heldQuantity": 0, "shippedQuantity": 2},
                                      {"location": "MAIN", "heldQuantity": 0, "shippedQuantity": 2}]
+
+
+RECEIVE = f"""mutation($input: ReceivePurchaseOrderInput!) {{ receivePurchaseOrder(input: $input) {{
+  purchaseOrder {{ status location }} {ERRORS} }} }}"""
+STOCK = """{ product(sku: "MUG") { stock { location onHand } } }"""
+
+
+async def test_a_purchase_order_is_received_into_the_location_the_agent_chooses_else_its_own(api):
+    # given a PO of 3 mugs bound for MAIN, and a second store
+    await api.desk.upsert_location("LEEDS", "Leeds store")
+    await s.product(api.desk, "MUG")
+    po = await s.purchase_order(api.desk, date(2026, 3, 20), ("MUG", 3))
+    po_id = encode_id("PurchaseOrder", po.id)
+    # when 2 are received at LEEDS, then the rest with no location named
+    into_leeds = {"id": po_id, "lines": [{"sku": "MUG", "quantity": 2}], "location": " leeds "}
+    first = (await api.gql(RECEIVE, {"input": into_leeds}))["data"]["receivePurchaseOrder"]
+    rest = (await api.gql(RECEIVE, {"input": {"id": po_id}}))["data"]["receivePurchaseOrder"]
+    # then LEEDS holds 2 and the PO's own location (MAIN) the last one; the PO still says where it was bound
+    assert first == {"purchaseOrder": {"status": "PARTIALLY_RECEIVED", "location": "MAIN"}, "userErrors": []}
+    assert rest == {"purchaseOrder": {"status": "RECEIVED", "location": "MAIN"}, "userErrors": []}
+    stock = (await api.gql(STOCK))["data"]["product"]["stock"]
+    assert sorted((row["location"], row["onHand"]) for row in stock) == [("LEEDS", 2), ("MAIN", 1)]
+
+
+SHIPPED = """query($id: ID!) { order(id: $id) { lines { quantity allocatedQuantity shippedQuantity
+  backorder { quantity shippedQuantity } } } }"""
+
+
+async def test_a_lines_shipped_quantity_counts_only_the_units_set_aside_at_placement(api):
+    # given 4 mugs ordered with 3 on the shelf (3 set aside, 1 backordered), and the waiting one then received
+    await s.product(api.desk, "MUG", stock=3)
+    placed = await s.order(api.desk, "ann@example.com", ("MUG", 4))
+    await api.desk.receive_stock("MUG", 1)
+    order = s.order_id(placed)
+    # when everything set aside ships
+    assert (await api.gql(SHIP, {"input": {"orderId": order}}))["data"]["shipAllocated"]["shipment"]["units"] == 4
+    # then the line counts its own 3, its backorder the 1 that came later: the sum is what shipped (as the
+    # schema's description of OrderLine.shippedQuantity says)
+    [line] = (await api.gql(SHIPPED, {"id": order}))["data"]["order"]["lines"]
+    assert line == {"quantity": 4, "allocatedQuantity": 3, "shippedQuantity": 3,
+                    "backorder": {"quantity": 1, "shippedQuantity": 1}}
+
+
+RETIRE = f"""mutation($code: String!) {{ retireLocation(input: {{code: $code}}) {{
+  location {{ code name }} keptForHistory {ERRORS} }} }}"""
+
+
+async def test_agents_retire_a_location_only_once_nothing_is_there_or_on_its_way(api):
+    # given a store with a mug on the shelf, a dock a purchase order is bound for, and a location set up by mistake
+    await s.product(api.desk, "MUG")
+    for code in ("STORE", "DOCK", "TYPO"):
+        await api.desk.upsert_location(code, code.title())
+    await api.desk.receive_stock("MUG", 1, "STORE")
+    supplier = await api.desk.upsert_supplier(None, "Acme", 10)
+    await api.desk.create_purchase_order(supplier.id, date(2026, 3, 20), [LineRequest("MUG", 2)], number="PO-9",
+                                         location="DOCK")
+    # when each is retired: the store and the dock are refused at the code, saying why, and nothing changes
+    for code, why in (("STORE", "still holds 1 units"), ("DOCK", "PO-9"), ("MAIN", "default location")):
+        before = await _everything(api)
+        refused = (await api.gql(RETIRE, {"code": code}))["data"]["retireLocation"]
+        assert refused["location"] is None
+        [error] = refused["userErrors"]
+        assert (error["field"], error["code"]) == ("code", "LOCATION_IN_USE") and why in error["message"], error
+        assert await _everything(api) == before
+    # then the one nothing referred to is removed; the store, emptied, is kept for its history
+    removed = (await api.gql(RETIRE, {"code": "typo"}))["data"]["retireLocation"]
+    assert removed == {"location": {"code": "TYPO", "name": "Typo"}, "keptForHistory": False, "userErrors": []}
+    await api.desk.adjust_stock("MUG", -1, "moved to MAIN", "STORE")
+    kept = (await api.gql(RETIRE, {"code": "STORE"}))["data"]["retireLocation"]
+    assert (kept["keptForHistory"], kept["userErrors"]) == (True, [])
+    assert [row["code"] for row in (await api.gql(REFERENCE))["data"]["locations"]] == ["DOCK", "MAIN"]

@@ -220,18 +220,23 @@ async def test_kpis(api):
 
 
 async def test_preferences_say_when_the_phone_replied_stop(api):
-    # given Ann asks for texts to her number
-    set_prefs = """mutation { updateNotificationPreferences(input: {customerEmail: "ann@example.com", bySms: true,
-      phone: "+447700900123"}) { preferences { bySms smsStopped } userErrors { code } } }"""
-    prefs = (await api.gql(set_prefs))["data"]["updateNotificationPreferences"]
-    assert prefs == {"preferences": {"bySms": True, "smsStopped": False}, "userErrors": []}
+    # given Ann asks for texts to her number (her own save: an agent turns texts on only with her consent on record)
+    ann = "ann@example.com"
+    read_prefs = '{ customerPreferences(email: "ann@example.com") { bySms smsStopped } }'
+
+    async def her_own_save() -> dict:
+        await api.desk.set_notification_preferences(ann, {"by_sms": True, "phone": "+447700900123"}, by=ann,
+                                                    by_agent=False)
+        return (await api.gql(read_prefs))["data"]["customerPreferences"]
+
+    assert await her_own_save() == {"bySms": True, "smsStopped": False}
     # when her phone replies STOP, and she ticks SMS again in a form
     from domain.store.notify import set_sms_consent
 
     await set_sms_consent("+447700900123", True, api.clock.now(), "inbound STOP")
-    again = (await api.gql(set_prefs))["data"]["updateNotificationPreferences"]
+    again = await her_own_save()
     # then the preferences say texts are stopped until the phone says START
-    assert again["preferences"] == {"bySms": True, "smsStopped": True}
+    assert again == {"bySms": True, "smsStopped": True}
     await set_sms_consent("+447700900123", False, api.clock.now(), "inbound START")
     read = await api.gql('{ customerPreferences(email: "ann@example.com") { smsStopped } }')
     assert read["data"]["customerPreferences"] == {"smsStopped": False}

@@ -4,12 +4,13 @@ does not exist."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
+from typing import Any
 
 from api.ids import encode_id
 from domain.store import notify as store
 from tests.api import support as s
+from tests.waiting import eventually
 
 FIELDS = ("id kind channel recipient customerEmail subject body status deliveryStatus attempts lastError "
           "createdAt nextAttemptAt sentAt")
@@ -53,11 +54,11 @@ async def test_retrying_a_dead_message_queues_it_again_and_it_is_sent(api):
     assert (again["status"], again["attempts"], again["lastError"]) == ("QUEUED", 0, None)
     assert again["nextAttemptAt"] == api.clock.now().isoformat()
     # the dispatcher was woken: with no SMTP configured the message is logged as not sent, one try
-    for _ in range(200):  # until it is (a state to reach, not a silence to wait out)
-        sent = (await api.gql(ONE, {"id": gid}))["data"]["notification"]
-        if sent["status"] not in ("QUEUED", "SENDING"):
-            break
-        await asyncio.sleep(0.05)
+    async def shown() -> dict[str, Any]:
+        return (await api.gql(ONE, {"id": gid}))["data"]["notification"]
+
+    sent = await eventually(shown, lambda n: n["status"] not in ("QUEUED", "SENDING"),
+                            what="the woken dispatcher tries the message")
     assert (sent["status"], sent["attempts"], sent["sentAt"]) == ("LOGGED", 1, api.clock.now().isoformat())
     # a message that has not failed is not retried
     refused = (await api.gql(RETRY, {"id": gid}))["data"]["retryNotification"]

@@ -11,8 +11,8 @@ from api.ids import decode_id, encode_id
 from domain.reorder import ReorderPolicy
 from domain.services import LineRequest
 from tests.api import support as s
-from tests.api.test_customer_isolation import Customer
-from tests.api.test_query_count import statements
+from tests.api.customer_sessions import Customer
+from tests.api.statements import statements
 
 pytestmark = pytest.mark.db
 

@@ -4,7 +4,6 @@ bad input is a typed userError naming its input field, and nothing changes."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest
 from tests.api import support as s
+from tests.waiting import eventually
 
 ANN, BOB = "ann@example.com", "bob@example.com"
 SET = """mutation($input: SetBackorderPreferencesInput!) { setBackorderPreferences(input: $input) {
@@ -182,9 +182,7 @@ async def test_a_consented_substitute_is_taken_as_soon_as_its_stock_arrives(api)
     # when cups arrive, the serving process's worker takes them for her, without the hourly pass
     received = await api.gql("""mutation { receiveStock(input: {sku: "CUP", quantity: 5}) { userErrors { code } } }""")
     assert received["data"]["receiveStock"]["userErrors"] == []
-    for _ in range(100):
-        seen = (await api.gql(SEEN, {"id": backorder}))["data"]["backorder"]
-        if seen["status"] == "SUBSTITUTED":
-            break
-        await asyncio.sleep(0.05)
-    assert seen["status"] == "SUBSTITUTED"
+    async def seen() -> dict[str, Any]:
+        return (await api.gql(SEEN, {"id": backorder}))["data"]["backorder"]
+
+    await eventually(seen, lambda b: b["status"] == "SUBSTITUTED", what="the worker takes the arrived substitute")

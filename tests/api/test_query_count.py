@@ -1,14 +1,11 @@
 """No N+1: a page of orders with everything hanging off them costs a fixed number of SQL statements,
 whatever the page size, because related objects come through the request's DataLoaders."""
 
-import asyncio
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
 from domain.services import LineRequest
 from tests.api import support as s
+from tests.api.statements import statements
 
 ORDERS = """query($first: Int!) { orders(first: $first) { totalCount nodes {
   id number customer { email tier } placedAt
@@ -20,37 +17,6 @@ ORDERS = """query($first: Int!) { orders(first: $first) { totalCount nodes {
       product { sku onHand unitsBackordered inbound { purchaseOrderNumber expectedDate quantity } }
       substitutes { product { sku name } availableQuantity available priceDifference { amount } } } }
   backorders { id sku } } } }"""
-
-
-class StatementLog(logging.Handler):
-    """tortoise logs every statement it sends at DEBUG on "tortoise.db_client" (the server runs in this
-    process). The notification dispatcher polls on its own task: its statements are not the request's."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        task = asyncio.current_task()
-        message = record.getMessage()
-        if task is not None and task.get_name().startswith("dispatcher"):
-            return
-        if message.startswith(("Created connection", "Closed connection")):
-            return
-        self.statements.append(message)
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    logger = logging.getLogger("tortoise.db_client")
-    handler, level = StatementLog(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler.statements
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 async def _fifty_orders(api) -> None:
@@ -102,6 +68,17 @@ async def test_a_page_of_orders_costs_the_same_statements_for_10_as_for_50(api):
     assert fifty <= 12, (fifty, sent)  # 12: the token, orders (count, ids, rows), and one per kind of related row
 
 
+async def test_only_the_statements_of_the_requests_made_in_the_block_are_counted(api):
+    # given a statement sent beside the request, as a background loop's round would be (a product written by
+    # the test itself, not by a request)
+    with statements() as sent:
+        await s.product(api.desk, "MUG", stock=1)
+        await api.gql("{ viewer { name } }")
+    # then only the request's own reads are counted
+    assert sent and all('"products"' not in sql for sql in sent), sent
+    assert any('"api_tokens"' in sql for sql in sent), sent
+
+
 def _portal_orders_document() -> str:
     """The portal's `Orders` query exactly as it sends it (from frontend/portal/documents.js, as the bench reads it)."""
     from bench.portal_query import portal_document
@@ -111,7 +88,7 @@ def _portal_orders_document() -> str:
 
 async def test_the_portals_orders_query_costs_a_fixed_small_number_of_statements(api):
     # given: the 50 orders above, and a customer with 6 of them, signed in to the portal with a session cookie
-    from tests.api.test_customer_isolation import Customer
+    from tests.api.customer_sessions import Customer
 
     await _fifty_orders(api)
     for _ in range(5):

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from graphql import parse, validate
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 
@@ -23,7 +23,8 @@ from api.query_limits import limit_errors
 from api.schema import build_schema
 from tests.api import support as s
 from tests.api.conftest import free_port
-from tests.api.test_customer_isolation import Customer
+from tests.api.customer_sessions import Customer
+from tests.waiting import eventually_sync
 
 BIN = Path(sys.executable).parent / "backorder"
 SCHEMA = build_schema()._schema
@@ -47,15 +48,11 @@ def server(tmp_path: Path):
                                stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise AssertionError("serve never came up: " + (tmp_path / "serve.log").read_text()[-2000:])
+        try:
+            eventually_sync(lambda: httpx.get(f"{base}/healthz", timeout=1).status_code == 200,
+                            what="serve comes up", ignoring=(httpx.TransportError,))
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {(tmp_path / 'serve.log').read_text()[-2000:]}") from None
         yield base
     finally:
         process.terminate()
@@ -76,7 +73,7 @@ async def test_a_fragment_bomb_is_refused_at_once_and_healthz_stays_responsive(s
                 started = time.perf_counter()
                 assert (await client.get(f"{server}/healthz")).status_code == 200
                 seen.append(time.perf_counter() - started)
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.005)  # sleep-ok: the probe's pace
             return seen
 
         async def health_while(work) -> list[float]:
@@ -99,7 +96,7 @@ async def test_a_fragment_bomb_is_refused_at_once_and_healthz_stays_responsive(s
                     "the document has more than 5000 fields once its fragments are written out"]
 
         async def idle() -> None:
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # sleep-ok: the quiet spell the baseline is measured in
 
         await client.post(f"{server}/graphql", json={"query": bomb})  # warm-up: the first request compiles
         quiet = await health_while(idle)  # the baseline, on this machine as loaded as it is now
@@ -112,7 +109,7 @@ async def test_a_fragment_bomb_is_refused_at_once_and_healthz_stays_responsive(s
 
 def _strawberry_verdict(schema, document):
     rules = [*QueryDepthLimiter(max_depth=4).validation_rules, *MaxAliasesLimiter(max_alias_count=3).validation_rules]
-    return sorted({e.message for e in validate(schema, document, rules)})
+    return sorted({e.message for e in validate(schema, document, rules, max_errors=10**6)})
 
 
 # documents on the Viewer/Order types, with fragments spread at most a few times (so that strawberry's own
@@ -146,6 +143,12 @@ def _document(draw):
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_document())
+# more than graphql-core's 100 validation errors from strawberry's limiters (CI found it): validation aborted
+@example(document_text=(
+    'query Q { viewer { ...F0 ...F0 } } fragment F0 on Viewer { name ...F1 ...F1 } fragment F1 on Viewer '
+    '{ ...F2 viewer { name ...F2 ...F2 } name } fragment F2 on Viewer { viewer { viewer { viewer { name v'
+    'iewer { name } } viewer { name name name } viewer { name viewer { name } } } viewer { viewer { viewe'
+    'r { name } viewer { name name name } name } name } } }'))
 def test_the_limits_agree_with_strawberrys_on_every_document_it_can_measure(document_text):
     document = parse(document_text)
     ours = sorted({e.message for e in limit_errors(document, max_depth=4, max_aliases=3, max_fields=10**9)})

@@ -8,7 +8,7 @@ from datetime import timedelta
 from domain.customers import NotificationPreferences
 from domain.store.portal import save_preferences
 from tests.api import support as s
-from tests.api.test_customer_isolation import customers  # noqa: F401 - `customers` is a fixture
+from tests.api.customer_sessions import customers  # noqa: F401 - `customers` is a fixture
 
 MINE = "{ backorders { nodes { id queueExplanation } } }"
 ALL = '{ backorders(filter: {sku: "LAMP"}) { nodes { id queuePosition queueExplanation } } }'

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from api.demo import TOUR_SKU, load_demo
 from tests.api import support as s
+from tests.waiting import PATIENCE
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -50,7 +51,7 @@ async def test_the_readme_tour_on_the_demo_data(api):
     # a second tab watches the queue; GraphiQL sends its Headers tab as the connection_init payload
     async with api.ws(origin=api.base) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {api.token}"}}))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        assert json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))["type"] == "connection_ack"
         before = api.bus.subscribers
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": subscription}}))
         await s.listening(api, before)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from tests.api import support as s
-from tests.api.test_customer_isolation import Customer
+from tests.api.customer_sessions import Customer
 
 SIGN_OUT = {"query": "mutation { signOut { ok } }"}
 WHO = "{ viewer { role customerEmail } }"

@@ -9,6 +9,7 @@ import pytest
 
 from api.ids import encode_id
 from tests.api import support as s
+from tests.waiting import PATIENCE
 
 # the consumers of committed events, with a long queue's change in either form (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("both_event_forms")
@@ -32,7 +33,7 @@ async def test_an_order_filter_gets_only_that_orders_events(api):
         await api.gql(RECEIVE, {"sku": "MUG", "qty": 5})  # both are served
         await api.gql("""mutation($id: ID!) { cancelBackorder(input: {id: $id}) { userErrors { code } } }""",
                       {"id": bob_backorder})
-        updates = await s.received(ws)
+        updates = await s.received(api, ws)
     finally:
         await ws.close()
     assert {u["backorderId"] for u in updates} == {ann_backorder}
@@ -55,7 +56,7 @@ async def test_a_sku_filter_gets_only_that_skus_events(api):
         await api.gql(RECEIVE, {"sku": "CUP", "qty": 1})
         await s.order(api.desk, "bob@example.com", ("MUG", 4))
         bob = await s.order(api.desk, "bob@example.com", ("CUP", 4))
-        updates = await s.received(ws)
+        updates = await s.received(api, ws)
     finally:
         await ws.close()
     assert {u["backorder"]["sku"] for u in updates} == {"CUP"}
@@ -75,9 +76,9 @@ async def test_a_moved_or_cancelled_purchase_order_arrives_as_eta_changed(api):
     try:
         moved = await api.gql(MOVE_PO, {"input": {"id": po_id, "expectedDate": "2026-03-20"}})
         assert moved["data"]["updatePurchaseOrder"]["userErrors"] == []
-        [later] = await s.received(ws)
+        [later] = await s.received(api, ws)
         await api.gql(MOVE_PO, {"input": {"id": po_id, "cancel": True}})
-        [cancelled] = await s.received(ws)
+        [cancelled] = await s.received(api, ws)
     finally:
         await ws.close()
     [backorder] = s.backorder_ids(ann)
@@ -94,8 +95,8 @@ async def test_a_moved_or_cancelled_purchase_order_arrives_as_eta_changed(api):
 async def test_a_malformed_order_id_in_the_filter_ends_the_subscription_with_an_error(api):
     ws = await api.subscribe(UPDATES, {"filter": {"orderId": "not-an-order"}})
     try:
-        message = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        done = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        message = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
+        done = json.loads(await asyncio.wait_for(ws.recv(), PATIENCE))
     finally:
         await ws.close()
     assert message["type"] == "next" and message["payload"]["data"] is None

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from domain.services import ProductInput
 from domain.use_cases.supplier_history import HistoricalLine
-from tests.api.test_query_count import statements
+from tests.api.statements import statements
 
 REPORT = """query($from: Date, $to: Date) { supplierPerformance(from: $from, to: $to) {
   suppliers { supplier { name } linesReceived onTimeRate onTimeRateAsFirstPromised meanDelayDays

@@ -1,42 +1,21 @@
 """What the agent-console browser tests share (tests/browser/test_agent_*.py): the shop they start from,
-signing in with a role's token, confirming a dialog, and where screenshots go."""
+signing in with a role's token, and confirming a dialog."""
 
 from __future__ import annotations
 
-import os
 import re
-from datetime import date
-from decimal import Decimal
-from pathlib import Path
 
 from playwright.async_api import expect
 
-from domain.model import Channel
-from domain.services import CustomerDetails, LineRequest, ProductInput
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-UPDATE_SCREENSHOTS = os.environ.get("BACKORDER_UPDATE_SCREENSHOTS") == "1"
+from domain.services import CustomerDetails
+from tests.browser.shop import lamp_shop
 
 
 async def shop(api) -> dict[str, str]:
-    """Given a lamp with 2 in stock, PO-77 bringing 5 on 10 March, a substitute in stock, and two customers
-    waiting: Olga (3 ordered in store, 1 waiting) ahead of Ann (4 ordered online, all waiting)."""
-    desk = api.desk
-    supplier = await desk.upsert_supplier(None, "Lumen Ltd", 20)
-    await desk.upsert_product(ProductInput(sku="LAMP-ALT", name="Brass desk lamp", price=Decimal("34.00"),
-                                           currency="GBP"))
-    await desk.upsert_product(ProductInput(sku="LAMP", name="Anglepoise lamp", price=Decimal("29.50"),
-                                           currency="GBP", substitutes=("LAMP-ALT",), supplier_id=supplier.id))
-    await desk.receive_stock("LAMP", 2)
-    await desk.receive_stock("LAMP-ALT", 10)
-    po = await desk.create_purchase_order(supplier.id, date(2026, 3, 10), [LineRequest("LAMP", 5)], number="PO-77")
-    olga = await desk.place_order(CustomerDetails("olga@example.com", "Olga", "+447700900111"), Channel.STORE,
-                                  [LineRequest("LAMP", 3)])
-    ann = await desk.place_order(CustomerDetails("ann@example.com", "Ann Baker", "+447700900123"), Channel.ONLINE,
-                                 [LineRequest("LAMP", 4)])
-    return {"po": po.id, "olga": olga.number, "ann": ann.number, "ann_id": ann.id}
+    """Given the lamp shop (tests/browser/shop.py), its two customers with phone numbers."""
+    po, olga, ann = await lamp_shop(api, CustomerDetails("olga@example.com", "Olga", "+447700900111"),
+                                    CustomerDetails("ann@example.com", "Ann Baker", "+447700900123"))
+    return {"po": po, "olga": olga.number, "ann": ann.number, "ann_id": ann.id}
 
 
 async def sign_in(api, page, role: str = "agent") -> None:
@@ -48,3 +27,13 @@ async def sign_in(api, page, role: str = "agent") -> None:
 
 async def confirm(page, button: str = "Confirm") -> None:
     await page.get_by_role("dialog").get_by_role("button", name=button).click()
+
+
+async def refuses_none_beside_the_field(page, dialog, field: str, button: str, error: str) -> None:
+    """A dialog opened on its `field` (focused), where 0 units is refused by the desk: the message stands beside
+    the field (the `error` selector) and the field is marked invalid, the dialog still open for a better value."""
+    await expect(dialog.get_by_label(field)).to_be_focused()
+    await dialog.get_by_label(field).fill("0")
+    await confirm(page, button)
+    await expect(dialog.locator(error)).not_to_be_empty()
+    await expect(dialog.get_by_label(field)).to_have_attribute("aria-invalid", "true")

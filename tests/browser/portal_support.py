@@ -4,42 +4,23 @@ agent console's tests use it too), and the finder of English words left on a tra
 
 from __future__ import annotations
 
-import os
 import re
-from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 from playwright.async_api import expect
 
-from domain.model import Channel
-from domain.services import CustomerDetails, LineRequest, ProductInput
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-# the screenshots in docs/ are refreshed on demand (BACKORDER_UPDATE_SCREENSHOTS=1), not by every run
-UPDATE_SCREENSHOTS = os.environ.get("BACKORDER_UPDATE_SCREENSHOTS") == "1"
-
+from domain.services import CustomerDetails
+from tests.browser.shop import lamp_shop
 
 LINK = """mutation($email: String!) { customerPortalLink(input: {email: $email}) { url expiresAt
   userErrors { message code } } }"""
 
 
 async def shop(api) -> dict[str, str]:
-    """Given a lamp with 2 in stock, a PO of 5 due 10 March, a substitute in stock, and two customers."""
-    desk = api.desk
-    supplier = await desk.upsert_supplier(None, "Lumen Ltd", 20)
-    await desk.upsert_product(ProductInput(sku="LAMP-ALT", name="Brass desk lamp", price=Decimal("34.00"),
-                                           currency="GBP"))
-    await desk.upsert_product(ProductInput(sku="LAMP", name="Anglepoise lamp", price=Decimal("29.50"),
-                                           currency="GBP", substitutes=("LAMP-ALT",), supplier_id=supplier.id))
-    await desk.receive_stock("LAMP", 2)
-    await desk.receive_stock("LAMP-ALT", 10)
-    po = await desk.create_purchase_order(supplier.id, date(2026, 3, 10), [LineRequest("LAMP", 5)], number="PO-77")
-    other = await desk.place_order(CustomerDetails("olga@example.com", "Olga"), Channel.STORE, [LineRequest("LAMP", 3)])
-    mine = await desk.place_order(CustomerDetails("ann@example.com", "Ann"), Channel.ONLINE, [LineRequest("LAMP", 4)])
-    return {"po": po.id, "other_order": other.id, "mine": mine.number, "other_number": other.number}
+    """Given the lamp shop (tests/browser/shop.py): Ann's order is "mine", Olga's the other customer's."""
+    po, other, mine = await lamp_shop(api, CustomerDetails("olga@example.com", "Olga"),
+                                      CustomerDetails("ann@example.com", "Ann"))
+    return {"po": po, "other_order": other.id, "mine": mine.number, "other_number": other.number}
 
 
 async def link_for(api, email: str) -> str:

@@ -9,8 +9,9 @@ import re
 
 from playwright.async_api import expect
 
-from tests.browser.agent_support import DOCS, UPDATE_SCREENSHOTS, confirm, shop, sign_in
+from tests.browser.agent_support import confirm, shop, sign_in
 from tests.browser.portal_support import assert_hidden_is_hidden
+from tests.browser.shop import DOCS, UPDATE_SCREENSHOTS
 from tests.browser.test_graphiql import only_this_host, record_requests
 
 

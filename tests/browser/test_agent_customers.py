@@ -13,7 +13,8 @@ from playwright.async_api import expect
 from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest
 from notifications.settings import NotificationSettings, SmtpSettings
-from tests.browser.agent_support import DOCS, UPDATE_SCREENSHOTS, confirm, shop, sign_in
+from tests.browser.agent_support import confirm, shop, sign_in
+from tests.browser.shop import DOCS, UPDATE_SCREENSHOTS
 from tests.notifications.conftest import SmtpServer
 
 MAIL = SmtpServer()  # not listening yet: the first send fails, the agent retries once it is up
@@ -141,3 +142,14 @@ async def test_numbers_are_figures_and_inline_svg_charts(api, page, tmp_path):
     shots = DOCS if UPDATE_SCREENSHOTS else tmp_path
     await page.screenshot(path=str(shots / "agent-numbers.png"), full_page=True)
     assert page.console_errors == []
+
+
+async def test_every_fact_about_a_customer_starts_at_the_same_place(api, page):
+    # the consent on record once sat in a grid of its own, its value ~19 px left of the other values
+    await shop(api)
+    await sign_in(api, page)
+    await page.goto(f"{api.base}/agent#customer/ann@example.com")
+    card = page.get_by_test_id("customer-card")
+    await expect(card.get_by_test_id("consent")).to_be_visible()
+    lefts = await card.locator("dd").evaluate_all("dds => dds.map(dd => Math.round(dd.getBoundingClientRect().left))")
+    assert len(lefts) >= 7 and len(set(lefts)) == 1, lefts

@@ -14,7 +14,8 @@ from playwright.async_api import expect
 from api.ids import encode_id
 from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest
-from tests.browser.agent_support import DOCS, UPDATE_SCREENSHOTS, confirm, shop, sign_in
+from tests.browser.agent_support import confirm, shop, sign_in
+from tests.browser.shop import DOCS, UPDATE_SCREENSHOTS
 
 
 @pytest.mark.api_settings(session_hours=24 * 30)  # the clock moves 10 days on below; the session must outlast it

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from playwright.async_api import expect
 
-from tests.browser.agent_support import DOCS, UPDATE_SCREENSHOTS, confirm, sign_in
+from tests.browser.agent_support import confirm, sign_in
+from tests.browser.shop import DOCS, UPDATE_SCREENSHOTS
 
 LISTS = "{ locations { code name } exchangeRates { fromCurrency toCurrency rate date } }"
 

@@ -5,6 +5,7 @@ customer's language, the console short), and an amount times a count is exact to
 from __future__ import annotations
 
 import random
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -60,11 +61,30 @@ async def test_each_page_keeps_its_own_conventions(api, browser):
     assert got[0] == "4. März 2026"
     assert got[1] == "4 Mar 2026"
     assert got[2] == "—"
-    assert got[3].startswith("2. März 2026") and "17:00" in got[3] and ("GMT+8" in got[3] or "SGT" in got[3])
+    assert got[3] == "2. März 2026, 17:00 Singapurische Normalzeit"  # the zone named in German, not "GMT+8"
     assert "10:00" in got[4] or "09:00" in got[4]  # the browser's own zone (London: GMT, 09:00)
     assert got[5] == "21,95\xa0£"
     assert got[6] == "£21.95"
     assert got[7] == "5 X1"
+
+
+async def test_a_time_names_its_zone_in_words_in_every_language_never_as_an_offset(api, browser):
+    # the German phone showed "GMT+0": Intl's short name where German has none for London; the portal's
+    # languages (domain.customers.SUPPORTED_LANGUAGES) in the zones customers keep, winter and summer
+    zones = ["Europe/London", "UTC", "Europe/Berlin", "Europe/Madrid", "Europe/Paris", "America/New_York",
+             "Asia/Singapore", "Australia/Sydney", "Asia/Kolkata"]
+    calls = [["formatDateTime", {"locale": locale, "month": "long", "zoneName": True, "timeZone": zone}, at, None]
+             for locale in ("en-GB", "de-DE", "fr-FR", "es-ES") for zone in zones
+             for at in ("2026-01-15T09:00:00Z", "2026-07-15T09:00:00Z")]
+    got = await _run(api, browser, calls, "Europe/London")
+    offsets = [(call[1]["locale"], call[1]["timeZone"], text) for call, text in zip(calls, got, strict=True)
+               if re.search(r"(GMT|UTC)\s*[+\-\u2212]\d", text)]
+    assert offsets == []
+    said = dict(zip([(c[1]["locale"], c[1]["timeZone"], c[2]) for c in calls], got, strict=True))
+    assert said[("de-DE", "Europe/London", "2026-01-15T09:00:00Z")] == (
+        "15. Jan. 2026, 09:00 Vereinigtes Königreich (Ortszeit)")
+    assert said[("de-DE", "UTC", "2026-01-15T09:00:00Z")] == "15. Jan. 2026, 09:00 UTC"
+    assert said[("en-GB", "Europe/London", "2026-07-15T09:00:00Z")] == "15 Jul 2026, 10:00 BST"
 
 
 async def test_an_amount_times_a_count_is_exact_to_the_cent(api, browser):

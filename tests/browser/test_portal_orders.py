@@ -101,16 +101,23 @@ async def test_every_line_shows_its_status_price_and_total_and_times_name_their_
     await expect(order.locator(".meta")).to_have_text(re.compile(r"^Placed 2 Mar 2026, 09:00 UTC$"))
 
 
-async def test_a_substitute_at_the_same_price_is_confirmed_too_and_the_line_reads_as_replaced(api, page):
+async def _offered_a_blue_mug(api, page, price: str, quantity: int):
+    """Ann waits for `quantity` green mugs (8.00) with blue ones at `price` in stock as their alternative; she
+    opens the portal from a link and asks to take the blue ones. Returns the dialog that asks her to confirm."""
     desk = api.desk
-    await desk.upsert_product(ProductInput(sku="MUG-B", name="Blue mug", price=Decimal("8.00"), currency="GBP"))
+    await desk.upsert_product(ProductInput(sku="MUG-B", name="Blue mug", price=Decimal(price), currency="GBP"))
     await desk.upsert_product(ProductInput(sku="MUG-G", name="Green mug", price=Decimal("8.00"), currency="GBP",
                                            substitutes=("MUG-B",)))
     await desk.receive_stock("MUG-B", 5)
-    await desk.place_order(CustomerDetails("ann@example.com", "Ann"), Channel.ONLINE, [LineRequest("MUG-G", 2)])
+    await desk.place_order(CustomerDetails("ann@example.com", "Ann"), Channel.ONLINE,
+                           [LineRequest("MUG-G", quantity)])
     await page.goto(await link_for(api, "ann@example.com"))
-    await page.get_by_role("button", name="Take 2 of these instead").click()
-    dialog = page.get_by_role("dialog", name="Take the alternative?")
+    await page.get_by_role("button", name=f"Take {quantity} of these instead").click()
+    return page.get_by_role("dialog", name="Take the alternative?")
+
+
+async def test_a_substitute_at_the_same_price_is_confirmed_too_and_the_line_reads_as_replaced(api, page):
+    dialog = await _offered_a_blue_mug(api, page, "8.00", 2)
     await expect(dialog.get_by_test_id("substitute-what")).to_have_text("2 × Blue mug instead of 2 × Green mug.")
     await expect(dialog.get_by_test_id("substitute-price")).to_have_text("It costs the same: £8.00 each.")
     await expect(dialog).to_contain_text("Green mug is then marked as replaced")
@@ -125,15 +132,7 @@ async def test_a_substitute_at_the_same_price_is_confirmed_too_and_the_line_read
 
 
 async def test_a_cheaper_substitute_says_how_much_less(api, page):
-    desk = api.desk
-    await desk.upsert_product(ProductInput(sku="MUG-B", name="Blue mug", price=Decimal("6.50"), currency="GBP"))
-    await desk.upsert_product(ProductInput(sku="MUG-G", name="Green mug", price=Decimal("8.00"), currency="GBP",
-                                           substitutes=("MUG-B",)))
-    await desk.receive_stock("MUG-B", 5)
-    await desk.place_order(CustomerDetails("ann@example.com", "Ann"), Channel.ONLINE, [LineRequest("MUG-G", 3)])
-    await page.goto(await link_for(api, "ann@example.com"))
-    await page.get_by_role("button", name="Take 3 of these instead").click()
-    dialog = page.get_by_role("dialog", name="Take the alternative?")
+    dialog = await _offered_a_blue_mug(api, page, "6.50", 3)
     await expect(dialog.get_by_test_id("substitute-price")).to_have_text(
         "It costs £1.50 less each: £4.50 less in total.")
     await dialog.get_by_role("button", name="Keep waiting").click()

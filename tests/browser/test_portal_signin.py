@@ -11,14 +11,13 @@ from datetime import timedelta
 from playwright.async_api import expect
 
 from tests.browser.portal_support import (
-    DOCS,
-    UPDATE_SCREENSHOTS,
     _gid,
     assert_hidden_is_hidden,
     expect_no_account_in_header,
     link_for,
     shop,
 )
+from tests.browser.shop import DOCS, UPDATE_SCREENSHOTS
 
 
 async def test_sign_in_with_link_shows_position_and_eta(api, page):

@@ -8,13 +8,13 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 from playwright.async_api import expect
 
 from tests.api.conftest import free_port
+from tests.waiting import eventually_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKORDER = Path(sys.executable).parent / "backorder"
@@ -25,17 +25,17 @@ def start_server(db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         process = subprocess.Popen([str(BACKORDER), "serve", "--demo", "--port", str(port)], cwd=ROOT, env=env,
                                    stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
+
+    def healthy() -> bool:
         assert process.poll() is None, log.read_text()
-        time.sleep(0.2)
-    process.terminate()
-    raise AssertionError(f"serve did not start: {log.read_text()}")
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+
+    try:
+        eventually_sync(healthy, what="serve starts", ignoring=(httpx.HTTPError,))
+    except AssertionError:
+        process.terminate()
+        raise AssertionError(f"serve did not start: {log.read_text()}") from None
+    return process
 
 
 async def test_a_portal_sign_in_leaves_no_token_in_the_server_log(browser, tmp_path):

@@ -10,7 +10,9 @@ import os
 import pty
 import subprocess
 import sys
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 import pytest
 
@@ -19,6 +21,7 @@ from tests.cli.test_cli import ROOT, run
 from tests.integration.support import LAMP, lamp_shop, order
 
 pytestmark = pytest.mark.db
+T = TypeVar("T")
 
 
 async def test_backorders_as_csv_and_as_json_lines(desk, db):
@@ -59,10 +62,12 @@ async def test_since_and_kpis(desk, db):
 
     assert run(db, "export", "orders", "--since", "2099-01-01").stdout.splitlines() == [
         run(db, "export", "orders").stdout.splitlines()[0]]  # the header alone
-    since = date.today() - timedelta(days=2)
-    kpis = list(csv.DictReader(io.StringIO(run(db, "export", "kpis", "--since", since.isoformat()).stdout)))
+    # the CLI's today is UTC's (domain.clock), whatever this machine's zone, and may turn while it runs
+    exported, today = on_one_utc_day(lambda day: run(db, "export", "kpis", "--since",
+                                                     (day - timedelta(days=2)).isoformat()))
+    kpis = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert list(kpis[0]) == list(KPI_COLUMNS)
-    assert [r["day"] for r in kpis] == [(since + timedelta(days=n)).isoformat() for n in range(3)]
+    assert [r["day"] for r in kpis] == [(today - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
 
 
 @pytest.mark.parametrize("args", [("kpis", "--since", "2000-01-01"), ("orders", "--since", "last week"),
@@ -75,11 +80,24 @@ async def test_bad_input_exits_2_and_writes_no_rows(db, args):
 
 
 async def test_a_kpi_range_it_cannot_export_is_said_in_terms_of_since(db):
-    tomorrow = date.today() + timedelta(days=1)
-    later = run(db, "export", "kpis", "--since", tomorrow.isoformat())
+    later, _ = on_one_utc_day(lambda day: run(db, "export", "kpis", "--since",
+                                              (day + timedelta(days=1)).isoformat()))
     assert later.returncode == 2 and "is after today" in later.stderr, later.stderr
-    earliest = (date.today() - timedelta(days=399)).isoformat()
-    assert f"since {earliest} at the earliest" in run(db, "export", "kpis", "--since", "2000-01-01").stderr
+    refused, today = on_one_utc_day(lambda _: run(db, "export", "kpis", "--since", "2000-01-01"))
+    earliest = (today - timedelta(days=399)).isoformat()
+    assert f"since {earliest} at the earliest" in refused.stderr, refused.stderr
+
+
+def on_one_utc_day(command: Callable[[date], T]) -> tuple[T, date]:
+    """`command(today)` run within one UTC day, and that day: the CLI reads the wall clock in UTC, not in this
+    machine's zone (a local date is another day for hours of every day, away from UTC). Run again if UTC's
+    midnight passed meanwhile; it cannot pass twice in one test."""
+    for _ in range(2):
+        day = datetime.now(UTC).date()
+        done = command(day)
+        if datetime.now(UTC).date() == day:
+            return done, day
+    raise AssertionError("UTC's date changed twice during a command")
 
 
 def run_on_a_terminal(db: str, *args: str) -> tuple[int, bytes, bytes]:

@@ -77,6 +77,18 @@ async def _world(desk: BackorderDesk) -> World:
     await desk.receive_purchase_order(partly.id, [LineRequest("MUG", 2)])
     dropped = await desk.create_purchase_order(shop.supplier_id, PO_DATE, [LineRequest(LAMP, 1)], number="PO-3")
     await desk.update_purchase_order(dropped.id, cancel=True)
+    # ivy turned email off herself; jo chose texts herself at one number (her consent is on record for it)
+    await desk.set_notification_preferences("ivy@example.com", {"by_email": False}, by="ivy@example.com",
+                                            by_agent=False)
+    await desk.set_notification_preferences("jo@example.com", {"by_sms": True, "phone": "+447700900111"},
+                                            by="jo@example.com", by_agent=False)
+    # a store holding pegs, and a dock a purchase order of pegs is bound for: neither may be retired
+    await desk.upsert_product(ProductInput(sku="PEG", name="Peg", price=Decimal("1.00")))
+    await desk.upsert_location("STORE", "High Street store")
+    await desk.receive_stock("PEG", 1, "STORE")
+    await desk.upsert_location("DOCK", "Loading dock")
+    await desk.create_purchase_order(shop.supplier_id, PO_DATE, [LineRequest("PEG", 5)], number="PO-4",
+                                     location="DOCK")
     return World(desk, shop.supplier_id, shop.po_id, partly.id, dropped.id, _bo(ann), ann.id, _bo(cat), _bo(eve),
                  bob.id, dan.id, fay.id, _bo(hal))
 
@@ -101,6 +113,12 @@ def _goodwill(w: World, backorder_id: str, **given: Any) -> Any:
     options = {"credit_amount": None, "credit_currency": None, "discount_code": None, "note": "sorry for the wait",
                "agent": "agent@desk", **given}
     return w.desk.offer_goodwill(backorder_id, **options)
+
+
+def _prefs(w: World, email: str, by_agent: bool = True, **changes: Any) -> Any:
+    """A change to the customer's notification preferences, by an agent unless `by_agent` says otherwise."""
+    return w.desk.set_notification_preferences(email, changes, by="agent@desk" if by_agent else email,
+                                               by_agent=by_agent)
 
 
 def _product(**changes: Any) -> ProductInput:
@@ -248,6 +266,10 @@ CASES: dict[str, list[Case]] = {
          E.INVALID_QUANTITY, "lines.quantity"),
         ("a cancelled purchase order", lambda w: w.desk.receive_purchase_order(w.cancelled_po), E.INVALID_STATE,
          "purchase_order_id"),
+        ("into a location the shop has not set up",
+         lambda w: w.desk.receive_purchase_order(w.po_id, location="NOWHERE"), E.UNKNOWN_LOCATION, "location"),
+        ("into a path", lambda w: w.desk.receive_purchase_order(w.po_id, [LineRequest(LAMP, 1)], "../etc"),
+         E.INVALID_INPUT, "location"),
     ],
     "place_order": [
         ("not an email", _place([LineRequest(LAMP, 1)], "ann-at-example.com"), E.INVALID_INPUT, "customer.email"),
@@ -334,6 +356,37 @@ CASES: dict[str, list[Case]] = {
         ("a NUL in the name", lambda w: w.desk.upsert_location("LEEDS", "Leeds\x00"), E.INVALID_INPUT, "name"),
         ("a name of a million characters", lambda w: w.desk.upsert_location("LEEDS", "x" * 1_000_000),
          E.INVALID_INPUT, "name"),
+    ],
+    "set_notification_preferences": [
+        ("not an email", lambda w: _prefs(w, "ann-at-example.com", by_email=False), E.INVALID_INPUT,
+         "customer_email"),
+        ("an agent turning texts on without the customer's consent",
+         lambda w: _prefs(w, "ann@example.com", by_sms=True, phone="+447700900123"), E.CONSENT_REQUIRED, "by_sms"),
+        ("an agent turning email back on after the customer turned it off",
+         lambda w: _prefs(w, "ivy@example.com", by_email=True), E.CONSENT_REQUIRED, "by_email"),
+        ("an agent moving texts to a number the customer did not give",
+         lambda w: _prefs(w, "jo@example.com", phone="+447700900999"), E.CONSENT_REQUIRED, "phone"),
+        ("texts without a number", lambda w: _prefs(w, "jo@example.com", phone=None), E.INVALID_INPUT, "phone"),
+        ("email set to nothing", lambda w: _prefs(w, "ann@example.com", by_email=None), E.INVALID_INPUT,
+         "by_email"),
+        ("a language the shop does not speak", lambda w: _prefs(w, "ann@example.com", language="xx"),
+         E.INVALID_INPUT, "language"),
+        ("a time zone that is not one", lambda w: _prefs(w, "ann@example.com", timezone="Mars/Base"),
+         E.INVALID_INPUT, "timezone"),
+        ("quiet hours with no end", lambda w: _prefs(w, "ann@example.com", quiet_hours_end=None), E.INVALID_INPUT,
+         "quiet_hours_end"),
+        ("not a preference", lambda w: _prefs(w, "ann@example.com", tier="VIP"), E.INVALID_INPUT, "tier"),
+        ("a phone number that is not one, by the customer",
+         lambda w: _prefs(w, "ann@example.com", by_agent=False, phone="07700 900123"), E.INVALID_INPUT, "phone"),
+    ],
+    "retire_location": [
+        ("a location the shop has not set up", lambda w: w.desk.retire_location("NOWHERE"), E.UNKNOWN_LOCATION,
+         "code"),
+        ("a path for a code", lambda w: w.desk.retire_location("../../etc"), E.INVALID_INPUT, "code"),
+        ("no code", lambda w: w.desk.retire_location(" "), E.INVALID_INPUT, "code"),
+        ("the default location", lambda w: w.desk.retire_location("main"), E.LOCATION_IN_USE, "code"),
+        ("a location holding stock", lambda w: w.desk.retire_location("STORE"), E.LOCATION_IN_USE, "code"),
+        ("a purchase order's destination", lambda w: w.desk.retire_location("DOCK"), E.LOCATION_IN_USE, "code"),
     ],
     "upsert_exchange_rate": [
         *[(f"rate {rate}", lambda w, rate=rate: w.desk.upsert_exchange_rate("USD", "EUR", rate), E.INVALID_INPUT,
@@ -447,7 +500,8 @@ CASES: dict[str, list[Case]] = {
 
 
 def test_every_use_case_has_bad_input_cases():
-    takes_no_input = {"clock", "refresh_stale_etas", "apply_substitute_consents"}
+    takes_no_input = {"clock", "refresh_stale_etas", "apply_substitute_consents", "fold_pending_serves", "folded",
+                      "put_away_staged_receipts"}
     writes = {name for name in vars(BackorderDesk) if not name.startswith("_") and name not in takes_no_input}
     assert writes == set(CASES)
 
@@ -461,8 +515,8 @@ GROUPS = {
     "orders": ["place_order", "set_shipping_preference", "ship_allocated"],
     "backorders": ["cancel_backorder", "accept_substitute", "offer_substitute", "offer_goodwill",
                    "reprioritize_backorder", "preview_reprioritization"],
-    "reference data": ["upsert_location", "upsert_exchange_rate"],
-    "preferences": ["set_backorder_preferences", "decline_substitute"],
+    "reference data": ["upsert_location", "retire_location", "upsert_exchange_rate"],
+    "preferences": ["set_backorder_preferences", "decline_substitute", "set_notification_preferences"],
 }
 
 

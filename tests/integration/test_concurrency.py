@@ -31,6 +31,7 @@ from domain.services import BackorderDesk, CustomerDetails, LineRequest, Product
 from domain.store.db import open_database
 from domain.store.uow import TortoiseUnitOfWork
 from tests.conftest import POSTGRES_URL
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL,
@@ -232,14 +233,12 @@ async def test_concurrent_retries_with_one_idempotency_key_make_one_order(pooled
 # -- races forced into one interleaving: our own connection holds a row lock while the use cases queue on it
 
 async def _waiting_on_locks(sql: asyncpg.Connection, count: int) -> None:
-    for _ in range(500):
+    async def waiting() -> int:
         await sql.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees its first snapshot only
-        waiting = await sql.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                     "AND wait_event_type = 'Lock'")
-        if waiting >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{count} transactions never queued on the lock")
+        return await sql.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND wait_event_type = 'Lock'")
+
+    await eventually(waiting, lambda queued: queued >= count, what=f"{count} transactions queue on the lock")
 
 
 async def test_one_idempotency_key_on_different_skus_at_once_gives_one_order_or_a_typed_conflict(
@@ -295,3 +294,56 @@ async def test_changing_the_shipping_preference_during_a_shipment_keeps_the_ship
     assert await sql.fetchval("SELECT ship_complete FROM orders WHERE id = $1", ann.id) is True
     assert (stock["on_hand"], stock["allocated"]) == (0, 0)
     assert (line["shipped_quantity"], line["reserved"]) == (4, "{}"), dict(line)
+
+
+async def _done_or_waiting(sql: asyncpg.Connection, task: asyncio.Task[Any], count: int) -> None:
+    """Until `task` has finished or `count` transactions queue on a lock (whichever the code under test does)."""
+    async def done_or_queued() -> bool:
+        if task.done():
+            return True
+        await sql.execute("SELECT pg_stat_clear_snapshot()")
+        return await sql.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                  "AND wait_event_type = 'Lock'") >= count
+
+    await eventually(done_or_queued, what="the task finishes or queues on a lock")
+
+
+@pytest.mark.parametrize("closing", ["cancel", "receipt"])
+async def test_goodwill_racing_a_cancel_or_a_receipt_is_never_recorded_on_a_closed_backorder(
+        pooled: BackorderDesk, sql: asyncpg.Connection, closing: str):
+    # given ann waits for 2 of HOT-1 (4 came from stock)
+    await _hot_shop(pooled, Ledger())
+    ann = await pooled.place_order(CustomerDetails("ann@example.com"), Channel.ONLINE, [LineRequest(HOT, 6)])
+    backorder_id = ann.lines[0].backorder_id
+    assert backorder_id is not None
+    async with sql.transaction():
+        # when an agent's goodwill has read the backorder and is held at its write
+        await sql.execute("LOCK TABLE goodwill IN EXCLUSIVE MODE")
+        gesture = asyncio.create_task(pooled.offer_goodwill(
+            backorder_id, credit_amount=None, credit_currency=None, discount_code="SORRY10", note="for the wait",
+            agent="agent-kim"))
+        await _waiting_on_locks(sql, 1)
+        # and meanwhile a cancel (or a receipt that serves her and the 2 shipped at once) closes the backorder
+        if closing == "cancel":
+            closer = asyncio.create_task(pooled.cancel_backorder(backorder_id, by="agent-kim", reason="asked"))
+        else:
+            async def receive_and_ship() -> None:
+                await pooled.receive_stock(HOT, 2)
+                await pooled.ship_allocated(ann.id)
+            closer = asyncio.create_task(receive_and_ship())
+        await _done_or_waiting(sql, closer, 2)  # it closes it (no lock held), or it queues behind the gesture
+    outcomes = await asyncio.gather(gesture, closer, return_exceptions=True)
+    # then the gesture came first, or was refused as the backorder was closed: never recorded after its end
+    kinds = [r["kind"] for r in await sql.fetch(
+        "SELECT kind, new_value FROM backorder_history WHERE backorder_id = $1 ORDER BY id", backorder_id)]
+    status = await sql.fetchval("SELECT status FROM backorders WHERE id = $1", backorder_id)
+    assert status in ("CANCELLED", "SHIPPED"), status
+    gifts = await sql.fetchval("SELECT count(*) FROM goodwill WHERE backorder_id = $1", backorder_id)
+    if isinstance(outcomes[0], BaseException):
+        assert isinstance(outcomes[0], DomainError) and outcomes[0].code is E.INVALID_STATE, outcomes[0]
+        assert gifts == 0 and "GOODWILL" not in kinds
+    else:
+        assert gifts == 1
+        last_status = max(i for i, kind in enumerate(kinds) if kind == "STATUS")
+        assert kinds.index("GOODWILL") < last_status, kinds
+    assert not isinstance(outcomes[1], BaseException), outcomes[1]

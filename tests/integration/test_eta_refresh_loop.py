@@ -11,6 +11,7 @@ from api.app import refresh_etas_forever
 from domain.model import Channel
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
+from tests.waiting import eventually
 
 
 async def test_the_loop_refreshes_stale_etas_and_survives_a_failed_round(desk: BackorderDesk):
@@ -33,11 +34,9 @@ async def test_the_loop_refreshes_stale_etas_and_survives_a_failed_round(desk: B
     stop = asyncio.Event()
     loop = asyncio.create_task(refresh_etas_forever(desk, stop, 0.05))
     try:
-        for _ in range(100):  # when the loop has run a few rounds
-            row = await t.Backorder.get(id=placed.lines[0].backorder_id)
-            if row.eta_date == date(2026, 3, 13):
-                break
-            await asyncio.sleep(0.05)
+        # when the loop has run a few rounds
+        row = await eventually(lambda: t.Backorder.get(id=placed.lines[0].backorder_id),
+                               lambda r: r.eta_date == date(2026, 3, 13), what="a later round moves the ETA")
     finally:
         stop.set()
         await asyncio.wait_for(loop, 5)  # then it stops when told

@@ -2,8 +2,10 @@
 cancelled): only the slice of the queue whose ETAs can change is read and written
 (`purchasing.settle_inbound_change`), on SQLite and PostgreSQL. Whatever the shop, the
 slice writes exactly what the whole settle writes: the same rows, history entries and events, EtaChanged
-once per moved date; where it cannot be exact (FAIR_SHARE, stale stored ETAs, a broken "cancel if not by"
-date, stock free to hand out) it falls back to the whole settle, which these tests also see taken."""
+once per moved date, and the same stored projection (`products.eta_projection`, the premise of the next
+slice), which the rows then follow; where it cannot be exact (FAIR_SHARE, stale stored ETAs, a broken "cancel if
+not by" date, stock free to hand out, a queue written behind the unit of work's back) it falls back to the whole
+settle, which these tests also see taken."""
 
 from __future__ import annotations
 
@@ -40,6 +42,7 @@ class Outcome:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     history: list[tuple[Any, ...]] = field(default_factory=list)
     sliced: int = 0  # SKUs re-projected from a slice
+    projection: str | None = None  # the SKU's stored projection as the use case left it (`products.eta_projection`)
 
 
 class _Capturing(TortoiseUnitOfWork):
@@ -52,6 +55,9 @@ class _Capturing(TortoiseUnitOfWork):
         outcome = _Capturing.outcome
         assert outcome is not None
         outcome.events = [e.to_dict() for e in self._events]
+        outcome.projection = (await t.Product.get(sku=self.sku)).eta_projection
+        if outcome.projection is not None:  # and true: every stored row follows the recorded steps
+            await _holds(self.sku, outcome.projection)
         rows = await t.Backorder.filter(sku=self.sku).order_by("id").values(
             "id", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference", "queue_position",
             "quantity", "allocated_quantity", "promised_date", "version")
@@ -188,6 +194,7 @@ def _explore(loop: asyncio.AbstractEventLoop) -> tuple[int, int]:
         assert sliced.events == whole.events
         assert sliced.rows == whole.rows
         assert sliced.history == whole.history
+        assert sliced.projection == whole.projection  # the premise the next change relies on, recorded alike
         moved = [e["backorder_id"] for e in whole.events if e["kind"] == "EtaChanged"]
         assert len(moved) == len(set(moved))  # once per backorder whose date moved
         if s.fair_share:
@@ -208,6 +215,9 @@ def _explore(loop: asyncio.AbstractEventLoop) -> tuple[int, int]:
     @example(Scenario(fair_share=False, lead_time=3, on_hand=0, pos=[(5, 4), (9, 4)], orders=[1, 2, 1, 1, 2, 3],
                       dated=[], rush=None, received=0, days_pass=2, misplaced=False,
                       change="date", moved=0, to_days=20, to_units=0))  # two days on: the lead time's ETAs are stale
+    @example(Scenario(fair_share=False, lead_time=3, on_hand=0, pos=[(1, 1)], orders=[1, 2, 3], dated=[], rush=None,
+                      received=0, days_pass=2, misplaced=False, change="quantity", moved=0, to_days=0,
+                      to_units=2))  # stale where the change moves nothing: only the stored projection tells
     @example(Scenario(fair_share=False, lead_time=30, on_hand=0, pos=[(5, 4), (9, 4)], orders=[1, 2, 1, 1, 2, 3],
                       dated=[], rush=None, received=0, days_pass=0, misplaced=False,
                       change="cancel", moved=0, to_days=0, to_units=0))
@@ -221,6 +231,65 @@ def _explore(loop: asyncio.AbstractEventLoop) -> tuple[int, int]:
     return counts["examples"], counts["sliced"]
 
 
+async def _holds(sku: str, projection: str) -> None:
+    """A recorded projection is what the queue's rows say, read back whole: queue order, places, ETAs, the demand
+    index."""
+    from domain.store.mapping import eta, stored_projection
+
+    stored = stored_projection(projection)
+    assert stored is not None
+    steps, origin = stored
+    rows = await t.Backorder.filter(sku=sku, status__in=["WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED"]).values()
+    waiting = sorted((r for r in rows if r["quantity"] > r["allocated_quantity"]),
+                     key=lambda r: (-r["priority_override"], r["ordered_at"], r["id"]))
+    demand = 0
+    for place, row in enumerate(waiting, 1):
+        demand += row["quantity"] - row["allocated_quantity"]
+        assert (row["queue_position"], eta(row), row["demand_to"]) == (place, steps.at(demand), origin + demand)
+    assert all(r["queue_position"] is None for r in rows if r["quantity"] == r["allocated_quantity"])
+
+
 async def test_a_changed_purchase_order_writes_from_a_slice_exactly_what_the_whole_settle_writes(db):
     examples, sliced = await asyncio.to_thread(_explore, asyncio.get_running_loop())
     assert sliced >= examples // 4, (examples, sliced)  # the slice is taken, not only fallen back from
+
+
+async def test_any_write_to_a_queue_makes_the_database_forget_its_projection(db):
+    """The stored projection never outlives a change to its queue, whoever makes it (migration 0018's triggers):
+    an insert, a delete, an update of what it is about; a use case writes it back only after its own writes."""
+    clock = FixedClock(START)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), clock)
+    supplier = await desk.upsert_supplier(None, "Supplier F", 10)
+    await desk.upsert_product(ProductInput(sku="F", name="F", price=Decimal("5.00"), supplier_id=supplier.id))
+    await desk.create_purchase_order(supplier.id, START.date() + timedelta(days=5), [LineRequest("F", 3)])
+    placed = []
+    for n in range(3):
+        clock.advance(timedelta(minutes=1))
+        placed.append(await desk.place_order(CustomerDetails(f"f{n}@example.com"), Channel.ONLINE,
+                                             [LineRequest("F", 2)]))
+    backorder_id = placed[1].lines[0].backorder_id
+
+    async def known() -> str | None:
+        return (await t.Product.get(sku="F")).eta_projection
+
+    projection = await known()
+    assert projection is not None  # kept by each order joining the tail
+    await _holds("F", projection)
+    writes = [
+        lambda: t.Backorder.filter(id=backorder_id).update(eta_date=START.date() + timedelta(days=99)),
+        lambda: t.Backorder.filter(id=backorder_id).update(queue_position=7),
+        lambda: t.Backorder.filter(id=backorder_id).update(quantity=5),
+        lambda: t.Backorder.filter(id=backorder_id).update(priority_override=3),
+        lambda: t.Backorder.filter(id=backorder_id).update(demand_to=1),
+        lambda: t.Backorder.filter(id=backorder_id).delete(),
+    ]
+    for write in writes:
+        await desk.reprioritize_backorder(placed[2].lines[0].backorder_id, 0, "settle it", "agent")
+        assert await known() is not None
+        await write()
+        assert await known() is None
+    # what the projection is not about leaves it: a customer's date (re-read with every slice) or a reason
+    await desk.reprioritize_backorder(placed[2].lines[0].backorder_id, 0, "settle it", "agent")
+    await t.Backorder.filter(id=placed[2].lines[0].backorder_id).update(
+        cancel_if_not_by=START.date() + timedelta(days=90), priority_reason="asked nicely")
+    assert await known() is not None

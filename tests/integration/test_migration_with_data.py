@@ -78,3 +78,45 @@ async def test_locations_already_in_use_are_known_after_the_migration_that_made_
         assert [location.code for location in await locations()] == ["DOCK-2", "MAIN", "STORE1"]
         async with TortoiseUnitOfWork() as uow:
             assert await uow.get_location("NOWHERE") is None
+
+
+async def test_outbox_rows_written_before_secrets_were_withheld_keep_none_after_the_migration(empty_url):
+    """A sign-in link waiting to go keeps its link's id and is sent with its token made again; a digest sent earlier
+    keeps its words without the unsubscribe token; a row with nothing secret is left as it was."""
+    from datetime import UTC, datetime, timedelta
+
+    from domain.store import notify
+    from domain.store import portal as portal_store
+
+    async with TortoiseContext():
+        await tortoise_migrate(config=tortoise_config(empty_url), target="backorder.0024_subscriber_language")
+    async with open_database(empty_url, apply_migrations=False):
+        now = datetime.now(UTC)
+        key = await portal_store.signing_key()
+        link = await portal_store.create_link("ann@example.com", None, now, timedelta(minutes=30), "test")
+        token = portal_store.link_token(key, link.id, link.expires_at)
+        unsubscribe = "EMAIL%3Aann%40example.com%3A5d6a1ef2c2affeef3182a1ecf185c2b8"
+        await notify.enqueue(key="link", kind="PORTAL_LINK", channel="EMAIL", recipient="ann@example.com",
+                             customer_email="ann@example.com", subject="Your link", now=now,
+                             body_text=f"Open http://shop/#token={token}\n",
+                             body_html=f'<a href="http://shop/#token={token}">Open</a>',
+                             about={"expires_at": link.expires_at.isoformat(), "link": f"http://shop/#token={token}"})
+        await notify.enqueue(key="digest", kind="DIGEST", channel="EMAIL", recipient="ann@example.com",
+                             customer_email="ann@example.com", subject="Your backorder", now=now,
+                             body_text=f"It moved. Stop them: http://shop/unsubscribe?token={unsubscribe}\n",
+                             headers={"List-Unsubscribe": f"<http://shop/unsubscribe?token={unsubscribe}>"},
+                             about={"digests": ["d1"], "backorders": ["b1"]})
+        await notify.enqueue(key="opt-in", kind="SMS_OPT_IN", channel="SMS", recipient="+447700900123",
+                             body_text="Reply YES", now=now)
+
+    await migrate(empty_url)
+
+    async with open_database(empty_url, apply_migrations=False):
+        rows = {r.kind: r for r in await notify.OutboxMessage.all()}
+    kept = str([(r.subject, r.body_text, r.body_html, r.headers, r.about) for r in rows.values()])
+    assert token not in kept and unsubscribe not in kept and "5d6a1ef2c2affeef3182a1ecf185c2b8" not in kept
+    assert rows["PORTAL_LINK"].about == {"expires_at": link.expires_at.isoformat(), "link_id": link.id}
+    assert rows["PORTAL_LINK"].body_text == "Open http://shop/#token=[withheld]\n"
+    assert rows["DIGEST"].headers == {"List-Unsubscribe": "<http://shop/unsubscribe?token=[withheld]>"}
+    assert rows["DIGEST"].about == {"digests": ["d1"], "backorders": ["b1"]}
+    assert rows["SMS_OPT_IN"].body_text == "Reply YES"

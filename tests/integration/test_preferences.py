@@ -18,6 +18,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.preferences import SubstituteConsent
 from domain.services import BackorderDesk, LineRequest, ProductInput
 from domain.store import models as t
+from domain.store import portal
 from domain.store.db import open_database
 from domain.store.notify import NotificationEvent
 from domain.store.portal import save_preferences
@@ -216,3 +217,25 @@ async def test_two_workers_at_once_cancel_each_late_backorder_once_and_tell_its_
         for backorder_id in waiting:
             assert len(await _events(backorder_id, "BackorderCancelled")) == 1
             assert await NotificationEvent.filter(backorder_id=backorder_id, kind="BackorderCancelled").count() == 1
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="concurrent transactions need PostgreSQL: set "
+                                             "BACKORDER_TEST_POSTGRES_URL")
+async def test_concurrent_changes_to_one_customers_preferences_keep_a_true_record(db_url: str, bus: InProcessBus):
+    """Agents and the customer saving at once, first save included: each save reads what the one before it wrote
+    (the row is locked), so the kept changes chain (each one's old value is the previous one's new value) and end
+    at what is saved; a first save that lost the race to create the row is a typed CONFLICT, nothing written."""
+    async with open_database(f"{db_url}?minsize=1&maxsize=12", apply_migrations=False):
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus))
+        email = "ann@example.com"
+        languages = ["de", "fr", "es", "en"] * 3
+        saves = [desk.set_notification_preferences(email, {"language": language}, by=f"agent {n}", by_agent=True)
+                 for n, language in enumerate(languages)]
+        outcomes = await asyncio.gather(*saves, return_exceptions=True)
+        assert all(not isinstance(o, BaseException) or (isinstance(o, DomainError) and o.code is ErrorCode.CONFLICT)
+                   for o in outcomes), outcomes
+        changes = list(reversed(await portal.preference_changes(email, 100)))
+        final = (await portal.get_preferences(email)).language
+        chain = ["en", *[c.new_value for c in changes]]
+        assert [c.old_value for c in changes] == chain[:-1]
+        assert chain[-1] == final

@@ -44,7 +44,7 @@ from domain.model import (
     Supplier,
     new_id,
 )
-from domain.ports import UnitOfWorkFactory
+from domain.ports import UnitOfWorkFactory, UnlockedWrite
 from domain.preferences import BackorderPreferences, SubstituteConsent
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
@@ -186,6 +186,20 @@ async def test_a_supplier_saved_from_a_stale_copy_keeps_the_deliveries_counted_m
         found = await uow.get_supplier(supplier.id)
     assert found is not None
     assert (found.name, found.deliveries_late, found.deliveries_on_time) == ("Acme Ltd", 2, 1)
+
+
+async def test_an_inventory_saved_without_its_sku_s_lock_is_refused_and_nothing_is_written(store: Store):
+    # given a mug with 5 on hand, read by a unit of work that locks only the cup
+    await _shop(store, on_hand=5)
+    with pytest.raises(UnlockedWrite):
+        async with store.uow() as uow:
+            await uow.lock_skus(["CUP"])
+            inventory = await uow.inventory("MUG")
+            inventory.adjust("MAIN", -2, NOW, "dropped")
+            # when it saves the mug: then refused (every writer of a SKU's backorders holds the SKU's lock)
+            await uow.save_inventory(inventory)
+    async with store.uow() as uow:
+        assert (await uow.inventory("MUG")).on_hand == 5
 
 
 async def test_an_inventory_changed_but_not_saved_is_not_kept(store: Store):

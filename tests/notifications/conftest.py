@@ -28,6 +28,7 @@ from domain.store.uow import TortoiseUnitOfWork
 from notifications.service import Notifications
 from notifications.settings import NotificationSettings, SmtpSettings, TwilioSettings
 from tests.api.conftest import free_port
+from tests.waiting import eventually
 
 
 class MailHandler:
@@ -144,10 +145,7 @@ async def twilio() -> AsyncIterator[TwilioStandIn]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: server.started, what="the SMS provider's stand-in starts")
     stand_in.base = f"http://127.0.0.1:{port}"
     yield stand_in
     server.should_exit = True

@@ -3,7 +3,7 @@ of a mail, the outbox's statuses, and a Twilio signature for webhook requests.""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from twilio.request_validator import RequestValidator
@@ -11,6 +11,7 @@ from twilio.request_validator import RequestValidator
 from domain.model import Channel
 from domain.services import CustomerDetails, LineRequest, ProductInput
 from domain.store import notify as store
+from domain.store import portal
 from tests.notifications.conftest import AUTH_TOKEN
 
 WINDOW = timedelta(seconds=601)
@@ -47,3 +48,18 @@ async def statuses() -> list[tuple[str, str, str]]:
 
 def signed(url: str, params: dict[str, str]) -> dict[str, str]:
     return {"X-Twilio-Signature": RequestValidator(AUTH_TOKEN).compute_signature(url, params)}
+
+
+async def sign_in_link(shop, email: str, expires_at: datetime) -> str:
+    """A real sign-in link to `email` that expires at `expires_at`, as the portal makes one: the outbox keeps its id
+    and the dispatcher makes its token again when the message goes."""
+    link = await portal.create_link(email, None, shop.clock.now(), expires_at - shop.clock.now(), "test")
+    return portal.sign_in_url(shop.notifications.settings.public_url,
+                              portal.link_token(await portal.signing_key(), link.id, link.expires_at))
+
+
+async def send_sign_in_link(shop, email: str, expires_at: datetime) -> str:
+    """A real sign-in link queued to `email` (as the portal sends one); returns it."""
+    url = await sign_in_link(shop, email, expires_at)
+    await shop.notifications.send_portal_link(email, url, expires_at)
+    return url

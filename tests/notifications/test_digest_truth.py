@@ -9,8 +9,7 @@ the cases a new user met (issue 11), over the real SMTP server and the Twilio st
 from __future__ import annotations
 
 import itertools
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,24 +18,22 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from domain.allocation import AllocationPolicy
 from domain.causes import RequestedBy
 from domain.customers import NotificationPreferences
 from domain.errors import DomainError
 from domain.model import Backorder, BackorderPolicy, Channel
 from domain.services import CustomerDetails, LineRequest, ProductInput
 from domain.store import notify as store
-from domain.store import queries as q
 from domain.store.portal import save_preferences
-from notifications import wording
-from notifications.i18n import format_day, format_short_day
+from notifications.i18n import format_short_day
 from tests.notifications.conftest import make_settings, make_shop
+from tests.notifications.support import plain
+from tests.notifications.truth import SMS_FACT, Example, check_email, desk_change, example_catalogue, expected_facts
 
 # the consumers of committed events, with a long queue's change in either form (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("both_event_forms")
 
 WINDOW = timedelta(seconds=601)
-ACTIVE = ("WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED")
 _examples = itertools.count()
 
 # -- the property ---------------------------------------------------------------------------------
@@ -58,44 +55,18 @@ shares = st.sampled_from([None, (None, None), (1, None), (1, 2)])  # None: PRIOR
 
 
 @dataclass
-class World:
-    shop: Any
-    n: int
-    po: str
+class World(Example):
     fair_share: bool = False
-    orders: list[Any] = field(default_factory=list)
-
-    @property
-    def sku(self) -> str:
-        return f"P{self.n}"
-
-    def email(self, who: int) -> str:
-        return f"c{self.n}-{who}@example.com"
-
-    async def backorders(self) -> list[Backorder]:
-        ids = [line.backorder_id for o in self.orders for line in o.lines if line.backorder_id]
-        found = await q.backorders_by_id(ids)
-        return [found[i] for i in ids if i in found]
 
 
 async def _world(shop: Any, share: tuple[int | None, int | None] | None = None) -> World:
     n = next(_examples)
-    desk = shop.desk
-    supplier = await desk.upsert_supplier(None, f"Supplier {n}", 20)
-    await desk.upsert_product(ProductInput(sku=f"S{n}", name=f"Brass lamp {n}", price=Decimal("34"), currency="GBP"))
-    minimum, cap = share or (None, None)
-    await desk.upsert_product(ProductInput(
-        sku=f"P{n}", name=f"Anglepoise lamp {n}", price=Decimal("29.50"), currency="GBP", substitutes=(f"S{n}",),
-        supplier_id=supplier.id, allocation_policy=AllocationPolicy.FAIR_SHARE if share else AllocationPolicy.PRIORITY,
-        fair_share_minimum=minimum, customer_cap_per_receipt=cap))
-    await desk.receive_stock(f"S{n}", 50)
-    po = await desk.create_purchase_order(supplier.id, shop.clock.today() + timedelta(days=8),
-                                          [LineRequest(f"P{n}", 3)], number=f"PO-P{n}")
+    po = await example_catalogue(shop, n, f"PO-P{n}", share)
     for who in (0, 1):
         await save_preferences(NotificationPreferences(
             email=f"c{n}-{who}@example.com", by_email=True, by_sms=True, phone=f"+4477009{n % 10000:04d}{who}",
             quiet_hours_start=None, quiet_hours_end=None, timezone="Europe/London"))
-    return World(shop=shop, n=n, po=po.id, fair_share=share is not None)
+    return World(shop=shop, n=n, po=po, fair_share=share is not None)
 
 
 async def _run(world: World, ops: list[tuple[Any, ...]]) -> None:
@@ -103,23 +74,14 @@ async def _run(world: World, ops: list[tuple[Any, ...]]) -> None:
     for op in ops:
         backorders = await world.backorders()
         try:
+            if await desk_change(world, op, backorders):
+                continue
             match op:
-                case ("order", who, quantity):
-                    world.orders.append(await desk.place_order(
-                        CustomerDetails(world.email(who), "Ann"), Channel.ONLINE, [LineRequest(world.sku, quantity)]))
-                case ("receive", quantity):
-                    await desk.receive_stock(world.sku, quantity)
                 case ("cancel", index, quantity, wish) if backorders:
                     b = backorders[index % len(backorders)]
                     by = "customer" if wish == "customer" else "agent-kim"
                     requested = {"asked": RequestedBy.CUSTOMER, "shop": RequestedBy.SHOP}.get(wish)
                     await desk.cancel_backorder(b.id, quantity, by=by, reason="", requested_by=requested)
-                case ("substitute", index) if backorders:
-                    await desk.accept_substitute(backorders[index % len(backorders)].id, f"S{world.n}")
-                case ("po_date", days):
-                    await desk.update_purchase_order(world.po, expected_date=clock.today() + timedelta(days=days))
-                case ("ship", index) if world.orders:
-                    await desk.ship_allocated(world.orders[index % len(world.orders)].id)
                 case ("wait", seconds):
                     clock.advance(timedelta(seconds=seconds))
                 case ("reprioritize", index, priority) if backorders:
@@ -138,90 +100,6 @@ async def _send(world: World) -> list[store.OutboxMessage]:
     return [m for m in await store.OutboxMessage.all() if m.id not in before and m.customer_email in emails]
 
 
-FACT = re.compile(r"^(\d+) (shipped|set aside for you|still on backorder|replaced by .+|cancelled)$")
-SMS_FACT = re.compile(r"^(\d+) (shipped|ready|waiting(?:, exp\. (.+))?|replaced(?:, you pay (.+))?|cancelled)$")
-
-
-def _expected(b: Backorder) -> dict[str, int]:
-    active = b.status.value in ACTIVE
-    numbers = {"shipped": b.shipped_quantity, "set aside for you": b.held_quantity if active else 0,
-               "still on backorder": b.waiting_quantity if active else 0, "replaced": b.substituted_quantity,
-               "cancelled": b.cancelled_quantity}
-    return {k: v for k, v in numbers.items() if v}
-
-
-QUEUE = re.compile(r"You are (?:next|(\d+)(?:st|nd|rd|th)) in line: (no|\d+) orders? (?:is |are )?(?:waiting )?"
-                   r"(placed before yours|before yours|ahead of yours)(?: is| are)?(?: waiting)?\.")
-SHARED = " Arriving stock is shared out: every waiting order gets a share first."
-
-
-def _placed_before(b: Backorder, queue: list[Backorder]) -> int:
-    """Of those ahead of `b` in its queue now, how many were ordered before it (counted here, not by the store)."""
-    assert b.queue_position is not None
-    return sum(1 for o in queue if o.sku == b.sku and o.queue_position is not None
-               and o.queue_position < b.queue_position and o.ordered_at < b.ordered_at)
-
-
-def _check_email(text: str, by_order: dict[str, Backorder], before: dict[str, str],
-                 fair_share: bool = False) -> list[str]:
-    """Every item of the email against its backorder now; returns the order numbers it spoke of."""
-    seen = []
-    queue = list(by_order.values())
-    for block in text.split("\n* ")[1:]:
-        lines = [line.strip() for line in block.split("\n\n")[0].splitlines()]
-        number = re.fullmatch(r".+ \(order (\S+)\)", lines[0]).group(1)  # type: ignore[union-attr]
-        b = by_order[number]
-        seen.append(number)
-        status, waiting = b.status.value, (b.waiting_quantity if b.status.value in ACTIVE else 0)
-        facts: dict[str, int] = {}
-        queue_sentence = eta = None
-        for line in lines[2:]:
-            if line.startswith("Now: "):
-                for fact in line.removeprefix("Now: ").removesuffix(".").split("; "):
-                    count, what = FACT.fullmatch(fact).groups()  # type: ignore[union-attr]
-                    facts["replaced" if what.startswith("replaced") else what] = int(count)
-            elif line.startswith("You are "):
-                queue_sentence = line
-            elif found := re.fullmatch(r"Expected: (.+?)( \(.+\))?\.", line):
-                eta = found.group(1)
-        assert facts == _expected(b), (number, status, lines)
-        # the portal's queueExplanation, from the queue as it is when the digest is sent: the place now, and how
-        # many of those ahead now were ordered before it
-        if waiting and b.queue_position:
-            placed_before = _placed_before(b, queue)
-            assert queue_sentence == wording.queue_explanation(b.queue_position, placed_before,
-                                                               fair_share=fair_share, language="en"), (number, lines)
-            # and read back apart from the wording module: a fair-share queue says so, nothing else does ...
-            assert queue_sentence.endswith(SHARED) == fair_share, (number, queue_sentence)
-            found = QUEUE.fullmatch(queue_sentence.removesuffix(SHARED))
-            assert found, queue_sentence
-            assert (int(found.group(1)) if found.group(1) else 1) == b.queue_position, (number, lines)
-            assert (0 if found.group(2) == "no" else int(found.group(2))) == b.queue_position - 1, (number, lines)
-            # ... and "placed before yours" only when every order ahead was placed before it (one moved ahead by
-            # an agent was not): otherwise "ahead of yours"
-            if found.group(3) == "placed before yours":
-                assert placed_before == b.queue_position - 1, (number, queue_sentence)
-            elif found.group(3) == "ahead of yours":
-                assert placed_before < b.queue_position - 1, (number, queue_sentence)
-        else:
-            assert queue_sentence is None, (number, lines)
-        assert eta == (format_day(b.eta.date, "en") if waiting and b.eta else None), (number, lines)
-        sentence = lines[1]
-        said = {k for k, v in wording.HEADLINES.items() if sentence.startswith(v.split("{")[0])}
-        assert said, sentence
-        if status != before.get(b.id) and status in ("CANCELLED", "SHIPPED", "SUBSTITUTED", "ALLOCATED"):
-            assert said & {"CANCELLED": {"cancelled", "cancelled_customer", "cancelled_shop"},
-                           "SHIPPED": {"shipped"}, "SUBSTITUTED": {"substituted"},
-                           "ALLOCATED": {"allocated", "released"}}[status], (status, sentence)
-        if "created" in said or "eta_later" in said or "eta_earlier" in said:
-            assert waiting, (status, sentence)  # never "on backorder" or a new date when nothing waits
-        if said <= {"allocated", "released"}:
-            assert status == "ALLOCATED", (status, sentence)
-        if said <= {"shipped"}:
-            assert status == "SHIPPED", (status, sentence)
-    return seen
-
-
 def _check_sms(body: str, items: list[str], by_order: dict[str, Backorder]) -> None:
     if len(items) != 1:
         assert f"{len(items)} updates on your orders." in body, body
@@ -236,7 +114,7 @@ def _check_sms(body: str, items: list[str], by_order: dict[str, Backorder]) -> N
             key = "still on backorder"
             assert exp == (format_short_day(b.eta.date, "en") if b.eta else None), body
         facts[key] = int(count)
-    assert facts == _expected(b), body
+    assert facts == expected_facts(b), body
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -263,19 +141,15 @@ async def test_every_number_and_status_in_a_digest_is_the_state_when_it_is_sent(
     emails = {m.recipient: m for m in messages if m.channel == "EMAIL"}
     for message in messages:
         if message.channel == "EMAIL":
-            _check_email(message.body_text, by_order, before, world.fair_share)
+            check_email(message.body_text, by_order, before, world.fair_share)
     for message in messages:
         if message.channel == "SMS":
             email = emails[message.customer_email]  # the text says what the email says
-            _check_sms(message.body_text, _check_email(email.body_text, by_order, before, world.fair_share),
+            _check_sms(message.body_text, check_email(email.body_text, by_order, before, world.fair_share),
                        by_order)
 
 
 # -- what a new user met (issue 11), over the real SMTP server and the Twilio stand-in --------------
-def plain(mail: Any) -> str:
-    return str(mail.get_body(("plain",)).get_content()).replace("\r\n", "\n")
-
-
 async def _lamp_shop(smtp: Any, twilio: Any, stock: int = 0) -> tuple[Any, str]:
     shop = make_shop(make_settings(smtp, twilio))
     desk = shop.desk

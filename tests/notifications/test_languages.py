@@ -26,6 +26,7 @@ from notifications.compose import Item, Now, WindowNews
 from notifications.i18n import LOCALE_DIR, format_moment, format_money
 from notifications.render import ItemView, is_gsm7, render_digest, sms_segments
 from tests.notifications.conftest import make_settings, make_shop
+from tests.notifications.support import send_sign_in_link
 
 ROOT = Path(__file__).parents[2]
 TRANSLATED = [language for language in SUPPORTED_LANGUAGES if language != "en"]
@@ -248,8 +249,7 @@ async def test_a_german_customer_gets_german_email_and_texts(db, smtp, twilio):
     assert is_gsm7(sms) and sms_segments(sms) == 1
 
     # a sign-in link: the time on a 24-hour clock in Berlin, the zone named in German
-    await shop.notifications.send_portal_link("jonas@example.de", "http://shop.test/portal?t=abc",
-                                              datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
+    await send_sign_in_link(shop, "jonas@example.de", datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
     await shop.deliver()
     link = smtp.messages[-1]
     assert link["Subject"] == "Ihr Link zu Ihren Bestellungen"

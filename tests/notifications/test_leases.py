@@ -19,7 +19,7 @@ from notifications.email import EmailChannel
 from notifications.settings import NotificationSettings, TwilioSettings
 from notifications.sms import SmsChannel
 from tests.notifications.conftest import make_settings, make_shop
-from tests.notifications.test_notifications import catalogue, order
+from tests.notifications.support import catalogue, order
 
 
 class ProcessDied(BaseException):
@@ -114,7 +114,7 @@ class Hangs:
         return None
 
     async def send(self, message: Outgoing) -> str:
-        await asyncio.sleep(3600)
+        await asyncio.sleep(3600)  # sleep-ok: a provider that never answers
         return "never"
 
     async def close(self) -> None:

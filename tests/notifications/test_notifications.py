@@ -17,7 +17,7 @@ from domain.services import CustomerDetails, LineRequest
 from domain.store import notify as store
 from domain.store.portal import save_preferences
 from tests.notifications.conftest import make_settings, make_shop
-from tests.notifications.support import WINDOW, catalogue, order, plain, signed, statuses  # noqa: F401 - re-exported: other modules import these from here
+from tests.notifications.support import WINDOW, catalogue, order, plain, statuses
 
 # the consumers of committed events, with a long queue's change in either form (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("both_event_forms")
@@ -126,7 +126,8 @@ async def test_allocation_shipment_and_cancellation_messages(db, smtp):
 
 async def test_long_delay_offers_options_and_goodwill(db, smtp):
     shop = make_shop(make_settings(smtp, None, coalesce_seconds=0, long_delay_days=14,
-                                   goodwill_text="As an apology, 10% off your next order.", goodwill_code="SORRY10"))
+                                   goodwill_texts={"en": "As an apology, 10% off your next order."},
+                                   goodwill_code="SORRY10"))
     ids = await catalogue(shop)
     await order(shop)
     await shop.deliver()

@@ -8,7 +8,7 @@ from datetime import date
 from domain.preferences import SubstituteConsent
 from domain.store.portal import get_preferences, save_preferences
 from tests.notifications.conftest import make_settings, make_shop
-from tests.notifications.test_notifications import WINDOW, catalogue, order, plain
+from tests.notifications.support import WINDOW, catalogue, order, plain
 
 
 async def test_a_backorder_cancelled_by_its_date_is_told_once_and_why(db, smtp):

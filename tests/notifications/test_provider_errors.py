@@ -18,7 +18,7 @@ from notifications.email import EmailChannel, RecipientRefused, recipient_refusa
 from notifications.settings import SmtpSettings
 from notifications.sms import AccountRefused, NumberRefused, classify, retry_after_seconds
 from tests.notifications.conftest import free_port, make_settings, make_shop
-from tests.notifications.test_notifications import catalogue, order
+from tests.notifications.support import catalogue, order
 
 
 # -- SMTP -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from domain.services import ProductInput
 from tests.notifications.conftest import make_settings, make_shop
-from tests.notifications.test_notifications import WINDOW, catalogue, order, plain
+from tests.notifications.support import WINDOW, catalogue, order, plain
 
 
 async def test_an_offered_then_accepted_alternative_is_told_in_two_messages(db, smtp):

@@ -11,12 +11,12 @@ from starlette.applications import Starlette
 
 from domain.customers import NotificationPreferences
 from domain.store import notify as store
-from domain.store.portal import get_preferences, save_preferences
+from domain.store.portal import consent_of, get_preferences, preference_changes, save_preferences
 from notifications.channels import Outgoing
 from notifications.dispatcher import Dispatcher
 from notifications.sms import RECIPIENT_DELIVERY_CODES, SmsChannel
 from tests.notifications.conftest import make_settings, make_shop
-from tests.notifications.test_notifications import catalogue, order, signed
+from tests.notifications.support import catalogue, order, send_sign_in_link, signed
 
 ANN_PHONE = "+447700900123"
 STATUS_URL = "http://shop.test/webhooks/twilio/status"
@@ -100,9 +100,13 @@ async def test_stop_turns_texts_off_in_the_preferences_and_start_turns_them_back
     assert "no more texts" in reply.text
     assert (await get_preferences("ann@example.com")).by_sms is False  # what the portal shows
     assert await store.sms_opted_out(ANN_PHONE)
+    assert (await consent_of("ann@example.com")).sms_at is None  # no agent turns texts back on for her now
     await post(shop, "/webhooks/twilio/inbound", {"From": ANN_PHONE, "Body": "START"})
     assert (await get_preferences("ann@example.com")).by_sms is True
     assert not await store.sms_opted_out(ANN_PHONE)
+    assert (await consent_of("ann@example.com")).sms_phone == ANN_PHONE  # her own START is her consent
+    changes = [(c.field, c.old_value, c.new_value) for c in await preference_changes("ann@example.com")]
+    assert changes == [("by_sms", "off", "on"), ("by_sms", "on", "off")]  # both kept, the latest first
 
 
 async def test_start_from_a_number_that_bounced_does_not_choose_texts_for_the_customer(db, twilio):
@@ -129,8 +133,12 @@ async def test_a_sign_in_link_still_goes_after_an_unsubscribe(db, smtp):
     await order(shop)
     await shop.deliver()
     await unsubscribe(shop, smtp)
-    await shop.notifications.send_portal_link("ann@example.com", "http://shop.test/portal?t=abc",
-                                              shop.clock.now() + timedelta(minutes=30))
+    # email is off, her consent to it withdrawn (no agent turns it back on), and the change kept
+    assert (await get_preferences("ann@example.com")).by_email is False
+    assert (await consent_of("ann@example.com")).email_at is None
+    assert [(c.by, c.field, c.new_value) for c in await preference_changes("ann@example.com")] == [
+        ("unsubscribe link", "by_email", "off")]
+    await send_sign_in_link(shop, "ann@example.com", shop.clock.now() + timedelta(minutes=30))
     await shop.deliver()
     assert smtp.messages[-1]["Subject"] == "Your link to see your orders"
     assert [r.status for r in await store.OutboxMessage.filter(kind="PORTAL_LINK")] == ["SENT"]
@@ -144,8 +152,7 @@ async def test_no_sign_in_link_goes_to_an_address_that_does_not_exist(db, smtp):
     await shop.deliver()
     assert await store.is_email_suppressed("ghost@example.com", transactional=True)
     await store.suppress_email("ghost@example.com", store.UNSUBSCRIBED, shop.clock.now())  # does not hide the bounce
-    await shop.notifications.send_portal_link("ghost@example.com", "http://shop.test/portal?t=abc",
-                                              shop.clock.now() + timedelta(minutes=30))
+    await send_sign_in_link(shop, "ghost@example.com", shop.clock.now() + timedelta(minutes=30))
     await shop.deliver()
     assert smtp.messages == []
     assert [r.status for r in await store.OutboxMessage.filter(kind="PORTAL_LINK")] == ["SUPPRESSED"]

@@ -13,6 +13,7 @@ of every backorder created.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -38,6 +39,7 @@ from tests.api.conftest import free_port
 from tests.conftest import POSTGRES_URL
 from tests.notifications.conftest import SmtpServer
 from tests.scaleout.conftest import REDIS_URL, needs_redis
+from tests.waiting import eventually
 
 pytestmark = [needs_redis, pytest.mark.skipif(not POSTGRES_URL, reason="the scale-out profile is PostgreSQL")]
 
@@ -87,15 +89,13 @@ async def cluster(db_url: str, smtp: SmtpServer, tmp_path: Path) -> AsyncIterato
     try:
         async with httpx.AsyncClient() as client:
             for base in cluster.bases:
-                for _ in range(1200):  # 60 s: three processes starting at once on a loaded 2-core machine
-                    try:
-                        if (await client.get(f"{base}/healthz")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.05)
-                else:
-                    raise AssertionError(f"{base} never came up\n{cluster.tail()}")
+                async def healthy(base: str = base) -> bool:  # three processes starting on a loaded 2-core machine
+                    return (await client.get(f"{base}/healthz")).status_code == 200
+
+                try:
+                    await eventually(healthy, what=f"{base} comes up", ignoring=(httpx.TransportError,))
+                except AssertionError as error:
+                    raise AssertionError(f"{error}\n{cluster.tail()}") from None
                 health = (await client.get(f"{base}/readyz")).json()
                 assert health == {"status": "ok", "database": "ok", "events": "ok"}, health
         yield cluster
@@ -225,15 +225,19 @@ async def _listen(cluster: Cluster, ready: asyncio.Event, heard: set[str], stop:
 
 async def _subscribed(cluster: Cluster, client: Client, heard: set[str]) -> None:
     """The remote subscription is live once an order placed on server 0 is heard on server 1."""
-    for attempt in range(40):
+    async def crossed() -> bool:
         payload = await client.gql(PLACE, {"input": {"customer": {"email": "probe@example.com"}, "channel": "PHONE",
                                                      "lines": [{"sku": "HOT3", "quantity": 1}]}}, cluster.bases[0])
         wanted = {b["id"] for b in payload["backorders"]}
-        for _ in range(10):
-            if wanted <= heard:
-                return
-            await asyncio.sleep(0.05)
-        assert attempt < 39, f"no event crossed from server 0 to server 1\n{cluster.tail()}"
+        with contextlib.suppress(AssertionError):  # heard within a moment, or another order is placed
+            await eventually(lambda: wanted <= heard, what="this order heard", within=0.5)
+            return True
+        return False
+
+    try:
+        await eventually(crossed, what="an event crosses from server 0 to server 1")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{cluster.tail()}") from None
 
 
 async def test_concurrent_clients_on_two_servers_never_oversell_and_every_message_goes_once(cluster: Cluster):
@@ -258,10 +262,8 @@ async def test_concurrent_clients_on_two_servers_never_oversell_and_every_messag
     try:
         await _drained(db, cluster)
         all_backorders = {encode_id("Backorder", r["id"]) for r in await db.fetch("SELECT id FROM backorders")}
-        for _ in range(100):  # the last events may still be on their way through Redis
-            if all_backorders <= heard:
-                break
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(AssertionError):  # the last events may still be on their way through Redis
+            await eventually(lambda: all_backorders <= heard, what="every backorder heard")
         stop.set()
         await listener
         assert all_backorders - heard == set(), "created backorders the other server's subscriber never heard of"
@@ -273,13 +275,15 @@ async def test_concurrent_clients_on_two_servers_never_oversell_and_every_messag
 
 
 async def _drained(db: asyncpg.Connection, cluster: Cluster) -> None:
-    for _ in range(300):
+    async def unsent() -> tuple[int, int]:
         pending = await db.fetchval("SELECT count(*) FROM digests WHERE status = 'PENDING'")
         queued = await db.fetchval("SELECT count(*) FROM outbox_messages WHERE status IN ('QUEUED', 'SENDING')")
-        if pending == 0 and queued == 0:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the outbox never drained ({pending} digests, {queued} messages)\n{cluster.tail()}")
+        return pending, queued
+
+    try:
+        await eventually(unsent, lambda counts: counts == (0, 0), what="the outbox drains (digests, messages)")
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{cluster.tail()}") from None
 
 
 def _held(reserved: str | dict[str, int] | None) -> int:

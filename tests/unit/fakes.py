@@ -15,25 +15,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
 
-from domain.causes import Cause
 from domain.currency import ExchangeRate
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning, delay_counts
 from domain.errors import Conflict, ErrorCode, not_found
-from domain.eta import InboundSupply, StoredProjection
+from domain.eta import InboundSupply
 from domain.events import Event
-from domain.locations import Location
+from domain.locations import Location, LocationUse
 from domain.model import (
     Backorder,
     Customer,
     Order,
     Product,
     PurchaseOrder,
-    Served,
+    ServedWhole,
+    ServeRecord,
     SkuInventory,
+    StagedReceipt,
     StockLevel,
     Supplier,
     Waiting,
 )
+from domain.ports import UnlockedWrite
 from domain.preferences import BackorderPreferences, customer_today
 
 
@@ -68,6 +70,7 @@ class InMemoryUnitOfWork:
         self._store = store
         self._eta_learning = eta_learning
         self._work = copy.deepcopy(store.state)
+        self._locked: set[str] = set()
         self._inventories: dict[str, SkuInventory] = {}
         self._events: list[Event] = []
 
@@ -80,16 +83,39 @@ class InMemoryUnitOfWork:
         return None  # without commit() the working copy is simply dropped
 
     async def lock_skus(self, skus: Sequence[str]) -> None:
-        return None
+        self._locked.update(skus)  # one unit of work at a time here: only the bookkeeping the store checks
 
     async def queue_head(self, sku: str, at_least: int) -> SkuInventory | None:
         return None  # this store always loads a queue whole: receipts take the domain's path
 
-    async def waiting_head(self, sku: str, units: int) -> tuple[list[Waiting], int]:
+    async def waiting_head(self, sku: str, units: int, limit: int | None = None) -> tuple[list[Waiting], int]:
         raise AssertionError("never asked: queue_head says this store does not serve heads")
 
-    async def save_served(self, inventory: SkuInventory, served: Sequence[Served], cause: Cause) -> SkuInventory:
+    @property
+    def single_writer(self) -> bool:
+        return False
+
+    async def write_served(self, served: ServedWhole) -> None:
         raise AssertionError("never asked: queue_head says this store does not serve heads")
+
+    async def staged_receipt(self, sku: str) -> StagedReceipt | None:
+        return None  # nothing is ever staged here (queue_head)
+
+    async def save_staged(self, receipt: StagedReceipt) -> StagedReceipt:
+        raise AssertionError("never asked: queue_head says this store does not serve heads")
+
+    async def skus_with_staged_receipts(self) -> list[str]:
+        return []
+
+    async def save_served(self, inventory: SkuInventory, served: ServedWhole,
+                          record: ServeRecord | None = None) -> SkuInventory:
+        raise AssertionError("never asked: queue_head says this store does not serve heads")
+
+    async def fold_serves(self, sku: str, limit: int | None) -> int:
+        return 0  # nothing is ever recorded as a range here (queue_head)
+
+    async def skus_with_pending_serves(self) -> list[str]:
+        return []
 
     async def inventory(self, sku: str) -> SkuInventory:
         if sku in self._inventories:
@@ -121,13 +147,12 @@ class InMemoryUnitOfWork:
     async def summarised_inventories(self, skus: Sequence[str], at_least: int = 0) -> dict[str, SkuInventory]:
         return {}  # in memory a queue is loaded whole as cheaply: every SKU takes the whole settle
 
-    async def stored_projection(self, inventory: SkuInventory) -> StoredProjection:
-        raise AssertionError("no SKU is summarised in memory")
-
     async def load_slice(self, inventory: SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
         raise AssertionError("no SKU is summarised in memory")
 
     async def save_inventory(self, inventory: SkuInventory) -> None:
+        if inventory.sku not in self._locked:
+            raise UnlockedWrite(f"the backorders of {inventory.sku} written without its lock: lock_skus first")
         for level in inventory.stock.values():
             self._work.stock[(inventory.sku, level.location)] = copy.deepcopy(level)
         for backorder in (*inventory.created.values(), *inventory.touched.values()):
@@ -255,6 +280,21 @@ class InMemoryUnitOfWork:
 
     async def save_location(self, location: Location) -> None:
         self._work.locations[location.code] = location
+
+    async def lock_location(self, code: str) -> Location | None:
+        return await self.get_location(code)
+
+    async def location_use(self, code: str) -> LocationUse:
+        levels = [level for (_, where), level in self._work.stock.items() if where == code]
+        bound = [po for po in self._work.purchase_orders.values() if po.location == code]
+        return LocationUse(on_hand=sum(level.on_hand for level in levels),
+                           set_aside=sum(level.allocated for level in levels),
+                           staged=sum(level.staged for level in levels),
+                           open_purchase_orders=tuple(sorted(po.number for po in bound if po.is_open)),
+                           referenced=bool(levels or bound))
+
+    async def retire_location(self, code: str, keep: bool) -> None:
+        del self._work.locations[code]  # kept or not, it is unknown from now on
 
     async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate | None:
         return self._work.exchange_rates.get((from_currency, to_currency))

@@ -24,7 +24,7 @@ from domain.delays import (
     supplier_performance,
 )
 from domain.errors import InvalidInput
-from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
+from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, SupplyOutlook, project
 from domain.use_cases.supplier_history import MAX_DAYS_EARLY, MAX_DAYS_LATE, check_delivery_dates
 
 TODAY = date(2026, 3, 2)
@@ -67,7 +67,7 @@ def test_a_supplier_reliably_five_days_late_moves_the_po_date_five_days_with_hig
     assert estimate is not None
     assert (estimate.shift_days, estimate.confidence) == (5, Confidence.HIGH)  # k = ceil(0.8 * 7) = 6 of 4 5 5 5 5 5
     inbound = learned_inbound([InboundSupply("PO-9", date(2026, 3, 10), 5, supplier_id="steady")], history, "MUG", RULE)
-    etas = project([Need("b", 2)], available_now=0, inbound=inbound, today=TODAY, lead_time_days=14)
+    etas = project([Need("b", 2)], SupplyOutlook(0, inbound, TODAY, 14))
     assert etas["b"] == Eta(date(2026, 3, 15), Confidence.HIGH, EtaSource.PURCHASE_ORDER, "PO-9")
 
 
@@ -117,8 +117,7 @@ def test_lead_times_are_learned_from_ordering_to_receipt_and_used_beyond_every_p
     lead = estimate_lead_time(history, "s", "MUG", RULE)
     assert lead is not None and (lead.shift_days, lead.confidence) == (20, Confidence.HIGH)
 
-    etas = project([Need("b", 1)], available_now=0, inbound=[], today=TODAY, lead_time_days=lead.shift_days,
-                   lead_time_confidence=lead.confidence)
+    etas = project([Need("b", 1)], SupplyOutlook(0, [], TODAY, lead.shift_days, lead_time_confidence=lead.confidence))
     assert etas["b"] == Eta(TODAY + timedelta(days=20), Confidence.HIGH, EtaSource.LEAD_TIME)
 
 
@@ -138,7 +137,7 @@ def test_a_po_overdue_even_after_the_usual_delay_is_low():
     history = DelayHistory.from_records(delivered("steady", 2, 2, 2, 2, 2))
     inbound = learned_inbound([InboundSupply("PO-1", TODAY - timedelta(days=5), 1, supplier_id="steady")],
                               history, "MUG", RULE)
-    etas = project([Need("b", 1)], available_now=0, inbound=inbound, today=TODAY, lead_time_days=14)
+    etas = project([Need("b", 1)], SupplyOutlook(0, inbound, TODAY, 14))
     assert etas["b"] == Eta(TODAY, Confidence.LOW, EtaSource.PURCHASE_ORDER, "PO-1")
 
 
@@ -221,7 +220,7 @@ def test_a_po_already_late_is_expected_by_the_deliveries_that_were_at_least_that
     due = TODAY - timedelta(days=3)  # not come, 3 days late: one of 3 7 9 12 14 -> k = min(5, ceil(4.8)): 14
 
     inbound = learned_inbound([InboundSupply("PO-1", due, 1, supplier_id="erratic")], history, "MUG", RULE, TODAY)
-    etas = project([Need("b", 1)], available_now=0, inbound=inbound, today=TODAY, lead_time_days=14)
+    etas = project([Need("b", 1)], SupplyOutlook(0, inbound, TODAY, 14))
 
     assert etas["b"] == Eta(due + timedelta(days=14), Confidence.LOW, EtaSource.PURCHASE_ORDER, "PO-1")
     later = estimate_delay(history, "erratic", "MUG", RULE, late_by=15)  # later than it ever was: today, LOW

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from domain import events as ev
 from domain.causes import Actor, Cause, CauseKind
-from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, project
+from domain.eta import Confidence, Eta, EtaSource, InboundSupply, Need, SupplyOutlook, project
 from domain.model import BackorderPolicy, Supplier
 from tests.unit.support import NOW, TODAY, events_of, inventory, note, place, product, received
 
@@ -22,8 +22,8 @@ APR_30 = date(2026, 4, 30)
 
 def walk(*needs: tuple[str, int], available_now: int = 0, inbound=(), lead_time_days: int = 14,
          supplier_late: bool = False, release_date: date | None = None) -> dict[str, Eta]:
-    return project([Need(b, q) for b, q in needs], available_now=available_now, inbound=list(inbound), today=TODAY,
-                   lead_time_days=lead_time_days, supplier_late=supplier_late, release_date=release_date)
+    return project([Need(b, q) for b, q in needs], SupplyOutlook(
+        available_now, list(inbound), TODAY, lead_time_days, supplier_late=supplier_late, release_date=release_date))
 
 
 def test_stock_on_hand_covers_the_front_of_the_queue_today():
@@ -268,8 +268,8 @@ def test_any_dates_project_without_error_and_etas_never_fall_down_the_queue(toda
     inbound = [InboundSupply(f"PO-{n}", day, quantity, delay_days=delay)
                for n, (day, quantity, delay) in enumerate(supplies)]
 
-    etas = project([Need(f"b{n}", q) for n, q in enumerate(needs)], available_now=available_now, inbound=inbound,
-                   today=today, lead_time_days=lead_time_days)
+    etas = project([Need(f"b{n}", q) for n, q in enumerate(needs)],
+                   SupplyOutlook(available_now, inbound, today, lead_time_days))
 
     waiting = [etas[f"b{n}"].date for n, q in enumerate(needs) if q > 0]
     assert waiting == sorted(waiting)

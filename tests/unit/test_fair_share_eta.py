@@ -5,14 +5,14 @@ the first in line the next PO when a fair share would give it only part of it)."
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.allocation import AllocationPolicy
 from domain.causes import Actor, Cause, CauseKind
-from domain.eta import Confidence, EtaSource, InboundSupply, Need, project_shared
+from domain.eta import Confidence, EtaSource, InboundSupply, Need, SupplyOutlook, project, project_shared
 from domain.model import Money, Product
 from tests.unit.support import NOW, TODAY, inventory, place
 
@@ -53,8 +53,8 @@ def test_project_shared_hands_each_lot_out_by_the_split_and_beyond_every_po_uses
             left -= give[key]
         return {k: v for k, v in give.items() if v}
 
-    etas = project_shared([Need("ready", 0), Need("a", 3), Need("b", 3), Need("c", 9)], split=halves,
-                          available_now=2, inbound=[po("PO-1", 3, 4)], today=TODAY, lead_time_days=14)
+    etas = project_shared([Need("ready", 0), Need("a", 3), Need("b", 3), Need("c", 9)],
+                          SupplyOutlook(2, [po("PO-1", 3, 4)], TODAY, 14), split=halves)
     assert etas["ready"].source is EtaSource.ALLOCATED
     # now: a 1, b 1; PO-1 (4): a 2 (done), b 2 (done)
     assert (etas["a"].reference, etas["b"].reference) == ("PO-1", "PO-1")
@@ -105,3 +105,16 @@ def test_projected_etas_are_when_the_receipts_complete_each_backorder(scenario):
     by_receipt = sorted(completed_by, key=lambda b: [s.reference for s in sorted(
         inbound, key=lambda s: (s.expected_date, s.reference))].index(completed_by[b]))
     assert [dates[b] for b in by_receipt] == sorted(dates.values())
+
+
+@given(st.dates(min_value=date(9999, 1, 1)), st.integers(0, 400))
+def test_a_lead_time_past_the_calendars_end_is_held_at_its_last_day_as_in_queue_order(today, lead_time_days):
+    # project (in queue order) held it there already; project_shared added the days itself and raised OverflowError
+    def nothing(units, ordered, waiting, day):
+        return {}
+
+    outlook = SupplyOutlook(0, [], today, lead_time_days)
+    etas = project_shared([Need("a", 1)], outlook, split=nothing)
+    assert etas == project([Need("a", 1)], outlook)
+    assert etas["a"].date == min(date.max, today + timedelta(days=min(lead_time_days, (date.max - today).days)))
+

@@ -1,0 +1,113 @@
+"""Database transactions whose start and end cannot be cut short: a cancelled task never leaves a connection, the
+SQLite connection lock or an open transaction behind.
+
+Tasks are cancelled in ordinary running: graphql-core cancels a query's sibling root fields when one of them
+fails, `asyncio.timeout` cancels what overruns it, shutdown cancels the late workers. tortoise's transaction
+context is not safe against it: a cancellation that lands in its `__aenter__` after it took the lock (or the pool
+connection) and before `BEGIN` came back leaves `__aenter__` by an exception, so no `__aexit__` ever releases them;
+on SQLite every later request then waits for that lock for ever. A cancellation landing in an `__aexit__` that
+first awaits something else (a rollback) skips the release the same way.
+
+So the start and the end each run as a task of their own that nothing else holds and so nothing cancels; the
+task that opened the transaction waits for it to finish whatever happens to itself, and only then takes its
+cancellation: after a cancelled start, the transaction is ended (rolled back) before the cancellation goes on.
+Both run in one private copy of the opener's context, where tortoise keeps its token for the transaction's
+connection (its reset refuses a token made in another context); the opener's own context gets the transaction's
+connection set the same way, so ORM calls inside the block use it, as with tortoise's own `in_transaction`.
+
+The statements in between are not protected and need not be: a cancelled statement ends the block with
+CancelledError, and the end then rolls back (and releases) like for any other exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Coroutine
+from types import TracebackType
+from typing import Any, TypeVar
+
+from tortoise.backends.base.client import TransactionalDBClient, TransactionContext
+from tortoise.connection import get_connections
+from tortoise.transactions import in_transaction
+
+T = TypeVar("T")
+
+
+class RolledBack(Exception):
+    """The reason a transaction ends without commit when its block raised nothing (a read, a refused write): tortoise's
+    context rolls back when it is handed an exception type, and commits otherwise."""
+
+
+async def settle(task: asyncio.Future[Any]) -> asyncio.CancelledError | None:
+    """Wait for `task` to end, whatever cancels the calling task meanwhile; the first cancellation the caller got
+    (to raise once `task` ended), or None. Unlike `asyncio.shield`, the caller does not go on while `task` still
+    runs: what follows its cancellation (the next request for the same connection) finds `task` done."""
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait((task,))  # never cancels `task`, and raises nothing of `task`'s
+        except asyncio.CancelledError as error:
+            cancelled = cancelled or error
+    return cancelled
+
+
+async def to_the_end(work: Coroutine[Any, Any, T], context: contextvars.Context | None = None) -> T:
+    """`work`'s result, `work` run to its end as a task of its own even if the calling task is cancelled meanwhile;
+    the cancellation is raised after that, `work`'s result (or failure) dropped."""
+    task = asyncio.create_task(work, context=context)
+    cancelled = await settle(task)
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure under a cancellation is not "never retrieved"
+        raise cancelled
+    return task.result()
+
+
+class Transaction:
+    """`async with Transaction() as conn:`, tortoise's `in_transaction()` with its start and end made whole:
+    commits when the block ends without an exception and `rollback_on_exit()` was not asked for, rolls back
+    otherwise. `committed` says afterwards whether the commit went through (it may have, under a cancellation)."""
+
+    def __init__(self, connection_name: str | None = None) -> None:
+        self._context = contextvars.copy_context()
+        self._tx: TransactionContext = in_transaction(connection_name)
+        self._token: Any = None
+        self._rollback = False
+        self.committed = False
+
+    def rollback_on_exit(self) -> None:
+        """End without committing even if the block raises nothing."""
+        self._rollback = True
+
+    async def __aenter__(self) -> TransactionalDBClient:
+        starting = asyncio.create_task(self._tx.__aenter__(), context=self._context)
+        cancelled = await settle(starting)
+        failure = None if starting.cancelled() else starting.exception()
+        if cancelled is not None or failure is not None:
+            # a start that went through is ended; one that failed after taking the lock or the pool's connection
+            # (tortoise set its token just before BEGIN) has them released, which its own context does not do
+            if failure is None or getattr(self._tx, "token", None) is not None:
+                reason = failure or cancelled or asyncio.CancelledError()
+                ending = asyncio.create_task(self._tx.__aexit__(type(reason), reason, None), context=self._context)
+                cancelled = await settle(ending) or cancelled
+                if not ending.cancelled():
+                    ending.exception()  # the caller gets its cancellation or the start's failure, not the end's
+            if cancelled is not None:
+                raise cancelled
+        conn = starting.result()  # or the start's failure, as it was raised
+        self._token = get_connections().set(self._tx.connection_name, conn)
+        return conn
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        get_connections().reset(self._token)
+        if exc_type is None and self._rollback:
+            exc_type, exc = RolledBack, RolledBack()
+        ending = asyncio.create_task(self._tx.__aexit__(exc_type, exc, tb), context=self._context)
+        cancelled = await settle(ending)
+        failure = None if ending.cancelled() else ending.exception()
+        self.committed = exc_type is None and not ending.cancelled() and failure is None
+        if cancelled is not None:
+            raise cancelled
+        ending.result()

@@ -1,0 +1,99 @@
+"""A big receipt lets the process's other requests run (issue 15): what a receipt does for every backorder or every
+event of a long queue (decoding the rows read, deciding what each is served, cutting the event log's parts and
+each customer's part of the outbox, encoding them) runs in worker threads, so the event loop turns meanwhile and
+another SKU's order placed in the same process waits for a slice, not for the queue. Checked by where that work
+runs (the thread), not by how long it takes; and by a coroutine that only yields, which must be scheduled again
+and again while the receipt runs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from api.metrics import ReceiptMetrics
+from domain import events as ev
+from domain.bus import InProcessBus
+from domain.clock import FixedClock
+from domain.model import SkuInventory
+from domain.services import BackorderDesk, ProductInput
+from domain.store import models as t
+from domain.store import uow as store_uow
+from domain.store.uow import TortoiseUnitOfWork
+from notifications.outbound_webhooks import WebhookRecorder
+from notifications.outbox import OutboxRecorder
+from notifications.settings import NotificationSettings
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+WAITING = 4_000
+CUSTOMERS = 300
+LONG = 2_000  # rows or entries from which the work is the queue's, not a slice's
+
+
+async def _seed(sku: str, size: int) -> None:
+    """`size` waiting backorders of one unit each, one a second apart, as `bench.allocation` seeds them."""
+    rows = []
+    for n in range(size):
+        at = START + timedelta(seconds=n)
+        rows.append(t.Backorder(
+            id=f"{sku}{n:010d}", order_id=f"o{sku}{n:010d}", order_line_id=f"l{sku}{n:010d}", sku=sku,
+            customer_email=f"c{n % CUSTOMERS}@example.com", customer_tier="STANDARD", channel="ONLINE",
+            ordered_at=at, quantity=1, original_quantity=1, status="WAITING", queue_position=n + 1, created_at=at,
+            updated_at=at))
+    await t.Backorder.bulk_create(rows, batch_size=2000)
+    await t.Product.filter(sku=sku).update(waiting_count=size, waiting_units=size)
+
+
+def _where(calls: list[tuple[str, int, bool]], what: str, size: Callable[..., int],
+           method: Callable[..., Any]) -> Callable[..., Any]:
+    loop_thread = threading.get_ident()
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        calls.append((what, size(*args), threading.get_ident() == loop_thread))
+        return method(*args, **kwargs)
+    return recorded
+
+
+async def test_a_long_receipt_does_its_per_backorder_work_off_the_event_loop(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FixedClock(START + timedelta(days=1))
+    # as `serve` builds it (api.app.make_desk): the outbox, webhook and metrics hooks in the transaction
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus(), before_commit=[
+        OutboxRecorder(NotificationSettings(), clock), WebhookRecorder(clock), ReceiptMetrics()]), clock)
+    await desk.upsert_product(ProductInput(sku="HOT", name="HOT", price=Decimal("1.00")))
+    await _seed("HOT", WAITING)
+    calls: list[tuple[str, int, bool]] = []
+    monkeypatch.setattr(ev.QueueChanged, "part", _where(
+        calls, "a part of a QueueChanged cut", lambda self, positions: len(self.entries), ev.QueueChanged.part))
+    monkeypatch.setattr(ev.QueueChanged, "to_dict", _where(
+        calls, "a QueueChanged encoded", lambda self: len(self.entries), ev.QueueChanged.to_dict))
+    monkeypatch.setattr(SkuInventory, "serve_head", _where(
+        calls, "the head served", lambda self, rows, *rest: len(rows), SkuInventory.serve_head))
+    monkeypatch.setattr(store_uow, "_waiting", _where(calls, "rows decoded", len, store_uow._waiting))
+
+    turns = 0
+    done = asyncio.Event()
+
+    async def another_request() -> None:
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+    other = asyncio.create_task(another_request())
+    await desk.receive_stock("HOT", WAITING - 50)
+    done.set()
+    await other
+
+    assert await t.Backorder.filter(sku="HOT", status="ALLOCATED").count() == WAITING - 50
+    long = [(what, size) for what, size, on_loop in calls if size >= LONG]
+    if db.startswith("postgres"):  # one transaction (on SQLite the receipt is put away 200 backorders at a time)
+        assert {what for what, _ in long} >= {"a part of a QueueChanged cut", "a QueueChanged encoded",
+                                              "the head served", "rows decoded"}
+    on_the_loop = sorted({(what, size) for what, size, on_loop in calls if on_loop and size >= LONG})
+    assert not on_the_loop, f"a long queue's work on the event loop: {on_the_loop}"
+    assert turns > 20, "the other request was not scheduled while the receipt ran"

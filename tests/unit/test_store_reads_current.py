@@ -1,0 +1,87 @@
+"""Every reader of the backorders and their history reads them through `domain.store.current` (the views with a
+pending served range applied, migration 0026), never the tables: between a receipt's commit and its fold the
+tables still show what it served whole as waiting (issue 15; tests/api/test_pending_serve_reads.py shows what a
+reader sees). The writer, the unit of work, reads and writes the tables under the SKU's lock, which folds its
+pending ranges first; a line of it that reads without that lock goes through the views too. A new module of the
+store (or of the API and notifications, which should not touch tables at all) that names the tables fails here,
+until it reads the views or says below why it need not.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STORE = ROOT / "domain" / "store"
+
+# the tables in SQL, and the tortoise models' queries of them
+TABLES = re.compile(r'\b(FROM|JOIN|UPDATE|INTO)\s+"?(backorders|backorder_history)"?(?![\w"])|'
+                    r"\bt\.(Backorder|BackorderHistory)\.(filter|all|get|get_or_none|exclude|annotate|raw|first|"
+                    r"select_for_update|exists|bulk_create|create)\b|"
+                    r'"backorder_history",')
+
+# the modules that are no readers: the writer, the models and the migrations that make the tables and the views
+WRITERS = {"uow.py", "models.py", "current.py"}
+
+# file -> the lines (a part of them, as written) that read a table and why they need not read the views
+NOT_DERIVED = {
+    "queries.py": {
+        'with_backorders = Subquery(t.Backorder.all().values("order_id"))':
+            "which orders have backorders: no served range changes it",
+    },
+}
+
+
+def _readers() -> list[Path]:
+    paths = [p for p in sorted(STORE.glob("*.py")) if p.name not in WRITERS]
+    for package in ("api", "notifications"):
+        paths.extend(sorted((ROOT / package).rglob("*.py")))
+    return paths
+
+
+def _table_reads() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in _readers():
+        for line in path.read_text().splitlines():
+            if TABLES.search(line):
+                found.setdefault(str(path.relative_to(ROOT)), []).append(line.strip())
+    return found
+
+
+def test_every_reader_of_the_backorders_reads_them_through_the_seam():
+    found = _table_reads()
+    unexplained = {name: [line for line in lines if not any(
+        part in line for part in NOT_DERIVED.get(Path(name).name, {}))] for name, lines in found.items()}
+    unexplained = {name: lines for name, lines in unexplained.items() if lines}
+    assert not unexplained, (
+        "reads of the backorders or their history from the tables: select from domain.store.current's BACKORDERS "
+        f"and HISTORY (a pending served range applied), or name them in NOT_DERIVED with the reason: {unexplained}")
+
+
+def test_the_exceptions_still_exist():
+    found = {Path(name).name: lines for name, lines in _table_reads().items()}
+    for name, parts in NOT_DERIVED.items():
+        for part in parts:
+            assert any(part in line for line in found.get(name, [])), f"{name}: {part!r} is gone: drop it here"
+
+
+def test_readers_read_the_views_whenever_receipts_record_ranges():
+    # the ledger on (a receipt serving LEDGER_FROM or more whole records a range) needs readers on the views
+    from domain.store import current
+    from domain.use_cases import shared
+
+    assert shared.LEDGER_FROM >= 10**9 or current.VIEWS, "receipts record ranges: readers must read the views"
+    assert (current.backorders(), current.history()) == (
+        ('"backorders_now"', '"backorder_history_now"') if current.VIEWS else ('"backorders"', '"backorder_history"'))
+
+
+def test_the_guard_sees_a_table_read():
+    # the patterns it looks for, as a reader would write them
+    for line in ('SELECT * FROM "backorders" WHERE id IN ({keys})', "FROM backorders b LEFT JOIN orders o",
+                 "'FROM \"backorder_history\" WHERE backorder_id = ?'", "t.Backorder.filter(sku=sku).values()",
+                 "await t.BackorderHistory.filter(backorder_id=x)"):
+        assert TABLES.search(line), line
+    for line in ('f"SELECT * FROM {backorders()} WHERE id = ?"', 'FROM "backorders_now" b', "backorders(first: 200)",
+                 "t.Backorder._meta.fields_map[column]"):
+        assert not TABLES.search(line), line
