@@ -24,6 +24,9 @@ log = logging.getLogger("backorder")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 30.0
+# A refused body's sender gets this long (and this much more input, read and dropped) to read the answer
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 8 * 1024 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -90,17 +93,76 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+class _LingeringTransport:
+    """The socket transport as uvicorn's HTTP protocol sees it, except that `close()` while the request's
+    body is still coming becomes a lingering close (`LimitedHttpToolsProtocol._linger`)."""
+
+    def __init__(self, real: asyncio.Transport, protocol: LimitedHttpToolsProtocol) -> None:
+        self.real = real
+        self._protocol = protocol
+        self.lingering = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self.real.is_closing()
+
+    def close(self) -> None:
+        if self.lingering or self.real.is_closing():
+            return
+        if self._protocol.body_unread():
+            self.lingering = True
+            self._protocol._linger()
+        else:
+            self.real.close()
+
+
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol with read deadlines: a client gets `header_timeout` seconds from the
     moment it connects (or starts its next request on a kept-alive connection) to finish its headers,
     and `body_timeout` seconds after that to finish its body; past either the connection is closed.
-    uvicorn alone waits for ever, so 3,000 slow clients held 3,000 descriptors."""
+    uvicorn alone waits for ever, so 3,000 slow clients held 3,000 descriptors.
+
+    An answer given before the request's body is read whole (a 413 from `BodyLimit`) is followed by a
+    lingering close, as nginx does: the server half-closes (its FIN after the answer), then reads and drops
+    what the client still sends for up to `LINGER_SECONDS` and `LINGER_BYTES` before it closes. uvicorn
+    closed at once with the body unread, so the kernel answered the client's next bytes with a reset, and a
+    client still sending could lose the 413 it had been sent (the reset reached it first)."""
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
         self.header_timeout = float(getattr(config, "header_timeout", DEFAULT_HEADER_TIMEOUT))
         self.body_timeout = float(getattr(config, "body_timeout", DEFAULT_BODY_TIMEOUT))
         self._read_deadline: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._linger_left = 0
+
+    def body_unread(self) -> bool:
+        """Whether the current request's body is still (partly) on its way."""
+        cycle = self.cycle
+        return cycle is not None and cycle.more_body and not cycle.disconnected
+
+    def _linger(self) -> None:
+        self._disarm()
+        real = self._real_transport()
+        self._linger_left = LINGER_BYTES
+        self._linger_timer = self.loop.call_later(LINGER_SECONDS, real.close)
+        real.resume_reading()
+        if real.can_write_eof():
+            real.write_eof()  # after what is buffered, so the answer goes first
+
+    def _real_transport(self) -> asyncio.Transport:
+        transport = self.transport
+        return transport.real if isinstance(transport, _LingeringTransport) else transport
+
+    def data_received(self, data: bytes) -> None:
+        if self._linger_timer is not None:  # a refused body's rest: dropped unparsed, up to a limit
+            self._linger_left -= len(data)
+            if self._linger_left <= 0:
+                self._real_transport().close()
+            return
+        super().data_received(data)
 
     def _arm(self, seconds: float, what: str) -> None:
         self._disarm()
@@ -118,15 +180,22 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         log.info("closing a connection from %s: its %s took too long", self.client, what)
         if what == "headers":  # no request has started: the client may as well hear why
             self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-        self.transport.close()
+        self._real_transport().close()  # a client too slow gets no lingering
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(_LingeringTransport(transport, self))  # type: ignore[arg-type]
         self._arm(self.header_timeout, "headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
         super().connection_lost(exc)
+
+    def eof_received(self) -> None:
+        if self._linger_timer is not None:  # the client has stopped sending: the lingering is over
+            self._real_transport().close()
+        super().eof_received()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -143,6 +212,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def handle_websocket_upgrade(self) -> None:
         self._disarm()  # the websocket protocol takes the connection over, with its own pings
+        self.transport = self._real_transport()  # and the socket's own transport, with its own close
         super().handle_websocket_upgrade()
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import select
+import socket
 import time
 
 import pytest
@@ -59,6 +61,31 @@ async def test_a_streamed_body_is_refused_once_it_passes_the_limit(api):
     assert (await asyncio.wait_for(answer, 5)).startswith(b"HTTP/1.1 413")
     assert sent < 16 * 1024 * 1024, f"the server kept reading: {sent} bytes sent"
     writer.close()
+
+
+async def test_a_client_still_sending_after_the_refusal_reads_it(api):
+    """A client that sends its body before it reads (as most do) is still sending after the 413 was sent;
+    the server's close must not reset the connection under it, or the 413 is lost and the client sees only
+    'connection reset' (in CI the reset raced the answer). The server lingers: it half-closes after the
+    answer and reads and drops the rest for a while. A plain blocking socket, so nothing reads early."""
+    host, port = api.base.removeprefix("http://").split(":")
+    chunk = b"x" * 65536
+    framed = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+
+    def client() -> bytes:
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(_headers(api, "Transfer-Encoding: chunked\r\n") + framed * 24)  # 1.5 MiB, limit 1 MiB
+            readable, _, _ = select.select([sock], [], [], 5)
+            assert readable, "no answer"
+            for _ in range(16):  # 1 MiB more after the answer came, as a client busy sending does
+                sock.sendall(framed)
+            answer = b""
+            while part := sock.recv(65536):
+                answer += part
+            return answer
+
+    answer = await asyncio.to_thread(client)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
 
 
 async def test_a_body_within_the_limit_is_served(api):
