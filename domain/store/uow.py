@@ -128,7 +128,11 @@ class TortoiseUnitOfWork:
                 finally:
                     if self._holds_collector:
                         self._holds_collector = False
-                        self._loaded.clear()  # the long queue's bookkeeping: not for the collector's first scan
+                        # the long queue's bookkeeping and its events (a 100k receipt's: 400k tuples), published by
+                        # now: freed before the collector's first scan, which would go through them all otherwise
+                        self._loaded.clear()
+                        self._inventories.clear()
+                        self._events = []
                         collector.release()
         except IntegrityError as error:
             raise Conflict(f"conflicting change: {error}", code=ErrorCode.CONFLICT) from error
