@@ -34,14 +34,17 @@ SET_ASIDE = [None, "MAIN", "EAST"]  # one unit already allocated there, or none
 PRIORITIES = [0, 7, -2]
 
 
-async def test_the_set_based_write_leaves_what_serve_decided(desk: BackorderDesk, bus: InProcessBus) -> None:
+# the ids go to PostgreSQL as one text split there (`uow._ID_SEPARATOR`); ids with the separator in them as an array
+@pytest.mark.parametrize("prefix", ["b", "b,"])
+async def test_the_set_based_write_leaves_what_serve_decided(desk: BackorderDesk, bus: InProcessBus,
+                                                              prefix: str) -> None:
     # given a waiting backorder of three units in every combination of those states, ordered a second apart
     await desk.upsert_product(ProductInput(sku="LAMP", name="Lamp", price=Decimal("1.00")))
     start = NOW - timedelta(days=1)
     for n, (eta, aside, priority) in enumerate(itertools.product(ETAS, SET_ASIDE, PRIORITIES)):
         at = start + timedelta(seconds=n, microseconds=700_000)
         await t.Backorder.create(
-            id=f"b{n:03d}", order_id=f"o{n:03d}", order_line_id=f"l{n:03d}", sku="LAMP",
+            id=f"{prefix}{n:03d}", order_id=f"o{n:03d}", order_line_id=f"l{n:03d}", sku="LAMP",
             customer_email=f"c{n % 4}@example.com", customer_tier="STANDARD", channel="ONLINE", ordered_at=at,
             quantity=3, original_quantity=3, allocated_quantity=1 if aside else 0,
             reserved={aside: 1} if aside else {}, status="PARTIALLY_ALLOCATED" if aside else "WAITING",
