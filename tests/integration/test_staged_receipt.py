@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bench.allocation import seed_queue
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.errors import DomainError, ErrorCode
@@ -187,19 +188,6 @@ async def test_a_new_order_between_two_chunks_is_told_an_eta_that_counts_the_sta
     assert level == {"on_hand": 20, "allocated": 7, "staged": 0}
 
 
-async def _seed(sku: str, size: int) -> None:
-    """`size` one-unit backorders waiting for `sku` (rows as the service writes them, without their orders)."""
-    rows = []
-    for n in range(size):
-        at = START + timedelta(seconds=n)
-        rows.append(t.Backorder(
-            id=f"{sku[:8]}{n:016d}", order_id=f"o{n:015d}", order_line_id=f"l{n:015d}", sku=sku,
-            customer_email=f"c{n % 50}@example.com", customer_tier="STANDARD", channel="ONLINE", ordered_at=at,
-            quantity=1, original_quantity=1, status="WAITING", queue_position=n + 1, created_at=at, updated_at=at))
-    await t.Backorder.bulk_create(rows, batch_size=1000)
-    await t.Product.filter(sku=sku).update(waiting_count=size, waiting_units=size)
-
-
 async def test_another_skus_order_completes_while_a_staged_receipt_is_put_away(
         db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On SQLite one transaction at a time: before the chunks, an order for any other SKU waited for the whole
@@ -212,7 +200,7 @@ async def test_another_skus_order_completes_while_a_staged_receipt_is_put_away(
     for sku in ("LONG", "OTHER"):
         await desk.upsert_product(ProductInput(sku=sku, name="Lamp", price=Decimal("1.00")))
     await desk.receive_stock("OTHER", 1_000)
-    await _seed("LONG", 3_000)
+    await seed_queue("LONG", 3_000)
     done = asyncio.Event()
     waits: list[float] = []
 
