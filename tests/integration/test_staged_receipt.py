@@ -11,7 +11,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -201,26 +200,48 @@ async def test_another_skus_order_completes_while_a_staged_receipt_is_put_away(
         await desk.upsert_product(ProductInput(sku=sku, name="Lamp", price=Decimal("1.00")))
     await desk.receive_stock("OTHER", 1_000)
     await seed_queue("LONG", 3_000)
+    # what happened, in the order it happened: each put-away chunk's transaction and each order, begun and done
+    log: list[tuple[str, int, str]] = []
+    chunk = shared._put_away_chunk
+
+    async def logged_chunk(deps: Any, sku: str) -> bool:
+        n = sum(1 for what, _, when in log if what == "chunk" and when == "begun")
+        log.append(("chunk", n, "begun"))
+        more = await chunk(deps, sku)
+        log.append(("chunk", n, "done"))
+        return more
+
+    monkeypatch.setattr(shared, "_put_away_chunk", logged_chunk)
     done = asyncio.Event()
-    waits: list[float] = []
 
     async def orders() -> None:
+        n = 0
         while not done.is_set():
-            started = time.perf_counter()
+            log.append(("order", n, "begun"))
             await desk.place_order(CustomerDetails("o@example.com"), Channel.ONLINE, [LineRequest("OTHER", 1)])
-            waits.append(time.perf_counter() - started)
+            log.append(("order", n, "done"))
+            n += 1
 
+    # when another SKU is ordered over and over while a receipt for 3,000 waiting is put away in chunks of 100
     ordering = asyncio.create_task(orders())
-    await asyncio.sleep(0)
-    started = time.perf_counter()
+    await asyncio.sleep(0)  # a turn of the loop: the orders begin before the receipt does
+    log.append(("receipt", 0, "begun"))
     await desk.receive_stock("LONG", 3_000)
-    receipt = time.perf_counter() - started
+    log.append(("receipt", 0, "done"))
     done.set()
     await ordering
     assert await t.Backorder.filter(sku="LONG", status="ALLOCATED").count() == 3_000
-    # then orders completed during the receipt, each in a fraction of it
-    assert len(waits) >= 3, (waits, receipt)
-    assert max(waits) < receipt / 3, (waits, receipt)
+    # then orders completed between two of the receipt's chunk transactions, while it was still being put away
+    # (told by where they stand in the log, not by a clock), and each waited for a few chunks, not for the receipt
+    chunk_ends = [n for n, (what, _, when) in enumerate(log) if what == "chunk" and when == "done"]
+    assert len(chunk_ends) >= 10, log
+    between = [log[n] for n in range(chunk_ends[0], chunk_ends[-1]) if log[n][0] == "order" and log[n][2] == "done"]
+    assert len(between) >= 3, log
+    for order in {n for what, n, _ in log if what == "order"}:
+        begun = log.index(("order", order, "begun"))
+        ended = log.index(("order", order, "done")) if ("order", order, "done") in log else len(log)
+        waited = sum(1 for n in chunk_ends if begun < n < ended)
+        assert waited < len(chunk_ends) / 3, (order, waited, len(chunk_ends))
 
 
 async def test_units_being_put_away_keep_their_location_in_use_and_every_reader_of_stock_counts_them(
