@@ -8,12 +8,17 @@ thread allocated: the event loop, or a worker thread the loop then waited for. E
 frees it), so the collector waits until the last such transaction of the process has ended; what other requests
 leave meanwhile is collected then.
 
-The hold is process-wide, so it is bounded: other requests' cyclic garbage piles up while it lasts, and receipts
-that overlap one another (or one that hangs on a lock) could otherwise keep the collector off for ever. MAX_HOLD
-seconds after the collector went off it is back on, whatever still holds it, until every hold of that stretch has
-ended; only then can a new hold take it off again. The unit of work drops what it kept of its queue before it
-releases its hold (`uow.__aexit__`): the first collection after a hold scans only what is still alive of what was
-allocated meanwhile (400k tuples of a 100k receipt's events, kept until the end: 160-230 ms with the lock held).
+Other requests do leave cyclic garbage meanwhile (graphql-core's executor makes cycles:
+tests/api/test_request_garbage.py), and holds that overlap one another, or a transaction that waits long for a lock,
+would keep the collector off for as long as they last, that garbage growing all the while. So it is held off for
+HOLD_SECONDS at the most from the first of overlapping holds: then it resumes, though holds remain, and stays on
+until the last has ended (a later hold starts a new ceiling). A 100k receipt (9.7-21 s at load 1-4, bench/README.md)
+still runs without a pause; one that outlasts the ceiling (under heavy load) pays the collector's pauses from then on:
+the price of bounding what others leave to what the process allocates in HOLD_SECONDS.
+
+The unit of work drops what it kept of its queue (its events above all, published by then) before it releases its
+hold (`uow.__aexit__`): the first young collection after a hold scans what is still alive of what was allocated
+meanwhile, and a 100k receipt's events, kept to the end, were 400k tuples: 130-230 ms with the interpreter's lock held.
 """
 
 from __future__ import annotations
@@ -23,49 +28,48 @@ import threading
 
 # rows of one queue a transaction reads from which it holds the collector off
 HOLD_FROM = 5_000
-# seconds the collector stays off at most, however many transactions hold it: a 100k receipt takes 15-35 s at load
-# 2-9 on 2 cores (bench/README.md); at 60 s a stuck or endless run of overlapping holds costs one collection's pause
-MAX_HOLD = 60.0
+# seconds at the most that the collector stays off from the first of overlapping holds
+HOLD_SECONDS = 30.0
 
 _lock = threading.Lock()
 _holds = 0
 _enable_after = False  # whether the collector was on when the first hold began (a test or a caller may have it off)
-_expiry: threading.Timer | None = None  # re-enables the collector once MAX_HOLD has passed (None: no hold, or expired)
+_ceiling: threading.Timer | None = None  # resumes the collector once HOLD_SECONDS have passed with holds left
+_episode = 0  # which run of overlapping holds the ceiling belongs to
 
 
 def hold() -> None:
     """One more transaction that the collector waits for (each `hold` is ended by one `release`)."""
-    global _holds, _enable_after, _expiry
+    global _holds, _enable_after, _ceiling, _episode
     with _lock:
         if _holds == 0:
             _enable_after = gc.isenabled()
             gc.disable()
-            _expiry = threading.Timer(MAX_HOLD, _expire)
-            _expiry.daemon = True
-            _expiry.start()
+            _episode += 1
+            _ceiling = threading.Timer(HOLD_SECONDS, overrun, (_episode,))
+            _ceiling.daemon = True
+            _ceiling.start()
         _holds += 1
 
 
 def release() -> None:
-    global _holds, _expiry
+    global _holds, _ceiling
     with _lock:
         _holds -= 1
         if _holds == 0:
-            if _expiry is not None:
-                _expiry.cancel()
-                _expiry = None
+            if _ceiling is not None:
+                _ceiling.cancel()
+                _ceiling = None
             if _enable_after:
                 gc.enable()
 
 
-def _expire() -> None:
-    """MAX_HOLD has passed with the collector off: on again, though holds remain (they end as usual)."""
-    global _expiry
+def overrun(episode: int) -> None:
+    """HOLD_SECONDS have passed since the holds of `episode` began: the collector resumes (if it was on before them)
+    though some of them are still held; the last release leaves it on."""
     with _lock:
-        if threading.current_thread() is _expiry:  # not a stretch that ended, nor one after it
-            _expiry = None
-            if _enable_after:
-                gc.enable()
+        if episode == _episode and _holds > 0 and _enable_after:
+            gc.enable()
 
 
 def held() -> int:
