@@ -45,14 +45,15 @@ LAG_MS = float(os.environ["BENCH_LAG"]) if os.environ.get("BENCH_LAG") else None
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-async def seed_queue(sku: str, size: int) -> None:
-    """`size` waiting backorders of one unit each, one a second apart (as if placed over a day)."""
+async def seed_queue(sku: str, size: int, customers: int = 5000) -> None:
+    """`size` waiting backorders of one unit each, one a second apart (as if placed over a day), from `customers`
+    customers in turn. The tests seed their long queues with it too (bench never imports tests)."""
     rows = []
     for n in range(size):
         at = START + timedelta(seconds=n)
         rows.append(t.Backorder(
             id=f"{sku[:8]}{n:016d}", order_id=f"o{n:015d}", order_line_id=f"l{n:015d}", sku=sku,
-            customer_email=f"c{n % 5000}@example.com", customer_tier="STANDARD", channel="ONLINE", ordered_at=at,
+            customer_email=f"c{n % customers}@example.com", customer_tier="STANDARD", channel="ONLINE", ordered_at=at,
             quantity=1, original_quantity=1, status="WAITING", queue_position=n + 1, created_at=at, updated_at=at))
     await t.Backorder.bulk_create(rows, batch_size=5000)
     # the queue's counts, as the service keeps them on the product (a receipt reads them to choose its path)

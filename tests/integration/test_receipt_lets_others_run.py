@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from api.metrics import ReceiptMetrics
+from bench.allocation import START, seed_queue
 from domain import events as ev
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
@@ -29,24 +30,9 @@ from notifications.outbound_webhooks import WebhookRecorder
 from notifications.outbox import OutboxRecorder
 from notifications.settings import NotificationSettings
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WAITING = 4_000
 CUSTOMERS = 300
 LONG = 2_000  # rows or entries from which the work is the queue's, not a slice's
-
-
-async def _seed(sku: str, size: int) -> None:
-    """`size` waiting backorders of one unit each, one a second apart, as `bench.allocation` seeds them."""
-    rows = []
-    for n in range(size):
-        at = START + timedelta(seconds=n)
-        rows.append(t.Backorder(
-            id=f"{sku}{n:010d}", order_id=f"o{sku}{n:010d}", order_line_id=f"l{sku}{n:010d}", sku=sku,
-            customer_email=f"c{n % CUSTOMERS}@example.com", customer_tier="STANDARD", channel="ONLINE",
-            ordered_at=at, quantity=1, original_quantity=1, status="WAITING", queue_position=n + 1, created_at=at,
-            updated_at=at))
-    await t.Backorder.bulk_create(rows, batch_size=2000)
-    await t.Product.filter(sku=sku).update(waiting_count=size, waiting_units=size)
 
 
 def _where(calls: list[tuple[str, int, bool]], what: str, size: Callable[..., int],
@@ -66,7 +52,7 @@ async def test_a_long_receipt_does_its_per_backorder_work_off_the_event_loop(
     desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus(), before_commit=[
         OutboxRecorder(NotificationSettings(), clock), WebhookRecorder(clock), ReceiptMetrics()]), clock)
     await desk.upsert_product(ProductInput(sku="HOT", name="HOT", price=Decimal("1.00")))
-    await _seed("HOT", WAITING)
+    await seed_queue("HOT", WAITING, customers=CUSTOMERS)
     calls: list[tuple[str, int, bool]] = []
     monkeypatch.setattr(ev.QueueChanged, "part", _where(
         calls, "a part of a QueueChanged cut", lambda self, positions: len(self.entries), ev.QueueChanged.part))

@@ -11,7 +11,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bench.allocation import seed_queue
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.errors import DomainError, ErrorCode
@@ -187,19 +187,6 @@ async def test_a_new_order_between_two_chunks_is_told_an_eta_that_counts_the_sta
     assert level == {"on_hand": 20, "allocated": 7, "staged": 0}
 
 
-async def _seed(sku: str, size: int) -> None:
-    """`size` one-unit backorders waiting for `sku` (rows as the service writes them, without their orders)."""
-    rows = []
-    for n in range(size):
-        at = START + timedelta(seconds=n)
-        rows.append(t.Backorder(
-            id=f"{sku[:8]}{n:016d}", order_id=f"o{n:015d}", order_line_id=f"l{n:015d}", sku=sku,
-            customer_email=f"c{n % 50}@example.com", customer_tier="STANDARD", channel="ONLINE", ordered_at=at,
-            quantity=1, original_quantity=1, status="WAITING", queue_position=n + 1, created_at=at, updated_at=at))
-    await t.Backorder.bulk_create(rows, batch_size=1000)
-    await t.Product.filter(sku=sku).update(waiting_count=size, waiting_units=size)
-
-
 async def test_another_skus_order_completes_while_a_staged_receipt_is_put_away(
         db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On SQLite one transaction at a time: before the chunks, an order for any other SKU waited for the whole
@@ -212,27 +199,49 @@ async def test_another_skus_order_completes_while_a_staged_receipt_is_put_away(
     for sku in ("LONG", "OTHER"):
         await desk.upsert_product(ProductInput(sku=sku, name="Lamp", price=Decimal("1.00")))
     await desk.receive_stock("OTHER", 1_000)
-    await _seed("LONG", 3_000)
+    await seed_queue("LONG", 3_000)
+    # what happened, in the order it happened: each put-away chunk's transaction and each order, begun and done
+    log: list[tuple[str, int, str]] = []
+    chunk = shared._put_away_chunk
+
+    async def logged_chunk(deps: Any, sku: str) -> bool:
+        n = sum(1 for what, _, when in log if what == "chunk" and when == "begun")
+        log.append(("chunk", n, "begun"))
+        more = await chunk(deps, sku)
+        log.append(("chunk", n, "done"))
+        return more
+
+    monkeypatch.setattr(shared, "_put_away_chunk", logged_chunk)
     done = asyncio.Event()
-    waits: list[float] = []
 
     async def orders() -> None:
+        n = 0
         while not done.is_set():
-            started = time.perf_counter()
+            log.append(("order", n, "begun"))
             await desk.place_order(CustomerDetails("o@example.com"), Channel.ONLINE, [LineRequest("OTHER", 1)])
-            waits.append(time.perf_counter() - started)
+            log.append(("order", n, "done"))
+            n += 1
 
+    # when another SKU is ordered over and over while a receipt for 3,000 waiting is put away in chunks of 100
     ordering = asyncio.create_task(orders())
-    await asyncio.sleep(0)
-    started = time.perf_counter()
+    await asyncio.sleep(0)  # a turn of the loop: the orders begin before the receipt does
+    log.append(("receipt", 0, "begun"))
     await desk.receive_stock("LONG", 3_000)
-    receipt = time.perf_counter() - started
+    log.append(("receipt", 0, "done"))
     done.set()
     await ordering
     assert await t.Backorder.filter(sku="LONG", status="ALLOCATED").count() == 3_000
-    # then orders completed during the receipt, each in a fraction of it
-    assert len(waits) >= 3, (waits, receipt)
-    assert max(waits) < receipt / 3, (waits, receipt)
+    # then orders completed between two of the receipt's chunk transactions, while it was still being put away
+    # (told by where they stand in the log, not by a clock), and each waited for a few chunks, not for the receipt
+    chunk_ends = [n for n, (what, _, when) in enumerate(log) if what == "chunk" and when == "done"]
+    assert len(chunk_ends) >= 10, log
+    between = [log[n] for n in range(chunk_ends[0], chunk_ends[-1]) if log[n][0] == "order" and log[n][2] == "done"]
+    assert len(between) >= 3, log
+    for order in {n for what, n, _ in log if what == "order"}:
+        begun = log.index(("order", order, "begun"))
+        ended = log.index(("order", order, "done")) if ("order", order, "done") in log else len(log)
+        waited = sum(1 for n in chunk_ends if begun < n < ended)
+        assert waited < len(chunk_ends) / 3, (order, waited, len(chunk_ends))
 
 
 async def test_units_being_put_away_keep_their_location_in_use_and_every_reader_of_stock_counts_them(
