@@ -222,8 +222,12 @@ async def _turns_first_come(ids: list[str]) -> list[dict[str, Any]]:
 
     def waiting(of: str) -> str:
         return f'o.sku = {of}.sku AND o.status = {of}.status AND o.{_WAITING}'
-    tied = f'o.{_WAITING} AND o.sku = b.sku AND o.priority_override = b.priority_override ' \
-           f'AND o.ordered_at = b.ordered_at AND {_by_code_point("o.id")} < {_by_code_point("b.id")}'
+    # a probe per waiting status, each an equality: PostgreSQL bounds the index scan by the columns after `status`
+    # only then (with `status IN (...)` it read every entry of the SKU)
+    tied = " OR ".join(
+        f'EXISTS (SELECT 1 FROM {backorders()} o WHERE o.{_WAITING} AND o.sku = b.sku AND o.status = \'{status}\' '
+        'AND o.priority_override = b.priority_override AND o.ordered_at = b.ordered_at '
+        f'AND {_by_code_point("o.id")} < {_by_code_point("b.id")})' for status in ("WAITING", "PARTIALLY_ALLOCATED"))
     above = 'SELECT MAX(l.latest) FROM latest l WHERE l.sku = b.sku AND l.priority > b.priority_override'
     return list(await t.Order._meta.db.execute_query_dict(
         'WITH RECURSIVE lv(sku, status, priority) AS ('
@@ -237,7 +241,7 @@ async def _turns_first_come(ids: list[str]) -> list[dict[str, Any]]:
         f'latest AS (SELECT lv.sku AS sku, lv.priority AS priority, (SELECT o.ordered_at FROM {backorders()} o '
         f'WHERE {waiting("lv")} AND o.priority_override = lv.priority ORDER BY o.ordered_at DESC LIMIT 1) AS latest '
         'FROM lv WHERE lv.priority IS NOT NULL) '
-        f'SELECT b.*, CASE WHEN b.queue_position IS NULL OR EXISTS (SELECT 1 FROM {backorders()} o WHERE {tied}) '
+        f'SELECT b.*, CASE WHEN b.queue_position IS NULL OR {tied} '
         f'OR ({above}) >= b.ordered_at THEN 0 ELSE 1 END AS in_turn FROM {backorders()} b WHERE b.id IN ({keys})',
         ids))
 
