@@ -41,6 +41,7 @@ from api.rate_limits import order_sign_in_limit
 from api.schema import build_schema
 from api.settings import Settings
 from api.staff import STAFF_COOKIE, staff_from_cookie
+from api.turns import RequestTurns
 from api.websocket import LiveTransportWSHandler
 from domain.bus import EventBus, InProcessBus
 from domain.clock import Clock
@@ -261,7 +262,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
     if FRONTEND.is_dir():
         routes.append(Mount("/", PortalFiles(directory=FRONTEND, html=True), name="portal"))
     app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(RequestIdMiddleware), Middleware(WebsocketMetrics),
+                    middleware=[Middleware(RequestIdMiddleware), Middleware(RequestTurns), Middleware(WebsocketMetrics),
                                 Middleware(BodyLimit, max_bytes=settings.max_body_bytes)])
     app.state.desk, app.state.bus, app.state.notifications = desk, event_bus, notify
     app.state.webhooks = webhooks

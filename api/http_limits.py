@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
 import uvicorn
@@ -99,7 +100,7 @@ class _LingeringTransport:
 
     def __init__(self, real: asyncio.Transport, protocol: LimitedHttpToolsProtocol) -> None:
         self.real = real
-        self._protocol = protocol
+        self._protocol = weakref.ref(protocol)  # the protocol holds this: no cycle for the collector to find
         self.lingering = False
 
     def __getattr__(self, name: str) -> Any:
@@ -111,9 +112,10 @@ class _LingeringTransport:
     def close(self) -> None:
         if self.lingering or self.real.is_closing():
             return
-        if self._protocol.body_unread():
+        protocol = self._protocol()
+        if protocol is not None and protocol.body_unread():
             self.lingering = True
-            self._protocol._linger()
+            protocol._linger()
         else:
             self.real.close()
 

@@ -86,6 +86,11 @@ class UnitOfWork(Protocol):
         """Whether one transaction at a time writes (SQLite): every other writer, of any SKU, waits for it. Else
         (PostgreSQL) writers wait only for those that lock the same SKUs."""
 
+    async def after_requests(self) -> None:
+        """Before entering, for a background transaction (the next chunk of a staged receipt): on a single-writer
+        store, let the requests being served now have all their turns first (each waits behind one chunk at most,
+        not one per statement it makes); elsewhere, or with none in flight, one turn of the event loop."""
+
     async def write_served(self, served: ServedWhole) -> None:
         """Write what serving did to the backorders of `served.sku` (locked) it served whole (values and history
         rows), nothing else: a chunk of a staged receipt (`StagedReceipt`)."""

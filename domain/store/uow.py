@@ -39,7 +39,7 @@ from domain.model.head import fold as fold_served
 from domain.model.head import queue_key, served_whole
 from domain.ports import EventPublisher, UnlockedWrite
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
-from domain.store import bulk, collector, current, deliveries, mapping, portal
+from domain.store import bulk, collector, current, deliveries, mapping, portal, turns
 from domain.store import models as t
 from domain.store.ordering import by_code_point, text_key
 from domain.store.transactions import Transaction, to_the_end
@@ -607,6 +607,13 @@ class TortoiseUnitOfWork:
     @property
     def single_writer(self) -> bool:
         return not self.is_postgres
+
+    async def after_requests(self) -> None:
+        # asked before the transaction begins (no connection of its own yet): the models' connection says the dialect
+        if t.Product._meta.db.capabilities.dialect == "postgres":
+            await asyncio.sleep(0)
+        else:
+            await turns.after_requests()
 
     async def write_served(self, served: m.ServedWhole) -> None:
         self._require_lock(served.sku)

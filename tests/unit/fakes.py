@@ -9,6 +9,7 @@ database, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,6 +95,9 @@ class InMemoryUnitOfWork:
     @property
     def single_writer(self) -> bool:
         return False
+
+    async def after_requests(self) -> None:
+        await asyncio.sleep(0)
 
     async def write_served(self, served: ServedWhole) -> None:
         raise AssertionError("never asked: queue_head says this store does not serve heads")
