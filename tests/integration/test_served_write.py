@@ -34,20 +34,29 @@ SET_ASIDE = [None, "MAIN", "EAST"]  # one unit already allocated there, or none
 PRIORITIES = [0, 7, -2]
 
 
+def waiting_row(sku: str, backorder_id: str, ordered_at: datetime, quantity: int,
+                eta: tuple[date, str, str | None] | None, aside: str | None, priority: int, queue_position: int,
+                customer_email: str = "c@example.com") -> t.Backorder:
+    """A waiting backorder's row (not saved) in one of the states that change what serving it decides: its ETA
+    (one of ETAS), one unit already set aside at a location (one of SET_ASIDE), an agent's priority."""
+    return t.Backorder(
+        id=backorder_id, order_id=f"o{backorder_id}", order_line_id=f"l{backorder_id}", sku=sku,
+        customer_email=customer_email, customer_tier="STANDARD", channel="ONLINE", ordered_at=ordered_at,
+        quantity=quantity, original_quantity=quantity, allocated_quantity=1 if aside else 0,
+        reserved={aside: 1} if aside else {}, status="PARTIALLY_ALLOCATED" if aside else "WAITING",
+        eta_date=eta[0] if eta else None, eta_confidence="MEDIUM" if eta else None,
+        eta_source=eta[1] if eta else None, eta_reference=eta[2] if eta else None,
+        priority_override=priority, queue_position=queue_position, created_at=ordered_at, updated_at=ordered_at,
+        version=2)
+
+
 async def test_the_set_based_write_leaves_what_serve_decided(desk: BackorderDesk, bus: InProcessBus) -> None:
     # given a waiting backorder of three units in every combination of those states, ordered a second apart
     await desk.upsert_product(ProductInput(sku="LAMP", name="Lamp", price=Decimal("1.00")))
     start = NOW - timedelta(days=1)
     for n, (eta, aside, priority) in enumerate(itertools.product(ETAS, SET_ASIDE, PRIORITIES)):
-        at = start + timedelta(seconds=n, microseconds=700_000)
-        await t.Backorder.create(
-            id=f"b{n:03d}", order_id=f"o{n:03d}", order_line_id=f"l{n:03d}", sku="LAMP",
-            customer_email=f"c{n % 4}@example.com", customer_tier="STANDARD", channel="ONLINE", ordered_at=at,
-            quantity=3, original_quantity=3, allocated_quantity=1 if aside else 0,
-            reserved={aside: 1} if aside else {}, status="PARTIALLY_ALLOCATED" if aside else "WAITING",
-            eta_date=eta[0] if eta else None, eta_confidence="MEDIUM" if eta else None,
-            eta_source=eta[1] if eta else None, eta_reference=eta[2] if eta else None,
-            priority_override=priority, queue_position=n + 1, created_at=at, updated_at=at, version=2)
+        await waiting_row("LAMP", f"b{n:03d}", start + timedelta(seconds=n, microseconds=700_000), 3, eta, aside,
+                          priority, n + 1, f"c{n % 4}@example.com").save()
     cause = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=500, reference="MAIN")
 
     # when the head is read, `serve` decides (as the fourth and following of 60 waiting), and the store writes it
