@@ -120,6 +120,9 @@ class LoopLag:
             me = threading.get_ident()
             current.others.extend(_where(frame, 3) for ident, frame in frames.items()
                                   if ident not in (me, self._loop_thread) and _busy(frame))
+            # not kept until the next sample: the frames hold their locals (a receipt's events), which then
+            # outlived the collector's hold and made the first collection after it scan them
+            del frames
 
     def report(self, top: int = 12) -> str:
         """The longest stretches, each with the places its samples were most often."""
