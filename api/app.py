@@ -46,6 +46,7 @@ from api.websocket import LiveTransportWSHandler
 from domain.bus import EventBus, InProcessBus
 from domain.clock import Clock
 from domain.services import BackorderDesk
+from domain.store import queries
 from domain.store.db import open_database, ping_database
 from domain.store.tokens import verify_token
 from domain.store.uow import TortoiseUnitOfWork
@@ -304,6 +305,7 @@ def page(name: str, csp: str = PORTAL_CSP) -> Callable[[Request], Awaitable[Resp
 def make_desk(settings: Settings, bus: EventBus, notify: Notifications, clock: Clock | None = None) -> BackorderDesk:
     """The use cases as the service runs them: events published on `bus`, messages to the outbox in the
     same transaction (serve and every worker build it here, so their changes are told alike)."""
+    queries.queues_ranked_by(settings.policy)  # the readers explain a place as this policy ranks queues
     return BackorderDesk(lambda: TortoiseUnitOfWork(
         bus, policy=settings.policy, default_lead_time_days=settings.default_lead_time_days,
         eta_learning=settings.eta_learning,

@@ -24,6 +24,7 @@ from api.settings import Settings
 from domain.errors import DomainError
 from domain.model import BackorderPolicy, Channel, Product
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+from domain.store import queries
 from domain.store.db import migrate, open_database
 from domain.store.uow import TortoiseUnitOfWork
 
@@ -294,6 +295,7 @@ def backorder_command() -> str:
 
 
 def _desk(settings: Settings) -> BackorderDesk:
+    queries.queues_ranked_by(settings.policy)  # the readers explain a place as this policy ranks queues
     return BackorderDesk(lambda: TortoiseUnitOfWork(policy=settings.policy,
                                                     default_lead_time_days=settings.default_lead_time_days,
                                                     eta_learning=settings.eta_learning))

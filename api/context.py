@@ -392,8 +392,8 @@ class Loaders:
         return _mapped(q.backorders_by_id)
 
     @cached_property
-    def placed_before_by_backorder(self) -> Loader[str, int]:
-        return _mapped(q.placed_before_counts, lambda: 0)
+    def placed_in_turn_by_backorder(self) -> Loader[str, bool]:
+        return _mapped(q.placed_in_turn, lambda: False)
 
     @cached_property
     def history_by_backorder(self) -> Loader[str, list[m.HistoryEntry]]:

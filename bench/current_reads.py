@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.allocation import START, seed_queue
 from bench.common import scratch_database
+from domain.allocation import FIRST_COME_FIRST_SERVED
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.services import BackorderDesk, ProductInput
@@ -44,8 +45,8 @@ def _reads(sku: str) -> dict[str, Callable[[], Awaitable[Any]]]:
     head = [f"{sku[:8]}{n:016d}" for n in range(20)]  # its first 20: inside a range served
     today = (START + timedelta(days=1)).date()
     return {
-        "page of 20 (tail) with places": lambda: queries.backorders_with_placed_before(page),
-        "page of 20 (head) with places": lambda: queries.backorders_with_placed_before(head),
+        "page of 20 (tail) with places": lambda: queries.backorders_with_turns(page),
+        "page of 20 (head) with places": lambda: queries.backorders_with_turns(head),
         "history of 20": lambda: queries.history_by_backorder(page),
         "a customer's backorders, counted": lambda: queries.list_backorders(
             queries.BackorderFilter(customer_email="c7@example.com"), 50, None),
@@ -67,6 +68,7 @@ async def run(kind: str) -> None:
         desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), clock, fold_in_background=False)
         await desk.upsert_product(ProductInput(sku="HOT", name="HOT", price=Decimal("1.00")))
         await seed_queue("HOT", QUEUE)
+        queries.queues_ranked_by(FIRST_COME_FIRST_SERVED)  # as the service ranks queues by default
         reads = _reads("HOT")
         for name, read in reads.items():
             views: list[float] = []

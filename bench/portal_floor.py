@@ -143,8 +143,8 @@ def floor_app(url: str) -> Any:
             explanation = None
             if active and position is not None:
                 explanation = wording.queue_explanation(
-                    position, placed_before.get(b["id"], 0), fair_share=product["allocation_policy"] == "FAIR_SHARE",
-                    language=language)
+                    position, placed_before.get(b["id"], 0) == position - 1,
+                    fair_share=product["allocation_policy"] == "FAIR_SHARE", language=language)
             return {"id": encode_id("Backorder", b["id"]), "status": b["status"], "quantity": b["quantity"],
                     "backorderedQuantity": waiting, "allocatedQuantity": b["allocated_quantity"],
                     "shippedQuantity": b["shipped_quantity"], "cancelledQuantity": b["cancelled_quantity"],

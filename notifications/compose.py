@@ -3,7 +3,7 @@
 A digest is composed when its coalescing window closes. The window's events decide only *what changed*
 (`WindowNews`: created, cancelled and by whose wish, substituted, shipped, allocated, the ETA and status
 before the window); everything the message states (status, units set aside / waiting / cancelled /
-substituted / shipped, queue position and how many of those ahead were placed before it, ETA) is read from
+substituted / shipped, queue position and whether all of those ahead were placed before it, ETA) is read from
 the backorder as it is at that moment (`Now`).
 `headline()` puts the two together: a backorder created and filled inside the window is "ready", never
 "on backorder"; one created and cancelled by the customer, or whose ETA moved and moved back, says nothing.
@@ -87,7 +87,7 @@ class Now:
     preorder: bool = False  # the product is sold as a preorder (its stock comes on a release day)
     release_date: date | None = None  # a preorder's release day
     today: date | None = None  # the customer's day when the message is composed
-    placed_before: int = 0  # of those ahead of it in its queue, how many were ordered before it
+    placed_in_turn: bool = False  # whether every one ahead of it in its queue was ordered before it
     fair_share: bool = False  # its product shares arriving stock out (the queue sentence says so)
 
     @property

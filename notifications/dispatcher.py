@@ -102,9 +102,9 @@ def _changes(events: list[store.NotificationEvent]) -> list[Change]:
                                                   dict(e.data))]
 
 
-def _now(b: Backorder, product: Product | None, today: date, placed_before: int = 0) -> Now:
-    """A backorder as the message will state it (`placed_before`: of those ahead of it in its queue, how many
-    were ordered before it; the portal's queueExplanation reads the same count)."""
+def _now(b: Backorder, product: Product | None, today: date, placed_in_turn: bool = False) -> Now:
+    """A backorder as the message will state it (`placed_in_turn`: whether every one ahead of it in its queue was
+    ordered before it; the portal's queueExplanation reads the same)."""
     return Now(status=b.status.value, original_quantity=b.original_quantity, allocated_quantity=b.allocated_quantity,
                shipped_quantity=b.shipped_quantity, cancelled_quantity=b.cancelled_quantity,
                substituted_quantity=b.substituted_quantity, waiting_quantity=b.waiting_quantity,
@@ -113,7 +113,7 @@ def _now(b: Backorder, product: Product | None, today: date, placed_before: int 
                eta_confidence=b.eta.confidence.value if b.eta and b.is_active else None,
                promised_date=b.promised_date,
                preorder=product is not None and product.backorder_policy is BackorderPolicy.PREORDER,
-               release_date=product.release_date if product else None, today=today, placed_before=placed_before,
+               release_date=product.release_date if product else None, today=today, placed_in_turn=placed_in_turn,
                fair_share=product is not None and product.allocation_policy is AllocationPolicy.FAIR_SHARE)
 
 
@@ -221,8 +221,8 @@ class Dispatcher:
         """A digest of `changes` as it reads at `now`, from the backorders as they are; None: nothing to say.
         `reads`: the rows read for a whole batch of messages (one statement per kind), else read for this one."""
         reads = reads or Reads()
-        # one statement for all of the digest's backorders and, for each, how many ahead of it were placed before it
-        backorders, placed_before = await reads.backorders(list({c.backorder_id for c in changes}))
+        # one statement for all of the digest's backorders and, for each, whether all ahead were placed before it
+        backorders, in_turn = await reads.backorders(list({c.backorder_id for c in changes}))
         # only the customer's own: a change that names another customer's backorder (a fault upstream) is not told
         backorders = {i: b for i, b in backorders.items() if b.customer_email == email}
         changes = [c for c in changes if c.backorder_id in backorders]
@@ -230,7 +230,7 @@ class Dispatcher:
         prefs = await reads.preferences(email)
         # what the message says is read now: the window's events only say what changed; "today" is the shop's day,
         # as the domain releases a preorder by it (clock.today()): "released" is said when it is, wherever they are
-        now_state = {i: _now(b, products.get(b.sku), now.date(), placed_before.get(i, 0))
+        now_state = {i: _now(b, products.get(b.sku), now.date(), in_turn.get(i, False))
                      for i, b in backorders.items()}
         items = compose(changes, now_state, self.rules)
         if not items:

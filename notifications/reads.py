@@ -50,19 +50,19 @@ class Reads:
         self._key: bytes | None = None
 
     @staticmethod
-    async def _read_backorders(ids: list[str]) -> dict[str, tuple[Backorder, int]]:
-        # one statement for the backorders and, for each, how many ahead of it were placed before it
-        backorders, placed_before = await q.backorders_with_placed_before(ids)
-        return {i: (b, placed_before.get(i, 0)) for i, b in backorders.items()}
+    async def _read_backorders(ids: list[str]) -> dict[str, tuple[Backorder, bool]]:
+        # the backorders and, for each, whether every one ahead of it was placed before it (one statement)
+        backorders, in_turn = await q.backorders_with_turns(ids)
+        return {i: (b, in_turn.get(i, False)) for i, b in backorders.items()}
 
     @staticmethod
     async def _read_goodwill(ids: list[str]) -> dict[str, list[Goodwill]]:
         given = await q.goodwill_by_backorder(ids)
         return {i: list(given.get(i, [])) for i in ids}
 
-    async def backorders(self, ids: Iterable[str]) -> tuple[dict[str, Backorder], dict[str, int]]:
+    async def backorders(self, ids: Iterable[str]) -> tuple[dict[str, Backorder], dict[str, bool]]:
         found = await self._backorders.get(ids)
-        return {i: b for i, (b, _) in found.items()}, {i: n for i, (_, n) in found.items()}
+        return {i: b for i, (b, _) in found.items()}, {i: in_turn for i, (_, in_turn) in found.items()}
 
     async def products(self, skus: Iterable[str]) -> dict[str, Product]:
         return await self._products.get(skus)

@@ -145,7 +145,7 @@ def _item(view: ItemView, language: str) -> dict[str, object]:
         "sms_goodwill": [part for g in view.goodwill for part in wording.sms_goodwill(
             (g.credit.amount, g.credit.currency) if g.credit else None, g.discount_code, language)],
         # the portal's Backorder.queueExplanation, from the state now: the same sentence in both places
-        "queue_sentence": wording.queue_explanation(now.queue_position, now.placed_before, fair_share=now.fair_share,
+        "queue_sentence": wording.queue_explanation(now.queue_position, now.placed_in_turn, fair_share=now.fair_share,
                                                     language=language) if waiting and now.queue_position else None,
         "eta": eta if waiting and now.eta else None,
         "confidence_words": wording.confidence_words(now.eta_confidence, language) if waiting else "",

@@ -548,15 +548,15 @@ def ordinal(n: int, language: str) -> str:
     return f"{format_number(n, language)}{suffixes.get(form, suffixes['other'])}"
 
 
-def queue_explanation(position: int, placed_before: int, *, fair_share: bool, language: str = "en") -> str:
-    """Why a waiting backorder is where it is, in words its customer can read: its place, and how many of the
-    orders ahead of it were placed before it (all of them in a first come, first served queue; when the
-    shop's rules moved some ahead, the sentence says only how many wait ahead, never why)."""
+def queue_explanation(position: int, placed_in_turn: bool, *, fair_share: bool, language: str = "en") -> str:
+    """Why a waiting backorder is where it is, in words its customer can read: its place, and whether every order
+    ahead of it was placed before it (`placed_in_turn`: so in a first come, first served queue; when the shop's
+    rules moved some ahead, the sentence says only how many wait ahead, never why)."""
     gettext, ngettext = translations(language).gettext, _counted(language)  # the names pybabel extracts
     ahead = position - 1
     if ahead == 0:
         sentence = gettext("You are next in line: no order is waiting before yours.")
-    elif placed_before == ahead:
+    elif placed_in_turn:
         sentence = ngettext("You are {position} in line: {n} order placed before yours is waiting.",
                             "You are {position} in line: {n} orders placed before yours are waiting.",
                             ahead, position=ordinal(position, language))

@@ -215,13 +215,13 @@ class Backorder:
             return None
         position = b.queue_position
 
-        def worded(placed_before: int, product: m.Product | None, language: str) -> str:
+        def worded(in_turn: bool, product: m.Product | None, language: str) -> str:
             fair = product is not None and product.allocation_policy is allocation.AllocationPolicy.FAIR_SHARE
-            return _queue_words(position, placed_before, fair, language)
+            return _queue_words(position, in_turn, fair, language)
 
         def in_language(language: str) -> Any:
-            return load_now(loaders.placed_before_by_backorder, b.id, lambda placed_before: load_now(
-                loaders.product_by_sku, b.sku, lambda product: worded(placed_before, product, language)))
+            return load_now(loaders.placed_in_turn_by_backorder, b.id, lambda in_turn: load_now(
+                loaders.product_by_sku, b.sku, lambda product: worded(in_turn, product, language)))
 
         if reader_is_staff(info):
             return in_language("en")
@@ -307,8 +307,8 @@ _HISTORY_KINDS = {kind.value: kind for kind in HistoryKind}  # a dict look-up: c
 # position and a count, a history row's cause): each is worded once per process, where Babel's plural rules,
 # number formats and catalogue look-ups were a tenth of the portal query's CPU (bench/portal_profile.py).
 @functools.lru_cache(maxsize=4096)
-def _queue_words(position: int, placed_before: int, fair_share: bool, language: str) -> str:
-    return wording.queue_explanation(position, placed_before, fair_share=fair_share, language=language)
+def _queue_words(position: int, in_turn: bool, fair_share: bool, language: str) -> str:
+    return wording.queue_explanation(position, in_turn, fair_share=fair_share, language=language)
 
 
 def _cause_words(kind: str, cause: Cause, language: str) -> str:

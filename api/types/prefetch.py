@@ -119,8 +119,8 @@ async def _products_and_substitutes(skus: list[str], loaders: Loaders) -> None:
 
 
 async def _backorders_explained(ids: list[str], loaders: Loaders) -> None:
-    backorders, placed_before = await q.backorders_with_placed_before(ids)
+    backorders, in_turn = await q.backorders_with_turns(ids)
     for key, backorder in backorders.items():
         loaders.backorder_by_id.prime(key, backorder)
     for key in backorders:
-        loaders.placed_before_by_backorder.prime(key, placed_before.get(key, 0))
+        loaders.placed_in_turn_by_backorder.prime(key, in_turn.get(key, False))

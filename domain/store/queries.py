@@ -15,6 +15,7 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 
 from domain import model as m
+from domain.allocation import PriorityPolicy
 from domain.currency import ExchangeRate
 from domain.eta import InboundSupply
 from domain.goodwill import Goodwill
@@ -175,16 +176,84 @@ async def order_id_by_number(number: str) -> str | None:
     return row[0] if row else None
 
 
-async def placed_before_counts(ids: Sequence[str]) -> dict[str, int]:
-    """For each waiting backorder, how many of those ahead of it in its queue were ordered before it: one
-    statement for any number of backorders (those not waiting are left out)."""
+# Whether every waiting queue is in first-come order within each agent priority (`PriorityPolicy.is_fifo`, the
+# shop's policy weighs nothing else): then a backorder's place is explained by index probes (`_turns_first_come`),
+# else by reading those ahead of it (`_turns_by_place`). Set from the policy the service settles queues by
+# (`queues_ranked_by`); off (the reading that holds for any order) until then.
+QUEUES_FIRST_COME = False
+
+
+def queues_ranked_by(policy: PriorityPolicy) -> None:
+    """Tell the readers how the service ranks queues (the app and the CLI do, with the policy their desk settles by)."""
+    global QUEUES_FIRST_COME
+    QUEUES_FIRST_COME = policy.is_fifo
+
+
+async def placed_in_turn(ids: Sequence[str]) -> dict[str, bool]:
+    """For each waiting backorder, whether every backorder ahead of it in its queue was ordered before it (what
+    `queue_explanation` words); those not waiting are left out. One statement for any number of backorders."""
+    return (await backorders_with_turns(ids))[1]
+
+
+async def backorders_with_turns(ids: Sequence[str]) -> tuple[dict[str, m.Backorder], dict[str, bool]]:
+    """`backorders_by_id` and `placed_in_turn` together (a customer's page explains each backorder's place in its
+    queue), in one statement whatever the number of backorders, costing index probes, not a queue's length, when
+    queues are in first-come order (bench/queue_turns.py)."""
     if not ids:
-        return {}
-    rows = await _select(
-        f'SELECT b.id AS id, COUNT(o.id) AS n FROM {backorders()} b LEFT JOIN {backorders()} o ON o.sku = b.sku '
-        'AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position AND o.ordered_at < b.ordered_at '
-        'WHERE b.queue_position IS NOT NULL AND b.id IN ({keys}) GROUP BY b.id', list(ids))
-    return {r["id"]: int(r["n"]) for r in rows}
+        return {}, {}
+    rows = await (_turns_first_come if QUEUES_FIRST_COME else _turns_by_place)(list(ids))
+    return ({row["id"]: mapping.backorder(mapping.backorder_row(row), []) for row in rows},
+            {row["id"]: bool(row["in_turn"]) for row in rows if row["queue_position"] is not None})
+
+
+_WAITING = "\"status\" IN ('WAITING', 'PARTIALLY_ALLOCATED')"  # as the queue-order index states it (migration 0027)
+
+
+async def _turns_first_come(ids: list[str]) -> list[dict[str, Any]]:
+    # A queue in first-come order within each agent priority: ahead of a backorder are every waiting one of a higher
+    # priority, and those of its own ordered before it or at the same time with a lower id (code point order, as
+    # settling ranks). So one ordered at or after it is ahead of it exactly when it has a higher priority, or the
+    # same priority, the same order time and a lower id. The first: for each SKU of the page, the latest order time
+    # at each agent priority of its waiting queue (`lv` walks down the queue-order index, migration 0027, a probe per
+    # priority and status: a queue has a few priorities); the second, an index probe per row. Through
+    # `backorders()`, so a pending range's rows (out of the queue there) are not counted.
+    dialect = t.Order._meta.db.capabilities.dialect
+    keys = ", ".join((f"${n}" if dialect == "postgres" else f"?{n}") for n in range(1, len(ids) + 1))
+
+    def waiting(of: str) -> str:
+        return f'o.sku = {of}.sku AND o.status = {of}.status AND o.{_WAITING}'
+    # a probe per waiting status, each an equality: PostgreSQL bounds the index scan by the columns after `status`
+    # only then (with `status IN (...)` it read every entry of the SKU)
+    tied = " OR ".join(
+        f'EXISTS (SELECT 1 FROM {backorders()} o WHERE o.{_WAITING} AND o.sku = b.sku AND o.status = \'{status}\' '
+        'AND o.priority_override = b.priority_override AND o.ordered_at = b.ordered_at '
+        f'AND {_by_code_point("o.id")} < {_by_code_point("b.id")})' for status in ("WAITING", "PARTIALLY_ALLOCATED"))
+    above = 'SELECT MAX(l.latest) FROM latest l WHERE l.sku = b.sku AND l.priority > b.priority_override'
+    return list(await t.Order._meta.db.execute_query_dict(
+        'WITH RECURSIVE lv(sku, status, priority) AS ('
+        f'SELECT s.sku, s.status, (SELECT o.priority_override FROM {backorders()} o WHERE {waiting("s")} '
+        'ORDER BY o.priority_override DESC LIMIT 1) FROM (SELECT DISTINCT p.sku AS sku, w.status AS status '
+        f'FROM {backorders()} p, (SELECT \'WAITING\' AS status UNION ALL SELECT \'PARTIALLY_ALLOCATED\') AS w '
+        f'WHERE p.id IN ({keys}) AND p.queue_position IS NOT NULL) AS s '
+        f'UNION ALL SELECT lv.sku, lv.status, (SELECT o.priority_override FROM {backorders()} o WHERE {waiting("lv")} '
+        'AND o.priority_override < lv.priority ORDER BY o.priority_override DESC LIMIT 1) FROM lv '
+        'WHERE lv.priority IS NOT NULL), '
+        f'latest AS (SELECT lv.sku AS sku, lv.priority AS priority, (SELECT o.ordered_at FROM {backorders()} o '
+        f'WHERE {waiting("lv")} AND o.priority_override = lv.priority ORDER BY o.ordered_at DESC LIMIT 1) AS latest '
+        'FROM lv WHERE lv.priority IS NOT NULL) '
+        f'SELECT b.*, CASE WHEN b.queue_position IS NULL OR {tied} '
+        f'OR ({above}) >= b.ordered_at THEN 0 ELSE 1 END AS in_turn FROM {backorders()} b WHERE b.id IN ({keys})',
+        ids))
+
+
+async def _turns_by_place(ids: list[str]) -> list[dict[str, Any]]:
+    # any order (a policy that weighs more than time): whether one ahead of it by its stored place was ordered at or
+    # after it, reading those ahead until the first (all of them when there is none)
+    return await _select(
+        f'SELECT b.*, CASE WHEN b.queue_position IS NULL OR EXISTS (SELECT 1 FROM {backorders()} o '
+        'WHERE o.sku = b.sku AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position '
+        'AND o.ordered_at >= b.ordered_at) THEN 0 ELSE 1 END AS in_turn '
+        f'FROM {backorders()} b WHERE b.id IN ({{keys}})', ids)
 
 
 async def products_with_substitutes(skus: Sequence[str]) -> dict[str, m.Product]:
@@ -205,19 +274,6 @@ async def products_with_substitutes(skus: Sequence[str]) -> dict[str, m.Product]
         'supplier_id, lead_time_days, allocation_policy, fair_share_minimum, customer_cap_per_receipt, version '
         f'FROM "products" WHERE sku IN ({marks}) OR sku IN ({named})', skus)
     return {r["sku"]: mapping.product(r) for r in rows}
-
-
-async def backorders_with_placed_before(ids: Sequence[str]) -> tuple[dict[str, m.Backorder], dict[str, int]]:
-    """`backorders_by_id` and `placed_before_counts` in one statement (a customer's page explains each
-    backorder's place in its queue)."""
-    if not ids:
-        return {}, {}
-    rows = await _select(
-        f'SELECT b.*, (SELECT COUNT(*) FROM {backorders()} o WHERE b.queue_position IS NOT NULL AND o.sku = b.sku '
-        "AND o.queue_position IS NOT NULL AND o.queue_position < b.queue_position AND o.ordered_at < b.ordered_at) "
-        f'AS placed_before FROM {backorders()} b WHERE b.id IN ({{keys}})', list(ids))
-    return ({row["id"]: mapping.backorder(mapping.backorder_row(row), []) for row in rows},
-            {row["id"]: int(row["placed_before"]) for row in rows if row["queue_position"] is not None})
 
 
 async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:

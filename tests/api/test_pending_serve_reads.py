@@ -84,8 +84,8 @@ async def _reads(api: Any, people: dict[str, Customer], sku: str, ids: list[str]
         found[f"export {kind}"] = response.text
     backlog = await operations.backlog(api.clock.now())
     found["backlog"] = (backlog.waiting_backorders, backlog.waiting_units, backlog.top_skus)
-    backorders, placed_before = await Reads().backorders(ids)  # what a digest is worded from
-    found["digest reads"] = ({key: repr(b) for key, b in sorted(backorders.items())}, placed_before)
+    backorders, in_turn = await Reads().backorders(ids)  # what a digest is worded from
+    found["digest reads"] = ({key: repr(b) for key, b in sorted(backorders.items())}, in_turn)
     return found
 
 

@@ -78,7 +78,7 @@ def test_goodwill_is_the_news_alone_and_rides_beside_any_other_headline():
 
 # -- what each language's goodwill and offer messages say, email and text ------------------------------------
 _NOW = dict(original_quantity=2, allocated_quantity=0, shipped_quantity=0, cancelled_quantity=0,
-            substituted_quantity=0, waiting_quantity=2, queue_position=2, eta_confidence="MEDIUM", placed_before=1)
+            substituted_quantity=0, waiting_quantity=2, queue_position=2, eta_confidence="MEDIUM", placed_in_turn=True)
 _STOP = {"en": "Reply STOP to opt out", "de": "Abmelden: STOP antworten", "fr": "STOP pour vous désabonner",
          "es": "Responda STOP para darse de baja"}
 # codes as the desk accepts them (domain.goodwill.check_discount_code: a letter or digit at each end, so a text's

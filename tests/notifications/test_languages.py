@@ -114,14 +114,14 @@ def test_texts_stay_gsm7_where_the_language_allows_and_count_segments_honestly_w
 def test_a_digest_explains_the_queue_in_the_portals_words(language):
     # given a backorder 3rd in a fair-share queue, one of the two ahead of it placed after it
     base = _item("eta_later")
-    now = Now(**{**base.now.__dict__, "queue_position": 3, "placed_before": 1, "fair_share": True})
+    now = Now(**{**base.now.__dict__, "queue_position": 3, "placed_in_turn": False, "fair_share": True})
     view = ItemView(item=Item(news=base.news, now=now, headline="eta_later"), product="Anglepoise lamp",
                     order_number="BD-1")
     url = "https://shop.test/"
     rendered = render_digest([view], name="Ann", language=language, shop_name="Lamp & Co", portal_url=url,
                              short_url=url, unsubscribe_url=url + "u")
     # then the email says what Backorder.queueExplanation says, in text and HTML alike
-    sentence = wording.queue_explanation(3, 1, fair_share=True, language=language)
+    sentence = wording.queue_explanation(3, False, fair_share=True, language=language)
     assert sentence in rendered.text and sentence in html.unescape(rendered.html or "")
     if language == "en":
         assert sentence == ("You are 3rd in line: 2 orders are waiting ahead of yours. Arriving stock is shared out: "
@@ -131,7 +131,7 @@ def test_a_digest_explains_the_queue_in_the_portals_words(language):
     quiet = render_digest([ItemView(item=Item(news=base.news, now=done, headline="allocated"), product="Lamp",
                                     order_number="BD-1")], name="Ann", language=language, shop_name="Lamp & Co",
                           portal_url=url, short_url=url, unsubscribe_url=url + "u")
-    assert sentence not in quiet.text and wording.queue_explanation(3, 2, fair_share=True, language=language) \
+    assert sentence not in quiet.text and wording.queue_explanation(3, True, fair_share=True, language=language) \
         not in quiet.text
 
 

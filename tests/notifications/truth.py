@@ -140,7 +140,8 @@ def check_email(text: str, by_order: dict[str, Backorder], before: dict[str, str
         # many of those ahead now were ordered before it
         if waiting and b.queue_position:
             placed_before = _placed_before(b, queue)
-            assert queue_sentence == wording.queue_explanation(b.queue_position, placed_before,
+            in_turn = placed_before == b.queue_position - 1
+            assert queue_sentence == wording.queue_explanation(b.queue_position, in_turn,
                                                                fair_share=fair_share, language="en"), (number, lines)
             # and read back apart from the wording module: a fair-share queue says so, nothing else does ...
             assert queue_sentence.endswith(SHARED) == fair_share, (number, queue_sentence)

@@ -23,20 +23,21 @@ def test_ordinals_in_every_language():
 
 
 def test_the_issues_example_and_its_neighbours():
-    assert queue_explanation(3, 2, fair_share=False) == (
+    assert queue_explanation(3, True, fair_share=False) == (
         "You are 3rd in line: 2 orders placed before yours are waiting.")
-    assert queue_explanation(2, 1, fair_share=False) == "You are 2nd in line: 1 order placed before yours is waiting."
-    assert queue_explanation(1, 0, fair_share=False) == "You are next in line: no order is waiting before yours."
+    assert queue_explanation(2, True, fair_share=False) == (
+        "You are 2nd in line: 1 order placed before yours is waiting.")
+    assert queue_explanation(1, True, fair_share=False) == "You are next in line: no order is waiting before yours."
 
 
 def test_when_the_shops_rules_moved_orders_ahead_it_says_how_many_wait_ahead_never_why():
-    words = queue_explanation(4, 1, fair_share=False)
+    words = queue_explanation(4, False, fair_share=False)
     assert words == "You are 4th in line: 3 orders are waiting ahead of yours."
     assert "priority" not in words.lower() and "vip" not in words.lower()
 
 
 def test_a_fair_share_product_says_stock_is_shared():
-    assert queue_explanation(2, 1, fair_share=True).endswith(
+    assert queue_explanation(2, True, fair_share=True).endswith(
         "Arriving stock is shared out: every waiting order gets a share first.")
 
 
@@ -46,5 +47,5 @@ def test_a_fair_share_product_says_stock_is_shared():
     ("es", "Usted es el 3.º en la cola: 2 pedidos realizados antes que el suyo están esperando."),
 ])
 def test_every_language_has_its_own_words(language, expected):
-    assert queue_explanation(3, 2, fair_share=False, language=language) == expected
-    assert queue_explanation(1, 0, fair_share=True, language=language) != queue_explanation(1, 0, fair_share=True)
+    assert queue_explanation(3, True, fair_share=False, language=language) == expected
+    assert queue_explanation(1, True, fair_share=True, language=language) != queue_explanation(1, True, fair_share=True)

@@ -54,6 +54,8 @@ NOT_CHOSEN_TEXT = {
         '.values():': "a number",
         "'AND queue_position IS NOT NULL AND sku IN ({keys}) ORDER BY sku, queue_position',":
             "grouped by SKU into a dict, then a number",
+        "ORDER BY o.priority_override DESC LIMIT 1) FROM": "a number (the next agent priority down a queue)",
+        "ORDER BY o.ordered_at DESC LIMIT 1) AS latest": "a time (the latest order at one priority)",
     },
     "tokens.py": {
         'return [_info(r) for r in await t.ApiToken.filter(revoked_at=None).order_by("id")]': "ids made by new_id",
