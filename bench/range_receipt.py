@@ -336,7 +336,7 @@ async def reads(kind: str) -> None:
     from domain.bus import InProcessBus
     from domain.clock import FixedClock
     from domain.services import BackorderDesk, ProductInput
-    from domain.store import current
+    from domain.store import current, queries
     from domain.store.uow import TortoiseUnitOfWork
 
     current_reads.QUEUE = QUEUE
@@ -345,6 +345,10 @@ async def reads(kind: str) -> None:
                              fold_in_background=False)
         await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
         await seed_queue(SKU, QUEUE)
+        if hasattr(queries, "queues_ranked_by"):  # as the service ranks queues by default (bench.current_reads)
+            from domain.allocation import FIRST_COME_FIRST_SERVED
+
+            queries.queues_ranked_by(FIRST_COME_FIRST_SERVED)
         if kind == "postgres":
             await connections.get("default").execute_script('VACUUM ANALYZE')
         pending_sql = 'SELECT EXISTS (SELECT 1 FROM "queue_serves" WHERE "folded_count" < "served_count") AS "p"'
