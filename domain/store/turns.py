@@ -7,8 +7,8 @@ they let go of one: a placeOrder over HTTP waited behind one chunk per turn of i
 So a background transaction asks for its turn only once the requests in flight when it asks have ended (`after
 requests`): each of them waits behind at most the chunk it came in during. A request that is itself doing
 background work (the receiveStock whose receipt is being put away) no longer counts from then on, and the wait
-is bounded (`BOUND_SECONDS`), so a long request (a CSV export streamed over seconds) slows a receipt down but
-never stops it.
+is bounded (`BOUND_SECONDS`), once per request: a long request (a CSV export streamed over seconds) that outlasts one
+bounded wait is not waited for again, so it delays one chunk by the bound, not every chunk of the receipt.
 
 The API marks each HTTP request (`request()`); a process with none (the worker, the command line) never waits.
 """
@@ -25,10 +25,15 @@ BOUND_SECONDS = 1.0
 
 
 class _Request:
-    __slots__ = ("background",)
+    __slots__ = ("background", "outlasted")
 
     def __init__(self) -> None:
         self.background = False  # doing background work now (its receipt put away): not waited for
+        self.outlasted = False  # outlasted a bounded wait once: not waited for again
+
+    @property
+    def waited_for(self) -> bool:
+        return not (self.background or self.outlasted)
 
 
 _in_flight: set[_Request] = set()
@@ -63,7 +68,7 @@ def _not_waited_for(request: _Request) -> None:
 
 def in_flight() -> int:
     """Requests being served now that a background transaction would wait for."""
-    return sum(1 for r in _in_flight if not r.background)
+    return sum(1 for r in _in_flight if r.waited_for)
 
 
 async def after_requests(bound: float | None = None) -> None:
@@ -73,7 +78,7 @@ async def after_requests(bound: float | None = None) -> None:
     if mine is not None and not mine.background:
         mine.background = True
         _not_waited_for(mine)  # another receipt's chunks waiting for this request need not wait for this one's
-    ahead = {r for r in _in_flight if not r.background}
+    ahead = {r for r in _in_flight if r.waited_for}
     if not ahead:
         await asyncio.sleep(0)
         return
@@ -83,6 +88,7 @@ async def after_requests(bound: float | None = None) -> None:
     try:
         await asyncio.wait_for(asyncio.shield(done), BOUND_SECONDS if bound is None else bound)
     except TimeoutError:
-        pass
+        for request in ahead:  # still going after the bound: it has had its chunk's wait
+            request.outlasted = True
     finally:
         _waiting.remove(entry)
