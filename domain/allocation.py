@@ -122,10 +122,17 @@ def explain(claim: Claim, position: int, size: int, policy: PriorityPolicy, toda
     if parts:
         detail = " + ".join(f"{name} {value:.2f}" for name, value in parts.items())
         why.append(f"score {policy.score(claim, today):.2f} ({detail})")
-    why.append(f"ordered {claim.ordered_at.strftime('%Y-%m-%d %H:%M:%S')} UTC")
+    why.append(f"ordered {_to_the_second(claim.ordered_at)} UTC")
     if policy.is_fifo and not claim.priority_override:
         why.insert(1, "first come, first served")
     return "; ".join(why)
+
+
+def _to_the_second(at: datetime) -> str:
+    """`at` as YYYY-MM-DD HH:MM:SS. isoformat is 2.5x quicker than strftime, which a receipt calls for each of the
+    backorders it serves (100k: 0.4 s more holding the interpreter's lock that the event loop waits for); the two
+    differ only before the year 1000 (strftime does not pad the year)."""
+    return at.isoformat(" ", "seconds")[:19] if at.year >= 1000 else at.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def allocate(supply: int, claims: Sequence[Claim], policy: PriorityPolicy, today: date,

@@ -15,6 +15,10 @@ HOLD_SECONDS at the most from the first of overlapping holds: then it resumes, t
 until the last has ended (a later hold starts a new ceiling). A 100k receipt (9.7-21 s at load 1-4, bench/README.md)
 still runs without a pause; one that outlasts the ceiling (under heavy load) pays the collector's pauses from then on:
 the price of bounding what others leave to what the process allocates in HOLD_SECONDS.
+
+The unit of work drops what it kept of its queue (its events above all, published by then) before it releases its
+hold (`uow.__aexit__`): the first young collection after a hold scans what is still alive of what was allocated
+meanwhile, and a 100k receipt's events, kept to the end, were 400k tuples: 130-230 ms with the interpreter's lock held.
 """
 
 from __future__ import annotations

@@ -50,12 +50,15 @@ def waiting_row(sku: str, backorder_id: str, ordered_at: datetime, quantity: int
         version=2)
 
 
-async def test_the_set_based_write_leaves_what_serve_decided(desk: BackorderDesk, bus: InProcessBus) -> None:
+# the ids go to PostgreSQL as one text split there (`uow._ID_SEPARATOR`); ids with the separator in them as an array
+@pytest.mark.parametrize("prefix", ["b", "b,"])
+async def test_the_set_based_write_leaves_what_serve_decided(desk: BackorderDesk, bus: InProcessBus,
+                                                              prefix: str) -> None:
     # given a waiting backorder of three units in every combination of those states, ordered a second apart
     await desk.upsert_product(ProductInput(sku="LAMP", name="Lamp", price=Decimal("1.00")))
     start = NOW - timedelta(days=1)
     for n, (eta, aside, priority) in enumerate(itertools.product(ETAS, SET_ASIDE, PRIORITIES)):
-        await waiting_row("LAMP", f"b{n:03d}", start + timedelta(seconds=n, microseconds=700_000), 3, eta, aside,
+        await waiting_row("LAMP", f"{prefix}{n:03d}", start + timedelta(seconds=n, microseconds=700_000), 3, eta, aside,
                           priority, n + 1, f"c{n % 4}@example.com").save()
     cause = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=500, reference="MAIN")
 

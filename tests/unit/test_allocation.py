@@ -3,9 +3,11 @@ asks for it, an agent's override above both, and a reason for every allocation."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain import events as ev
 from domain.allocation import FIRST_COME_FIRST_SERVED, Allocation, Claim, PriorityPolicy, allocate, explain, rank
@@ -309,3 +311,11 @@ def test_a_shipped_backorder_cannot_be_reprioritised():
         inv.reprioritize(backorder, 5, "too late", "agent@desk", NOW)
     assert raised.value.code is ErrorCode.INVALID_STATE
     assert backorder.priority_override == 0
+
+
+@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))])))
+def test_the_reason_tells_the_order_time_to_the_second_as_strftime_writes_it(ordered_at: datetime) -> None:
+    # `explain` runs once a backorder a receipt serves: written by isoformat, which must say what strftime says
+    reason = explain(Claim(backorder_id="b", ordered_at=ordered_at, waiting_quantity=1), 1, 1,
+                     FIRST_COME_FIRST_SERVED, TODAY)
+    assert reason.endswith(f"; ordered {ordered_at.strftime('%Y-%m-%d %H:%M:%S')} UTC")
