@@ -109,6 +109,10 @@ class _LingeringTransport:
     def is_closing(self) -> bool:
         return self.lingering or self.real.is_closing()
 
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.lingering:  # after the half-close an answer still being written (the app's, behind uvicorn's
+            self.real.write(data)  # own 400) is dropped, as writes to a closing transport are
+
     def close(self) -> None:
         if self.lingering or self.real.is_closing():
             return
@@ -139,14 +143,21 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._read_deadline: asyncio.TimerHandle | None = None
         self._linger_timer: asyncio.TimerHandle | None = None
         self._linger_left = 0
+        self._body_ended = False
+        self._idle = False  # the deadline armed is an idle connection's (an answer came before its request's body)
 
     def body_unread(self) -> bool:
-        """Whether the current request's body is still (partly) on its way."""
+        """Whether the current request's body is still (partly) on its way (counted here: uvicorn stops telling its
+        cycle once the response is complete, so `cycle.more_body` stays on after an early answer)."""
         cycle = self.cycle
-        return cycle is not None and cycle.more_body and not cycle.disconnected
+        return cycle is not None and not self._body_ended and not cycle.disconnected
 
     def _linger(self) -> None:
         self._disarm()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:  # an app still answering (uvicorn's 400 came first)
+            cycle.disconnected = True  # is told the client is gone, as a close would tell it
+            cycle.message_event.set()
         real = self._real_transport()
         self._linger_left = LINGER_BYTES
         self._linger_timer = self.loop.call_later(LINGER_SECONDS, real.close)
@@ -168,6 +179,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _arm(self, seconds: float, what: str) -> None:
         self._disarm()
+        self._idle = what == "idle"
         self._read_deadline = self.loop.call_later(seconds, self._too_slow, what)
 
     def _disarm(self) -> None:
@@ -180,6 +192,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         log.info("closing a connection from %s: its %s took too long", self.client, what)
+        if what == "idle":  # nothing asked of it: no answer owed
+            self._real_transport().close()
+            return
         if what == "headers":  # no request has started: the client may as well hear why
             self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
         self._real_transport().close()  # a client too slow gets no lingering
@@ -200,8 +215,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().eof_received()
 
     def on_message_begin(self) -> None:
+        self._body_ended = False
         super().on_message_begin()
-        if self._read_deadline is None:  # the next request on a kept-alive connection
+        if self._read_deadline is None or self._idle:  # the next request on a kept-alive connection
             self._arm(self.header_timeout, "headers")
 
     def on_headers_complete(self) -> None:
@@ -210,7 +226,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._disarm()
+        self._body_ended = True
         super().on_message_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.response_complete and not self.transport.is_closing():
+            # answered before its body came: uvicorn armed its keep-alive timer at the answer and cancelled it when
+            # the body arrived, so nothing would close the connection now; it is idle, and gets the headers' time
+            self._arm(self.header_timeout, "idle")
 
     def handle_websocket_upgrade(self) -> None:
         self._disarm()  # the websocket protocol takes the connection over, with its own pings
