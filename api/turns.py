@@ -9,7 +9,8 @@ from domain.store import turns
 
 
 class RequestTurns:
-    """ASGI middleware: the HTTP request is in flight from its start to its response's end (a websocket is not: it
+    """ASGI middleware: the HTTP request is in flight from its start (once its body is in, if it has one) to its
+    response's end (a websocket is not: it
     lasts as long as its subscriptions)."""
 
     def __init__(self, app: Any) -> None:
@@ -19,5 +20,23 @@ class RequestTurns:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with turns.request():
-            await self.app(scope, receive, send)
+        if not _has_body(scope):
+            with turns.request():
+                await self.app(scope, receive, send)
+            return
+        with turns.request(started=False) as served:  # served once its body is in, not while it trickles in
+
+            async def receiving() -> Any:
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    served.start()
+                return message
+
+            await self.app(scope, receiving, send)
+
+
+def _has_body(scope: Any) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False

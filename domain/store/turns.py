@@ -25,11 +25,17 @@ BOUND_SECONDS = 1.0
 
 
 class _Request:
-    __slots__ = ("background", "outlasted")
+    __slots__ = ("background", "outlasted", "ended")
 
     def __init__(self) -> None:
         self.background = False  # doing background work now (its receipt put away): not waited for
         self.outlasted = False  # outlasted a bounded wait once: not waited for again
+        self.ended = False
+
+    def start(self) -> None:
+        """From now on the request is served (its body is in): background transactions wait for it."""
+        if not self.ended:
+            _in_flight.add(self)
 
     @property
     def waited_for(self) -> bool:
@@ -42,15 +48,19 @@ _current: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("back
 
 
 @contextmanager
-def request() -> Iterator[None]:
-    """The block is a request being served: background transactions asking for a turn meanwhile wait for its end."""
+def request(started: bool = True) -> Iterator[_Request]:
+    """The block is a request being served: background transactions asking for a turn meanwhile wait for its end.
+    Not `started`, it counts only from its `start()`: a request still sending its body is not served yet, and a
+    client sending bodies slowly must not hold up every chunk of a receipt (each for the bound)."""
     mine = _Request()
-    _in_flight.add(mine)
+    if started:
+        mine.start()
     token = _current.set(mine)
     try:
-        yield
+        yield mine
     finally:
         _current.reset(token)
+        mine.ended = True
         _gone(mine)
 
 
