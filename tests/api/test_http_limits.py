@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import select
 import socket
 import time
 
 import pytest
 
-from tests.waiting import PATIENCE
+from domain.store import turns
+from tests.waiting import PATIENCE, eventually
 
 
 async def _open(api):
@@ -31,6 +33,18 @@ async def _read_until_closed(reader, seconds):
         except ConnectionResetError:  # closed while we were still sending: what came before it counts
             pass
     return b"".join(chunks)
+
+
+def _awaiting() -> list[list[str]]:
+    """What each task is awaiting now: the qualified names of the coroutines down its chain."""
+    chains = []
+    for task in asyncio.all_tasks():
+        chain, coro = [], task.get_coro()
+        while coro is not None and hasattr(coro, "__qualname__"):
+            chain.append(coro.__qualname__)
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+        chains.append(chain)
+    return chains
 
 
 def _headers(api, extra):
@@ -86,6 +100,59 @@ async def test_a_client_still_sending_after_the_refusal_reads_it(api):
 
     answer = await asyncio.to_thread(client)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+async def test_a_body_that_breaks_the_parser_mid_request_is_a_400_and_nothing_fails(api, caplog):
+    """The parser refuses the body (a bad chunk size) after the app has started on the request: uvicorn answers
+    400 and closes, which lingers (the body is unread), while the app goes on to answer too. Its answer must be
+    dropped quietly: a write after the half-close raised, and any client could fill the log with tracebacks."""
+    reader, writer = await _open(api)
+    host = api.base.removeprefix("http://")
+    head = f"POST /no-such-page HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    writer.write(head + b"ZZZ\r\n")  # in one packet, the socket kept open; the app answers without reading
+    await writer.drain()
+    with caplog.at_level(logging.ERROR):
+        answer = await _read_until_closed(reader, PATIENCE)
+        await api.client.post(f"{api.base}/graphql", json={"query": "{ __typename }"})  # the app has run meanwhile
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+    writer.close()
+
+
+@pytest.mark.api_settings(header_timeout_seconds=0.5)
+async def test_an_answer_before_the_body_leaves_no_idle_connection_open(api):
+    """The app answered before the body came (a 404 needs none); the client then sends the body and goes quiet. The
+    connection is idle on keep-alive: it must be closed like any idle one, not held for ever (the body's deadline was
+    disarmed when the body ended and uvicorn's keep-alive timer cancelled when it arrived)."""
+    reader, writer = await _open(api)
+    host = api.base.removeprefix("http://")
+    writer.write(f"POST /no-such-page HTTP/1.1\r\nHost: {host}\r\nContent-Length: 10\r\n\r\n".encode())
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), PATIENCE)
+    assert head.startswith(b"HTTP/1.1 405"), head  # answered from the method and path alone
+    writer.write(b"0123456789")  # the body, after the answer
+    await writer.drain()
+    await _read_until_closed(reader, 5)  # TimeoutError if the server holds it open
+    writer.close()
+
+
+async def test_a_client_trickling_its_body_holds_up_no_receipt(api):
+    """A staged receipt's chunks wait (bounded) for the requests in flight (domain.store.turns). A request still
+    sending its body is not served yet: counted, any anonymous client sending slow bodies made every chunk of a
+    receipt wait the whole bound. It counts once its body is in, until its answer ends."""
+    reader, writer = await _open(api)
+    writer.write(_headers(api, "Content-Length: 40\r\n") + b'{"query": ')
+    await writer.drain()
+    await eventually(_awaiting, lambda chains: any(chain[:1] == ["RequestResponseCycle.run_asgi"]
+                                                   and "Request.body" in chain for chain in chains),
+                     what="the request's app waiting for its body")
+    assert turns.in_flight() == 0
+    writer.write(b'"{ __typename }"}'.ljust(30))
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), PATIENCE)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    await eventually(turns.in_flight, lambda n: n == 0, what="the answered request no longer in flight")
+    writer.close()
 
 
 async def test_a_body_within_the_limit_is_served(api):

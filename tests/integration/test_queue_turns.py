@@ -125,7 +125,9 @@ async def test_any_queue_is_explained_by_the_places_ahead(db: str) -> None:
     await asyncio.to_thread(check)
 
 
-async def test_a_weighed_queue_read_as_first_come_would_be_explained_wrongly(db: str) -> None:
+async def test_a_weighed_queue_read_as_first_come_would_be_explained_wrongly(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queries, "QUEUES_FIRST_COME", False)  # whatever an app built by an earlier test left
     # given a queue a weighing policy numbered: the later order ranked first by its score
     rows = [(0, 0, 0, "WAITING", 0, "a"), (0, 1, 0, "WAITING", 2, "b")]
     made = await _seed(rows, scored=True)
