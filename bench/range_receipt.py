@@ -389,10 +389,14 @@ async def reads(kind: str) -> None:
         async with current.snapshot():
             assert not current.nothing_pending(), "the receipt recorded a range"
         await measure(f"{QUEUE // 2} pending", ("tables", "checked"))
-        async with in_transaction() as tx:
-            if kind == "postgres":
-                [row] = await tx.execute_query_dict("SHOW transaction_isolation")
-                print(f"(outside a snapshot: {row['transaction_isolation']}; a snapshot is REPEATABLE READ, READ ONLY)")
+        if kind == "postgres":
+            from domain.store import models as t
+
+            async with current.snapshot():  # the reads run in its transaction (tortoise hands it to `_meta.db`)
+                [row] = await t.Order._meta.db.execute_query_dict(
+                    "SELECT current_setting('transaction_isolation') AS i, "
+                    "current_setting('transaction_read_only') AS r")
+            print(f"(the snapshots ran at isolation {row['i']}, read only {row['r']})")
 
 
 def _five(read: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:

@@ -1,10 +1,11 @@
 """Every reader of the backorders and their history reads them through `domain.store.current` (the views with a
-pending served range applied, migration 0026), never the tables: between a receipt's commit and its fold the
-tables still show what it served whole as waiting (issue 15; tests/api/test_pending_serve_reads.py shows what a
-reader sees). The writer, the unit of work, reads and writes the tables under the SKU's lock, which folds its
-pending ranges first; a line of it that reads without that lock goes through the views too. A new module of the
-store (or of the API and notifications, which should not touch tables at all) that names the tables fails here,
-until it reads the views or says below why it need not.
+pending served range applied, migration 0026, or the tables in a snapshot in which none was pending), never the
+tables by name: between a receipt's commit and its fold the tables still show what it served whole as waiting
+(issue 15; tests/api/test_pending_serve_reads.py shows what a reader sees). The writer, the unit of work, reads and
+writes the tables under the SKU's lock, which folds its pending ranges first; a line of it that reads without that
+lock goes through the seam too (outside a snapshot: the views). A new module of the store (or of the API and
+notifications, which should not touch tables at all) that names the tables fails here, until it reads through the
+seam or says below why it need not; a public reader of the store that reaches the seam outside a snapshot fails too.
 """
 
 from __future__ import annotations
