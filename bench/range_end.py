@@ -6,6 +6,8 @@ and its demand index), then, in a transaction rolled back, alternately reads the
 and by the demand index (with the SKU's stored origin: one probe for the end, then the index range), `RANGE_END_ROUNDS`
 times each (default 7); checks both read the same rows; prints medians with min-max, and each statement's plan.
 RANGE_END_UNITS=1000 shows a receipt that serves the head of a long queue: the sum still reads the whole queue.
+RANGE_END_ANALYZE=1: `ANALYZE "backorders"` before the reads (the seeded rows' statistics, as autovacuum would have
+them on PostgreSQL by then; without them PostgreSQL estimated one row and walked the queue-order index for the probe).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from domain.store.uow import TortoiseUnitOfWork  # noqa: E402
 QUEUE = int(os.environ.get("RANGE_END_QUEUE", "100000"))
 UNITS = int(os.environ.get("RANGE_END_UNITS", str(QUEUE)))
 ROUNDS = int(os.environ.get("RANGE_END_ROUNDS", "7"))
+ANALYZE = os.environ.get("RANGE_END_ANALYZE", "") not in ("", "0")
 
 
 async def keep_projection(desk: BackorderDesk, sku: str) -> None:
@@ -50,6 +53,11 @@ async def run(kind: str) -> None:
         started = time.perf_counter()
         await keep_projection(desk, "HOT")
         print(f"{kind}: the queue projected in {time.perf_counter() - started:.1f} s", flush=True)
+        if ANALYZE:  # the planner's statistics as autovacuum would have them by now (PostgreSQL), or SQLite's
+            async with TortoiseUnitOfWork(bus) as uow:
+                assert uow.conn is not None
+                await uow.conn.execute_script('ANALYZE "backorders"')
+                await uow.commit()
         timings: dict[str, list[float]] = {"running sum": [], "demand index": []}
         async with TortoiseUnitOfWork(bus) as uow:  # rolled back
             await uow.lock_skus(["HOT"])

@@ -98,6 +98,9 @@ class TortoiseUnitOfWork:
         # sku -> `products.eta_projection` as loaded; the SKUs whose whole active queue is in memory (`_whole`)
         self._projections: dict[str, str | None] = {}
         self._whole: set[str] = set()
+        # the SKUs whose waiting queue is in memory after a receipt at its head whose projection was kept when the
+        # receipt began: the rows not in memory then are the allocated ones, which followed it (`save_served`)
+        self._rest_follows: set[str] = set()
         self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
         self._committed = False
         self._holds_collector = False  # a long queue in memory: the cyclic collector waits until this ends
@@ -289,6 +292,7 @@ class TortoiseUnitOfWork:
                 self._whole.add(product_row["sku"])
             else:
                 self._whole.discard(product_row["sku"])
+            self._rest_follows.discard(product_row["sku"])
         found = list(products)
         stock: dict[str, list[m.StockLevel]] = defaultdict(list)
         for row in await t.StockLevel.filter(sku__in=found).values():
@@ -550,8 +554,15 @@ class TortoiseUnitOfWork:
         assert served.sku == sku
         self._inventories.pop(sku, None)
         if record is None:
+            # the projection as `queue_head` read it under the SKU's lock, before the served rows were written (which
+            # makes the database forget it): kept then, every active row followed it, the allocated ones too (no
+            # place, an ETA from units set aside), and the rows written here are so too (`ServedWhole`); so once the
+            # domain has settled and checked what still waits, the whole active queue is known to follow its steps
+            followed = self._projections.get(sku) is not None
             await self._write_served(served)
             await self._load_inventories([sku], statuses=WAITING)  # what still waits: settled by the domain
+            if followed:
+                self._rest_follows.add(sku)
         else:  # one row for the range served whole; its rows are folded in afterwards (`fold_serves`)
             assert record.sku == sku and record.folded == 0
             priority, ordered_at, last_id = record.last
@@ -791,7 +802,7 @@ class TortoiseUnitOfWork:
         (`SkuInventory.kept_projection`), when memory held the whole active queue, or a summarised queue whose
         stored projection is still the one loaded (nothing else in this transaction wrote its rows since)."""
         sku = inventory.sku
-        if inventory.ahead is None and sku not in self._whole:
+        if inventory.ahead is None and sku not in self._whole and sku not in self._rest_follows:
             return None  # loaded in part (what still waits after a receipt's head): the rest is not known here
         if inventory.ahead is not None:
             if inventory.stored_steps is None or inventory.stored_origin is None:

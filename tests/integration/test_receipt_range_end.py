@@ -23,6 +23,7 @@ from tortoise import connections
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.services import BackorderDesk
+from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
 from tests.integration.test_receipt_at_head import START, _scenario, queues
@@ -143,3 +144,44 @@ async def test_a_receipt_whose_range_the_demand_index_finds_leaves_what_the_runn
         assert not probes  # SQLite: a receipt is read a chunk at a time by index (`_next_in_line`), never summed
     else:
         assert probes  # PostgreSQL: the receipts went by the probe
+
+
+async def _projection(sku: str) -> str | None:
+    row = await t.Product.get(sku=sku).values("eta_projection")
+    return row["eta_projection"].replace(sku, "SKU") if row["eta_projection"] else None
+
+
+def _explore_projections(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProcessBus, clock: FixedClock,
+                         seen: Counter[str]) -> None:
+    @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(queues, st.integers(0, 6), st.integers(1, 30), st.sampled_from([0, 0, 5, 40]), st.booleans())
+    def check(queue: list[Any], first: int, received: int, inbound: int, by_po: bool) -> None:
+        async def both() -> None:
+            n = next(_skus)
+            shared.SERVE_HEAD_FROM = 10**9  # the domain's path: the whole queue settled and checked
+            whole = await _scenario(desk, bus, clock, f"WHOLE{n}", queue, first, received, inbound, False, by_po)
+            shared.SERVE_HEAD_FROM = 0  # each receipt at the head, its rest settled and checked
+            head = await _scenario(desk, bus, clock, f"HEAD{n}", queue, first, received, inbound, False, by_po)
+            assert head == whole
+            kept, expected = await _projection(f"HEAD{n}"), await _projection(f"WHOLE{n}")
+            assert kept is None or kept == expected, (kept, expected)
+            seen["kept" if kept is not None else "forgotten" if expected is not None else "neither"] += 1
+        asyncio.run_coroutine_threadsafe(both(), loop).result(300)
+
+    check()
+
+
+async def test_a_receipt_at_the_head_keeps_the_projection_the_whole_settle_keeps(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a receipt at the head the SKU's projection (its steps and demand origin) is still known when it was
+    known before: the next receipt finds its range by the demand index again, the next purchase order change
+    re-projects a slice. What it records is what settling the whole queue records."""
+    for name in ("SERVE_HEAD_FROM", "STAGE_CHUNK", "STAGE_ON_EVERY_STORE"):
+        monkeypatch.setattr(shared, name, getattr(shared, name))  # restored afterwards
+    shared.STAGE_ON_EVERY_STORE, shared.STAGE_CHUNK = False, 10**9  # one transaction, as PostgreSQL's `serve` runs
+    bus = InProcessBus(maxsize=100_000)
+    clock = FixedClock(START)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
+    seen: Counter[str] = Counter()
+    await asyncio.to_thread(_explore_projections, asyncio.get_running_loop(), desk, bus, clock, seen)
+    assert seen["kept"] >= 5, seen
