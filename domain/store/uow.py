@@ -35,7 +35,7 @@ from domain.eta import EtaSteps, InboundSupply
 from domain.events import Event, QueueChanged, compact
 from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
-from domain.model.head import queue_key
+from domain.model.head import QueueKey, queue_key
 from domain.ports import EventPublisher, UnlockedWrite
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
 from domain.store import bulk, collector, current, deliveries, mapping, portal, turns
@@ -99,6 +99,8 @@ class TortoiseUnitOfWork:
         self._projections: dict[str, str | None] = {}
         self._whole: set[str] = set()
         self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
+        # sku -> the end of its pending ranges, whose fold `lock_skus` deferred for an order appending to its queue
+        self._deferred: dict[str, QueueKey] = {}
         self._committed = False
         self._holds_collector = False  # a long queue in memory: the cyclic collector waits until this ends
         self._tx: Transaction | None = None
@@ -177,15 +179,43 @@ class TortoiseUnitOfWork:
         assert self.conn is not None
         return bool(self.conn.capabilities.dialect == "postgres")
 
-    async def lock_skus(self, skus: Sequence[str]) -> None:
+    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = ()) -> None:
         """The SKUs locked, and any receipt of theirs still recorded as a range (`queue_serves`) folded into its
         rows first: what this writer reads and changes is then what the receipt left, and no serve's range moves
-        (nobody reprioritises, cancels or joins in front of it while it is pending)."""
+        (nobody reprioritises, cancels or joins in front of it while it is pending).
+
+        Except for those of `appending` (an order's SKUs: a new backorder joins their queue at its tail), whose
+        fold is deferred: a 100k range folded first made the next order for the SKU wait for all of it (seconds
+        even set-based, bench/README.md). Their range stays pending, and the order does not wait for it, when the
+        new backorder can join the queue behind the range without anything read or changed in front of it: the
+        queue summarised past the range (`_load_for_append`: its counts already leave the range out, its ends read
+        past it) and the new backorder sorting after the range's last (so the fold, which takes the first waiting
+        in queue order up to that last, never reaches it). Otherwise, and before any read of that SKU's rows
+        (`_load_inventories`), the range is folded whole first, as for every other writer. So a pending range
+        never moves: nobody joins in front of it, and nothing in it is read or written but by the fold."""
         if not skus:
             return
         pending = await self._lock(skus)
+        later = set(appending)
         for sku in pending:
+            if sku in later:
+                self._deferred[sku] = await self._pending_end(sku)
+            else:
+                await self.fold_serves(sku, None, locked=True)
+                self._deferred.pop(sku, None)
+
+    async def _pending_end(self, sku: str) -> QueueKey:
+        """The queue key of the last backorder the SKU's pending ranges cover (each a head of the queue)."""
+        rows = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).using_db(self.conn).values_list(
+            "last_priority", "last_ordered_at", "last_id")
+        return max(((p, mapping.as_datetime(at), i) for p, at, i in rows),
+                   key=lambda k: (-k[0], k[1], k[2].encode()))
+
+    async def _fold_deferred(self, skus: Sequence[str]) -> None:
+        """Fold, whole, the deferred ranges (`lock_skus`) of those of `skus` whose rows are about to be read."""
+        for sku in [sku for sku in skus if sku in self._deferred]:
             await self.fold_serves(sku, None, locked=True)
+            del self._deferred[sku]
 
     async def _lock(self, skus: Sequence[str]) -> list[str]:
         """Lock `skus` (PostgreSQL: their product rows; SQLite: the transaction's write lock does it) and say which
@@ -239,18 +269,25 @@ class TortoiseUnitOfWork:
                 whole.append(sku)  # unknown: the whole load says so
                 continue
             count, units = self._queue_counts.get(sku, (None, None))
-            if count is not None and units is not None:
-                head, tail = await self._queue_ends(sku)
+            after = self._deferred.get(sku)
+            # a new backorder (no agent priority, placed now) sorts after a pending range's last, or the range is
+            # folded first: it would join in front of the range's end
+            behind = after is None or after[0] > 0 or (after[0] == 0 and now > after[1])
+            if count is not None and units is not None and behind:
+                head, tail = await self._queue_ends(sku, after)
                 inventory.ahead = m.QueueAhead(count, units, head, tail)
                 if inventory.can_append(now):
                     continue
             del self._inventories[sku]
             whole.append(sku)
+        await self._fold_deferred(whole)
         return whole
 
-    async def _queue_ends(self, sku: str) -> tuple[m.Backorder | None, m.Backorder | None]:
+    async def _queue_ends(self, sku: str, after: QueueKey | None = None) -> tuple[m.Backorder | None,
+                                                                                    m.Backorder | None]:
         """The first and last waiting backorders of `sku` in priority order (agent priority first, then order
-        time, then id): index probes on (sku, status, priority_override, ordered_at, id), one per status."""
+        time, then id): index probes on (sku, status, priority_override, ordered_at, id), one per status. With
+        `after` (the last a pending range covers: its backorders still wait in their rows), those after it."""
         assert self.conn is not None
         found: list[m.Backorder] = []
         for status in WAITING:
@@ -267,8 +304,41 @@ class TortoiseUnitOfWork:
                 found.extend(mapping.backorder(mapping.backorder_row(row), []) for row in rows)
         if not found:
             return None, None
-        ranked = sorted(found, key=lambda b: (-b.priority_override, b.ordered_at, b.id))
-        return ranked[0], ranked[-1]
+        ranked = sorted(found, key=_queue_order_key)
+        if after is None:
+            return ranked[0], ranked[-1]
+        end = _queue_order_key(after)
+        if _queue_order_key(ranked[-1]) <= end:
+            return None, None  # the range covers every backorder waiting
+        if _queue_order_key(ranked[0]) > end:
+            return ranked[0], ranked[-1]
+        return await self._first_after(sku, after), ranked[-1]
+
+    async def _first_after(self, sku: str, after: QueueKey) -> m.Backorder | None:
+        """The first waiting backorder of `sku` after `after` in queue order: by index probes, per status the
+        first of the same agent priority after it, and the first of the next priority below."""
+        assert self.conn is not None
+        priority, ordered_at, last_id = after
+        postgres = self.is_postgres
+        key = self._text_key("id")
+        last = ':last_id::text COLLATE "C"' if postgres else ":last_id"
+        waiting = f'"sku" = :sku AND "status" = :status AND {_WAITING_ROWS}'
+        found: list[m.Backorder] = []
+        for status in WAITING:
+            params = {"sku": sku, "status": status, "priority": priority, "ordered_at": ordered_at,
+                      "last_id": last_id}
+            for statement in (
+                    f'SELECT * FROM "backorders" WHERE {waiting} AND "priority_override" = :priority AND '
+                    f'("ordered_at" > :ordered_at OR ("ordered_at" = :ordered_at AND {key} > {last})) '
+                    f'ORDER BY "ordered_at", {key} LIMIT 1',
+                    f'SELECT * FROM "backorders" WHERE {waiting} AND "priority_override" = (SELECT '
+                    f'"priority_override" FROM "backorders" WHERE {waiting} AND "priority_override" < :priority '
+                    f'ORDER BY "priority_override" DESC LIMIT 1) ORDER BY "ordered_at", {key} LIMIT 1'):
+                used = {name: value for name, value in params.items() if f":{name}" in statement}
+                sql, values = _named(statement, used, postgres=postgres)
+                rows = await self.conn.execute_query_dict(sql, values)
+                found.extend(mapping.backorder(mapping.backorder_row(row), []) for row in rows)
+        return min(found, key=_queue_order_key) if found else None
 
     async def _load_inventories(self, skus: list[str], *, whole_queue: bool = True,
                                 statuses: Sequence[str] = ACTIVE) -> None:
@@ -276,6 +346,8 @@ class TortoiseUnitOfWork:
         order received, or a long queue re-projected, costs the same few statements as one SKU."""
         if not skus:
             return
+        if whole_queue:  # its rows read: a range deferred by `lock_skus` is folded into them first
+            await self._fold_deferred(skus)
         product_rows = await t.Product.filter(sku__in=skus).values()
         products = {row["sku"]: mapping.product(row) for row in product_rows}
         if not products:
@@ -1393,3 +1465,12 @@ def _fold_sqlite(whole_priority: bool) -> tuple[str, str, str]:
 # [up to the range's last, a whole agent priority]: the set-based fold (`TortoiseUnitOfWork._fold_slice`)
 _FOLD_PG = (_fold_pg(False), _fold_pg(True))
 _FOLD_SQLITE = (_fold_sqlite(False), _fold_sqlite(True))
+
+
+def _queue_order_key(row: Any) -> tuple[int, datetime, bytes]:
+    """Queue order (agent priority highest first, order time, id by code point) of a backorder or a `QueueKey`."""
+    if isinstance(row, tuple):
+        priority, ordered_at, backorder_id = row
+    else:
+        priority, ordered_at, backorder_id = row.priority_override, row.ordered_at, row.id
+    return (-priority, ordered_at, backorder_id.encode())
