@@ -187,6 +187,9 @@ def _explore(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProces
     # an order joins behind a pending range (the queue's tail waiting behind it) without folding it
     @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (1, 0, "a", None)], first=0, received=3, inbound=5,
              elsewhere=False, by_po=False, then="order", chunk=1)
+    # and one that cannot: the range ends with a backorder an agent put behind (-2), which the new one goes before
+    @example(queue=[(1, -2, "a", None), (1, 0, "c", None)], first=0, received=2, inbound=5, elsewhere=False,
+             by_po=False, then="order", chunk=1)
     def check(queue: list[Any], first: int, received: int, inbound: int, elsewhere: bool, by_po: bool,
               then: str, chunk: int) -> None:
         asyncio.run_coroutine_threadsafe(
