@@ -26,6 +26,12 @@ After the rounds, today's receipt on the same (untouched) queue as `serve` runs 
 (`RECEIPT_LEDGER=1` of bench.receipt_profile: make_desk, the server's GC tuning) and then folded by the desk's
 background task: the baseline the prototype's parts are printed against (`RANGE_BASELINE=0` skips it).
 
+`RANGE_FOLD=1` instead times the service's fold alone: a queue of `RANGE_QUEUE` recorded as a range by today's receipt
+(`shared.LEDGER_FROM`), then folded by `fold_serves` `shared.FOLD_CHUNK` backorders a transaction (or `RANGE_CHUNKS`,
+e.g. 100,500,2000, taken in turn) until nothing is pending: the whole fold's time and each size's median and longest
+transaction (what another writer of the SKU, or on SQLite of any SKU, waits for at most). Run by path from another
+checkout (its working directory) for that checkout's fold.
+
 `RANGE_READS=1` instead times bench.current_reads' reads (a 100k queue by default there, `RANGE_QUEUE` here) three
 ways with nothing pending, alternately: the tables; the views; and the tables read in a transaction that first asks,
 in the same snapshot, whether any range is pending (REPEATABLE READ READ ONLY on PostgreSQL; SQLite's read
@@ -386,6 +392,44 @@ async def reads(kind: str) -> None:
             print(f"(the checked reads ran at isolation {seen[0]})")
 
 
+async def fold(kind: str) -> None:
+    from domain.bus import InProcessBus
+    from domain.clock import FixedClock
+    from domain.services import BackorderDesk, ProductInput
+    from domain.store import models as t
+    from domain.store.uow import TortoiseUnitOfWork
+    from domain.use_cases import shared
+
+    sizes = [int(n) for n in os.environ.get("RANGE_CHUNKS", str(shared.FOLD_CHUNK)).split(",")]
+    async with scratch_database(kind) as url, open_database(url):
+        bus = InProcessBus(maxsize=10)
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), FixedClock(START + timedelta(days=2)),
+                             fold_in_background=False)
+        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
+        await seed_queue(SKU, QUEUE)
+        if kind == "postgres":
+            await connections.get("default").execute_script("VACUUM ANALYZE")
+        shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9  # the range recorded whole on SQLite too
+        await desk.receive_stock(SKU, QUEUE)
+        pending = sum(c - f for c, f in await t.QueueServe.filter(sku=SKU).values_list("served_count", "folded_count"))
+        times: dict[int, list[float]] = {n: [] for n in sizes}
+        transactions, left, start = 0, pending, time.perf_counter()
+        while left:
+            size = sizes[transactions % len(sizes)]
+            began = time.perf_counter()
+            async with TortoiseUnitOfWork(bus) as work:
+                left = await work.fold_serves(SKU, size)
+                await work.commit()
+            times[size].append(time.perf_counter() - began)
+            transactions += 1
+        print(f"{kind} {QUEUE} fold of {pending} recorded: {time.perf_counter() - start:.2f} s in {transactions} "
+              "transactions", flush=True)
+        for size, values in times.items():
+            print(f"{kind} {QUEUE} {size:5d} a transaction: median {statistics.median(values) * 1000:.1f} ms, "
+                  f"longest {max(values) * 1000:.1f} ms ({len(values)})", flush=True)
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
-    asyncio.run(reads(which) if os.environ.get("RANGE_READS") else receipt(which))
+    asyncio.run(reads(which) if os.environ.get("RANGE_READS") else fold(which) if os.environ.get("RANGE_FOLD")
+                else receipt(which))
