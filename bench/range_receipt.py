@@ -31,6 +31,9 @@ background task: the baseline the prototype's parts are printed against (`RANGE_
 e.g. 100,500,2000, taken in turn) until nothing is pending: the whole fold's time and each size's median and longest
 transaction (what another writer of the SKU, or on SQLite of any SKU, waits for at most). Run by path from another
 checkout (its working directory) for that checkout's fold.
+`RANGE_ORDER=1` instead times an order for the same SKU placed right after such a receipt (all of the queue but its
+last 100 served, the range left pending: no fold in the background), three in a row, and says how much of the range
+they left pending.
 
 `RANGE_READS=1` instead times bench.current_reads' reads (a 100k queue by default there, `RANGE_QUEUE` here) three
 ways with nothing pending, alternately: the tables; the views; and the tables read in a transaction that first asks,
@@ -429,7 +432,44 @@ async def fold(kind: str) -> None:
                   f"longest {max(values) * 1000:.1f} ms ({len(values)})", flush=True)
 
 
+async def order_after(kind: str) -> None:
+    from domain.bus import InProcessBus
+    from domain.clock import FixedClock
+    from domain.model import Channel
+    from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+    from domain.store import models as t
+    from domain.store.uow import TortoiseUnitOfWork
+    from domain.use_cases import shared
+
+    async with scratch_database(kind) as url, open_database(url):
+        bus = InProcessBus(maxsize=10)
+        clock = FixedClock(START + timedelta(days=2))
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock, fold_in_background=False)
+        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
+        await desk.receive_stock(SKU, 1)
+        await desk.adjust_stock(SKU, -1, "bench set-up")
+        await seed_queue(SKU, QUEUE)
+        if kind == "postgres":
+            await connections.get("default").execute_script("VACUUM ANALYZE")
+        shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9
+
+        async def pending() -> int:
+            return sum(c - f for c, f in await t.QueueServe.filter(sku=SKU).values_list("served_count",
+                                                                                      "folded_count"))
+
+        await desk.receive_stock(SKU, QUEUE - 100)
+        recorded = await pending()
+        times = []
+        for n in range(3):
+            clock.advance(timedelta(seconds=1))
+            start = time.perf_counter()
+            await desk.place_order(CustomerDetails(f"n{n}@example.com"), Channel.ONLINE, [LineRequest(SKU, 1)])
+            times.append(time.perf_counter() - start)
+        print(f"{kind} {QUEUE} placeOrder right after a receipt recorded {recorded} as a range: "
+              f"{', '.join(f'{s * 1000:.0f} ms' for s in times)}; {await pending()} left pending", flush=True)
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
     asyncio.run(reads(which) if os.environ.get("RANGE_READS") else fold(which) if os.environ.get("RANGE_FOLD")
-                else receipt(which))
+                else order_after(which) if os.environ.get("RANGE_ORDER") else receipt(which))
