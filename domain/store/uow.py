@@ -320,7 +320,7 @@ class TortoiseUnitOfWork:
         assert self.conn is not None
         priority, ordered_at, last_id = after
         postgres = self.is_postgres
-        key = self._text_key("id")
+        by_id = self._text_key("id")
         last = ':last_id::text COLLATE "C"' if postgres else ":last_id"
         waiting = f'"sku" = :sku AND "status" = :status AND {_WAITING_ROWS}'
         found: list[m.Backorder] = []
@@ -329,11 +329,11 @@ class TortoiseUnitOfWork:
                       "last_id": last_id}
             for statement in (
                     f'SELECT * FROM "backorders" WHERE {waiting} AND "priority_override" = :priority AND '
-                    f'("ordered_at" > :ordered_at OR ("ordered_at" = :ordered_at AND {key} > {last})) '
-                    f'ORDER BY "ordered_at", {key} LIMIT 1',
+                    f'("ordered_at" > :ordered_at OR ("ordered_at" = :ordered_at AND {by_id} > {last})) '
+                    f'ORDER BY "ordered_at", {by_id} LIMIT 1',
                     f'SELECT * FROM "backorders" WHERE {waiting} AND "priority_override" = (SELECT '
                     f'"priority_override" FROM "backorders" WHERE {waiting} AND "priority_override" < :priority '
-                    f'ORDER BY "priority_override" DESC LIMIT 1) ORDER BY "ordered_at", {key} LIMIT 1'):
+                    f'ORDER BY "priority_override" DESC LIMIT 1) ORDER BY "ordered_at", {by_id} LIMIT 1'):
                 used = {name: value for name, value in params.items() if f":{name}" in statement}
                 sql, values = _named(statement, used, postgres=postgres)
                 rows = await self.conn.execute_query_dict(sql, values)
@@ -1425,18 +1425,18 @@ def _fold_ids(postgres: bool, whole_priority: bool, sqlite_names: bool = False) 
     the first `:take` waiting with agent priority `:priority`, read from the queue-order index one status at a
     time (an index range each, already in order; the two merged), and with `whole_priority` False only those up to
     the range's last (order time, then id). SQLite's `json_each` names: "value" for the id, "key" for place - 1."""
-    key = by_code_point('"id"', "postgres" if postgres else "sqlite")
+    by_id = by_code_point('"id"', "postgres" if postgres else "sqlite")
     last_id = ':last_id::text COLLATE "C"' if postgres else ":last_id"
     last_at = ":last_ordered_at::timestamptz" if postgres else ":last_ordered_at"
     upto = "" if whole_priority else (f' AND ("ordered_at" < {last_at} OR ("ordered_at" = {last_at} AND '
-                                      f'{key} <= {last_id}))')
+                                      f'{by_id} <= {last_id}))')
     groups = " UNION ALL ".join(
-        f'SELECT * FROM (SELECT "id", "ordered_at", {key} AS "k" FROM "backorders" WHERE "sku" = :sku AND '
+        f'SELECT * FROM (SELECT "id", "ordered_at", {by_id} AS "by_id" FROM "backorders" WHERE "sku" = :sku AND '
         f'"status" = \'{status}\' AND {_WAITING_ROWS} AND "priority_override" = :priority{upto} '
-        f'ORDER BY "ordered_at", {key} LIMIT :take) AS "{status.lower()}"' for status in WAITING)
-    columns = ('"id" AS "value", ROW_NUMBER() OVER (ORDER BY "ordered_at", "k") - 1 AS "key"' if sqlite_names
-               else '"id", ROW_NUMBER() OVER (ORDER BY "ordered_at", "k") AS "place"')
-    return f'(SELECT {columns} FROM ({groups}) AS g ORDER BY "ordered_at", "k" LIMIT :take)'
+        f'ORDER BY "ordered_at", {by_id} LIMIT :take) AS "{status.lower()}"' for status in WAITING)
+    columns = ('"id" AS "value", ROW_NUMBER() OVER (ORDER BY "ordered_at", "by_id") - 1 AS "key"' if sqlite_names
+               else '"id", ROW_NUMBER() OVER (ORDER BY "ordered_at", "by_id") AS "place"')
+    return f'(SELECT {columns} FROM ({groups}) AS g ORDER BY "ordered_at", "by_id" LIMIT :take)'
 
 
 def _fold_pg(whole_priority: bool) -> tuple[str]:

@@ -70,6 +70,7 @@ NOT_CHOSEN_TEXT = {
         'records = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).order_by("id").using_db(':
             "a number",
         "{lower} ORDER BY \"priority_override\" DESC LIMIT 1',": "a number",
+        'f\'AND {_WAITING_ROWS} ORDER BY "priority_override" DESC LIMIT 1) AS "{status.lower()}",\'': "a number",
         'ORDER BY u."place", h."n"\')': "numbers: the place in the queue, then STATUS before ETA",
         'ORDER BY v."key", h."n"\')': "numbers: the place in the queue, then STATUS before ETA",
         'rows = await t.StagedReceipt.filter(sku=sku).order_by("id").limit(1).using_db(self.conn).values()':
