@@ -84,10 +84,7 @@ async def run(kind: str) -> None:
         if LEDGER:
             from domain.use_cases import shared
 
-            shared.LEDGER_FROM = 1
-            from domain.store import current
-
-            current.VIEWS = True  # as the service must read while ranges are recorded
+            shared.LEDGER_FROM = 1  # readers see a pending range by themselves (domain.store.current)
         await desk.upsert_product(ProductInput(sku="HOT", name="HOT", price=Decimal("1.00")))
         await desk.receive_stock("HOT", 1)
         await desk.adjust_stock("HOT", -1, "bench set-up")
