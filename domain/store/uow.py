@@ -31,7 +31,7 @@ from domain.currency import ExchangeRate
 from domain.customers import ChannelConsent, NotificationPreferences, PreferenceChange
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
-from domain.eta import EtaSteps, InboundSupply
+from domain.eta import Eta, EtaSteps, InboundSupply
 from domain.events import Event, QueueChanged, compact
 from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
@@ -99,8 +99,9 @@ class TortoiseUnitOfWork:
         self._projections: dict[str, str | None] = {}
         self._whole: set[str] = set()
         # the SKUs whose waiting queue is in memory after a receipt at its head whose projection was kept when the
-        # receipt began: the rows not in memory then are the allocated ones, which followed it (`save_served`)
-        self._rest_follows: set[str] = set()
+        # receipt began: the rows not in memory then are the allocated ones, which followed it (`save_served`); with
+        # the ETA that projection gave them, which the new one must give them too for it to be kept
+        self._rest_follows: dict[str, Eta] = {}
         self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
         # sku -> the end of its pending ranges, whose fold `lock_skus` deferred for an order appending to its queue
         self._deferred: dict[str, QueueKey] = {}
@@ -364,7 +365,7 @@ class TortoiseUnitOfWork:
                 self._whole.add(product_row["sku"])
             else:
                 self._whole.discard(product_row["sku"])
-            self._rest_follows.discard(product_row["sku"])
+            self._rest_follows.pop(product_row["sku"], None)
         found = list(products)
         stock: dict[str, list[m.StockLevel]] = defaultdict(list)
         for row in await t.StockLevel.filter(sku__in=found).values():
@@ -630,11 +631,11 @@ class TortoiseUnitOfWork:
             # makes the database forget it): kept then, every active row followed it, the allocated ones too (no
             # place, an ETA from units set aside), and the rows written here are so too (`ServedWhole`); so once the
             # domain has settled and checked what still waits, the whole active queue is known to follow its steps
-            followed = self._projections.get(sku) is not None
+            followed = mapping.stored_projection(self._projections.get(sku))
             await self._write_served(served)
             await self._load_inventories([sku], statuses=WAITING)  # what still waits: settled by the domain
-            if followed:
-                self._rest_follows.add(sku)
+            if followed is not None:
+                self._rest_follows[sku] = followed[0].allocated
         else:  # one row for the range served whole; its rows are folded in afterwards (`fold_serves`)
             assert record.sku == sku and record.folded == 0
             priority, ordered_at, last_id = record.last
@@ -929,6 +930,12 @@ class TortoiseUnitOfWork:
             kept = inventory.kept_projection()
         else:  # 100k backorders checked: off the event loop, as their settle was
             kept = await asyncio.to_thread(inventory.kept_projection)
+        allocated = self._rest_follows.get(sku)
+        if kept is not None and allocated is not None and not kept[0].keeps_allocated_alike(allocated):
+            # the allocated rows not in memory carry the ETA the old steps gave them (a pre-order's units set aside
+            # before its release: the release date), which the new steps no longer give (on or after the release:
+            # allocated today): they do not follow it, and only a whole settle rewrites them
+            return None
         return mapping.eta_projection(*kept) if kept is not None else None
 
     async def _save_queue_counts(self) -> None:
