@@ -99,6 +99,7 @@ class TortoiseUnitOfWork:
         self._projections: dict[str, str | None] = {}
         self._whole: set[str] = set()
         self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
+        self._recorded: set[str] = set()  # the SKUs whose receipt's range this transaction recorded (`record_serve`)
         self._committed = False
         self._holds_collector = False  # a long queue in memory: the cyclic collector waits until this ends
         self._tx: Transaction | None = None
@@ -526,18 +527,26 @@ class TortoiseUnitOfWork:
         if record is None:
             await self._write_served(served)
             await self._load_inventories([sku], statuses=WAITING)  # what still waits: settled by the domain
-        else:  # one row for the range served whole; its rows are folded in afterwards (`fold_serves`)
+        else:  # the range served whole, recorded (`record_serve`); its rows are folded in afterwards (`fold_serves`)
             assert record.sku == sku and record.folded == 0
-            priority, ordered_at, last_id = record.last
-            await t.QueueServe.create(
-                sku=sku, location=record.location, served_at=record.served_at, cause=record.cause.kind.value,
-                cause_data=_json(record.cause.to_dict()), waiting_count=record.waiting_count,
-                served_count=record.count, served_units=record.units, last_priority=priority,
-                last_ordered_at=ordered_at, last_id=last_id, folded_count=0, using_db=self.conn)
+            if sku not in self._recorded:
+                await self.record_serve(record)
             await self._load_behind(sku, record.count)
         rest = self._inventories.get(sku)
         assert rest is not None
         return rest
+
+    async def record_serve(self, record: m.ServeRecord) -> int:
+        self._require_lock(record.sku)
+        assert record.folded == 0
+        priority, ordered_at, last_id = record.last
+        row = await t.QueueServe.create(
+            sku=record.sku, location=record.location, served_at=record.served_at, cause=record.cause.kind.value,
+            cause_data=_json(record.cause.to_dict()), waiting_count=record.waiting_count,
+            served_count=record.count, served_units=record.units, last_priority=priority,
+            last_ordered_at=ordered_at, last_id=last_id, folded_count=0, using_db=self.conn)
+        self._recorded.add(record.sku)
+        return int(row.id)
 
     async def _load_behind(self, sku: str, skip: int) -> None:
         """The SKU's aggregate with the backorders waiting behind the first `skip` in queue order (those a
