@@ -225,7 +225,8 @@ async def test_the_legacy_graphql_ws_protocol_still_streams_through_strawberrys_
         ("data", "old", backorder) for backorder in placed]
 
 
-async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_statements(api, monkeypatch):
+async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_statements(api, monkeypatch,
+                                                                                       both_event_forms):
     # given a watcher of MUG's queue whose document reads the backorder, and queues of 2 and of 8 backorders
     await s.product(api.desk, "MUG")
     await s.product(api.desk, "CUP")
@@ -249,7 +250,10 @@ async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_sta
     finally:
         await ws.close()
     # then the live updates read the backorders once for the burst, not once per update
-    assert counts == [1, 1], counts
+    # (a receipt recorded as a range: its backorders read back first, in at most three statements of its own, the
+    # unfolded ones' rows and the folded ones' history and later quantity changes, whatever its size)
+    assert counts == ([1, 1] if both_event_forms != "range recorded" else [counts[0]] * 2), counts
+    assert counts[0] <= 4, counts
 
 
 async def test_a_customers_burst_of_updates_reads_their_history_once_not_once_per_update(api, customers,  # noqa: F811
