@@ -532,13 +532,6 @@ class QueueServed(Event):
             waiting_count=int(data["waiting_count"]), record_id=int(data["record_id"]),
             partly=tuple((str(i), int(n)) for i, n in data.get("partly", ())))
 
-    def covers(self, key: QueueKey) -> bool:
-        """Whether a backorder waiting with this queue key (agent priority, order time, id) when it was served is
-        in the range."""
-        def order(k: QueueKey) -> tuple[int, datetime, str]:
-            return (-k[0], k[1], k[2])
-        return order(self.first) <= order(key) <= order(self.last)
-
 
 @dataclass(frozen=True, kw_only=True)
 class GoodwillOffered(BackorderEvent):
