@@ -30,6 +30,7 @@ from domain.errors import PermissionDenied
 from domain.eta import InboundSupply
 from domain.goodwill import Goodwill
 from domain.services import BackorderDesk
+from domain.store import current
 from domain.store import queries as q
 from domain.store.portal import SignedIn, get_preferences, languages_by_email
 from domain.store.tokens import token_is_active
@@ -141,7 +142,7 @@ class PortalSession:
             return False
         if self._recheck is None and systime.monotonic() - self._checked >= self.RECHECK_SECONDS:
             try:
-                self._recheck = asyncio.get_running_loop().create_task(self._reread(now))
+                self._recheck = asyncio.get_running_loop().create_task(self._reread(now), context=current.for_a_task())
             except RuntimeError:  # no loop (a plain function call): the next event will ask again
                 pass
         return True

@@ -36,10 +36,6 @@ QUEUE = int(os.environ.get("CURRENT_QUEUE", "100000"))
 ROUNDS = int(os.environ.get("CURRENT_ROUNDS", "30"))
 
 
-def _through(views: bool) -> None:
-    current.VIEWS = views
-
-
 def _reads(sku: str) -> dict[str, Callable[[], Awaitable[Any]]]:
     page = [f"{sku[:8]}{n:016d}" for n in range(QUEUE - 20, QUEUE)]  # the queue's last 20: behind any range
     head = [f"{sku[:8]}{n:016d}" for n in range(20)]  # its first 20: inside a range served
@@ -74,18 +70,18 @@ async def run(kind: str) -> None:
             views: list[float] = []
             tables: list[float] = []
             for _ in range(ROUNDS):
-                _through(True)
-                views.append(await _time(read))
-                _through(False)
-                tables.append(await _time(read))
-            _through(True)
+                with current.through(True):
+                    views.append(await _time(read))
+                with current.through(False):
+                    tables.append(await _time(read))
             print(f"{kind} {QUEUE} nothing pending  {name:40s} views {statistics.median(views) * 1000:8.2f} ms  "
                   f"tables {statistics.median(tables) * 1000:8.2f} ms  "
                   f"ratio {statistics.median(views) / statistics.median(tables):.2f}", flush=True)
         shared.SERVE_HEAD_FROM, shared.LEDGER_FROM, shared.STAGE_CHUNK = 0, 1, 10**9
         await desk.receive_stock("HOT", QUEUE // 2)
         for name, read in reads.items():
-            pending = [await _time(read) for _ in range(max(3, ROUNDS // 5))]
+            with current.through(True):
+                pending = [await _time(read) for _ in range(max(3, ROUNDS // 5))]
             print(f"{kind} {QUEUE} {QUEUE // 2} pending  {name:40s} views {statistics.median(pending) * 1000:8.2f} ms",
                   flush=True)
 

@@ -26,10 +26,13 @@ After the rounds, today's receipt on the same (untouched) queue as `serve` runs 
 (`RECEIPT_LEDGER=1` of bench.receipt_profile: make_desk, the server's GC tuning) and then folded by the desk's
 background task: the baseline the prototype's parts are printed against (`RANGE_BASELINE=0` skips it).
 
-`RANGE_READS=1` instead times bench.current_reads' reads (a 100k queue by default there, `RANGE_QUEUE` here) three
-ways with nothing pending, alternately: the tables; the views; and the tables read in a transaction that first asks,
-in the same snapshot, whether any range is pending (REPEATABLE READ READ ONLY on PostgreSQL; SQLite's read
-transaction), going through the views only then.
+`RANGE_READS=1` instead times bench.current_reads' reads (a 100k queue by default there, `RANGE_QUEUE` here) with
+nothing pending, alternately: the tables; the views; "checked", the service's seam as a reader outside a request
+meets it (`domain.store.current.reads`: a snapshot of its own that first asks whether any range is pending,
+REPEATABLE READ READ ONLY on PostgreSQL, SQLite's read transaction, then reads the tables, or the views when one is);
+and "one check for 5", five reads in one snapshot as a GraphQL query makes them (per read). Then with half the queue
+served by a receipt recorded as a range and not folded: the seam (the views; the page with places by the probes on
+the rows with the range left out) against the tables (whose answer is then wrong).
 """
 
 from __future__ import annotations
@@ -280,7 +283,6 @@ async def receipt(kind: str) -> None:
         from domain.bus import InProcessBus
         from domain.clock import FixedClock
         from domain.services import ProductInput
-        from domain.store import current
         from domain.use_cases import shared
         from notifications.service import Notifications
 
@@ -311,8 +313,7 @@ async def receipt(kind: str) -> None:
             # as bench.receipt_profile sets it up (its figures in bench/README.md): no webhook endpoint
             await db.execute_query('DELETE FROM "webhook_endpoints"')
             # the range recorded whole on SQLite too (not staged a chunk a transaction), as bench.current_reads does
-            shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9
-            current.VIEWS = True
+            shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9  # (readers see a pending range by themselves)
             start = time.perf_counter()
             await desk.receive_stock(SKU, QUEUE)
             today = time.perf_counter() - start
@@ -338,6 +339,7 @@ async def reads(kind: str) -> None:
     from domain.services import BackorderDesk, ProductInput
     from domain.store import current, queries
     from domain.store.uow import TortoiseUnitOfWork
+    from domain.use_cases import shared
 
     current_reads.QUEUE = QUEUE
     async with scratch_database(kind) as url, open_database(url):
@@ -345,45 +347,63 @@ async def reads(kind: str) -> None:
                              fold_in_background=False)
         await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
         await seed_queue(SKU, QUEUE)
-        if hasattr(queries, "queues_ranked_by"):  # as the service ranks queues by default (bench.current_reads)
-            from domain.allocation import FIRST_COME_FIRST_SERVED
+        from domain.allocation import FIRST_COME_FIRST_SERVED
 
-            queries.queues_ranked_by(FIRST_COME_FIRST_SERVED)
+        queries.queues_ranked_by(FIRST_COME_FIRST_SERVED)  # as the service ranks queues by default
         if kind == "postgres":
             await connections.get("default").execute_script('VACUUM ANALYZE')
-        pending_sql = 'SELECT EXISTS (SELECT 1 FROM "queue_serves" WHERE "folded_count" < "served_count") AS "p"'
-        seen: list[str] = []
 
-        async def checked(read: Callable[[], Awaitable[Any]]) -> None:
-            async with in_transaction() as tx:
-                if kind == "postgres":
-                    await tx.execute_script("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    if not seen:  # the reads run in this transaction (tortoise hands it to the models' `_meta.db`)
-                        from domain.store import models as t
-                        seen.append(str((await t.Order._meta.db.execute_query_dict(
-                            "SHOW transaction_isolation"))[0]["transaction_isolation"]))
-                [row] = await tx.execute_query_dict(pending_sql)
-                current.VIEWS = bool(row["p"])
+        async def through(read: Callable[[], Awaitable[Any]], views: bool) -> None:
+            with current.through(views):
                 await read()
 
-        async def plain(read: Callable[[], Awaitable[Any]], views: bool) -> None:
-            current.VIEWS = views
-            await read()
+        async def in_a_request(read: Callable[[], Awaitable[Any]]) -> None:
+            async with current.snapshot():  # as a GraphQL query reads: one snapshot, its check paid once for all
+                await read()
 
+        # "checked": the service's own seam as a reader outside a request meets it (`@current.reads`: a snapshot of
+        # its own, the check, the read); "in a request": the same inside a snapshot already open (the request's)
+        ways: dict[str, Callable[[Callable[[], Awaitable[Any]]], Awaitable[None]]] = {
+            "tables": lambda read: through(read, False), "views": lambda read: through(read, True),
+            "checked": lambda read: read(), "one check for 5": lambda read: in_a_request(_five(read))}
         rounds = int(os.environ.get("CURRENT_ROUNDS", "30"))
-        for name, read in current_reads._reads(SKU).items():
-            times: dict[str, list[float]] = {"tables": [], "views": [], "checked": []}
-            for _ in range(rounds):
-                for way in ("tables", "views", "checked"):
-                    start = time.perf_counter()
-                    await (checked(read) if way == "checked" else plain(read, way == "views"))
-                    times[way].append(time.perf_counter() - start)
-            med = {way: statistics.median(values) for way, values in times.items()}
-            print(f"{kind} {QUEUE} nothing pending  {name:36s} tables {_ms(times['tables'])}  views "
-                  f"{_ms(times['views'])} = {med['views'] / med['tables']:.2f}x  checked "
-                  f"{_ms(times['checked'])} = {med['checked'] / med['tables']:.2f}x", flush=True)
-        if seen:
-            print(f"(the checked reads ran at isolation {seen[0]})")
+
+        async def measure(label: str, names: tuple[str, ...]) -> None:
+            for name, read in current_reads._reads(SKU).items():
+                times: dict[str, list[float]] = {way: [] for way in names}
+                for _ in range(rounds):
+                    for way in names:
+                        start = time.perf_counter()
+                        await ways[way](read)
+                        times[way].append((time.perf_counter() - start) / (5 if way.endswith("for 5") else 1))
+                med = {way: statistics.median(values) for way, values in times.items()}
+                print(f"{kind} {QUEUE} {label}  {name:36s} " + "  ".join(
+                    f"{way} {_ms(times[way])}" + ("" if way == "tables" else f" = {med[way] / med['tables']:.2f}x")
+                    for way in names), flush=True)
+
+        await measure("nothing pending", ("tables", "views", "checked", "one check for 5"))
+        # then half the queue served by a receipt recorded as a range, not folded: the seam reads the views (the
+        # tables' figures beside are what reading them would cost, their answer wrong)
+        shared.SERVE_HEAD_FROM, shared.LEDGER_FROM, shared.STAGE_CHUNK = 0, 1, 10**9
+        await desk.receive_stock(SKU, QUEUE // 2)
+        async with current.snapshot():
+            assert not current.nothing_pending(), "the receipt recorded a range"
+        await measure(f"{QUEUE // 2} pending", ("tables", "checked"))
+        if kind == "postgres":
+            from domain.store import models as t
+
+            async with current.snapshot():  # the reads run in its transaction (tortoise hands it to `_meta.db`)
+                [row] = await t.Order._meta.db.execute_query_dict(
+                    "SELECT current_setting('transaction_isolation') AS i, "
+                    "current_setting('transaction_read_only') AS r")
+            print(f"(the snapshots ran at isolation {row['i']}, read only {row['r']})")
+
+
+def _five(read: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    async def five() -> None:
+        for _ in range(5):
+            await read()
+    return five
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ RECEIPT_QUEUE: backorders served (default 10,000). RECEIPT_PROFILE=1: cProfile, 
 time. RECEIPT_STATEMENTS=1: the time of each SQL statement on PostgreSQL (asyncpg's execute and COPY wrapped).
 RECEIPT_LEDGER=1: the range served whole recorded (`shared.LEDGER_FROM`, off in the service until reads derive
 a pending range) and folded in afterwards by the desk's background task: its time to fully folded printed too.
+RECEIPT_KEPT=1: the seeded queue projected once before the receipt (a purchase order created: a whole settle, which
+keeps the SKU's projection and demand index, as the service has them; seed_queue alone leaves neither), so that the
+receipt may find its range by the demand index. RECEIPT_RANGE_BY_DEMAND=0: it never does (`shared.RANGE_BY_DEMAND`:
+the running sum over the queue, as before 3 December), for before/after in one checkout. RECEIPT_UNITS: units
+received (default the queue's size: all of it served).
 Prints the receipt's time and the process's peak RSS (ru_maxrss: seeding included).
 """
 
@@ -30,11 +35,14 @@ from bench.allocation import START, seed_queue  # noqa: E402
 from bench.common import scratch_database  # noqa: E402
 from domain.bus import InProcessBus  # noqa: E402
 from domain.clock import FixedClock  # noqa: E402
-from domain.services import ProductInput  # noqa: E402
+from domain.services import LineRequest, ProductInput  # noqa: E402
+from domain.store import models as t  # noqa: E402
 from domain.store.db import open_database  # noqa: E402
 
 QUEUE = int(os.environ.get("RECEIPT_QUEUE", "10000"))
 LEDGER = bool(os.environ.get("RECEIPT_LEDGER"))
+KEPT = os.environ.get("RECEIPT_KEPT", "") not in ("", "0")
+UNITS = int(os.environ.get("RECEIPT_UNITS", str(QUEUE)))
 SPENT: dict[str, float] = collections.defaultdict(float)
 CALLS: collections.Counter[str] = collections.Counter()
 
@@ -77,14 +85,21 @@ async def run(kind: str) -> None:
         if LEDGER:
             from domain.use_cases import shared
 
-            shared.LEDGER_FROM = 1
-            from domain.store import current
-
-            current.VIEWS = True  # as the service must read while ranges are recorded
+            shared.LEDGER_FROM = 1  # readers see a pending range by themselves (domain.store.current)
         await desk.upsert_product(ProductInput(sku="HOT", name="HOT", price=Decimal("1.00")))
         await desk.receive_stock("HOT", 1)
         await desk.adjust_stock("HOT", -1, "bench set-up")
         await seed_queue("HOT", QUEUE)
+        if os.environ.get("RECEIPT_RANGE_BY_DEMAND") == "0":
+            from domain.use_cases import shared
+
+            shared.RANGE_BY_DEMAND = False
+        if KEPT:
+            supplier = await desk.upsert_supplier(None, "Supplier HOT", 14)
+            await desk.create_purchase_order(supplier.id, START.date() + timedelta(days=60), [LineRequest("HOT", 1)],
+                                             number="PO-KEEP-HOT")
+            kept = await t.Product.filter(sku="HOT").values_list("eta_projection", flat=True)
+            print(f"{kind} {QUEUE} projection kept: {bool(kept and kept[0])}", flush=True)
         profile = cProfile.Profile() if os.environ.get("RECEIPT_PROFILE") else None
         SPENT.clear()
         CALLS.clear()
@@ -92,12 +107,12 @@ async def run(kind: str) -> None:
         if profile:
             profile.enable()
         with bus.subscribe() as stream:
-            await desk.receive_stock("HOT", QUEUE)
+            await desk.receive_stock("HOT", UNITS)
             _told.extend(stream.queue.get_nowait() for _ in range(stream.queue.qsize()))
         if profile:
             profile.disable()
         receipt = time.perf_counter() - start
-        print(f"{kind} {QUEUE} receipt {receipt:.3f} s", flush=True)
+        print(f"{kind} {QUEUE} receipt of {UNITS} {receipt:.3f} s", flush=True)
         if LEDGER:
             await desk.folded()
             print(f"{kind} {QUEUE} folded {time.perf_counter() - start:.3f} s after the receipt began "

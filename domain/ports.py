@@ -77,9 +77,13 @@ class UnitOfWork(Protocol):
         its rows (`waiting_head`, `save_served`): the SKU's aggregate without its queue (how many wait, and for
         how many units, in `ahead`). None otherwise: load it whole. Call `lock_skus` first."""
 
-    async def waiting_head(self, sku: str, units: int, limit: int | None = None) -> tuple[list[Waiting], int]:
+    async def waiting_head(self, sku: str, units: int, limit: int | None = None,
+                           origin: int | None = None) -> tuple[list[Waiting], int]:
         """The backorders waiting for units that `units` reach in first-come-first-served order (each taking
-        what it waits for), in that order, the first `limit` of them (None: all); and how many wait in all."""
+        what it waits for), in that order, the first `limit` of them (None: all); and how many wait in all.
+        `origin`: the SKU's demand origin, given when its stored projection is kept (`SkuInventory.stored_origin`
+        with `stored_steps`): each waiting backorder's demand index then says where it sits, and the store may
+        find the range by it instead of summing the queue."""
 
     @property
     def single_writer(self) -> bool:

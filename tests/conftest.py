@@ -189,9 +189,9 @@ def both_event_forms(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     backorders as their own events); with every run of allocations, status and ETA changes folded into one
     QueueChanged, as a long queue's receipt commits them; and with every receipt that can serve the head of its
     queue from rows recording what it served whole as a range (one QueueServed, its backorders read back through
-    `ports.ServedRanges`). Subscribers, digests and webhooks must not tell them apart."""
+    `ports.ServedRanges`; its readers see a range still pending by themselves, domain.store.current). Subscribers,
+    digests and webhooks must not tell them apart."""
     from domain import events
-    from domain.store import current
     from domain.use_cases import shared
 
     if request.param == "every run compacted":
@@ -200,8 +200,5 @@ def both_event_forms(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
         monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
         monkeypatch.setattr(shared, "LEDGER_FROM", 1)
         monkeypatch.setattr(shared, "STAGE_CHUNK", 10**9)  # recorded, not staged, on SQLite too
-        # and its readers on the views that show a range still pending as its fold will write it (current.VIEWS
-        # goes with LEDGER_FROM)
-        monkeypatch.setattr(current, "VIEWS", True)
     return str(request.param)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import strawberry
@@ -19,9 +19,10 @@ from graphql import (
     is_leaf_type,
     is_non_null_type,
 )
-from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 from strawberry.utils.await_maybe import await_maybe
 from strawberry.utils.logging import StrawberryLogger
 
@@ -31,6 +32,7 @@ from api.query_limits import LimitedValidation
 from api.schema import compiled
 from api.settings import Settings
 from domain.errors import DomainError, PermissionDenied
+from domain.store import current
 
 log = logging.getLogger("backorder.graphql")
 
@@ -180,6 +182,19 @@ def payload_of(result: ExecutionResult, executor: Any, settings: Settings) -> di
     return payload
 
 
+class OneSnapshot(SchemaExtension):
+    """A query's reads in one snapshot of the store, in which whether a receipt's served range is still pending was
+    asked once (domain.store.current): the tables when none is, the views when one is; once a request, not once a
+    read. Mutations keep their own transactions; a subscription's events are read one by one as they come."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        if self.execution_context.operation_type is OperationType.QUERY:
+            async with current.snapshot():
+                yield
+        else:
+            yield
+
+
 def extensions(settings: Settings) -> list[Any]:
     """The schema's extensions, as factories: a fresh extension per request."""
     made: list[Any] = [
@@ -195,5 +210,6 @@ def extensions(settings: Settings) -> list[Any]:
     ]
     if not settings.development:
         made.append(lambda: QuietMaskErrors(should_mask_error=should_mask, error_message="Unexpected error."))
+    made.append(OneSnapshot)
     made.append(GraphQLMetrics)  # innermost: it counts errors by code before they are masked
     return made

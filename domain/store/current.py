@@ -7,24 +7,100 @@ tables still show the backorders it served whole as waiting. Writers lock the SK
 ranges, and then read and write the tables themselves (domain.store.uow). tests/unit/test_store_reads_current.py
 keeps every reader on this seam.
 
-The views cost readers more than the tables even with nothing pending (bench/README.md, step 5: SQLite reads the
-whole row through a compound view, where the table answers a count from an index; PostgreSQL plans three branches),
-so they are read only while receipts may record ranges: `VIEWS` goes with `domain.use_cases.shared.LEDGER_FROM`
-(tests/unit/test_store_reads_current.py holds them together). With it off no range is ever recorded and the tables
-are what the views would show.
+The views cost readers more than the tables even with nothing pending (bench/README.md: SQLite reads the whole row
+through a compound view where the table answers from an index, PostgreSQL plans three branches; index probes do not
+reach the indexes through them), and nothing is pending almost all the time. So a reader reads in a snapshot in which
+"is any range pending?" was answered (`snapshot()`: a read-only REPEATABLE READ transaction on PostgreSQL, a read
+transaction on SQLite): the tables when none is, the views when one is. The answer holds for every statement of the
+snapshot, so a range recorded meanwhile is not half seen. A GraphQL query opens one snapshot for all its reads
+(api/schema/execution.py); a reader called outside one opens its own (`reads`); a statement outside any snapshot,
+or in a writer's transaction, names the views, which are right in any snapshot.
 """
 
 from __future__ import annotations
 
-# whether readers read the views: on exactly when receipts record ranges (`shared.LEDGER_FROM` below 10**9)
-VIEWS = False
+import contextvars
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from typing import ParamSpec, TypeVar
+
+from tortoise.backends.base.client import TransactionalDBClient
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# In a snapshot: whether a range was pending in it. None outside one (or in a writer's transaction): the views.
+_pending: ContextVar[bool | None] = ContextVar("backorders_pending", default=None)
+# In a snapshot: the context it was opened in (a task started in the snapshot shares its transaction otherwise)
+_outside: ContextVar[contextvars.Context | None] = ContextVar("backorders_outside_snapshot", default=None)
+
+PENDING = 'SELECT EXISTS (SELECT 1 FROM "queue_serves" WHERE "folded_count" < "served_count") AS "pending"'
 
 
 def backorders() -> str:
     """The backorders as readers see them, as quoted SQL for a FROM or JOIN."""
-    return '"backorders_now"' if VIEWS else '"backorders"'
+    return '"backorders"' if _pending.get() is False else '"backorders_now"'
 
 
 def history() -> str:
     """Their history as readers see it, as quoted SQL for a FROM or JOIN."""
-    return '"backorder_history_now"' if VIEWS else '"backorder_history"'
+    return '"backorder_history"' if _pending.get() is False else '"backorder_history_now"'
+
+
+def nothing_pending() -> bool:
+    """Whether this is a snapshot in which no range is pending (the tables are what the views would show)."""
+    return _pending.get() is False
+
+
+@asynccontextmanager
+async def snapshot() -> AsyncIterator[None]:
+    """The reads in this block see one snapshot, in which whether any range is pending was asked first. Inside a
+    snapshot already, or inside a writer's transaction (which must not be made read-only), it adds nothing: the
+    statements there read as the enclosing one decided (a writer's: the views)."""
+    from domain.store import models as t
+    from domain.store.transactions import Transaction
+
+    if _pending.get() is not None or isinstance(t.Order._meta.db, TransactionalDBClient):
+        yield
+        return
+    # PostgreSQL: REPEATABLE READ, READ ONLY (one snapshot for the check and every read after it; nothing here can
+    # write by mistake); SQLite: its read transaction
+    outside = contextvars.copy_context()
+    async with Transaction(snapshot=True) as conn:
+        [row] = await conn.execute_query_dict(PENDING)
+        token, was = _pending.set(bool(row["pending"])), _outside.set(outside)
+        try:
+            yield
+        finally:
+            _outside.reset(was)
+            _pending.reset(token)
+
+
+def for_a_task() -> contextvars.Context:
+    """The context to start a task in that outlives what started it: a task started inside a snapshot would share
+    its transaction (tortoise keeps it in the context), a read-only one that ends with the request."""
+    outside = _outside.get()
+    return outside.copy() if outside is not None else contextvars.copy_context()
+
+
+def reads(reader: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A reader of the backorders: run in the caller's snapshot, or in one of its own when there is none."""
+    @functools.wraps(reader)
+    async def read(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _pending.get() is not None:
+            return await reader(*args, **kwargs)
+        async with snapshot():
+            return await reader(*args, **kwargs)
+    return read
+
+
+@contextmanager
+def through(views: bool) -> Iterator[None]:
+    """Read the views (True) or the tables (False) in this block whatever is pending: for benches comparing them."""
+    token = _pending.set(views)
+    try:
+        yield
+    finally:
+        _pending.reset(token)

@@ -10,7 +10,7 @@ from typing import Any
 from domain.errors import InvalidInput
 from domain.kpi_series import MAX_BUCKETS, Interval, buckets
 from domain.store import models as t
-from domain.store.current import backorders
+from domain.store.current import backorders, snapshot
 from domain.store.kpi_history import kpi_buckets
 
 CHUNK = 1000
@@ -61,13 +61,13 @@ def _since(since: datetime | None, pg: bool) -> Any:
 async def rows(kind: str, since: datetime | None = None, *, chunk: int = CHUNK) -> AsyncIterator[dict[str, Any]]:
     """Every row of `backorders` (changed since `since`) or `orders` (one per line, placed since `since`), in id
     order, read `chunk` at a time."""
-    db = t.Order._meta.db
-    pg = db.capabilities.dialect == "postgres"
+    pg = t.Order._meta.db.capabilities.dialect == "postgres"
     marks = ("$1", "$2", "$3") if pg else ("?", "?", "?")
-    sql = _QUERIES[kind].format(after=marks[0], since=marks[1], limit=marks[2], backorders=backorders())
     key, after = _KEY[kind], ""
     while True:
-        found = await db.execute_query_dict(sql, [after, _since(since, pg), chunk])
+        async with snapshot():  # a chunk's own (a stream is not held open in one): the rows as they are now
+            sql = _QUERIES[kind].format(after=marks[0], since=marks[1], limit=marks[2], backorders=backorders())
+            found = await t.Order._meta.db.execute_query_dict(sql, [after, _since(since, pg), chunk])
         for row in found:
             yield {column: row[column] for column in COLUMNS[kind]}
         if len(found) < chunk:

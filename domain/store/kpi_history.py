@@ -11,7 +11,7 @@ from typing import Any
 from domain.kpi_series import BackorderSpan, DailyLines, Interval, KpiBucket, kpi_series
 from domain.store import mapping
 from domain.store import models as t
-from domain.store.current import backorders, history
+from domain.store.current import backorders, history, reads
 
 SERVED = ("ALLOCATED", "SHIPPED")
 
@@ -33,6 +33,7 @@ def _utc(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+@reads
 async def daily_lines(first: date, last: date) -> list[DailyLines]:
     """Order lines placed per UTC day (substitutes' lines left out), with those backordered at placement."""
     db, pg = _db()
@@ -49,6 +50,7 @@ async def daily_lines(first: date, last: date) -> list[DailyLines]:
                        int(r["bo_units"])) for r in rows]
 
 
+@reads
 async def backorder_spans(first: date, last: date) -> list[BackorderSpan]:
     """Every backorder made before the end of `last` and not closed before `first`: what any bucket of the
     range can count (opened, served, cancelled, still waiting at a bucket's end)."""
@@ -78,6 +80,7 @@ async def backorder_spans(first: date, last: date) -> list[BackorderSpan]:
     return spans
 
 
+@reads
 async def kpi_buckets(first: date, last: date, interval: Interval, *, fill_within_days: int = 7) -> list[KpiBucket]:
     kpi_series(first, last, interval, [], [], fill_within_days=fill_within_days)  # refuse a bad range before reading
     return kpi_series(first, last, interval, await daily_lines(first, last), await backorder_spans(first, last),

@@ -9,7 +9,7 @@ from datetime import time as dt_time
 from typing import Any
 
 from domain.store import models as t
-from domain.store.current import backorders, history
+from domain.store.current import backorders, history, reads
 from domain.store.uow import ACTIVE
 
 
@@ -26,6 +26,7 @@ class Kpis:
     mean_wait_days: float | None  # over backorders fully allocated or shipped
 
 
+@reads
 async def kpis(today: date) -> Kpis:
     """Aggregated in the database: a shop with a million order lines reads one row per figure."""
     db = t.Order._meta.db
@@ -78,6 +79,7 @@ class AgeBucket:
 AGE_BUCKETS = ((0, 7), (8, 14), (15, 30), (31, 60), (61, None))
 
 
+@reads
 async def open_backorders_by_age(today: date) -> list[AgeBucket]:
     """Open backorders and their units still waiting, by days since they were backordered, counted in the
     database (one statement, one row per bucket)."""

@@ -12,7 +12,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from domain import model as m
 from domain.store import models as t
 from domain.store import notify
-from domain.store.current import backorders
+from domain.store.current import backorders, reads
 
 WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]
 UNSENT = [notify.QUEUED, notify.SENDING]
@@ -27,6 +27,7 @@ class Backlog:
     outbox_oldest_seconds: dict[str, float] = field(default_factory=dict)  # outbox -> age of its oldest unsent
 
 
+@reads
 async def backlog(now: datetime, top: int = 10) -> Backlog:
     db = t.Order._meta.db
     pg = db.capabilities.dialect == "postgres"

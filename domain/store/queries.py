@@ -22,7 +22,7 @@ from domain.goodwill import Goodwill
 from domain.locations import Location
 from domain.store import mapping
 from domain.store import models as t
-from domain.store.current import backorders, history
+from domain.store.current import backorders, history, nothing_pending, reads
 from domain.store.lookups import exactly
 from domain.store.ordering import by_code_point, text_key
 from domain.store.portal import CustomerPreferences
@@ -105,6 +105,7 @@ async def stock_by_sku(skus: Sequence[str]) -> dict[str, list[m.StockLevel]]:
     return out
 
 
+@reads
 async def waiting_by_sku(skus: Sequence[str]) -> dict[str, int]:
     if not skus:
         return {}
@@ -189,12 +190,14 @@ def queues_ranked_by(policy: PriorityPolicy) -> None:
     QUEUES_FIRST_COME = policy.is_fifo
 
 
+@reads
 async def placed_in_turn(ids: Sequence[str]) -> dict[str, bool]:
     """For each waiting backorder, whether every backorder ahead of it in its queue was ordered before it (what
     `queue_explanation` words); those not waiting are left out. One statement for any number of backorders."""
     return (await backorders_with_turns(ids))[1]
 
 
+@reads
 async def backorders_with_turns(ids: Sequence[str]) -> tuple[dict[str, m.Backorder], dict[str, bool]]:
     """`backorders_by_id` and `placed_in_turn` together (a customer's page explains each backorder's place in its
     queue), in one statement whatever the number of backorders, costing index probes, not a queue's length, when
@@ -207,6 +210,7 @@ async def backorders_with_turns(ids: Sequence[str]) -> tuple[dict[str, m.Backord
 
 
 _WAITING = "\"status\" IN ('WAITING', 'PARTIALLY_ALLOCATED')"  # as the queue-order index states it (migration 0027)
+_ROWS = '"backorders"'  # the queue's rows themselves, for `_turns_first_come`'s probes (a pending range left out there)
 
 
 async def _turns_first_come(ids: list[str]) -> list[dict[str, Any]]:
@@ -215,34 +219,61 @@ async def _turns_first_come(ids: list[str]) -> list[dict[str, Any]]:
     # settling ranks). So one ordered at or after it is ahead of it exactly when it has a higher priority, or the
     # same priority, the same order time and a lower id. The first: for each SKU of the page, the latest order time
     # at each agent priority of its waiting queue (`lv` walks down the queue-order index, migration 0027, a probe per
-    # priority and status: a queue has a few priorities); the second, an index probe per row. Through
-    # `backorders()`, so a pending range's rows (out of the queue there) are not counted.
+    # priority and status: a queue has a few priorities); the second, an index probe per row.
+    #
+    # The page's rows are read through `backorders()`; the probes read the rows themselves, so that they reach the
+    # index (through the views they read the whole queue: bench/README.md). With a range pending (`rg`, one a SKU at
+    # most) the rows it covers are out of the queue as the views show it: it covers a SKU's waiting rows up to its
+    # last in queue order, so the waiting rows after it are those of a lower priority, or of its priority ordered
+    # after it, or at the same time with a higher id. A level above its priority is all covered (left out); at its
+    # priority the latest uncovered row is found walking down from the latest, bounded below by its order time.
     dialect = t.Order._meta.db.capabilities.dialect
     keys = ", ".join((f"${n}" if dialect == "postgres" else f"?{n}") for n in range(1, len(ids) + 1))
+    ranged = not nothing_pending()
 
     def waiting(of: str) -> str:
         return f'o.sku = {of}.sku AND o.status = {of}.status AND o.{_WAITING}'
+
+    def after(of: str) -> str:  # `o` of the same priority and order time as `of` is not covered by `rg`
+        if not ranged:
+            return ""
+        return (f' AND (rg.sku IS NULL OR {of}.priority_override <> rg.last_priority OR {of}.ordered_at <> '
+                f'rg.last_ordered_at OR {_by_code_point("o.id")} > {_by_code_point("rg.last_id")})')
     # a probe per waiting status, each an equality: PostgreSQL bounds the index scan by the columns after `status`
     # only then (with `status IN (...)` it read every entry of the SKU)
     tied = " OR ".join(
-        f'EXISTS (SELECT 1 FROM {backorders()} o WHERE o.{_WAITING} AND o.sku = b.sku AND o.status = \'{status}\' '
+        f'EXISTS (SELECT 1 FROM {_ROWS} o WHERE o.{_WAITING} AND o.sku = b.sku AND o.status = \'{status}\' '
         'AND o.priority_override = b.priority_override AND o.ordered_at = b.ordered_at '
-        f'AND {_by_code_point("o.id")} < {_by_code_point("b.id")})' for status in ("WAITING", "PARTIALLY_ALLOCATED"))
+        f'AND {_by_code_point("o.id")} < {_by_code_point("b.id")}{after("b")})'
+        for status in ("WAITING", "PARTIALLY_ALLOCATED"))
     above = 'SELECT MAX(l.latest) FROM latest l WHERE l.sku = b.sku AND l.priority > b.priority_override'
+    if ranged:
+        ranges = ('rg AS (SELECT q.sku AS sku, q.last_priority AS last_priority, q.last_ordered_at AS last_ordered_at, '
+                  'q.last_id AS last_id FROM "queue_serves" q WHERE q.folded_count < q.served_count), ')
+        with_range = " LEFT JOIN rg ON rg.sku = lv.sku"
+        of_range = " AND (rg.sku IS NULL OR lv.priority <= rg.last_priority)"
+        past = "'-infinity'::timestamptz" if dialect == "postgres" else "''"
+        floor = f' AND o.ordered_at >= CASE WHEN lv.priority = rg.last_priority THEN rg.last_ordered_at ELSE {past} END'
+        latest_after = (' AND (rg.sku IS NULL OR lv.priority < rg.last_priority OR o.ordered_at > rg.last_ordered_at '
+                        f'OR {_by_code_point("o.id")} > {_by_code_point("rg.last_id")})')
+        page = f"{backorders()} b LEFT JOIN rg ON rg.sku = b.sku"
+    else:
+        ranges = with_range = of_range = floor = latest_after = ""
+        page = f"{backorders()} b"
     return list(await t.Order._meta.db.execute_query_dict(
-        'WITH RECURSIVE lv(sku, status, priority) AS ('
-        f'SELECT s.sku, s.status, (SELECT o.priority_override FROM {backorders()} o WHERE {waiting("s")} '
+        f'WITH RECURSIVE {ranges}lv(sku, status, priority) AS ('
+        f'SELECT s.sku, s.status, (SELECT o.priority_override FROM {_ROWS} o WHERE {waiting("s")} '
         'ORDER BY o.priority_override DESC LIMIT 1) FROM (SELECT DISTINCT p.sku AS sku, w.status AS status '
         f'FROM {backorders()} p, (SELECT \'WAITING\' AS status UNION ALL SELECT \'PARTIALLY_ALLOCATED\') AS w '
         f'WHERE p.id IN ({keys}) AND p.queue_position IS NOT NULL) AS s '
-        f'UNION ALL SELECT lv.sku, lv.status, (SELECT o.priority_override FROM {backorders()} o WHERE {waiting("lv")} '
+        f'UNION ALL SELECT lv.sku, lv.status, (SELECT o.priority_override FROM {_ROWS} o WHERE {waiting("lv")} '
         'AND o.priority_override < lv.priority ORDER BY o.priority_override DESC LIMIT 1) FROM lv '
         'WHERE lv.priority IS NOT NULL), '
-        f'latest AS (SELECT lv.sku AS sku, lv.priority AS priority, (SELECT o.ordered_at FROM {backorders()} o '
-        f'WHERE {waiting("lv")} AND o.priority_override = lv.priority ORDER BY o.ordered_at DESC LIMIT 1) AS latest '
-        'FROM lv WHERE lv.priority IS NOT NULL) '
+        f'latest AS (SELECT lv.sku AS sku, lv.priority AS priority, (SELECT o.ordered_at FROM {_ROWS} o '
+        f'WHERE {waiting("lv")} AND o.priority_override = lv.priority{floor}{latest_after} '
+        f'ORDER BY o.ordered_at DESC LIMIT 1) AS latest FROM lv{with_range} WHERE lv.priority IS NOT NULL{of_range}) '
         f'SELECT b.*, CASE WHEN b.queue_position IS NULL OR {tied} '
-        f'OR ({above}) >= b.ordered_at THEN 0 ELSE 1 END AS in_turn FROM {backorders()} b WHERE b.id IN ({keys})',
+        f'OR ({above}) >= b.ordered_at THEN 0 ELSE 1 END AS in_turn FROM {page} WHERE b.id IN ({keys})',
         ids))
 
 
@@ -276,6 +307,7 @@ async def products_with_substitutes(skus: Sequence[str]) -> dict[str, m.Product]
     return {r["sku"]: mapping.product(r) for r in rows}
 
 
+@reads
 async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:
     if not ids:
         return {}
@@ -283,6 +315,7 @@ async def backorders_by_id(ids: Sequence[str]) -> dict[str, m.Backorder]:
     return {row["id"]: mapping.backorder(mapping.backorder_row(row), []) for row in rows}
 
 
+@reads
 async def history_by_backorder(ids: Sequence[str]) -> dict[str, list[m.HistoryEntry]]:
     out: dict[str, list[m.HistoryEntry]] = defaultdict(list)
     if not ids:
@@ -345,6 +378,7 @@ class BackorderFilter:
     today: date | None = None
 
 
+@reads
 async def list_backorders(f: BackorderFilter, first: int, after: str | None) -> Page:
     """Oldest first (ids are time-ordered), so a page is stable while new backorders arrive."""
     db = t.Order._meta.db
@@ -452,6 +486,7 @@ async def search_customers(text: str, limit: int) -> list[m.Customer]:
     return [mapping.customer(r) for r in rows]
 
 
+@reads
 async def queues_by_sku(skus: Sequence[str]) -> dict[str, list[str]]:
     """The ids of each SKU's waiting backorders in queue order (position 1 first): one statement."""
     if not skus:

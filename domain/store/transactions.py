@@ -69,9 +69,11 @@ class Transaction:
     commits when the block ends without an exception and `rollback_on_exit()` was not asked for, rolls back
     otherwise. `committed` says afterwards whether the commit went through (it may have, under a cancellation)."""
 
-    def __init__(self, connection_name: str | None = None) -> None:
+    def __init__(self, connection_name: str | None = None, *, snapshot: bool = False) -> None:
         self._context = contextvars.copy_context()
         self._tx: TransactionContext = in_transaction(connection_name)
+        if snapshot:
+            _read_only_snapshot(self._tx)
         self._token: Any = None
         self._rollback = False
         self.committed = False
@@ -111,3 +113,17 @@ class Transaction:
         if cancelled is not None:
             raise cancelled
         ending.result()
+
+
+def _read_only_snapshot(tx: TransactionContext) -> None:
+    """On PostgreSQL, `tx` begins READ ONLY at REPEATABLE READ (one snapshot for all its statements) in its BEGIN
+    itself, not by a SET after it: a round trip fewer for every request that reads in one (domain.store.current).
+    SQLite's read transaction is one snapshot already."""
+    client = getattr(tx, "client", None)
+    if client is None or getattr(client, "capabilities", None) is None or client.capabilities.dialect != "postgres":
+        return
+
+    async def begin() -> None:
+        client.transaction = client._connection.transaction(isolation="repeatable_read", readonly=True)
+        await client.transaction.start()
+    client.begin = begin

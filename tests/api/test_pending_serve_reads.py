@@ -6,8 +6,8 @@ between the receipt's commit and the fold (GraphQL over HTTP as the agent and as
 counts, single backorders with their history, places and reasons, products' queues, orders, KPIs and their
 series; the CSV exports; the backlog gauge; what the notification dispatcher reads to word a digest) is exactly
 what it shows once the range is folded into the rows. The reads go through one seam, `domain.store.current`
-(tests/unit/test_store_reads_current.py keeps every reader on it), which reads the views while receipts record
-ranges."""
+(tests/unit/test_store_reads_current.py keeps every reader on it): the tables in a snapshot in which no range was
+pending, the views in one in which one was; a GraphQL query asks once."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from domain.use_cases import shared
 from notifications.reads import Reads
 from tests.api import support as s
 from tests.api.customer_sessions import Customer, customers  # noqa: F401 - a fixture
+from tests.api.statements import statements
 
 pytestmark = pytest.mark.db
 
@@ -134,7 +135,6 @@ async def test_every_read_sees_a_pending_served_range_as_it_will_be_once_folded(
     # given: receipts at the head record what they serve whole as a range, and nothing folds it in the background
     monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
     monkeypatch.setattr(shared, "LEDGER_FROM", 1)
-    monkeypatch.setattr(current, "VIEWS", True)  # and readers read through the seam's views, as they then must
     monkeypatch.setattr(shared, "STAGE_CHUNK", 10**9)
     monkeypatch.setattr(api.desk, "_fold_in_background", False)
     await s.product(api.desk, "SEED")
@@ -164,7 +164,6 @@ async def test_the_seam_test_would_see_a_read_of_the_rows(api: Any, customers: A
     # given a receipt recorded as a range and not folded
     monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
     monkeypatch.setattr(shared, "LEDGER_FROM", 1)
-    monkeypatch.setattr(current, "VIEWS", True)
     monkeypatch.setattr(api.desk, "_fold_in_background", False)
     await s.product(api.desk, "LAMP")
     for email in PEOPLE:
@@ -178,3 +177,34 @@ async def test_the_seam_test_would_see_a_read_of_the_rows(api: Any, customers: A
     shown = await api.gql('{ backorders(filter: {sku: "LAMP"}) { nodes { status } } }')
     assert sorted(n["status"] for n in shown["data"]["backorders"]["nodes"]) == [
         "ALLOCATED", "ALLOCATED", "PARTIALLY_ALLOCATED"]
+
+
+async def test_a_query_over_http_asks_once_whether_a_range_is_pending_and_reads_it_as_folded(
+        api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: the ledger on (receipts at the head record what they serve whole), nothing folding in the background
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
+    monkeypatch.setattr(shared, "LEDGER_FROM", 1)
+    monkeypatch.setattr(shared, "STAGE_CHUNK", 10**9)
+    monkeypatch.setattr(api.desk, "_fold_in_background", False)
+    await s.product(api.desk, "DESK")
+    for email in PEOPLE:
+        await s.order(api.desk, email, ("DESK", 1))
+    query = """{ backorders(filter: {sku: "DESK"}) { totalCount nodes { status queuePosition queueExplanation
+      allocationReason history { kind newValue } } }
+      waiting: backorders(filter: {sku: "DESK", status: [WAITING]}) { totalCount }
+      product(sku: "DESK") { unitsBackordered queue { id } } kpis { openBackorders unitsWaiting } }"""
+    nothing = await api.gql(query)
+    # when: a receipt serves two and is recorded as a range, not folded
+    await api.desk.receive_stock("DESK", 2)
+    assert await _pending("DESK") == 2
+    with statements() as sent:
+        pending = await api.gql(query)
+    # then: the query asked once, in its one snapshot, and saw the two served
+    assert sum(sql.startswith(current.PENDING) for sql in sent) == 1, sent
+    assert sorted(n["status"] for n in pending["data"]["backorders"]["nodes"]) == ["ALLOCATED", "ALLOCATED", "WAITING"]
+    assert pending["data"]["waiting"]["totalCount"] == 1 and len(pending["data"]["product"]["queue"]) == 1
+    assert pending != nothing
+    # then: once folded, the same answer from the rows themselves
+    await api.desk.fold_pending_serves()
+    assert not await _pending("DESK")
+    assert await api.gql(query) == pending

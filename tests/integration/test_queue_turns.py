@@ -3,12 +3,15 @@
 probes when queues are in first-come order (the shop's policy weighs only agent priority and order time), by the
 places ahead of it otherwise. Both readings against a brute-force count over random queues (agents' priorities that
 move orders ahead, equal order times, ids in code point order, served and cancelled rows out of the queue, several
-SKUs), through the tables and the views; and against queues the desk itself settled. Runs on SQLite and, with
+SKUs), through the views and as readers read (the tables when nothing is pending); with a receipt's served range
+pending over each queue's head (part of it folded in), as the views show it; and against queues the desk itself
+settled. Runs on SQLite and, with
 BACKORDER_TEST_POSTGRES_URL, on PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -16,8 +19,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from tortoise.expressions import F
 
 from domain.model import Channel
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
@@ -76,21 +80,57 @@ async def _seed(rows: list[Any], scored: bool) -> list[dict[str, Any]]:
     return made
 
 
-async def _check(rows: list[Any], scored: bool, first_come: bool, views: bool) -> None:
+async def _record_ranges(made: list[dict[str, Any]], cut: int, folded: int) -> set[str]:
+    """Each SKU's first `cut` waiting backorders in queue order recorded as served by a receipt not yet folded (a
+    `queue_serves` row keyed by the last of them), the first `folded` of those folded in already (their rows
+    allocated, out of the queue); the rows as the views show them (the covered ones out of the queue). The covered
+    ids."""
+    covered: set[str] = set()
+    for sku in sorted({r["sku"] for r in made}):
+        queue = sorted((r for r in made if r["sku"] == sku and r["queue_position"] is not None),
+                       key=lambda r: r["queue_position"])
+        served = queue[:cut]
+        if not served:
+            continue
+        last, done = served[-1], min(folded, len(served) - 1)
+        await t.QueueServe.create(sku=sku, location="MAIN", served_at=T0 + timedelta(days=1), cause="RECEIPT",
+                                  cause_data="{}", waiting_count=len(queue), served_count=len(served),
+                                  served_units=2 * len(served), last_priority=last["priority_override"],
+                                  last_ordered_at=last["ordered_at"], last_id=last["id"],
+                                  folded_count=done)
+        for n, r in enumerate(served):
+            if n < done:  # folded in: the row says so itself
+                await t.Backorder.filter(id=r["id"]).update(status="ALLOCATED", allocated_quantity=2,
+                                                             queue_position=None)
+            r["queue_position"], r["status"] = None, "ALLOCATED"
+            covered.add(r["id"])
+    return covered
+
+
+async def _check(rows: list[Any], scored: bool, first_come: bool, views: bool, cut: int = 0,
+                 folded: int = 0) -> None:
     made = await _seed(rows, scored)
+    # a receipt's range pending over the head of each queue (only a first-come queue's receipt records one)
+    covered = await _record_ranges(made, cut, folded) if cut else set()
     expected, counts = _brute_force(made)
     # the wording's premise: "placed in turn" is the first version's count of those placed before being all ahead
-    assert expected == {key: counts[key] == place - 1 for key, place in
-                        ((r["id"], r["queue_position"]) for r in made if r["queue_position"] is not None)}
+    if not covered:  # (places are not renumbered behind a pending range)
+        assert expected == {key: counts[key] == place - 1 for key, place in
+                            ((r["id"], r["queue_position"]) for r in made if r["queue_position"] is not None)}
     ids = [r["id"] for r in made] + ["NOT-A-BACKORDER"]
-    queries.QUEUES_FIRST_COME, current.VIEWS = first_come, views
+    queries.QUEUES_FIRST_COME = first_come
     try:
-        backorders, turns = await queries.backorders_with_turns(ids)
-        alone = await queries.placed_in_turn(ids[::-1])
+        # through the views whatever is pending, or as readers read: the seam's snapshot, the tables when nothing is
+        with current.through(True) if views else contextlib.nullcontext():
+            backorders, turns = await queries.backorders_with_turns(ids)
+            alone = await queries.placed_in_turn(ids[::-1])
     finally:
-        queries.QUEUES_FIRST_COME, current.VIEWS = False, False
+        queries.QUEUES_FIRST_COME = False
+        # this example's ranges done with: the next example's reads find none pending but their own
+        await t.QueueServe.filter(sku__in=sorted({r["sku"] for r in made})).update(folded_count=F("served_count"))
     assert sorted(backorders) == sorted(r["id"] for r in made)
-    assert turns == expected, (first_come, views, made)
+    assert {key for key, b in backorders.items() if b.status.value == "ALLOCATED"} >= covered
+    assert turns == expected, (first_come, views, cut, folded, made)
     assert alone == expected
 
 
@@ -110,6 +150,25 @@ async def test_a_first_come_queue_is_explained_by_probes_as_the_places_ahead_say
     @given(st.lists(ROW, max_size=14), st.booleans())
     def check(rows: list[Any], views: bool) -> None:
         run(rows, False, True, views)
+
+    await asyncio.to_thread(check)
+
+
+async def test_a_first_come_queue_with_a_receipt_pending_is_explained_as_once_folded(db: str) -> None:
+    # given each SKU's head served by a receipt recorded as a range, some of it folded in already, not all: the
+    # probes read the rows themselves with the range's rows left out, the views show them served
+    run = _run(_check)
+
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(ROW, max_size=14), st.booleans(), st.integers(1, 6), st.integers(0, 3))
+    # a level above the range's last all served, ordered after one waiting behind it
+    @example([(0, 3, 7, "WAITING", 0, "a"), (0, 0, 0, "WAITING", 0, "c"), (0, 2, 0, "WAITING", 0, "b")], False, 2, 0)
+    @example([(0, 3, 7, "WAITING", 0, "a"), (0, 2, 0, "WAITING", 0, "b")], False, 1, 0)
+    # the range ends inside a tie (same priority and order time): the one tied after it is in turn
+    @example([(0, 1, 0, "WAITING", 0, "a"), (0, 1, 0, "WAITING", 0, "b"), (0, 0, 0, "WAITING", 0, "c")],
+             False, 2, 0)
+    def check(rows: list[Any], views: bool, cut: int, folded: int) -> None:
+        run(rows, False, True, views, cut, folded)
 
     await asyncio.to_thread(check)
 

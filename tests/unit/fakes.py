@@ -89,7 +89,8 @@ class InMemoryUnitOfWork:
     async def queue_head(self, sku: str, at_least: int) -> SkuInventory | None:
         return None  # this store always loads a queue whole: receipts take the domain's path
 
-    async def waiting_head(self, sku: str, units: int, limit: int | None = None) -> tuple[list[Waiting], int]:
+    async def waiting_head(self, sku: str, units: int, limit: int | None = None,
+                           origin: int | None = None) -> tuple[list[Waiting], int]:
         raise AssertionError("never asked: queue_head says this store does not serve heads")
 
     @property

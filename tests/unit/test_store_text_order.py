@@ -73,6 +73,10 @@ NOT_CHOSEN_TEXT = {
         'records = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).order_by("id").using_db(':
             "a number",
         "{lower} ORDER BY \"priority_override\" DESC LIMIT 1',": "a number",
+        'f\'AND "demand_to" > :reach ORDER BY "demand_to" LIMIT 1), :reach) \'':
+            "a number (the demand index: queue order while the projection is kept)",
+        '\'AND "demand_to" - ("quantity" - "allocated_quantity") < :reach ORDER BY "demand_to"\',':
+            "a number (the demand index: queue order while the projection is kept)",
         'ORDER BY u."place", h."n"\')': "numbers: the place in the queue, then STATUS before ETA",
         'ORDER BY v."key", h."n"\')': "numbers: the place in the queue, then STATUS before ETA",
         'rows = await t.StagedReceipt.filter(sku=sku).order_by("id").limit(1).using_db(self.conn).values()':

@@ -1,0 +1,187 @@
+"""A receipt at the head of a long first-come-first-served queue finds the backorders its units reach by the SKU's
+demand index when its projection is kept (issue 15, bench/README.md "Next session, in order" step 5): one probe of
+`(sku, demand_to)` for the first backorder past the SKU's origin plus the units, then the index range up to it, in
+place of a running sum over the whole queue. Whatever the queue (units each waits for, agents' priorities, partly
+served backorders, customers' "cancel if not by" dates, a purchase order on its way, earlier receipts) and whatever
+the units (none of the queue, part of one backorder, exactly up to one's end, all of it and more), the probe reads
+the same rows, in the same order, and the same count as the running sum; and the receipt as `serve` runs it on
+PostgreSQL (not staged: there the head is read by `waiting_head` whole) leaves the same rows, history and events
+either way. SQLite and, with BACKORDER_TEST_POSTGRES_URL, PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from tortoise import connections
+
+from domain.bus import InProcessBus
+from domain.clock import FixedClock
+from domain.services import BackorderDesk
+from domain.store import models as t
+from domain.store.uow import TortoiseUnitOfWork
+from domain.use_cases import shared
+from tests.integration.test_receipt_at_head import START, _scenario, queues
+
+pytestmark = pytest.mark.db
+
+_skus = itertools.count()
+
+
+async def _same_range(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, queue: list[Any], first: int,
+                      inbound: int, extra: list[int], seen: Counter[str]) -> None:
+    sku = f"RANGE{next(_skus)}"
+    shared.SERVE_HEAD_FROM, shared.STAGE_CHUNK = 10**9, 10**9  # the queue built and first served as the domain does
+    # the queue as the desk leaves it (its projection kept, or not), nothing received at the end (`received` 0 is
+    # refused: the last receipt's units come after the comparison instead)
+    await _scenario(desk, bus, clock, sku, queue, first, 1, inbound, False, False)
+    async with TortoiseUnitOfWork(bus) as uow:  # rolled back: nothing written
+        await uow.lock_skus([sku])
+        head = await uow.queue_head(sku, 0)
+        assert head is not None
+        if head.stored_steps is None or head.stored_origin is None:
+            seen["projection not kept"] += 1
+            return
+        units_waiting = head.ahead.waiting_units if head.ahead else 0
+        # every way units can end: before the first, inside one, at one's end exactly, past the queue's end
+        ends = sorted({1, 2, units_waiting, units_waiting + 1, units_waiting + 5, *extra})
+        for units in ends:
+            by_sum = await uow.waiting_head(sku, units)
+            by_demand = await uow.waiting_head(sku, units, origin=head.stored_origin)
+            assert by_demand == by_sum, (units, head.stored_origin)
+            seen["compared"] += 1
+            seen["reached none" if not by_sum[0] else "reached all" if units >= units_waiting else "reached part"] += 1
+
+
+def _explore(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProcessBus, clock: FixedClock,
+             seen: Counter[str]) -> None:
+    """Runs in a thread: hypothesis is synchronous; the database lives on the test's loop."""
+
+    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(queues, st.integers(0, 6), st.sampled_from([0, 0, 5, 40]), st.lists(st.integers(1, 40), max_size=4))
+    @example(queue=[(3, 0, "a", None), (1, 7, "b", None), (2, 0, "c", None)], first=2, inbound=0, extra=[3, 4])
+    def check(queue: list[Any], first: int, inbound: int, extra: list[int]) -> None:
+        asyncio.run_coroutine_threadsafe(_same_range(desk, bus, clock, queue, first, inbound, extra, seen),
+                                         loop).result(300)
+
+    check()
+
+
+async def test_the_demand_index_finds_the_range_the_running_sum_finds(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", shared.SERVE_HEAD_FROM)  # restored afterwards
+    monkeypatch.setattr(shared, "STAGE_CHUNK", shared.STAGE_CHUNK)
+    bus = InProcessBus(maxsize=100_000)
+    clock = FixedClock(START)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
+    seen: Counter[str] = Counter()
+    await asyncio.to_thread(_explore, asyncio.get_running_loop(), desk, bus, clock, seen)
+    # the property was put to the probe, over every kind of end (not only queues whose projection was forgotten)
+    assert seen["compared"] >= 100 and seen["reached none"] and seen["reached part"] and seen["reached all"], seen
+
+
+async def _receipt(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, queue: list[Any], first: int,
+                   received: int, inbound: int, by_demand: bool) -> dict[str, Any]:
+    """`_scenario` with its receipts (the first, `first`, and the last, `received`) served at the head, the range
+    found by the demand index where the projection is kept (`by_demand`) or always by the running sum; the queue
+    built by the domain's path."""
+    shared.SERVE_HEAD_FROM, shared.STAGE_CHUNK = 10**9, 10**9
+    real_receive = desk.receive_stock
+
+    async def at_head(*args: Any, **kwargs: Any) -> Any:
+        shared.SERVE_HEAD_FROM, shared.RANGE_BY_DEMAND = 0, by_demand
+        try:
+            return await real_receive(*args, **kwargs)
+        finally:
+            shared.SERVE_HEAD_FROM, shared.RANGE_BY_DEMAND = 10**9, True
+
+    desk.receive_stock = at_head  # type: ignore[method-assign]
+    try:
+        sku = f"{'DEMAND' if by_demand else 'SUM'}{next(_skus)}"
+        return await _scenario(desk, bus, clock, sku, queue, first, received, inbound, False, False)
+    finally:
+        del desk.receive_stock
+
+
+def _explore_receipts(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProcessBus,
+                      clock: FixedClock) -> None:
+    @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(queues, st.integers(0, 6), st.integers(1, 30), st.sampled_from([0, 0, 5, 40]))
+    def check(queue: list[Any], first: int, received: int, inbound: int) -> None:
+        async def both() -> None:
+            by_sum = await _receipt(desk, bus, clock, queue, first, received, inbound, False)
+            by_demand = await _receipt(desk, bus, clock, queue, first, received, inbound, True)
+            for key in by_sum:
+                assert by_demand[key] == by_sum[key], key
+        asyncio.run_coroutine_threadsafe(both(), loop).result(300)
+
+    check()
+
+
+async def test_a_receipt_whose_range_the_demand_index_finds_leaves_what_the_running_sum_leaves(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SERVE_HEAD_FROM", "STAGE_CHUNK", "STAGE_ON_EVERY_STORE", "RANGE_BY_DEMAND", "LEDGER_FROM"):
+        monkeypatch.setattr(shared, name, getattr(shared, name))  # restored afterwards
+    shared.STAGE_ON_EVERY_STORE = False  # as `serve` runs: on PostgreSQL the head is read whole, not staged
+    probes: list[int] = []
+    reached = TortoiseUnitOfWork._reached_by_demand
+
+    async def counted(self: TortoiseUnitOfWork, *args: Any) -> Any:
+        probes.append(1)
+        return await reached(self, *args)
+
+    monkeypatch.setattr(TortoiseUnitOfWork, "_reached_by_demand", counted)
+    bus = InProcessBus(maxsize=100_000)
+    clock = FixedClock(START)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
+    await asyncio.to_thread(_explore_receipts, asyncio.get_running_loop(), desk, bus, clock)
+    if connections.get("default").capabilities.dialect == "sqlite":
+        assert not probes  # SQLite: a receipt is read a chunk at a time by index (`_next_in_line`), never summed
+    else:
+        assert probes  # PostgreSQL: the receipts went by the probe
+
+
+async def _projection(sku: str) -> str | None:
+    row = await t.Product.get(sku=sku).values("eta_projection")
+    return row["eta_projection"].replace(sku, "SKU") if row["eta_projection"] else None
+
+
+def _explore_projections(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProcessBus, clock: FixedClock,
+                         seen: Counter[str]) -> None:
+    @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(queues, st.integers(0, 6), st.integers(1, 30), st.sampled_from([0, 0, 5, 40]), st.booleans())
+    def check(queue: list[Any], first: int, received: int, inbound: int, by_po: bool) -> None:
+        async def both() -> None:
+            n = next(_skus)
+            shared.SERVE_HEAD_FROM = 10**9  # the domain's path: the whole queue settled and checked
+            whole = await _scenario(desk, bus, clock, f"WHOLE{n}", queue, first, received, inbound, False, by_po)
+            shared.SERVE_HEAD_FROM = 0  # each receipt at the head, its rest settled and checked
+            head = await _scenario(desk, bus, clock, f"HEAD{n}", queue, first, received, inbound, False, by_po)
+            assert head == whole
+            kept, expected = await _projection(f"HEAD{n}"), await _projection(f"WHOLE{n}")
+            assert kept is None or kept == expected, (kept, expected)
+            seen["kept" if kept is not None else "forgotten" if expected is not None else "neither"] += 1
+        asyncio.run_coroutine_threadsafe(both(), loop).result(300)
+
+    check()
+
+
+async def test_a_receipt_at_the_head_keeps_the_projection_the_whole_settle_keeps(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a receipt at the head the SKU's projection (its steps and demand origin) is still known when it was
+    known before: the next receipt finds its range by the demand index again, the next purchase order change
+    re-projects a slice. What it records is what settling the whole queue records."""
+    for name in ("SERVE_HEAD_FROM", "STAGE_CHUNK", "STAGE_ON_EVERY_STORE"):
+        monkeypatch.setattr(shared, name, getattr(shared, name))  # restored afterwards
+    shared.STAGE_ON_EVERY_STORE, shared.STAGE_CHUNK = False, 10**9  # one transaction, as PostgreSQL's `serve` runs
+    bus = InProcessBus(maxsize=100_000)
+    clock = FixedClock(START)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
+    seen: Counter[str] = Counter()
+    await asyncio.to_thread(_explore_projections, asyncio.get_running_loop(), desk, bus, clock, seen)
+    assert seen["kept"] >= 5, seen
