@@ -26,6 +26,15 @@ After the rounds, today's receipt on the same (untouched) queue as `serve` runs 
 (`RECEIPT_LEDGER=1` of bench.receipt_profile: make_desk, the server's GC tuning) and then folded by the desk's
 background task: the baseline the prototype's parts are printed against (`RANGE_BASELINE=0` skips it).
 
+`RANGE_FOLD=1` instead times the service's fold alone: a queue of `RANGE_QUEUE` recorded as a range by today's receipt
+(`shared.LEDGER_FROM`), then folded by `fold_serves` `shared.FOLD_CHUNK` backorders a transaction (or `RANGE_CHUNKS`,
+e.g. 100,500,2000, taken in turn) until nothing is pending: the whole fold's time and each size's median and longest
+transaction (what another writer of the SKU, or on SQLite of any SKU, waits for at most). Run by path from another
+checkout (its working directory) for that checkout's fold.
+`RANGE_ORDER=1` instead times an order for the same SKU placed right after such a receipt (all of the queue but its
+last 100 served, the range left pending: no fold in the background), three in a row, and says how much of the range
+they left pending.
+
 `RANGE_READS=1` instead times bench.current_reads' reads (a 100k queue by default there, `RANGE_QUEUE` here) with
 nothing pending, alternately: the tables; the views; "checked", the service's seam as a reader outside a request
 meets it (`domain.store.current.reads`: a snapshot of its own that first asks whether any range is pending,
@@ -406,6 +415,81 @@ def _five(read: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
     return five
 
 
+async def fold(kind: str) -> None:
+    from domain.bus import InProcessBus
+    from domain.clock import FixedClock
+    from domain.services import BackorderDesk, ProductInput
+    from domain.store import models as t
+    from domain.store.uow import TortoiseUnitOfWork
+    from domain.use_cases import shared
+
+    sizes = [int(n) for n in os.environ.get("RANGE_CHUNKS", str(shared.FOLD_CHUNK)).split(",")]
+    async with scratch_database(kind) as url, open_database(url):
+        bus = InProcessBus(maxsize=10)
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), FixedClock(START + timedelta(days=2)),
+                             fold_in_background=False)
+        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
+        await seed_queue(SKU, QUEUE)
+        if kind == "postgres":
+            await connections.get("default").execute_script("VACUUM ANALYZE")
+        shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9  # the range recorded whole on SQLite too
+        await desk.receive_stock(SKU, QUEUE)
+        pending = sum(c - f for c, f in await t.QueueServe.filter(sku=SKU).values_list("served_count", "folded_count"))
+        times: dict[int, list[float]] = {n: [] for n in sizes}
+        transactions, left, start = 0, pending, time.perf_counter()
+        while left:
+            size = sizes[transactions % len(sizes)]
+            began = time.perf_counter()
+            async with TortoiseUnitOfWork(bus) as work:
+                left = await work.fold_serves(SKU, size)
+                await work.commit()
+            times[size].append(time.perf_counter() - began)
+            transactions += 1
+        print(f"{kind} {QUEUE} fold of {pending} recorded: {time.perf_counter() - start:.2f} s in {transactions} "
+              "transactions", flush=True)
+        for size, values in times.items():
+            print(f"{kind} {QUEUE} {size:5d} a transaction: median {statistics.median(values) * 1000:.1f} ms, "
+                  f"longest {max(values) * 1000:.1f} ms ({len(values)})", flush=True)
+
+
+async def order_after(kind: str) -> None:
+    from domain.bus import InProcessBus
+    from domain.clock import FixedClock
+    from domain.model import Channel
+    from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+    from domain.store import models as t
+    from domain.store.uow import TortoiseUnitOfWork
+    from domain.use_cases import shared
+
+    async with scratch_database(kind) as url, open_database(url):
+        bus = InProcessBus(maxsize=10)
+        clock = FixedClock(START + timedelta(days=2))
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock, fold_in_background=False)
+        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
+        await desk.receive_stock(SKU, 1)
+        await desk.adjust_stock(SKU, -1, "bench set-up")
+        await seed_queue(SKU, QUEUE)
+        if kind == "postgres":
+            await connections.get("default").execute_script("VACUUM ANALYZE")
+        shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9
+
+        async def pending() -> int:
+            return sum(c - f for c, f in await t.QueueServe.filter(sku=SKU).values_list("served_count",
+                                                                                      "folded_count"))
+
+        await desk.receive_stock(SKU, QUEUE - 100)
+        recorded = await pending()
+        times = []
+        for n in range(3):
+            clock.advance(timedelta(seconds=1))
+            start = time.perf_counter()
+            await desk.place_order(CustomerDetails(f"n{n}@example.com"), Channel.ONLINE, [LineRequest(SKU, 1)])
+            times.append(time.perf_counter() - start)
+        print(f"{kind} {QUEUE} placeOrder right after a receipt recorded {recorded} as a range: "
+              f"{', '.join(f'{s * 1000:.0f} ms' for s in times)}; {await pending()} left pending", flush=True)
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
-    asyncio.run(reads(which) if os.environ.get("RANGE_READS") else receipt(which))
+    asyncio.run(reads(which) if os.environ.get("RANGE_READS") else fold(which) if os.environ.get("RANGE_FOLD")
+                else order_after(which) if os.environ.get("RANGE_ORDER") else receipt(which))

@@ -161,9 +161,13 @@ class EtaSteps:
         """Whether every backorder of a queue of `demand` units waiting that follows `self` (each waiting one's ETA
         `at` its cumulative demand, each fully allocated one's `allocated` or one set aside earlier) also follows
         `other`: the two give the same ETA at every demand up to `demand`, and keep the allocated ones alike."""
-        kept_alike = self.allocated == other.allocated or (
-            self.allocated.source is EtaSource.ALLOCATED is other.allocated.source)
-        return kept_alike and all(after >= demand for after, _ in self.differing(other))
+        return self.keeps_allocated_alike(other.allocated) and all(
+            after >= demand for after, _ in self.differing(other))
+
+    def keeps_allocated_alike(self, allocated: Eta) -> bool:
+        """Whether a fully allocated backorder given `allocated` (by earlier steps) follows these steps too: the same
+        ETA, or both "allocated" (its date the day it was set aside, not re-dated)."""
+        return self.allocated == allocated or self.allocated.source is EtaSource.ALLOCATED is allocated.source
 
 
 def _merge(ranges: list[tuple[int, int | None]], after: int, up_to: int | None) -> None:

@@ -52,10 +52,12 @@ class UnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    async def lock_skus(self, skus: Sequence[str]) -> None:
+    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = ()) -> None:
         """Serialise writers: after this, no other transaction changes these SKUs until we end.
 
-        Locks are always taken in sorted order so two writers cannot deadlock.
+        Locks are always taken in sorted order so two writers cannot deadlock. A receipt's range still pending
+        (`fold_serves`) is folded first, except for `appending` (SKUs an order only joins at the tail of): there
+        when the new backorder can join behind the range, else before their rows are read.
         """
 
     async def inventory(self, sku: str) -> SkuInventory:

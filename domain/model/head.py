@@ -155,8 +155,10 @@ class ServeRecord:
     it served whole (issue 15): those are the first `count` backorders waiting for `sku` in queue order, the last
     of them keyed `last` (priority, order time, id), each served from `location` with what it waited for
     (`units` in all), at `served_at`, of `waiting_count` waiting then. Their rows are folded in afterwards, in
-    chunks (`folded` so far): `fold` decides each one's values exactly as `serve` did at the receipt. Every
-    writer of the SKU folds its pending serves first, so the backorders a serve covers stay as it found them."""
+    chunks (`folded` so far): `fold` decides each one's values exactly as `serve` did at the receipt (the store
+    folds set-based by the same rules; `fold` is what the tests hold it to). Every writer of the SKU folds its
+    pending serves first (but an order whose backorder joins behind the range, `TortoiseUnitOfWork.lock_skus`), so
+    the backorders a serve covers stay as it found them."""
 
     sku: str
     location: str

@@ -31,12 +31,11 @@ from domain.currency import ExchangeRate
 from domain.customers import ChannelConsent, NotificationPreferences, PreferenceChange
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
-from domain.eta import EtaSteps, InboundSupply
+from domain.eta import Eta, EtaSteps, InboundSupply
 from domain.events import Event, QueueChanged, compact
 from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
-from domain.model.head import fold as fold_served
-from domain.model.head import queue_key, served_whole
+from domain.model.head import QueueKey, queue_key
 from domain.ports import EventPublisher, UnlockedWrite
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
 from domain.store import bulk, collector, current, deliveries, mapping, portal, turns
@@ -48,6 +47,7 @@ from domain.store.transactions import Transaction, to_the_end
 # other request of the process (another SKU's order) waited that long (bench/allocation.py)
 YIELD_EVERY = 2_000
 WRITE_SLICE = 5_000  # served backorders written a statement at a time
+FOLD_SLICE = 500  # backorders of a recorded receipt folded a statement at a time (`TortoiseUnitOfWork._fold_slice`)
 COMPACT_ASIDE = 6_000  # events from which `compact` runs in a worker thread
 LONG_CHECK = 2_000  # backorders from which a queue's projection is checked in a worker thread
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
@@ -99,9 +99,12 @@ class TortoiseUnitOfWork:
         self._projections: dict[str, str | None] = {}
         self._whole: set[str] = set()
         # the SKUs whose waiting queue is in memory after a receipt at its head whose projection was kept when the
-        # receipt began: the rows not in memory then are the allocated ones, which followed it (`save_served`)
-        self._rest_follows: set[str] = set()
+        # receipt began: the rows not in memory then are the allocated ones, which followed it (`save_served`); with
+        # the ETA that projection gave them, which the new one must give them too for it to be kept
+        self._rest_follows: dict[str, Eta] = {}
         self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
+        # sku -> the end of its pending ranges, whose fold `lock_skus` deferred for an order appending to its queue
+        self._deferred: dict[str, QueueKey] = {}
         self._recorded: set[str] = set()  # the SKUs whose receipt's range this transaction recorded (`record_serve`)
         self._committed = False
         self._holds_collector = False  # a long queue in memory: the cyclic collector waits until this ends
@@ -181,15 +184,43 @@ class TortoiseUnitOfWork:
         assert self.conn is not None
         return bool(self.conn.capabilities.dialect == "postgres")
 
-    async def lock_skus(self, skus: Sequence[str]) -> None:
+    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = ()) -> None:
         """The SKUs locked, and any receipt of theirs still recorded as a range (`queue_serves`) folded into its
         rows first: what this writer reads and changes is then what the receipt left, and no serve's range moves
-        (nobody reprioritises, cancels or joins in front of it while it is pending)."""
+        (nobody reprioritises, cancels or joins in front of it while it is pending).
+
+        Except for those of `appending` (an order's SKUs: a new backorder joins their queue at its tail), whose
+        fold is deferred: a 100k range folded first made the next order for the SKU wait for all of it (seconds
+        even set-based, bench/README.md). Their range stays pending, and the order does not wait for it, when the
+        new backorder can join the queue behind the range without anything read or changed in front of it: the
+        queue summarised past the range (`_load_for_append`: its counts already leave the range out, its ends read
+        past it) and the new backorder sorting after the range's last (so the fold, which takes the first waiting
+        in queue order up to that last, never reaches it). Otherwise, and before any read of that SKU's rows
+        (`_load_inventories`), the range is folded whole first, as for every other writer. So a pending range
+        never moves: nobody joins in front of it, and nothing in it is read or written but by the fold."""
         if not skus:
             return
         pending = await self._lock(skus)
+        later = set(appending)
         for sku in pending:
+            if sku in later:
+                self._deferred[sku] = await self._pending_end(sku)
+            else:
+                await self.fold_serves(sku, None, locked=True)
+                self._deferred.pop(sku, None)
+
+    async def _pending_end(self, sku: str) -> QueueKey:
+        """The queue key of the last backorder the SKU's pending ranges cover (each a head of the queue)."""
+        rows = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).using_db(self.conn).values_list(
+            "last_priority", "last_ordered_at", "last_id")
+        return max(((p, mapping.as_datetime(at), i) for p, at, i in rows),
+                   key=lambda k: (-k[0], k[1], k[2].encode()))
+
+    async def _fold_deferred(self, skus: Sequence[str]) -> None:
+        """Fold, whole, the deferred ranges (`lock_skus`) of those of `skus` whose rows are about to be read."""
+        for sku in [sku for sku in skus if sku in self._deferred]:
             await self.fold_serves(sku, None, locked=True)
+            del self._deferred[sku]
 
     async def _lock(self, skus: Sequence[str]) -> list[str]:
         """Lock `skus` (PostgreSQL: their product rows; SQLite: the transaction's write lock does it) and say which
@@ -243,18 +274,25 @@ class TortoiseUnitOfWork:
                 whole.append(sku)  # unknown: the whole load says so
                 continue
             count, units = self._queue_counts.get(sku, (None, None))
-            if count is not None and units is not None:
-                head, tail = await self._queue_ends(sku)
+            after = self._deferred.get(sku)
+            # a new backorder (no agent priority, placed now) sorts after a pending range's last, or the range is
+            # folded first: it would join in front of the range's end
+            behind = after is None or after[0] > 0 or (after[0] == 0 and now > after[1])
+            if count is not None and units is not None and behind:
+                head, tail = await self._queue_ends(sku, after)
                 inventory.ahead = m.QueueAhead(count, units, head, tail)
                 if inventory.can_append(now):
                     continue
             del self._inventories[sku]
             whole.append(sku)
+        await self._fold_deferred(whole)
         return whole
 
-    async def _queue_ends(self, sku: str) -> tuple[m.Backorder | None, m.Backorder | None]:
+    async def _queue_ends(self, sku: str, after: QueueKey | None = None) -> tuple[m.Backorder | None,
+                                                                                    m.Backorder | None]:
         """The first and last waiting backorders of `sku` in priority order (agent priority first, then order
-        time, then id): index probes on (sku, status, priority_override, ordered_at, id), one per status."""
+        time, then id): index probes on (sku, status, priority_override, ordered_at, id), one per status. With
+        `after` (the last a pending range covers: its backorders still wait in their rows), those after it."""
         assert self.conn is not None
         found: list[m.Backorder] = []
         for status in WAITING:
@@ -271,8 +309,41 @@ class TortoiseUnitOfWork:
                 found.extend(mapping.backorder(mapping.backorder_row(row), []) for row in rows)
         if not found:
             return None, None
-        ranked = sorted(found, key=lambda b: (-b.priority_override, b.ordered_at, b.id))
-        return ranked[0], ranked[-1]
+        ranked = sorted(found, key=_queue_order_key)
+        if after is None:
+            return ranked[0], ranked[-1]
+        end = _queue_order_key(after)
+        if _queue_order_key(ranked[-1]) <= end:
+            return None, None  # the range covers every backorder waiting
+        if _queue_order_key(ranked[0]) > end:
+            return ranked[0], ranked[-1]
+        return await self._first_after(sku, after), ranked[-1]
+
+    async def _first_after(self, sku: str, after: QueueKey) -> m.Backorder | None:
+        """The first waiting backorder of `sku` after `after` in queue order: by index probes, per status the
+        first of the same agent priority after it, and the first of the next priority below."""
+        assert self.conn is not None
+        priority, ordered_at, last_id = after
+        postgres = self.is_postgres
+        by_id = self._text_key("id")
+        last = ':last_id::text COLLATE "C"' if postgres else ":last_id"
+        waiting = f'"sku" = :sku AND "status" = :status AND {_WAITING_ROWS}'
+        found: list[m.Backorder] = []
+        for status in WAITING:
+            params = {"sku": sku, "status": status, "priority": priority, "ordered_at": ordered_at,
+                      "last_id": last_id}
+            for statement in (
+                    f'SELECT * FROM "backorders" WHERE {waiting} AND "priority_override" = :priority AND '
+                    f'("ordered_at" > :ordered_at OR ("ordered_at" = :ordered_at AND {by_id} > {last})) '
+                    f'ORDER BY "ordered_at", {by_id} LIMIT 1',
+                    f'SELECT * FROM "backorders" WHERE {waiting} AND "priority_override" = (SELECT '
+                    f'"priority_override" FROM "backorders" WHERE {waiting} AND "priority_override" < :priority '
+                    f'ORDER BY "priority_override" DESC LIMIT 1) ORDER BY "ordered_at", {by_id} LIMIT 1'):
+                used = {name: value for name, value in params.items() if f":{name}" in statement}
+                sql, values = _named(statement, used, postgres=postgres)
+                rows = await self.conn.execute_query_dict(sql, values)
+                found.extend(mapping.backorder(mapping.backorder_row(row), []) for row in rows)
+        return min(found, key=_queue_order_key) if found else None
 
     async def _load_inventories(self, skus: list[str], *, whole_queue: bool = True,
                                 statuses: Sequence[str] = ACTIVE) -> None:
@@ -280,6 +351,8 @@ class TortoiseUnitOfWork:
         order received, or a long queue re-projected, costs the same few statements as one SKU."""
         if not skus:
             return
+        if whole_queue:  # its rows read: a range deferred by `lock_skus` is folded into them first
+            await self._fold_deferred(skus)
         product_rows = await t.Product.filter(sku__in=skus).values()
         products = {row["sku"]: mapping.product(row) for row in product_rows}
         if not products:
@@ -293,7 +366,7 @@ class TortoiseUnitOfWork:
                 self._whole.add(product_row["sku"])
             else:
                 self._whole.discard(product_row["sku"])
-            self._rest_follows.discard(product_row["sku"])
+            self._rest_follows.pop(product_row["sku"], None)
         found = list(products)
         stock: dict[str, list[m.StockLevel]] = defaultdict(list)
         for row in await t.StockLevel.filter(sku__in=found).values():
@@ -559,11 +632,11 @@ class TortoiseUnitOfWork:
             # makes the database forget it): kept then, every active row followed it, the allocated ones too (no
             # place, an ETA from units set aside), and the rows written here are so too (`ServedWhole`); so once the
             # domain has settled and checked what still waits, the whole active queue is known to follow its steps
-            followed = self._projections.get(sku) is not None
+            followed = mapping.stored_projection(self._projections.get(sku))
             await self._write_served(served)
             await self._load_inventories([sku], statuses=WAITING)  # what still waits: settled by the domain
-            if followed:
-                self._rest_follows.add(sku)
+            if followed is not None:
+                self._rest_follows[sku] = followed[0].allocated
         else:  # the range served whole, recorded (`record_serve`); its rows are folded in afterwards (`fold_serves`)
             assert record.sku == sku and record.folded == 0
             if sku not in self._recorded:
@@ -614,8 +687,10 @@ class TortoiseUnitOfWork:
 
     async def fold_serves(self, sku: str, limit: int | None, *, locked: bool = False) -> int:
         """Fold the SKU's pending receipts (`queue_serves`, oldest first) into the rows they served: up to `limit`
-        backorders (None: all), a slice at a time, each decided by the domain (`head.fold`) as the receipt
-        decided it, with its history at the receipt's time. Returns how many are left to fold."""
+        backorders (None: all), FOLD_SLICE a statement, set-based (`_fold_slice`): the database takes the next
+        backorders of the range from the queue-order index and writes each row and its history at the receipt's
+        time by the rules `head.fold` follows (the same SQL as a receipt's rows served whole, `_write_served`), no
+        row read into Python. Returns how many are left to fold."""
         assert self.conn is not None
         if not locked:
             await self._lock([sku])
@@ -623,10 +698,7 @@ class TortoiseUnitOfWork:
             self.conn).values()
         if not records:
             return 0
-        await self._load_inventories([sku], whole_queue=False)
-        inventory = self._inventories.pop(sku)
         budget = limit
-        mark = self._mark
         for row in records:
             record = m.ServeRecord(
                 sku, row["location"], mapping.as_datetime(row["served_at"]),
@@ -634,25 +706,68 @@ class TortoiseUnitOfWork:
                 row["served_units"], (row["last_priority"], mapping.as_datetime(row["last_ordered_at"]),
                                       row["last_id"]), row["folded_count"])
             while record.pending and (budget is None or budget > 0):
-                take = min(record.pending, WRITE_SLICE, budget if budget is not None else WRITE_SLICE)
-                raw = await self._fetch(
-                    f'SELECT {_WAITING_COLUMNS} FROM "backorders" WHERE "sku" = {mark(1)} AND "status" IN '
-                    f'({mark(2)}, {mark(3)}) AND {_WAITING_ROWS} ORDER BY {self._queue_order()} LIMIT {int(take)}',
-                    [sku, *WAITING])
-                served = fold_served(record, await self._waiting_rows(raw), inventory.policy)
-                if len(served) < take:
-                    raise RuntimeError(f"{sku}: {record.pending} backorders of a receipt to fold, {len(served)} found")
-                await self._write_served(served_whole(sku, record.location, served, record.waiting_count,
-                                                      record.served_at, record.cause, record.folded + 1))
-                record = replace(record, folded=record.folded + len(served))
+                take = min(record.pending, FOLD_SLICE, budget if budget is not None else FOLD_SLICE)
+                folded = await self._fold_slice(record, take)
+                record = replace(record, folded=record.folded + folded)
                 await t.QueueServe.filter(id=row["id"]).using_db(self.conn).update(folded_count=record.folded)
                 if budget is not None:
-                    budget -= len(served)
+                    budget -= folded
             if budget is not None and budget <= 0:
                 break
         left = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).using_db(self.conn).values_list(
             "served_count", "folded_count")
         return sum(count - folded for count, folded in left)
+
+    async def _fold_slice(self, record: m.ServeRecord, take: int) -> int:
+        """The next `take` backorders (or fewer: those of one agent priority) of the range `record` left pending,
+        folded into their rows and history set-based; returns how many. They are the first waiting in queue order
+        (the range is the head of the queue, and no writer moves it while it is pending), so they are read from
+        the queue-order index (migration 0027) one agent priority at a time, the highest waiting first: an index
+        range each status, in order (`_FOLD_IDS`), never the whole queue sorted (a sort of 100k waiting rows cost
+        60-90 ms a statement). Raises, and so rolls back, what `head.fold` refuses: a backorder of the range that
+        waits for nothing, or fewer backorders than the range has left (the range moved)."""
+        assert self.conn is not None
+        postgres = self.is_postgres
+        sku = record.sku
+        last_priority, last_ordered_at, last_id = record.last
+        mark = self._mark
+        probe = " ".join(
+            f'(SELECT "priority_override" FROM "backorders" WHERE "sku" = {mark(1)} AND "status" = \'{status}\' '
+            f'AND {_WAITING_ROWS} ORDER BY "priority_override" DESC LIMIT 1) AS "{status.lower()}",'
+            for status in WAITING).rstrip(",")
+        [tops] = await self.conn.execute_query_dict(f"SELECT {probe}", [sku] if postgres else [sku, sku])
+        found = [v for v in tops.values() if v is not None]
+        priority = max(found) if found else None
+        if priority is None or priority < last_priority:
+            raise RuntimeError(f"{sku}: {record.pending} backorders of a receipt to fold, none found")
+        ready = m.ServedWhole(sku, record.location, record.served_at, record.cause, record.waiting_count,
+                              record.folded + 1, ()).ready
+        params = {
+            "sku": sku, "priority": priority, "take": take, "last_ordered_at": last_ordered_at, "last_id": last_id,
+            "location": record.location, "first": record.folded + 1, "of": record.waiting_count,
+            "allocated": m.BackorderStatus.ALLOCATED.value, "today": ready.date, "confidence": ready.confidence.value,
+            "source": ready.source.value, "kept": ready.source.value, "at": record.served_at,
+            "today_text": ready.date.isoformat(), "cause": record.cause.kind.value,
+            "cause_data": _json(record.cause.to_dict())}
+        # a priority above the range's last: all its waiting backorders are in the range; the last's: up to the last
+        statements = _FOLD_PG if postgres else _FOLD_SQLITE
+        statements = statements[priority > last_priority]
+        if postgres:
+            sql, values = _named(statements[0], params, postgres=True)
+            [counts] = await self.conn.execute_query_dict(sql, values)
+        else:
+            sql, values = _named(statements[0], params, postgres=False)
+            [counts] = await self.conn.execute_query_dict(sql, values)
+            if not counts["idle"]:
+                for statement in statements[1:]:
+                    sql, values = _named(statement, params, postgres=False)
+                    await self.conn.execute_query(sql, values)
+        folded, idle = int(counts["n"]), int(counts["idle"] or 0)
+        if idle:
+            raise RuntimeError(f"{sku}: a backorder the receipt served waits for nothing")
+        if not folded or (folded < take and priority == last_priority):
+            raise RuntimeError(f"{sku}: {record.pending} backorders of a receipt to fold, {folded} found")
+        return folded
 
     @property
     def single_writer(self) -> bool:
@@ -824,6 +939,12 @@ class TortoiseUnitOfWork:
             kept = inventory.kept_projection()
         else:  # 100k backorders checked: off the event loop, as their settle was
             kept = await asyncio.to_thread(inventory.kept_projection)
+        allocated = self._rest_follows.get(sku)
+        if kept is not None and allocated is not None and not kept[0].keeps_allocated_alike(allocated):
+            # the allocated rows not in memory carry the ETA the old steps gave them (a pre-order's units set aside
+            # before its release: the release date), which the new steps no longer give (on or after the release:
+            # allocated today): they do not follow it, and only a whole settle rewrites them
+            return None
         return mapping.eta_projection(*kept) if kept is not None else None
 
     async def _save_queue_counts(self) -> None:
@@ -1350,3 +1471,59 @@ _SERVED_WHOLE_SQLITE = (
     f'"eta_reference" = CASE WHEN {_KEPT_ETA} THEN b."eta_reference" END, '
     '"queue_position" = NULL, "updated_at" = :at, "version" = b."version" + 1 '
     'FROM json_each(:ids) AS v WHERE b."id" = v."value"')
+
+
+def _fold_ids(postgres: bool, whole_priority: bool, sqlite_names: bool = False) -> str:
+    """The next backorders of a pending range, as a subquery of their ids and places (1, 2, ... in queue order):
+    the first `:take` waiting with agent priority `:priority`, read from the queue-order index one status at a
+    time (an index range each, already in order; the two merged), and with `whole_priority` False only those up to
+    the range's last (order time, then id). SQLite's `json_each` names: "value" for the id, "key" for place - 1."""
+    by_id = by_code_point('"id"', "postgres" if postgres else "sqlite")
+    last_id = ':last_id::text COLLATE "C"' if postgres else ":last_id"
+    last_at = ":last_ordered_at::timestamptz" if postgres else ":last_ordered_at"
+    upto = "" if whole_priority else (f' AND ("ordered_at" < {last_at} OR ("ordered_at" = {last_at} AND '
+                                      f'{by_id} <= {last_id}))')
+    groups = " UNION ALL ".join(
+        f'SELECT * FROM (SELECT "id", "ordered_at", {by_id} AS "by_id" FROM "backorders" WHERE "sku" = :sku AND '
+        f'"status" = \'{status}\' AND {_WAITING_ROWS} AND "priority_override" = :priority{upto} '
+        f'ORDER BY "ordered_at", {by_id} LIMIT :take) AS "{status.lower()}"' for status in WAITING)
+    columns = ('"id" AS "value", ROW_NUMBER() OVER (ORDER BY "ordered_at", "by_id") - 1 AS "key"' if sqlite_names
+               else '"id", ROW_NUMBER() OVER (ORDER BY "ordered_at", "by_id") AS "place"')
+    return f'(SELECT {columns} FROM ({groups}) AS g ORDER BY "ordered_at", "by_id" LIMIT :take)'
+
+
+def _fold_pg(whole_priority: bool) -> tuple[str]:
+    """`_SERVED_WHOLE_PG` with its ids and places from the range (`_fold_ids`), and back how many it folded and
+    how many of them waited for nothing (read in the statement's snapshot, before its update)."""
+    ids = f'{_PG_IDS} WITH ORDINALITY AS v("id", "place")'
+    returning = 'o."kept", o."moved") INSERT INTO "backorder_history"'
+    assert _SERVED_WHOLE_PG.count(ids) == 1 and _SERVED_WHOLE_PG.count(returning) == 1
+    statement = _SERVED_WHOLE_PG.replace(ids, f'{_fold_ids(True, whole_priority)} AS v').replace(
+        returning, 'o."kept", o."moved"), h AS (INSERT INTO "backorder_history"')
+    return (statement + ' RETURNING 1) SELECT (SELECT COUNT(*) FROM u) AS "n", (SELECT COUNT(*) FROM o JOIN '
+            '"backorders" AS b ON b."id" = o."id" WHERE b."quantity" <= b."allocated_quantity") AS "idle"',)
+
+
+def _fold_sqlite(whole_priority: bool) -> tuple[str, str, str]:
+    """How many backorders the next slice holds and how many of them wait for nothing; then
+    `_SERVED_HISTORY_SQLITE` and `_SERVED_WHOLE_SQLITE` with their ids and places from the range (`_fold_ids`)."""
+    ids = "json_each(:ids) AS v"
+    assert _SERVED_HISTORY_SQLITE.count(ids) == 1 and _SERVED_WHOLE_SQLITE.count(ids) == 1
+    chunk = f'{_fold_ids(False, whole_priority, sqlite_names=True)} AS v'
+    counts = (f'SELECT COUNT(*) AS "n", SUM(b."quantity" <= b."allocated_quantity") AS "idle" FROM {chunk} '
+              'JOIN "backorders" AS b ON b."id" = v."value"')
+    return counts, _SERVED_HISTORY_SQLITE.replace(ids, chunk), _SERVED_WHOLE_SQLITE.replace(ids, chunk)
+
+
+# [up to the range's last, a whole agent priority]: the set-based fold (`TortoiseUnitOfWork._fold_slice`)
+_FOLD_PG = (_fold_pg(False), _fold_pg(True))
+_FOLD_SQLITE = (_fold_sqlite(False), _fold_sqlite(True))
+
+
+def _queue_order_key(row: Any) -> tuple[int, datetime, bytes]:
+    """Queue order (agent priority highest first, order time, id by code point) of a backorder or a `QueueKey`."""
+    if isinstance(row, tuple):
+        priority, ordered_at, backorder_id = row
+    else:
+        priority, ordered_at, backorder_id = row.priority_override, row.ordered_at, row.id
+    return (-priority, ordered_at, backorder_id.encode())

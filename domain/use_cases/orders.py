@@ -97,7 +97,9 @@ async def _place_order(deps: Deps, customer: CustomerDetails, channel: Channel, 
             for sku in skus:
                 product = await uow.get_product(sku)
                 locked |= set(product.substitutes) if product is not None else set()
-        await uow.lock_skus(sorted(locked))
+        # the order's own SKUs take its new backorders at their tail: a receipt's range pending there is not folded
+        # first when the new backorder can join behind it (the order would wait for all of it)
+        await uow.lock_skus(sorted(locked), appending=skus)
         if idempotency_key:  # a concurrent twin may have committed while we waited for the lock
             earlier = await uow.get_order_by_key(idempotency_key)
             if earlier is not None:

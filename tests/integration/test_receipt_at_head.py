@@ -96,10 +96,13 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
             await desk.fold_pending_serves()
         elif then == "background":  # the desk's own fold, started once the receipt committed
             await desk.folded()
-        elif then == "order":  # the SKU's next writer folds it first: a new order joins the queue behind it
+        elif then == "order":  # a new order joins the queue behind it: without folding it when it can join behind
+            # the range with the queue summarised (`TortoiseUnitOfWork.lock_skus`), else folding it first
             order = await desk.place_order(CustomerDetails("z@example.com"), Channel.ONLINE, [LineRequest(sku, 2)])
             ids.append(order.lines[0].backorder_id or "none")
             numbers.append(order.number)
+            left_by_order[sku] = await _pending(sku)
+            await desk.fold_pending_serves()  # then the worker's round folds what the order left
         elif then in ("cancel", "reprioritize"):
             try:
                 if then == "cancel":  # or a customer cancels the first of the queue (served whole, or in part)
@@ -143,6 +146,7 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
 
 
 pending: dict[str, int] = {}  # SKU -> backorders its receipt left recorded as a range, not yet folded
+left_by_order: dict[str, int] = {}  # SKU -> backorders of its range still pending after the next order
 
 
 async def _pending(sku: str) -> int:
@@ -182,6 +186,12 @@ def _explore(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProces
     # CI found it: the cancel refused (the backorder cancelled by its date at the receipt) rolled its fold back
     @example(queue=[(3, 0, "a", 8), (1, 7, "a", None), (2, 7, "a", None)], first=0, received=1, inbound=5,
              elsewhere=False, by_po=False, then="cancel", chunk=1)
+    # an order joins behind a pending range (the queue's tail waiting behind it) without folding it
+    @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (1, 0, "a", None)], first=0, received=3, inbound=5,
+             elsewhere=False, by_po=False, then="order", chunk=1)
+    # and one that cannot: the range ends with a backorder an agent put behind (-2), which the new one goes before
+    @example(queue=[(1, -2, "a", None), (1, 0, "c", None)], first=0, received=2, inbound=5, elsewhere=False,
+             by_po=False, then="order", chunk=1)
     def check(queue: list[Any], first: int, received: int, inbound: int, elsewhere: bool, by_po: bool,
               then: str, chunk: int) -> None:
         asyncio.run_coroutine_threadsafe(
@@ -221,3 +231,4 @@ async def test_serving_the_head_from_rows_leaves_what_settling_the_whole_queue_l
     assert served_at_head and all(sku.startswith(("HEAD", "LEDGER", "STAGED")) for sku in served_at_head)
     assert staged_skus and all(sku.startswith("STAGED") for sku in staged_skus)  # receipts were staged
     assert any(pending[sku] for sku in pending if sku.startswith("LEDGER"))  # and ranges were left to fold
+    assert any(left_by_order[sku] for sku in left_by_order if sku.startswith("LEDGER"))  # orders joined behind them

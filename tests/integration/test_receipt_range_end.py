@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,7 +24,8 @@ from tortoise import connections
 
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
-from domain.services import BackorderDesk
+from domain.model import BackorderPolicy, Channel
+from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
@@ -185,3 +188,48 @@ async def test_a_receipt_at_the_head_keeps_the_projection_the_whole_settle_keeps
     seen: Counter[str] = Counter()
     await asyncio.to_thread(_explore_projections, asyncio.get_running_loop(), desk, bus, clock, seen)
     assert seen["kept"] >= 5, seen
+
+
+async def _preorder_released(sku: str, head_path: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A pre-order's queue: units set aside before its release date (their ETA the release date), then, released, a
+    receipt at the head (or through the whole settle), then a purchase order change. The first backorder as each
+    step leaves it, and whether the SKU's projection is kept after the head receipt."""
+    bus = InProcessBus(maxsize=100_000)
+    clock = FixedClock(START)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 10**9)
+    supplier = await desk.upsert_supplier(None, f"Supplier {sku}", 10)
+    release = START.date() + timedelta(days=3)
+    await desk.upsert_product(ProductInput(sku=sku, name="Book", price=Decimal("1.00"), supplier_id=supplier.id,
+                                           backorder_policy=BackorderPolicy.PREORDER, release_date=release))
+    first = None
+    for i in range(40):
+        clock.advance(timedelta(seconds=1))
+        order = await desk.place_order(CustomerDetails(f"c{i}@example.com"), Channel.ONLINE, [LineRequest(sku, 1)])
+        first = first or order.lines[0].backorder_id
+    await desk.receive_stock(sku, 3)  # before the release: set aside, dated the release (the projection kept)
+    clock.set(START + timedelta(days=4))  # released: a backorder allocated now is dated today
+    if head_path:
+        monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
+    await desk.receive_stock(sku, 2)
+    kept = (await t.Product.get(sku=sku).values("eta_projection"))["eta_projection"] is not None
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 10**9)
+    await desk.create_purchase_order(supplier.id, release + timedelta(days=20), [LineRequest(sku, 4)],
+                                     number=f"PO-{sku}")
+    row = await t.Backorder.get(id=first).values("status", "eta_source", "eta_date")
+    return {"kept": kept, "first": row}
+
+
+async def test_a_head_receipt_does_not_keep_a_projection_its_allocated_rows_left(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review of 706dc9d: a pre-order's units set aside before its release carry the release date; released, the
+    steps date an allocated backorder today, and only a whole settle rewrites those rows. A receipt at the head
+    (which does not load them) kept the projection anyway, so the next purchase order change re-projected a slice
+    and the stale date stayed. Now the head keeps it only when its allocated rows follow the new steps too."""
+    for name in ("SERVE_HEAD_FROM", "STAGE_CHUNK", "STAGE_ON_EVERY_STORE"):
+        monkeypatch.setattr(shared, name, getattr(shared, name))
+    shared.STAGE_ON_EVERY_STORE, shared.STAGE_CHUNK = False, 10**9
+    whole = await _preorder_released("PREWHOLE", False, monkeypatch)
+    head = await _preorder_released("PREHEAD", True, monkeypatch)
+    assert not head["kept"], "kept over allocated rows still dated the release"
+    assert head["first"] == whole["first"]

@@ -83,7 +83,7 @@ class InMemoryUnitOfWork:
     ) -> None:
         return None  # without commit() the working copy is simply dropped
 
-    async def lock_skus(self, skus: Sequence[str]) -> None:
+    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = ()) -> None:
         self._locked.update(skus)  # one unit of work at a time here: only the bookkeeping the store checks
 
     async def queue_head(self, sku: str, at_least: int) -> SkuInventory | None:

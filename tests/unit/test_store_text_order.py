@@ -73,6 +73,7 @@ NOT_CHOSEN_TEXT = {
         'records = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).order_by("id").using_db(':
             "a number",
         "{lower} ORDER BY \"priority_override\" DESC LIMIT 1',": "a number",
+        'f\'AND {_WAITING_ROWS} ORDER BY "priority_override" DESC LIMIT 1) AS "{status.lower()}",\'': "a number",
         'f\'AND "demand_to" > :reach ORDER BY "demand_to" LIMIT 1), :reach) \'':
             "a number (the demand index: queue order while the projection is kept)",
         '\'AND "demand_to" - ("quantity" - "allocated_quantity") < :reach ORDER BY "demand_to"\',':
