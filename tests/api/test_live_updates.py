@@ -253,9 +253,12 @@ async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_sta
         await ws.close()
     # then the live updates read the backorders once for the burst, not once per update
     # (a receipt recorded as a range: its backorders read back first, in at most three statements of its own, the
-    # unfolded ones' rows and the folded ones' history and later quantity changes, whatever its size)
-    assert counts == ([1, 1] if both_event_forms != "range recorded" else [counts[0]] * 2), counts
-    assert counts[0] <= 4, counts
+    # unfolded ones' rows and the folded ones' history and later quantity changes, whatever its size; how many of
+    # them depends on how far the background fold got when the hub read)
+    if both_event_forms == "range recorded":
+        assert max(counts) <= 4, counts
+    else:
+        assert counts == [1, 1], counts
 
 
 async def test_a_customers_burst_of_updates_reads_their_history_once_not_once_per_update(api, customers,  # noqa: F811
