@@ -115,7 +115,7 @@ class TortoiseUnitOfWork:
     async def __aenter__(self) -> TortoiseUnitOfWork:
         # cancellable at any await (graphql-core cancels a failed query's sibling root fields) without leaving the
         # connection, its lock or the transaction held: domain.store.transactions
-        self._tx = Transaction()
+        self._tx = current.writer_transaction(Transaction)
         self.conn = await self._tx.__aenter__()
         return self
 
