@@ -36,6 +36,7 @@ from websockets.frames import Frame, Opcode
 from api import types as gt
 from api.metrics import LIVE_SOCKETS_DROPPED
 from domain import events as ev
+from domain.store.served_ranges import COMPACT_ASIDE, StoredServedRanges
 
 if TYPE_CHECKING:
     from api.context import Context, Principal
@@ -124,6 +125,9 @@ class LiveSubscription:
         elif isinstance(event, ev.QueueChanged):  # each backorder's part is decided as the hub opens it up
             if (self.sku is None or event.sku == self.sku) and (
                     principal.is_staff or (principal.customer_email or "") in event.customers):
+                self.hub.enqueue(event, self)
+        elif isinstance(event, ev.QueueServed):  # whose backorders it covers is read once, by the hub
+            if self.sku is None or event.sku == self.sku:
                 self.hub.enqueue(event, self)
         elif isinstance(event, ev.BackorderEvent) and self.sees(event):
             self.hub.enqueue(event, self)
@@ -290,7 +294,7 @@ class LiveUpdates:
                 subscription.end(SessionOver())
             else:
                 live.append(subscription)
-        if not live or not isinstance(event, ev.BackorderEvent | ev.QueueChanged):
+        if not live or not isinstance(event, ev.BackorderEvent | ev.QueueChanged | ev.QueueServed):
             return
         # a session whose last look is old is re-read before anything more is sent on it (once per session)
         principals = {id(s.principal.session): s.principal for s in live if s.principal.session is not None}
@@ -304,6 +308,10 @@ class LiveUpdates:
         if isinstance(event, ev.BackorderEvent):
             await self._send(event, live, views, jobs)
             return
+        if isinstance(event, ev.QueueServed):
+            event = await self._ranged(event, live)
+            if event is None:
+                return
         opened = self._opened(event, live)
         for start in range(0, len(opened), BURST):
             part = opened[start:start + BURST]
@@ -311,6 +319,22 @@ class LiveUpdates:
             for one, readers in part:
                 await self._send(one, [s for s in readers if not s.closed], views, jobs)
             await jobs.send()
+
+    @staticmethod
+    async def _ranged(event: ev.QueueServed, live: list[LiveSubscription]) -> ev.QueueChanged | None:
+        """A receipt recorded as a range, as the per-backorder events it stands for that these subscribers may
+        see: one read for them all (every covered backorder when staff watch, else their customers' only), folded
+        into one QueueChanged as a long queue's change comes. None when none of theirs is covered."""
+        customers = None if any(s.principal.is_staff for s in live) else \
+            {s.principal.customer_email for s in live if s.principal.customer_email}
+        if customers is not None and not customers:
+            return None
+        told = await StoredServedRanges().backorder_events(event, customers)
+        if not told:
+            return None
+        folded = ev.compact(told, 1) if len(told) < COMPACT_ASIDE else await asyncio.to_thread(ev.compact, told, 1)
+        assert len(folded) == 1 and isinstance(folded[0], ev.QueueChanged)
+        return folded[0]
 
     def _opened(self, event: ev.QueueChanged,
                 subscriptions: list[LiveSubscription]) -> list[tuple[ev.BackorderEvent, list[LiveSubscription]]]:

@@ -79,7 +79,8 @@ async def run(kind: str) -> None:
     async with scratch_database(kind) as url, open_database(url):
         clock = FixedClock(START + timedelta(days=1))
         settings = Settings()
-        desk = make_desk(settings, InProcessBus(), Notifications(settings.notifications, clock), clock)
+        bus = InProcessBus(maxsize=10)
+        desk = make_desk(settings, bus, Notifications(settings.notifications, clock), clock)
         tune_gc()
         if LEDGER:
             from domain.use_cases import shared
@@ -105,7 +106,9 @@ async def run(kind: str) -> None:
         start = time.perf_counter()
         if profile:
             profile.enable()
-        await desk.receive_stock("HOT", UNITS)
+        with bus.subscribe() as stream:
+            await desk.receive_stock("HOT", UNITS)
+            _told.extend(stream.queue.get_nowait() for _ in range(stream.queue.qsize()))
         if profile:
             profile.disable()
         receipt = time.perf_counter() - start
@@ -114,11 +117,35 @@ async def run(kind: str) -> None:
             await desk.folded()
             print(f"{kind} {QUEUE} folded {time.perf_counter() - start:.3f} s after the receipt began "
                   f"({time.perf_counter() - start - receipt:.3f} s after it returned)", flush=True)
+            await _read_back(kind, bus)
         for what, seconds in sorted(SPENT.items(), key=lambda item: -item[1])[:14]:
             print(f"{seconds:8.3f} s {CALLS[what]:5d}x  {what}")
         if profile:
             pstats.Stats(profile).sort_stats("cumulative").print_stats(45)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB", flush=True)
+
+
+_told: list[Any] = []  # what the receipt published
+
+
+async def _read_back(kind: str, bus: Any) -> None:
+    """A consumer reading the receipt's range back as per-backorder events once folded (`ports.ServedRanges`): the
+    time of the read a fan-out after the commit makes. Only where the checkout has QueueServed."""
+    from domain import events as ev
+
+    served = [e for e in _told if type(e).__name__ == "QueueServed"]
+    if not served:
+        print(f"{kind} {QUEUE} no QueueServed published", flush=True)
+        return
+    from domain.store.served_ranges import StoredServedRanges
+
+    start = time.perf_counter()
+    told = await StoredServedRanges().backorder_events(served[0])
+    read = time.perf_counter() - start
+    folded = ev.compact(told, 1)
+    print(f"{kind} {QUEUE} range read back after the fold: {len(told)} events in {read:.3f} s "
+          f"(+{time.perf_counter() - start - read:.3f} s folded into a QueueChanged)", flush=True)
+    assert len(folded) == 1
 
 
 if __name__ == "__main__":

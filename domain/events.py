@@ -74,6 +74,8 @@ class Event:
         cls = EVENT_TYPES[data.pop("kind")]
         if cls is QueueChanged:
             return QueueChanged.of_dict(data)
+        if cls is QueueServed:
+            return QueueServed.of_dict(data)
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
@@ -482,6 +484,55 @@ def _compacted(run: Sequence[Event]) -> QueueChanged:
                         causes=tuple(causes), entries=tuple(entries))
 
 
+QueueKey = tuple[int, datetime, str]  # (agent priority, order time, id): a backorder's place in a queue's order
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueServed(Event):
+    """A receipt at the head of a long first-come-first-served queue that served the first `count` backorders
+    waiting for `sku` whole, recorded as that range (`queue_serves` row `record_id`, `head.ServeRecord`) instead
+    of their rows: emitted instead of their per-backorder events (BackorderAllocated, BackorderStatusChanged,
+    EtaChanged), which it stands for. Those cannot be made from this alone (each backorder's order, customer, old
+    status and ETA are in its row): a consumer reads them through `ports.ServedRanges`, the same before the range
+    is folded into the rows and after. `first` and `last` are the range's ends in queue order (agent priority,
+    order time, id), `units` what they took from `location` in all, of `waiting_count` waiting then; `partly`
+    the covered backorders that already had units (id, allocated then), which the rows forget once folded."""
+
+    kind: ClassVar[str] = "QueueServed"
+    sku: str
+    location: str
+    cause: Cause
+    first: QueueKey
+    last: QueueKey
+    count: int
+    units: int
+    waiting_count: int
+    record_id: int
+    partly: tuple[tuple[str, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        def key(k: QueueKey) -> list[Any]:
+            return [k[0], k[1].isoformat(), k[2]]
+        return {"kind": self.kind, "occurred_at": _iso(self.occurred_at), "sku": self.sku,
+                "location": self.location, "cause": self.cause.to_dict(), "first": key(self.first),
+                "last": key(self.last), "count": self.count, "units": self.units,
+                "waiting_count": self.waiting_count, "record_id": self.record_id,
+                "partly": [list(p) for p in self.partly]}
+
+    @staticmethod
+    def of_dict(data: dict[str, Any]) -> QueueServed:
+        def key(k: Sequence[Any]) -> QueueKey:
+            at = k[1]
+            return (int(k[0]), datetime.fromisoformat(at) if isinstance(at, str) else at, str(k[2]))
+        at = data["occurred_at"]
+        return QueueServed(
+            occurred_at=datetime.fromisoformat(at) if isinstance(at, str) else at, sku=data["sku"],
+            location=data["location"], cause=Cause.from_dict(data["cause"]), first=key(data["first"]),
+            last=key(data["last"]), count=int(data["count"]), units=int(data["units"]),
+            waiting_count=int(data["waiting_count"]), record_id=int(data["record_id"]),
+            partly=tuple((str(i), int(n)) for i, n in data.get("partly", ())))
+
+
 @dataclass(frozen=True, kw_only=True)
 class GoodwillOffered(BackorderEvent):
     """An agent gave the waiting customer a credit (in the order's currency) and/or a discount code."""
@@ -531,5 +582,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         NotificationPreferencesChanged,
         SessionEnded,
         QueueChanged,
+        QueueServed,
     )
 }

@@ -6,7 +6,7 @@ tests may implement them in memory. Nothing here knows about SQL, GraphQL, email
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
@@ -14,7 +14,7 @@ from typing import Protocol
 from domain.currency import ExchangeRate
 from domain.customers import ChannelConsent, NotificationPreferences, PreferenceChange
 from domain.delays import DelayCount, DeliveryRecord
-from domain.events import Event
+from domain.events import BackorderEvent, Event, QueueServed
 from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
 from domain.model import (
@@ -116,7 +116,12 @@ class UnitOfWork(Protocol):
         """Persist the aggregate's stock levels (from `queue_head`) and what serving did to the backorders it
         served whole (values and history rows); return the SKU's aggregate with the backorders
         still waiting only (those served whole have no further part in settling it). With `record`, the range
-        served whole is recorded instead of their rows, to be folded in by `fold_serves`."""
+        served whole is recorded instead of their rows (by `record_serve`, unless this unit of work did already), to
+        be folded in by `fold_serves`."""
+
+    async def record_serve(self, record: ServeRecord) -> int:
+        """Keep `record` (the range a receipt at the head of the queue of `record.sku`, locked, served whole), to be
+        passed to `save_served` and folded in by `fold_serves`; returns its id (`QueueServed.record_id`)."""
 
     async def fold_serves(self, sku: str, limit: int | None) -> int:
         """Lock the SKU and fold up to `limit` (None: all) backorders of its recorded receipts into their rows, as
@@ -237,6 +242,19 @@ class UnitOfWork(Protocol):
         """Queue events: written to the event log in this transaction, published after commit."""
 
     async def commit(self) -> None: ...
+
+
+class ServedRanges(Protocol):
+    """How a consumer of a receipt recorded as a range (`QueueServed`: the live hub, the digests' outbox, the
+    webhooks, the metrics) reads the per-backorder events it stands for: from the covered backorders' rows while
+    the range is not folded into them, from their rows and the history the fold wrote once it is (each part as it
+    is while the fold is under way), the same events either side; one read for the whole range, never one per
+    backorder."""
+
+    async def backorder_events(self, served: QueueServed,
+                               customers: Collection[str] | None = None) -> list[BackorderEvent]:
+        """The per-backorder events `served` stands for (those of `customers`' backorders only, if given), in the
+        order the receipt told them."""
 
 
 class UnitOfWorkFactory(Protocol):

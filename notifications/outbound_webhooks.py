@@ -40,6 +40,7 @@ from domain.model import new_id
 from domain.store import request_ids
 from domain.store import webhooks as store
 from domain.store.db import transaction
+from domain.store.served_ranges import opened
 from notifications.metrics import count_send
 from notifications.rounds import run_rounds
 from notifications.webhook_settings import WebhookSettings
@@ -193,11 +194,13 @@ class WebhookRecorder:
         self.clock = clock or Clock()
 
     async def __call__(self, conn: Any, events: Sequence[ev.Event]) -> None:
-        if not any(isinstance(e, ev.QueueChanged) or event_type(e) is not None for e in events):
+        if not any(isinstance(e, ev.QueueChanged | ev.QueueServed) or event_type(e) is not None for e in events):
             return
         endpoints = await store.subscribed_endpoints(conn)
         if endpoints:  # the bodies made as they are written: a long queue's receipt has 300k events
-            # integrations are told per backorder, as always: a QueueChanged opened up into its events
+            # integrations are told per backorder, as always: a QueueChanged opened up into its events, a receipt
+            # recorded as a range read back from the rows it covers (this transaction's)
+            events = await opened(events, conn)
             await store.record_deliveries(_deliveries(ev.expand(events), endpoints), self.clock.now(), conn)
 
 

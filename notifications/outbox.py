@@ -20,6 +20,7 @@ from domain.clock import Clock
 from domain.store import models as t
 from domain.store import notify as store
 from domain.store.portal import languages_by_email, signing_key
+from domain.store.served_ranges import opened
 from notifications.compose import CUSTOMER_EVENTS, Change
 from notifications.render import render_back_in_stock
 from notifications.settings import NotificationSettings
@@ -52,6 +53,8 @@ class OutboxRecorder:
 
     async def __call__(self, conn: store.Connection, events: Sequence[ev.Event]) -> None:
         now = self.clock.now()
+        # a receipt recorded as a range: each customer's part of it, read from the rows it covers (this transaction's)
+        events = await opened(events, conn)
         # a long queue's change cut into each customer's part and encoded in a worker thread: for a 100k receipt
         # that was seconds of Python on the event loop, and every other request of the process waited for it
         aside = sum(len(e.entries) for e in events if isinstance(e, ev.QueueChanged)) >= ASIDE_ENTRIES

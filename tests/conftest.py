@@ -183,13 +183,22 @@ def desk(db: str, bus: InProcessBus) -> BackorderDesk:
     return BackorderDesk(lambda: TortoiseUnitOfWork(bus), FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)))
 
 
-@pytest.fixture(params=["per-backorder events", "every run compacted"])
+@pytest.fixture(params=["per-backorder events", "every run compacted", "range recorded"])
 def both_event_forms(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a consumer's tests twice: as committed changes usually come (a change to a few backorders as their
-    own events) and with every run of allocations, status and ETA changes folded into one QueueChanged, as a
-    long queue's receipt commits them. Subscribers, digests and webhooks must not tell the two apart."""
+    """Run a consumer's tests in each form committed changes take: as they usually come (a change to a few
+    backorders as their own events); with every run of allocations, status and ETA changes folded into one
+    QueueChanged, as a long queue's receipt commits them; and with every receipt that can serve the head of its
+    queue from rows recording what it served whole as a range (one QueueServed, its backorders read back through
+    `ports.ServedRanges`; its readers see a range still pending by themselves, domain.store.current). Subscribers,
+    digests and webhooks must not tell them apart."""
     from domain import events
+    from domain.use_cases import shared
 
     if request.param == "every run compacted":
         monkeypatch.setattr(events, "COMPACT_FROM", 1)
+    elif request.param == "range recorded":
+        monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
+        monkeypatch.setattr(shared, "LEDGER_FROM", 1)
+        monkeypatch.setattr(shared, "STAGE_CHUNK", 10**9)  # recorded, not staged, on SQLite too
     return str(request.param)
+

@@ -112,6 +112,24 @@ def for_a_task() -> contextvars.Context:
     return outside.copy() if outside is not None else contextvars.copy_context()
 
 
+def writer_transaction(make: Callable[[], R]) -> R:
+    """A writer's transaction (`make()`) opened inside a snapshot (a query whose field runs a unit of work: the
+    allocation previews) is its own, not a savepoint of the snapshot's: on PostgreSQL the snapshot is READ ONLY and
+    refused the writer's locks (`FOR UPDATE`), and a failed statement there aborted the query's other reads. So it is
+    made in the context the snapshot was opened from, where the pool gives it a connection of its own. On SQLite
+    (one connection, held by the snapshot: a transaction of its own would wait for it for ever) it nests as a
+    savepoint, which may write there."""
+    outside = _outside.get()
+    if outside is None or _pending.get() is None:
+        return make()
+    from domain.store import models as t
+
+    db = t.Order._meta.db
+    if getattr(getattr(db, "capabilities", None), "dialect", None) != "postgres":
+        return make()
+    return outside.copy().run(make)
+
+
 def reads(reader: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """A reader of the backorders: run in the caller's snapshot, or in one of its own when there is none."""
     @functools.wraps(reader)

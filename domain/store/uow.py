@@ -105,6 +105,7 @@ class TortoiseUnitOfWork:
         self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
         # sku -> the end of its pending ranges, whose fold `lock_skus` deferred for an order appending to its queue
         self._deferred: dict[str, QueueKey] = {}
+        self._recorded: set[str] = set()  # the SKUs whose receipt's range this transaction recorded (`record_serve`)
         self._committed = False
         self._holds_collector = False  # a long queue in memory: the cyclic collector waits until this ends
         self._tx: Transaction | None = None
@@ -114,7 +115,7 @@ class TortoiseUnitOfWork:
     async def __aenter__(self) -> TortoiseUnitOfWork:
         # cancellable at any await (graphql-core cancels a failed query's sibling root fields) without leaving the
         # connection, its lock or the transaction held: domain.store.transactions
-        self._tx = Transaction()
+        self._tx = current.writer_transaction(Transaction)
         self.conn = await self._tx.__aenter__()
         return self
 
@@ -636,18 +637,26 @@ class TortoiseUnitOfWork:
             await self._load_inventories([sku], statuses=WAITING)  # what still waits: settled by the domain
             if followed is not None:
                 self._rest_follows[sku] = followed[0].allocated
-        else:  # one row for the range served whole; its rows are folded in afterwards (`fold_serves`)
+        else:  # the range served whole, recorded (`record_serve`); its rows are folded in afterwards (`fold_serves`)
             assert record.sku == sku and record.folded == 0
-            priority, ordered_at, last_id = record.last
-            await t.QueueServe.create(
-                sku=sku, location=record.location, served_at=record.served_at, cause=record.cause.kind.value,
-                cause_data=_json(record.cause.to_dict()), waiting_count=record.waiting_count,
-                served_count=record.count, served_units=record.units, last_priority=priority,
-                last_ordered_at=ordered_at, last_id=last_id, folded_count=0, using_db=self.conn)
+            if sku not in self._recorded:
+                await self.record_serve(record)
             await self._load_behind(sku, record.count)
         rest = self._inventories.get(sku)
         assert rest is not None
         return rest
+
+    async def record_serve(self, record: m.ServeRecord) -> int:
+        self._require_lock(record.sku)
+        assert record.folded == 0
+        priority, ordered_at, last_id = record.last
+        row = await t.QueueServe.create(
+            sku=record.sku, location=record.location, served_at=record.served_at, cause=record.cause.kind.value,
+            cause_data=_json(record.cause.to_dict()), waiting_count=record.waiting_count,
+            served_count=record.count, served_units=record.units, last_priority=priority,
+            last_ordered_at=ordered_at, last_id=last_id, folded_count=0, using_db=self.conn)
+        self._recorded.add(record.sku)
+        return int(row.id)
 
     async def _load_behind(self, sku: str, skip: int) -> None:
         """The SKU's aggregate with the backorders waiting behind the first `skip` in queue order (those a

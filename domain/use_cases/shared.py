@@ -31,6 +31,7 @@ from domain.model import (
     check_sku,
 )
 from domain.model.head import record_serve, served_whole
+from domain.model.served import instead_of_covered, range_event
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("backorder.receipts")
@@ -141,6 +142,13 @@ async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: in
     served, whole, part = decide() if len(rows) < LONG_QUEUE else await asyncio.to_thread(decide)
     record = record_serve(sku, serving_from, rows, served[:len(whole.ids)], waiting, now, cause) \
         if recorded is not None and len(whole.ids) >= LEDGER_FROM else None
+    if record is not None:
+        # one event for the range instead of three per backorder it served whole: consumers read those through
+        # `ports.ServedRanges` (rows still waiting, or folded)
+        covered = rows[:record.count]
+        served_range = range_event(record, await uow.record_serve(record), covered)
+        head.events = await _aside(len(covered), lambda: instead_of_covered(
+            head.events, served_range, {row.id for row in covered}))
     rest = await uow.save_served(head, whole, record)
     if record is not None and recorded is not None:
         recorded.append(sku)
@@ -148,6 +156,11 @@ async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: in
     uow.add_events(head.events)
     await settle_aside(rest, now, cause)
     return rest
+
+
+async def _aside(rows: int, work: Callable[[], T]) -> T:
+    """`work()`, in a worker thread for a long queue's rows (LONG_QUEUE), so the process serves others meanwhile."""
+    return work() if rows < LONG_QUEUE else await asyncio.to_thread(work)
 
 
 def _serve_head(head: SkuInventory, rows: Sequence[Waiting], waiting: int, serving_from: str, now: datetime,
@@ -358,6 +371,7 @@ class _WithLines(Protocol):
 
 
 W = TypeVar("W", bound=_WithLines)
+T = TypeVar("T")
 
 
 async def read_under_locks(uow: UnitOfWork, read: Callable[[str], Awaitable[W | None]], kind: str, key: str,

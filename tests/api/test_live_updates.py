@@ -46,7 +46,9 @@ async def _stalled(api: Any, query: str, variables: dict[str, Any]) -> Any:
     return ws
 
 
-HISTORY_READ = "SELECT backorder_id, at, kind, old_value, new_value, cause, cause_data FROM \"backorder_history\""
+# the table, or the view that shows a range still pending as folded (the "range recorded" form reads that)
+HISTORY_READ = tuple(f"SELECT backorder_id, at, kind, old_value, new_value, cause, cause_data FROM \"{name}\""
+                     for name in ("backorder_history", "backorder_history_now"))
 
 
 def _hub_marked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -225,7 +227,8 @@ async def test_the_legacy_graphql_ws_protocol_still_streams_through_strawberrys_
         ("data", "old", backorder) for backorder in placed]
 
 
-async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_statements(api, monkeypatch):
+async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_statements(api, monkeypatch,
+                                                                                       both_event_forms):
     # given a watcher of MUG's queue whose document reads the backorder, and queues of 2 and of 8 backorders
     await s.product(api.desk, "MUG")
     await s.product(api.desk, "CUP")
@@ -249,7 +252,13 @@ async def test_a_receipts_updates_read_their_backorders_in_a_fixed_number_of_sta
     finally:
         await ws.close()
     # then the live updates read the backorders once for the burst, not once per update
-    assert counts == [1, 1], counts
+    # (a receipt recorded as a range: its backorders read back first, in at most three statements of its own, the
+    # unfolded ones' rows and the folded ones' history and later quantity changes, whatever its size; how many of
+    # them depends on how far the background fold got when the hub read)
+    if both_event_forms == "range recorded":
+        assert max(counts) <= 4, counts
+    else:
+        assert counts == [1, 1], counts
 
 
 async def test_a_customers_burst_of_updates_reads_their_history_once_not_once_per_update(api, customers,  # noqa: F811

@@ -116,6 +116,9 @@ class InMemoryUnitOfWork:
                           record: ServeRecord | None = None) -> SkuInventory:
         raise AssertionError("never asked: queue_head says this store does not serve heads")
 
+    async def record_serve(self, record: ServeRecord) -> int:
+        raise AssertionError("never asked: queue_head says this store does not serve heads")
+
     async def fold_serves(self, sku: str, limit: int | None) -> int:
         return 0  # nothing is ever recorded as a range here (queue_head)
 

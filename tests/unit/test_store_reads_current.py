@@ -29,6 +29,17 @@ WRITERS = {"uow.py", "models.py", "current.py"}
 
 # file -> the lines (a part of them, as written) that read a table and why they need not read the views
 NOT_DERIVED = {
+    "served_ranges.py": {
+        'FROM "backorder_history" AS h JOIN "backorders" AS b ON b."id" = h."backorder_id"':
+            "a range's folded backorders, found by the history its fold wrote: the tables are what it reads back",
+        'SELECT h."backorder_id", h."id", h."old_value" FROM "backorder_history" AS h':
+            "later quantity changes of a range's folded backorders: the tables' own history",
+        'JOIN "backorders" AS b ON b."id" = h."backorder_id"':
+            "the same statement, its SKU's backorders",
+        'SELECT {_WAITING_COLUMNS} FROM "backorders" WHERE "sku"':
+            "a range's backorders not yet folded: as the receipt found them, the tables' rows (the views would show "
+            "them served)",
+    },
     "queries.py": {
         'with_backorders = Subquery(t.Backorder.all().values("order_id"))':
             "which orders have backorders: no served range changes it",

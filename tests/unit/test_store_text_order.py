@@ -19,6 +19,9 @@ THROUGH_THE_HELPERS = re.compile(r'by_code_point|_text_key|text_key|COLLATE "C"|
 
 # file -> the orderings (a part of their line, as written) whose keys are not text a person chose, and why
 NOT_CHOSEN_TEXT = {
+    "served_ranges.py": {
+        'ORDER BY h."id"': "history rows' serial numbers (integers)",
+    },
     "export.py": {
         'chunks by keyset (`id > last ORDER BY id LIMIT n`), so an export of any size holds one chunk in memory."""':
             "its docstring",

@@ -1,0 +1,108 @@
+"""A receipt recorded as the range it served (`events.QueueServed`, issue 15) and the per-backorder events it stands
+for: the event is made from the rows the receipt read, and told back from the backorders it covers as a consumer
+reads them (`ports.ServedRanges`): still waiting in their rows before the range is folded in, or from their rows and
+the history the fold wrote after it. Either way the events are those `head.serve` told for them at the receipt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from domain import events as ev
+from domain.allocation import PriorityPolicy
+from domain.eta import Confidence, EtaSource
+from domain.model.backorder import BackorderStatus
+from domain.model.head import ServeRecord, Waiting, serve
+
+_PER_BACKORDER = (ev.BackorderAllocated, ev.BackorderStatusChanged, ev.EtaChanged)
+
+
+def range_event(record: ServeRecord, record_id: int, rows: Sequence[Waiting]) -> ev.QueueServed:
+    """The event of the receipt `record` (stored as `record_id`) that served the first `record.count` of `rows`
+    (the head of the queue it read, in queue order) whole."""
+    covered = rows[:record.count]
+    first = covered[0]
+    assert covered[-1].id == record.last[2], "the range ends where the record says"
+    return ev.QueueServed(
+        occurred_at=record.served_at, sku=record.sku, location=record.location, cause=record.cause,
+        first=(first.priority_override, first.ordered_at, first.id), last=record.last, count=record.count,
+        units=record.units, waiting_count=record.waiting_count, record_id=record_id,
+        partly=tuple((row.id, row.allocated_quantity) for row in covered if row.allocated_quantity))
+
+
+def instead_of_covered(events: Sequence[ev.Event], served: ev.QueueServed, ids: Collection[str]) -> list[ev.Event]:
+    """`events` with the per-backorder events of the backorders `served` covers (`ids`) left out and `served` in
+    the place of the first of them."""
+    out: list[ev.Event] = []
+    placed = False
+    for event in events:
+        if isinstance(event, _PER_BACKORDER) and event.sku == served.sku and event.backorder_id in ids:
+            if not placed:
+                out.append(served)
+                placed = True
+            continue
+        out.append(event)
+    if not placed:
+        out.append(served)
+    return out
+
+
+@dataclass(frozen=True)
+class Covered:
+    """One backorder a recorded receipt served whole, as its consumers read it back: what it was before (units
+    allocated, status, ETA date) and what the receipt decided (the reason of its place; whether its ETA's date
+    moved to the receipt's day)."""
+
+    id: str
+    order_id: str
+    customer_email: str
+    quantity: int
+    allocated_before: int
+    old_status: str
+    reason: str
+    old_eta: date | None
+    eta_moved: bool
+
+
+def still_waiting(served: ev.QueueServed, rows: Sequence[Waiting], first_position: int) -> list[Covered]:
+    """The covered backorders not yet folded (`rows`, in queue order, the first at place `first_position` of the
+    range), as the receipt found them: `serve` decides for them again what it decided then."""
+    told: list[ev.Event] = []
+    supply = sum(row.quantity - row.allocated_quantity for row in rows)
+    done = serve(served.sku, rows, served.waiting_count, supply, lambda units: {served.location: units},
+                 PriorityPolicy(), served.occurred_at, served.cause, told, first_position)
+    assert all(s.status is BackorderStatus.ALLOCATED for s in done), "a range covers backorders served whole"
+    allocated = {e.backorder_id: e for e in told if isinstance(e, ev.BackorderAllocated)}
+    status = {e.backorder_id: e for e in told if isinstance(e, ev.BackorderStatusChanged)}
+    moved = {e.backorder_id: e for e in told if isinstance(e, ev.EtaChanged)}
+    out = []
+    for row in rows:
+        a, eta = allocated[row.id], moved.get(row.id)
+        out.append(Covered(row.id, row.order_id, row.customer_email, row.quantity, row.allocated_quantity,
+                           status[row.id].old_status, a.reason, eta.old_date if eta else None, eta is not None))
+    return out
+
+
+def covered_events(served: ev.QueueServed, covered: Sequence[Covered]) -> list[ev.BackorderEvent]:
+    """The per-backorder events `served` stands for, of `covered` (in queue order): as `serve` orders them, each
+    one's allocation and status change in turn, then the ETA changes."""
+    at, sku, cause = served.occurred_at, served.sku, served.cause
+    today = at.date()
+    out: list[ev.BackorderEvent] = []
+    moved: list[ev.BackorderEvent] = []
+    for c in covered:
+        ids: dict[str, Any] = {"occurred_at": at, "backorder_id": c.id, "order_id": c.order_id, "sku": sku,
+               "customer_email": c.customer_email}
+        out.append(ev.BackorderAllocated(**ids, quantity=c.quantity - c.allocated_before,
+                                         allocated_quantity=c.quantity, backordered_quantity=c.quantity,
+                                         reason=c.reason, cause=cause))
+        out.append(ev.BackorderStatusChanged(**ids, old_status=c.old_status,
+                                             new_status=BackorderStatus.ALLOCATED.value, cause=cause))
+        if c.eta_moved:
+            moved.append(ev.EtaChanged(**ids, old_date=c.old_eta, new_date=today, confidence=Confidence.HIGH.value,
+                                       source=EtaSource.ALLOCATED.value, cause=cause))
+    out.extend(moved)
+    return out
