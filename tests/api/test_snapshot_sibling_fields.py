@@ -5,8 +5,6 @@ BACKORDER_TEST_POSTGRES_URL, on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.api import support as s
@@ -38,9 +36,6 @@ async def test_a_preview_beside_reads_in_one_query_answers_them_all(api):
 
 
 
-@pytest.mark.xfail(condition=bool(os.environ.get("BACKORDER_TEST_POSTGRES_URL")), strict=True,
-                   reason="PostgreSQL: the failed statement aborts the query's read-only snapshot, so the sibling "
-                          "fields' statements after it fail too ('current transaction is aborted'); not fixed yet")
 async def test_a_field_whose_statement_fails_in_the_database_leaves_its_siblings_data(api, monkeypatch):
     # given: three lamps backordered, and the product's read made to fail in the database (a statement it refuses:
     # no read of the store is known to fail there from valid input, so the failure is put there)
