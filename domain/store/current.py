@@ -130,6 +130,17 @@ def writer_transaction(make: Callable[[], R]) -> R:
     return outside.copy().run(make)
 
 
+def as_writer() -> contextvars.Token[bool | None]:
+    """From here to `reset_writer`, a writer's transaction (a unit of work) even inside a query's snapshot: its reads
+    name the views, as any writer's do. The snapshot's answer ("nothing pending") held in the snapshot, not in the
+    writer's own transaction (READ COMMITTED on PostgreSQL), where a range may be recorded between two statements."""
+    return _pending.set(None)
+
+
+def reset_writer(token: contextvars.Token[bool | None]) -> None:
+    _pending.reset(token)
+
+
 def reads(reader: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """A reader of the backorders: run in the caller's snapshot, or in one of its own when there is none."""
     @functools.wraps(reader)

@@ -117,12 +117,14 @@ class TortoiseUnitOfWork:
         # connection, its lock or the transaction held: domain.store.transactions
         self._tx = current.writer_transaction(Transaction)
         self.conn = await self._tx.__aenter__()
+        self._as_writer = current.as_writer()
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._tx is not None
+        current.reset_writer(self._as_writer)
         if exc_type is None and not self._committed:
             self._tx.rollback_on_exit()
         try:

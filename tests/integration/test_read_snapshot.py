@@ -50,3 +50,19 @@ async def test_a_receipt_committed_during_a_snapshot_is_not_seen_in_it(
     await desk.fold_pending_serves()
     assert {key: b.status.value for key, b in (await queries.backorders_by_id(ids)).items()} == {
         key: b.status.value for key, b in after.items()}
+
+
+async def test_a_unit_of_work_inside_a_snapshot_reads_as_a_writer(desk: BackorderDesk) -> None:
+    """A unit of work opened inside a query's snapshot (the allocation previews) reads as any writer: through the
+    views, whatever the snapshot answered. Its own transaction (READ COMMITTED on PostgreSQL) is not the snapshot in
+    which "nothing pending" was asked: a range recorded between two of its statements would be read as waiting."""
+    from domain.bus import InProcessBus
+    from domain.store.uow import TortoiseUnitOfWork
+
+    await s.product(desk, "LAMP")
+    async with current.snapshot():
+        assert current.backorders() == '"backorders"'  # nothing pending: the tables
+        async with TortoiseUnitOfWork(InProcessBus()) as uow:
+            assert (current.backorders(), current.history()) == ('"backorders_now"', '"backorder_history_now"')
+            assert await uow.get_product("LAMP") is not None
+        assert current.backorders() == '"backorders"'  # the snapshot's answer again after it
