@@ -42,8 +42,9 @@ async def test_a_fault_is_logged_with_its_traceback_and_a_refusal_is_not(caplog)
     assert record.exc_info and isinstance(record.exc_info[1], RuntimeError)
 
 
-async def test_an_anonymous_visit_of_the_portal_logs_no_error(caplog):
-    # the page's first question, asked without a session: the answer is "sign in", not a fault
+async def test_an_anonymous_visit_of_the_portal_logs_no_error(caplog, db):
+    # the page's first question, asked without a session: the answer is "sign in", not a fault. With the store the
+    # service always has: a query reads in a snapshot of it, opened before the caller is known (api/schema/execution)
     schema = build_schema(Settings(development=False))
     context = Context(desk=None, settings=Settings(), bus=None, principal=None)  # type: ignore[arg-type]
     with caplog.at_level(logging.DEBUG):

@@ -204,7 +204,10 @@ def _explore(loop: asyncio.AbstractEventLoop) -> tuple[int, int]:
             assert sliced.sliced == 1, s  # the stored ETAs are today's: the supply before the change was told right
         counts["sliced"] += sliced.sliced
 
-    @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    # derandomized: the share of examples that take the slice is asserted below, and 40 random draws put it either
+    # side of a quarter by chance (10 of 46 in one CI run)
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
     @given(scenarios)
     @example(Scenario(fair_share=False, lead_time=30, on_hand=0, pos=[(5, 4), (9, 4)], orders=[1, 2, 1, 1, 2],
                       dated=[(1, 1)], rush=None, received=0, days_pass=0, misplaced=False,
