@@ -3,8 +3,6 @@ an agent's reprioritisation, and the desk's KPIs."""
 
 from __future__ import annotations
 
-import asyncio
-
 import strawberry
 
 from api import types as gt
@@ -12,6 +10,7 @@ from api.ids import decode_id, try_decode_id
 from api.permissions import IsAuthenticated, IsStaff
 from api.schema.common import Ctx, cursor, own_backorder, page_size, staff_name, user_errors, visible_backorder
 from domain.causes import RequestedBy
+from domain.store import current
 from domain.store import kpis as kpi_now
 from domain.store import queries as q
 
@@ -100,7 +99,7 @@ async def backorders(info: Ctx, filter: BackorderFilter | None = None, first: in
 @strawberry.field(permission_classes=[IsStaff])
 async def kpis(info: Ctx) -> gt.Kpis:
     today = info.context.desk.clock.today()
-    k, ages = await asyncio.gather(kpi_now.kpis(today), kpi_now.open_backorders_by_age(today))
+    k, ages = await current.all_of(kpi_now.kpis(today), kpi_now.open_backorders_by_age(today))
     return gt.Kpis(**k.__dict__, age_buckets=[gt.AgeBucket(**a.__dict__) for a in ages])
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Sequence
 from typing import Any
@@ -12,6 +11,7 @@ from strawberry.types.nodes import SelectedField
 from api.context import Loaders
 from api.types.common import Ctx, reader_is_staff
 from domain import model as m
+from domain.store import current
 from domain.store import queries as q
 
 # -- prefetch ---------------------------------------------------------------------------------
@@ -100,14 +100,14 @@ async def prefetch(info: Ctx, orders: Sequence[m.Order] = (), backorders: Sequen
             email = info.context.principal.customer_email if info.context.principal else None
             if email:
                 first.append(loaders.language_by_email.load(email))
-    await asyncio.gather(*first)
+    await current.all_of(*first)
     if "substitutes" not in wanted:
         return
     found = [b for b in await loaders.backorder_by_id.fetch_many(ids) if b is not None] + list(backorders)
     products = await loaders.product_by_sku.fetch_many(list({b.sku for b in found}))
     substitutes = list({sku: None for p in products if p is not None for sku in p.substitutes})
     if substitutes:
-        await asyncio.gather(loaders.product_by_sku.fetch_many(substitutes),
+        await current.all_of(loaders.product_by_sku.fetch_many(substitutes),
                              loaders.stock_by_sku.fetch_many(substitutes))
 
 

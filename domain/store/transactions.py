@@ -27,8 +27,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from asyncpg import PostgresError
-from tortoise.backends.base.client import ConnectionWrapper, TransactionalDBClient, TransactionContext
+from tortoise.backends.base.client import TransactionalDBClient, TransactionContext
 from tortoise.connection import get_connections
 from tortoise.transactions import in_transaction
 
@@ -127,24 +126,4 @@ def _read_only_snapshot(tx: TransactionContext) -> None:
     async def begin() -> None:
         client.transaction = client._connection.transaction(isolation="repeatable_read", readonly=True)
         await client.transaction.start()
-        # a statement that fails aborts the whole transaction: rolled back to here (the snapshot is the
-        # transaction's, taken at its first statement, and stays), the query's other fields read on
-        await client._connection.execute(f"SAVEPOINT {_INTACT}")
     client.begin = begin
-    client.acquire_connection = lambda: _Recovering(client._lock, client)
-
-
-_INTACT = "snapshot_intact"
-
-
-class _Recovering(ConnectionWrapper[Any]):
-    """The snapshot's connection, held as tortoise holds it (its lock, one statement at a time), rolled back to the
-    savepoint after a statement the database refused, before the next statement may run: else a query's one failing
-    field aborted the snapshot, and every sibling field read after it failed too."""
-
-    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
-        try:
-            if exc_type is not None and issubclass(exc_type, PostgresError):
-                await self.connection.execute(f"ROLLBACK TO SAVEPOINT {_INTACT}")
-        finally:
-            self._lock.release()
