@@ -206,17 +206,21 @@ class TortoiseUnitOfWork:
         later = set(appending)
         for sku in pending:
             if sku in later:
-                self._deferred[sku] = await self._pending_end(sku)
+                end = await self._pending_end(sku)
+                if end is not None:
+                    self._deferred[sku] = end
+                else:  # folded meanwhile by the background fold: nothing pending to join behind
+                    self._deferred.pop(sku, None)
             else:
                 await self.fold_serves(sku, None, locked=True)
                 self._deferred.pop(sku, None)
 
-    async def _pending_end(self, sku: str) -> QueueKey:
+    async def _pending_end(self, sku: str) -> QueueKey | None:
         """The queue key of the last backorder the SKU's pending ranges cover (each a head of the queue)."""
         rows = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).using_db(self.conn).values_list(
             "last_priority", "last_ordered_at", "last_id")
-        return max(((p, mapping.as_datetime(at), i) for p, at, i in rows),
-                   key=lambda k: (-k[0], k[1], k[2].encode()))
+        keys = [(p, mapping.as_datetime(at), i) for p, at, i in rows]
+        return max(keys, key=lambda k: (-k[0], k[1], k[2].encode())) if keys else None
 
     async def _fold_deferred(self, skus: Sequence[str]) -> None:
         """Fold, whole, the deferred ranges (`lock_skus`) of those of `skus` whose rows are about to be read."""
