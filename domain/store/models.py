@@ -330,6 +330,14 @@ class QueueServe(Model):
     last_ordered_at = fields.DatetimeField()
     last_id = fields.CharField(max_length=32)
     folded_count = fields.IntField(default=0)
+    # what the rows do not say once folded (migration 0028): the first's key, the covered backorders that had units
+    # already (JSON [[id, allocated then], ...]); and whether the receipt was told to the outbox and the webhooks,
+    # after its commit, by a fan-out of its own (`TortoiseUnitOfWork.tell_served`)
+    first_priority = fields.IntField(null=True)
+    first_ordered_at = fields.DatetimeField(null=True)
+    first_id = fields.CharField(max_length=32, null=True)
+    partly = fields.TextField(default="[]", db_default="[]")
+    told = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "queue_serves"
