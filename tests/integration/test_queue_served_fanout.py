@@ -62,7 +62,7 @@ async def _received(desk: BackorderDesk, sku: str = "LAMP", backorders: int = 6)
 
 
 async def _told() -> dict[str, Any]:
-    """What the outbox and the webhooks hold of the receipt's allocations (its customers' parts, digests, deliveries)."""
+    """What the outbox and the webhooks hold of the receipt's allocations: customers' parts, digests, deliveries."""
     parts = await notify.NotificationEvent.filter(kind__in=("BackorderAllocated", ev.QueueChanged.kind)).values_list(
         "email", "kind")
     deliveries = await hooks.WebhookDelivery.filter(event_type="backorder.allocated").count()
