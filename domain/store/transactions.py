@@ -27,7 +27,12 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from tortoise.backends.base.client import TransactionalDBClient, TransactionContext
+from tortoise.backends.asyncpg.client import TransactionWrapper
+from tortoise.backends.base.client import (
+    TransactionalDBClient,
+    TransactionContext,
+    TransactionContextPooled,
+)
 from tortoise.connection import get_connections
 from tortoise.transactions import in_transaction
 
@@ -73,7 +78,7 @@ class Transaction:
         self._context = contextvars.copy_context()
         self._tx: TransactionContext = in_transaction(connection_name)
         if snapshot:
-            _read_only_snapshot(self._tx)
+            self._tx = _read_only_snapshot(self._tx)
         self._token: Any = None
         self._rollback = False
         self.committed = False
@@ -115,15 +120,21 @@ class Transaction:
         ending.result()
 
 
-def _read_only_snapshot(tx: TransactionContext) -> None:
-    """On PostgreSQL, `tx` begins READ ONLY at REPEATABLE READ (one snapshot for all its statements) in its BEGIN
-    itself, not by a SET after it: a round trip fewer for every request that reads in one (domain.store.current).
-    SQLite's read transaction is one snapshot already."""
+def _read_only_snapshot(tx: TransactionContext) -> TransactionContext:
+    """On PostgreSQL, a transaction context like `tx` whose transaction begins READ ONLY at REPEATABLE READ (one
+    snapshot for all its statements) in its BEGIN itself, not by a SET after it: a round trip fewer for every request
+    that reads in one (domain.store.current). SQLite's read transaction is one snapshot already: `tx` itself."""
     client = getattr(tx, "client", None)
-    if client is None or getattr(client, "capabilities", None) is None or client.capabilities.dialect != "postgres":
-        return
+    if not isinstance(tx, TransactionContextPooled) or type(client) is not TransactionWrapper:
+        return tx
+    return TransactionContextPooled(_Snapshot(client._parent), client._parent._pool_init_lock)
 
-    async def begin() -> None:
-        client.transaction = client._connection.transaction(isolation="repeatable_read", readonly=True)
-        await client.transaction.start()
-    client.begin = begin
+
+class _Snapshot(TransactionWrapper):
+    """A read-only snapshot's connection. A class, not a method set on tortoise's wrapper: a closure over the wrapper
+    set on it is a reference cycle, and every request's wrapper waited for the cyclic collector
+    (tests/integration/test_read_snapshot.py)."""
+
+    async def begin(self) -> None:
+        self.transaction = self._connection.transaction(isolation="repeatable_read", readonly=True)
+        await self.transaction.start()
