@@ -68,6 +68,21 @@ async def test_a_unit_of_work_inside_a_snapshot_reads_as_a_writer(desk: Backorde
         assert current.backorders() == '"backorders"'  # the snapshot's answer again after it
 
 
+async def test_a_statement_the_database_refuses_leaves_the_snapshot_reading(desk: BackorderDesk) -> None:
+    """graphql-core runs a query's sibling fields concurrently in its one snapshot; on PostgreSQL a statement the
+    database refuses aborts the snapshot's transaction ("current transaction is aborted"), and every later field
+    failed with it. The snapshot rolls back to a savepoint taken after its BEGIN (domain.store.transactions)."""
+    # given: a product, and a snapshot that asked whether a range is pending
+    await s.product(desk, "LAMP")
+    async with current.snapshot():
+        assert current.nothing_pending()
+        # when: the database refuses one of its statements
+        with pytest.raises(Exception, match="no_such_column"):
+            await t.Order._meta.db.execute_query('SELECT no_such_column FROM "orders"')  # (SQLite too: unquoted)
+        # then: its later statements still read, in the same snapshot
+        assert list(await queries.products_by_sku(["LAMP"])) == ["LAMP"]
+
+
 async def test_a_snapshot_leaves_nothing_for_the_cyclic_collector(db_url: str) -> None:
     """A query's snapshot (PostgreSQL: a read-only transaction wrapper of its own) is freed by reference counting
     when it ends, like every object a request makes (tests/api/test_request_garbage.py): under load the cyclic
