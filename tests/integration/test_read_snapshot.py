@@ -83,6 +83,43 @@ async def test_a_statement_the_database_refuses_leaves_the_snapshot_reading(desk
         assert list(await queries.products_by_sku(["LAMP"])) == ["LAMP"]
 
 
+async def test_gathered_reads_end_before_the_snapshot_does_when_one_fails(desk: BackorderDesk) -> None:
+    """`current.all_of`: a query's gathered reads share its snapshot's connection. `asyncio.gather` raised a read's
+    failure at once, while a sibling's statement was still on that connection; the snapshot then ended (on
+    PostgreSQL its driver refused: "another operation is in progress", the answer that error, not the read's)."""
+    from domain.errors import InvalidInput
+
+    # given: a product, and two reads gathered in a snapshot: one that fails once the other's statement is on the
+    # snapshot's connection
+    await s.product(desk, "LAMP")
+    on_the_connection = asyncio.Event()
+    ended: list[str] = []
+
+    async def sibling() -> object:
+        on_the_connection.set()  # (its statement is sent before this task next yields)
+        found = await queries.products_by_sku(["LAMP"])
+        ended.append("sibling")
+        return found
+
+    async def failing() -> object:
+        await on_the_connection.wait()
+        raise InvalidInput("refused")
+
+    # when: the failure reaches the snapshot's block
+    at_the_failure: list[str] | None = None
+    with pytest.raises(InvalidInput):
+        async with current.snapshot():
+            try:
+                await current.all_of(sibling(), failing())
+            except InvalidInput:
+                at_the_failure = list(ended)
+                raise
+
+    # then: the sibling had ended by then, so the snapshot ended with nothing on its connection; the read's own
+    # failure is what came out (pytest.raises)
+    assert at_the_failure == ["sibling"]
+
+
 async def test_a_snapshot_leaves_nothing_for_the_cyclic_collector(db_url: str) -> None:
     """A query's snapshot (PostgreSQL: a read-only transaction wrapper of its own) is freed by reference counting
     when it ends, like every object a request makes (tests/api/test_request_garbage.py): under load the cyclic
