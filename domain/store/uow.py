@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -53,6 +54,8 @@ FOLD_SLICE = 500  # backorders of a recorded receipt folded a statement at a tim
 COMPACT_ASIDE = 6_000  # events from which `compact` runs in a worker thread
 LONG_CHECK = 2_000  # backorders from which a queue's projection is checked in a worker thread
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
+log = logging.getLogger("backorder.receipts")
+UNTOLD_PAGE = 200  # untold ranges listed at a time by a fan-out (`untold_serves`)
 TELL_LOCK = 15_0028  # the advisory lock space of the fan-outs (`tell_served`): one key per queue_serves row
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
 WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]  # units still to allocate
@@ -790,34 +793,54 @@ class TortoiseUnitOfWork:
         return sorted(set(await t.QueueServe.filter(folded_count__lt=F("served_count")).using_db(self.conn)
                           .values_list("sku", flat=True)))
 
-    async def tell_served(self) -> QueueServed | None:
-        """The oldest receipt recorded as a range and not yet told, told: its event handed to each before-commit hook
-        that fans ranges out (`FanOut`: the outbox's customer parts and digests, the webhook deliveries), on this
-        transaction, and the range marked told in it, so a failure or a crash leaves it untold, whole, for the next
-        fan-out. None when every range is told. Two fan-outs never tell one range: the row is claimed (PostgreSQL: an
-        advisory lock per row, taken or skipped, then the row read again; SQLite: its single writer). Not a row lock:
-        the fold writes the same row (`folded_count`) under the SKU's lock, and the SKU's writers, which fold first,
-        would wait for the whole fan-out. The fold may run meanwhile: the range is read back either side of it
-        (`ports.ServedRanges`)."""
+    def _fans_out(self) -> list[FanOut]:
+        return [hook for hook in self._before_commit if isinstance(hook, FanOut)]
+
+    async def untold_serves(self) -> list[int]:
+        """The receipts recorded as ranges and not yet told, oldest first (their `queue_serves` ids); none for a unit
+        of work without the hooks that tell them (`FanOut`): what it cannot tell it must not claim."""
         assert self.conn is not None
+        if not self._fans_out():
+            return []
         untold = t.QueueServe.filter(told=False).order_by("id").using_db(self.conn)
-        for record_id in await untold.limit(50).values_list("id", flat=True):
-            if self.is_postgres:
-                [got] = await self.conn.execute_query_dict(
-                    "SELECT pg_try_advisory_xact_lock($1, $2) AS got", [TELL_LOCK, int(record_id) % 2**31])
-                if not got["got"]:
-                    continue  # another fan-out is telling it
-            # read again once claimed: one that told it and committed between the list and the claim is seen now
-            row = await t.QueueServe.filter(id=record_id, told=False).using_db(self.conn).values()
-            if not row:
-                continue
-            served = recorded_event(_serve_record(row[0]), int(record_id))
-            for hook in self._before_commit:
-                if isinstance(hook, FanOut):
-                    await hook.fan_out(self.conn, served)
+        return [int(i) for i in await untold.limit(UNTOLD_PAGE).values_list("id", flat=True)]
+
+    async def tell_served(self, record_id: int) -> QueueServed | None:
+        """The receipt recorded as the range `record_id`, if not yet told, told: its event handed to each before-commit
+        hook that fans ranges out (`FanOut`: the outbox's customer parts and digests, the webhook deliveries), on this
+        transaction, and the range marked told in it, so a failure or a crash leaves it untold, whole, for the next
+        fan-out. None when it is told already, being told by another fan-out, or this unit of work has no hook to
+        tell it with (then it is left untold: marking it told would tell nobody). Two fan-outs never tell one range:
+        the row is claimed (PostgreSQL: an advisory lock per row, taken or skipped, then the row read again; SQLite:
+        its single writer). Not a row lock: the fold writes the same row (`folded_count`) under the SKU's lock, and
+        the SKU's writers, which fold first, would wait for the whole fan-out. The fold may run meanwhile: the range
+        is read back either side of it (`ports.ServedRanges`). A range recorded without its first key was written by
+        a process from before migration 0028, whose receipt told it in its own transaction: marked told, not told
+        again."""
+        assert self.conn is not None
+        fan_outs = self._fans_out()
+        if not fan_outs:
+            return None
+        if self.is_postgres:
+            [got] = await self.conn.execute_query_dict(
+                "SELECT pg_try_advisory_xact_lock($1, $2) AS got", [TELL_LOCK, int(record_id) % 2**31])
+            if not got["got"]:
+                return None  # another fan-out is telling it
+        # read again once claimed: one that told it and committed between the list and the claim is seen now
+        row = await t.QueueServe.filter(id=record_id, told=False).using_db(self.conn).values()
+        if not row:
+            return None
+        record = _serve_record(row[0])
+        if record.first is None:
+            log.warning("receipt range %s of %s was recorded by a process without the fan-out, which told it itself:"
+                        " marked told", record_id, record.sku)
             await t.QueueServe.filter(id=record_id).using_db(self.conn).update(told=True)
-            return served
-        return None
+            return None
+        served = recorded_event(record, int(record_id))
+        for hook in fan_outs:
+            await hook.fan_out(self.conn, served)
+        await t.QueueServe.filter(id=record_id).using_db(self.conn).update(told=True)
+        return served
 
     async def fold_serves(self, sku: str, limit: int | None, *, locked: bool = False) -> int:
         """Fold the SKU's pending receipts (`queue_serves`, oldest first) into the rows they served: up to `limit`

@@ -286,17 +286,35 @@ def fold_after(deps: Deps, recorded: Sequence[str]) -> None:
 
 
 async def tell_pending_serves(deps: Deps) -> int:
-    """Tell every receipt recorded as a range and not yet told (`UnitOfWork.tell_served`), one a transaction: what
-    the receipt's transaction leaves to after its commit, or a crash left untold. Safe beside any number of
-    fan-outs and folds. Returns how many this call told."""
+    """Tell every receipt recorded as a range and not yet told (`UnitOfWork.tell_served`), one a transaction, oldest
+    first: what the receipt's transaction leaves to after its commit, or a crash left untold. Safe beside any number
+    of fan-outs and folds. A range that cannot be told (its read-back or a hook fails) is logged, left untold for the
+    next round and passed over: those after it are still told; the first such failure is raised once the others
+    are told. Returns how many this call told."""
     told = 0
+    tried: set[int] = set()  # this call's: told, told elsewhere, or failed; not tried again in it
+    failures: list[Exception] = []
     while True:
         async with deps.uow() as uow:
-            if await uow.tell_served() is None:
-                return told
-            await uow.commit()
-        told += 1
-        await asyncio.sleep(0)
+            untold = [record_id for record_id in await uow.untold_serves() if record_id not in tried]
+        if not untold:
+            break
+        for record_id in untold:
+            tried.add(record_id)
+            try:
+                async with deps.uow() as uow:
+                    served = await uow.tell_served(record_id)
+                    await uow.commit()
+            except Exception as failure:  # noqa: BLE001 - any failure leaves this range, not the others, untold
+                log.exception("telling receipt range %s failed; left untold for the next round", record_id)
+                failures.append(failure)
+                continue
+            if served is not None:
+                told += 1
+            await asyncio.sleep(0)
+    if failures:
+        raise failures[0]
+    return told
 
 
 async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int = FOLD_CHUNK) -> list[str]:

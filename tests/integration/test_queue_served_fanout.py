@@ -147,3 +147,50 @@ async def test_two_fan_outs_at_once_tell_a_range_once(desk: BackorderDesk, db: s
     after = await _told()
     assert after["deliveries"] == 6 and after["told"] == 1
     assert len(after["parts"]) == len(set(after["parts"])) == len(CUSTOMERS)
+
+
+async def test_a_desk_without_the_fan_out_hooks_leaves_the_ranges_to_the_service(desk: BackorderDesk) -> None:
+    # given: the service's receipt recorded a range, not yet told (its background fan-out has not run yet)
+    untold = await _received(desk)
+    # when: a desk without the outbox and webhook hooks (as the CLI builds its own) runs its round: it tells first
+    bare = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), desk.clock, fold_in_background=False)
+    assert await bare.tell_pending_serves() == 0
+    await bare.fold_pending_serves()
+    # then: the range is still the service's to tell (marked told by that desk, nobody would ever tell it)
+    assert await _told() == untold
+    assert await desk.tell_pending_serves() == 1
+    after = await _told()
+    assert {email for email, _ in after["parts"]} == set(CUSTOMERS) and after["deliveries"] == 6
+
+
+async def test_a_range_that_cannot_be_told_does_not_hold_back_the_ranges_after_it(
+        desk: BackorderDesk, monkeypatch: pytest.MonkeyPatch) -> None:
+    await _received(desk, "OLD", 3)
+    await _received(desk, "NEW", 3)
+    fan_out = WebhookRecorder.fan_out
+
+    async def fails_for_old(self: WebhookRecorder, conn: Any, served: ev.QueueServed) -> None:
+        if served.sku == "OLD":
+            raise RuntimeError("OLD's webhooks cannot be written")
+        await fan_out(self, conn, served)
+
+    monkeypatch.setattr(WebhookRecorder, "fan_out", fails_for_old)
+    with pytest.raises(RuntimeError, match="OLD's webhooks"):  # said, once the others are told
+        await desk.tell_pending_serves()
+    assert await t.QueueServe.filter(sku="NEW", told=True).count() == 1  # told though the older range failed
+    assert await t.QueueServe.filter(sku="OLD", told=True).count() == 0  # left, whole, for the next round
+    monkeypatch.setattr(WebhookRecorder, "fan_out", fan_out)
+    assert await desk.tell_pending_serves() == 1
+    assert await t.QueueServe.filter(told=False).count() == 0
+
+
+async def test_a_range_recorded_by_a_process_without_the_fan_out_is_not_told_again(desk: BackorderDesk) -> None:
+    # a process from before migration 0028 records no first key, and its receipt told the range itself
+    await _received(desk, "OLD", 3)
+    await t.QueueServe.filter(sku="OLD").update(first_id=None, first_priority=None, first_ordered_at=None)
+    before = await _told()
+    await _received(desk, "NEW", 3)
+    assert await desk.tell_pending_serves() == 1  # NEW's; OLD's marked told without telling it again
+    assert await t.QueueServe.filter(told=False).count() == 0
+    after = await _told()
+    assert after["deliveries"] - before["deliveries"] == 3  # NEW's three allocations only
