@@ -12,7 +12,7 @@ keeps the SKU's projection and demand index, as the service has them; seed_queue
 receipt may find its range by the demand index. RECEIPT_RANGE_BY_DEMAND=0: it never does (`shared.RANGE_BY_DEMAND`:
 the running sum over the queue, as before 3 December), for before/after in one checkout. RECEIPT_UNITS: units
 received (default the queue's size: all of it served). RECEIPT_ORIGIN=1: places relative to the SKU's origin
-(`uow.ORIGIN_FROM` = 1, migration 0029; off in the service): the rows behind the served head are not rewritten.
+(`uow.ORIGIN_FROM` = 1, migration 0028; off in the service): the rows behind the served head are not rewritten.
 Prints the receipt's time and the process's peak RSS (ru_maxrss: seeding included).
 """
 

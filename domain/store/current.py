@@ -42,7 +42,7 @@ PENDING = 'SELECT EXISTS (SELECT 1 FROM "queue_serves" WHERE "folded_count" < "s
 
 def backorders() -> str:
     """The backorders as readers see them, as quoted SQL for a FROM or JOIN: their places shown, counted from their
-    SKU's origin (`products.place_origin`, migration 0029), whichever of the two it names."""
+    SKU's origin (`products.place_origin`, migration 0028), whichever of the two it names."""
     return '"backorders_placed"' if _pending.get() is False else '"backorders_now"'
 
 

@@ -50,7 +50,7 @@ WRITE_SLICE = 5_000  # served backorders written a statement at a time
 FOLD_SLICE = 500  # backorders of a recorded receipt folded a statement at a time (`TortoiseUnitOfWork._fold_slice`)
 COMPACT_ASIDE = 6_000  # events from which `compact` runs in a worker thread
 LONG_CHECK = 2_000  # backorders from which a queue's projection is checked in a worker thread
-# rows a save must spare their write for it to move the SKU's place origin instead (`_moved_origin`, migration 0029:
+# rows a save must spare their write for it to move the SKU's place origin instead (`_moved_origin`, migration 0028:
 # a receipt serving N whole from the head of a long queue moves it N, the rows behind keep their stored places).
 # Off (issue 15, step 6 not finished: the receipt still loads the rest to settle it); the tests and benches set it.
 # Readers always show places counted from the origin, whatever this says.
@@ -103,7 +103,7 @@ class TortoiseUnitOfWork:
         # sku -> `products.eta_projection` as loaded; the SKUs whose whole active queue is in memory (`_whole`)
         self._projections: dict[str, str | None] = {}
         self._whole: set[str] = set()
-        # sku -> what its stored places count from (`products.place_origin`, migration 0029) as loaded or since
+        # sku -> what its stored places count from (`products.place_origin`, migration 0028) as loaded or since
         # written: the domain works in the places shown (stored less this); the SKUs whose whole waiting queue is in
         # memory (`_places_whole`), for which a save may move the origin instead of the rows (`_moved_origin`)
         self._origins: dict[str, int] = {}
