@@ -110,6 +110,7 @@ class _BeingPutAway:
     started: float
     causes: dict[str, Cause]  # sku -> the receipt's cause, for each SKU still being put away
     served: set[str] = field(default_factory=set)
+    in_ranges: int = 0  # backorders served by ranges the receipt recorded (`QueueServed`: counted, not named)
 
 
 # sku -> the receipt of this process being put away there. A receipt another process staged and this one finishes
@@ -126,6 +127,13 @@ def _served(events: Sequence[ev.Event], causes: dict[str, Cause] | None = None) 
             served |= {e.backorders[entry[1]][0] for entry in e.entries
                        if entry[0] == "A" and (causes is None or e.causes[entry[2]] == causes[e.sku])}
     return served
+
+
+def _in_ranges(events: Sequence[ev.Event], causes: dict[str, Cause] | None = None) -> int:
+    """How many backorders the ranges in `events` served (of the SKUs in `causes`, for their cause, if given): a
+    range recorded names its backorders only by count (they are its first `count` in line)."""
+    return sum(e.count for e in events if isinstance(e, ev.QueueServed)
+               and (causes is None or causes.get(e.sku) == e.cause))
 
 
 class ReceiptMetrics:
@@ -145,10 +153,10 @@ class ReceiptMetrics:
                 if sum(len(e.entries) for e in events if isinstance(e, ev.QueueChanged)) >= 2_000 else _served(events)
             if not staged:
                 RECEIPT_SECONDS.observe(time.perf_counter() - self.started)
-                # a range recorded: its backorders counted, not read (they are its first `count` in line)
-                BACKORDERS_SERVED.observe(len(served) + sum(e.count for e in events if isinstance(e, ev.QueueServed)))
+                BACKORDERS_SERVED.observe(len(served) + _in_ranges(events))
                 return
-            receipt = _BeingPutAway(self.started, {sku: received[sku] for sku in staged}, served)
+            # another SKU of the receipt recorded its range in this transaction: counted now, with the rest later
+            receipt = _BeingPutAway(self.started, {sku: received[sku] for sku in staged}, served, _in_ranges(events))
             _being_put_away.update((sku, receipt) for sku in staged)
             return
         if not _being_put_away:
@@ -158,12 +166,13 @@ class ReceiptMetrics:
         still = await operations.staged_skus(conn, _being_put_away.keys())
         for sku, receipt in list(_being_put_away.items()):
             receipt.served |= _served(events, {sku: receipt.causes[sku]})
+            receipt.in_ranges += _in_ranges(events, {sku: receipt.causes[sku]})
             if sku in still:
                 continue  # more chunks to come
             del _being_put_away[sku], receipt.causes[sku]
             if not receipt.causes:  # its last SKU put away
                 RECEIPT_SECONDS.observe(time.perf_counter() - receipt.started)
-                BACKORDERS_SERVED.observe(len(receipt.served))
+                BACKORDERS_SERVED.observe(len(receipt.served) + receipt.in_ranges)
 
 
 class WebsocketMetrics:

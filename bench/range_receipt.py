@@ -35,6 +35,9 @@ checkout (its working directory) for that checkout's fold.
 last 100 served, the range left pending: no fold in the background), three in a row, and says how much of the range
 they left pending.
 
+`RANGE_CANCEL=1` likewise times three cancels right after such a receipt, each of a backorder at the queue's tail
+(behind the range), and says how much of the range they left pending.
+
 `RANGE_READS=1` instead times bench.current_reads' reads (a 100k queue by default there, `RANGE_QUEUE` here) with
 nothing pending, alternately: the tables; the views; "checked", the service's seam as a reader outside a request
 meets it (`domain.store.current.reads`: a snapshot of its own that first asks whether any range is pending,
@@ -489,7 +492,44 @@ async def order_after(kind: str) -> None:
               f"{', '.join(f'{s * 1000:.0f} ms' for s in times)}; {await pending()} left pending", flush=True)
 
 
+async def cancel_after(kind: str) -> None:
+    from domain.bus import InProcessBus
+    from domain.clock import FixedClock
+    from domain.services import BackorderDesk, ProductInput
+    from domain.store import models as t
+    from domain.store.uow import TortoiseUnitOfWork
+    from domain.use_cases import shared
+
+    async with scratch_database(kind) as url, open_database(url):
+        bus = InProcessBus(maxsize=10)
+        clock = FixedClock(START + timedelta(days=2))
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock, fold_in_background=False)
+        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
+        await desk.receive_stock(SKU, 1)
+        await desk.adjust_stock(SKU, -1, "bench set-up")
+        await seed_queue(SKU, QUEUE)
+        if kind == "postgres":
+            await connections.get("default").execute_script("VACUUM ANALYZE")
+        shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9
+
+        async def pending() -> int:
+            return sum(c - f for c, f in await t.QueueServe.filter(sku=SKU).values_list("served_count",
+                                                                                      "folded_count"))
+
+        await desk.receive_stock(SKU, QUEUE - 100)
+        recorded = await pending()
+        times = []
+        for n in range(3):  # the queue's last three (bench.allocation.seed_queue's ids), behind the range
+            clock.advance(timedelta(seconds=1))
+            start = time.perf_counter()
+            await desk.cancel_backorder(f"{SKU[:8]}{QUEUE - 1 - n:016d}", by="customer")
+            times.append(time.perf_counter() - start)
+        print(f"{kind} {QUEUE} cancelBackorder (behind) right after a receipt recorded {recorded} as a range: "
+              f"{', '.join(f'{s * 1000:.0f} ms' for s in times)}; {await pending()} left pending", flush=True)
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
     asyncio.run(reads(which) if os.environ.get("RANGE_READS") else fold(which) if os.environ.get("RANGE_FOLD")
-                else order_after(which) if os.environ.get("RANGE_ORDER") else receipt(which))
+                else order_after(which) if os.environ.get("RANGE_ORDER")
+                else cancel_after(which) if os.environ.get("RANGE_CANCEL") else receipt(which))

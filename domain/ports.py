@@ -6,7 +6,7 @@ tests may implement them in memory. Nothing here knows about SQL, GraphQL, email
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
@@ -19,6 +19,7 @@ from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
 from domain.model import (
     Backorder,
+    Behind,
     Customer,
     HistoryEntry,
     Order,
@@ -52,12 +53,15 @@ class UnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
-    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = ()) -> None:
+    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = (),
+                        behind: Mapping[str, Behind] | None = None) -> None:
         """Serialise writers: after this, no other transaction changes these SKUs until we end.
 
         Locks are always taken in sorted order so two writers cannot deadlock. A receipt's range still pending
         (`fold_serves`) is folded first, except for `appending` (SKUs an order only joins at the tail of): there
-        when the new backorder can join behind the range, else before their rows are read.
+        when the new backorder can join behind the range, else before their rows are read; and for `behind` (a
+        writer that changes one backorder of the SKU): when that backorder waits after the range's end, before
+        and after the change, the SKU's rows are then read without the range's.
         """
 
     async def inventory(self, sku: str) -> SkuInventory:

@@ -10,7 +10,7 @@ from domain.eta import Confidence, Eta, EtaSource, InboundSupply
 from domain.model.backorder import ACTIVE_STATUSES, Backorder, BackorderStatus, HistoryEntry
 from domain.model.checks import MAX_QUANTITY, check_email, check_quantity, check_sku
 from domain.model.customer import Customer, CustomerTier
-from domain.model.head import Served, ServedWhole, ServeRecord, StagedReceipt, Waiting
+from domain.model.head import Behind, Served, ServedWhole, ServeRecord, StagedReceipt, Waiting
 from domain.model.ids import ORDER_NUMBER_ALPHABET, new_id, readable_number
 from domain.model.inventory import QueueAhead, SkuInventory
 from domain.model.money import Money
@@ -26,6 +26,7 @@ __all__ = [
     "MAX_QUANTITY",
     "ORDER_NUMBER_ALPHABET",
     "Backorder",
+    "Behind",
     "BackorderPolicy",
     "BackorderStatus",
     "Channel",

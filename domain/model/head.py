@@ -179,6 +179,18 @@ class ServeRecord:
         return queue_key(row) <= (-priority, ordered_at, backorder_id)
 
 
+@dataclass(frozen=True)
+class Behind:
+    """What a writer that changes one backorder of a SKU (a cancel, a reprioritisation, its preferences) says to
+    the store's lock (`UnitOfWork.lock_skus`): that backorder, and the agent priority it will have (None: kept).
+    While the SKU has a receipt's range pending (`ServeRecord`), the writer need not wait for its fold when that
+    backorder waits after the range's last, before and after the change: nothing it reads or changes is in the
+    range, whose backorders are allocated once folded."""
+
+    backorder_id: str
+    priority: int | None = None
+
+
 def record_serve(sku: str, location: str, rows: list[Waiting], served: list[Served], waiting_count: int,
                  now: datetime, cause: Cause) -> ServeRecord | None:
     """The record of what `serve` did to the head `rows` (in queue order) when those it served whole

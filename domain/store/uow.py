@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from types import TracebackType
@@ -115,7 +115,11 @@ class TortoiseUnitOfWork:
         self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
         # sku -> the end of its pending ranges, whose fold `lock_skus` deferred for an order appending to its queue
         self._deferred: dict[str, QueueKey] = {}
-        self._recorded: set[str] = set()  # the SKUs whose receipt's range this transaction recorded (`record_serve`)
+        # of those, the SKUs whose writer changes only a backorder behind the range (`lock_skus`' `behind`): their
+        # rows are loaded without the range's, which stays pending
+        self._behind: dict[str, QueueKey] = {}
+        # sku -> the range a receipt of this transaction recorded (`record_serve`), until folded
+        self._recorded: dict[str, m.ServeRecord] = {}
         self._committed = False
         self._holds_collector = False  # a long queue in memory: the cyclic collector waits until this ends
         self._tx: Transaction | None = None
@@ -196,7 +200,8 @@ class TortoiseUnitOfWork:
         assert self.conn is not None
         return bool(self.conn.capabilities.dialect == "postgres")
 
-    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = ()) -> None:
+    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = (),
+                        behind: Mapping[str, m.Behind] | None = None) -> None:
         """The SKUs locked, and any receipt of theirs still recorded as a range (`queue_serves`) folded into its
         rows first: what this writer reads and changes is then what the receipt left, and no serve's range moves
         (nobody reprioritises, cancels or joins in front of it while it is pending).
@@ -208,57 +213,72 @@ class TortoiseUnitOfWork:
         queue summarised past the range (`_load_for_append`: its counts already leave the range out, its ends read
         past it) and the new backorder sorting after the range's last (so the fold, which takes the first waiting
         in queue order up to that last, never reaches it). Otherwise, and before any read of that SKU's rows
-        (`_load_inventories`), the range is folded whole first, as for every other writer. So a pending range
-        never moves: nobody joins in front of it, and nothing in it is read or written but by the fold."""
+        (`_load_inventories`), the range is folded whole first, as for every other writer.
+
+        And except for those of `behind` (a writer that changes one backorder of the SKU: a cancel, a
+        reprioritisation, its preferences): when that backorder, read under the lock, waits in its row after the
+        range's end in queue order, before and after the change (`m.Behind`), the range is left pending and the
+        SKU's rows are loaded without the range's (`_load_inventories`): they are ALLOCATED once folded, so no
+        settle hands them units, places them, or re-projects them, and what the writer saves is what it would
+        save after the fold. So a pending range never moves: nobody joins in front of it, and nothing in it is
+        read or written but by the fold (`save_inventory` checks what a writer behind it saves)."""
         if not skus:
             return
         pending = await self._lock(skus)
-        later = set(appending)
-        for sku in pending:
+        later, wanted = set(appending), behind or {}
+        for sku, end in pending.items():
             if sku in later:
-                end = await self._pending_end(sku)
-                if end is not None:
-                    self._deferred[sku] = end
-                else:  # folded meanwhile by the background fold: nothing pending to join behind
-                    self._deferred.pop(sku, None)
+                self._deferred[sku] = end
+            elif sku in wanted and await self._sorts_behind(sku, wanted[sku], end):
+                self._deferred[sku] = self._behind[sku] = end
             else:
                 await self.fold_serves(sku, None, locked=True)
                 self._deferred.pop(sku, None)
+                self._behind.pop(sku, None)
 
-    async def _pending_end(self, sku: str) -> QueueKey | None:
-        """The queue key of the last backorder the SKU's pending ranges cover (each a head of the queue)."""
-        rows = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).using_db(self.conn).values_list(
-            "last_priority", "last_ordered_at", "last_id")
-        keys = [(p, mapping.as_datetime(at), i) for p, at, i in rows]
-        return max(keys, key=lambda k: (-k[0], k[1], k[2].encode())) if keys else None
+    async def _sorts_behind(self, sku: str, behind: m.Behind, end: QueueKey) -> bool:
+        """Whether `behind`'s backorder (read under the SKU's lock) waits in its row after `end` in queue order, and
+        would still with its new agent priority."""
+        rows = await t.Backorder.filter(id=behind.backorder_id, sku=sku, status__in=WAITING).using_db(
+            self.conn).values_list("priority_override", "ordered_at")
+        if not rows:
+            return False
+        priority, ordered_at = rows[0]
+        last = _queue_order_key(end)
+        keys = [priority] if behind.priority is None else [priority, behind.priority]
+        return all(_queue_order_key((p, mapping.as_datetime(ordered_at), behind.backorder_id)) > last for p in keys)
 
     async def _fold_deferred(self, skus: Sequence[str]) -> None:
-        """Fold, whole, the deferred ranges (`lock_skus`) of those of `skus` whose rows are about to be read."""
-        for sku in [sku for sku in skus if sku in self._deferred]:
+        """Fold, whole, the deferred ranges (`lock_skus`) of those of `skus` whose rows are about to be read (but for
+        a writer behind the range: its rows are read without the range's)."""
+        for sku in [sku for sku in skus if sku in self._deferred and sku not in self._behind]:
             await self.fold_serves(sku, None, locked=True)
             del self._deferred[sku]
 
-    async def _lock(self, skus: Sequence[str]) -> list[str]:
+    async def _lock(self, skus: Sequence[str]) -> dict[str, QueueKey]:
         """Lock `skus` (PostgreSQL: their product rows; SQLite: the transaction's write lock does it) and say which
-        of them have receipts not yet folded, in the same statement."""
+        of them have receipts not yet folded, with the key of the last backorder their ranges cover (each a head of
+        the queue). Read once the lock is held: on PostgreSQL a statement that waited for the lock still reads
+        other tables as they were when it began, so a range a receipt recorded (or the background fold finished)
+        meanwhile would be missed (or still seen) by a question asked in the locking statement itself."""
         assert self.conn is not None
         wanted = sorted(set(skus))
         self._locked.update(wanted)
-        pending = ('EXISTS (SELECT 1 FROM "queue_serves" AS s WHERE s."sku" = p."sku" '
-                   'AND s."folded_count" < s."served_count") AS "pending"')
         if self.is_postgres:
             # plain SQL: tortoise drops FOR UPDATE from values()/values_list() queries without a word
-            rows = await self.conn.execute_query_dict(
-                f'SELECT p."sku", {pending} FROM "products" AS p WHERE p."sku" = ANY($1::text[]) '
-                f'ORDER BY {_P_SKU} FOR UPDATE OF p', [wanted])
-            return [row["sku"] for row in rows if row["pending"]]
-        found: list[str] = []
+            await self.conn.execute_query(
+                f'SELECT p."sku" FROM "products" AS p WHERE p."sku" = ANY($1::text[]) ORDER BY {_P_SKU} '
+                'FOR UPDATE OF p', [wanted])
+        ends: dict[str, QueueKey] = {}
         for start in range(0, len(wanted), 500):  # SQLite allows so many parameters in one statement
             chunk = wanted[start:start + 500]
-            found.extend(sku for (sku,) in (await self.conn.execute_query(
-                'SELECT DISTINCT "sku" FROM "queue_serves" WHERE "folded_count" < "served_count" AND "sku" IN '
-                f'({", ".join("?" * len(chunk))})', chunk))[1])
-        return found
+            rows = await t.QueueServe.filter(sku__in=chunk, folded_count__lt=F("served_count")).using_db(
+                self.conn).values_list("sku", "last_priority", "last_ordered_at", "last_id")
+            for sku, priority, ordered_at, last_id in rows:
+                key = (priority, mapping.as_datetime(ordered_at), last_id)
+                if sku not in ends or _queue_order_key(key) > _queue_order_key(ends[sku]):
+                    ends[sku] = key
+        return ends
 
     # -- the SKU aggregate --------------------------------------------------------------------
     async def inventory(self, sku: str) -> m.SkuInventory:
@@ -379,11 +399,11 @@ class TortoiseUnitOfWork:
             self._queue_counts[product_row["sku"]] = (product_row["waiting_count"], product_row["waiting_units"])
             self._projections[product_row["sku"]] = product_row["eta_projection"]
             self._origins[product_row["sku"]] = product_row["place_origin"] or 0
-            if whole_queue:
+            if whole_queue:  # every waiting row (a writer behind a pending range: every one the range leaves)
                 self._places_whole.add(product_row["sku"])
             else:
                 self._places_whole.discard(product_row["sku"])
-            if whole_queue and statuses is ACTIVE:
+            if whole_queue and statuses is ACTIVE and product_row["sku"] not in self._behind:
                 self._whole.add(product_row["sku"])
             else:
                 self._whole.discard(product_row["sku"])
@@ -398,11 +418,17 @@ class TortoiseUnitOfWork:
         n = len(found)
         width = n + max(len(statuses), len(OPEN_PO))
         marks = [f"${i}" for i in range(1, width + 1)] if self.is_postgres else ["?"] * width
+        # a SKU whose writer stays behind its pending range (`lock_skus`): its rows without the range's
+        behind = [sku for sku in found if sku in self._behind] if whole_queue else []
+        rest = [sku for sku in found if sku not in behind]
+        r = len(rest)
         rows = await self.conn.execute_query_dict(
-            f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:n])}) '
-            f'AND "status" IN ({", ".join(marks[n:n + len(statuses)])})'
-            + (f' AND {_WAITING_ROWS}' if list(statuses) == WAITING else ''), [*found, *statuses]) \
-            if whole_queue else []
+            f'SELECT * FROM "backorders" WHERE "sku" IN ({", ".join(marks[:r])}) '
+            f'AND "status" IN ({", ".join(marks[r:r + len(statuses)])})'
+            + (f' AND {_WAITING_ROWS}' if list(statuses) == WAITING else ''), [*rest, *statuses]) \
+            if whole_queue and rest else []
+        for sku in behind:
+            rows.extend(await self._rows_behind(sku, self._behind[sku], statuses))
         queues: dict[str, list[m.Backorder]] = defaultdict(list)
         for count, raw in enumerate(rows, 1):
             if count % YIELD_EVERY == 0:
@@ -451,6 +477,31 @@ class TortoiseUnitOfWork:
             if stored is not None:
                 self._inventories[sku].stored_steps, self._inventories[sku].stored_origin = stored
 
+    async def _rows_behind(self, sku: str, end: QueueKey, statuses: Sequence[str]) -> list[dict[str, Any]]:
+        """The SKU's rows of `statuses` but those of its pending range (`lock_skus`' `behind`): the waiting ones
+        after `end` in queue order (the queue-order index, migration 0027, from the range's end on), and the others
+        (allocated: folded ones of the range among them, as they are)."""
+        assert self.conn is not None
+        priority, ordered_at, last_id = end
+        postgres = self.is_postgres
+        by_id = self._text_key("id")
+        last = ':last_id::text COLLATE "C"' if postgres else ":last_id"
+        others = [s for s in statuses if s not in WAITING]
+        found: list[dict[str, Any]] = []
+        if others:
+            listed = ", ".join(f"'{m.BackorderStatus(s).value}'" for s in others)  # the domain's own names
+            sql, values = _named(f'SELECT * FROM "backorders" WHERE "sku" = :sku AND "status" IN ({listed})',
+                                 {"sku": sku}, postgres=postgres)
+            found.extend(await self.conn.execute_query_dict(sql, values))
+        if any(s in WAITING for s in statuses):
+            sql, values = _named(
+                f'SELECT * FROM "backorders" WHERE "sku" = :sku AND {_WAITING_ROWS} AND ("priority_override" < '
+                ':priority OR ("priority_override" = :priority AND ("ordered_at" > :ordered_at OR '
+                f'("ordered_at" = :ordered_at AND {by_id} > {last}))))',
+                {"sku": sku, "priority": priority, "ordered_at": ordered_at, "last_id": last_id}, postgres=postgres)
+            found.extend(row for row in await self.conn.execute_query_dict(sql, values) if row["status"] in statuses)
+        return found
+
     async def summarised_inventories(self, skus: Sequence[str], at_least: int = 0) -> dict[str, m.SkuInventory]:
         """The aggregates of those of `skus` with at least `at_least` backorders waiting, their queues not loaded
         (`queue` empty, `ahead` counting it), in the same few statements as `load_inventories` (and one that
@@ -478,6 +529,7 @@ class TortoiseUnitOfWork:
         statement: the SKU's demand index (`demand_to`, counted from `inventory.stored_origin`), which its stored
         projection vouches for, and its dated ones."""
         assert self.conn is not None
+        await self._fold_before_rows(inventory.sku)
         origin = inventory.stored_origin
         assert origin is not None, "a slice is read by the demand index its stored projection vouches for"
         params: list[Any] = []
@@ -521,7 +573,19 @@ class TortoiseUnitOfWork:
         return f"${n}" if self.is_postgres else "?"
 
     # -- the head of a long first-come-first-served queue, served from its rows (domain.model.head) ---------
+    async def _fold_before_rows(self, sku: str) -> None:
+        """Before the SKU's rows are read other than by `_load_inventories` (the head of its queue, a slice by
+        demand): any range of its still pending in this transaction (deferred by `lock_skus`, or recorded by a
+        receipt of this transaction) folded whole first, so that no read takes the range's rows for waiting ones
+        (a second receipt would serve them again)."""
+        if sku in self._deferred or sku in self._recorded:
+            await self.fold_serves(sku, None, locked=True)
+            self._deferred.pop(sku, None)
+            self._behind.pop(sku, None)
+            self._recorded.pop(sku, None)
+
     async def queue_head(self, sku: str, at_least: int) -> m.SkuInventory | None:
+        await self._fold_before_rows(sku)
         rows = await t.Product.filter(sku=sku).values_list("waiting_count", flat=True)
         if not rows or rows[0] is None or rows[0] < at_least:
             return None
@@ -540,6 +604,7 @@ class TortoiseUnitOfWork:
         `limit` of those rows, read by index (`_next_in_line`) instead. With `origin` (the SKU's projection kept),
         the same rows as an index range of the demand index (`_reached_by_demand`): no sum over the queue."""
         assert self.conn is not None
+        await self._fold_before_rows(sku)
         if limit is not None:
             return await self._next_in_line(sku, units, limit)
         self._hold_collector(min(units, self._queue_counts.get(sku, (None, None))[0] or 0))
@@ -666,7 +731,7 @@ class TortoiseUnitOfWork:
                 self._rest_follows[sku] = followed[0].allocated
         else:  # the range served whole, recorded (`record_serve`); its rows are folded in afterwards (`fold_serves`)
             assert record.sku == sku and record.folded == 0
-            if sku not in self._recorded:
+            if self._recorded.get(sku) != record:  # recorded by the use case already (for its event's id), or now
                 await self.record_serve(record)
             await self._load_behind(sku, record.count)
         rest = self._inventories.get(sku)
@@ -676,6 +741,11 @@ class TortoiseUnitOfWork:
     async def record_serve(self, record: m.ServeRecord) -> int:
         self._require_lock(record.sku)
         assert record.folded == 0
+        if record.sku in self._recorded:
+            # two ranges of one SKU pending at once: the second would begin where the first does (its rows still
+            # waiting), serving them twice. `queue_head` folds the first before a second receipt reads the head
+            raise Conflict(f"{record.sku}: a receipt's range is still pending in this transaction; fold it first",
+                           code=ErrorCode.CONFLICT)
         priority, ordered_at, last_id = record.last
         row = await t.QueueServe.create(
             sku=record.sku, location=record.location, served_at=record.served_at, cause=record.cause.kind.value,
@@ -683,7 +753,7 @@ class TortoiseUnitOfWork:
             served_count=record.count, served_units=record.units, last_priority=priority,
             last_ordered_at=ordered_at, last_id=last_id, folded_count=0, place_origin=await self._origin(record.sku),
             using_db=self.conn)
-        self._recorded.add(record.sku)
+        self._recorded[record.sku] = record
         return int(row.id)
 
     async def _origin(self, sku: str) -> int:
@@ -903,6 +973,13 @@ class TortoiseUnitOfWork:
     async def save_inventory(self, inventory: m.SkuInventory) -> None:
         sku = inventory.sku
         self._require_lock(sku)
+        end = self._behind.get(sku)
+        if end is not None and (inventory.created or any(
+                b.waiting_quantity > 0 and _queue_order_key(b) <= _queue_order_key(end)
+                for b in inventory.queue.values())):
+            # the fold takes the first waiting in queue order up to the range's end: a row saved waiting in front
+            # of it would be taken into the range (`lock_skus`' `behind` let a writer through that moves one there)
+            raise AssertionError(f"{sku}: a backorder saved waiting in front of a pending range's end")
         kept = await self._kept_projection(inventory)
         await self._save_stock(inventory)
         origin = await self._moved_origin(inventory)

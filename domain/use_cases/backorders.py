@@ -8,7 +8,7 @@ from domain.causes import Actor, Cause, CauseKind, RequestedBy
 from domain.commands import AllocationPreviewLine
 from domain.errors import ErrorCode, InvalidState, SubstituteError
 from domain.limits import MAX_TEXT_LENGTH, check_text
-from domain.model import Backorder, OrderLine, SkuInventory, check_sku, new_id
+from domain.model import Backorder, Behind, OrderLine, SkuInventory, check_sku, new_id
 from domain.ports import UnitOfWork
 from domain.pricing import substitute_price
 from domain.use_cases.shared import Deps, get_backorder, in_queue, save, watch
@@ -22,7 +22,8 @@ async def cancel_backorder(deps: Deps, backorder_id: str, quantity: int | None =
     reason = check_text(reason, "reason", max_length=MAX_TEXT_LENGTH, multiline=True, what="a reason")
     async with deps.uow() as uow:
         backorder = await get_backorder(uow, backorder_id)
-        await uow.lock_skus([backorder.sku])
+        # behind a receipt's range still pending, the cancel does not wait for its fold (`lock_skus`)
+        await uow.lock_skus([backorder.sku], behind={backorder.sku: Behind(backorder_id)})
         inventory = await uow.inventory(backorder.sku)
         backorder = in_queue(inventory, backorder_id)
         inventory.cancel(backorder, quantity, now, by=by, reason=reason.strip(), requested_by=requested_by)
@@ -122,7 +123,8 @@ async def _reprioritization(deps: Deps, uow: UnitOfWork, backorder_id: str, prio
     """An agent's override of the queue: the one change both reprioritize_backorder and its preview run."""
     now = deps.clock.now()
     backorder = await get_backorder(uow, backorder_id)
-    await uow.lock_skus([backorder.sku])
+    # behind a receipt's range still pending, before and after, it does not wait for its fold (`lock_skus`)
+    await uow.lock_skus([backorder.sku], behind={backorder.sku: Behind(backorder_id, priority)})
     inventory = await uow.inventory(backorder.sku)
     backorder = in_queue(inventory, backorder_id)
     lines = watch(inventory, now.date(), preview)

@@ -15,7 +15,7 @@ from domain import events as ev
 from domain.causes import Actor, Cause, CauseKind
 from domain.customers import AUDITED, NotificationPreferences, agent_may_change, preference_changes
 from domain.errors import ErrorCode, InvalidInput, NotFound, SubstituteError
-from domain.model import Backorder, Order, OrderLine, SkuInventory, check_email, check_sku, new_id
+from domain.model import Backorder, Behind, Order, OrderLine, SkuInventory, check_email, check_sku, new_id
 from domain.ports import UnitOfWork
 from domain.preferences import (
     KEEP,
@@ -46,7 +46,8 @@ async def set_backorder_preferences(deps: Deps, backorder_id: str, *, cancel_if_
         product = await uow.get_product(backorder.sku)
         extra = product.substitutes if product is not None and substitutes and substitutes.automatic else []
         locked = {backorder.sku, *extra}
-        await uow.lock_skus(sorted(locked))
+        # behind a receipt's range still pending, it does not wait for its fold (`lock_skus`)
+        await uow.lock_skus(sorted(locked), behind={backorder.sku: Behind(backorder_id)})
         original = await uow.inventory(backorder.sku)
         backorder = in_queue(original, backorder_id)
         latest = backorder.cancel_if_not_by

@@ -347,3 +347,54 @@ async def test_goodwill_racing_a_cancel_or_a_receipt_is_never_recorded_on_a_clos
         last_status = max(i for i, kind in enumerate(kinds) if kind == "STATUS")
         assert kinds.index("GOODWILL") < last_status, kinds
     assert not isinstance(outcomes[1], BaseException), outcomes[1]
+
+
+@pytest.mark.parametrize("writer", ["cancel", "adjust"])
+async def test_a_writer_waiting_while_a_receipt_records_its_range_finds_the_range_pending(
+        db_url: str, bus: InProcessBus, sql: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch, writer: str):
+    """A writer's lock statement waits for the receipt's; on PostgreSQL it then still reads other tables as they
+    were when it began. Whether a range is pending, and where it ends, is read once the lock is held
+    (`TortoiseUnitOfWork._lock`): asked in the locking statement, the range the receipt recorded meanwhile was
+    not seen, and the writer read its backorders as still waiting."""
+    from domain import events as ev
+    from domain.use_cases import shared
+
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
+    monkeypatch.setattr(shared, "LEDGER_FROM", 1)
+    committing, release = asyncio.Event(), asyncio.Event()
+
+    async def held(conn: Any, events: Any) -> None:  # the receipt that records a range, held at its commit
+        if any(isinstance(e, ev.QueueServed) for e in events):
+            committing.set()
+            await release.wait()
+
+    async with open_database(f"{db_url}?minsize=1&maxsize={POOL}", apply_migrations=False):
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus, before_commit=[held]), fold_in_background=False)
+        await desk.upsert_product(ProductInput(sku=HOT, name=HOT, price=Decimal("9.00")))
+        # given ann and bob wait for 1 each and cy for 2
+        ids = []
+        for email, units in (("ann@example.com", 1), ("bob@example.com", 1), ("cy@example.com", 2)):
+            order = await desk.place_order(CustomerDetails(email), Channel.ONLINE, [LineRequest(HOT, units)])
+            ids.append(order.lines[0].backorder_id)
+        # when 3 units come (ann and bob served whole: a range; cy 1 of 2) and, while that receipt commits, a
+        # writer queues on the SKU's lock: cy cancels (her unit back to stock), or a unit found is counted in
+        receipt = asyncio.create_task(desk.receive_stock(HOT, 3))
+        await eventually(committing.is_set, what="the receipt reaches its commit")
+        other = asyncio.create_task(desk.cancel_backorder(ids[2]) if writer == "cancel"
+                                    else desk.adjust_stock(HOT, 1, "found one"))
+        await _waiting_on_locks(sql, 1)
+        release.set()
+        await receipt
+        await other
+        await desk.fold_pending_serves()
+    # then the range's two are allocated once, and the unit free goes to nobody else (cancel) or to cy (adjust)
+    rows = {r["id"]: r for r in await sql.fetch(
+        "SELECT id, status, allocated_quantity FROM backorders WHERE sku = $1", HOT)}
+    stock = await sql.fetchrow("SELECT on_hand, allocated FROM stock_levels WHERE sku = $1", HOT)
+    assert [(rows[i]["status"], rows[i]["allocated_quantity"]) for i in ids[:2]] == [("ALLOCATED", 1)] * 2
+    if writer == "cancel":
+        assert (rows[ids[2]]["status"], stock["on_hand"], stock["allocated"]) == ("CANCELLED", 3, 2)
+    else:
+        assert (rows[ids[2]]["status"], rows[ids[2]]["allocated_quantity"]) == ("ALLOCATED", 2)
+        assert (stock["on_hand"], stock["allocated"]) == (4, 4)
+    assert not await sql.fetchval("SELECT count(*) FROM queue_serves WHERE folded_count < served_count")

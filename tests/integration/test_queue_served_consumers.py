@@ -190,3 +190,37 @@ async def test_what_consumers_derive_from_a_range_is_what_the_per_backorder_even
 
     await asyncio.to_thread(explore)
     assert recorded and max(recorded) > 1  # ranges were recorded, some of several backorders
+
+
+async def test_a_range_recorded_beside_another_sku_staged_is_counted_once_the_receipt_is_put_away(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given a purchase order for two SKUs: HEAD's two waiting are served whole by it and recorded as a range, and
+    # LONG's four reach past a chunk of two, so its units are staged and put away a chunk a transaction after it
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
+    monkeypatch.setattr(shared, "LEDGER_FROM", 1)
+    monkeypatch.setattr(shared, "STAGE_CHUNK", 2)
+    monkeypatch.setattr(shared, "STAGE_ON_EVERY_STORE", True)
+    clock = FixedClock(START)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus(), before_commit=[ReceiptMetrics()]), clock,
+                         fold_in_background=False)
+    supplier = await desk.upsert_supplier(None, "Supplier", 10)
+    for sku, waiting in (("HEAD", 2), ("LONG", 4)):
+        await desk.upsert_product(ProductInput(sku=sku, name=sku, price=Decimal("1.00"), supplier_id=supplier.id))
+        for n in range(waiting):
+            clock.advance(timedelta(seconds=1))
+            await desk.place_order(CustomerDetails(CUSTOMERS[n % 3]), Channel.ONLINE, [LineRequest(sku, 1)])
+    po = await desk.create_purchase_order(supplier.id, START.date() + timedelta(days=9),
+                                          [LineRequest("HEAD", 2), LineRequest("LONG", 4)], number="PO-TWO")
+    served_before, observed_before = BACKORDERS_SERVED._sum.get(), _observed()
+    # when it is received
+    await desk.receive_purchase_order(po.id)
+    # then the receipt is observed once, counting the six it served: the range's two and the four put away
+    assert await t.QueueServe.filter(sku="HEAD").count() == 1 and not await t.StagedReceipt.all().count()
+    assert _observed() - observed_before == 1
+    assert BACKORDERS_SERVED._sum.get() - served_before == 6
+
+
+def _observed() -> float:
+    """How many receipts the metric has observed in this process."""
+    return sum(sample.value for metric in BACKORDERS_SERVED.collect() for sample in metric.samples
+               if sample.name.endswith("_count"))

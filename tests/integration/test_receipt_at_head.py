@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from domain import events as ev
 from domain.bus import InProcessBus
+from domain.causes import RequestedBy
 from domain.clock import FixedClock
 from domain.errors import DomainError, InvalidInput
 from domain.model import Channel
@@ -54,6 +55,7 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
                     first: int, received: int, inbound: int, elsewhere: bool, by_po: bool,
                     then: str = "fold") -> dict[str, Any]:
     clock.set(START)
+    writer_of[sku] = then
     supplier = await desk.upsert_supplier(None, f"Supplier {sku}", 10)
     await desk.upsert_product(ProductInput(sku=sku, name="Lamp", price=Decimal("1.00"), supplier_id=supplier.id))
     arriving = None
@@ -103,15 +105,29 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
             numbers.append(order.number)
             left_by_order[sku] = await _pending(sku)
             await desk.fold_pending_serves()  # then the worker's round folds what the order left
-        elif then in ("cancel", "reprioritize"):
+        elif then in ("cancel", "reprioritize") or then.endswith(" behind"):
             try:
                 if then == "cancel":  # or a customer cancels the first of the queue (served whole, or in part)
                     await desk.cancel_backorder(ids[0], by="customer")
-                else:  # or an agent puts the last of the queue first
+                elif then == "reprioritize":  # or an agent puts the last of the queue first
                     await desk.reprioritize_backorder(ids[-1], 9, "test", "agent Sam")
+                # or a writer changes the last of the queue (behind a pending range when it still waits after its
+                # end: then the range is left pending, `lock_skus`' `behind`)
+                elif then == "cancel behind":  # cancelled whole
+                    await desk.cancel_backorder(ids[-1], by="customer")
+                elif then == "cancel part behind":  # one unit of it (refused when it has only one)
+                    await desk.cancel_backorder(ids[-1], 1, by="agent Sam", reason="fewer",
+                                                requested_by=RequestedBy.CUSTOMER)
+                elif then == "reprioritize behind":  # put last by an agent (behind the range, or not: folded)
+                    await desk.reprioritize_backorder(ids[-1], -5, "test", "agent Sam")
+                else:  # "preferences behind": a date it keeps (refused when its ETA already misses it)
+                    await desk.set_backorder_preferences(ids[-1], cancel_if_not_by=START.date() + timedelta(days=30))
             except DomainError:  # e.g. cancelled already by its date: refused alike on every path, and a refused
                 # writer changes nothing, its fold included (rolled back with it): the worker's round folds it
                 await desk.fold_pending_serves()
+            if then.endswith(" behind"):
+                left_by_writer[sku] = await _pending(sku)
+                await desk.fold_pending_serves()  # then the worker's round folds what the writer left
         assert not await _pending(sku), "folded"
         published = []
         while not stream.queue.empty():
@@ -145,8 +161,11 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
     return texts
 
 
+BEHIND = ("cancel behind", "cancel part behind", "reprioritize behind", "preferences behind")
+writer_of: dict[str, str] = {}  # SKU -> what came after its receipt
 pending: dict[str, int] = {}  # SKU -> backorders its receipt left recorded as a range, not yet folded
 left_by_order: dict[str, int] = {}  # SKU -> backorders of its range still pending after the next order
+left_by_writer: dict[str, int] = {}  # SKU -> the same after a writer of a backorder behind it
 
 
 async def _pending(sku: str) -> int:
@@ -181,7 +200,7 @@ def _explore(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProces
 
     @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(queues, st.integers(0, 6), st.integers(1, 30), st.sampled_from([0, 0, 5, 40]), st.booleans(),
-           st.booleans(), st.sampled_from(["fold", "background", "order", "cancel", "reprioritize"]),
+           st.booleans(), st.sampled_from(["fold", "background", "order", "cancel", "reprioritize", *BEHIND]),
            st.integers(1, 3))
     # CI found it: the cancel refused (the backorder cancelled by its date at the receipt) rolled its fold back
     @example(queue=[(3, 0, "a", 8), (1, 7, "a", None), (2, 7, "a", None)], first=0, received=1, inbound=5,
@@ -192,6 +211,21 @@ def _explore(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProces
     # and one that cannot: the range ends with a backorder an agent put behind (-2), which the new one goes before
     @example(queue=[(1, -2, "a", None), (1, 0, "c", None)], first=0, received=2, inbound=5, elsewhere=False,
              by_po=False, then="order", chunk=1)
+    # each writer behind a pending range: the queue's last waits after the range's end (6 units, 5 received)
+    @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (3, 0, "c", None)], first=0, received=3, inbound=5,
+             elsewhere=False, by_po=False, then="cancel behind", chunk=1)
+    @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (3, 0, "c", None)], first=0, received=3, inbound=5,
+             elsewhere=False, by_po=False, then="cancel part behind", chunk=1)
+    @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (3, 0, "c", None)], first=0, received=3, inbound=5,
+             elsewhere=False, by_po=False, then="reprioritize behind", chunk=1)
+    @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (3, 0, "c", None)], first=0, received=3, inbound=5,
+             elsewhere=False, by_po=False, then="preferences behind", chunk=1)
+    # and one behind the range put in front of it: folded first
+    @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (3, 0, "c", None)], first=0, received=3, inbound=5,
+             elsewhere=False, by_po=False, then="reprioritize", chunk=1)
+    # and one served in part: a cancel behind the range gives its units to the next in line
+    @example(queue=[(1, 0, "a", None), (3, 0, "b", None), (2, 0, "c", None)], first=0, received=2, inbound=0,
+             elsewhere=False, by_po=False, then="cancel part behind", chunk=1)
     def check(queue: list[Any], first: int, received: int, inbound: int, elsewhere: bool, by_po: bool,
               then: str, chunk: int) -> None:
         asyncio.run_coroutine_threadsafe(
@@ -232,3 +266,6 @@ async def test_serving_the_head_from_rows_leaves_what_settling_the_whole_queue_l
     assert staged_skus and all(sku.startswith("STAGED") for sku in staged_skus)  # receipts were staged
     assert any(pending[sku] for sku in pending if sku.startswith("LEDGER"))  # and ranges were left to fold
     assert any(left_by_order[sku] for sku in left_by_order if sku.startswith("LEDGER"))  # orders joined behind them
+    # and each writer behind a range left it pending
+    assert {then for sku, then in writer_of.items() if sku.startswith("LEDGER") and left_by_writer.get(sku)} \
+        == set(BEHIND)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
@@ -24,6 +24,7 @@ from domain.events import Event
 from domain.locations import Location, LocationUse
 from domain.model import (
     Backorder,
+    Behind,
     Customer,
     Order,
     Product,
@@ -83,7 +84,8 @@ class InMemoryUnitOfWork:
     ) -> None:
         return None  # without commit() the working copy is simply dropped
 
-    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = ()) -> None:
+    async def lock_skus(self, skus: Sequence[str], *, appending: Sequence[str] = (),
+                        behind: Mapping[str, Behind] | None = None) -> None:
         self._locked.update(skus)  # one unit of work at a time here: only the bookkeeping the store checks
 
     async def queue_head(self, sku: str, at_least: int) -> SkuInventory | None:
