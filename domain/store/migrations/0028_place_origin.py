@@ -13,7 +13,8 @@ the range's recorded origin. The origin is a
 scalar subquery per row of the SKU's product (its primary key): filters on the other columns still reach the
 table's indexes through the views.
 
-The views name every column of `backorders`: a migration that adds one recreates them (a test compares them).
+The views name every column of `backorders`: a migration that adds one recreates them, `backorders_placed` too
+(tests/integration/test_backorders_now.py compares them).
 Frozen here as of this migration."""
 
 import importlib
