@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,7 +30,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
-from api.context import Context, Loaders, PortalSession, Principal
+from api.context import Caller, Context, Loaders, PortalSession, Principal
 from api.export import download_endpoint
 from api.http_limits import BodyLimit
 from api.live import LiveUpdates
@@ -46,9 +47,9 @@ from api.websocket import LiveTransportWSHandler
 from domain.bus import EventBus, InProcessBus
 from domain.clock import Clock
 from domain.services import BackorderDesk
-from domain.store import queries
+from domain.store import current, queries
 from domain.store.db import open_database, ping_database
-from domain.store.tokens import verify_token
+from domain.store.tokens import TokenInfo, find_token, record_use, verify_token
 from domain.store.uow import TortoiseUnitOfWork
 from notifications.outbound_webhooks import WebhookDispatcher, WebhookRecorder
 from notifications.service import Notifications
@@ -105,20 +106,38 @@ class BackorderGraphQL(GraphQL):  # type: ignore[type-arg]
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         cookies_allowed = self._cookie_allowed(request)
         session_cookie = request.cookies.get(COOKIE) if cookies_allowed else None
-        principal = await authenticate(request.headers.get("authorization", ""))
         loaders = Loaders()
-        if principal is None and cookies_allowed and (request.cookies.get(STAFF_COOKIE) or session_cookie):
-            # an agent's console session first: an agent who opens a customer's portal link in the same
-            # browser stays an agent on the console (the portal page then asks to sign in)
-            now = self.state["desk"].clock.now()
-            # a request's loaders may keep what the session's read brought (the customer, their preferences); a
-            # websocket's context lives for hours, so it keeps none
-            principal = await staff_from_cookie(request.cookies.get(STAFF_COOKIE), now) \
-                or await customer_from_cookie(session_cookie, now, loaders if isinstance(request, Request) else None)
-        return Context(desk=self.state["desk"], settings=self.settings, bus=self.state["bus"],
-                       principal=principal, request=request, response=response, extras=self.state["extras"],
-                       session_cookie=session_cookie, cookies_allowed=cookies_allowed, loaders=loaders,
-                       live=self.state["live"])
+        context = Context(desk=self.state["desk"], settings=self.settings, bus=self.state["bus"],
+                          principal=None, request=request, response=response, extras=self.state["extras"],
+                          session_cookie=session_cookie, cookies_allowed=cookies_allowed, loaders=loaders,
+                          live=self.state["live"])
+
+        async def read(asking: current.Asking | None) -> tuple[Principal | None, Callable[[], Awaitable[Any]] | None]:
+            header = request.headers.get("authorization", "")
+            info = await find_token(_bearer(header), asking) if _bearer(header) else None
+            if info is not None:
+                # the use is recorded after the request's snapshot, which is read only
+                return _token_principal(info), functools.partial(record_use, info)
+            if cookies_allowed and (request.cookies.get(STAFF_COOKIE) or session_cookie):
+                # an agent's console session first: an agent who opens a customer's portal link in the same
+                # browser stays an agent on the console (the portal page then asks to sign in)
+                now = self.state["desk"].clock.now()
+                # a request's loaders may keep what the session's read brought (the customer, their preferences); a
+                # websocket's context lives for hours, so it keeps none
+                principal = await staff_from_cookie(request.cookies.get(STAFF_COOKIE), now) or \
+                    await customer_from_cookie(session_cookie, now, loaders if isinstance(request, Request) else None,
+                                               asking)
+                return principal, None
+            return None, None
+
+        if isinstance(request, Request):  # read when its operation runs: a query's in its snapshot
+            context.caller = Caller(read)
+        else:
+            principal, then = await read(None)
+            context.signed_in_as(principal)
+            if then is not None:
+                await then()
+        return context
 
     def _cookie_allowed(self, request: Request | WebSocket) -> bool:
         """CSRF: a session cookie only counts on requests from our own pages (same origin)."""
@@ -157,14 +176,22 @@ def _nesting(value: object) -> int:
     return deepest
 
 
+def _bearer(header: str) -> str:
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
+def _token_principal(info: TokenInfo) -> Principal:
+    return Principal(role=info.role, name=info.name, session=PortalSession.for_api_token(info.id))
+
+
 async def authenticate(header: str) -> Principal | None:
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    token = _bearer(header)
     if not token:
         return None
     info = await verify_token(token)
     if info is None:
         return None
-    return Principal(role=info.role, name=info.name, session=PortalSession.for_api_token(info.id))
+    return _token_principal(info)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, bus: EventBus | None = None,

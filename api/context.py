@@ -439,6 +439,38 @@ class Loaders:
         return _mapped(q.exchange_rates_by_pair)
 
 
+# who is calling, read (given the snapshot's question, or None outside a snapshot of its own), and what to do once the
+# request's snapshot ended (an API token's use recorded: a write), if anything
+ReadCaller = Callable[["current.Asking | None"],
+                      Awaitable["tuple[Principal | None, Callable[[], Awaitable[Any]] | None]"]]
+
+
+class Caller:
+    """Who an HTTP request comes from, read when its operation runs (api/schema/execution.py, `OneSnapshot`): a
+    query's as the first read of its snapshot, whose statement then also answers whether a receipt's range is pending
+    (domain.store.current), one statement where the check was one more. Read once a request (a batch's operations
+    share it); the writes the read asks for wait for `settle`, after the snapshot (read only)."""
+
+    def __init__(self, read: ReadCaller) -> None:
+        self._read = read
+        self._lock = asyncio.Lock()
+        self._done = False
+        self._then: Callable[[], Awaitable[Any]] | None = None
+
+    async def identify(self, context: Context, asking: current.Asking | None) -> None:
+        async with self._lock:
+            if self._done:
+                return
+            principal, self._then = await self._read(asking)
+            context.signed_in_as(principal)
+            self._done = True
+
+    async def settle(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            await then()
+
+
 @dataclass
 class Context:
     desk: BackorderDesk
@@ -456,10 +488,17 @@ class Context:
     cookies_allowed: bool = True  # the request passed that same-origin check (signOut needs it too)
     live: Any = None  # api.live.LiveUpdates: the process's fan-out of live updates (subscriptions only)
 
+    # an HTTP request's caller, read when its operation runs (None once read, and for a websocket: read at once)
+    caller: Caller | None = None
+
     def __post_init__(self) -> None:
+        self.signed_in_as(self.principal)
+
+    def signed_in_as(self, principal: Principal | None) -> None:
+        self.principal = principal
         # a portal session expires by the desk's clock, the one tests move
-        if self.principal is not None and self.principal.session is not None:
-            self.principal.session.clock = self.desk.clock
+        if principal is not None and principal.session is not None:
+            principal.session.clock = self.desk.clock
 
     def forget_reads(self) -> None:
         """After a mutation: later reads of this request go to the database, not to what the loaders hold."""

@@ -15,6 +15,7 @@ from strawberry.types import Info
 from api import types as gt
 from api.context import Context, Loaders, PortalSession, Principal
 from api.settings import Settings
+from domain.store import current
 from domain.store import portal as store
 from domain.store import queries as q
 
@@ -94,13 +95,15 @@ async def _session_open(token: str, now: datetime) -> bool:
     return await store.find_session(token, now) is not None
 
 
-async def customer_from_cookie(cookie: str | None, now: datetime, loaders: Loaders | None = None) -> Principal | None:
+async def customer_from_cookie(cookie: str | None, now: datetime, loaders: Loaders | None = None,
+                               asking: current.Asking | None = None) -> Principal | None:
     """The customer whose session the cookie names. The principal re-checks the session before each live
     update, so a websocket opened with it stops receiving them once the customer signs out or it expires.
-    The same statement reads the customer and their preferences, primed into the request's `loaders`."""
+    The same statement reads the customer and their preferences, primed into the request's `loaders`, and given
+    `asking` (the first read of a query's snapshot) answers whether a receipt's range is pending."""
     if not cookie:
         return None
-    session = await store.find_signed_in(cookie, now)
+    session = await store.find_signed_in(cookie, now, asking)
     if session is None:
         return None
     if loaders is not None:

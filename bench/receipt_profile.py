@@ -12,7 +12,7 @@ keeps the SKU's projection and demand index, as the service has them; seed_queue
 receipt may find its range by the demand index. RECEIPT_RANGE_BY_DEMAND=0: it never does (`shared.RANGE_BY_DEMAND`:
 the running sum over the queue, as before 3 December), for before/after in one checkout. RECEIPT_UNITS: units
 received (default the queue's size: all of it served). RECEIPT_ORIGIN=1: places relative to the SKU's origin
-(`uow.ORIGIN_FROM` = 1, migration 0028; off in the service): the rows behind the served head are not rewritten.
+(`uow.ORIGIN_FROM` = 1, migration 0029; off in the service): the rows behind the served head are not rewritten.
 Prints the receipt's time and the process's peak RSS (ru_maxrss: seeding included).
 """
 
@@ -87,6 +87,7 @@ async def run(kind: str) -> None:
             from domain.use_cases import shared
 
             shared.LEDGER_FROM = 1  # readers see a pending range by themselves (domain.store.current)
+            _time_fan_out(shared, kind)
         await desk.upsert_product(ProductInput(sku="HOT", name="HOT", price=Decimal("1.00")))
         await desk.receive_stock("HOT", 1)
         await desk.adjust_stock("HOT", -1, "bench set-up")
@@ -131,6 +132,24 @@ async def run(kind: str) -> None:
 
 
 _told: list[Any] = []  # what the receipt published
+
+
+def _time_fan_out(shared: Any, kind: str) -> None:
+    """The fan-out after the receipt's commit (the outbox's customer parts and digests; the webhooks', none here, as
+    the bench has no endpoint) timed as the desk's background task runs it before the fold. Only where the checkout
+    tells ranges after the commit (`shared.tell_pending_serves`); before, the receipt's own time includes it."""
+    tell = getattr(shared, "tell_pending_serves", None)
+    if tell is None:
+        return
+
+    async def timed(*args: Any, **kwargs: Any) -> int:
+        start = time.perf_counter()
+        told = int(await tell(*args, **kwargs))
+        if told:
+            print(f"{kind} {QUEUE} fan-out: {told} range(s) told in {time.perf_counter() - start:.3f} s", flush=True)
+        return told
+
+    shared.tell_pending_serves = timed
 
 
 async def _read_back(kind: str, bus: Any) -> None:

@@ -134,6 +134,12 @@ class UnitOfWork(Protocol):
     async def skus_with_pending_serves(self) -> list[str]:
         """The SKUs with receipts recorded as ranges and not yet folded."""
 
+    async def tell_served(self) -> QueueServed | None:
+        """Tell the oldest receipt recorded as a range and not yet told to those told per backorder after its commit
+        (the outbox, the webhooks: their part of it written in this transaction), and mark it told here: committed
+        whole or not at all, and never told by two units of work. Returns its event; None when all are told. Either
+        side of its fold (`fold_serves`)."""
+
     async def summarised_inventories(self, skus: Sequence[str], at_least: int = 0) -> dict[str, SkuInventory]:
         """Aggregates of those of `skus` (after `lock_skus`) with at least `at_least` backorders waiting, their
         waiting queues not loaded, only counted (`SkuInventory.ahead`), for re-projecting a slice of a long

@@ -88,13 +88,28 @@ class BackorderDesk:
         self._folding[sku] = asyncio.get_running_loop().create_task(self._fold(sku), name=f"fold-{sku}")
 
     async def _fold(self, sku: str) -> None:
+        await self._tell()  # first: the customers and integrations are told before the rows are folded
         try:
             await shared.fold_pending_serves(self._deps, [sku])
         except Exception:  # the worker's round or the SKU's next writer folds what is left
             log.exception("folding the receipts recorded for %s failed; left to the next writer or round", sku)
 
+    async def _tell(self) -> int:
+        try:
+            return await shared.tell_pending_serves(self._deps)
+        except Exception:  # left untold, whole: the next receipt's fan-out or the worker's round tells it
+            log.exception("telling the receipts recorded as ranges failed; left to the next fan-out or round")
+            return 0
+
+    async def tell_pending_serves(self) -> int:
+        """Tell the outbox and the webhooks every receipt recorded as a range and not yet told, one a transaction
+        (what the desk does after each such receipt, in the background). Returns how many it told."""
+        return await shared.tell_pending_serves(self._deps)
+
     async def fold_pending_serves(self) -> list[str]:
-        """Fold every receipt recorded as a range and not yet folded (what a crash or a failed fold left)."""
+        """Tell every receipt recorded as a range and not yet told, then fold every one not yet folded (what a crash
+        or a failure left: the worker's round, and at start-up)."""
+        await self._tell()
         return await shared.fold_pending_serves(self._deps)
 
     async def put_away_staged_receipts(self) -> list[str]:

@@ -194,13 +194,20 @@ class WebhookRecorder:
         self.clock = clock or Clock()
 
     async def __call__(self, conn: Any, events: Sequence[ev.Event]) -> None:
-        if not any(isinstance(e, ev.QueueChanged | ev.QueueServed) or event_type(e) is not None for e in events):
+        # a receipt recorded as a range is told after its commit (`fan_out`), not read back in the receipt's time
+        if not any(isinstance(e, ev.QueueChanged) or event_type(e) is not None for e in events):
             return
         endpoints = await store.subscribed_endpoints(conn)
         if endpoints:  # the bodies made as they are written: a long queue's receipt has 300k events
-            # integrations are told per backorder, as always: a QueueChanged opened up into its events, a receipt
-            # recorded as a range read back from the rows it covers (this transaction's)
-            events = await opened(events, conn)
+            # integrations are told per backorder, as always: a QueueChanged opened up into its events
+            await store.record_deliveries(_deliveries(ev.expand(events), endpoints), self.clock.now(), conn)
+
+    async def fan_out(self, conn: Any, served: ev.QueueServed) -> None:
+        """A receipt recorded as a range, after its commit (`domain.store.uow.FanOut`): a delivery per backorder event
+        it stands for (read back from the rows it covers) and subscribed endpoint, in the fan-out's transaction."""
+        endpoints = await store.subscribed_endpoints(conn)
+        if endpoints:
+            events = await opened([served], conn)
             await store.record_deliveries(_deliveries(ev.expand(events), endpoints), self.clock.now(), conn)
 
 

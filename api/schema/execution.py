@@ -5,6 +5,7 @@ errors."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
@@ -185,14 +186,31 @@ def payload_of(result: ExecutionResult, executor: Any, settings: Settings) -> di
 class OneSnapshot(SchemaExtension):
     """A query's reads in one snapshot of the store, in which whether a receipt's served range is still pending was
     asked once (domain.store.current): the tables when none is, the views when one is; once a request, not once a
-    read. Mutations keep their own transactions; a subscription's events are read one by one as they come."""
+    read. The snapshot opens as soon as the operation is known to be a query (before validation, which asks who is
+    calling for introspection), and who is calling (an HTTP request's `Caller`) is its first read, whose statement
+    answers the question too: the session's or token's read was one statement a request already. Mutations keep
+    their own transactions (the caller read before them, outside any); a subscription's events are read one by one
+    as they come. The snapshot ends with the operation; what the caller's read left to write (a token's use) after."""
 
-    async def on_execute(self) -> AsyncIterator[None]:
-        if self.execution_context.operation_type is OperationType.QUERY:
-            async with current.snapshot():
-                yield
-        else:
+    async def on_operation(self) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as self._held:
             yield
+        caller = getattr(self.execution_context.context, "caller", None)
+        if caller is not None:
+            await caller.settle()
+
+    async def on_validate(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        caller = getattr(context, "caller", None)
+
+        async def identify(asking: current.Asking | None) -> None:
+            if caller is not None:
+                await caller.identify(context, asking)
+        if self.execution_context.operation_type is OperationType.QUERY:
+            await self._held.enter_async_context(current.snapshot(first=identify))
+        else:
+            await identify(None)
+        yield
 
 
 def extensions(settings: Settings) -> list[Any]:
@@ -202,6 +220,8 @@ def extensions(settings: Settings) -> list[Any]:
         # parsed and validated documents cached across requests: 5,000 browsers subscribing with the same
         # document after a restart cost one validation, not 5,000 (bench/subscriptions.py)
         lambda: ParserCache(maxsize=256),
+        # before the validation: a query's snapshot opens, and who is calling is read in it, before it asks
+        OneSnapshot,
         # depth, aliases and size in linear time, before graphql-core's rules (strawberry's limiters expanded
         # fragments exponentially: a fragment bomb froze the server); introspection for staff
         lambda: LimitedValidation(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases,
@@ -210,6 +230,5 @@ def extensions(settings: Settings) -> list[Any]:
     ]
     if not settings.development:
         made.append(lambda: QuietMaskErrors(should_mask_error=should_mask, error_message="Unexpected error."))
-    made.append(OneSnapshot)
     made.append(GraphQLMetrics)  # innermost: it counts errors by code before they are masked
     return made

@@ -169,6 +169,10 @@ class ServeRecord:
     units: int
     last: QueueKey
     folded: int = 0
+    # the first's key, and the covered backorders that had units already (id, allocated then): what the rows
+    # forget once folded, kept with the record so the receipt can be told from it after the commit (`QueueServed`)
+    first: QueueKey | None = None
+    partly: tuple[tuple[str, int], ...] = ()
 
     @property
     def pending(self) -> int:
@@ -201,8 +205,12 @@ def record_serve(sku: str, location: str, rows: list[Waiting], served: list[Serv
     last = rows[len(served) - 1]
     assert last.id == served[-1].id, "the backorders served whole are the head of the rows"
     units = sum(s.allocated_quantity - r.allocated_quantity for r, s in zip(rows, served, strict=False))
+    first = rows[0]
     return ServeRecord(sku, location, now, cause, waiting_count, len(served), units,
-                       (last.priority_override, last.ordered_at, last.id))
+                       (last.priority_override, last.ordered_at, last.id),
+                       first=(first.priority_override, first.ordered_at, first.id),
+                       partly=tuple((row.id, row.allocated_quantity) for row in rows[:len(served)]
+                                    if row.allocated_quantity))
 
 
 def fold(record: ServeRecord, rows: list[Waiting], policy: PriorityPolicy) -> list[Served]:

@@ -23,14 +23,21 @@ _PER_BACKORDER = (ev.BackorderAllocated, ev.BackorderStatusChanged, ev.EtaChange
 def range_event(record: ServeRecord, record_id: int, rows: Sequence[Waiting]) -> ev.QueueServed:
     """The event of the receipt `record` (stored as `record_id`) that served the first `record.count` of `rows`
     (the head of the queue it read, in queue order) whole."""
-    covered = rows[:record.count]
-    first = covered[0]
-    assert covered[-1].id == record.last[2], "the range ends where the record says"
+    first, last = rows[0], rows[record.count - 1]
+    assert last.id == record.last[2], "the range ends where the record says"
+    assert record.first == (first.priority_override, first.ordered_at, first.id), "and starts where it says"
+    return recorded_event(record, record_id)
+
+
+def recorded_event(record: ServeRecord, record_id: int) -> ev.QueueServed:
+    """The event of the receipt `record` (stored as `record_id`) made from the record alone, as `range_event` made it
+    from the rows at the receipt: what a fan-out after the receipt's commit tells (`ports.UnitOfWork.tell_served`)."""
+    if record.first is None:
+        raise ValueError(f"{record.sku}: receipt {record_id} was recorded without the key of its first backorder")
     return ev.QueueServed(
         occurred_at=record.served_at, sku=record.sku, location=record.location, cause=record.cause,
-        first=(first.priority_override, first.ordered_at, first.id), last=record.last, count=record.count,
-        units=record.units, waiting_count=record.waiting_count, record_id=record_id,
-        partly=tuple((row.id, row.allocated_quantity) for row in covered if row.allocated_quantity))
+        first=record.first, last=record.last, count=record.count, units=record.units,
+        waiting_count=record.waiting_count, record_id=record_id, partly=record.partly)
 
 
 def instead_of_covered(events: Sequence[ev.Event], served: ev.QueueServed, ids: Collection[str]) -> list[ev.Event]:

@@ -37,12 +37,28 @@ _pending: ContextVar[bool | None] = ContextVar("backorders_pending", default=Non
 # In a snapshot: the context it was opened in (a task started in the snapshot shares its transaction otherwise)
 _outside: ContextVar[contextvars.Context | None] = ContextVar("backorders_outside_snapshot", default=None)
 
-PENDING = 'SELECT EXISTS (SELECT 1 FROM "queue_serves" WHERE "folded_count" < "served_count") AS "pending"'
+# the snapshot's question: is any range pending? As a column, for the snapshot's first statement to carry (`Asking`)
+QUESTION = 'EXISTS (SELECT 1 FROM "queue_serves" WHERE "folded_count" < "served_count")'
+PENDING = f'SELECT {QUESTION} AS "pending"'
+
+
+class Asking:
+    """The snapshot's question whether a range is pending, offered to the statement it makes first (a request's
+    session or token read): that statement selects `QUESTION` as a column of its one row and hands the value to
+    `answer`; a statement is spared a request. Unanswered, the snapshot asks on its own (`PENDING`)."""
+
+    column = QUESTION
+
+    def __init__(self) -> None:
+        self.answered: bool | None = None
+
+    def answer(self, pending: object) -> None:
+        self.answered = bool(pending)
 
 
 def backorders() -> str:
     """The backorders as readers see them, as quoted SQL for a FROM or JOIN: their places shown, counted from their
-    SKU's origin (`products.place_origin`, migration 0028), whichever of the two it names."""
+    SKU's origin (`products.place_origin`, migration 0029), whichever of the two it names."""
     return '"backorders_placed"' if _pending.get() is False else '"backorders_now"'
 
 
@@ -57,22 +73,33 @@ def nothing_pending() -> bool:
 
 
 @asynccontextmanager
-async def snapshot() -> AsyncIterator[None]:
+async def snapshot(first: Callable[[Asking | None], Awaitable[None]] | None = None) -> AsyncIterator[None]:
     """The reads in this block see one snapshot, in which whether any range is pending was asked first. Inside a
     snapshot already, or inside a writer's transaction (which must not be made read-only), it adds nothing: the
-    statements there read as the enclosing one decided (a writer's: the views)."""
+    statements there read as the enclosing one decided (a writer's: the views).
+
+    `first`, when given, is the snapshot's first read (read only), before any reader of the backorders: handed an
+    `Asking`, its statement may answer the question too (it is then the snapshot's first statement, so the answer
+    holds for the whole snapshot); handed None (no snapshot of its own here), it just reads."""
     from domain.store import models as t
     from domain.store.transactions import Transaction
 
     if _pending.get() is not None or isinstance(t.Order._meta.db, TransactionalDBClient):
+        if first is not None:
+            await first(None)
         yield
         return
     # PostgreSQL: REPEATABLE READ, READ ONLY (one snapshot for the check and every read after it; nothing here can
     # write by mistake); SQLite: its read transaction
     outside = contextvars.copy_context()
     async with Transaction(snapshot=True) as conn:
-        [row] = await conn.execute_query_dict(PENDING)
-        token, was = _pending.set(bool(row["pending"])), _outside.set(outside)
+        asking = Asking()
+        if first is not None:
+            await first(asking)
+        if asking.answered is None:
+            [row] = await conn.execute_query_dict(PENDING)
+            asking.answer(row["pending"])
+        token, was = _pending.set(asking.answered), _outside.set(outside)
         try:
             yield
         finally:

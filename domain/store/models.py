@@ -48,7 +48,7 @@ class Product(Model):
     # written by the save that made it so; a trigger on "backorders" empties it when any row of the queue changes
     # (migration 0018), so a PO change re-projects only the slice it moves without reading the queue to check
     eta_projection = fields.TextField(null=True)
-    # what the stored places of the SKU's waiting backorders count from (migration 0028): the place shown is
+    # what the stored places of the SKU's waiting backorders count from (migration 0029): the place shown is
     # `backorders.queue_position` less this, so a receipt that serves the head moves it instead of every row behind
     place_origin = fields.IntField(default=0, db_default=0)
 
@@ -333,7 +333,15 @@ class QueueServe(Model):
     last_ordered_at = fields.DatetimeField()
     last_id = fields.CharField(max_length=32)
     folded_count = fields.IntField(default=0)
-    # the SKU's place origin when it was served (migration 0028): the place each covered backorder's reason names is
+    # what the rows do not say once folded (migration 0028): the first's key, the covered backorders that had units
+    # already (JSON [[id, allocated then], ...]); and whether the receipt was told to the outbox and the webhooks,
+    # after its commit, by a fan-out of its own (`TortoiseUnitOfWork.tell_served`)
+    first_priority = fields.IntField(null=True)
+    first_ordered_at = fields.DatetimeField(null=True)
+    first_id = fields.CharField(max_length=32, null=True)
+    partly = fields.TextField(default="[]", db_default="[]")
+    told = fields.BooleanField(default=False, db_default=False)
+    # the SKU's place origin when it was served (migration 0029): the place each covered backorder's reason names is
     # its stored place less this (the receipt moves the SKU's origin past the range)
     place_origin = fields.IntField(default=0, db_default=0)
 

@@ -22,7 +22,7 @@ from domain.customers import ChannelConsent, NotificationPreferences, Preference
 from domain.errors import ErrorCode, InvalidInput
 from domain.model import new_id
 from domain.preferences import SubstituteConsent
-from domain.store import mapping, tokens
+from domain.store import current, mapping, tokens
 
 
 class CustomerPreferences(Model):
@@ -319,26 +319,30 @@ class SignedIn:
     preferences: NotificationPreferences
 
 
-async def find_signed_in(token: str, now: datetime) -> SignedIn | None:
+async def find_signed_in(token: str, now: datetime, asking: current.Asking | None = None) -> SignedIn | None:
     """`find_session`, the customer and their preferences in one statement: the portal's page asks for all three
-    on every request (bench/portal_query.py)."""
+    on every request (bench/portal_query.py). Given `asking` (the first read of a request's snapshot), the same
+    statement answers whether a receipt's range is pending (domain.store.current): one row whatever the session."""
     if not token or len(token) > 100:
         return None
     db = PortalSession._meta.db
     postgres = db.capabilities.dialect == "postgres"
     # every column of the preferences, as p_<column>: a column added to the table reaches `preferences_of`
     chosen = ", ".join(f'p."{column}" AS "p_{column}"' for column in CustomerPreferences._meta.db_fields)
+    question = f', {asking.column} AS "pending"' if asking is not None else ""
     rows = await db.execute_query_dict(
         "SELECT s.email AS email, s.order_id AS order_id, s.expires_at AS expires_at, c.email AS customer, "
-        f"c.name AS name, c.phone AS phone, c.tier AS tier, {chosen} "
-        'FROM "portal_sessions" s LEFT JOIN "customers" c ON c.email = s.email '
-        'LEFT JOIN "customer_preferences" p ON p.email = s.email '
-        "WHERE s.token_hash = {} AND s.ended_at IS NULL AND s.expires_at > {}".format(
+        f"c.name AS name, c.phone AS phone, c.tier AS tier, {chosen}{question} "
+        'FROM (SELECT 1 AS "one") k LEFT JOIN "portal_sessions" s ON s.token_hash = {} AND s.ended_at IS NULL '
+        'AND s.expires_at > {} LEFT JOIN "customers" c ON c.email = s.email '
+        'LEFT JOIN "customer_preferences" p ON p.email = s.email'.format(
             *(("$1", "$2") if postgres else ("?", "?"))),
         [_hash(token), now])
-    if not rows:
-        return None
     r = rows[0]
+    if asking is not None:
+        asking.answer(r["pending"])
+    if r["email"] is None:
+        return None
     email = r["email"]
     customer = mapping.customer(r) if r["customer"] else None
     chosen_row = {column[2:]: value for column, value in r.items() if column.startswith("p_")}

@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 from domain.errors import InvalidInput
 from domain.limits import check_text
 from domain.model import new_id
+from domain.store import current
 from domain.store import models as t
+from domain.store.mapping import as_datetime
 
 ROLES = ("agent", "admin")
 PREFIX = "bd_"
@@ -48,16 +50,39 @@ async def create_token(name: str, role: str) -> tuple[TokenInfo, str]:
 
 
 async def verify_token(secret: str) -> TokenInfo | None:
+    """The token in use whose secret this is, its use recorded."""
+    info = await find_token(secret)
+    return await record_use(info) if info is not None else None
+
+
+async def find_token(secret: str, asking: current.Asking | None = None) -> TokenInfo | None:
+    """The token in use whose secret this is, read only (`record_use` records the use). Given `asking` (the first
+    read of a request's snapshot), the same statement answers whether a receipt's range is pending
+    (domain.store.current): one row whatever the secret."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
-    row = await t.ApiToken.get_or_none(token_hash=_hash(secret), revoked_at=None)
-    if row is None:
+    if asking is None:
+        row = await t.ApiToken.get_or_none(token_hash=_hash(secret), revoked_at=None)
+        return _info(row) if row is not None else None
+    db = t.ApiToken._meta.db
+    [r] = await db.execute_query_dict(
+        f'SELECT a.id AS id, a.name AS name, a.role AS role, a.created_at AS created_at, '
+        f'a.last_used_at AS last_used_at, {asking.column} AS "pending" FROM (SELECT 1 AS "one") k '
+        'LEFT JOIN "api_tokens" a ON a.token_hash = {} AND a.revoked_at IS NULL'.format(
+            "$1" if db.capabilities.dialect == "postgres" else "?"), [_hash(secret)])
+    asking.answer(r["pending"])
+    if r["id"] is None:
         return None
+    return TokenInfo(r["id"], r["name"], r["role"], as_datetime(r["created_at"]), as_datetime(r["last_used_at"]))
+
+
+async def record_use(info: TokenInfo) -> TokenInfo:
+    """`info` with its use recorded: a write at most every USE_RECORDED_EVERY (never in a read-only snapshot)."""
     now = datetime.now(UTC)
-    if row.last_used_at is None or now - row.last_used_at > USE_RECORDED_EVERY:
-        await t.ApiToken.filter(id=row.id).update(last_used_at=now)
-        row.last_used_at = now
-    return _info(row)
+    if info.last_used_at is None or now - info.last_used_at > USE_RECORDED_EVERY:
+        await t.ApiToken.filter(id=info.id).update(last_used_at=now)
+        return TokenInfo(info.id, info.name, info.role, info.created_at, now)
+    return info
 
 
 async def revoke_token(token_id: str) -> bool:

@@ -27,7 +27,14 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from tortoise.backends.base.client import TransactionalDBClient, TransactionContext
+from asyncpg import PostgresError
+from tortoise.backends.asyncpg.client import TransactionWrapper
+from tortoise.backends.base.client import (
+    ConnectionWrapper,
+    TransactionalDBClient,
+    TransactionContext,
+    TransactionContextPooled,
+)
 from tortoise.connection import get_connections
 from tortoise.transactions import in_transaction
 
@@ -73,7 +80,7 @@ class Transaction:
         self._context = contextvars.copy_context()
         self._tx: TransactionContext = in_transaction(connection_name)
         if snapshot:
-            _read_only_snapshot(self._tx)
+            self._tx = _read_only_snapshot(self._tx)
         self._token: Any = None
         self._rollback = False
         self.committed = False
@@ -115,15 +122,44 @@ class Transaction:
         ending.result()
 
 
-def _read_only_snapshot(tx: TransactionContext) -> None:
-    """On PostgreSQL, `tx` begins READ ONLY at REPEATABLE READ (one snapshot for all its statements) in its BEGIN
-    itself, not by a SET after it: a round trip fewer for every request that reads in one (domain.store.current).
-    SQLite's read transaction is one snapshot already."""
+def _read_only_snapshot(tx: TransactionContext) -> TransactionContext:
+    """On PostgreSQL, a transaction context like `tx` whose transaction begins READ ONLY at REPEATABLE READ (one
+    snapshot for all its statements) in its BEGIN itself, not by a SET after it (a round trip fewer for every request
+    that reads in one, domain.store.current), and survives a statement the database refuses (`_Snapshot`). SQLite's
+    read transaction is one snapshot already: `tx` itself."""
     client = getattr(tx, "client", None)
-    if client is None or getattr(client, "capabilities", None) is None or client.capabilities.dialect != "postgres":
-        return
+    if not isinstance(tx, TransactionContextPooled) or type(client) is not TransactionWrapper:
+        return tx
+    return TransactionContextPooled(_Snapshot(client._parent), client._parent._pool_init_lock)
 
-    async def begin() -> None:
-        client.transaction = client._connection.transaction(isolation="repeatable_read", readonly=True)
-        await client.transaction.start()
-    client.begin = begin
+
+_INTACT = "snapshot_intact"
+
+
+class _Snapshot(TransactionWrapper):
+    """A read-only snapshot's connection. A statement that fails aborts the whole transaction: so the snapshot takes
+    a savepoint after its BEGIN (a transaction-control statement: the snapshot is still taken at the first read, and
+    stays after a rollback to it), and its connection rolls back to it after a statement the database refused: else
+    a query's one failing field aborted the snapshot, and every sibling field read after it failed too. A class, not
+    methods set on tortoise's wrapper: a closure over the wrapper set on it is a reference cycle, and every request's
+    wrapper waited for the cyclic collector (tests/integration/test_read_snapshot.py)."""
+
+    async def begin(self) -> None:
+        self.transaction = self._connection.transaction(isolation="repeatable_read", readonly=True)
+        await self.transaction.start()
+        await self._connection.execute(f"SAVEPOINT {_INTACT}")
+
+    def acquire_connection(self) -> ConnectionWrapper[Any]:
+        return _Recovering(self._lock, self)
+
+
+class _Recovering(ConnectionWrapper[Any]):
+    """The snapshot's connection, held as tortoise holds it (its lock, one statement at a time), rolled back to the
+    savepoint after a statement the database refused, before the lock goes to the next statement."""
+
+    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        try:
+            if exc_type is not None and issubclass(exc_type, PostgresError):
+                await self.connection.execute(f"ROLLBACK TO SAVEPOINT {_INTACT}")
+        finally:
+            self._lock.release()

@@ -14,13 +14,14 @@ notifications outbox), and published to the bus only after the commit succeeded.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.exceptions import IntegrityError
@@ -32,10 +33,11 @@ from domain.customers import ChannelConsent, NotificationPreferences, Preference
 from domain.delays import DelayCount, DelayHistory, DeliveryRecord, EtaLearning
 from domain.errors import Conflict, ErrorCode, not_found
 from domain.eta import Eta, EtaSteps, InboundSupply
-from domain.events import Event, QueueChanged, compact
+from domain.events import Event, QueueChanged, QueueServed, compact
 from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
 from domain.model.head import QueueKey, queue_key
+from domain.model.served import recorded_event
 from domain.ports import EventPublisher, UnlockedWrite
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
 from domain.store import bulk, collector, current, deliveries, mapping, portal, turns
@@ -50,12 +52,13 @@ WRITE_SLICE = 5_000  # served backorders written a statement at a time
 FOLD_SLICE = 500  # backorders of a recorded receipt folded a statement at a time (`TortoiseUnitOfWork._fold_slice`)
 COMPACT_ASIDE = 6_000  # events from which `compact` runs in a worker thread
 LONG_CHECK = 2_000  # backorders from which a queue's projection is checked in a worker thread
-# rows a save must spare their write for it to move the SKU's place origin instead (`_moved_origin`, migration 0028:
+# rows a save must spare their write for it to move the SKU's place origin instead (`_moved_origin`, migration 0029:
 # a receipt serving N whole from the head of a long queue moves it N, the rows behind keep their stored places).
 # Off (issue 15, step 6 not finished: the receipt still loads the rest to settle it); the tests and benches set it.
 # Readers always show places counted from the origin, whatever this says.
 ORIGIN_FROM = 10**9
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
+TELL_LOCK = 15_0028  # the advisory lock space of the fan-outs (`tell_served`): one key per queue_serves row
 ACTIVE = [s.value for s in m.ACTIVE_STATUSES]
 WAITING = [m.BackorderStatus.WAITING.value, m.BackorderStatus.PARTIALLY_ALLOCATED.value]  # units still to allocate
 # the predicate of the queue-order index (migration 0027: waiting backorders only), word for word: SQLite uses a
@@ -70,6 +73,28 @@ DEFAULT_LEARNING = EtaLearning()
 # the SKUs' locks in the order `sorted` gives them, whatever the database's collation: a lock statement's order and
 # the domain's are one order
 _P_SKU = by_code_point('p."sku"', "postgres")
+
+
+@runtime_checkable
+class FanOut(Protocol):
+    """A before-commit hook that leaves a receipt recorded as a range (`QueueServed`) out of the receipt's own
+    transaction and tells it afterwards, in a transaction of its own (`TortoiseUnitOfWork.tell_served`): reading the
+    range back is what grows with it (issue 15), and the receipt must not wait for that."""
+
+    async def fan_out(self, conn: TransactionalDBClient, served: QueueServed) -> None: ...
+
+
+def _serve_record(row: dict[str, Any]) -> m.ServeRecord:
+    """A `queue_serves` row as the domain's record of the receipt."""
+    first = None if row["first_id"] is None else (
+        row["first_priority"], mapping.as_datetime(row["first_ordered_at"]), row["first_id"])
+    partly = row["partly"]
+    return m.ServeRecord(
+        row["sku"], row["location"], mapping.as_datetime(row["served_at"]),
+        mapping.history_cause(row["cause"], row["cause_data"]), row["waiting_count"], row["served_count"],
+        row["served_units"], (row["last_priority"], mapping.as_datetime(row["last_ordered_at"]), row["last_id"]),
+        row["folded_count"], first,
+        tuple((str(i), int(n)) for i, n in (json.loads(partly) if isinstance(partly, str) else partly or ())))
 
 
 class NullPublisher:
@@ -103,7 +128,7 @@ class TortoiseUnitOfWork:
         # sku -> `products.eta_projection` as loaded; the SKUs whose whole active queue is in memory (`_whole`)
         self._projections: dict[str, str | None] = {}
         self._whole: set[str] = set()
-        # sku -> what its stored places count from (`products.place_origin`, migration 0028) as loaded or since
+        # sku -> what its stored places count from (`products.place_origin`, migration 0029) as loaded or since
         # written: the domain works in the places shown (stored less this); the SKUs whose whole waiting queue is in
         # memory (`_places_whole`), for which a save may move the origin instead of the rows (`_moved_origin`)
         self._origins: dict[str, int] = {}
@@ -751,7 +776,11 @@ class TortoiseUnitOfWork:
             sku=record.sku, location=record.location, served_at=record.served_at, cause=record.cause.kind.value,
             cause_data=_json(record.cause.to_dict()), waiting_count=record.waiting_count,
             served_count=record.count, served_units=record.units, last_priority=priority,
-            last_ordered_at=ordered_at, last_id=last_id, folded_count=0, place_origin=await self._origin(record.sku),
+            last_ordered_at=ordered_at, last_id=last_id, folded_count=0,
+            first_priority=record.first[0] if record.first else None,
+            first_ordered_at=record.first[1] if record.first else None,
+            first_id=record.first[2] if record.first else None,
+            partly=_json([list(p) for p in record.partly]), told=False, place_origin=await self._origin(record.sku),
             using_db=self.conn)
         self._recorded[record.sku] = record
         return int(row.id)
@@ -791,6 +820,35 @@ class TortoiseUnitOfWork:
         return sorted(set(await t.QueueServe.filter(folded_count__lt=F("served_count")).using_db(self.conn)
                           .values_list("sku", flat=True)))
 
+    async def tell_served(self) -> QueueServed | None:
+        """The oldest receipt recorded as a range and not yet told, told: its event handed to each before-commit hook
+        that fans ranges out (`FanOut`: the outbox's customer parts and digests, the webhook deliveries), on this
+        transaction, and the range marked told in it, so a failure or a crash leaves it untold, whole, for the next
+        fan-out. None when every range is told. Two fan-outs never tell one range: the row is claimed (PostgreSQL: an
+        advisory lock per row, taken or skipped, then the row read again; SQLite: its single writer). Not a row lock:
+        the fold writes the same row (`folded_count`) under the SKU's lock, and the SKU's writers, which fold first,
+        would wait for the whole fan-out. The fold may run meanwhile: the range is read back either side of it
+        (`ports.ServedRanges`)."""
+        assert self.conn is not None
+        untold = t.QueueServe.filter(told=False).order_by("id").using_db(self.conn)
+        for record_id in await untold.limit(50).values_list("id", flat=True):
+            if self.is_postgres:
+                [got] = await self.conn.execute_query_dict(
+                    "SELECT pg_try_advisory_xact_lock($1, $2) AS got", [TELL_LOCK, int(record_id) % 2**31])
+                if not got["got"]:
+                    continue  # another fan-out is telling it
+            # read again once claimed: one that told it and committed between the list and the claim is seen now
+            row = await t.QueueServe.filter(id=record_id, told=False).using_db(self.conn).values()
+            if not row:
+                continue
+            served = recorded_event(_serve_record(row[0]), int(record_id))
+            for hook in self._before_commit:
+                if isinstance(hook, FanOut):
+                    await hook.fan_out(self.conn, served)
+            await t.QueueServe.filter(id=record_id).using_db(self.conn).update(told=True)
+            return served
+        return None
+
     async def fold_serves(self, sku: str, limit: int | None, *, locked: bool = False) -> int:
         """Fold the SKU's pending receipts (`queue_serves`, oldest first) into the rows they served: up to `limit`
         backorders (None: all), FOLD_SLICE a statement, set-based (`_fold_slice`): the database takes the next
@@ -806,11 +864,7 @@ class TortoiseUnitOfWork:
             return 0
         budget = limit
         for row in records:
-            record = m.ServeRecord(
-                sku, row["location"], mapping.as_datetime(row["served_at"]),
-                mapping.history_cause(row["cause"], row["cause_data"]), row["waiting_count"], row["served_count"],
-                row["served_units"], (row["last_priority"], mapping.as_datetime(row["last_ordered_at"]),
-                                      row["last_id"]), row["folded_count"])
+            record = _serve_record(row)
             while record.pending and (budget is None or budget > 0):
                 take = min(record.pending, FOLD_SLICE, budget if budget is not None else FOLD_SLICE)
                 folded = await self._fold_slice(record, take)

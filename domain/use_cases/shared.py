@@ -285,6 +285,20 @@ def fold_after(deps: Deps, recorded: Sequence[str]) -> None:
             deps.fold_later(sku)
 
 
+async def tell_pending_serves(deps: Deps) -> int:
+    """Tell every receipt recorded as a range and not yet told (`UnitOfWork.tell_served`), one a transaction: what
+    the receipt's transaction leaves to after its commit, or a crash left untold. Safe beside any number of
+    fan-outs and folds. Returns how many this call told."""
+    told = 0
+    while True:
+        async with deps.uow() as uow:
+            if await uow.tell_served() is None:
+                return told
+            await uow.commit()
+        told += 1
+        await asyncio.sleep(0)
+
+
 async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int = FOLD_CHUNK) -> list[str]:
     """Fold the receipts recorded as ranges (of `skus`, or of every SKU: what a crash left unfolded) into their
     rows, `chunk` backorders a transaction. Safe beside any writer and any number of folders: each chunk runs

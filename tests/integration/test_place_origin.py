@@ -1,4 +1,4 @@
-"""Places relative to an origin (issue 15, step 6, migration 0028): a backorder's stored place counts from its SKU's
+"""Places relative to an origin (issue 15, step 6, migration 0029): a backorder's stored place counts from its SKU's
 `products.place_origin`, which a receipt serving the head moves instead of rewriting every row behind it. Whatever
 a queue went through (orders, receipts that serve part of its head, as the domain settles the whole queue, from the
 head's rows, or recorded as a range folded in later; cancels; agents putting backorders first), every waiting

@@ -142,6 +142,7 @@ async def _apply(world: World, op: tuple[Any, ...]) -> None:
                 await desk.set_notification_preferences(world.email(who), {"language": language},
                                                         by=world.email(who), by_agent=False)
             case ("deliver",):
+                await world.shop.desk.folded()  # a receipt recorded as a range told first (Shop.deliver)
                 await world.shop.dispatcher.run_once()
                 await _check_what_arrived(world)
     except DomainError:

@@ -130,7 +130,7 @@ def test_outside_a_snapshot_the_seam_names_the_views():
 
     assert (current.backorders(), current.history()) == ('"backorders_now"', '"backorder_history_now"')
     with current.through(False):
-        # the table with its places shown (counted from the SKU's origin, migration 0028), and the history table
+        # the table with its places shown (counted from the SKU's origin, migration 0029), and the history table
         assert (current.backorders(), current.history()) == ('"backorders_placed"', '"backorder_history"')
         with current.through(True):
             assert current.backorders() == '"backorders_now"'
@@ -149,8 +149,8 @@ def test_the_guard_sees_a_table_read():
 
 
 # A stored place (`backorders.queue_position`) counts from its SKU's origin (`products.place_origin`, migration
-# 0028); the place shown is the stored one less the origin, which the seam's relations (`backorders()`: the
-# `backorders_placed` view, or the 0026 views as 0028 recreated them) and the writer (the unit of work, which reads
+# 0029); the place shown is the stored one less the origin, which the seam's relations (`backorders()`: the
+# `backorders_placed` view, or the 0026 views as 0029 recreated them) and the writer (the unit of work, which reads
 # the rows and subtracts it) apply. A reader that names the column on a table, or reads the rows' columns whole
 # from one, would show the stored number. file -> the lines (a part of them) that name it, and why that is right.
 PLACES = re.compile(r"queue_position|_WAITING_COLUMNS")
@@ -192,7 +192,7 @@ def test_every_reader_of_a_place_reads_it_as_shown():
                    for name, lines in _named_places().items()}
     unexplained = {name: lines for name, lines in unexplained.items() if lines}
     assert not unexplained, (
-        "a stored place named outside the seam (it counts from the SKU's origin, migration 0028): read it through "
+        "a stored place named outside the seam (it counts from the SKU's origin, migration 0029): read it through "
         f"domain.store.current's backorders(), or name it in NAMED_PLACES with the reason: {unexplained}")
 
 

@@ -72,6 +72,7 @@ NOT_CHOSEN_TEXT = {
         "f'ORDER BY \"priority_override\" {first} LIMIT 1) '": "a number",
         'records = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).order_by("id").using_db(':
             "a number",
+        'untold = t.QueueServe.filter(told=False).order_by("id").using_db(self.conn)': "a number",
         "{lower} ORDER BY \"priority_override\" DESC LIMIT 1',": "a number",
         'f\'AND {_WAITING_ROWS} ORDER BY "priority_override" DESC LIMIT 1) AS "{status.lower()}",\'': "a number",
         'f\'AND "demand_to" > :reach ORDER BY "demand_to" LIMIT 1), :reach) \'':

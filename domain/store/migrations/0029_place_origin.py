@@ -60,7 +60,7 @@ async def store_places(apps: object, schema_editor: object) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("backorder", "0027_waiting_queue_index")]
+    dependencies = [("backorder", "0028_queue_serves_told")]
 
     initial = False
 
