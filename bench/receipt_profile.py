@@ -11,7 +11,8 @@ RECEIPT_KEPT=1: the seeded queue projected once before the receipt (a purchase o
 keeps the SKU's projection and demand index, as the service has them; seed_queue alone leaves neither), so that the
 receipt may find its range by the demand index. RECEIPT_RANGE_BY_DEMAND=0: it never does (`shared.RANGE_BY_DEMAND`:
 the running sum over the queue, as before 3 December), for before/after in one checkout. RECEIPT_UNITS: units
-received (default the queue's size: all of it served).
+received (default the queue's size: all of it served). RECEIPT_ORIGIN=1: places relative to the SKU's origin
+(`uow.ORIGIN_FROM` = 1, migration 0029; off in the service): the rows behind the served head are not rewritten.
 Prints the receipt's time and the process's peak RSS (ru_maxrss: seeding included).
 """
 
@@ -91,6 +92,10 @@ async def run(kind: str) -> None:
         await desk.receive_stock("HOT", 1)
         await desk.adjust_stock("HOT", -1, "bench set-up")
         await seed_queue("HOT", QUEUE)
+        if os.environ.get("RECEIPT_ORIGIN", "") not in ("", "0"):
+            from domain.store import uow
+
+            uow.ORIGIN_FROM = 1  # the rows behind a served head keep their stored places: the SKU's origin moves
         if os.environ.get("RECEIPT_RANGE_BY_DEMAND") == "0":
             from domain.use_cases import shared
 

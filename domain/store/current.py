@@ -57,8 +57,9 @@ class Asking:
 
 
 def backorders() -> str:
-    """The backorders as readers see them, as quoted SQL for a FROM or JOIN."""
-    return '"backorders"' if _pending.get() is False else '"backorders_now"'
+    """The backorders as readers see them, as quoted SQL for a FROM or JOIN: their places shown, counted from their
+    SKU's origin (`products.place_origin`, migration 0029), whichever of the two it names."""
+    return '"backorders_placed"' if _pending.get() is False else '"backorders_now"'
 
 
 def history() -> str:

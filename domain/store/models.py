@@ -48,6 +48,9 @@ class Product(Model):
     # written by the save that made it so; a trigger on "backorders" empties it when any row of the queue changes
     # (migration 0018), so a PO change re-projects only the slice it moves without reading the queue to check
     eta_projection = fields.TextField(null=True)
+    # what the stored places of the SKU's waiting backorders count from (migration 0029): the place shown is
+    # `backorders.queue_position` less this, so a receipt that serves the head moves it instead of every row behind
+    place_origin = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "products"
@@ -338,6 +341,9 @@ class QueueServe(Model):
     first_id = fields.CharField(max_length=32, null=True)
     partly = fields.TextField(default="[]", db_default="[]")
     told = fields.BooleanField(default=False, db_default=False)
+    # the SKU's place origin when it was served (migration 0029): the place each covered backorder's reason names is
+    # its stored place less this (the receipt moves the SKU's origin past the range)
+    place_origin = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "queue_serves"

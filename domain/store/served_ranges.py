@@ -143,7 +143,9 @@ async def _still_waiting(sku: str, skip: int, take: int, db: BaseDBAsyncClient) 
         f'{marks[2]}) AND {_WAITING_ROWS} AND "quantity" > "allocated_quantity" '
         f'ORDER BY "priority_override" DESC, "ordered_at", {by_id} '
         f'LIMIT {int(take)} OFFSET {int(skip)}', [sku, *WAITING])
-    return _waiting(raw)
+    # their stored places as they are (not less the SKU's origin, migration 0029): `serve` gives each of them, all
+    # served whole, no place, and numbers them from `first_position`
+    return _waiting(raw, 0)
 
 
 async def opened(events: Sequence[ev.Event], conn: BaseDBAsyncClient | None = None) -> list[ev.Event]:

@@ -61,11 +61,11 @@ async def test_a_unit_of_work_inside_a_snapshot_reads_as_a_writer(desk: Backorde
 
     await s.product(desk, "LAMP")
     async with current.snapshot():
-        assert current.backorders() == '"backorders"'  # nothing pending: the tables
+        assert current.backorders() == '"backorders_placed"'  # nothing pending: the table, its places shown
         async with TortoiseUnitOfWork(InProcessBus()) as uow:
             assert (current.backorders(), current.history()) == ('"backorders_now"', '"backorder_history_now"')
             assert await uow.get_product("LAMP") is not None
-        assert current.backorders() == '"backorders"'  # the snapshot's answer again after it
+        assert current.backorders() == '"backorders_placed"'  # the snapshot's answer again after it
 
 
 async def test_a_statement_the_database_refuses_leaves_the_snapshot_reading(desk: BackorderDesk) -> None:

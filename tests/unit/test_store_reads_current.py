@@ -130,7 +130,8 @@ def test_outside_a_snapshot_the_seam_names_the_views():
 
     assert (current.backorders(), current.history()) == ('"backorders_now"', '"backorder_history_now"')
     with current.through(False):
-        assert (current.backorders(), current.history()) == ('"backorders"', '"backorder_history"')
+        # the table with its places shown (counted from the SKU's origin, migration 0029), and the history table
+        assert (current.backorders(), current.history()) == ('"backorders_placed"', '"backorder_history"')
         with current.through(True):
             assert current.backorders() == '"backorders_now"'
     assert current.backorders() == '"backorders_now"'
@@ -145,3 +146,64 @@ def test_the_guard_sees_a_table_read():
     for line in ('f"SELECT * FROM {backorders()} WHERE id = ?"', 'FROM "backorders_now" b', "backorders(first: 200)",
                  "t.Backorder._meta.fields_map[column]"):
         assert not TABLES.search(line), line
+
+
+# A stored place (`backorders.queue_position`) counts from its SKU's origin (`products.place_origin`, migration
+# 0029); the place shown is the stored one less the origin, which the seam's relations (`backorders()`: the
+# `backorders_placed` view, or the 0026 views as 0029 recreated them) and the writer (the unit of work, which reads
+# the rows and subtracts it) apply. A reader that names the column on a table, or reads the rows' columns whole
+# from one, would show the stored number. file -> the lines (a part of them) that name it, and why that is right.
+PLACES = re.compile(r"queue_position|_WAITING_COLUMNS")
+NAMED_PLACES = {
+    "export.py": {
+        '"substituted_quantity", "queue_position",': "the CSV's column names",
+        "b.queue_position AS queue_position": "from `{backorders}` (the seam): shown",
+    },
+    "queries.py": {
+        'if row["queue_position"] is not None': "a row read through `backorders()`: shown",
+        "AND p.queue_position IS NOT NULL) AS s": "through `backorders()`; whether it waits, not where",
+        "SELECT b.*, CASE WHEN b.queue_position IS NULL OR {tied}": "through `backorders()`; whether it waits",
+        "SELECT b.*, CASE WHEN b.queue_position IS NULL OR EXISTS": "through `backorders()`; whether it waits",
+        "o.queue_position < b.queue_position": "through `backorders()`, within one SKU: the origin cancels out",
+        "ORDER BY sku, queue_position": "through `backorders()`, ordered within each SKU: the origin cancels out",
+    },
+    "served_ranges.py": {
+        "import _WAITING_COLUMNS": "the columns of a range's rows, read below",
+        'SELECT {_WAITING_COLUMNS} FROM "backorders" WHERE "sku"': (
+            "a range's backorders not yet folded, all served whole: `serve` gives them no place and numbers them "
+            "from the range's first (`_waiting(raw, 0)`: the stored number is not used)"),
+    },
+}
+
+
+def _named_places() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in sorted(STORE.glob("*.py")):
+        if path.name in WRITERS or path.name == "mapping.py":  # mapping: a row as the seam or the writer read it
+            continue
+        for line in path.read_text().splitlines():
+            if PLACES.search(line):
+                found.setdefault(path.name, []).append(line.strip())
+    return found
+
+
+def test_every_reader_of_a_place_reads_it_as_shown():
+    unexplained = {name: [line for line in lines if not any(part in line for part in NAMED_PLACES.get(name, {}))]
+                   for name, lines in _named_places().items()}
+    unexplained = {name: lines for name, lines in unexplained.items() if lines}
+    assert not unexplained, (
+        "a stored place named outside the seam (it counts from the SKU's origin, migration 0029): read it through "
+        f"domain.store.current's backorders(), or name it in NAMED_PLACES with the reason: {unexplained}")
+
+
+def test_the_named_places_still_exist():
+    found = _named_places()
+    for name, parts in NAMED_PLACES.items():
+        for part in parts:
+            assert any(part in line for line in found.get(name, [])), f"{name}: {part!r} is gone: drop it here"
+
+
+def test_the_place_guard_sees_a_stored_place():
+    for line in ('SELECT "queue_position" FROM "backorders" WHERE "id" = ?', "f'SELECT {_WAITING_COLUMNS} FROM x'",
+                 't.Backorder.filter(sku=sku).values("queue_position")'):
+        assert PLACES.search(line), line
