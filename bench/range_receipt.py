@@ -455,44 +455,9 @@ async def fold(kind: str) -> None:
                   f"longest {max(values) * 1000:.1f} ms ({len(values)})", flush=True)
 
 
-async def order_after(kind: str) -> None:
-    from domain.bus import InProcessBus
-    from domain.clock import FixedClock
-    from domain.model import Channel
-    from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
-    from domain.store import models as t
-    from domain.store.uow import TortoiseUnitOfWork
-    from domain.use_cases import shared
-
-    async with scratch_database(kind) as url, open_database(url):
-        bus = InProcessBus(maxsize=10)
-        clock = FixedClock(START + timedelta(days=2))
-        desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock, fold_in_background=False)
-        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
-        await desk.receive_stock(SKU, 1)
-        await desk.adjust_stock(SKU, -1, "bench set-up")
-        await seed_queue(SKU, QUEUE)
-        if kind == "postgres":
-            await connections.get("default").execute_script("VACUUM ANALYZE")
-        shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9
-
-        async def pending() -> int:
-            return sum(c - f for c, f in await t.QueueServe.filter(sku=SKU).values_list("served_count",
-                                                                                      "folded_count"))
-
-        await desk.receive_stock(SKU, QUEUE - 100)
-        recorded = await pending()
-        times = []
-        for n in range(3):
-            clock.advance(timedelta(seconds=1))
-            start = time.perf_counter()
-            await desk.place_order(CustomerDetails(f"n{n}@example.com"), Channel.ONLINE, [LineRequest(SKU, 1)])
-            times.append(time.perf_counter() - start)
-        print(f"{kind} {QUEUE} placeOrder right after a receipt recorded {recorded} as a range: "
-              f"{', '.join(f'{s * 1000:.0f} ms' for s in times)}; {await pending()} left pending", flush=True)
-
-
-async def cancel_after(kind: str) -> None:
+async def after_recorded_range(kind: str, what: str, step: Callable[[Any, int], Awaitable[object]]) -> None:
+    """Times `step(desk, n)` three times, right after a receipt recorded all of a `QUEUE` queue but its last 100 as a
+    range (no background fold): what a writer of the SKU waits for while the range is pending."""
     from domain.bus import InProcessBus
     from domain.clock import FixedClock
     from domain.services import BackorderDesk, ProductInput
@@ -519,13 +484,30 @@ async def cancel_after(kind: str) -> None:
         await desk.receive_stock(SKU, QUEUE - 100)
         recorded = await pending()
         times = []
-        for n in range(3):  # the queue's last three (bench.allocation.seed_queue's ids), behind the range
+        for n in range(3):
             clock.advance(timedelta(seconds=1))
             start = time.perf_counter()
-            await desk.cancel_backorder(f"{SKU[:8]}{QUEUE - 1 - n:016d}", by="customer")
+            await step(desk, n)
             times.append(time.perf_counter() - start)
-        print(f"{kind} {QUEUE} cancelBackorder (behind) right after a receipt recorded {recorded} as a range: "
+        print(f"{kind} {QUEUE} {what} right after a receipt recorded {recorded} as a range: "
               f"{', '.join(f'{s * 1000:.0f} ms' for s in times)}; {await pending()} left pending", flush=True)
+
+
+async def order_after(kind: str) -> None:
+    from domain.model import Channel
+    from domain.services import CustomerDetails, LineRequest
+
+    async def order(desk: Any, n: int) -> object:
+        return await desk.place_order(CustomerDetails(f"n{n}@example.com"), Channel.ONLINE, [LineRequest(SKU, 1)])
+
+    await after_recorded_range(kind, "placeOrder", order)
+
+
+async def cancel_after(kind: str) -> None:
+    async def cancel(desk: Any, n: int) -> object:  # the queue's last three (seed_queue's ids), behind the range
+        return await desk.cancel_backorder(f"{SKU[:8]}{QUEUE - 1 - n:016d}", by="customer")
+
+    await after_recorded_range(kind, "cancelBackorder (behind)", cancel)
 
 
 if __name__ == "__main__":
