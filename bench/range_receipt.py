@@ -50,6 +50,7 @@ the rows with the range left out) against the tables (whose answer is then wrong
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -66,7 +67,7 @@ from tortoise.transactions import in_transaction  # noqa: E402
 
 from bench.allocation import START, seed_queue  # noqa: E402
 from bench.common import scratch_database  # noqa: E402
-from domain.store import uow  # noqa: E402
+from domain.store import mapping, uow  # noqa: E402
 from domain.store.db import open_database  # noqa: E402
 
 QUEUE = int(os.environ.get("RANGE_QUEUE", "10000"))
@@ -281,6 +282,10 @@ async def _written(db: Any) -> list[tuple[Any, ...]]:
     history = await db.execute_query_dict(
         'SELECT "backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data" FROM "backorder_history" '
         'ORDER BY "backorder_id", "kind"')
+    for h in history:  # the range today's fold names in its history (its record's id; the prototype's has none)
+        cause = mapping.as_json(h["cause_data"])
+        cause.pop(mapping.FOLDED_RANGE, None)
+        h["cause_data"] = json.dumps(cause, sort_keys=True)
     return [tuple(str(v) for v in row.values()) for row in [*rows, *history]]
 
 

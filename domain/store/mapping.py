@@ -99,6 +99,34 @@ def _history_cause(cause: str, cause_data: str | None) -> Cause:
     return Cause.from_dict(json.loads(cause_data)) if cause_data else Cause.legacy(cause)
 
 
+# The key under which a recorded receipt's fold (`TortoiseUnitOfWork._fold_slice`) names, in the cause data of the
+# history rows it writes, the `queue_serves` row they fold: two ranges of a SKU can share their time and cause, so
+# the range's backorders are found by it (`served_ranges._folded`). Not part of the cause: `Cause.from_dict`
+# ignores it, and a row folded before the fold named its range (none has it) is read by its time and cause.
+FOLDED_RANGE = "queue_serve"
+
+
+def folded_cause_data(cause: Cause, record_id: int) -> dict[str, Any]:
+    """The cause data of the history rows a fold of range `record_id` writes: the cause, and the range."""
+    return {**cause.to_dict(), FOLDED_RANGE: int(record_id)}
+
+
+def folded_range(cause_data: Any) -> int | None:
+    """The range a history row was folded from (`folded_cause_data`), or None: written some other way, or by a
+    fold from before it named its range."""
+    try:
+        return _folded_range(cause_data)
+    except TypeError:  # a decoded value (not text)
+        found = as_json(cause_data) if cause_data else None
+        return int(found[FOLDED_RANGE]) if isinstance(found, dict) and FOLDED_RANGE in found else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded_range(cause_data: str | None) -> int | None:
+    found = json.loads(cause_data) if cause_data else None
+    return int(found[FOLDED_RANGE]) if isinstance(found, dict) and FOLDED_RANGE in found else None
+
+
 # -- rows ---------------------------------------------------------------------------------------
 def product(r: Row) -> m.Product:
     return m.Product(

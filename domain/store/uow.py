@@ -890,7 +890,7 @@ class TortoiseUnitOfWork:
             record = _serve_record(row)
             while record.pending and (budget is None or budget > 0):
                 take = min(record.pending, FOLD_SLICE, budget if budget is not None else FOLD_SLICE)
-                folded = await self._fold_slice(record, take)
+                folded = await self._fold_slice(record, int(row["id"]), take)
                 record = replace(record, folded=record.folded + folded)
                 await t.QueueServe.filter(id=row["id"]).using_db(self.conn).update(folded_count=record.folded)
                 if budget is not None:
@@ -901,9 +901,11 @@ class TortoiseUnitOfWork:
             "served_count", "folded_count")
         return sum(count - folded for count, folded in left)
 
-    async def _fold_slice(self, record: m.ServeRecord, take: int) -> int:
-        """The next `take` backorders (or fewer: those of one agent priority) of the range `record` left pending,
-        folded into their rows and history set-based; returns how many. They are the first waiting in queue order
+    async def _fold_slice(self, record: m.ServeRecord, record_id: int, take: int) -> int:
+        """The next `take` backorders (or fewer: those of one agent priority) of the range `record` (`queue_serves`
+        row `record_id`) left pending, folded into their rows and history set-based; returns how many. The history
+        names the range in its cause data (`mapping.folded_cause_data`): a range is read back by it, since two
+        ranges of a SKU can share their time and cause. They are the first waiting in queue order
         (the range is the head of the queue, and no writer moves it while it is pending), so they are read from
         the queue-order index (migration 0027) one agent priority at a time, the highest waiting first: an index
         range each status, in order (`_FOLD_IDS`), never the whole queue sorted (a sort of 100k waiting rows cost
@@ -931,7 +933,7 @@ class TortoiseUnitOfWork:
             "allocated": m.BackorderStatus.ALLOCATED.value, "today": ready.date, "confidence": ready.confidence.value,
             "source": ready.source.value, "kept": ready.source.value, "at": record.served_at,
             "today_text": ready.date.isoformat(), "cause": record.cause.kind.value,
-            "cause_data": _json(record.cause.to_dict())}
+            "cause_data": _json(mapping.folded_cause_data(record.cause, record_id))}
         # a priority above the range's last: all its waiting backorders are in the range; the last's: up to the last
         statements = _FOLD_PG if postgres else _FOLD_SQLITE
         statements = statements[priority > last_priority]

@@ -29,7 +29,7 @@ from domain.services import BackorderDesk, ProductInput
 from domain.store import mapping
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
-from tests.integration.test_receipt_at_head import _pending, queues
+from tests.integration.test_receipt_at_head import _pending, as_either_path_wrote, queues
 from tests.integration.test_served_write import ETAS, NOW, SET_ASIDE, waiting_row
 
 pytestmark = pytest.mark.db
@@ -62,7 +62,7 @@ def _decided(s: Served) -> tuple[Any, ...]:
 
 
 def _entry(h: dict[str, Any]) -> tuple[Any, ...]:
-    values = {**h, "at": mapping.as_datetime(h["at"]), "cause_data": mapping.as_json(h["cause_data"])}
+    values = {**h, "at": mapping.as_datetime(h["at"]), "cause_data": as_either_path_wrote(h["cause_data"])}
     return tuple(values[c] for c in HISTORY)
 
 

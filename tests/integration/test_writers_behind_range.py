@@ -30,6 +30,7 @@ from domain.store import models as t
 from domain.store.served_ranges import opened
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
+from tests.integration.test_receipt_at_head import as_either_path_wrote
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 _skus = itertools.count()
@@ -98,6 +99,7 @@ async def _run(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, sku: s
         told.setdefault(n, []).append(data)
     by_backorder: dict[int, list[tuple[Any, ...]]] = {}
     for h in history:
+        h["cause_data"] = as_either_path_wrote(h["cause_data"])
         by_backorder.setdefault(place[h.pop("backorder_id")], []).append(tuple(h.values()))
     result = {"rows": sorted((place[r.pop("id")], r) for r in rows), "history": by_backorder, "told": told,
               "stock": await t.StockLevel.filter(sku=sku).values("location", "on_hand", "allocated"),
