@@ -358,6 +358,7 @@ class TortoiseUnitOfWork:
         time, then id): index probes on (sku, status, priority_override, ordered_at, id), one per status. With
         `after` (the last a pending range covers: its backorders still wait in their rows), those after it."""
         assert self.conn is not None
+        await self._origin(sku)  # the rows' places are shown less it (`_shown`)
         found: list[m.Backorder] = []
         for status in WAITING:
             for first, order in (("DESC", "ASC"), ("ASC", "DESC")):
@@ -387,6 +388,7 @@ class TortoiseUnitOfWork:
         """The first waiting backorder of `sku` after `after` in queue order: by index probes, per status the
         first of the same agent priority after it, and the first of the next priority below."""
         assert self.conn is not None
+        await self._origin(sku)  # the rows' places are shown less it (`_shown`)
         priority, ordered_at, last_id = after
         postgres = self.is_postgres
         by_id = self._text_key("id")
@@ -736,7 +738,7 @@ class TortoiseUnitOfWork:
 
     def _shown(self, backorder: m.Backorder) -> m.Backorder:
         """A backorder read from its row, its place as shown: the stored one less its SKU's origin (loaded first)."""
-        if backorder.queue_position is not None:
+        if backorder.queue_position is not None:  # KeyError: the origin was not loaded (`_origin`) first
             backorder.queue_position -= self._origins[backorder.sku]
         return backorder
 
@@ -790,7 +792,7 @@ class TortoiseUnitOfWork:
 
     async def _origin(self, sku: str) -> int:
         if sku not in self._origins:
-            rows = await t.Product.filter(sku=sku).values_list("place_origin", flat=True)
+            rows = await t.Product.filter(sku=sku).using_db(self.conn).values_list("place_origin", flat=True)
             self._origins[sku] = rows[0] if rows else 0
         return self._origins[sku]
 

@@ -62,7 +62,8 @@ async def test_a_long_receipt_does_its_per_backorder_work_off_the_event_loop(
         calls, "a QueueChanged encoded", lambda self: len(self.entries), ev.QueueChanged.to_dict))
     monkeypatch.setattr(SkuInventory, "serve_head", _where(
         calls, "the head served", lambda self, rows, *rest: len(rows), SkuInventory.serve_head))
-    monkeypatch.setattr(store_uow, "_waiting", _where(calls, "rows decoded", len, store_uow._waiting))
+    monkeypatch.setattr(store_uow, "_waiting", _where(
+        calls, "rows decoded", lambda raw, *rest: len(raw), store_uow._waiting))
 
     turns = 0
     done = asyncio.Event()
