@@ -96,23 +96,27 @@ async def _folded(served: ev.QueueServed, folded: int, db: BaseDBAsyncClient) ->
     partly = dict(served.partly)
     statuses: dict[str, dict[str, Any]] = {}
     etas: dict[str, dict[str, Any]] = {}
+    unmarked: set[str] = set()  # backorders whose STATUS row names no range
     for row in rows:
         if mapping.as_datetime(row["at"]) != served.occurred_at or \
                 mapping.history_cause(row["cause"], row["cause_data"]) != served.cause:
             continue
-        if mapping.folded_range(row["cause_data"]) not in (served.record_id, None):
+        marked = mapping.folded_range(row["cause_data"])
+        if marked not in (served.record_id, None):
             continue  # folded from another range of the same time and cause
         if row["kind"] == "STATUS":
             if row["new_value"] == m.BackorderStatus.ALLOCATED.value and row["id"] not in statuses:
                 statuses[row["id"]] = row
+                if marked is None:
+                    unmarked.add(row["id"])
         elif row["id"] in statuses and row["id"] not in etas:
             etas[row["id"]] = row
-    named = [(i, row) for i, row in statuses.items() if mapping.folded_range(row["cause_data"]) is not None]
+    named = [(i, row) for i, row in statuses.items() if i not in unmarked]
     # rows that do not name their range: written by a fold from before it named it (the range's first, since it
     # folds in queue order), or by a receipt's rows served directly (`_write_served`) at the same time and cause.
     # Only as many as the named ones leave short of `folded` are the range's, the first at its time and cause: the
     # old way, ambiguous only between ranges folded before the change that share their time and cause
-    unnamed = [(i, row) for i, row in statuses.items() if mapping.folded_range(row["cause_data"]) is None]
+    unnamed = [(i, row) for i, row in statuses.items() if i in unmarked]
     covered = sorted(unnamed[:max(folded - len(named), 0)] + named, key=lambda item: item[1]["hid"])[:folded]
     quantities = await _quantities_then(served.sku, min((row["hid"] for _, row in covered), default=0), db)
     out = []
