@@ -140,6 +140,11 @@ class TortoiseUnitOfWork:
         # receipt began: the rows not in memory then are the allocated ones, which followed it (`save_served`); with
         # the ETA that projection gave them, which the new one must give them too for it to be kept
         self._rest_follows: dict[str, Eta] = {}
+        # the SKUs whose active rows are in memory but a pending range's (the rest its receipt left, with
+        # `_rest_follows`; or a writer behind it, `lock_skus`' `behind`): the ETA the range's rows get once folded
+        # (`ServedWhole.ready`), which the new projection must give allocated rows too for it to be kept; kept, it is
+        # the projection of the queue as the fold leaves it, which the fold keeps (`_keep_folded_projection`)
+        self._range_ready: dict[str, Eta] = {}
         self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
         # sku -> the end of its pending ranges, whose fold `lock_skus` deferred for an order appending to its queue
         self._deferred: dict[str, QueueKey] = {}
@@ -259,6 +264,7 @@ class TortoiseUnitOfWork:
                 self._deferred[sku] = end
             elif sku in wanted and await self._sorts_behind(sku, wanted[sku], end):
                 self._deferred[sku] = self._behind[sku] = end
+                self._range_ready[sku] = await self._pending_ready(sku)
             else:
                 await self.fold_serves(sku, None, locked=True)
                 self._deferred.pop(sku, None)
@@ -438,6 +444,8 @@ class TortoiseUnitOfWork:
             else:
                 self._whole.discard(product_row["sku"])
             self._rest_follows.pop(product_row["sku"], None)
+            if not (whole_queue and statuses is ACTIVE and product_row["sku"] in self._behind):
+                self._range_ready.pop(product_row["sku"], None)  # a writer behind the range keeps it (`lock_skus`)
         found = list(products)
         stock: dict[str, list[m.StockLevel]] = defaultdict(list)
         for row in await t.StockLevel.filter(sku__in=found).values():
@@ -761,9 +769,18 @@ class TortoiseUnitOfWork:
                 self._rest_follows[sku] = followed[0].allocated
         else:  # the range served whole, recorded (`record_serve`); its rows are folded in afterwards (`fold_serves`)
             assert record.sku == sku and record.folded == 0
+            followed = mapping.stored_projection(self._projections.get(sku))  # as `queue_head` read it, as above
             if self._recorded.get(sku) != record:  # recorded by the use case already (for its event's id), or now
                 await self.record_serve(record)
+            # the projection the receipt found names the range's rows waiting; what the SKU keeps while the range is
+            # pending is the projection of the queue as the fold leaves it (`_range_ready`), or none: the fold keeps
+            # whatever is kept then, so the one found must not outlive the receipt even when no row is written
+            await t.Product.filter(sku=sku, eta_projection__isnull=False).using_db(self.conn).update(
+                eta_projection=None)
             await self._load_behind(sku, record.count)
+            if followed is not None:  # the allocated rows not in memory followed it; the range's follow `ready`
+                self._rest_follows[sku] = followed[0].allocated
+                self._range_ready[sku] = _range_ready(record)
         rest = self._inventories.get(sku)
         assert rest is not None
         return rest
@@ -789,6 +806,13 @@ class TortoiseUnitOfWork:
             using_db=self.conn)
         self._recorded[record.sku] = record
         return int(row.id)
+
+    async def _pending_ready(self, sku: str) -> Eta:
+        """The ETA the rows of the SKU's pending range get once folded (the latest's, if several: each is
+        "allocated", all alike to `EtaSteps.keeps_allocated_alike`)."""
+        rows = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).order_by("-id").limit(1).using_db(
+            self.conn).values()
+        return _range_ready(_serve_record(rows[0]))
 
     async def _origin(self, sku: str) -> int:
         if sku not in self._origins:
@@ -887,9 +911,11 @@ class TortoiseUnitOfWork:
             self.conn).values()
         if not records:
             return 0
-        budget = limit
+        projection = await t.Product.filter(sku=sku).using_db(self.conn).values_list("eta_projection", flat=True)
+        budget, readies = limit, []
         for row in records:
             record = _serve_record(row)
+            readies.append(_range_ready(record))
             while record.pending and (budget is None or budget > 0):
                 take = min(record.pending, FOLD_SLICE, budget if budget is not None else FOLD_SLICE)
                 folded = await self._fold_slice(record, int(row["id"]), take)
@@ -899,9 +925,23 @@ class TortoiseUnitOfWork:
                     budget -= folded
             if budget is not None and budget <= 0:
                 break
+        await self._keep_folded_projection(sku, projection[0] if projection else None, readies)
         left = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).using_db(self.conn).values_list(
             "served_count", "folded_count")
         return sum(count - folded for count, folded in left)
+
+    async def _keep_folded_projection(self, sku: str, projection: str | None, readies: Sequence[Eta]) -> None:
+        """The SKU's projection as it was before a fold wrote the range's rows (which made the database forget it),
+        written back: while a range is pending the projection kept is the one of the queue as its fold leaves it
+        (`save_served` and `_kept_projection`, `_range_ready`), and the folded rows follow it (allocated, no place,
+        `readies`' ETAs: what `_fold_slice` writes) when it keeps those ETAs alike."""
+        stored = mapping.stored_projection(projection)
+        if projection is None or stored is None or not all(stored[0].keeps_allocated_alike(r) for r in readies):
+            projection = None
+        else:
+            await t.Product.filter(sku=sku).using_db(self.conn).update(eta_projection=projection)
+        if sku in self._projections:
+            self._projections[sku] = projection
 
     async def _fold_slice(self, record: m.ServeRecord, record_id: int, take: int) -> int:
         """The next `take` backorders (or fewer: those of one agent priority) of the range `record` (`queue_serves`
@@ -1157,7 +1197,8 @@ class TortoiseUnitOfWork:
         (`SkuInventory.kept_projection`), when memory held the whole active queue, or a summarised queue whose
         stored projection is still the one loaded (nothing else in this transaction wrote its rows since)."""
         sku = inventory.sku
-        if inventory.ahead is None and sku not in self._whole and sku not in self._rest_follows:
+        if inventory.ahead is None and sku not in self._whole and sku not in self._rest_follows \
+                and sku not in self._range_ready:
             return None  # loaded in part (what still waits after a receipt's head): the rest is not known here
         if inventory.ahead is not None:
             if inventory.stored_steps is None or inventory.stored_origin is None:
@@ -1176,6 +1217,9 @@ class TortoiseUnitOfWork:
             # before its release: the release date), which the new steps no longer give (on or after the release:
             # allocated today): they do not follow it, and only a whole settle rewrites them
             return None
+        ready = self._range_ready.get(sku)
+        if kept is not None and ready is not None and not kept[0].keeps_allocated_alike(ready):
+            return None  # the pending range's rows, once folded, would not follow it
         return mapping.eta_projection(*kept) if kept is not None else None
 
     async def _save_queue_counts(self) -> None:
@@ -1751,6 +1795,12 @@ def _fold_sqlite(whole_priority: bool) -> tuple[str, str, str]:
 # [up to the range's last, a whole agent priority]: the set-based fold (`TortoiseUnitOfWork._fold_slice`)
 _FOLD_PG = (_fold_pg(False), _fold_pg(True))
 _FOLD_SQLITE = (_fold_sqlite(False), _fold_sqlite(True))
+
+
+def _range_ready(record: m.ServeRecord) -> Eta:
+    """The ETA the fold gives the rows of `record`'s range (`_fold_slice`'s `ready`)."""
+    return m.ServedWhole(record.sku, record.location, record.served_at, record.cause, record.waiting_count,
+                         record.folded + 1, ()).ready
 
 
 def _queue_order_key(row: Any) -> tuple[int, datetime, bytes]:
