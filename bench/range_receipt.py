@@ -38,6 +38,14 @@ they left pending.
 `RANGE_CANCEL=1` likewise times three cancels right after such a receipt, each of a backorder at the queue's tail
 (behind the range), and says how much of the range they left pending.
 
+`RANGE_NEXT=1` instead times what follows a receipt recorded as a range once the background fold has run, on a queue
+whose projection was kept (projected once by creating a purchase order, as `RECEIPT_KEPT=1` of bench.receipt_profile):
+a receipt of `RANGE_NEXT_FIRST` units (default 1,000) recorded as a range, folded, then three rounds of a receipt of
+`RANGE_NEXT_UNITS` (default 100) and a change of the purchase order's date (within the lead time: a slice of the
+queue's ETAs moves); says whether the projection was kept after each (kept: the receipt finds its range by the demand
+index, the change re-projects the slice; forgotten: the running sum over the queue, and the whole queue settled).
+Issue 15, review finding 5 under step 7 in bench/README.md.
+
 `RANGE_READS=1` instead times bench.current_reads' reads (a 100k queue by default there, `RANGE_QUEUE` here) with
 nothing pending, alternately: the tables; the views; "checked", the service's seam as a reader outside a request
 meets it (`domain.store.current.reads`: a snapshot of its own that first asks whether any range is pending,
@@ -515,8 +523,78 @@ async def cancel_after(kind: str) -> None:
     await after_recorded_range(kind, "cancelBackorder (behind)", cancel)
 
 
+async def next_after(kind: str) -> None:
+    from domain.bus import InProcessBus
+    from domain.clock import FixedClock
+    from domain.services import BackorderDesk, LineRequest, ProductInput
+    from domain.store import models as t
+    from domain.store.uow import TortoiseUnitOfWork
+    from domain.use_cases import shared
+
+    head_read: list[float] = []  # the receipt's read of the rows its units reach (`waiting_head`), timed apart
+    waiting_head = TortoiseUnitOfWork.waiting_head
+
+    async def timed_head(self: Any, *args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return await waiting_head(self, *args, **kwargs)
+        finally:
+            head_read.append(time.perf_counter() - began)
+
+    TortoiseUnitOfWork.waiting_head = timed_head  # type: ignore[method-assign]
+    first = int(os.environ.get("RANGE_NEXT_FIRST", "1000"))
+    units = int(os.environ.get("RANGE_NEXT_UNITS", "100"))
+    print(f"{kind} domain from {os.path.dirname(os.path.dirname(shared.__file__))}", flush=True)
+    async with scratch_database(kind) as url, open_database(url):
+        bus = InProcessBus(maxsize=10)
+        clock = FixedClock(START + timedelta(days=2))
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock, fold_in_background=False)
+        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
+        await desk.receive_stock(SKU, 1)
+        await desk.adjust_stock(SKU, -1, "bench set-up")
+        await seed_queue(SKU, QUEUE)
+        supplier = await desk.upsert_supplier(None, f"Supplier {SKU}", 14)
+        po = await desk.create_purchase_order(supplier.id, START.date() + timedelta(days=5), [LineRequest(SKU, 1)],
+                                              number=f"PO-KEEP-{SKU}")  # the queue projected whole: kept
+        if kind == "postgres":
+            await connections.get("default").execute_script("VACUUM ANALYZE")
+        shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9
+
+        async def kept() -> str:
+            rows = await t.Product.filter(sku=SKU).values_list("eta_projection", flat=True)
+            return "kept" if rows and rows[0] else "forgotten"
+
+        before = await kept()
+        start = time.perf_counter()
+        await desk.receive_stock(SKU, first)
+        recorded = sum(await t.QueueServe.filter(sku=SKU).values_list("served_count", flat=True))
+        receipt = time.perf_counter() - start
+        after_receipt = await kept()
+        start = time.perf_counter()
+        await desk.fold_pending_serves()
+        print(f"{kind} {QUEUE} projection {before}; a receipt of {first} recorded {recorded} as a range in "
+              f"{receipt:.2f} s (projection {after_receipt}), folded in {time.perf_counter() - start:.2f} s "
+              f"(projection {await kept()})", flush=True)
+        for n in range(3):
+            clock.advance(timedelta(minutes=1))
+            head_read.clear()
+            start = time.perf_counter()
+            await desk.receive_stock(SKU, units)
+            took = time.perf_counter() - start
+            after = await kept()
+            await desk.fold_pending_serves()
+            clock.advance(timedelta(minutes=1))
+            start = time.perf_counter()
+            po = await desk.update_purchase_order(po.id, START.date() + timedelta(days=6 + n))
+            changed = time.perf_counter() - start
+            print(f"{kind} {QUEUE} round {n + 1}: receipt of {units} {took * 1000:.0f} ms (its head read "
+                  f"{sum(head_read) * 1000:.0f} ms; projection {after}), "
+                  f"purchase order moved {changed * 1000:.0f} ms (projection {await kept()})", flush=True)
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "sqlite"
     asyncio.run(reads(which) if os.environ.get("RANGE_READS") else fold(which) if os.environ.get("RANGE_FOLD")
                 else order_after(which) if os.environ.get("RANGE_ORDER")
-                else cancel_after(which) if os.environ.get("RANGE_CANCEL") else receipt(which))
+                else cancel_after(which) if os.environ.get("RANGE_CANCEL")
+                else next_after(which) if os.environ.get("RANGE_NEXT") else receipt(which))
