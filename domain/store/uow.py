@@ -810,9 +810,8 @@ class TortoiseUnitOfWork:
     async def _pending_ready(self, sku: str) -> Eta:
         """The ETA the rows of the SKU's pending range get once folded (the latest's, if several: each is
         "allocated", all alike to `EtaSteps.keeps_allocated_alike`)."""
-        rows = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).order_by("-id").limit(1).using_db(
-            self.conn).values()
-        return _range_ready(_serve_record(rows[0]))
+        rows = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).using_db(self.conn).values()
+        return _range_ready(_serve_record(max(rows, key=lambda row: int(row["id"]))))
 
     async def _origin(self, sku: str) -> int:
         if sku not in self._origins:
