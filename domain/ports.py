@@ -14,7 +14,7 @@ from typing import Protocol
 from domain.currency import ExchangeRate
 from domain.customers import ChannelConsent, NotificationPreferences, PreferenceChange
 from domain.delays import DelayCount, DeliveryRecord
-from domain.events import BackorderEvent, Event, QueueServed
+from domain.events import BackorderEvent, Event, QueueChanged, QueueServed
 from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
 from domain.model import (
@@ -277,6 +277,11 @@ class ServedRanges(Protocol):
                                customers: Collection[str] | None = None) -> list[BackorderEvent]:
         """The per-backorder events `served` stands for (those of `customers`' backorders only, if given), in the
         order the receipt told them."""
+
+    async def queue_change(self, served: QueueServed,
+                           customers: Collection[str] | None = None) -> QueueChanged | None:
+        """The same events as the one QueueChanged `events.compact` folds them into (None when there are none),
+        made from the covered rows without an event object per backorder."""
 
 
 class UnitOfWorkFactory(Protocol):

@@ -20,6 +20,7 @@ THROUGH_THE_HELPERS = re.compile(r'by_code_point|_text_key|text_key|COLLATE "C"|
 # file -> the orderings (a part of their line, as written) whose keys are not text a person chose, and why
 NOT_CHOSEN_TEXT = {
     "served_ranges.py": {
+        'ORDER BY r."hid"': "history rows' serial numbers (integers)",
         'ORDER BY h."id"': "history rows' serial numbers (integers)",
     },
     "export.py": {
