@@ -41,6 +41,7 @@ from domain.store import models as t
 from domain.store.served_ranges import opened
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
+from tests import shown_places
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 _skus = itertools.count()
@@ -134,10 +135,10 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
         while not stream.queue.empty():
             published.append(stream.queue.get_nowait())
     place = {backorder_id: n for n, backorder_id in enumerate(ids)}
-    rows = await t.Backorder.filter(sku=sku).values(
+    rows = await shown_places.rows(
         "id", "quantity", "allocated_quantity", "cancelled_quantity", "status", "reserved", "eta_date",
         "eta_confidence", "eta_source", "eta_reference", "queue_position", "allocation_reason", "updated_at",
-        "version", "promised_date")
+        "version", "promised_date", sku=sku)
     history = await t.BackorderHistory.filter(backorder_id__in=ids).order_by("id").offset(history_before).values(
         "backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data")
     told: dict[int, list[dict[str, Any]]] = {}

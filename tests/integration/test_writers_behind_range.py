@@ -30,6 +30,7 @@ from domain.store import models as t
 from domain.store.served_ranges import opened
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
+from tests import shown_places
 from tests.integration.test_receipt_at_head import as_either_path_wrote
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -84,10 +85,10 @@ async def _run(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, sku: s
         await desk.fold_pending_serves()
         published = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
     place = {backorder_id: n for n, backorder_id in enumerate(ids)}
-    rows = await t.Backorder.filter(sku=sku).values(
+    rows = await shown_places.rows(
         "id", "quantity", "allocated_quantity", "cancelled_quantity", "status", "reserved", "eta_date",
         "eta_confidence", "eta_source", "queue_position", "allocation_reason", "updated_at", "version",
-        "priority_override", "cancel_if_not_by", "demand_to")
+        "priority_override", "cancel_if_not_by", "demand_to", sku=sku)
     history = await t.BackorderHistory.filter(backorder_id__in=ids).order_by("id").offset(history_before).values(
         "backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data")
     told: dict[int, list[dict[str, Any]]] = {}
