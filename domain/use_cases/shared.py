@@ -285,6 +285,15 @@ def fold_after(deps: Deps, recorded: Sequence[str]) -> None:
             deps.fold_later(sku)
 
 
+class RangesLeftUntold(RuntimeError):
+    """Receipt ranges `tell_pending_serves` could not tell, each logged with its cause where it failed: raised once
+    the others are told, from the first failure (its message included)."""
+
+    def __init__(self, failures: Sequence[Exception]) -> None:
+        super().__init__(f"{len(failures)} receipt range(s) left untold for the next round; first: {failures[0]}")
+        self.failures = list(failures)
+
+
 async def tell_pending_serves(deps: Deps) -> int:
     """Tell every receipt recorded as a range and not yet told (`UnitOfWork.tell_served`), one a transaction, oldest
     first: what the receipt's transaction leaves to after its commit, or a crash left untold. Safe beside any number
@@ -313,7 +322,7 @@ async def tell_pending_serves(deps: Deps) -> int:
                 told += 1
             await asyncio.sleep(0)
     if failures:
-        raise failures[0]
+        raise RangesLeftUntold(failures) from failures[0]
     return told
 
 

@@ -8,6 +8,7 @@ fan-outs at once on PostgreSQL tell it once. Runs on SQLite and, with BACKORDER_
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -182,6 +183,22 @@ async def test_a_range_that_cannot_be_told_does_not_hold_back_the_ranges_after_i
     monkeypatch.setattr(WebhookRecorder, "fan_out", fan_out)
     assert await desk.tell_pending_serves() == 1
     assert await t.QueueServe.filter(told=False).count() == 0
+
+
+async def test_the_round_logs_a_range_it_cannot_tell_once_with_its_cause(
+        desk: BackorderDesk, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    await _received(desk, "OLD", 3)
+
+    async def fails(self: WebhookRecorder, conn: Any, served: ev.QueueServed) -> None:
+        raise RuntimeError("OLD's webhooks cannot be written")
+
+    monkeypatch.setattr(WebhookRecorder, "fan_out", fails)
+    caplog.set_level(logging.WARNING)
+    await desk.fold_pending_serves()  # the worker's round: tells (fails, logged), then folds; does not raise
+    tracebacks = [r for r in caplog.records if r.exc_info and "OLD's webhooks" in str(r.exc_info[1])]
+    assert len(tracebacks) == 1, [r.getMessage() for r in caplog.records]  # once, where it failed
+    assert any("1 receipt range(s) left untold" in r.getMessage() for r in caplog.records)  # and summed up
+    assert await t.QueueServe.filter(sku="OLD", told=False).count() == 1
 
 
 async def test_a_range_recorded_by_a_process_without_the_fan_out_is_not_told_again(desk: BackorderDesk) -> None:

@@ -30,8 +30,9 @@ from domain.store import mapping
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
 from tests import shown_places
-from tests.integration.test_receipt_at_head import _pending, as_either_path_wrote, queues
+from tests.integration.test_receipt_at_head import _pending, queues
 from tests.integration.test_served_write import ETAS, NOW, SET_ASIDE, waiting_row
+from tests.outcome import as_either_path_wrote
 
 pytestmark = pytest.mark.db
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,18 +19,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from domain import events as ev
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.errors import DomainError
 from domain.model import Channel
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
-from domain.store.served_ranges import opened
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
-from tests import shown_places
-from tests.integration.test_receipt_at_head import as_either_path_wrote
+from tests.outcome import sku_outcome
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 _skus = itertools.count()
@@ -84,29 +80,11 @@ async def _run(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, sku: s
                                                          cancel_if_not_by=START.date() + timedelta(days=args[1]))
         await desk.fold_pending_serves()
         published = [stream.queue.get_nowait() for _ in range(stream.queue.qsize())]
-    place = {backorder_id: n for n, backorder_id in enumerate(ids)}
-    rows = await shown_places.rows(
-        "id", "quantity", "allocated_quantity", "cancelled_quantity", "status", "reserved", "eta_date",
-        "eta_confidence", "eta_source", "queue_position", "allocation_reason", "updated_at", "version",
-        "priority_override", "cancel_if_not_by", "demand_to", sku=sku)
-    history = await t.BackorderHistory.filter(backorder_id__in=ids).order_by("id").offset(history_before).values(
-        "backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data")
-    told: dict[int, list[dict[str, Any]]] = {}
-    for e in ev.expand(await opened(published)):
-        data = e.to_dict()
-        n = place.get(data.pop("backorder_id", None), -1)
-        for key in ("sku", "order_id", "purchase_order_id", "number", "skus", "record_id"):
-            data.pop(key, None)
-        told.setdefault(n, []).append(data)
-    by_backorder: dict[int, list[tuple[Any, ...]]] = {}
-    for h in history:
-        h["cause_data"] = as_either_path_wrote(h["cause_data"])
-        by_backorder.setdefault(place[h.pop("backorder_id")], []).append(tuple(h.values()))
-    result = {"rows": sorted((place[r.pop("id")], r) for r in rows), "history": by_backorder, "told": told,
-              "stock": await t.StockLevel.filter(sku=sku).values("location", "on_hand", "allocated"),
-              "counts": await t.Product.get(sku=sku).values("waiting_count", "waiting_units")}
     assert sum(c - f for c, f in await t.QueueServe.filter(sku=sku).values_list("served_count", "folded_count")) == 0
-    return {key: json.dumps(value, default=str, sort_keys=True).replace(sku, "SKU") for key, value in result.items()}
+    return await sku_outcome(sku, ids, history_before, published, (
+        "quantity", "allocated_quantity", "cancelled_quantity", "status", "reserved", "eta_date", "eta_confidence",
+        "eta_source", "queue_position", "allocation_reason", "updated_at", "version", "priority_override",
+        "cancel_if_not_by", "demand_to"))
 
 
 async def _example(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, queue: list[Any], sequence: list[Any],
