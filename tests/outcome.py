@@ -31,7 +31,7 @@ def as_either_path_wrote(cause_data: Any) -> Any:
 
 async def sku_outcome(sku: str, ids: Sequence[str], history_before: int, published: Sequence[ev.Event],
                       columns: Sequence[str], renamed: Iterable[str] = ()) -> dict[str, str]:
-    """The SKU's rows (`columns`, with "id"; a place as shown), the history written after the first `history_before` rows of `ids`
+    """The SKU's rows (`columns`, with "id"), the history written after the first `history_before` rows of `ids`
     (the backorders in the order placed), what `published` told each of them, the stock and the counts: each as
     JSON text with `sku` and each of `renamed` replaced by a placeholder."""
     place = {backorder_id: n for n, backorder_id in enumerate(ids)}
