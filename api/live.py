@@ -36,7 +36,7 @@ from websockets.frames import Frame, Opcode
 from api import types as gt
 from api.metrics import LIVE_SOCKETS_DROPPED
 from domain import events as ev
-from domain.store.served_ranges import COMPACT_ASIDE, StoredServedRanges
+from domain.store.served_ranges import StoredServedRanges
 
 if TYPE_CHECKING:
     from api.context import Context, Principal
@@ -323,18 +323,14 @@ class LiveUpdates:
     @staticmethod
     async def _ranged(event: ev.QueueServed, live: list[LiveSubscription]) -> ev.QueueChanged | None:
         """A receipt recorded as a range, as the per-backorder events it stands for that these subscribers may
-        see: one read for them all (every covered backorder when staff watch, else their customers' only), folded
-        into one QueueChanged as a long queue's change comes. None when none of theirs is covered."""
+        see: one read for them all (every covered backorder when staff watch, else their customers' only), made
+        into one QueueChanged as a long queue's change comes (from the covered rows: no event object per backorder
+        until it is opened). None when none of theirs is covered."""
         customers = None if any(s.principal.is_staff for s in live) else \
             {s.principal.customer_email for s in live if s.principal.customer_email}
         if customers is not None and not customers:
             return None
-        told = await StoredServedRanges().backorder_events(event, customers)
-        if not told:
-            return None
-        folded = ev.compact(told, 1) if len(told) < COMPACT_ASIDE else await asyncio.to_thread(ev.compact, told, 1)
-        assert len(folded) == 1 and isinstance(folded[0], ev.QueueChanged)
-        return folded[0]
+        return await StoredServedRanges().queue_change(event, customers)
 
     def _opened(self, event: ev.QueueChanged,
                 subscriptions: list[LiveSubscription]) -> list[tuple[ev.BackorderEvent, list[LiveSubscription]]]:

@@ -14,13 +14,14 @@ from typing import Protocol
 from domain.currency import ExchangeRate
 from domain.customers import ChannelConsent, NotificationPreferences, PreferenceChange
 from domain.delays import DelayCount, DeliveryRecord
-from domain.events import BackorderEvent, Event, QueueServed
+from domain.events import BackorderEvent, Event, QueueChanged, QueueServed
 from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
 from domain.model import (
     Backorder,
     Behind,
     Customer,
+    HeadRange,
     HistoryEntry,
     Order,
     Product,
@@ -90,6 +91,13 @@ class UnitOfWork(Protocol):
         `origin`: the SKU's demand origin, given when its stored projection is kept (`SkuInventory.stored_origin`
         with `stored_steps`): each waiting backorder's demand index then says where it sits, and the store may
         find the range by it instead of summing the queue."""
+
+    async def head_range(self, sku: str, units: int, origin: int | None = None) -> HeadRange:
+        """What `waiting_head` would read for `units`, without reading the backorders served whole into Python: how
+        many of the first in line `units` serve whole (each taking what it waits for, in first-come-first-served
+        order), what they wait for in all and at least, their ends' keys and those that had units already; the next
+        in line read whole only when `units` reach it in part; and how many wait in all. `origin` as for
+        `waiting_head`. `head.served_whole_by` says whether `serve` would serve them so."""
 
     @property
     def single_writer(self) -> bool:
@@ -269,6 +277,11 @@ class ServedRanges(Protocol):
                                customers: Collection[str] | None = None) -> list[BackorderEvent]:
         """The per-backorder events `served` stands for (those of `customers`' backorders only, if given), in the
         order the receipt told them."""
+
+    async def queue_change(self, served: QueueServed,
+                           customers: Collection[str] | None = None) -> QueueChanged | None:
+        """The same events as the one QueueChanged `events.compact` folds them into (None when there are none),
+        made from the covered rows without an event object per backorder."""
 
 
 class UnitOfWorkFactory(Protocol):

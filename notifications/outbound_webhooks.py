@@ -40,7 +40,7 @@ from domain.model import new_id
 from domain.store import request_ids
 from domain.store import webhooks as store
 from domain.store.db import transaction
-from domain.store.served_ranges import opened
+from domain.store.served_ranges import StoredServedRanges
 from notifications.metrics import count_send
 from notifications.rounds import run_rounds
 from notifications.webhook_settings import WebhookSettings
@@ -207,8 +207,9 @@ class WebhookRecorder:
         it stands for (read back from the rows it covers) and subscribed endpoint, in the fan-out's transaction."""
         endpoints = await store.subscribed_endpoints(conn)
         if endpoints:
-            events = await opened([served], conn)
-            await store.record_deliveries(_deliveries(ev.expand(events), endpoints), self.clock.now(), conn)
+            # the per-backorder events from the covered rows, in order: each is a delivery (and a body) of its own
+            events = await StoredServedRanges(conn).backorder_events(served)
+            await store.record_deliveries(_deliveries(events, endpoints), self.clock.now(), conn)
 
 
 def _deliveries(events: Iterable[ev.Event], endpoints: Sequence[tuple[str, tuple[str, ...]]]

@@ -21,7 +21,7 @@ from domain.clock import Clock
 from domain.store import models as t
 from domain.store import notify as store
 from domain.store.portal import languages_by_email, signing_key
-from domain.store.served_ranges import opened
+from domain.store.served_ranges import served_parts
 from notifications.compose import CUSTOMER_EVENTS, Change
 from notifications.render import render_back_in_stock
 from notifications.settings import NotificationSettings
@@ -65,7 +65,13 @@ class OutboxRecorder:
         read back from the rows it covers, and their digests opened, in the fan-out's transaction."""
         # a digest it opens is due a window after the receipt, as it would have been opened in the receipt's own
         # transaction: the fan-out's delay (or a crash's) does not hold the news back longer
-        await self._record(conn, await opened([served], conn), min(served.occurred_at, self.clock.now()))
+        # each customer's part cut from the covered rows as they are read, not from 300k events made and folded
+        parts = await served_parts(served, conn)
+        aside = sum(len(part.entries) for part in parts.values()) >= ASIDE_ENTRIES
+        await store.record_events(
+            (_part_row(served.sku, email, part) for email, part in parts.items()),
+            min(served.occurred_at, self.clock.now()), timedelta(seconds=self.settings.coalesce_seconds), conn,
+            aside=aside)
 
     async def _record(self, conn: store.Connection, events: Sequence[ev.Event], now: datetime | None = None) -> None:
         # a long queue's change cut into each customer's part and encoded in a worker thread: for a 100k receipt
@@ -146,16 +152,20 @@ def _customer_rows(events: Sequence[ev.Event]) -> Iterator[dict[str, Any]]:
     for event in events:
         if isinstance(event, ev.QueueChanged):
             for email, positions in event.customers.items():
-                part = event.part(positions)
-                backorder_id, order_id, _ = part.backorders[0]
-                data = part.to_dict()
-                for k in ("kind", "occurred_at", "sku"):
-                    data.pop(k)
-                yield {"email": email, "backorder_id": backorder_id, "order_id": order_id, "sku": event.sku,
-                       "kind": event.kind, "data": data, "occurred_at": event.occurred_at}
+                yield _part_row(event.sku, email, event.part(positions))
         elif isinstance(event, ev.BackorderEvent) and event.kind in CUSTOMER_EVENTS:
             yield {"email": event.customer_email, "backorder_id": event.backorder_id, "order_id": event.order_id,
                    "sku": event.sku, "kind": event.kind, "data": event_data(event), "occurred_at": event.occurred_at}
+
+
+def _part_row(sku: str, email: str, part: ev.QueueChanged) -> dict[str, Any]:
+    """A customer's part of a long queue's change as their outbox row."""
+    backorder_id, order_id, _ = part.backorders[0]
+    data = part.to_dict()
+    for k in ("kind", "occurred_at", "sku"):
+        data.pop(k)
+    return {"email": email, "backorder_id": backorder_id, "order_id": order_id, "sku": sku, "kind": part.kind,
+            "data": data, "occurred_at": part.occurred_at}
 
 
 def event_data(event: ev.BackorderEvent) -> dict[str, Any]:

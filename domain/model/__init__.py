@@ -10,7 +10,17 @@ from domain.eta import Confidence, Eta, EtaSource, InboundSupply
 from domain.model.backorder import ACTIVE_STATUSES, Backorder, BackorderStatus, HistoryEntry
 from domain.model.checks import MAX_QUANTITY, check_email, check_quantity, check_sku
 from domain.model.customer import Customer, CustomerTier
-from domain.model.head import Behind, Served, ServedWhole, ServeRecord, StagedReceipt, Waiting
+from domain.model.head import (
+    Behind,
+    HeadRange,
+    Served,
+    ServedWhole,
+    ServeRecord,
+    StagedReceipt,
+    Waiting,
+    record_range,
+    served_whole_by,
+)
 from domain.model.ids import ORDER_NUMBER_ALPHABET, new_id, readable_number
 from domain.model.inventory import QueueAhead, SkuInventory
 from domain.model.money import Money
@@ -39,6 +49,9 @@ __all__ = [
     "InboundSupply",
     "Money",
     "ServeRecord",
+    "HeadRange",
+    "record_range",
+    "served_whole_by",
     "Served",
     "ServedWhole",
     "NothingToShip",

@@ -213,6 +213,47 @@ def record_serve(sku: str, location: str, rows: list[Waiting], served: list[Serv
                                     if row.allocated_quantity))
 
 
+@dataclass(frozen=True)
+class HeadRange:
+    """The head of a first-come-first-served queue as the store finds it for units received, without reading the
+    backorders it covers (issue 15: 100k of them as objects were most of a receipt): the first `count` waiting in
+    queue order, from the one keyed `first` to the one keyed `last`, waiting for `units` in all and each for at
+    least `least`; those of them that had units already (`partly`: id, allocated, in queue order); the next in line
+    when the units reach it only in part (`reached_in_part`, read whole: `serve` decides for it); and how many wait
+    in all (`waiting_count`). What `serve` would decide for the covered ones is what `fold` decides later."""
+
+    waiting_count: int
+    count: int
+    units: int
+    least: int
+    first: QueueKey | None
+    last: QueueKey | None
+    partly: tuple[tuple[str, int], ...]
+    reached_in_part: Waiting | None
+
+
+def served_whole_by(found: HeadRange, supply: int) -> bool:
+    """Whether `serve`, handed `supply` units for the head of the queue, serves exactly the `found.count` backorders
+    of `found` whole and the next in line (if the store found one) in part: each covered one waits for something
+    (else `serve` would not change it as a served one), all of them fit in `supply`, and what is left is more than
+    nothing and less than the next one waits for. The store's SQL (`UnitOfWork.head_range`) finds the range by
+    these rules; `serve` is the reference the tests hold it to."""
+    if found.count == 0 or found.least <= 0 or found.units > supply or found.first is None or found.last is None:
+        return False
+    if found.reached_in_part is None:
+        return True
+    left = supply - found.units
+    return 0 < left < found.reached_in_part.quantity - found.reached_in_part.allocated_quantity
+
+
+def record_range(sku: str, location: str, found: HeadRange, now: datetime, cause: Cause) -> ServeRecord:
+    """The record of what `serve` decides for the backorders `found` covers (`served_whole_by`), as `record_serve`
+    makes it from their rows: each takes what it waits for from `location`, at `now`, for `cause`."""
+    assert found.first is not None and found.last is not None, "a range covers at least one backorder"
+    return ServeRecord(sku, location, now, cause, found.waiting_count, found.count, found.units, found.last,
+                       first=found.first, partly=found.partly)
+
+
 def fold(record: ServeRecord, rows: list[Waiting], policy: PriorityPolicy) -> list[Served]:
     """What the receipt `record` decided for `rows`, the next of the backorders it served whole (in queue order,
     the first at place `record.folded + 1`): `serve` again, with what each waited for from the record's

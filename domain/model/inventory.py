@@ -44,7 +44,7 @@ from domain.eta import (
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text, check_units
 from domain.model.backorder import Backorder, BackorderStatus
 from domain.model.checks import MAX_QUANTITY, check_quantity
-from domain.model.head import Served, Waiting, adopt, serve
+from domain.model.head import Served, ServeRecord, Waiting, adopt, serve
 from domain.model.ids import new_id
 from domain.model.order import Order, OrderLine
 from domain.model.product import BackorderPolicy, Product
@@ -411,6 +411,21 @@ class SkuInventory:
         as `settle` would record them. Returns what changed, for the store to write."""
         return serve(self.sku, rows, waiting_count, self.available_to_promise, self._reserve, self.policy, now,
                      cause, self.events, first_position)
+
+    def serve_recorded(self, record: ServeRecord, told: ev.QueueServed,
+                       reached_in_part: Waiting | None) -> list[Served]:
+        """What `serve_head` does for the head of the queue when the store found it as a range (`head.HeadRange`,
+        `head.served_whole_by`) and recorded it (`record`, its event `told`): the units the covered backorders wait
+        for set aside at the record's location, the range's event where their per-backorder events would have
+        been, then the one the units reach in part (if any) served from what is left, at the record's place
+        after the range. Returns what changed for that one (for `adopt_served`)."""
+        taken = self._reserve(record.units)
+        assert taken == {record.location: record.units}, "a range takes its units from the record's location"
+        self.events.append(told)
+        if reached_in_part is None:
+            return []
+        return serve(self.sku, [reached_in_part], record.waiting_count, self.available_to_promise, self._reserve,
+                     self.policy, record.served_at, record.cause, self.events, record.count + 1)
 
     def adopt_served(self, served: Iterable[Served], cause: Cause) -> None:
         """What `serve_head` decided for backorders of this queue (loaded after it, with those still waiting)."""

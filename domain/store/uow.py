@@ -678,6 +678,77 @@ class TortoiseUnitOfWork:
         count = self._queue_counts.get(sku, (None, None))[0]
         return await self._waiting_rows(raw, self._origins.get(sku, 0)), count or 0
 
+    async def head_range(self, sku: str, units: int, origin: int | None = None) -> m.HeadRange:
+        """`waiting_head`'s rows as a range (`head.HeadRange`), the covered ones never read into Python: with
+        `origin` (the SKU's projection kept) by the demand index (`_range_by_demand`), else by the running sum
+        over the queue (`_range_by_sum`), the same rows either way as `waiting_head` reads."""
+        assert self.conn is not None
+        await self._fold_before_rows(sku)
+        if origin is not None:
+            return await self._range_by_demand(sku, units, origin)
+        return await self._range_by_sum(sku, units)
+
+    async def _range_by_demand(self, sku: str, units: int, origin: int) -> m.HeadRange:
+        """`head_range` by the demand index, exact while the SKU's projection is kept (`_reached_by_demand`): the
+        backorders `units` serve whole are those whose demand ends within `origin + units`, an index range; their
+        totals one aggregate over it, their ends two probes, those with units already a filter of it, and the
+        one reached in part the first past it whose demand starts below the reach. How many wait in all is the
+        product's count, as `_reached_by_demand` takes it."""
+        reach = origin + units
+        waiting = '"sku" = :sku AND "status" IN (:waiting, :partly)'
+        covered = f'{waiting} AND "demand_to" > :origin AND "demand_to" <= :reach'
+        params = {"sku": sku, "waiting": WAITING[0], "partly": WAITING[1], "origin": origin, "reach": reach}
+
+        async def fetch(sql: str) -> Any:
+            return await self._fetch(*_named(sql, params, postgres=self.is_postgres))
+        totals = (await fetch(
+            'SELECT COUNT(*) AS "count", COALESCE(SUM("quantity" - "allocated_quantity"), 0) AS "units", '
+            f'MIN("quantity" - "allocated_quantity") AS "least" FROM "backorders" WHERE {covered}'))[0]
+        ends: list[Any] = []
+        for direction in ("", " DESC"):
+            ends.extend(await fetch(f'SELECT "priority_override", "ordered_at", "id" FROM "backorders" '
+                                    f'WHERE {covered} ORDER BY "demand_to"{direction} LIMIT 1'))
+        partly = await fetch(f'SELECT "id", "allocated_quantity" FROM "backorders" WHERE {covered} '
+                             'AND "allocated_quantity" > 0 ORDER BY "demand_to"')
+        after = await fetch(f'SELECT {_WAITING_COLUMNS}, "demand_to" FROM "backorders" WHERE {waiting} '
+                            'AND "demand_to" > :reach ORDER BY "demand_to" LIMIT 1')
+        in_part = [r for r in after if r["demand_to"] - (r["quantity"] - r["allocated_quantity"]) < reach]
+        count = self._queue_counts.get(sku, (None, None))[0]
+        return m.HeadRange(
+            waiting_count=count or 0, count=int(totals["count"]), units=int(totals["units"]),
+            least=int(totals["least"] or 0), first=_queue_key(ends[0]) if ends else None,
+            last=_queue_key(ends[-1]) if ends else None,
+            partly=tuple((r["id"], int(r["allocated_quantity"])) for r in partly),
+            reached_in_part=_waiting(in_part, self._origins.get(sku, 0))[0] if in_part else None)
+
+    async def _range_by_sum(self, sku: str, units: int) -> m.HeadRange:
+        """`head_range` by the running sum `waiting_head` takes over the queue, in one statement: of the rows it
+        numbers in queue order, only the range's first and last, those of it with units already and the one
+        reached in part come back, with the range's totals beside them."""
+        order = self._queue_order()
+        sql, values = _named(
+            f'WITH q AS (SELECT {_WAITING_COLUMNS}, "quantity" - "allocated_quantity" AS "wants", '
+            f'SUM("quantity" - "allocated_quantity") OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS "upto", '
+            f'ROW_NUMBER() OVER (ORDER BY {order}) AS "place", COUNT(*) OVER () AS "waiting_count" '
+            f'FROM "backorders" WHERE "sku" = :sku AND "status" IN (:waiting, :partly) AND {_WAITING_ROWS} '
+            'AND "quantity" > "allocated_quantity"), '
+            't AS (SELECT COUNT(*) AS "count", COALESCE(SUM("wants"), 0) AS "covered_units", '
+            'MIN("wants") AS "least" FROM q WHERE "upto" <= :units) '
+            'SELECT q.*, t."count", t."covered_units", t."least" FROM q, t '
+            'WHERE q."place" = 1 OR q."place" = t."count" OR (q."upto" <= :units AND q."allocated_quantity" > 0) '
+            'OR (q."upto" > :units AND q."upto" - q."wants" < :units) ORDER BY q."place"',
+            {"sku": sku, "waiting": WAITING[0], "partly": WAITING[1], "units": units}, postgres=self.is_postgres)
+        raw = await self._fetch(sql, values)
+        count = int(raw[0]["count"]) if raw else 0
+        covered = [r for r in raw if r["place"] <= count]
+        in_part = [r for r in raw if r["upto"] > units and r["upto"] - r["wants"] < units]
+        return m.HeadRange(
+            waiting_count=int(raw[0]["waiting_count"]) if raw else 0, count=count,
+            units=int(raw[0]["covered_units"]) if raw else 0, least=int(raw[0]["least"] or 0) if raw else 0,
+            first=_queue_key(covered[0]) if covered else None, last=_queue_key(covered[-1]) if covered else None,
+            partly=tuple((r["id"], int(r["allocated_quantity"])) for r in covered if r["allocated_quantity"] > 0),
+            reached_in_part=_waiting(in_part, self._origins.get(sku, 0))[0] if in_part else None)
+
     async def _next_in_line(self, sku: str, units: int, limit: int) -> tuple[list[m.Waiting], int]:
         """The first `limit` backorders waiting for `sku` in queue order (agent priority, order time, id) that `units`
         reach, read by index probes on (sku, status, priority_override, ordered_at, id), not a window over the
@@ -1620,6 +1691,11 @@ def _waiting(raw: Sequence[Any], origin: int) -> list[m.Waiting]:
         queue_position=r["queue_position"] - origin if r["queue_position"] is not None else None,
         updated_at=mapping.as_datetime(r["updated_at"]) if r["updated_at"] is not None else None,
         version=r["version"]) for r in raw]
+
+
+def _queue_key(row: Any) -> QueueKey:
+    """A raw row's (agent priority, order time, id): its key in queue order as a `ServeRecord` names it."""
+    return (int(row["priority_override"]), mapping.as_datetime(row["ordered_at"]), row["id"])
 
 
 def _dated(row: dict[str, Any]) -> dict[str, Any]:

@@ -30,8 +30,8 @@ from domain.model import (
     Waiting,
     check_sku,
 )
-from domain.model.head import record_serve, served_whole
-from domain.model.served import instead_of_covered, range_event
+from domain.model.head import HeadRange, record_range, record_serve, served_whole, served_whole_by
+from domain.model.served import instead_of_covered, range_event, recorded_event
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("backorder.receipts")
@@ -130,6 +130,15 @@ async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: in
     serving_from = head.head_location()
     # the SKU's projection kept: the demand index finds the range (one probe), not a running sum over the queue
     origin = head.stored_origin if RANGE_BY_DEMAND and head.stored_steps is not None else None
+    # the range to record found without reading what it covers: unless the receipt may be staged and its range can
+    # only be found by summing the whole queue (staging reads the head by index, a chunk at most)
+    if recorded is not None and (staged is None or origin is not None) \
+            and (head.ahead.waiting_count if head.ahead else 0) >= LEDGER_FROM:
+        found = await uow.head_range(sku, head.available_to_promise, origin)
+        # staged as before when the units reach more than a chunk
+        fits = staged is None or found.count + (found.reached_in_part is not None) <= STAGE_CHUNK
+        if fits and found.count >= LEDGER_FROM and served_whole_by(found, head.available_to_promise):
+            return await _record_head(uow, head, found, serving_from, now, cause, recorded)
     rows, waiting = await uow.waiting_head(sku, head.available_to_promise,
                                            STAGE_CHUNK + 1 if staged is not None else None, origin)
     if staged is not None and len(rows) > STAGE_CHUNK:
@@ -153,6 +162,28 @@ async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: in
     if record is not None and recorded is not None:
         recorded.append(sku)
     rest.adopt_served(part, cause)  # the last, in part
+    uow.add_events(head.events)
+    await settle_aside(rest, now, cause)
+    return rest
+
+
+async def _record_head(uow: UnitOfWork, head: SkuInventory, found: HeadRange, serving_from: str, now: datetime,
+                       cause: Cause, recorded: list[str]) -> SkuInventory:
+    """`receive_at_head` when what the units serve whole is recorded as a range and the store found it without
+    reading those backorders (`uow.head_range`, `served_whole_by`): the record made from the range's totals and
+    ends, its one event (`QueueServed`) where their per-backorder events would have been, and only the one served
+    in part (if any) decided by `serve`: the same record, rows and events as serving the rows read whole and
+    recording what it served whole (`record_serve`, `instead_of_covered`), without 100k backorders as objects."""
+    record = record_range(head.sku, serving_from, found, now, cause)
+    served_range = recorded_event(record, await uow.record_serve(record))
+    part = head.serve_recorded(record, served_range, found.reached_in_part)
+    head.check_invariants()
+    assert all(s.status is not BackorderStatus.ALLOCATED for s in part), "the one reached in part is served in part"
+    # nothing served whole is written from here (the range is folded in later): what `save_served` takes of it
+    rest = await uow.save_served(head, ServedWhole(head.sku, serving_from, now, cause, found.waiting_count, 1, ()),
+                                 record)
+    recorded.append(head.sku)
+    rest.adopt_served(part, cause)
     uow.add_events(head.events)
     await settle_aside(rest, now, cause)
     return rest

@@ -26,6 +26,7 @@ from domain.model import (
     Backorder,
     Behind,
     Customer,
+    HeadRange,
     Order,
     Product,
     PurchaseOrder,
@@ -93,6 +94,9 @@ class InMemoryUnitOfWork:
 
     async def waiting_head(self, sku: str, units: int, limit: int | None = None,
                            origin: int | None = None) -> tuple[list[Waiting], int]:
+        raise AssertionError("never asked: queue_head says this store does not serve heads")
+
+    async def head_range(self, sku: str, units: int, origin: int | None = None) -> HeadRange:
         raise AssertionError("never asked: queue_head says this store does not serve heads")
 
     @property

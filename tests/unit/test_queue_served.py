@@ -8,12 +8,23 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from domain import events as ev
 from domain.causes import Actor, Cause, CauseKind
 from domain.eta import Confidence, Eta, EtaSource
 from domain.model import BackorderStatus, PriorityPolicy, Waiting
 from domain.model.head import record_serve, serve
-from domain.model.served import covered_events, instead_of_covered, range_event, still_waiting
+from domain.model.served import (
+    Covered,
+    covered_events,
+    customer_parts,
+    instead_of_covered,
+    queue_changed,
+    range_event,
+    still_waiting,
+)
 
 AT = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 CAUSE = Cause(kind=CauseKind.STOCK_RECEIVED, actor=Actor.AGENT, quantity=8, reference="MAIN", reason="pallet")
@@ -61,3 +72,24 @@ def test_told_back_from_the_backorders_as_they_were_it_gives_the_events_serve_to
     covered = {"b0", "b1", "b2", "b3"}
     assert covered_events(served, still_waiting(served, ROWS[:4], 1)) == [
         e for e in told if getattr(e, "backorder_id", None) in covered]
+
+
+_COVERED = st.lists(st.builds(
+    lambda n, email, quantity, before, status, eta, moved: Covered(
+        f"b{n}", f"o{n}", email, quantity, min(before, quantity - 1), status, f"queue position {n + 1}",
+        eta, moved),
+    st.integers(0, 10**6), st.sampled_from(["a@example.com", "b@example.com", "c@example.com"]),
+    st.integers(1, 5), st.integers(0, 4), st.sampled_from([s.value for s in BackorderStatus]),
+    st.one_of(st.none(), st.dates(date(2026, 1, 1), date(2026, 12, 31))), st.booleans()),
+    min_size=1, max_size=30, unique_by=lambda c: c.id)
+
+
+@given(_COVERED)
+def test_made_from_the_backorders_straight_it_is_what_compact_folds_their_events_into(covered: list[Covered]) -> None:
+    _, served = _receipt()
+    [compacted] = ev.compact(covered_events(served, covered), 1)
+    assert queue_changed(served, covered) == compacted
+    # and each customer's part, made from their backorders alone, is the part cut from the whole for them
+    assert customer_parts(served, covered) == {
+        email: compacted.part(positions) for email, positions in compacted.customers.items()}
+    assert list(customer_parts(served, covered)) == list(compacted.customers)

@@ -36,7 +36,7 @@ NOT_DERIVED = {
             "later quantity changes of a range's folded backorders: the tables' own history",
         'JOIN "backorders" AS b ON b."id" = h."backorder_id"':
             "the same statement, its SKU's backorders",
-        'SELECT {_WAITING_COLUMNS} FROM "backorders" WHERE "sku"':
+        'FROM "backorders" AS b JOIN "queue_serves" AS q ON q."id" = :record':
             "a range's backorders not yet folded: as the receipt found them, the tables' rows (the views would show "
             "them served)",
     },
@@ -166,12 +166,6 @@ NAMED_PLACES = {
         "SELECT b.*, CASE WHEN b.queue_position IS NULL OR EXISTS": "through `backorders()`; whether it waits",
         "o.queue_position < b.queue_position": "through `backorders()`, within one SKU: the origin cancels out",
         "ORDER BY sku, queue_position": "through `backorders()`, ordered within each SKU: the origin cancels out",
-    },
-    "served_ranges.py": {
-        "import _WAITING_COLUMNS": "the columns of a range's rows, read below",
-        'SELECT {_WAITING_COLUMNS} FROM "backorders" WHERE "sku"': (
-            "a range's backorders not yet folded, all served whole: `serve` gives them no place and numbers them "
-            "from the range's first (`_waiting(raw, 0)`: the stored number is not used)"),
     },
 }
 

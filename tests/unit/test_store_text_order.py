@@ -20,6 +20,7 @@ THROUGH_THE_HELPERS = re.compile(r'by_code_point|_text_key|text_key|COLLATE "C"|
 # file -> the orderings (a part of their line, as written) whose keys are not text a person chose, and why
 NOT_CHOSEN_TEXT = {
     "served_ranges.py": {
+        'ORDER BY r."hid"': "history rows' serial numbers (integers)",
         'ORDER BY h."id"': "history rows' serial numbers (integers)",
     },
     "export.py": {
@@ -79,6 +80,16 @@ NOT_CHOSEN_TEXT = {
             "a number (the demand index: queue order while the projection is kept)",
         '\'AND "demand_to" - ("quantity" - "allocated_quantity") < :reach ORDER BY "demand_to"\',':
             "a number (the demand index: queue order while the projection is kept)",
+        '\'AND "allocated_quantity" > 0 ORDER BY "demand_to"\')':
+            "a number (the demand index: queue order while the projection is kept)",
+        '\'AND "demand_to" > :reach ORDER BY "demand_to" LIMIT 1\')':
+            "a number (the demand index: queue order while the projection is kept)",
+        'f\'WHERE {covered} ORDER BY "demand_to"{direction} LIMIT 1\'))':
+            "a number (the demand index: queue order while the projection is kept)",
+        '\'OR (q."upto" > :units AND q."upto" - q."wants" < :units) ORDER BY q."place"\',':
+            "a number: the place in queue order (`_queue_order`)",
+        'f\'ROW_NUMBER() OVER (ORDER BY {order}) AS "place", COUNT(*) OVER () AS "waiting_count" \'':
+            "the queue's order (`_queue_order`)",
         'ORDER BY u."place", h."n"\')': "numbers: the place in the queue, then STATUS before ETA",
         'ORDER BY v."key", h."n"\')': "numbers: the place in the queue, then STATUS before ETA",
         'rows = await t.StagedReceipt.filter(sku=sku).order_by("id").limit(1).using_db(self.conn).values()':
