@@ -14,6 +14,7 @@ from domain import events as ev
 from domain.store import mapping
 from domain.store import models as t
 from domain.store.served_ranges import opened
+from tests import shown_places
 
 # event fields that name the run rather than what happened to the backorder
 RUN_NAMES = ("sku", "order_id", "purchase_order_id", "number", "skus", "record_id")
@@ -34,7 +35,7 @@ async def sku_outcome(sku: str, ids: Sequence[str], history_before: int, publish
     (the backorders in the order placed), what `published` told each of them, the stock and the counts: each as
     JSON text with `sku` and each of `renamed` replaced by a placeholder."""
     place = {backorder_id: n for n, backorder_id in enumerate(ids)}
-    rows = await t.Backorder.filter(sku=sku).values("id", *columns)
+    rows = await shown_places.rows("id", *columns, sku=sku)  # places as shown, not as stored
     history = await t.BackorderHistory.filter(backorder_id__in=ids).order_by("id").offset(history_before).values(
         "backorder_id", "at", "kind", "old_value", "new_value", "cause", "cause_data")
     told: dict[int, list[dict[str, Any]]] = {}

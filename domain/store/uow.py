@@ -55,9 +55,11 @@ COMPACT_ASIDE = 6_000  # events from which `compact` runs in a worker thread
 LONG_CHECK = 2_000  # backorders from which a queue's projection is checked in a worker thread
 # rows a save must spare their write for it to move the SKU's place origin instead (`_moved_origin`, migration 0029:
 # a receipt serving N whole from the head of a long queue moves it N, the rows behind keep their stored places).
-# Off (issue 15, step 6 not finished: the receipt still loads the rest to settle it); the tests and benches set it.
+# Moving it is one single-row UPDATE of `products`; the rows it spares would be one bulk UPDATE of their places and
+# versions, ~30 us a row beyond the statement on PostgreSQL (bench/README.md, step 6 (a)): from 100 rows it pays
+# with room. The tests run with 1 (tests/conftest.py), so their stored places differ from the shown ones.
 # Readers always show places counted from the origin, whatever this says.
-ORIGIN_FROM = 10**9
+ORIGIN_FROM = 100
 BeforeCommitHook = Callable[[TransactionalDBClient, Sequence[Event]], Awaitable[None]]
 log = logging.getLogger("backorder.receipts")
 UNTOLD_PAGE = 200  # untold ranges listed at a time by a fan-out (`untold_serves`)

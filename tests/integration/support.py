@@ -20,6 +20,7 @@ from domain.model import Channel, Order
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
 from domain.store.db import MODELS
+from tests import shown_places
 
 LAMP, ALT = "LAMP-1", "LAMP-ALT"
 PO_DATE = date(2026, 3, 11)  # the desk fixture's clock says 2 March 2026
@@ -57,7 +58,9 @@ async def order(desk: BackorderDesk, email: str, quantity: int, sku: str = LAMP,
 async def backorder_of(placed: Order, line: int = 0) -> t.Backorder:
     backorder_id = placed.lines[line].backorder_id
     assert backorder_id is not None, f"line {line} of {placed.number} was not backordered"
-    return await t.Backorder.get(id=backorder_id)
+    row = await shown_places.backorder(backorder_id)
+    assert row is not None, backorder_id
+    return row
 
 
 async def backorders_of(*placed: Order) -> list[t.Backorder]:

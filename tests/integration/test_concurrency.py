@@ -205,7 +205,8 @@ async def _check_books(sql: asyncpg.Connection, ledger: Ledger) -> None:
     for sku in (HOT, WARM):
         queue = await sql.fetch(
             "SELECT id, quantity - allocated_quantity AS waiting, allocated_quantity, status, queue_position "
-            "FROM backorders WHERE sku = $1 AND quantity > 0 ORDER BY priority_override DESC, ordered_at, id", sku)
+            "FROM backorders_placed WHERE sku = $1 AND quantity > 0 "  # places shown (tests/shown_places.py)
+            "ORDER BY priority_override DESC, ordered_at, id", sku)
         first_waiting = next((i for i, b in enumerate(queue) if b["waiting"] > 0), None)
         if first_waiting is None:
             continue

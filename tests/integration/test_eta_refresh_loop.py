@@ -10,7 +10,7 @@ from decimal import Decimal
 from api.app import refresh_etas_forever
 from domain.model import Channel
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
-from domain.store import models as t
+from tests.integration.support import backorder_of
 from tests.waiting import eventually
 
 
@@ -35,7 +35,7 @@ async def test_the_loop_refreshes_stale_etas_and_survives_a_failed_round(desk: B
     loop = asyncio.create_task(refresh_etas_forever(desk, stop, 0.05))
     try:
         # when the loop has run a few rounds
-        row = await eventually(lambda: t.Backorder.get(id=placed.lines[0].backorder_id),
+        row = await eventually(lambda: backorder_of(placed),
                                lambda r: r.eta_date == date(2026, 3, 13), what="a later round moves the ETA")
     finally:
         stop.set()

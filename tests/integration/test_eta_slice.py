@@ -28,6 +28,7 @@ from domain.services import BackorderDesk, CustomerDetails, LineRequest, Product
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import purchasing
+from tests import shown_places
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -43,6 +44,7 @@ class Outcome:
     history: list[tuple[Any, ...]] = field(default_factory=list)
     sliced: int = 0  # SKUs re-projected from a slice
     projection: str | None = None  # the SKU's stored projection as the use case left it (`products.eta_projection`)
+    origin: int = 0  # what its stored places count from (`products.place_origin`): the rows compared show theirs
 
 
 class _Capturing(TortoiseUnitOfWork):
@@ -55,12 +57,13 @@ class _Capturing(TortoiseUnitOfWork):
         outcome = _Capturing.outcome
         assert outcome is not None
         outcome.events = [e.to_dict() for e in self._events]
-        outcome.projection = (await t.Product.get(sku=self.sku)).eta_projection
+        product = await t.Product.get(sku=self.sku)
+        outcome.projection, outcome.origin = product.eta_projection, product.place_origin
         if outcome.projection is not None:  # and true: every stored row follows the recorded steps
             await _holds(self.sku, outcome.projection)
-        rows = await t.Backorder.filter(sku=self.sku).order_by("id").values(
+        rows = await shown_places.rows(
             "id", "status", "eta_date", "eta_confidence", "eta_source", "eta_reference", "queue_position",
-            "quantity", "allocated_quantity", "promised_date", "version")
+            "quantity", "allocated_quantity", "promised_date", "version", order=("id",), sku=self.sku)
         outcome.rows = [tuple(r.values()) for r in rows]
         outcome.history = sorted(tuple(map(str, r.values())) for r in await t.BackorderHistory.filter(
             backorder_id__in=[r["id"] for r in rows]).values(
@@ -140,13 +143,13 @@ async def _shop(desk: BackorderDesk, clock: FixedClock, sku: str, s: Scenario) -
     backorders = [p.lines[0].backorder_id for p in placed]
     for index, days in s.dated:
         backorder_id = backorders[index % len(backorders)]
-        row = await t.Backorder.get_or_none(id=backorder_id) if backorder_id else None
+        row = await shown_places.backorder(backorder_id) if backorder_id else None
         if row is not None and row.status in ("WAITING", "PARTIALLY_ALLOCATED"):
             expected = max(row.eta_date or clock.now().date(), clock.now().date())
             await desk.set_backorder_preferences(backorder_id, cancel_if_not_by=expected + timedelta(days=days - 1))
     if s.rush is not None:
         backorder_id = backorders[s.rush % len(backorders)]
-        row = await t.Backorder.get_or_none(id=backorder_id) if backorder_id else None
+        row = await shown_places.backorder(backorder_id) if backorder_id else None
         if row is not None and row.status in ("WAITING", "PARTIALLY_ALLOCATED"):
             await desk.reprioritize_backorder(backorder_id, 5, "a rush", "agent")
     if s.received and len(pos) > 1:
@@ -195,6 +198,7 @@ def _explore(loop: asyncio.AbstractEventLoop) -> tuple[int, int]:
         assert sliced.rows == whole.rows
         assert sliced.history == whole.history
         assert sliced.projection == whole.projection  # the premise the next change relies on, recorded alike
+        assert sliced.origin == whole.origin  # and the rows' stored places alike, not only the places they show
         moved = [e["backorder_id"] for e in whole.events if e["kind"] == "EtaChanged"]
         assert len(moved) == len(set(moved))  # once per backorder whose date moved
         if s.fair_share:
@@ -242,7 +246,7 @@ async def _holds(sku: str, projection: str) -> None:
     stored = stored_projection(projection)
     assert stored is not None
     steps, origin = stored
-    rows = await t.Backorder.filter(sku=sku, status__in=["WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED"]).values()
+    rows = await shown_places.rows(sku=sku, status__in=["WAITING", "PARTIALLY_ALLOCATED", "ALLOCATED"])
     waiting = sorted((r for r in rows if r["quantity"] > r["allocated_quantity"]),
                      key=lambda r: (-r["priority_override"], r["ordered_at"], r["id"]))
     demand = 0

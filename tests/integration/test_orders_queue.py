@@ -20,11 +20,13 @@ from domain.services import BackorderDesk, LineRequest
 from domain.store import models as t
 from domain.store.mapping import history_cause
 from notifications.wording import staff_cause
+from tests import shown_places
 from tests.integration.support import (
     LAMP,
     LEAD_TIME_DATE,
     PO_DATE,
     about_events,
+    backorder_of,
     backorders_of,
     clock_of,
     heard,
@@ -184,7 +186,7 @@ async def test_a_po_date_change_announces_only_the_etas_that_moved(desk: Backord
     assert await change(purchase_order_id=shop.po_id, expected_date=date(2026, 3, 13)) == [
         (a.id, PO_DATE, date(2026, 3, 13))]
     versions = {x.id: x.version for x in (b, c)}
-    assert {x.id: x.version for x in [await t.Backorder.get(id=i) for i in versions]} == versions  # untouched
+    assert {x.id: x.version for x in await shown_places.backorders(id__in=list(versions))} == versions  # untouched
 
     # PO-1 now after PO-2: ann is served by PO-2, bob and cat wait for PO-1 — everybody moves
     assert sorted(await change(purchase_order_id=shop.po_id, expected_date=date(2026, 3, 25))) == sorted([
@@ -194,7 +196,7 @@ async def test_a_po_date_change_announces_only_the_etas_that_moved(desk: Backord
     # PO-2 grows to 4: bob moves to PO-2; cat is now covered by PO-1 on the same date — firmer, not moved
     assert await change(purchase_order_id=later.id, quantities=[LineRequest(LAMP, 4)]) == [
         (b.id, date(2026, 3, 25), date(2026, 3, 20))]
-    c = await t.Backorder.get(id=c.id)
+    c = await backorder_of(orders[2])
     assert (c.eta_date, c.eta_confidence, c.eta_source, c.eta_reference) == (
         date(2026, 3, 25), "HIGH", "PURCHASE_ORDER", "PO-1")
     history = await t.BackorderHistory.filter(backorder_id=c.id, kind="ETA").values_list("new_value", flat=True)

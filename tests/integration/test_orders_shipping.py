@@ -19,6 +19,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.model import BackorderStatus
 from domain.services import BackorderDesk
 from domain.store import models as t
+from tests import shown_places
 from tests.integration.support import (
     ALT,
     LAMP,
@@ -114,7 +115,8 @@ async def test_accepting_a_substitute_swaps_the_line_in_one_transaction(desk: Ba
     assert (await t.OrderLine.get(id=line.id)).unit_price == Decimal("34.00")
     assert await stock(ALT) == (11, 11)  # dan's 9 and ann's 2
     assert await stock(LAMP) == (3, 3)
-    gone = await t.Backorder.get(id=backorder_id)
+    gone = await shown_places.backorder(backorder_id)
+    assert gone is not None
     assert (gone.status, gone.queue_position, gone.substituted_quantity) == ("SUBSTITUTED", None, 2)
     b = await backorder_of(bob)  # first in line now, and the PO covers all 3 of his
     assert (b.queue_position, b.eta_date, b.eta_confidence) == (1, PO_DATE, "HIGH")

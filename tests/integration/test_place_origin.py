@@ -27,6 +27,7 @@ from domain.store import models as t
 from domain.store import queries, uow
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
+from tests import shown_places
 
 pytestmark = pytest.mark.db
 
@@ -133,7 +134,7 @@ def _run(check: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 
 async def test_every_waiting_backorder_shows_its_rank_in_queue_order(desk: BackorderDesk,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    # the origin moves whenever that spares a row its write (off in the service: `uow.ORIGIN_FROM`)
+    # the origin moves whenever that spares a row its write (the service: from `uow.ORIGIN_FROM` rows)
     monkeypatch.setattr(uow, "ORIGIN_FROM", 1)
     # a range recorded stays pending until a writer or the worker's round folds it (no fold in the background)
     quiet = BackorderDesk(desk._uow, desk.clock, fold_in_background=False)
@@ -157,3 +158,27 @@ async def test_every_waiting_backorder_shows_its_rank_in_queue_order(desk: Backo
 
     await asyncio.to_thread(check)
     assert any(moved), "no example moved a SKU's origin"
+
+
+@pytest.mark.parametrize("path", ["whole", "head"])
+@pytest.mark.parametrize(("behind", "moves"), [(2, False), (3, True)])
+async def test_the_origin_moves_only_when_that_spares_origin_from_rows_their_write(
+        desk: BackorderDesk, monkeypatch: pytest.MonkeyPatch, path: str, behind: int, moves: bool) -> None:
+    # given `uow.ORIGIN_FROM` 3 and a queue of one-unit backorders, the first served whole by a receipt of one unit
+    monkeypatch.setattr(uow, "ORIGIN_FROM", 3)
+    if path == "head":
+        monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
+    await desk.upsert_product(ProductInput(sku="ORG", name="ORG", price=Decimal("1.00")))
+    ids = []
+    for n in range(1 + behind):
+        desk.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]  # the fixture's FixedClock
+        order = await desk.place_order(CustomerDetails(f"c{n}@example.com"), Channel.ONLINE, [LineRequest("ORG", 1)])
+        ids.append(order.lines[0].backorder_id)
+    before = {r["id"]: r["version"] for r in await shown_places.rows("id", "version", sku="ORG")}
+    await desk.receive_stock("ORG", 1)
+    # then the `behind` rows behind it move up one place: with 3 of them the origin moves one and none is written;
+    # with 2 (fewer than ORIGIN_FROM spared) their places are rewritten and the origin stays
+    rows = {r["id"]: r for r in await shown_places.rows("id", "queue_position", "version", sku="ORG")}
+    assert [rows[i]["queue_position"] for i in ids] == [None, *range(1, 1 + behind)]
+    assert (await t.Product.get(sku="ORG")).place_origin == (1 if moves else 0)
+    assert [rows[i]["version"] - before[i] for i in ids[1:]] == [0 if moves else 1] * behind

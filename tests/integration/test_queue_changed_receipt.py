@@ -22,6 +22,7 @@ from domain.store import notify as store
 from domain.store.uow import TortoiseUnitOfWork
 from notifications.outbox import OutboxRecorder, changes_of
 from notifications.settings import NotificationSettings
+from tests import shown_places
 
 WAITING = 70  # more than COMPACT_FROM events in a run: each served backorder makes three
 CUSTOMERS = 4
@@ -42,9 +43,9 @@ async def _receipt(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, sk
         published = []
         while not stream.queue.empty():
             published.append(stream.queue.get_nowait())
-    rows = await t.Backorder.filter(sku=sku).order_by("ordered_at", "id").values(
+    rows = await shown_places.rows(
         "id", "quantity", "allocated_quantity", "status", "eta_date", "eta_source", "queue_position",
-        "allocation_reason", "reserved")
+        "allocation_reason", "reserved", order=("ordered_at", "id"), sku=sku)
     place = {row.pop("id"): n for n, row in enumerate(rows)}
     history = sorted((place[h["backorder_id"]], h["id"], h["kind"], h["old_value"], h["new_value"], h["cause"])
                      for h in await t.BackorderHistory.filter(backorder_id__in=list(place)).values(

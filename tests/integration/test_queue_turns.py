@@ -27,6 +27,7 @@ from domain.model import Channel
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import current, queries
 from domain.store import models as t
+from tests import shown_places
 
 pytestmark = pytest.mark.db
 
@@ -215,7 +216,8 @@ async def _settled_example(desk: BackorderDesk, steps: list[Any]) -> None:
             ids.extend(line.backorder_id for line in order.lines if line.backorder_id)
             continue
         chosen = ids[pick % len(ids)]
-        row = await t.Backorder.get(id=chosen)
+        row = await shown_places.backorder(chosen)
+        assert row is not None
         if kind == "priority" and row.status in WAITING:
             await desk.reprioritize_backorder(chosen, priority, "test", "agent Sam")
         elif kind == "cancel" and row.status in WAITING:
@@ -224,7 +226,7 @@ async def _settled_example(desk: BackorderDesk, steps: list[Any]) -> None:
             await desk.receive_stock(skus[sku], units)
         elif kind == "later":
             desk.clock.advance(timedelta(seconds=units))  # type: ignore[attr-defined]  # the fixture's FixedClock
-    rows = await t.Backorder.filter(sku__in=skus).values("id", "sku", "ordered_at", "queue_position")
+    rows = await shown_places.rows("id", "sku", "ordered_at", "queue_position", sku__in=skus)
     expected, _ = _brute_force(rows)
     queries.QUEUES_FIRST_COME = True
     try:

@@ -14,6 +14,7 @@ from domain.model import Channel
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
 from domain.use_cases import shared
+from tests import shown_places
 
 QUANTITIES = [3, 1, 2, 5, 1, 4, 2]  # 18 units wait; 11 arrive: some filled, one partly, some still waiting
 
@@ -27,9 +28,9 @@ async def _receipt(desk: BackorderDesk, bus: InProcessBus, sku: str) -> tuple[li
         published = []
         while not stream.queue.empty():
             published.append(stream.queue.get_nowait())
-    rows = await t.Backorder.filter(sku=sku).order_by("ordered_at", "id").values(
+    rows = await shown_places.rows(
         "id", "customer_email", "quantity", "allocated_quantity", "status", "eta_date", "eta_source",
-        "queue_position", "allocation_reason", "reserved")
+        "queue_position", "allocation_reason", "reserved", order=("ordered_at", "id"), sku=sku)
     place = {row.pop("id"): n for n, row in enumerate(rows)}
     history = sorted((place[h["backorder_id"]], h["id"], h["kind"], h["old_value"], h["new_value"], h["cause"])
                      for h in await t.BackorderHistory.filter(backorder_id__in=list(place)).values(

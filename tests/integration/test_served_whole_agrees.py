@@ -29,6 +29,7 @@ from domain.services import BackorderDesk, ProductInput
 from domain.store import mapping
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
+from tests import shown_places
 from tests.integration.test_receipt_at_head import _pending, queues
 from tests.integration.test_served_write import ETAS, NOW, SET_ASIDE, waiting_row
 from tests.outcome import as_either_path_wrote
@@ -95,9 +96,9 @@ async def _receive(uow: TortoiseUnitOfWork, sku: str, supply: int) -> tuple[list
 
 
 async def _read(sku: str, ids: list[str], views: bool) -> tuple[dict[str, tuple[Any, ...]], dict[str, list[Any]]]:
-    """The SKU's backorders and their history, from the tables or from the views."""
+    """The SKU's backorders and their history, from the tables (places shown) or from the views."""
     if not views:
-        rows = await t.Backorder.filter(sku=sku).values("id", *ROW)
+        rows = await shown_places.rows("id", *ROW, sku=sku)
         history = await t.BackorderHistory.filter(backorder_id__in=ids).order_by("id").values("backorder_id",
                                                                                              *HISTORY)
     else:

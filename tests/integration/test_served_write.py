@@ -24,6 +24,7 @@ from domain.model.head import serve, served_whole
 from domain.services import BackorderDesk, ProductInput
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
+from tests import shown_places
 
 pytestmark = pytest.mark.db
 
@@ -74,7 +75,7 @@ async def test_the_set_based_write_leaves_what_serve_decided(desk: BackorderDesk
         await uow.commit()
 
     # then every row and its new history are what `serve` decided
-    written = {r["id"]: r for r in await t.Backorder.filter(sku="LAMP").values()}
+    written = {r["id"]: r for r in await shown_places.rows(sku="LAMP")}
     history: dict[str, list[tuple[Any, ...]]] = {}
     for h in await t.BackorderHistory.filter(backorder_id__in=list(written)).order_by("id").values():
         history.setdefault(h["backorder_id"], []).append(

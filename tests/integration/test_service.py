@@ -16,6 +16,8 @@ from domain.model import BackorderPolicy, BackorderStatus, Channel
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
 from tests.conftest import POSTGRES_URL
+from tests.integration.support import backorder_of
+from tests.shown_places import backorders as shown_backorders
 
 SKU = "85123A"
 
@@ -39,7 +41,7 @@ async def _order(desk: BackorderDesk, email: str, quantity: int, sku: str = SKU)
 
 
 async def _backorder(order: Any) -> t.Backorder:
-    return await t.Backorder.get(id=order.lines[0].backorder_id)
+    return await backorder_of(order)
 
 
 async def _rows() -> dict[str, int]:
@@ -196,7 +198,7 @@ async def test_concurrent_orders_receipts_and_cancellations_never_oversell(desk:
 
     stock = await t.StockLevel.get(sku=SKU, location="MAIN")
     lines = await t.OrderLine.filter(sku=SKU)
-    backorders = await t.Backorder.filter(sku=SKU)
+    backorders = await shown_backorders(sku=SKU)
     assert stock.on_hand == received and 0 <= stock.allocated <= stock.on_hand
     held = sum(sum(x.reserved.values()) for x in lines) + sum(sum(b.reserved.values()) for b in backorders)
     assert stock.allocated == held  # every allocated unit has exactly one holder

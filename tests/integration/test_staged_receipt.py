@@ -29,6 +29,7 @@ from domain.store import models as t
 from domain.store import planning, queries
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
+from tests import shown_places
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -66,9 +67,9 @@ async def _queue(desk: BackorderDesk, clock: FixedClock, sku: str, size: int) ->
 async def _state(sku: str, ids: list[str]) -> dict[str, Any]:
     """What a receipt leaves, by each backorder's place in the queue (the SKUs' ids differ)."""
     place = {backorder_id: n for n, backorder_id in enumerate(ids)}
-    rows = await t.Backorder.filter(sku=sku).values(
+    rows = await shown_places.rows(
         "id", "allocated_quantity", "status", "reserved", "eta_date", "eta_source", "queue_position",
-        "allocation_reason", "updated_at", "version")
+        "allocation_reason", "updated_at", "version", sku=sku)
     history = await t.BackorderHistory.filter(backorder_id__in=ids).order_by("id").values(
         "backorder_id", "at", "kind", "old_value", "new_value", "cause")
     by_backorder: dict[int, list[tuple[Any, ...]]] = {}
@@ -150,8 +151,8 @@ async def test_the_skus_writers_between_two_chunks_find_the_queue_as_the_last_ch
     await desk.receive_stock("LAMP", 9)
     assert len(ran) >= 2
     # then the 9 units went to the first 9 still waiting, in turn; nobody oversold; nothing left staged
-    rows = {r["id"]: r for r in await t.Backorder.filter(sku="LAMP").values(
-        "id", "allocated_quantity", "status", "queue_position", "eta_date")}
+    rows = {r["id"]: r for r in await shown_places.rows(
+        "id", "allocated_quantity", "status", "queue_position", "eta_date", sku="LAMP")}
     allocated = [n for n, backorder_id in enumerate(ids) if rows[backorder_id]["status"] == "ALLOCATED"]
     assert allocated == [0, 1, 2, 3, 4, 5, 6, 8, 9]
     assert rows[ids[7]]["status"] == rows[ids[11]]["status"] == "CANCELLED"

@@ -18,7 +18,7 @@ from domain.services import BackorderDesk, LineRequest, ProductInput
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases.supplier_history import HistoricalLine
-from tests.integration.support import LAMP, lamp_shop, order, snapshot
+from tests.integration.support import LAMP, backorder_of, lamp_shop, order, snapshot
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -69,7 +69,7 @@ async def test_a_supplier_reliably_five_days_late_gets_etas_five_days_after_the_
     await desk.create_purchase_order(shop.supplier_id, due, [LineRequest(LAMP, 2)], number="PO-NEXT")
 
     waiting = await order(desk, "ann@example.com", 7)  # the 6 delivered, and 1 more
-    backorder = await t.Backorder.get(id=waiting.lines[0].backorder_id)
+    backorder = await backorder_of(waiting)
 
     assert (backorder.eta_date, backorder.eta_confidence) == (due + timedelta(days=5), Confidence.HIGH.value)
     assert backorder.promised_date == due + timedelta(days=5)
@@ -84,9 +84,9 @@ async def test_an_erratic_supplier_gets_a_later_date_with_low_confidence_and_tod
     due = clock.now().date() + timedelta(days=10)
     await desk.create_purchase_order(shop.supplier_id, due, [LineRequest(LAMP, 2)], number="PO-NEXT")
 
-    learned = await t.Backorder.get(id=(await order(desk, "ann@example.com", 11)).lines[0].backorder_id)
+    learned = await backorder_of(await order(desk, "ann@example.com", 11))
     old_rule = desk_at(clock, learning=None)
-    plain = await t.Backorder.get(id=(await order(old_rule, "bob@example.com", 1)).lines[0].backorder_id)
+    plain = await backorder_of(await order(old_rule, "bob@example.com", 1))
 
     assert (learned.eta_date, learned.eta_confidence) == (due + timedelta(days=12), Confidence.LOW.value)
     assert (plain.eta_date, plain.eta_confidence) == (due, Confidence.LOW.value)  # late once in five: LOW, same date
@@ -99,7 +99,7 @@ async def test_beyond_every_po_the_lead_time_is_learned_from_actual_lead_times(d
     await deliver_late(desk, clock, shop.supplier_id, [3, 3, 3, 3, 3])  # ordered 7 days ahead: 10 days each
 
     waiting = await order(desk, "ann@example.com", 6)
-    backorder = await t.Backorder.get(id=waiting.lines[0].backorder_id)
+    backorder = await backorder_of(waiting)
 
     assert backorder.eta_source == "LEAD_TIME"
     assert (backorder.eta_date, backorder.eta_confidence) == (clock.now().date() + timedelta(days=10), "HIGH")
@@ -129,7 +129,7 @@ async def test_imported_history_teaches_the_etas_and_open_pos_become_inbound_sup
     assert statuses["PART-1"] == "PARTIALLY_RECEIVED"
     assert await t.SupplierDelivery.filter(ordered_on=None).count() == 6
     assert await t.StockLevel.filter(sku=LAMP, on_hand__gt=0).count() == 0  # history is not stock
-    backorder = await t.Backorder.get(id=waiting.lines[0].backorder_id)
+    backorder = await backorder_of(waiting)
     # 4 days late five times, 2 days once: the 6th (ceil(0.8 * 7)) of 2 4 4 4 4 4 is 4; spread 2: HIGH
     assert (backorder.eta_date, backorder.eta_confidence) == (date(2026, 1, 24), "HIGH")
 

@@ -27,6 +27,7 @@ from domain.store import models as t
 from domain.store import queries as q
 from domain.store.db import migrate, open_database
 from domain.store.uow import TortoiseUnitOfWork
+from tests import shown_places
 from tests.conftest import POSTGRES_URL, _dsn, _with_db, fresh_database
 from tests.integration.support import LAMP, backorder_of, lamp_shop, order
 
@@ -103,8 +104,8 @@ async def test_a_queue_of_equal_order_times_is_read_in_the_domain_s_order(desk: 
 
 
 async def _queue_position(backorder_id: str) -> int:
-    row = await t.Backorder.get(id=backorder_id)
-    assert row.queue_position is not None
+    row = await shown_places.backorder(backorder_id)
+    assert row is not None and row.queue_position is not None
     return row.queue_position
 
 
