@@ -301,13 +301,23 @@ def _ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:9.2f} ms ({min(values) * 1000:.2f}-{max(values) * 1000:.2f})"
 
 
+async def _seeded(desk: Any) -> None:
+    """The bench's product with nothing on hand (a unit received and counted away: its stock rows exist) and a
+    queue of `QUEUE` one-unit backorders (`seed_queue`)."""
+    from domain.services import ProductInput
+
+    await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
+    await desk.receive_stock(SKU, 1)
+    await desk.adjust_stock(SKU, -1, "bench set-up")
+    await seed_queue(SKU, QUEUE)
+
+
 async def receipt(kind: str) -> None:
     async with scratch_database(kind) as url, open_database(url):
         from api.app import make_desk, tune_gc
         from api.settings import Settings
         from domain.bus import InProcessBus
         from domain.clock import FixedClock
-        from domain.services import ProductInput
         from domain.use_cases import shared
         from notifications.service import Notifications
 
@@ -315,10 +325,7 @@ async def receipt(kind: str) -> None:
         settings = Settings()
         desk = make_desk(settings, InProcessBus(), Notifications(settings.notifications, clock), clock)
         tune_gc()
-        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
-        await desk.receive_stock(SKU, 1)
-        await desk.adjust_stock(SKU, -1, "bench set-up")
-        await seed_queue(SKU, QUEUE)
+        await _seeded(desk)
         db = connections.get("default")
         await db.execute_query(
             'INSERT INTO "webhook_endpoints" ("id", "url", "description", "events", "secret", "enabled", "created_at", '
@@ -473,7 +480,7 @@ async def after_recorded_range(kind: str, what: str, step: Callable[[Any, int], 
     range (no background fold): what a writer of the SKU waits for while the range is pending."""
     from domain.bus import InProcessBus
     from domain.clock import FixedClock
-    from domain.services import BackorderDesk, ProductInput
+    from domain.services import BackorderDesk
     from domain.store import models as t
     from domain.store.uow import TortoiseUnitOfWork
     from domain.use_cases import shared
@@ -482,10 +489,7 @@ async def after_recorded_range(kind: str, what: str, step: Callable[[Any, int], 
         bus = InProcessBus(maxsize=10)
         clock = FixedClock(START + timedelta(days=2))
         desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock, fold_in_background=False)
-        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
-        await desk.receive_stock(SKU, 1)
-        await desk.adjust_stock(SKU, -1, "bench set-up")
-        await seed_queue(SKU, QUEUE)
+        await _seeded(desk)
         if kind == "postgres":
             await connections.get("default").execute_script("VACUUM ANALYZE")
         shared.LEDGER_FROM, shared.STAGE_CHUNK = 1, 10**9
@@ -526,7 +530,7 @@ async def cancel_after(kind: str) -> None:
 async def next_after(kind: str) -> None:
     from domain.bus import InProcessBus
     from domain.clock import FixedClock
-    from domain.services import BackorderDesk, LineRequest, ProductInput
+    from domain.services import BackorderDesk, LineRequest
     from domain.store import models as t
     from domain.store.uow import TortoiseUnitOfWork
     from domain.use_cases import shared
@@ -549,10 +553,7 @@ async def next_after(kind: str) -> None:
         bus = InProcessBus(maxsize=10)
         clock = FixedClock(START + timedelta(days=2))
         desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock, fold_in_background=False)
-        await desk.upsert_product(ProductInput(sku=SKU, name=SKU, price=Decimal("1.00")))
-        await desk.receive_stock(SKU, 1)
-        await desk.adjust_stock(SKU, -1, "bench set-up")
-        await seed_queue(SKU, QUEUE)
+        await _seeded(desk)
         supplier = await desk.upsert_supplier(None, f"Supplier {SKU}", 14)
         po = await desk.create_purchase_order(supplier.id, START.date() + timedelta(days=5), [LineRequest(SKU, 1)],
                                               number=f"PO-KEEP-{SKU}")  # the queue projected whole: kept
