@@ -157,6 +157,13 @@ class EtaSteps:
             _merge(ranges, after, None)
         return ranges
 
+    def shifted(self, units: int) -> EtaSteps:
+        """These steps as the queue behind its first `units` of demand sees them once those are served: the
+        backorder `at(d + units)` before is `at(d)` now. A receipt at the head compares this with the steps after it
+        (`differing`): every backorder behind, its demand `units` lower, keeps its ETA where the two agree."""
+        kept = [(bound - units, eta) for bound, eta in zip(self.bounds, self.etas, strict=True) if bound > units]
+        return EtaSteps(tuple(b for b, _ in kept), tuple(e for _, e in kept), self.beyond, self.allocated)
+
     def agrees_up_to(self, other: EtaSteps, demand: int) -> bool:
         """Whether every backorder of a queue of `demand` units waiting that follows `self` (each waiting one's ETA
         `at` its cumulative demand, each fully allocated one's `allocated` or one set aside earlier) also follows

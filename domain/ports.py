@@ -131,6 +131,17 @@ class UnitOfWork(Protocol):
         served whole is recorded instead of their rows (by `record_serve`, unless this unit of work did already), to
         be folded in by `fold_serves`."""
 
+    async def rest_by_slice(self, inventory: SkuInventory, record: ServeRecord, served_units: int,
+                            ranges: Sequence[tuple[int, int | None]]) -> tuple[SkuInventory, dict[str, int]] | None:
+        """What `save_served` does with `record` (the range a receipt at the head served whole, `inventory` from
+        `queue_head` having served it and `served_units` in all, the one reached in part's included), but with only
+        a slice of the rest in memory: the waiting backorders behind the range whose cumulative demand, counted from
+        after those units, falls in `ranges` ((after, up_to], None: no end), and every waiting one with a "cancel if
+        not by" date (`load_slice`), each with that demand; `ahead` counts the others, whose places the store shows
+        `record.count` nearer the head without writing them. None, nothing written, when the store cannot: the
+        SKU's projection was not kept when the receipt began (the rows behind may not follow it), or too few wait
+        behind the range for the places to move by their origin (the whole rest rewrites them): `save_served`."""
+
     async def record_serve(self, record: ServeRecord) -> int:
         """Keep `record` (the range a receipt at the head of the queue of `record.sku`, locked, served whole), to be
         passed to `save_served` and folded in by `fold_serves`; returns its id (`QueueServed.record_id`)."""

@@ -57,3 +57,13 @@ async def sku_outcome(sku: str, ids: Sequence[str], history_before: int, publish
     for name in renamed:
         texts = {key: text.replace(name, "NAME") for key, text in texts.items()}
     return texts
+
+
+async def sku_projection(sku: str) -> str:
+    """What the SKU keeps of its queue beside the rows `sku_outcome` compares: its projection (`eta_projection`, the
+    steps every stored ETA follows, with its demand origin), its place origin, its queue's counts, and each
+    backorder's demand index (`demand_to`) in the order placed; as JSON text with `sku` replaced."""
+    product = await t.Product.get(sku=sku).values("eta_projection", "place_origin", "waiting_count", "waiting_units")
+    indexed = await shown_places.rows("ordered_at", "demand_to", order=("ordered_at", "id"), sku=sku)
+    return json.dumps({"product": product, "demand_to": [row["demand_to"] for row in indexed]},
+                      default=str, sort_keys=True).replace(sku, "SKU")

@@ -147,6 +147,11 @@ class TortoiseUnitOfWork:
         # (`ServedWhole.ready`), which the new projection must give allocated rows too for it to be kept; kept, it is
         # the projection of the queue as the fold leaves it, which the fold keeps (`_keep_folded_projection`)
         self._range_ready: dict[str, Eta] = {}
+        # the SKUs whose rest after a receipt's recorded range is in memory as a slice (`rest_by_slice`): the ETA
+        # the allocated rows had from the projection found, which the new one must give too for it to be kept; and
+        # the projection a receipt found, for `save_served` should it load the whole rest after all
+        self._sliced: dict[str, Eta] = {}
+        self._found_projections: dict[str, str | None] = {}
         self._locked: set[str] = set()  # the SKUs whose lock this transaction holds (`lock_skus`)
         # sku -> the end of its pending ranges, whose fold `lock_skus` deferred for an order appending to its queue
         self._deferred: dict[str, QueueKey] = {}
@@ -446,6 +451,7 @@ class TortoiseUnitOfWork:
             else:
                 self._whole.discard(product_row["sku"])
             self._rest_follows.pop(product_row["sku"], None)
+            self._sliced.pop(product_row["sku"], None)
             if not (whole_queue and statuses is ACTIVE and product_row["sku"] in self._behind):
                 self._range_ready.pop(product_row["sku"], None)  # a writer behind the range keeps it (`lock_skus`)
         found = list(products)
@@ -570,6 +576,13 @@ class TortoiseUnitOfWork:
         projection vouches for, and its dated ones."""
         assert self.conn is not None
         await self._fold_before_rows(inventory.sku)
+        return await self._slice(inventory, ranges)
+
+    async def _slice(self, inventory: m.SkuInventory, ranges: Sequence[tuple[int, int | None]]) -> dict[str, int]:
+        """`load_slice` without folding first: the waiting rows counted from `inventory.stored_origin` on (a range
+        of this transaction's receipt still pending in its rows lies before it, `rest_by_slice`, and is left out,
+        the dated ones of it too)."""
+        assert self.conn is not None
         origin = inventory.stored_origin
         assert origin is not None, "a slice is read by the demand index its stored projection vouches for"
         params: list[Any] = []
@@ -588,8 +601,9 @@ class TortoiseUnitOfWork:
             within = f'{waiting()} AND "demand_to" > {mark(origin + after)}'
             parts.append(within if up_to is None else f'{within} AND "demand_to" <= {mark(origin + up_to)}')
         found = await self.conn.execute_query_dict(" UNION ALL ".join(parts), params)
-        # a dated one within a range comes twice
-        rows = list({row["id"]: row for row in found if row["status"] in WAITING}.values())
+        # a dated one within a range comes twice; one before the origin is a pending range's (`rest_by_slice`)
+        rows = list({row["id"]: row for row in found if row["status"] in WAITING
+                     and (row["demand_to"] is None or row["demand_to"] > origin)}.values())
         demand: dict[str, int] = {}
         units = 0
         for raw in rows:
@@ -842,7 +856,8 @@ class TortoiseUnitOfWork:
                 self._rest_follows[sku] = followed[0].allocated
         else:  # the range served whole, recorded (`record_serve`); its rows are folded in afterwards (`fold_serves`)
             assert record.sku == sku and record.folded == 0
-            followed = mapping.stored_projection(self._projections.get(sku))  # as `queue_head` read it, as above
+            # as `queue_head` read it, as above (`rest_by_slice`, which gave up on a slice, read the table since)
+            followed = mapping.stored_projection(self._found_projections.pop(sku, self._projections.get(sku)))
             if self._recorded.get(sku) != record:  # recorded by the use case already (for its event's id), or now
                 await self.record_serve(record)
             # the projection the receipt found names the range's rows waiting; what the SKU keeps while the range is
@@ -857,6 +872,43 @@ class TortoiseUnitOfWork:
         rest = self._inventories.get(sku)
         assert rest is not None
         return rest
+
+    async def rest_by_slice(self, inventory: m.SkuInventory, record: m.ServeRecord, served_units: int,
+                            ranges: Sequence[tuple[int, int | None]]) -> tuple[m.SkuInventory, dict[str, int]] | None:
+        sku = inventory.sku
+        self._require_lock(sku)
+        assert record.sku == sku and record.folded == 0 and inventory.ahead is not None
+        found = self._projections.get(sku)  # as `queue_head` read it under the SKU's lock
+        kept = mapping.stored_projection(found)
+        origin = await self._origin(sku)
+        behind = inventory.ahead.waiting_count - record.count  # the one reached in part among them
+        # the places behind the range move with the origin only when a save of the whole rest would move it
+        # (`_moved_origin`): else that save rewrites their places, which a slice cannot
+        if kept is None or inventory.stored_origin is None or behind <= 0 or behind < max(ORIGIN_FROM, 1):
+            return None
+        await self._save_stock(inventory)
+        self._inventories.pop(sku, None)
+        if self._recorded.get(sku) != record:
+            await self.record_serve(record)
+        # as `save_served`: the projection found names the range's rows waiting, so it must not outlive the receipt;
+        # the one the rest leaves is written by its save (`_kept_projection`)
+        await t.Product.filter(sku=sku, eta_projection__isnull=False).using_db(self.conn).update(eta_projection=None)
+        # every waiting row's stored place was its place in queue order counted from the origin (the projection was
+        # kept): those behind the range are `record.count` nearer the head, so the origin moves that far, none written
+        await t.Product.filter(sku=sku).using_db(self.conn).update(place_origin=origin + record.count)
+        await self._load_inventories([sku], whole_queue=False)
+        self._found_projections[sku] = found  # for `save_served`, should the caller need the whole rest after all
+        rest = self._inventories[sku]
+        count, units = self._queue_counts.get(sku, (None, None))
+        assert count == inventory.ahead.waiting_count and units == inventory.ahead.waiting_units, "the SKU is locked"
+        # what waits behind the range as the rows say (`_slice` takes those it loads off; the one reached in part
+        # waits for less once the caller adopts what serving decided for it)
+        rest.ahead = m.QueueAhead(behind, inventory.ahead.waiting_units - record.units)
+        rest.stored_origin = inventory.stored_origin + served_units  # the demand served is gone from the index too
+        demand = await self._slice(rest, ranges)
+        self._sliced[sku] = kept[0].allocated
+        self._range_ready[sku] = _range_ready(record)
+        return rest, demand
 
     async def record_serve(self, record: m.ServeRecord) -> int:
         self._require_lock(record.sku)
@@ -1272,7 +1324,10 @@ class TortoiseUnitOfWork:
         if inventory.ahead is None and sku not in self._whole and sku not in self._rest_follows \
                 and sku not in self._range_ready:
             return None  # loaded in part (what still waits after a receipt's head): the rest is not known here
-        if inventory.ahead is not None:
+        # the rest behind a receipt's range as a slice (`rest_by_slice`): the rows not in memory followed the
+        # projection the receipt found, and follow the new one where `reproject_slice` found the two agree
+        sliced = self._sliced.get(sku)
+        if inventory.ahead is not None and sliced is None:
             if inventory.stored_steps is None or inventory.stored_origin is None:
                 return None
             current = await t.Product.filter(sku=sku).values_list("eta_projection", flat=True)
@@ -1283,7 +1338,7 @@ class TortoiseUnitOfWork:
             kept = inventory.kept_projection()
         else:  # 100k backorders checked: off the event loop, as their settle was
             kept = await asyncio.to_thread(inventory.kept_projection)
-        allocated = self._rest_follows.get(sku)
+        allocated = self._rest_follows.get(sku, sliced)
         if kept is not None and allocated is not None and not kept[0].keeps_allocated_alike(allocated):
             # the allocated rows not in memory carry the ETA the old steps gave them (a pre-order's units set aside
             # before its release: the release date), which the new steps no longer give (on or after the release:

@@ -37,7 +37,7 @@ from domain.services import BackorderDesk, CustomerDetails, LineRequest, Product
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
-from tests.outcome import sku_outcome
+from tests.outcome import sku_outcome, sku_projection
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 _skus = itertools.count()
@@ -88,6 +88,7 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
         else:
             await desk.receive_stock(sku, received)
         pending[sku] = await _pending(sku)
+        kept_at_receipt[sku] = await sku_projection(sku)
         numbers: list[str] = []  # of orders placed afterwards: random, so named alike in the comparison
         # what comes after the receipt, the same on every path; on the ledger's it finds the receipt's range not
         # yet folded into its rows (the receipt committed, its fold skipped, as a crash would leave it)
@@ -142,6 +143,7 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
 BEHIND = ("cancel behind", "cancel part behind", "reprioritize behind", "preferences behind")
 writer_of: dict[str, str] = {}  # SKU -> what came after its receipt
 pending: dict[str, int] = {}  # SKU -> backorders its receipt left recorded as a range, not yet folded
+kept_at_receipt: dict[str, str] = {}  # SKU -> its projection, origins and counts once its receipt committed
 left_by_order: dict[str, int] = {}  # SKU -> backorders of its range still pending after the next order
 left_by_writer: dict[str, int] = {}  # SKU -> the same after a writer of a backorder behind it
 

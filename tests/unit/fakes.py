@@ -122,6 +122,10 @@ class InMemoryUnitOfWork:
                           record: ServeRecord | None = None) -> SkuInventory:
         raise AssertionError("never asked: queue_head says this store does not serve heads")
 
+    async def rest_by_slice(self, inventory: SkuInventory, record: ServeRecord, served_units: int,
+                            ranges: Sequence[tuple[int, int | None]]) -> tuple[SkuInventory, dict[str, int]] | None:
+        raise AssertionError("never asked: queue_head says this store does not serve heads")
+
     async def record_serve(self, record: ServeRecord) -> int:
         raise AssertionError("never asked: queue_head says this store does not serve heads")
 
