@@ -452,6 +452,7 @@ class TortoiseUnitOfWork:
                 self._whole.discard(product_row["sku"])
             self._rest_follows.pop(product_row["sku"], None)
             self._sliced.pop(product_row["sku"], None)
+            self._found_projections.pop(product_row["sku"], None)
             if not (whole_queue and statuses is ACTIVE and product_row["sku"] in self._behind):
                 self._range_ready.pop(product_row["sku"], None)  # a writer behind the range keeps it (`lock_skus`)
         found = list(products)
