@@ -1,14 +1,14 @@
-"""A receipt at the head of a long queue that records what it serves whole as a range re-projects the rest of the
-queue as a slice (`shared._rest_by_slice`, issue 15 step 6 (b)): with the SKU's projection kept, only the backorders
-where the old steps shifted by the units served and the new steps differ, the one reached in part and the dated
-ones are read and written, the places behind the range moved by the SKU's origin. Whatever the queue (units,
-agents' priorities, partly served backorders, "cancel if not by" dates, a purchase order on its way, stock at
-another location, units received as stock or on a purchase order) and whatever follows the receipt, it leaves what
-loading and settling the whole rest leaves (`shared.REST_BY_SLICE` off): the rows as shown, history, events, stock
-and counts (tests/outcome.py `sku_outcome`), and the projection, origins and demand index both when the receipt
-committed and once its range is folded (`sku_projection`). And such a receipt does not read the rest: a receipt of
-3 units on a 40-backorder queue reads no backorder row behind its range. SQLite and, with
-BACKORDER_TEST_POSTGRES_URL, PostgreSQL."""
+"""A receipt at the head of a long queue that records what it serves whole as a range re-projects the rest of the queue
+as a slice (`shared._rest_by_slice`, issue 15 step 6 (b)): with the SKU's projection kept, only the backorders where
+the old steps shifted by the units served and the new steps differ, the one reached in part and the dated ones are
+read and written, the places behind the range moved by the SKU's origin. Whatever the queue (units, agents'
+priorities, partly served backorders, "cancel if not by" dates, a pre-order released the day of the receipt, a
+purchase order on its way, stock at another location, units received as stock or on a purchase order) and whatever
+follows the receipt, it leaves what loading and settling the whole rest leaves (`shared.REST_BY_SLICE` off): the
+rows as shown, history, events, stock and counts (tests/outcome.py `sku_outcome`), and the projection, origins and
+demand index both when the receipt committed and once its range is folded (`sku_projection`). And such a receipt
+does not read the rest: a receipt of 3 units on a 40-backorder queue reads no backorder row behind its range. SQLite
+and, with BACKORDER_TEST_POSTGRES_URL, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -40,19 +40,20 @@ _SHARED = ("SERVE_HEAD_FROM", "LEDGER_FROM", "STAGE_CHUNK", "STAGE_ON_EVERY_STOR
 
 
 async def _both_ways(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, queue: list[Any], first: int,
-                     received: int, inbound: int, elsewhere: bool, by_po: bool, then: str, seen: Counter[str]) -> None:
+                     received: int, inbound: int, elsewhere: bool, by_po: bool, then: str, release: bool,
+                     seen: Counter[str]) -> None:
     n = next(_skus)
     ledger_desk = BackorderDesk(desk._uow, clock, fold_in_background=then == "background")
     # the head served from its rows, what it serves whole recorded as a range, in one transaction
     shared.SERVE_HEAD_FROM, shared.LEDGER_FROM, shared.STAGE_CHUNK = 0, 1, 10**9
     shared.REST_BY_SLICE = False  # the rest loaded and settled whole
     whole = await _scenario(ledger_desk, bus, clock, f"RESTWHOLE{n}", queue, first, received, inbound, elsewhere,
-                            by_po, then)
+                            by_po, then, release)
     whole_kept = await sku_projection(f"RESTWHOLE{n}")
     shared.REST_BY_SLICE = True  # the rest as a slice, whenever the receipt allows it
     before = seen["sliced"]
     sliced = await _scenario(ledger_desk, bus, clock, f"RESTSLICE{n}", queue, first, received, inbound, elsewhere,
-                             by_po, then)
+                             by_po, then, release)
     for key in whole:
         assert sliced[key] == whole[key], key
     assert harness.kept_at_receipt[f"RESTSLICE{n}"] == harness.kept_at_receipt[f"RESTWHOLE{n}"], "at the receipt"
@@ -69,25 +70,26 @@ def _explore(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProces
     @settings(max_examples=30, deadline=None, database=None, print_blob=True,
               suppress_health_check=list(HealthCheck))
     @given(queues, st.integers(0, 6), st.integers(1, 30), st.sampled_from([0, 5, 40, 40]), st.booleans(),
-           st.booleans(), st.sampled_from(["fold", "background", "order", "cancel", *harness.BEHIND]))
+           st.booleans(), st.sampled_from(["fold", "background", "order", "cancel", *harness.BEHIND]),
+           st.sampled_from([False, False, True]))
     # a purchase order covering the queue: the rest's ETAs do not move, the slice is the one reached in part
     @example(queue=[(1, 0, "a", None), (3, 0, "b", None), (2, 0, "c", None), (1, 7, "a", None)], first=1,
-             received=3, inbound=40, elsewhere=False, by_po=False, then="fold")
+             received=3, inbound=40, elsewhere=False, by_po=False, then="fold", release=False)
     # the one reached in part takes 1 of the 2 units: the backorder at demand 4 behind it moves onto the purchase
     # order of 5 (the slice is where the old steps shifted by both units and the new ones differ)
     @example(queue=[(1, 0, "a", None), (3, 0, "b", None), (2, 0, "c", None), (2, 0, "a", None), (2, 0, "b", None)],
-             first=0, received=2, inbound=5, elsewhere=False, by_po=False, then="fold")
+             first=0, received=2, inbound=5, elsewhere=False, by_po=False, then="fold", release=False)
     # the units end at a backorder's end, a dated one behind (kept, or cancelled by the new ETAs: the whole rest)
     @example(queue=[(2, 0, "a", None), (1, 0, "b", 12), (2, 0, "c", 8), (1, 0, "a", None)], first=0, received=2,
-             inbound=5, elsewhere=False, by_po=False, then="order")
+             inbound=5, elsewhere=False, by_po=False, then="order", release=False)
     # a dated one behind that the receipt's day cancels (its date the lead time's end when it was set, a day
     # before): the slice is given up and the whole rest loaded and settled after all
     @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (1, 0, "c", 10), (2, 0, "a", None)], first=0,
-             received=2, inbound=0, elsewhere=False, by_po=False, then="fold")
+             received=2, inbound=0, elsewhere=False, by_po=False, then="fold", release=False)
     def check(queue: list[Any], first: int, received: int, inbound: int, elsewhere: bool, by_po: bool,
-              then: str) -> None:
+              then: str, release: bool) -> None:
         asyncio.run_coroutine_threadsafe(
-            _both_ways(desk, bus, clock, queue, first, received, inbound, elsewhere, by_po, then, seen),
+            _both_ways(desk, bus, clock, queue, first, received, inbound, elsewhere, by_po, then, release, seen),
             loop).result(300)
 
     check()
