@@ -357,10 +357,11 @@ async def tell_pending_serves(deps: Deps) -> int:
     return told
 
 
-async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int = FOLD_CHUNK) -> list[str]:
+async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int | None = None) -> list[str]:
     """Fold the receipts recorded as ranges (of `skus`, or of every SKU: what a crash left unfolded) into their
-    rows, `chunk` backorders a transaction. Safe beside any writer and any number of folders: each chunk runs
-    under the SKU's lock. Returns the SKUs folded."""
+    rows, `chunk` (default FOLD_CHUNK, read at the call: tests lower it) backorders a transaction. Safe beside any
+    writer and any number of folders: each chunk runs under the SKU's lock. Returns the SKUs folded."""
+    chunk = FOLD_CHUNK if chunk is None else chunk
     if skus is None:
         async with deps.uow() as uow:
             skus = await uow.skus_with_pending_serves()
