@@ -84,10 +84,11 @@ RANGE_BY_DEMAND = True
 
 
 # backorders served whole from which a receipt at the head records the range it served (`head.ServeRecord`, one
-# row) instead of rewriting their rows, which are folded in afterwards (`fold_serves`). Off until every read
-# derives a pending serve's values (issue 15, step 2): until then a reader between the receipt's commit and the
-# fold would see those backorders still waiting, so production folds in the receipt's own path (no record).
-LEDGER_FROM = 10**9
+# row) instead of rewriting their rows, which are folded in afterwards (`fold_serves`, in the background); every
+# read derives a pending range's values (domain.store.current). Chosen by measurement (issue 15, bench/README.md
+# "Before LEDGER_FROM can be switched on"): on PostgreSQL, from 1,000 served the recorded receipt took a third or
+# less of the rows' CPU time, at 200-500 no gain beyond the noise; on SQLite a range past STAGE_CHUNK is staged
+LEDGER_FROM = 1_000
 
 
 # backorders a receipt serves a transaction when its units reach more of them (the rest staged, `StagedReceipt`,
