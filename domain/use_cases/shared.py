@@ -102,6 +102,12 @@ STAGE_CHUNK = 200
 # queue, load 6-7: the receipt 21.5 s -> 119 s, another SKU's longest wait 1.0 s -> 0.43 s; bench/README.md). The
 # mechanism is the same on both; the tests stage on PostgreSQL too
 STAGE_ON_EVERY_STORE = False
+# whether a receipt that would be staged (a single writer) records its range instead when the demand index finds it:
+# the receipt is then one short transaction (10k: 0.1-0.3 s on SQLite, 0.07-0.12 s on PostgreSQL, load 4-5) and its
+# rows are folded a chunk a transaction afterwards. Off: the range's fan-out after the commit (`tell_served`: the
+# covered rows read back, each customer's part and digest) is still one transaction, which on a single writer holds
+# every other writer (another SKU's order waited 1.3 s at 10k, bench/README.md "Recorded instead of staged")
+RECORD_STAGED = False
 
 
 async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: int, now: datetime,
@@ -136,8 +142,8 @@ async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: in
     if recorded is not None and (staged is None or origin is not None) \
             and (head.ahead.waiting_count if head.ahead else 0) >= LEDGER_FROM:
         found = await uow.head_range(sku, head.available_to_promise, origin)
-        # staged as before when the units reach more than a chunk
-        fits = staged is None or found.count + (found.reached_in_part is not None) <= STAGE_CHUNK
+        # staged as before when the units reach more than a chunk, unless recorded ranges replace staging
+        fits = staged is None or RECORD_STAGED or found.count + (found.reached_in_part is not None) <= STAGE_CHUNK
         if fits and found.count >= LEDGER_FROM and served_whole_by(found, head.available_to_promise):
             return await _record_head(uow, head, found, serving_from, now, cause, recorded)
     rows, waiting = await uow.waiting_head(sku, head.available_to_promise,
