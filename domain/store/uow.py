@@ -1199,7 +1199,8 @@ class TortoiseUnitOfWork:
                 now_values = _changing_values(backorder, origin)
                 changed = {k: v for k, v, was in zip(_CHANGING, now_values, loaded, strict=True) if was != v}
                 if changed:
-                    changed["version"] = backorder.version = backorder.version + 1
+                    if changed.keys() != {"demand_to"}:  # the demand index alone is the store's, not a change of it
+                        changed["version"] = backorder.version = backorder.version + 1
                     # `reserved` and `shipped_from` copied: the domain changes its maps in place, and a later save
                     # must see that
                     self._loaded[backorder.id] = (*now_values[:5], dict(backorder.reserved),

@@ -1,5 +1,5 @@
-"""The concurrent writers of test_concurrency.py on hot SKUs, with every receipt at the head of a queue recording what it
-serves whole as a range (`shared.LEDGER_FROM` on, as the service is about to run) and the desk folding them in the
+"""The concurrent writers of test_concurrency.py on hot SKUs, with every receipt at the head of a queue recording what
+it serves whole as a range (`shared.LEDGER_FROM` on, as the service is about to run) and the desk folding them in the
 background, a couple of backorders a transaction, racing the writers: between rounds, before anything is folded,
 the books balance as a reader sees them (`backorders_now`, the seam's view: each pending range as its fold will
 write it), and once every range is folded they balance in the tables too (test_concurrency's `_check_books`).
@@ -7,9 +7,9 @@ PostgreSQL only (several connections at once)."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import AsyncIterator
+
 import asyncpg
 import pytest
 
@@ -21,9 +21,16 @@ from domain.store.uow import TortoiseUnitOfWork
 from domain.use_cases import shared
 from tests.conftest import POSTGRES_URL
 from tests.integration import test_concurrency as tc
-from tests.integration.test_concurrency import sql  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="concurrent transactions need PostgreSQL")
+
+
+@pytest.fixture
+async def sql(db_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of our own, outside tortoise: to read the books."""
+    connection = await asyncpg.connect(db_url.replace("postgres://", "postgresql://", 1))
+    yield connection
+    await connection.close()
 
 
 @pytest.fixture

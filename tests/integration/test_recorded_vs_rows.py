@@ -26,10 +26,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from domain.allocation import AllocationPolicy
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.errors import DomainError
 from domain.model import Channel
+from domain.preferences import SubstituteConsent
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
@@ -57,7 +59,12 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("ship"), st.integers(0, 9)),
     st.tuples(st.just("goodwill"), st.integers(0, 9)),
     st.tuples(st.just("substitute"), st.integers(0, 9)),
-    st.tuples(st.just("days"), st.sampled_from([1, 5, 12]))), min_size=1, max_size=9)
+    st.tuples(st.just("days"), st.sampled_from([1, 5, 12])),
+    st.tuples(st.just("product"), st.sampled_from(list(AllocationPolicy)), st.sampled_from([None, None, 2, 20]),
+              st.sampled_from([None, 1])),
+    st.tuples(st.just("consent"), st.integers(0, 9)),
+    st.tuples(st.just("order at B"), st.integers(1, 3)),
+    st.tuples(st.just("preview"), st.integers(1, 6))), min_size=1, max_size=9)
 
 seen = {"pending after a step": 0, "examples": 0}
 DRAWN = re.compile(r"\b[0-9a-f]{24}\b")  # ids drawn at random (shipments, goodwill, lines): named in order met
@@ -168,6 +175,26 @@ async def _run(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, sku: s
                                               discount_code=None, note="sorry for the wait", agent="agent Sam")
                 elif kind == "substitute":
                     await desk.accept_substitute(ids[args[0] % len(ids)], substitute)
+                elif kind == "product":  # its policy, release date and cap per customer changed
+                    await desk.upsert_product(ProductInput(
+                        sku=sku, name="Lamp", price=Decimal("1.00"), supplier_id=supplier.id,
+                        substitutes=(substitute,), allocation_policy=args[0],
+                        fair_share_minimum=1 if args[0] is AllocationPolicy.FAIR_SHARE else None,
+                        release_date=clock.now().date() + timedelta(days=args[1]) if args[1] else None,
+                        customer_cap_per_receipt=args[2]))
+                elif kind == "consent":  # a substitute taken for them when one is in stock
+                    await desk.set_backorder_preferences(ids[args[0] % len(ids)],
+                                                         substitutes=SubstituteConsent.ANY_LISTED)
+                    await desk.apply_substitute_consents()
+                elif kind == "order at B":
+                    order = await desk.place_order(CustomerDetails("e@example.com"), Channel.ONLINE,
+                                                   [LineRequest(sku, args[0])], location="B")
+                    numbers.append(order.number)
+                    orders.append(order.id)
+                    if order.lines[0].backorder_id is not None:
+                        ids.append(order.lines[0].backorder_id)
+                elif kind == "preview":  # changes nothing
+                    await desk.preview_receipt(sku, args[0])
                 elif kind == "days":
                     clock.advance(timedelta(days=args[0]))
                     await desk.refresh_stale_etas()
@@ -199,8 +226,8 @@ async def _example(bus: InProcessBus, clock: FixedClock, queue: list[Any], seque
 def _explore(loop: asyncio.AbstractEventLoop, bus: InProcessBus, clock: FixedClock) -> None:
     """Runs in a thread: hypothesis is synchronous; the database lives on the test's loop."""
 
-    @settings(max_examples=int(os.environ.get("BACKORDER_REVIEW_EXAMPLES", "40")), deadline=None, database=None, print_blob=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=int(os.environ.get("BACKORDER_REVIEW_EXAMPLES", "40")), deadline=None, database=None,
+              print_blob=True, suppress_health_check=list(HealthCheck))
     @given(queues, steps, st.sampled_from([0, 5, 40]))
     @example(queue=[(1, 0, "a"), (2, 0, "b"), (3, 0, "c"), (1, 0, "a")],
              sequence=[("receive", 4, "MAIN"), ("goodwill", 3), ("substitute", 3), ("ship", 0), ("fold", 1),
