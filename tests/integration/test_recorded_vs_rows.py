@@ -30,7 +30,7 @@ from domain.allocation import AllocationPolicy
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.errors import DomainError
-from domain.model import Channel
+from domain.model import BackorderPolicy, Channel
 from domain.preferences import SubstituteConsent
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
@@ -61,7 +61,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("substitute"), st.integers(0, 9)),
     st.tuples(st.just("days"), st.sampled_from([1, 5, 12])),
     st.tuples(st.just("product"), st.sampled_from(list(AllocationPolicy)), st.sampled_from([None, None, 2, 20]),
-              st.sampled_from([None, 1])),
+              st.sampled_from([None, 1]), st.sampled_from([BackorderPolicy.ALLOW, BackorderPolicy.PREORDER])),
     st.tuples(st.just("consent"), st.integers(0, 9)),
     st.tuples(st.just("order at B"), st.integers(1, 3)),
     st.tuples(st.just("preview"), st.integers(1, 6))), min_size=1, max_size=9)
@@ -175,13 +175,13 @@ async def _run(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, sku: s
                                               discount_code=None, note="sorry for the wait", agent="agent Sam")
                 elif kind == "substitute":
                     await desk.accept_substitute(ids[args[0] % len(ids)], substitute)
-                elif kind == "product":  # its policy, release date and cap per customer changed
+                elif kind == "product":  # its policies (a pre-order), release date and cap per customer changed
                     await desk.upsert_product(ProductInput(
                         sku=sku, name="Lamp", price=Decimal("1.00"), supplier_id=supplier.id,
                         substitutes=(substitute,), allocation_policy=args[0],
                         fair_share_minimum=1 if args[0] is AllocationPolicy.FAIR_SHARE else None,
                         release_date=clock.now().date() + timedelta(days=args[1]) if args[1] else None,
-                        customer_cap_per_receipt=args[2]))
+                        customer_cap_per_receipt=args[2], backorder_policy=args[3]))
                 elif kind == "consent":  # a substitute taken for them when one is in stock
                     await desk.set_backorder_preferences(ids[args[0] % len(ids)],
                                                          substitutes=SubstituteConsent.ANY_LISTED)
