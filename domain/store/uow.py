@@ -1082,6 +1082,11 @@ class TortoiseUnitOfWork:
     async def write_served(self, served: m.ServedWhole) -> None:
         self._require_lock(served.sku)
         await self._write_served(served)
+        # a chunk serves the head of the waiting queue whole: every row behind it shows a place as many lower, its
+        # stored one kept (the origin moves, as after a whole receipt at the head, `_moved_origin`)
+        origin = await self._origin(served.sku) + len(served.ids)
+        await t.Product.filter(sku=served.sku).using_db(self.conn).update(place_origin=origin)
+        self._origins[served.sku] = origin
 
     # -- receipts put away a chunk at a time (`head.StagedReceipt`, migration 0023) ---------------------------
     async def staged_receipt(self, sku: str) -> m.StagedReceipt | None:
