@@ -1079,10 +1079,12 @@ class TortoiseUnitOfWork:
         else:
             await turns.after_requests()
 
-    async def write_served(self, served: m.ServedWhole) -> None:
+    async def write_served(self, served: m.ServedWhole, *, from_head: bool = False) -> None:
         self._require_lock(served.sku)
         await self._write_served(served)
-        # a chunk serves the head of the waiting queue whole: every row behind it shows a place as many lower, its
+        if not from_head:
+            return
+        # the head of the waiting queue served whole (a chunk): every row behind it shows a place as many lower, its
         # stored one kept (the origin moves, as after a whole receipt at the head, `_moved_origin`)
         origin = await self._origin(served.sku) + len(served.ids)
         await t.Product.filter(sku=served.sku).using_db(self.conn).update(place_origin=origin)

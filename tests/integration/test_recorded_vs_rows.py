@@ -64,6 +64,7 @@ steps = st.lists(st.one_of(
               st.sampled_from([None, 1]), st.sampled_from([BackorderPolicy.ALLOW, BackorderPolicy.PREORDER])),
     st.tuples(st.just("consent"), st.integers(0, 9)),
     st.tuples(st.just("order at B"), st.integers(1, 3)),
+    st.tuples(st.just("order of two"), st.integers(1, 3), st.integers(1, 5), st.booleans()),
     st.tuples(st.just("preview"), st.integers(1, 6))), min_size=1, max_size=9)
 
 seen = {"pending after a step": 0, "examples": 0}
@@ -193,6 +194,14 @@ async def _run(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, sku: s
                     orders.append(order.id)
                     if order.lines[0].backorder_id is not None:
                         ids.append(order.lines[0].backorder_id)
+                elif kind == "order of two":  # a line of the substitute too, shipped complete or not
+                    order = await desk.place_order(CustomerDetails("b@example.com"), Channel.ONLINE,
+                                                   [LineRequest(sku, args[0]), LineRequest(substitute, args[1])],
+                                                   ship_complete=args[2])
+                    numbers.append(order.number)
+                    orders.append(order.id)
+                    ids.extend(line.backorder_id for line in order.lines if line.backorder_id is not None
+                               and line.sku == sku)
                 elif kind == "preview":  # changes nothing
                     await desk.preview_receipt(sku, args[0])
                 elif kind == "days":
