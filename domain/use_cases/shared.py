@@ -84,10 +84,11 @@ RANGE_BY_DEMAND = True
 
 
 # backorders served whole from which a receipt at the head records the range it served (`head.ServeRecord`, one
-# row) instead of rewriting their rows, which are folded in afterwards (`fold_serves`). Off until every read
-# derives a pending serve's values (issue 15, step 2): until then a reader between the receipt's commit and the
-# fold would see those backorders still waiting, so production folds in the receipt's own path (no record).
-LEDGER_FROM = 10**9
+# row) instead of rewriting their rows, which are folded in afterwards (`fold_serves`, in the background); every
+# read derives a pending range's values (domain.store.current). Chosen by measurement (issue 15, bench/README.md
+# "Before LEDGER_FROM can be switched on"): on PostgreSQL, from 1,000 served the recorded receipt took a third or
+# less of the rows' CPU time, at 200-500 no gain beyond the noise; on SQLite a range past STAGE_CHUNK is staged
+LEDGER_FROM = 1_000
 
 
 # backorders a receipt serves a transaction when its units reach more of them (the rest staged, `StagedReceipt`,
@@ -363,10 +364,11 @@ async def tell_pending_serves(deps: Deps) -> int:
     return told
 
 
-async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int = FOLD_CHUNK) -> list[str]:
+async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int | None = None) -> list[str]:
     """Fold the receipts recorded as ranges (of `skus`, or of every SKU: what a crash left unfolded) into their
-    rows, `chunk` backorders a transaction. Safe beside any writer and any number of folders: each chunk runs
-    under the SKU's lock. Returns the SKUs folded."""
+    rows, `chunk` (default FOLD_CHUNK, read at the call: tests lower it) backorders a transaction. Safe beside any
+    writer and any number of folders: each chunk runs under the SKU's lock. Returns the SKUs folded."""
+    chunk = FOLD_CHUNK if chunk is None else chunk
     if skus is None:
         async with deps.uow() as uow:
             skus = await uow.skus_with_pending_serves()
