@@ -984,10 +984,11 @@ class TortoiseUnitOfWork:
         if not records:
             return 0
         projection = await t.Product.filter(sku=sku).using_db(self.conn).values_list("eta_projection", flat=True)
-        budget, readies = limit, []
+        budget, readies, left = limit, [], 0
         for row in records:
             record = _serve_record(row)
-            readies.append(_range_ready(record))
+            if budget is None or budget > 0:
+                readies.append(_range_ready(record))
             while record.pending and (budget is None or budget > 0):
                 take = min(record.pending, FOLD_SLICE, budget if budget is not None else FOLD_SLICE)
                 folded = await self._fold_slice(record, int(row["id"]), take)
@@ -995,12 +996,9 @@ class TortoiseUnitOfWork:
                 await t.QueueServe.filter(id=row["id"]).using_db(self.conn).update(folded_count=record.folded)
                 if budget is not None:
                     budget -= folded
-            if budget is not None and budget <= 0:
-                break
+            left += record.pending  # the SKU's records are read under its lock: nobody else folds them meanwhile
         await self._keep_folded_projection(sku, projection[0] if projection else None, readies)
-        left = await t.QueueServe.filter(sku=sku, folded_count__lt=F("served_count")).using_db(self.conn).values_list(
-            "served_count", "folded_count")
-        return sum(count - folded for count, folded in left)
+        return left
 
     async def _keep_folded_projection(self, sku: str, projection: str | None, readies: Sequence[Eta]) -> None:
         """The SKU's projection as it was before a fold wrote the range's rows (which made the database forget it),
