@@ -390,13 +390,17 @@ class SkuInventory:
         """Whether what `allocate_waiting` and `settle` would do for the backorders the available units reach can
         be decided from their rows alone (`serve_head`), the queue behind them left in the store: first come,
         first served, handed in queue order (not FAIR_SHARE), units from one location only (so where each
-        backorder's units come from does not depend on who came before), and no release date still ahead (the
-        ETA of a backorder served whole is then today)."""
+        backorder's units come from does not depend on who came before), no release date still ahead (the
+        ETA of a backorder served whole is then today), and, once a pre-order is released, none of its allocated
+        rows still dated by the release: units set aside before it carry the release date, which only a whole
+        settle re-dates (the head path does not load the allocated), so the head waits until a settle has kept a
+        projection that dates the allocated as allocated (`stored_steps`)."""
         product = self.product
         if not self.policy.is_fifo or product.allocation_policy is not AllocationPolicy.PRIORITY:
             return False
-        if product.backorder_policy is BackorderPolicy.PREORDER and product.release_date is not None \
-                and product.release_date > today:
+        if product.backorder_policy is BackorderPolicy.PREORDER and product.release_date is not None and (
+                product.release_date > today or self.stored_steps is None
+                or self.stored_steps.allocated.source is EtaSource.RELEASE_DATE):
             return False
         return sum(1 for level in self.stock.values() if level.available_to_promise > 0) == 1
 

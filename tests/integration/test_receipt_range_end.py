@@ -25,6 +25,7 @@ from tortoise import connections
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.model import BackorderPolicy, Channel
+from domain.model.inventory import SkuInventory
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
 from domain.store.uow import TortoiseUnitOfWork
@@ -193,7 +194,8 @@ async def test_a_receipt_at_the_head_keeps_the_projection_the_whole_settle_keeps
 async def _preorder_released(sku: str, head_path: bool, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """A pre-order's queue: units set aside before its release date (their ETA the release date), then, released, a
     receipt at the head (or through the whole settle), then a purchase order change. The first backorder as each
-    step leaves it, and whether the SKU's projection is kept after the head receipt."""
+    step leaves it (after the receipt, after a second receipt and the purchase order change), the SKU's projection
+    as the first receipt left it (None: not kept), and how often the second was served from the head."""
     bus = InProcessBus(maxsize=100_000)
     clock = FixedClock(START)
     desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
@@ -212,24 +214,39 @@ async def _preorder_released(sku: str, head_path: bool, monkeypatch: pytest.Monk
     if head_path:
         monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
     await desk.receive_stock(sku, 2)
-    kept = (await t.Product.get(sku=sku).values("eta_projection"))["eta_projection"] is not None
+    kept = (await t.Product.get(sku=sku).values("eta_projection"))["eta_projection"]
+    received = await t.Backorder.get(id=first).values("status", "eta_source", "eta_date")
+    heads = 0
+    if head_path:  # a settle has re-dated the allocated: the next receipt is served from the head again
+        serve_head = SkuInventory.serve_head
+
+        def counted(inventory: SkuInventory, *args: Any, **kwargs: Any) -> Any:
+            nonlocal heads
+            heads += 1
+            return serve_head(inventory, *args, **kwargs)
+        monkeypatch.setattr(SkuInventory, "serve_head", counted)
+    await desk.receive_stock(sku, 2)
     monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 10**9)
     await desk.create_purchase_order(supplier.id, release + timedelta(days=20), [LineRequest(sku, 4)],
                                      number=f"PO-{sku}")
     row = await t.Backorder.get(id=first).values("status", "eta_source", "eta_date")
-    return {"kept": kept, "first": row}
+    return {"kept": kept, "received": received, "first": row, "heads": heads}
 
 
-async def test_a_head_receipt_does_not_keep_a_projection_its_allocated_rows_left(
+async def test_a_head_receipt_after_a_release_dates_the_allocated_as_the_whole_settle(
         db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Review of 706dc9d: a pre-order's units set aside before its release carry the release date; released, the
-    steps date an allocated backorder today, and only a whole settle rewrites those rows. A receipt at the head
-    (which does not load them) kept the projection anyway, so the next purchase order change re-projected a slice
-    and the stale date stayed. Now the head keeps it only when its allocated rows follow the new steps too."""
+    """Review of 706dc9d and of stop 27 (finding 2): a pre-order's units set aside before its release carry the
+    release date; released, the steps date an allocated backorder today, and only a whole settle rewrites those rows.
+    A receipt at the head (which does not load them) left them dated by the release, and kept the projection, so
+    the next purchase order change re-projected a slice and the stale date stayed. Now the head path is not taken
+    while the stored projection dates the allocated by the release: the whole settle runs once, re-dating them, and
+    every step leaves the same rows and projection as the whole path."""
     for name in ("SERVE_HEAD_FROM", "STAGE_CHUNK", "STAGE_ON_EVERY_STORE"):
         monkeypatch.setattr(shared, name, getattr(shared, name))
     shared.STAGE_ON_EVERY_STORE, shared.STAGE_CHUNK = False, 10**9
     whole = await _preorder_released("PREWHOLE", False, monkeypatch)
     head = await _preorder_released("PREHEAD", True, monkeypatch)
-    assert not head["kept"], "kept over allocated rows still dated the release"
+    assert head["received"] == whole["received"], "the allocated left dated by the release"
     assert head["first"] == whole["first"]
+    assert head["kept"] == whole["kept"]
+    assert head["heads"] == 1, "the head path never came back once the allocated were re-dated"
