@@ -1836,7 +1836,7 @@ def _fold_ids(postgres: bool, whole_priority: bool, sqlite_names: bool = False) 
     upto = "" if whole_priority else (f' AND ("ordered_at" < {last_at} OR ("ordered_at" = {last_at} AND '
                                       f'{by_id} <= {last_id}))')
     # PostgreSQL: by order time alone, with its ties, then by id in code point order: the index's id column has the
-    # database's collation, so an ORDER BY naming the id "C" made each slice read and sort every waiting backorder of
+    # database's collation, so sorting by the id in "C" order made each slice read and sort every waiting backorder of
     # the priority (a chunk's cost grew with the queue left: 100k folded in 200 slices read 10M index entries)
     first = ("ORDER BY \"ordered_at\" FETCH FIRST (:take::bigint) ROWS WITH TIES" if postgres
              else f'ORDER BY "ordered_at", {by_id} LIMIT :take')
