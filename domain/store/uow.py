@@ -274,7 +274,9 @@ class TortoiseUnitOfWork:
 
     async def _sorts_behind(self, sku: str, behind: m.Behind, end: QueueKey) -> bool:
         """Whether `behind`'s backorder (read under the SKU's lock) waits in its row after `end` in queue order, and
-        would still with its new agent priority."""
+        would still with its new agent priority. A writer of no backorder (`m.Behind(None)`, a stock adjustment) is."""
+        if behind.backorder_id is None:
+            return True
         rows = await t.Backorder.filter(id=behind.backorder_id, sku=sku, status__in=WAITING).using_db(
             self.conn).values_list("priority_override", "ordered_at")
         if not rows:
