@@ -194,6 +194,10 @@ async def authenticate(header: str) -> Principal | None:
     return _token_principal(info)
 
 
+# how long shut-down waits for the loops' rounds and the desk's background folds before it cancels them
+SHUTDOWN_SECONDS = 15
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None, bus: EventBus | None = None,
                notifications: Notifications | None = None, manage_database: bool = True) -> Starlette:
     """The app. Its parts are on `app.state` (desk, bus, notifications) for the CLI and the tests."""
@@ -241,11 +245,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None, 
                 for task in listening:
                     task.cancel()
                 waiting = [t for t in tasks if t not in listening] or listening
+                # the desk's background folds end (or are cancelled, their range left pending for the next start's
+                # round) before the database closes: a fold outliving it failed on a closed connection pool
+                closing = asyncio.create_task(desk.close(wait_seconds=SHUTDOWN_SECONDS), name="desk-close")
                 # without an in-process worker there is no loop to wait for (asyncio.wait refuses an empty set)
-                _, late = await asyncio.wait(waiting, timeout=15) if waiting else (set(), set())
+                _, late = await asyncio.wait(waiting, timeout=SHUTDOWN_SECONDS) if waiting else (set(), set())
                 for task in late:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                await closing
                 await state["live"].stop()
         await event_bus.stop()
         close_limit = getattr(state["extras"]["order_sign_in_limit"], "close", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import dataclasses
 import gzip
@@ -14,7 +15,7 @@ import os
 import sys
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
@@ -160,7 +161,7 @@ async def worker_command(settings: Settings) -> int:
     import dataclasses
     import signal
 
-    from api.app import make_bus, make_desk, refresh_etas_forever, take_substitutes_on_arrival
+    from api.app import SHUTDOWN_SECONDS, make_bus, make_desk, refresh_etas_forever, take_substitutes_on_arrival
     from notifications.outbound_webhooks import WebhookDispatcher
     from notifications.service import Notifications
 
@@ -192,6 +193,7 @@ async def worker_command(settings: Settings) -> int:
             waker.cancel()
             stop.set()
             await asyncio.gather(refresher, substituting, delivering, return_exceptions=True)
+            await desk.close(wait_seconds=SHUTDOWN_SECONDS)  # its background folds, before the database closes
             await bus.stop()
     return 0
 
@@ -224,7 +226,8 @@ async def prepare_demo(settings: Settings) -> str:
     async with open_database(settings.database_url, apply_migrations=False):
         loaded = await is_empty()
         if loaded:
-            await load_demo(_desk(settings))
+            async with _closed_after(_desk(settings)) as desk:
+                await load_demo(desk)
         secret = _read_secret(token_file)
         kept_token = secret is not None and await verify_token(secret) is not None
         if not kept_token:  # first run, a fresh database, or the token was revoked
@@ -292,6 +295,17 @@ def backorder_command() -> str:
         return str(program.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(program.resolve())
+
+
+@contextlib.asynccontextmanager
+async def _closed_after(desk: BackorderDesk) -> AsyncIterator[BackorderDesk]:
+    """`desk`, closed on the way out while the database is still open: the ranges its receipts recorded are folded
+    before the command ends (a fold outliving the database failed on a closed connection; one cut short by Ctrl-C
+    is left pending for `serve`'s or the worker's round)."""
+    try:
+        yield desk
+    finally:
+        await desk.close()
 
 
 def _desk(settings: Settings) -> BackorderDesk:
@@ -455,8 +469,7 @@ async def import_command(settings: Settings, kind: str, path: str, limit: int | 
     required = {"products": ("sku", "name", "price"), "stock": ("sku", "quantity"),
                 "orders": ("InvoiceNo", "StockCode", "Quantity"), "locations": ("code",)}[kind]
     rows = _rows(path, required)
-    async with open_database(settings.database_url):
-        desk = _desk(settings)
+    async with open_database(settings.database_url), _closed_after(_desk(settings)) as desk:
         if kind == "products":
             existing = await q.products_by_sku([(r.get("sku") or "").strip().upper() for r in rows])
             inputs = _product_inputs(rows, existing)
@@ -516,7 +529,8 @@ async def _import_purchase_orders(settings: Settings, path: str) -> int:
         raise BadImportFile(f"{path}: {error}; nothing imported") from error
     async with open_database(settings.database_url):
         try:
-            done = await _desk(settings).import_purchase_orders(lines)
+            async with _closed_after(_desk(settings)) as desk:
+                done = await desk.import_purchase_orders(lines)
         except DomainError as error:
             raise BadImportFile(f"{path}: {error_line(error)}; nothing imported") from error
     print(f"{done.purchase_orders} purchase orders imported: {done.lines_received} lines received, "

@@ -6,7 +6,8 @@ of one-unit backorders from 5,000 customers), without the naive loop or concurre
 RECEIPT_QUEUE: backorders served (default 10,000). RECEIPT_PROFILE=1: cProfile, the top 45 by cumulative
 time. RECEIPT_STATEMENTS=1: the time of each SQL statement on PostgreSQL (asyncpg's execute and COPY wrapped).
 RECEIPT_LEDGER=1: the range served whole recorded (`shared.LEDGER_FROM`, off in the service until reads derive
-a pending range) and folded in afterwards by the desk's background task: its time to fully folded printed too.
+a pending range; on SQLite instead of staged, `shared.RECORD_STAGED`, when the demand index finds it) and folded in
+afterwards by the desk's background task: its time to fully folded printed too.
 RECEIPT_KEPT=1: the seeded queue projected once before the receipt (a purchase order created: a whole settle, which
 keeps the SKU's projection and demand index, as the service has them; seed_queue alone leaves neither), so that the
 receipt may find its range by the demand index. RECEIPT_RANGE_BY_DEMAND=0: it never does (`shared.RANGE_BY_DEMAND`:
@@ -89,6 +90,7 @@ async def run(kind: str) -> None:
             from domain.use_cases import shared
 
             shared.LEDGER_FROM = 1  # readers see a pending range by themselves (domain.store.current)
+            shared.RECORD_STAGED = True  # on SQLite recorded, not staged, when the demand index finds the range
             _time_fan_out(shared, kind)
         await desk.upsert_product(ProductInput(sku="HOT", name="HOT", price=Decimal("1.00")))
         await desk.receive_stock("HOT", 1)

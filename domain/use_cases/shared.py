@@ -84,10 +84,11 @@ RANGE_BY_DEMAND = True
 
 
 # backorders served whole from which a receipt at the head records the range it served (`head.ServeRecord`, one
-# row) instead of rewriting their rows, which are folded in afterwards (`fold_serves`). Off until every read
-# derives a pending serve's values (issue 15, step 2): until then a reader between the receipt's commit and the
-# fold would see those backorders still waiting, so production folds in the receipt's own path (no record).
-LEDGER_FROM = 10**9
+# row) instead of rewriting their rows, which are folded in afterwards (`fold_serves`, in the background); every
+# read derives a pending range's values (domain.store.current). Chosen by measurement (issue 15, bench/README.md
+# "Before LEDGER_FROM can be switched on"): on PostgreSQL, from 1,000 served the recorded receipt took a third or
+# less of the rows' CPU time, at 200-500 no gain beyond the noise; on SQLite a range past STAGE_CHUNK is staged
+LEDGER_FROM = 1_000
 
 
 # backorders a receipt serves a transaction when its units reach more of them (the rest staged, `StagedReceipt`,
@@ -101,6 +102,12 @@ STAGE_CHUNK = 200
 # queue, load 6-7: the receipt 21.5 s -> 119 s, another SKU's longest wait 1.0 s -> 0.43 s; bench/README.md). The
 # mechanism is the same on both; the tests stage on PostgreSQL too
 STAGE_ON_EVERY_STORE = False
+# whether a receipt that would be staged (a single writer) records its range instead when the demand index finds it:
+# the receipt is then one short transaction (10k: 0.1-0.3 s on SQLite, 0.07-0.12 s on PostgreSQL, load 4-5) and its
+# rows are folded a chunk a transaction afterwards. Off: the range's fan-out after the commit (`tell_served`: the
+# covered rows read back, each customer's part and digest) is still one transaction, which on a single writer holds
+# every other writer (another SKU's order waited 1.3 s at 10k, bench/README.md "Recorded instead of staged")
+RECORD_STAGED = False
 
 
 async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: int, now: datetime,
@@ -135,8 +142,8 @@ async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: in
     if recorded is not None and (staged is None or origin is not None) \
             and (head.ahead.waiting_count if head.ahead else 0) >= LEDGER_FROM:
         found = await uow.head_range(sku, head.available_to_promise, origin)
-        # staged as before when the units reach more than a chunk
-        fits = staged is None or found.count + (found.reached_in_part is not None) <= STAGE_CHUNK
+        # staged as before when the units reach more than a chunk, unless recorded ranges replace staging
+        fits = staged is None or RECORD_STAGED or found.count + (found.reached_in_part is not None) <= STAGE_CHUNK
         if fits and found.count >= LEDGER_FROM and served_whole_by(found, head.available_to_promise):
             return await _record_head(uow, head, found, serving_from, now, cause, recorded)
     rows, waiting = await uow.waiting_head(sku, head.available_to_promise,
@@ -357,10 +364,11 @@ async def tell_pending_serves(deps: Deps) -> int:
     return told
 
 
-async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int = FOLD_CHUNK) -> list[str]:
+async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int | None = None) -> list[str]:
     """Fold the receipts recorded as ranges (of `skus`, or of every SKU: what a crash left unfolded) into their
-    rows, `chunk` backorders a transaction. Safe beside any writer and any number of folders: each chunk runs
-    under the SKU's lock. Returns the SKUs folded."""
+    rows, `chunk` (default FOLD_CHUNK, read at the call: tests lower it) backorders a transaction. Safe beside any
+    writer and any number of folders: each chunk runs under the SKU's lock. Returns the SKUs folded."""
+    chunk = FOLD_CHUNK if chunk is None else chunk
     if skus is None:
         async with deps.uow() as uow:
             skus = await uow.skus_with_pending_serves()

@@ -136,6 +136,8 @@ COMPLETIONS = {
     "fold_pending_serves": "writes into their rows the backorders a receipt served and announced (its events "
                            "were published with the receipt)",
     "folded": "waits for those folds",
+    "close": "shut-down: waits for those folds, or cancels them and leaves their ranges pending (folded by the next "
+             "start's round: tests/integration/test_fold_interrupted.py)",
     "tell_pending_serves": "writes the outbox's and the webhooks' part of receipts recorded as ranges (their event "
                            "was published with the receipt)",
     "put_away_staged_receipts": "finishes the receipts a crash left part put away: its chunks publish their "

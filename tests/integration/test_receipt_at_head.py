@@ -12,8 +12,9 @@ each the same on every path) folds it into the rows a few at a time, and then ev
 deliberately wrong derived value (the place in the queue off by one in `head.fold`) makes it fail. A fourth path
 stages the receipt (`shared.STAGE_CHUNK` of one to three backorders): its first transaction serves the first chunk
 and stages the rest of the units, each further chunk is a transaction of its own (`shared.put_away_staged`), and
-when the receipt returns everything above is equal too. Runs on SQLite and, with BACKORDER_TEST_POSTGRES_URL, on
-PostgreSQL."""
+when the receipt returns everything above is equal too. A fifth records, where it would be staged, the range the
+demand index finds (`shared.RECORD_STAGED`): one transaction, the range folded afterwards, equal too. Runs on SQLite
+and, with BACKORDER_TEST_POSTGRES_URL, on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -151,6 +152,7 @@ writer_of: dict[str, str] = {}  # SKU -> what came after its receipt
 pending: dict[str, int] = {}  # SKU -> backorders its receipt left recorded as a range, not yet folded
 left_by_order: dict[str, int] = {}  # SKU -> backorders of its range still pending after the next order
 left_by_writer: dict[str, int] = {}  # SKU -> the same after a writer of a backorder behind it
+chunk_of: dict[str, int] = {}  # SKU recorded where it would be staged -> the chunk it would be staged by
 
 
 async def _pending(sku: str) -> int:
@@ -177,10 +179,17 @@ async def _example(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, qu
     shared.LEDGER_FROM = 1  # and what it serves whole recorded as a range, folded into the rows afterwards
     ledger = await _scenario(ledger_desk, bus, clock, f"LEDGER{n}", queue, first, received, inbound, elsewhere,
                              by_po, then, release)
+    # and where it would be staged (a chunk of one to three), recorded instead when the demand index finds the range
+    shared.STAGE_CHUNK, shared.RECORD_STAGED = chunk, True
+    chunk_of[f"RECSTAGED{n}"] = chunk
+    recorded = await _scenario(BackorderDesk(desk._uow, clock, fold_in_background=then == "background"), bus, clock,
+                               f"RECSTAGED{n}", queue, first, received, inbound, elsewhere, by_po, then, release)
+    shared.STAGE_CHUNK, shared.RECORD_STAGED = 10**9, False
     for key in whole:
         assert head[key] == whole[key], key
         assert staged[key] == whole[key], key
         assert ledger[key] == whole[key], key
+        assert recorded[key] == whole[key], key
     assert not pending[f"WHOLE{n}"] and not pending[f"HEAD{n}"] and not pending[f"STAGED{n}"]
 
 
@@ -248,6 +257,7 @@ async def test_serving_the_head_from_rows_leaves_what_settling_the_whole_queue_l
     monkeypatch.setattr(TortoiseUnitOfWork, "save_served", counted)
     monkeypatch.setattr(shared, "STAGE_CHUNK", shared.STAGE_CHUNK)
     monkeypatch.setattr(shared, "STAGE_ON_EVERY_STORE", True)  # staged on PostgreSQL too
+    monkeypatch.setattr(shared, "RECORD_STAGED", shared.RECORD_STAGED)
     staged_skus = []
     save_staged = TortoiseUnitOfWork.save_staged
 
@@ -260,8 +270,12 @@ async def test_serving_the_head_from_rows_leaves_what_settling_the_whole_queue_l
     clock = FixedClock(START)
     desk = BackorderDesk(lambda: TortoiseUnitOfWork(bus), clock)
     await asyncio.to_thread(_explore, asyncio.get_running_loop(), desk, bus, clock)
-    assert served_at_head and all(sku.startswith(("HEAD", "LEDGER", "STAGED")) for sku in served_at_head)
-    assert staged_skus and all(sku.startswith("STAGED") for sku in staged_skus)  # receipts were staged
+    assert served_at_head and all(sku.startswith(("HEAD", "LEDGER", "STAGED", "RECSTAGED")) for sku in served_at_head)
+    # receipts were staged (where recorded instead, only when the demand index could not find the range)
+    assert staged_skus and all(sku.startswith(("STAGED", "RECSTAGED")) for sku in staged_skus)
+    # and receipts whose units reached more than a chunk recorded their range instead of staging (more than a
+    # chunk's backorders left pending in one transaction)
+    assert any(pending[sku] > chunk for sku, chunk in chunk_of.items())
     assert any(pending[sku] for sku in pending if sku.startswith("LEDGER"))  # and ranges were left to fold
     assert any(left_by_order[sku] for sku in left_by_order if sku.startswith("LEDGER"))  # orders joined behind them
     # and each writer behind a range left it pending
