@@ -109,9 +109,11 @@ class UnitOfWork(Protocol):
         store, let the requests being served now have all their turns first (each waits behind one chunk at most,
         not one per statement it makes); elsewhere, or with none in flight, one turn of the event loop."""
 
-    async def write_served(self, served: ServedWhole) -> None:
+    async def write_served(self, served: ServedWhole, *, from_head: bool = False) -> None:
         """Write what serving did to the backorders of `served.sku` (locked) it served whole (values and history
-        rows), nothing else: a chunk of a staged receipt (`StagedReceipt`)."""
+        rows): a chunk of a staged receipt (`StagedReceipt`). With `from_head` (they were the first of the waiting
+        queue in order), the places of those behind them shown as many lower too (the SKU's place origin moved); else
+        nothing else."""
 
     async def staged_receipt(self, sku: str) -> StagedReceipt | None:
         """The SKU's oldest receipt still being put away (after `lock_skus`), or None."""

@@ -1079,9 +1079,16 @@ class TortoiseUnitOfWork:
         else:
             await turns.after_requests()
 
-    async def write_served(self, served: m.ServedWhole) -> None:
+    async def write_served(self, served: m.ServedWhole, *, from_head: bool = False) -> None:
         self._require_lock(served.sku)
         await self._write_served(served)
+        if not from_head:
+            return
+        # the head of the waiting queue served whole (a chunk): every row behind it shows a place as many lower, its
+        # stored one kept (the origin moves, as after a whole receipt at the head, `_moved_origin`)
+        origin = await self._origin(served.sku) + len(served.ids)
+        await t.Product.filter(sku=served.sku).using_db(self.conn).update(place_origin=origin)
+        self._origins[served.sku] = origin
 
     # -- receipts put away a chunk at a time (`head.StagedReceipt`, migration 0023) ---------------------------
     async def staged_receipt(self, sku: str) -> m.StagedReceipt | None:
@@ -1199,7 +1206,8 @@ class TortoiseUnitOfWork:
                 now_values = _changing_values(backorder, origin)
                 changed = {k: v for k, v, was in zip(_CHANGING, now_values, loaded, strict=True) if was != v}
                 if changed:
-                    changed["version"] = backorder.version = backorder.version + 1
+                    if changed.keys() != {"demand_to"}:  # the demand index alone is the store's, not a change of it
+                        changed["version"] = backorder.version = backorder.version + 1
                     # `reserved` and `shipped_from` copied: the domain changes its maps in place, and a later save
                     # must see that
                     self._loaded[backorder.id] = (*now_values[:5], dict(backorder.reserved),

@@ -228,7 +228,7 @@ async def _serve_chunk(uow: UnitOfWork, head: SkuInventory, receipt: StagedRecei
     head.check_invariants()
     assert all(s.status is BackorderStatus.ALLOCATED for s in served), "a chunk serves backorders whole"
     await uow.write_served(served_whole(receipt.sku, serving_from, served, receipt.waiting_count, receipt.received_at,
-                                        receipt.cause, receipt.served + 1))
+                                        receipt.cause, receipt.served + 1), from_head=True)
     ahead = head.ahead or QueueAhead(0, 0)
     head.ahead = QueueAhead(ahead.waiting_count - len(served), ahead.waiting_units - taking)
     head.stored_steps = None  # rows of the queue changed: the stored projection no longer holds

@@ -106,7 +106,7 @@ class InMemoryUnitOfWork:
     async def after_requests(self) -> None:
         await asyncio.sleep(0)
 
-    async def write_served(self, served: ServedWhole) -> None:
+    async def write_served(self, served: ServedWhole, *, from_head: bool = False) -> None:
         raise AssertionError("never asked: queue_head says this store does not serve heads")
 
     async def staged_receipt(self, sku: str) -> StagedReceipt | None:
