@@ -189,9 +189,11 @@ class Behind:
     the store's lock (`UnitOfWork.lock_skus`): that backorder, and the agent priority it will have (None: kept).
     While the SKU has a receipt's range pending (`ServeRecord`), the writer need not wait for its fold when that
     backorder waits after the range's last, before and after the change: nothing it reads or changes is in the
-    range, whose backorders are allocated once folded."""
+    range, whose backorders are allocated once folded. No backorder (None): a writer that changes none of its own, only
+    the SKU's stock (a count or safety stock adjustment), then settles the queue: that hands units only to backorders
+    waiting after the range and takes none back, so nothing it reads or changes is in the range either."""
 
-    backorder_id: str
+    backorder_id: str | None
     priority: int | None = None
 
 

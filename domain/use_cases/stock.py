@@ -7,7 +7,7 @@ from domain.causes import Actor, Cause, CauseKind
 from domain.commands import AllocationPreviewLine
 from domain.errors import InvalidInput
 from domain.limits import MAX_TEXT_LENGTH, check_location, check_text
-from domain.model import DEFAULT_LOCATION, SkuInventory, check_quantity, check_sku
+from domain.model import DEFAULT_LOCATION, Behind, SkuInventory, check_quantity, check_sku
 from domain.ports import UnitOfWork
 from domain.use_cases.reference_data import known_location
 from domain.use_cases.shared import (
@@ -78,7 +78,9 @@ async def adjust_stock(deps: Deps, sku: str, delta: int, reason: str, location: 
     sku = check_sku(sku)
     async with deps.uow() as uow:
         location = await known_location(uow, location)
-        await uow.lock_skus([sku])
+        # a range a receipt left pending is not folded first: the adjustment changes the stock, and its settle hands
+        # units only to backorders waiting after the range (never below what is allocated: `adjust` refuses)
+        await uow.lock_skus([sku], behind={sku: Behind(None)})
         inventory = await uow.inventory(sku)
         if delta:
             inventory.adjust(location, delta, now, reason)

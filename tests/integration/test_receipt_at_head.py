@@ -124,6 +124,9 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
                                                 requested_by=RequestedBy.CUSTOMER)
                 elif then == "reprioritize behind":  # put last by an agent (behind the range, or not: folded)
                     await desk.reprioritize_backorder(ids[-1], -5, "test", "agent Sam")
+                elif then == "adjust behind":  # or units found at the receipt's location: handed to the queue
+                    # after the range (a stock adjustment changes no backorder of its own: `m.Behind(None)`)
+                    await desk.adjust_stock(sku, 2, "found")
                 else:  # "preferences behind": a date it keeps (refused when its ETA already misses it)
                     await desk.set_backorder_preferences(ids[-1], cancel_if_not_by=START.date() + timedelta(days=30))
             except DomainError:  # e.g. cancelled already by its date: refused alike on every path, and a refused
@@ -145,7 +148,7 @@ async def _scenario(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, s
         "promised_date"), numbers)  # orders' numbers: drawn at random, so named alike in the comparison
 
 
-BEHIND = ("cancel behind", "cancel part behind", "reprioritize behind", "preferences behind")
+BEHIND = ("cancel behind", "cancel part behind", "reprioritize behind", "preferences behind", "adjust behind")
 writer_of: dict[str, str] = {}  # SKU -> what came after its receipt
 pending: dict[str, int] = {}  # SKU -> backorders its receipt left recorded as a range, not yet folded
 kept_at_receipt: dict[str, str] = {}  # SKU -> its projection, origins and counts once its receipt committed
@@ -221,6 +224,8 @@ def _explore(loop: asyncio.AbstractEventLoop, desk: BackorderDesk, bus: InProces
              elsewhere=False, by_po=False, then="reprioritize behind", chunk=1, release=False)
     @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (3, 0, "c", None)], first=0, received=3, inbound=5,
              elsewhere=False, by_po=False, then="preferences behind", chunk=1, release=False)
+    @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (3, 0, "c", None)], first=0, received=3, inbound=5,
+             elsewhere=False, by_po=False, then="adjust behind", chunk=1, release=False)
     # and one behind the range put in front of it: folded first
     @example(queue=[(1, 0, "a", None), (2, 0, "b", None), (3, 0, "c", None)], first=0, received=3, inbound=5,
              elsewhere=False, by_po=False, then="reprioritize", chunk=1, release=False)

@@ -66,6 +66,8 @@ NOT_CHOSEN_TEXT = {
     },
     "uow.py": {
         "# the priority as ORDER BY ... LIMIT 1, not MIN/MAX": "a comment",
+        'first = ("ORDER BY \\"ordered_at\\" FETCH FIRST (:take::bigint) ROWS WITH TIES" if postgres':
+            "a time with its ties (the fold's slice orders them by id in code point order above it: `by_id`)",
         '"""A text column as an ORDER BY term in code point order (domain.store.ordering)."""': "a docstring",
         "f'ORDER BY {order}', [sku, *WAITING, units])": "the queue's order (`_queue_order`)",
         'f\'SUM("quantity" - "allocated_quantity") OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS "upto", \'':
