@@ -145,7 +145,11 @@ async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: in
         found = await uow.head_range(sku, head.available_to_promise, origin)
         # staged as before when the units reach more than a chunk, unless recorded ranges replace staging
         fits = staged is None or RECORD_STAGED or found.count + (found.reached_in_part is not None) <= STAGE_CHUNK
-        if fits and found.count >= LEDGER_FROM and served_whole_by(found, head.available_to_promise):
+        # recorded when it serves LEDGER_FROM whole, or when LEDGER_FROM wait behind it and the projection is kept:
+        # then the rest is re-projected as a slice (`_rest_by_slice`), where writing the rows would load and settle
+        # it whole (a receipt of 100 on a 100k queue: 2.8 s on PostgreSQL, 2.4 s of it Python, quiet machine)
+        long_rest = origin is not None and REST_BY_SLICE and found.waiting_count - found.count >= LEDGER_FROM
+        if fits and (found.count >= LEDGER_FROM or long_rest) and served_whole_by(found, head.available_to_promise):
             return await _record_head(uow, head, found, serving_from, now, cause, recorded)
     rows, waiting = await uow.waiting_head(sku, head.available_to_promise,
                                            STAGE_CHUNK + 1 if staged is not None else None, origin)
