@@ -88,7 +88,9 @@ RANGE_BY_DEMAND = True
 # row) instead of rewriting their rows, which are folded in afterwards (`fold_serves`, in the background); every
 # read derives a pending range's values (domain.store.current). Chosen by measurement (issue 15, bench/README.md
 # "Before LEDGER_FROM can be switched on"): on PostgreSQL, from 1,000 served the recorded receipt took a third or
-# less of the rows' CPU time, at 200-500 no gain beyond the noise; on SQLite a range past STAGE_CHUNK is staged
+# less of the rows' CPU time, at 200-500 no gain beyond the noise; on SQLite a range past STAGE_CHUNK is staged.
+# A shorter range is recorded too when LEDGER_FROM or more wait behind it and the projection is kept: the rest is then
+# re-projected as a slice instead of loaded whole (`receive_at_head`)
 LEDGER_FROM = 1_000
 
 
