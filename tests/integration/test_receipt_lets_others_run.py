@@ -28,6 +28,7 @@ from domain.store import collector
 from domain.store import models as t
 from domain.store import uow as store_uow
 from domain.store.uow import TortoiseUnitOfWork
+from domain.use_cases import shared
 from notifications.outbound_webhooks import WebhookRecorder
 from notifications.outbox import OutboxRecorder
 from notifications.settings import NotificationSettings
@@ -49,6 +50,9 @@ def _where(calls: list[tuple[str, int, bool]], what: str, size: Callable[..., in
 
 async def test_a_long_receipt_does_its_per_backorder_work_off_the_event_loop(
         db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the receipt that writes its rows (with the ledger on, as in the service, one serving LEDGER_FROM whole records
+    # its range instead and does none of this per-backorder work: test_head_range, test_partial_head_receipt)
+    monkeypatch.setattr(shared, "LEDGER_FROM", 10**9)
     clock = FixedClock(START + timedelta(days=1))
     # as `serve` builds it (api.app.make_desk): the outbox, webhook and metrics hooks in the transaction
     desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus(), before_commit=[
@@ -94,6 +98,7 @@ async def test_a_long_receipt_leaves_the_collector_nothing_of_its_queue(
     ends; its first young collection scans whatever was allocated meanwhile and is still alive. The receipt's events
     (4 tuples a backorder, kept by the unit of work to publish) were, and that collection held the interpreter's
     lock 160-230 ms after a 100k receipt: every other request waited. Freed before the release, they are not."""
+    monkeypatch.setattr(shared, "LEDGER_FROM", 10**9)  # the receipt that writes its rows, as above
     clock = FixedClock(START + timedelta(days=1))
     desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus(), before_commit=[
         OutboxRecorder(NotificationSettings(), clock), WebhookRecorder(clock), ReceiptMetrics()]), clock)
