@@ -757,7 +757,10 @@ class TortoiseUnitOfWork:
             f'ROW_NUMBER() OVER (ORDER BY {order}) AS "place", COUNT(*) OVER () AS "waiting_count" '
             f'FROM "backorders" WHERE "sku" = :sku AND "status" IN (:waiting, :partly) AND {_WAITING_ROWS} '
             'AND "quantity" > "allocated_quantity"), '
-            't AS (SELECT COUNT(*) AS "count", COALESCE(SUM("wants"), 0) AS "covered_units", '
+            # the totals MATERIALIZED: inlined, the join re-ran their aggregate over the whole queue for each row
+            # when PostgreSQL's statistics took the queue for one row (a 100k queue bulk-loaded, not yet analysed:
+            # minutes; tests/integration/test_statement_work.py)
+            't AS MATERIALIZED (SELECT COUNT(*) AS "count", COALESCE(SUM("wants"), 0) AS "covered_units", '
             'MIN("wants") AS "least" FROM q WHERE "upto" <= :units) '
             'SELECT q.*, t."count", t."covered_units", t."least" FROM q, t '
             'WHERE q."place" = 1 OR q."place" = t."count" OR (q."upto" <= :units AND q."allocated_quantity" > 0) '

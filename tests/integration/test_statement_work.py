@@ -1,0 +1,102 @@
+"""No read of a long queue's writers does more than linear work in the queue, whatever PostgreSQL's statistics say
+(issue 15). A launch product's queue grows after the table was last analysed: its SKU is not in the statistics, so
+the planner takes its backorders for one row. Then a receipt at the head without a kept projection, which finds its
+range by a running sum over the queue (`uow._range_by_sum`), ran for minutes on a 100k queue: the statement's totals
+(an aggregate over the running sum), inlined into a nested loop's inner side, were computed again for each of the
+queue's rows. Each read statement of the writers here (a receipt recorded as a range by the running sum and by the
+demand index, the fold, an order behind the queue, a cancel in it) is executed under EXPLAIN ANALYZE first, in its
+own transaction, and the rows every plan node produced, times its loops, summed: that work must stay within a
+constant times the queue. PostgreSQL only (SQLite's planner has no statistics to mislead it here)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg.connection
+import pytest
+
+from bench.allocation import seed_queue
+from domain.bus import InProcessBus
+from domain.clock import FixedClock
+from domain.model import Channel
+from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
+from domain.store import models as t
+from domain.store.uow import TortoiseUnitOfWork
+from domain.use_cases import shared
+
+QUEUE = 3_000
+PER_ROW = 40  # rows produced by all a statement's plan nodes, per backorder of the queue, at most
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
+
+def _work(plan: dict[str, Any]) -> int:
+    """Rows produced by `plan`'s nodes, each counted as often as it ran."""
+    own = int(plan.get("Actual Rows", 0)) * int(plan.get("Actual Loops", 1))
+    return own + sum(_work(child) for child in plan.get("Plans", ()))
+
+
+@contextmanager
+def explained(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, str]]]:
+    """Every read statement fetched meanwhile explained (ANALYZE: run, its result thrown away) just before it runs,
+    on its connection: (work, statement) each."""
+    seen: list[tuple[int, str]] = []
+    fetch = asyncpg.connection.Connection.fetch
+
+    async def explaining(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        if query.lstrip().upper().startswith(("SELECT", "WITH")) and not _WRITES.search(query):
+            [row] = await fetch(self, f"EXPLAIN (ANALYZE, FORMAT JSON) {query}", *args)
+            plan = row[0] if not isinstance(row[0], str) else json.loads(row[0])
+            seen.append((_work(plan[0]["Plan"]), " ".join(query.split())))
+        return await fetch(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(asyncpg.connection.Connection, "fetch", explaining)
+    yield seen
+
+
+async def _launch(desk: BackorderDesk, sku: str) -> None:
+    """`sku`'s QUEUE one-unit backorders, bulk-loaded after the table was analysed without them (another product's
+    queue in it), the table's automatic analyse off: the planner believes `sku` has about one backorder."""
+    conn = t.Backorder._meta.db
+    await conn.execute_script('ALTER TABLE "backorders" SET (autovacuum_enabled = false)')
+    await desk.upsert_product(ProductInput(sku="OLD", name="OLD", price=Decimal("1.00")))
+    await seed_queue("OLD", 500)
+    await conn.execute_script('ANALYZE "backorders"')
+    await desk.upsert_product(ProductInput(sku=sku, name=sku, price=Decimal("1.00")))
+    await seed_queue(sku, QUEUE)
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["running sum", "demand index"])
+async def test_a_long_queues_writers_read_it_in_linear_work_whatever_the_statistics(
+        db: Any, monkeypatch: pytest.MonkeyPatch, kept: bool) -> None:
+    if t.Product._meta.db.capabilities.dialect != "postgres":
+        pytest.skip("PostgreSQL's planner and statistics")
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
+    monkeypatch.setattr(shared, "LEDGER_FROM", 1)
+    now = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), FixedClock(now), fold_in_background=False)
+    # given a launch product's queue the statistics do not know of
+    await _launch(desk, "LAUNCH")
+    if kept:  # its projection kept (a purchase order on the way), so a receipt finds its range by the demand index
+        supplier = await desk.upsert_supplier(None, "Supplier", 14)
+        await desk.create_purchase_order(supplier.id, now.date().replace(month=5), [LineRequest("LAUNCH", 1)])
+    with explained(monkeypatch) as seen:
+        # when a receipt serves most of it, recorded as a range, and the range is folded into the rows
+        await desk.receive_stock("LAUNCH", QUEUE - 100)
+        assert await t.QueueServe.filter(sku="LAUNCH").exists()
+        await desk.fold_pending_serves()
+        # and an order joins the queue, and a customer in it cancels
+        order = await desk.place_order(CustomerDetails("late@example.com", "Late"), Channel.ONLINE,
+                                       [LineRequest("LAUNCH", 1)])
+        waiting = await t.Backorder.filter(sku="LAUNCH", status="WAITING").order_by("ordered_at").first()
+        assert waiting is not None and order.lines[0].backorder_id is not None
+        await desk.cancel_backorder(waiting.id)
+    # then none of their reads did more than linear work in the queue
+    assert len(seen) > 20
+    worst = max(seen)
+    assert worst[0] <= PER_ROW * QUEUE, worst
