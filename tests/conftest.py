@@ -28,6 +28,7 @@ from domain.bus import InProcessBus
 from domain.services import BackorderDesk
 from domain.store.db import migrate, open_database
 from domain.store.uow import TortoiseUnitOfWork
+from domain.use_cases import shared
 
 # Every property test, not only those that remember to say so: no deadline on an example and no health check on
 # slow generation. Under CI's load (2 cores, the suite run twice beside other jobs) an example's time says
@@ -166,6 +167,29 @@ def places_from_an_origin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(uow, "ORIGIN_FROM", 1)
 
 
+# BACKORDER_TEST_LEDGER=forced runs every test with each receipt that can serve the head of its queue from rows
+# recording what it serves whole as a range (as a 100k receipt does in the service, `shared.LEDGER_FROM`), staged
+# receipts too (RECORD_STAGED), so the recorded path answers the whole suite, not only the tests that ask for it. A
+# test that pins a path itself (monkeypatch in its body or fixture, `both_event_forms`) keeps its own.
+LEDGER_FORCED = os.environ.get("BACKORDER_TEST_LEDGER", "") == "forced"
+_SERVICE_LEDGER_FROM = shared.LEDGER_FROM
+if os.environ.get("BACKORDER_TEST_LEDGER", "") not in ("", "forced"):
+    raise pytest.UsageError("BACKORDER_TEST_LEDGER is 'forced' or unset, not "
+                            f"{os.environ['BACKORDER_TEST_LEDGER']!r}")
+
+
+@pytest.fixture(autouse=True)
+def ledger_forced(monkeypatch: pytest.MonkeyPatch) -> bool:
+    """With BACKORDER_TEST_LEDGER=forced, the service's settings that record a receipt's range from its first
+    backorder served whole (see LEDGER_FORCED); otherwise nothing changes."""
+    if LEDGER_FORCED:
+        monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
+        monkeypatch.setattr(shared, "LEDGER_FROM", 1)
+        monkeypatch.setattr(shared, "STAGE_CHUNK", 10**9)
+        monkeypatch.setattr(shared, "RECORD_STAGED", True)
+    return LEDGER_FORCED
+
+
 @pytest.fixture
 async def db_url(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """A migrated, empty database URL (not yet connected): see `fresh_database`."""
@@ -203,8 +227,9 @@ def both_event_forms(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     `ports.ServedRanges`; its readers see a range still pending by themselves, domain.store.current). Subscribers,
     digests and webhooks must not tell them apart."""
     from domain import events
-    from domain.use_cases import shared
 
+    if request.param != "range recorded" and LEDGER_FORCED:  # the per-backorder forms, not the forced range
+        monkeypatch.setattr(shared, "LEDGER_FROM", _SERVICE_LEDGER_FROM)
     if request.param == "every run compacted":
         monkeypatch.setattr(events, "COMPACT_FROM", 1)
     elif request.param == "range recorded":
