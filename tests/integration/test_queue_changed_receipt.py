@@ -20,6 +20,7 @@ from domain.services import BackorderDesk, CustomerDetails, LineRequest, Product
 from domain.store import models as t
 from domain.store import notify as store
 from domain.store.uow import TortoiseUnitOfWork
+from domain.use_cases import shared
 from notifications.outbox import OutboxRecorder, changes_of
 from notifications.settings import NotificationSettings
 from tests import shown_places
@@ -27,6 +28,14 @@ from tests import shown_places
 WAITING = 70  # more than COMPACT_FROM events in a run: each served backorder makes three
 CUSTOMERS = 4
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def rows_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    """QueueChanged is the form of a receipt that writes its rows: pinned to that path, so that with the ledger forced
+    on (BACKORDER_TEST_LEDGER=forced) the receipt does not record its range instead (one QueueServed, the rows
+    folded afterwards; its consumers: tests/integration/test_queue_served_consumers.py)."""
+    monkeypatch.setattr(shared, "LEDGER_FROM", 10**9)
 
 
 async def _receipt(desk: BackorderDesk, bus: InProcessBus, clock: FixedClock, sku: str) -> dict[str, Any]:

@@ -42,6 +42,9 @@ async def _receipt(desk: BackorderDesk, bus: InProcessBus, sku: str) -> tuple[li
 
 async def test_a_long_queue_settled_in_a_thread_is_settled_as_inline(desk: BackorderDesk, bus: InProcessBus,
                                                                      monkeypatch: pytest.MonkeyPatch):
+    # the path that loads and settles the whole queue, the one `settle_aside` serves (pinned, so that with the ledger
+    # forced on, BACKORDER_TEST_LEDGER=forced, the receipt is not served from the head's rows instead)
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 10**9)
     inline = await _receipt(desk, bus, "INLINE")
     monkeypatch.setattr(shared, "LONG_QUEUE", 1)  # every queue goes to the thread
     threaded = await _receipt(desk, bus, "THREADED")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -214,21 +215,25 @@ async def _preorder_released(sku: str, head_path: bool, monkeypatch: pytest.Monk
     if head_path:
         monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
     await desk.receive_stock(sku, 2)
+    await desk.folded()  # a range recorded (the ledger on) is in the rows once folded
     kept = (await t.Product.get(sku=sku).values("eta_projection"))["eta_projection"]
     received = await t.Backorder.get(id=first).values("status", "eta_source", "eta_date")
     heads = 0
     if head_path:  # a settle has re-dated the allocated: the next receipt is served from the head again
-        serve_head = SkuInventory.serve_head
-
-        def counted(inventory: SkuInventory, *args: Any, **kwargs: Any) -> Any:
-            nonlocal heads
-            heads += 1
-            return serve_head(inventory, *args, **kwargs)
-        monkeypatch.setattr(SkuInventory, "serve_head", counted)
+        def counted(serve: Callable[..., Any]) -> Callable[..., Any]:
+            def serving(inventory: SkuInventory, *args: Any, **kwargs: Any) -> Any:
+                nonlocal heads
+                heads += 1
+                return serve(inventory, *args, **kwargs)
+            return serving
+        # from the head's rows (`serve_head`) or, the ledger on (BACKORDER_TEST_LEDGER=forced), as a recorded range
+        for name in ("serve_head", "serve_recorded"):
+            monkeypatch.setattr(SkuInventory, name, counted(getattr(SkuInventory, name)))
     await desk.receive_stock(sku, 2)
     monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 10**9)
     await desk.create_purchase_order(supplier.id, release + timedelta(days=20), [LineRequest(sku, 4)],
                                      number=f"PO-{sku}")
+    await desk.folded()
     row = await t.Backorder.get(id=first).values("status", "eta_source", "eta_date")
     return {"kept": kept, "received": received, "first": row, "heads": heads}
 

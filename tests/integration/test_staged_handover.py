@@ -37,6 +37,7 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 def chunked(db: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)  # short queues served from their heads' rows
     monkeypatch.setattr(shared, "STAGE_CHUNK", 2)  # two backorders a transaction
+    monkeypatch.setattr(shared, "RECORD_STAGED", False)  # staged, not recorded, with the ledger forced on too
     monkeypatch.setattr(shared, "STAGE_ON_EVERY_STORE", True)  # on PostgreSQL too (the service stages on SQLite)
     return db
 

@@ -27,6 +27,7 @@ async def test_the_places_shown_between_a_staged_receipts_chunks_count_from_one(
         desk: BackorderDesk, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)  # the head served from its rows
     monkeypatch.setattr(shared, "STAGE_CHUNK", chunk)  # and staged
+    monkeypatch.setattr(shared, "RECORD_STAGED", False)  # staged, not recorded, with the ledger forced on too
     monkeypatch.setattr(shared, "STAGE_ON_EVERY_STORE", True)
     supplier = await desk.upsert_supplier(None, "Supplier", 10)
     await desk.upsert_product(ProductInput(sku="LAMP", name="Lamp", price=Decimal("1.00"), supplier_id=supplier.id))

@@ -42,6 +42,7 @@ class Crash(BaseException):
 def staged_desk(db: str, monkeypatch: pytest.MonkeyPatch) -> tuple[BackorderDesk, FixedClock]:
     monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)  # short queues served from their heads' rows
     monkeypatch.setattr(shared, "STAGE_CHUNK", 3)  # three backorders a transaction
+    monkeypatch.setattr(shared, "RECORD_STAGED", False)  # staged, not recorded, with the ledger forced on too
     monkeypatch.setattr(shared, "STAGE_ON_EVERY_STORE", True)  # on PostgreSQL too (the service stages on SQLite)
     clock = FixedClock(START)
     return BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), clock), clock
@@ -196,6 +197,7 @@ async def test_another_skus_order_completes_while_a_staged_receipt_is_put_away(
         pytest.skip("on PostgreSQL a receipt stays one transaction: other SKUs' writers do not wait for its locks "
                     "(what they wait for on one event loop is bench.allocation's figure)")
     monkeypatch.setattr(shared, "STAGE_CHUNK", 100)  # staged as the service stages: on SQLite
+    monkeypatch.setattr(shared, "RECORD_STAGED", False)  # staged, not recorded, with the ledger forced on too
     desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), FixedClock(START))
     for sku in ("LONG", "OTHER"):
         await desk.upsert_product(ProductInput(sku=sku, name="Lamp", price=Decimal("1.00")))
