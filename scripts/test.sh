@@ -16,3 +16,14 @@ if [ -n "${BACKORDER_TEST_POSTGRES_URL:-}" ]; then
   echo "== pytest (PostgreSQL: database tests)"
   pytest -q -rs -p no:cacheprovider -m db "$@"
 fi
+# With BACKORDER_CI_LEDGER_FORCED=1 (off by default), also a subset on SQLite with the ledger forced on
+# (BACKORDER_TEST_LEDGER=forced, tests/conftest.py): every receipt at the head records its range, so the tests that
+# read what a receipt left (rows, events, places, live updates) check the recorded path too. Chosen as the files whose
+# answers the recorded path changed in the forced survey, and the API's reads of receipts.
+if [ "${BACKORDER_CI_LEDGER_FORCED:-}" = 1 ]; then
+  echo "== pytest (SQLite, ledger forced on: a subset)"
+  env -u BACKORDER_TEST_POSTGRES_URL BACKORDER_TEST_LEDGER=forced pytest -q -rs -p no:cacheprovider \
+    tests/integration/test_orders_queue.py tests/integration/test_service.py tests/integration/test_place_origin.py \
+    tests/integration/test_queue_append.py tests/integration/test_queue_turns.py \
+    tests/integration/test_receipt_range_end.py tests/api/test_live_updates.py tests/api/test_customer_words.py
+fi

@@ -51,6 +51,7 @@ async def test_a_staged_receipt_is_observed_once_whole(api, monkeypatch: pytest.
     its last chunk and counting every backorder its chunks served, not its first transaction's."""
     monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)  # short queues served from their heads' rows
     monkeypatch.setattr(shared, "STAGE_CHUNK", 2)  # two backorders a transaction
+    monkeypatch.setattr(shared, "RECORD_STAGED", False)  # staged, not recorded, with the ledger forced on too
     monkeypatch.setattr(shared, "STAGE_ON_EVERY_STORE", True)  # on PostgreSQL too (the service stages on SQLite)
     chunks: list[float] = []
     chunk = shared._put_away_chunk
