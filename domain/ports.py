@@ -33,6 +33,7 @@ from domain.model import (
     Supplier,
     Waiting,
 )
+from domain.model.served import ByCustomer, Covered
 from domain.preferences import BackorderPreferences
 
 
@@ -159,11 +160,19 @@ class UnitOfWork(Protocol):
         """The receipts recorded as ranges and not yet told, oldest first (their ids, a page of them); none when this
         unit of work cannot tell them (it has no hook that fans a range out)."""
 
-    async def tell_served(self, record_id: int) -> QueueServed | None:
-        """Tell the receipt recorded as the range `record_id`, if not yet told, to those told per backorder after its
-        commit (the outbox, the webhooks: their part of it written in this transaction), and mark it told here:
-        committed whole or not at all, and never told by two units of work. Returns its event; None when it is told
-        already, being told elsewhere, or this unit of work cannot tell it. Either side of its fold (`fold_serves`)."""
+    async def untold_served(self, record_id: int) -> QueueServed | None:
+        """The receipt recorded as the range `record_id`, if not yet told and this unit of work can tell it (it has
+        the hooks that fan a range out): its event. None otherwise."""
+
+    async def served_covered(self, served: QueueServed) -> list[Covered]:
+        """The backorders `served` covers, in queue order, read back (either side of its fold: the same)."""
+
+    async def tell_served(self, served: QueueServed, covered: ByCustomer, most: int) -> bool | None:
+        """Tell the next slice of `served` (read back as `covered`) to those told per backorder after its commit (the
+        outbox, the webhooks: the customers after the last told, whole, up to `most` backorders, their part written
+        in this transaction) and record in it how far it is told, the range marked told with its last slice:
+        committed whole or not at all, and never told by two units of work. Returns whether the range is told now;
+        None when it was told already, is being told elsewhere, or this unit of work cannot tell it."""
 
     async def summarised_inventories(self, skus: Sequence[str], at_least: int = 0) -> dict[str, SkuInventory]:
         """Aggregates of those of `skus` (after `lock_skus`) with at least `at_least` backorders waiting, their

@@ -37,6 +37,7 @@ from domain import events as ev
 from domain.clock import Clock
 from domain.errors import InvalidInput
 from domain.model import new_id
+from domain.model.served import Covered, covered_events
 from domain.store import request_ids
 from domain.store import webhooks as store
 from domain.store.db import transaction
@@ -202,13 +203,15 @@ class WebhookRecorder:
             # integrations are told per backorder, as always: a QueueChanged opened up into its events
             await store.record_deliveries(_deliveries(ev.expand(events), endpoints), self.clock.now(), conn)
 
-    async def fan_out(self, conn: Any, served: ev.QueueServed) -> None:
+    async def fan_out(self, conn: Any, served: ev.QueueServed, covered: Sequence[Covered] | None = None) -> None:
         """A receipt recorded as a range, after its commit (`domain.store.uow.FanOut`): a delivery per backorder event
-        it stands for (read back from the rows it covers) and subscribed endpoint, in the fan-out's transaction."""
+        it stands for (of the backorders `covered`, a slice of whole customers; else of all, read back from the rows
+        it covers) and subscribed endpoint, in the fan-out's transaction."""
         endpoints = await store.subscribed_endpoints(conn)
         if endpoints:
             # the per-backorder events from the covered rows, in order: each is a delivery (and a body) of its own
-            events = await StoredServedRanges(conn).backorder_events(served)
+            events = covered_events(served, covered) if covered is not None else \
+                await StoredServedRanges(conn).backorder_events(served)
             await store.record_deliveries(_deliveries(events, endpoints), self.clock.now(), conn)
 
 

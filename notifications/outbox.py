@@ -8,6 +8,7 @@ earliest first and at most one per available unit. If the domain change rolls ba
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,7 @@ from urllib.parse import quote, unquote
 
 from domain import events as ev
 from domain.clock import Clock
+from domain.model.served import Covered, customer_parts
 from domain.store import models as t
 from domain.store import notify as store
 from domain.store.portal import languages_by_email, signing_key
@@ -60,13 +62,20 @@ class OutboxRecorder:
         for sku in skus:
             await self._back_in_stock(sku, conn)
 
-    async def fan_out(self, conn: store.Connection, served: ev.QueueServed) -> None:
-        """A receipt recorded as a range, after its commit (`domain.store.uow.FanOut`): each customer's part of it,
-        read back from the rows it covers, and their digests opened, in the fan-out's transaction."""
+    async def fan_out(self, conn: store.Connection, served: ev.QueueServed,
+                      covered: Sequence[Covered] | None = None) -> None:
+        """A receipt recorded as a range, after its commit (`domain.store.uow.FanOut`): each customer's part of it
+        (of the customers of `covered`, a slice of whole customers; else all, read back from the rows it covers), and
+        their digests opened, in the fan-out's transaction."""
         # a digest it opens is due a window after the receipt, as it would have been opened in the receipt's own
         # transaction: the fan-out's delay (or a crash's) does not hold the news back longer
         # each customer's part cut from the covered rows as they are read, not from 300k events made and folded
-        parts = await served_parts(served, conn)
+        if covered is None:
+            parts = await served_parts(served, conn)
+        elif len(covered) < ASIDE_ENTRIES:
+            parts = customer_parts(served, covered)
+        else:
+            parts = await asyncio.to_thread(customer_parts, served, covered)
         aside = sum(len(part.entries) for part in parts.values()) >= ASIDE_ENTRIES
         await store.record_events(
             (_part_row(served.sku, email, part) for email, part in parts.items()),

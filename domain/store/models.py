@@ -344,6 +344,9 @@ class QueueServe(Model):
     # the SKU's place origin when it was served (migration 0029): the place each covered backorder's reason names is
     # its stored place less this (the receipt moves the SKU's origin past the range)
     place_origin = fields.IntField(default=0, db_default=0)
+    # the last customer (email, code-point order) its fan-out told, a slice of customers a transaction (migration
+    # 0030); NULL: none yet
+    told_through = fields.TextField(null=True)
 
     class Meta:
         table = "queue_serves"

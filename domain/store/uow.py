@@ -38,7 +38,7 @@ from domain.events import Event, QueueChanged, QueueServed, compact
 from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
 from domain.model.head import QueueKey, queue_key
-from domain.model.served import recorded_event
+from domain.model.served import ByCustomer, Covered, recorded_event
 from domain.ports import EventPublisher, UnlockedWrite
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
 from domain.store import bulk, collector, current, deliveries, mapping, portal, turns
@@ -86,7 +86,10 @@ class FanOut(Protocol):
     transaction and tells it afterwards, in a transaction of its own (`TortoiseUnitOfWork.tell_served`): reading the
     range back is what grows with it (issue 15), and the receipt must not wait for that."""
 
-    async def fan_out(self, conn: TransactionalDBClient, served: QueueServed) -> None: ...
+    async def fan_out(self, conn: TransactionalDBClient, served: QueueServed,
+                      covered: Sequence[Covered] | None = None) -> None:
+        """Tell `served` on `conn`: to the customers of `covered` (whole customers, a slice of the range, as read
+        back: `TortoiseUnitOfWork.tell_served`), or, without it, to all its customers, read back here."""
 
 
 def _serve_record(row: dict[str, Any]) -> m.ServeRecord:
@@ -997,28 +1000,16 @@ class TortoiseUnitOfWork:
         untold = t.QueueServe.filter(told=False).order_by("id").using_db(self.conn)
         return [int(i) for i in await untold.limit(UNTOLD_PAGE).values_list("id", flat=True)]
 
-    async def tell_served(self, record_id: int) -> QueueServed | None:
-        """The receipt recorded as the range `record_id`, if not yet told, told: its event handed to each before-commit
-        hook that fans ranges out (`FanOut`: the outbox's customer parts and digests, the webhook deliveries), on this
-        transaction, and the range marked told in it, so a failure or a crash leaves it untold, whole, for the next
-        fan-out. None when it is told already, being told by another fan-out, or this unit of work has no hook to
-        tell it with (then it is left untold: marking it told would tell nobody). Two fan-outs never tell one range:
-        the row is claimed (PostgreSQL: an advisory lock per row, taken or skipped, then the row read again; SQLite:
-        its single writer). Not a row lock: the fold writes the same row (`folded_count`) under the SKU's lock, and
-        the SKU's writers, which fold first, would wait for the whole fan-out. The fold may run meanwhile: the range
-        is read back either side of it (`ports.ServedRanges`). A range recorded without its first key was written by
-        a process from before migration 0028, whose receipt told it in its own transaction: marked told, not told
-        again."""
+    async def untold_served(self, record_id: int) -> QueueServed | None:
+        """The receipt recorded as the range `record_id`, if not yet told and this unit of work has the hooks that tell
+        it (`FanOut`: the outbox's customer parts and digests, the webhook deliveries): its event, to read its
+        covered backorders back (`served_covered`) and tell them a slice at a time (`tell_served`). None when it is
+        told already or there is no hook to tell it with (then it is left untold: marking it told would tell nobody).
+        A range recorded without its first key was written by a process from before migration 0028, whose receipt
+        told it in its own transaction: marked told here, not told again."""
         assert self.conn is not None
-        fan_outs = self._fans_out()
-        if not fan_outs:
+        if not self._fans_out():
             return None
-        if self.is_postgres:
-            [got] = await self.conn.execute_query_dict(
-                "SELECT pg_try_advisory_xact_lock($1, $2) AS got", [TELL_LOCK, int(record_id) % 2**31])
-            if not got["got"]:
-                return None  # another fan-out is telling it
-        # read again once claimed: one that told it and committed between the list and the claim is seen now
         row = await t.QueueServe.filter(id=record_id, told=False).using_db(self.conn).values()
         if not row:
             return None
@@ -1028,11 +1019,49 @@ class TortoiseUnitOfWork:
                         " marked told", record_id, record.sku)
             await t.QueueServe.filter(id=record_id).using_db(self.conn).update(told=True)
             return None
-        served = recorded_event(record, int(record_id))
-        for hook in fan_outs:
-            await hook.fan_out(self.conn, served)
-        await t.QueueServe.filter(id=record_id).using_db(self.conn).update(told=True)
-        return served
+        return recorded_event(record, int(record_id))
+
+    async def served_covered(self, served: QueueServed) -> list[Covered]:
+        """The backorders `served` covers, in queue order, read back on this transaction either side of the fold
+        (`ports.ServedRanges`)."""
+        from domain.store.served_ranges import covered_backorders  # it reads this module's SQL
+
+        assert self.conn is not None
+        return await covered_backorders(served, self.conn)
+
+    async def tell_served(self, served: QueueServed, covered: ByCustomer, most: int) -> bool | None:
+        """Tell the next slice of the range `served` (read back as `covered`): the customers after the last one told
+        (`told_through`), whole, up to `most` backorders, handed to each hook that fans ranges out on this
+        transaction, and `told_through` moved past them in it (the range marked told with its last slice): a failure
+        or a crash leaves those and the rest untold, whole, for the next round, which skips the customers told.
+        Returns whether the range is told now; None when it was told already or is being told by another fan-out.
+        Two fan-outs never tell one slice: the row is claimed per slice (PostgreSQL: an advisory lock per row, taken
+        or skipped, then the row read again; SQLite: its single writer). Not a row lock: the fold writes the same row
+        (`folded_count`) under the SKU's lock, and the SKU's writers, which fold first, would wait for the slice. The
+        fold may run meanwhile: `covered` reads the same either side of it."""
+        assert self.conn is not None
+        fan_outs = self._fans_out()
+        if not fan_outs:
+            return None
+        record_id = served.record_id
+        if self.is_postgres:
+            [got] = await self.conn.execute_query_dict(
+                "SELECT pg_try_advisory_xact_lock($1, $2) AS got", [TELL_LOCK, int(record_id) % 2**31])
+            if not got["got"]:
+                return None  # another fan-out is telling it
+        # read again once claimed: one that told a slice (or all) and committed since is seen now
+        row = await t.QueueServe.filter(id=record_id, told=False).using_db(self.conn).values_list(
+            "told_through", flat=True)
+        if not row:
+            return None
+        part, last = covered.slice_after(row[0], most)
+        if part:
+            for hook in fan_outs:
+                await hook.fan_out(self.conn, served, part)
+        done = covered.is_last(last)
+        await t.QueueServe.filter(id=record_id).using_db(self.conn).update(
+            told=done, told_through=last if last is not None else row[0])
+        return done
 
     async def fold_serves(self, sku: str, limit: int | None, *, locked: bool = False) -> int:
         """Fold the SKU's pending receipts (`queue_serves`, oldest first) into the rows they served: up to `limit`

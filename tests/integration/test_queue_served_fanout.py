@@ -89,7 +89,7 @@ async def test_a_fan_out_that_fails_midway_leaves_nothing_and_the_next_round_tel
     untold = await _received(desk)
     assert await _told() == untold
 
-    async def fails(self: WebhookRecorder, conn: Any, served: ev.QueueServed) -> None:
+    async def fails(self: WebhookRecorder, conn: Any, served: ev.QueueServed, covered: Any = None) -> None:
         raise RuntimeError("the fan-out's webhooks fail after the outbox wrote its part")
 
     fan_out = WebhookRecorder.fan_out
@@ -131,11 +131,11 @@ async def test_two_fan_outs_at_once_tell_a_range_once(desk: BackorderDesk, db: s
     inside, release = asyncio.Event(), asyncio.Event()
     fan_out = OutboxRecorder.fan_out
 
-    async def held(self: OutboxRecorder, conn: Any, served: ev.QueueServed) -> None:
+    async def held(self: OutboxRecorder, conn: Any, served: ev.QueueServed, covered: Any = None) -> None:
         if not inside.is_set():  # the first fan-out holds its claim, before it writes, while the second looks
             inside.set()
             await release.wait()
-        await fan_out(self, conn, served)
+        await fan_out(self, conn, served, covered)
 
     monkeypatch.setattr(OutboxRecorder, "fan_out", held)
     first = asyncio.create_task(desk.tell_pending_serves())
@@ -170,10 +170,10 @@ async def test_a_range_that_cannot_be_told_does_not_hold_back_the_ranges_after_i
     await _received(desk, "NEW", 3)
     fan_out = WebhookRecorder.fan_out
 
-    async def fails_for_old(self: WebhookRecorder, conn: Any, served: ev.QueueServed) -> None:
+    async def fails_for_old(self: WebhookRecorder, conn: Any, served: ev.QueueServed, covered: Any = None) -> None:
         if served.sku == "OLD":
             raise RuntimeError("OLD's webhooks cannot be written")
-        await fan_out(self, conn, served)
+        await fan_out(self, conn, served, covered)
 
     monkeypatch.setattr(WebhookRecorder, "fan_out", fails_for_old)
     with pytest.raises(RuntimeError, match="OLD's webhooks"):  # said, once the others are told
@@ -189,7 +189,7 @@ async def test_the_round_logs_a_range_it_cannot_tell_once_with_its_cause(
         desk: BackorderDesk, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     await _received(desk, "OLD", 3)
 
-    async def fails(self: WebhookRecorder, conn: Any, served: ev.QueueServed) -> None:
+    async def fails(self: WebhookRecorder, conn: Any, served: ev.QueueServed, covered: Any = None) -> None:
         raise RuntimeError("OLD's webhooks cannot be written")
 
     monkeypatch.setattr(WebhookRecorder, "fan_out", fails)
