@@ -378,6 +378,11 @@ async def _put_away_chunk(deps: Deps, sku: str) -> bool:
 # 3.6-4.1 on 2 cores (medians of 26 each, sizes taken in turn): 100 12 ms, 250 17 ms, 500 27 ms (max 159), 1,000
 # 56 ms, 2,000 90 ms; PostgreSQL 17, 29, 47, 90, 175 ms (bench/README.md, "The fold set-based")
 FOLD_CHUNK = 500
+# the same where one transaction writes at a time (`UnitOfWork.single_writer`, SQLite): every writer of any SKU waits
+# for a chunk, which must stay well under 100 ms. At 100k, load 4.4-8.6 on 2 cores (`RANGE_FOLD=1 RANGE_QUEUE=100000
+# RANGE_CHUNKS=100,200,300,500 python -m bench.range_receipt sqlite`, medians of 91 each): 100 20 ms, 200 25 ms,
+# 300 34 ms, 500 51 ms
+FOLD_CHUNK_SINGLE_WRITER = 200
 
 
 def fold_after(deps: Deps, recorded: Sequence[str]) -> None:
@@ -451,20 +456,26 @@ async def tell_range(deps: Deps, record_id: int) -> QueueServed | None:
 
 async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int | None = None) -> list[str]:
     """Fold the receipts recorded as ranges (of `skus`, or of every SKU: what a crash left unfolded) into their
-    rows, `chunk` (default FOLD_CHUNK, read at the call: tests lower it) backorders a transaction. Safe beside any
+    rows, `chunk` (default FOLD_CHUNK, on a single writer at most FOLD_CHUNK_SINGLE_WRITER, read at the call: tests
+    lower them) backorders a transaction, each once the requests in flight have had their turns. Safe beside any
     writer and any number of folders: each chunk runs under the SKU's lock. Returns the SKUs folded."""
-    chunk = FOLD_CHUNK if chunk is None else chunk
     if skus is None:
         async with deps.uow() as uow:
             skus = await uow.skus_with_pending_serves()
     for sku in skus:
         while True:
-            async with deps.uow() as uow:
-                left = await uow.fold_serves(sku, chunk)
+            uow = deps.uow()
+            # the requests being served now go first (SQLite: one connection), as a staged receipt's chunks let them
+            # (`_put_away_chunk`): a chunk that took the next free turn would have a request wait behind a chunk per
+            # statement of its own, not one (tests/integration/test_receipt_range_cost.py)
+            await uow.after_requests()
+            async with uow:
+                size = chunk if chunk is not None else min(FOLD_CHUNK, FOLD_CHUNK_SINGLE_WRITER) \
+                    if uow.single_writer else FOLD_CHUNK
+                left = await uow.fold_serves(sku, size)
                 await uow.commit()
             if not left:
                 break
-            await asyncio.sleep(0)
     return list(skus)
 
 
