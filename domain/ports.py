@@ -165,7 +165,9 @@ class UnitOfWork(Protocol):
         the hooks that fan a range out): its event. None otherwise."""
 
     async def served_covered(self, served: QueueServed) -> list[Covered]:
-        """The backorders `served` covers, in queue order, read back (either side of its fold: the same)."""
+        """The backorders `served` covers, in queue order, read back (either side of its fold: the same): in this unit
+        of work's transaction if it is entered, else outside any (callable without entering it), so that a long read
+        holds no writer."""
 
     async def tell_served(self, served: QueueServed, covered: ByCustomer, most: int) -> bool | None:
         """Tell the next slice of `served` (read back as `covered`) to those told per backorder after its commit (the

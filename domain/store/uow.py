@@ -43,6 +43,7 @@ from domain.ports import EventPublisher, UnlockedWrite
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
 from domain.store import bulk, collector, current, deliveries, mapping, portal, turns
 from domain.store import models as t
+from domain.store.aside import aside_connection
 from domain.store.ordering import by_code_point, text_key
 from domain.store.transactions import Transaction, to_the_end
 
@@ -1068,12 +1069,16 @@ class TortoiseUnitOfWork:
         return recorded_event(record, int(record_id))
 
     async def served_covered(self, served: QueueServed) -> list[Covered]:
-        """The backorders `served` covers, in queue order, read back on this transaction either side of the fold
-        (`ports.ServedRanges`)."""
+        """The backorders `served` covers, in queue order, read back either side of the fold (`ports.ServedRanges`):
+        on this transaction if it is entered; else on a connection of the read's own (`aside_connection`), which on
+        SQLite leaves the process's one connection, which every writer waits for, free: a 100k range's read took
+        4-10 s there (bench/README.md, the fan-out a slice of customers a transaction)."""
         from domain.store.served_ranges import covered_backorders  # it reads this module's SQL
 
-        assert self.conn is not None
-        return await covered_backorders(served, self.conn)
+        if self.conn is not None:
+            return await covered_backorders(served, self.conn)
+        async with aside_connection() as conn:
+            return await covered_backorders(served, conn)
 
     async def tell_served(self, served: QueueServed, covered: ByCustomer, most: int) -> bool | None:
         """Tell the next slice of the range `served` (read back as `covered`): the customers after the last one told

@@ -437,10 +437,12 @@ async def tell_range(deps: Deps, record_id: int) -> QueueServed | None:
     each, from where a crash or another fan-out left it. Returns its event when this call told its last slice."""
     async with deps.uow() as uow:
         served = await uow.untold_served(record_id)
-        read = None if served is None else await uow.served_covered(served)
         await uow.commit()
-    if served is None or read is None:
+    if served is None:
         return None
+    # outside any transaction, on a connection of its own where the store has one writer: a 100k range's read
+    # held every other writer of a SQLite store for seconds
+    read = await deps.uow().served_covered(served)
     # grouped once the read's transaction is over (a 100k range's in a worker thread)
     covered = ByCustomer.of(read) if len(read) < LONG_QUEUE else await asyncio.to_thread(ByCustomer.of, read)
     while True:
