@@ -141,7 +141,7 @@ async def test_a_fold_chunk_lets_the_requests_in_flight_go_first(db: str, monkey
     async def served_order() -> None:  # a request: some Python of its own, then its transaction
         with turns.request():
             in_flight.set()
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)  # sleep-ok: the request's own Python before its transaction, not a wait
             await desk.place_order(CustomerDetails("o@example.com"), Channel.ONLINE, [LineRequest("OTHER", 1)])
             log.append("order")
 

@@ -82,11 +82,9 @@ NOT_CHOSEN_TEXT = {
             "a number (the demand index: queue order while the projection is kept)",
         '\'AND "demand_to" - ("quantity" - "allocated_quantity") < :reach ORDER BY "demand_to"\',':
             "a number (the demand index: queue order while the projection is kept)",
-        '\'AND "allocated_quantity" > 0 ORDER BY "demand_to"\')':
-            "a number (the demand index: queue order while the projection is kept)",
         '\'AND "demand_to" > :reach ORDER BY "demand_to" LIMIT 1\')':
             "a number (the demand index: queue order while the projection is kept)",
-        'f\'WHERE {covered} ORDER BY "demand_to"{direction} LIMIT 1\'))':
+        'f\'FROM "backorders" WHERE {covered} ORDER BY "demand_to"{direction} LIMIT 1\'))':
             "a number (the demand index: queue order while the projection is kept)",
         '\'OR (q."upto" > :units AND q."upto" - q."wants" < :units) ORDER BY q."place"\',':
             "a number: the place in queue order (`_queue_order`)",
