@@ -106,9 +106,10 @@ class UnitOfWork(Protocol):
         (PostgreSQL) writers wait only for those that lock the same SKUs."""
 
     async def after_requests(self) -> None:
-        """Before entering, for a background transaction (the next chunk of a staged receipt): on a single-writer
-        store, let the requests being served now have all their turns first (each waits behind one chunk at most,
-        not one per statement it makes); elsewhere, or with none in flight, one turn of the event loop."""
+        """Before entering, for a background transaction (the next chunk of a staged receipt, a fold, a fan-out's
+        slice): let the requests being served now have all their turns first (each waits behind one chunk at most,
+        not one per statement it makes): on a single-writer store the turns of its one connection, elsewhere those
+        of the process's event loop and interpreter lock. With none in flight, one turn of the event loop."""
 
     async def write_served(self, served: ServedWhole, *, from_head: bool = False) -> None:
         """Write what serving did to the backorders of `served.sku` (locked) it served whole (values and history

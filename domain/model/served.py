@@ -58,11 +58,11 @@ def instead_of_covered(events: Sequence[ev.Event], served: ev.QueueServed, ids: 
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Covered:
     """One backorder a recorded receipt served whole, as its consumers read it back: what it was before (units
     allocated, status, ETA date) and what the receipt decided (the reason of its place; whether its ETA's date
-    moved to the receipt's day)."""
+    moved to the receipt's day). Slotted: a 100k range's are held at once while it is told."""
 
     id: str
     order_id: str

@@ -17,8 +17,8 @@ backorders in both, never in neither (`covered_backorders`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -26,13 +26,18 @@ from domain import events as ev
 from domain import model as m
 from domain.eta import EtaSource
 from domain.model.served import Covered, covered_events, customer_parts, queue_changed
-from domain.store import mapping
+from domain.store import mapping, turns
 from domain.store import models as t
 from domain.store.bulk import is_postgres
 from domain.store.ordering import by_code_point
 from domain.store.uow import _ETA_MOVED, _KEPT_ETA, _REASON, _WAITING_ROWS, _named
 
 COMPACT_ASIDE = 6_000  # per-backorder events from which they are folded into one QueueChanged in a worker thread
+_T = TypeVar("_T")
+# rows made into `Covered` on the event loop at a time by a read in the background (about 10 ms): a 100k range's in
+# a worker thread held every request's turns of the loop behind the thread's hold on the interpreter's lock (a placed
+# order waited 187-226 ms during the 0.95 s read; `BENCH_REPEAT=1 python -m bench.allocation postgres`)
+PIECE = 1_000
 
 
 class RangeNotFound(RuntimeError):
@@ -76,14 +81,18 @@ async def served_parts(served: ev.QueueServed, conn: BaseDBAsyncClient | None = 
     return await asyncio.to_thread(customer_parts, served, covered)
 
 
-async def covered_backorders(served: ev.QueueServed, conn: BaseDBAsyncClient | None = None) -> list[Covered]:
+async def covered_backorders(served: ev.QueueServed, conn: BaseDBAsyncClient | None = None, *,
+                             in_turns: bool = False) -> list[Covered]:
     """The backorders `served` covers, in queue order, each as the receipt found it: whatever a fold in another
     transaction commits meanwhile (no lock on the SKU is taken, and PostgreSQL reads each statement at READ
     COMMITTED). Those still waiting are read first, by the range's own keys and only while the range is not folded
     whole (one statement: one snapshot); then those folded, with the record's folded count in the same statement.
-    A backorder folded in between is in both, and kept as folded: what either read misses, the other has."""
+    A backorder folded in between is in both, and kept as folded: what either read misses, the other has.
+    `in_turns` (a read outside any transaction, in the background): the rows still waiting are made into `Covered`
+    a piece at a time on the event loop, each piece once the requests in flight have had their turns
+    (`turns.after_requests`)."""
     db = conn or t.QueueServe._meta.db
-    waiting = await _still_waiting(served, db)
+    waiting = await _still_waiting(served, db, in_turns)
     covered = await _folded(served, db)
     folded = {c.id for c in covered}
     covered.extend(c for c in waiting if c.id not in folded)
@@ -113,7 +122,14 @@ async def _folded(served: ev.QueueServed, db: BaseDBAsyncClient) -> list[Covered
     folded = int(rows[0]["folded"])
     if not folded:
         return []
-    partly = dict(served.partly)
+    covered = await _aside(lambda read: _folded_rows(served, folded, read), rows)
+    quantities = await _quantities_then(served.sku, min((row["hid"] for _, row, _eta in covered), default=0), db)
+    return await _aside(lambda read: _folded_covered(served, read, quantities), covered)
+
+
+def _folded_rows(served: ev.QueueServed, folded: int, rows: Sequence[Any]) -> list[tuple[str, Any, Any]]:
+    """The range's `folded` backorders among the history `rows` read for its SKU, time and cause: (id, its STATUS
+    row, its ETA row or None) each, in the order the fold wrote them."""
     statuses: dict[str, Any] = {}
     etas: dict[str, Any] = {}
     unmarked: set[str] = set()  # backorders whose STATUS row names no range
@@ -143,11 +159,15 @@ async def _folded(served: ev.QueueServed, db: BaseDBAsyncClient) -> list[Covered
     # Only as many as the named ones leave short of `folded` are the range's, the first at its time and cause: the
     # old way, ambiguous only between ranges folded before the change that share their time and cause
     unnamed = [(i, row) for i, row in statuses.items() if i in unmarked]
-    covered = sorted(unnamed[:max(folded - len(named), 0)] + named, key=lambda item: item[1]["hid"])[:folded]
-    quantities = await _quantities_then(served.sku, min((row["hid"] for _, row in covered), default=0), db)
+    chosen = sorted(unnamed[:max(folded - len(named), 0)] + named, key=lambda item: item[1]["hid"])[:folded]
+    return [(i, row, etas.get(i)) for i, row in chosen]
+
+
+def _folded_covered(served: ev.QueueServed, rows: Sequence[tuple[str, Any, Any]],
+                    quantities: dict[str, list[tuple[int, str]]]) -> list[Covered]:
+    partly = dict(served.partly)
     out = []
-    for backorder_id, row in covered:
-        eta = etas.get(backorder_id)
+    for backorder_id, row, eta in rows:
         # its quantity when served: what a later cancel or substitute (each a QUANTITY history row) left it; one
         # committed since the read above is read too, and its old quantity is the one read there
         later = quantities.get(backorder_id, ())
@@ -172,7 +192,7 @@ async def _quantities_then(sku: str, after: int, db: BaseDBAsyncClient) -> dict[
     return out
 
 
-async def _still_waiting(served: ev.QueueServed, db: BaseDBAsyncClient) -> list[Covered]:
+async def _still_waiting(served: ev.QueueServed, db: BaseDBAsyncClient, in_turns: bool = False) -> list[Covered]:
     """The range's backorders still waiting, in queue order, each with what the receipt decided for it: the SKU's
     waiting backorders from the range's first key to its last, none once the range is folded whole (read in the same
     statement). Until then no writer of the SKU has committed since the receipt (each folds first): those are the
@@ -207,10 +227,28 @@ async def _still_waiting(served: ev.QueueServed, db: BaseDBAsyncClient) -> list[
          "of": served.waiting_count, "kept": EtaSource.ALLOCATED.value, "today": served.occurred_at.date()},
         postgres=postgres)
     rows = await _fetch(db, sql, values)
+    if not in_turns:
+        return await _aside(_waiting_covered, rows)
+    out: list[Covered] = []
+    for start in range(0, len(rows), PIECE):
+        if start:
+            await turns.after_requests()
+        out.extend(_waiting_covered(rows[start:start + PIECE]))
+    return out
+
+
+def _waiting_covered(rows: Sequence[Any]) -> list[Covered]:
     return [Covered(r["id"], r["order_id"], r["customer_email"], r["quantity"], r["allocated_quantity"], r["status"],
                     r["reason"], mapping.as_date(r["eta_date"]) if r["moved"] and r["eta_date"] else None,
                     bool(r["moved"]))
             for r in rows]
+
+
+async def _aside(work: Callable[[Sequence[Any]], _T], rows: Sequence[Any]) -> _T:
+    """`work(rows)`: in a worker thread when the rows are many. A 100k range's rows made into `Covered` held the
+    event loop for 426 ms (`BENCH_LAG=50 python -m bench.allocation postgres`, the background work): every other
+    SKU's request waited as long."""
+    return work(rows) if len(rows) < COMPACT_ASIDE else await asyncio.to_thread(work, rows)
 
 
 async def _fetch(db: BaseDBAsyncClient, sql: str, values: list[Any]) -> Sequence[Any]:

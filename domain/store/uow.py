@@ -1078,7 +1078,7 @@ class TortoiseUnitOfWork:
         if self.conn is not None:
             return await covered_backorders(served, self.conn)
         async with aside_connection() as conn:
-            return await covered_backorders(served, conn)
+            return await covered_backorders(served, conn, in_turns=True)
 
     async def tell_served(self, served: QueueServed, covered: ByCustomer, most: int) -> bool | None:
         """Tell the next slice of the range `served` (read back as `covered`): the customers after the last one told
@@ -1215,11 +1215,9 @@ class TortoiseUnitOfWork:
         return not self.is_postgres
 
     async def after_requests(self) -> None:
-        # asked before the transaction begins (no connection of its own yet): the models' connection says the dialect
-        if t.Product._meta.db.capabilities.dialect == "postgres":
-            await asyncio.sleep(0)
-        else:
-            await turns.after_requests()
+        # on either dialect: on SQLite for the one connection, on PostgreSQL for the process's interpreter lock (a
+        # background transaction's Python between a request's round trips made each of them wait its turn)
+        await turns.after_requests()
 
     async def write_served(self, served: m.ServedWhole, *, from_head: bool = False) -> None:
         self._require_lock(served.sku)

@@ -115,7 +115,7 @@ STAGE_ON_EVERY_STORE = False
 RECORD_STAGED = True
 # backorders a fan-out transaction tells at most (`tell_range`: whole customers, at least one): a 100k range was told
 # in one transaction of 2.2-3.7 s, which on SQLite every other writer waited for
-TELL_SLICE = 2_000
+TELL_SLICE = 1_000
 
 
 async def receive_at_head(uow: UnitOfWork, sku: str, location: str, quantity: int, now: datetime,

@@ -113,12 +113,12 @@ async def test_the_range_from_its_ends_is_the_range_the_aggregate_finds(
 
 
 async def test_a_fold_chunk_lets_the_requests_in_flight_go_first(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On SQLite every writer waits for the fold's chunk that holds the one connection: between two chunks, the
-    requests in flight when the next asks for its turn have theirs first (`turns.after_requests`), as between a
-    staged receipt's chunks (test_staged_handover)."""
-    if not db.startswith("sqlite"):
-        pytest.skip("on PostgreSQL another SKU's writer does not wait for a fold's chunk: no turns to hand over")
+    """Between two chunks of a fold, the requests in flight when the next asks for its turn have theirs first
+    (`turns.after_requests`), as between a staged receipt's chunks (test_staged_handover): on SQLite every writer
+    waits for the chunk that holds the one connection; on PostgreSQL a request's round trips each waited behind the
+    chunk's Python for the interpreter's lock."""
     import asyncio
+    import contextvars
 
     from domain.store import turns
     from tests.waiting import PATIENCE
@@ -151,11 +151,13 @@ async def test_a_fold_chunk_lets_the_requests_in_flight_go_first(db: str, monkey
         left = await fold(self, sku, limit, **kwargs)
         log.append("chunk")
         if len(log) == 1:  # a request comes in while the first chunk holds the connection
-            orders.append(asyncio.create_task(served_order()))
+            # a request of its own: not in the chunk's transaction's context (PostgreSQL: its pooled connection)
+            orders.append(asyncio.create_task(served_order(), context=outside))
             await in_flight.wait()
         return left
 
     monkeypatch.setattr(TortoiseUnitOfWork, "fold_serves", logged)
+    outside = contextvars.copy_context()  # as a request begins: no transaction of the fold's
     # when the range is folded
     await asyncio.wait_for(shared.fold_pending_serves(desk._deps, ["FOLDED"], 10), PATIENCE)
     await asyncio.wait_for(asyncio.gather(*orders), PATIENCE)
