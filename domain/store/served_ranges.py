@@ -252,10 +252,11 @@ async def _aside(work: Callable[[Sequence[Any]], _T], rows: Sequence[Any]) -> _T
 
 
 async def _fetch(db: BaseDBAsyncClient, sql: str, values: list[Any]) -> Sequence[Any]:
-    """Rows of `sql`: dicts on SQLite; asyncpg's records as they are on PostgreSQL (200k made into dicts held the
-    event loop for a second)."""
+    """Rows of `sql` as the driver makes them, read by column name: `sqlite3.Row`s on SQLite, asyncpg's records on
+    PostgreSQL. Not made into dicts: 200k held the event loop for a second on PostgreSQL, 100k for 207 ms on SQLite
+    (`BENCH_LAG=30 python -m bench.allocation sqlite`, the background work)."""
     if not is_postgres(db):
-        return await db.execute_query_dict(sql, values)
+        return (await db.execute_query(sql, values))[1]
     async with db.acquire_connection() as connection:
         return await connection.fetch(sql, *values)  # type: ignore[no-any-return]
 

@@ -56,6 +56,11 @@ class FoldingBetween:
         await self._fold()
         return rows
 
+    async def execute_query(self, sql: str, values: list[Any] | None = None) -> tuple[int, Any]:
+        rows = await self.db.execute_query(sql, values)
+        await self._fold()
+        return rows
+
     @asynccontextmanager
     async def acquire_connection(self) -> AsyncIterator[Any]:
         async with self.db.acquire_connection() as connection:
