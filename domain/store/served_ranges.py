@@ -17,7 +17,7 @@ backorders in both, never in neither (`covered_backorders`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -226,14 +226,13 @@ async def _still_waiting(served: ev.QueueServed, db: BaseDBAsyncClient, in_turns
          "first_id": first_id, "last_priority": last_priority, "last_at": last_at, "last_id": last_id,
          "of": served.waiting_count, "kept": EtaSource.ALLOCATED.value, "today": served.occurred_at.date()},
         postgres=postgres)
-    rows = await _fetch(db, sql, values)
     if not in_turns:
-        return await _aside(_waiting_covered, rows)
+        return await _aside(_waiting_covered, await _fetch(db, sql, values))
     out: list[Covered] = []
-    for start in range(0, len(rows), PIECE):
-        if start:
+    async for piece in _fetched_in_pieces(db, sql, values):
+        if out:
             await turns.after_requests()
-        out.extend(_waiting_covered(rows[start:start + PIECE]))
+        out.extend(_waiting_covered(piece))
     return out
 
 
@@ -249,6 +248,28 @@ async def _aside(work: Callable[[Sequence[Any]], _T], rows: Sequence[Any]) -> _T
     event loop for 426 ms (`BENCH_LAG=50 python -m bench.allocation postgres`, the background work): every other
     SKU's request waited as long."""
     return work(rows) if len(rows) < COMPACT_ASIDE else await asyncio.to_thread(work, rows)
+
+
+async def _fetched_in_pieces(db: BaseDBAsyncClient, sql: str, values: list[Any]) -> AsyncIterator[Sequence[Any]]:
+    """The rows of `sql`, PIECE at a time, fetched from the database a piece at a time (the statement's one snapshot
+    kept between them) where the connection is the read's own: the driver made a 100k range's rows in one call, on
+    SQLite in its connection's thread for 2.1 s, and each of a request's statements waited its turns of the
+    interpreter's lock behind it. On the models' own SQLite connection (in memory), whose lock every request's
+    statement takes, fetched whole first."""
+    if not is_postgres(db):
+        if db is t.QueueServe._meta.db:
+            rows = await _fetch(db, sql, values)
+            for start in range(0, len(rows), PIECE):
+                yield rows[start:start + PIECE]
+            return
+        async with db.acquire_connection() as connection, connection.execute(sql, values) as cursor:
+            while piece := await cursor.fetchmany(PIECE):
+                yield piece
+        return
+    async with db.acquire_connection() as connection, connection.transaction(readonly=True):
+        cursor = await connection.cursor(sql, *values)
+        while piece := await cursor.fetch(PIECE):
+            yield piece
 
 
 async def _fetch(db: BaseDBAsyncClient, sql: str, values: list[Any]) -> Sequence[Any]:

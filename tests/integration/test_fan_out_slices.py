@@ -324,21 +324,21 @@ async def test_the_ranges_read_back_lets_the_requests_in_flight_go_first_between
             await desk.place_order(CustomerDetails("o@example.com"), Channel.ONLINE, [LineRequest("OTHER", 1)])
             log.append("order")
 
-    made, fetch = served_ranges._waiting_covered, served_ranges._fetch
+    made, fetched = served_ranges._waiting_covered, served_ranges._fetched_in_pieces
 
     def logged(rows: Any) -> Any:
         log.append("piece")
         return made(rows)
 
-    async def fetched(*args: Any) -> Any:
-        rows = await fetch(*args)
-        if not orders:  # a request comes in as the rows still waiting arrive
-            orders.append(asyncio.create_task(served_order()))
-            await in_flight.wait()
-        return rows
+    async def in_pieces(*args: Any) -> Any:
+        async for piece in fetched(*args):
+            if not orders:  # a request comes in as the first piece of the rows still waiting arrives
+                orders.append(asyncio.create_task(served_order()))
+                await in_flight.wait()
+            yield piece
 
     monkeypatch.setattr(served_ranges, "_waiting_covered", logged)
-    monkeypatch.setattr(served_ranges, "_fetch", fetched)
+    monkeypatch.setattr(served_ranges, "_fetched_in_pieces", in_pieces)
     whole_before = await t.QueueServe.filter(sku=SKU, told=False).count()
     assert await asyncio.wait_for(desk.tell_pending_serves(), PATIENCE) == whole_before == 1
     await asyncio.wait_for(asyncio.gather(*orders), PATIENCE)
