@@ -17,7 +17,8 @@ backorders in both, never in neither (`covered_backorders`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
+from contextlib import aclosing
 from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -229,10 +230,12 @@ async def _still_waiting(served: ev.QueueServed, db: BaseDBAsyncClient, in_turns
     if not in_turns:
         return await _aside(_waiting_covered, await _fetch(db, sql, values))
     out: list[Covered] = []
-    async for piece in _fetched_in_pieces(db, sql, values):
-        if out:
-            await turns.after_requests()
-        out.extend(_waiting_covered(piece))
+    # closed on the way out, whatever ends the loop: the cursor's connection (and its transaction) back at once
+    async with aclosing(_fetched_in_pieces(db, sql, values)) as pieces:
+        async for piece in pieces:
+            if out:
+                await turns.after_requests()
+            out.extend(_waiting_covered(piece))
     return out
 
 
@@ -250,7 +253,7 @@ async def _aside(work: Callable[[Sequence[Any]], _T], rows: Sequence[Any]) -> _T
     return work(rows) if len(rows) < COMPACT_ASIDE else await asyncio.to_thread(work, rows)
 
 
-async def _fetched_in_pieces(db: BaseDBAsyncClient, sql: str, values: list[Any]) -> AsyncIterator[Sequence[Any]]:
+async def _fetched_in_pieces(db: BaseDBAsyncClient, sql: str, values: list[Any]) -> AsyncGenerator[Sequence[Any], None]:
     """The rows of `sql`, PIECE at a time, fetched from the database a piece at a time (the statement's one snapshot
     kept between them) where the connection is the read's own: the driver made a 100k range's rows in one call, on
     SQLite in its connection's thread for 2.1 s, and each of a request's statements waited its turns of the

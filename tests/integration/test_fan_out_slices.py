@@ -307,6 +307,7 @@ async def test_the_ranges_read_back_lets_the_requests_in_flight_go_first_between
     a 100k range's made in one go (in a worker thread) held each of a placed order's round trips behind it, on
     either dialect (187-226 ms an order on PostgreSQL)."""
     from domain.store import served_ranges, turns
+    from tests.in_flight import served_order
     from tests.waiting import PATIENCE
 
     monkeypatch.setattr(served_ranges, "PIECE", 5)
@@ -317,13 +318,6 @@ async def test_the_ranges_read_back_lets_the_requests_in_flight_go_first_between
     in_flight = asyncio.Event()
     orders: list[asyncio.Task[None]] = []
 
-    async def served_order() -> None:  # a request: some Python of its own, then its transaction
-        with turns.request():
-            in_flight.set()
-            await asyncio.sleep(0.05)  # sleep-ok: the request's own Python before its transaction, not a wait
-            await desk.place_order(CustomerDetails("o@example.com"), Channel.ONLINE, [LineRequest("OTHER", 1)])
-            log.append("order")
-
     made, fetched = served_ranges._waiting_covered, served_ranges._fetched_in_pieces
 
     def logged(rows: Any) -> Any:
@@ -333,7 +327,7 @@ async def test_the_ranges_read_back_lets_the_requests_in_flight_go_first_between
     async def in_pieces(*args: Any) -> Any:
         async for piece in fetched(*args):
             if not orders:  # a request comes in as the first piece of the rows still waiting arrives
-                orders.append(asyncio.create_task(served_order()))
+                orders.append(asyncio.create_task(served_order(desk, "OTHER", log, in_flight)))
                 await in_flight.wait()
             yield piece
 

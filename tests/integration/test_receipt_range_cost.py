@@ -121,6 +121,7 @@ async def test_a_fold_chunk_lets_the_requests_in_flight_go_first(db: str, monkey
     import contextvars
 
     from domain.store import turns
+    from tests.in_flight import served_order
     from tests.waiting import PATIENCE
     monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
     monkeypatch.setattr(shared, "LEDGER_FROM", 1)
@@ -138,13 +139,6 @@ async def test_a_fold_chunk_lets_the_requests_in_flight_go_first(db: str, monkey
     in_flight = asyncio.Event()
     orders: list[asyncio.Task[None]] = []
 
-    async def served_order() -> None:  # a request: some Python of its own, then its transaction
-        with turns.request():
-            in_flight.set()
-            await asyncio.sleep(0.05)  # sleep-ok: the request's own Python before its transaction, not a wait
-            await desk.place_order(CustomerDetails("o@example.com"), Channel.ONLINE, [LineRequest("OTHER", 1)])
-            log.append("order")
-
     fold = TortoiseUnitOfWork.fold_serves
 
     async def logged(self: TortoiseUnitOfWork, sku: str, limit: int | None, **kwargs: Any) -> int:
@@ -152,7 +146,7 @@ async def test_a_fold_chunk_lets_the_requests_in_flight_go_first(db: str, monkey
         log.append("chunk")
         if len(log) == 1:  # a request comes in while the first chunk holds the connection
             # a request of its own: not in the chunk's transaction's context (PostgreSQL: its pooled connection)
-            orders.append(asyncio.create_task(served_order(), context=outside))
+            orders.append(asyncio.create_task(served_order(desk, "OTHER", log, in_flight), context=outside))
             await in_flight.wait()
         return left
 
