@@ -6,7 +6,7 @@ tests may implement them in memory. Nothing here knows about SQL, GraphQL, email
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncGenerator, Collection, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol
@@ -33,7 +33,7 @@ from domain.model import (
     Supplier,
     Waiting,
 )
-from domain.model.served import ByCustomer, Covered
+from domain.model.served import Covered, CustomerSlices
 from domain.preferences import BackorderPreferences
 
 
@@ -170,7 +170,13 @@ class UnitOfWork(Protocol):
         of work's transaction if it is entered, else outside any (callable without entering it), so that a long read
         holds no writer."""
 
-    async def tell_served(self, served: QueueServed, covered: ByCustomer, most: int) -> bool | None:
+    def served_by_customer(self, served: QueueServed) -> AsyncGenerator[list[Covered], None]:
+        """The backorders `served` covers, read back outside any transaction (callable without entering it) in
+        customer order (code point of the email, each one's in queue order) a piece at a time: what `tell_served`
+        tells a slice of whole customers at a time (`ArrivingByCustomer`), none of a long range held all at once.
+        Close it (`contextlib.aclosing`) to give its connection back before its end."""
+
+    async def tell_served(self, served: QueueServed, covered: CustomerSlices, most: int) -> bool | None:
         """Tell the next slice of `served` (read back as `covered`) to those told per backorder after its commit (the
         outbox, the webhooks: the customers after the last told, whole, up to `most` backorders, their part written
         in this transaction) and record in it how far it is told, the range marked told with its last slice:

@@ -10,7 +10,7 @@ from bisect import bisect_right
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from domain import events as ev
 from domain.allocation import PriorityPolicy
@@ -167,6 +167,83 @@ class ByCustomer:
 
     def is_last(self, email: str | None) -> bool:
         return email is None or bisect_right(self.emails, email) == len(self.emails)
+
+
+class CustomerSlices(Protocol):
+    """The backorders a range covers as a fan-out tells them: a slice of whole customers at a time, in code-point
+    order of their emails (`ByCustomer`: all read at once; `ArrivingByCustomer`: read a piece at a time)."""
+
+    def slice_after(self, through: str | None, most: int) -> tuple[list[Covered], str | None]:
+        """The next slice after customer `through` (None: from the first): whole customers, up to `most` backorders
+        (at least one customer), and the last customer in it; ([], None) when none is left."""
+
+    def is_last(self, email: str | None) -> bool:
+        """Whether no customer is left after `email` (None: after a slice_after that found none left)."""
+
+
+class ArrivingByCustomer:
+    """The backorders a range covers arriving in customer order (code point of the email, each one's in queue order)
+    a piece at a time, as a cursor reads them (`add`, then `end`): the slices `ByCustomer` cuts from the whole range,
+    cut from what has arrived, so that a 100k range's backorders are never all held at once. A customer is cut only
+    once a later one's first backorder (or the end) has arrived: whole. The caller reads on while `wants` says so."""
+
+    def __init__(self) -> None:
+        self._rows: list[Covered] = []
+        self.ended = False
+        self._cut: str | None = None  # the last customer of the slice cut last
+
+    def _drop_through(self, email: str | None) -> None:
+        rows = self._rows
+        told = 0
+        while email is not None and told < len(rows) and rows[told].customer_email <= email:
+            told += 1
+        del rows[:told]
+
+    def add(self, piece: Sequence[Covered]) -> None:
+        last = self._rows[-1].customer_email if self._rows else None
+        for c in piece:
+            if last is not None and c.customer_email < last:
+                raise ValueError(f"backorders out of customer order: {c.customer_email!r} after {last!r}")
+            last = c.customer_email
+        self._rows.extend(piece)
+
+    def end(self) -> None:
+        self.ended = True
+
+    def wants(self, most: int) -> bool:
+        """Whether to read on before cutting the next slice of `most`: not at the end, and fewer than `most` + 1
+        backorders have arrived past the slice cut last, or all of one customer's (whose end has not). Asked before
+        the next slice's transaction: the slice cut last counts as told (a fan-out whose slice failed ends there)."""
+        self._drop_through(self._cut)
+        rows = self._rows
+        return not self.ended and (len(rows) <= most or rows[0].customer_email == rows[-1].customer_email)
+
+    def slice_after(self, through: str | None, most: int) -> tuple[list[Covered], str | None]:
+        self._drop_through(through)  # told: a slice is cut after the last customer told, never before it
+        rows = self._rows
+        out: list[Covered] = []
+        last = None
+        start = 0
+        while start < len(rows):
+            email = rows[start].customer_email
+            end = start
+            while end < len(rows) and rows[end].customer_email == email:
+                end += 1
+            if end == len(rows) and not self.ended:
+                break  # this customer's end has not arrived yet
+            if out and len(out) + end - start > most:
+                break
+            out.extend(rows[start:end])
+            last = email
+            start = end
+        if not out:
+            return [], (None if self.ended else through)
+        self._cut = last
+        return out, last
+
+    def is_last(self, email: str | None) -> bool:
+        rows = self._rows
+        return self.ended and (not rows or (email is not None and rows[-1].customer_email <= email))
 
 
 def customer_parts(served: ev.QueueServed, covered: Sequence[Covered]) -> dict[str, ev.QueueChanged]:

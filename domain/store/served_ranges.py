@@ -103,6 +103,37 @@ async def covered_backorders(served: ev.QueueServed, conn: BaseDBAsyncClient | N
     return covered
 
 
+async def covered_by_customer(served: ev.QueueServed, db: BaseDBAsyncClient) -> AsyncGenerator[list[Covered], None]:
+    """The backorders `served` covers, as `covered_backorders` reads them, in customer order (code point of the email,
+    each one's in queue order: what a fan-out tells a slice of whole customers at a time, `ArrivingByCustomer`), a
+    piece at a time on the event loop, each piece once the requests in flight have had their turns. Outside any
+    transaction, in the background: `db` is the read's own connection (`aside.aside_connection`).
+    While none of the range is folded (the fan-out runs before the fold) they are all still waiting, and one statement
+    reads them from a cursor, in one snapshot however long the telling takes: a 100k range's backorders are never all
+    held at once (they were, 20-40 MiB of the background's peak resident set). Its first row says whether that holds
+    (the record's folded count and the rows' total, in the same snapshot); otherwise (a writer of the SKU, or a round
+    after a crash, folded part of it first) the range is read whole, both sides of the fold, and sorted."""
+    sql, values = _waiting_sql(served, is_postgres(db), by_customer=True)
+    streamed = 0
+    async with aclosing(_fetched_in_pieces(db, sql, values)) as pieces:
+        async for piece in pieces:
+            if not streamed and (int(piece[0]["folded_then"]) or int(piece[0]["total"]) != served.count):
+                break  # part folded already: read whole below
+            if streamed:
+                await turns.after_requests()
+            streamed += len(piece)
+            yield _waiting_covered(piece)
+    if streamed:
+        if streamed != served.count:  # the statement's total said otherwise: never, one snapshot
+            raise RangeNotFound(f"{served.sku}: {streamed} of the {served.count} backorders of receipt "
+                                f"{served.record_id} read back")
+        return
+    covered = await covered_backorders(served, db, in_turns=True)
+    covered.sort(key=lambda c: c.customer_email)  # stable: each one's in queue order
+    for start in range(0, len(covered), PIECE):
+        yield covered[start:start + PIECE]
+
+
 async def _folded(served: ev.QueueServed, db: BaseDBAsyncClient) -> list[Covered]:
     """The range's backorders folded into their rows: found by the history the fold wrote, as many as the record's
     folded count read in the same statement."""
@@ -202,31 +233,7 @@ async def _still_waiting(served: ev.QueueServed, db: BaseDBAsyncClient, in_turns
     out by the database by the rules the fold writes them by (`uow._REASON`, `_KEPT_ETA`, `_ETA_MOVED`: what
     `head.serve` decides for a backorder served whole), its place the folded count then plus its rank: no `serve`
     again in Python (2.4 s of a 10k range's fan-out)."""
-    postgres = is_postgres(db)
-    by_id = by_code_point('b."id"', "postgres" if postgres else "sqlite")
-    (first_priority, first_at, first_id), (last_priority, last_at, last_id) = served.first, served.last
-    key_id, key_at = (':{}::text COLLATE "C"', ":{}::timestamptz") if postgres else (":{}", ":{}")
-    by_key = f'b."priority_override" DESC, b."ordered_at", {by_id}'  # queue order
-    reason = _REASON.format(
-        place=f'(q."folded_count" + ROW_NUMBER() OVER (ORDER BY {by_key}))', of=":of::bigint" if postgres else ":of",
-        ordered="to_char(b.\"ordered_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')" if postgres else
-        'strftime(\'%Y-%m-%d %H:%M:%S\', b."ordered_at")')
-    sql, values = _named(
-        'SELECT b."id", b."order_id", b."customer_email", b."quantity", b."allocated_quantity", b."status", '
-        f'b."eta_date", NOT ({_KEPT_ETA}) AND {_ETA_MOVED} AS "moved", {reason} AS "reason" '
-        'FROM "backorders" AS b JOIN "queue_serves" AS q ON q."id" = :record AND q."folded_count" < q."served_count" '
-        f'WHERE b."sku" = :sku AND {_WAITING_ROWS} AND b."quantity" > b."allocated_quantity" '
-        f'AND (b."priority_override" < :first_priority OR (b."priority_override" = :first_priority AND '
-        f'(b."ordered_at" > {key_at.format("first_at")} OR (b."ordered_at" = {key_at.format("first_at")} '
-        f'AND {by_id} >= {key_id.format("first_id")})))) '
-        f'AND (b."priority_override" > :last_priority OR (b."priority_override" = :last_priority AND '
-        f'(b."ordered_at" < {key_at.format("last_at")} OR (b."ordered_at" = {key_at.format("last_at")} '
-        f'AND {by_id} <= {key_id.format("last_id")})))) '
-        f'ORDER BY {by_key}',
-        {"record": served.record_id, "sku": served.sku, "first_priority": first_priority, "first_at": first_at,
-         "first_id": first_id, "last_priority": last_priority, "last_at": last_at, "last_id": last_id,
-         "of": served.waiting_count, "kept": EtaSource.ALLOCATED.value, "today": served.occurred_at.date()},
-        postgres=postgres)
+    sql, values = _waiting_sql(served, is_postgres(db))
     if not in_turns:
         return await _aside(_waiting_covered, await _fetch(db, sql, values))
     out: list[Covered] = []
@@ -237,6 +244,39 @@ async def _still_waiting(served: ev.QueueServed, db: BaseDBAsyncClient, in_turns
                 await turns.after_requests()
             out.extend(_waiting_covered(piece))
     return out
+
+
+def _waiting_sql(served: ev.QueueServed, postgres: bool, by_customer: bool = False) -> tuple[str, list[Any]]:
+    """The statement `_still_waiting` reads (in queue order); `by_customer`: in customer order (code point of the
+    email, each one's in queue order), with the record's folded count and the rows' total in each row."""
+    dialect = "postgres" if postgres else "sqlite"
+    by_id = by_code_point('b."id"', dialect)
+    (first_priority, first_at, first_id), (last_priority, last_at, last_id) = served.first, served.last
+    key_id, key_at = (':{}::text COLLATE "C"', ":{}::timestamptz") if postgres else (":{}", ":{}")
+    by_key = f'b."priority_override" DESC, b."ordered_at", {by_id}'  # queue order
+    reason = _REASON.format(
+        place=f'(q."folded_count" + ROW_NUMBER() OVER (ORDER BY {by_key}))', of=":of::bigint" if postgres else ":of",
+        ordered="to_char(b.\"ordered_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')" if postgres else
+        'strftime(\'%Y-%m-%d %H:%M:%S\', b."ordered_at")')
+    counted = ', q."folded_count" AS "folded_then", COUNT(*) OVER () AS "total" ' if by_customer else ' '
+    by_email = by_code_point('b."customer_email"', dialect)
+    order = f"{by_email}, {by_key}" if by_customer else by_key
+    return _named(
+        'SELECT b."id", b."order_id", b."customer_email", b."quantity", b."allocated_quantity", b."status", '
+        f'b."eta_date", NOT ({_KEPT_ETA}) AND {_ETA_MOVED} AS "moved", {reason} AS "reason"{counted}'
+        'FROM "backorders" AS b JOIN "queue_serves" AS q ON q."id" = :record AND q."folded_count" < q."served_count" '
+        f'WHERE b."sku" = :sku AND {_WAITING_ROWS} AND b."quantity" > b."allocated_quantity" '
+        f'AND (b."priority_override" < :first_priority OR (b."priority_override" = :first_priority AND '
+        f'(b."ordered_at" > {key_at.format("first_at")} OR (b."ordered_at" = {key_at.format("first_at")} '
+        f'AND {by_id} >= {key_id.format("first_id")})))) '
+        f'AND (b."priority_override" > :last_priority OR (b."priority_override" = :last_priority AND '
+        f'(b."ordered_at" < {key_at.format("last_at")} OR (b."ordered_at" = {key_at.format("last_at")} '
+        f'AND {by_id} <= {key_id.format("last_id")})))) '
+        f'ORDER BY {order}',
+        {"record": served.record_id, "sku": served.sku, "first_priority": first_priority, "first_at": first_at,
+         "first_id": first_id, "last_priority": last_priority, "last_at": last_at, "last_id": last_id,
+         "of": served.waiting_count, "kept": EtaSource.ALLOCATED.value, "today": served.occurred_at.date()},
+        postgres=postgres)
 
 
 def _waiting_covered(rows: Sequence[Any]) -> list[Covered]:

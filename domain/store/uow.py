@@ -18,7 +18,8 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import aclosing
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from types import TracebackType
@@ -38,7 +39,7 @@ from domain.events import Event, QueueChanged, QueueServed, compact
 from domain.goodwill import Goodwill
 from domain.locations import Location, LocationUse
 from domain.model.head import QueueKey, queue_key
-from domain.model.served import ByCustomer, Covered, recorded_event
+from domain.model.served import Covered, CustomerSlices, recorded_event
 from domain.ports import EventPublisher, UnlockedWrite
 from domain.preferences import BackorderPreferences, SubstituteConsent, customer_today
 from domain.store import bulk, collector, current, deliveries, mapping, portal, turns
@@ -1080,7 +1081,17 @@ class TortoiseUnitOfWork:
         async with aside_connection() as conn:
             return await covered_backorders(served, conn, in_turns=True)
 
-    async def tell_served(self, served: QueueServed, covered: ByCustomer, most: int) -> bool | None:
+    async def served_by_customer(self, served: QueueServed) -> AsyncGenerator[list[Covered], None]:
+        """The backorders `served` covers in customer order, a piece at a time (`served_ranges.covered_by_customer`),
+        outside any transaction on a connection of the read's own (`aside_connection`), held until the last piece
+        is read or the iteration is closed."""
+        from domain.store.served_ranges import covered_by_customer  # it reads this module's SQL
+
+        async with aside_connection() as conn, aclosing(covered_by_customer(served, conn)) as pieces:
+            async for piece in pieces:
+                yield piece
+
+    async def tell_served(self, served: QueueServed, covered: CustomerSlices, most: int) -> bool | None:
         """Tell the next slice of the range `served` (read back as `covered`): the customers after the last one told
         (`told_through`), whole, up to `most` backorders, handed to each hook that fans ranges out on this
         transaction, and `told_through` moved past them in it (the range marked told with its last slice): a failure

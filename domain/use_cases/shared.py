@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol, TypeVar
@@ -33,7 +34,7 @@ from domain.model import (
     check_sku,
 )
 from domain.model.head import HeadRange, record_range, record_serve, served_whole, served_whole_by
-from domain.model.served import ByCustomer, instead_of_covered, range_event, recorded_event
+from domain.model.served import ArrivingByCustomer, instead_of_covered, range_event, recorded_event
 from domain.ports import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("backorder.receipts")
@@ -434,29 +435,36 @@ async def tell_pending_serves(deps: Deps) -> int:
 
 async def tell_range(deps: Deps, record_id: int) -> QueueServed | None:
     """Tell the receipt recorded as the range `record_id` (`UnitOfWork.tell_served`) if not yet told: its covered
-    backorders read back once, then told TELL_SLICE (read at the call: tests lower it) a transaction, whole customers
-    each, from where a crash or another fan-out left it. Returns its event when this call told its last slice."""
+    backorders read back once, in customer order, and told as they are read, TELL_SLICE (read at the call: tests
+    lower it) a transaction, whole customers each, from where a crash or another fan-out left it. Returns its event
+    when this call told its last slice."""
     async with deps.uow() as uow:
         served = await uow.untold_served(record_id)
         await uow.commit()
     if served is None:
         return None
-    # outside any transaction, on a connection of its own where the store has one writer: a 100k range's read
-    # held every other writer of a SQLite store for seconds
-    read = await deps.uow().served_covered(served)
-    # grouped once the read's transaction is over (a 100k range's in a worker thread)
-    covered = ByCustomer.of(read) if len(read) < LONG_QUEUE else await asyncio.to_thread(ByCustomer.of, read)
-    while True:
-        uow = deps.uow()
-        # the requests being served now go first (SQLite: one connection), as between the fold's chunks
-        await uow.after_requests()
-        async with uow:
-            done = await uow.tell_served(served, covered, TELL_SLICE)
-            await uow.commit()
-        if done is None:
-            return None  # told, or being told, by another fan-out
-        if done:
-            return served
+    # outside any transaction, on a connection of its own where the store has one writer (a 100k range's read held
+    # every other writer of a SQLite store for seconds), in customer order a piece at a time, read on between the
+    # slices as they need: a 100k range's backorders are never all held at once
+    slices = ArrivingByCustomer()
+    async with aclosing(deps.uow().served_by_customer(served)) as pieces:
+        while True:
+            while slices.wants(TELL_SLICE):
+                piece = await anext(pieces, None)
+                if piece is None:
+                    slices.end()
+                else:
+                    slices.add(piece)
+            uow = deps.uow()
+            # the requests being served now go first (SQLite: one connection), as between the fold's chunks
+            await uow.after_requests()
+            async with uow:
+                done = await uow.tell_served(served, slices, TELL_SLICE)
+                await uow.commit()
+            if done is None:
+                return None  # told, or being told, by another fan-out
+            if done:
+                return served
 
 
 async def fold_pending_serves(deps: Deps, skus: Sequence[str] | None = None, chunk: int | None = None) -> list[str]:

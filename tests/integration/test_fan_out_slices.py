@@ -116,14 +116,17 @@ async def _fold(n: int) -> None:
 
 
 async def test_told_a_slice_at_a_time_the_range_tells_what_one_transaction_told(desk: BackorderDesk) -> None:
+    from domain.store import served_ranges
+
     whole = await _in_one_transaction(desk)
     seen: Counter[str] = Counter()
 
-    async def sliced(size: int, folded_before: int) -> None:
+    async def sliced(size: int, folded_before: int, piece: int) -> None:
         await _untell()
         if folded_before:
             await _fold(folded_before)  # either side of the fold: the same (the fold only goes on)
         shared.TELL_SLICE = size
+        served_ranges.PIECE = piece  # read a piece at a time as the slices need it
         transactions = Counter[str]()
         tell = TortoiseUnitOfWork.tell_served
 
@@ -144,15 +147,20 @@ async def test_told_a_slice_at_a_time_the_range_tells_what_one_transaction_told(
 
     def explore() -> None:
         @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        @given(st.integers(1, BACKORDERS + 2), st.sampled_from([0, 0, 0, 5, 13]))
-        @example(BACKORDERS + 2, 0)  # one slice, every case below drawn whatever the draws
-        @example(1, 5)  # a slice a customer, part folded before
-        def check(size: int, folded_before: int) -> None:
-            asyncio.run_coroutine_threadsafe(sliced(size, folded_before), loop).result(300)
+        @given(st.integers(1, BACKORDERS + 2), st.sampled_from([0, 0, 0, 5, 13]), st.sampled_from([1, 4, 1000]))
+        @example(BACKORDERS + 2, 0, 1000)  # one slice, every case below drawn whatever the draws
+        @example(1, 5, 4)  # a slice a customer, part folded before
+        @example(3, 0, 1)  # read a backorder at a time between slices
+        def check(size: int, folded_before: int, piece: int) -> None:
+            asyncio.run_coroutine_threadsafe(sliced(size, folded_before, piece), loop).result(300)
 
         check()
 
-    await asyncio.to_thread(explore)
+    piece = served_ranges.PIECE
+    try:
+        await asyncio.to_thread(explore)
+    finally:
+        served_ranges.PIECE = piece
     assert seen["several slices"] and seen["one slice"] and seen["folded"], seen
 
 
@@ -272,12 +280,13 @@ async def _tuples(uow: TortoiseUnitOfWork) -> dict[str, int]:
 async def test_the_ranges_read_back_for_its_fan_out_holds_no_writer(desk: BackorderDesk,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The fan-out reads the range back outside any transaction, on a connection of its own where the store has one
-    writer (SQLite): another SKU's writer commits while the read is under way. Read in a transaction on SQLite's one
-    connection (a 100k range's: 4-10 s), the writer waited for all of it: here the read waits for the writer, so it
-    would never come."""
+    writer (SQLite), its cursor open while the slices are told: another SKU's writer commits while the read is under
+    way (here: between its first piece and the rest). Read in a transaction on SQLite's one connection (a 100k
+    range's: 4-10 s), the writer waited for all of it: here the read waits for the writer, so it would never come."""
     from domain.store import served_ranges
 
-    read = served_ranges.covered_backorders
+    monkeypatch.setattr(served_ranges, "PIECE", 5)
+    fetched = served_ranges._fetched_in_pieces
     reading, written = asyncio.Event(), asyncio.Event()
 
     async def other_writer() -> None:
@@ -285,13 +294,15 @@ async def test_the_ranges_read_back_for_its_fan_out_holds_no_writer(desk: Backor
         await desk.upsert_product(ProductInput(sku="OTHER", name="Other", price=Decimal("2.00")))
         written.set()
 
-    async def read_while_another_writes(served: ev.QueueServed, conn: Any = None, **kwargs: Any) -> Any:
-        reading.set()
-        await asyncio.wait_for(written.wait(), 5)
-        return await read(served, conn, **kwargs)
+    async def read_while_another_writes(*args: Any) -> Any:
+        async for piece in fetched(*args):
+            if not reading.is_set():
+                reading.set()
+                await asyncio.wait_for(written.wait(), 5)
+            yield piece
 
     writer = asyncio.create_task(other_writer())  # from outside the fan-out: no transaction of its to join
-    monkeypatch.setattr(served_ranges, "covered_backorders", read_while_another_writes)
+    monkeypatch.setattr(served_ranges, "_fetched_in_pieces", read_while_another_writes)
     try:
         assert await desk.tell_pending_serves() == 1
     finally:
@@ -341,3 +352,38 @@ async def test_the_ranges_read_back_lets_the_requests_in_flight_go_first_between
     pieces = -(-BACKORDERS // 5)
     assert log == ["piece", "order", *["piece"] * (pieces - 1)], log
     assert await t.QueueServe.filter(sku=SKU, told=True).count() == 1
+
+
+async def test_the_fan_out_holds_a_slice_or_two_of_the_range_not_all_of_it(
+        desk: BackorderDesk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The range is read back in customer order a piece at a time, as the slices need it (`covered_by_customer`,
+    `ArrivingByCustomer`): what the fan-out holds at once is about a slice and a piece, and the first slices are told
+    before the last pieces are read. Read whole first, it held every backorder of a 100k range at once (20-40 MiB of
+    the background work's peak resident set)."""
+    from domain.model.served import ArrivingByCustomer
+    from domain.store import served_ranges
+
+    whole = await _in_one_transaction(desk)
+    monkeypatch.setattr(served_ranges, "PIECE", 3)
+    shared.TELL_SLICE = 4
+    log: list[str] = []
+    held: list[int] = []
+    add, tell = ArrivingByCustomer.add, TortoiseUnitOfWork.tell_served
+
+    def added(self: ArrivingByCustomer, piece: Any) -> None:
+        add(self, piece)
+        log.append("piece")
+        held.append(len(self._rows))
+
+    async def told(self: TortoiseUnitOfWork, *args: Any) -> Any:
+        log.append("slice")
+        return await tell(self, *args)
+
+    monkeypatch.setattr(ArrivingByCustomer, "add", added)
+    monkeypatch.setattr(TortoiseUnitOfWork, "tell_served", told)
+    assert await desk.tell_pending_serves() == 1
+    assert await _told() == whole
+    assert log.count("piece") == -(-BACKORDERS // 3) and log.index("slice") < len(log) - log[::-1].index("piece") - 1
+    # a slice (at most one customer's backorders if one alone has more) and a piece more, and what they overlap by
+    biggest = max(Counter(await t.Backorder.filter(sku=SKU).values_list("customer_email", flat=True)).values())
+    assert max(held) <= max(shared.TELL_SLICE, biggest) + biggest + 3 < BACKORDERS, (held, biggest)

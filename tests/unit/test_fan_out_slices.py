@@ -4,10 +4,11 @@ left it."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.model.served import ByCustomer, Covered
+from domain.model.served import ArrivingByCustomer, ByCustomer, Covered
 
 
 def _covered(emails: list[str]) -> list[Covered]:
@@ -41,3 +42,61 @@ def test_slices_are_whole_customers_once_each_in_email_order(emails: list[str], 
     for part in slices:
         for email in {c.customer_email for c in part}:
             assert [c for c in part if c.customer_email == email] == [c for c in covered if c.customer_email == email]
+
+
+@given(st.lists(st.sampled_from(["a@x", "b@x", "B@x", "é@x", "c@x", "zz@x"]), min_size=0, max_size=40),
+       st.integers(1, 12), st.lists(st.integers(1, 9), min_size=1, max_size=8), st.lists(st.integers(0, 3)))
+def test_slices_cut_as_the_backorders_arrive_are_those_cut_from_the_whole_range(
+        emails: list[str], most: int, pieces: list[int], jumps: list[int]) -> None:
+    """Read a piece at a time in customer order (`ArrivingByCustomer`: a cursor's pieces of any size), the slices are
+    those `ByCustomer` cuts from the whole range, and so is where each ends. When another fan-out told slices
+    meanwhile (`jumps`: the told-through mark moved on by that many slices of the whole range), a slice may be
+    shorter (fewer whole customers than `most` allows: what had arrived past the mark) or, with none whole yet,
+    empty: every customer is still told once, whole, in order."""
+    whole = ByCustomer.of(_covered(emails))
+    ordered = [c for email in whole.emails for c in whole.theirs[email]]  # as the database sends them
+    arriving = ArrivingByCustomer()
+    sizes = iter(pieces * (len(ordered) + 1))
+    read = 0
+    through: str | None = None
+    jumps_left = list(jumps)
+    jumped = False
+    told: list[Covered] = []
+    for _ in range(2 * len(ordered) + len(jumps) + 3):
+        while arriving.wants(most):
+            if read >= len(ordered):
+                arriving.end()
+            else:
+                size = next(sizes)
+                arriving.add(ordered[read:read + size])
+                read += size
+        for _ in range(jumps_left.pop(0) if jumps_left else 0):  # another fan-out told on meanwhile
+            part, last = whole.slice_after(through, most)
+            if part:
+                told.extend(part)
+                through, jumped = last, True
+        part, last = arriving.slice_after(through, most)
+        expected, expected_last = whole.slice_after(through, most)
+        if not jumped:
+            assert (part, last) == (expected, expected_last)
+        elif part:  # a prefix of whole customers of the slice from the whole range
+            assert part == expected[:len(part)] and last is not None and last <= str(expected_last)
+            assert len(part) == len(expected) or expected[len(part)].customer_email != last
+        else:
+            assert (last, arriving.ended) == (through, False) or (expected, last) == ([], None)
+        told.extend(part)
+        if last is not None:
+            through = last
+        assert arriving.is_last(last) == (arriving.ended and whole.is_last(last))
+        if arriving.is_last(last):
+            break
+    else:
+        raise AssertionError("never told to the end")
+    assert told == ordered  # each once, whole, in order
+
+
+def test_backorders_arriving_out_of_customer_order_are_refused() -> None:
+    arriving = ArrivingByCustomer()
+    arriving.add(_covered(["a@x", "b@x"]))
+    with pytest.raises(ValueError, match="out of customer order"):
+        arriving.add(_covered(["a@x"]))
