@@ -169,7 +169,7 @@ def _time_fan_out(shared: Any, kind: str) -> None:
 
         setattr(TortoiseUnitOfWork, name, call)
 
-    for name in ("served_covered", "tell_served"):
+    for name in ("tell_served",):
         timing(name)
 
     async def timed(*args: Any, **kwargs: Any) -> int:

@@ -165,11 +165,6 @@ class UnitOfWork(Protocol):
         """The receipt recorded as the range `record_id`, if not yet told and this unit of work can tell it (it has
         the hooks that fan a range out): its event. None otherwise."""
 
-    async def served_covered(self, served: QueueServed) -> list[Covered]:
-        """The backorders `served` covers, in queue order, read back (either side of its fold: the same): in this unit
-        of work's transaction if it is entered, else outside any (callable without entering it), so that a long read
-        holds no writer."""
-
     def served_by_customer(self, served: QueueServed) -> AsyncGenerator[list[Covered], None]:
         """The backorders `served` covers, read back outside any transaction (callable without entering it) in
         customer order (code point of the email, each one's in queue order) a piece at a time: what `tell_served`

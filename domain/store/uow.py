@@ -1051,7 +1051,7 @@ class TortoiseUnitOfWork:
     async def untold_served(self, record_id: int) -> QueueServed | None:
         """The receipt recorded as the range `record_id`, if not yet told and this unit of work has the hooks that tell
         it (`FanOut`: the outbox's customer parts and digests, the webhook deliveries): its event, to read its
-        covered backorders back (`served_covered`) and tell them a slice at a time (`tell_served`). None when it is
+        covered backorders back (`served_by_customer`) and tell them a slice at a time (`tell_served`). None when it is
         told already or there is no hook to tell it with (then it is left untold: marking it told would tell nobody).
         A range recorded without its first key was written by a process from before migration 0028, whose receipt
         told it in its own transaction: marked told here, not told again."""
@@ -1069,24 +1069,14 @@ class TortoiseUnitOfWork:
             return None
         return recorded_event(record, int(record_id))
 
-    async def served_covered(self, served: QueueServed) -> list[Covered]:
-        """The backorders `served` covers, in queue order, read back either side of the fold (`ports.ServedRanges`):
-        on this transaction if it is entered; else on a connection of the read's own (`aside_connection`), which on
-        SQLite leaves the process's one connection, which every writer waits for, free: a 100k range's read took
-        4-10 s there (bench/README.md, the fan-out a slice of customers a transaction)."""
-        from domain.store.served_ranges import covered_backorders  # it reads this module's SQL
-
-        if self.conn is not None:
-            return await covered_backorders(served, self.conn)
-        async with aside_connection() as conn:
-            return await covered_backorders(served, conn, in_turns=True)
-
     async def served_by_customer(self, served: QueueServed) -> AsyncGenerator[list[Covered], None]:
         """The backorders `served` covers in customer order, a piece at a time (`served_ranges.covered_by_customer`),
         outside any transaction on a connection of the read's own (`aside_connection`), held until the last piece
         is read or the iteration is closed."""
         from domain.store.served_ranges import covered_by_customer  # it reads this module's SQL
 
+        if self.conn is not None:
+            raise RuntimeError("a range is read back for its fan-out outside the unit of work's transaction")
         async with aside_connection() as conn, aclosing(covered_by_customer(served, conn)) as pieces:
             async for piece in pieces:
                 yield piece
