@@ -259,8 +259,7 @@ def _waiting_sql(served: ev.QueueServed, postgres: bool, by_customer: bool = Fal
         ordered="to_char(b.\"ordered_at\" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')" if postgres else
         'strftime(\'%Y-%m-%d %H:%M:%S\', b."ordered_at")')
     counted = ', q."folded_count" AS "folded_then", COUNT(*) OVER () AS "total" ' if by_customer else ' '
-    by_email = by_code_point('b."customer_email"', dialect)
-    order = f"{by_email}, {by_key}" if by_customer else by_key
+    by_email = by_code_point('b."customer_email"', dialect) + ", " if by_customer else ""
     return _named(
         'SELECT b."id", b."order_id", b."customer_email", b."quantity", b."allocated_quantity", b."status", '
         f'b."eta_date", NOT ({_KEPT_ETA}) AND {_ETA_MOVED} AS "moved", {reason} AS "reason"{counted}'
@@ -272,7 +271,7 @@ def _waiting_sql(served: ev.QueueServed, postgres: bool, by_customer: bool = Fal
         f'AND (b."priority_override" > :last_priority OR (b."priority_override" = :last_priority AND '
         f'(b."ordered_at" < {key_at.format("last_at")} OR (b."ordered_at" = {key_at.format("last_at")} '
         f'AND {by_id} <= {key_id.format("last_id")})))) '
-        f'ORDER BY {order}',
+        f'ORDER BY {by_email}{by_key}',
         {"record": served.record_id, "sku": served.sku, "first_priority": first_priority, "first_at": first_at,
          "first_id": first_id, "last_priority": last_priority, "last_at": last_at, "last_id": last_id,
          "of": served.waiting_count, "kept": EtaSource.ALLOCATED.value, "today": served.occurred_at.date()},

@@ -37,4 +37,4 @@ async def test_seeding_one_or_none(db: str) -> None:
     await seed_queue("ONE", 0)
     assert not await t.Backorder.filter(sku="ONE").exists()
     await seed_queue("ONE", 1)
-    assert await t.Backorder.filter(sku="ONE").values_list("queue_position", flat=True) == [1]
+    assert await t.Backorder.filter(sku="ONE").count() == 1
