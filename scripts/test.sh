@@ -10,11 +10,23 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff";          ruff check .
 echo "== mypy (domain)"; mypy
 echo "== import contracts"; lint-imports
-echo "== pytest (SQLite)"
-env -u BACKORDER_TEST_POSTGRES_URL pytest -q -rs -p no:cacheprovider "$@"
-if [ -n "${BACKORDER_TEST_POSTGRES_URL:-}" ]; then
-  echo "== pytest (PostgreSQL: database tests)"
-  pytest -q -rs -p no:cacheprovider -m db "$@"
+if [ -z "${BACKORDER_TEST_POSTGRES_URL:-}" ]; then
+  echo "== pytest (SQLite)"
+  env -u BACKORDER_TEST_POSTGRES_URL pytest -q -rs -p no:cacheprovider "$@"
+else
+  # The two runs share nothing (SQLite files of their own, a database per PostgreSQL test, their own servers' ports)
+  # and each leaves a core idle half the time (waiting on its database): run at the same time, each line prefixed
+  # with its run's name, the suite takes about half as long (bench/README.md, "The test suite").
+  echo "== pytest (SQLite) and pytest (PostgreSQL: database tests), at the same time"
+  (env -u BACKORDER_TEST_POSTGRES_URL pytest -q -rs -p no:cacheprovider "$@" 2>&1 | sed -u 's/^/[sqlite] /') &
+  sqlite=$!
+  (pytest -q -rs -p no:cacheprovider -m db "$@" 2>&1 | sed -u 's/^/[postgres] /') &
+  postgres=$!
+  sqlite_status=0 postgres_status=0
+  wait "$sqlite" || sqlite_status=$?
+  wait "$postgres" || postgres_status=$?
+  echo "== pytest (SQLite): exit $sqlite_status; pytest (PostgreSQL: database tests): exit $postgres_status"
+  if [ "$sqlite_status" != 0 ] || [ "$postgres_status" != 0 ]; then exit 1; fi
 fi
 # With BACKORDER_CI_LEDGER_FORCED=1 (off by default), also a subset on SQLite with the ledger forced on
 # (BACKORDER_TEST_LEDGER=forced, tests/conftest.py): every receipt at the head records its range, so the tests that
