@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, types, layer contracts, schema drift, then pytest on SQLite; and again the
-# database tests on PostgreSQL when BACKORDER_TEST_POSTGRES_URL is set (CI sets it); the scale-out tests
+# database tests on PostgreSQL, at the same time, when BACKORDER_TEST_POSTGRES_URL is set (CI sets it); the scale-out tests
 # also need BACKORDER_TEST_REDIS_URL (CI sets it) and are skipped without it; -rs lists every skip with its reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
