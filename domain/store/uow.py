@@ -414,13 +414,17 @@ class TortoiseUnitOfWork:
         by_id = self._text_key("id")
         last = ':last_id::text COLLATE "C"' if postgres else ":last_id"
         waiting = f'"sku" = :sku AND "status" = :status AND {_WAITING_ROWS}'
+        # past `after` at its priority: on PostgreSQL a row comparison, which the queue-order index bounds (an OR of
+        # the two cases only filters what it reads: every backorder of the priority ahead of `after`, a pending
+        # range's 100k behind which an order is placed); on SQLite the OR, as before
+        past = f'("ordered_at", {by_id}) > (:ordered_at, {last})' if postgres else \
+            f'("ordered_at" > :ordered_at OR ("ordered_at" = :ordered_at AND {by_id} > {last}))'
         found: list[m.Backorder] = []
         for status in WAITING:
             params = {"sku": sku, "status": status, "priority": priority, "ordered_at": ordered_at,
                       "last_id": last_id}
             for statement in (
-                    f'SELECT * FROM "backorders" WHERE {waiting} AND "priority_override" = :priority AND '
-                    f'("ordered_at" > :ordered_at OR ("ordered_at" = :ordered_at AND {by_id} > {last})) '
+                    f'SELECT * FROM "backorders" WHERE {waiting} AND "priority_override" = :priority AND {past} '
                     f'ORDER BY "ordered_at", {by_id} LIMIT 1',
                     f'SELECT * FROM "backorders" WHERE {waiting} AND "priority_override" = (SELECT '
                     f'"priority_override" FROM "backorders" WHERE {waiting} AND "priority_override" < :priority '
@@ -1989,9 +1993,10 @@ def _fold_ids(postgres: bool, whole_priority: bool, sqlite_names: bool = False) 
     last_at = ":last_ordered_at::timestamptz" if postgres else ":last_ordered_at"
     upto = "" if whole_priority else (f' AND ("ordered_at" < {last_at} OR ("ordered_at" = {last_at} AND '
                                       f'{by_id} <= {last_id}))')
-    # PostgreSQL: by order time alone, with its ties, then by id in code point order: the index's id column has the
-    # database's collation, so sorting by the id in "C" order made each slice read and sort every waiting backorder of
-    # the priority (a chunk's cost grew with the queue left: 100k folded in 200 slices read 10M index entries)
+    # PostgreSQL: by order time alone, with its ties, then by id in code point order: the index's id column had the
+    # database's collation until migration 0031, so sorting by the id in "C" order made each slice read and sort every
+    # waiting backorder of the priority (a chunk's cost grew with the queue left: 100k folded in 200 slices read 10M
+    # index entries). Kept: correct with either index, and the ties of one order time are few
     first = ("ORDER BY \"ordered_at\" FETCH FIRST (:take::bigint) ROWS WITH TIES" if postgres
              else f'ORDER BY "ordered_at", {by_id} LIMIT :take')
     groups = " UNION ALL ".join(

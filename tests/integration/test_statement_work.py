@@ -36,8 +36,11 @@ _WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
 def _work(plan: dict[str, Any]) -> int:
-    """Rows produced by `plan`'s nodes, each counted as often as it ran."""
-    own = int(plan.get("Actual Rows", 0)) * int(plan.get("Actual Loops", 1))
+    """Rows produced by `plan`'s nodes, and those each read and filtered out, each counted as often as it ran (an
+    index scan whose condition is a filter reports only the rows it kept)."""
+    rows = int(plan.get("Actual Rows", 0)) + int(plan.get("Rows Removed by Filter", 0)) + \
+        int(plan.get("Rows Removed by Index Recheck", 0))
+    own = rows * int(plan.get("Actual Loops", 1))
     return own + sum(_work(child) for child in plan.get("Plans", ()))
 
 
@@ -122,3 +125,58 @@ async def test_an_order_behind_a_long_queue_reads_its_ends_not_the_queue_whateve
     assert len(seen) >= 4
     worst = max(seen)
     assert worst[0] <= 50, worst  # the queue: 3,000
+
+
+async def test_an_order_behind_a_pending_range_reads_past_its_end_not_the_range(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a receipt's recorded range waits to be folded (its backorders still waiting in their rows), an order
+    joins the queue behind it from the first backorder past the range's end (`uow._first_after`): an index probe
+    bounded by the range's last key. As an OR of "later" and "as late, greater id" it only filtered what it read,
+    every backorder of the range (2,902 rows read for a range of 2,900 here; a 100k range's behind every order placed
+    while the background work ran)."""
+    if t.Product._meta.db.capabilities.dialect != "postgres":
+        pytest.skip("PostgreSQL's planner and statistics")
+    monkeypatch.setattr(shared, "SERVE_HEAD_FROM", 0)
+    monkeypatch.setattr(shared, "LEDGER_FROM", 1)
+    clock = FixedClock(datetime(2026, 4, 2, 9, tzinfo=UTC))  # after the seeded queue
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), clock, fold_in_background=False)
+    await _launch(desk, "LAUNCH")
+    await desk.place_order(CustomerDetails("first@example.com"), Channel.ONLINE, [LineRequest("LAUNCH", 1)])
+    await desk.receive_stock("LAUNCH", QUEUE - 100)  # recorded, left pending
+    assert await t.QueueServe.filter(sku="LAUNCH", folded_count=0).exists()
+    clock.advance(timedelta(seconds=1))
+    with explained(monkeypatch) as seen:
+        await desk.place_order(CustomerDetails("late@example.com"), Channel.ONLINE, [LineRequest("LAUNCH", 1)])
+    assert await t.QueueServe.filter(sku="LAUNCH", folded_count=0).exists()  # still pending: placed behind it
+    assert any("priority_override\" = $" in statement for _, statement in seen)  # past the range's end, probed
+    worst = max(seen)
+    assert worst[0] <= 50, worst
+
+
+async def test_a_page_of_the_product_list_reads_the_page_not_the_catalogue(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent console's product list pages SKUs in code point order (`queries.list_products`): an index of the
+    SKUs in that order serves a page (migration 0032); the primary key's, in the database's collation, could not, and
+    every page read and sorted the whole catalogue."""
+    if t.Product._meta.db.capabilities.dialect != "postgres":
+        pytest.skip("PostgreSQL's planner and statistics")
+    from domain.store.queries import list_products
+
+    async def desk_product(sku: str) -> None:
+        desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), FixedClock(datetime(2026, 3, 2, tzinfo=UTC)))
+        await desk.upsert_product(ProductInput(sku=sku, name="Lamp", price=Decimal("1.00")))
+
+    conn = t.Product._meta.db
+    await desk_product("SKU00000")
+    columns = list(t.Product._meta.fields_db_projection.values())
+    made = ", ".join("'SKU' || lpad(s.n::text, 5, '0')" if c == "sku" else f'p."{c}"' for c in columns)
+    listed = ", ".join(f'"{c}"' for c in columns)
+    await conn.execute_script(  # 3,000 more products like it, by the database
+        f'INSERT INTO "products" ({listed}) SELECT {made} FROM "products" AS p '
+        "CROSS JOIN generate_series(1, 3000) AS s(n) WHERE p.\"sku\" = 'SKU00000'")
+    await conn.execute_script('ANALYZE "products"')
+    with explained(monkeypatch) as seen:
+        page = await list_products(None, 20, "SKU01000")
+    assert page.ids[0] == "SKU01001" and len(page.ids) == 20
+    worst = max(work for work, statement in seen if "LIMIT" in statement)
+    assert worst <= 50, seen
