@@ -180,3 +180,26 @@ async def test_a_page_of_the_product_list_reads_the_page_not_the_catalogue(
     assert page.ids[0] == "SKU01001" and len(page.ids) == 20
     worst = max(work for work, statement in seen if "LIMIT" in statement)
     assert worst <= 50, seen
+
+
+async def test_a_purchase_orders_change_reads_the_slice_it_moves_not_the_queue_whatever_the_statistics(
+        db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A purchase order's quantity changes by ten units behind a long queue whose projection is kept: the ETAs that
+    can move are the demand index's ranges around each later purchase order's units (`uow._slice`), read by that
+    index. With the statuses in each range's statement, PostgreSQL took the queue-order index (its predicate) for a
+    SKU the statistics take for one row, and filtered the whole queue for each range (3,000 rows read per range here;
+    10k per range and 60 ms a change at 10k)."""
+    if t.Product._meta.db.capabilities.dialect != "postgres":
+        pytest.skip("PostgreSQL's planner and statistics")
+    clock = FixedClock(datetime(2026, 3, 2, 9, tzinfo=UTC))
+    desk = BackorderDesk(lambda: TortoiseUnitOfWork(InProcessBus()), clock)
+    await _launch(desk, "LAUNCH")
+    supplier = await desk.upsert_supplier(None, "Supplier", 21)
+    pos = [await desk.create_purchase_order(supplier.id, datetime(2026, 3, 10).date() + timedelta(days=7 * n),
+                                            [LineRequest("LAUNCH", QUEUE // 10)]) for n in range(10)]
+    await desk.update_purchase_order(pos[-1].id, datetime(2026, 8, 1).date())  # the queue projected, kept
+    with explained(monkeypatch) as seen:
+        await desk.update_purchase_order(pos[3].id, quantities=[LineRequest("LAUNCH", QUEUE // 10 + 10)])
+    assert any('"demand_to" >' in statement for _, statement in seen)  # read as a slice
+    worst = max(seen)
+    assert worst[0] <= QUEUE // 5, worst
