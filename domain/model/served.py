@@ -6,7 +6,6 @@ the history the fold wrote after it. Either way the events are those `head.serve
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -136,42 +135,10 @@ def queue_changed(served: ev.QueueServed, covered: Sequence[Covered]) -> ev.Queu
                            causes=(served.cause,), entries=tuple(entries))
 
 
-@dataclass(frozen=True)
-class ByCustomer:
-    """The backorders a range covers grouped by customer, the customers in code-point order of their emails (each
-    one's backorders in queue order): what a fan-out tells a slice of customers at a time, each customer whole in one
-    slice (one part, one digest message), the slices the same however often it is read back."""
-
-    emails: tuple[str, ...]
-    theirs: dict[str, tuple[Covered, ...]]
-
-    @classmethod
-    def of(cls, covered: Sequence[Covered]) -> ByCustomer:
-        theirs: dict[str, list[Covered]] = {}
-        for c in covered:
-            theirs.setdefault(c.customer_email, []).append(c)
-        return cls(tuple(sorted(theirs)), {email: tuple(mine) for email, mine in theirs.items()})
-
-    def slice_after(self, through: str | None, most: int) -> tuple[list[Covered], str | None]:
-        """The next slice after customer `through` (None: from the first): whole customers, in email order, up to
-        `most` backorders (at least one customer), and the last customer in it (None: none left)."""
-        start = 0 if through is None else bisect_right(self.emails, through)
-        out: list[Covered] = []
-        last = None
-        for email in self.emails[start:]:
-            if out and len(out) + len(self.theirs[email]) > most:
-                break
-            out.extend(self.theirs[email])
-            last = email
-        return out, last
-
-    def is_last(self, email: str | None) -> bool:
-        return email is None or bisect_right(self.emails, email) == len(self.emails)
-
-
 class CustomerSlices(Protocol):
     """The backorders a range covers as a fan-out tells them: a slice of whole customers at a time, in code-point
-    order of their emails (`ByCustomer`: all read at once; `ArrivingByCustomer`: read a piece at a time)."""
+    order of their emails (each customer whole in one slice: one part, one digest message), the slices the same
+    however often the range is read back (`ArrivingByCustomer`)."""
 
     def slice_after(self, through: str | None, most: int) -> tuple[list[Covered], str | None]:
         """The next slice after customer `through` (None: from the first): whole customers, up to `most` backorders
@@ -183,8 +150,9 @@ class CustomerSlices(Protocol):
 
 class ArrivingByCustomer:
     """The backorders a range covers arriving in customer order (code point of the email, each one's in queue order)
-    a piece at a time, as a cursor reads them (`add`, then `end`): the slices `ByCustomer` cuts from the whole range,
-    cut from what has arrived, so that a 100k range's backorders are never all held at once. A customer is cut only
+    a piece at a time, as a cursor reads them (`add`, then `end`): the slices cut from the whole range (the
+    customers grouped, in email order; tests/unit/test_fan_out_slices.py), cut from what has arrived, so that a 100k
+    range's backorders are never all held at once. A customer is cut only
     once a later one's first backorder (or the end) has arrived: whole. The caller reads on while `wants` says so."""
 
     def __init__(self) -> None:

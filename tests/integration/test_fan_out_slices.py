@@ -22,7 +22,7 @@ from domain import events as ev
 from domain.bus import InProcessBus
 from domain.clock import FixedClock
 from domain.model import Channel
-from domain.model.served import ByCustomer
+from domain.model.served import ArrivingByCustomer
 from domain.services import BackorderDesk, CustomerDetails, LineRequest, ProductInput
 from domain.store import models as t
 from domain.store import notify
@@ -109,10 +109,14 @@ async def _in_one_transaction(desk: BackorderDesk) -> dict[str, Any]:
     return whole
 
 
-async def _read_back(served: ev.QueueServed) -> list[Any]:
+async def _read_back(served: ev.QueueServed) -> ArrivingByCustomer:
     """The range's covered backorders, all of them, as the fan-out reads them (outside any transaction, in customer
-    order)."""
-    return [c async for piece in _uow().served_by_customer(served) for c in piece]
+    order), to cut its slices from."""
+    arriving = ArrivingByCustomer()
+    async for piece in _uow().served_by_customer(served):
+        arriving.add(piece)
+    arriving.end()
+    return arriving
 
 
 async def _fold(n: int) -> None:
@@ -208,7 +212,7 @@ async def test_two_fan_outs_taking_turns_and_a_fold_between_slices_tell_each_cus
         async with _uow() as uow:
             served = await uow.untold_served(record_id)
             assert served is not None
-        readings.append((served, ByCustomer.of(await _read_back(served))))
+        readings.append((served, await _read_back(served)))
     outcomes = []
     turn = 0
     while not outcomes or outcomes[-1] is not True:
@@ -254,7 +258,7 @@ async def test_a_slice_reads_and_writes_for_its_customers_not_the_range(desk: Ba
     async with _uow() as uow:
         served = await uow.untold_served(record_id)
         assert served is not None
-    covered = ByCustomer.of(await _read_back(served))
+    covered = await _read_back(served)
     counts = []
     told: bool | None = False
     while told is False:
@@ -366,7 +370,6 @@ async def test_the_fan_out_holds_a_slice_or_two_of_the_range_not_all_of_it(
     `ArrivingByCustomer`): what the fan-out holds at once is about a slice and a piece, and the first slices are told
     before the last pieces are read. Read whole first, it held every backorder of a 100k range at once (20-40 MiB of
     the background work's peak resident set)."""
-    from domain.model.served import ArrivingByCustomer
     from domain.store import served_ranges
 
     whole = await _in_one_transaction(desk)
@@ -393,3 +396,16 @@ async def test_the_fan_out_holds_a_slice_or_two_of_the_range_not_all_of_it(
     # a slice (at most one customer's backorders if one alone has more) and a piece more, and what they overlap by
     biggest = max(Counter(await t.Backorder.filter(sku=SKU).values_list("customer_email", flat=True)).values())
     assert max(held) <= max(shared.TELL_SLICE, biggest) + biggest + 3 < BACKORDERS, (held, biggest)
+
+
+async def test_the_range_is_read_back_for_its_fan_out_outside_a_transaction_only(desk: BackorderDesk) -> None:
+    """The fan-out's read holds a connection of its own (SQLite: another connection to the file) for as long as the
+    telling: asked inside a unit of work's transaction, it says so instead of failing on that transaction's
+    connection."""
+    [record_id] = await t.QueueServe.filter(sku=SKU).values_list("id", flat=True)
+    async with _uow() as uow:
+        served = await uow.untold_served(record_id)
+        assert served is not None
+        with pytest.raises(RuntimeError, match="outside the unit of work's transaction"):
+            await anext(uow.served_by_customer(served))
+    assert await t.QueueServe.filter(sku=SKU, told=False).count() == 1  # nothing told
